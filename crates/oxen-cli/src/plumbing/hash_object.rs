@@ -1,0 +1,75 @@
+//! `oxen-hash-object`: print content ids, optionally storing the contents.
+
+use std::io::{BufRead, Write};
+use std::path::Path;
+
+use clap::Parser;
+use oxen_hash::ContentId;
+
+use crate::CliResult;
+
+/// Compute the content id (xxh3-128) of files, optionally writing them into
+/// the versions store. Files are streamed: memory stays bounded whatever
+/// their size.
+#[derive(Parser, Debug)]
+#[command(name = "oxen-hash-object", version)]
+pub struct Args {
+    /// Write the contents into the repository's versions store.
+    #[arg(short = 'w')]
+    pub write: bool,
+    /// Read the contents from standard input instead of a file.
+    #[arg(long)]
+    pub stdin: bool,
+    /// Read file paths from standard input, one per line.
+    #[arg(long)]
+    pub stdin_paths: bool,
+    /// Files to hash.
+    pub files: Vec<String>,
+}
+
+/// Entry point.
+pub fn main() -> ! {
+    crate::exit_with(run(Args::parse()))
+}
+
+/// Run with parsed arguments.
+pub fn run(args: Args) -> CliResult {
+    let versions = if args.write { Some(super::repo()?.versions) } else { None };
+    let out = std::io::stdout();
+    let mut out = out.lock();
+    let hash_one = |path: &Path| -> CliResult<ContentId> {
+        Ok(match &versions {
+            Some(v) => v.write_file(path)?.0,
+            None => ContentId::of_file(path).map_err(|e| crate::fail(format!("{}: {e}", path.display())))?.0,
+        })
+    };
+    if args.stdin {
+        let stdin = std::io::stdin();
+        let id = match &versions {
+            Some(v) => v.write_reader(stdin.lock(), Path::new("<stdin>"))?.0,
+            None => ContentId::of_reader(stdin.lock()).map_err(|e| crate::fail(format!("<stdin>: {e}")))?.0,
+        };
+        writeln!(out, "{id}")?;
+    }
+    let mut paths = args.files.clone();
+    if args.stdin_paths {
+        for line in std::io::stdin().lock().lines() {
+            let line = line?;
+            if !line.is_empty() {
+                paths.push(line);
+            }
+        }
+    }
+    if paths.is_empty() && !args.stdin {
+        return Err(crate::fail("no files given (use --stdin to hash standard input)"));
+    }
+    for p in paths {
+        let path = Path::new(&p);
+        if path.is_dir() {
+            return Err(crate::fail(format!("{p}: is a directory")));
+        }
+        let id = hash_one(path)?;
+        writeln!(out, "{id}")?;
+    }
+    Ok(())
+}

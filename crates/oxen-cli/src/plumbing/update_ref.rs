@@ -1,0 +1,85 @@
+//! `oxen-update-ref`: move or delete a ref with compare-and-swap.
+
+use clap::Parser;
+use oxen_hash::ContentId;
+use oxen_refs::{Expect, Head};
+
+use crate::{fail, CliResult};
+
+/// Point a ref at a commit (or delete it with -d), safely: when OLD is
+/// given the update happens only if the ref currently has that value (an id
+/// of 32 zeros means "must not exist"), checked and written in one
+/// transaction. REF may be HEAD, a branch name, heads/<b>, tags/<t> or
+/// refs/heads/<b>.
+#[derive(Parser, Debug)]
+#[command(name = "oxen-update-ref", version)]
+pub struct Args {
+    /// Delete the ref instead of updating it.
+    #[arg(short = 'd')]
+    pub delete: bool,
+    /// Ref to update.
+    pub reference: String,
+    /// New value (a commit), or with -d the expected old value.
+    pub new: Option<String>,
+    /// Expected old value.
+    pub old: Option<String>,
+}
+
+/// Entry point.
+pub fn main() -> ! {
+    crate::exit_with(run(Args::parse()))
+}
+
+/// The full ref name for what a user typed.
+pub fn full_ref_name(name: &str) -> String {
+    let n = name.strip_prefix("refs/").unwrap_or(name);
+    if n.starts_with("heads/") || n.starts_with("tags/") || n.starts_with("remotes/") {
+        n.to_string()
+    } else {
+        format!("heads/{n}")
+    }
+}
+
+/// Run with parsed arguments.
+pub fn run(args: Args) -> CliResult {
+    let repo = super::repo()?;
+    let (new_arg, old_arg) = if args.delete { (None, args.new.as_deref()) } else { (args.new.as_deref(), args.old.as_deref()) };
+    if !args.delete && new_arg.is_none() {
+        return Err(fail("missing new value"));
+    }
+    if args.delete && args.old.is_some() {
+        return Err(fail("-d takes a ref and at most one expected old value"));
+    }
+    let expect = match old_arg {
+        None => Expect::Any,
+        Some(o) if o.len() == 32 && o.bytes().all(|b| b == b'0') => Expect::Absent,
+        Some(o) => Expect::Is(ContentId::from_hex(o).or_else(|_| repo.resolve_commit(o))?),
+    };
+    let new = match new_arg {
+        Some(n) => Some(repo.resolve_commit(n)?),
+        None => None,
+    };
+    if args.reference == "HEAD" {
+        match repo.head()? {
+            Head::Branch(b) => {
+                repo.refs().update(&format!("heads/{b}"), new, expect)?;
+            }
+            Head::Detached(cur) => {
+                if let Expect::Is(e) = expect {
+                    if e != cur {
+                        return Err(fail(format!("HEAD is at {cur}, expected {e}")));
+                    }
+                }
+                let Some(n) = new else { return Err(fail("cannot delete a detached HEAD")) };
+                oxen_refs::write_head(&repo.layout, &Head::Detached(n))?;
+            }
+        }
+        return Ok(());
+    }
+    let name = full_ref_name(&args.reference);
+    if args.delete && repo.refs().get(&name)?.is_none() {
+        return Err(fail(format!("ref {name} does not exist")));
+    }
+    repo.refs().update(&name, new, expect)?;
+    Ok(())
+}

@@ -1,0 +1,24 @@
+//! `oxen init`
+
+use crate::CliResult;
+
+/// Create an empty repository (a `.oxen` directory) in DIR or the current
+/// directory.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Directory to create the repository in (created if missing).
+    pub dir: Option<std::path::PathBuf>,
+    /// Name of the initial branch.
+    #[arg(short = 'b', long, default_value = "main")]
+    pub initial_branch: String,
+}
+
+pub fn run(a: Args) -> CliResult {
+    let dir = match a.dir {
+        Some(d) => d,
+        None => crate::cwd()?,
+    };
+    let repo = oxen_repo::Repo::init(&dir, &a.initial_branch)?;
+    println!("Initialized empty Oxen repository in {}", repo.layout.dot.display());
+    Ok(())
+}

@@ -1,0 +1,62 @@
+//! The `oxen` command: everyday version control, composed in-process from
+//! the same library calls as the plumbing.
+
+mod init;
+mod kvdb_inspect;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+use crate::CliResult;
+
+/// Data version control: git's ideas for datasets of millions of files and
+/// files of many gigabytes.
+#[derive(Parser, Debug)]
+#[command(name = "oxen", version, propagate_version = true)]
+pub struct Cli {
+    /// Run as if started in this directory.
+    #[arg(short = 'C', global = true, value_name = "DIR")]
+    pub dir: Option<std::path::PathBuf>,
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+/// Subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    Init(init::Args),
+    KvdbInspect(kvdb_inspect::Args),
+    Fsck(FsckArgs),
+}
+
+/// Verify every object reachable from refs, HEAD and the index; exit
+/// non-zero if anything is missing or corrupt.
+#[derive(clap::Args, Debug)]
+pub struct FsckArgs {}
+
+/// The clap definition of `oxen`.
+pub fn command() -> clap::Command {
+    Cli::command()
+}
+
+/// Entry point of the `oxen` binary.
+pub fn main() -> ! {
+    let cli = Cli::parse();
+    crate::exit_with(run(cli))
+}
+
+/// Run a parsed command line.
+pub fn run(cli: Cli) -> CliResult {
+    if let Some(d) = &cli.dir {
+        std::env::set_current_dir(d).map_err(|e| crate::fail(format!("cannot change to {}: {e}", d.display())))?;
+    }
+    match cli.cmd {
+        Cmd::Init(a) => init::run(a),
+        Cmd::KvdbInspect(a) => kvdb_inspect::run(a),
+        Cmd::Fsck(_) => crate::plumbing::fsck::check(&open()?),
+    }
+}
+
+/// Open the repository containing the current directory.
+pub(crate) fn open() -> CliResult<oxen_repo::Repo> {
+    Ok(oxen_repo::Repo::discover(&crate::cwd()?)?)
+}

@@ -1,0 +1,141 @@
+//! The staging index: what the next commit will hold.
+//!
+//! Each entry records the content id of a path plus the stat fields seen
+//! when it was hashed (the stat cache). A file whose stat still matches is
+//! known unchanged without reading it; an entry whose mtime is not older
+//! than the index write time is "racily clean" and is re-hashed, as in git.
+
+mod entry;
+mod paths;
+mod stage;
+mod status;
+mod walk;
+
+pub use entry::{FileStat, IndexEntry, Tracking};
+pub use paths::{quote_path, repo_path};
+pub use stage::{hash_file, remove_paths, stage_cacheinfo, stage_paths, HashedFile, StageOptions, StageReport};
+pub use status::{status, Status, StatusEntry, Change};
+pub use walk::{walk_work_tree, WalkOptions, WorkFile};
+
+use std::collections::BTreeMap;
+
+use oxen_store::lmdb::{Transaction, WriteFlags};
+use oxen_store::{Db, StoreError, Table};
+
+/// Errors from index operations.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("path '{0}' is outside the repository")]
+    OutsideRepo(String),
+    #[error("pathspec '{0}' did not match any files")]
+    NoMatch(String),
+    #[error("path '{0}' is not valid UTF-8")]
+    NotUtf8(String),
+    #[error("path '{0}' is too long for the index (max 500 bytes)")]
+    TooLong(String),
+    #[error("invalid path '{0}': {1}")]
+    BadPath(String, String),
+    #[error("not removing '{0}' recursively without -r")]
+    NeedRecursive(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Tabular(#[from] oxen_tabular::TabularError),
+}
+
+impl From<oxen_store::lmdb::Error> for IndexError {
+    fn from(e: oxen_store::lmdb::Error) -> Self {
+        IndexError::Store(StoreError::Lmdb(e))
+    }
+}
+
+/// Result alias.
+pub type Result<T> = std::result::Result<T, IndexError>;
+
+const WRITTEN_KEY: &[u8] = b"index-written-ns";
+
+/// The index, loaded in memory (one entry per tracked path; tens of bytes
+/// each, so millions of files fit comfortably).
+#[derive(Clone, Debug, Default)]
+pub struct Index {
+    /// Entries by repository-relative path (`/`-separated).
+    pub entries: BTreeMap<String, IndexEntry>,
+    /// When the index was last written (ns since epoch), for the racy rule.
+    pub written_ns: i64,
+}
+
+impl Index {
+    /// Load every entry.
+    pub fn load(db: &Db) -> Result<Index> {
+        let mut entries = BTreeMap::new();
+        for (k, v) in db.scan(Table::Index)? {
+            let path = String::from_utf8(k).map_err(|e| IndexError::NotUtf8(String::from_utf8_lossy(e.as_bytes()).into()))?;
+            if let Some(e) = IndexEntry::decode(&v) {
+                entries.insert(path, e);
+            }
+        }
+        let written_ns = db
+            .get(Table::Meta, WRITTEN_KEY)?
+            .and_then(|v| v.try_into().ok().map(i64::from_le_bytes))
+            .unwrap_or(0);
+        Ok(Index { entries, written_ns })
+    }
+
+    /// Whether the stat cache proves `path` unchanged given its current stat.
+    pub fn is_clean(&self, entry: &IndexEntry, now: &FileStat) -> bool {
+        let s = &entry.stat;
+        s.size == now.size
+            && s.mtime_ns == now.mtime_ns
+            && s.ctime_ns == now.ctime_ns
+            && s.inode == now.inode
+            && s.mode == now.mode
+            && s.mtime_ns < self.written_ns
+    }
+
+    /// Apply changes (`None` removes) in one write transaction and record the
+    /// write time. Interrupted, it leaves the index as it was.
+    pub fn apply(db: &Db, changes: &[(String, Option<IndexEntry>)]) -> Result<()> {
+        let table = db.table(Table::Index);
+        let mut txn = db.env.begin_rw_txn()?;
+        for (path, e) in changes {
+            if path.len() > 500 {
+                return Err(IndexError::TooLong(path.clone()));
+            }
+            match e {
+                Some(e) => txn.put(table, &path.as_bytes(), &e.encode(), WriteFlags::empty())?,
+                None => match txn.del(table, &path.as_bytes(), None) {
+                    Ok(()) | Err(oxen_store::lmdb::Error::NotFound) => {}
+                    Err(e) => return Err(e.into()),
+                },
+            }
+        }
+        Self::stamp(db, &mut txn)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Replace the whole index (checkout, reset) in one transaction.
+    pub fn replace(db: &Db, entries: &BTreeMap<String, IndexEntry>) -> Result<()> {
+        let table = db.table(Table::Index);
+        let mut txn = db.env.begin_rw_txn()?;
+        txn.clear_db(table)?;
+        for (path, e) in entries {
+            if path.len() > 500 {
+                return Err(IndexError::TooLong(path.clone()));
+            }
+            txn.put(table, &path.as_bytes(), &e.encode(), WriteFlags::empty())?;
+        }
+        Self::stamp(db, &mut txn)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    fn stamp(db: &Db, txn: &mut oxen_store::lmdb::RwTransaction<'_>) -> Result<()> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i64)
+            .unwrap_or(0);
+        txn.put(db.table(Table::Meta), &WRITTEN_KEY, &now.to_le_bytes(), WriteFlags::empty())?;
+        Ok(())
+    }
+}

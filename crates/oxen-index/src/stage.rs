@@ -1,0 +1,242 @@
+//! Staging: hashing files into the versions store and recording them (with
+//! their stat) in the index, all index changes in one transaction.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use oxen_hash::ContentId;
+use oxen_object::TabularMeta;
+use oxen_store::{Db, StoreError, Versions};
+use rayon::prelude::*;
+
+use crate::entry::{FileStat, IndexEntry, Tracking};
+use crate::walk::{walk_work_tree, WalkOptions};
+use crate::{Index, IndexError, Result};
+
+/// A hashed work-tree file.
+#[derive(Clone, Debug)]
+pub struct HashedFile {
+    /// Content id.
+    pub id: ContentId,
+    /// Regular or tabular.
+    pub tracking: Tracking,
+    /// Schema and rows for tabular files.
+    pub tabular: Option<TabularMeta>,
+}
+
+/// Tracking type of a path, by extension.
+pub fn tracking_for(path: &str) -> Tracking {
+    if oxen_tabular::format_for(path).is_some() {
+        Tracking::Tabular
+    } else {
+        Tracking::Regular
+    }
+}
+
+/// Hash one work-tree file (a symlink hashes its target), optionally
+/// writing its contents into the versions store, and read the schema of
+/// tabular files.
+pub fn hash_file(versions: &Versions, work: &Path, path: &str, stat: &FileStat, write: bool) -> Result<HashedFile> {
+    let abs = work.join(path);
+    let id = if stat.mode == oxen_object::mode::SYMLINK {
+        let target = std::fs::read_link(&abs).map_err(|e| StoreError::io(&abs, e))?;
+        let bytes = target.as_os_str().as_encoded_bytes().to_vec();
+        if write {
+            versions.write_bytes(&bytes)?
+        } else {
+            ContentId::of(&bytes)
+        }
+    } else if write {
+        versions.write_file(&abs)?.0
+    } else {
+        ContentId::of_file(&abs).map_err(|e| StoreError::io(&abs, e))?.0
+    };
+    let tracking = tracking_for(path);
+    let tabular = match (tracking, stat.mode) {
+        (Tracking::Tabular, m) if m != oxen_object::mode::SYMLINK => {
+            let format = oxen_tabular::format_for(path).unwrap_or("csv");
+            Some(oxen_tabular::infer(&abs, format)?)
+        }
+        _ => None,
+    };
+    Ok(HashedFile { id, tracking, tabular })
+}
+
+/// Staging settings.
+#[derive(Clone, Copy, Debug)]
+pub struct StageOptions {
+    /// Apply `.oxenignore` when expanding directories.
+    pub honor_ignore: bool,
+    /// Only refresh already-tracked paths (like `git add -u`).
+    pub update_only: bool,
+}
+
+impl Default for StageOptions {
+    fn default() -> Self {
+        StageOptions { honor_ignore: true, update_only: false }
+    }
+}
+
+/// What staging did.
+#[derive(Clone, Debug, Default)]
+pub struct StageReport {
+    /// Paths newly added to the index.
+    pub added: Vec<String>,
+    /// Tracked paths whose contents changed.
+    pub updated: Vec<String>,
+    /// Paths removed because they are gone from the work tree.
+    pub removed: Vec<String>,
+    /// Paths found unchanged by the stat cache (not read).
+    pub unchanged: usize,
+}
+
+fn under(path: &str, dir: &str) -> bool {
+    dir.is_empty() || path == dir || (path.len() > dir.len() && path.starts_with(dir) && path.as_bytes()[dir.len()] == b'/')
+}
+
+/// Stage repository-relative paths (`""` = everything): files are hashed
+/// unless the stat cache says they are unchanged, directories recurse, and
+/// tracked files that vanished are unstaged. Hashing runs in parallel; all
+/// index changes commit in one transaction, so a failure (an unreadable file,
+/// a malformed CSV) leaves the index as it was.
+pub fn stage_paths(work: &Path, db: &Db, versions: &Versions, paths: &[String], opts: StageOptions) -> Result<StageReport> {
+    let index = Index::load(db)?;
+    let mut candidates: BTreeMap<String, FileStat> = BTreeMap::new();
+    let mut removals: Vec<String> = Vec::new();
+    for p in paths {
+        let meta = std::fs::symlink_metadata(work.join(p)).ok();
+        match meta {
+            Some(m) if m.is_dir() => {
+                let found = walk_work_tree(work, p, WalkOptions { honor_ignore: opts.honor_ignore })?;
+                let seen: std::collections::HashSet<&str> = found.iter().map(|f| f.path.as_str()).collect();
+                // Tracked files the walk did not report: deleted, or ignored but tracked.
+                for tp in index.entries.keys() {
+                    if !under(tp, p) {
+                        continue;
+                    }
+                    if seen.contains(tp.as_str()) {
+                        continue;
+                    }
+                    match std::fs::symlink_metadata(work.join(tp)) {
+                        Ok(m) if !m.is_dir() => {
+                            candidates.insert(tp.clone(), FileStat::from_metadata(&m));
+                        }
+                        _ => removals.push(tp.clone()),
+                    }
+                }
+                for f in found {
+                    if opts.update_only && !index.entries.contains_key(&f.path) {
+                        continue;
+                    }
+                    candidates.insert(f.path, f.stat);
+                }
+            }
+            Some(m) => {
+                if opts.update_only && !index.entries.contains_key(p) {
+                    continue;
+                }
+                candidates.insert(p.clone(), FileStat::from_metadata(&m));
+            }
+            None => {
+                let gone: Vec<String> = index.entries.keys().filter(|k| under(k, p)).cloned().collect();
+                if gone.is_empty() {
+                    return Err(IndexError::NoMatch(p.clone()));
+                }
+                removals.extend(gone);
+            }
+        }
+    }
+    for path in candidates.keys() {
+        for comp in path.split('/') {
+            oxen_object::validate_name(comp).map_err(|e| IndexError::BadPath(path.clone(), e.to_string()))?;
+        }
+        if path.len() > 500 {
+            return Err(IndexError::TooLong(path.clone()));
+        }
+    }
+    let mut report = StageReport::default();
+    let todo: Vec<(&String, &FileStat)> = candidates
+        .iter()
+        .filter(|(p, st)| match index.entries.get(*p) {
+            Some(e) => !index.is_clean(e, st),
+            None => true,
+        })
+        .collect();
+    report.unchanged = candidates.len() - todo.len();
+    let hashed: Vec<Result<(String, IndexEntry)>> = todo
+        .par_iter()
+        .map(|(p, st)| {
+            let h = hash_file(versions, work, p, st, true)?;
+            Ok(((*p).clone(), IndexEntry { id: h.id, stat: **st, tracking: h.tracking, tabular: h.tabular }))
+        })
+        .collect();
+    let mut changes: Vec<(String, Option<IndexEntry>)> = Vec::with_capacity(hashed.len() + removals.len());
+    for h in hashed {
+        let (p, e) = h?;
+        match index.entries.get(&p) {
+            None => report.added.push(p.clone()),
+            Some(old) if old.id != e.id || old.stat.mode != e.stat.mode => report.updated.push(p.clone()),
+            Some(_) => {}
+        }
+        changes.push((p, Some(e)));
+    }
+    removals.sort();
+    removals.dedup();
+    for r in removals {
+        if index.entries.contains_key(&r) && !candidates.contains_key(&r) {
+            report.removed.push(r.clone());
+            changes.push((r, None));
+        }
+    }
+    if !changes.is_empty() {
+        Index::apply(db, &changes)?;
+    }
+    Ok(report)
+}
+
+/// Remove paths from the index. A directory needs `recursive`. Returns the
+/// removed paths; errors if a pathspec matches nothing.
+pub fn remove_paths(db: &Db, paths: &[String], recursive: bool) -> Result<Vec<String>> {
+    let index = Index::load(db)?;
+    let mut out = Vec::new();
+    for p in paths {
+        if index.entries.contains_key(p) {
+            out.push(p.clone());
+            continue;
+        }
+        let below: Vec<String> = index.entries.keys().filter(|k| under(k, p)).cloned().collect();
+        if below.is_empty() {
+            return Err(IndexError::NoMatch(p.clone()));
+        }
+        if !recursive {
+            return Err(IndexError::NeedRecursive(p.clone()));
+        }
+        out.extend(below);
+    }
+    out.sort();
+    out.dedup();
+    let changes: Vec<(String, Option<IndexEntry>)> = out.iter().map(|p| (p.clone(), None)).collect();
+    Index::apply(db, &changes)?;
+    Ok(out)
+}
+
+/// Stage a known content id at a path without reading the work tree
+/// (`update-index --cacheinfo`). The stat is left empty so the next status
+/// re-hashes the file. Tabular metadata is read from the versions store
+/// when the contents are there.
+pub fn stage_cacheinfo(db: &Db, versions: &Versions, mode: u32, id: ContentId, path: &str) -> Result<()> {
+    for comp in path.split('/') {
+        oxen_object::validate_name(comp).map_err(|e| IndexError::BadPath(path.to_string(), e.to_string()))?;
+    }
+    let tracking = tracking_for(path);
+    let tabular = match (tracking, oxen_tabular::format_for(path)) {
+        (Tracking::Tabular, Some(fmt)) if versions.has(&id) && fmt != "parquet" => {
+            let f = versions.open(&id)?;
+            Some(oxen_tabular::infer_reader(f, fmt, path)?)
+        }
+        (Tracking::Tabular, Some("parquet")) => Some(TabularMeta { format: "parquet".into(), columns: vec![], rows: 0 }),
+        _ => None,
+    };
+    let stat = FileStat { mode, ..Default::default() };
+    Index::apply(db, &[(path.to_string(), Some(IndexEntry { id, stat, tracking, tabular }))])
+}

@@ -1,0 +1,224 @@
+//! Status: HEAD vs index (staged) and index vs work tree (not staged), plus
+//! untracked files. Unchanged files are recognised by the stat cache and
+//! never read.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::Path;
+
+use oxen_hash::ContentId;
+use oxen_store::{Db, Versions};
+use rayon::prelude::*;
+
+use crate::entry::{FileStat, IndexEntry};
+use crate::stage::hash_file;
+use crate::walk::{walk_work_tree, WalkOptions};
+use crate::{Index, Result};
+
+/// A change to one path on one side.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// New path.
+    Added,
+    /// Contents or mode changed.
+    Modified,
+    /// Path gone.
+    Deleted,
+    /// Staged rename (exact content match) from the given path.
+    Renamed(String),
+}
+
+impl Change {
+    /// The git porcelain letter.
+    pub fn letter(&self) -> char {
+        match self {
+            Change::Added => 'A',
+            Change::Modified => 'M',
+            Change::Deleted => 'D',
+            Change::Renamed(_) => 'R',
+        }
+    }
+}
+
+/// One tracked path with a change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatusEntry {
+    /// Repository-relative path.
+    pub path: String,
+    /// HEAD vs index.
+    pub staged: Option<Change>,
+    /// Index vs work tree.
+    pub unstaged: Option<Change>,
+}
+
+/// The full status.
+#[derive(Clone, Debug, Default)]
+pub struct Status {
+    /// Tracked paths with changes, sorted by path.
+    pub entries: Vec<StatusEntry>,
+    /// Untracked files, sorted.
+    pub untracked: Vec<String>,
+    /// Index entries whose stat changed but contents did not; writing them
+    /// back makes the next status cheaper.
+    pub refreshed: Vec<(String, IndexEntry)>,
+    /// Files read (hashed) to decide their state; 0 on an unchanged tree.
+    pub hashed: usize,
+}
+
+impl Status {
+    /// Nothing staged, nothing modified, nothing untracked.
+    pub fn is_clean(&self) -> bool {
+        self.entries.is_empty() && self.untracked.is_empty()
+    }
+
+    /// Whether anything is staged.
+    pub fn has_staged(&self) -> bool {
+        self.entries.iter().any(|e| e.staged.is_some())
+    }
+
+    /// Whether tracked files have unstaged changes.
+    pub fn has_unstaged(&self) -> bool {
+        self.entries.iter().any(|e| e.unstaged.is_some())
+    }
+
+    /// Untracked entries as git shows them by default: a directory holding
+    /// no tracked file collapses to `dir/`.
+    pub fn untracked_collapsed(&self, index: &Index) -> Vec<String> {
+        let mut tracked_dirs: HashSet<&str> = HashSet::new();
+        for p in index.entries.keys() {
+            let mut s = p.as_str();
+            while let Some((d, _)) = s.rsplit_once('/') {
+                if !tracked_dirs.insert(d) {
+                    break;
+                }
+                s = d;
+            }
+        }
+        let mut out: BTreeSet<String> = BTreeSet::new();
+        for u in &self.untracked {
+            let mut shown = u.clone();
+            let mut end = 0;
+            while let Some(pos) = u[end..].find('/') {
+                let dir = &u[..end + pos];
+                if !tracked_dirs.contains(dir) {
+                    shown = format!("{dir}/");
+                    break;
+                }
+                end += pos + 1;
+            }
+            out.insert(shown);
+        }
+        let mut v: Vec<String> = out.into_iter().collect();
+        v.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        v
+    }
+}
+
+/// Compute status. `head` maps each path of the HEAD commit to its
+/// `(content id, mode)`; empty for an unborn branch.
+pub fn status(work: &Path, db: &Db, versions: &Versions, index: &Index, head: &BTreeMap<String, (ContentId, u32)>) -> Result<Status> {
+    let _ = db;
+    let files = walk_work_tree(work, "", WalkOptions::default())?;
+    let mut st = Status::default();
+    let seen: HashMap<&str, &FileStat> = files.iter().map(|f| (f.path.as_str(), &f.stat)).collect();
+
+    // Index vs work tree.
+    let mut unstaged: BTreeMap<String, Change> = BTreeMap::new();
+    let mut to_hash: Vec<(&String, &IndexEntry, FileStat)> = Vec::new();
+    for (path, entry) in &index.entries {
+        let stat = match seen.get(path.as_str()) {
+            Some(s) => **s,
+            // Not walked: deleted, or ignored while tracked.
+            None => match std::fs::symlink_metadata(work.join(path)) {
+                Ok(m) if !m.is_dir() => FileStat::from_metadata(&m),
+                _ => {
+                    unstaged.insert(path.clone(), Change::Deleted);
+                    continue;
+                }
+            },
+        };
+        if !index.is_clean(entry, &stat) {
+            to_hash.push((path, entry, stat));
+        }
+    }
+    st.hashed = to_hash.len();
+    let results: Vec<Result<Option<(String, Option<IndexEntry>)>>> = to_hash
+        .par_iter()
+        .map(|(path, entry, stat)| {
+            if stat.mode != entry.stat.mode && entry.stat.mode != 0 {
+                return Ok(Some(((*path).clone(), None)));
+            }
+            let h = match hash_file(versions, work, path, stat, false) {
+                Ok(h) => h,
+                // A file that vanished or became unreadable mid-scan counts as changed.
+                Err(_) => return Ok(Some(((*path).clone(), None))),
+            };
+            if h.id != entry.id {
+                return Ok(Some(((*path).clone(), None)));
+            }
+            let mut fresh = (*entry).clone();
+            fresh.stat = *stat;
+            Ok(Some(((*path).clone(), Some(fresh))))
+        })
+        .collect();
+    for r in results {
+        if let Some((path, fresh)) = r? {
+            match fresh {
+                Some(e) => st.refreshed.push((path, e)),
+                None => {
+                    unstaged.insert(path, Change::Modified);
+                }
+            }
+        }
+    }
+
+    // HEAD vs index.
+    let mut staged: BTreeMap<String, Change> = BTreeMap::new();
+    for (path, entry) in &index.entries {
+        match head.get(path) {
+            None => {
+                staged.insert(path.clone(), Change::Added);
+            }
+            Some((id, mode)) => {
+                if *id != entry.id || (*mode != entry.stat.mode && entry.stat.mode != 0) {
+                    staged.insert(path.clone(), Change::Modified);
+                }
+            }
+        }
+    }
+    let mut deleted: Vec<&String> = Vec::new();
+    for path in head.keys() {
+        if !index.entries.contains_key(path) {
+            deleted.push(path);
+        }
+    }
+    // Exact renames: a staged deletion whose contents reappear as a staged addition.
+    let mut added_by_id: HashMap<ContentId, Vec<String>> = HashMap::new();
+    for (p, c) in &staged {
+        if *c == Change::Added {
+            added_by_id.entry(index.entries[p].id).or_default().push(p.clone());
+        }
+    }
+    for d in deleted {
+        let id = head[d].0;
+        let target = added_by_id.get_mut(&id).and_then(|v| if v.is_empty() { None } else { Some(v.remove(0)) });
+        match target {
+            Some(newp) => {
+                staged.insert(newp, Change::Renamed(d.clone()));
+            }
+            None => {
+                staged.insert(d.clone(), Change::Deleted);
+            }
+        }
+    }
+
+    let mut all: BTreeSet<&String> = staged.keys().collect();
+    all.extend(unstaged.keys());
+    let mut entries: Vec<StatusEntry> = all
+        .into_iter()
+        .map(|p| StatusEntry { path: p.clone(), staged: staged.get(p).cloned(), unstaged: unstaged.get(p).cloned() })
+        .collect();
+    entries.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
+    st.entries = entries;
+    st.untracked = files.iter().filter(|f| !index.entries.contains_key(&f.path)).map(|f| f.path.clone()).collect();
+    Ok(st)
+}

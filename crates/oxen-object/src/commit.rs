@@ -1,0 +1,164 @@
+//! Commits and their canonical (text) encoding, close to git's so that
+//! `oxen-cat-file -p` is readable:
+//!
+//! ```text
+//! tree <id>
+//! parent <id>            (zero or more)
+//! author <name> <<email>> <unix seconds> <+hhmm>
+//!
+//! <message>
+//! ```
+
+use oxen_hash::ContentId;
+
+use crate::{malformed, ObjectError};
+
+/// Who made a commit and when.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Signature {
+    /// Author name.
+    pub name: String,
+    /// Author email.
+    pub email: String,
+    /// Seconds since the Unix epoch.
+    pub time: i64,
+    /// Offset from UTC in minutes.
+    pub tz_minutes: i32,
+}
+
+impl Signature {
+    /// Check that the signature can be encoded unambiguously.
+    pub fn validate(&self) -> Result<(), ObjectError> {
+        for (what, v) in [("author name", &self.name), ("author email", &self.email)] {
+            if v.contains('\n') || v.contains('<') || v.contains('>') {
+                return Err(malformed("commit", format!("{what} may not contain newline, '<' or '>'")));
+            }
+        }
+        Ok(())
+    }
+
+    /// `+hhmm` / `-hhmm`
+    pub fn tz_string(&self) -> String {
+        let sign = if self.tz_minutes < 0 { '-' } else { '+' };
+        let m = self.tz_minutes.abs();
+        format!("{sign}{:02}{:02}", m / 60, m % 60)
+    }
+
+    fn encode(&self) -> String {
+        format!("{} <{}> {} {}", self.name, self.email, self.time, self.tz_string())
+    }
+
+    fn decode(s: &str) -> Result<Signature, ObjectError> {
+        let bad = || malformed("commit", "bad author line");
+        let lt = s.find('<').ok_or_else(bad)?;
+        let gt = s.rfind('>').ok_or_else(bad)?;
+        if gt < lt || lt == 0 {
+            return Err(bad());
+        }
+        let name = s[..lt - 1].to_string();
+        let email = s[lt + 1..gt].to_string();
+        let rest: Vec<&str> = s[gt + 1..].split_whitespace().collect();
+        if rest.len() != 2 {
+            return Err(bad());
+        }
+        let time: i64 = rest[0].parse().map_err(|_| bad())?;
+        let tz = rest[1];
+        if tz.len() != 5 {
+            return Err(bad());
+        }
+        let sign = match &tz[..1] {
+            "+" => 1,
+            "-" => -1,
+            _ => return Err(bad()),
+        };
+        let h: i32 = tz[1..3].parse().map_err(|_| bad())?;
+        let m: i32 = tz[3..5].parse().map_err(|_| bad())?;
+        Ok(Signature { name, email, time, tz_minutes: sign * (h * 60 + m) })
+    }
+}
+
+/// A commit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Commit {
+    /// Root tree.
+    pub tree: ContentId,
+    /// Parent commits (two or more for a merge).
+    pub parents: Vec<ContentId>,
+    /// Author and time.
+    pub author: Signature,
+    /// Message, stored as given (porcelain normalises a trailing newline).
+    pub message: String,
+}
+
+impl Commit {
+    /// Canonical bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut s = format!("tree {}\n", self.tree);
+        for p in &self.parents {
+            s.push_str(&format!("parent {p}\n"));
+        }
+        s.push_str(&format!("author {}\n\n", self.author.encode()));
+        s.push_str(&self.message);
+        s.into_bytes()
+    }
+
+    /// The id of this commit.
+    pub fn id(&self) -> ContentId {
+        ContentId::of(&self.encode())
+    }
+
+    /// Parse canonical bytes.
+    pub fn decode(bytes: &[u8]) -> Result<Commit, ObjectError> {
+        let text = std::str::from_utf8(bytes).map_err(|_| malformed("commit", "not UTF-8"))?;
+        let (head, message) = text.split_once("\n\n").ok_or_else(|| malformed("commit", "no blank line before message"))?;
+        let mut tree = None;
+        let mut parents = Vec::new();
+        let mut author = None;
+        for line in head.lines() {
+            let (k, v) = line.split_once(' ').ok_or_else(|| malformed("commit", format!("bad header line '{line}'")))?;
+            match k {
+                "tree" if tree.is_none() && parents.is_empty() => {
+                    tree = Some(ContentId::from_hex(v).map_err(|e| malformed("commit", e.to_string()))?)
+                }
+                "parent" if tree.is_some() && author.is_none() => {
+                    parents.push(ContentId::from_hex(v).map_err(|e| malformed("commit", e.to_string()))?)
+                }
+                "author" if tree.is_some() && author.is_none() => author = Some(Signature::decode(v)?),
+                _ => return Err(malformed("commit", format!("unexpected header '{k}'"))),
+            }
+        }
+        let c = Commit {
+            tree: tree.ok_or_else(|| malformed("commit", "no tree"))?,
+            parents,
+            author: author.ok_or_else(|| malformed("commit", "no author"))?,
+            message: message.to_string(),
+        };
+        if c.encode() != bytes {
+            return Err(malformed("commit", "not in canonical form"));
+        }
+        Ok(c)
+    }
+
+    /// First line of the message.
+    pub fn summary(&self) -> &str {
+        self.message.lines().next().unwrap_or("")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let c = Commit {
+            tree: ContentId::of(b"t"),
+            parents: vec![ContentId::of(b"p1"), ContentId::of(b"p2")],
+            author: Signature { name: "Ada L".into(), email: "ada@x.org".into(), time: 1_700_000_000, tz_minutes: -330 },
+            message: "hello\n\nbody\n".into(),
+        };
+        let d = Commit::decode(&c.encode()).unwrap();
+        assert_eq!(c, d);
+        assert_eq!(c.author.tz_string(), "-0530");
+    }
+}

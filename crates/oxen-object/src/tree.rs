@@ -1,0 +1,295 @@
+//! Tree nodes and their canonical encoding.
+//!
+//! A directory is one node listing its entries sorted by name. A directory
+//! with more than [`BUCKET_TARGET`] * 2 entries is instead a node listing
+//! buckets; each bucket is an ordinary entries node holding the names whose
+//! hash falls in it. Changing one file in a directory of a million files then
+//! rewrites one bucket of about a thousand entries plus the small bucket
+//! list, not the whole directory.
+
+use oxen_hash::ContentId;
+use serde::{Deserialize, Serialize};
+
+use crate::{malformed, ObjectError};
+
+/// Average entries per bucket that bucketing aims for.
+pub const BUCKET_TARGET: usize = 1024;
+
+const MAGIC: &[u8; 4] = b"OXT1";
+
+/// What an entry points at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EntryKind {
+    /// File contents in the versions store.
+    File,
+    /// Another tree.
+    Dir,
+}
+
+/// One column of a tabular file's schema.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Column {
+    /// Column name from the header.
+    pub name: String,
+    /// Inferred type: `int`, `float`, `bool`, `str` (or `null` when every value is empty).
+    pub dtype: String,
+}
+
+/// Metadata recorded for tabular files at add time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TabularMeta {
+    /// `csv`, `tsv`, `jsonl` or `parquet`.
+    pub format: String,
+    /// Columns in file order (empty when the format is not parsed, e.g. parquet).
+    pub columns: Vec<Column>,
+    /// Data rows (not counting a header).
+    pub rows: u64,
+}
+
+/// One entry of a directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TreeEntry {
+    /// File or directory name (a single path component).
+    pub name: String,
+    /// File or directory.
+    pub kind: EntryKind,
+    /// git-style mode (see [`crate::mode`]).
+    pub mode: u32,
+    /// Contents id (file) or tree id (directory).
+    pub id: ContentId,
+    /// Bytes in the file, or in all files below a directory.
+    pub size: u64,
+    /// Schema and row count for tabular files.
+    pub tabular: Option<TabularMeta>,
+}
+
+/// A tree node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Tree {
+    /// A directory (or one bucket of one): entries sorted by name.
+    Entries(Vec<TreeEntry>),
+    /// A large directory split by name hash: `(bucket index, bucket node id)`,
+    /// sorted by index; empty buckets are omitted.
+    Buckets { bits: u8, buckets: Vec<(u32, ContentId)> },
+}
+
+/// Check a single path component is safe to create inside a work tree.
+pub fn validate_name(name: &str) -> Result<(), ObjectError> {
+    let bad = |why| Err(ObjectError::BadName(name.to_string(), why));
+    if name.is_empty() {
+        return bad("empty name");
+    }
+    if name == "." || name == ".." {
+        return bad("'.' and '..' are not allowed");
+    }
+    if name.contains('/') || name.contains('\\') {
+        return bad("names may not contain '/' or '\\'");
+    }
+    if name.contains('\0') {
+        return bad("names may not contain NUL");
+    }
+    if name.eq_ignore_ascii_case(".oxen") {
+        return bad("'.oxen' is reserved");
+    }
+    Ok(())
+}
+
+/// How many hash bits to split a directory of `n` entries by (0 = not split).
+pub fn bucket_bits_for(n: usize) -> u8 {
+    if n <= BUCKET_TARGET * 2 {
+        return 0;
+    }
+    let buckets = n.div_ceil(BUCKET_TARGET);
+    (usize::BITS - (buckets - 1).leading_zeros()) as u8
+}
+
+/// The bucket a name falls in when its directory is split by `bits` bits.
+pub fn bucket_of(name: &str, bits: u8) -> u32 {
+    if bits == 0 {
+        return 0;
+    }
+    (xxhash_rust::xxh3::xxh3_64(name.as_bytes()) >> (64 - bits as u32)) as u32
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], ObjectError> {
+        if self.b.len() - self.pos < n {
+            return Err(malformed("tree", "truncated"));
+        }
+        let s = &self.b[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+    fn u8(&mut self) -> Result<u8, ObjectError> {
+        Ok(self.take(1)?[0])
+    }
+    fn u32(&mut self) -> Result<u32, ObjectError> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+    }
+    fn u64(&mut self) -> Result<u64, ObjectError> {
+        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+    }
+    fn id(&mut self) -> Result<ContentId, ObjectError> {
+        Ok(ContentId::from_slice(self.take(16)?).expect("16 bytes"))
+    }
+}
+
+impl Tree {
+    /// Canonical bytes. Entries are sorted here, so callers need not.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(MAGIC);
+        match self {
+            Tree::Entries(entries) => {
+                let mut sorted: Vec<&TreeEntry> = entries.iter().collect();
+                sorted.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+                out.push(0);
+                out.extend_from_slice(&(sorted.len() as u32).to_le_bytes());
+                for e in sorted {
+                    out.push(match e.kind {
+                        EntryKind::File => 0,
+                        EntryKind::Dir => 1,
+                    });
+                    out.extend_from_slice(&e.mode.to_le_bytes());
+                    out.extend_from_slice(e.id.as_bytes());
+                    out.extend_from_slice(&e.size.to_le_bytes());
+                    out.extend_from_slice(&(e.name.len() as u32).to_le_bytes());
+                    out.extend_from_slice(e.name.as_bytes());
+                    let meta = match &e.tabular {
+                        // Struct fields serialise in declaration order, so this is deterministic.
+                        Some(m) => serde_json::to_vec(m).unwrap_or_default(),
+                        None => Vec::new(),
+                    };
+                    out.extend_from_slice(&(meta.len() as u32).to_le_bytes());
+                    out.extend_from_slice(&meta);
+                }
+            }
+            Tree::Buckets { bits, buckets } => {
+                let mut sorted = buckets.clone();
+                sorted.sort();
+                out.push(1);
+                out.push(*bits);
+                out.extend_from_slice(&(sorted.len() as u32).to_le_bytes());
+                for (idx, id) in sorted {
+                    out.extend_from_slice(&idx.to_le_bytes());
+                    out.extend_from_slice(id.as_bytes());
+                }
+            }
+        }
+        out
+    }
+
+    /// Parse canonical bytes, validating every name, the sort order and the
+    /// absence of trailing bytes: anything received over the wire goes
+    /// through here before it is trusted.
+    pub fn decode(bytes: &[u8]) -> Result<Tree, ObjectError> {
+        let mut r = Reader { b: bytes, pos: 0 };
+        if r.take(4)? != MAGIC {
+            return Err(malformed("tree", "bad magic"));
+        }
+        let tree = match r.u8()? {
+            0 => {
+                let n = r.u32()? as usize;
+                let mut entries = Vec::with_capacity(n.min(1 << 16));
+                for _ in 0..n {
+                    let kind = match r.u8()? {
+                        0 => EntryKind::File,
+                        1 => EntryKind::Dir,
+                        k => return Err(malformed("tree", format!("unknown entry kind {k}"))),
+                    };
+                    let mode = r.u32()?;
+                    let id = r.id()?;
+                    let size = r.u64()?;
+                    let nlen = r.u32()? as usize;
+                    let name = std::str::from_utf8(r.take(nlen)?)
+                        .map_err(|_| malformed("tree", "name is not UTF-8"))?
+                        .to_string();
+                    validate_name(&name)?;
+                    let mlen = r.u32()? as usize;
+                    let tabular = if mlen == 0 {
+                        None
+                    } else {
+                        Some(serde_json::from_slice(r.take(mlen)?).map_err(|e| malformed("tree", format!("tabular metadata: {e}")))?)
+                    };
+                    entries.push(TreeEntry { name, kind, mode, id, size, tabular });
+                }
+                for w in entries.windows(2) {
+                    if w[0].name.as_bytes() >= w[1].name.as_bytes() {
+                        return Err(malformed("tree", format!("entries not sorted or duplicated at '{}'", w[1].name)));
+                    }
+                }
+                Tree::Entries(entries)
+            }
+            1 => {
+                let bits = r.u8()?;
+                if bits > 24 {
+                    return Err(malformed("tree", "too many bucket bits"));
+                }
+                let n = r.u32()? as usize;
+                let mut buckets = Vec::with_capacity(n.min(1 << 16));
+                for _ in 0..n {
+                    let idx = r.u32()?;
+                    if idx >= (1u32 << bits) {
+                        return Err(malformed("tree", "bucket index out of range"));
+                    }
+                    buckets.push((idx, r.id()?));
+                }
+                for w in buckets.windows(2) {
+                    if w[0].0 >= w[1].0 {
+                        return Err(malformed("tree", "buckets not sorted"));
+                    }
+                }
+                Tree::Buckets { bits, buckets }
+            }
+            k => return Err(malformed("tree", format!("unknown node kind {k}"))),
+        };
+        if r.pos != bytes.len() {
+            return Err(malformed("tree", "trailing bytes"));
+        }
+        Ok(tree)
+    }
+
+    /// The id of this node.
+    pub fn id(&self) -> ContentId {
+        ContentId::of(&self.encode())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(name: &str) -> TreeEntry {
+        TreeEntry { name: name.into(), kind: EntryKind::File, mode: crate::mode::FILE, id: ContentId::of(name.as_bytes()), size: 1, tabular: None }
+    }
+
+    #[test]
+    fn order_does_not_change_id() {
+        let a = Tree::Entries(vec![entry("b"), entry("a")]);
+        let b = Tree::Entries(vec![entry("a"), entry("b")]);
+        assert_eq!(a.id(), b.id());
+        assert_eq!(Tree::decode(&a.encode()).unwrap(), b);
+    }
+
+    #[test]
+    fn rejects_evil_names() {
+        for n in ["..", "a/b", "x\0", ".oxen", ""] {
+            let mut e = entry("ok");
+            e.name = n.into();
+            let t = Tree::Entries(vec![e]).encode();
+            assert!(Tree::decode(&t).is_err(), "{n:?}");
+        }
+    }
+
+    #[test]
+    fn bucket_bits() {
+        assert_eq!(bucket_bits_for(10), 0);
+        assert_eq!(bucket_bits_for(2048), 0);
+        assert_eq!(bucket_bits_for(1_000_000), 10);
+    }
+}

@@ -1,0 +1,180 @@
+//! Repository operations shared by the plumbing binaries and the `oxen`
+//! porcelain: both call these functions in-process, which is why a commit
+//! made by a plumbing pipeline and one made by `oxen commit` from the same
+//! inputs get the same id.
+
+mod author;
+mod fsck;
+mod revision;
+mod tree;
+
+pub use author::{parse_date, signature};
+pub use fsck::{fsck, FsckProblem, FsckReport};
+pub use revision::{ObjectKind, Target};
+pub use tree::{FlatEntry, TreeChange};
+
+use std::path::Path;
+
+use oxen_hash::ContentId;
+use oxen_index::{Index, IndexError};
+use oxen_object::{Commit, ObjectError, Tree};
+use oxen_refs::{Head, RefError, Refs};
+use oxen_store::{Config, Db, Layout, StoreError, Table, Versions};
+
+/// Errors from repository operations.
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    #[error(transparent)]
+    Ref(#[from] RefError),
+    #[error(transparent)]
+    Object(#[from] ObjectError),
+    #[error(transparent)]
+    Tabular(#[from] oxen_tabular::TabularError),
+    #[error("unknown revision '{0}'")]
+    UnknownRevision(String),
+    #[error("short id '{0}' is ambiguous")]
+    Ambiguous(String),
+    #[error("{0} is a {1}, not a {2}")]
+    WrongKind(String, &'static str, &'static str),
+    #[error("path '{1}' does not exist in {0}")]
+    NoSuchPath(String, String),
+    #[error("author identity unknown: set it with `oxen config user.name \"Your Name\"` and `oxen config user.email you@example.com`, or OXEN_AUTHOR_NAME/OXEN_AUTHOR_EMAIL")]
+    NoAuthor,
+    #[error("invalid date '{0}': use '<unix-seconds> <+hhmm>' or RFC 3339")]
+    BadDate(String),
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl From<oxen_store::lmdb::Error> for RepoError {
+    fn from(e: oxen_store::lmdb::Error) -> Self {
+        RepoError::Store(StoreError::Lmdb(e))
+    }
+}
+
+/// Result alias.
+pub type Result<T> = std::result::Result<T, RepoError>;
+
+/// An open repository: its layout, its LMDB environment and its versions store.
+pub struct Repo {
+    /// Where it lives.
+    pub layout: Layout,
+    /// The LMDB environment (open once per process).
+    pub db: Db,
+    /// File contents.
+    pub versions: Versions,
+}
+
+impl Repo {
+    /// Open the repository containing `cwd`.
+    pub fn discover(cwd: &Path) -> Result<Repo> {
+        Self::from_layout(Layout::discover(cwd)?)
+    }
+
+    /// Open the repository whose work tree is exactly `dir`.
+    pub fn open(dir: &Path) -> Result<Repo> {
+        Self::from_layout(Layout::open_exact(dir)?)
+    }
+
+    /// Create a new repository in `dir`.
+    pub fn init(dir: &Path, branch: &str) -> Result<Repo> {
+        oxen_refs::validate_branch_name(branch)?;
+        Self::from_layout(Layout::init(dir, branch)?)
+    }
+
+    fn from_layout(layout: Layout) -> Result<Repo> {
+        let db = Db::open(&layout)?;
+        let versions = layout.versions();
+        Ok(Repo { layout, db, versions })
+    }
+
+    /// Ref access.
+    pub fn refs(&self) -> Refs<'_> {
+        Refs::new(&self.db)
+    }
+
+    /// HEAD.
+    pub fn head(&self) -> Result<Head> {
+        Ok(oxen_refs::read_head(&self.layout)?)
+    }
+
+    /// The commit HEAD points at, if any.
+    pub fn head_commit(&self) -> Result<Option<ContentId>> {
+        Ok(self.refs().head_commit(&self.layout)?)
+    }
+
+    /// The index, loaded.
+    pub fn index(&self) -> Result<Index> {
+        Ok(Index::load(&self.db)?)
+    }
+
+    /// Repository config layered over the global one.
+    pub fn config(&self) -> Result<Config> {
+        let local = Config::load(&self.layout.config_file())?;
+        let global = match oxen_store::global_config_dir() {
+            Some(d) => Config::load(&d.join("config.toml"))?,
+            None => Config::default(),
+        };
+        Ok(local.layered_over(&global))
+    }
+
+    /// Read and verify a commit.
+    pub fn read_commit(&self, id: &ContentId) -> Result<Commit> {
+        let bytes = self.db.get_object(Table::Commits, id)?;
+        Ok(Commit::decode(&bytes)?)
+    }
+
+    /// Read and verify a tree node.
+    pub fn read_tree_node(&self, id: &ContentId) -> Result<Tree> {
+        let bytes = self.db.get_object(Table::Trees, id)?;
+        Ok(Tree::decode(&bytes)?)
+    }
+
+    /// Store a commit after checking its tree and parents exist.
+    pub fn write_commit(&self, commit: &Commit) -> Result<ContentId> {
+        commit.author.validate()?;
+        if !self.db.has_object(Table::Trees, &commit.tree)? {
+            return Err(RepoError::WrongKind(commit.tree.to_hex(), self.kind_name(&commit.tree)?, "tree"));
+        }
+        for p in &commit.parents {
+            if !self.db.has_object(Table::Commits, p)? {
+                return Err(RepoError::WrongKind(p.to_hex(), self.kind_name(p)?, "commit"));
+            }
+        }
+        Ok(self.db.put_object(Table::Commits, &commit.encode())?)
+    }
+
+    fn kind_name(&self, id: &ContentId) -> Result<&'static str> {
+        Ok(match self.object_kind(id)? {
+            Some(k) => k.name(),
+            None => "missing object",
+        })
+    }
+}
+
+/// Clean up a commit message the way `git commit` does: trailing whitespace
+/// removed from each line, runs of blank lines collapsed, leading and
+/// trailing blank lines dropped, one final newline. `None` when nothing is
+/// left. Plumbing and porcelain both use this, so the same message gives the
+/// same commit id either way.
+pub fn normalize_message(raw: &str) -> Option<String> {
+    let mut out: Vec<&str> = Vec::new();
+    for line in raw.lines() {
+        let l = line.trim_end();
+        if l.is_empty() && out.last().is_none_or(|p| p.is_empty()) {
+            continue;
+        }
+        out.push(l);
+    }
+    while out.last().is_some_and(|l| l.is_empty()) {
+        out.pop();
+    }
+    if out.is_empty() {
+        return None;
+    }
+    Some(out.join("\n") + "\n")
+}

@@ -1,0 +1,162 @@
+//! Naming objects: `HEAD`, branches, tags, remote-tracking refs, full ids,
+//! unique id prefixes, `<rev>~N`, `<rev>^N` and `<rev>:<path>`.
+
+use oxen_hash::{is_hex_prefix, ContentId};
+use oxen_object::EntryKind;
+use oxen_store::Table;
+
+use crate::{Repo, RepoError, Result};
+
+/// What kind of object an id names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ObjectKind {
+    /// A commit.
+    Commit,
+    /// A tree node.
+    Tree,
+    /// File contents.
+    Blob,
+}
+
+impl ObjectKind {
+    /// `commit` / `tree` / `blob`
+    pub fn name(self) -> &'static str {
+        match self {
+            ObjectKind::Commit => "commit",
+            ObjectKind::Tree => "tree",
+            ObjectKind::Blob => "blob",
+        }
+    }
+}
+
+/// A resolved name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// The id.
+    pub id: ContentId,
+    /// Its kind.
+    pub kind: ObjectKind,
+}
+
+impl Repo {
+    /// The kind of object stored under `id`, if any.
+    pub fn object_kind(&self, id: &ContentId) -> Result<Option<ObjectKind>> {
+        if self.db.has_object(Table::Commits, id)? {
+            return Ok(Some(ObjectKind::Commit));
+        }
+        if self.db.has_object(Table::Trees, id)? {
+            return Ok(Some(ObjectKind::Tree));
+        }
+        if self.versions.has(id) {
+            return Ok(Some(ObjectKind::Blob));
+        }
+        Ok(None)
+    }
+
+    /// Resolve a ref-ish name (no `~`, `^`, `:` suffixes) to an object.
+    fn resolve_base(&self, name: &str) -> Result<Target> {
+        let unknown = || RepoError::UnknownRevision(name.to_string());
+        if name == "HEAD" || name == "@" {
+            let id = self.head_commit()?.ok_or_else(unknown)?;
+            return Ok(Target { id, kind: ObjectKind::Commit });
+        }
+        let n = name.strip_prefix("refs/").unwrap_or(name);
+        for cand in [n.to_string(), format!("heads/{n}"), format!("tags/{n}"), format!("remotes/{n}")] {
+            if oxen_refs::validate_ref_name(&cand).is_err() {
+                continue;
+            }
+            if let Some(id) = self.refs().get(&cand)? {
+                return Ok(Target { id, kind: ObjectKind::Commit });
+            }
+        }
+        if let Ok(id) = ContentId::from_hex(name) {
+            return match self.object_kind(&id)? {
+                Some(kind) => Ok(Target { id, kind }),
+                None => Err(unknown()),
+            };
+        }
+        if name.len() >= 4 && is_hex_prefix(name) {
+            let mut found: Vec<Target> = Vec::new();
+            for (t, kind) in [(Table::Commits, ObjectKind::Commit), (Table::Trees, ObjectKind::Tree)] {
+                for id in self.db.ids_with_prefix(t, name, 2)? {
+                    found.push(Target { id, kind });
+                }
+            }
+            return match found.len() {
+                0 => Err(unknown()),
+                1 => Ok(found[0]),
+                _ => Err(RepoError::Ambiguous(name.to_string())),
+            };
+        }
+        Err(unknown())
+    }
+
+    /// Resolve a revision expression to an object.
+    pub fn resolve(&self, spec: &str) -> Result<Target> {
+        if let Some((rev, path)) = spec.split_once(':') {
+            let base = if rev.is_empty() { "HEAD" } else { rev };
+            let tree = self.resolve_tree(base)?;
+            let path = path.trim_matches('/');
+            if path.is_empty() {
+                return Ok(Target { id: tree, kind: ObjectKind::Tree });
+            }
+            let e = self.tree_entry_at(&tree, path)?.ok_or_else(|| RepoError::NoSuchPath(base.to_string(), path.to_string()))?;
+            let kind = if e.kind == EntryKind::Dir { ObjectKind::Tree } else { ObjectKind::Blob };
+            return Ok(Target { id: e.id, kind });
+        }
+        // Split "base" and a chain of ~N / ^N suffixes.
+        let cut = spec.find(['~', '^']).unwrap_or(spec.len());
+        let (base, mut rest) = spec.split_at(cut);
+        if base.is_empty() {
+            return Err(RepoError::UnknownRevision(spec.to_string()));
+        }
+        let mut t = self.resolve_base(base)?;
+        while !rest.is_empty() {
+            let op = rest.as_bytes()[0];
+            rest = &rest[1..];
+            let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+            rest = &rest[digits.len()..];
+            let n: usize = if digits.is_empty() { 1 } else { digits.parse().map_err(|_| RepoError::UnknownRevision(spec.to_string()))? };
+            if t.kind != ObjectKind::Commit {
+                return Err(RepoError::WrongKind(t.id.to_hex(), t.kind.name(), "commit"));
+            }
+            match op {
+                b'~' => {
+                    for _ in 0..n {
+                        let c = self.read_commit(&t.id)?;
+                        let p = *c.parents.first().ok_or_else(|| RepoError::UnknownRevision(spec.to_string()))?;
+                        t = Target { id: p, kind: ObjectKind::Commit };
+                    }
+                }
+                _ => {
+                    if n == 0 {
+                        continue;
+                    }
+                    let c = self.read_commit(&t.id)?;
+                    let p = *c.parents.get(n - 1).ok_or_else(|| RepoError::UnknownRevision(spec.to_string()))?;
+                    t = Target { id: p, kind: ObjectKind::Commit };
+                }
+            }
+        }
+        Ok(t)
+    }
+
+    /// Resolve to a commit id.
+    pub fn resolve_commit(&self, spec: &str) -> Result<ContentId> {
+        let t = self.resolve(spec)?;
+        if t.kind != ObjectKind::Commit {
+            return Err(RepoError::WrongKind(spec.to_string(), t.kind.name(), "commit"));
+        }
+        Ok(t.id)
+    }
+
+    /// Resolve a tree-ish (a commit gives its tree).
+    pub fn resolve_tree(&self, spec: &str) -> Result<ContentId> {
+        let t = self.resolve(spec)?;
+        match t.kind {
+            ObjectKind::Commit => Ok(self.read_commit(&t.id)?.tree),
+            ObjectKind::Tree => Ok(t.id),
+            ObjectKind::Blob => Err(RepoError::WrongKind(spec.to_string(), "blob", "tree")),
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! Building trees from a flat path list, and reading them back: whole
+//! (flatten) or as a diff that skips identical subtrees by id, so that
+//! comparing two commits costs O(what changed), not O(repository).
+
+use std::collections::BTreeMap;
+
+use oxen_hash::ContentId;
+use oxen_object::{bucket_bits_for, bucket_of, mode, EntryKind, TabularMeta, Tree, TreeEntry};
+use oxen_store::lmdb::Transaction;
+use oxen_store::Table;
+
+use crate::{Repo, Result};
+
+/// A file as it appears in a flattened tree or in the index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlatEntry {
+    /// Content id.
+    pub id: ContentId,
+    /// git-style mode.
+    pub mode: u32,
+    /// Size in bytes.
+    pub size: u64,
+    /// Tabular schema, if recorded.
+    pub tabular: Option<TabularMeta>,
+}
+
+/// One path that differs between two trees.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TreeChange {
+    /// Repository-relative path.
+    pub path: String,
+    /// Entry in the old tree.
+    pub old: Option<FlatEntry>,
+    /// Entry in the new tree.
+    pub new: Option<FlatEntry>,
+}
+
+impl Repo {
+    /// Build and store the tree for a flat `path -> entry` map, returning the
+    /// root tree id. All nodes are written in one transaction; nodes that
+    /// already exist are not rewritten, so a commit writes only the nodes of
+    /// directories that changed.
+    pub fn write_tree_from(&self, files: &BTreeMap<String, FlatEntry>) -> Result<ContentId> {
+        // dir path ("" = root) -> entries
+        let mut dirs: BTreeMap<String, Vec<TreeEntry>> = BTreeMap::new();
+        dirs.insert(String::new(), Vec::new());
+        for (path, e) in files {
+            let (dir, name) = match path.rsplit_once('/') {
+                Some((d, n)) => (d.to_string(), n.to_string()),
+                None => (String::new(), path.clone()),
+            };
+            // Make sure every ancestor directory exists as a node.
+            let mut d = dir.as_str();
+            while !dirs.contains_key(d) {
+                dirs.insert(d.to_string(), Vec::new());
+                d = match d.rsplit_once('/') {
+                    Some((p, _)) => p,
+                    None => "",
+                };
+            }
+            dirs.get_mut(&dir).expect("inserted above").push(TreeEntry {
+                name,
+                kind: EntryKind::File,
+                mode: if e.mode == 0 { mode::FILE } else { e.mode },
+                id: e.id,
+                size: e.size,
+                tabular: e.tabular.clone(),
+            });
+        }
+        // Deepest directories first, so children are built before parents.
+        let mut order: Vec<String> = dirs.keys().cloned().collect();
+        order.sort_by_key(|d| std::cmp::Reverse(if d.is_empty() { 0 } else { d.matches('/').count() + 1 }));
+        let mut txn = self.db.env.begin_rw_txn()?;
+        let mut root = None;
+        for d in order {
+            let entries = dirs.remove(&d).unwrap_or_default();
+            let size: u64 = entries.iter().map(|e| e.size).sum();
+            let id = self.put_dir_node(&mut txn, entries)?;
+            if d.is_empty() {
+                root = Some(id);
+            } else {
+                let (parent, name) = match d.rsplit_once('/') {
+                    Some((p, n)) => (p.to_string(), n.to_string()),
+                    None => (String::new(), d.clone()),
+                };
+                dirs.entry(parent).or_default().push(TreeEntry { name, kind: EntryKind::Dir, mode: mode::DIR, id, size, tabular: None });
+            }
+        }
+        txn.commit()?;
+        Ok(root.expect("root directory is always built"))
+    }
+
+    fn put_dir_node(&self, txn: &mut oxen_store::lmdb::RwTransaction<'_>, entries: Vec<TreeEntry>) -> Result<ContentId> {
+        let bits = bucket_bits_for(entries.len());
+        if bits == 0 {
+            return Ok(self.db.put_object_in(txn, Table::Trees, &Tree::Entries(entries).encode())?);
+        }
+        let mut buckets: BTreeMap<u32, Vec<TreeEntry>> = BTreeMap::new();
+        for e in entries {
+            buckets.entry(bucket_of(&e.name, bits)).or_default().push(e);
+        }
+        let mut list = Vec::with_capacity(buckets.len());
+        for (idx, es) in buckets {
+            list.push((idx, self.db.put_object_in(txn, Table::Trees, &Tree::Entries(es).encode())?));
+        }
+        Ok(self.db.put_object_in(txn, Table::Trees, &Tree::Buckets { bits, buckets: list }.encode())?)
+    }
+
+    /// The entries of one directory (buckets merged), sorted by name.
+    pub fn dir_entries(&self, tree: &ContentId) -> Result<Vec<TreeEntry>> {
+        match self.read_tree_node(tree)? {
+            Tree::Entries(es) => Ok(es),
+            Tree::Buckets { buckets, .. } => {
+                let mut all = Vec::new();
+                for (_, id) in buckets {
+                    match self.read_tree_node(&id)? {
+                        Tree::Entries(es) => all.extend(es),
+                        Tree::Buckets { .. } => {
+                            return Err(oxen_object::ObjectError::Malformed { what: "tree", why: "nested bucket node".into() }.into())
+                        }
+                    }
+                }
+                all.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+                Ok(all)
+            }
+        }
+    }
+
+    /// Every file below a tree, by path.
+    pub fn flatten_tree(&self, tree: &ContentId) -> Result<BTreeMap<String, FlatEntry>> {
+        let mut out = BTreeMap::new();
+        self.flatten_into(tree, "", &mut out)?;
+        Ok(out)
+    }
+
+    fn flatten_into(&self, tree: &ContentId, prefix: &str, out: &mut BTreeMap<String, FlatEntry>) -> Result<()> {
+        for e in self.dir_entries(tree)? {
+            let path = if prefix.is_empty() { e.name.clone() } else { format!("{prefix}/{}", e.name) };
+            match e.kind {
+                EntryKind::Dir => self.flatten_into(&e.id, &path, out)?,
+                EntryKind::File => {
+                    out.insert(path, FlatEntry { id: e.id, mode: e.mode, size: e.size, tabular: e.tabular });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every file of a commit's tree (empty for `None`, an unborn branch).
+    pub fn flatten_commit(&self, commit: Option<&ContentId>) -> Result<BTreeMap<String, FlatEntry>> {
+        match commit {
+            None => Ok(BTreeMap::new()),
+            Some(c) => {
+                let t = self.read_commit(c)?.tree;
+                self.flatten_tree(&t)
+            }
+        }
+    }
+
+    /// Paths that differ between two trees (`None` = empty tree), sorted.
+    /// Subtrees with equal ids are skipped without being read.
+    pub fn diff_trees(&self, old: Option<&ContentId>, new: Option<&ContentId>) -> Result<Vec<TreeChange>> {
+        let mut out = Vec::new();
+        self.diff_into(old, new, "", &mut out)?;
+        out.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
+        Ok(out)
+    }
+
+    fn diff_into(&self, old: Option<&ContentId>, new: Option<&ContentId>, prefix: &str, out: &mut Vec<TreeChange>) -> Result<()> {
+        if old == new {
+            return Ok(());
+        }
+        let load = |t: Option<&ContentId>| -> Result<BTreeMap<String, TreeEntry>> {
+            Ok(match t {
+                Some(t) => self.dir_entries(t)?.into_iter().map(|e| (e.name.clone(), e)).collect(),
+                None => BTreeMap::new(),
+            })
+        };
+        let (a, b) = (load(old)?, load(new)?);
+        let mut names: Vec<&String> = a.keys().chain(b.keys()).collect();
+        names.sort();
+        names.dedup();
+        for name in names {
+            let path = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
+            let (ea, eb) = (a.get(name), b.get(name));
+            let as_dir = |e: Option<&TreeEntry>| e.filter(|e| e.kind == EntryKind::Dir).map(|e| e.id);
+            let as_file = |e: Option<&TreeEntry>| {
+                e.filter(|e| e.kind == EntryKind::File)
+                    .map(|e| FlatEntry { id: e.id, mode: e.mode, size: e.size, tabular: e.tabular.clone() })
+            };
+            let (da, db) = (as_dir(ea), as_dir(eb));
+            if da.is_some() || db.is_some() {
+                self.diff_into(da.as_ref(), db.as_ref(), &path, out)?;
+            }
+            let (fa, fb) = (as_file(ea), as_file(eb));
+            let differs = match (&fa, &fb) {
+                (None, None) => false,
+                (Some(x), Some(y)) => x.id != y.id || x.mode != y.mode,
+                _ => true,
+            };
+            if differs {
+                out.push(TreeChange { path, old: fa, new: fb });
+            }
+        }
+        Ok(())
+    }
+
+    /// The root tree id that the current index would commit.
+    pub fn write_tree(&self) -> Result<ContentId> {
+        let index = self.index()?;
+        let files: BTreeMap<String, FlatEntry> = index
+            .entries
+            .iter()
+            .map(|(p, e)| {
+                (p.clone(), FlatEntry { id: e.id, mode: if e.stat.mode == 0 { mode::FILE } else { e.stat.mode }, size: e.stat.size, tabular: e.tabular.clone() })
+            })
+            .collect();
+        self.write_tree_from(&files)
+    }
+
+    /// Find the entry at `path` inside a tree.
+    pub fn tree_entry_at(&self, tree: &ContentId, path: &str) -> Result<Option<TreeEntry>> {
+        let mut cur = *tree;
+        let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+        for (i, comp) in comps.iter().enumerate() {
+            let entries = self.dir_entries(&cur)?;
+            let Some(e) = entries.into_iter().find(|e| e.name == *comp) else { return Ok(None) };
+            if i + 1 == comps.len() {
+                return Ok(Some(e));
+            }
+            if e.kind != EntryKind::Dir {
+                return Ok(None);
+            }
+            cur = e.id;
+        }
+        Ok(None)
+    }
+}

@@ -1,0 +1,156 @@
+//! The on-disk layout of an Oxen repository.
+//!
+//! ```text
+//! .oxen/
+//!   HEAD          "ref: heads/main" or a detached commit id
+//!   config.toml   user name/email, remotes
+//!   db/           one LMDB environment; named databases refs, index, commits, trees, meta
+//!   versions/     file contents by content id, 2-hex-char shards
+//!   tmp/          scratch space for temp-file-then-rename writes
+//! ```
+
+mod config;
+mod db;
+mod versions;
+
+pub use config::{Config, RemoteConfig, UserConfig, global_config_dir};
+pub use db::{open_env_for_inspect, Db, Table};
+pub use lmdb;
+pub use versions::Versions;
+
+use std::path::{Path, PathBuf};
+
+/// Name of the repository directory inside a work tree.
+pub const DOT_DIR: &str = ".oxen";
+
+/// Errors from the stores.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not an oxen repository (or any parent up to /): {0}")]
+    NotARepo(PathBuf),
+    #[error("repository already exists at {0}")]
+    AlreadyExists(PathBuf),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("database error: {0}")]
+    Lmdb(#[from] lmdb::Error),
+    #[error("object {0} not found")]
+    MissingObject(oxen_hash::ContentId),
+    #[error("object {0} is corrupt: its bytes hash to {1}")]
+    Corrupt(oxen_hash::ContentId, oxen_hash::ContentId),
+    #[error("config {path}: {msg}")]
+    Config { path: PathBuf, msg: String },
+}
+
+impl StoreError {
+    /// Attach a path to an I/O error so the message names the file.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> StoreError {
+        StoreError::Io { path: path.into(), source }
+    }
+}
+
+/// Result alias for the stores.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Where a repository lives: its work tree and its `.oxen` directory.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    /// The work tree root (the directory that holds `.oxen`).
+    pub work: PathBuf,
+    /// The `.oxen` directory.
+    pub dot: PathBuf,
+}
+
+impl Layout {
+    /// Layout for a work tree root, without checking anything exists.
+    pub fn at(work: impl Into<PathBuf>) -> Layout {
+        let work = work.into();
+        let dot = work.join(DOT_DIR);
+        Layout { work, dot }
+    }
+
+    /// Walk up from `start` to the nearest directory holding `.oxen`.
+    pub fn discover(start: &Path) -> Result<Layout> {
+        let start = start
+            .canonicalize()
+            .map_err(|e| StoreError::io(start, e))?;
+        let mut cur: &Path = &start;
+        loop {
+            if cur.join(DOT_DIR).join("HEAD").is_file() {
+                return Ok(Layout::at(cur));
+            }
+            match cur.parent() {
+                Some(p) => cur = p,
+                None => return Err(StoreError::NotARepo(start)),
+            }
+        }
+    }
+
+    /// Open the repository whose work tree root is exactly `work`.
+    pub fn open_exact(work: &Path) -> Result<Layout> {
+        let work = work.canonicalize().map_err(|e| StoreError::io(work, e))?;
+        if work.join(DOT_DIR).join("HEAD").is_file() {
+            Ok(Layout::at(work))
+        } else {
+            Err(StoreError::NotARepo(work))
+        }
+    }
+
+    /// Create a new, empty repository in `work` (creating the directory).
+    /// The HEAD file is written last, so a half-made `.oxen` is never
+    /// mistaken for a repository.
+    pub fn init(work: &Path, initial_branch: &str) -> Result<Layout> {
+        std::fs::create_dir_all(work).map_err(|e| StoreError::io(work, e))?;
+        let work = work.canonicalize().map_err(|e| StoreError::io(work, e))?;
+        let layout = Layout::at(&work);
+        if layout.head_file().exists() {
+            return Err(StoreError::AlreadyExists(layout.dot.clone()));
+        }
+        for d in [layout.dot.clone(), layout.db_dir(), layout.versions_dir(), layout.tmp_dir()] {
+            std::fs::create_dir_all(&d).map_err(|e| StoreError::io(&d, e))?;
+        }
+        // Creating the named databases needs a write lock; do it once here so
+        // readers can always open them.
+        Db::open(&layout)?;
+        if !layout.config_file().exists() {
+            Config::default().save(&layout.config_file())?;
+        }
+        write_atomic(&layout.tmp_dir(), &layout.head_file(), format!("ref: heads/{initial_branch}\n").as_bytes())?;
+        Ok(layout)
+    }
+
+    /// `.oxen/HEAD`
+    pub fn head_file(&self) -> PathBuf {
+        self.dot.join("HEAD")
+    }
+    /// `.oxen/config.toml`
+    pub fn config_file(&self) -> PathBuf {
+        self.dot.join("config.toml")
+    }
+    /// `.oxen/db`
+    pub fn db_dir(&self) -> PathBuf {
+        self.dot.join("db")
+    }
+    /// `.oxen/versions`
+    pub fn versions_dir(&self) -> PathBuf {
+        self.dot.join("versions")
+    }
+    /// `.oxen/tmp`
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.dot.join("tmp")
+    }
+    /// The versions (file contents) store.
+    pub fn versions(&self) -> Versions {
+        Versions::new(self.versions_dir(), self.tmp_dir())
+    }
+}
+
+/// Write a small file atomically: temp file in `tmp_dir`, then rename.
+pub fn write_atomic(tmp_dir: &Path, dest: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let mut tmp = tempfile::NamedTempFile::new_in(tmp_dir).map_err(|e| StoreError::io(tmp_dir, e))?;
+    tmp.write_all(bytes).map_err(|e| StoreError::io(dest, e))?;
+    tmp.as_file().sync_all().map_err(|e| StoreError::io(dest, e))?;
+    tmp.persist(dest).map_err(|e| StoreError::io(dest, e.error))?;
+    Ok(())
+}
