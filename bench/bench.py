@@ -888,12 +888,13 @@ class Harness:
                     import traceback
                     traceback.print_exc()
                     self.note(t.name, "harness error: %s" % e)
-                if not a.keep:
-                    shutil.rmtree(os.path.join(tmp, t.name), ignore_errors=True)
         finally:
             if a.keep:
                 log("kept work dir: %s" % tmp)
             else:
+                # Work dirs are only removed at the end: deleting on this
+                # (discard-mounted) file system slows down the next tool's
+                # file creation for a while.
                 shutil.rmtree(tmp, ignore_errors=True)
 
         report = self.report()
