@@ -8,6 +8,7 @@
 
 pub mod plumbing;
 pub mod porcelain;
+pub mod progress;
 
 use std::io::Write;
 

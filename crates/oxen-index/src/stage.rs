@@ -63,17 +63,21 @@ pub fn hash_file(versions: &Versions, work: &Path, path: &str, stat: &FileStat, 
 }
 
 /// Staging settings.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct StageOptions {
     /// Apply `.oxenignore` when expanding directories.
     pub honor_ignore: bool,
     /// Only refresh already-tracked paths (like `git add -u`).
     pub update_only: bool,
+    /// Incremented once per file hashed, for progress display.
+    pub progress: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
+    /// Set to the number of files to hash once it is known.
+    pub total: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
 }
 
 impl Default for StageOptions {
     fn default() -> Self {
-        StageOptions { honor_ignore: true, update_only: false }
+        StageOptions { honor_ignore: true, update_only: false, progress: None, total: None }
     }
 }
 
@@ -163,10 +167,16 @@ pub fn stage_paths(work: &Path, db: &Db, versions: &Versions, paths: &[String], 
         })
         .collect();
     report.unchanged = candidates.len() - todo.len();
+    if let Some(t) = &opts.total {
+        t.store(todo.len() as u64, std::sync::atomic::Ordering::Relaxed);
+    }
     let hashed: Vec<Result<(String, IndexEntry)>> = todo
         .par_iter()
         .map(|(p, st)| {
             let h = hash_file(versions, work, p, st, true)?;
+            if let Some(c) = &opts.progress {
+                c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
             Ok(((*p).clone(), IndexEntry { id: h.id, stat: **st, tracking: h.tracking, tabular: h.tabular }))
         })
         .collect();

@@ -7,11 +7,15 @@ mod author;
 mod fsck;
 mod revision;
 mod tree;
+mod worktree;
+mod merge;
 
 pub use author::{parse_date, signature};
 pub use fsck::{fsck, FsckProblem, FsckReport};
 pub use revision::{ObjectKind, Target};
 pub use tree::{FlatEntry, TreeChange};
+pub use worktree::{materialize, remove_work_file, CheckoutReport};
+pub use merge::{MergeOutcome, MergeState};
 
 use std::path::Path;
 
@@ -67,6 +71,8 @@ pub struct Repo {
     pub db: Db,
     /// File contents.
     pub versions: Versions,
+    /// Files written by work-tree operations so far (for progress display).
+    pub progress: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Repo {
@@ -89,7 +95,7 @@ impl Repo {
     fn from_layout(layout: Layout) -> Result<Repo> {
         let db = Db::open(&layout)?;
         let versions = layout.versions();
-        Ok(Repo { layout, db, versions })
+        Ok(Repo { layout, db, versions, progress: Default::default() })
     }
 
     /// Ref access.

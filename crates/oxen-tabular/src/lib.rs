@@ -376,3 +376,70 @@ mod tests {
         assert!(infer_reader("a,b\n1,2\n3\n".as_bytes(), "csv", "x").is_err());
     }
 }
+
+/// Serialise a table in `format` (csv or tsv; jsonl writes one object per row).
+pub fn write_table(t: &Table, format: &str) -> Vec<u8> {
+    match format {
+        "jsonl" => {
+            let mut out = Vec::new();
+            for r in &t.rows {
+                let mut m = serde_json::Map::new();
+                for (c, v) in t.columns.iter().zip(r) {
+                    m.insert(c.clone(), serde_json::Value::String(v.clone()));
+                }
+                out.extend_from_slice(serde_json::Value::Object(m).to_string().as_bytes());
+                out.push(b'\n');
+            }
+            out
+        }
+        _ => {
+            let mut w = csv::WriterBuilder::new().delimiter(if format == "tsv" { b'\t' } else { b',' }).from_writer(Vec::new());
+            let _ = w.write_record(&t.columns);
+            for r in &t.rows {
+                let _ = w.write_record(r);
+            }
+            w.into_inner().unwrap_or_default()
+        }
+    }
+}
+
+/// Three-way row-level merge matched by `keys`. Returns `None` on a
+/// conflict: differing schemas, or the same key changed differently on both
+/// sides. Row order follows `ours`, with rows only `theirs` added appended.
+pub fn merge3(base: &Table, ours: &Table, theirs: &Table, keys: &[String]) -> Option<Table> {
+    if keys.is_empty() || base.columns != ours.columns || base.columns != theirs.columns {
+        return None;
+    }
+    let idx: Vec<usize> = keys.iter().map(|k| base.columns.iter().position(|c| c == k)).collect::<Option<_>>()?;
+    let key = |r: &Vec<String>| idx.iter().map(|&i| r.get(i).cloned().unwrap_or_default()).collect::<Vec<_>>();
+    let map = |t: &Table| -> BTreeMap<Vec<String>, Vec<String>> { t.rows.iter().map(|r| (key(r), r.clone())).collect() };
+    let (b, o, t) = (map(base), map(ours), map(theirs));
+    let mut result_rows: Vec<Vec<String>> = Vec::new();
+    let mut emitted: HashSet<Vec<String>> = HashSet::new();
+    let mut all_keys: Vec<Vec<String>> = ours.rows.iter().map(&key).collect();
+    for r in &theirs.rows {
+        let k = key(r);
+        if !o.contains_key(&k) {
+            all_keys.push(k);
+        }
+    }
+    for k in all_keys {
+        if !emitted.insert(k.clone()) {
+            continue;
+        }
+        let (bv, ov, tv) = (b.get(&k), o.get(&k), t.get(&k));
+        let pick = if ov == tv {
+            ov
+        } else if ov == bv {
+            tv
+        } else if tv == bv {
+            ov
+        } else {
+            return None;
+        };
+        if let Some(r) = pick {
+            result_rows.push(r.clone());
+        }
+    }
+    Some(Table { columns: ours.columns.clone(), rows: result_rows })
+}

@@ -109,7 +109,7 @@ pub fn run(args: Args) -> CliResult {
         }
     }
     if !stage.is_empty() {
-        stage_paths(&work, &repo.db, &repo.versions, &stage, StageOptions { honor_ignore: false, update_only: false })?;
+        stage_paths(&work, &repo.db, &repo.versions, &stage, StageOptions { honor_ignore: false, ..Default::default() })?;
     }
     if !remove.is_empty() {
         oxen_index::remove_paths(&repo.db, &remove, false)?;

@@ -1,8 +1,17 @@
 //! The `oxen` command: everyday version control, composed in-process from
 //! the same library calls as the plumbing.
 
+mod add;
+mod branch;
+mod commit;
+mod config;
+mod diff;
 mod init;
 mod kvdb_inspect;
+mod log;
+mod merge;
+mod restore;
+mod status;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
@@ -24,6 +33,22 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Cmd {
     Init(init::Args),
+    Config(config::Args),
+    Add(add::AddArgs),
+    Rm(add::RmArgs),
+    Mv(add::MvArgs),
+    Status(status::Args),
+    Commit(commit::Args),
+    Log(log::LogArgs),
+    Show(log::ShowArgs),
+    Branch(branch::BranchArgs),
+    Checkout(branch::CheckoutArgs),
+    Switch(branch::SwitchArgs),
+    Tag(branch::TagArgs),
+    Restore(restore::RestoreArgs),
+    Reset(restore::ResetArgs),
+    Diff(diff::Args),
+    Merge(merge::Args),
     KvdbInspect(kvdb_inspect::Args),
     Fsck(FsckArgs),
 }
@@ -51,6 +76,22 @@ pub fn run(cli: Cli) -> CliResult {
     }
     match cli.cmd {
         Cmd::Init(a) => init::run(a),
+        Cmd::Config(a) => config::run(a),
+        Cmd::Add(a) => add::add(a),
+        Cmd::Rm(a) => add::rm(a),
+        Cmd::Mv(a) => add::mv(a),
+        Cmd::Status(a) => status::run(a),
+        Cmd::Commit(a) => commit::run(a),
+        Cmd::Log(a) => log::log(a),
+        Cmd::Show(a) => log::show(a),
+        Cmd::Branch(a) => branch::branch(a),
+        Cmd::Checkout(a) => branch::checkout(a),
+        Cmd::Switch(a) => branch::switch(a),
+        Cmd::Tag(a) => branch::tag(a),
+        Cmd::Restore(a) => restore::restore(a),
+        Cmd::Reset(a) => restore::reset(a),
+        Cmd::Diff(a) => diff::run(a),
+        Cmd::Merge(a) => merge::run(a),
         Cmd::KvdbInspect(a) => kvdb_inspect::run(a),
         Cmd::Fsck(_) => crate::plumbing::fsck::check(&open()?),
     }

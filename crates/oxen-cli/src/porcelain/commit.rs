@@ -1,0 +1,63 @@
+//! `oxen commit`
+
+use oxen_object::Commit;
+use oxen_refs::Head;
+
+use crate::{fail, CliResult};
+
+/// Record the staged changes as a new commit on the current branch.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The commit message (several -m are joined as paragraphs).
+    #[arg(short = 'm', long = "message", value_name = "MSG", required = true)]
+    pub message: Vec<String>,
+    /// Allow a commit that changes nothing.
+    #[arg(long)]
+    pub allow_empty: bool,
+    /// Stage modified and deleted tracked files first.
+    #[arg(short = 'a', long)]
+    pub all: bool,
+}
+
+pub fn run(a: Args) -> CliResult {
+    let repo = super::open()?;
+    if a.all {
+        super::add::stage(&repo, &[String::new()], true)?;
+    }
+    let message = oxen_repo::normalize_message(&a.message.join("\n\n")).ok_or_else(|| fail("aborting commit due to empty commit message"))?;
+    let merge = repo.merge_state()?;
+    if let Some(m) = &merge {
+        if !m.conflicts.is_empty() {
+            return Err(fail(format!("cannot commit: {} unresolved conflict(s), e.g. '{}'; fix them and `oxen add` them", m.conflicts.len(), m.conflicts[0])));
+        }
+    }
+    let head = repo.head()?;
+    let parent = repo.head_commit()?;
+    let tree = repo.write_tree()?;
+    if merge.is_none() && !a.allow_empty {
+        let unchanged = match parent {
+            Some(p) => repo.read_commit(&p)?.tree == tree,
+            None => repo.index()?.entries.is_empty(),
+        };
+        if unchanged {
+            return Err(fail("nothing to commit (use `oxen add` to stage changes, or --allow-empty)"));
+        }
+    }
+    let mut parents: Vec<_> = parent.into_iter().collect();
+    if let Some(m) = &merge {
+        parents.push(m.theirs);
+    }
+    let author = oxen_repo::signature(&repo.config()?)?;
+    let id = repo.write_commit(&Commit { tree, parents, author, message: message.clone() })?;
+    repo.move_head_to(&head, parent, &id)?;
+    if merge.is_some() {
+        repo.set_merge_state(None)?;
+    }
+    let where_ = match &head {
+        Head::Branch(b) => b.clone(),
+        Head::Detached(_) => "detached HEAD".into(),
+    };
+    let root = if parent.is_none() { " (root-commit)" } else { "" };
+    println!("[{where_}{root} {}] {}", &id.to_hex()[..10], message.lines().next().unwrap_or(""));
+    Ok(())
+}

@@ -1,0 +1,63 @@
+//! `oxen config`
+
+use oxen_store::Config;
+
+use crate::{fail, CliResult};
+
+/// Get or set a config value: user.name, user.email, or
+/// tabular-keys.<path> (comma-separated key columns used by diff and merge).
+/// Without --global, the repository's .oxen/config.toml is used.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Use the global ~/.oxen/config.toml.
+    #[arg(long)]
+    pub global: bool,
+    /// Remove the key.
+    #[arg(long)]
+    pub unset: bool,
+    /// The key, e.g. user.name.
+    pub key: String,
+    /// The new value; omit to print the current one.
+    pub value: Option<String>,
+}
+
+pub fn run(a: Args) -> CliResult {
+    let path = if a.global {
+        oxen_store::global_config_dir().ok_or_else(|| fail("cannot find the home directory for --global"))?.join("config.toml")
+    } else {
+        super::open()?.layout.config_file()
+    };
+    let mut cfg = Config::load(&path)?;
+    if let Some(p) = a.key.strip_prefix("tabular-keys.") {
+        if a.unset {
+            cfg.tabular_keys.remove(p);
+        } else if let Some(v) = a.value {
+            cfg.tabular_keys.insert(p.to_string(), v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect());
+        } else {
+            let v = cfg.tabular_keys.get(p).ok_or_else(|| fail(format!("{} is not set", a.key)))?;
+            println!("{}", v.join(","));
+            return Ok(());
+        }
+        cfg.save(&path)?;
+        return Ok(());
+    }
+    let slot = match a.key.as_str() {
+        "user.name" => &mut cfg.user.name,
+        "user.email" => &mut cfg.user.email,
+        k => return Err(fail(format!("unknown config key '{k}' (known: user.name, user.email, tabular-keys.<path>)"))),
+    };
+    if a.unset {
+        *slot = None;
+    } else if let Some(v) = a.value {
+        if v.contains('\n') || v.contains('<') || v.contains('>') {
+            return Err(fail("value may not contain newline, '<' or '>'"));
+        }
+        *slot = Some(v);
+    } else {
+        let v = slot.clone().ok_or_else(|| fail(format!("{} is not set", a.key)))?;
+        println!("{v}");
+        return Ok(());
+    }
+    cfg.save(&path)?;
+    Ok(())
+}

@@ -1,0 +1,300 @@
+//! `oxen diff`: file-level changes, unified diffs for text, and row-level
+//! diffs (rows added/removed/modified, column changes) for tabular files.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+
+use oxen_index::{repo_path, FileStat};
+use oxen_repo::{FlatEntry, Repo, TreeChange};
+
+use crate::{fail, CliResult};
+
+/// Show changes: work tree vs index (default), index vs HEAD (--staged),
+/// work tree vs a revision, or between two revisions.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Compare the index with HEAD (what would be committed).
+    #[arg(long, alias = "cached")]
+    pub staged: bool,
+    /// Show a per-file summary instead of full diffs.
+    #[arg(long)]
+    pub stat: bool,
+    /// Key columns to match rows of tabular files (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub keys: Vec<String>,
+    /// Revisions: none, one (vs work tree) or two.
+    #[arg(num_args = 0..=2)]
+    pub revs: Vec<String>,
+    /// Limit to these paths (after `--`).
+    #[arg(last = true)]
+    pub paths: Vec<String>,
+}
+
+/// How to print.
+pub(crate) struct DiffOptions {
+    pub stat: bool,
+    pub keys: Vec<String>,
+}
+
+/// Text diffs are skipped (shown as a size change) above this size.
+const MAX_TEXT_DIFF: u64 = 16 << 20;
+/// Rows shown per kind in a tabular diff.
+const MAX_ROWS_SHOWN: usize = 20;
+
+/// Bytes of one side of a change.
+enum Blob {
+    Stored(FlatEntry),
+    Work(String, u32),
+}
+
+fn load(repo: &Repo, b: &Blob) -> CliResult<Vec<u8>> {
+    Ok(match b {
+        Blob::Stored(e) => std::fs::read(repo.versions.path(&e.id)).map_err(|_| fail(format!("object {} is missing", e.id)))?,
+        Blob::Work(p, _) => std::fs::read(repo.layout.work.join(p)).map_err(|e| fail(format!("{p}: {e}")))?,
+    })
+}
+
+fn mode_of(b: &Blob) -> u32 {
+    match b {
+        Blob::Stored(e) => e.mode,
+        Blob::Work(_, m) => *m,
+    }
+}
+
+fn size_of(repo: &Repo, b: &Blob) -> u64 {
+    match b {
+        Blob::Stored(e) => std::fs::metadata(repo.versions.path(&e.id)).map(|m| m.len()).unwrap_or(e.size),
+        Blob::Work(p, _) => std::fs::metadata(repo.layout.work.join(p)).map(|m| m.len()).unwrap_or(0),
+    }
+}
+
+fn flat_from_index(repo: &Repo) -> CliResult<BTreeMap<String, FlatEntry>> {
+    Ok(repo
+        .index()?
+        .entries
+        .into_iter()
+        .map(|(p, e)| {
+            let mode = if e.stat.mode == 0 { oxen_object::mode::FILE } else { e.stat.mode };
+            (p, FlatEntry { id: e.id, mode, size: e.stat.size, tabular: e.tabular })
+        })
+        .collect())
+}
+
+/// Compare a stored side with the work tree for every path in `paths`
+/// (tracked files only, as git does); unchanged files are found via the
+/// stat cache without reading them.
+fn vs_worktree(repo: &Repo, old: &BTreeMap<String, FlatEntry>, tracked: &BTreeSet<String>) -> CliResult<Vec<(String, Option<Blob>, Option<Blob>)>> {
+    let index = repo.index()?;
+    let mut out = Vec::new();
+    let all: BTreeSet<&String> = old.keys().chain(tracked.iter()).collect();
+    for p in all {
+        let o = old.get(p);
+        let meta = std::fs::symlink_metadata(repo.layout.work.join(p)).ok().filter(|m| !m.is_dir() && tracked.contains(p));
+        let new_id = match &meta {
+            None => None,
+            Some(m) => {
+                let st = FileStat::from_metadata(m);
+                match index.entries.get(p) {
+                    Some(e) if index.is_clean(e, &st) => Some((e.id, st.mode)),
+                    _ => Some((oxen_index::hash_file(&repo.versions, &repo.layout.work, p, &st, false)?.id, st.mode)),
+                }
+            }
+        };
+        let same = match (o, &new_id) {
+            (None, None) => true,
+            (Some(o), Some((id, mode))) => o.id == *id && o.mode == *mode,
+            _ => false,
+        };
+        if !same {
+            out.push((p.clone(), o.cloned().map(Blob::Stored), new_id.map(|(_, m)| Blob::Work(p.clone(), m))));
+        }
+    }
+    Ok(out)
+}
+
+pub fn run(a: Args) -> CliResult {
+    let repo = super::open()?;
+    let cwd = crate::cwd()?;
+    let specs: Vec<String> = a.paths.iter().map(|p| repo_path(&repo.layout.work, &cwd, p)).collect::<Result<_, _>>()?;
+    let keep = |p: &str| specs.is_empty() || specs.iter().any(|s| s.is_empty() || p == s || p.starts_with(&format!("{s}/")));
+    let changes: Vec<(String, Option<Blob>, Option<Blob>)> = match (a.revs.len(), a.staged) {
+        (2, _) => {
+            let t1 = repo.resolve_tree(&a.revs[0])?;
+            let t2 = repo.resolve_tree(&a.revs[1])?;
+            tree_changes_to_blobs(repo.diff_trees(Some(&t1), Some(&t2))?)
+        }
+        (1, true) | (0, true) => {
+            let base = match a.revs.first() {
+                Some(r) => repo.flatten_commit(Some(&repo.resolve_commit(r)?))?,
+                None => repo.flatten_commit(repo.head_commit()?.as_ref())?,
+            };
+            let idx = flat_from_index(&repo)?;
+            let paths: BTreeSet<&String> = base.keys().chain(idx.keys()).collect();
+            paths
+                .into_iter()
+                .filter_map(|p| {
+                    let (o, n) = (base.get(p), idx.get(p));
+                    let same = match (o, n) {
+                        (Some(o), Some(n)) => o.id == n.id && o.mode == n.mode,
+                        (None, None) => true,
+                        _ => false,
+                    };
+                    (!same).then(|| (p.clone(), o.cloned().map(Blob::Stored), n.cloned().map(Blob::Stored)))
+                })
+                .collect()
+        }
+        (1, false) => {
+            let base = repo.flatten_commit(Some(&repo.resolve_commit(&a.revs[0])?))?;
+            let tracked: BTreeSet<String> = repo.index()?.entries.into_keys().collect();
+            vs_worktree(&repo, &base, &tracked)?
+        }
+        _ => {
+            let idx = flat_from_index(&repo)?;
+            let tracked: BTreeSet<String> = idx.keys().cloned().collect();
+            vs_worktree(&repo, &idx, &tracked)?
+        }
+    };
+    let changes: Vec<_> = changes.into_iter().filter(|(p, _, _)| keep(p)).collect();
+    let opts = DiffOptions { stat: a.stat, keys: a.keys };
+    let out = std::io::stdout();
+    let mut out = std::io::BufWriter::new(out.lock());
+    print_changes(&repo, &changes, &opts, &mut out)?;
+    out.flush()?;
+    Ok(())
+}
+
+fn tree_changes_to_blobs(changes: Vec<TreeChange>) -> Vec<(String, Option<Blob>, Option<Blob>)> {
+    changes.into_iter().map(|c| (c.path, c.old.map(Blob::Stored), c.new.map(Blob::Stored))).collect()
+}
+
+/// Print changes between two trees (used by `show`).
+pub(crate) fn print_tree_changes(repo: &Repo, changes: &[TreeChange], opts: &DiffOptions, out: &mut impl Write) -> CliResult {
+    let blobs = tree_changes_to_blobs(changes.to_vec());
+    print_changes(repo, &blobs, opts, out)
+}
+
+fn is_text(b: &[u8]) -> bool {
+    !b[..b.len().min(8000)].contains(&0) && std::str::from_utf8(b).is_ok()
+}
+
+fn print_changes(repo: &Repo, changes: &[(String, Option<Blob>, Option<Blob>)], opts: &DiffOptions, out: &mut impl Write) -> CliResult {
+    let cfg = repo.config()?;
+    let (mut files, mut ins, mut del) = (0usize, 0usize, 0usize);
+    for (path, old, new) in changes {
+        files += 1;
+        let big = old.as_ref().is_some_and(|b| size_of(repo, b) > MAX_TEXT_DIFF) || new.as_ref().is_some_and(|b| size_of(repo, b) > MAX_TEXT_DIFF);
+        let ob = match (old, big) {
+            (Some(b), false) => load(repo, b)?,
+            _ => Vec::new(),
+        };
+        let nb = match (new, big) {
+            (Some(b), false) => load(repo, b)?,
+            _ => Vec::new(),
+        };
+        let tabular = oxen_tabular::format_for(path).filter(|f| *f != "parquet" && !big);
+        if let Some(fmt) = tabular {
+            let keys = if opts.keys.is_empty() { cfg.tabular_keys.get(path).cloned().unwrap_or_default() } else { opts.keys.clone() };
+            let ot = if old.is_some() { oxen_tabular::load(&ob[..], fmt, &format!("a/{path}"))? } else { Default::default() };
+            let nt = if new.is_some() { oxen_tabular::load(&nb[..], fmt, &format!("b/{path}"))? } else { Default::default() };
+            let (ot, nt) = match (old.is_some(), new.is_some()) {
+                (false, _) => (oxen_tabular::Table { columns: nt.columns.clone(), rows: vec![] }, nt),
+                (_, false) => (ot.clone(), oxen_tabular::Table { columns: ot.columns, rows: vec![] }),
+                _ => (ot, nt),
+            };
+            let d = oxen_tabular::diff(&ot, &nt, &keys, path)?;
+            if opts.stat {
+                writeln!(out, " {path} | rows +{} -{} ~{}", d.added_rows.len(), d.removed_rows.len(), d.modified_rows.len())?;
+                ins += d.added_rows.len();
+                del += d.removed_rows.len();
+                continue;
+            }
+            let kdesc = if keys.is_empty() { "rows matched by content".to_string() } else { format!("keys: {}", keys.join(",")) };
+            writeln!(out, "diff --oxen a/{path} b/{path} (tabular {fmt}, {kdesc})")?;
+            header_lines(out, path, old, new)?;
+            let mut col_parts = Vec::new();
+            for (o, n) in &d.renamed_columns {
+                col_parts.push(format!("renamed '{o}' -> '{n}'"));
+            }
+            for c in &d.added_columns {
+                col_parts.push(format!("added '{c}'"));
+            }
+            for c in &d.removed_columns {
+                col_parts.push(format!("removed '{c}'"));
+            }
+            if !col_parts.is_empty() {
+                writeln!(out, "columns: {}", col_parts.join("; "))?;
+            }
+            writeln!(out, "rows: {} added, {} removed, {} modified", d.added_rows.len(), d.removed_rows.len(), d.modified_rows.len())?;
+            for r in d.added_rows.iter().take(MAX_ROWS_SHOWN) {
+                writeln!(out, "+ {}", r.join(","))?;
+            }
+            more(out, d.added_rows.len(), "added")?;
+            for r in d.removed_rows.iter().take(MAX_ROWS_SHOWN) {
+                writeln!(out, "- {}", r.join(","))?;
+            }
+            more(out, d.removed_rows.len(), "removed")?;
+            for m in d.modified_rows.iter().take(MAX_ROWS_SHOWN) {
+                let key: Vec<String> = keys.iter().zip(&m.key).map(|(k, v)| format!("{k}={v}")).collect();
+                let ch: Vec<String> = m.changes.iter().map(|(c, a, b)| format!("{c}: '{a}' -> '{b}'")).collect();
+                writeln!(out, "~ {}: {}", key.join(","), ch.join(", "))?;
+            }
+            more(out, d.modified_rows.len(), "modified")?;
+            continue;
+        }
+        let text = !big && is_text(&ob) && is_text(&nb);
+        if opts.stat {
+            if text {
+                let td = similar::TextDiff::from_lines(std::str::from_utf8(&ob).unwrap_or(""), std::str::from_utf8(&nb).unwrap_or(""));
+                let (mut a, mut r) = (0, 0);
+                for c in td.iter_all_changes() {
+                    match c.tag() {
+                        similar::ChangeTag::Insert => a += 1,
+                        similar::ChangeTag::Delete => r += 1,
+                        similar::ChangeTag::Equal => {}
+                    }
+                }
+                ins += a;
+                del += r;
+                writeln!(out, " {path} | {} {}{}", a + r, "+".repeat(a.min(40)), "-".repeat(r.min(40)))?;
+            } else {
+                let os = old.as_ref().map(|b| size_of(repo, b)).unwrap_or(0);
+                let ns = new.as_ref().map(|b| size_of(repo, b)).unwrap_or(0);
+                writeln!(out, " {path} | Bin {os} -> {ns} bytes")?;
+            }
+            continue;
+        }
+        writeln!(out, "diff --oxen a/{path} b/{path}")?;
+        header_lines(out, path, old, new)?;
+        if text {
+            let td = similar::TextDiff::from_lines(std::str::from_utf8(&ob).unwrap_or(""), std::str::from_utf8(&nb).unwrap_or(""));
+            let a = if old.is_some() { format!("a/{path}") } else { "/dev/null".into() };
+            let b = if new.is_some() { format!("b/{path}") } else { "/dev/null".into() };
+            write!(out, "{}", td.unified_diff().context_radius(3).header(&a, &b))?;
+        } else {
+            let os = old.as_ref().map(|b| size_of(repo, b)).unwrap_or(0);
+            let ns = new.as_ref().map(|b| size_of(repo, b)).unwrap_or(0);
+            writeln!(out, "Binary files differ ({os} -> {ns} bytes)")?;
+        }
+    }
+    if opts.stat && files > 0 {
+        writeln!(out, " {files} file{} changed, {ins} insertions(+), {del} deletions(-)", if files == 1 { "" } else { "s" })?;
+    }
+    Ok(())
+}
+
+fn more(out: &mut impl Write, n: usize, what: &str) -> std::io::Result<()> {
+    if n > MAX_ROWS_SHOWN {
+        writeln!(out, "  ... {} more {what} rows", n - MAX_ROWS_SHOWN)?;
+    }
+    Ok(())
+}
+
+fn header_lines(out: &mut impl Write, _path: &str, old: &Option<Blob>, new: &Option<Blob>) -> std::io::Result<()> {
+    match (old, new) {
+        (None, Some(n)) => writeln!(out, "new file mode {:06o}", mode_of(n)),
+        (Some(o), None) => writeln!(out, "deleted file mode {:06o}", mode_of(o)),
+        (Some(o), Some(n)) if mode_of(o) != mode_of(n) => writeln!(out, "old mode {:06o}\nnew mode {:06o}", mode_of(o), mode_of(n)),
+        _ => Ok(()),
+    }
+}
+

@@ -1,0 +1,199 @@
+//! `oxen status`
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use oxen_index::{quote_path, Change, Index, Status};
+use oxen_refs::Head;
+use oxen_repo::Repo;
+
+use crate::CliResult;
+
+/// Show staged changes, unstaged changes and untracked files. Unchanged
+/// files are recognised by the stat cache and never read. Large directories
+/// are summarised by count.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Machine-readable output, as `git status --porcelain`.
+    #[arg(long)]
+    pub porcelain: bool,
+    /// Short format (same as --porcelain).
+    #[arg(short = 's', long)]
+    pub short: bool,
+    /// Untracked files: `normal` collapses untracked directories, `all` lists every file, `no` hides them.
+    #[arg(short = 'u', long = "untracked-files", value_name = "MODE", default_value = "normal", num_args = 0..=1, default_missing_value = "all")]
+    pub untracked: String,
+}
+
+/// Status of the repository against HEAD.
+pub(crate) fn compute(repo: &Repo) -> CliResult<(Status, Index)> {
+    let head = repo.flatten_commit(repo.head_commit()?.as_ref())?;
+    let flat: BTreeMap<String, (oxen_hash::ContentId, u32)> = head.into_iter().map(|(p, e)| (p, (e.id, e.mode))).collect();
+    let index = repo.index()?;
+    let st = oxen_index::status(&repo.layout.work, &repo.db, &repo.versions, &index, &flat)?;
+    if !st.refreshed.is_empty() {
+        // Remember the new stat of files that were touched but not changed,
+        // so the next status does not read them again. Best effort: a
+        // concurrent writer holding the lock is not an error here.
+        let changes: Vec<(String, Option<oxen_index::IndexEntry>)> = st.refreshed.iter().map(|(p, e)| (p.clone(), Some(e.clone()))).collect();
+        let _ = Index::apply(&repo.db, &changes);
+    }
+    Ok((st, index))
+}
+
+pub fn run(a: Args) -> CliResult {
+    let repo = super::open()?;
+    let (st, index) = compute(&repo)?;
+    let conflicts = repo.merge_state()?.map(|m| m.conflicts).unwrap_or_default();
+    let untracked: Vec<String> = match a.untracked.as_str() {
+        "no" => vec![],
+        "all" => st.untracked.clone(),
+        _ => st.untracked_collapsed(&index),
+    };
+    let out = std::io::stdout();
+    let mut out = std::io::BufWriter::new(out.lock());
+    if a.porcelain || a.short {
+        for e in &st.entries {
+            if conflicts.contains(&e.path) {
+                writeln!(out, "UU {}", quote_path(&e.path))?;
+                continue;
+            }
+            let x = e.staged.as_ref().map(Change::letter).unwrap_or(' ');
+            let y = e.unstaged.as_ref().map(Change::letter).unwrap_or(' ');
+            match &e.staged {
+                Some(Change::Renamed(from)) => writeln!(out, "{x}{y} {} -> {}", quote_path(from), quote_path(&e.path))?,
+                _ => writeln!(out, "{x}{y} {}", quote_path(&e.path))?,
+            }
+        }
+        for c in &conflicts {
+            if !st.entries.iter().any(|e| &e.path == c) {
+                writeln!(out, "UU {}", quote_path(c))?;
+            }
+        }
+        for u in &untracked {
+            writeln!(out, "?? {}", quote_path(u))?;
+        }
+        out.flush()?;
+        return Ok(());
+    }
+    match repo.head()? {
+        Head::Branch(b) => {
+            writeln!(out, "On branch {b}")?;
+            if let Some(line) = tracking_line(&repo, &b)? {
+                writeln!(out, "{line}")?;
+            }
+        }
+        Head::Detached(id) => writeln!(out, "HEAD detached at {}", &id.to_hex()[..10])?,
+    }
+    if repo.head_commit()?.is_none() {
+        writeln!(out, "\nNo commits yet")?;
+    }
+    if let Some(m) = repo.merge_state()? {
+        if m.conflicts.is_empty() {
+            writeln!(out, "\nAll conflicts fixed but you are still merging.\n  (use \"oxen commit\" to conclude merge)")?;
+        } else {
+            writeln!(out, "\nYou have unmerged paths.\n  (fix conflicts and run \"oxen add <file>\" then \"oxen commit\")\n\nUnmerged paths:")?;
+            for c in &m.conflicts {
+                writeln!(out, "\tboth modified:   {c}")?;
+            }
+        }
+    }
+    let word = |c: &Change| match c {
+        Change::Added => "new file",
+        Change::Modified => "modified",
+        Change::Deleted => "deleted",
+        Change::Renamed(_) => "renamed",
+    };
+    let staged: Vec<(String, String)> = st
+        .entries
+        .iter()
+        .filter(|e| !conflicts.contains(&e.path))
+        .filter_map(|e| {
+            e.staged.as_ref().map(|c| match c {
+                Change::Renamed(from) => (word(c).to_string(), format!("{from} -> {}", e.path)),
+                _ => (word(c).to_string(), e.path.clone()),
+            })
+        })
+        .collect();
+    let unstaged: Vec<(String, String)> = st
+        .entries
+        .iter()
+        .filter(|e| !conflicts.contains(&e.path))
+        .filter_map(|e| e.unstaged.as_ref().map(|c| (word(c).to_string(), e.path.clone())))
+        .collect();
+    if !staged.is_empty() {
+        writeln!(out, "\nChanges to be committed:\n  (use \"oxen restore --staged <file>...\" to unstage)")?;
+        section(&mut out, &staged)?;
+    }
+    if !unstaged.is_empty() {
+        writeln!(out, "\nChanges not staged for commit:\n  (use \"oxen add <file>...\" to update what will be committed)")?;
+        section(&mut out, &unstaged)?;
+    }
+    if !untracked.is_empty() {
+        writeln!(out, "\nUntracked files:\n  (use \"oxen add <file>...\" to include in what will be committed)")?;
+        let rows: Vec<(String, String)> = untracked.iter().map(|u| (String::new(), u.clone())).collect();
+        section(&mut out, &rows)?;
+    }
+    if st.is_clean() && repo.merge_state()?.is_none() {
+        writeln!(out, "\nnothing to commit, working tree clean")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// A directory contributing more than this many lines to a section is
+/// shown as one summary line.
+const SUMMARY_THRESHOLD: usize = 50;
+
+fn section(out: &mut impl Write, rows: &[(String, String)]) -> std::io::Result<()> {
+    // Count rows per (kind, parent directory); summarise the big groups.
+    let mut groups: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for (k, p) in rows {
+        let dir = p.rsplit_once('/').map(|(d, _)| d.to_string()).unwrap_or_default();
+        *groups.entry((k.clone(), dir)).or_default() += 1;
+    }
+    let mut summarised = std::collections::BTreeSet::new();
+    for ((k, dir), n) in &groups {
+        if *n > SUMMARY_THRESHOLD && !dir.is_empty() {
+            summarised.insert((k.clone(), dir.clone()));
+        }
+    }
+    let mut printed = std::collections::BTreeSet::new();
+    for (k, p) in rows {
+        let dir = p.rsplit_once('/').map(|(d, _)| d.to_string()).unwrap_or_default();
+        let key = (k.clone(), dir.clone());
+        if summarised.contains(&key) {
+            if printed.insert(key.clone()) {
+                let n = groups[&key];
+                let what = if k.is_empty() { "untracked files".to_string() } else { format!("{k} files") };
+                writeln!(out, "\t{dir}/ ({n} {what})")?;
+            }
+            continue;
+        }
+        if k.is_empty() {
+            writeln!(out, "\t{p}")?;
+        } else {
+            writeln!(out, "\t{:<12}{p}", format!("{k}:"))?;
+        }
+    }
+    Ok(())
+}
+
+/// "Your branch is ahead of 'origin/main' by 2 commits." when the branch
+/// has an upstream.
+fn tracking_line(repo: &Repo, branch: &str) -> CliResult<Option<String>> {
+    let cfg = repo.config()?;
+    let Some(remote) = cfg.upstream.get(branch) else { return Ok(None) };
+    let up_name = format!("{remote}/{branch}");
+    let (Some(local), Some(up)) = (repo.refs().get(&format!("heads/{branch}"))?, repo.refs().get(&format!("remotes/{remote}/{branch}"))?) else {
+        return Ok(None);
+    };
+    let (ahead, behind) = repo.ahead_behind(&local, &up)?;
+    let s = |n: usize| if n == 1 { "" } else { "s" };
+    Ok(Some(match (ahead, behind) {
+        (0, 0) => format!("Your branch is up to date with '{up_name}'."),
+        (a, 0) => format!("Your branch is ahead of '{up_name}' by {a} commit{}.", s(a)),
+        (0, b) => format!("Your branch is behind '{up_name}' by {b} commit{}, and can be fast-forwarded.", s(b)),
+        (a, b) => format!("Your branch and '{up_name}' have diverged,\nand have {a} and {b} different commits each, respectively."),
+    }))
+}

@@ -1,0 +1,437 @@
+//! Merging: fast-forward when possible, otherwise a three-way merge at file
+//! level, line level for text and row level for tabular files with keys.
+//! Conflicts leave both versions in the work tree and are recorded so that
+//! `status` lists them and `add` + `commit` resolve them.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+
+use oxen_hash::ContentId;
+use oxen_object::Commit;
+use oxen_refs::{Expect, Head};
+use oxen_store::StoreError;
+
+use crate::tree::FlatEntry;
+use crate::{Repo, RepoError, Result};
+
+/// How a merge ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MergeOutcome {
+    /// Nothing to do: theirs is already contained in ours.
+    UpToDate,
+    /// The branch moved forward to theirs.
+    FastForward(ContentId),
+    /// A merge commit was made.
+    Merged(ContentId),
+    /// Conflicting paths; the merge awaits `add` + `commit`.
+    Conflicts(Vec<String>),
+}
+
+/// A merge in progress (after conflicts).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MergeState {
+    /// The commit being merged in.
+    pub theirs: ContentId,
+    /// The message the merge commit will get.
+    pub message: String,
+    /// Paths still unresolved.
+    pub conflicts: Vec<String>,
+}
+
+impl Repo {
+    /// Whether `a` is an ancestor of (or equal to) `b`.
+    pub fn is_ancestor(&self, a: &ContentId, b: &ContentId) -> Result<bool> {
+        let mut seen = HashSet::new();
+        let mut q = VecDeque::from([*b]);
+        while let Some(c) = q.pop_front() {
+            if c == *a {
+                return Ok(true);
+            }
+            if !seen.insert(c) {
+                continue;
+            }
+            q.extend(self.read_commit(&c)?.parents);
+        }
+        Ok(false)
+    }
+
+    /// A best common ancestor of two commits.
+    pub fn merge_base(&self, a: &ContentId, b: &ContentId) -> Result<Option<ContentId>> {
+        let mut anc = HashSet::new();
+        let mut q = VecDeque::from([*a]);
+        while let Some(c) = q.pop_front() {
+            if anc.insert(c) {
+                q.extend(self.read_commit(&c)?.parents);
+            }
+        }
+        let mut seen = HashSet::new();
+        let mut q = VecDeque::from([*b]);
+        while let Some(c) = q.pop_front() {
+            if anc.contains(&c) {
+                return Ok(Some(c));
+            }
+            if seen.insert(c) {
+                q.extend(self.read_commit(&c)?.parents);
+            }
+        }
+        Ok(None)
+    }
+
+    /// The merge in progress, if any.
+    pub fn merge_state(&self) -> Result<Option<MergeState>> {
+        let p = self.layout.dot.join("MERGE_HEAD");
+        let Ok(text) = std::fs::read_to_string(&p) else { return Ok(None) };
+        let theirs = ContentId::from_hex(text.trim()).map_err(|_| RepoError::Refused(format!("{} is malformed", p.display())))?;
+        let message = std::fs::read_to_string(self.layout.dot.join("MERGE_MSG")).unwrap_or_default();
+        let conflicts = std::fs::read_to_string(self.layout.dot.join("MERGE_CONFLICTS"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect();
+        Ok(Some(MergeState { theirs, message, conflicts }))
+    }
+
+    /// Record (or with `None` clear) the merge in progress.
+    pub fn set_merge_state(&self, st: Option<&MergeState>) -> Result<()> {
+        let dot = &self.layout.dot;
+        let tmp = self.layout.tmp_dir();
+        match st {
+            None => {
+                for f in ["MERGE_HEAD", "MERGE_MSG", "MERGE_CONFLICTS"] {
+                    let _ = std::fs::remove_file(dot.join(f));
+                }
+            }
+            Some(s) => {
+                oxen_store::write_atomic(&tmp, &dot.join("MERGE_CONFLICTS"), (s.conflicts.join("\n") + "\n").as_bytes())?;
+                oxen_store::write_atomic(&tmp, &dot.join("MERGE_MSG"), s.message.as_bytes())?;
+                oxen_store::write_atomic(&tmp, &dot.join("MERGE_HEAD"), format!("{}\n", s.theirs).as_bytes())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Merge with keys from config (`tabular_keys`) for tabular files.
+    pub fn merge_commit(&self, theirs: &ContentId, label: &str) -> Result<MergeOutcome> {
+        self.merge_commit_with(theirs, label, &[])
+    }
+
+    /// Merge `theirs` into the current branch (or detached HEAD). `keys`
+    /// match tabular rows for every tabular file; without them, keys stored
+    /// in config for a path are used, and otherwise tabular files merge as
+    /// whole files.
+    pub fn merge_commit_with(&self, theirs: &ContentId, label: &str, keys: &[String]) -> Result<MergeOutcome> {
+        if self.merge_state()?.is_some() {
+            return Err(RepoError::Refused("a merge is already in progress; resolve it with `oxen add` + `oxen commit`".into()));
+        }
+        self.read_commit(theirs)?;
+        let ours = self.head_commit()?;
+        let head = self.head()?;
+        let Some(ours) = ours else {
+            // Unborn branch: adopt theirs.
+            self.checkout_commit(theirs, false)?;
+            self.move_head_to(&head, None, theirs)?;
+            return Ok(MergeOutcome::FastForward(*theirs));
+        };
+        if self.is_ancestor(theirs, &ours)? {
+            return Ok(MergeOutcome::UpToDate);
+        }
+        // Refuse to merge over uncommitted changes to tracked files.
+        let ours_files = self.flatten_commit(Some(&ours))?;
+        let flat_head: BTreeMap<String, (ContentId, u32)> = ours_files.iter().map(|(p, e)| (p.clone(), (e.id, e.mode))).collect();
+        let index = self.index()?;
+        let st = oxen_index::status(&self.layout.work, &self.db, &self.versions, &index, &flat_head)?;
+        if st.has_staged() || st.has_unstaged() {
+            return Err(RepoError::Refused("you have uncommitted changes; commit or restore them before merging".into()));
+        }
+        if self.is_ancestor(&ours, theirs)? {
+            self.checkout_commit(theirs, false)?;
+            self.move_head_to(&head, Some(ours), theirs)?;
+            return Ok(MergeOutcome::FastForward(*theirs));
+        }
+        let base = self.merge_base(&ours, theirs)?;
+        let base_files = self.flatten_commit(base.as_ref())?;
+        let theirs_files = self.flatten_commit(Some(theirs))?;
+        let config = self.config()?;
+        let mut merged: BTreeMap<String, FlatEntry> = BTreeMap::new();
+        let mut conflicts: Vec<String> = Vec::new();
+        // Work-tree writes for conflicted paths: path -> bytes.
+        let mut conflict_files: Vec<(String, Vec<u8>)> = Vec::new();
+        let paths: BTreeSet<&String> = base_files.keys().chain(ours_files.keys()).chain(theirs_files.keys()).collect();
+        for p in paths {
+            let (b, o, t) = (base_files.get(p), ours_files.get(p), theirs_files.get(p));
+            let same = |x: Option<&FlatEntry>, y: Option<&FlatEntry>| match (x, y) {
+                (None, None) => true,
+                (Some(x), Some(y)) => x.id == y.id && x.mode == y.mode,
+                _ => false,
+            };
+            let pick = if same(o, t) || same(t, b) {
+                Some(o.cloned())
+            } else if same(o, b) {
+                Some(t.cloned())
+            } else {
+                None
+            };
+            if let Some(choice) = pick {
+                if let Some(e) = choice {
+                    merged.insert(p.clone(), e);
+                }
+                continue;
+            }
+            // Both sides changed this path differently.
+            match (o, t) {
+                (Some(o), Some(t)) => {
+                    let path_keys: Vec<String> = if keys.is_empty() { config.tabular_keys.get(p.as_str()).cloned().unwrap_or_default() } else { keys.to_vec() };
+                    match self.merge_contents(p, b, o, t, &path_keys, label)? {
+                        Ok(e) => {
+                            merged.insert(p.clone(), e);
+                        }
+                        Err(files) => {
+                            conflicts.push(p.clone());
+                            merged.insert(p.clone(), o.clone());
+                            conflict_files.extend(files);
+                        }
+                    }
+                }
+                (Some(keep), None) | (None, Some(keep)) => {
+                    // Modified on one side, deleted on the other: keep the modified version.
+                    conflicts.push(p.clone());
+                    merged.insert(p.clone(), keep.clone());
+                }
+                (None, None) => {}
+            }
+        }
+        let message = format!("Merge {label}\n");
+        // Bring work tree and index to the merged state (conflicted paths keep ours in the index).
+        let to_write: BTreeMap<String, FlatEntry> = merged
+            .iter()
+            .filter(|(p, e)| ours_files.get(*p).is_none_or(|o| o.id != e.id || o.mode != e.mode))
+            .map(|(p, e)| (p.clone(), e.clone()))
+            .collect();
+        let removed: Vec<String> = ours_files.keys().filter(|p| !merged.contains_key(*p)).cloned().collect();
+        if conflicts.is_empty() {
+            let tree = self.write_tree_from(&merged)?;
+            let author = crate::signature(&config)?;
+            let commit = self.write_commit(&Commit { tree, parents: vec![ours, *theirs], author, message })?;
+            self.apply_to_worktree(&to_write, &removed)?;
+            self.move_head_to(&head, Some(ours), &commit)?;
+            return Ok(MergeOutcome::Merged(commit));
+        }
+        self.apply_to_worktree(&to_write, &removed)?;
+        for (p, bytes) in conflict_files {
+            let abs = self.layout.work.join(&p);
+            std::fs::write(&abs, bytes).map_err(|e| StoreError::io(&abs, e))?;
+        }
+        conflicts.sort();
+        self.set_merge_state(Some(&MergeState { theirs: *theirs, message, conflicts: conflicts.clone() }))?;
+        Ok(MergeOutcome::Conflicts(conflicts))
+    }
+
+    /// Move the current branch (or detached HEAD) from `old` to `new`, with
+    /// compare-and-swap on the branch.
+    pub fn move_head_to(&self, head: &Head, old: Option<ContentId>, new: &ContentId) -> Result<()> {
+        match head {
+            Head::Branch(b) => {
+                let expect = match old {
+                    Some(o) => Expect::Is(o),
+                    None => Expect::Absent,
+                };
+                self.refs().update(&format!("heads/{b}"), Some(*new), expect)?;
+            }
+            Head::Detached(_) => oxen_refs::write_head(&self.layout, &Head::Detached(*new))?,
+        }
+        Ok(())
+    }
+
+    /// Merge the contents of one path changed on both sides. `Ok(entry)` is
+    /// a clean result (already stored); `Err(files)` are the work-tree files
+    /// to write for a conflict.
+    #[allow(clippy::type_complexity)]
+    fn merge_contents(
+        &self,
+        path: &str,
+        base: Option<&FlatEntry>,
+        ours: &FlatEntry,
+        theirs: &FlatEntry,
+        keys: &[String],
+        label: &str,
+    ) -> Result<std::result::Result<FlatEntry, Vec<(String, Vec<u8>)>>> {
+        let read = |e: &FlatEntry| -> Result<Vec<u8>> {
+            std::fs::read(self.versions.path(&e.id)).map_err(|_| RepoError::Store(StoreError::MissingObject(e.id)))
+        };
+        let (ob, tb) = (read(ours)?, read(theirs)?);
+        let bb = match base {
+            Some(b) => read(b)?,
+            None => Vec::new(),
+        };
+        let format = oxen_tabular::format_for(path);
+        if let (Some(fmt), false) = (format, keys.is_empty()) {
+            if fmt != "parquet" {
+                let load = |b: &[u8]| oxen_tabular::load(b, fmt, path);
+                let bt = if base.is_some() { load(&bb)? } else { oxen_tabular::Table { columns: load(&ob)?.columns, rows: vec![] } };
+                if let Some(t) = oxen_tabular::merge3(&bt, &load(&ob)?, &load(&tb)?, keys) {
+                    let bytes = oxen_tabular::write_table(&t, fmt);
+                    return Ok(Ok(self.store_merged(path, &bytes, ours.mode)?));
+                }
+            }
+        }
+        let is_text = |b: &[u8]| !b.contains(&0) && std::str::from_utf8(b).is_ok();
+        if format.is_none() && is_text(&ob) && is_text(&tb) && is_text(&bb) {
+            let (text, conflict) = merge_text(
+                std::str::from_utf8(&bb).unwrap_or(""),
+                std::str::from_utf8(&ob).unwrap_or(""),
+                std::str::from_utf8(&tb).unwrap_or(""),
+                label,
+            );
+            if !conflict {
+                return Ok(Ok(self.store_merged(path, text.as_bytes(), ours.mode)?));
+            }
+            return Ok(Err(vec![(path.to_string(), text.into_bytes())]));
+        }
+        Ok(Err(vec![(format!("{path}.ours"), ob), (format!("{path}.theirs"), tb)]))
+    }
+
+    fn store_merged(&self, path: &str, bytes: &[u8], mode: u32) -> Result<FlatEntry> {
+        let id = self.versions.write_bytes(bytes)?;
+        let tabular = match oxen_tabular::format_for(path) {
+            Some(f) if f != "parquet" => Some(oxen_tabular::infer_reader(bytes, f, path)?),
+            _ => None,
+        };
+        Ok(FlatEntry { id, mode, size: bytes.len() as u64, tabular })
+    }
+}
+
+/// A hunk: base lines `[start, end)` replaced by `lines`.
+struct Hunk<'a> {
+    start: usize,
+    end: usize,
+    lines: Vec<&'a str>,
+}
+
+fn hunks<'a>(base: &[&'a str], side: &[&'a str]) -> Vec<Hunk<'a>> {
+    use similar::{capture_diff_slices, Algorithm, DiffOp};
+    let mut out = Vec::new();
+    for op in capture_diff_slices(Algorithm::Myers, base, side) {
+        match op {
+            DiffOp::Equal { .. } => {}
+            DiffOp::Delete { old_index, old_len, .. } => out.push(Hunk { start: old_index, end: old_index + old_len, lines: vec![] }),
+            DiffOp::Insert { old_index, new_index, new_len } => {
+                out.push(Hunk { start: old_index, end: old_index, lines: side[new_index..new_index + new_len].to_vec() })
+            }
+            DiffOp::Replace { old_index, old_len, new_index, new_len } => out.push(Hunk {
+                start: old_index,
+                end: old_index + old_len,
+                lines: side[new_index..new_index + new_len].to_vec(),
+            }),
+        }
+    }
+    out
+}
+
+fn region<'a>(base: &[&'a str], hs: &[&Hunk<'a>], start: usize, end: usize) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    let mut p = start;
+    for h in hs {
+        out.extend_from_slice(&base[p..h.start]);
+        out.extend_from_slice(&h.lines);
+        p = h.end;
+    }
+    out.extend_from_slice(&base[p..end]);
+    out
+}
+
+/// Line-level three-way merge (diff3 style). Returns the merged text and
+/// whether it holds conflict markers.
+pub fn merge_text(base: &str, ours: &str, theirs: &str, label: &str) -> (String, bool) {
+    fn split(s: &str) -> Vec<&str> {
+        s.split_inclusive('\n').collect()
+    }
+    let (b, o, t) = (split(base), split(ours), split(theirs));
+    let (ho, ht) = (hunks(&b, &o), hunks(&b, &t));
+    let (mut i, mut j, mut pos) = (0, 0, 0);
+    let mut out = String::new();
+    let mut conflict = false;
+    while i < ho.len() || j < ht.len() {
+        let first_ours = j >= ht.len() || (i < ho.len() && ho[i].start <= ht[j].start);
+        let (start, mut end) = if first_ours { (ho[i].start, ho[i].end) } else { (ht[j].start, ht[j].end) };
+        let (mut go, mut gt): (Vec<&Hunk>, Vec<&Hunk>) = (Vec::new(), Vec::new());
+        loop {
+            let joins = |h: &Hunk| h.start < end || h.start == start || (h.start == end && (h.start == h.end || start == end));
+            if i < ho.len() && joins(&ho[i]) {
+                end = end.max(ho[i].end);
+                go.push(&ho[i]);
+                i += 1;
+            } else if j < ht.len() && joins(&ht[j]) {
+                end = end.max(ht[j].end);
+                gt.push(&ht[j]);
+                j += 1;
+            } else {
+                break;
+            }
+        }
+        for l in &b[pos..start] {
+            out.push_str(l);
+        }
+        let ro = region(&b, &go, start, end);
+        let rt = region(&b, &gt, start, end);
+        if gt.is_empty() || ro == rt {
+            ro.iter().for_each(|l| out.push_str(l));
+        } else if go.is_empty() {
+            rt.iter().for_each(|l| out.push_str(l));
+        } else {
+            conflict = true;
+            let push_block = |out: &mut String, lines: &[&str]| {
+                for l in lines {
+                    out.push_str(l);
+                }
+                if !out.ends_with('\n') {
+                    out.push('\n');
+                }
+            };
+            out.push_str("<<<<<<< ours\n");
+            push_block(&mut out, &ro);
+            out.push_str("=======\n");
+            push_block(&mut out, &rt);
+            out.push_str(&format!(">>>>>>> {label}\n"));
+        }
+        pos = end;
+    }
+    for l in &b[pos..] {
+        out.push_str(l);
+    }
+    (out, conflict)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::merge_text;
+
+    #[test]
+    fn clean_and_conflicting_text_merges() {
+        let base = "a\nb\nc\nd\n";
+        let (m, c) = merge_text(base, "A\nb\nc\nd\n", "a\nb\nc\nD\n", "x");
+        assert!(!c);
+        assert_eq!(m, "A\nb\nc\nD\n");
+        let (m, c) = merge_text(base, "a\nB1\nc\nd\n", "a\nB2\nc\nd\n", "x");
+        assert!(c);
+        assert!(m.contains("<<<<<<< ours\nB1\n=======\nB2\n>>>>>>> x\n"));
+    }
+}
+
+impl Repo {
+    /// Commits reachable from `local` but not `upstream`, and the reverse:
+    /// how far ahead and behind a branch is of its remote-tracking ref.
+    pub fn ahead_behind(&self, local: &ContentId, upstream: &ContentId) -> Result<(usize, usize)> {
+        let reach = |start: &ContentId| -> Result<HashSet<ContentId>> {
+            let mut seen = HashSet::new();
+            let mut q = VecDeque::from([*start]);
+            while let Some(c) = q.pop_front() {
+                if seen.insert(c) {
+                    q.extend(self.read_commit(&c)?.parents);
+                }
+            }
+            Ok(seen)
+        };
+        let (a, b) = (reach(local)?, reach(upstream)?);
+        Ok((a.difference(&b).count(), b.difference(&a).count()))
+    }
+}

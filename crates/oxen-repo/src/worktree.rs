@@ -1,0 +1,247 @@
+//! Making the work tree and index match a commit: checkout, reset --hard,
+//! restore. Only files that differ are written, each via a temp file and
+//! rename so an interrupted checkout never leaves a half-written file.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::Path;
+
+use oxen_hash::ContentId;
+use oxen_index::{FileStat, Index, IndexEntry, Tracking};
+use oxen_object::mode;
+use oxen_store::StoreError;
+use rayon::prelude::*;
+
+use crate::tree::FlatEntry;
+use crate::{Repo, RepoError, Result};
+
+/// What a checkout did.
+#[derive(Clone, Debug, Default)]
+pub struct CheckoutReport {
+    /// Files written.
+    pub written: usize,
+    /// Files removed.
+    pub removed: usize,
+}
+
+/// Write one file of the versions store into the work tree atomically.
+pub fn materialize(repo: &Repo, path: &str, e: &FlatEntry) -> Result<FileStat> {
+    let abs = repo.layout.work.join(path);
+    let parent = abs.parent().unwrap_or(&repo.layout.work).to_path_buf();
+    // A file (or symlink) standing where a directory must be goes first.
+    let mut p = parent.as_path();
+    let mut blockers = Vec::new();
+    while p != repo.layout.work.as_path() {
+        if let Ok(m) = std::fs::symlink_metadata(p) {
+            if !m.is_dir() {
+                blockers.push(p.to_path_buf());
+            }
+        }
+        match p.parent() {
+            Some(pp) => p = pp,
+            None => break,
+        }
+    }
+    for b in blockers.into_iter().rev() {
+        std::fs::remove_file(&b).map_err(|e| StoreError::io(&b, e))?;
+    }
+    std::fs::create_dir_all(&parent).map_err(|err| StoreError::io(&parent, err))?;
+    if let Ok(m) = std::fs::symlink_metadata(&abs) {
+        if m.is_dir() {
+            std::fs::remove_dir_all(&abs).map_err(|err| StoreError::io(&abs, err))?;
+        }
+    }
+    if e.mode == mode::SYMLINK {
+        let target = std::fs::read(repo.versions.path(&e.id)).map_err(|_| StoreError::MissingObject(e.id))?;
+        let target = std::ffi::OsString::from(String::from_utf8_lossy(&target).into_owned());
+        let _ = std::fs::remove_file(&abs);
+        std::os::unix::fs::symlink(&target, &abs).map_err(|err| StoreError::io(&abs, err))?;
+    } else {
+        let mut src = repo.versions.open(&e.id)?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".oxen-tmp-")
+            .tempfile_in(&parent)
+            .map_err(|err| StoreError::io(&parent, err))?;
+        std::io::copy(&mut src, tmp.as_file_mut()).map_err(|err| StoreError::io(&abs, err))?;
+        tmp.as_file_mut().flush().map_err(|err| StoreError::io(&abs, err))?;
+        use std::os::unix::fs::PermissionsExt;
+        let perm = if e.mode == mode::EXEC { 0o755 } else { 0o644 };
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(perm)).map_err(|err| StoreError::io(&abs, err))?;
+        tmp.persist(&abs).map_err(|err| StoreError::io(&abs, err.error))?;
+    }
+    let m = std::fs::symlink_metadata(&abs).map_err(|err| StoreError::io(&abs, err))?;
+    Ok(FileStat::from_metadata(&m))
+}
+
+/// Remove a work-tree file and any directories it leaves empty.
+pub fn remove_work_file(work: &Path, path: &str) -> Result<()> {
+    let abs = work.join(path);
+    match std::fs::remove_file(&abs) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(StoreError::io(&abs, e).into()),
+    }
+    let mut dir = abs.parent();
+    while let Some(d) = dir {
+        if d == work {
+            break;
+        }
+        if std::fs::remove_dir(d).is_err() {
+            break;
+        }
+        dir = d.parent();
+    }
+    Ok(())
+}
+
+fn entry_for(path: &str, e: &FlatEntry, stat: FileStat) -> IndexEntry {
+    IndexEntry {
+        id: e.id,
+        stat,
+        tracking: if oxen_tabular::format_for(path).is_some() { Tracking::Tabular } else { Tracking::Regular },
+        tabular: e.tabular.clone(),
+    }
+}
+
+impl Repo {
+    /// Paths whose work-tree file differs from the index, or whose index
+    /// entry differs from `head`: the local changes a checkout must not
+    /// clobber. Only `paths` are examined.
+    fn dirty_among(&self, index: &Index, head: &BTreeMap<String, FlatEntry>, paths: &BTreeSet<String>) -> Result<Vec<String>> {
+        let work = &self.layout.work;
+        let dirty: Vec<Option<String>> = paths
+            .par_iter()
+            .map(|p| -> Result<Option<String>> {
+                let in_head = head.get(p);
+                let in_index = index.entries.get(p);
+                let staged_differs = match (in_head, in_index) {
+                    (None, None) => false,
+                    (Some(h), Some(i)) => h.id != i.id,
+                    _ => true,
+                };
+                if staged_differs {
+                    return Ok(Some(p.clone()));
+                }
+                let meta = std::fs::symlink_metadata(work.join(p)).ok().filter(|m| !m.is_dir());
+                match (in_index, meta) {
+                    (None, None) => Ok(None),
+                    // Untracked file in the way of a file the target has.
+                    (None, Some(_)) => Ok(Some(p.clone())),
+                    // Deleted locally: nothing to lose.
+                    (Some(_), None) => Ok(None),
+                    (Some(e), Some(m)) => {
+                        let st = FileStat::from_metadata(&m);
+                        if index.is_clean(e, &st) {
+                            return Ok(None);
+                        }
+                        let h = oxen_index::hash_file(&self.versions, work, p, &st, false)?;
+                        Ok(if h.id == e.id { None } else { Some(p.clone()) })
+                    }
+                }
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(dirty.into_iter().flatten().collect())
+    }
+
+    /// Make the work tree and index match `target`, starting from the
+    /// current HEAD commit: only paths that differ between the two commits
+    /// are touched (found by comparing trees, skipping equal subtrees).
+    /// Without `force`, refuses, changing nothing, if any of those paths has
+    /// local changes. HEAD is not moved.
+    pub fn checkout_commit(&self, target: &ContentId, force: bool) -> Result<CheckoutReport> {
+        let current = self.head_commit()?;
+        let cur_tree = match current {
+            Some(c) => Some(self.read_commit(&c)?.tree),
+            None => None,
+        };
+        let new_tree = self.read_commit(target)?.tree;
+        let changes = self.diff_trees(cur_tree.as_ref(), Some(&new_tree))?;
+        let index = self.index()?;
+        if !force {
+            let paths: BTreeSet<String> = changes.iter().map(|c| c.path.clone()).collect();
+            let head_entries: BTreeMap<String, FlatEntry> =
+                changes.iter().filter_map(|c| c.old.clone().map(|o| (c.path.clone(), o))).collect();
+            let dirty = self.dirty_among(&index, &head_entries, &paths)?;
+            if !dirty.is_empty() {
+                let shown: Vec<&str> = dirty.iter().take(5).map(String::as_str).collect();
+                let more = if dirty.len() > 5 { format!(" and {} more", dirty.len() - 5) } else { String::new() };
+                return Err(RepoError::Refused(format!(
+                    "your local changes to {}{more} would be overwritten; commit, stash or restore them first (or use --force)",
+                    shown.join(", ")
+                )));
+            }
+        }
+        let target_files: BTreeMap<String, FlatEntry> = changes.iter().filter_map(|c| c.new.clone().map(|n| (c.path.clone(), n))).collect();
+        let removed: Vec<String> = changes.iter().filter(|c| c.new.is_none()).map(|c| c.path.clone()).collect();
+        self.apply_to_worktree(&target_files, &removed)
+    }
+
+    /// Write `files` into the work tree and index and remove `removed`, in
+    /// parallel, then commit all index changes in one transaction.
+    pub fn apply_to_worktree(&self, files: &BTreeMap<String, FlatEntry>, removed: &[String]) -> Result<CheckoutReport> {
+        for p in removed {
+            remove_work_file(&self.layout.work, p)?;
+        }
+        let written: Vec<Result<(String, Option<IndexEntry>)>> = files
+            .par_iter()
+            .map(|(p, e)| {
+                let st = materialize(self, p, e)?;
+                self.progress.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Ok((p.clone(), Some(entry_for(p, e, st))))
+            })
+            .collect();
+        let mut changes: Vec<(String, Option<IndexEntry>)> = Vec::with_capacity(written.len() + removed.len());
+        for w in written {
+            changes.push(w?);
+        }
+        for p in removed {
+            changes.push((p.clone(), None));
+        }
+        Index::apply(&self.db, &changes)?;
+        Ok(CheckoutReport { written: files.len(), removed: removed.len() })
+    }
+
+    /// `reset --hard`: index and work tree become exactly `target` for every
+    /// tracked path; untracked files are left alone.
+    pub fn reset_hard(&self, target: &ContentId) -> Result<CheckoutReport> {
+        let want = self.flatten_commit(Some(target))?;
+        let index = self.index()?;
+        let work = &self.layout.work;
+        let mut to_write = BTreeMap::new();
+        for (p, e) in &want {
+            let keep = match index.entries.get(p) {
+                Some(ie) if ie.id == e.id => match std::fs::symlink_metadata(work.join(p)) {
+                    Ok(m) => {
+                        let st = FileStat::from_metadata(&m);
+                        index.is_clean(ie, &st) || oxen_index::hash_file(&self.versions, work, p, &st, false).map(|h| h.id == e.id).unwrap_or(false)
+                    }
+                    Err(_) => false,
+                },
+                _ => false,
+            };
+            if !keep {
+                to_write.insert(p.clone(), e.clone());
+            }
+        }
+        let removed: Vec<String> = index.entries.keys().filter(|p| !want.contains_key(*p)).cloned().collect();
+        self.apply_to_worktree(&to_write, &removed)
+    }
+
+    /// Set the index (only) to `target`'s tree, keeping stat info for
+    /// entries whose content is unchanged (`reset --mixed`).
+    pub fn reset_index(&self, target: Option<&ContentId>) -> Result<()> {
+        let want = self.flatten_commit(target)?;
+        let index = self.index()?;
+        let mut entries = BTreeMap::new();
+        for (p, e) in want {
+            let stat = match index.entries.get(&p) {
+                Some(ie) if ie.id == e.id => ie.stat,
+                _ => FileStat { mode: e.mode, size: e.size, ..Default::default() },
+            };
+            let ie = entry_for(&p, &e, stat);
+            entries.insert(p, ie);
+        }
+        Index::replace(&self.db, &entries)?;
+        Ok(())
+    }
+}
