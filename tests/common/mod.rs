@@ -72,3 +72,17 @@ pub fn snapshot(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     walk(root, root, &mut out);
     out
 }
+
+/// `oxen <args...>` in `dir`, asserting success; returns stdout.
+pub fn ox(dir: &Path, args: &[&str]) -> String {
+    let mut c = oxen(dir);
+    c.args(args);
+    out(c)
+}
+
+/// `oxen <args...>` in `dir`, asserting a one-line failure; returns stderr.
+pub fn ox_err(dir: &Path, args: &[&str]) -> String {
+    let mut c = oxen(dir);
+    c.args(args);
+    err(c)
+}

@@ -1,0 +1,311 @@
+//! The everyday `oxen` commands, driven as a user would.
+
+mod common;
+
+use common::*;
+
+fn repo() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    ox(d.path(), &["init"]);
+    d
+}
+
+#[test]
+fn full_session_checkout_matches_each_commit_byte_for_byte() {
+    let d = repo();
+    let r = d.path();
+    write(r, "images/cat.png", [1u8, 2, 3, 0, 255]);
+    write(r, "labels.csv", "file,label\ncat.png,cat\n");
+    write(r, "notes/readme.md", "v1\n");
+    ox(r, &["add", "."]);
+    let s = ox(r, &["commit", "-m", "first"]);
+    assert!(s.contains("(root-commit)"), "{s}");
+    let snap1 = snapshot(r);
+    ox(r, &["branch", "exp"]);
+    ox(r, &["switch", "exp"]);
+    write(r, "notes/readme.md", "v2\n");
+    write(r, "images/dog.png", [9u8; 100]);
+    std::fs::remove_file(r.join("images/cat.png")).unwrap();
+    ox(r, &["add", "."]);
+    ox(r, &["commit", "-m", "second"]);
+    let snap2 = snapshot(r);
+    assert_ne!(snap1, snap2);
+    for _ in 0..2 {
+        ox(r, &["checkout", "main"]);
+        assert_eq!(snapshot(r), snap1, "work tree matches main");
+        ox(r, &["checkout", "exp"]);
+        assert_eq!(snapshot(r), snap2, "work tree matches exp");
+    }
+    // Detached checkout of a commit by revision.
+    ox(r, &["checkout", "HEAD~1"]);
+    assert_eq!(snapshot(r), snap1);
+    assert!(ox(r, &["status"]).contains("HEAD detached"));
+    ox(r, &["checkout", "exp"]);
+    let log = ox(r, &["log", "--oneline"]);
+    assert_eq!(log.lines().count(), 2);
+    assert!(log.lines().next().unwrap().ends_with("second"));
+    assert_eq!(ox(r, &["log", "--oneline", "-n", "1"]).lines().count(), 1);
+    let full = ox(r, &["log"]);
+    assert!(full.contains("Author: Test Author <test@example.com>"));
+    let show = ox(r, &["show"]);
+    assert!(show.contains("+v2") && show.contains("-v1"), "{show}");
+    assert!(ox(r, &["status"]).contains("nothing to commit, working tree clean"));
+}
+
+#[test]
+fn porcelain_and_plumbing_make_the_same_commit() {
+    let a = repo();
+    let b = repo();
+    for d in [a.path(), b.path()] {
+        write(d, "x/a.txt", "alpha");
+        write(d, "b.csv", "k,v\n1,2\n");
+    }
+    ox(a.path(), &["add", "."]);
+    let porcelain = ox(a.path(), &["commit", "-m", "same"]);
+    let mut c = bin("oxen-update-index", b.path());
+    c.args(["--add", "x/a.txt", "b.csv"]);
+    out(c);
+    let tree = out(bin("oxen-write-tree", b.path()));
+    let mut c = bin("oxen-commit-tree", b.path());
+    c.args([tree.as_str(), "-m", "same"]);
+    let plumbing = out(c);
+    let mut c = bin("oxen-rev-parse", a.path());
+    c.arg("HEAD");
+    assert_eq!(out(c), plumbing);
+    assert!(porcelain.contains(&plumbing[..10]));
+}
+
+#[test]
+fn tabular_diff_rows_and_renamed_column() {
+    let d = repo();
+    let r = d.path();
+    write(r, "data/prices.csv", "id,name,price\n1,apple,10\n2,banana,20\n3,cherry,30\n");
+    ox(r, &["add", "data"]);
+    ox(r, &["commit", "-m", "prices"]);
+    write(r, "data/prices.csv", "id,name,cost\n1,apple,10\n2,BANANA,20\n4,date,40\n");
+    let diff = ox(r, &["diff", "--keys", "id"]);
+    assert!(diff.contains("renamed 'price' -> 'cost'"), "{diff}");
+    assert!(diff.contains("rows: 1 added, 1 removed, 1 modified"), "{diff}");
+    assert!(diff.contains("+ 4,date,40"));
+    assert!(diff.contains("- 3,cherry,30"));
+    assert!(diff.contains("~ id=2: name: 'banana' -> 'BANANA'"));
+    // Without keys rows match by content: the edit is a removal plus an addition.
+    let diff = ox(r, &["diff"]);
+    assert!(diff.contains("rows: 2 added, 2 removed, 0 modified"), "{diff}");
+    let stat = ox(r, &["diff", "--stat"]);
+    assert!(stat.contains("data/prices.csv | rows +2 -2"), "{stat}");
+    // Schema is recorded at add time.
+    ox(r, &["add", "data/prices.csv"]);
+    let mut c = bin("oxen-ls-files", r);
+    c.arg("--long");
+    assert!(out(c).contains("tabular"));
+    let staged = ox(r, &["diff", "--staged", "--keys", "id"]);
+    assert!(staged.contains("1 modified"), "{staged}");
+    ox(r, &["commit", "-m", "edit"]);
+    let between = ox(r, &["diff", "HEAD~1", "HEAD", "--keys", "id", "--", "data"]);
+    assert!(between.contains("1 added, 1 removed, 1 modified"), "{between}");
+    let kv = ox(r, &["kvdb-inspect", ".oxen/db", "--db", "trees"]);
+    assert!(kv.contains("prices.csv"));
+}
+
+#[test]
+fn three_way_merge_clean_and_conflicting() {
+    let d = repo();
+    let r = d.path();
+    write(r, "poem.txt", "one\ntwo\nthree\nfour\nfive\n");
+    write(r, "a.txt", "a\n");
+    write(r, "rows.csv", "id,v\n1,a\n2,b\n3,c\n");
+    ox(r, &["add", "."]);
+    ox(r, &["commit", "-m", "base"]);
+    ox(r, &["checkout", "-b", "side"]);
+    write(r, "poem.txt", "one\ntwo\nthree\nfour\nFIVE\n");
+    write(r, "side.txt", "side\n");
+    write(r, "rows.csv", "id,v\n1,a\n2,b\n3,C\n");
+    ox(r, &["commit", "-am", "side edits"]);
+    ox(r, &["add", "side.txt"]);
+    ox(r, &["commit", "-m", "side file"]);
+    ox(r, &["checkout", "main"]);
+    write(r, "poem.txt", "ONE\ntwo\nthree\nfour\nfive\n");
+    write(r, "rows.csv", "id,v\n1,A\n2,b\n3,c\n");
+    ox(r, &["commit", "-am", "main edits"]);
+    // Dirty work tree: refused, nothing changes.
+    write(r, "a.txt", "dirty\n");
+    assert!(ox_err(r, &["merge", "side"]).contains("uncommitted changes"));
+    assert_eq!(std::fs::read_to_string(r.join("a.txt")).unwrap(), "dirty\n");
+    ox(r, &["restore", "a.txt"]);
+    assert_eq!(std::fs::read_to_string(r.join("a.txt")).unwrap(), "a\n");
+    let m = ox(r, &["merge", "side", "--keys", "id"]);
+    assert!(m.contains("Merge made commit"), "{m}");
+    assert_eq!(std::fs::read_to_string(r.join("poem.txt")).unwrap(), "ONE\ntwo\nthree\nfour\nFIVE\n");
+    assert_eq!(std::fs::read_to_string(r.join("rows.csv")).unwrap(), "id,v\n1,A\n2,b\n3,C\n");
+    assert!(r.join("side.txt").exists());
+    assert!(ox(r, &["log"]).contains("Merge: "));
+    assert!(ox(r, &["status", "--porcelain"]).is_empty());
+
+    // Now a conflict.
+    ox(r, &["checkout", "-b", "other"]);
+    write(r, "poem.txt", "ONE\ntwo\nTHREE-other\nfour\nFIVE\n");
+    write(r, "blob.bin", [0u8, 1, 2]);
+    ox(r, &["add", "."]);
+    ox(r, &["commit", "-m", "other"]);
+    ox(r, &["checkout", "main"]);
+    write(r, "poem.txt", "ONE\ntwo\nTHREE-main\nfour\nFIVE\n");
+    write(r, "blob.bin", [7u8, 7, 7]);
+    ox(r, &["add", "."]);
+    ox(r, &["commit", "-m", "main again"]);
+    let mut c = oxen(r);
+    c.args(["merge", "other"]);
+    let o = c.output().unwrap();
+    assert!(!o.status.success());
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("CONFLICT: poem.txt") && stdout.contains("CONFLICT: blob.bin"), "{stdout}");
+    let poem = std::fs::read_to_string(r.join("poem.txt")).unwrap();
+    assert!(poem.contains("<<<<<<< ours\nTHREE-main\n=======\nTHREE-other\n>>>>>>> 'other'\n"), "{poem}");
+    assert_eq!(std::fs::read(r.join("blob.bin.theirs")).unwrap(), vec![0u8, 1, 2]);
+    assert_eq!(std::fs::read(r.join("blob.bin.ours")).unwrap(), vec![7u8, 7, 7]);
+    let st = ox(r, &["status", "--porcelain"]);
+    assert!(st.contains("UU poem.txt") && st.contains("UU blob.bin"), "{st}");
+    assert!(ox_err(r, &["commit", "-m", "too early"]).contains("unresolved"));
+    write(r, "poem.txt", "ONE\ntwo\nTHREE-both\nfour\nFIVE\n");
+    std::fs::remove_file(r.join("blob.bin.ours")).unwrap();
+    std::fs::remove_file(r.join("blob.bin.theirs")).unwrap();
+    ox(r, &["add", "poem.txt", "blob.bin"]);
+    ox(r, &["commit", "-m", "merged other"]);
+    let mut c = bin("oxen-cat-file", r);
+    c.args(["-p", "HEAD"]);
+    assert_eq!(out(c).matches("parent ").count(), 2);
+    assert!(ox(r, &["status", "--porcelain"]).is_empty());
+}
+
+#[test]
+fn oxenignore_is_honored() {
+    let d = repo();
+    let r = d.path();
+    write(r, ".oxenignore", "*.tmp\ncache/\n");
+    write(r, "keep.txt", "k");
+    write(r, "junk.tmp", "j");
+    write(r, "cache/big.bin", "c");
+    write(r, "sub/also.tmp", "j");
+    write(r, "sub/ok.txt", "o");
+    let st = ox(r, &["status", "--porcelain", "-uall"]);
+    assert_eq!(st, "?? .oxenignore\n?? keep.txt\n?? sub/ok.txt");
+    ox(r, &["add", "."]);
+    let mut c = bin("oxen-ls-files", r);
+    c.current_dir(r);
+    assert_eq!(out(c), ".oxenignore\nkeep.txt\nsub/ok.txt");
+}
+
+#[test]
+fn commands_and_flags() {
+    let d = repo();
+    let r = d.path();
+    ox(r, &["config", "user.name", "Config Name"]);
+    assert_eq!(ox(r, &["config", "user.name"]), "Config Name");
+    write(r, "a.txt", "a");
+    write(r, "dir/b.txt", "b");
+    write(r, "dir/c.txt", "c");
+    assert!(ox_err(r, &["commit", "-m", "empty"]).contains("nothing to commit"));
+    ox(r, &["add", "a.txt", "dir"]);
+    ox(r, &["commit", "-m", "one"]);
+    assert!(ox_err(r, &["commit", "-m", "again"]).contains("nothing to commit"));
+    ox(r, &["commit", "--allow-empty", "-m", "empty ok"]);
+    // rm --cached keeps the file, rm -r removes a directory.
+    ox(r, &["rm", "--cached", "a.txt"]);
+    assert!(r.join("a.txt").exists());
+    assert_eq!(ox(r, &["status", "--porcelain"]), "D  a.txt\n?? a.txt");
+    assert!(ox_err(r, &["rm", "dir"]).contains("-r"));
+    ox(r, &["rm", "-r", "dir"]);
+    assert!(!r.join("dir").exists());
+    ox(r, &["reset", "--hard", "HEAD"]);
+    assert!(r.join("dir/b.txt").exists());
+    assert!(ox(r, &["status", "--porcelain"]).is_empty());
+    // mv is a staged rename.
+    ox(r, &["mv", "dir/b.txt", "moved.txt"]);
+    assert_eq!(ox(r, &["status", "--porcelain"]), "R  dir/b.txt -> moved.txt");
+    ox(r, &["commit", "-m", "move"]);
+    // restore --staged unstages; restore --source takes an old version.
+    write(r, "a.txt", "changed");
+    ox(r, &["add", "a.txt"]);
+    assert_eq!(ox(r, &["status", "--porcelain"]), "M  a.txt");
+    ox(r, &["restore", "--staged", "a.txt"]);
+    assert_eq!(ox(r, &["status", "--porcelain"]), " M a.txt");
+    ox(r, &["restore", "--source", "HEAD~2", "a.txt"]);
+    assert_eq!(std::fs::read_to_string(r.join("a.txt")).unwrap(), "a");
+    // reset --soft keeps the change staged.
+    write(r, "new.txt", "n");
+    ox(r, &["add", "new.txt"]);
+    ox(r, &["commit", "-m", "new"]);
+    ox(r, &["reset", "--soft", "HEAD~1"]);
+    assert_eq!(ox(r, &["status", "--porcelain"]), "A  new.txt");
+    ox(r, &["reset"]);
+    assert_eq!(ox(r, &["status", "--porcelain"]), "?? new.txt");
+    // branches and tags
+    ox(r, &["tag", "v1"]);
+    assert_eq!(ox(r, &["tag"]), "v1");
+    ox(r, &["switch", "-c", "topic"]);
+    assert!(ox(r, &["branch"]).contains("* topic"));
+    ox(r, &["switch", "main"]);
+    ox(r, &["branch", "-d", "topic"]);
+    assert!(!ox(r, &["branch", "-a"]).contains("topic"));
+    assert!(ox_err(r, &["branch", "-d", "main"]).contains("checked out"));
+    let show = ox(r, &["show", "v1", "--stat"]);
+    assert!(show.contains("moved.txt") || show.contains("commit"), "{show}");
+}
+
+#[test]
+fn bad_input_leaves_everything_unchanged() {
+    let d = repo();
+    let r = d.path();
+    write(r, "a.txt", "a1");
+    ox(r, &["add", "."]);
+    ox(r, &["commit", "-m", "one"]);
+    ox(r, &["checkout", "-b", "b2"]);
+    write(r, "a.txt", "a2");
+    ox(r, &["commit", "-am", "two"]);
+    ox(r, &["checkout", "main"]);
+    assert!(ox_err(r, &["log", "nope"]).contains("unknown revision 'nope'"));
+    assert!(ox_err(r, &["checkout", "nope"]).contains("nope"));
+    assert!(ox_err(r, &["add", "../outside"]).contains("outside the repository"));
+    // Checkout over a dirty file: refused, file kept.
+    write(r, "a.txt", "local edit");
+    let before = snapshot(r);
+    assert!(ox_err(r, &["checkout", "b2"]).contains("a.txt"));
+    assert_eq!(snapshot(r), before);
+    assert!(ox(r, &["status"]).contains("On branch main"));
+    // Malformed CSV: add refuses, index unchanged.
+    write(r, "bad.csv", "a,b\n1,2\n3\n");
+    let st = ox(r, &["status", "--porcelain"]);
+    assert!(ox_err(r, &["add", "bad.csv"]).contains("bad.csv"));
+    assert_eq!(ox(r, &["status", "--porcelain"]), st);
+    // A directory that is not a repository.
+    let other = tempfile::tempdir().unwrap();
+    assert!(ox_err(other.path(), &["status"]).contains("not an oxen repository"));
+}
+
+#[test]
+fn large_directory_is_bucketed_and_one_change_writes_few_nodes() {
+    let d = repo();
+    let r = d.path();
+    for i in 0..5000 {
+        write(r, &format!("many/f{i:05}.txt"), format!("{i}"));
+    }
+    ox(r, &["add", "."]);
+    ox(r, &["commit", "-m", "many"]);
+    let count = |r: &std::path::Path| -> usize {
+        let s = ox(r, &["kvdb-inspect", ".oxen/db", "--db", "trees"]);
+        s.lines().next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    let before = count(r);
+    assert!(before > 3, "5000 entries are split into buckets");
+    let mut c = bin("oxen-cat-file", r);
+    c.args(["-p", "HEAD:many"]);
+    assert!(out(c).starts_with("# bucketed directory"));
+    write(r, "many/f00042.txt", "changed");
+    ox(r, &["add", "many/f00042.txt"]);
+    ox(r, &["commit", "-m", "one change"]);
+    // New nodes: one bucket, the bucket list, the root.
+    assert_eq!(count(r) - before, 3);
+    let mut c = bin("oxen-ls-tree", r);
+    c.args(["-r", "HEAD"]);
+    assert_eq!(out(c).lines().count(), 5000);
+}
