@@ -67,13 +67,16 @@ pub struct Index {
 impl Index {
     /// Load every entry.
     pub fn load(db: &Db) -> Result<Index> {
-        let mut entries = BTreeMap::new();
+        // LMDB returns keys sorted, so collecting builds the map in bulk
+        // instead of inserting (and comparing paths) one by one.
+        let mut sorted = Vec::new();
         for (k, v) in db.scan(Table::Index)? {
             let path = String::from_utf8(k).map_err(|e| IndexError::NotUtf8(String::from_utf8_lossy(e.as_bytes()).into()))?;
             if let Some(e) = IndexEntry::decode(&v) {
-                entries.insert(path, e);
+                sorted.push((path, e));
             }
         }
+        let entries: BTreeMap<String, IndexEntry> = sorted.into_iter().collect();
         let written_ns = db
             .get(Table::Meta, WRITTEN_KEY)?
             .and_then(|v| v.try_into().ok().map(i64::from_le_bytes))

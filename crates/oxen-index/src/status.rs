@@ -119,14 +119,36 @@ pub fn status(work: &Path, db: &Db, versions: &Versions, index: &Index, head: &B
     let _ = db;
     let files = walk_work_tree(work, "", WalkOptions::default())?;
     let mut st = Status::default();
-    let seen: HashMap<&str, &FileStat> = files.iter().map(|f| (f.path.as_str(), &f.stat)).collect();
-
-    // Index vs work tree.
+    // Index and walk are both sorted by path bytes: one merge pass pairs
+    // them up, with no per-path map lookups.
+    let mut work_of: Vec<Option<&FileStat>> = Vec::with_capacity(index.entries.len());
+    let mut untracked = Vec::new();
+    {
+        let mut w = files.iter().peekable();
+        for path in index.entries.keys() {
+            while let Some(f) = w.peek() {
+                if f.path.as_bytes() < path.as_bytes() {
+                    untracked.push(f.path.clone());
+                    w.next();
+                } else {
+                    break;
+                }
+            }
+            match w.peek() {
+                Some(f) if f.path == *path => {
+                    work_of.push(Some(&f.stat));
+                    w.next();
+                }
+                _ => work_of.push(None),
+            }
+        }
+        untracked.extend(w.map(|f| f.path.clone()));
+    }
     let mut unstaged: BTreeMap<String, Change> = BTreeMap::new();
     let mut to_hash: Vec<(&String, &IndexEntry, FileStat)> = Vec::new();
-    for (path, entry) in &index.entries {
-        let stat = match seen.get(path.as_str()) {
-            Some(s) => **s,
+    for ((path, entry), seen) in index.entries.iter().zip(work_of) {
+        let stat = match seen {
+            Some(s) => *s,
             // Not walked: deleted, or ignored while tracked.
             None => match std::fs::symlink_metadata(work.join(path)) {
                 Ok(m) if !m.is_dir() => FileStat::from_metadata(&m),
@@ -173,23 +195,31 @@ pub fn status(work: &Path, db: &Db, versions: &Versions, index: &Index, head: &B
 
     // HEAD vs index.
     let mut staged: BTreeMap<String, Change> = BTreeMap::new();
-    for (path, entry) in &index.entries {
-        match head.get(path) {
-            None => {
-                staged.insert(path.clone(), Change::Added);
+    let mut deleted: Vec<&String> = Vec::new();
+    {
+        let mut h = head.iter().peekable();
+        for (path, entry) in &index.entries {
+            while let Some((hp, _)) = h.peek() {
+                if hp.as_bytes() < path.as_bytes() {
+                    deleted.push(hp);
+                    h.next();
+                } else {
+                    break;
+                }
             }
-            Some((id, mode)) => {
-                if *id != entry.id || (*mode != entry.stat.mode && entry.stat.mode != 0) {
-                    staged.insert(path.clone(), Change::Modified);
+            match h.peek() {
+                Some((hp, (id, mode))) if *hp == path => {
+                    if *id != entry.id || (*mode != entry.stat.mode && entry.stat.mode != 0) {
+                        staged.insert(path.clone(), Change::Modified);
+                    }
+                    h.next();
+                }
+                _ => {
+                    staged.insert(path.clone(), Change::Added);
                 }
             }
         }
-    }
-    let mut deleted: Vec<&String> = Vec::new();
-    for path in head.keys() {
-        if !index.entries.contains_key(path) {
-            deleted.push(path);
-        }
+        deleted.extend(h.map(|(p, _)| p));
     }
     // Exact renames: a staged deletion whose contents reappear as a staged addition.
     let mut added_by_id: HashMap<ContentId, Vec<String>> = HashMap::new();
@@ -219,6 +249,6 @@ pub fn status(work: &Path, db: &Db, versions: &Versions, index: &Index, head: &B
         .collect();
     entries.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
     st.entries = entries;
-    st.untracked = files.iter().filter(|f| !index.entries.contains_key(&f.path)).map(|f| f.path.clone()).collect();
+    st.untracked = untracked;
     Ok(st)
 }

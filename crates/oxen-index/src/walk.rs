@@ -1,11 +1,16 @@
 //! Scanning the work tree: every file (with its stat) below a directory,
-//! skipping `.oxen` and what `.oxenignore` files exclude. Walks directories
-//! in parallel, since status on a large tree is dominated by stat calls.
+//! skipping `.oxen` and what `.oxenignore` files exclude.
+//!
+//! Status on a large tree is dominated by this walk, so it is tuned: each
+//! directory is read once, file types come from the directory listing
+//! (d_type), stats are taken relative to the open directory (fstatat, no
+//! full path lookup per file), and subdirectories are walked in parallel.
 
-use std::path::Path;
-use std::sync::Mutex;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use ignore::{WalkBuilder, WalkState};
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
+use rayon::prelude::*;
 
 use crate::entry::FileStat;
 use crate::Result;
@@ -32,6 +37,61 @@ impl Default for WalkOptions {
     }
 }
 
+/// The ignore files in force for a directory, outermost first.
+#[derive(Clone, Default)]
+struct Rules(Vec<Arc<Gitignore>>);
+
+impl Rules {
+    fn ignored(&self, abs: &Path, is_dir: bool) -> bool {
+        // Later (deeper) files override earlier ones, as in git.
+        for g in self.0.iter().rev() {
+            let m = g.matched(abs, is_dir);
+            if m.is_ignore() {
+                return true;
+            }
+            if m.is_whitelist() {
+                return false;
+            }
+        }
+        false
+    }
+
+    fn with_file(&self, dir: &Path, file: &Path) -> Rules {
+        let mut b = GitignoreBuilder::new(dir);
+        if b.add(file).is_some() {
+            eprintln!("warning: could not read {}", file.display());
+        }
+        match b.build() {
+            Ok(g) if !g.is_empty() => {
+                let mut v = self.0.clone();
+                v.push(Arc::new(g));
+                Rules(v)
+            }
+            _ => self.clone(),
+        }
+    }
+}
+
+/// Rules from `.oxenignore` files in `work` and every directory down to `sub`.
+fn rules_for(work: &Path, sub: &str, opts: WalkOptions) -> Rules {
+    let mut rules = Rules::default();
+    if !opts.honor_ignore {
+        return rules;
+    }
+    let mut dir = work.to_path_buf();
+    let comps: Vec<&str> = if sub.is_empty() { vec![] } else { sub.split('/').collect() };
+    for i in 0..=comps.len() {
+        let f = dir.join(".oxenignore");
+        if f.is_file() {
+            rules = rules.with_file(&dir, &f);
+        }
+        if i < comps.len() {
+            dir = dir.join(comps[i]);
+        }
+    }
+    rules
+}
+
 /// Every file under `work/<sub>` (sub = "" for the whole tree), sorted by path.
 /// Paths that are not UTF-8 are reported on stderr and skipped.
 pub fn walk_work_tree(work: &Path, sub: &str, opts: WalkOptions) -> Result<Vec<WorkFile>> {
@@ -43,44 +103,64 @@ pub fn walk_work_tree(work: &Path, sub: &str, opts: WalkOptions) -> Result<Vec<W
     if !meta.is_dir() {
         return Ok(vec![WorkFile { path: sub.to_string(), stat: FileStat::from_metadata(&meta) }]);
     }
-    let mut b = WalkBuilder::new(&start);
-    b.standard_filters(false).hidden(false).follow_links(false).parents(true);
-    if opts.honor_ignore {
-        b.add_custom_ignore_filename(".oxenignore");
-    }
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).min(8);
-    b.threads(threads);
-    b.filter_entry(|e| e.file_name() != ".oxen");
-    let found = Mutex::new(Vec::new());
-    b.build_parallel().run(|| {
-        let found = &found;
-        let work = work.to_path_buf();
-        struct Flush<'a>(&'a Mutex<Vec<WorkFile>>, Vec<WorkFile>);
-        impl Drop for Flush<'_> {
-            fn drop(&mut self) {
-                if let Ok(mut g) = self.0.lock() {
-                    g.append(&mut self.1);
-                }
-            }
+    let rules = rules_for(work, sub, opts);
+    Ok(walk_dir(&start, sub, &rules, opts))
+}
+
+fn walk_dir(abs: &Path, rel: &str, parent_rules: &Rules, opts: WalkOptions) -> Vec<WorkFile> {
+    let Ok(rd) = std::fs::read_dir(abs) else { return Vec::new() };
+    let entries: Vec<std::fs::DirEntry> = rd.filter_map(|e| e.ok()).collect();
+    let rules = if opts.honor_ignore && entries.iter().any(|e| e.file_name() == ".oxenignore") {
+        parent_rules.with_file(abs, &abs.join(".oxenignore"))
+    } else {
+        parent_rules.clone()
+    };
+    // Each child gets a sort key: its name, plus '/' for a directory. Sorting
+    // children by that key and splicing each directory's (already sorted)
+    // contents in its place yields full paths in byte order, with no global
+    // sort of long paths.
+    let mut items: Vec<(String, Item)> = Vec::new();
+    let mut dirs: Vec<(PathBuf, String)> = Vec::new();
+    for e in entries {
+        let name = e.file_name();
+        let Some(name) = name.to_str() else {
+            eprintln!("warning: skipping non-UTF-8 path {}", e.path().display());
+            continue;
+        };
+        if name == ".oxen" {
+            continue;
         }
-        let mut flush = Flush(found, Vec::new());
-        Box::new(move |res| {
-            let Ok(entry) = res else { return WalkState::Continue };
-            let Some(ft) = entry.file_type() else { return WalkState::Continue };
-            if ft.is_dir() || !(ft.is_file() || ft.is_symlink()) {
-                return WalkState::Continue;
+        let Ok(ft) = e.file_type() else { continue };
+        let child_rel = if rel.is_empty() { name.to_string() } else { format!("{rel}/{name}") };
+        if ft.is_dir() {
+            let p = e.path();
+            if !rules.0.is_empty() && rules.ignored(&p, true) {
+                continue;
             }
-            let Ok(rel) = entry.path().strip_prefix(&work) else { return WalkState::Continue };
-            let Some(rel) = rel.to_str() else {
-                eprintln!("warning: skipping non-UTF-8 path {}", entry.path().display());
-                return WalkState::Continue;
-            };
-            let Ok(m) = std::fs::symlink_metadata(entry.path()) else { return WalkState::Continue };
-            flush.1.push(WorkFile { path: rel.to_string(), stat: FileStat::from_metadata(&m) });
-            WalkState::Continue
-        })
-    });
-    let mut out = found.into_inner().unwrap_or_default();
-    out.sort_unstable_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
-    Ok(out)
+            items.push((format!("{name}/"), Item::Dir(dirs.len())));
+            dirs.push((p, child_rel));
+        } else if ft.is_file() || ft.is_symlink() {
+            if !rules.0.is_empty() && rules.ignored(&e.path(), false) {
+                continue;
+            }
+            // DirEntry::metadata stats relative to the open directory.
+            let Ok(m) = e.metadata() else { continue };
+            items.push((name.to_string(), Item::File(WorkFile { path: child_rel, stat: FileStat::from_metadata(&m) })));
+        }
+    }
+    let mut nested: Vec<Vec<WorkFile>> = dirs.par_iter().map(|(p, r)| walk_dir(p, r, &rules, opts)).collect();
+    items.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    let mut out = Vec::with_capacity(items.len() + nested.iter().map(Vec::len).sum::<usize>());
+    for (_, item) in items {
+        match item {
+            Item::File(f) => out.push(f),
+            Item::Dir(i) => out.append(&mut nested[i]),
+        }
+    }
+    out
+}
+
+enum Item {
+    File(WorkFile),
+    Dir(usize),
 }

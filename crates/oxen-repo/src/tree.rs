@@ -128,18 +128,20 @@ impl Repo {
 
     /// Every file below a tree, by path.
     pub fn flatten_tree(&self, tree: &ContentId) -> Result<BTreeMap<String, FlatEntry>> {
-        let mut out = BTreeMap::new();
+        let mut out = Vec::new();
         self.flatten_into(tree, "", &mut out)?;
-        Ok(out)
+        // Sorting a Vec and bulk-building beats inserting one by one.
+        out.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        Ok(out.into_iter().collect())
     }
 
-    fn flatten_into(&self, tree: &ContentId, prefix: &str, out: &mut BTreeMap<String, FlatEntry>) -> Result<()> {
+    fn flatten_into(&self, tree: &ContentId, prefix: &str, out: &mut Vec<(String, FlatEntry)>) -> Result<()> {
         for e in self.dir_entries(tree)? {
             let path = if prefix.is_empty() { e.name.clone() } else { format!("{prefix}/{}", e.name) };
             match e.kind {
                 EntryKind::Dir => self.flatten_into(&e.id, &path, out)?,
                 EntryKind::File => {
-                    out.insert(path, FlatEntry { id: e.id, mode: e.mode, size: e.size, tabular: e.tabular });
+                    out.push((path, FlatEntry { id: e.id, mode: e.mode, size: e.size, tabular: e.tabular }));
                 }
             }
         }
