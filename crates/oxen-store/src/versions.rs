@@ -94,7 +94,11 @@ impl Versions {
             return Ok(id);
         }
         self.ensure_shard(&dest)?;
-        let mut tmp = tempfile::NamedTempFile::new_in(&self.tmp).map_err(|e| StoreError::io(&self.tmp, e))?;
+        // The temp file lives in the destination shard: the rename stays in
+        // one directory, and parallel writers spread over 256 directories
+        // instead of all locking one tmp directory.
+        let shard = dest.parent().unwrap_or(&self.dir);
+        let mut tmp = tempfile::Builder::new().prefix(".tmp").tempfile_in(shard).map_err(|e| StoreError::io(shard, e))?;
         tmp.write_all(bytes).map_err(|e| StoreError::io(tmp.path(), e))?;
         tmp.persist(&dest).map_err(|e| StoreError::io(&dest, e.error))?;
         Ok(id)
