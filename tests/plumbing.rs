@@ -182,7 +182,7 @@ fn bad_input_is_one_line_and_writes_nothing() {
     let d = tempfile::tempdir().unwrap();
     let root = d.path();
     // Not a repository.
-    let mut c = bin("oxen-write-tree", root);
+    let c = bin("oxen-write-tree", root);
     assert!(err(c).contains("not an oxen repository"));
     out({
         let mut c = oxen(root);

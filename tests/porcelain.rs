@@ -178,6 +178,16 @@ fn three_way_merge_clean_and_conflicting() {
 }
 
 #[test]
+fn init_in_a_named_directory() {
+    let d = tempfile::tempdir().unwrap();
+    let s = ox(d.path(), &["init", "sub/ds"]);
+    assert!(s.contains("Initialized empty Oxen repository"));
+    assert!(d.path().join("sub/ds/.oxen/HEAD").is_file());
+    assert!(ox_err(d.path(), &["init", "sub/ds"]).contains("already exists"));
+    assert!(ox(d.path(), &["-C", "sub/ds", "status"]).contains("No commits yet"));
+}
+
+#[test]
 fn oxenignore_is_honored() {
     let d = repo();
     let r = d.path();

@@ -10,6 +10,12 @@ pub mod rev_parse;
 pub mod update_index;
 pub mod update_ref;
 pub mod write_tree;
+// Sync.
+pub mod fetch_pack;
+pub mod receive_pack;
+pub mod send_pack;
+pub mod server;
+pub mod upload_pack;
 
 use clap::CommandFactory;
 
@@ -26,6 +32,11 @@ pub fn commands() -> Vec<clap::Command> {
         update_index::Args::command(),
         update_ref::Args::command(),
         write_tree::Args::command(),
+        fetch_pack::Args::command(),
+        receive_pack::Args::command(),
+        send_pack::Args::command(),
+        server::Args::command(),
+        upload_pack::Args::command(),
     ]
 }
 

@@ -12,6 +12,12 @@ mod log;
 mod merge;
 mod restore;
 mod status;
+// Sync.
+mod clone;
+mod fetch;
+mod pull;
+mod push;
+mod remote;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
@@ -24,7 +30,7 @@ use crate::CliResult;
 pub struct Cli {
     /// Run as if started in this directory.
     #[arg(short = 'C', global = true, value_name = "DIR")]
-    pub dir: Option<std::path::PathBuf>,
+    pub change_dir: Option<std::path::PathBuf>,
     #[command(subcommand)]
     pub cmd: Cmd,
 }
@@ -49,6 +55,11 @@ pub enum Cmd {
     Reset(restore::ResetArgs),
     Diff(diff::Args),
     Merge(merge::Args),
+    Remote(remote::Args),
+    Push(push::Args),
+    Fetch(fetch::Args),
+    Pull(pull::Args),
+    Clone(clone::Args),
     KvdbInspect(kvdb_inspect::Args),
     Fsck(FsckArgs),
 }
@@ -71,7 +82,7 @@ pub fn main() -> ! {
 
 /// Run a parsed command line.
 pub fn run(cli: Cli) -> CliResult {
-    if let Some(d) = &cli.dir {
+    if let Some(d) = &cli.change_dir {
         std::env::set_current_dir(d).map_err(|e| crate::fail(format!("cannot change to {}: {e}", d.display())))?;
     }
     match cli.cmd {
@@ -92,6 +103,11 @@ pub fn run(cli: Cli) -> CliResult {
         Cmd::Reset(a) => restore::reset(a),
         Cmd::Diff(a) => diff::run(a),
         Cmd::Merge(a) => merge::run(a),
+        Cmd::Remote(a) => remote::run(a),
+        Cmd::Push(a) => push::run(a),
+        Cmd::Fetch(a) => fetch::run(a),
+        Cmd::Pull(a) => pull::run(a),
+        Cmd::Clone(a) => clone::run(a),
         Cmd::KvdbInspect(a) => kvdb_inspect::run(a),
         Cmd::Fsck(_) => crate::plumbing::fsck::check(&open()?),
     }

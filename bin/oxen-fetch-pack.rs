@@ -1,0 +1,1 @@
+fn main() { oxen_cli::plumbing::fetch_pack::main() }

@@ -1,0 +1,1 @@
+fn main() { oxen_cli::plumbing::send_pack::main() }

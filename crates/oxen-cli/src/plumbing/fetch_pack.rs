@@ -1,0 +1,62 @@
+//! `oxen-fetch-pack`: receive a remote's branches' objects.
+
+use clap::Parser;
+use oxen_hash::ContentId;
+use oxen_remote::Remote;
+
+use crate::{fail, CliResult};
+
+/// Receive from REMOTE (a configured remote name, an
+/// http://host:port/<RepoName> URL or a repository path) the objects of its
+/// branches (all, or those named) that this repository lacks; the local
+/// ref tips are sent as haves so only new history travels. No ref is
+/// changed: prints `<id> heads/<branch>` for each fetched branch, for a
+/// script to act on (`oxen fetch` updates remote-tracking refs instead).
+#[derive(Parser, Debug)]
+#[command(name = "oxen-fetch-pack", version)]
+pub struct Args {
+    /// Remote name, URL or repository path.
+    pub remote: String,
+    /// Branches to fetch (default: all).
+    pub branches: Vec<String>,
+}
+
+/// Entry point.
+pub fn main() -> ! {
+    crate::exit_with(run(Args::parse()))
+}
+
+/// Run with parsed arguments.
+pub fn run(args: Args) -> CliResult {
+    let repo = super::repo()?;
+    let (_, url) = oxen_remote::resolve_remote(&repo, &args.remote)?;
+    let remote = Remote::open(&url)?;
+    let refs = remote.list_refs()?;
+    let mut chosen: Vec<(String, ContentId)> = Vec::new();
+    if args.branches.is_empty() {
+        chosen.extend(refs.refs.iter().filter(|(k, _)| k.starts_with("heads/")).map(|(k, v)| (k.clone(), *v)));
+    } else {
+        for b in &args.branches {
+            let name = if b.starts_with("heads/") || b.starts_with("tags/") { b.clone() } else { format!("heads/{b}") };
+            let id = refs.refs.get(&name).ok_or_else(|| fail(format!("remote has no ref {name}")))?;
+            chosen.push((name, *id));
+        }
+    }
+    let mut wants = Vec::new();
+    for (_, id) in &chosen {
+        if !repo.db.has_object(oxen_store::Table::Commits, id)? && !wants.contains(id) {
+            wants.push(*id);
+        }
+    }
+    if !wants.is_empty() {
+        let haves: Vec<ContentId> = repo.refs().list("")?.into_iter().map(|(_, id)| id).collect();
+        let bar = super::send_pack::PackBar::new("Receiving");
+        let stats = remote.fetch_pack(&repo, &wants, &haves, &bar)?;
+        bar.finish();
+        eprintln!("received {} objects, {}", stats.objects, super::send_pack::human_bytes(stats.bytes));
+    }
+    for (name, id) in chosen {
+        println!("{id} {name}");
+    }
+    Ok(())
+}

@@ -1,0 +1,47 @@
+//! `oxen-upload-pack`: write a pack of what a peer wants to stdout.
+
+use clap::Parser;
+
+use crate::CliResult;
+
+/// Write to stdout a pack holding everything reachable from the --want
+/// revisions that is not reachable from the --have commits (the same
+/// enumeration the server's upload-pack endpoint runs: commits down to the
+/// haves, each tree compared with its parent's so unchanged subtrees are
+/// skipped). Objects come in dependency order, blobs streamed from the
+/// versions store. Pipe it into `oxen-receive-pack`.
+#[derive(Parser, Debug)]
+#[command(name = "oxen-upload-pack", version)]
+pub struct Args {
+    /// A revision whose history to send (repeatable).
+    #[arg(long = "want", required = true, value_name = "REV")]
+    pub wants: Vec<String>,
+    /// A commit the receiver already has (repeatable; unknown ids are ignored).
+    #[arg(long = "have", value_name = "COMMIT")]
+    pub haves: Vec<String>,
+    /// The sending repository.
+    pub repo_dir: std::path::PathBuf,
+}
+
+/// Entry point.
+pub fn main() -> ! {
+    crate::exit_with(run(Args::parse()))
+}
+
+/// Run with parsed arguments.
+pub fn run(args: Args) -> CliResult {
+    let repo = oxen_repo::Repo::open(&args.repo_dir)?;
+    let wants = args.wants.iter().map(|w| repo.resolve_commit(w)).collect::<Result<Vec<_>, _>>()?;
+    let mut haves = Vec::new();
+    for h in &args.haves {
+        if let Ok(id) = repo.resolve_commit(h) {
+            haves.push(id);
+        }
+    }
+    let objects = oxen_pack::enumerate(&repo, &wants, &haves)?;
+    let mut src = oxen_pack::PackSource::new(&repo, objects);
+    let mut out = std::io::stdout().lock();
+    std::io::copy(&mut src, &mut out)?;
+    std::io::Write::flush(&mut out)?;
+    Ok(())
+}

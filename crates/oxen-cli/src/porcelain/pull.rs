@@ -1,0 +1,46 @@
+//! `oxen pull`
+
+use oxen_repo::MergeOutcome;
+
+use crate::{fail, CliResult};
+
+/// Fetch from a remote, then bring its version of the branch into the
+/// current branch: fast-forward when possible, otherwise a merge (conflicts
+/// are left to resolve with `oxen add` + `oxen commit`).
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Remote name (default: the upstream, else origin).
+    pub remote: Option<String>,
+    /// Remote branch to merge (default: the current branch's name).
+    pub branch: Option<String>,
+}
+
+pub fn run(a: Args) -> CliResult {
+    let repo = super::open()?;
+    let remote_arg = match a.remote {
+        Some(r) => r,
+        None => super::remote::default_remote(&repo)?,
+    };
+    let branch = match a.branch {
+        Some(b) => b,
+        None => super::remote::current_branch(&repo, "pull into")?,
+    };
+    let (name, _) = oxen_remote::resolve_remote(&repo, &remote_arg)?;
+    let Some(rn) = name else { return Err(fail("pull needs a remote name (add one with `oxen remote add`)")) };
+    let report = super::fetch::fetch_remote(&repo, &rn)?;
+    super::fetch::print_fetch(&report);
+    let tracking = format!("remotes/{rn}/{branch}");
+    let theirs = repo.refs().get(&tracking)?.ok_or_else(|| fail(format!("remote {rn} has no branch {branch}")))?;
+    match repo.merge_commit(&theirs, &format!("{rn}/{branch}"))? {
+        MergeOutcome::UpToDate => println!("Already up to date."),
+        MergeOutcome::FastForward(id) => println!("Fast-forward to {}", &id.to_hex()[..10]),
+        MergeOutcome::Merged(id) => println!("Merge made commit {}", &id.to_hex()[..10]),
+        MergeOutcome::Conflicts(paths) => {
+            for p in &paths {
+                println!("CONFLICT: {p}");
+            }
+            return Err(fail(format!("automatic merge failed on {} path(s); fix conflicts, `oxen add` them, then `oxen commit`", paths.len())));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,98 @@
+//! Oxen's pack stream and the logic around it, with no networking: both the
+//! HTTP server and the client (and the `oxen-*-pack` plumbing over pipes)
+//! call these functions.
+//!
+//! - [`format`]: the stream itself. A header, then one frame per object
+//!   (kind, id, length, bytes), an end marker, and a trailer checksum over
+//!   everything before it. [`PackSource`] produces a pack lazily as a
+//!   `Read`; [`receive_pack`] consumes one, verifying and storing each
+//!   object as it arrives. Neither holds a whole pack in memory: a blob is
+//!   streamed from its versions file to the socket and from the socket to a
+//!   temp file while being hashed.
+//! - [`negotiate`]: which objects a peer lacks, found by walking commits
+//!   from the tips to send down to what the peer already has, and diffing
+//!   each new commit's tree against its parent's so unchanged subtrees are
+//!   skipped by id.
+//! - [`refs`]: the ref-update step (compare-and-swap, fast-forward check)
+//!   (ancestry questions are answered by `oxen_repo::Repo`).
+
+pub mod format;
+pub mod negotiate;
+pub mod refs;
+pub mod wire;
+
+pub use format::{has_object, receive_pack, ObjKind, PackSource, Progress, ReceiveStats, NoProgress};
+pub use negotiate::{enumerate, missing, ObjRef};
+pub use refs::{apply_ref_updates, RefUpdateReq, RefUpdateResult};
+
+use oxen_hash::ContentId;
+
+/// Errors from packing, unpacking, negotiation and ref updates.
+#[derive(Debug, thiserror::Error)]
+pub enum PackError {
+    /// Reading or writing the stream failed.
+    #[error("pack stream: {0}")]
+    Io(#[from] std::io::Error),
+    /// The stream is not a well-formed pack (bad magic, truncated, bad checksum, ...).
+    #[error("bad pack: {0}")]
+    BadPack(String),
+    /// An object's bytes do not hash to the id it was sent under.
+    #[error("object {expected} is corrupt: its bytes hash to {actual}")]
+    Corrupt { expected: ContentId, actual: ContentId },
+    /// An object decodes badly (including unsafe names in trees).
+    #[error("bad object {0}: {1}")]
+    BadObject(ContentId, String),
+    /// An object refers to something that is neither stored nor sent before it.
+    #[error("object {0} refers to missing {1} {2}")]
+    MissingDependency(ContentId, &'static str, ContentId),
+    /// A ref update was refused because the remote has moved: fetch first.
+    #[error("rejected {0}: the remote has changes you do not have locally (fetch first, then pull and push again)")]
+    FetchFirst(String),
+    /// A ref update would lose commits.
+    #[error("rejected {0}: non-fast-forward (pull and merge first, or push with --force)")]
+    NonFastForward(String),
+    /// A ref name or id in an update request is invalid.
+    #[error("invalid ref update: {0}")]
+    BadRequest(String),
+    /// A commit a ref should point at is not stored.
+    #[error("cannot update {0}: commit {1} is not in the repository")]
+    MissingTip(String, ContentId),
+    /// Repository-level failure.
+    #[error(transparent)]
+    Repo(#[from] oxen_repo::RepoError),
+    /// Store-level failure.
+    #[error(transparent)]
+    Store(#[from] oxen_store::StoreError),
+    /// Ref-level failure.
+    #[error(transparent)]
+    Ref(#[from] oxen_refs::RefError),
+}
+
+impl From<oxen_store::lmdb::Error> for PackError {
+    fn from(e: oxen_store::lmdb::Error) -> Self {
+        PackError::Store(oxen_store::StoreError::Lmdb(e))
+    }
+}
+
+impl PackError {
+    /// Whether the error is the peer's fault (bad input) rather than ours;
+    /// the server maps these to 4xx.
+    pub fn is_client_error(&self) -> bool {
+        match self {
+            PackError::BadPack(_)
+            | PackError::Corrupt { .. }
+            | PackError::BadObject(..)
+            | PackError::MissingDependency(..)
+            | PackError::FetchFirst(_)
+            | PackError::NonFastForward(_)
+            | PackError::BadRequest(_)
+            | PackError::MissingTip(..) => true,
+            PackError::Io(e) => matches!(e.kind(), std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::InvalidData),
+            PackError::Ref(oxen_refs::RefError::BadName(..)) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Result alias.
+pub type Result<T> = std::result::Result<T, PackError>;

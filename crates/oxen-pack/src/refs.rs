@@ -1,0 +1,95 @@
+//! The last step of a push, and ancestry questions.
+//!
+//! Ref updates are applied with compare-and-swap in one LMDB transaction:
+//! every update names the value the client saw, so if another push moved
+//! the ref in between, this one is refused ("fetch first") instead of
+//! silently discarding the other's commits.
+
+use oxen_hash::ContentId;
+use oxen_refs::{Expect, RefError, RefUpdate};
+use oxen_repo::Repo;
+use oxen_store::Table;
+use serde::{Deserialize, Serialize};
+
+use crate::{PackError, Result};
+
+/// One requested ref change, as sent over the wire.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefUpdateReq {
+    /// Full ref name, `heads/<branch>` or `tags/<tag>`.
+    pub name: String,
+    /// The value the client believes the ref has now (`None`: absent).
+    pub old: Option<String>,
+    /// The new value (`None`: delete).
+    pub new: Option<String>,
+}
+
+/// What happened to one ref.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefUpdateResult {
+    /// Full ref name.
+    pub name: String,
+    /// Value before.
+    pub old: Option<String>,
+    /// Value after.
+    pub new: Option<String>,
+}
+
+fn parse_id(s: &Option<String>, what: &str) -> Result<Option<ContentId>> {
+    match s {
+        None => Ok(None),
+        Some(h) if h.is_empty() || h.bytes().all(|b| b == b'0') => Ok(None),
+        Some(h) => ContentId::from_hex(h).map(Some).map_err(|_| PackError::BadRequest(format!("{what} '{h}' is not a 32-hex-digit id"))),
+    }
+}
+
+/// Apply pushed ref updates to `repo` atomically. Only `heads/` and `tags/`
+/// may be pushed. Each new value must be a stored commit (and, because
+/// [`crate::receive_pack`] stores an object only once its closure is
+/// present, that makes the whole history present). Without `force` each
+/// update must be a fast-forward from the ref's current value, and `old`
+/// must match it; with `force` the ref is overwritten whatever it holds.
+pub fn apply_ref_updates(repo: &Repo, updates: &[RefUpdateReq], force: bool) -> Result<Vec<RefUpdateResult>> {
+    let mut batch = Vec::new();
+    let mut results = Vec::new();
+    for u in updates {
+        if !(u.name.starts_with("heads/") || u.name.starts_with("tags/")) {
+            return Err(PackError::BadRequest(format!("only heads/ and tags/ refs can be pushed, not '{}'", u.name)));
+        }
+        oxen_refs::validate_ref_name(&u.name).map_err(|e| PackError::BadRequest(e.to_string()))?;
+        let old = parse_id(&u.old, "old value")?;
+        let new = parse_id(&u.new, "new value")?;
+        if let Some(n) = new {
+            if !repo.db.has_object(Table::Commits, &n)? {
+                return Err(PackError::MissingTip(u.name.clone(), n));
+            }
+        }
+        let current = repo.refs().get(&u.name)?;
+        if !force {
+            if current != old {
+                return Err(PackError::FetchFirst(u.name.clone()));
+            }
+            if let (Some(cur), Some(n)) = (current, new) {
+                if !repo.is_ancestor(&cur, &n)? {
+                    return Err(PackError::NonFastForward(u.name.clone()));
+                }
+            }
+        }
+        let expect = if force {
+            Expect::Any
+        } else {
+            match old {
+                Some(o) => Expect::Is(o),
+                None => Expect::Absent,
+            }
+        };
+        batch.push(RefUpdate { name: u.name.clone(), new, expect });
+        results.push(RefUpdateResult { name: u.name.clone(), old: current.map(|c| c.to_hex()), new: new.map(|n| n.to_hex()) });
+    }
+    match repo.refs().update_all(&batch) {
+        Ok(()) => Ok(results),
+        // Someone else moved the ref between our check and the swap.
+        Err(RefError::Stale { name, .. }) => Err(PackError::FetchFirst(name)),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,180 @@
+//! Oxen's sync client: talk to an `oxen-server` over HTTP (ureq), or to
+//! another repository by its local path (handy for tests and for
+//! ssh-mounted or shared-disk setups), and build push, fetch and clone on
+//! top of the pack logic in `oxen-pack`.
+//!
+//! A remote URL is `http(s)://host:port/<RepoName>`; anything else is taken
+//! as a path to a repository's work tree.
+
+mod http;
+mod ops;
+
+pub use http::HttpRemote;
+pub use ops::{clone, fetch, push, resolve_remote, CloneReport, FetchReport, PushOutcome, PushReport, RefChange};
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use oxen_hash::ContentId;
+use oxen_pack::wire::RefsMsg;
+use oxen_pack::{ObjRef, PackSource, Progress, ReceiveStats, RefUpdateReq, RefUpdateResult};
+use oxen_repo::Repo;
+
+/// Errors talking to a remote.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    /// The server answered with an error status.
+    #[error("{0}")]
+    Http(String),
+    /// The connection failed.
+    #[error("cannot reach {url}: {msg}")]
+    Transport { url: String, msg: String },
+    /// A pack or ref-update problem (local or reported).
+    #[error(transparent)]
+    Pack(#[from] oxen_pack::PackError),
+    /// Local repository failure.
+    #[error(transparent)]
+    Repo(#[from] oxen_repo::RepoError),
+    /// Store failure.
+    #[error(transparent)]
+    Store(#[from] oxen_store::StoreError),
+    /// Ref failure.
+    #[error(transparent)]
+    Ref(#[from] oxen_refs::RefError),
+    /// Anything else worth one line.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Result alias.
+pub type Result<T> = std::result::Result<T, RemoteError>;
+
+/// A remote's refs.
+#[derive(Clone, Debug, Default)]
+pub struct RemoteRefs {
+    /// The ref HEAD names (`heads/main`), when on a branch.
+    pub head: Option<String>,
+    /// Full ref name -> commit.
+    pub refs: BTreeMap<String, ContentId>,
+}
+
+impl RemoteRefs {
+    /// The branch a clone should check out: HEAD's if it exists, else
+    /// `main`, else the first branch.
+    pub fn default_branch(&self) -> Option<String> {
+        if let Some(h) = &self.head {
+            if self.refs.contains_key(h) {
+                return h.strip_prefix("heads/").map(str::to_string);
+            }
+        }
+        if self.refs.contains_key("heads/main") {
+            return Some("main".into());
+        }
+        self.refs.keys().find_map(|k| k.strip_prefix("heads/").map(str::to_string))
+    }
+}
+
+/// Where a remote lives.
+pub enum Remote {
+    /// An `oxen-server`.
+    Http(HttpRemote),
+    /// Another repository on this machine, opened in-process.
+    Local(Box<Repo>),
+}
+
+impl Remote {
+    /// Connect to a URL or open a local path. HTTP remotes use the token
+    /// from [`load_token`].
+    pub fn open(url: &str) -> Result<Remote> {
+        if url.starts_with("http://") || url.starts_with("https://") {
+            Ok(Remote::Http(HttpRemote::new(url, load_token())?))
+        } else {
+            let p = PathBuf::from(url);
+            let repo = Repo::open(&p).map_err(|e| RemoteError::Other(format!("'{url}' is not a URL or a repository path: {e}")))?;
+            Ok(Remote::Local(Box::new(repo)))
+        }
+    }
+
+    /// The remote's refs.
+    pub fn list_refs(&self) -> Result<RemoteRefs> {
+        let msg = match self {
+            Remote::Http(h) => h.refs()?,
+            Remote::Local(r) => local_refs(r)?,
+        };
+        Ok(RemoteRefs { head: msg.head.clone(), refs: msg.parsed()? })
+    }
+
+    /// Which of `objects` the remote lacks.
+    pub fn missing(&self, objects: &[ObjRef]) -> Result<Vec<ObjRef>> {
+        match self {
+            Remote::Http(h) => h.missing(objects),
+            Remote::Local(r) => Ok(oxen_pack::missing(r, objects)?),
+        }
+    }
+
+    /// Stream `objects` from `local` to the remote.
+    pub fn send_pack(&self, local: &Repo, objects: Vec<ObjRef>, progress: &dyn Progress) -> Result<ReceiveStats> {
+        let src = PackSource::new(local, objects).with_progress(progress);
+        match self {
+            Remote::Http(h) => h.send_pack(src),
+            Remote::Local(r) => Ok(oxen_pack::receive_pack(r, src, &oxen_pack::NoProgress)?),
+        }
+    }
+
+    /// Apply ref updates on the remote (compare-and-swap, fast-forward only unless `force`).
+    pub fn update_refs(&self, updates: Vec<RefUpdateReq>, force: bool) -> Result<Vec<RefUpdateResult>> {
+        match self {
+            Remote::Http(h) => h.update_refs(updates, force),
+            Remote::Local(r) => Ok(oxen_pack::apply_ref_updates(r, &updates, force)?),
+        }
+    }
+
+    /// Receive into `local` everything reachable from `wants` that is not
+    /// reachable from `haves`.
+    pub fn fetch_pack(&self, local: &Repo, wants: &[ContentId], haves: &[ContentId], progress: &dyn Progress) -> Result<ReceiveStats> {
+        match self {
+            Remote::Http(h) => h.fetch_pack(local, wants, haves, progress),
+            Remote::Local(r) => {
+                let objs = oxen_pack::enumerate(r, wants, haves)?;
+                let src = PackSource::new(r, objs);
+                Ok(oxen_pack::receive_pack(local, src, progress)?)
+            }
+        }
+    }
+}
+
+/// A local repository's refs in wire form (what `GET .../refs` returns).
+pub fn local_refs(repo: &Repo) -> Result<RefsMsg> {
+    let refs = repo.refs();
+    let mut out = BTreeMap::new();
+    for prefix in ["heads/", "tags/"] {
+        for (name, id) in refs.list(prefix)? {
+            out.insert(name, id.to_hex());
+        }
+    }
+    let head = match repo.head()? {
+        oxen_refs::Head::Branch(b) => Some(format!("heads/{b}")),
+        oxen_refs::Head::Detached(_) => None,
+    };
+    Ok(RefsMsg { head, refs: out })
+}
+
+/// The bearer token for HTTP remotes: `$OXEN_TOKEN`, else `token` in
+/// `user_config.toml` (as written by `oxen-server add-user`), else `token`
+/// in `config.toml`, both in `$OXEN_HOME` or `~/.oxen`.
+pub fn load_token() -> Option<String> {
+    if let Ok(t) = std::env::var("OXEN_TOKEN") {
+        if !t.trim().is_empty() {
+            return Some(t.trim().to_string());
+        }
+    }
+    let dir = oxen_store::global_config_dir()?;
+    for f in ["user_config.toml", "config.toml"] {
+        if let Ok(c) = oxen_store::Config::load(&dir.join(f)) {
+            if let Some(t) = c.token {
+                return Some(t);
+            }
+        }
+    }
+    None
+}

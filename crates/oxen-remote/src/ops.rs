@@ -1,0 +1,270 @@
+//! push, fetch and clone.
+
+use std::path::{Path, PathBuf};
+
+use oxen_hash::ContentId;
+use oxen_pack::{PackError, Progress, RefUpdateReq};
+use oxen_refs::{Expect, RefUpdate};
+use oxen_repo::Repo;
+use oxen_store::Config;
+
+use crate::{Remote, RemoteError, Result};
+
+/// How one ref changed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefChange {
+    /// Full ref name (`heads/main`).
+    pub name: String,
+    /// Value before (`None`: it did not exist).
+    pub old: Option<ContentId>,
+    /// Value after.
+    pub new: Option<ContentId>,
+    /// What kind of change it was.
+    pub outcome: PushOutcome,
+}
+
+/// Kinds of ref change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PushOutcome {
+    /// Already equal.
+    UpToDate,
+    /// The ref did not exist.
+    Created,
+    /// Moved forward.
+    FastForward,
+    /// Overwritten (`--force`), possibly losing commits.
+    Forced,
+}
+
+/// What a push did.
+#[derive(Clone, Debug, Default)]
+pub struct PushReport {
+    /// Per-ref results.
+    pub changes: Vec<RefChange>,
+    /// Objects sent.
+    pub objects: u64,
+    /// Pack bytes sent.
+    pub bytes: u64,
+}
+
+/// What a fetch did.
+#[derive(Clone, Debug, Default)]
+pub struct FetchReport {
+    /// Remote-tracking refs changed (`remotes/<remote>/<branch>`), or the
+    /// remote's refs when fetching from a URL without a remote name.
+    pub changes: Vec<RefChange>,
+    /// Objects received.
+    pub objects: u64,
+    /// Pack bytes received.
+    pub bytes: u64,
+}
+
+/// What a clone did.
+#[derive(Clone, Debug)]
+pub struct CloneReport {
+    /// The new repository's work tree.
+    pub dir: PathBuf,
+    /// Branch checked out (`None` when the remote is empty).
+    pub branch: Option<String>,
+    /// Its commit.
+    pub commit: Option<ContentId>,
+    /// Objects received.
+    pub objects: u64,
+    /// Pack bytes received.
+    pub bytes: u64,
+}
+
+/// Turn a remote name or URL into `(remote name if it is one, url)`.
+/// Local paths in config are relative to the repository's work tree.
+pub fn resolve_remote(repo: &Repo, name_or_url: &str) -> Result<(Option<String>, String)> {
+    let config = repo.config()?;
+    if let Some(r) = config.remote.get(name_or_url) {
+        let url = if is_url(&r.url) || Path::new(&r.url).is_absolute() { r.url.clone() } else { repo.layout.work.join(&r.url).to_string_lossy().into_owned() };
+        return Ok((Some(name_or_url.to_string()), url));
+    }
+    if is_url(name_or_url) || Path::new(name_or_url).join(".oxen").is_dir() {
+        return Ok((None, name_or_url.to_string()));
+    }
+    Err(RemoteError::Other(format!("no remote named '{name_or_url}' (add one with `oxen remote add {name_or_url} <url>`)")))
+}
+
+fn is_url(s: &str) -> bool {
+    s.starts_with("http://") || s.starts_with("https://")
+}
+
+/// `main` -> `heads/main`; `heads/x`, `tags/x` stay.
+fn full_ref(name: &str) -> String {
+    let n = name.strip_prefix("refs/").unwrap_or(name);
+    if n.starts_with("heads/") || n.starts_with("tags/") {
+        n.to_string()
+    } else {
+        format!("heads/{n}")
+    }
+}
+
+/// Push local refs (branch names, `heads/<b>` or `tags/<t>`) to a remote.
+/// Only objects the remote lacks are sent: the walk starts from the local
+/// tips and stops at anything reachable from the remote's tips, and the
+/// remaining candidates are checked against the remote before sending.
+/// Without `force`, a ref the remote moved past us is refused (fetch
+/// first) and so is a non-fast-forward. When `remote_name` is given, the
+/// matching `remotes/<name>/<branch>` refs are updated afterwards.
+pub fn push(repo: &Repo, remote: &Remote, remote_name: Option<&str>, refs: &[String], force: bool, progress: &dyn Progress) -> Result<PushReport> {
+    let remote_refs = remote.list_refs()?;
+    let mut tips = Vec::new();
+    let mut updates = Vec::new();
+    let mut report = PushReport::default();
+    for r in refs {
+        let name = full_ref(r);
+        oxen_refs::validate_ref_name(&name)?;
+        let local = repo.refs().get(&name)?.ok_or_else(|| RemoteError::Other(format!("src refspec '{r}' does not match any local branch or tag")))?;
+        let theirs = remote_refs.refs.get(&name).copied();
+        let outcome = match theirs {
+            None => PushOutcome::Created,
+            Some(t) if t == local => PushOutcome::UpToDate,
+            Some(t) => {
+                let known = repo.db.has_object(oxen_store::Table::Commits, &t)?;
+                let ff = known && repo.is_ancestor(&t, &local)?;
+                match (ff, force) {
+                    (true, _) => PushOutcome::FastForward,
+                    (false, true) => PushOutcome::Forced,
+                    (false, false) if !known => return Err(PackError::FetchFirst(name).into()),
+                    (false, false) => return Err(PackError::NonFastForward(name).into()),
+                }
+            }
+        };
+        if outcome != PushOutcome::UpToDate {
+            tips.push(local);
+            updates.push(RefUpdateReq { name: name.clone(), old: theirs.map(|t| t.to_hex()), new: Some(local.to_hex()) });
+        }
+        report.changes.push(RefChange { name, old: theirs, new: Some(local), outcome });
+    }
+    if !tips.is_empty() {
+        let haves: Vec<ContentId> = remote_refs.refs.values().copied().collect();
+        let candidates = oxen_pack::enumerate(repo, &tips, &haves)?;
+        let missing = remote.missing(&candidates)?;
+        if !missing.is_empty() {
+            let stats = remote.send_pack(repo, missing, progress)?;
+            report.objects = stats.objects;
+            report.bytes = stats.bytes;
+        }
+        remote.update_refs(updates, force)?;
+    }
+    if let Some(rn) = remote_name {
+        let mut tracking = Vec::new();
+        for c in &report.changes {
+            if let (Some(b), Some(new)) = (c.name.strip_prefix("heads/"), c.new) {
+                tracking.push(RefUpdate { name: format!("remotes/{rn}/{b}"), new: Some(new), expect: Expect::Any });
+            }
+        }
+        repo.refs().update_all(&tracking)?;
+    }
+    Ok(report)
+}
+
+/// Fetch every branch of a remote: receive the objects we lack, and (when
+/// `remote_name` is given) point `remotes/<name>/<branch>` at the remote's
+/// tips. Our own refs (heads, tags) are never touched.
+pub fn fetch(repo: &Repo, remote: &Remote, remote_name: Option<&str>, progress: &dyn Progress) -> Result<FetchReport> {
+    let remote_refs = remote.list_refs()?;
+    let heads: Vec<(String, ContentId)> = remote_refs.refs.iter().filter_map(|(k, v)| k.strip_prefix("heads/").map(|b| (b.to_string(), *v))).collect();
+    let mut wants = Vec::new();
+    for (_, id) in &heads {
+        if !repo.db.has_object(oxen_store::Table::Commits, id)? && !wants.contains(id) {
+            wants.push(*id);
+        }
+    }
+    let mut report = FetchReport::default();
+    if !wants.is_empty() {
+        let haves: Vec<ContentId> = repo.refs().list("")?.into_iter().map(|(_, id)| id).collect();
+        let stats = remote.fetch_pack(repo, &wants, &haves, progress)?;
+        report.objects = stats.objects;
+        report.bytes = stats.bytes;
+    }
+    let mut updates = Vec::new();
+    for (b, id) in &heads {
+        let name = match remote_name {
+            Some(rn) => format!("remotes/{rn}/{b}"),
+            None => format!("heads/{b}"),
+        };
+        let old = if remote_name.is_some() { repo.refs().get(&name)? } else { None };
+        if old == Some(*id) {
+            continue;
+        }
+        let outcome = match old {
+            None => PushOutcome::Created,
+            Some(o) if repo.is_ancestor(&o, id)? => PushOutcome::FastForward,
+            Some(_) => PushOutcome::Forced,
+        };
+        if remote_name.is_some() {
+            updates.push(RefUpdate { name: name.clone(), new: Some(*id), expect: Expect::Any });
+        }
+        report.changes.push(RefChange { name, old, new: Some(*id), outcome });
+    }
+    repo.refs().update_all(&updates)?;
+    Ok(report)
+}
+
+/// Clone `url` into `dir` (default: the repository name, or the last path
+/// component of a local path): a new repository with `origin` pointing at
+/// `url`, every remote branch as `remotes/origin/<branch>`, and `branch`
+/// (default: the remote's HEAD, else `main`, else its first branch)
+/// checked out with `origin` as upstream. A directory created here is
+/// removed again if the clone fails.
+pub fn clone(url: &str, dir: Option<&Path>, branch: Option<&str>, progress: &dyn Progress) -> Result<CloneReport> {
+    let remote = Remote::open(url)?;
+    let dir = match dir {
+        Some(d) => d.to_path_buf(),
+        None => {
+            let name = url.trim_end_matches('/').rsplit('/').next().unwrap_or("").to_string();
+            if name.is_empty() || name == "." || name == ".." {
+                return Err(RemoteError::Other(format!("cannot guess a directory name from '{url}'; give one")));
+            }
+            PathBuf::from(name)
+        }
+    };
+    let existed = dir.exists();
+    if existed && std::fs::read_dir(&dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
+        return Err(RemoteError::Other(format!("destination '{}' already exists and is not an empty directory", dir.display())));
+    }
+    let result = clone_into(&remote, url, &dir, branch, progress);
+    if result.is_err() && !existed {
+        // Leave nothing half-made behind; a retry starts clean.
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    result
+}
+
+fn clone_into(remote: &Remote, url: &str, dir: &Path, branch: Option<&str>, progress: &dyn Progress) -> Result<CloneReport> {
+    let remote_refs = remote.list_refs()?;
+    let chosen = match branch {
+        Some(b) => {
+            if !remote_refs.refs.contains_key(&format!("heads/{b}")) {
+                return Err(RemoteError::Other(format!("remote branch '{b}' not found in {url}")));
+            }
+            Some(b.to_string())
+        }
+        None => remote_refs.default_branch(),
+    };
+    let repo = Repo::init(dir, chosen.as_deref().unwrap_or("main"))?;
+    // Store a local remote as an absolute path: the clone's work tree is
+    // elsewhere, so a relative one would point at the wrong place.
+    let stored_url = if is_url(url) { url.to_string() } else { std::fs::canonicalize(url).map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|_| url.to_string()) };
+    let cfg_path = repo.layout.config_file();
+    let mut cfg = Config::load(&cfg_path)?;
+    cfg.remote.insert("origin".into(), oxen_store::RemoteConfig { url: stored_url });
+    if let Some(b) = &chosen {
+        cfg.upstream.insert(b.clone(), "origin".into());
+    }
+    cfg.save(&cfg_path)?;
+    let fetched = fetch(&repo, remote, Some("origin"), progress)?;
+    let mut commit = None;
+    if let Some(b) = &chosen {
+        let tip = repo.refs().get(&format!("remotes/origin/{b}"))?.ok_or_else(|| RemoteError::Other(format!("remote branch '{b}' vanished during clone")))?;
+        // HEAD is still unborn here, so the checkout writes every file.
+        repo.checkout_commit(&tip, true)?;
+        repo.refs().update(&format!("heads/{b}"), Some(tip), Expect::Absent)?;
+        commit = Some(tip);
+    }
+    Ok(CloneReport { dir: repo.layout.work.clone(), branch: chosen, commit, objects: fetched.objects, bytes: fetched.bytes })
+}

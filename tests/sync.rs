@@ -1,0 +1,544 @@
+//! Sync end to end against a real `oxen-server` on a loopback port.
+
+mod common;
+mod sync_support;
+
+use common::*;
+use sync_support::*;
+
+fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+fn stderr_of(mut c: assert_cmd::Command) -> (bool, String, String) {
+    let o = c.output().unwrap();
+    (o.status.success(), String::from_utf8_lossy(&o.stdout).to_string(), String::from_utf8_lossy(&o.stderr).to_string())
+}
+
+/// Objects a push reported sending ("sent N objects"), 0 when none.
+fn sent_objects(stderr: &str) -> u64 {
+    stderr.lines().find_map(|l| l.strip_prefix("sent ").and_then(|r| r.split_whitespace().next()).and_then(|n| n.parse().ok())).unwrap_or(0)
+}
+
+#[test]
+fn curl_usage_list_create_info_delete() {
+    let d = tmp();
+    let srv = Server::start(d.path(), &[]);
+    let t = srv.token.clone();
+    let (code, body) = srv.http("GET", "/api/repos", Some(&t), b"");
+    assert_eq!((code, body.as_str()), (200, "{\"repos\":[]}"));
+    let (code, body) = srv.http("POST", "/api/repos", Some(&t), br#"{"name": "MyRepo"}"#);
+    assert_eq!(code, 201, "{body}");
+    let (code, _) = srv.http("POST", "/api/repos", Some(&t), br#"{"name": "MyRepo"}"#);
+    assert_eq!(code, 409);
+    for bad in ["../evil", "a/b", "..", ".hidden", "x y", ""] {
+        let (code, body) = srv.http("POST", "/api/repos", Some(&t), format!("{{\"name\": {:?}}}", bad).as_bytes());
+        assert_eq!(code, 400, "{bad}: {body}");
+    }
+    let (code, body) = srv.http("GET", "/api/repos", Some(&t), b"");
+    assert_eq!(code, 200);
+    assert!(body.contains("\"MyRepo\""), "{body}");
+    let (code, body) = srv.http("GET", "/api/repos/MyRepo", Some(&t), b"");
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"branches\":0"), "{body}");
+    let (code, _) = srv.http("GET", "/api/repos/Nope", Some(&t), b"");
+    assert_eq!(code, 404);
+    let (code, _) = srv.http("DELETE", "/api/repos/MyRepo", Some(&t), b"");
+    assert_eq!(code, 200);
+    let (_, body) = srv.http("GET", "/api/repos", Some(&t), b"");
+    assert!(!body.contains("MyRepo"));
+    assert!(!srv.sync_dir.join("MyRepo").exists());
+}
+
+#[test]
+fn no_token_or_wrong_token_is_401_and_changes_nothing() {
+    let d = tmp();
+    let srv = Server::start(d.path(), &[]);
+    for tok in [None, Some("0123456789abcdef"), Some("")] {
+        let (code, body) = srv.http("POST", "/api/repos", tok, br#"{"name": "Sneaky"}"#);
+        assert_eq!(code, 401, "{body}");
+        assert!(body.contains("\"error\""), "{body}");
+        let (code, _) = srv.http("GET", "/api/repos", tok, b"");
+        assert_eq!(code, 401);
+    }
+    assert!(!srv.sync_dir.join("Sneaky").exists());
+    // A client without a token gets a clear one-line error.
+    let a = d.path().join("a");
+    std::fs::create_dir_all(&a).unwrap();
+    init_with(&srv, &a, &[("f.txt", b"x")]);
+    srv.create("Repo");
+    let mut c = common::bin("oxen", &a);
+    c.env("OXEN_HOME", d.path().join("nohome")).args(["push", &srv.url("Repo"), "main"]);
+    let e = err(c);
+    assert!(e.contains("401"), "{e}");
+    assert_eq!(srv.refs("Repo"), "{\"head\":\"heads/main\",\"refs\":{}}");
+    srv.assert_alive();
+}
+
+#[test]
+fn push_clone_commit_push_pull_round_trip() {
+    let d = tmp();
+    let srv = Server::start(d.path(), &[]);
+    let a = d.path().join("a");
+    std::fs::create_dir_all(&a).unwrap();
+    init_with(&srv, &a, &[("data/train.csv", b"id,label\n1,cat\n"), ("images/cat 1.jpg", &[0u8, 1, 2, 255]), ("README.md", b"hello\n")]);
+    // Pushing to a repository that does not exist says how to create it.
+    let mut c = srv.bin("oxen", &a);
+    c.args(["push", &srv.url("Data"), "main"]);
+    let e = err(c);
+    assert!(e.contains("create it first"), "{e}");
+    srv.create("Data");
+    srv.oxen(&a, &["remote", "add", "origin", &srv.url("Data")]);
+    assert!(srv.oxen(&a, &["remote", "-v"]).contains(&srv.url("Data")));
+    srv.oxen(&a, &["push", "-u", "origin", "main"]);
+    // Second push of the same data: nothing travels.
+    let mut c = srv.bin("oxen", &a);
+    c.args(["push"]);
+    let (ok, stdout, stderr) = stderr_of(c);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("up-to-date heads/main"), "{stdout}");
+    assert_eq!(sent_objects(&stderr), 0);
+
+    // Clone into a second directory: byte-identical work tree.
+    let b = d.path().join("b");
+    srv.oxen(d.path(), &["clone", &srv.url("Data"), b.to_str().unwrap()]);
+    assert_eq!(snapshot(&a), snapshot(&b));
+    assert!(srv.oxen(&b, &["status"]).contains("Your branch is up to date with 'origin/main'."));
+
+    // Commit in the clone, push, pull in the first.
+    write(&b, "data/train.csv", b"id,label\n1,cat\n2,dog\n");
+    write(&b, "new/file.bin", vec![7u8; 5000]);
+    commit_all(&srv, &b, "more data");
+    assert!(srv.oxen(&b, &["status"]).contains("Your branch is ahead of 'origin/main' by 1 commit."));
+    srv.oxen(&b, &["push"]);
+    assert!(srv.oxen(&b, &["status"]).contains("Your branch is up to date with 'origin/main'."));
+    srv.oxen(&a, &["pull"]);
+    assert_eq!(snapshot(&a), snapshot(&b));
+    srv.oxen(&a, &["fsck"]);
+    let (code, body) = srv.http("GET", "/api/repos/Data/refs", Some(&srv.token), b"");
+    assert_eq!(code, 200);
+    assert!(body.contains("heads/main"), "{body}");
+}
+
+#[test]
+fn only_missing_objects_travel() {
+    let d = tmp();
+    let srv = Server::start(d.path(), &[]);
+    let a = d.path().join("a");
+    std::fs::create_dir_all(&a).unwrap();
+    srv.oxen(&a, &["init"]);
+    for i in 0..100 {
+        write(&a, &format!("dir{}/f{i}.txt", i % 10), format!("file {i}\n").repeat(50));
+    }
+    commit_all(&srv, &a, "base");
+    srv.create("R");
+    srv.oxen(&a, &["remote", "add", "origin", &srv.url("R")]);
+    let mut c = srv.bin("oxen-send-pack", &a);
+    c.args(["origin", "main"]);
+    let (ok, _, stderr) = stderr_of(c);
+    assert!(ok, "{stderr}");
+    // 100 blobs + 11 trees + 1 commit.
+    assert_eq!(sent_objects(&stderr), 112, "{stderr}");
+    // A branch changing one file of 100 sends that blob, two trees, one commit.
+    srv.oxen(&a, &["checkout", "-b", "feature"]);
+    write(&a, "dir3/f3.txt", b"changed\n");
+    commit_all(&srv, &a, "change one");
+    let mut c = srv.bin("oxen-send-pack", &a);
+    c.args(["origin", "feature"]);
+    let (ok, stdout, stderr) = stderr_of(c);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("new ") && stdout.contains("heads/feature"), "{stdout}");
+    assert_eq!(sent_objects(&stderr), 4, "{stderr}");
+    // And again: nothing.
+    let mut c = srv.bin("oxen-send-pack", &a);
+    c.args(["origin", "feature", "main"]);
+    let (ok, stdout, stderr) = stderr_of(c);
+    assert!(ok, "{stderr}");
+    assert_eq!(sent_objects(&stderr), 0, "{stderr}");
+    assert_eq!(stdout.matches("up-to-date").count(), 2, "{stdout}");
+}
+
+#[test]
+fn concurrent_pushes_one_wins_the_other_fetches_first_and_loses_nothing() {
+    let d = tmp();
+    let srv = Server::start(d.path(), &[]);
+    let a = d.path().join("a");
+    std::fs::create_dir_all(&a).unwrap();
+    init_with(&srv, &a, &[("base.txt", b"base\n")]);
+    srv.create("R");
+    srv.oxen(&a, &["remote", "add", "origin", &srv.url("R")]);
+    srv.oxen(&a, &["push", "-u", "origin", "main"]);
+    let b = d.path().join("b");
+    let c = d.path().join("c");
+    srv.oxen(d.path(), &["clone", &srv.url("R"), "b"]);
+    srv.oxen(d.path(), &["clone", &srv.url("R"), "c"]);
+    write(&b, "from_b.txt", b"b\n");
+    commit_all(&srv, &b, "b");
+    write(&c, "from_c.txt", b"c\n");
+    commit_all(&srv, &c, "c");
+    let spawn = |dir: std::path::PathBuf| {
+        let mut cmd = srv.bin("oxen", &dir);
+        cmd.args(["push"]);
+        std::thread::spawn(move || stderr_of(cmd))
+    };
+    let (hb, hc) = (spawn(b.clone()), spawn(c.clone()));
+    let (rb, rc) = (hb.join().unwrap(), hc.join().unwrap());
+    assert!(rb.0 != rc.0, "exactly one push must win: b={rb:?} c={rc:?}");
+    let (loser, lerr) = if rb.0 { (&c, rc.2) } else { (&b, rb.2) };
+    assert!(lerr.contains("fetch first"), "{lerr}");
+    // The loser pulls (a merge) and pushes again; nothing is lost.
+    srv.oxen(loser, &["pull"]);
+    srv.oxen(loser, &["push"]);
+    let e = d.path().join("e");
+    srv.oxen(d.path(), &["clone", &srv.url("R"), "e"]);
+    let snap = snapshot(&e);
+    for f in ["base.txt", "from_b.txt", "from_c.txt"] {
+        assert!(snap.contains_key(f), "{f} missing: {:?}", snap.keys());
+    }
+}
+
+#[test]
+fn non_fast_forward_is_refused_unless_forced() {
+    let d = tmp();
+    let srv = Server::start(d.path(), &[]);
+    let a = d.path().join("a");
+    std::fs::create_dir_all(&a).unwrap();
+    init_with(&srv, &a, &[("x.txt", b"1\n")]);
+    srv.create("R");
+    srv.oxen(&a, &["remote", "add", "origin", &srv.url("R")]);
+    srv.oxen(&a, &["push", "origin", "main"]);
+    write(&a, "x.txt", b"2\n");
+    commit_all(&srv, &a, "two");
+    srv.oxen(&a, &["push", "origin", "main"]);
+    // Rewind locally and commit something else: not a fast-forward.
+    srv.oxen(&a, &["reset", "--hard", "HEAD~1"]);
+    write(&a, "y.txt", b"other\n");
+    commit_all(&srv, &a, "other");
+    let mut c = srv.bin("oxen", &a);
+    c.args(["push", "origin", "main"]);
+    let e = err(c);
+    assert!(e.contains("non-fast-forward"), "{e}");
+    let mut c = srv.bin("oxen", &a);
+    c.args(["push", "--force", "origin", "main"]);
+    let (ok, stdout, stderr) = stderr_of(c);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("forced"), "{stdout}");
+}
+
+#[test]
+fn interrupted_push_leaves_server_consistent_and_retry_sends_the_rest() {
+    let d = tmp();
+    let srv = Server::start(d.path(), &[]);
+    let a = d.path().join("a");
+    std::fs::create_dir_all(&a).unwrap();
+    srv.oxen(&a, &["init"]);
+    for i in 0..40 {
+        write(&a, &format!("f{i:02}.bin"), vec![i as u8; 20_000 + i]);
+    }
+    commit_all(&srv, &a, "forty files");
+    srv.create("R");
+    // The pack a push would send, cut off half-way as if the client died.
+    let mut c = common::bin("oxen-upload-pack", &a);
+    c.args(["--want", "main", "."]);
+    let pack = c.output().unwrap().stdout;
+    assert!(pack.len() > 800_000);
+    let cut = &pack[..pack.len() / 2];
+    let (code, body) = raw_http(&srv.addr, "POST", "/api/repos/R/receive-pack", Some(&srv.token), cut, Some(pack.len() as u64));
+    // The connection died mid-body: there may be no response at all, or a 400.
+    assert!(code == 0 || code == 400, "{code} {body}");
+    srv.assert_alive();
+    assert_eq!(srv.refs("R"), "{\"head\":\"heads/main\",\"refs\":{}}");
+    // Some blobs survived; nothing half-written is visible.
+    let versions = srv.sync_dir.join("R/.oxen/versions");
+    let mut stored = 0;
+    for shard in std::fs::read_dir(&versions).unwrap().flatten() {
+        for f in std::fs::read_dir(shard.path()).unwrap().flatten() {
+            let bytes = std::fs::read(f.path()).unwrap();
+            let id = format!("{}{}", shard.file_name().to_string_lossy(), f.file_name().to_string_lossy());
+            assert_eq!(oxen_hash::ContentId::of(&bytes).to_hex(), id, "a partial object became visible");
+            stored += 1;
+        }
+    }
+    assert!(stored > 5, "expected some blobs to survive, got {stored}");
+    // The retry sends only what is missing.
+    srv.oxen(&a, &["remote", "add", "origin", &srv.url("R")]);
+    let mut c = srv.bin("oxen", &a);
+    c.args(["push", "origin", "main"]);
+    let (ok, _, stderr) = stderr_of(c);
+    assert!(ok, "{stderr}");
+    let sent = sent_objects(&stderr);
+    assert!(sent > 0 && sent < 42 - stored as u64 + 1, "sent {sent} with {stored} already there: {stderr}");
+    let b = d.path().join("b");
+    srv.oxen(d.path(), &["clone", &srv.url("R"), "b"]);
+    assert_eq!(snapshot(&a), snapshot(&b));
+}
+
+#[test]
+fn killed_push_client_leaves_server_consistent() {
+    let d = tmp();
+    let srv = Server::start(d.path(), &[]);
+    let a = d.path().join("a");
+    std::fs::create_dir_all(&a).unwrap();
+    srv.oxen(&a, &["init"]);
+    for i in 0..8 {
+        write(&a, &format!("big{i}.bin"), vec![i as u8 + 1; 8 << 20]);
+    }
+    commit_all(&srv, &a, "big files");
+    srv.create("R");
+    srv.oxen(&a, &["remote", "add", "origin", &srv.url("R")]);
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("oxen"))
+        .current_dir(&a)
+        .env("OXEN_HOME", &srv.home)
+        .args(["push", "origin", "main"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    let _ = child.kill();
+    let _ = child.wait();
+    srv.assert_alive();
+    // Either the push finished before the kill, or the ref did not move.
+    let refs = srv.refs("R");
+    if !refs.contains("heads/main") {
+        assert_eq!(refs, "{\"head\":\"heads/main\",\"refs\":{}}");
+    }
+    srv.oxen(&a, &["push", "origin", "main"]);
+    let b = d.path().join("b");
+    srv.oxen(d.path(), &["clone", &srv.url("R"), "b"]);
+    assert_eq!(snapshot(&a), snapshot(&b));
+}
+
+/// A server with one commit on main, for the bad-input tests.
+fn seeded(d: &std::path::Path, extra: &[&str]) -> (Server, std::path::PathBuf) {
+    let srv = Server::start(d, extra);
+    let a = d.join("a");
+    std::fs::create_dir_all(&a).unwrap();
+    init_with(&srv, &a, &[("ok.txt", b"fine\n")]);
+    srv.create("R");
+    srv.oxen(&a, &["remote", "add", "origin", &srv.url("R")]);
+    srv.oxen(&a, &["push", "origin", "main"]);
+    (srv, a)
+}
+
+fn versions_count(srv: &Server) -> usize {
+    let v = srv.sync_dir.join("R/.oxen/versions");
+    std::fs::read_dir(v).unwrap().flatten().map(|s| std::fs::read_dir(s.path()).unwrap().count()).sum()
+}
+
+#[test]
+fn bad_packs_are_refused_and_change_nothing() {
+    let d = tmp();
+    let (srv, _a) = seeded(d.path(), &[]);
+    let before_refs = srv.refs("R");
+    let before_versions = versions_count(&srv);
+    let post = |pack: &[u8]| srv.http("POST", "/api/repos/R/receive-pack", Some(&srv.token), pack);
+
+    // An object whose bytes do not match its id.
+    let wrong = oxen_hash::ContentId::of(b"what the id says").0;
+    let (code, body) = post(&make_pack(&[(3, wrong, b"something else".to_vec())], true));
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("corrupt"), "{body}");
+
+    // A truncated pack.
+    let good = b"real bytes".to_vec();
+    let pack = make_pack(&[(3, oxen_hash::ContentId::of(&good).0, good.clone())], true);
+    let (code, body) = post(&pack[..pack.len() - 20]);
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("truncated"), "{body}");
+
+    // Bad trailer.
+    let mut bad = pack.clone();
+    let n = bad.len();
+    bad[n - 1] ^= 0xff;
+    let (code, body) = post(&bad);
+    assert_eq!(code, 400, "{body}");
+
+    // Garbage.
+    let (code, _) = post(b"this is not a pack at all");
+    assert_eq!(code, 400);
+
+    // Trees with unsafe names.
+    for name in ["../evil", "a/b", "nul\0byte", ".oxen", ".."] {
+        let blob = b"payload".to_vec();
+        let blob_id = oxen_hash::ContentId::of(&blob);
+        let tree = oxen_object::Tree::Entries(vec![oxen_object::TreeEntry {
+            name: name.to_string(),
+            kind: oxen_object::EntryKind::File,
+            mode: oxen_object::mode::FILE,
+            id: blob_id,
+            size: blob.len() as u64,
+            tabular: None,
+        }]);
+        let tb = tree.encode();
+        let (code, body) = post(&make_pack(&[(3, blob_id.0, blob.clone()), (2, oxen_hash::ContentId::of(&tb).0, tb.clone())], true));
+        assert_eq!(code, 400, "{name:?}: {body}");
+        assert!(body.contains("invalid name"), "{body}");
+    }
+    assert_eq!(srv.refs("R"), before_refs);
+    // Only the valid "payload"/"real bytes" blobs could have been stored.
+    assert!(versions_count(&srv) <= before_versions + 2);
+    srv.assert_alive();
+}
+
+#[test]
+fn bad_requests_get_clear_4xx_and_the_server_keeps_serving() {
+    let d = tmp();
+    let (srv, a) = seeded(d.path(), &["--max-body", "100000"]);
+    let before = srv.refs("R");
+    let head = out({
+        let mut c = common::bin("oxen-rev-parse", &a);
+        c.arg("HEAD");
+        c
+    });
+    // Ref names with '..', outside heads/ and tags/, malformed ids.
+    for (name, new) in [("heads/../x", head.as_str()), ("heads/a..b", head.as_str()), ("remotes/origin/main", head.as_str()), ("heads/ok", "nothex")] {
+        let body = format!("{{\"updates\": [{{\"name\": \"{name}\", \"old\": null, \"new\": \"{new}\"}}]}}");
+        let (code, resp) = srv.http("POST", "/api/repos/R/refs", Some(&srv.token), body.as_bytes());
+        assert_eq!(code, 400, "{name}: {resp}");
+    }
+    // A commit the server does not have.
+    let body = format!("{{\"updates\": [{{\"name\": \"heads/x\", \"old\": null, \"new\": \"{}\"}}]}}", "ab".repeat(16));
+    let (code, _) = srv.http("POST", "/api/repos/R/refs", Some(&srv.token), body.as_bytes());
+    assert_eq!(code, 400);
+    // Garbage JSON everywhere JSON is expected.
+    for path in ["/api/repos", "/api/repos/R/refs", "/api/repos/R/missing", "/api/repos/R/upload-pack"] {
+        let (code, resp) = srv.http("POST", path, Some(&srv.token), b"{not json");
+        assert_eq!(code, 400, "{path}: {resp}");
+        assert!(resp.contains("invalid JSON"), "{resp}");
+    }
+    // A body larger than the limit: declared, and streamed (chunked) by a push.
+    let (code, resp) = raw_http(&srv.addr, "POST", "/api/repos/R/receive-pack", Some(&srv.token), b"OXPK", Some(5_000_000));
+    assert_eq!(code, 413, "{resp}");
+    assert!(resp.contains("limit"), "{resp}");
+    // An absurd declared length must not make the server try to drain it.
+    let (code, _) = raw_http(&srv.addr, "POST", "/api/repos/R/receive-pack", Some(&srv.token), b"", Some(1 << 45));
+    assert_eq!(code, 413);
+    write(&a, "big.bin", vec![1u8; 300_000]);
+    commit_all(&srv, &a, "too big");
+    let mut c = srv.bin("oxen", &a);
+    c.args(["push", "origin", "main"]);
+    let e = err(c);
+    assert!(e.contains("413") || e.contains("limit") || e.contains("cannot reach"), "{e}");
+    assert_eq!(srv.refs("R"), before);
+    // Unknown endpoint and method.
+    let (code, _) = srv.http("GET", "/nope", Some(&srv.token), b"");
+    assert_eq!(code, 404);
+    let (code, _) = srv.http("PUT", "/api/repos/R/refs", Some(&srv.token), b"");
+    assert_eq!(code, 405);
+    srv.assert_alive();
+}
+
+#[test]
+fn plumbing_over_pipes_and_local_path_remotes() {
+    let d = tmp();
+    let root = d.path();
+    let a = root.join("a");
+    let b = root.join("b");
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    out({
+        let mut c = oxen(&a);
+        c.arg("init");
+        c
+    });
+    out({
+        let mut c = oxen(&b);
+        c.arg("init");
+        c
+    });
+    write(&a, "x/y.txt", b"piped\n");
+    out({
+        let mut c = oxen(&a);
+        c.args(["add", "-A"]);
+        c
+    });
+    out({
+        let mut c = oxen(&a);
+        c.args(["commit", "-m", "one"]);
+        c
+    });
+    let head = out({
+        let mut c = bin("oxen-rev-parse", &a);
+        c.arg("main");
+        c
+    });
+    // upload-pack | receive-pack, like over ssh.
+    let pack = bin("oxen-upload-pack", &a).args(["--want", "main", "."]).output().unwrap().stdout;
+    let summary = out({
+        let mut c = bin("oxen-receive-pack", root);
+        c.args(["b", "--update", &format!("heads/main::{head}")]).write_stdin(pack.clone());
+        c
+    });
+    assert!(summary.contains("\"objects\":4"), "{summary}");
+    assert_eq!(out({
+        let mut c = bin("oxen-rev-parse", &b);
+        c.arg("main");
+        c
+    }), head);
+    // Same pack again: nothing new stored; a non-fast-forward update is refused.
+    let summary = out({
+        let mut c = bin("oxen-receive-pack", root);
+        c.args(["b"]).write_stdin(pack);
+        c
+    });
+    assert!(summary.contains("\"stored\":0"), "{summary}");
+    // send-pack and fetch-pack against a local path.
+    write(&a, "x/z.txt", b"more\n");
+    out({
+        let mut c = oxen(&a);
+        c.args(["add", "-A"]);
+        c
+    });
+    out({
+        let mut c = oxen(&a);
+        c.args(["commit", "-m", "two"]);
+        c
+    });
+    let o = out({
+        let mut c = bin("oxen-send-pack", &a);
+        c.args([b.to_str().unwrap(), "main"]);
+        c
+    });
+    assert!(o.contains("heads/main"), "{o}");
+    let c2 = root.join("c");
+    std::fs::create_dir_all(&c2).unwrap();
+    out({
+        let mut c = oxen(&c2);
+        c.arg("init");
+        c
+    });
+    let o = out({
+        let mut c = bin("oxen-fetch-pack", &c2);
+        c.arg(b.to_str().unwrap());
+        c
+    });
+    let new_head = out({
+        let mut c = bin("oxen-rev-parse", &a);
+        c.arg("main");
+        c
+    });
+    assert_eq!(o, format!("{new_head} heads/main"));
+    out({
+        let mut c = bin("oxen-fsck", &c2);
+        c.arg("--help");
+        c
+    });
+    // Clone from a local path works too.
+    out({
+        let mut c = oxen(root);
+        c.args(["clone", "a", "d"]);
+        c
+    });
+    assert_eq!(snapshot(&a), snapshot(&root.join("d")));
+}
+
+#[test]
+fn server_shuts_down_gracefully_on_sigterm() {
+    let d = tmp();
+    let mut srv = Server::start(d.path(), &[]);
+    srv.assert_alive();
+    unsafe { libc::kill(srv.child.id() as i32, libc::SIGTERM) };
+    let st = srv.child.wait().unwrap();
+    assert!(st.success(), "{st:?}");
+}
