@@ -5,7 +5,7 @@
 //! versions store, and the canonical encodings of trees and commits.
 
 use std::fmt;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::str::FromStr;
 
 use xxhash_rust::xxh3::Xxh3;
@@ -36,20 +36,8 @@ impl ContentId {
     }
 
     /// Hash everything a reader yields, in bounded memory.
-    pub fn of_reader<R: Read>(mut reader: R) -> io::Result<(ContentId, u64)> {
-        let mut hasher = Hasher::new();
-        let mut buf = vec![0u8; CHUNK];
-        loop {
-            let n = match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            hasher.update(&buf[..n]);
-        }
-        let len = hasher.len();
-        Ok((hasher.finish(), len))
+    pub fn of_reader<R: Read>(reader: R) -> io::Result<(ContentId, u64)> {
+        copy_hashing(reader, &mut io::sink()).map_err(CopyError::into_inner)
     }
 
     /// Hash a file on disk, streaming it.
@@ -104,6 +92,43 @@ fn hex_val(c: u8) -> Option<u8> {
         b'A'..=b'F' => Some(c - b'A' + 10),
         _ => None,
     }
+}
+
+/// Which side of a [`copy_hashing`] failed.
+#[derive(Debug)]
+pub enum CopyError {
+    /// Reading the source failed.
+    Read(io::Error),
+    /// Writing the destination failed.
+    Write(io::Error),
+}
+
+impl CopyError {
+    /// The underlying I/O error.
+    pub fn into_inner(self) -> io::Error {
+        match self {
+            CopyError::Read(e) | CopyError::Write(e) => e,
+        }
+    }
+}
+
+/// Copy `reader` into `writer` one chunk at a time, hashing on the way: the
+/// one loop behind hashing, storing and receiving contents, with memory
+/// bounded by the chunk size whatever the length.
+pub fn copy_hashing<R: Read, W: Write + ?Sized>(mut reader: R, writer: &mut W) -> Result<(ContentId, u64), CopyError> {
+    let mut hasher = Hasher::new();
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(CopyError::Read(e)),
+        };
+        hasher.update(&buf[..n]);
+        writer.write_all(&buf[..n]).map_err(CopyError::Write)?;
+    }
+    Ok((hasher.finish(), hasher.len()))
 }
 
 /// True when `s` is a non-empty string of hex digits of at most 32 chars,

@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use oxen_hash::{ContentId, Hasher, CHUNK};
+use oxen_hash::{copy_hashing, ContentId, CopyError, CHUNK};
 
 use crate::{Result, StoreError};
 
@@ -48,27 +48,30 @@ impl Versions {
 
     /// Stream everything from `reader` into the store, hashing as it goes,
     /// and return its id and length. Memory use is one chunk, whatever the size.
-    pub fn write_reader<R: Read>(&self, mut reader: R, what: &Path) -> Result<(ContentId, u64)> {
+    pub fn write_reader<R: Read>(&self, reader: R, what: &Path) -> Result<(ContentId, u64)> {
+        let (tmp, id, len) = self.stage_stream(reader, what)?;
+        self.publish(tmp, &id)?;
+        Ok((id, len))
+    }
+
+    /// Copy a stream into a temp file, hashing it.
+    fn stage_stream<R: Read>(&self, reader: R, what: &Path) -> Result<(tempfile::NamedTempFile, ContentId, u64)> {
         let mut tmp = tempfile::NamedTempFile::new_in(&self.tmp).map_err(|e| StoreError::io(&self.tmp, e))?;
-        let mut hasher = Hasher::new();
-        let mut buf = vec![0u8; CHUNK];
-        loop {
-            let n = match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(StoreError::io(what, e)),
-            };
-            hasher.update(&buf[..n]);
-            tmp.write_all(&buf[..n]).map_err(|e| StoreError::io(tmp.path(), e))?;
-        }
-        let id = hasher.finish();
-        let dest = self.path(&id);
+        let (id, len) = copy_hashing(reader, tmp.as_file_mut()).map_err(|e| match e {
+            CopyError::Read(e) => StoreError::io(what, e),
+            CopyError::Write(e) => StoreError::io(&self.tmp, e),
+        })?;
+        Ok((tmp, id, len))
+    }
+
+    /// Make a staged temp file visible under its id (a no-op if already stored).
+    fn publish(&self, tmp: tempfile::NamedTempFile, id: &ContentId) -> Result<()> {
+        let dest = self.path(id);
         if !dest.is_file() {
             self.ensure_shard(&dest)?;
             tmp.persist(&dest).map_err(|e| StoreError::io(&dest, e.error))?;
         }
-        Ok((id, hasher.len()))
+        Ok(())
     }
 
     /// Store a file from disk. Small files are read whole (one syscall, and
@@ -108,30 +111,12 @@ impl Versions {
     /// streaming from a reader: verifies again while copying and refuses to
     /// make the object visible if the bytes do not hash to `expected`.
     pub fn write_verified<R: Read>(&self, reader: R, expected: &ContentId, what: &Path) -> Result<u64> {
-        let mut tmp = tempfile::NamedTempFile::new_in(&self.tmp).map_err(|e| StoreError::io(&self.tmp, e))?;
-        let mut hasher = Hasher::new();
-        let mut buf = vec![0u8; CHUNK];
-        let mut reader = reader;
-        loop {
-            let n = match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(StoreError::io(what, e)),
-            };
-            hasher.update(&buf[..n]);
-            tmp.write_all(&buf[..n]).map_err(|e| StoreError::io(tmp.path(), e))?;
-        }
-        let actual = hasher.finish();
+        let (tmp, actual, len) = self.stage_stream(reader, what)?;
         if actual != *expected {
             return Err(StoreError::Corrupt(*expected, actual));
         }
-        let dest = self.path(expected);
-        if !dest.is_file() {
-            self.ensure_shard(&dest)?;
-            tmp.persist(&dest).map_err(|e| StoreError::io(&dest, e.error))?;
-        }
-        Ok(hasher.len())
+        self.publish(tmp, expected)?;
+        Ok(len)
     }
 
     /// Re-hash stored contents; `Ok(None)` when they still match their id,

@@ -74,21 +74,12 @@ pub fn run(args: Args) -> CliResult {
             }
         }
         ObjectKind::Blob => {
-            let mut f = repo.versions.open(&t.id)?;
+            let f = repo.versions.open(&t.id)?;
             // Stream and verify: a corrupt file must not pass silently.
-            let mut h = oxen_hash::Hasher::new();
-            let mut buf = vec![0u8; oxen_hash::CHUNK];
-            loop {
-                let n = std::io::Read::read(&mut f, &mut buf)?;
-                if n == 0 {
-                    break;
-                }
-                h.update(&buf[..n]);
-                out.write_all(&buf[..n])?;
-            }
+            let (actual, _) = oxen_hash::copy_hashing(f, &mut out).map_err(oxen_hash::CopyError::into_inner)?;
             out.flush()?;
-            if h.finish() != t.id {
-                return Err(crate::fail(format!("object {} is corrupt: its bytes hash to {}", t.id, h.finish())));
+            if actual != t.id {
+                return Err(crate::fail(format!("object {} is corrupt: its bytes hash to {actual}", t.id)));
             }
         }
     }

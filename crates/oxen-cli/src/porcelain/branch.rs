@@ -145,6 +145,18 @@ fn switch_to(repo: &Repo, target: &str, force: bool, allow_detach: bool) -> CliR
     Ok(())
 }
 
+/// `checkout -b` / `switch -c`: create a branch at `start` and move to it.
+fn create_and_switch(repo: &Repo, name: &str, start: Option<&str>, force: bool) -> CliResult {
+    let id = create_branch(repo, name, start)?;
+    // Same commit: only HEAD moves, and local changes stay as they are.
+    if repo.head_commit()? != Some(id) {
+        repo.checkout_commit(&id, force)?;
+    }
+    oxen_refs::write_head(&repo.layout, &Head::Branch(name.to_string()))?;
+    eprintln!("Switched to a new branch '{name}'");
+    Ok(())
+}
+
 pub fn checkout(a: CheckoutArgs) -> CliResult {
     let repo = super::open()?;
     if !a.paths.is_empty() {
@@ -152,15 +164,7 @@ pub fn checkout(a: CheckoutArgs) -> CliResult {
         return super::restore::restore_paths(&repo, &a.paths, source.as_deref(), false, true);
     }
     if let Some(nb) = &a.new_branch {
-        create_branch(&repo, nb, a.target.as_deref())?;
-        // Same commit: only HEAD moves, the work tree keeps local changes.
-        let id = repo.resolve_commit(nb)?;
-        if repo.head_commit()? != Some(id) {
-            repo.checkout_commit(&id, a.force)?;
-        }
-        oxen_refs::write_head(&repo.layout, &Head::Branch(nb.clone()))?;
-        eprintln!("Switched to a new branch '{nb}'");
-        return Ok(());
+        return create_and_switch(&repo, nb, a.target.as_deref(), a.force);
     }
     let target = a.target.ok_or_else(|| fail("nothing to check out: name a branch or commit"))?;
     switch_to(&repo, &target, a.force, true)
@@ -169,14 +173,7 @@ pub fn checkout(a: CheckoutArgs) -> CliResult {
 pub fn switch(a: SwitchArgs) -> CliResult {
     let repo = super::open()?;
     if let Some(nb) = &a.create {
-        create_branch(&repo, nb, a.target.as_deref())?;
-        let id = repo.resolve_commit(nb)?;
-        if repo.head_commit()? != Some(id) {
-            repo.checkout_commit(&id, a.force)?;
-        }
-        oxen_refs::write_head(&repo.layout, &Head::Branch(nb.clone()))?;
-        eprintln!("Switched to a new branch '{nb}'");
-        return Ok(());
+        return create_and_switch(&repo, nb, a.target.as_deref(), a.force);
     }
     let target = a.target.ok_or_else(|| fail("missing branch name"))?;
     switch_to(&repo, &target, a.force, a.detach)

@@ -37,7 +37,12 @@ pub fn run(a: Args) -> CliResult {
     let rev = a.rev.unwrap_or_default();
     let theirs = repo.resolve_commit(&rev)?;
     let label = format!("'{rev}'");
-    match repo.merge_commit_with(&theirs, &label, &a.keys)? {
+    report(repo.merge_commit_with(&theirs, &label, &a.keys)?)
+}
+
+/// Print how a merge ended (shared by `merge` and `pull`); conflicts are an error.
+pub(crate) fn report(outcome: MergeOutcome) -> CliResult {
+    match outcome {
         MergeOutcome::UpToDate => println!("Already up to date."),
         MergeOutcome::FastForward(id) => println!("Fast-forward to {}", &id.to_hex()[..10]),
         MergeOutcome::Merged(id) => println!("Merge made commit {}", &id.to_hex()[..10]),

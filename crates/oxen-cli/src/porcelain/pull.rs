@@ -1,6 +1,5 @@
 //! `oxen pull`
 
-use oxen_repo::MergeOutcome;
 
 use crate::{fail, CliResult};
 
@@ -31,16 +30,5 @@ pub fn run(a: Args) -> CliResult {
     super::fetch::print_fetch(&report);
     let tracking = format!("remotes/{rn}/{branch}");
     let theirs = repo.refs().get(&tracking)?.ok_or_else(|| fail(format!("remote {rn} has no branch {branch}")))?;
-    match repo.merge_commit(&theirs, &format!("{rn}/{branch}"))? {
-        MergeOutcome::UpToDate => println!("Already up to date."),
-        MergeOutcome::FastForward(id) => println!("Fast-forward to {}", &id.to_hex()[..10]),
-        MergeOutcome::Merged(id) => println!("Merge made commit {}", &id.to_hex()[..10]),
-        MergeOutcome::Conflicts(paths) => {
-            for p in &paths {
-                println!("CONFLICT: {p}");
-            }
-            return Err(fail(format!("automatic merge failed on {} path(s); fix conflicts, `oxen add` them, then `oxen commit`", paths.len())));
-        }
-    }
-    Ok(())
+    super::merge::report(repo.merge_commit(&theirs, &format!("{rn}/{branch}"))?)
 }
