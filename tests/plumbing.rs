@@ -161,9 +161,13 @@ fn fsck_detects_a_flipped_byte() {
     let mut c = bin("oxen-rev-parse", d.path());
     c.arg("HEAD:data/train.csv");
     let id = out(c);
-    let p = d.path().join(".oxen/versions").join(&id[..2]).join(&id[2..]);
+    // Small contents live inside a segment file: flip a byte of this one.
+    let (p, offset) = {
+        let repo = oxen_repo::Repo::open(d.path()).unwrap();
+        repo.versions.locate(&oxen_hash::ContentId::from_hex(&id).unwrap()).unwrap().expect("stored")
+    };
     let mut bytes = std::fs::read(&p).unwrap();
-    bytes[3] ^= 0x01;
+    bytes[offset as usize + 3] ^= 0x01;
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
     std::fs::write(&p, bytes).unwrap();

@@ -190,6 +190,8 @@ pub fn stage_paths(work: &Path, db: &Db, versions: &Versions, paths: &[String], 
         }
         changes.push((p, Some(e)));
     }
+    // Contents must be recorded before the index refers to them.
+    versions.flush()?;
     removals.sort();
     removals.dedup();
     for r in removals {

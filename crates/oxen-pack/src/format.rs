@@ -18,7 +18,6 @@
 //! complete closures behind, and a retry sends only the rest.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 
@@ -121,7 +120,7 @@ pub struct PackSource<'r> {
     buf: Vec<u8>,
     pos: usize,
     hash_buf: bool,
-    blob: Option<(File, u64, ContentId)>,
+    blob: Option<(oxen_store::Blob, u64, ContentId)>,
     hasher: Hasher,
     bytes: u64,
     progress: Option<&'r dyn Progress>,
@@ -195,7 +194,7 @@ impl<'r> PackSource<'r> {
                     }
                     ObjKind::Blob => {
                         let f = self.repo.versions.open(&id).map_err(to_io)?;
-                        let len = f.metadata()?.len();
+                        let len = f.len();
                         self.buf.extend_from_slice(&len.to_le_bytes());
                         self.blob = Some((f, len, id));
                     }

@@ -94,7 +94,7 @@ impl Repo {
 
     fn from_layout(layout: Layout) -> Result<Repo> {
         let db = Db::open(&layout)?;
-        let versions = layout.versions();
+        let versions = layout.versions(&db);
         Ok(Repo { layout, db, versions, progress: Default::default() })
     }
 

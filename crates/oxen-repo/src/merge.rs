@@ -200,6 +200,8 @@ impl Repo {
                 (None, None) => {}
             }
         }
+        // Merged contents must be recorded before trees refer to them.
+        self.versions.flush()?;
         let message = format!("Merge {label}\n");
         // Bring work tree and index to the merged state (conflicted paths keep ours in the index).
         let to_write: BTreeMap<String, FlatEntry> = merged
@@ -256,7 +258,7 @@ impl Repo {
         label: &str,
     ) -> Result<std::result::Result<FlatEntry, Vec<(String, Vec<u8>)>>> {
         let read = |e: &FlatEntry| -> Result<Vec<u8>> {
-            std::fs::read(self.versions.path(&e.id)).map_err(|_| RepoError::Store(StoreError::MissingObject(e.id)))
+            Ok(self.versions.read_all(&e.id)?)
         };
         let (ob, tb) = (read(ours)?, read(theirs)?);
         let bb = match base {

@@ -52,7 +52,7 @@ pub fn materialize(repo: &Repo, path: &str, e: &FlatEntry) -> Result<FileStat> {
         }
     }
     if e.mode == mode::SYMLINK {
-        let target = std::fs::read(repo.versions.path(&e.id)).map_err(|_| StoreError::MissingObject(e.id))?;
+        let target = repo.versions.read_all(&e.id)?;
         let target = std::ffi::OsString::from(String::from_utf8_lossy(&target).into_owned());
         let _ = std::fs::remove_file(&abs);
         std::os::unix::fs::symlink(&target, &abs).map_err(|err| StoreError::io(&abs, err))?;

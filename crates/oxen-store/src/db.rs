@@ -22,11 +22,13 @@ pub enum Table {
     Trees,
     /// small bookkeeping values (index write time, ...)
     Meta,
+    /// content id -> location of small contents inside a segment file
+    Blobs,
 }
 
 impl Table {
     /// All tables, in a fixed order.
-    pub const ALL: [Table; 5] = [Table::Refs, Table::Index, Table::Commits, Table::Trees, Table::Meta];
+    pub const ALL: [Table; 6] = [Table::Refs, Table::Index, Table::Commits, Table::Trees, Table::Meta, Table::Blobs];
 
     /// The LMDB database name.
     pub fn name(self) -> &'static str {
@@ -36,6 +38,7 @@ impl Table {
             Table::Commits => "commits",
             Table::Trees => "trees",
             Table::Meta => "meta",
+            Table::Blobs => "blobs",
         }
     }
 }
@@ -46,8 +49,8 @@ impl Table {
 pub struct Db {
     /// The environment, for callers that batch many operations in one
     /// transaction.
-    pub env: Environment,
-    dbs: [Database; 5],
+    pub env: std::sync::Arc<Environment>,
+    dbs: [Database; 6],
 }
 
 impl Db {
@@ -62,7 +65,7 @@ impl Db {
             .set_map_size(MAP_SIZE)
             .set_max_readers(512)
             .open(&dir)?;
-        let mut dbs = Vec::with_capacity(5);
+        let mut dbs = Vec::with_capacity(Table::ALL.len());
         for t in Table::ALL {
             let db = match env.open_db(Some(t.name())) {
                 Ok(db) => db,
@@ -71,8 +74,8 @@ impl Db {
             };
             dbs.push(db);
         }
-        let dbs: [Database; 5] = [dbs[0], dbs[1], dbs[2], dbs[3], dbs[4]];
-        Ok(Db { env, dbs })
+        let dbs: [Database; 6] = [dbs[0], dbs[1], dbs[2], dbs[3], dbs[4], dbs[5]];
+        Ok(Db { env: std::sync::Arc::new(env), dbs })
     }
 
     /// The handle of a named database.

@@ -16,7 +16,7 @@ mod versions;
 pub use config::{Config, RemoteConfig, UserConfig, global_config_dir};
 pub use db::{open_env_for_inspect, Db, Table};
 pub use lmdb;
-pub use versions::Versions;
+pub use versions::{Blob, Versions, SMALL_MAX};
 
 use std::path::{Path, PathBuf};
 
@@ -139,9 +139,10 @@ impl Layout {
     pub fn tmp_dir(&self) -> PathBuf {
         self.dot.join("tmp")
     }
-    /// The versions (file contents) store.
-    pub fn versions(&self) -> Versions {
-        Versions::new(self.versions_dir(), self.tmp_dir())
+    /// The versions (file contents) store, packing small contents into
+    /// segments indexed in `db`.
+    pub fn versions(&self, db: &Db) -> Versions {
+        Versions::with_segments(self.versions_dir(), self.tmp_dir(), db.env.clone(), db.table(Table::Blobs))
     }
 }
 

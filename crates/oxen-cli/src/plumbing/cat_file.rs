@@ -55,7 +55,7 @@ pub fn run(args: Args) -> CliResult {
         let size = match t.kind {
             ObjectKind::Commit => repo.db.get_object(Table::Commits, &t.id)?.len() as u64,
             ObjectKind::Tree => repo.db.get_object(Table::Trees, &t.id)?.len() as u64,
-            ObjectKind::Blob => std::fs::metadata(repo.versions.path(&t.id))?.len(),
+            ObjectKind::Blob => repo.versions.size(&t.id)?,
         };
         writeln!(out, "{size}")?;
         return Ok(());

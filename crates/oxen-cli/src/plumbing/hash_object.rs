@@ -46,7 +46,11 @@ pub fn run(args: Args) -> CliResult {
     if args.stdin {
         let stdin = std::io::stdin();
         let id = match &versions {
-            Some(v) => v.write_reader(stdin.lock(), Path::new("<stdin>"))?.0,
+            Some(v) => {
+                let id = v.write_reader(stdin.lock(), Path::new("<stdin>"))?.0;
+                v.flush()?;
+                id
+            }
             None => ContentId::of_reader(stdin.lock()).map_err(|e| crate::fail(format!("<stdin>: {e}")))?.0,
         };
         writeln!(out, "{id}")?;
@@ -70,6 +74,9 @@ pub fn run(args: Args) -> CliResult {
         }
         let id = hash_one(path)?;
         writeln!(out, "{id}")?;
+    }
+    if let Some(v) = &versions {
+        v.flush()?;
     }
     Ok(())
 }

@@ -49,7 +49,7 @@ enum Blob {
 
 fn load(repo: &Repo, b: &Blob) -> CliResult<Vec<u8>> {
     Ok(match b {
-        Blob::Stored(e) => std::fs::read(repo.versions.path(&e.id)).map_err(|_| fail(format!("object {} is missing", e.id)))?,
+        Blob::Stored(e) => repo.versions.read_all(&e.id)?,
         Blob::Work(p, _) => std::fs::read(repo.layout.work.join(p)).map_err(|e| fail(format!("{p}: {e}")))?,
     })
 }
@@ -63,7 +63,7 @@ fn mode_of(b: &Blob) -> u32 {
 
 fn size_of(repo: &Repo, b: &Blob) -> u64 {
     match b {
-        Blob::Stored(e) => std::fs::metadata(repo.versions.path(&e.id)).map(|m| m.len()).unwrap_or(e.size),
+        Blob::Stored(e) => repo.versions.size(&e.id).unwrap_or(e.size),
         Blob::Work(p, _) => std::fs::metadata(repo.layout.work.join(p)).map(|m| m.len()).unwrap_or(0),
     }
 }
