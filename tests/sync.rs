@@ -249,16 +249,13 @@ fn interrupted_push_leaves_server_consistent_and_retry_sends_the_rest() {
     srv.assert_alive();
     assert_eq!(srv.refs("R"), "{\"head\":\"heads/main\",\"refs\":{}}");
     // Some blobs survived; nothing half-written is visible.
-    let versions = srv.sync_dir.join("R/.oxen/versions");
-    let mut stored = 0;
-    for shard in std::fs::read_dir(&versions).unwrap().flatten() {
-        for f in std::fs::read_dir(shard.path()).unwrap().flatten() {
-            let bytes = std::fs::read(f.path()).unwrap();
-            let id = format!("{}{}", shard.file_name().to_string_lossy(), f.file_name().to_string_lossy());
-            assert_eq!(oxen_hash::ContentId::of(&bytes).to_hex(), id, "a partial object became visible");
-            stored += 1;
-        }
+    let repo = oxen_repo::Repo::open(&srv.sync_dir.join("R")).unwrap();
+    let ids = repo.versions.list().unwrap();
+    for id in &ids {
+        assert_eq!(repo.versions.verify(id).unwrap(), None, "a partial object {id} became visible");
     }
+    let stored = ids.len();
+    drop(repo);
     assert!(stored > 5, "expected some blobs to survive, got {stored}");
     // The retry sends only what is missing.
     srv.oxen(&a, &["remote", "add", "origin", &srv.url("R")]);
@@ -321,9 +318,11 @@ fn seeded(d: &std::path::Path, extra: &[&str]) -> (Server, std::path::PathBuf) {
     (srv, a)
 }
 
+/// File contents stored on the server (loose files and segment entries).
 fn versions_count(srv: &Server) -> usize {
-    let v = srv.sync_dir.join("R/.oxen/versions");
-    std::fs::read_dir(v).unwrap().flatten().map(|s| std::fs::read_dir(s.path()).unwrap().count()).sum()
+    let repo = oxen_repo::Repo::open(&srv.sync_dir.join("R")).unwrap();
+    let n = repo.versions.list().unwrap().len();
+    n
 }
 
 #[test]

@@ -339,6 +339,9 @@ impl Pending {
     }
 
     fn flush(&mut self, repo: &Repo) -> Result<()> {
+        // Small blobs received so far are recorded first: trees that name
+        // them must never be visible before them.
+        repo.versions.flush()?;
         if self.items.is_empty() {
             return Ok(());
         }
@@ -356,8 +359,9 @@ impl Pending {
 
 /// Read a pack from `input` into `repo`. Every object is verified against
 /// its id and decoded (tree names are checked for `..`, `/`, NUL, `.oxen`)
-/// and its dependencies must already be present; blobs go through a temp
-/// file and a rename, commits and trees through LMDB transactions. Objects
+/// and its dependencies must already be present; large blobs go through a
+/// temp file and a rename, small ones are appended to a segment, commits
+/// and trees go through LMDB transactions. Objects
 /// received before an error are kept (they are complete), so a retry only
 /// needs the rest.
 pub fn receive_pack<R: Read>(repo: &Repo, input: R, progress: &dyn Progress) -> Result<ReceiveStats> {
@@ -385,6 +389,7 @@ fn receive_inner<R: Read>(repo: &Repo, tee: &mut Tee<R>, pending: &mut Pending, 
     let count = u64::from_le_bytes(header[8..16].try_into().expect("8 bytes"));
     progress.start(count);
     let mut bytes_read: u64 = 16;
+    let mut small_since_flush = 0usize;
     loop {
         let mut kind = [0u8; 1];
         read_exact_or(tee, &mut kind, "frame kind")?;
@@ -406,6 +411,22 @@ fn receive_inner<R: Read>(repo: &Repo, tee: &mut Tee<R>, pending: &mut Pending, 
                 let mut body = Exact { inner: tee, remaining: len };
                 if repo.versions.has(&id) {
                     io::copy(&mut body, &mut io::sink()).map_err(map_eof)?;
+                } else if len <= oxen_store::SMALL_MAX as u64 {
+                    // Small: verify in memory, then append to a segment
+                    // (one write instead of one new file per object).
+                    let mut bytes = vec![0u8; len as usize];
+                    read_exact_or(tee, &mut bytes, "blob")?;
+                    let actual = ContentId::of(&bytes);
+                    if actual != id {
+                        return Err(PackError::Corrupt { expected: id, actual });
+                    }
+                    repo.versions.write_bytes(&bytes)?;
+                    stats.stored += 1;
+                    small_since_flush += 1;
+                    if small_since_flush >= BATCH_OBJECTS {
+                        pending.flush(repo)?;
+                        small_since_flush = 0;
+                    }
                 } else {
                     match repo.versions.write_verified(&mut body, &id, Path::new("pack")) {
                         Ok(_) => stats.stored += 1,
