@@ -105,8 +105,10 @@ def fmt_bytes(b):
 
 
 def last_line(text):
+    """The last line of an error output, preferring the last one naming an error."""
     lines = [l.strip() for l in text.strip().splitlines() if l.strip()]
-    return lines[-1] if lines else ""
+    errs = [l for l in lines if "error" in l.lower() or "panicked" in l]
+    return (errs or lines or [""])[-1]
 
 
 # Peak RSS: a child spawned from this (big) Python process inherits the
@@ -124,6 +126,9 @@ def rss_method():
     return ("os.wait4 rusage (includes the harness's own RSS as a floor, about %.0f MB: "
             "install GNU time for exact values)"
             % (__import__("resource").getrusage(__import__("resource").RUSAGE_SELF).ru_maxrss / 1024))
+
+
+RUNNING = {}  # "pid": the process group being measured, killed on interrupt
 
 
 def run_proc(argv, cwd, env, timeout):
@@ -150,10 +155,12 @@ def run_proc(argv, cwd, env, timeout):
 
         timer = threading.Timer(timeout, kill)
         timer.start()
+        RUNNING["pid"] = p.pid
         try:
             _, status, ru = os.wait4(p.pid, 0)
         finally:
             timer.cancel()
+            RUNNING.pop("pid", None)
         wall = time.perf_counter() - t0
         p.returncode = os.waitstatus_to_exitcode(status)
         fo.seek(0)
@@ -171,6 +178,13 @@ def run_proc(argv, cwd, env, timeout):
             elif p.returncode == 127 or "No such file" in err:
                 pass  # the command could not be run at all
         return wall, rss, p.returncode, out, err
+
+
+def show_cmd(argv):
+    shown = [os.path.basename(argv[0])]
+    for i, a in enumerate(argv[1:5], 1):
+        shown.append("<script>" if argv[i - 1] == "-c" else a)
+    return " ".join(shown)
 
 
 class Runner:
@@ -197,8 +211,7 @@ class Runner:
             r.out = out
             if rc != 0:
                 msg = last_line(err) or last_line(out) or "exit code %d" % rc
-                return r.fail("`%s` exited %d: %s" % (" ".join(os.path.basename(a) if i == 0 else a
-                                                             for i, a in enumerate(c[:4])), rc, msg))
+                return r.fail("`%s` exited %d: %s" % (show_cmd(c), rc, msg))
         return r
 
     def quiet(self, argv, cwd, env):
@@ -588,14 +601,31 @@ class OursTool(Tool):
                 return "cargo build --release failed (exit %d)" % r.returncode
             target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(REPO_ROOT, "target")
             bindir = os.path.join(target, "release")
+        if not os.access(os.path.join(bindir, "oxen"), os.X_OK):
+            return "no oxen binary in %s" % bindir
+        # Run private copies, so a rebuild during the run cannot swap binaries.
+        snap = tempfile.mkdtemp(prefix="oxen-bench-bin-", dir=a.tmp_dir)
+        self.h.cleanup.append(snap)
+        for name in os.listdir(bindir):
+            src = os.path.join(bindir, name)
+            if name.startswith("oxen") and os.path.isfile(src) and os.access(src, os.X_OK):
+                shutil.copy2(src, os.path.join(snap, name))
+        self.src_bindir = bindir
+        bindir = snap
         self.bindir = bindir
         self.oxen = os.path.join(bindir, "oxen")
         self.server = os.path.join(bindir, "oxen-server")
         if not os.access(self.oxen, os.X_OK):
             return "no oxen binary in %s" % bindir
-        rev = subprocess.run(["git", "-C", REPO_ROOT, "rev-parse", "--short", "HEAD"],
-                             capture_output=True, text=True).stdout.strip()
-        self.version = "oxen (this repo%s, release build)" % (" @ " + rev if rev else "")
+        if a.oxen_bin_dir:
+            self.version = "oxen (binaries from %s)" % self.src_bindir
+        else:
+            rev = subprocess.run(["git", "-C", REPO_ROOT, "rev-parse", "--short", "HEAD"],
+                                 capture_output=True, text=True).stdout.strip()
+            if rev and subprocess.run(["git", "-C", REPO_ROOT, "diff", "--quiet", "HEAD", "--"],
+                                      capture_output=True).returncode == 1:
+                rev += " with uncommitted changes"
+            self.version = "oxen (this repo%s, release build)" % (" @ " + rev if rev else "")
         return None
 
     def env(self, home):
@@ -640,7 +670,7 @@ class Server:
     def start(self, home, env):
         t = self.tool
         if not os.access(t.server, os.X_OK):
-            self.error = "no oxen-server binary in %s" % t.bindir
+            self.error = "no oxen-server binary in %s" % t.src_bindir
             return False
         sync = os.path.join(self.base, "sync")
         os.makedirs(sync, exist_ok=True)
@@ -747,6 +777,9 @@ class Harness:
         self.skipped = {}  # tool -> reason
         self.versions = {}
         self.cur_env = None
+        self.interrupted = False
+        self.cleanup = []  # extra temporary dirs to remove at the end
+        self.load_start = os.getloadavg()[0]
 
     def note(self, tool, msg):
         self.notes.setdefault(tool, []).append(msg)
@@ -859,8 +892,14 @@ class Harness:
             srv.stop()
 
     def main(self):
+        global GNU_TIME
         a = self.args
         self.checkout_stats = {}
+        if not GNU_TIME and a.install and shutil.which("apt-get"):
+            log("installing GNU time (apt-get install -y time) for exact peak RSS ...")
+            subprocess.run(["apt-get", "install", "-y", "-qq", "time"], capture_output=True,
+                           env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+            GNU_TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
         tools = []
         for name in a.tools:
             t = TOOL_CLASSES[name](self)
@@ -874,6 +913,11 @@ class Harness:
 
         tmp = tempfile.mkdtemp(prefix="oxen-bench-", dir=a.tmp_dir)
         log("work dir: %s" % tmp)
+        # A SIGTERM (e.g. from `timeout`) still writes the partial report.
+        def on_term(signum, frame):
+            raise KeyboardInterrupt()
+        signal.signal(signal.SIGTERM, on_term)
+        self.dataset = None
         try:
             src = os.path.join(tmp, "dataset")
             stats = gen_data.generate(src, a.seed, a.files, a.dirs, a.large_count,
@@ -888,24 +932,39 @@ class Harness:
                     import traceback
                     traceback.print_exc()
                     self.note(t.name, "harness error: %s" % e)
+        except KeyboardInterrupt:
+            pid = RUNNING.get("pid")
+            if pid:
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            log("interrupted: writing the partial report")
+            self.interrupted = True
+        try:
+            if self.dataset is not None:
+                report = self.report()
+                os.makedirs(a.out, exist_ok=True)
+                day = datetime.date.today().isoformat()
+                suffix = "-ci" if a.ci else ("-quick" if a.quick else "")
+                path = os.path.join(a.out, "%s%s.md" % (day, suffix))
+                with open(path, "w") as f:
+                    f.write(report)
+                print(report, flush=True)
+                log("written to %s" % path)
         finally:
             if a.keep:
                 log("kept work dir: %s" % tmp)
             else:
-                # Work dirs are only removed at the end: deleting on this
-                # (discard-mounted) file system slows down the next tool's
-                # file creation for a while.
+                # Work dirs are only removed at the end: deleting many files on
+                # a discard-mounted file system slows down file creation for a
+                # while afterwards.
+                log("removing %s ..." % tmp)
                 shutil.rmtree(tmp, ignore_errors=True)
-
-        report = self.report()
-        os.makedirs(a.out, exist_ok=True)
-        day = datetime.date.today().isoformat()
-        suffix = "-ci" if a.ci else ("-quick" if a.quick else "")
-        path = os.path.join(a.out, "%s%s.md" % (day, suffix))
-        with open(path, "w") as f:
-            f.write(report)
-        print(report)
-        log("written to %s" % path)
+            for d in self.cleanup:
+                shutil.rmtree(d, ignore_errors=True)
+        if self.dataset is None or self.interrupted:
+            return 1
 
         if a.strict:
             ours = self.results.get("oxen")
@@ -920,15 +979,19 @@ class Harness:
 
     # ----------------------------------------------------------------------
 
+    def cp_floor(self):
+        """The fastest of the run's `cp -r` copies of the dataset (one per tool)."""
+        walls = [rs["cp"].wall for rs in self.results.values()
+                 if "cp" in rs and rs["cp"].ok and rs["cp"].wall > 0]
+        return min(walls) if walls else None
+
     def ratio(self, step):
         ours = self.results.get("oxen", {}).get(step)
-        if not ours or not ours.ok or ours.na:
+        if step == "cp" or not ours or not ours.ok or ours.na:
             return ""
         if step in ("push", "clone"):
-            cp = self.results["oxen"].get("cp")
-            if cp and cp.ok and cp.wall > 0:
-                return "%.2fx cp -r" % (ours.wall / cp.wall)
-            return ""
+            cp = self.cp_floor()
+            return "%.2fx cp -r" % (ours.wall / cp) if cp else ""
         best = None
         for p in PEERS:
             r = self.results.get(p, {}).get(step)
@@ -984,11 +1047,12 @@ class Harness:
                 t += ": %s (%d written)" % ("met" if exact else "MISSED", st[0])
             return t
         if step in ("push", "clone"):
-            cp = res.get("cp")
+            cp = self.cp_floor()
             t = "≥ 50% of cp -r throughput"
-            if ok and cp and cp.ok and ours.wall > 0:
-                thr = self.dataset.stats["bytes"] / ours.wall / 1e6
-                t += ": %s, %.0f MB/s" % ("met" if ours.wall <= 2 * cp.wall else "MISSED", thr)
+            if ok and cp and ours.wall > 0:
+                b = self.dataset.stats["bytes"]
+                t += ": %s, %.0f MB/s vs %.0f MB/s" % (
+                    "met" if ours.wall <= 2 * cp else "MISSED", b / ours.wall / 1e6, b / cp / 1e6)
             return t
         return ""
 
@@ -1007,8 +1071,17 @@ class Harness:
             pass
         lines.append("# Oxen benchmark, %s (%s mode)" % (now, mode))
         lines.append("")
-        lines.append("- machine: `%s`" % " ".join(platform.uname()))
-        lines.append("- cores: %d, memory: %s" % (os.cpu_count() or 0, mem))
+        if self.interrupted:
+            lines.append("**Interrupted: partial results.**")
+            lines.append("")
+        try:
+            uname = subprocess.run(["uname", "-a"], capture_output=True, text=True).stdout.strip()
+        except OSError:
+            uname = " ".join(platform.uname())
+        lines.append("- machine: `%s`" % uname)
+        lines.append("- cores: %d, memory: %s; load average at start %.2f, at end %.2f "
+                     "(other work on the machine makes the numbers noisy)"
+                     % (os.cpu_count() or 0, mem, self.load_start, os.getloadavg()[0]))
         lines.append("- dataset (seed %d): N = %d small files (2-8 KB) in %d dirs, %d x %g MiB "
                      "files, CSV of %d rows; %d files, %.1f MB in total"
                      % (ds.seed, ds.files, ds.dirs, a.large_count, a.large_mb, a.csv_rows,
@@ -1024,6 +1097,8 @@ class Harness:
                      "them); storage = bytes allocated on disk by the tool's store; page cache "
                      "warm, `sync` before each step")
         lines.append("- peak RSS measured with %s" % rss_method())
+        lines.append("- push / clone are compared with the fastest `cp -r` of the dataset in "
+                     "this run (one copy per tool)")
         lines.append("")
         header = ["step"] + cols + ["ours / fastest peer", "target (ours)"]
         lines.append("| " + " | ".join(header) + " |")
@@ -1083,8 +1158,9 @@ def parse_args(argv):
     ap.add_argument("--large-mb", type=float, help="MiB per large file (default 50)")
     ap.add_argument("--csv-rows", type=int, help="CSV rows (default 1,000,000)")
     ap.add_argument("--seed", type=int, default=gen_data.DEFAULT_SEED)
-    ap.add_argument("--out", default=os.path.join(BENCH_DIR, "results"),
-                    help="directory for <date>.md (default bench/results)")
+    ap.add_argument("--out", default=None,
+                    help="directory for <date>.md (default bench/results; with --ci "
+                         "$TMPDIR/oxen-bench-results)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary work dir")
     ap.add_argument("--tmp-dir", default=None, help="where to make the work dir (default $TMPDIR)")
     ap.add_argument("--oxen-bin-dir", default=None,
@@ -1115,6 +1191,9 @@ def parse_args(argv):
     if bad:
         ap.error("unknown tool(s): %s (choose from %s)" % (",".join(bad), ",".join(ALL_TOOLS)))
     a.tools = [t for t in ALL_TOOLS if t in tools]
+    if a.out is None:
+        a.out = (os.path.join(tempfile.gettempdir(), "oxen-bench-results") if a.ci
+                 else os.path.join(BENCH_DIR, "results"))
     a.out = os.path.abspath(a.out)
     return a
 
