@@ -53,6 +53,7 @@ impl From<oxen_store::lmdb::Error> for IndexError {
 pub type Result<T> = std::result::Result<T, IndexError>;
 
 const WRITTEN_KEY: &[u8] = b"index-written-ns";
+const TREE_CACHE_KEY: &[u8] = b"index-tree";
 
 /// The index, loaded in memory (one entry per tracked path; tens of bytes
 /// each, so millions of files fit comfortably).
@@ -95,9 +96,30 @@ impl Index {
             && s.mtime_ns < self.written_ns
     }
 
+    /// The root tree id the index was last found to produce, valid only
+    /// while the index has not been written since (`written_ns` matches).
+    /// Lets status skip comparing the index with HEAD path by path when
+    /// nothing is staged.
+    pub fn cached_tree(&self, db: &Db) -> Result<Option<oxen_hash::ContentId>> {
+        let Some(v) = db.get(Table::Meta, TREE_CACHE_KEY)? else { return Ok(None) };
+        if v.len() != 24 {
+            return Ok(None);
+        }
+        let stamp = i64::from_le_bytes(v[16..24].try_into().expect("8 bytes"));
+        Ok(if stamp == self.written_ns { oxen_hash::ContentId::from_slice(&v[..16]) } else { None })
+    }
+
+    /// Remember that the index as written at `written_ns` produces `tree`.
+    pub fn set_cached_tree(db: &Db, tree: &oxen_hash::ContentId, written_ns: i64) -> Result<()> {
+        let mut v = tree.as_bytes().to_vec();
+        v.extend_from_slice(&written_ns.to_le_bytes());
+        db.put(Table::Meta, TREE_CACHE_KEY, &v)?;
+        Ok(())
+    }
+
     /// Apply changes (`None` removes) in one write transaction and record the
-    /// write time. Interrupted, it leaves the index as it was.
-    pub fn apply(db: &Db, changes: &[(String, Option<IndexEntry>)]) -> Result<()> {
+    /// write time, which is returned. Interrupted, it leaves the index as it was.
+    pub fn apply(db: &Db, changes: &[(String, Option<IndexEntry>)]) -> Result<i64> {
         let table = db.table(Table::Index);
         let mut txn = db.env.begin_rw_txn()?;
         for (path, e) in changes {
@@ -112,9 +134,9 @@ impl Index {
                 },
             }
         }
-        Self::stamp(db, &mut txn)?;
+        let stamp = Self::stamp(db, &mut txn)?;
         txn.commit()?;
-        Ok(())
+        Ok(stamp)
     }
 
     /// Replace the whole index (checkout, reset) in one transaction.
@@ -133,12 +155,12 @@ impl Index {
         Ok(())
     }
 
-    fn stamp(db: &Db, txn: &mut oxen_store::lmdb::RwTransaction<'_>) -> Result<()> {
+    fn stamp(db: &Db, txn: &mut oxen_store::lmdb::RwTransaction<'_>) -> Result<i64> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as i64)
             .unwrap_or(0);
         txn.put(db.table(Table::Meta), &WRITTEN_KEY, &now.to_le_bytes(), WriteFlags::empty())?;
-        Ok(())
+        Ok(now)
     }
 }

@@ -249,6 +249,9 @@ pub fn stage_cacheinfo(db: &Db, versions: &Versions, mode: u32, id: ContentId, p
         (Tracking::Tabular, Some("parquet")) => Some(TabularMeta { format: "parquet".into(), columns: vec![], rows: 0 }),
         _ => None,
     };
-    let stat = FileStat { mode, ..Default::default() };
-    Index::apply(db, &[(path.to_string(), Some(IndexEntry { id, stat, tracking, tabular }))])
+    // The size is known from the store; the rest of the stat stays empty so
+    // the next status re-hashes the work-tree file.
+    let stat = FileStat { mode, size: versions.size(&id)?, ..Default::default() };
+    Index::apply(db, &[(path.to_string(), Some(IndexEntry { id, stat, tracking, tabular }))])?;
+    Ok(())
 }

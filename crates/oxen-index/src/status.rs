@@ -114,8 +114,10 @@ impl Status {
 }
 
 /// Compute status. `head` maps each path of the HEAD commit to its
-/// `(content id, mode)`; empty for an unborn branch.
-pub fn status(work: &Path, db: &Db, versions: &Versions, index: &Index, head: &BTreeMap<String, (ContentId, u32)>) -> Result<Status> {
+/// `(content id, mode)` (empty for an unborn branch); `None` means the
+/// caller knows the index matches HEAD (nothing staged), which spares
+/// reading HEAD's whole tree.
+pub fn status(work: &Path, db: &Db, versions: &Versions, index: &Index, head: Option<&BTreeMap<String, (ContentId, u32)>>) -> Result<Status> {
     let _ = db;
     let files = walk_work_tree(work, "", WalkOptions::default())?;
     let mut st = Status::default();
@@ -196,7 +198,10 @@ pub fn status(work: &Path, db: &Db, versions: &Versions, index: &Index, head: &B
     // HEAD vs index.
     let mut staged: BTreeMap<String, Change> = BTreeMap::new();
     let mut deleted: Vec<&String> = Vec::new();
-    {
+    let empty = BTreeMap::new();
+    let compare_head = head.is_some();
+    let head = head.unwrap_or(&empty);
+    if compare_head {
         let mut h = head.iter().peekable();
         for (path, entry) in &index.entries {
             while let Some((hp, _)) = h.peek() {

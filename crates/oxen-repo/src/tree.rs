@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use oxen_hash::ContentId;
 use oxen_object::{bucket_bits_for, bucket_of, mode, EntryKind, TabularMeta, Tree, TreeEntry};
 use oxen_store::lmdb::Transaction;
+use oxen_index::Index;
 use oxen_store::Table;
 
 use crate::{Repo, Result};
@@ -217,7 +218,9 @@ impl Repo {
                 (p.clone(), FlatEntry { id: e.id, mode: if e.stat.mode == 0 { mode::FILE } else { e.stat.mode }, size: e.stat.size, tabular: e.tabular.clone() })
             })
             .collect();
-        self.write_tree_from(&files)
+        let tree = self.write_tree_from(&files)?;
+        Index::set_cached_tree(&self.db, &tree, index.written_ns)?;
+        Ok(tree)
     }
 
     /// Find the entry at `path` inside a tree.

@@ -27,16 +27,30 @@ pub struct Args {
 
 /// Status of the repository against HEAD.
 pub(crate) fn compute(repo: &Repo) -> CliResult<(Status, Index)> {
-    let head = repo.flatten_commit(repo.head_commit()?.as_ref())?;
-    let flat: BTreeMap<String, (oxen_hash::ContentId, u32)> = head.into_iter().map(|(p, e)| (p, (e.id, e.mode))).collect();
     let index = repo.index()?;
-    let st = oxen_index::status(&repo.layout.work, &repo.db, &repo.versions, &index, &flat)?;
+    let head_tree = match repo.head_commit()? {
+        Some(c) => Some(repo.read_commit(&c)?.tree),
+        None => None,
+    };
+    // When the index is known to produce HEAD's tree, nothing is staged and
+    // HEAD's tree need not be read at all.
+    let unchanged = head_tree.is_some() && index.cached_tree(&repo.db)? == head_tree;
+    let flat: BTreeMap<String, (oxen_hash::ContentId, u32)> = if unchanged {
+        BTreeMap::new()
+    } else {
+        repo.flatten_commit(repo.head_commit()?.as_ref())?.into_iter().map(|(p, e)| (p, (e.id, e.mode))).collect()
+    };
+    let st = oxen_index::status(&repo.layout.work, &repo.db, &repo.versions, &index, if unchanged { None } else { Some(&flat) })?;
+    let mut stamp = Some(index.written_ns);
     if !st.refreshed.is_empty() {
         // Remember the new stat of files that were touched but not changed,
         // so the next status does not read them again. Best effort: a
         // concurrent writer holding the lock is not an error here.
         let changes: Vec<(String, Option<oxen_index::IndexEntry>)> = st.refreshed.iter().map(|(p, e)| (p.clone(), Some(e.clone()))).collect();
-        let _ = Index::apply(&repo.db, &changes);
+        stamp = Index::apply(&repo.db, &changes).ok();
+    }
+    if let (Some(tree), Some(stamp), false) = (head_tree, stamp, st.has_staged()) {
+        let _ = Index::set_cached_tree(&repo.db, &tree, stamp);
     }
     Ok((st, index))
 }
