@@ -27,7 +27,7 @@ fn unchanged_tree_is_never_rehashed() {
     ox(r, &["add", "."]);
     ox(r, &["commit", "-m", "all"]);
     // Wait out the racy-clean window so entries are trusted.
-    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::thread::sleep(std::time::Duration::from_millis(120));
     ox(r, &["add", "."]);
     assert_eq!(status_hashed(r), (0, 0), "clean tree: nothing read");
     // Touch one file without changing it: read once, then cached again.
@@ -35,7 +35,7 @@ fn unchanged_tree_is_never_rehashed() {
     let bytes = std::fs::read(&p).unwrap();
     std::fs::write(&p, bytes).unwrap();
     assert_eq!(status_hashed(r), (1, 0));
-    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::thread::sleep(std::time::Duration::from_millis(120));
     ox(r, &["status"]); // refreshes the index entry
     assert_eq!(status_hashed(r), (0, 0));
     // A real change is seen.

@@ -156,9 +156,15 @@ impl Index {
     }
 
     fn stamp(db: &Db, txn: &mut oxen_store::lmdb::RwTransaction<'_>) -> Result<i64> {
+        // File systems stamp mtimes from a coarse clock that can lag the
+        // precise one by a tick (a few ms). A file changed just after this
+        // write could then carry an mtime earlier than "now" and pass for
+        // clean; backdating the stamp by more than a tick makes such files
+        // count as racy (re-hashed) instead.
+        const COARSE_CLOCK_MARGIN_NS: i64 = 50_000_000;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as i64)
+            .map(|d| d.as_nanos() as i64 - COARSE_CLOCK_MARGIN_NS)
             .unwrap_or(0);
         txn.put(db.table(Table::Meta), &WRITTEN_KEY, &now.to_le_bytes(), WriteFlags::empty())?;
         Ok(now)

@@ -1,6 +1,7 @@
 //! Making the work tree and index match a commit: checkout, reset --hard,
-//! restore. Only files that differ are written, each via a temp file and
-//! rename so an interrupted checkout never leaves a half-written file.
+//! restore. Only files that differ are written; an existing file is
+//! replaced via a temp file and rename, so an interrupted checkout never
+//! leaves a half-overwritten file.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -24,52 +25,87 @@ pub struct CheckoutReport {
     pub removed: usize,
 }
 
-/// Write one file of the versions store into the work tree atomically.
+/// Make `rel` (a directory path relative to `work`) exist as a directory,
+/// removing files or symlinks that stand where one of its components must be.
+fn ensure_dir(work: &Path, rel: &str) -> Result<()> {
+    if rel.is_empty() {
+        return Ok(());
+    }
+    let abs = work.join(rel);
+    if std::fs::create_dir_all(&abs).is_ok() {
+        return Ok(());
+    }
+    let mut cur = work.to_path_buf();
+    for comp in rel.split('/') {
+        cur.push(comp);
+        match std::fs::symlink_metadata(&cur) {
+            Ok(m) if m.is_dir() => continue,
+            Ok(_) => std::fs::remove_file(&cur).map_err(|e| StoreError::io(&cur, e))?,
+            Err(_) => {}
+        }
+        match std::fs::create_dir(&cur) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(StoreError::io(&cur, e).into()),
+        }
+    }
+    Ok(())
+}
+
+fn parent_of(path: &str) -> &str {
+    path.rsplit_once('/').map(|(d, _)| d).unwrap_or("")
+}
+
+/// Write one file of the versions store into the work tree.
 pub fn materialize(repo: &Repo, path: &str, e: &FlatEntry) -> Result<FileStat> {
+    ensure_dir(&repo.layout.work, parent_of(path))?;
+    write_file_at(repo, path, e)
+}
+
+/// Write contents at `path`, whose parent directory exists. A new file is
+/// written in place (create, write, close: what `cp` costs); an existing
+/// one is replaced via a temp file and rename, so its old contents are
+/// never half-overwritten.
+fn write_file_at(repo: &Repo, path: &str, e: &FlatEntry) -> Result<FileStat> {
+    use std::os::unix::fs::OpenOptionsExt;
     let abs = repo.layout.work.join(path);
-    let parent = abs.parent().unwrap_or(&repo.layout.work).to_path_buf();
-    // A file (or symlink) standing where a directory must be goes first.
-    let mut p = parent.as_path();
-    let mut blockers = Vec::new();
-    while p != repo.layout.work.as_path() {
-        if let Ok(m) = std::fs::symlink_metadata(p) {
-            if !m.is_dir() {
-                blockers.push(p.to_path_buf());
-            }
-        }
-        match p.parent() {
-            Some(pp) => p = pp,
-            None => break,
-        }
-    }
-    for b in blockers.into_iter().rev() {
-        std::fs::remove_file(&b).map_err(|e| StoreError::io(&b, e))?;
-    }
-    std::fs::create_dir_all(&parent).map_err(|err| StoreError::io(&parent, err))?;
-    if let Ok(m) = std::fs::symlink_metadata(&abs) {
-        if m.is_dir() {
-            std::fs::remove_dir_all(&abs).map_err(|err| StoreError::io(&abs, err))?;
-        }
-    }
+    let io = |err| StoreError::io(&abs, err);
     if e.mode == mode::SYMLINK {
         let target = repo.versions.read_all(&e.id)?;
         let target = std::ffi::OsString::from(String::from_utf8_lossy(&target).into_owned());
-        let _ = std::fs::remove_file(&abs);
-        std::os::unix::fs::symlink(&target, &abs).map_err(|err| StoreError::io(&abs, err))?;
-    } else {
-        let mut src = repo.versions.open(&e.id)?;
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".oxen-tmp-")
-            .tempfile_in(&parent)
-            .map_err(|err| StoreError::io(&parent, err))?;
-        std::io::copy(&mut src, tmp.as_file_mut()).map_err(|err| StoreError::io(&abs, err))?;
-        tmp.as_file_mut().flush().map_err(|err| StoreError::io(&abs, err))?;
-        use std::os::unix::fs::PermissionsExt;
-        let perm = if e.mode == mode::EXEC { 0o755 } else { 0o644 };
-        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(perm)).map_err(|err| StoreError::io(&abs, err))?;
-        tmp.persist(&abs).map_err(|err| StoreError::io(&abs, err.error))?;
+        match std::fs::symlink_metadata(&abs) {
+            Ok(m) if m.is_dir() => std::fs::remove_dir_all(&abs).map_err(io)?,
+            Ok(_) => std::fs::remove_file(&abs).map_err(io)?,
+            Err(_) => {}
+        }
+        std::os::unix::fs::symlink(&target, &abs).map_err(io)?;
+        let m = std::fs::symlink_metadata(&abs).map_err(io)?;
+        return Ok(FileStat::from_metadata(&m));
     }
-    let m = std::fs::symlink_metadata(&abs).map_err(|err| StoreError::io(&abs, err))?;
+    let perm = if e.mode == mode::EXEC { 0o755 } else { 0o644 };
+    let mut src = repo.versions.open(&e.id)?;
+    let fresh = std::fs::OpenOptions::new().write(true).create_new(true).mode(perm).open(&abs);
+    match fresh {
+        Ok(mut f) => {
+            std::io::copy(&mut src, &mut f).map_err(io)?;
+            let m = f.metadata().map_err(io)?;
+            return Ok(FileStat::from_metadata(&m));
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(err) => return Err(io(err).into()),
+    }
+    if std::fs::symlink_metadata(&abs).map(|m| m.is_dir()).unwrap_or(false) {
+        std::fs::remove_dir_all(&abs).map_err(io)?;
+    }
+    let parent = abs.parent().unwrap_or(&repo.layout.work).to_path_buf();
+    let mut tmp = tempfile::Builder::new().prefix(".oxen-tmp-").tempfile_in(&parent).map_err(|err| StoreError::io(&parent, err))?;
+    std::io::copy(&mut src, tmp.as_file_mut()).map_err(io)?;
+    tmp.as_file_mut().flush().map_err(io)?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(perm)).map_err(io)?;
+    tmp.persist(&abs).map_err(|err| StoreError::io(&abs, err.error))?;
+    // Stat after the rename: it changes ctime, which the stat cache compares.
+    let m = std::fs::symlink_metadata(&abs).map_err(io)?;
     Ok(FileStat::from_metadata(&m))
 }
 
@@ -182,10 +218,15 @@ impl Repo {
         for p in removed {
             remove_work_file(&self.layout.work, p)?;
         }
+        // Each directory is made once, up front, rather than checked per file.
+        let dirs: BTreeSet<&str> = files.keys().map(|p| parent_of(p)).collect();
+        for d in dirs {
+            ensure_dir(&self.layout.work, d)?;
+        }
         let written: Vec<Result<(String, Option<IndexEntry>)>> = files
             .par_iter()
             .map(|(p, e)| {
-                let st = materialize(self, p, e)?;
+                let st = write_file_at(self, p, e)?;
                 self.progress.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 Ok((p.clone(), Some(entry_for(p, e, st))))
             })
