@@ -319,3 +319,30 @@ fn large_directory_is_bucketed_and_one_change_writes_few_nodes() {
     c.args(["-r", "HEAD"]);
     assert_eq!(out(c).lines().count(), 5000);
 }
+
+#[test]
+fn checkout_swaps_files_and_directories_without_losing_untracked_work() {
+    let d = repo();
+    let r = d.path();
+    write(r, "a", "file a");
+    ox(r, &["add", "."]);
+    ox(r, &["commit", "-m", "a is a file"]);
+    ox(r, &["checkout", "-b", "dir"]);
+    ox(r, &["rm", "a"]);
+    write(r, "a/b.txt", "inside");
+    ox(r, &["add", "."]);
+    ox(r, &["commit", "-m", "a is a directory"]);
+    let as_dir = snapshot(r);
+    ox(r, &["checkout", "main"]);
+    assert_eq!(std::fs::read_to_string(r.join("a")).unwrap(), "file a");
+    ox(r, &["checkout", "dir"]);
+    assert_eq!(snapshot(r), as_dir);
+    // An untracked file inside the directory: going back must not delete it.
+    write(r, "a/notes.txt", "my notes");
+    let e = ox_err(r, &["checkout", "main"]);
+    assert!(e.contains("untracked file 'a/notes.txt'"), "{e}");
+    assert_eq!(std::fs::read_to_string(r.join("a/notes.txt")).unwrap(), "my notes");
+    // Refused before anything changed.
+    assert_eq!(std::fs::read_to_string(r.join("a/b.txt")).unwrap(), "inside");
+    assert!(ox(r, &["status"]).contains("On branch dir"));
+}

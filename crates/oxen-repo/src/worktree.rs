@@ -56,6 +56,15 @@ fn parent_of(path: &str) -> &str {
     path.rsplit_once('/').map(|(d, _)| d).unwrap_or("")
 }
 
+/// Remove a directory that a file must replace, but only if it is empty:
+/// whatever is left in it after tracked files were removed is untracked
+/// work that must not be deleted.
+fn remove_empty_dir(abs: &Path) -> Result<()> {
+    std::fs::remove_dir(abs).map_err(|_| {
+        RepoError::Refused(format!("cannot replace directory {} with a file: it holds untracked files; move them away and retry", abs.display()))
+    })
+}
+
 /// Write one file of the versions store into the work tree.
 pub fn materialize(repo: &Repo, path: &str, e: &FlatEntry) -> Result<FileStat> {
     ensure_dir(&repo.layout.work, parent_of(path))?;
@@ -74,7 +83,7 @@ fn write_file_at(repo: &Repo, path: &str, e: &FlatEntry) -> Result<FileStat> {
         let target = repo.versions.read_all(&e.id)?;
         let target = std::ffi::OsString::from(String::from_utf8_lossy(&target).into_owned());
         match std::fs::symlink_metadata(&abs) {
-            Ok(m) if m.is_dir() => std::fs::remove_dir_all(&abs).map_err(io)?,
+            Ok(m) if m.is_dir() => remove_empty_dir(&abs)?,
             Ok(_) => std::fs::remove_file(&abs).map_err(io)?,
             Err(_) => {}
         }
@@ -95,7 +104,7 @@ fn write_file_at(repo: &Repo, path: &str, e: &FlatEntry) -> Result<FileStat> {
         Err(err) => return Err(io(err).into()),
     }
     if std::fs::symlink_metadata(&abs).map(|m| m.is_dir()).unwrap_or(false) {
-        std::fs::remove_dir_all(&abs).map_err(io)?;
+        remove_empty_dir(&abs)?;
     }
     let parent = abs.parent().unwrap_or(&repo.layout.work).to_path_buf();
     let mut tmp = tempfile::Builder::new().prefix(".oxen-tmp-").tempfile_in(&parent).map_err(|err| StoreError::io(&parent, err))?;
@@ -205,6 +214,16 @@ impl Repo {
                     "your local changes to {}{more} would be overwritten; commit, stash or restore them first (or use --force)",
                     shown.join(", ")
                 )));
+            }
+        }
+        // A file that must take the place of a directory holding untracked
+        // files would cost the user that work: refuse before touching anything.
+        for c in changes.iter().filter(|c| c.new.is_some() && c.old.is_none()) {
+            if self.layout.work.join(&c.path).is_dir() {
+                let inside = oxen_index::walk_work_tree(&self.layout.work, &c.path, oxen_index::WalkOptions { honor_ignore: false })?;
+                if let Some(u) = inside.iter().find(|f| !index.entries.contains_key(&f.path)) {
+                    return Err(RepoError::Refused(format!("untracked file '{}' is in the way of '{}'; move it away and retry", u.path, c.path)));
+                }
             }
         }
         let target_files: BTreeMap<String, FlatEntry> = changes.iter().filter_map(|c| c.new.clone().map(|n| (c.path.clone(), n))).collect();
