@@ -129,7 +129,9 @@ impl Segments {
     }
 
     fn flush(&self) -> Result<()> {
-        let pending: Vec<(ContentId, Loc)> = self.pending.lock().map_err(poisoned)?.drain().collect();
+        // Entries leave `pending` only after their locations are committed:
+        // another thread asking `has` in between must find them somewhere.
+        let pending: Vec<(ContentId, Loc)> = self.pending.lock().map_err(poisoned)?.iter().map(|(k, v)| (*k, v.clone())).collect();
         if pending.is_empty() {
             return Ok(());
         }
@@ -144,6 +146,12 @@ impl Segments {
             }
         }
         txn.commit()?;
+        let mut p = self.pending.lock().map_err(poisoned)?;
+        for (id, loc) in &pending {
+            if p.get(id) == Some(loc) {
+                p.remove(id);
+            }
+        }
         Ok(())
     }
 }
