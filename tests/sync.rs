@@ -321,8 +321,7 @@ fn seeded(d: &std::path::Path, extra: &[&str]) -> (Server, std::path::PathBuf) {
 /// File contents stored on the server (loose files and segment entries).
 fn versions_count(srv: &Server) -> usize {
     let repo = oxen_repo::Repo::open(&srv.sync_dir.join("R")).unwrap();
-    let n = repo.versions.list().unwrap().len();
-    n
+    repo.versions.list().unwrap().len()
 }
 
 #[test]

@@ -67,5 +67,5 @@ pub fn all_commands() -> Vec<clap::Command> {
 
 /// The current directory, as an error rather than a panic when it is gone.
 pub fn cwd() -> CliResult<std::path::PathBuf> {
-    Ok(std::env::current_dir().map_err(|e| fail(format!("cannot read current directory: {e}")))?)
+    std::env::current_dir().map_err(|e| fail(format!("cannot read current directory: {e}")))
 }

@@ -52,7 +52,7 @@ pub fn quote_path(p: &str) -> String {
             0x08 => out.push_str("\\b"),
             0x0b => out.push_str("\\v"),
             0x0c => out.push_str("\\f"),
-            b if b < 0x20 || b >= 0x7f => out.push_str(&format!("\\{:03o}", b)),
+            b if !(0x20..0x7f).contains(&b) => out.push_str(&format!("\\{:03o}", b)),
             b => out.push(b as char),
         }
     }

@@ -403,21 +403,6 @@ pub fn merge_text(base: &str, ours: &str, theirs: &str, label: &str) -> (String,
     (out, conflict)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::merge_text;
-
-    #[test]
-    fn clean_and_conflicting_text_merges() {
-        let base = "a\nb\nc\nd\n";
-        let (m, c) = merge_text(base, "A\nb\nc\nd\n", "a\nb\nc\nD\n", "x");
-        assert!(!c);
-        assert_eq!(m, "A\nb\nc\nD\n");
-        let (m, c) = merge_text(base, "a\nB1\nc\nd\n", "a\nB2\nc\nd\n", "x");
-        assert!(c);
-        assert!(m.contains("<<<<<<< ours\nB1\n=======\nB2\n>>>>>>> x\n"));
-    }
-}
 
 impl Repo {
     /// Commits reachable from `local` but not `upstream`, and the reverse:
@@ -435,5 +420,21 @@ impl Repo {
         };
         let (a, b) = (reach(local)?, reach(upstream)?);
         Ok((a.difference(&b).count(), b.difference(&a).count()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::merge_text;
+
+    #[test]
+    fn clean_and_conflicting_text_merges() {
+        let base = "a\nb\nc\nd\n";
+        let (m, c) = merge_text(base, "A\nb\nc\nd\n", "a\nb\nc\nD\n", "x");
+        assert!(!c);
+        assert_eq!(m, "A\nb\nc\nD\n");
+        let (m, c) = merge_text(base, "a\nB1\nc\nd\n", "a\nB2\nc\nd\n", "x");
+        assert!(c);
+        assert!(m.contains("<<<<<<< ours\nB1\n=======\nB2\n>>>>>>> x\n"));
     }
 }

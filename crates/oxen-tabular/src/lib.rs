@@ -343,39 +343,6 @@ pub fn diff(old: &Table, new: &Table, keys: &[String], path: &str) -> Result<Tab
     Ok(d)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn t(s: &str) -> Table {
-        load(s.as_bytes(), "csv", "t.csv").unwrap()
-    }
-
-    #[test]
-    fn infers_schema() {
-        let m = infer_reader("id,name,score\n1,a,1.5\n2,b,\n3,c,2\n".as_bytes(), "csv", "x").unwrap();
-        assert_eq!(m.rows, 3);
-        let types: Vec<_> = m.columns.iter().map(|c| c.dtype.as_str()).collect();
-        assert_eq!(types, ["int", "str", "float"]);
-    }
-
-    #[test]
-    fn keyed_diff_with_rename() {
-        let a = t("id,name,price\n1,a,10\n2,b,20\n3,c,30\n");
-        let b = t("id,name,cost\n1,a,10\n2,B,20\n4,d,40\n");
-        let d = diff(&a, &b, &["id".into()], "x").unwrap();
-        assert_eq!(d.renamed_columns, vec![("price".to_string(), "cost".to_string())]);
-        assert_eq!(d.added_rows.len(), 1);
-        assert_eq!(d.removed_rows.len(), 1);
-        assert_eq!(d.modified_rows.len(), 1);
-        assert_eq!(d.modified_rows[0].changes, vec![("name".into(), "b".into(), "B".into())]);
-    }
-
-    #[test]
-    fn malformed_csv_is_an_error() {
-        assert!(infer_reader("a,b\n1,2\n3\n".as_bytes(), "csv", "x").is_err());
-    }
-}
 
 /// Serialise a table in `format` (csv or tsv; jsonl writes one object per row).
 pub fn write_table(t: &Table, format: &str) -> Vec<u8> {
@@ -442,4 +409,38 @@ pub fn merge3(base: &Table, ours: &Table, theirs: &Table, keys: &[String]) -> Op
         }
     }
     Some(Table { columns: ours.columns.clone(), rows: result_rows })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Table {
+        load(s.as_bytes(), "csv", "t.csv").unwrap()
+    }
+
+    #[test]
+    fn infers_schema() {
+        let m = infer_reader("id,name,score\n1,a,1.5\n2,b,\n3,c,2\n".as_bytes(), "csv", "x").unwrap();
+        assert_eq!(m.rows, 3);
+        let types: Vec<_> = m.columns.iter().map(|c| c.dtype.as_str()).collect();
+        assert_eq!(types, ["int", "str", "float"]);
+    }
+
+    #[test]
+    fn keyed_diff_with_rename() {
+        let a = t("id,name,price\n1,a,10\n2,b,20\n3,c,30\n");
+        let b = t("id,name,cost\n1,a,10\n2,B,20\n4,d,40\n");
+        let d = diff(&a, &b, &["id".into()], "x").unwrap();
+        assert_eq!(d.renamed_columns, vec![("price".to_string(), "cost".to_string())]);
+        assert_eq!(d.added_rows.len(), 1);
+        assert_eq!(d.removed_rows.len(), 1);
+        assert_eq!(d.modified_rows.len(), 1);
+        assert_eq!(d.modified_rows[0].changes, vec![("name".into(), "b".into(), "B".into())]);
+    }
+
+    #[test]
+    fn malformed_csv_is_an_error() {
+        assert!(infer_reader("a,b\n1,2\n3\n".as_bytes(), "csv", "x").is_err());
+    }
 }
