@@ -346,3 +346,19 @@ fn checkout_swaps_files_and_directories_without_losing_untracked_work() {
     assert_eq!(std::fs::read_to_string(r.join("a/b.txt")).unwrap(), "inside");
     assert!(ox(r, &["status"]).contains("On branch dir"));
 }
+
+#[test]
+fn status_summarises_big_directories() {
+    let d = repo();
+    let r = d.path();
+    for i in 0..120 {
+        write(r, &format!("imgs/{i}.txt"), format!("{i}"));
+    }
+    write(r, "top.txt", "x");
+    ox(r, &["add", "imgs"]);
+    let st = ox(r, &["status"]);
+    assert!(st.contains("imgs/ (120 new files)"), "{st}");
+    assert!(st.contains("\ttop.txt"), "{st}");
+    // Scripts still get every path.
+    assert_eq!(ox(r, &["status", "--porcelain"]).lines().count(), 121);
+}

@@ -179,7 +179,11 @@ fn section(out: &mut impl Write, rows: &[(String, String)]) -> std::io::Result<(
         if summarised.contains(&key) {
             if printed.insert(key.clone()) {
                 let n = groups[&key];
-                let what = if k.is_empty() { "untracked files".to_string() } else { format!("{k} files") };
+                let what = match k.as_str() {
+                    "" => "untracked files".to_string(),
+                    "new file" => "new files".to_string(),
+                    other => format!("{other} files"),
+                };
                 writeln!(out, "\t{dir}/ ({n} {what})")?;
             }
             continue;
