@@ -12,7 +12,7 @@ fn status_hashed(root: &std::path::Path) -> (usize, usize) {
     let head = repo.flatten_commit(repo.head_commit().unwrap().as_ref()).unwrap();
     let flat: BTreeMap<String, (oxen_hash::ContentId, u32)> = head.into_iter().map(|(p, e)| (p, (e.id, e.mode))).collect();
     let index = repo.index().unwrap();
-    let st = oxen_index::status(&repo.layout.work, &repo.db, &repo.versions, &index, Some(&flat)).unwrap();
+    let st = oxen_index::status(&repo.layout.work, &repo.versions, &index, Some(&flat)).unwrap();
     (st.hashed, st.entries.len())
 }
 

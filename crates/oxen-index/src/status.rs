@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
 
 use oxen_hash::ContentId;
-use oxen_store::{Db, Versions};
+use oxen_store::Versions;
 use rayon::prelude::*;
 
 use crate::entry::{FileStat, IndexEntry};
@@ -117,8 +117,7 @@ impl Status {
 /// `(content id, mode)` (empty for an unborn branch); `None` means the
 /// caller knows the index matches HEAD (nothing staged), which spares
 /// reading HEAD's whole tree.
-pub fn status(work: &Path, db: &Db, versions: &Versions, index: &Index, head: Option<&BTreeMap<String, (ContentId, u32)>>) -> Result<Status> {
-    let _ = db;
+pub fn status(work: &Path, versions: &Versions, index: &Index, head: Option<&BTreeMap<String, (ContentId, u32)>>) -> Result<Status> {
     let files = walk_work_tree(work, "", WalkOptions::default())?;
     let mut st = Status::default();
     // Index and walk are both sorted by path bytes: one merge pass pairs

@@ -139,7 +139,7 @@ impl Repo {
         let ours_files = self.flatten_commit(Some(&ours))?;
         let flat_head: BTreeMap<String, (ContentId, u32)> = ours_files.iter().map(|(p, e)| (p.clone(), (e.id, e.mode))).collect();
         let index = self.index()?;
-        let st = oxen_index::status(&self.layout.work, &self.db, &self.versions, &index, Some(&flat_head))?;
+        let st = oxen_index::status(&self.layout.work, &self.versions, &index, Some(&flat_head))?;
         if st.has_staged() || st.has_unstaged() {
             return Err(RepoError::Refused("you have uncommitted changes; commit or restore them before merging".into()));
         }

@@ -210,7 +210,7 @@ fn print_changes(repo: &Repo, changes: &[(String, Option<Blob>, Option<Blob>)], 
             }
             let kdesc = if keys.is_empty() { "rows matched by content".to_string() } else { format!("keys: {}", keys.join(",")) };
             writeln!(out, "diff --oxen a/{path} b/{path} (tabular {fmt}, {kdesc})")?;
-            header_lines(out, path, old, new)?;
+            header_lines(out, old, new)?;
             let mut col_parts = Vec::new();
             for (o, n) in &d.renamed_columns {
                 col_parts.push(format!("renamed '{o}' -> '{n}'"));
@@ -264,7 +264,7 @@ fn print_changes(repo: &Repo, changes: &[(String, Option<Blob>, Option<Blob>)], 
             continue;
         }
         writeln!(out, "diff --oxen a/{path} b/{path}")?;
-        header_lines(out, path, old, new)?;
+        header_lines(out, old, new)?;
         if text {
             let td = similar::TextDiff::from_lines(std::str::from_utf8(&ob).unwrap_or(""), std::str::from_utf8(&nb).unwrap_or(""));
             let a = if old.is_some() { format!("a/{path}") } else { "/dev/null".into() };
@@ -289,7 +289,7 @@ fn more(out: &mut impl Write, n: usize, what: &str) -> std::io::Result<()> {
     Ok(())
 }
 
-fn header_lines(out: &mut impl Write, _path: &str, old: &Option<Blob>, new: &Option<Blob>) -> std::io::Result<()> {
+fn header_lines(out: &mut impl Write, old: &Option<Blob>, new: &Option<Blob>) -> std::io::Result<()> {
     match (old, new) {
         (None, Some(n)) => writeln!(out, "new file mode {:06o}", mode_of(n)),
         (Some(o), None) => writeln!(out, "deleted file mode {:06o}", mode_of(o)),

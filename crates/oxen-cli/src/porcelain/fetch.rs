@@ -16,10 +16,7 @@ pub struct Args {
 
 pub fn run(a: Args) -> CliResult {
     let repo = super::open()?;
-    let remote_arg = match a.remote {
-        Some(r) => r,
-        None => super::remote::default_remote(&repo)?,
-    };
+    let remote_arg = super::remote::default_remote(&repo, a.remote)?;
     let report = fetch_remote(&repo, &remote_arg)?;
     print_fetch(&report);
     Ok(())

@@ -16,14 +16,8 @@ pub struct Args {
 
 pub fn run(a: Args) -> CliResult {
     let repo = super::open()?;
-    let remote_arg = match a.remote {
-        Some(r) => r,
-        None => super::remote::default_remote(&repo)?,
-    };
-    let branch = match a.branch {
-        Some(b) => b,
-        None => super::remote::current_branch(&repo, "pull into")?,
-    };
+    let remote_arg = super::remote::default_remote(&repo, a.remote)?;
+    let branch = super::remote::current_branch(&repo, a.branch, "pull into")?;
     let (name, _) = oxen_remote::resolve_remote(&repo, &remote_arg)?;
     let Some(rn) = name else { return Err(fail("pull needs a remote name (add one with `oxen remote add`)")) };
     let report = super::fetch::fetch_remote(&repo, &rn)?;

@@ -28,14 +28,8 @@ pub struct Args {
 
 pub fn run(a: Args) -> CliResult {
     let repo = super::open()?;
-    let remote_arg = match a.remote {
-        Some(r) => r,
-        None => super::remote::default_remote(&repo)?,
-    };
-    let branch = match a.branch {
-        Some(b) => b,
-        None => super::remote::current_branch(&repo, "push")?,
-    };
+    let remote_arg = super::remote::default_remote(&repo, a.remote)?;
+    let branch = super::remote::current_branch(&repo, a.branch, "push")?;
     let (name, url) = oxen_remote::resolve_remote(&repo, &remote_arg)?;
     let remote = Remote::open(&url)?;
     let bar = PackBar::new("Sending");

@@ -90,9 +90,11 @@ pub fn run(a: Args) -> CliResult {
     Ok(())
 }
 
-/// The remote to use when none is named: the current branch's upstream,
-/// else `origin`.
-pub(crate) fn default_remote(repo: &oxen_repo::Repo) -> CliResult<String> {
+/// The remote named, else the current branch's upstream, else `origin`.
+pub(crate) fn default_remote(repo: &oxen_repo::Repo, given: Option<String>) -> CliResult<String> {
+    if let Some(r) = given {
+        return Ok(r);
+    }
     let cfg = repo.config()?;
     if let oxen_refs::Head::Branch(b) = repo.head()? {
         if let Some(r) = cfg.upstream.get(&b) {
@@ -102,8 +104,11 @@ pub(crate) fn default_remote(repo: &oxen_repo::Repo) -> CliResult<String> {
     Ok("origin".into())
 }
 
-/// The current branch, or an error naming `what` needs one.
-pub(crate) fn current_branch(repo: &oxen_repo::Repo, what: &str) -> CliResult<String> {
+/// The branch given, else the current branch, or an error naming `what` needs one.
+pub(crate) fn current_branch(repo: &oxen_repo::Repo, given: Option<String>, what: &str) -> CliResult<String> {
+    if let Some(b) = given {
+        return Ok(b);
+    }
     match repo.head()? {
         oxen_refs::Head::Branch(b) => Ok(b),
         oxen_refs::Head::Detached(_) => Err(fail(format!("HEAD is detached; name a branch to {what}"))),

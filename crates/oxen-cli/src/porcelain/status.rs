@@ -35,12 +35,11 @@ pub(crate) fn compute(repo: &Repo) -> CliResult<(Status, Index)> {
     // When the index is known to produce HEAD's tree, nothing is staged and
     // HEAD's tree need not be read at all.
     let unchanged = head_tree.is_some() && index.cached_tree(&repo.db)? == head_tree;
-    let flat: BTreeMap<String, (oxen_hash::ContentId, u32)> = if unchanged {
-        BTreeMap::new()
-    } else {
-        repo.flatten_commit(repo.head_commit()?.as_ref())?.into_iter().map(|(p, e)| (p, (e.id, e.mode))).collect()
+    let flat: BTreeMap<String, (oxen_hash::ContentId, u32)> = match head_tree {
+        Some(t) if !unchanged => repo.flatten_tree(&t)?.into_iter().map(|(p, e)| (p, (e.id, e.mode))).collect(),
+        _ => BTreeMap::new(),
     };
-    let st = oxen_index::status(&repo.layout.work, &repo.db, &repo.versions, &index, if unchanged { None } else { Some(&flat) })?;
+    let st = oxen_index::status(&repo.layout.work, &repo.versions, &index, if unchanged { None } else { Some(&flat) })?;
     let mut stamp = Some(index.written_ns);
     if !st.refreshed.is_empty() {
         // Remember the new stat of files that were touched but not changed,
