@@ -237,6 +237,7 @@ impl Repo {
         for p in removed {
             remove_work_file(&self.layout.work, p)?;
         }
+        self.progress_total.fetch_add(files.len() as u64, std::sync::atomic::Ordering::Relaxed);
         // Each directory is made once, up front, rather than checked per file.
         let dirs: BTreeSet<&str> = files.keys().map(|p| parent_of(p)).collect();
         for d in dirs {

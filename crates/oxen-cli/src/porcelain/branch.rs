@@ -130,8 +130,7 @@ fn switch_to(repo: &Repo, target: &str, force: bool, allow_detach: bool) -> CliR
     };
     if let Some(id) = commit {
         let done = repo.progress.clone();
-        let total = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let _bar = crate::progress::Progress::start("Checking out", done, total);
+        let _bar = crate::progress::Progress::start("Checking out", done, repo.progress_total.clone());
         let r = repo.checkout_commit(&id, force)?;
         if force {
             repo.reset_hard(&id)?;
