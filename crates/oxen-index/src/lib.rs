@@ -12,8 +12,8 @@ mod status;
 mod walk;
 
 pub use entry::{FileStat, IndexEntry, Tracking};
-pub use paths::{quote_path, repo_path};
-pub use stage::{hash_file, remove_paths, stage_cacheinfo, stage_paths, HashedFile, StageOptions, StageReport};
+pub use paths::{path_is_under, quote_path, repo_path, validate_path};
+pub use stage::{hash_file, tracking_for, remove_paths, stage_cacheinfo, stage_paths, HashedFile, StageOptions, StageReport};
 pub use status::{status, Status, StatusEntry, Change};
 pub use walk::{walk_work_tree, WalkOptions, WorkFile};
 
@@ -51,6 +51,9 @@ impl From<oxen_store::lmdb::Error> for IndexError {
 
 /// Result alias.
 pub type Result<T> = std::result::Result<T, IndexError>;
+
+/// Longest path the index can key (LMDB keys are at most 511 bytes).
+pub const MAX_PATH: usize = 500;
 
 const WRITTEN_KEY: &[u8] = b"index-written-ns";
 const TREE_CACHE_KEY: &[u8] = b"index-tree";
@@ -123,7 +126,7 @@ impl Index {
         let table = db.table(Table::Index);
         let mut txn = db.env.begin_rw_txn()?;
         for (path, e) in changes {
-            if path.len() > 500 {
+            if path.len() > MAX_PATH {
                 return Err(IndexError::TooLong(path.clone()));
             }
             match e {
@@ -145,7 +148,7 @@ impl Index {
         let mut txn = db.env.begin_rw_txn()?;
         txn.clear_db(table)?;
         for (path, e) in entries {
-            if path.len() > 500 {
+            if path.len() > MAX_PATH {
                 return Err(IndexError::TooLong(path.clone()));
             }
             txn.put(table, &path.as_bytes(), &e.encode(), WriteFlags::empty())?;

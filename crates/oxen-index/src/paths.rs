@@ -32,6 +32,24 @@ pub fn repo_path(work: &Path, cwd: &Path, user: &str) -> Result<String> {
     Ok(s)
 }
 
+/// Whether repository path `path` is `spec` itself or lies below it
+/// (`""` covers everything): how every pathspec is matched.
+pub fn path_is_under(path: &str, spec: &str) -> bool {
+    spec.is_empty() || path == spec || (path.len() > spec.len() && path.starts_with(spec) && path.as_bytes()[spec.len()] == b'/')
+}
+
+/// Check a path is fit to stage: every component a valid tree name, and
+/// short enough to be an index key.
+pub fn validate_path(path: &str) -> crate::Result<()> {
+    for comp in path.split('/') {
+        oxen_object::validate_name(comp).map_err(|e| IndexError::BadPath(path.to_string(), e.to_string()))?;
+    }
+    if path.len() > crate::MAX_PATH {
+        return Err(IndexError::TooLong(path.to_string()));
+    }
+    Ok(())
+}
+
 /// Quote a path as git's porcelain output does: wrap it in double quotes and
 /// escape it when it holds spaces, quotes, backslashes, control characters
 /// or non-ASCII bytes.

@@ -11,6 +11,7 @@ use rayon::prelude::*;
 
 use crate::entry::{FileStat, IndexEntry, Tracking};
 use crate::walk::{walk_work_tree, WalkOptions};
+use crate::paths::{path_is_under, validate_path};
 use crate::{Index, IndexError, Result};
 
 /// A hashed work-tree file.
@@ -94,10 +95,6 @@ pub struct StageReport {
     pub unchanged: usize,
 }
 
-fn under(path: &str, dir: &str) -> bool {
-    dir.is_empty() || path == dir || (path.len() > dir.len() && path.starts_with(dir) && path.as_bytes()[dir.len()] == b'/')
-}
-
 /// Stage repository-relative paths (`""` = everything): files are hashed
 /// unless the stat cache says they are unchanged, directories recurse, and
 /// tracked files that vanished are unstaged. Hashing runs in parallel; all
@@ -115,7 +112,7 @@ pub fn stage_paths(work: &Path, db: &Db, versions: &Versions, paths: &[String], 
                 let seen: std::collections::HashSet<&str> = found.iter().map(|f| f.path.as_str()).collect();
                 // Tracked files the walk did not report: deleted, or ignored but tracked.
                 for tp in index.entries.keys() {
-                    if !under(tp, p) {
+                    if !path_is_under(tp, p) {
                         continue;
                     }
                     if seen.contains(tp.as_str()) {
@@ -142,7 +139,7 @@ pub fn stage_paths(work: &Path, db: &Db, versions: &Versions, paths: &[String], 
                 candidates.insert(p.clone(), FileStat::from_metadata(&m));
             }
             None => {
-                let gone: Vec<String> = index.entries.keys().filter(|k| under(k, p)).cloned().collect();
+                let gone: Vec<String> = index.entries.keys().filter(|k| path_is_under(k, p)).cloned().collect();
                 if gone.is_empty() {
                     return Err(IndexError::NoMatch(p.clone()));
                 }
@@ -151,12 +148,7 @@ pub fn stage_paths(work: &Path, db: &Db, versions: &Versions, paths: &[String], 
         }
     }
     for path in candidates.keys() {
-        for comp in path.split('/') {
-            oxen_object::validate_name(comp).map_err(|e| IndexError::BadPath(path.clone(), e.to_string()))?;
-        }
-        if path.len() > 500 {
-            return Err(IndexError::TooLong(path.clone()));
-        }
+        validate_path(path)?;
     }
     let mut report = StageReport::default();
     let todo: Vec<(&String, &FileStat)> = candidates
@@ -216,7 +208,7 @@ pub fn remove_paths(db: &Db, paths: &[String], recursive: bool) -> Result<Vec<St
             out.push(p.clone());
             continue;
         }
-        let below: Vec<String> = index.entries.keys().filter(|k| under(k, p)).cloned().collect();
+        let below: Vec<String> = index.entries.keys().filter(|k| path_is_under(k, p)).cloned().collect();
         if below.is_empty() {
             return Err(IndexError::NoMatch(p.clone()));
         }
@@ -237,9 +229,7 @@ pub fn remove_paths(db: &Db, paths: &[String], recursive: bool) -> Result<Vec<St
 /// re-hashes the file. Tabular metadata is read from the versions store
 /// when the contents are there.
 pub fn stage_cacheinfo(db: &Db, versions: &Versions, mode: u32, id: ContentId, path: &str) -> Result<()> {
-    for comp in path.split('/') {
-        oxen_object::validate_name(comp).map_err(|e| IndexError::BadPath(path.to_string(), e.to_string()))?;
-    }
+    validate_path(path)?;
     let tracking = tracking_for(path);
     let tabular = match (tracking, oxen_tabular::format_for(path)) {
         (Tracking::Tabular, Some(fmt)) if versions.has(&id) && fmt != "parquet" => {

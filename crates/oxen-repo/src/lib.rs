@@ -14,7 +14,7 @@ pub use author::{parse_date, signature};
 pub use fsck::{fsck, FsckProblem, FsckReport};
 pub use revision::{ObjectKind, Target};
 pub use tree::{FlatEntry, TreeChange};
-pub use worktree::{materialize, remove_work_file, CheckoutReport};
+pub use worktree::{materialize, remove_work_file, staged_entry, CheckoutReport};
 pub use merge::{MergeOutcome, MergeState};
 
 use std::path::Path;

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::Path;
 
 use oxen_hash::ContentId;
-use oxen_index::{FileStat, Index, IndexEntry, Tracking};
+use oxen_index::{FileStat, Index, IndexEntry};
 use oxen_object::mode;
 use oxen_store::StoreError;
 use rayon::prelude::*;
@@ -140,12 +140,19 @@ pub fn remove_work_file(work: &Path, path: &str) -> Result<()> {
 }
 
 fn entry_for(path: &str, e: &FlatEntry, stat: FileStat) -> IndexEntry {
-    IndexEntry {
-        id: e.id,
-        stat,
-        tracking: if oxen_tabular::format_for(path).is_some() { Tracking::Tabular } else { Tracking::Regular },
-        tabular: e.tabular.clone(),
-    }
+    IndexEntry { id: e.id, stat, tracking: oxen_index::tracking_for(path), tabular: e.tabular.clone() }
+}
+
+/// The index entry that stages `e` at `path` without touching the work
+/// tree: the current stat is kept when the contents are the same (so the
+/// stat cache stays warm), else an empty stat forces a re-hash on the next
+/// status.
+pub fn staged_entry(index: &Index, path: &str, e: &FlatEntry) -> IndexEntry {
+    let stat = match index.entries.get(path) {
+        Some(ie) if ie.id == e.id => ie.stat,
+        _ => FileStat { mode: e.mode, size: e.size, ..Default::default() },
+    };
+    entry_for(path, e, stat)
 }
 
 impl Repo {
@@ -295,11 +302,7 @@ impl Repo {
         let index = self.index()?;
         let mut entries = BTreeMap::new();
         for (p, e) in want {
-            let stat = match index.entries.get(&p) {
-                Some(ie) if ie.id == e.id => ie.stat,
-                _ => FileStat { mode: e.mode, size: e.size, ..Default::default() },
-            };
-            let ie = entry_for(&p, &e, stat);
+            let ie = staged_entry(&index, &p, &e);
             entries.insert(p, ie);
         }
         Index::replace(&self.db, &entries)?;

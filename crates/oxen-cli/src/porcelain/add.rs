@@ -54,7 +54,7 @@ pub fn add(a: AddArgs) -> CliResult {
 fn resolve_conflicts(repo: &oxen_repo::Repo, paths: &[String]) -> CliResult {
     if let Some(mut st) = repo.merge_state()? {
         let before = st.conflicts.len();
-        st.conflicts.retain(|c| !paths.iter().any(|p| p.is_empty() || c == p || c.starts_with(&format!("{p}/"))));
+        st.conflicts.retain(|c| !paths.iter().any(|p| oxen_index::path_is_under(c, p)));
         if st.conflicts.len() != before {
             repo.set_merge_state(Some(&st))?;
         }
@@ -88,7 +88,7 @@ pub fn rm(a: RmArgs) -> CliResult {
     if !a.cached && !a.force {
         let head = repo.flatten_commit(repo.head_commit()?.as_ref())?;
         for (p, e) in &index.entries {
-            if !paths.iter().any(|q| q.is_empty() || p == q || p.starts_with(&format!("{q}/"))) {
+            if !paths.iter().any(|q| oxen_index::path_is_under(p, q)) {
                 continue;
             }
             let staged_differs = head.get(p).is_none_or(|h| h.id != e.id);
@@ -144,7 +144,7 @@ pub fn mv(a: MvArgs) -> CliResult {
     let moved: Vec<(String, String)> = index
         .entries
         .keys()
-        .filter(|p| **p == src || p.starts_with(&format!("{src}/")))
+        .filter(|p| oxen_index::path_is_under(p, &src))
         .map(|p| (p.clone(), format!("{dst}{}", &p[src.len()..])))
         .collect();
     if moved.is_empty() {

@@ -116,7 +116,7 @@ pub fn run(a: Args) -> CliResult {
     let repo = super::open()?;
     let cwd = crate::cwd()?;
     let specs: Vec<String> = a.paths.iter().map(|p| repo_path(&repo.layout.work, &cwd, p)).collect::<Result<_, _>>()?;
-    let keep = |p: &str| specs.is_empty() || specs.iter().any(|s| s.is_empty() || p == s || p.starts_with(&format!("{s}/")));
+    let keep = |p: &str| specs.is_empty() || specs.iter().any(|s| oxen_index::path_is_under(p, s));
     let changes: Vec<(String, Option<Blob>, Option<Blob>)> = match (a.revs.len(), a.staged) {
         (2, _) => {
             let t1 = repo.resolve_tree(&a.revs[0])?;

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use oxen_index::{repo_path, Index};
+use oxen_index::{path_is_under, repo_path, Index};
 use oxen_refs::Head;
 use oxen_repo::{FlatEntry, Repo};
 
@@ -26,10 +26,6 @@ pub struct RestoreArgs {
     pub paths: Vec<String>,
 }
 
-fn under(p: &str, spec: &str) -> bool {
-    spec.is_empty() || p == spec || p.starts_with(&format!("{spec}/"))
-}
-
 /// Restore `paths` in the index and/or work tree from `source` (a revision;
 /// default: HEAD for the index, the index for the work tree).
 pub(crate) fn restore_paths(repo: &Repo, user_paths: &[String], source: Option<&str>, staged: bool, worktree: bool) -> CliResult {
@@ -47,25 +43,20 @@ pub(crate) fn restore_paths(repo: &Repo, user_paths: &[String], source: Option<&
             .collect(),
     };
     for s in &specs {
-        let known = from.keys().any(|p| under(p, s)) || index.entries.keys().any(|p| under(p, s));
+        let known = from.keys().any(|p| path_is_under(p, s)) || index.entries.keys().any(|p| path_is_under(p, s));
         if !known {
             return Err(fail(format!("pathspec '{s}' did not match any file known to oxen")));
         }
     }
-    let wanted: BTreeMap<String, FlatEntry> = from.iter().filter(|(p, _)| specs.iter().any(|s| under(p, s))).map(|(p, e)| (p.clone(), e.clone())).collect();
+    let wanted: BTreeMap<String, FlatEntry> = from.iter().filter(|(p, _)| specs.iter().any(|s| path_is_under(p, s))).map(|(p, e)| (p.clone(), e.clone())).collect();
     if staged {
         let mut changes = Vec::new();
         for (p, e) in &wanted {
-            let stat = match index.entries.get(p) {
-                Some(ie) if ie.id == e.id => ie.stat,
-                _ => oxen_index::FileStat { mode: e.mode, size: e.size, ..Default::default() },
-            };
-            let tracking = if oxen_tabular::format_for(p).is_some() { oxen_index::Tracking::Tabular } else { oxen_index::Tracking::Regular };
-            changes.push((p.clone(), Some(oxen_index::IndexEntry { id: e.id, stat, tracking, tabular: e.tabular.clone() })));
+            changes.push((p.clone(), Some(oxen_repo::staged_entry(&index, p, e))));
         }
         // Paths staged as new but absent from the source are unstaged.
         for p in index.entries.keys() {
-            if specs.iter().any(|s| under(p, s)) && !wanted.contains_key(p) {
+            if specs.iter().any(|s| path_is_under(p, s)) && !wanted.contains_key(p) {
                 changes.push((p.clone(), None));
             }
         }
