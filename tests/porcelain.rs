@@ -362,3 +362,39 @@ fn status_summarises_big_directories() {
     // Scripts still get every path.
     assert_eq!(ox(r, &["status", "--porcelain"]).lines().count(), 121);
 }
+
+#[test]
+fn global_config_merge_abort_and_tag_delete() {
+    let d = repo();
+    let r = d.path();
+    // --global writes $OXEN_HOME/config.toml, used when the repo sets nothing.
+    ox(r, &["config", "--global", "user.email", "global@example.com"]);
+    assert_eq!(ox(r, &["config", "--global", "user.email"]), "global@example.com");
+    assert!(r.join(".oxen-home-for-tests/config.toml").is_file());
+    let mut c = oxen(r);
+    c.env_remove("OXEN_AUTHOR_EMAIL").args(["commit", "--allow-empty", "-m", "who"]);
+    out(c);
+    assert!(ox(r, &["log", "-n", "1"]).contains("<global@example.com>"));
+    // A conflicting merge, then --abort restores HEAD's version.
+    write(r, "f.txt", "base\n");
+    ox(r, &["add", "f.txt"]);
+    ox(r, &["commit", "-m", "base"]);
+    ox(r, &["checkout", "-b", "other"]);
+    write(r, "f.txt", "other\n");
+    ox(r, &["commit", "-am", "other"]);
+    ox(r, &["checkout", "main"]);
+    write(r, "f.txt", "main\n");
+    ox(r, &["commit", "-am", "main"]);
+    ox_err(r, &["merge", "other"]);
+    assert!(ox(r, &["status", "--porcelain"]).contains("UU f.txt"));
+    ox(r, &["merge", "--abort"]);
+    assert_eq!(std::fs::read_to_string(r.join("f.txt")).unwrap(), "main\n");
+    // Only the test's own global-config home (inside the work tree) shows.
+    assert_eq!(ox(r, &["status", "--porcelain"]), "?? .oxen-home-for-tests/");
+    assert!(ox_err(r, &["merge", "--abort"]).contains("no merge in progress"));
+    // Tags: create, refuse a duplicate, delete.
+    ox(r, &["tag", "v1"]);
+    assert!(ox_err(r, &["tag", "v1"]).contains("already exists"));
+    ox(r, &["tag", "-d", "v1"]);
+    assert_eq!(ox(r, &["tag"]), "");
+}
