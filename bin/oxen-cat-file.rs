@@ -1,1 +1,3 @@
-fn main() { oxen_cli::plumbing::cat_file::main() }
+fn main() {
+    oxen_cli::plumbing::cat_file::main()
+}

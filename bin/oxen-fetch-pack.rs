@@ -1,1 +1,3 @@
-fn main() { oxen_cli::plumbing::fetch_pack::main() }
+fn main() {
+    oxen_cli::plumbing::fetch_pack::main()
+}

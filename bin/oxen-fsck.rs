@@ -1,1 +1,3 @@
-fn main() { oxen_cli::plumbing::fsck::main() }
+fn main() {
+    oxen_cli::plumbing::fsck::main()
+}

@@ -1,1 +1,3 @@
-fn main() { oxen_cli::plumbing::hash_object::main() }
+fn main() {
+    oxen_cli::plumbing::hash_object::main()
+}

@@ -1,1 +1,3 @@
-fn main() { oxen_cli::plumbing::ls_files::main() }
+fn main() {
+    oxen_cli::plumbing::ls_files::main()
+}

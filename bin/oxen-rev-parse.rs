@@ -1,1 +1,3 @@
-fn main() { oxen_cli::plumbing::rev_parse::main() }
+fn main() {
+    oxen_cli::plumbing::rev_parse::main()
+}

@@ -1,1 +1,3 @@
-fn main() { oxen_cli::plumbing::server::main() }
+fn main() {
+    oxen_cli::plumbing::server::main()
+}

@@ -1,1 +1,3 @@
-fn main() { oxen_cli::plumbing::update_ref::main() }
+fn main() {
+    oxen_cli::plumbing::update_ref::main()
+}

@@ -1,1 +1,3 @@
-fn main() { oxen_cli::plumbing::write_tree::main() }
+fn main() {
+    oxen_cli::plumbing::write_tree::main()
+}

@@ -1,1 +1,3 @@
-fn main() { oxen_cli::porcelain::main() }
+fn main() {
+    oxen_cli::porcelain::main()
+}

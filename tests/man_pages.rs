@@ -21,7 +21,8 @@ fn man_pages_are_fresh() {
 #[test]
 fn every_binary_has_a_definition() {
     let names: Vec<String> = oxen_cli::all_commands().iter().map(|c| c.get_name().to_string()).collect();
-    let manifest = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml")).unwrap();
+    let manifest =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml")).unwrap();
     for line in manifest.lines() {
         if let Some(rest) = line.strip_prefix("name = \"oxen") {
             let bin = format!("oxen{}", rest.trim_end_matches('"'));

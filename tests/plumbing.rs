@@ -18,7 +18,14 @@ fn dataset(root: &std::path::Path) {
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
-const FILES: [&str; 6] = ["images/cat 1.jpg", "images/caf\u{e9}/\u{1f42e}.png", "empty.txt", "data/train.csv", "run.sh", "d0/d1/d2/d3/d4/d5/d6/d7/d8/d9/d10/d11/d12/d13/d14/d15/d16/d17/d18/d19/leaf.txt"];
+const FILES: [&str; 6] = [
+    "images/cat 1.jpg",
+    "images/caf\u{e9}/\u{1f42e}.png",
+    "empty.txt",
+    "data/train.csv",
+    "run.sh",
+    "d0/d1/d2/d3/d4/d5/d6/d7/d8/d9/d10/d11/d12/d13/d14/d15/d16/d17/d18/d19/leaf.txt",
+];
 
 /// init + hash-object -w + update-index + write-tree + commit-tree + update-ref.
 fn pipeline(root: &std::path::Path) -> (String, String) {
@@ -238,7 +245,19 @@ fn hash_object_matches_stdin_and_help_works() {
     let mut c = bin("oxen-hash-object", d.path());
     c.arg("--stdin").write_stdin("hello world");
     assert_eq!(out(c), a);
-    for b in ["oxen-hash-object", "oxen-update-index", "oxen-write-tree", "oxen-commit-tree", "oxen-update-ref", "oxen-cat-file", "oxen-ls-tree", "oxen-ls-files", "oxen-rev-parse", "oxen-fsck", "oxen"] {
+    for b in [
+        "oxen-hash-object",
+        "oxen-update-index",
+        "oxen-write-tree",
+        "oxen-commit-tree",
+        "oxen-update-ref",
+        "oxen-cat-file",
+        "oxen-ls-tree",
+        "oxen-ls-files",
+        "oxen-rev-parse",
+        "oxen-fsck",
+        "oxen",
+    ] {
         let mut c = bin(b, d.path());
         c.arg("--help");
         c.assert().success().stdout(predicate::str::contains("Usage"));

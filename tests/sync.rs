@@ -17,7 +17,10 @@ fn stderr_of(mut c: assert_cmd::Command) -> (bool, String, String) {
 
 /// Objects a push reported sending ("sent N objects"), 0 when none.
 fn sent_objects(stderr: &str) -> u64 {
-    stderr.lines().find_map(|l| l.strip_prefix("sent ").and_then(|r| r.split_whitespace().next()).and_then(|n| n.parse().ok())).unwrap_or(0)
+    stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("sent ").and_then(|r| r.split_whitespace().next()).and_then(|n| n.parse().ok()))
+        .unwrap_or(0)
 }
 
 #[test]
@@ -81,7 +84,11 @@ fn push_clone_commit_push_pull_round_trip() {
     let srv = Server::start(d.path(), &[]);
     let a = d.path().join("a");
     std::fs::create_dir_all(&a).unwrap();
-    init_with(&srv, &a, &[("data/train.csv", b"id,label\n1,cat\n"), ("images/cat 1.jpg", &[0u8, 1, 2, 255]), ("README.md", b"hello\n")]);
+    init_with(
+        &srv,
+        &a,
+        &[("data/train.csv", b"id,label\n1,cat\n"), ("images/cat 1.jpg", &[0u8, 1, 2, 255]), ("README.md", b"hello\n")],
+    );
     // Pushing to a repository that does not exist says how to create it.
     let mut c = srv.bin("oxen", &a);
     c.args(["push", &srv.url("Data"), "main"]);
@@ -243,7 +250,8 @@ fn interrupted_push_leaves_server_consistent_and_retry_sends_the_rest() {
     let pack = c.output().unwrap().stdout;
     assert!(pack.len() > 800_000);
     let cut = &pack[..pack.len() / 2];
-    let (code, body) = raw_http(&srv.addr, "POST", "/api/repos/R/receive-pack", Some(&srv.token), cut, Some(pack.len() as u64));
+    let (code, body) =
+        raw_http(&srv.addr, "POST", "/api/repos/R/receive-pack", Some(&srv.token), cut, Some(pack.len() as u64));
     // The connection died mid-body: there may be no response at all, or a 400.
     assert!(code == 0 || code == 400, "{code} {body}");
     srv.assert_alive();
@@ -369,7 +377,8 @@ fn bad_packs_are_refused_and_change_nothing() {
             tabular: None,
         }]);
         let tb = tree.encode();
-        let (code, body) = post(&make_pack(&[(3, blob_id.0, blob.clone()), (2, oxen_hash::ContentId::of(&tb).0, tb.clone())], true));
+        let (code, body) =
+            post(&make_pack(&[(3, blob_id.0, blob.clone()), (2, oxen_hash::ContentId::of(&tb).0, tb.clone())], true));
         assert_eq!(code, 400, "{name:?}: {body}");
         assert!(body.contains("invalid name"), "{body}");
     }
@@ -390,7 +399,12 @@ fn bad_requests_get_clear_4xx_and_the_server_keeps_serving() {
         c
     });
     // Ref names with '..', outside heads/ and tags/, malformed ids.
-    for (name, new) in [("heads/../x", head.as_str()), ("heads/a..b", head.as_str()), ("remotes/origin/main", head.as_str()), ("heads/ok", "nothex")] {
+    for (name, new) in [
+        ("heads/../x", head.as_str()),
+        ("heads/a..b", head.as_str()),
+        ("remotes/origin/main", head.as_str()),
+        ("heads/ok", "nothex"),
+    ] {
         let body = format!("{{\"updates\": [{{\"name\": \"{name}\", \"old\": null, \"new\": \"{new}\"}}]}}");
         let (code, resp) = srv.http("POST", "/api/repos/R/refs", Some(&srv.token), body.as_bytes());
         assert_eq!(code, 400, "{name}: {resp}");
@@ -406,7 +420,8 @@ fn bad_requests_get_clear_4xx_and_the_server_keeps_serving() {
         assert!(resp.contains("invalid JSON"), "{resp}");
     }
     // A body larger than the limit: declared, and streamed (chunked) by a push.
-    let (code, resp) = raw_http(&srv.addr, "POST", "/api/repos/R/receive-pack", Some(&srv.token), b"OXPK", Some(5_000_000));
+    let (code, resp) =
+        raw_http(&srv.addr, "POST", "/api/repos/R/receive-pack", Some(&srv.token), b"OXPK", Some(5_000_000));
     assert_eq!(code, 413, "{resp}");
     assert!(resp.contains("limit"), "{resp}");
     // An absurd declared length must not make the server try to drain it.
@@ -469,11 +484,14 @@ fn plumbing_over_pipes_and_local_path_remotes() {
         c
     });
     assert!(summary.contains("\"objects\":4"), "{summary}");
-    assert_eq!(out({
-        let mut c = bin("oxen-rev-parse", &b);
-        c.arg("main");
-        c
-    }), head);
+    assert_eq!(
+        out({
+            let mut c = bin("oxen-rev-parse", &b);
+            c.arg("main");
+            c
+        }),
+        head
+    );
     // Same pack again: nothing new stored; a non-fast-forward update is refused.
     let summary = out({
         let mut c = bin("oxen-receive-pack", root);

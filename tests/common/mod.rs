@@ -27,14 +27,25 @@ pub fn oxen(dir: &Path) -> Command {
 /// Run and return trimmed stdout, asserting success.
 pub fn out(mut c: Command) -> String {
     let o = c.output().expect("run");
-    assert!(o.status.success(), "command failed: {:?}\nstdout: {}\nstderr: {}", c, String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "command failed: {:?}\nstdout: {}\nstderr: {}",
+        c,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
     String::from_utf8(o.stdout).expect("utf8").trim_end().to_string()
 }
 
 /// Run and return stderr, asserting failure with a one-line error.
 pub fn err(mut c: Command) -> String {
     let o = c.output().expect("run");
-    assert!(!o.status.success(), "command unexpectedly succeeded: {:?}\nstdout: {}", c, String::from_utf8_lossy(&o.stdout));
+    assert!(
+        !o.status.success(),
+        "command unexpectedly succeeded: {:?}\nstdout: {}",
+        c,
+        String::from_utf8_lossy(&o.stdout)
+    );
     let e = String::from_utf8_lossy(&o.stderr).to_string();
     assert_eq!(e.trim_end().lines().count(), 1, "error should be one line, got: {e}");
     assert!(e.starts_with("error: "), "error should start with 'error: ', got: {e}");

@@ -48,7 +48,11 @@ impl Server {
             .unwrap();
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let addr = line.trim().strip_prefix("listening on http://").unwrap_or_else(|| panic!("unexpected banner {line:?}")).to_string();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("unexpected banner {line:?}"))
+            .to_string();
         Server { child, addr, sync_dir, home, token }
     }
 
@@ -59,7 +63,8 @@ impl Server {
 
     /// Create a repository through the API.
     pub fn create(&self, name: &str) {
-        let (code, body) = self.http("POST", "/api/repos", Some(&self.token), format!("{{\"name\": \"{name}\"}}").as_bytes());
+        let (code, body) =
+            self.http("POST", "/api/repos", Some(&self.token), format!("{{\"name\": \"{name}\"}}").as_bytes());
         assert_eq!(code, 201, "{body}");
     }
 
@@ -98,7 +103,10 @@ impl Server {
     /// Peak RSS of the server process so far, in KiB.
     pub fn peak_rss_kb(&self) -> u64 {
         let s = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
-        s.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap_or(0)
+        s.lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
     }
 }
 
@@ -112,10 +120,20 @@ impl Drop for Server {
 
 /// A raw HTTP/1.1 request over a TcpStream (what curl would send); an
 /// explicit `declared` Content-Length may differ from the body sent.
-pub fn raw_http(addr: &str, method: &str, path: &str, token: Option<&str>, body: &[u8], declared: Option<u64>) -> (u16, String) {
+pub fn raw_http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &[u8],
+    declared: Option<u64>,
+) -> (u16, String) {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(std::time::Duration::from_secs(60))).unwrap();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", declared.unwrap_or(body.len() as u64));
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        declared.unwrap_or(body.len() as u64)
+    );
     if let Some(t) = token {
         req.push_str(&format!("Authorization: Bearer {t}\r\n"));
     }

@@ -32,9 +32,11 @@ impl Progress {
                     if bar.is_none() && t >= MIN_ITEMS {
                         let b = indicatif::ProgressBar::new(t);
                         b.set_style(
-                            indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} files ({per_sec}, {eta})")
-                                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-                                .progress_chars("=> "),
+                            indicatif::ProgressStyle::with_template(
+                                "{msg} [{bar:40}] {pos}/{len} files ({per_sec}, {eta})",
+                            )
+                            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                            .progress_chars("=> "),
                         );
                         b.set_message(label);
                         bar = Some(b);

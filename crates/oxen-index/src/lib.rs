@@ -13,8 +13,10 @@ mod walk;
 
 pub use entry::{FileStat, IndexEntry, Tracking};
 pub use paths::{path_is_under, quote_path, repo_path, validate_path};
-pub use stage::{hash_file, tracking_for, remove_paths, stage_cacheinfo, stage_paths, HashedFile, StageOptions, StageReport};
-pub use status::{status, Status, StatusEntry, Change};
+pub use stage::{
+    hash_file, remove_paths, stage_cacheinfo, stage_paths, tracking_for, HashedFile, StageOptions, StageReport,
+};
+pub use status::{status, Change, Status, StatusEntry};
 pub use walk::{walk_work_tree, WalkOptions, WorkFile};
 
 use std::collections::BTreeMap;
@@ -75,16 +77,15 @@ impl Index {
         // instead of inserting (and comparing paths) one by one.
         let mut sorted = Vec::new();
         for (k, v) in db.scan(Table::Index)? {
-            let path = String::from_utf8(k).map_err(|e| IndexError::NotUtf8(String::from_utf8_lossy(e.as_bytes()).into()))?;
+            let path =
+                String::from_utf8(k).map_err(|e| IndexError::NotUtf8(String::from_utf8_lossy(e.as_bytes()).into()))?;
             if let Some(e) = IndexEntry::decode(&v) {
                 sorted.push((path, e));
             }
         }
         let entries: BTreeMap<String, IndexEntry> = sorted.into_iter().collect();
-        let written_ns = db
-            .get(Table::Meta, WRITTEN_KEY)?
-            .and_then(|v| v.try_into().ok().map(i64::from_le_bytes))
-            .unwrap_or(0);
+        let written_ns =
+            db.get(Table::Meta, WRITTEN_KEY)?.and_then(|v| v.try_into().ok().map(i64::from_le_bytes)).unwrap_or(0);
         Ok(Index { entries, written_ns })
     }
 

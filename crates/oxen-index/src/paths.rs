@@ -35,7 +35,9 @@ pub fn repo_path(work: &Path, cwd: &Path, user: &str) -> Result<String> {
 /// Whether repository path `path` is `spec` itself or lies below it
 /// (`""` covers everything): how every pathspec is matched.
 pub fn path_is_under(path: &str, spec: &str) -> bool {
-    spec.is_empty() || path == spec || (path.len() > spec.len() && path.starts_with(spec) && path.as_bytes()[spec.len()] == b'/')
+    spec.is_empty()
+        || path == spec
+        || (path.len() > spec.len() && path.starts_with(spec) && path.as_bytes()[spec.len()] == b'/')
 }
 
 /// Check a path is fit to stage: every component a valid tree name, and

@@ -10,8 +10,8 @@ use oxen_store::{Db, StoreError, Versions};
 use rayon::prelude::*;
 
 use crate::entry::{FileStat, IndexEntry, Tracking};
-use crate::walk::{walk_work_tree, WalkOptions};
 use crate::paths::{path_is_under, validate_path};
+use crate::walk::{walk_work_tree, WalkOptions};
 use crate::{Index, IndexError, Result};
 
 /// A hashed work-tree file.
@@ -100,7 +100,13 @@ pub struct StageReport {
 /// tracked files that vanished are unstaged. Hashing runs in parallel; all
 /// index changes commit in one transaction, so a failure (an unreadable file,
 /// a malformed CSV) leaves the index as it was.
-pub fn stage_paths(work: &Path, db: &Db, versions: &Versions, paths: &[String], opts: StageOptions) -> Result<StageReport> {
+pub fn stage_paths(
+    work: &Path,
+    db: &Db,
+    versions: &Versions,
+    paths: &[String],
+    opts: StageOptions,
+) -> Result<StageReport> {
     let index = Index::load(db)?;
     let mut candidates: BTreeMap<String, FileStat> = BTreeMap::new();
     let mut removals: Vec<String> = Vec::new();
@@ -236,7 +242,9 @@ pub fn stage_cacheinfo(db: &Db, versions: &Versions, mode: u32, id: ContentId, p
             let f = versions.open(&id)?;
             Some(oxen_tabular::infer_reader(f, fmt, path)?)
         }
-        (Tracking::Tabular, Some("parquet")) => Some(TabularMeta { format: "parquet".into(), columns: vec![], rows: 0 }),
+        (Tracking::Tabular, Some("parquet")) => {
+            Some(TabularMeta { format: "parquet".into(), columns: vec![], rows: 0 })
+        }
         _ => None,
     };
     // The size is known from the store; the rest of the stat stays empty so

@@ -117,7 +117,12 @@ impl Status {
 /// `(content id, mode)` (empty for an unborn branch); `None` means the
 /// caller knows the index matches HEAD (nothing staged), which spares
 /// reading HEAD's whole tree.
-pub fn status(work: &Path, versions: &Versions, index: &Index, head: Option<&BTreeMap<String, (ContentId, u32)>>) -> Result<Status> {
+pub fn status(
+    work: &Path,
+    versions: &Versions,
+    index: &Index,
+    head: Option<&BTreeMap<String, (ContentId, u32)>>,
+) -> Result<Status> {
     let files = walk_work_tree(work, "", WalkOptions::default())?;
     let mut st = Status::default();
     // Index and walk are both sorted by path bytes: one merge pass pairs

@@ -110,12 +110,14 @@ impl Commit {
     /// Parse canonical bytes.
     pub fn decode(bytes: &[u8]) -> Result<Commit, ObjectError> {
         let text = std::str::from_utf8(bytes).map_err(|_| malformed("commit", "not UTF-8"))?;
-        let (head, message) = text.split_once("\n\n").ok_or_else(|| malformed("commit", "no blank line before message"))?;
+        let (head, message) =
+            text.split_once("\n\n").ok_or_else(|| malformed("commit", "no blank line before message"))?;
         let mut tree = None;
         let mut parents = Vec::new();
         let mut author = None;
         for line in head.lines() {
-            let (k, v) = line.split_once(' ').ok_or_else(|| malformed("commit", format!("bad header line '{line}'")))?;
+            let (k, v) =
+                line.split_once(' ').ok_or_else(|| malformed("commit", format!("bad header line '{line}'")))?;
             match k {
                 "tree" if tree.is_none() && parents.is_empty() => {
                     tree = Some(ContentId::from_hex(v).map_err(|e| malformed("commit", e.to_string()))?)
@@ -154,7 +156,12 @@ mod tests {
         let c = Commit {
             tree: ContentId::of(b"t"),
             parents: vec![ContentId::of(b"p1"), ContentId::of(b"p2")],
-            author: Signature { name: "Ada L".into(), email: "ada@x.org".into(), time: 1_700_000_000, tz_minutes: -330 },
+            author: Signature {
+                name: "Ada L".into(),
+                email: "ada@x.org".into(),
+                time: 1_700_000_000,
+                tz_minutes: -330,
+            },
             message: "hello\n\nbody\n".into(),
         };
         let d = Commit::decode(&c.encode()).unwrap();

@@ -7,7 +7,9 @@ mod commit;
 mod tree;
 
 pub use commit::{Commit, Signature};
-pub use tree::{bucket_bits_for, bucket_of, validate_name, EntryKind, TabularMeta, Column, Tree, TreeEntry, BUCKET_TARGET};
+pub use tree::{
+    bucket_bits_for, bucket_of, validate_name, Column, EntryKind, TabularMeta, Tree, TreeEntry, BUCKET_TARGET,
+};
 
 /// Errors decoding or validating objects.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

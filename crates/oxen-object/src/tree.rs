@@ -214,7 +214,10 @@ impl Tree {
                     let tabular = if mlen == 0 {
                         None
                     } else {
-                        Some(serde_json::from_slice(r.take(mlen)?).map_err(|e| malformed("tree", format!("tabular metadata: {e}")))?)
+                        Some(
+                            serde_json::from_slice(r.take(mlen)?)
+                                .map_err(|e| malformed("tree", format!("tabular metadata: {e}")))?,
+                        )
                     };
                     entries.push(TreeEntry { name, kind, mode, id, size, tabular });
                 }
@@ -265,7 +268,14 @@ mod tests {
     use super::*;
 
     fn entry(name: &str) -> TreeEntry {
-        TreeEntry { name: name.into(), kind: EntryKind::File, mode: crate::mode::FILE, id: ContentId::of(name.as_bytes()), size: 1, tabular: None }
+        TreeEntry {
+            name: name.into(),
+            kind: EntryKind::File,
+            mode: crate::mode::FILE,
+            id: ContentId::of(name.as_bytes()),
+            size: 1,
+            tabular: None,
+        }
     }
 
     #[test]

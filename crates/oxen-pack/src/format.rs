@@ -247,7 +247,10 @@ impl Read for PackSource<'_> {
                 if n == 0 {
                     // The stored file shrank under us; the receiver would
                     // reject the frame anyway, so say why here.
-                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, format!("versions file of {id} shrank while being sent")));
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!("versions file of {id} shrank while being sent"),
+                    ));
                 }
                 *remaining -= n as u64;
                 self.hasher.update(&out[..n]);
@@ -376,7 +379,13 @@ pub fn receive_pack<R: Read>(repo: &Repo, input: R, progress: &dyn Progress) -> 
     Ok(stats)
 }
 
-fn receive_inner<R: Read>(repo: &Repo, tee: &mut Tee<R>, pending: &mut Pending, stats: &mut ReceiveStats, progress: &dyn Progress) -> Result<()> {
+fn receive_inner<R: Read>(
+    repo: &Repo,
+    tee: &mut Tee<R>,
+    pending: &mut Pending,
+    stats: &mut ReceiveStats,
+    progress: &dyn Progress,
+) -> Result<()> {
     let mut header = [0u8; 16];
     read_exact_or(tee, &mut header, "header")?;
     if &header[..4] != MAGIC {
@@ -397,7 +406,8 @@ fn receive_inner<R: Read>(repo: &Repo, tee: &mut Tee<R>, pending: &mut Pending, 
         if kind[0] == 0 {
             break;
         }
-        let kind = ObjKind::from_code(kind[0]).ok_or_else(|| PackError::BadPack(format!("unknown frame kind {}", kind[0])))?;
+        let kind =
+            ObjKind::from_code(kind[0]).ok_or_else(|| PackError::BadPack(format!("unknown frame kind {}", kind[0])))?;
         if stats.objects >= count {
             return Err(PackError::BadPack(format!("more frames than the {count} announced")));
         }
@@ -430,7 +440,9 @@ fn receive_inner<R: Read>(repo: &Repo, tee: &mut Tee<R>, pending: &mut Pending, 
                 } else {
                     match repo.versions.write_verified(&mut body, &id, Path::new("pack")) {
                         Ok(_) => stats.stored += 1,
-                        Err(StoreError::Corrupt(expected, actual)) => return Err(PackError::Corrupt { expected, actual }),
+                        Err(StoreError::Corrupt(expected, actual)) => {
+                            return Err(PackError::Corrupt { expected, actual })
+                        }
                         Err(StoreError::Io { source, .. }) if source.kind() == io::ErrorKind::UnexpectedEof => {
                             return Err(PackError::BadPack("truncated inside a blob".into()))
                         }
@@ -440,7 +452,10 @@ fn receive_inner<R: Read>(repo: &Repo, tee: &mut Tee<R>, pending: &mut Pending, 
             }
             ObjKind::Commit | ObjKind::Tree => {
                 if len > MAX_NODE_BYTES {
-                    return Err(PackError::BadPack(format!("{} {id} is {len} bytes, over the {MAX_NODE_BYTES} limit", kind.name())));
+                    return Err(PackError::BadPack(format!(
+                        "{} {id} is {len} bytes, over the {MAX_NODE_BYTES} limit",
+                        kind.name()
+                    )));
                 }
                 let mut bytes = vec![0u8; len as usize];
                 read_exact_or(tee, &mut bytes, "object")?;

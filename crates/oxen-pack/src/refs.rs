@@ -39,7 +39,9 @@ fn parse_id(s: &Option<String>, what: &str) -> Result<Option<ContentId>> {
     match s {
         None => Ok(None),
         Some(h) if h.is_empty() || h.bytes().all(|b| b == b'0') => Ok(None),
-        Some(h) => ContentId::from_hex(h).map(Some).map_err(|_| PackError::BadRequest(format!("{what} '{h}' is not a 32-hex-digit id"))),
+        Some(h) => ContentId::from_hex(h)
+            .map(Some)
+            .map_err(|_| PackError::BadRequest(format!("{what} '{h}' is not a 32-hex-digit id"))),
     }
 }
 
@@ -84,7 +86,11 @@ pub fn apply_ref_updates(repo: &Repo, updates: &[RefUpdateReq], force: bool) -> 
             }
         };
         batch.push(RefUpdate { name: u.name.clone(), new, expect });
-        results.push(RefUpdateResult { name: u.name.clone(), old: current.map(|c| c.to_hex()), new: new.map(|n| n.to_hex()) });
+        results.push(RefUpdateResult {
+            name: u.name.clone(),
+            old: current.map(|c| c.to_hex()),
+            new: new.map(|n| n.to_hex()),
+        });
     }
     match repo.refs().update_all(&batch) {
         Ok(()) => Ok(results),

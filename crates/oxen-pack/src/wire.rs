@@ -46,7 +46,8 @@ impl ObjectsMsg {
         self.objects
             .iter()
             .map(|(k, id)| {
-                let kind = ObjKind::from_name(k).ok_or_else(|| PackError::BadRequest(format!("unknown object kind '{k}'")))?;
+                let kind =
+                    ObjKind::from_name(k).ok_or_else(|| PackError::BadRequest(format!("unknown object kind '{k}'")))?;
                 let id = ContentId::from_hex(id).map_err(|e| PackError::BadRequest(e.to_string()))?;
                 Ok((kind, id))
             })

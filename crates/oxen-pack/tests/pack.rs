@@ -46,7 +46,8 @@ fn refuses_objects_whose_dependencies_are_missing() {
     let b = Repo::init(&d.path().join("b"), "main").unwrap();
     let c1 = commit(&a, &[("f", b"data")], vec![]);
     // Leave out the blob: the tree must be refused, and so nothing after it.
-    let objs: Vec<_> = enumerate(&a, &[c1], &[]).unwrap().into_iter().filter(|(k, _)| *k != oxen_pack::ObjKind::Blob).collect();
+    let objs: Vec<_> =
+        enumerate(&a, &[c1], &[]).unwrap().into_iter().filter(|(k, _)| *k != oxen_pack::ObjKind::Blob).collect();
     let e = receive_pack(&b, PackSource::new(&a, objs), &NoProgress).unwrap_err();
     assert!(matches!(e, PackError::MissingDependency(..)), "{e}");
     assert!(!b.db.has_object(oxen_store::Table::Commits, &c1).unwrap());

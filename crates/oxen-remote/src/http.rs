@@ -29,7 +29,9 @@ impl HttpRemote {
         let trimmed = url.trim_end_matches('/');
         let after_scheme = trimmed.split_once("://").map(|(_, r)| r).unwrap_or(trimmed);
         let Some((host, _)) = after_scheme.split_once('/') else {
-            return Err(RemoteError::Other(format!("remote URL '{url}' has no repository name: use http://host:port/<RepoName>")));
+            return Err(RemoteError::Other(format!(
+                "remote URL '{url}' has no repository name: use http://host:port/<RepoName>"
+            )));
         };
         let (base, name) = trimmed.rsplit_once('/').expect("checked above");
         if host.is_empty() || !oxen_pack::wire::valid_repo_name(name) {
@@ -73,7 +75,11 @@ impl HttpRemote {
         }
     }
 
-    fn json<T: serde::de::DeserializeOwned>(&self, url: &str, r: std::result::Result<ureq::Response, ureq::Error>) -> Result<T> {
+    fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+        r: std::result::Result<ureq::Response, ureq::Error>,
+    ) -> Result<T> {
         let resp = r.map_err(|e| self.fail(url, e))?;
         resp.into_json().map_err(|e| RemoteError::Other(format!("{url}: bad response: {e}")))
     }
@@ -109,9 +115,18 @@ impl HttpRemote {
     }
 
     /// `POST .../upload-pack`, receiving the streamed pack into `local`.
-    pub fn fetch_pack(&self, local: &Repo, wants: &[ContentId], haves: &[ContentId], progress: &dyn Progress) -> Result<ReceiveStats> {
+    pub fn fetch_pack(
+        &self,
+        local: &Repo,
+        wants: &[ContentId],
+        haves: &[ContentId],
+        progress: &dyn Progress,
+    ) -> Result<ReceiveStats> {
         let url = self.url("/upload-pack");
-        let msg = WantsMsg { wants: wants.iter().map(|i| i.to_hex()).collect(), haves: haves.iter().map(|i| i.to_hex()).collect() };
+        let msg = WantsMsg {
+            wants: wants.iter().map(|i| i.to_hex()).collect(),
+            haves: haves.iter().map(|i| i.to_hex()).collect(),
+        };
         let resp = self.req("POST", &url).send_json(msg).map_err(|e| self.fail(&url, e))?;
         let body: Box<dyn Read + Send + Sync> = resp.into_reader();
         Ok(oxen_pack::receive_pack(local, body, progress)?)

@@ -90,7 +90,8 @@ impl Remote {
             Ok(Remote::Http(HttpRemote::new(url, load_token())?))
         } else {
             let p = PathBuf::from(url);
-            let repo = Repo::open(&p).map_err(|e| RemoteError::Other(format!("'{url}' is not a URL or a repository path: {e}")))?;
+            let repo = Repo::open(&p)
+                .map_err(|e| RemoteError::Other(format!("'{url}' is not a URL or a repository path: {e}")))?;
             Ok(Remote::Local(Box::new(repo)))
         }
     }
@@ -131,7 +132,13 @@ impl Remote {
 
     /// Receive into `local` everything reachable from `wants` that is not
     /// reachable from `haves`.
-    pub fn fetch_pack(&self, local: &Repo, wants: &[ContentId], haves: &[ContentId], progress: &dyn Progress) -> Result<ReceiveStats> {
+    pub fn fetch_pack(
+        &self,
+        local: &Repo,
+        wants: &[ContentId],
+        haves: &[ContentId],
+        progress: &dyn Progress,
+    ) -> Result<ReceiveStats> {
         match self {
             Remote::Http(h) => h.fetch_pack(local, wants, haves, progress),
             Remote::Local(r) => {

@@ -79,13 +79,19 @@ pub struct CloneReport {
 pub fn resolve_remote(repo: &Repo, name_or_url: &str) -> Result<(Option<String>, String)> {
     let config = repo.config()?;
     if let Some(r) = config.remote.get(name_or_url) {
-        let url = if is_url(&r.url) || Path::new(&r.url).is_absolute() { r.url.clone() } else { repo.layout.work.join(&r.url).to_string_lossy().into_owned() };
+        let url = if is_url(&r.url) || Path::new(&r.url).is_absolute() {
+            r.url.clone()
+        } else {
+            repo.layout.work.join(&r.url).to_string_lossy().into_owned()
+        };
         return Ok((Some(name_or_url.to_string()), url));
     }
     if is_url(name_or_url) || Path::new(name_or_url).join(".oxen").is_dir() {
         return Ok((None, name_or_url.to_string()));
     }
-    Err(RemoteError::Other(format!("no remote named '{name_or_url}' (add one with `oxen remote add {name_or_url} <url>`)")))
+    Err(RemoteError::Other(format!(
+        "no remote named '{name_or_url}' (add one with `oxen remote add {name_or_url} <url>`)"
+    )))
 }
 
 fn is_url(s: &str) -> bool {
@@ -109,7 +115,14 @@ fn full_ref(name: &str) -> String {
 /// Without `force`, a ref the remote moved past us is refused (fetch
 /// first) and so is a non-fast-forward. When `remote_name` is given, the
 /// matching `remotes/<name>/<branch>` refs are updated afterwards.
-pub fn push(repo: &Repo, remote: &Remote, remote_name: Option<&str>, refs: &[String], force: bool, progress: &dyn Progress) -> Result<PushReport> {
+pub fn push(
+    repo: &Repo,
+    remote: &Remote,
+    remote_name: Option<&str>,
+    refs: &[String],
+    force: bool,
+    progress: &dyn Progress,
+) -> Result<PushReport> {
     let remote_refs = remote.list_refs()?;
     let mut tips = Vec::new();
     let mut updates = Vec::new();
@@ -117,7 +130,10 @@ pub fn push(repo: &Repo, remote: &Remote, remote_name: Option<&str>, refs: &[Str
     for r in refs {
         let name = full_ref(r);
         oxen_refs::validate_ref_name(&name)?;
-        let local = repo.refs().get(&name)?.ok_or_else(|| RemoteError::Other(format!("src refspec '{r}' does not match any local branch or tag")))?;
+        let local = repo
+            .refs()
+            .get(&name)?
+            .ok_or_else(|| RemoteError::Other(format!("src refspec '{r}' does not match any local branch or tag")))?;
         let theirs = remote_refs.refs.get(&name).copied();
         let outcome = match theirs {
             None => PushOutcome::Created,
@@ -135,7 +151,11 @@ pub fn push(repo: &Repo, remote: &Remote, remote_name: Option<&str>, refs: &[Str
         };
         if outcome != PushOutcome::UpToDate {
             tips.push(local);
-            updates.push(RefUpdateReq { name: name.clone(), old: theirs.map(|t| t.to_hex()), new: Some(local.to_hex()) });
+            updates.push(RefUpdateReq {
+                name: name.clone(),
+                old: theirs.map(|t| t.to_hex()),
+                new: Some(local.to_hex()),
+            });
         }
         report.changes.push(RefChange { name, old: theirs, new: Some(local), outcome });
     }
@@ -167,7 +187,8 @@ pub fn push(repo: &Repo, remote: &Remote, remote_name: Option<&str>, refs: &[Str
 /// tips. Our own refs (heads, tags) are never touched.
 pub fn fetch(repo: &Repo, remote: &Remote, remote_name: Option<&str>, progress: &dyn Progress) -> Result<FetchReport> {
     let remote_refs = remote.list_refs()?;
-    let heads: Vec<(String, ContentId)> = remote_refs.refs.iter().filter_map(|(k, v)| k.strip_prefix("heads/").map(|b| (b.to_string(), *v))).collect();
+    let heads: Vec<(String, ContentId)> =
+        remote_refs.refs.iter().filter_map(|(k, v)| k.strip_prefix("heads/").map(|b| (b.to_string(), *v))).collect();
     let mut wants = Vec::new();
     for (_, id) in &heads {
         if !repo.db.has_object(oxen_store::Table::Commits, id)? && !wants.contains(id) {
@@ -225,7 +246,10 @@ pub fn clone(url: &str, dir: Option<&Path>, branch: Option<&str>, progress: &dyn
     };
     let existed = dir.exists();
     if existed && std::fs::read_dir(&dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
-        return Err(RemoteError::Other(format!("destination '{}' already exists and is not an empty directory", dir.display())));
+        return Err(RemoteError::Other(format!(
+            "destination '{}' already exists and is not an empty directory",
+            dir.display()
+        )));
     }
     let result = clone_into(&remote, url, &dir, branch, progress);
     if result.is_err() && !existed {
@@ -235,7 +259,13 @@ pub fn clone(url: &str, dir: Option<&Path>, branch: Option<&str>, progress: &dyn
     result
 }
 
-fn clone_into(remote: &Remote, url: &str, dir: &Path, branch: Option<&str>, progress: &dyn Progress) -> Result<CloneReport> {
+fn clone_into(
+    remote: &Remote,
+    url: &str,
+    dir: &Path,
+    branch: Option<&str>,
+    progress: &dyn Progress,
+) -> Result<CloneReport> {
     let remote_refs = remote.list_refs()?;
     let chosen = match branch {
         Some(b) => {
@@ -249,7 +279,11 @@ fn clone_into(remote: &Remote, url: &str, dir: &Path, branch: Option<&str>, prog
     let repo = Repo::init(dir, chosen.as_deref().unwrap_or("main"))?;
     // Store a local remote as an absolute path: the clone's work tree is
     // elsewhere, so a relative one would point at the wrong place.
-    let stored_url = if is_url(url) { url.to_string() } else { std::fs::canonicalize(url).map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|_| url.to_string()) };
+    let stored_url = if is_url(url) {
+        url.to_string()
+    } else {
+        std::fs::canonicalize(url).map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|_| url.to_string())
+    };
     let cfg_path = repo.layout.config_file();
     let mut cfg = Config::load(&cfg_path)?;
     cfg.remote.insert("origin".into(), oxen_store::RemoteConfig { url: stored_url });
@@ -260,11 +294,20 @@ fn clone_into(remote: &Remote, url: &str, dir: &Path, branch: Option<&str>, prog
     let fetched = fetch(&repo, remote, Some("origin"), progress)?;
     let mut commit = None;
     if let Some(b) = &chosen {
-        let tip = repo.refs().get(&format!("remotes/origin/{b}"))?.ok_or_else(|| RemoteError::Other(format!("remote branch '{b}' vanished during clone")))?;
+        let tip = repo
+            .refs()
+            .get(&format!("remotes/origin/{b}"))?
+            .ok_or_else(|| RemoteError::Other(format!("remote branch '{b}' vanished during clone")))?;
         // HEAD is still unborn here, so the checkout writes every file.
         repo.checkout_commit(&tip, true)?;
         repo.refs().update(&format!("heads/{b}"), Some(tip), Expect::Absent)?;
         commit = Some(tip);
     }
-    Ok(CloneReport { dir: repo.layout.work.clone(), branch: chosen, commit, objects: fetched.objects, bytes: fetched.bytes })
+    Ok(CloneReport {
+        dir: repo.layout.work.clone(),
+        branch: chosen,
+        commit,
+        objects: fetched.objects,
+        bytes: fetched.bytes,
+    })
 }

@@ -114,8 +114,12 @@ pub fn fsck(repo: &Repo) -> Result<FsckReport> {
         .par_iter()
         .map(|(id, from)| match repo.versions.verify(id) {
             Ok(None) => None,
-            Ok(Some(actual)) => Some(FsckProblem::Corrupt { kind: "blob", id: *id, detail: format!("contents hash to {actual}") }),
-            Err(StoreError::MissingObject(_)) => Some(FsckProblem::Missing { kind: "blob", id: *id, from: from.clone() }),
+            Ok(Some(actual)) => {
+                Some(FsckProblem::Corrupt { kind: "blob", id: *id, detail: format!("contents hash to {actual}") })
+            }
+            Err(StoreError::MissingObject(_)) => {
+                Some(FsckProblem::Missing { kind: "blob", id: *id, from: from.clone() })
+            }
             Err(e) => Some(FsckProblem::Corrupt { kind: "blob", id: *id, detail: e.to_string() }),
         })
         .collect();
@@ -126,7 +130,9 @@ pub fn fsck(repo: &Repo) -> Result<FsckReport> {
 fn store_problem(kind: &'static str, id: ContentId, from: String, e: StoreError) -> Result<FsckProblem> {
     match e {
         StoreError::MissingObject(_) => Ok(FsckProblem::Missing { kind, id, from }),
-        StoreError::Corrupt(_, actual) => Ok(FsckProblem::Corrupt { kind, id, detail: format!("bytes hash to {actual}") }),
+        StoreError::Corrupt(_, actual) => {
+            Ok(FsckProblem::Corrupt { kind, id, detail: format!("bytes hash to {actual}") })
+        }
         other => Err(RepoError::Store(other)),
     }
 }

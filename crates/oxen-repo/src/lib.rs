@@ -5,17 +5,17 @@
 
 mod author;
 mod fsck;
+mod merge;
 mod revision;
 mod tree;
 mod worktree;
-mod merge;
 
 pub use author::{parse_date, signature};
 pub use fsck::{fsck, FsckProblem, FsckReport};
+pub use merge::{MergeOutcome, MergeState};
 pub use revision::{ObjectKind, Target};
 pub use tree::{FlatEntry, TreeChange};
 pub use worktree::{materialize, remove_work_file, staged_entry, CheckoutReport};
-pub use merge::{MergeOutcome, MergeState};
 
 use std::path::Path;
 

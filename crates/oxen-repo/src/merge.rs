@@ -80,7 +80,8 @@ impl Repo {
     pub fn merge_state(&self) -> Result<Option<MergeState>> {
         let p = self.layout.dot.join("MERGE_HEAD");
         let Ok(text) = std::fs::read_to_string(&p) else { return Ok(None) };
-        let theirs = ContentId::from_hex(text.trim()).map_err(|_| RepoError::Refused(format!("{} is malformed", p.display())))?;
+        let theirs = ContentId::from_hex(text.trim())
+            .map_err(|_| RepoError::Refused(format!("{} is malformed", p.display())))?;
         let message = std::fs::read_to_string(self.layout.dot.join("MERGE_MSG")).unwrap_or_default();
         let conflicts = std::fs::read_to_string(self.layout.dot.join("MERGE_CONFLICTS"))
             .unwrap_or_default()
@@ -102,7 +103,11 @@ impl Repo {
                 }
             }
             Some(s) => {
-                oxen_store::write_atomic(&tmp, &dot.join("MERGE_CONFLICTS"), (s.conflicts.join("\n") + "\n").as_bytes())?;
+                oxen_store::write_atomic(
+                    &tmp,
+                    &dot.join("MERGE_CONFLICTS"),
+                    (s.conflicts.join("\n") + "\n").as_bytes(),
+                )?;
                 oxen_store::write_atomic(&tmp, &dot.join("MERGE_MSG"), s.message.as_bytes())?;
                 oxen_store::write_atomic(&tmp, &dot.join("MERGE_HEAD"), format!("{}\n", s.theirs).as_bytes())?;
             }
@@ -121,7 +126,9 @@ impl Repo {
     /// whole files.
     pub fn merge_commit_with(&self, theirs: &ContentId, label: &str, keys: &[String]) -> Result<MergeOutcome> {
         if self.merge_state()?.is_some() {
-            return Err(RepoError::Refused("a merge is already in progress; resolve it with `oxen add` + `oxen commit`".into()));
+            return Err(RepoError::Refused(
+                "a merge is already in progress; resolve it with `oxen add` + `oxen commit`".into(),
+            ));
         }
         self.read_commit(theirs)?;
         let ours = self.head_commit()?;
@@ -137,11 +144,14 @@ impl Repo {
         }
         // Refuse to merge over uncommitted changes to tracked files.
         let ours_files = self.flatten_commit(Some(&ours))?;
-        let flat_head: BTreeMap<String, (ContentId, u32)> = ours_files.iter().map(|(p, e)| (p.clone(), (e.id, e.mode))).collect();
+        let flat_head: BTreeMap<String, (ContentId, u32)> =
+            ours_files.iter().map(|(p, e)| (p.clone(), (e.id, e.mode))).collect();
         let index = self.index()?;
         let st = oxen_index::status(&self.layout.work, &self.versions, &index, Some(&flat_head))?;
         if st.has_staged() || st.has_unstaged() {
-            return Err(RepoError::Refused("you have uncommitted changes; commit or restore them before merging".into()));
+            return Err(RepoError::Refused(
+                "you have uncommitted changes; commit or restore them before merging".into(),
+            ));
         }
         if self.is_ancestor(&ours, theirs)? {
             self.checkout_commit(theirs, false)?;
@@ -180,7 +190,11 @@ impl Repo {
             // Both sides changed this path differently.
             match (o, t) {
                 (Some(o), Some(t)) => {
-                    let path_keys: Vec<String> = if keys.is_empty() { config.tabular_keys.get(p.as_str()).cloned().unwrap_or_default() } else { keys.to_vec() };
+                    let path_keys: Vec<String> = if keys.is_empty() {
+                        config.tabular_keys.get(p.as_str()).cloned().unwrap_or_default()
+                    } else {
+                        keys.to_vec()
+                    };
                     match self.merge_contents(p, b, o, t, &path_keys, label)? {
                         Ok(e) => {
                             merged.insert(p.clone(), e);
@@ -257,9 +271,7 @@ impl Repo {
         keys: &[String],
         label: &str,
     ) -> Result<std::result::Result<FlatEntry, Vec<(String, Vec<u8>)>>> {
-        let read = |e: &FlatEntry| -> Result<Vec<u8>> {
-            Ok(self.versions.read_all(&e.id)?)
-        };
+        let read = |e: &FlatEntry| -> Result<Vec<u8>> { Ok(self.versions.read_all(&e.id)?) };
         let (ob, tb) = (read(ours)?, read(theirs)?);
         let bb = match base {
             Some(b) => read(b)?,
@@ -269,7 +281,11 @@ impl Repo {
         if let (Some(fmt), false) = (format, keys.is_empty()) {
             if fmt != "parquet" {
                 let load = |b: &[u8]| oxen_tabular::load(b, fmt, path);
-                let bt = if base.is_some() { load(&bb)? } else { oxen_tabular::Table { columns: load(&ob)?.columns, rows: vec![] } };
+                let bt = if base.is_some() {
+                    load(&bb)?
+                } else {
+                    oxen_tabular::Table { columns: load(&ob)?.columns, rows: vec![] }
+                };
                 if let Some(t) = oxen_tabular::merge3(&bt, &load(&ob)?, &load(&tb)?, keys) {
                     let bytes = oxen_tabular::write_table(&t, fmt);
                     return Ok(Ok(self.store_merged(path, &bytes, ours.mode)?));
@@ -315,10 +331,14 @@ fn hunks<'a>(base: &[&'a str], side: &[&'a str]) -> Vec<Hunk<'a>> {
     for op in capture_diff_slices(Algorithm::Myers, base, side) {
         match op {
             DiffOp::Equal { .. } => {}
-            DiffOp::Delete { old_index, old_len, .. } => out.push(Hunk { start: old_index, end: old_index + old_len, lines: vec![] }),
-            DiffOp::Insert { old_index, new_index, new_len } => {
-                out.push(Hunk { start: old_index, end: old_index, lines: side[new_index..new_index + new_len].to_vec() })
+            DiffOp::Delete { old_index, old_len, .. } => {
+                out.push(Hunk { start: old_index, end: old_index + old_len, lines: vec![] })
             }
+            DiffOp::Insert { old_index, new_index, new_len } => out.push(Hunk {
+                start: old_index,
+                end: old_index,
+                lines: side[new_index..new_index + new_len].to_vec(),
+            }),
             DiffOp::Replace { old_index, old_len, new_index, new_len } => out.push(Hunk {
                 start: old_index,
                 end: old_index + old_len,
@@ -357,7 +377,8 @@ pub fn merge_text(base: &str, ours: &str, theirs: &str, label: &str) -> (String,
         let (start, mut end) = if first_ours { (ho[i].start, ho[i].end) } else { (ht[j].start, ht[j].end) };
         let (mut go, mut gt): (Vec<&Hunk>, Vec<&Hunk>) = (Vec::new(), Vec::new());
         loop {
-            let joins = |h: &Hunk| h.start < end || h.start == start || (h.start == end && (h.start == h.end || start == end));
+            let joins =
+                |h: &Hunk| h.start < end || h.start == start || (h.start == end && (h.start == h.end || start == end));
             if i < ho.len() && joins(&ho[i]) {
                 end = end.max(ho[i].end);
                 go.push(&ho[i]);
@@ -402,7 +423,6 @@ pub fn merge_text(base: &str, ours: &str, theirs: &str, label: &str) -> (String,
     }
     (out, conflict)
 }
-
 
 impl Repo {
     /// Commits reachable from `local` but not `upstream`, and the reverse:

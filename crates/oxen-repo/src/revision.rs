@@ -100,7 +100,9 @@ impl Repo {
             if path.is_empty() {
                 return Ok(Target { id: tree, kind: ObjectKind::Tree });
             }
-            let e = self.tree_entry_at(&tree, path)?.ok_or_else(|| RepoError::NoSuchPath(base.to_string(), path.to_string()))?;
+            let e = self
+                .tree_entry_at(&tree, path)?
+                .ok_or_else(|| RepoError::NoSuchPath(base.to_string(), path.to_string()))?;
             let kind = if e.kind == EntryKind::Dir { ObjectKind::Tree } else { ObjectKind::Blob };
             return Ok(Target { id: e.id, kind });
         }
@@ -116,7 +118,11 @@ impl Repo {
             rest = &rest[1..];
             let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
             rest = &rest[digits.len()..];
-            let n: usize = if digits.is_empty() { 1 } else { digits.parse().map_err(|_| RepoError::UnknownRevision(spec.to_string()))? };
+            let n: usize = if digits.is_empty() {
+                1
+            } else {
+                digits.parse().map_err(|_| RepoError::UnknownRevision(spec.to_string()))?
+            };
             if t.kind != ObjectKind::Commit {
                 return Err(RepoError::WrongKind(t.id.to_hex(), t.kind.name(), "commit"));
             }

@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 
 use oxen_hash::ContentId;
+use oxen_index::Index;
 use oxen_object::{bucket_bits_for, bucket_of, mode, EntryKind, TabularMeta, Tree, TreeEntry};
 use oxen_store::lmdb::Transaction;
-use oxen_index::Index;
 use oxen_store::Table;
 
 use crate::{Repo, Result};
@@ -84,14 +84,25 @@ impl Repo {
                     Some((p, n)) => (p.to_string(), n.to_string()),
                     None => (String::new(), d.clone()),
                 };
-                dirs.entry(parent).or_default().push(TreeEntry { name, kind: EntryKind::Dir, mode: mode::DIR, id, size, tabular: None });
+                dirs.entry(parent).or_default().push(TreeEntry {
+                    name,
+                    kind: EntryKind::Dir,
+                    mode: mode::DIR,
+                    id,
+                    size,
+                    tabular: None,
+                });
             }
         }
         txn.commit()?;
         Ok(root.expect("root directory is always built"))
     }
 
-    fn put_dir_node(&self, txn: &mut oxen_store::lmdb::RwTransaction<'_>, entries: Vec<TreeEntry>) -> Result<ContentId> {
+    fn put_dir_node(
+        &self,
+        txn: &mut oxen_store::lmdb::RwTransaction<'_>,
+        entries: Vec<TreeEntry>,
+    ) -> Result<ContentId> {
         let bits = bucket_bits_for(entries.len());
         if bits == 0 {
             return Ok(self.db.put_object_in(txn, Table::Trees, &Tree::Entries(entries).encode())?);
@@ -117,7 +128,11 @@ impl Repo {
                     match self.read_tree_node(&id)? {
                         Tree::Entries(es) => all.extend(es),
                         Tree::Buckets { .. } => {
-                            return Err(oxen_object::ObjectError::Malformed { what: "tree", why: "nested bucket node".into() }.into())
+                            return Err(oxen_object::ObjectError::Malformed {
+                                what: "tree",
+                                why: "nested bucket node".into(),
+                            }
+                            .into())
                         }
                     }
                 }
@@ -169,7 +184,13 @@ impl Repo {
         Ok(out)
     }
 
-    fn diff_into(&self, old: Option<&ContentId>, new: Option<&ContentId>, prefix: &str, out: &mut Vec<TreeChange>) -> Result<()> {
+    fn diff_into(
+        &self,
+        old: Option<&ContentId>,
+        new: Option<&ContentId>,
+        prefix: &str,
+        out: &mut Vec<TreeChange>,
+    ) -> Result<()> {
         if old == new {
             return Ok(());
         }
@@ -188,8 +209,12 @@ impl Repo {
             let (ea, eb) = (a.get(name), b.get(name));
             let as_dir = |e: Option<&TreeEntry>| e.filter(|e| e.kind == EntryKind::Dir).map(|e| e.id);
             let as_file = |e: Option<&TreeEntry>| {
-                e.filter(|e| e.kind == EntryKind::File)
-                    .map(|e| FlatEntry { id: e.id, mode: e.mode, size: e.size, tabular: e.tabular.clone() })
+                e.filter(|e| e.kind == EntryKind::File).map(|e| FlatEntry {
+                    id: e.id,
+                    mode: e.mode,
+                    size: e.size,
+                    tabular: e.tabular.clone(),
+                })
             };
             let (da, db) = (as_dir(ea), as_dir(eb));
             if da.is_some() || db.is_some() {
@@ -215,7 +240,15 @@ impl Repo {
             .entries
             .iter()
             .map(|(p, e)| {
-                (p.clone(), FlatEntry { id: e.id, mode: if e.stat.mode == 0 { mode::FILE } else { e.stat.mode }, size: e.stat.size, tabular: e.tabular.clone() })
+                (
+                    p.clone(),
+                    FlatEntry {
+                        id: e.id,
+                        mode: if e.stat.mode == 0 { mode::FILE } else { e.stat.mode },
+                        size: e.stat.size,
+                        tabular: e.tabular.clone(),
+                    },
+                )
             })
             .collect();
         let tree = self.write_tree_from(&files)?;

@@ -61,7 +61,10 @@ fn parent_of(path: &str) -> &str {
 /// work that must not be deleted.
 fn remove_empty_dir(abs: &Path) -> Result<()> {
     std::fs::remove_dir(abs).map_err(|_| {
-        RepoError::Refused(format!("cannot replace directory {} with a file: it holds untracked files; move them away and retry", abs.display()))
+        RepoError::Refused(format!(
+            "cannot replace directory {} with a file: it holds untracked files; move them away and retry",
+            abs.display()
+        ))
     })
 }
 
@@ -107,7 +110,10 @@ fn write_file_at(repo: &Repo, path: &str, e: &FlatEntry) -> Result<FileStat> {
         remove_empty_dir(&abs)?;
     }
     let parent = abs.parent().unwrap_or(&repo.layout.work).to_path_buf();
-    let mut tmp = tempfile::Builder::new().prefix(".oxen-tmp-").tempfile_in(&parent).map_err(|err| StoreError::io(&parent, err))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".oxen-tmp-")
+        .tempfile_in(&parent)
+        .map_err(|err| StoreError::io(&parent, err))?;
     std::io::copy(&mut src, tmp.as_file_mut()).map_err(io)?;
     tmp.as_file_mut().flush().map_err(io)?;
     use std::os::unix::fs::PermissionsExt;
@@ -159,7 +165,12 @@ impl Repo {
     /// Paths whose work-tree file differs from the index, or whose index
     /// entry differs from `head`: the local changes a checkout must not
     /// clobber. Only `paths` are examined.
-    fn dirty_among(&self, index: &Index, head: &BTreeMap<String, FlatEntry>, paths: &BTreeSet<String>) -> Result<Vec<String>> {
+    fn dirty_among(
+        &self,
+        index: &Index,
+        head: &BTreeMap<String, FlatEntry>,
+        paths: &BTreeSet<String>,
+    ) -> Result<Vec<String>> {
         let work = &self.layout.work;
         let dirty: Vec<Option<String>> = paths
             .par_iter()
@@ -227,13 +238,21 @@ impl Repo {
         // files would cost the user that work: refuse before touching anything.
         for c in changes.iter().filter(|c| c.new.is_some() && c.old.is_none()) {
             if self.layout.work.join(&c.path).is_dir() {
-                let inside = oxen_index::walk_work_tree(&self.layout.work, &c.path, oxen_index::WalkOptions { honor_ignore: false })?;
+                let inside = oxen_index::walk_work_tree(
+                    &self.layout.work,
+                    &c.path,
+                    oxen_index::WalkOptions { honor_ignore: false },
+                )?;
                 if let Some(u) = inside.iter().find(|f| !index.entries.contains_key(&f.path)) {
-                    return Err(RepoError::Refused(format!("untracked file '{}' is in the way of '{}'; move it away and retry", u.path, c.path)));
+                    return Err(RepoError::Refused(format!(
+                        "untracked file '{}' is in the way of '{}'; move it away and retry",
+                        u.path, c.path
+                    )));
                 }
             }
         }
-        let target_files: BTreeMap<String, FlatEntry> = changes.iter().filter_map(|c| c.new.clone().map(|n| (c.path.clone(), n))).collect();
+        let target_files: BTreeMap<String, FlatEntry> =
+            changes.iter().filter_map(|c| c.new.clone().map(|n| (c.path.clone(), n))).collect();
         let removed: Vec<String> = changes.iter().filter(|c| c.new.is_none()).map(|c| c.path.clone()).collect();
         self.apply_to_worktree(&target_files, &removed)
     }
@@ -281,7 +300,10 @@ impl Repo {
                 Some(ie) if ie.id == e.id => match std::fs::symlink_metadata(work.join(p)) {
                     Ok(m) => {
                         let st = FileStat::from_metadata(&m);
-                        index.is_clean(ie, &st) || oxen_index::hash_file(&self.versions, work, p, &st, false).map(|h| h.id == e.id).unwrap_or(false)
+                        index.is_clean(ie, &st)
+                            || oxen_index::hash_file(&self.versions, work, p, &st, false)
+                                .map(|h| h.id == e.id)
+                                .unwrap_or(false)
                     }
                     Err(_) => false,
                 },

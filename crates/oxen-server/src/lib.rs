@@ -45,7 +45,10 @@ pub type Result<T> = std::result::Result<T, ServerError>;
 
 /// `SYNC_DIR`, default `/tmp/oxen_sync`.
 pub fn sync_dir_from_env() -> PathBuf {
-    std::env::var_os("SYNC_DIR").filter(|v| !v.is_empty()).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/tmp/oxen_sync"))
+    std::env::var_os("SYNC_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/tmp/oxen_sync"))
 }
 
 /// Create a user with a fresh token and write a client config holding it

@@ -70,7 +70,9 @@ pub fn serve(cfg: ServerConfig, announce: &mut dyn Write) -> Result<()> {
         libc::signal(libc::SIGTERM, on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t);
     }
     let shown: SocketAddr = bound;
-    writeln!(announce, "listening on http://{shown}").and_then(|_| announce.flush()).map_err(|e| ServerError::Io("stdout".into(), e))?;
+    writeln!(announce, "listening on http://{shown}")
+        .and_then(|_| announce.flush())
+        .map_err(|e| ServerError::Io("stdout".into(), e))?;
     let state = Arc::new(State { cfg: cfg.clone(), users, repos: Mutex::new(HashMap::new()), admin: Mutex::new(()) });
     let server = Arc::new(server);
     let mut workers = Vec::new();
@@ -200,7 +202,12 @@ fn handle(state: &State, mut rq: Request) {
     if let Some(n) = declared {
         if n > state.cfg.max_body {
             log(&method, &url, 413);
-            send(rq, 413, json!({"error": format!("request body of {n} bytes is over the {} byte limit", state.cfg.max_body)}), n > DRAIN_LIMIT);
+            send(
+                rq,
+                413,
+                json!({"error": format!("request body of {n} bytes is over the {} byte limit", state.cfg.max_body)}),
+                n > DRAIN_LIMIT,
+            );
             return;
         }
     }
@@ -222,7 +229,12 @@ fn handle(state: &State, mut rq: Request) {
     };
     if user.is_none() {
         log(&method, &url, 401);
-        send(rq, 401, json!({"error": "missing or invalid token: send 'Authorization: Bearer <token>' (make one with `oxen-server add-user`)"}), declared.unwrap_or(0) > DRAIN_LIMIT);
+        send(
+            rq,
+            401,
+            json!({"error": "missing or invalid token: send 'Authorization: Bearer <token>' (make one with `oxen-server add-user`)"}),
+            declared.unwrap_or(0) > DRAIN_LIMIT,
+        );
         return;
     }
     let segs: Vec<String> = url.trim_matches('/').split('/').map(str::to_string).collect();
@@ -240,7 +252,13 @@ fn handle(state: &State, mut rq: Request) {
         Ok(Reply::Pack(repo, objects)) => {
             log(&method, &url, 200);
             let src = PackSource::new(&repo, objects);
-            let resp = Response::new(StatusCode(200), vec![header("Content-Type", "application/x-oxen-pack")], src, None, None);
+            let resp = Response::new(
+                StatusCode(200),
+                vec![header("Content-Type", "application/x-oxen-pack")],
+                src,
+                None,
+                None,
+            );
             if let Err(e) = rq.respond(resp) {
                 eprintln!("oxen-server: sending pack: {e}");
             }
@@ -354,7 +372,10 @@ fn local_head(repo: &Repo) -> Option<String> {
 
 fn repo_dir(state: &State, name: &str) -> std::result::Result<PathBuf, Fail> {
     if !valid_repo_name(name) {
-        return Err(Fail::new(400, format!("invalid repository name '{name}': use [A-Za-z0-9._-], not starting with '.', no '..'")));
+        return Err(Fail::new(
+            400,
+            format!("invalid repository name '{name}': use [A-Za-z0-9._-], not starting with '.', no '..'"),
+        ));
     }
     Ok(state.cfg.sync_dir.join(name))
 }

@@ -54,18 +54,13 @@ impl Config {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
             Err(e) => return Err(StoreError::io(path, e)),
         };
-        toml::from_str(&text).map_err(|e| StoreError::Config {
-            path: path.to_path_buf(),
-            msg: e.message().to_string(),
-        })
+        toml::from_str(&text).map_err(|e| StoreError::Config { path: path.to_path_buf(), msg: e.message().to_string() })
     }
 
     /// Save atomically (temp file + rename in the same directory).
     pub fn save(&self, path: &Path) -> Result<()> {
-        let text = toml::to_string_pretty(self).map_err(|e| StoreError::Config {
-            path: path.to_path_buf(),
-            msg: e.to_string(),
-        })?;
+        let text = toml::to_string_pretty(self)
+            .map_err(|e| StoreError::Config { path: path.to_path_buf(), msg: e.to_string() })?;
         let dir = path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
         crate::write_atomic(dir, path, text.as_bytes())

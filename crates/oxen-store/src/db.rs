@@ -60,11 +60,7 @@ impl Db {
         if !dir.is_dir() {
             return Err(StoreError::NotARepo(layout.work.clone()));
         }
-        let env = Environment::new()
-            .set_max_dbs(16)
-            .set_map_size(MAP_SIZE)
-            .set_max_readers(512)
-            .open(&dir)?;
+        let env = Environment::new().set_max_dbs(16).set_map_size(MAP_SIZE).set_max_readers(512).open(&dir)?;
         let mut dbs = Vec::with_capacity(Table::ALL.len());
         for t in Table::ALL {
             let db = match env.open_db(Some(t.name())) {
@@ -207,10 +203,10 @@ impl Db {
 /// Open any LMDB environment directory read-only-ish for inspection.
 pub fn open_env_for_inspect(dir: &std::path::Path) -> Result<Environment> {
     if !dir.join("data.mdb").is_file() {
-        return Err(StoreError::io(dir, std::io::Error::new(std::io::ErrorKind::NotFound, "no data.mdb: not an LMDB environment")));
+        return Err(StoreError::io(
+            dir,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no data.mdb: not an LMDB environment"),
+        ));
     }
-    Ok(Environment::new()
-        .set_max_dbs(64)
-        .set_flags(lmdb::EnvironmentFlags::READ_ONLY)
-        .open(dir)?)
+    Ok(Environment::new().set_max_dbs(64).set_flags(lmdb::EnvironmentFlags::READ_ONLY).open(dir)?)
 }

@@ -13,7 +13,7 @@ mod config;
 mod db;
 mod versions;
 
-pub use config::{Config, RemoteConfig, UserConfig, global_config_dir};
+pub use config::{global_config_dir, Config, RemoteConfig, UserConfig};
 pub use db::{open_env_for_inspect, Db, Table};
 pub use lmdb;
 pub use versions::{Blob, Versions, SMALL_MAX};
@@ -71,9 +71,7 @@ impl Layout {
 
     /// Walk up from `start` to the nearest directory holding `.oxen`.
     pub fn discover(start: &Path) -> Result<Layout> {
-        let start = start
-            .canonicalize()
-            .map_err(|e| StoreError::io(start, e))?;
+        let start = start.canonicalize().map_err(|e| StoreError::io(start, e))?;
         let mut cur: &Path = &start;
         loop {
             if cur.join(DOT_DIR).join("HEAD").is_file() {

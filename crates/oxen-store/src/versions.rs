@@ -107,10 +107,12 @@ impl Segments {
         let mut guard = self.writer.lock().map_err(poisoned)?;
         if guard.as_ref().is_none_or(|w| w.offset > SEGMENT_MAX) {
             std::fs::create_dir_all(&self.dir).map_err(|e| StoreError::io(&self.dir, e))?;
-            let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+            let nanos =
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
             let name = format!("{}-{nanos:x}", std::process::id());
             let path = self.dir.join(format!("{name}.seg"));
-            let file = OpenOptions::new().create_new(true).append(true).open(&path).map_err(|e| StoreError::io(&path, e))?;
+            let file =
+                OpenOptions::new().create_new(true).append(true).open(&path).map_err(|e| StoreError::io(&path, e))?;
             if let Some(old) = guard.take() {
                 old.file.sync_data().map_err(|e| StoreError::io(&self.dir, e))?;
             }
@@ -131,7 +133,8 @@ impl Segments {
     fn flush(&self) -> Result<()> {
         // Entries leave `pending` only after their locations are committed:
         // another thread asking `has` in between must find them somewhere.
-        let pending: Vec<(ContentId, Loc)> = self.pending.lock().map_err(poisoned)?.iter().map(|(k, v)| (*k, v.clone())).collect();
+        let pending: Vec<(ContentId, Loc)> =
+            self.pending.lock().map_err(poisoned)?.iter().map(|(k, v)| (*k, v.clone())).collect();
         if pending.is_empty() {
             return Ok(());
         }
@@ -208,7 +211,8 @@ impl Versions {
     /// `blobs` table of `env`.
     pub fn with_segments(dir: PathBuf, tmp: PathBuf, env: Arc<Environment>, table: Database) -> Versions {
         let seg_dir = dir.join("segments");
-        let segments = Segments { env, table, dir: seg_dir, writer: Mutex::new(None), pending: Mutex::new(HashMap::new()) };
+        let segments =
+            Segments { env, table, dir: seg_dir, writer: Mutex::new(None), pending: Mutex::new(HashMap::new()) };
         Versions { dir, tmp, segments: Some(Arc::new(segments)) }
     }
 
@@ -347,7 +351,8 @@ impl Versions {
         // one directory, and parallel writers spread over 256 directories
         // instead of all locking one tmp directory.
         let shard = dest.parent().unwrap_or(&self.dir);
-        let mut tmp = tempfile::Builder::new().prefix(".tmp").tempfile_in(shard).map_err(|e| StoreError::io(shard, e))?;
+        let mut tmp =
+            tempfile::Builder::new().prefix(".tmp").tempfile_in(shard).map_err(|e| StoreError::io(shard, e))?;
         tmp.write_all(bytes).map_err(|e| StoreError::io(tmp.path(), e))?;
         tmp.persist(&dest).map_err(|e| StoreError::io(&dest, e.error))?;
         Ok(id)
@@ -370,7 +375,8 @@ impl Versions {
     pub fn verify(&self, id: &ContentId) -> Result<Option<ContentId>> {
         let b = self.open(id)?;
         let expected_len = b.len();
-        let (actual, len) = copy_hashing(b, &mut io::sink()).map_err(|e| StoreError::io(self.path(id), e.into_inner()))?;
+        let (actual, len) =
+            copy_hashing(b, &mut io::sink()).map_err(|e| StoreError::io(self.path(id), e.into_inner()))?;
         if len != expected_len {
             return Ok(Some(actual));
         }

@@ -109,7 +109,8 @@ fn for_each_row<R: Read>(
                 if line.trim().is_empty() {
                     continue;
                 }
-                let v: serde_json::Value = serde_json::from_str(&line).map_err(|e| malformed(format!("line {}: {e}", i + 1)))?;
+                let v: serde_json::Value =
+                    serde_json::from_str(&line).map_err(|e| malformed(format!("line {}: {e}", i + 1)))?;
                 let obj = match v {
                     serde_json::Value::Object(o) => o,
                     _ => return Err(malformed(format!("line {}: not a JSON object", i + 1))),
@@ -258,14 +259,12 @@ pub fn diff(old: &Table, new: &Table, keys: &[String], path: &str) -> Result<Tab
     let rename: HashMap<&String, &String> = d.renamed_columns.iter().map(|(o, n)| (o, n)).collect();
     let old_pos: HashMap<&String, usize> =
         old.columns.iter().enumerate().map(|(i, c)| (*rename.get(c).unwrap_or(&c), i)).collect();
-    let common: Vec<(usize, usize, &String)> = new
-        .columns
-        .iter()
-        .enumerate()
-        .filter_map(|(ni, c)| old_pos.get(c).map(|&oi| (oi, ni, c)))
-        .collect();
-    let proj_old = |r: &Vec<String>| common.iter().map(|(oi, _, _)| r.get(*oi).cloned().unwrap_or_default()).collect::<Vec<_>>();
-    let proj_new = |r: &Vec<String>| common.iter().map(|(_, ni, _)| r.get(*ni).cloned().unwrap_or_default()).collect::<Vec<_>>();
+    let common: Vec<(usize, usize, &String)> =
+        new.columns.iter().enumerate().filter_map(|(ni, c)| old_pos.get(c).map(|&oi| (oi, ni, c))).collect();
+    let proj_old =
+        |r: &Vec<String>| common.iter().map(|(oi, _, _)| r.get(*oi).cloned().unwrap_or_default()).collect::<Vec<_>>();
+    let proj_new =
+        |r: &Vec<String>| common.iter().map(|(_, ni, _)| r.get(*ni).cloned().unwrap_or_default()).collect::<Vec<_>>();
 
     if keys.is_empty() {
         let mut counts: HashMap<Vec<String>, i64> = HashMap::new();
@@ -304,13 +303,16 @@ pub fn diff(old: &Table, new: &Table, keys: &[String], path: &str) -> Result<Tab
                 } else {
                     k.clone()
                 };
-                cols.iter().position(|c| *c == name).ok_or_else(|| TabularError::NoSuchKey { path: path.to_string(), key: k.clone() })
+                cols.iter()
+                    .position(|c| *c == name)
+                    .ok_or_else(|| TabularError::NoSuchKey { path: path.to_string(), key: k.clone() })
             })
             .collect()
     };
     let ok = key_idx(&old.columns, true)?;
     let nk = key_idx(&new.columns, false)?;
-    let key_of = |r: &Vec<String>, idx: &[usize]| idx.iter().map(|&i| r.get(i).cloned().unwrap_or_default()).collect::<Vec<_>>();
+    let key_of =
+        |r: &Vec<String>, idx: &[usize]| idx.iter().map(|&i| r.get(i).cloned().unwrap_or_default()).collect::<Vec<_>>();
     let mut old_by_key: BTreeMap<Vec<String>, &Vec<String>> = BTreeMap::new();
     for r in &old.rows {
         old_by_key.insert(key_of(r, &ok), r);
@@ -343,7 +345,6 @@ pub fn diff(old: &Table, new: &Table, keys: &[String], path: &str) -> Result<Tab
     Ok(d)
 }
 
-
 /// Serialise a table in `format` (csv or tsv; jsonl writes one object per row).
 pub fn write_table(t: &Table, format: &str) -> Vec<u8> {
     match format {
@@ -360,7 +361,8 @@ pub fn write_table(t: &Table, format: &str) -> Vec<u8> {
             out
         }
         _ => {
-            let mut w = csv::WriterBuilder::new().delimiter(if format == "tsv" { b'\t' } else { b',' }).from_writer(Vec::new());
+            let mut w =
+                csv::WriterBuilder::new().delimiter(if format == "tsv" { b'\t' } else { b',' }).from_writer(Vec::new());
             let _ = w.write_record(&t.columns);
             for r in &t.rows {
                 let _ = w.write_record(r);
@@ -379,7 +381,8 @@ pub fn merge3(base: &Table, ours: &Table, theirs: &Table, keys: &[String]) -> Op
     }
     let idx: Vec<usize> = keys.iter().map(|k| base.columns.iter().position(|c| c == k)).collect::<Option<_>>()?;
     let key = |r: &Vec<String>| idx.iter().map(|&i| r.get(i).cloned().unwrap_or_default()).collect::<Vec<_>>();
-    let map = |t: &Table| -> BTreeMap<Vec<String>, Vec<String>> { t.rows.iter().map(|r| (key(r), r.clone())).collect() };
+    let map =
+        |t: &Table| -> BTreeMap<Vec<String>, Vec<String>> { t.rows.iter().map(|r| (key(r), r.clone())).collect() };
     let (b, o, t) = (map(base), map(ours), map(theirs));
     let mut result_rows: Vec<Vec<String>> = Vec::new();
     let mut emitted: HashSet<Vec<String>> = HashSet::new();

@@ -52,7 +52,8 @@ pub fn run(args: Args) -> CliResult {
     let stats = oxen_pack::receive_pack(&repo, stdin, &bar)?;
     bar.finish();
     let updated = oxen_pack::apply_ref_updates(&repo, &updates, args.force)?;
-    let out = serde_json::json!({"objects": stats.objects, "stored": stats.stored, "bytes": stats.bytes, "updated": updated});
+    let out =
+        serde_json::json!({"objects": stats.objects, "stored": stats.stored, "bytes": stats.bytes, "updated": updated});
     println!("{out}");
     Ok(())
 }

@@ -52,7 +52,9 @@ pub(crate) fn print_push(report: &PushReport) {
         match (c.outcome, c.old) {
             (PushOutcome::UpToDate, _) => println!("up-to-date {}", c.name),
             (PushOutcome::Created, _) | (_, None) => println!("new {new} {}", c.name),
-            (PushOutcome::Forced, Some(o)) => println!("{}...{} {} (forced)", &o.to_hex()[..10], &new[..10.min(new.len())], c.name),
+            (PushOutcome::Forced, Some(o)) => {
+                println!("{}...{} {} (forced)", &o.to_hex()[..10], &new[..10.min(new.len())], c.name)
+            }
             (_, Some(o)) => println!("{}..{} {}", &o.to_hex()[..10], &new[..10.min(new.len())], c.name),
         }
     }

@@ -49,7 +49,8 @@ pub fn run(args: Args) -> CliResult {
         if parts.len() != 3 {
             return Err(fail(format!("--cacheinfo '{ci}': expected MODE,ID,PATH")));
         }
-        let mode = u32::from_str_radix(parts[0], 8).map_err(|_| fail(format!("--cacheinfo '{ci}': bad mode '{}'", parts[0])))?;
+        let mode = u32::from_str_radix(parts[0], 8)
+            .map_err(|_| fail(format!("--cacheinfo '{ci}': bad mode '{}'", parts[0])))?;
         let mode = oxen_object::mode::from_st_mode(mode);
         let id = ContentId::from_hex(parts[1])?;
         if !repo.versions.has(&id) {
@@ -109,7 +110,13 @@ pub fn run(args: Args) -> CliResult {
         }
     }
     if !stage.is_empty() {
-        stage_paths(&work, &repo.db, &repo.versions, &stage, StageOptions { honor_ignore: false, ..Default::default() })?;
+        stage_paths(
+            &work,
+            &repo.db,
+            &repo.versions,
+            &stage,
+            StageOptions { honor_ignore: false, ..Default::default() },
+        )?;
     }
     if !remove.is_empty() {
         oxen_index::remove_paths(&repo.db, &remove, false)?;

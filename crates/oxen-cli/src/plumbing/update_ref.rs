@@ -43,7 +43,8 @@ pub fn full_ref_name(name: &str) -> String {
 /// Run with parsed arguments.
 pub fn run(args: Args) -> CliResult {
     let repo = super::repo()?;
-    let (new_arg, old_arg) = if args.delete { (None, args.new.as_deref()) } else { (args.new.as_deref(), args.old.as_deref()) };
+    let (new_arg, old_arg) =
+        if args.delete { (None, args.new.as_deref()) } else { (args.new.as_deref(), args.old.as_deref()) };
     if !args.delete && new_arg.is_none() {
         return Err(fail("missing new value"));
     }

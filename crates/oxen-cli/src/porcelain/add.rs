@@ -96,12 +96,15 @@ pub fn rm(a: RmArgs) -> CliResult {
             let modified = match std::fs::symlink_metadata(&abs) {
                 Ok(m) => {
                     let st = oxen_index::FileStat::from_metadata(&m);
-                    !index.is_clean(e, &st) && oxen_index::hash_file(&repo.versions, &repo.layout.work, p, &st, false)?.id != e.id
+                    !index.is_clean(e, &st)
+                        && oxen_index::hash_file(&repo.versions, &repo.layout.work, p, &st, false)?.id != e.id
                 }
                 Err(_) => false,
             };
             if staged_differs || modified {
-                return Err(fail(format!("'{p}' has local changes; use --cached to keep the file, or -f to force removal")));
+                return Err(fail(format!(
+                    "'{p}' has local changes; use --cached to keep the file, or -f to force removal"
+                )));
             }
         }
     }
@@ -153,7 +156,8 @@ pub fn mv(a: MvArgs) -> CliResult {
     if let Some(parent) = work.join(&dst).parent() {
         std::fs::create_dir_all(parent)?;
     }
-    std::fs::rename(work.join(&src), work.join(&dst)).map_err(|e| fail(format!("cannot move '{src}' to '{dst}': {e}")))?;
+    std::fs::rename(work.join(&src), work.join(&dst))
+        .map_err(|e| fail(format!("cannot move '{src}' to '{dst}': {e}")))?;
     let mut changes = Vec::new();
     for (old, new) in moved {
         // The old stat is kept on purpose: the rename changed ctime, so the

@@ -65,7 +65,9 @@ pub fn branch(a: BranchArgs) -> CliResult {
 
 fn create_branch(repo: &Repo, name: &str, start: Option<&str>) -> CliResult<oxen_hash::ContentId> {
     oxen_refs::validate_branch_name(name)?;
-    let id = repo.resolve_commit(start.unwrap_or("HEAD")).map_err(|e| fail(format!("cannot create branch '{name}': {e}")))?;
+    let id = repo
+        .resolve_commit(start.unwrap_or("HEAD"))
+        .map_err(|e| fail(format!("cannot create branch '{name}': {e}")))?;
     repo.refs().update(&format!("heads/{name}"), Some(id), Expect::Absent).map_err(|e| match e {
         oxen_refs::RefError::Stale { .. } => fail(format!("a branch named '{name}' already exists")),
         other => other.into(),
@@ -113,8 +115,12 @@ fn switch_to(repo: &Repo, target: &str, force: bool, allow_detach: bool) -> CliR
         Some(id) => (Head::Branch(target.to_string()), Some(id)),
         None => {
             // A remote branch name creates a local tracking branch, as git does.
-            let remote_hits: Vec<(String, oxen_hash::ContentId)> =
-                repo.refs().list("remotes/")?.into_iter().filter(|(r, _)| r.split('/').skip(2).collect::<Vec<_>>().join("/") == target).collect();
+            let remote_hits: Vec<(String, oxen_hash::ContentId)> = repo
+                .refs()
+                .list("remotes/")?
+                .into_iter()
+                .filter(|(r, _)| r.split('/').skip(2).collect::<Vec<_>>().join("/") == target)
+                .collect();
             if remote_hits.len() == 1 && oxen_refs::validate_branch_name(target).is_ok() {
                 let id = remote_hits[0].1;
                 repo.refs().update(&branch_ref, Some(id), Expect::Absent)?;
@@ -138,7 +144,9 @@ fn switch_to(repo: &Repo, target: &str, force: bool, allow_detach: bool) -> CliR
         oxen_refs::write_head(&repo.layout, &new_head)?;
         match &new_head {
             Head::Branch(b) => eprintln!("Switched to branch '{b}' ({} written, {} removed)", r.written, r.removed),
-            Head::Detached(id) => eprintln!("HEAD is now at {} ({} written, {} removed)", &id.to_hex()[..10], r.written, r.removed),
+            Head::Detached(id) => {
+                eprintln!("HEAD is now at {} ({} written, {} removed)", &id.to_hex()[..10], r.written, r.removed)
+            }
         }
     }
     Ok(())

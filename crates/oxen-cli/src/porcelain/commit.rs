@@ -24,11 +24,16 @@ pub fn run(a: Args) -> CliResult {
     if a.all {
         super::add::stage(&repo, &[String::new()], true)?;
     }
-    let message = oxen_repo::normalize_message(&a.message.join("\n\n")).ok_or_else(|| fail("aborting commit due to empty commit message"))?;
+    let message = oxen_repo::normalize_message(&a.message.join("\n\n"))
+        .ok_or_else(|| fail("aborting commit due to empty commit message"))?;
     let merge = repo.merge_state()?;
     if let Some(m) = &merge {
         if !m.conflicts.is_empty() {
-            return Err(fail(format!("cannot commit: {} unresolved conflict(s), e.g. '{}'; fix them and `oxen add` them", m.conflicts.len(), m.conflicts[0])));
+            return Err(fail(format!(
+                "cannot commit: {} unresolved conflict(s), e.g. '{}'; fix them and `oxen add` them",
+                m.conflicts.len(),
+                m.conflicts[0]
+            )));
         }
     }
     let head = repo.head()?;

@@ -23,7 +23,9 @@ pub struct Args {
 
 pub fn run(a: Args) -> CliResult {
     let path = if a.global {
-        oxen_store::global_config_dir().ok_or_else(|| fail("cannot find the home directory for --global"))?.join("config.toml")
+        oxen_store::global_config_dir()
+            .ok_or_else(|| fail("cannot find the home directory for --global"))?
+            .join("config.toml")
     } else {
         super::open()?.layout.config_file()
     };
@@ -32,7 +34,8 @@ pub fn run(a: Args) -> CliResult {
         if a.unset {
             cfg.tabular_keys.remove(p);
         } else if let Some(v) = a.value {
-            cfg.tabular_keys.insert(p.to_string(), v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect());
+            cfg.tabular_keys
+                .insert(p.to_string(), v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect());
         } else {
             let v = cfg.tabular_keys.get(p).ok_or_else(|| fail(format!("{} is not set", a.key)))?;
             println!("{}", v.join(","));

@@ -83,13 +83,18 @@ fn flat_from_index(repo: &Repo) -> CliResult<BTreeMap<String, FlatEntry>> {
 /// Compare a stored side with the work tree for every path in `paths`
 /// (tracked files only, as git does); unchanged files are found via the
 /// stat cache without reading them.
-fn vs_worktree(repo: &Repo, old: &BTreeMap<String, FlatEntry>, tracked: &BTreeSet<String>) -> CliResult<Vec<(String, Option<Blob>, Option<Blob>)>> {
+fn vs_worktree(
+    repo: &Repo,
+    old: &BTreeMap<String, FlatEntry>,
+    tracked: &BTreeSet<String>,
+) -> CliResult<Vec<(String, Option<Blob>, Option<Blob>)>> {
     let index = repo.index()?;
     let mut out = Vec::new();
     let all: BTreeSet<&String> = old.keys().chain(tracked.iter()).collect();
     for p in all {
         let o = old.get(p);
-        let meta = std::fs::symlink_metadata(repo.layout.work.join(p)).ok().filter(|m| !m.is_dir() && tracked.contains(p));
+        let meta =
+            std::fs::symlink_metadata(repo.layout.work.join(p)).ok().filter(|m| !m.is_dir() && tracked.contains(p));
         let new_id = match &meta {
             None => None,
             Some(m) => {
@@ -168,7 +173,12 @@ fn tree_changes_to_blobs(changes: Vec<TreeChange>) -> Vec<(String, Option<Blob>,
 }
 
 /// Print changes between two trees (used by `show`).
-pub(crate) fn print_tree_changes(repo: &Repo, changes: &[TreeChange], opts: &DiffOptions, out: &mut impl Write) -> CliResult {
+pub(crate) fn print_tree_changes(
+    repo: &Repo,
+    changes: &[TreeChange],
+    opts: &DiffOptions,
+    out: &mut impl Write,
+) -> CliResult {
     let blobs = tree_changes_to_blobs(changes.to_vec());
     print_changes(repo, &blobs, opts, out)
 }
@@ -177,12 +187,18 @@ fn is_text(b: &[u8]) -> bool {
     !b[..b.len().min(8000)].contains(&0) && std::str::from_utf8(b).is_ok()
 }
 
-fn print_changes(repo: &Repo, changes: &[(String, Option<Blob>, Option<Blob>)], opts: &DiffOptions, out: &mut impl Write) -> CliResult {
+fn print_changes(
+    repo: &Repo,
+    changes: &[(String, Option<Blob>, Option<Blob>)],
+    opts: &DiffOptions,
+    out: &mut impl Write,
+) -> CliResult {
     let cfg = repo.config()?;
     let (mut files, mut ins, mut del) = (0usize, 0usize, 0usize);
     for (path, old, new) in changes {
         files += 1;
-        let big = old.as_ref().is_some_and(|b| size_of(repo, b) > MAX_TEXT_DIFF) || new.as_ref().is_some_and(|b| size_of(repo, b) > MAX_TEXT_DIFF);
+        let big = old.as_ref().is_some_and(|b| size_of(repo, b) > MAX_TEXT_DIFF)
+            || new.as_ref().is_some_and(|b| size_of(repo, b) > MAX_TEXT_DIFF);
         let ob = match (old, big) {
             (Some(b), false) => load(repo, b)?,
             _ => Vec::new(),
@@ -193,9 +209,21 @@ fn print_changes(repo: &Repo, changes: &[(String, Option<Blob>, Option<Blob>)], 
         };
         let tabular = oxen_tabular::format_for(path).filter(|f| *f != "parquet" && !big);
         if let Some(fmt) = tabular {
-            let keys = if opts.keys.is_empty() { cfg.tabular_keys.get(path).cloned().unwrap_or_default() } else { opts.keys.clone() };
-            let ot = if old.is_some() { oxen_tabular::load(&ob[..], fmt, &format!("a/{path}"))? } else { Default::default() };
-            let nt = if new.is_some() { oxen_tabular::load(&nb[..], fmt, &format!("b/{path}"))? } else { Default::default() };
+            let keys = if opts.keys.is_empty() {
+                cfg.tabular_keys.get(path).cloned().unwrap_or_default()
+            } else {
+                opts.keys.clone()
+            };
+            let ot = if old.is_some() {
+                oxen_tabular::load(&ob[..], fmt, &format!("a/{path}"))?
+            } else {
+                Default::default()
+            };
+            let nt = if new.is_some() {
+                oxen_tabular::load(&nb[..], fmt, &format!("b/{path}"))?
+            } else {
+                Default::default()
+            };
             let (ot, nt) = match (old.is_some(), new.is_some()) {
                 (false, _) => (oxen_tabular::Table { columns: nt.columns.clone(), rows: vec![] }, nt),
                 (_, false) => (ot.clone(), oxen_tabular::Table { columns: ot.columns, rows: vec![] }),
@@ -203,12 +231,22 @@ fn print_changes(repo: &Repo, changes: &[(String, Option<Blob>, Option<Blob>)], 
             };
             let d = oxen_tabular::diff(&ot, &nt, &keys, path)?;
             if opts.stat {
-                writeln!(out, " {path} | rows +{} -{} ~{}", d.added_rows.len(), d.removed_rows.len(), d.modified_rows.len())?;
+                writeln!(
+                    out,
+                    " {path} | rows +{} -{} ~{}",
+                    d.added_rows.len(),
+                    d.removed_rows.len(),
+                    d.modified_rows.len()
+                )?;
                 ins += d.added_rows.len();
                 del += d.removed_rows.len();
                 continue;
             }
-            let kdesc = if keys.is_empty() { "rows matched by content".to_string() } else { format!("keys: {}", keys.join(",")) };
+            let kdesc = if keys.is_empty() {
+                "rows matched by content".to_string()
+            } else {
+                format!("keys: {}", keys.join(","))
+            };
             writeln!(out, "diff --oxen a/{path} b/{path} (tabular {fmt}, {kdesc})")?;
             header_lines(out, old, new)?;
             let mut col_parts = Vec::new();
@@ -224,7 +262,13 @@ fn print_changes(repo: &Repo, changes: &[(String, Option<Blob>, Option<Blob>)], 
             if !col_parts.is_empty() {
                 writeln!(out, "columns: {}", col_parts.join("; "))?;
             }
-            writeln!(out, "rows: {} added, {} removed, {} modified", d.added_rows.len(), d.removed_rows.len(), d.modified_rows.len())?;
+            writeln!(
+                out,
+                "rows: {} added, {} removed, {} modified",
+                d.added_rows.len(),
+                d.removed_rows.len(),
+                d.modified_rows.len()
+            )?;
             for r in d.added_rows.iter().take(MAX_ROWS_SHOWN) {
                 writeln!(out, "+ {}", r.join(","))?;
             }
@@ -244,7 +288,10 @@ fn print_changes(repo: &Repo, changes: &[(String, Option<Blob>, Option<Blob>)], 
         let text = !big && is_text(&ob) && is_text(&nb);
         if opts.stat {
             if text {
-                let td = similar::TextDiff::from_lines(std::str::from_utf8(&ob).unwrap_or(""), std::str::from_utf8(&nb).unwrap_or(""));
+                let td = similar::TextDiff::from_lines(
+                    std::str::from_utf8(&ob).unwrap_or(""),
+                    std::str::from_utf8(&nb).unwrap_or(""),
+                );
                 let (mut a, mut r) = (0, 0);
                 for c in td.iter_all_changes() {
                     match c.tag() {
@@ -266,7 +313,10 @@ fn print_changes(repo: &Repo, changes: &[(String, Option<Blob>, Option<Blob>)], 
         writeln!(out, "diff --oxen a/{path} b/{path}")?;
         header_lines(out, old, new)?;
         if text {
-            let td = similar::TextDiff::from_lines(std::str::from_utf8(&ob).unwrap_or(""), std::str::from_utf8(&nb).unwrap_or(""));
+            let td = similar::TextDiff::from_lines(
+                std::str::from_utf8(&ob).unwrap_or(""),
+                std::str::from_utf8(&nb).unwrap_or(""),
+            );
             let a = if old.is_some() { format!("a/{path}") } else { "/dev/null".into() };
             let b = if new.is_some() { format!("b/{path}") } else { "/dev/null".into() };
             write!(out, "{}", td.unified_diff().context_radius(3).header(&a, &b))?;
@@ -277,7 +327,11 @@ fn print_changes(repo: &Repo, changes: &[(String, Option<Blob>, Option<Blob>)], 
         }
     }
     if opts.stat && files > 0 {
-        writeln!(out, " {files} file{} changed, {ins} insertions(+), {del} deletions(-)", if files == 1 { "" } else { "s" })?;
+        writeln!(
+            out,
+            " {files} file{} changed, {ins} insertions(+), {del} deletions(-)",
+            if files == 1 { "" } else { "s" }
+        )?;
     }
     Ok(())
 }
@@ -293,8 +347,9 @@ fn header_lines(out: &mut impl Write, old: &Option<Blob>, new: &Option<Blob>) ->
     match (old, new) {
         (None, Some(n)) => writeln!(out, "new file mode {:06o}", mode_of(n)),
         (Some(o), None) => writeln!(out, "deleted file mode {:06o}", mode_of(o)),
-        (Some(o), Some(n)) if mode_of(o) != mode_of(n) => writeln!(out, "old mode {:06o}\nnew mode {:06o}", mode_of(o), mode_of(n)),
+        (Some(o), Some(n)) if mode_of(o) != mode_of(n) => {
+            writeln!(out, "old mode {:06o}\nnew mode {:06o}", mode_of(o), mode_of(n))
+        }
         _ => Ok(()),
     }
 }
-

@@ -43,7 +43,9 @@ fn decode(db: &str, value: &[u8]) -> String {
                 e.stat.inode,
                 e.stat.mode,
                 e.tracking.as_str(),
-                e.tabular.map(|t| format!(" schema={}", serde_json::to_string(&t).unwrap_or_default())).unwrap_or_default()
+                e.tabular
+                    .map(|t| format!(" schema={}", serde_json::to_string(&t).unwrap_or_default()))
+                    .unwrap_or_default()
             ),
             None => show(value),
         },

@@ -34,7 +34,8 @@ pub struct ShowArgs {
 
 /// `Thu Nov 14 22:13:20 2023 +0000`
 pub(crate) fn format_date(c: &Commit) -> String {
-    let off = chrono::FixedOffset::east_opt(c.author.tz_minutes * 60).unwrap_or_else(|| chrono::FixedOffset::east_opt(0).expect("zero offset"));
+    let off = chrono::FixedOffset::east_opt(c.author.tz_minutes * 60)
+        .unwrap_or_else(|| chrono::FixedOffset::east_opt(0).expect("zero offset"));
     match chrono::DateTime::from_timestamp(c.author.time, 0) {
         Some(t) => t.with_timezone(&off).format("%a %b %-d %H:%M:%S %Y %z").to_string(),
         None => format!("{} {}", c.author.time, c.author.tz_string()),
@@ -56,7 +57,12 @@ pub(crate) fn write_header(out: &mut impl Write, id: &ContentId, c: &Commit) -> 
 }
 
 /// Commits reachable from `start`, newest first (by author time, then id).
-pub(crate) fn walk(repo: &Repo, start: ContentId, limit: usize, mut f: impl FnMut(&ContentId, &Commit) -> std::io::Result<()>) -> CliResult {
+pub(crate) fn walk(
+    repo: &Repo,
+    start: ContentId,
+    limit: usize,
+    mut f: impl FnMut(&ContentId, &Commit) -> std::io::Result<()>,
+) -> CliResult {
     // Newest first by author time; ties (common with scripted dates) go to
     // the commit queued first, so children still come before parents.
     let mut heap: BinaryHeap<(i64, std::cmp::Reverse<u64>, ContentId)> = BinaryHeap::new();

@@ -50,7 +50,10 @@ pub(crate) fn report(outcome: MergeOutcome) -> CliResult {
             for p in &paths {
                 println!("CONFLICT: {p}");
             }
-            return Err(fail(format!("automatic merge failed on {} path(s); fix conflicts, `oxen add` them, then `oxen commit`", paths.len())));
+            return Err(fail(format!(
+                "automatic merge failed on {} path(s); fix conflicts, `oxen add` them, then `oxen commit`",
+                paths.len()
+            )));
         }
     }
     Ok(())

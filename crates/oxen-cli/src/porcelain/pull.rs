@@ -1,6 +1,5 @@
 //! `oxen pull`
 
-
 use crate::{fail, CliResult};
 
 /// Fetch from a remote, then bring its version of the branch into the

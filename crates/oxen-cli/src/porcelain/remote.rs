@@ -50,7 +50,8 @@ pub fn run(a: Args) -> CliResult {
             }
         }
         Some(RemoteCmd::Add { name, url }) => {
-            oxen_refs::validate_ref_name(&format!("remotes/{name}/x")).map_err(|_| fail(format!("'{name}' is not a valid remote name")))?;
+            oxen_refs::validate_ref_name(&format!("remotes/{name}/x"))
+                .map_err(|_| fail(format!("'{name}' is not a valid remote name")))?;
             if name.contains('/') {
                 return Err(fail(format!("'{name}' is not a valid remote name")));
             }
@@ -62,7 +63,8 @@ pub fn run(a: Args) -> CliResult {
                 url
             } else {
                 // Store an absolute path: commands run from any directory.
-                let p = std::fs::canonicalize(&url).map_err(|e| fail(format!("'{url}' is not a URL or an existing path: {e}")))?;
+                let p = std::fs::canonicalize(&url)
+                    .map_err(|e| fail(format!("'{url}' is not a URL or an existing path: {e}")))?;
                 if !p.join(".oxen").join("HEAD").is_file() {
                     return Err(fail(format!("'{url}' is not an oxen repository")));
                 }

@@ -28,9 +28,16 @@ pub struct RestoreArgs {
 
 /// Restore `paths` in the index and/or work tree from `source` (a revision;
 /// default: HEAD for the index, the index for the work tree).
-pub(crate) fn restore_paths(repo: &Repo, user_paths: &[String], source: Option<&str>, staged: bool, worktree: bool) -> CliResult {
+pub(crate) fn restore_paths(
+    repo: &Repo,
+    user_paths: &[String],
+    source: Option<&str>,
+    staged: bool,
+    worktree: bool,
+) -> CliResult {
     let cwd = crate::cwd()?;
-    let specs: Vec<String> = user_paths.iter().map(|p| repo_path(&repo.layout.work, &cwd, p)).collect::<Result<_, _>>()?;
+    let specs: Vec<String> =
+        user_paths.iter().map(|p| repo_path(&repo.layout.work, &cwd, p)).collect::<Result<_, _>>()?;
     let index = repo.index()?;
     // The version each path should get.
     let from: BTreeMap<String, FlatEntry> = match (source, staged) {
@@ -39,7 +46,17 @@ pub(crate) fn restore_paths(repo: &Repo, user_paths: &[String], source: Option<&
         (None, false) => index
             .entries
             .iter()
-            .map(|(p, e)| (p.clone(), FlatEntry { id: e.id, mode: if e.stat.mode == 0 { oxen_object::mode::FILE } else { e.stat.mode }, size: e.stat.size, tabular: e.tabular.clone() }))
+            .map(|(p, e)| {
+                (
+                    p.clone(),
+                    FlatEntry {
+                        id: e.id,
+                        mode: if e.stat.mode == 0 { oxen_object::mode::FILE } else { e.stat.mode },
+                        size: e.stat.size,
+                        tabular: e.tabular.clone(),
+                    },
+                )
+            })
             .collect(),
     };
     for s in &specs {
@@ -48,7 +65,11 @@ pub(crate) fn restore_paths(repo: &Repo, user_paths: &[String], source: Option<&
             return Err(fail(format!("pathspec '{s}' did not match any file known to oxen")));
         }
     }
-    let wanted: BTreeMap<String, FlatEntry> = from.iter().filter(|(p, _)| specs.iter().any(|s| path_is_under(p, s))).map(|(p, e)| (p.clone(), e.clone())).collect();
+    let wanted: BTreeMap<String, FlatEntry> = from
+        .iter()
+        .filter(|(p, _)| specs.iter().any(|s| path_is_under(p, s)))
+        .map(|(p, e)| (p.clone(), e.clone()))
+        .collect();
     if staged {
         let mut changes = Vec::new();
         for (p, e) in &wanted {
@@ -119,10 +140,14 @@ pub fn reset(a: ResetArgs) -> CliResult {
     }
     match &head {
         Head::Branch(b) => {
-            repo.refs().update(&format!("heads/{b}"), Some(target), match old {
-                Some(o) => oxen_refs::Expect::Is(o),
-                None => oxen_refs::Expect::Absent,
-            })?;
+            repo.refs().update(
+                &format!("heads/{b}"),
+                Some(target),
+                match old {
+                    Some(o) => oxen_refs::Expect::Is(o),
+                    None => oxen_refs::Expect::Absent,
+                },
+            )?;
         }
         Head::Detached(_) => oxen_refs::write_head(&repo.layout, &Head::Detached(target))?,
     }

@@ -45,7 +45,8 @@ pub(crate) fn compute(repo: &Repo) -> CliResult<(Status, Index)> {
         // Remember the new stat of files that were touched but not changed,
         // so the next status does not read them again. Best effort: a
         // concurrent writer holding the lock is not an error here.
-        let changes: Vec<(String, Option<oxen_index::IndexEntry>)> = st.refreshed.iter().map(|(p, e)| (p.clone(), Some(e.clone()))).collect();
+        let changes: Vec<(String, Option<oxen_index::IndexEntry>)> =
+            st.refreshed.iter().map(|(p, e)| (p.clone(), Some(e.clone()))).collect();
         stamp = Index::apply(&repo.db, &changes).ok();
     }
     if let (Some(tree), Some(stamp), false) = (head_tree, stamp, st.has_staged()) {
@@ -103,7 +104,10 @@ pub fn run(a: Args) -> CliResult {
     }
     if let Some(m) = repo.merge_state()? {
         if m.conflicts.is_empty() {
-            writeln!(out, "\nAll conflicts fixed but you are still merging.\n  (use \"oxen commit\" to conclude merge)")?;
+            writeln!(
+                out,
+                "\nAll conflicts fixed but you are still merging.\n  (use \"oxen commit\" to conclude merge)"
+            )?;
         } else {
             writeln!(out, "\nYou have unmerged paths.\n  (fix conflicts and run \"oxen add <file>\" then \"oxen commit\")\n\nUnmerged paths:")?;
             for c in &m.conflicts {
@@ -139,7 +143,10 @@ pub fn run(a: Args) -> CliResult {
         section(&mut out, &staged)?;
     }
     if !unstaged.is_empty() {
-        writeln!(out, "\nChanges not staged for commit:\n  (use \"oxen add <file>...\" to update what will be committed)")?;
+        writeln!(
+            out,
+            "\nChanges not staged for commit:\n  (use \"oxen add <file>...\" to update what will be committed)"
+        )?;
         section(&mut out, &unstaged)?;
     }
     if !untracked.is_empty() {
@@ -202,7 +209,9 @@ fn tracking_line(repo: &Repo, branch: &str) -> CliResult<Option<String>> {
     let cfg = repo.config()?;
     let Some(remote) = cfg.upstream.get(branch) else { return Ok(None) };
     let up_name = format!("{remote}/{branch}");
-    let (Some(local), Some(up)) = (repo.refs().get(&format!("heads/{branch}"))?, repo.refs().get(&format!("remotes/{remote}/{branch}"))?) else {
+    let (Some(local), Some(up)) =
+        (repo.refs().get(&format!("heads/{branch}"))?, repo.refs().get(&format!("remotes/{remote}/{branch}"))?)
+    else {
         return Ok(None);
     };
     let (ahead, behind) = repo.ahead_behind(&local, &up)?;
@@ -211,6 +220,8 @@ fn tracking_line(repo: &Repo, branch: &str) -> CliResult<Option<String>> {
         (0, 0) => format!("Your branch is up to date with '{up_name}'."),
         (a, 0) => format!("Your branch is ahead of '{up_name}' by {a} commit{}.", s(a)),
         (0, b) => format!("Your branch is behind '{up_name}' by {b} commit{}, and can be fast-forwarded.", s(b)),
-        (a, b) => format!("Your branch and '{up_name}' have diverged,\nand have {a} and {b} different commits each, respectively."),
+        (a, b) => format!(
+            "Your branch and '{up_name}' have diverged,\nand have {a} and {b} different commits each, respectively."
+        ),
     }))
 }
