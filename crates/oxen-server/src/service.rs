@@ -65,6 +65,7 @@ pub fn serve(cfg: ServerConfig, announce: &mut dyn Write) -> Result<()> {
         None => return Err(ServerError::Other("server is not on an IP socket".into())),
     };
     // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    #[allow(unsafe_code)]
     unsafe {
         libc::signal(libc::SIGINT, on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t);
         libc::signal(libc::SIGTERM, on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t);
