@@ -52,7 +52,7 @@ pub fn run(args: Args) -> CliResult {
         }
         let t = repo.resolve(r)?;
         if args.short {
-            println!("{}", &t.id.to_hex()[..10]);
+            println!("{}", t.id.short());
         } else {
             println!("{}", t.id);
         }

@@ -49,13 +49,14 @@ pub fn run(args: Args) -> CliResult {
 pub(crate) fn print_push(report: &PushReport) {
     for c in &report.changes {
         let new = c.new.map(|i| i.to_hex()).unwrap_or_default();
+        let short_new = c.new.map(|i| i.short()).unwrap_or_default();
         match (c.outcome, c.old) {
             (PushOutcome::UpToDate, _) => println!("up-to-date {}", c.name),
             (PushOutcome::Created, _) | (_, None) => println!("new {new} {}", c.name),
             (PushOutcome::Forced, Some(o)) => {
-                println!("{}...{} {} (forced)", &o.to_hex()[..10], &new[..10.min(new.len())], c.name)
+                println!("{}...{} {} (forced)", o.short(), short_new, c.name)
             }
-            (_, Some(o)) => println!("{}..{} {}", &o.to_hex()[..10], &new[..10.min(new.len())], c.name),
+            (_, Some(o)) => println!("{}..{} {}", o.short(), short_new, c.name),
         }
     }
     if report.objects > 0 {

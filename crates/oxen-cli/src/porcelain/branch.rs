@@ -33,7 +33,7 @@ pub fn branch(a: BranchArgs) -> CliResult {
             println!("{mark} {b}");
         }
         if let Head::Detached(id) = head {
-            println!("* (HEAD detached at {})", &id.to_hex()[..10]);
+            println!("* (HEAD detached at {})", id.short());
         }
         if a.all {
             for (r, _) in repo.refs().list("remotes/")? {
@@ -56,7 +56,7 @@ pub fn branch(a: BranchArgs) -> CliResult {
             }
         }
         repo.refs().update(&r, None, Expect::Is(id))?;
-        println!("Deleted branch {name} (was {}).", &id.to_hex()[..10]);
+        println!("Deleted branch {name} (was {}).", id.short());
         return Ok(());
     }
     create_branch(&repo, &name, a.start.as_deref())?;
@@ -145,7 +145,7 @@ fn switch_to(repo: &Repo, target: &str, force: bool, allow_detach: bool) -> CliR
         match &new_head {
             Head::Branch(b) => eprintln!("Switched to branch '{b}' ({} written, {} removed)", r.written, r.removed),
             Head::Detached(id) => {
-                eprintln!("HEAD is now at {} ({} written, {} removed)", &id.to_hex()[..10], r.written, r.removed)
+                eprintln!("HEAD is now at {} ({} written, {} removed)", id.short(), r.written, r.removed)
             }
         }
     }
@@ -210,7 +210,7 @@ pub fn tag(a: TagArgs) -> CliResult {
     if a.delete {
         let id = repo.refs().get(&r)?.ok_or_else(|| fail(format!("tag '{name}' not found")))?;
         repo.refs().update(&r, None, Expect::Is(id))?;
-        println!("Deleted tag '{name}' (was {})", &id.to_hex()[..10]);
+        println!("Deleted tag '{name}' (was {})", id.short());
         return Ok(());
     }
     let id = repo.resolve_commit(a.rev.as_deref().unwrap_or("HEAD"))?;

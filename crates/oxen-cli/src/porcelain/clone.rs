@@ -25,7 +25,7 @@ pub fn run(a: Args) -> CliResult {
     bar.finish();
     println!("Cloned into {}", r.dir.display());
     match (&r.branch, r.commit) {
-        (Some(b), Some(c)) => println!("checked out {b} at {}", &c.to_hex()[..10]),
+        (Some(b), Some(c)) => println!("checked out {b} at {}", c.short()),
         _ => println!("warning: the remote repository is empty"),
     }
     if r.objects > 0 {

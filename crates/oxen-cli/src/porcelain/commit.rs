@@ -63,6 +63,6 @@ pub fn run(a: Args) -> CliResult {
         Head::Detached(_) => "detached HEAD".into(),
     };
     let root = if parent.is_none() { " (root-commit)" } else { "" };
-    println!("[{where_}{root} {}] {}", &id.to_hex()[..10], message.lines().next().unwrap_or(""));
+    println!("[{where_}{root} {}] {}", id.short(), message.lines().next().unwrap_or(""));
     Ok(())
 }

@@ -34,7 +34,7 @@ pub(crate) fn fetch_remote(repo: &oxen_repo::Repo, remote_arg: &str) -> CliResul
 
 pub(crate) fn print_fetch(report: &FetchReport) {
     for c in &report.changes {
-        let short = |i: Option<oxen_hash::ContentId>| i.map(|i| i.to_hex()[..10].to_string()).unwrap_or_default();
+        let short = |i: Option<oxen_hash::ContentId>| i.map(|i| i.short()).unwrap_or_default();
         match c.outcome {
             PushOutcome::Created => println!(" * [new branch] {}", c.name),
             PushOutcome::Forced => println!(" + {}...{} {} (forced update)", short(c.old), short(c.new), c.name),

@@ -45,7 +45,7 @@ pub(crate) fn format_date(c: &Commit) -> String {
 pub(crate) fn write_header(out: &mut impl Write, id: &ContentId, c: &Commit) -> std::io::Result<()> {
     writeln!(out, "commit {id}")?;
     if c.parents.len() > 1 {
-        let ps: Vec<String> = c.parents.iter().map(|p| p.to_hex()[..10].to_string()).collect();
+        let ps: Vec<String> = c.parents.iter().map(|p| p.short()).collect();
         writeln!(out, "Merge: {}", ps.join(" "))?;
     }
     writeln!(out, "Author: {} <{}>", c.author.name, c.author.email)?;
@@ -104,7 +104,7 @@ pub fn log(a: LogArgs) -> CliResult {
     let mut first = true;
     walk(&repo, start, a.max_count.unwrap_or(usize::MAX), |id, c| {
         if a.oneline {
-            writeln!(out, "{} {}", &id.to_hex()[..10], c.summary())
+            writeln!(out, "{} {}", id.short(), c.summary())
         } else {
             if !first {
                 writeln!(out)?;

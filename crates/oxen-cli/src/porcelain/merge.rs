@@ -44,8 +44,8 @@ pub fn run(a: Args) -> CliResult {
 pub(crate) fn report(outcome: MergeOutcome) -> CliResult {
     match outcome {
         MergeOutcome::UpToDate => println!("Already up to date."),
-        MergeOutcome::FastForward(id) => println!("Fast-forward to {}", &id.to_hex()[..10]),
-        MergeOutcome::Merged(id) => println!("Merge made commit {}", &id.to_hex()[..10]),
+        MergeOutcome::FastForward(id) => println!("Fast-forward to {}", id.short()),
+        MergeOutcome::Merged(id) => println!("Merge made commit {}", id.short()),
         MergeOutcome::Conflicts(paths) => {
             for p in &paths {
                 println!("CONFLICT: {p}");

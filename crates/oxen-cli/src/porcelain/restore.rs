@@ -154,7 +154,7 @@ pub fn reset(a: ResetArgs) -> CliResult {
     repo.set_merge_state(None)?;
     if a.hard {
         let c = repo.read_commit(&target)?;
-        println!("HEAD is now at {} {}", &target.to_hex()[..10], c.summary());
+        println!("HEAD is now at {} {}", target.short(), c.summary());
     }
     Ok(())
 }

@@ -97,7 +97,7 @@ pub fn run(a: Args) -> CliResult {
                 writeln!(out, "{line}")?;
             }
         }
-        Head::Detached(id) => writeln!(out, "HEAD detached at {}", &id.to_hex()[..10])?,
+        Head::Detached(id) => writeln!(out, "HEAD detached at {}", id.short())?,
     }
     if repo.head_commit()?.is_none() {
         writeln!(out, "\nNo commits yet")?;
