@@ -1,3 +1,3 @@
-fn main() {
+fn main() -> std::process::ExitCode {
     oxen_cli::plumbing::hash_object::main()
 }

@@ -1,3 +1,3 @@
-fn main() {
+fn main() -> std::process::ExitCode {
     oxen_cli::plumbing::rev_parse::main()
 }

@@ -3,7 +3,7 @@
 
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -64,6 +64,62 @@ impl Drop for Progress {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(h) = self.handle.take() {
             let _ = h.join();
+        }
+    }
+}
+
+/// `1.5 MiB`
+pub fn human_bytes(n: u64) -> String {
+    indicatif::HumanBytes(n).to_string()
+}
+
+/// Object/byte progress for packs, drawn only when stderr is a terminal
+/// (and `OXEN_NO_PROGRESS` is unset), so scripts and logs stay clean.
+pub struct PackBar {
+    label: &'static str,
+    enabled: bool,
+    bar: Mutex<Option<indicatif::ProgressBar>>,
+}
+
+impl PackBar {
+    /// A bar that appears when a pack starts.
+    pub fn new(label: &'static str) -> PackBar {
+        let enabled = std::io::stderr().is_terminal() && std::env::var_os("OXEN_NO_PROGRESS").is_none();
+        PackBar { label, enabled, bar: Mutex::new(None) }
+    }
+
+    /// Remove the bar.
+    pub fn finish(&self) {
+        if let Ok(mut b) = self.bar.lock() {
+            if let Some(b) = b.take() {
+                b.finish_and_clear();
+            }
+        }
+    }
+}
+
+impl oxen_pack::Progress for PackBar {
+    fn start(&self, objects: u64) {
+        if !self.enabled {
+            return;
+        }
+        let b = indicatif::ProgressBar::new(objects);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} objects, {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b.set_prefix(self.label);
+        if let Ok(mut slot) = self.bar.lock() {
+            *slot = Some(b);
+        }
+    }
+
+    fn update(&self, objects: u64, bytes: u64) {
+        if let Ok(slot) = self.bar.lock() {
+            if let Some(b) = slot.as_ref() {
+                b.set_position(objects);
+                b.set_message(human_bytes(bytes));
+            }
         }
     }
 }

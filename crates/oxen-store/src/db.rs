@@ -184,29 +184,53 @@ impl Db {
         }
         Ok(out)
     }
-
-    /// Names of the named databases in an arbitrary LMDB environment
-    /// directory, for debugging dumps.
-    pub fn list_named(env: &Environment) -> Result<Vec<String>> {
-        let main = env.open_db(None)?;
-        let txn = env.begin_ro_txn()?;
-        let mut cur = txn.open_ro_cursor(main)?;
-        let mut names = Vec::new();
-        for item in cur.iter_start() {
-            let (k, _) = item?;
-            names.push(String::from_utf8_lossy(k).into_owned());
-        }
-        Ok(names)
-    }
 }
 
-/// Open any LMDB environment directory read-only-ish for inspection.
-pub fn open_env_for_inspect(dir: &std::path::Path) -> Result<Environment> {
+/// One named database of an environment, dumped for inspection.
+#[derive(Clone, Debug, Default)]
+pub struct DumpedTable {
+    /// The database's name.
+    pub name: String,
+    /// Every key and value, in key order.
+    pub rows: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// Every named database (or only `only`) of the LMDB environment in `dir`,
+/// opened read-only, for debugging dumps (`oxen kvdb-inspect`). Any
+/// environment works, not only a repository's: the server's user database
+/// too.
+pub fn dump_env(dir: &std::path::Path, only: Option<&str>) -> Result<Vec<DumpedTable>> {
     if !dir.join("data.mdb").is_file() {
         return Err(StoreError::io(
             dir,
             std::io::Error::new(std::io::ErrorKind::NotFound, "no data.mdb: not an LMDB environment"),
         ));
     }
-    Ok(Environment::new().set_max_dbs(64).set_flags(lmdb::EnvironmentFlags::READ_ONLY).open(dir)?)
+    let env = Environment::new().set_max_dbs(64).set_flags(lmdb::EnvironmentFlags::READ_ONLY).open(dir)?;
+    let mut names = Vec::new();
+    {
+        let main = env.open_db(None)?;
+        let txn = env.begin_ro_txn()?;
+        let mut cur = txn.open_ro_cursor(main)?;
+        for item in cur.iter_start() {
+            let (k, _) = item?;
+            names.push(String::from_utf8_lossy(k).into_owned());
+        }
+    }
+    let mut out = Vec::new();
+    for name in names {
+        if only.is_some_and(|o| o != name) {
+            continue;
+        }
+        let db = env.open_db(Some(&name))?;
+        let txn = env.begin_ro_txn()?;
+        let mut cur = txn.open_ro_cursor(db)?;
+        let mut rows = Vec::new();
+        for item in cur.iter_start() {
+            let (k, v) = item?;
+            rows.push((k.to_vec(), v.to_vec()));
+        }
+        out.push(DumpedTable { name, rows });
+    }
+    Ok(out)
 }

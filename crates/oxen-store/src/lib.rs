@@ -14,7 +14,7 @@ mod db;
 mod versions;
 
 pub use config::{global_config_dir, Config, RemoteConfig, UserConfig};
-pub use db::{open_env_for_inspect, Db, Table};
+pub use db::{dump_env, Db, DumpedTable, Table};
 pub use lmdb;
 pub use versions::{Blob, Versions, SMALL_MAX};
 

@@ -1,10 +1,13 @@
 //! `oxen-fetch-pack`: receive a remote's branches' objects.
 
+use std::io::Write;
+use std::process::ExitCode;
+
 use clap::Parser;
 use oxen_hash::ContentId;
 use oxen_remote::Remote;
 
-use crate::{fail, CliResult};
+use crate::{user_error, CommandResult};
 
 /// Receive from REMOTE (a configured remote name, an
 /// http://host:port/<RepoName> URL or a repository path) the objects of its
@@ -22,12 +25,12 @@ pub struct Args {
 }
 
 /// Entry point.
-pub fn main() -> ! {
-    crate::exit_with(run(Args::parse()))
+pub fn main() -> ExitCode {
+    crate::run_main(run)
 }
 
 /// Run with parsed arguments.
-pub fn run(args: Args) -> CliResult {
+pub fn run(args: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
     let repo = super::repo()?;
     let (_, url) = oxen_remote::resolve_remote(&repo, &args.remote)?;
     let remote = Remote::open(&url)?;
@@ -38,7 +41,7 @@ pub fn run(args: Args) -> CliResult {
     } else {
         for b in &args.branches {
             let name = if b.starts_with("heads/") || b.starts_with("tags/") { b.clone() } else { format!("heads/{b}") };
-            let id = refs.refs.get(&name).ok_or_else(|| fail(format!("remote has no ref {name}")))?;
+            let id = refs.refs.get(&name).ok_or_else(|| user_error(format!("remote has no ref {name}")))?;
             chosen.push((name, *id));
         }
     }
@@ -50,13 +53,13 @@ pub fn run(args: Args) -> CliResult {
     }
     if !wants.is_empty() {
         let haves: Vec<ContentId> = repo.refs().list("")?.into_iter().map(|(_, id)| id).collect();
-        let bar = super::send_pack::PackBar::new("Receiving");
+        let bar = crate::progress::PackBar::new("Receiving");
         let stats = remote.fetch_pack(&repo, &wants, &haves, &bar)?;
         bar.finish();
-        eprintln!("received {} objects, {}", stats.objects, super::send_pack::human_bytes(stats.bytes));
+        writeln!(err, "received {} objects, {}", stats.objects, crate::progress::human_bytes(stats.bytes))?;
     }
     for (name, id) in chosen {
-        println!("{id} {name}");
+        writeln!(out, "{id} {name}")?;
     }
     Ok(())
 }

@@ -7,7 +7,7 @@ use std::io::Write;
 use oxen_index::{repo_path, FileStat};
 use oxen_repo::{FlatEntry, Repo, TreeChange};
 
-use crate::{fail, CliResult};
+use crate::{user_error, CommandResult};
 
 /// Show changes: work tree vs index (default), index vs HEAD (--staged),
 /// work tree vs a revision, or between two revisions.
@@ -47,10 +47,10 @@ enum Blob {
     Work(String, u32),
 }
 
-fn load(repo: &Repo, b: &Blob) -> CliResult<Vec<u8>> {
+fn load(repo: &Repo, b: &Blob) -> CommandResult<Vec<u8>> {
     Ok(match b {
         Blob::Stored(e) => repo.versions.read_all(&e.id)?,
-        Blob::Work(p, _) => std::fs::read(repo.layout.work.join(p)).map_err(|e| fail(format!("{p}: {e}")))?,
+        Blob::Work(p, _) => std::fs::read(repo.layout.work.join(p)).map_err(|e| user_error(format!("{p}: {e}")))?,
     })
 }
 
@@ -68,7 +68,7 @@ fn size_of(repo: &Repo, b: &Blob) -> u64 {
     }
 }
 
-fn flat_from_index(repo: &Repo) -> CliResult<BTreeMap<String, FlatEntry>> {
+fn flat_from_index(repo: &Repo) -> CommandResult<BTreeMap<String, FlatEntry>> {
     Ok(repo
         .index()?
         .entries
@@ -87,7 +87,7 @@ fn vs_worktree(
     repo: &Repo,
     old: &BTreeMap<String, FlatEntry>,
     tracked: &BTreeSet<String>,
-) -> CliResult<Vec<(String, Option<Blob>, Option<Blob>)>> {
+) -> CommandResult<Vec<(String, Option<Blob>, Option<Blob>)>> {
     let index = repo.index()?;
     let mut out = Vec::new();
     let all: BTreeSet<&String> = old.keys().chain(tracked.iter()).collect();
@@ -117,7 +117,7 @@ fn vs_worktree(
     Ok(out)
 }
 
-pub fn run(a: Args) -> CliResult {
+pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult {
     let repo = super::open()?;
     let cwd = crate::cwd()?;
     let specs: Vec<String> = a.paths.iter().map(|p| repo_path(&repo.layout.work, &cwd, p)).collect::<Result<_, _>>()?;
@@ -161,8 +161,7 @@ pub fn run(a: Args) -> CliResult {
     };
     let changes: Vec<_> = changes.into_iter().filter(|(p, _, _)| keep(p)).collect();
     let opts = DiffOptions { stat: a.stat, keys: a.keys };
-    let out = std::io::stdout();
-    let mut out = std::io::BufWriter::new(out.lock());
+    let mut out = std::io::BufWriter::new(out);
     print_changes(&repo, &changes, &opts, &mut out)?;
     out.flush()?;
     Ok(())
@@ -178,7 +177,7 @@ pub(crate) fn print_tree_changes(
     changes: &[TreeChange],
     opts: &DiffOptions,
     out: &mut impl Write,
-) -> CliResult {
+) -> CommandResult {
     let blobs = tree_changes_to_blobs(changes.to_vec());
     print_changes(repo, &blobs, opts, out)
 }
@@ -192,7 +191,7 @@ fn print_changes(
     changes: &[(String, Option<Blob>, Option<Blob>)],
     opts: &DiffOptions,
     out: &mut impl Write,
-) -> CliResult {
+) -> CommandResult {
     let cfg = repo.config()?;
     let (mut files, mut ins, mut del) = (0usize, 0usize, 0usize);
     for (path, old, new) in changes {

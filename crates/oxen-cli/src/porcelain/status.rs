@@ -7,7 +7,7 @@ use oxen_index::{quote_path, Change, Index, Status};
 use oxen_refs::Head;
 use oxen_repo::Repo;
 
-use crate::CliResult;
+use crate::CommandResult;
 
 /// Show staged changes, unstaged changes and untracked files. Unchanged
 /// files are recognised by the stat cache and never read. Large directories
@@ -21,12 +21,32 @@ pub struct Args {
     #[arg(short = 's', long)]
     pub short: bool,
     /// Untracked files: `normal` collapses untracked directories, `all` lists every file, `no` hides them.
-    #[arg(short = 'u', long = "untracked-files", value_name = "MODE", default_value = "normal", num_args = 0..=1, default_missing_value = "all")]
-    pub untracked: String,
+    #[arg(
+        short = 'u',
+        long = "untracked-files",
+        value_name = "MODE",
+        value_enum,
+        default_value_t = Untracked::Normal,
+        num_args = 0..=1,
+        default_missing_value = "all"
+    )]
+    pub untracked: Untracked,
+}
+
+/// How `status` shows untracked files; a fixed set, so clap refuses
+/// anything else instead of it silently meaning `normal`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Untracked {
+    /// Hide untracked files.
+    No,
+    /// Collapse a directory holding no tracked file to `dir/`, as git does.
+    Normal,
+    /// List every untracked file.
+    All,
 }
 
 /// Status of the repository against HEAD.
-pub(crate) fn compute(repo: &Repo) -> CliResult<(Status, Index)> {
+pub(crate) fn compute(repo: &Repo) -> CommandResult<(Status, Index)> {
     let index = repo.index()?;
     let head_tree = match repo.head_commit()? {
         Some(c) => Some(repo.read_commit(&c)?.tree),
@@ -55,17 +75,16 @@ pub(crate) fn compute(repo: &Repo) -> CliResult<(Status, Index)> {
     Ok((st, index))
 }
 
-pub fn run(a: Args) -> CliResult {
+pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult {
     let repo = super::open()?;
     let (st, index) = compute(&repo)?;
     let conflicts = repo.merge_state()?.map(|m| m.conflicts).unwrap_or_default();
-    let untracked: Vec<String> = match a.untracked.as_str() {
-        "no" => vec![],
-        "all" => st.untracked.clone(),
-        _ => st.untracked_collapsed(&index),
+    let untracked: Vec<String> = match a.untracked {
+        Untracked::No => vec![],
+        Untracked::All => st.untracked.clone(),
+        Untracked::Normal => st.untracked_collapsed(&index),
     };
-    let out = std::io::stdout();
-    let mut out = std::io::BufWriter::new(out.lock());
+    let mut out = std::io::BufWriter::new(out);
     if a.porcelain || a.short {
         for e in &st.entries {
             if conflicts.contains(&e.path) {
@@ -205,7 +224,7 @@ fn section(out: &mut impl Write, rows: &[(String, String)]) -> std::io::Result<(
 
 /// "Your branch is ahead of 'origin/main' by 2 commits." when the branch
 /// has an upstream.
-fn tracking_line(repo: &Repo, branch: &str) -> CliResult<Option<String>> {
+fn tracking_line(repo: &Repo, branch: &str) -> CommandResult<Option<String>> {
     let cfg = repo.config()?;
     let Some(remote) = cfg.upstream.get(branch) else { return Ok(None) };
     let up_name = format!("{remote}/{branch}");
