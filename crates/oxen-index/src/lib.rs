@@ -21,8 +21,7 @@ pub use walk::{walk_work_tree, WalkOptions, WorkFile};
 
 use std::collections::BTreeMap;
 
-use oxen_store::lmdb::{Transaction, WriteFlags};
-use oxen_store::{Db, StoreError, Table};
+use oxen_store::{Db, StoreError, Table, WriteTxn};
 
 /// Errors from index operations.
 #[derive(Debug, thiserror::Error)]
@@ -43,12 +42,6 @@ pub enum IndexError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Tabular(#[from] oxen_tabular::TabularError),
-}
-
-impl From<oxen_store::lmdb::Error> for IndexError {
-    fn from(e: oxen_store::lmdb::Error) -> Self {
-        IndexError::Store(StoreError::Lmdb(e))
-    }
 }
 
 /// Result alias.
@@ -124,42 +117,39 @@ impl Index {
     /// Apply changes (`None` removes) in one write transaction and record the
     /// write time, which is returned. Interrupted, it leaves the index as it was.
     pub fn apply(db: &Db, changes: &[(String, Option<IndexEntry>)]) -> Result<i64> {
-        let table = db.table(Table::Index);
-        let mut txn = db.env.begin_rw_txn()?;
+        let mut txn = db.begin_write()?;
         for (path, e) in changes {
             if path.len() > MAX_PATH {
                 return Err(IndexError::TooLong(path.clone()));
             }
             match e {
-                Some(e) => txn.put(table, &path.as_bytes(), &e.encode(), WriteFlags::empty())?,
-                None => match txn.del(table, &path.as_bytes(), None) {
-                    Ok(()) | Err(oxen_store::lmdb::Error::NotFound) => {}
-                    Err(e) => return Err(e.into()),
-                },
+                Some(e) => txn.put(Table::Index, path.as_bytes(), &e.encode())?,
+                None => {
+                    txn.delete(Table::Index, path.as_bytes())?;
+                }
             }
         }
-        let stamp = Self::stamp(db, &mut txn)?;
+        let stamp = Self::stamp(&mut txn)?;
         txn.commit()?;
         Ok(stamp)
     }
 
     /// Replace the whole index (checkout, reset) in one transaction.
     pub fn replace(db: &Db, entries: &BTreeMap<String, IndexEntry>) -> Result<()> {
-        let table = db.table(Table::Index);
-        let mut txn = db.env.begin_rw_txn()?;
-        txn.clear_db(table)?;
+        let mut txn = db.begin_write()?;
+        txn.clear(Table::Index)?;
         for (path, e) in entries {
             if path.len() > MAX_PATH {
                 return Err(IndexError::TooLong(path.clone()));
             }
-            txn.put(table, &path.as_bytes(), &e.encode(), WriteFlags::empty())?;
+            txn.put(Table::Index, path.as_bytes(), &e.encode())?;
         }
-        Self::stamp(db, &mut txn)?;
+        Self::stamp(&mut txn)?;
         txn.commit()?;
         Ok(())
     }
 
-    fn stamp(db: &Db, txn: &mut oxen_store::lmdb::RwTransaction<'_>) -> Result<i64> {
+    fn stamp(txn: &mut WriteTxn<'_>) -> Result<i64> {
         // File systems stamp mtimes from a coarse clock that can lag the
         // precise one by a tick (a few ms). A file changed just after this
         // write could then carry an mtime earlier than "now" and pass for
@@ -170,7 +160,7 @@ impl Index {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as i64 - COARSE_CLOCK_MARGIN_NS)
             .unwrap_or(0);
-        txn.put(db.table(Table::Meta), &WRITTEN_KEY, &now.to_le_bytes(), WriteFlags::empty())?;
+        txn.put(Table::Meta, WRITTEN_KEY, &now.to_le_bytes())?;
         Ok(now)
     }
 }

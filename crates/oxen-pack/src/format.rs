@@ -24,7 +24,7 @@ use std::path::Path;
 use oxen_hash::{ContentId, Hasher};
 use oxen_object::{Commit, EntryKind, Tree};
 use oxen_repo::Repo;
-use oxen_store::{lmdb::Transaction, StoreError, Table};
+use oxen_store::{StoreError, Table};
 
 use crate::{PackError, Result};
 
@@ -348,9 +348,9 @@ impl Pending {
         if self.items.is_empty() {
             return Ok(());
         }
-        let mut txn = repo.db.env.begin_rw_txn()?;
+        let mut txn = repo.db.begin_write()?;
         for (t, _, bytes) in &self.items {
-            repo.db.put_object_in(&mut txn, *t, bytes)?;
+            txn.put_object(*t, bytes)?;
         }
         txn.commit()?;
         self.items.clear();

@@ -68,12 +68,6 @@ pub enum PackError {
     Ref(#[from] oxen_refs::RefError),
 }
 
-impl From<oxen_store::lmdb::Error> for PackError {
-    fn from(e: oxen_store::lmdb::Error) -> Self {
-        PackError::Store(oxen_store::StoreError::Lmdb(e))
-    }
-}
-
 impl PackError {
     /// Whether the error is the peer's fault (bad input) rather than ours;
     /// the server maps these to 4xx.

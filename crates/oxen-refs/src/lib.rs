@@ -4,7 +4,6 @@
 //! update.
 
 use oxen_hash::ContentId;
-use oxen_store::lmdb::{self, Transaction, WriteFlags};
 use oxen_store::{Db, Layout, StoreError, Table};
 
 /// Errors from reference operations.
@@ -18,12 +17,6 @@ pub enum RefError {
     BadHead(String),
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-impl From<lmdb::Error> for RefError {
-    fn from(e: lmdb::Error) -> Self {
-        RefError::Store(StoreError::Lmdb(e))
-    }
 }
 
 /// Result alias.
@@ -165,14 +158,9 @@ impl<'a> Refs<'a> {
         for u in updates {
             validate_ref_name(&u.name)?;
         }
-        let table = self.db.table(Table::Refs);
-        let mut txn = self.db.env.begin_rw_txn()?;
+        let mut txn = self.db.begin_write()?;
         for u in updates {
-            let cur = match txn.get(table, &u.name.as_bytes()) {
-                Ok(v) => ContentId::from_slice(v),
-                Err(lmdb::Error::NotFound) => None,
-                Err(e) => return Err(e.into()),
-            };
+            let cur = txn.get(Table::Refs, u.name.as_bytes())?.and_then(|v| ContentId::from_slice(&v));
             let ok = match u.expect {
                 Expect::Any => true,
                 Expect::Absent => cur.is_none(),
@@ -187,11 +175,10 @@ impl<'a> Refs<'a> {
                 return Err(RefError::Stale { name: u.name.clone(), expected, actual: show(cur) });
             }
             match u.new {
-                Some(id) => txn.put(table, &u.name.as_bytes(), id.as_bytes(), WriteFlags::empty())?,
-                None => match txn.del(table, &u.name.as_bytes(), None) {
-                    Ok(()) | Err(lmdb::Error::NotFound) => {}
-                    Err(e) => return Err(e.into()),
-                },
+                Some(id) => txn.put(Table::Refs, u.name.as_bytes(), id.as_bytes())?,
+                None => {
+                    txn.delete(Table::Refs, u.name.as_bytes())?;
+                }
             }
         }
         txn.commit()?;

@@ -54,12 +54,6 @@ pub enum RepoError {
     Refused(String),
 }
 
-impl From<oxen_store::lmdb::Error> for RepoError {
-    fn from(e: oxen_store::lmdb::Error) -> Self {
-        RepoError::Store(StoreError::Lmdb(e))
-    }
-}
-
 /// Result alias.
 pub type Result<T> = std::result::Result<T, RepoError>;
 

@@ -30,8 +30,6 @@ use std::path::{Path, PathBuf};
 pub enum ServerError {
     #[error("{0}: {1}")]
     Io(PathBuf, std::io::Error),
-    #[error("database error: {0}")]
-    Lmdb(#[from] oxen_store::lmdb::Error),
     #[error("cannot listen on {0}: {1}")]
     Bind(String, String),
     #[error(transparent)]

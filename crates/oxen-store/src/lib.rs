@@ -14,8 +14,7 @@ mod db;
 mod versions;
 
 pub use config::{global_config_dir, Config, RemoteConfig, UserConfig};
-pub use db::{dump_env, Db, DumpedTable, Table};
-pub use lmdb;
+pub use db::{dump_env, Db, DumpedTable, KvStore, Table, WriteTxn};
 pub use versions::{Blob, Versions, SMALL_MAX};
 
 use std::path::{Path, PathBuf};

@@ -209,7 +209,7 @@ impl Versions {
 
     /// A store that also packs small contents into segments indexed by the
     /// `blobs` table of `env`.
-    pub fn with_segments(dir: PathBuf, tmp: PathBuf, env: Arc<Environment>, table: Database) -> Versions {
+    pub(crate) fn with_segments(dir: PathBuf, tmp: PathBuf, env: Arc<Environment>, table: Database) -> Versions {
         let seg_dir = dir.join("segments");
         let segments =
             Segments { env, table, dir: seg_dir, writer: Mutex::new(None), pending: Mutex::new(HashMap::new()) };
