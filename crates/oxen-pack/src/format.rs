@@ -24,7 +24,7 @@ use std::path::Path;
 use oxen_hash::{ContentId, Hasher};
 use oxen_object::{Commit, EntryKind, Tree};
 use oxen_repo::Repo;
-use oxen_store::{StoreError, Table};
+use oxen_store::{Progress, StoreError, Table};
 
 use crate::{PackError, Result};
 
@@ -88,19 +88,6 @@ impl ObjKind {
         }
     }
 }
-
-/// Receives progress reports (object and byte counts) from packing and
-/// unpacking; the CLI draws bars from them on a TTY.
-pub trait Progress {
-    /// Total objects expected, once known.
-    fn start(&self, _objects: u64) {}
-    /// Objects done so far and pack bytes moved so far.
-    fn update(&self, _objects: u64, _bytes: u64) {}
-}
-
-/// A [`Progress`] that ignores everything.
-pub struct NoProgress;
-impl Progress for NoProgress {}
 
 enum State {
     Header,

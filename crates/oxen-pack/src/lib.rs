@@ -21,7 +21,7 @@ pub mod negotiate;
 pub mod refs;
 pub mod wire;
 
-pub use format::{has_object, receive_pack, NoProgress, ObjKind, PackSource, Progress, ReceiveStats};
+pub use format::{has_object, receive_pack, ObjKind, PackSource, ReceiveStats};
 pub use negotiate::{enumerate, missing, ObjRef};
 pub use refs::{apply_ref_updates, RefUpdateReq, RefUpdateResult};
 

@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 
 use oxen_hash::ContentId;
 use oxen_object::{Commit, Signature};
-use oxen_pack::{enumerate, receive_pack, NoProgress, PackError, PackSource};
+use oxen_pack::{enumerate, receive_pack, PackError, PackSource};
 use oxen_repo::{FlatEntry, Repo};
+use oxen_store::NoProgress;
 
 fn commit(repo: &Repo, files: &[(&str, &[u8])], parents: Vec<ContentId>) -> ContentId {
     let mut map = BTreeMap::new();

@@ -17,8 +17,9 @@ use std::path::PathBuf;
 
 use oxen_hash::ContentId;
 use oxen_pack::wire::RefsMsg;
-use oxen_pack::{ObjRef, PackSource, Progress, ReceiveStats, RefUpdateReq, RefUpdateResult};
+use oxen_pack::{ObjRef, PackSource, ReceiveStats, RefUpdateReq, RefUpdateResult};
 use oxen_repo::Repo;
+use oxen_store::{NoProgress, Progress};
 
 /// Errors talking to a remote.
 #[derive(Debug, thiserror::Error)]
@@ -118,7 +119,7 @@ impl Remote {
         let src = PackSource::new(local, objects).with_progress(progress);
         match self {
             Remote::Http(h) => h.send_pack(src),
-            Remote::Local(r) => Ok(oxen_pack::receive_pack(r, src, &oxen_pack::NoProgress)?),
+            Remote::Local(r) => Ok(oxen_pack::receive_pack(r, src, &NoProgress)?),
         }
     }
 

@@ -3,10 +3,10 @@
 use std::path::{Path, PathBuf};
 
 use oxen_hash::ContentId;
-use oxen_pack::{PackError, Progress, RefUpdateReq};
+use oxen_pack::{PackError, RefUpdateReq};
 use oxen_refs::{Expect, RefUpdate};
 use oxen_repo::Repo;
-use oxen_store::Config;
+use oxen_store::{Config, NoProgress, Progress};
 
 use crate::{Remote, RemoteError, Result};
 
@@ -299,7 +299,7 @@ fn clone_into(
             .get(&format!("remotes/origin/{b}"))?
             .ok_or_else(|| RemoteError::Other(format!("remote branch '{b}' vanished during clone")))?;
         // HEAD is still unborn here, so the checkout writes every file.
-        repo.checkout_commit(&tip, true)?;
+        repo.checkout_commit(&tip, true, &NoProgress)?;
         repo.refs().update(&format!("heads/{b}"), Some(tip), Expect::Absent)?;
         commit = Some(tip);
     }

@@ -65,10 +65,6 @@ pub struct Repo {
     pub db: Db,
     /// File contents.
     pub versions: Versions,
-    /// Files written by work-tree operations so far (for progress display).
-    pub progress: std::sync::Arc<std::sync::atomic::AtomicU64>,
-    /// Files those operations set out to write.
-    pub progress_total: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Repo {
@@ -91,7 +87,7 @@ impl Repo {
     fn from_layout(layout: Layout) -> Result<Repo> {
         let db = Db::open(&layout)?;
         let versions = layout.versions(&db);
-        Ok(Repo { layout, db, versions, progress: Default::default(), progress_total: Default::default() })
+        Ok(Repo { layout, db, versions })
     }
 
     /// Ref access.

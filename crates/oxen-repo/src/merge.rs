@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use oxen_hash::ContentId;
 use oxen_object::Commit;
 use oxen_refs::{Expect, Head};
-use oxen_store::StoreError;
+use oxen_store::{NoProgress, StoreError};
 
 use crate::tree::FlatEntry;
 use crate::{Repo, RepoError, Result};
@@ -135,7 +135,7 @@ impl Repo {
         let head = self.head()?;
         let Some(ours) = ours else {
             // Unborn branch: adopt theirs.
-            self.checkout_commit(theirs, false)?;
+            self.checkout_commit(theirs, false, &NoProgress)?;
             self.move_head_to(&head, None, theirs)?;
             return Ok(MergeOutcome::FastForward(*theirs));
         };
@@ -154,7 +154,7 @@ impl Repo {
             ));
         }
         if self.is_ancestor(&ours, theirs)? {
-            self.checkout_commit(theirs, false)?;
+            self.checkout_commit(theirs, false, &NoProgress)?;
             self.move_head_to(&head, Some(ours), theirs)?;
             return Ok(MergeOutcome::FastForward(*theirs));
         }
@@ -228,11 +228,11 @@ impl Repo {
             let tree = self.write_tree_from(&merged)?;
             let author = crate::signature(&config)?;
             let commit = self.write_commit(&Commit { tree, parents: vec![ours, *theirs], author, message })?;
-            self.apply_to_worktree(&to_write, &removed)?;
+            self.apply_to_worktree(&to_write, &removed, &NoProgress)?;
             self.move_head_to(&head, Some(ours), &commit)?;
             return Ok(MergeOutcome::Merged(commit));
         }
-        self.apply_to_worktree(&to_write, &removed)?;
+        self.apply_to_worktree(&to_write, &removed, &NoProgress)?;
         for (p, bytes) in conflict_files {
             let abs = self.layout.work.join(&p);
             std::fs::write(&abs, bytes).map_err(|e| StoreError::io(&abs, e))?;

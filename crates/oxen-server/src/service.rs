@@ -9,8 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use oxen_pack::wire::{valid_repo_name, ObjectsMsg, UpdateRefsMsg, UpdatedMsg, WantsMsg};
-use oxen_pack::{NoProgress, PackError, PackSource};
+use oxen_pack::{PackError, PackSource};
 use oxen_repo::Repo;
+use oxen_store::NoProgress;
 use serde_json::{json, Value};
 use tiny_http::{Header, Method, Request, Response, StatusCode};
 

@@ -11,10 +11,12 @@
 
 mod config;
 mod db;
+pub mod progress;
 mod versions;
 
 pub use config::{global_config_dir, Config, RemoteConfig, UserConfig};
 pub use db::{dump_env, Db, DumpedTable, KvStore, Table, WriteTxn};
+pub use progress::{NoProgress, Progress};
 pub use versions::{Blob, Versions, SMALL_MAX};
 
 use std::path::{Path, PathBuf};

@@ -53,7 +53,7 @@ pub fn run(args: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResul
     }
     if !wants.is_empty() {
         let haves: Vec<ContentId> = repo.refs().list("")?.into_iter().map(|(_, id)| id).collect();
-        let bar = crate::progress::PackBar::new("Receiving");
+        let bar = crate::progress::Bar::objects("Receiving");
         let stats = remote.fetch_pack(&repo, &wants, &haves, &bar)?;
         bar.finish();
         writeln!(err, "received {} objects, {}", stats.objects, crate::progress::human_bytes(stats.bytes))?;

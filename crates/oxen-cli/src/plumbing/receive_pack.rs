@@ -51,7 +51,7 @@ pub fn run(args: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResu
     let updates = args.updates.iter().map(|u| parse_update(u)).collect::<CommandResult<Vec<_>>>()?;
     let repo = oxen_repo::Repo::open(&args.repo_dir)?;
     let stdin = std::io::stdin().lock();
-    let bar = crate::progress::PackBar::new("Receiving");
+    let bar = crate::progress::Bar::objects("Receiving");
     let stats = oxen_pack::receive_pack(&repo, stdin, &bar)?;
     bar.finish();
     let updated = oxen_pack::apply_ref_updates(&repo, &updates, args.force)?;

@@ -40,7 +40,7 @@ pub fn run(args: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResul
     let repo = super::repo()?;
     let (name, url) = oxen_remote::resolve_remote(&repo, &args.remote)?;
     let remote = Remote::open(&url)?;
-    let bar = crate::progress::PackBar::new("Sending");
+    let bar = crate::progress::Bar::objects("Sending");
     let report = oxen_remote::push(&repo, &remote, name.as_deref(), &args.refs, args.force, &bar)?;
     bar.finish();
     print_push(&report, out, err)?;

@@ -119,6 +119,7 @@ pub fn run(args: Args, _out: &mut dyn Write, _err: &mut dyn Write) -> CommandRes
             &repo.versions,
             &stage,
             StageOptions { honor_ignore: false, ..Default::default() },
+            &oxen_store::NoProgress,
         )?;
     }
     if !remove.is_empty() {

@@ -1,6 +1,6 @@
 //! `oxen clone`
 
-use crate::progress::{human_bytes, PackBar};
+use crate::progress::{human_bytes, Bar};
 use crate::CommandResult;
 use std::io::Write;
 
@@ -21,7 +21,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
-    let bar = PackBar::new("Receiving");
+    let bar = Bar::objects("Receiving");
     let r = oxen_remote::clone(&a.url, a.directory.as_deref(), a.branch.as_deref(), &bar)?;
     bar.finish();
     writeln!(out, "Cloned into {}", r.dir.display())?;

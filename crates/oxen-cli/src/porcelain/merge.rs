@@ -29,7 +29,7 @@ pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult 
             return Err(user_error("no merge in progress"));
         }
         let head = repo.head_commit()?.ok_or_else(|| user_error("no commit to return to"))?;
-        repo.reset_hard(&head)?;
+        repo.reset_hard(&head, &oxen_store::NoProgress)?;
         repo.set_merge_state(None)?;
         writeln!(out, "Merge aborted.")?;
         return Ok(());

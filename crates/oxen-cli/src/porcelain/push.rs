@@ -5,7 +5,7 @@ use oxen_store::Config;
 use std::io::Write;
 
 use crate::plumbing::send_pack::print_push;
-use crate::progress::PackBar;
+use crate::progress::Bar;
 use crate::{user_error, CommandResult};
 
 /// Send a branch to a remote. Only objects the remote lacks travel (a
@@ -34,7 +34,7 @@ pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
     let branch = super::shared::current_branch(&repo, a.branch, "push")?;
     let (name, url) = oxen_remote::resolve_remote(&repo, &remote_arg)?;
     let remote = Remote::open(&url)?;
-    let bar = PackBar::new("Sending");
+    let bar = Bar::objects("Sending");
     let report = oxen_remote::push(&repo, &remote, name.as_deref(), std::slice::from_ref(&branch), a.force, &bar)?;
     bar.finish();
     print_push(&report, out, err)?;

@@ -35,7 +35,7 @@ pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult 
     let head = repo.head()?;
     let old = repo.head_commit()?;
     if a.hard {
-        repo.reset_hard(&target)?;
+        repo.reset_hard(&target, &oxen_store::NoProgress)?;
     } else if !a.soft {
         repo.reset_index(Some(&target))?;
     }

@@ -5,7 +5,6 @@
 
 use std::collections::{BTreeMap, BinaryHeap, HashSet};
 use std::io::Write;
-use std::sync::Arc;
 
 use oxen_hash::ContentId;
 use oxen_index::{path_is_under, repo_path, stage_paths, Index, StageOptions};
@@ -14,7 +13,7 @@ use oxen_refs::{Expect, Head};
 use oxen_remote::{FetchReport, PushOutcome, Remote};
 use oxen_repo::{FlatEntry, MergeOutcome, Repo};
 
-use crate::progress::{human_bytes, PackBar, Progress};
+use crate::progress::{human_bytes, Bar};
 use crate::{user_error, CommandResult};
 
 /// Stage paths in-process, with a progress bar on a terminal.
@@ -23,11 +22,9 @@ pub(crate) fn stage(
     paths: &[String],
     update_only: bool,
 ) -> CommandResult<oxen_index::StageReport> {
-    let done = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let total = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let _bar = Progress::start("Adding", done.clone(), total.clone());
-    let opts = StageOptions { honor_ignore: true, update_only, progress: Some(done), total: Some(total) };
-    Ok(stage_paths(&repo.layout.work, &repo.db, &repo.versions, paths, opts)?)
+    let bar = Bar::files("Adding");
+    let opts = StageOptions { honor_ignore: true, update_only };
+    Ok(stage_paths(&repo.layout.work, &repo.db, &repo.versions, paths, opts, &bar)?)
 }
 
 pub(crate) fn create_branch(repo: &Repo, name: &str, start: Option<&str>) -> CommandResult<oxen_hash::ContentId> {
@@ -75,12 +72,12 @@ pub(crate) fn switch_to(
         }
     };
     if let Some(id) = commit {
-        let done = repo.progress.clone();
-        let _bar = crate::progress::Progress::start("Checking out", done, repo.progress_total.clone());
-        let r = repo.checkout_commit(&id, force)?;
+        let bar = Bar::files("Checking out");
+        let r = repo.checkout_commit(&id, force, &bar)?;
         if force {
-            repo.reset_hard(&id)?;
+            repo.reset_hard(&id, &bar)?;
         }
+        bar.finish();
         oxen_refs::write_head(&repo.layout, &new_head)?;
         match &new_head {
             Head::Branch(b) => {
@@ -105,7 +102,7 @@ pub(crate) fn create_and_switch(
     let id = create_branch(repo, name, start)?;
     // Same commit: only HEAD moves, and local changes stay as they are.
     if repo.head_commit()? != Some(id) {
-        repo.checkout_commit(&id, force)?;
+        repo.checkout_commit(&id, force, &Bar::files("Checking out"))?;
     }
     oxen_refs::write_head(&repo.layout, &Head::Branch(name.to_string()))?;
     writeln!(err, "Switched to a new branch '{name}'")?;
@@ -236,7 +233,7 @@ pub(crate) fn restore_paths(
         // for these paths; for a plain worktree restore that must not change
         // what is staged, which holds because the contents come from the index.
         if staged || source.is_none() {
-            repo.apply_to_worktree(&wanted, &[])?;
+            repo.apply_to_worktree(&wanted, &[], &oxen_store::NoProgress)?;
         } else {
             for (p, e) in &wanted {
                 oxen_repo::materialize(repo, p, e)?;
@@ -269,7 +266,7 @@ pub(crate) fn report(outcome: MergeOutcome, out: &mut dyn Write) -> CommandResul
 pub(crate) fn fetch_remote(repo: &oxen_repo::Repo, remote_arg: &str) -> CommandResult<FetchReport> {
     let (name, url) = oxen_remote::resolve_remote(repo, remote_arg)?;
     let remote = Remote::open(&url)?;
-    let bar = PackBar::new("Receiving");
+    let bar = Bar::objects("Receiving");
     let report = oxen_remote::fetch(repo, &remote, name.as_deref(), &bar)?;
     bar.finish();
     Ok(report)
