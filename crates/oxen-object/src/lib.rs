@@ -4,6 +4,7 @@
 //! same id on every machine.
 
 mod commit;
+pub mod graph;
 mod tree;
 
 pub use commit::{Commit, Signature};

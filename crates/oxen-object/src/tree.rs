@@ -261,6 +261,30 @@ impl Tree {
     pub fn id(&self) -> ContentId {
         ContentId::of(&self.encode())
     }
+
+    /// The entries of the directory this node is the root of, sorted by
+    /// name: its own, or those of all its buckets, loaded with `load`.
+    /// Shared by everything that reads directories (the repository, pack
+    /// negotiation) so bucket handling exists once.
+    pub fn into_entries<E: From<ObjectError>>(
+        self,
+        mut load: impl FnMut(&ContentId) -> Result<Tree, E>,
+    ) -> Result<Vec<TreeEntry>, E> {
+        match self {
+            Tree::Entries(es) => Ok(es),
+            Tree::Buckets { buckets, .. } => {
+                let mut all = Vec::new();
+                for (_, id) in buckets {
+                    match load(&id)? {
+                        Tree::Entries(es) => all.extend(es),
+                        Tree::Buckets { .. } => return Err(malformed("tree", "nested bucket node").into()),
+                    }
+                }
+                all.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+                Ok(all)
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -110,7 +110,7 @@ impl Remote {
     pub fn missing(&self, objects: &[ObjRef]) -> Result<Vec<ObjRef>> {
         match self {
             Remote::Http(h) => h.missing(objects),
-            Remote::Local(r) => Ok(oxen_pack::missing(r, objects)?),
+            Remote::Local(r) => Ok(oxen_pack::missing(&**r, objects)?),
         }
     }
 
@@ -119,7 +119,7 @@ impl Remote {
         let src = PackSource::new(local, objects).with_progress(progress);
         match self {
             Remote::Http(h) => h.send_pack(src),
-            Remote::Local(r) => Ok(oxen_pack::receive_pack(r, src, &NoProgress)?),
+            Remote::Local(r) => Ok(oxen_pack::receive_pack(&**r, src, &NoProgress)?),
         }
     }
 
@@ -127,7 +127,7 @@ impl Remote {
     pub fn update_refs(&self, updates: Vec<RefUpdateReq>, force: bool) -> Result<Vec<RefUpdateResult>> {
         match self {
             Remote::Http(h) => h.update_refs(updates, force),
-            Remote::Local(r) => Ok(oxen_pack::apply_ref_updates(r, &updates, force)?),
+            Remote::Local(r) => Ok(oxen_pack::apply_ref_updates(&**r, &r.refs(), &updates, force)?),
         }
     }
 
@@ -143,8 +143,8 @@ impl Remote {
         match self {
             Remote::Http(h) => h.fetch_pack(local, wants, haves, progress),
             Remote::Local(r) => {
-                let objs = oxen_pack::enumerate(r, wants, haves)?;
-                let src = PackSource::new(r, objs);
+                let objs = oxen_pack::enumerate(&**r, wants, haves)?;
+                let src = PackSource::new(&**r, objs);
                 Ok(oxen_pack::receive_pack(local, src, progress)?)
             }
         }

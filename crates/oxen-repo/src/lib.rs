@@ -5,8 +5,11 @@
 
 mod author;
 mod fsck;
+mod graph;
 mod merge;
+mod objects;
 mod revision;
+pub mod text_merge;
 mod tree;
 mod worktree;
 

@@ -7,27 +7,8 @@ use oxen_store::Table;
 
 use crate::{Repo, RepoError, Result};
 
-/// What kind of object an id names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ObjectKind {
-    /// A commit.
-    Commit,
-    /// A tree node.
-    Tree,
-    /// File contents.
-    Blob,
-}
-
-impl ObjectKind {
-    /// `commit` / `tree` / `blob`
-    pub fn name(self) -> &'static str {
-        match self {
-            ObjectKind::Commit => "commit",
-            ObjectKind::Tree => "tree",
-            ObjectKind::Blob => "blob",
-        }
-    }
-}
+/// What kind of object an id names (commit, tree, blob).
+pub use oxen_store::ObjectKind;
 
 /// A resolved name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -115,26 +115,7 @@ impl Repo {
 
     /// The entries of one directory (buckets merged), sorted by name.
     pub fn dir_entries(&self, tree: &ContentId) -> Result<Vec<TreeEntry>> {
-        match self.read_tree_node(tree)? {
-            Tree::Entries(es) => Ok(es),
-            Tree::Buckets { buckets, .. } => {
-                let mut all = Vec::new();
-                for (_, id) in buckets {
-                    match self.read_tree_node(&id)? {
-                        Tree::Entries(es) => all.extend(es),
-                        Tree::Buckets { .. } => {
-                            return Err(oxen_object::ObjectError::Malformed {
-                                what: "tree",
-                                why: "nested bucket node".into(),
-                            }
-                            .into())
-                        }
-                    }
-                }
-                all.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
-                Ok(all)
-            }
-        }
+        self.read_tree_node(tree)?.into_entries(|id| self.read_tree_node(id))
     }
 
     /// Every file below a tree, by path.

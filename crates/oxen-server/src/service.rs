@@ -253,7 +253,7 @@ fn handle(state: &State, mut rq: Request) {
         }
         Ok(Reply::Pack(repo, objects)) => {
             log(&method, &url, 200);
-            let src = PackSource::new(&repo, objects);
+            let src = PackSource::new(&*repo, objects);
             let resp = Response::new(
                 StatusCode(200),
                 vec![header("Content-Type", "application/x-oxen-pack")],
@@ -326,12 +326,12 @@ fn route(state: &State, method: &Method, segs: &[&str], body: &mut Body<'_>) -> 
             let repo = open_repo(state, name)?;
             let msg: ObjectsMsg = read_json(body)?;
             let objs = msg.to_refs()?;
-            let missing = oxen_pack::missing(&repo, &objs)?;
+            let missing = oxen_pack::missing(&*repo, &objs)?;
             Ok(Reply::Json(200, serde_json::to_value(ObjectsMsg::from_refs(&missing)).unwrap_or(Value::Null)))
         }
         (Method::Post, ["api", "repos", name, "receive-pack"]) => {
             let repo = open_repo(state, name)?;
-            match oxen_pack::receive_pack(&repo, &mut *body, &NoProgress) {
+            match oxen_pack::receive_pack(&*repo, &mut *body, &NoProgress) {
                 Ok(stats) => Ok(Reply::Json(200, serde_json::to_value(stats).unwrap_or(Value::Null))),
                 Err(e) => {
                     // Let a client that is still sending finish, so it can
@@ -344,7 +344,7 @@ fn route(state: &State, method: &Method, segs: &[&str], body: &mut Body<'_>) -> 
         (Method::Post, ["api", "repos", name, "refs"]) => {
             let repo = open_repo(state, name)?;
             let msg: UpdateRefsMsg = read_json(body)?;
-            let updated = oxen_pack::apply_ref_updates(&repo, &msg.updates, msg.force)?;
+            let updated = oxen_pack::apply_ref_updates(&*repo, &repo.refs(), &msg.updates, msg.force)?;
             Ok(Reply::Json(200, serde_json::to_value(UpdatedMsg { updated }).unwrap_or(Value::Null)))
         }
         (Method::Post, ["api", "repos", name, "upload-pack"]) => {
@@ -357,7 +357,7 @@ fn route(state: &State, method: &Method, segs: &[&str], body: &mut Body<'_>) -> 
                     return Err(Fail::new(404, format!("commit {w} not found")));
                 }
             }
-            let objects = oxen_pack::enumerate(&repo, &wants, &haves)?;
+            let objects = oxen_pack::enumerate(&*repo, &wants, &haves)?;
             Ok(Reply::Pack(repo, objects))
         }
         (_, ["api", "repos", ..]) => Err(Fail::new(405, format!("{method} not supported here"))),

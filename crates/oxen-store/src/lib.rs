@@ -11,11 +11,13 @@
 
 mod config;
 mod db;
+mod objects;
 pub mod progress;
 mod versions;
 
 pub use config::{global_config_dir, Config, RemoteConfig, UserConfig};
 pub use db::{dump_env, Db, DumpedTable, KvStore, Table, WriteTxn};
+pub use objects::{ObjectKind, ObjectSink, ObjectSource};
 pub use progress::{NoProgress, Progress};
 pub use versions::{Blob, Versions, SMALL_MAX};
 

@@ -54,7 +54,7 @@ pub fn run(args: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResu
     let bar = crate::progress::Bar::objects("Receiving");
     let stats = oxen_pack::receive_pack(&repo, stdin, &bar)?;
     bar.finish();
-    let updated = oxen_pack::apply_ref_updates(&repo, &updates, args.force)?;
+    let updated = oxen_pack::apply_ref_updates(&repo, &repo.refs(), &updates, args.force)?;
     let summary =
         serde_json::json!({"objects": stats.objects, "stored": stats.stored, "bytes": stats.bytes, "updated": updated});
     writeln!(out, "{summary}")?;
