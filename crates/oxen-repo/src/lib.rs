@@ -9,6 +9,7 @@ mod graph;
 mod merge;
 mod objects;
 mod revision;
+mod status;
 pub mod text_merge;
 mod tree;
 mod worktree;

@@ -106,10 +106,7 @@ impl Repo {
         }
         // Refuse to merge over uncommitted changes to tracked files.
         let ours_files = self.flatten_commit(Some(&ours))?;
-        let flat_head: BTreeMap<String, (ContentId, u32)> =
-            ours_files.iter().map(|(p, e)| (p.clone(), (e.id, e.mode))).collect();
-        let index = self.index()?;
-        let st = oxen_index::status(&self.layout.work, &self.versions, &index, Some(&flat_head))?;
+        let (st, _) = self.status()?;
         if st.has_staged() || st.has_unstaged() {
             return Err(RepoError::Refused(
                 "you have uncommitted changes; commit or restore them before merging".into(),

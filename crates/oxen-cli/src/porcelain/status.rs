@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use oxen_index::{quote_path, Change, Index, Status};
+use oxen_index::{quote_path, Change};
 use oxen_refs::Head;
 use oxen_repo::Repo;
 
@@ -45,39 +45,9 @@ pub enum Untracked {
     All,
 }
 
-/// Status of the repository against HEAD.
-pub(crate) fn compute(repo: &Repo) -> CommandResult<(Status, Index)> {
-    let index = repo.index()?;
-    let head_tree = match repo.head_commit()? {
-        Some(c) => Some(repo.read_commit(&c)?.tree),
-        None => None,
-    };
-    // When the index is known to produce HEAD's tree, nothing is staged and
-    // HEAD's tree need not be read at all.
-    let unchanged = head_tree.is_some() && index.cached_tree(&repo.db)? == head_tree;
-    let flat: BTreeMap<String, (oxen_hash::ContentId, u32)> = match head_tree {
-        Some(t) if !unchanged => repo.flatten_tree(&t)?.into_iter().map(|(p, e)| (p, (e.id, e.mode))).collect(),
-        _ => BTreeMap::new(),
-    };
-    let st = oxen_index::status(&repo.layout.work, &repo.versions, &index, if unchanged { None } else { Some(&flat) })?;
-    let mut stamp = Some(index.written_ns);
-    if !st.refreshed.is_empty() {
-        // Remember the new stat of files that were touched but not changed,
-        // so the next status does not read them again. Best effort: a
-        // concurrent writer holding the lock is not an error here.
-        let changes: Vec<(String, Option<oxen_index::IndexEntry>)> =
-            st.refreshed.iter().map(|(p, e)| (p.clone(), Some(e.clone()))).collect();
-        stamp = Index::apply(&repo.db, &changes).ok();
-    }
-    if let (Some(tree), Some(stamp), false) = (head_tree, stamp, st.has_staged()) {
-        let _ = Index::set_cached_tree(&repo.db, &tree, stamp);
-    }
-    Ok((st, index))
-}
-
 pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult {
     let repo = super::open()?;
-    let (st, index) = compute(&repo)?;
+    let (st, index) = repo.status()?;
     let conflicts = repo.merge_state()?.map(|m| m.conflicts).unwrap_or_default();
     let untracked: Vec<String> = match a.untracked {
         Untracked::No => vec![],
