@@ -38,7 +38,8 @@ fn big_repo(root: &Path) {
             let c = oxen_object::Commit { tree, parents: vec![parent], author, message: format!("commit {i}\n") };
             parent = repo.write_commit(&c).unwrap();
         }
-        repo.refs().update("heads/main", Some(parent), oxen_refs::Expect::Any).unwrap();
+        let main = oxen_refs::BranchName::new("main").unwrap().to_ref();
+        repo.refs().update(&main, Some(parent), oxen_refs::Expect::Any).unwrap();
     }
     for i in 0..3000 {
         write(root, &format!("a-rather-long-directory-name/file-number-{i:05}.txt"), format!("line {i}\nchanged\n"));

@@ -7,7 +7,7 @@
 
 use oxen_hash::ContentId;
 use oxen_object::graph::ancestors;
-use oxen_refs::{Expect, RefError, RefUpdate, Refs};
+use oxen_refs::{Expect, RefError, RefName, RefUpdate, Refs};
 use oxen_store::{ObjectKind, ObjectSource};
 use serde::{Deserialize, Serialize};
 
@@ -70,10 +70,10 @@ pub fn apply_ref_updates(
     let mut batch = Vec::new();
     let mut results = Vec::new();
     for u in updates {
-        if !(u.name.starts_with("heads/") || u.name.starts_with("tags/")) {
+        let name = RefName::new(u.name.as_str()).map_err(|e| PackError::BadRequest(e.to_string()))?;
+        if !name.is_pushable() {
             return Err(PackError::BadRequest(format!("only heads/ and tags/ refs can be pushed, not '{}'", u.name)));
         }
-        oxen_refs::validate_ref_name(&u.name).map_err(|e| PackError::BadRequest(e.to_string()))?;
         let old = parse_id(&u.old, "old value")?;
         let new = parse_id(&u.new, "new value")?;
         if let Some(n) = new {
@@ -81,7 +81,7 @@ pub fn apply_ref_updates(
                 return Err(PackError::MissingTip(u.name.clone(), n));
             }
         }
-        let current = refs.get(&u.name)?;
+        let current = refs.get(&name)?;
         if !force {
             if current != old {
                 return Err(PackError::FetchFirst(u.name.clone()));
@@ -100,7 +100,7 @@ pub fn apply_ref_updates(
                 None => Expect::Absent,
             }
         };
-        batch.push(RefUpdate { name: u.name.clone(), new, expect });
+        batch.push(RefUpdate { name, new, expect });
         results.push(RefUpdateResult {
             name: u.name.clone(),
             old: current.map(|c| c.to_hex()),

@@ -19,7 +19,7 @@ struct Store {
 
 impl Store {
     fn new(dir: &Path) -> Store {
-        let layout = Layout::init(dir, "main").unwrap();
+        let layout = Layout::create(dir).unwrap();
         let db = Db::open(&layout).unwrap();
         let versions = layout.versions(&db);
         Store { db, versions }

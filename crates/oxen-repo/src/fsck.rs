@@ -49,8 +49,8 @@ pub fn fsck(repo: &Repo) -> Result<FsckReport> {
     // Who first referred to each commit, for "missing ... (referenced by ...)".
     let mut from: HashMap<ContentId, String> = HashMap::new();
     let mut tips = Vec::new();
-    for (name, id) in repo.refs().list("")? {
-        from.entry(id).or_insert(name);
+    for (name, id) in repo.refs().all()? {
+        from.entry(id).or_insert(name.to_string());
         tips.push(id);
     }
     if let Some(h) = repo.head_commit()? {

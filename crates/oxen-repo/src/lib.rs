@@ -26,7 +26,7 @@ use std::path::Path;
 use oxen_hash::ContentId;
 use oxen_index::{Index, IndexError};
 use oxen_object::{Commit, ObjectError, Tree};
-use oxen_refs::{Head, RefError, Refs};
+use oxen_refs::{BranchName, Head, RefError, Refs};
 use oxen_store::{Config, Db, Layout, StoreError, Table, Versions};
 
 /// Errors from repository operations.
@@ -83,9 +83,8 @@ impl Repo {
     }
 
     /// Create a new repository in `dir`.
-    pub fn init(dir: &Path, branch: &str) -> Result<Repo> {
-        oxen_refs::validate_branch_name(branch)?;
-        Self::from_layout(Layout::init(dir, branch)?)
+    pub fn init(dir: &Path, branch: &BranchName) -> Result<Repo> {
+        Self::from_layout(oxen_refs::init(dir, branch)?)
     }
 
     fn from_layout(layout: Layout) -> Result<Repo> {

@@ -210,7 +210,7 @@ impl Repo {
                     Some(o) => Expect::Is(o),
                     None => Expect::Absent,
                 };
-                self.refs().update(&format!("heads/{b}"), Some(*new), expect)?;
+                self.refs().update(&b.to_ref(), Some(*new), expect)?;
             }
             Head::Detached(_) => oxen_refs::write_head(&self.layout, &Head::Detached(*new))?,
         }

@@ -307,7 +307,7 @@ fn route(state: &State, method: &Method, segs: &[&str], body: &mut Body<'_>) -> 
         }
         (Method::Get, ["api", "repos", name]) => {
             let repo = open_repo(state, name)?;
-            let refs = repo.refs().list("heads/").map_err(|e| Fail::new(500, e.to_string()))?;
+            let refs = repo.refs().branches().map_err(|e| Fail::new(500, e.to_string()))?;
             let head = local_head(&repo);
             Ok(Reply::Json(200, json!({"name": name, "head": head, "branches": refs.len()})))
         }
@@ -315,9 +315,9 @@ fn route(state: &State, method: &Method, segs: &[&str], body: &mut Body<'_>) -> 
         (Method::Get, ["api", "repos", name, "refs"]) => {
             let repo = open_repo(state, name)?;
             let mut refs = serde_json::Map::new();
-            for prefix in ["heads/", "tags/"] {
-                for (n, id) in repo.refs().list(prefix).map_err(|e| Fail::new(500, e.to_string()))? {
-                    refs.insert(n, Value::String(id.to_hex()));
+            for (n, id) in repo.refs().all().map_err(|e| Fail::new(500, e.to_string()))? {
+                if n.is_pushable() {
+                    refs.insert(n.to_string(), Value::String(id.to_hex()));
                 }
             }
             Ok(Reply::Json(200, json!({"head": local_head(&repo), "refs": refs})))
@@ -367,7 +367,7 @@ fn route(state: &State, method: &Method, segs: &[&str], body: &mut Body<'_>) -> 
 
 fn local_head(repo: &Repo) -> Option<String> {
     match repo.head() {
-        Ok(oxen_refs::Head::Branch(b)) => Some(format!("heads/{b}")),
+        Ok(h) => h.branch_ref().map(|r| r.to_string()),
         _ => None,
     }
 }
@@ -421,7 +421,8 @@ fn create_repo(state: &State, name: &str) -> std::result::Result<Reply, Fail> {
     if dir.exists() {
         return Err(Fail::new(409, format!("repository '{name}' already exists")));
     }
-    oxen_store::Layout::init(&dir, "main").map_err(|e| Fail::new(500, e.to_string()))?;
+    let main = oxen_refs::BranchName::new("main").map_err(|e| Fail::new(500, e.to_string()))?;
+    oxen_refs::init(&dir, &main).map_err(|e| Fail::new(500, e.to_string()))?;
     Ok(Reply::Json(201, json!({"name": name})))
 }
 

@@ -97,10 +97,11 @@ impl Layout {
         }
     }
 
-    /// Create a new, empty repository in `work` (creating the directory).
-    /// The HEAD file is written last, so a half-made `.oxen` is never
+    /// Create the `.oxen` directory, its stores and config in `work`
+    /// (creating the directory), everything but HEAD: the caller writes
+    /// HEAD last (`oxen_refs::init`), so a half-made `.oxen` is never
     /// mistaken for a repository.
-    pub fn init(work: &Path, initial_branch: &str) -> Result<Layout> {
+    pub fn create(work: &Path) -> Result<Layout> {
         std::fs::create_dir_all(work).map_err(|e| StoreError::io(work, e))?;
         let work = work.canonicalize().map_err(|e| StoreError::io(work, e))?;
         let layout = Layout::at(&work);
@@ -116,7 +117,6 @@ impl Layout {
         if !layout.config_file().exists() {
             Config::default().save(&layout.config_file())?;
         }
-        write_atomic(&layout.tmp_dir(), &layout.head_file(), format!("ref: heads/{initial_branch}\n").as_bytes())?;
         Ok(layout)
     }
 

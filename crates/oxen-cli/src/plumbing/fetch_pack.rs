@@ -35,12 +35,12 @@ pub fn run(args: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResul
     let (_, url) = oxen_remote::resolve_remote(&repo, &args.remote)?;
     let remote = Remote::open(&url)?;
     let refs = remote.list_refs()?;
-    let mut chosen: Vec<(String, ContentId)> = Vec::new();
+    let mut chosen: Vec<(oxen_refs::RefName, ContentId)> = Vec::new();
     if args.branches.is_empty() {
-        chosen.extend(refs.refs.iter().filter(|(k, _)| k.starts_with("heads/")).map(|(k, v)| (k.clone(), *v)));
+        chosen.extend(refs.branches().map(|(b, id)| (b.to_ref(), id)));
     } else {
         for b in &args.branches {
-            let name = if b.starts_with("heads/") || b.starts_with("tags/") { b.clone() } else { format!("heads/{b}") };
+            let name = oxen_refs::RefName::from_shorthand(b)?;
             let id = refs.refs.get(&name).ok_or_else(|| user_error(format!("remote has no ref {name}")))?;
             chosen.push((name, *id));
         }
@@ -52,7 +52,7 @@ pub fn run(args: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResul
         }
     }
     if !wants.is_empty() {
-        let haves: Vec<ContentId> = repo.refs().list("")?.into_iter().map(|(_, id)| id).collect();
+        let haves: Vec<ContentId> = repo.refs().all()?.into_iter().map(|(_, id)| id).collect();
         let bar = crate::progress::Bar::objects("Receiving");
         let stats = remote.fetch_pack(&repo, &wants, &haves, &bar)?;
         bar.finish();

@@ -33,16 +33,6 @@ pub fn main() -> ExitCode {
     crate::run_main(run)
 }
 
-/// The full ref name for what a user typed.
-pub fn full_ref_name(name: &str) -> String {
-    let n = name.strip_prefix("refs/").unwrap_or(name);
-    if n.starts_with("heads/") || n.starts_with("tags/") || n.starts_with("remotes/") {
-        n.to_string()
-    } else {
-        format!("heads/{n}")
-    }
-}
-
 /// Run with parsed arguments.
 pub fn run(args: Args, _out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult {
     let repo = super::repo()?;
@@ -66,7 +56,7 @@ pub fn run(args: Args, _out: &mut dyn Write, _err: &mut dyn Write) -> CommandRes
     if args.reference == "HEAD" {
         match repo.head()? {
             Head::Branch(b) => {
-                repo.refs().update(&format!("heads/{b}"), new, expect)?;
+                repo.refs().update(&b.to_ref(), new, expect)?;
             }
             Head::Detached(cur) => {
                 if let Expect::Is(e) = expect {
@@ -80,7 +70,7 @@ pub fn run(args: Args, _out: &mut dyn Write, _err: &mut dyn Write) -> CommandRes
         }
         return Ok(());
     }
-    let name = full_ref_name(&args.reference);
+    let name = oxen_refs::RefName::from_shorthand(&args.reference)?;
     if args.delete && repo.refs().get(&name)?.is_none() {
         return Err(user_error(format!("ref {name} does not exist")));
     }

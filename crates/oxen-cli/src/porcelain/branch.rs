@@ -1,6 +1,6 @@
 //! `oxen branch`
 
-use oxen_refs::{Expect, Head};
+use oxen_refs::{BranchName, Expect, Head};
 use std::io::Write;
 
 use crate::{user_error, CommandResult};
@@ -27,25 +27,26 @@ pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult 
     let repo = super::open()?;
     let Some(name) = a.name else {
         let head = repo.head()?;
-        for (r, _) in repo.refs().list("heads/")? {
-            let b = &r["heads/".len()..];
-            let mark = if head == Head::Branch(b.to_string()) { "*" } else { " " };
+        for (b, _) in repo.refs().branches()? {
+            let mark = if head == Head::Branch(b.clone()) { "*" } else { " " };
             writeln!(out, "{mark} {b}")?;
         }
         if let Head::Detached(id) = head {
             writeln!(out, "* (HEAD detached at {})", id.short())?;
         }
         if a.all {
-            for (r, _) in repo.refs().list("remotes/")? {
+            for (r, _) in repo.refs().remote_tracking(None)? {
                 writeln!(out, "  {r}")?;
             }
         }
         return Ok(());
     };
     if a.delete || a.force_delete {
-        let r = format!("heads/{name}");
-        let id = repo.refs().get(&r)?.ok_or_else(|| user_error(format!("branch '{name}' not found")))?;
-        if repo.head()? == Head::Branch(name.clone()) {
+        let not_found = || user_error(format!("branch '{name}' not found"));
+        let branch = BranchName::new(name.as_str()).map_err(|_| not_found())?;
+        let r = branch.to_ref();
+        let id = repo.refs().get(&r)?.ok_or_else(not_found)?;
+        if repo.head()? == Head::Branch(branch) {
             return Err(user_error(format!("cannot delete branch '{name}': it is checked out")));
         }
         if !a.force_delete {

@@ -60,7 +60,7 @@ pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult 
         repo.set_merge_state(None)?;
     }
     let where_ = match &head {
-        Head::Branch(b) => b.clone(),
+        Head::Branch(b) => b.to_string(),
         Head::Detached(_) => "detached HEAD".into(),
     };
     let root = if parent.is_none() { " (root-commit)" } else { "" };

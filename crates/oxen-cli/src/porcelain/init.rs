@@ -19,7 +19,7 @@ pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult 
         Some(d) => d,
         None => crate::cwd()?,
     };
-    let repo = oxen_repo::Repo::init(&dir, &a.initial_branch)?;
+    let repo = oxen_repo::Repo::init(&dir, &oxen_refs::BranchName::new(a.initial_branch)?)?;
     writeln!(out, "Initialized empty Oxen repository in {}", repo.layout.dot.display())?;
     Ok(())
 }

@@ -22,7 +22,7 @@ pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
     let Some(rn) = name else { return Err(user_error("pull needs a remote name (add one with `oxen remote add`)")) };
     let report = super::shared::fetch_remote(&repo, &rn)?;
     super::shared::print_fetch(&report, out, err)?;
-    let tracking = format!("remotes/{rn}/{branch}");
+    let tracking = oxen_refs::RefName::remote_tracking(&rn, &oxen_refs::BranchName::new(branch.as_str())?)?;
     let theirs =
         repo.refs().get(&tracking)?.ok_or_else(|| user_error(format!("remote {rn} has no branch {branch}")))?;
     super::shared::report(repo.merge_commit(&theirs, &format!("{rn}/{branch}"))?, out)

@@ -51,11 +51,9 @@ pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult 
             }
         }
         Some(RemoteCmd::Add { name, url }) => {
-            oxen_refs::validate_ref_name(&format!("remotes/{name}/x"))
+            let probe = oxen_refs::BranchName::new("x")?;
+            oxen_refs::RefName::remote_tracking(&name, &probe)
                 .map_err(|_| user_error(format!("'{name}' is not a valid remote name")))?;
-            if name.contains('/') {
-                return Err(user_error(format!("'{name}' is not a valid remote name")));
-            }
             if cfg.remote.contains_key(&name) {
                 return Err(user_error(format!("remote {name} already exists")));
             }
@@ -80,10 +78,9 @@ pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult 
             }
             cfg.upstream.retain(|_, r| *r != name);
             cfg.save(&path)?;
-            let prefix = format!("remotes/{name}/");
             let gone: Vec<oxen_refs::RefUpdate> = repo
                 .refs()
-                .list(&prefix)?
+                .remote_tracking(Some(&name))?
                 .into_iter()
                 .map(|(n, _)| oxen_refs::RefUpdate { name: n, new: None, expect: oxen_refs::Expect::Any })
                 .collect();

@@ -42,7 +42,7 @@ pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult 
     match &head {
         Head::Branch(b) => {
             repo.refs().update(
-                &format!("heads/{b}"),
+                &b.to_ref(),
                 Some(target),
                 match old {
                     Some(o) => oxen_refs::Expect::Is(o),

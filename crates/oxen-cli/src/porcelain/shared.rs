@@ -9,7 +9,7 @@ use std::io::Write;
 use oxen_hash::ContentId;
 use oxen_index::{path_is_under, repo_path, stage_paths, Index, StageOptions};
 use oxen_object::Commit;
-use oxen_refs::{Expect, Head};
+use oxen_refs::{BranchName, Expect, Head};
 use oxen_remote::{FetchReport, PushOutcome, Remote};
 use oxen_repo::{FlatEntry, MergeOutcome, Repo};
 
@@ -27,16 +27,21 @@ pub(crate) fn stage(
     Ok(stage_paths(&repo.layout.work, &repo.db, &repo.versions, paths, opts, &bar)?)
 }
 
-pub(crate) fn create_branch(repo: &Repo, name: &str, start: Option<&str>) -> CommandResult<oxen_hash::ContentId> {
-    oxen_refs::validate_branch_name(name)?;
+/// Create branch `name` at `start` (default HEAD), refusing an existing one.
+pub(crate) fn create_branch(
+    repo: &Repo,
+    name: &str,
+    start: Option<&str>,
+) -> CommandResult<(BranchName, oxen_hash::ContentId)> {
+    let branch = BranchName::new(name)?;
     let id = repo
         .resolve_commit(start.unwrap_or("HEAD"))
         .map_err(|e| user_error(format!("cannot create branch '{name}': {e}")))?;
-    repo.refs().update(&format!("heads/{name}"), Some(id), Expect::Absent).map_err(|e| match e {
+    repo.refs().update(&branch.to_ref(), Some(id), Expect::Absent).map_err(|e| match e {
         oxen_refs::RefError::Stale { .. } => user_error(format!("a branch named '{name}' already exists")),
         other => other.into(),
     })?;
-    Ok(id)
+    Ok((branch, id))
 }
 
 /// Move HEAD to `target` (a branch name or a revision), updating the work tree.
@@ -47,21 +52,22 @@ pub(crate) fn switch_to(
     allow_detach: bool,
     err: &mut dyn Write,
 ) -> CommandResult {
-    let branch_ref = format!("heads/{target}");
-    let (new_head, commit) = match repo.refs().get(&branch_ref)? {
-        Some(id) => (Head::Branch(target.to_string()), Some(id)),
-        None => {
-            // A remote branch name creates a local tracking branch, as git does.
-            let remote_hits: Vec<(String, oxen_hash::ContentId)> = repo
-                .refs()
-                .list("remotes/")?
-                .into_iter()
-                .filter(|(r, _)| r.split('/').skip(2).collect::<Vec<_>>().join("/") == target)
-                .collect();
-            if remote_hits.len() == 1 && oxen_refs::validate_branch_name(target).is_ok() {
-                let id = remote_hits[0].1;
-                repo.refs().update(&branch_ref, Some(id), Expect::Absent)?;
-                (Head::Branch(target.to_string()), Some(id))
+    let branch = BranchName::new(target).ok();
+    let local = match &branch {
+        Some(b) => repo.refs().get(&b.to_ref())?,
+        None => None,
+    };
+    // A remote branch name creates a local tracking branch, as git does.
+    let remote_hits = match (&branch, local) {
+        (Some(b), None) => repo.refs().remote_branches_named(b)?,
+        _ => Vec::new(),
+    };
+    let (new_head, commit) = match (branch, local) {
+        (Some(b), Some(id)) => (Head::Branch(b), Some(id)),
+        (branch, _) => {
+            if let (Some(b), [(_, id)]) = (branch, remote_hits.as_slice()) {
+                repo.refs().update(&b.to_ref(), Some(*id), Expect::Absent)?;
+                (Head::Branch(b), Some(*id))
             } else {
                 if !allow_detach {
                     return Err(user_error(format!("'{target}' is not a branch (use --detach to check out a commit)")));
@@ -99,12 +105,12 @@ pub(crate) fn create_and_switch(
     force: bool,
     err: &mut dyn Write,
 ) -> CommandResult {
-    let id = create_branch(repo, name, start)?;
+    let (branch, id) = create_branch(repo, name, start)?;
     // Same commit: only HEAD moves, and local changes stay as they are.
     if repo.head_commit()? != Some(id) {
         repo.checkout_commit(&id, force, &Bar::files("Checking out"))?;
     }
-    oxen_refs::write_head(&repo.layout, &Head::Branch(name.to_string()))?;
+    oxen_refs::write_head(&repo.layout, &Head::Branch(branch))?;
     writeln!(err, "Switched to a new branch '{name}'")?;
     Ok(())
 }
@@ -295,7 +301,7 @@ pub(crate) fn default_remote(repo: &oxen_repo::Repo, given: Option<String>) -> C
     }
     let cfg = repo.config()?;
     if let oxen_refs::Head::Branch(b) = repo.head()? {
-        if let Some(r) = cfg.upstream.get(&b) {
+        if let Some(r) = cfg.upstream.get(b.as_str()) {
             return Ok(r.clone());
         }
     }
@@ -308,7 +314,7 @@ pub(crate) fn current_branch(repo: &oxen_repo::Repo, given: Option<String>, what
         return Ok(b);
     }
     match repo.head()? {
-        oxen_refs::Head::Branch(b) => Ok(b),
+        oxen_refs::Head::Branch(b) => Ok(b.to_string()),
         oxen_refs::Head::Detached(_) => Err(user_error(format!("HEAD is detached; name a branch to {what}"))),
     }
 }

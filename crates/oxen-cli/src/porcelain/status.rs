@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use oxen_index::{quote_path, Change};
-use oxen_refs::Head;
+use oxen_refs::{BranchName, Head, RefName};
 use oxen_repo::Repo;
 
 use crate::CommandResult;
@@ -194,13 +194,12 @@ fn section(out: &mut impl Write, rows: &[(String, String)]) -> std::io::Result<(
 
 /// "Your branch is ahead of 'origin/main' by 2 commits." when the branch
 /// has an upstream.
-fn tracking_line(repo: &Repo, branch: &str) -> CommandResult<Option<String>> {
+fn tracking_line(repo: &Repo, branch: &BranchName) -> CommandResult<Option<String>> {
     let cfg = repo.config()?;
-    let Some(remote) = cfg.upstream.get(branch) else { return Ok(None) };
+    let Some(remote) = cfg.upstream.get(branch.as_str()) else { return Ok(None) };
     let up_name = format!("{remote}/{branch}");
-    let (Some(local), Some(up)) =
-        (repo.refs().get(&format!("heads/{branch}"))?, repo.refs().get(&format!("remotes/{remote}/{branch}"))?)
-    else {
+    let Ok(up_ref) = RefName::remote_tracking(remote, branch) else { return Ok(None) };
+    let (Some(local), Some(up)) = (repo.refs().get(&branch.to_ref())?, repo.refs().get(&up_ref)?) else {
         return Ok(None);
     };
     let (ahead, behind) = repo.ahead_behind(&local, &up)?;

@@ -1,6 +1,6 @@
 //! `oxen tag`
 
-use oxen_refs::Expect;
+use oxen_refs::{Expect, TagName};
 use std::io::Write;
 
 use crate::{user_error, CommandResult};
@@ -20,18 +20,20 @@ pub struct Args {
 pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult {
     let repo = super::open()?;
     let Some(name) = a.name else {
-        for (r, _) in repo.refs().list("tags/")? {
-            writeln!(out, "{}", &r["tags/".len()..])?;
+        for (t, _) in repo.refs().tags()? {
+            writeln!(out, "{t}")?;
         }
         return Ok(());
     };
-    let r = format!("tags/{name}");
     if a.delete {
-        let id = repo.refs().get(&r)?.ok_or_else(|| user_error(format!("tag '{name}' not found")))?;
+        let not_found = || user_error(format!("tag '{name}' not found"));
+        let r = TagName::new(name.as_str()).map_err(|_| not_found())?.to_ref();
+        let id = repo.refs().get(&r)?.ok_or_else(not_found)?;
         repo.refs().update(&r, None, Expect::Is(id))?;
         writeln!(out, "Deleted tag '{name}' (was {})", id.short())?;
         return Ok(());
     }
+    let r = TagName::new(name.as_str())?.to_ref();
     let id = repo.resolve_commit(a.rev.as_deref().unwrap_or("HEAD"))?;
     repo.refs().update(&r, Some(id), Expect::Absent).map_err(|e| match e {
         oxen_refs::RefError::Stale { .. } => user_error(format!("tag '{name}' already exists")),
