@@ -17,7 +17,7 @@ pub use stage::{
     hash_file, remove_paths, stage_cacheinfo, stage_paths, tracking_for, HashedFile, StageOptions, StageReport,
 };
 pub use status::{status, Change, Status, StatusEntry};
-pub use walk::{walk_work_tree, WalkOptions, WorkFile};
+pub use walk::{walk_work_tree, Walk, WalkOptions, WorkFile};
 
 use std::collections::BTreeMap;
 
@@ -26,20 +26,28 @@ use oxen_store::{Db, StoreError, Table, WriteTxn};
 /// Errors from index operations.
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
+    /// A path given on the command line resolves outside the work tree.
     #[error("path '{0}' is outside the repository")]
     OutsideRepo(String),
+    /// A pathspec matched nothing: an error, as in git, so typos are not silently ignored.
     #[error("pathspec '{0}' did not match any files")]
     NoMatch(String),
+    /// Paths are stored as UTF-8; others cannot be tracked.
     #[error("path '{0}' is not valid UTF-8")]
     NotUtf8(String),
+    /// LMDB keys are bounded, so the index caps path length.
     #[error("path '{0}' is too long for the index (max 500 bytes)")]
     TooLong(String),
+    /// A path component that no tree could hold (see `oxen_object::validate_name`).
     #[error("invalid path '{0}': {1}")]
     BadPath(String, String),
+    /// Removing a directory needs `-r`, so one typo does not unstage a whole tree.
     #[error("not removing '{0}' recursively without -r")]
     NeedRecursive(String),
+    /// The stores failed underneath.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A tabular file could not be parsed for its schema while staging.
     #[error(transparent)]
     Tabular(#[from] oxen_tabular::TabularError),
 }

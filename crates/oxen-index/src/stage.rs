@@ -91,6 +91,8 @@ pub struct StageReport {
     pub removed: Vec<String>,
     /// Paths found unchanged by the stat cache (not read).
     pub unchanged: usize,
+    /// What the work-tree walk had to skip, for the caller to show.
+    pub warnings: Vec<String>,
 }
 
 /// Stage repository-relative paths (`""` = everything): files are hashed
@@ -110,11 +112,14 @@ pub fn stage_paths(
     let index = Index::load(db)?;
     let mut candidates: BTreeMap<String, FileStat> = BTreeMap::new();
     let mut removals: Vec<String> = Vec::new();
+    let mut warnings = Vec::new();
     for p in paths {
         let meta = std::fs::symlink_metadata(work.join(p)).ok();
         match meta {
             Some(m) if m.is_dir() => {
-                let found = walk_work_tree(work, p, WalkOptions { honor_ignore: opts.honor_ignore })?;
+                let walk = walk_work_tree(work, p, WalkOptions { honor_ignore: opts.honor_ignore })?;
+                warnings.extend(walk.warnings);
+                let found = walk.files;
                 let seen: std::collections::HashSet<&str> = found.iter().map(|f| f.path.as_str()).collect();
                 // Tracked files the walk did not report: deleted, or ignored but tracked.
                 for tp in index.entries.keys() {
@@ -156,7 +161,7 @@ pub fn stage_paths(
     for path in candidates.keys() {
         validate_path(path)?;
     }
-    let mut report = StageReport::default();
+    let mut report = StageReport { warnings, ..StageReport::default() };
     let todo: Vec<(&String, &FileStat)> = candidates
         .iter()
         .filter(|(p, st)| match index.entries.get(*p) {

@@ -244,7 +244,8 @@ impl Repo {
                     &self.layout.work,
                     &c.path,
                     oxen_index::WalkOptions { honor_ignore: false },
-                )?;
+                )?
+                .files;
                 if let Some(u) = inside.iter().find(|f| !index.entries.contains_key(&f.path)) {
                     return Err(RepoError::Refused(format!(
                         "untracked file '{}' is in the way of '{}'; move it away and retry",

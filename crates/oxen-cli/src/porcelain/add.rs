@@ -22,7 +22,7 @@ pub struct Args {
     pub paths: Vec<String>,
 }
 
-pub fn run(a: Args, _out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult {
+pub fn run(a: Args, _out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
     let repo = super::open()?;
     let cwd = crate::cwd()?;
     let mut paths = Vec::new();
@@ -35,7 +35,7 @@ pub fn run(a: Args, _out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult
     if paths.is_empty() {
         return Err(user_error("nothing specified, nothing added (try `oxen add .`)"));
     }
-    super::shared::stage(&repo, &paths, a.update)?;
+    super::shared::stage(&repo, &paths, a.update, err)?;
     resolve_conflicts(&repo, &paths)?;
     Ok(())
 }

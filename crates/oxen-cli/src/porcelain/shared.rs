@@ -16,15 +16,22 @@ use oxen_repo::{FlatEntry, MergeOutcome, Repo};
 use crate::progress::{human_bytes, Bar};
 use crate::{user_error, CommandResult};
 
-/// Stage paths in-process, with a progress bar on a terminal.
+/// Stage paths in-process, with a progress bar on a terminal; what the walk
+/// had to skip is reported on `err`.
 pub(crate) fn stage(
     repo: &oxen_repo::Repo,
     paths: &[String],
     update_only: bool,
+    err: &mut dyn Write,
 ) -> CommandResult<oxen_index::StageReport> {
     let bar = Bar::files("Adding");
     let opts = StageOptions { honor_ignore: true, update_only };
-    Ok(stage_paths(&repo.layout.work, &repo.db, &repo.versions, paths, opts, &bar)?)
+    let report = stage_paths(&repo.layout.work, &repo.db, &repo.versions, paths, opts, &bar)?;
+    bar.finish();
+    for w in &report.warnings {
+        writeln!(err, "warning: {w}")?;
+    }
+    Ok(report)
 }
 
 /// Create branch `name` at `start` (default HEAD), refusing an existing one.

@@ -45,9 +45,12 @@ pub enum Untracked {
     All,
 }
 
-pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult {
+pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
     let repo = super::open()?;
     let (st, index) = repo.status()?;
+    for w in &st.warnings {
+        writeln!(err, "warning: {w}")?;
+    }
     let conflicts = repo.merge_state()?.map(|m| m.conflicts).unwrap_or_default();
     let untracked: Vec<String> = match a.untracked {
         Untracked::No => vec![],
