@@ -5,6 +5,7 @@ use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{channel, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,12 +25,6 @@ const MAX_JSON_BYTES: u64 = 64 << 20;
 /// instead of being drained by tiny_http (which allocates the whole
 /// remaining length at once when it drains).
 const DRAIN_LIMIT: u64 = 64 << 20;
-
-static SHUTDOWN: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: libc::c_int) {
-    SHUTDOWN.store(true, Ordering::SeqCst);
-}
 
 /// How to run the server.
 #[derive(Clone, Debug)]
@@ -52,11 +47,23 @@ struct State {
     repos: Mutex<HashMap<String, Arc<Repo>>>,
     // Serialises creating and deleting repositories.
     admin: Mutex<()>,
+    // Log lines, written by the serving thread to the caller's writer.
+    log: Sender<String>,
+}
+
+impl State {
+    fn note(&self, line: String) {
+        // The receiver lives until every worker is done; a failed send can
+        // only mean the process is going away.
+        let _ = self.log.send(line);
+    }
 }
 
 /// Bind, print `listening on http://ADDR` to `announce`, and serve until
 /// SIGINT or SIGTERM; in-flight requests are finished before returning.
-pub fn serve(cfg: ServerConfig, announce: &mut dyn Write) -> Result<()> {
+/// One line per request (and any serving trouble) goes to `log`, written
+/// from this thread as workers report it.
+pub fn serve(cfg: ServerConfig, announce: &mut dyn Write, log: &mut dyn Write) -> Result<()> {
     std::fs::create_dir_all(&cfg.sync_dir).map_err(|e| ServerError::Io(cfg.sync_dir.clone(), e))?;
     let users = Users::open(&cfg.sync_dir)?;
     let addr = format!("{}:{}", cfg.host, cfg.port);
@@ -65,36 +72,51 @@ pub fn serve(cfg: ServerConfig, announce: &mut dyn Write) -> Result<()> {
         Some(a) => a,
         None => return Err(ServerError::Other("server is not on an IP socket".into())),
     };
-    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-    #[allow(unsafe_code)]
-    unsafe {
-        libc::signal(libc::SIGINT, on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t);
-        libc::signal(libc::SIGTERM, on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t);
+    // signal-hook installs the handlers safely (setting a flag is all they
+    // do), so this crate needs no unsafe code of its own.
+    let shutdown = Arc::new(AtomicBool::new(false));
+    let mut hooks = Vec::new();
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let id = signal_hook::flag::register(sig, Arc::clone(&shutdown))
+            .map_err(|e| ServerError::Other(format!("cannot install a signal handler: {e}")))?;
+        hooks.push(id);
     }
     let shown: SocketAddr = bound;
     writeln!(announce, "listening on http://{shown}")
         .and_then(|_| announce.flush())
         .map_err(|e| ServerError::Io("stdout".into(), e))?;
-    let state = Arc::new(State { cfg: cfg.clone(), users, repos: Mutex::new(HashMap::new()), admin: Mutex::new(()) });
+    let (tx, rx) = channel();
+    let state =
+        Arc::new(State { cfg: cfg.clone(), users, repos: Mutex::new(HashMap::new()), admin: Mutex::new(()), log: tx });
     let server = Arc::new(server);
     let mut workers = Vec::new();
     for _ in 0..cfg.threads.max(1) {
         let server = Arc::clone(&server);
         let state = Arc::clone(&state);
+        let shutdown = Arc::clone(&shutdown);
         workers.push(std::thread::spawn(move || {
-            while !SHUTDOWN.load(Ordering::SeqCst) {
+            while !shutdown.load(Ordering::SeqCst) {
                 match server.recv_timeout(Duration::from_millis(200)) {
                     Ok(Some(rq)) => handle(&state, rq),
                     Ok(None) => {}
-                    Err(e) => eprintln!("oxen-server: accept: {e}"),
+                    Err(e) => state.note(format!("oxen-server: accept: {e}")),
                 }
             }
         }));
     }
+    // The workers hold the only senders now: the log ends when they do.
+    drop(state);
+    for line in rx {
+        // A closed log (stderr gone) must not stop the server.
+        let _ = writeln!(log, "{line}");
+    }
     for w in workers {
         let _ = w.join();
     }
-    eprintln!("oxen-server: shut down");
+    for id in hooks {
+        signal_hook::low_level::unregister(id);
+    }
+    let _ = writeln!(log, "oxen-server: shut down");
     Ok(())
 }
 
@@ -181,7 +203,7 @@ fn header(k: &str, v: &str) -> Header {
     Header::from_bytes(k.as_bytes(), v.as_bytes()).expect("static header is valid")
 }
 
-fn send(rq: Request, code: u16, v: Value, abandon_body: bool) {
+fn send(state: &State, rq: Request, code: u16, v: Value, abandon_body: bool) {
     let resp = json_response(code, &v);
     if abandon_body {
         // tiny_http drains an unread Content-Length body on drop by
@@ -193,7 +215,7 @@ fn send(rq: Request, code: u16, v: Value, abandon_body: bool) {
         return;
     }
     if let Err(e) = rq.respond(resp) {
-        eprintln!("oxen-server: respond: {e}");
+        state.note(format!("oxen-server: respond: {e}"));
     }
 }
 
@@ -203,8 +225,9 @@ fn handle(state: &State, mut rq: Request) {
     let declared = rq.body_length().map(|n| n as u64);
     if let Some(n) = declared {
         if n > state.cfg.max_body {
-            log(&method, &url, 413);
+            log(state, &method, &url, 413);
             send(
+                state,
                 rq,
                 413,
                 json!({"error": format!("request body of {n} bytes is over the {} byte limit", state.cfg.max_body)}),
@@ -222,16 +245,17 @@ fn handle(state: &State, mut rq: Request) {
         Some(t) => match state.users.authenticate(&t) {
             Ok(u) => u,
             Err(e) => {
-                log(&method, &url, 500);
-                send(rq, 500, json!({"error": e.to_string()}), declared.unwrap_or(0) > DRAIN_LIMIT);
+                log(state, &method, &url, 500);
+                send(state, rq, 500, json!({"error": e.to_string()}), declared.unwrap_or(0) > DRAIN_LIMIT);
                 return;
             }
         },
         None => None,
     };
     if user.is_none() {
-        log(&method, &url, 401);
+        log(state, &method, &url, 401);
         send(
+            state,
             rq,
             401,
             json!({"error": "missing or invalid token: send 'Authorization: Bearer <token>' (make one with `oxen-server add-user`)"}),
@@ -248,11 +272,11 @@ fn handle(state: &State, mut rq: Request) {
     let unread_big = declared.map(|n| n.saturating_sub(body.read) > DRAIN_LIMIT).unwrap_or(false);
     match result {
         Ok(Reply::Json(code, v)) => {
-            log(&method, &url, code);
-            send(rq, code, v, unread_big);
+            log(state, &method, &url, code);
+            send(state, rq, code, v, unread_big);
         }
         Ok(Reply::Pack(repo, objects)) => {
-            log(&method, &url, 200);
+            log(state, &method, &url, 200);
             let src = PackSource::new(&*repo, objects);
             let resp = Response::new(
                 StatusCode(200),
@@ -262,20 +286,20 @@ fn handle(state: &State, mut rq: Request) {
                 None,
             );
             if let Err(e) = rq.respond(resp) {
-                eprintln!("oxen-server: sending pack: {e}");
+                state.note(format!("oxen-server: sending pack: {e}"));
             }
         }
         Err(Fail(code, msg)) => {
             let code = if over { 413 } else { code };
             let msg = if over { format!("request body over the {max_body} byte limit") } else { msg };
-            log(&method, &url, code);
-            send(rq, code, json!({"error": msg}), unread_big);
+            log(state, &method, &url, code);
+            send(state, rq, code, json!({"error": msg}), unread_big);
         }
     }
 }
 
-fn log(method: &Method, url: &str, code: u16) {
-    eprintln!("{method} {url} {code}");
+fn log(state: &State, method: &Method, url: &str, code: u16) {
+    state.note(format!("{method} {url} {code}"));
 }
 
 enum Reply {

@@ -19,6 +19,7 @@ pub struct Args {
     /// Directory holding the repositories (and the user database).
     #[arg(long, global = true, env = "SYNC_DIR", default_value = "/tmp/oxen_sync", value_name = "DIR")]
     pub sync_dir: PathBuf,
+    /// What to do: add a user or serve.
     #[command(subcommand)]
     pub cmd: Cmd,
 }
@@ -63,7 +64,7 @@ pub fn main() -> ExitCode {
 }
 
 /// Run with parsed arguments.
-pub fn run(args: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult {
+pub fn run(args: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
     match args.cmd {
         Cmd::AddUser { email, name, output } => {
             let output = if output.is_absolute() { output } else { crate::cwd()?.join(output) };
@@ -74,7 +75,7 @@ pub fn run(args: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResu
         }
         Cmd::Start { host, port, threads, max_body } => {
             let cfg = oxen_server::ServerConfig { sync_dir: args.sync_dir, host, port, threads, max_body };
-            oxen_server::serve(cfg, out)?;
+            oxen_server::serve(cfg, out, err)?;
             Ok(())
         }
     }
