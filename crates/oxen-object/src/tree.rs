@@ -70,7 +70,12 @@ pub enum Tree {
     Entries(Vec<TreeEntry>),
     /// A large directory split by name hash: `(bucket index, bucket node id)`,
     /// sorted by index; empty buckets are omitted.
-    Buckets { bits: u8, buckets: Vec<(u32, ContentId)> },
+    Buckets {
+        /// How many top bits of the name hash pick the bucket.
+        bits: u8,
+        /// Non-empty buckets: index and node id.
+        buckets: Vec<(u32, ContentId)>,
+    },
 }
 
 /// Check a single path component is safe to create inside a work tree.

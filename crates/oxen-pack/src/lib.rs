@@ -41,7 +41,12 @@ pub enum PackError {
     BadPack(String),
     /// An object's bytes do not hash to the id it was sent under.
     #[error("object {expected} is corrupt: its bytes hash to {actual}")]
-    Corrupt { expected: ContentId, actual: ContentId },
+    Corrupt {
+        /// The id it was sent under.
+        expected: ContentId,
+        /// The id its bytes have.
+        actual: ContentId,
+    },
     /// An object decodes badly (including unsafe names in trees).
     #[error("bad object {0}: {1}")]
     BadObject(ContentId, String),

@@ -13,12 +13,23 @@ use oxen_store::{Db, Layout, StoreError, Table};
 /// Errors from reference operations.
 #[derive(Debug, thiserror::Error)]
 pub enum RefError {
+    /// A name that breaks git's check-ref-format rules, refused before it reaches the table.
     #[error("invalid ref name '{0}': {1}")]
     BadName(String, &'static str),
+    /// Compare-and-swap lost: the ref moved since the caller looked, so nothing was written.
     #[error("ref {name} is at {actual}, expected {expected}")]
-    Stale { name: String, expected: String, actual: String },
+    Stale {
+        /// The ref.
+        name: String,
+        /// The value the caller expected.
+        expected: String,
+        /// The value it has.
+        actual: String,
+    },
+    /// `.oxen/HEAD` holds neither `ref: heads/<branch>` nor a commit id.
     #[error("HEAD is malformed: '{0}'")]
     BadHead(String),
+    /// The stores failed underneath.
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -30,7 +30,12 @@ pub enum RemoteError {
     Http(String),
     /// The connection failed.
     #[error("cannot reach {url}: {msg}")]
-    Transport { url: String, msg: String },
+    Transport {
+        /// The URL that was asked.
+        url: String,
+        /// The transport's complaint.
+        msg: String,
+    },
     /// A pack or ref-update problem (local or reported).
     #[error(transparent)]
     Pack(#[from] oxen_pack::PackError),

@@ -16,9 +16,23 @@ use crate::{Repo, RepoError, Result};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FsckProblem {
     /// An object that something points at is not stored.
-    Missing { kind: &'static str, id: ContentId, from: String },
+    Missing {
+        /// `commit`, `tree` or `blob`.
+        kind: &'static str,
+        /// The missing object.
+        id: ContentId,
+        /// What refers to it, so the damage can be traced.
+        from: String,
+    },
     /// An object whose bytes no longer hash to its id (or do not decode).
-    Corrupt { kind: &'static str, id: ContentId, detail: String },
+    Corrupt {
+        /// `commit`, `tree` or `blob`.
+        kind: &'static str,
+        /// The corrupt object.
+        id: ContentId,
+        /// What is wrong with it.
+        detail: String,
+    },
 }
 
 impl std::fmt::Display for FsckProblem {

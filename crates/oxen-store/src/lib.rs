@@ -29,20 +29,37 @@ pub const DOT_DIR: &str = ".oxen";
 /// Errors from the stores.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// No `.oxen` with a HEAD from here up: the command needs a repository.
     #[error("not an oxen repository (or any parent up to /): {0}")]
     NotARepo(PathBuf),
+    /// `init` refuses to reuse an existing repository.
     #[error("repository already exists at {0}")]
     AlreadyExists(PathBuf),
+    /// A file operation failed; the path says which file, which io::Error alone does not.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file or directory involved.
+        path: PathBuf,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// The LMDB environment failed (map full, locks, ...); the only place LMDB errors enter.
     #[error("database error: {0}")]
     Lmdb(#[from] lmdb::Error),
+    /// Something refers to an object that is not stored.
     #[error("object {0} not found")]
     MissingObject(oxen_hash::ContentId),
+    /// An object's bytes no longer hash to its id (expected, actual): never served on.
     #[error("object {0} is corrupt: its bytes hash to {1}")]
     Corrupt(oxen_hash::ContentId, oxen_hash::ContentId),
+    /// A config file does not parse or cannot be written.
     #[error("config {path}: {msg}")]
-    Config { path: PathBuf, msg: String },
+    Config {
+        /// The config file.
+        path: PathBuf,
+        /// The parser's or writer's complaint.
+        msg: String,
+    },
 }
 
 impl StoreError {

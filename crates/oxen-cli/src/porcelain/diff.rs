@@ -41,6 +41,9 @@ const MAX_TEXT_DIFF: u64 = 16 << 20;
 /// Rows shown per kind in a tabular diff.
 const MAX_ROWS_SHOWN: usize = 20;
 
+/// One changed path: its old and new sides (`None` where absent).
+type Change = (String, Option<Blob>, Option<Blob>);
+
 /// Bytes of one side of a change.
 enum Blob {
     Stored(FlatEntry),
@@ -87,7 +90,7 @@ fn vs_worktree(
     repo: &Repo,
     old: &BTreeMap<String, FlatEntry>,
     tracked: &BTreeSet<String>,
-) -> CommandResult<Vec<(String, Option<Blob>, Option<Blob>)>> {
+) -> CommandResult<Vec<Change>> {
     let index = repo.index()?;
     let mut out = Vec::new();
     let all: BTreeSet<&String> = old.keys().chain(tracked.iter()).collect();
@@ -122,7 +125,7 @@ pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult 
     let cwd = crate::cwd()?;
     let specs: Vec<String> = a.paths.iter().map(|p| repo_path(&repo.layout.work, &cwd, p)).collect::<Result<_, _>>()?;
     let keep = |p: &str| specs.is_empty() || specs.iter().any(|s| oxen_index::path_is_under(p, s));
-    let changes: Vec<(String, Option<Blob>, Option<Blob>)> = match (a.revs.len(), a.staged) {
+    let changes: Vec<Change> = match (a.revs.len(), a.staged) {
         (2, _) => {
             let t1 = repo.resolve_tree(&a.revs[0])?;
             let t2 = repo.resolve_tree(&a.revs[1])?;
@@ -167,7 +170,7 @@ pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult 
     Ok(())
 }
 
-fn tree_changes_to_blobs(changes: Vec<TreeChange>) -> Vec<(String, Option<Blob>, Option<Blob>)> {
+fn tree_changes_to_blobs(changes: Vec<TreeChange>) -> Vec<Change> {
     changes.into_iter().map(|c| (c.path, c.old.map(Blob::Stored), c.new.map(Blob::Stored))).collect()
 }
 
@@ -186,12 +189,7 @@ fn is_text(b: &[u8]) -> bool {
     !b[..b.len().min(8000)].contains(&0) && std::str::from_utf8(b).is_ok()
 }
 
-fn print_changes(
-    repo: &Repo,
-    changes: &[(String, Option<Blob>, Option<Blob>)],
-    opts: &DiffOptions,
-    out: &mut impl Write,
-) -> CommandResult {
+fn print_changes(repo: &Repo, changes: &[Change], opts: &DiffOptions, out: &mut impl Write) -> CommandResult {
     let cfg = repo.config()?;
     let (mut files, mut ins, mut del) = (0usize, 0usize, 0usize);
     for (path, old, new) in changes {
