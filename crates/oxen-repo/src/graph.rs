@@ -46,3 +46,36 @@ impl Repo {
         Ok((a.difference(&b).count(), b.difference(&a).count()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use oxen_object::{Commit, Signature};
+    use oxen_refs::BranchName;
+
+    use super::*;
+
+    fn commit(repo: &Repo, parents: Vec<ContentId>, msg: &str) -> ContentId {
+        let tree = repo.write_tree_from(&BTreeMap::new()).unwrap();
+        let author = Signature { name: "T".into(), email: "t@x".into(), time: 1, tz_minutes: 0 };
+        repo.write_commit(&Commit { tree, parents, author, message: format!("{msg}\n") }).unwrap()
+    }
+
+    #[test]
+    fn ancestry_merge_base_and_ahead_behind() {
+        let d = tempfile::tempdir().unwrap();
+        let repo = Repo::init(d.path(), &BranchName::new("main").unwrap()).unwrap();
+        // base <- a1 <- a2 (ours), base <- b1 (theirs)
+        let base = commit(&repo, vec![], "base");
+        let a1 = commit(&repo, vec![base], "a1");
+        let a2 = commit(&repo, vec![a1], "a2");
+        let b1 = commit(&repo, vec![base], "b1");
+        assert!(repo.is_ancestor(&base, &a2).unwrap());
+        assert!(repo.is_ancestor(&a2, &a2).unwrap());
+        assert!(!repo.is_ancestor(&b1, &a2).unwrap());
+        assert_eq!(repo.merge_base(&a2, &b1).unwrap(), Some(base));
+        assert_eq!(repo.ahead_behind(&a2, &b1).unwrap(), (2, 1));
+        assert_eq!(repo.ahead_behind(&a1, &a2).unwrap(), (0, 1));
+    }
+}

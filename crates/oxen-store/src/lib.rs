@@ -43,9 +43,9 @@ pub enum StoreError {
         /// What went wrong.
         source: std::io::Error,
     },
-    /// The LMDB environment failed (map full, locks, ...); the only place LMDB errors enter.
+    /// The database failed (map full, locks, ...).
     #[error("database error: {0}")]
-    Lmdb(#[from] lmdb::Error),
+    Db(DbError),
     /// Something refers to an object that is not stored.
     #[error("object {0} not found")]
     MissingObject(oxen_hash::ContentId),
@@ -60,6 +60,26 @@ pub enum StoreError {
         /// The parser's or writer's complaint.
         msg: String,
     },
+}
+
+/// An LMDB failure, kept opaque so that no crate but this one depends on
+/// LMDB's types.
+#[derive(Debug)]
+pub struct DbError(lmdb::Error);
+
+impl std::fmt::Display for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for DbError {}
+
+/// The one place LMDB errors enter the rest of the code.
+impl From<lmdb::Error> for StoreError {
+    fn from(e: lmdb::Error) -> StoreError {
+        StoreError::Db(DbError(e))
+    }
 }
 
 impl StoreError {
