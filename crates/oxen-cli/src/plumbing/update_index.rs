@@ -43,7 +43,7 @@ pub fn main() -> ExitCode {
 }
 
 /// Run with parsed arguments.
-pub fn run(args: Args, _out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult {
+pub fn run(args: Args, _out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
     let repo = super::repo()?;
     let cwd = crate::cwd()?;
     let work = repo.layout.work.clone();
@@ -113,7 +113,7 @@ pub fn run(args: Args, _out: &mut dyn Write, _err: &mut dyn Write) -> CommandRes
         }
     }
     if !stage.is_empty() {
-        stage_paths(
+        let report = stage_paths(
             &work,
             &repo.db,
             &repo.versions,
@@ -121,6 +121,9 @@ pub fn run(args: Args, _out: &mut dyn Write, _err: &mut dyn Write) -> CommandRes
             StageOptions { honor_ignore: false, ..Default::default() },
             &oxen_store::NoProgress,
         )?;
+        for w in &report.warnings {
+            writeln!(err, "warning: {w}")?;
+        }
     }
     if !remove.is_empty() {
         oxen_index::remove_paths(&repo.db, &remove, false)?;
