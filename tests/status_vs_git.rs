@@ -5,6 +5,8 @@
 
 mod common;
 
+use std::io::Write;
+
 use std::path::Path;
 use std::process::Command as Proc;
 
@@ -44,7 +46,7 @@ fn files_in(root: &Path) -> Vec<String> {
 #[test]
 fn status_porcelain_matches_git_over_200_random_steps() {
     if Proc::new("git").arg("--version").output().is_err() {
-        eprintln!("git not installed; skipping");
+        let _ = writeln!(std::io::stderr(), "git not installed; skipping");
         return;
     }
     let ox_dir = tempfile::tempdir().unwrap();
@@ -137,7 +139,7 @@ fn status_porcelain_matches_git_over_200_random_steps() {
         let ours = ox(o, &["status", "--porcelain"]);
         let theirs = git(g, &["status", "--porcelain"]);
         if std::env::var_os("OXEN_TEST_VERBOSE").is_some() {
-            eprintln!("{ours}");
+            let _ = writeln!(std::io::stderr(), "{ours}");
         }
         assert_eq!(ours, theirs, "step {step} ({desc}): oxen vs git status differ");
     }

@@ -6,44 +6,42 @@
 //! Plumbing lives in `plumbing/<command>.rs`, porcelain subcommands in
 //! `porcelain/<command>.rs`.
 
+pub mod command_error;
 pub mod plumbing;
 pub mod porcelain;
 pub mod progress;
 
 use std::io::Write;
+use std::process::ExitCode;
 
-/// Any error that reaches a binary's edge; printed as one line.
-pub type CliError = Box<dyn std::error::Error + Send + Sync>;
+pub use command_error::{user_error, CommandError, CommandResult, Exit};
 
-/// Result alias for command glue.
-pub type CliResult<T = ()> = Result<T, CliError>;
-
-/// Build a plain error from a message.
-pub fn fail(msg: impl Into<String>) -> CliError {
-    msg.into().into()
-}
-
-/// Run a command's body and exit: 0 on success, 1 with a single
-/// `error: ...` line on stderr on failure.
-pub fn exit_with(result: CliResult) -> ! {
-    match result {
-        Ok(()) => {
-            let _ = std::io::stdout().flush();
-            std::process::exit(0)
-        }
+/// The binary edge: parse arguments (clap's own usage errors keep clap's
+/// form and exit status 2), run the command with stdout and stderr as its
+/// writers, flush, and turn the outcome into an exit status via
+/// [`command_error::handle_command_result`]. The only place a process's
+/// exit status is decided; nothing below it exits.
+pub fn run_main<A: clap::Parser, T: Into<Exit>>(
+    run: impl FnOnce(A, &mut dyn Write, &mut dyn Write) -> CommandResult<T>,
+) -> ExitCode {
+    let args = match A::try_parse() {
+        Ok(a) => a,
         Err(e) => {
-            let _ = std::io::stdout().flush();
-            // A closed pipe (`oxen log | head`) is not an error worth a message.
-            if let Some(io) = e.downcast_ref::<std::io::Error>() {
-                if io.kind() == std::io::ErrorKind::BrokenPipe {
-                    std::process::exit(0);
-                }
-            }
-            let msg = e.to_string().replace('\n', " ");
-            eprintln!("error: {msg}");
-            std::process::exit(1)
+            // Help and version go to stdout; a closed pipe there is fine.
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
-    }
+    };
+    // stdout is line-buffered (so pipelines see each line as it is made);
+    // commands with bulk output buffer further themselves. stderr is not
+    // held locked: progress bars draw to it from their own threads.
+    let mut out = std::io::stdout().lock();
+    let mut err = std::io::stderr();
+    let result = run(args, &mut out, &mut err).map(Into::into).and_then(|exit| {
+        out.flush()?;
+        Ok(exit)
+    });
+    command_error::handle_command_result(&mut err, result)
 }
 
 /// Every command definition with its binary name, for man pages and tests:
@@ -66,6 +64,6 @@ pub fn all_commands() -> Vec<clap::Command> {
 }
 
 /// The current directory, as an error rather than a panic when it is gone.
-pub fn cwd() -> CliResult<std::path::PathBuf> {
-    std::env::current_dir().map_err(|e| fail(format!("cannot read current directory: {e}")))
+pub fn cwd() -> CommandResult<std::path::PathBuf> {
+    std::env::current_dir().map_err(|e| user_error(format!("cannot read current directory: {e}")))
 }

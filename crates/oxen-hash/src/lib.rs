@@ -22,6 +22,8 @@ pub struct ContentId(pub [u8; 16]);
 /// Why a string is not a content id.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum IdError {
+    /// The text is not 32 hex digits; ids are never abbreviated where a
+    /// full one is required, so a typo cannot silently match another id.
     #[error("malformed id '{0}': expected 32 hex characters")]
     Malformed(String),
 }
@@ -29,6 +31,8 @@ pub enum IdError {
 impl ContentId {
     /// Number of hex characters in the text form.
     pub const HEX_LEN: usize = 32;
+    /// Number of hex characters in the abbreviated form shown to people.
+    pub const SHORT_LEN: usize = 10;
 
     /// Hash a byte slice.
     pub fn of(bytes: &[u8]) -> ContentId {
@@ -52,6 +56,14 @@ impl ContentId {
             s.push(HEX[(b >> 4) as usize] as char);
             s.push(HEX[(b & 15) as usize] as char);
         }
+        s
+    }
+
+    /// The first [`ContentId::SHORT_LEN`] hex characters: what people read in
+    /// logs and messages, long enough to be unique in practice.
+    pub fn short(&self) -> String {
+        let mut s = self.to_hex();
+        s.truncate(Self::SHORT_LEN);
         s
     }
 
@@ -202,6 +214,7 @@ mod tests {
         let id = ContentId::of(b"hello");
         assert_eq!(ContentId::from_hex(&id.to_hex()).unwrap(), id);
         assert_eq!(id.to_hex().len(), 32);
+        assert_eq!(id.short(), id.to_hex()[..10]);
     }
 
     #[test]

@@ -17,38 +17,39 @@ pub use stage::{
     hash_file, remove_paths, stage_cacheinfo, stage_paths, tracking_for, HashedFile, StageOptions, StageReport,
 };
 pub use status::{status, Change, Status, StatusEntry};
-pub use walk::{walk_work_tree, WalkOptions, WorkFile};
+pub use walk::{walk_work_tree, Walk, WalkOptions, WorkFile};
 
 use std::collections::BTreeMap;
 
-use oxen_store::lmdb::{Transaction, WriteFlags};
-use oxen_store::{Db, StoreError, Table};
+use oxen_store::{Db, StoreError, Table, WriteTxn};
 
 /// Errors from index operations.
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
+    /// A path given on the command line resolves outside the work tree.
     #[error("path '{0}' is outside the repository")]
     OutsideRepo(String),
+    /// A pathspec matched nothing: an error, as in git, so typos are not silently ignored.
     #[error("pathspec '{0}' did not match any files")]
     NoMatch(String),
+    /// Paths are stored as UTF-8; others cannot be tracked.
     #[error("path '{0}' is not valid UTF-8")]
     NotUtf8(String),
+    /// LMDB keys are bounded, so the index caps path length.
     #[error("path '{0}' is too long for the index (max 500 bytes)")]
     TooLong(String),
+    /// A path component that no tree could hold (see `oxen_object::validate_name`).
     #[error("invalid path '{0}': {1}")]
     BadPath(String, String),
+    /// Removing a directory needs `-r`, so one typo does not unstage a whole tree.
     #[error("not removing '{0}' recursively without -r")]
     NeedRecursive(String),
+    /// The stores failed underneath.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A tabular file could not be parsed for its schema while staging.
     #[error(transparent)]
     Tabular(#[from] oxen_tabular::TabularError),
-}
-
-impl From<oxen_store::lmdb::Error> for IndexError {
-    fn from(e: oxen_store::lmdb::Error) -> Self {
-        IndexError::Store(StoreError::Lmdb(e))
-    }
 }
 
 /// Result alias.
@@ -124,42 +125,39 @@ impl Index {
     /// Apply changes (`None` removes) in one write transaction and record the
     /// write time, which is returned. Interrupted, it leaves the index as it was.
     pub fn apply(db: &Db, changes: &[(String, Option<IndexEntry>)]) -> Result<i64> {
-        let table = db.table(Table::Index);
-        let mut txn = db.env.begin_rw_txn()?;
+        let mut txn = db.begin_write()?;
         for (path, e) in changes {
             if path.len() > MAX_PATH {
                 return Err(IndexError::TooLong(path.clone()));
             }
             match e {
-                Some(e) => txn.put(table, &path.as_bytes(), &e.encode(), WriteFlags::empty())?,
-                None => match txn.del(table, &path.as_bytes(), None) {
-                    Ok(()) | Err(oxen_store::lmdb::Error::NotFound) => {}
-                    Err(e) => return Err(e.into()),
-                },
+                Some(e) => txn.put(Table::Index, path.as_bytes(), &e.encode())?,
+                None => {
+                    txn.delete(Table::Index, path.as_bytes())?;
+                }
             }
         }
-        let stamp = Self::stamp(db, &mut txn)?;
+        let stamp = Self::stamp(&mut txn)?;
         txn.commit()?;
         Ok(stamp)
     }
 
     /// Replace the whole index (checkout, reset) in one transaction.
     pub fn replace(db: &Db, entries: &BTreeMap<String, IndexEntry>) -> Result<()> {
-        let table = db.table(Table::Index);
-        let mut txn = db.env.begin_rw_txn()?;
-        txn.clear_db(table)?;
+        let mut txn = db.begin_write()?;
+        txn.clear(Table::Index)?;
         for (path, e) in entries {
             if path.len() > MAX_PATH {
                 return Err(IndexError::TooLong(path.clone()));
             }
-            txn.put(table, &path.as_bytes(), &e.encode(), WriteFlags::empty())?;
+            txn.put(Table::Index, path.as_bytes(), &e.encode())?;
         }
-        Self::stamp(db, &mut txn)?;
+        Self::stamp(&mut txn)?;
         txn.commit()?;
         Ok(())
     }
 
-    fn stamp(db: &Db, txn: &mut oxen_store::lmdb::RwTransaction<'_>) -> Result<i64> {
+    fn stamp(txn: &mut WriteTxn<'_>) -> Result<i64> {
         // File systems stamp mtimes from a coarse clock that can lag the
         // precise one by a tick (a few ms). A file changed just after this
         // write could then carry an mtime earlier than "now" and pass for
@@ -170,7 +168,7 @@ impl Index {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as i64 - COARSE_CLOCK_MARGIN_NS)
             .unwrap_or(0);
-        txn.put(db.table(Table::Meta), &WRITTEN_KEY, &now.to_le_bytes(), WriteFlags::empty())?;
+        txn.put(Table::Meta, WRITTEN_KEY, &now.to_le_bytes())?;
         Ok(now)
     }
 }

@@ -6,7 +6,9 @@ use std::path::Path;
 
 use oxen_hash::ContentId;
 use oxen_object::TabularMeta;
-use oxen_store::{Db, StoreError, Versions};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use oxen_store::{Db, Progress, StoreError, Versions};
 use rayon::prelude::*;
 
 use crate::entry::{FileStat, IndexEntry, Tracking};
@@ -70,15 +72,11 @@ pub struct StageOptions {
     pub honor_ignore: bool,
     /// Only refresh already-tracked paths (like `git add -u`).
     pub update_only: bool,
-    /// Incremented once per file hashed, for progress display.
-    pub progress: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
-    /// Set to the number of files to hash once it is known.
-    pub total: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
 }
 
 impl Default for StageOptions {
     fn default() -> Self {
-        StageOptions { honor_ignore: true, update_only: false, progress: None, total: None }
+        StageOptions { honor_ignore: true, update_only: false }
     }
 }
 
@@ -93,28 +91,35 @@ pub struct StageReport {
     pub removed: Vec<String>,
     /// Paths found unchanged by the stat cache (not read).
     pub unchanged: usize,
+    /// What the work-tree walk had to skip, for the caller to show.
+    pub warnings: Vec<String>,
 }
 
 /// Stage repository-relative paths (`""` = everything): files are hashed
 /// unless the stat cache says they are unchanged, directories recurse, and
 /// tracked files that vanished are unstaged. Hashing runs in parallel; all
 /// index changes commit in one transaction, so a failure (an unreadable file,
-/// a malformed CSV) leaves the index as it was.
+/// a malformed CSV) leaves the index as it was. `progress` hears how many
+/// files will be hashed and how many are done.
 pub fn stage_paths(
     work: &Path,
     db: &Db,
     versions: &Versions,
     paths: &[String],
     opts: StageOptions,
+    progress: &dyn Progress,
 ) -> Result<StageReport> {
     let index = Index::load(db)?;
     let mut candidates: BTreeMap<String, FileStat> = BTreeMap::new();
     let mut removals: Vec<String> = Vec::new();
+    let mut warnings = Vec::new();
     for p in paths {
         let meta = std::fs::symlink_metadata(work.join(p)).ok();
         match meta {
             Some(m) if m.is_dir() => {
-                let found = walk_work_tree(work, p, WalkOptions { honor_ignore: opts.honor_ignore })?;
+                let walk = walk_work_tree(work, p, WalkOptions { honor_ignore: opts.honor_ignore })?;
+                warnings.extend(walk.warnings);
+                let found = walk.files;
                 let seen: std::collections::HashSet<&str> = found.iter().map(|f| f.path.as_str()).collect();
                 // Tracked files the walk did not report: deleted, or ignored but tracked.
                 for tp in index.entries.keys() {
@@ -156,7 +161,7 @@ pub fn stage_paths(
     for path in candidates.keys() {
         validate_path(path)?;
     }
-    let mut report = StageReport::default();
+    let mut report = StageReport { warnings, ..StageReport::default() };
     let todo: Vec<(&String, &FileStat)> = candidates
         .iter()
         .filter(|(p, st)| match index.entries.get(*p) {
@@ -165,16 +170,13 @@ pub fn stage_paths(
         })
         .collect();
     report.unchanged = candidates.len() - todo.len();
-    if let Some(t) = &opts.total {
-        t.store(todo.len() as u64, std::sync::atomic::Ordering::Relaxed);
-    }
+    progress.start(todo.len() as u64);
+    let done = AtomicU64::new(0);
     let hashed: Vec<Result<(String, IndexEntry)>> = todo
         .par_iter()
         .map(|(p, st)| {
             let h = hash_file(versions, work, p, st, true)?;
-            if let Some(c) = &opts.progress {
-                c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            }
+            progress.update(done.fetch_add(1, Ordering::Relaxed) + 1, 0);
             Ok(((*p).clone(), IndexEntry { id: h.id, stat: **st, tracking: h.tracking, tabular: h.tabular }))
         })
         .collect();

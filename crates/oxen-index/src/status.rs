@@ -62,6 +62,8 @@ pub struct Status {
     pub refreshed: Vec<(String, IndexEntry)>,
     /// Files read (hashed) to decide their state; 0 on an unchanged tree.
     pub hashed: usize,
+    /// What the work-tree walk had to skip, for the caller to show.
+    pub warnings: Vec<String>,
 }
 
 impl Status {
@@ -123,8 +125,9 @@ pub fn status(
     index: &Index,
     head: Option<&BTreeMap<String, (ContentId, u32)>>,
 ) -> Result<Status> {
-    let files = walk_work_tree(work, "", WalkOptions::default())?;
-    let mut st = Status::default();
+    let walk = walk_work_tree(work, "", WalkOptions::default())?;
+    let files = walk.files;
+    let mut st = Status { warnings: walk.warnings, ..Status::default() };
     // Index and walk are both sorted by path bytes: one merge pass pairs
     // them up, with no per-path map lookups.
     let mut work_of: Vec<Option<&FileStat>> = Vec::with_capacity(index.entries.len());
@@ -169,7 +172,10 @@ pub fn status(
         }
     }
     st.hashed = to_hash.len();
-    let results: Vec<Result<Option<(String, Option<IndexEntry>)>>> = to_hash
+    // Per hashed path: `Some(fresh entry)` when only its stat changed,
+    // `None` when its contents did.
+    type Rehashed = Result<Option<(String, Option<IndexEntry>)>>;
+    let results: Vec<Rehashed> = to_hash
         .par_iter()
         .map(|(path, entry, stat)| {
             if stat.mode != entry.stat.mode && entry.stat.mode != 0 {

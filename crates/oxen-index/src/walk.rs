@@ -24,6 +24,16 @@ pub struct WorkFile {
     pub stat: FileStat,
 }
 
+/// What a walk found: the files, and what it had to skip, as warnings for
+/// the caller to show (a library does not print).
+#[derive(Clone, Debug, Default)]
+pub struct Walk {
+    /// Files, sorted by path.
+    pub files: Vec<WorkFile>,
+    /// Paths skipped (not UTF-8) and ignore files that could not be read.
+    pub warnings: Vec<String>,
+}
+
 /// Walk settings.
 #[derive(Clone, Copy, Debug)]
 pub struct WalkOptions {
@@ -56,10 +66,10 @@ impl Rules {
         false
     }
 
-    fn with_file(&self, dir: &Path, file: &Path) -> Rules {
+    fn with_file(&self, dir: &Path, file: &Path, warnings: &mut Vec<String>) -> Rules {
         let mut b = GitignoreBuilder::new(dir);
         if b.add(file).is_some() {
-            eprintln!("warning: could not read {}", file.display());
+            warnings.push(format!("could not read {}", file.display()));
         }
         match b.build() {
             Ok(g) if !g.is_empty() => {
@@ -73,7 +83,7 @@ impl Rules {
 }
 
 /// Rules from `.oxenignore` files in `work` and every directory down to `sub`.
-fn rules_for(work: &Path, sub: &str, opts: WalkOptions) -> Rules {
+fn rules_for(work: &Path, sub: &str, opts: WalkOptions, warnings: &mut Vec<String>) -> Rules {
     let mut rules = Rules::default();
     if !opts.honor_ignore {
         return rules;
@@ -83,7 +93,7 @@ fn rules_for(work: &Path, sub: &str, opts: WalkOptions) -> Rules {
     for i in 0..=comps.len() {
         let f = dir.join(".oxenignore");
         if f.is_file() {
-            rules = rules.with_file(&dir, &f);
+            rules = rules.with_file(&dir, &f, warnings);
         }
         if i < comps.len() {
             dir = dir.join(comps[i]);
@@ -93,25 +103,30 @@ fn rules_for(work: &Path, sub: &str, opts: WalkOptions) -> Rules {
 }
 
 /// Every file under `work/<sub>` (sub = "" for the whole tree), sorted by path.
-/// Paths that are not UTF-8 are reported on stderr and skipped.
-pub fn walk_work_tree(work: &Path, sub: &str, opts: WalkOptions) -> Result<Vec<WorkFile>> {
+/// Paths that are not UTF-8 are skipped, with a warning.
+pub fn walk_work_tree(work: &Path, sub: &str, opts: WalkOptions) -> Result<Walk> {
     let start = if sub.is_empty() { work.to_path_buf() } else { work.join(sub) };
     let meta = match std::fs::symlink_metadata(&start) {
         Ok(m) => m,
-        Err(_) => return Ok(Vec::new()),
+        Err(_) => return Ok(Walk::default()),
     };
     if !meta.is_dir() {
-        return Ok(vec![WorkFile { path: sub.to_string(), stat: FileStat::from_metadata(&meta) }]);
+        let files = vec![WorkFile { path: sub.to_string(), stat: FileStat::from_metadata(&meta) }];
+        return Ok(Walk { files, warnings: Vec::new() });
     }
-    let rules = rules_for(work, sub, opts);
-    Ok(walk_dir(&start, sub, &rules, opts))
+    let mut warnings = Vec::new();
+    let rules = rules_for(work, sub, opts, &mut warnings);
+    let (files, more) = walk_dir(&start, sub, &rules, opts);
+    warnings.extend(more);
+    Ok(Walk { files, warnings })
 }
 
-fn walk_dir(abs: &Path, rel: &str, parent_rules: &Rules, opts: WalkOptions) -> Vec<WorkFile> {
-    let Ok(rd) = std::fs::read_dir(abs) else { return Vec::new() };
+fn walk_dir(abs: &Path, rel: &str, parent_rules: &Rules, opts: WalkOptions) -> (Vec<WorkFile>, Vec<String>) {
+    let mut warnings = Vec::new();
+    let Ok(rd) = std::fs::read_dir(abs) else { return (Vec::new(), warnings) };
     let entries: Vec<std::fs::DirEntry> = rd.filter_map(|e| e.ok()).collect();
     let rules = if opts.honor_ignore && entries.iter().any(|e| e.file_name() == ".oxenignore") {
-        parent_rules.with_file(abs, &abs.join(".oxenignore"))
+        parent_rules.with_file(abs, &abs.join(".oxenignore"), &mut warnings)
     } else {
         parent_rules.clone()
     };
@@ -124,7 +139,7 @@ fn walk_dir(abs: &Path, rel: &str, parent_rules: &Rules, opts: WalkOptions) -> V
     for e in entries {
         let name = e.file_name();
         let Some(name) = name.to_str() else {
-            eprintln!("warning: skipping non-UTF-8 path {}", e.path().display());
+            warnings.push(format!("skipping non-UTF-8 path {}", e.path().display()));
             continue;
         };
         if name == ".oxen" {
@@ -148,7 +163,13 @@ fn walk_dir(abs: &Path, rel: &str, parent_rules: &Rules, opts: WalkOptions) -> V
             items.push((name.to_string(), Item::File(WorkFile { path: child_rel, stat: FileStat::from_metadata(&m) })));
         }
     }
-    let mut nested: Vec<Vec<WorkFile>> = dirs.par_iter().map(|(p, r)| walk_dir(p, r, &rules, opts)).collect();
+    let walked: Vec<(Vec<WorkFile>, Vec<String>)> =
+        dirs.par_iter().map(|(p, r)| walk_dir(p, r, &rules, opts)).collect();
+    let mut nested = Vec::with_capacity(walked.len());
+    for (files, w) in walked {
+        nested.push(files);
+        warnings.extend(w);
+    }
     items.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
     let mut out = Vec::with_capacity(items.len() + nested.iter().map(Vec::len).sum::<usize>());
     for (_, item) in items {
@@ -157,7 +178,7 @@ fn walk_dir(abs: &Path, rel: &str, parent_rules: &Rules, opts: WalkOptions) -> V
             Item::Dir(i) => out.append(&mut nested[i]),
         }
     }
-    out
+    (out, warnings)
 }
 
 enum Item {

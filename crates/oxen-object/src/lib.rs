@@ -4,6 +4,7 @@
 //! same id on every machine.
 
 mod commit;
+pub mod graph;
 mod tree;
 
 pub use commit::{Commit, Signature};
@@ -14,8 +15,15 @@ pub use tree::{
 /// Errors decoding or validating objects.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ObjectError {
+    /// Bytes that are not a canonical object: decoding refuses rather than guesses, since ids depend on exact bytes.
     #[error("malformed {what}: {why}")]
-    Malformed { what: &'static str, why: String },
+    Malformed {
+        /// `tree` or `commit`.
+        what: &'static str,
+        /// Which rule the bytes break.
+        why: String,
+    },
+    /// A tree entry name that could escape or corrupt a work tree (`..`, `/`, `.oxen`, ...).
     #[error("invalid name '{0}' in tree: {1}")]
     BadName(String, &'static str),
 }

@@ -70,7 +70,12 @@ pub enum Tree {
     Entries(Vec<TreeEntry>),
     /// A large directory split by name hash: `(bucket index, bucket node id)`,
     /// sorted by index; empty buckets are omitted.
-    Buckets { bits: u8, buckets: Vec<(u32, ContentId)> },
+    Buckets {
+        /// How many top bits of the name hash pick the bucket.
+        bits: u8,
+        /// Non-empty buckets: index and node id.
+        buckets: Vec<(u32, ContentId)>,
+    },
 }
 
 /// Check a single path component is safe to create inside a work tree.
@@ -260,6 +265,30 @@ impl Tree {
     /// The id of this node.
     pub fn id(&self) -> ContentId {
         ContentId::of(&self.encode())
+    }
+
+    /// The entries of the directory this node is the root of, sorted by
+    /// name: its own, or those of all its buckets, loaded with `load`.
+    /// Shared by everything that reads directories (the repository, pack
+    /// negotiation) so bucket handling exists once.
+    pub fn into_entries<E: From<ObjectError>>(
+        self,
+        mut load: impl FnMut(&ContentId) -> Result<Tree, E>,
+    ) -> Result<Vec<TreeEntry>, E> {
+        match self {
+            Tree::Entries(es) => Ok(es),
+            Tree::Buckets { buckets, .. } => {
+                let mut all = Vec::new();
+                for (_, id) in buckets {
+                    match load(&id)? {
+                        Tree::Entries(es) => all.extend(es),
+                        Tree::Buckets { .. } => return Err(malformed("tree", "nested bucket node").into()),
+                    }
+                }
+                all.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+                Ok(all)
+            }
+        }
     }
 }
 

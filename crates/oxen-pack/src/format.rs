@@ -19,12 +19,10 @@
 
 use std::collections::HashMap;
 use std::io::{self, Read};
-use std::path::Path;
 
 use oxen_hash::{ContentId, Hasher};
 use oxen_object::{Commit, EntryKind, Tree};
-use oxen_repo::Repo;
-use oxen_store::{lmdb::Transaction, StoreError, Table};
+use oxen_store::{ObjectKind, ObjectSink, ObjectSource, Progress, StoreError};
 
 use crate::{PackError, Result};
 
@@ -41,66 +39,24 @@ pub const MAX_NODE_BYTES: u64 = 64 << 20;
 const BATCH_OBJECTS: usize = 2000;
 const BATCH_BYTES: usize = 32 << 20;
 
-/// What a frame holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ObjKind {
-    /// A commit (LMDB `commits`).
-    Commit,
-    /// A tree node (LMDB `trees`).
-    Tree,
-    /// File contents (versions store).
-    Blob,
-}
-
-impl ObjKind {
-    /// Wire code.
-    pub fn code(self) -> u8 {
-        match self {
-            ObjKind::Commit => 1,
-            ObjKind::Tree => 2,
-            ObjKind::Blob => 3,
-        }
-    }
-    /// From a wire code.
-    pub fn from_code(c: u8) -> Option<ObjKind> {
-        match c {
-            1 => Some(ObjKind::Commit),
-            2 => Some(ObjKind::Tree),
-            3 => Some(ObjKind::Blob),
-            _ => None,
-        }
-    }
-    /// `commit` / `tree` / `blob`
-    pub fn name(self) -> &'static str {
-        match self {
-            ObjKind::Commit => "commit",
-            ObjKind::Tree => "tree",
-            ObjKind::Blob => "blob",
-        }
-    }
-    /// From [`ObjKind::name`].
-    pub fn from_name(s: &str) -> Option<ObjKind> {
-        match s {
-            "commit" => Some(ObjKind::Commit),
-            "tree" => Some(ObjKind::Tree),
-            "blob" => Some(ObjKind::Blob),
-            _ => None,
-        }
+/// A frame's kind byte.
+pub fn kind_code(kind: ObjectKind) -> u8 {
+    match kind {
+        ObjectKind::Commit => 1,
+        ObjectKind::Tree => 2,
+        ObjectKind::Blob => 3,
     }
 }
 
-/// Receives progress reports (object and byte counts) from packing and
-/// unpacking; the CLI draws bars from them on a TTY.
-pub trait Progress {
-    /// Total objects expected, once known.
-    fn start(&self, _objects: u64) {}
-    /// Objects done so far and pack bytes moved so far.
-    fn update(&self, _objects: u64, _bytes: u64) {}
+/// The kind a frame's kind byte names (0, the end marker, is none).
+pub fn kind_from_code(c: u8) -> Option<ObjectKind> {
+    match c {
+        1 => Some(ObjectKind::Commit),
+        2 => Some(ObjectKind::Tree),
+        3 => Some(ObjectKind::Blob),
+        _ => None,
+    }
 }
-
-/// A [`Progress`] that ignores everything.
-pub struct NoProgress;
-impl Progress for NoProgress {}
 
 enum State {
     Header,
@@ -113,8 +69,8 @@ enum State {
 /// pulls, and a blob's bytes are copied straight from its versions file, so
 /// memory use does not depend on the pack's size.
 pub struct PackSource<'r> {
-    repo: &'r Repo,
-    objects: Vec<(ObjKind, ContentId)>,
+    src: &'r dyn ObjectSource,
+    objects: Vec<(ObjectKind, ContentId)>,
     next: usize,
     state: State,
     buf: Vec<u8>,
@@ -127,10 +83,10 @@ pub struct PackSource<'r> {
 }
 
 impl<'r> PackSource<'r> {
-    /// A pack of `objects` (in the order given: dependencies first) read from `repo`.
-    pub fn new(repo: &'r Repo, objects: Vec<(ObjKind, ContentId)>) -> PackSource<'r> {
+    /// A pack of `objects` (in the order given: dependencies first) read from `src`.
+    pub fn new(src: &'r dyn ObjectSource, objects: Vec<(ObjectKind, ContentId)>) -> PackSource<'r> {
         PackSource {
-            repo,
+            src,
             objects,
             next: 0,
             state: State::Header,
@@ -183,17 +139,16 @@ impl<'r> PackSource<'r> {
                 }
                 let (kind, id) = self.objects[self.next];
                 self.next += 1;
-                self.buf.push(kind.code());
+                self.buf.push(kind_code(kind));
                 self.buf.extend_from_slice(id.as_bytes());
                 match kind {
-                    ObjKind::Commit | ObjKind::Tree => {
-                        let t = if kind == ObjKind::Commit { Table::Commits } else { Table::Trees };
-                        let bytes = self.repo.db.get_object(t, &id).map_err(to_io)?;
+                    ObjectKind::Commit | ObjectKind::Tree => {
+                        let bytes = self.src.read_node(kind, &id).map_err(to_io)?;
                         self.buf.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
                         self.buf.extend_from_slice(&bytes);
                     }
-                    ObjKind::Blob => {
-                        let f = self.repo.versions.open(&id).map_err(to_io)?;
+                    ObjectKind::Blob => {
+                        let f = self.src.open_blob(&id).map_err(to_io)?;
                         let len = f.len();
                         self.buf.extend_from_slice(&len.to_le_bytes());
                         self.blob = Some((f, len, id));
@@ -328,31 +283,28 @@ fn read_exact_or<R: Read>(r: &mut R, buf: &mut [u8], what: &str) -> Result<()> {
 /// Commits and trees verified but not yet written, with their ids for
 /// dependency lookups.
 struct Pending {
-    items: Vec<(Table, ContentId, Vec<u8>)>,
-    ids: HashMap<ContentId, Table>,
+    items: Vec<(ObjectKind, ContentId, Vec<u8>)>,
+    ids: HashMap<ContentId, ObjectKind>,
     bytes: usize,
 }
 
 impl Pending {
-    fn has(&self, repo: &Repo, t: Table, id: &ContentId) -> Result<bool> {
-        if self.ids.get(id) == Some(&t) {
+    fn has(&self, sink: &dyn ObjectSink, kind: ObjectKind, id: &ContentId) -> Result<bool> {
+        if self.ids.get(id) == Some(&kind) {
             return Ok(true);
         }
-        Ok(repo.db.has_object(t, id)?)
+        Ok(sink.has_object(kind, id)?)
     }
 
-    fn flush(&mut self, repo: &Repo) -> Result<()> {
+    fn flush(&mut self, sink: &dyn ObjectSink) -> Result<()> {
         // Small blobs received so far are recorded first: trees that name
         // them must never be visible before them.
-        repo.versions.flush()?;
+        sink.flush()?;
         if self.items.is_empty() {
             return Ok(());
         }
-        let mut txn = repo.db.env.begin_rw_txn()?;
-        for (t, _, bytes) in &self.items {
-            repo.db.put_object_in(&mut txn, *t, bytes)?;
-        }
-        txn.commit()?;
+        let nodes: Vec<(ObjectKind, &[u8])> = self.items.iter().map(|(k, _, b)| (*k, b.as_slice())).collect();
+        sink.write_nodes(&nodes)?;
         self.items.clear();
         self.ids.clear();
         self.bytes = 0;
@@ -360,27 +312,27 @@ impl Pending {
     }
 }
 
-/// Read a pack from `input` into `repo`. Every object is verified against
+/// Read a pack from `input` into `sink`. Every object is verified against
 /// its id and decoded (tree names are checked for `..`, `/`, NUL, `.oxen`)
 /// and its dependencies must already be present; large blobs go through a
 /// temp file and a rename, small ones are appended to a segment, commits
 /// and trees go through LMDB transactions. Objects
 /// received before an error are kept (they are complete), so a retry only
 /// needs the rest.
-pub fn receive_pack<R: Read>(repo: &Repo, input: R, progress: &dyn Progress) -> Result<ReceiveStats> {
+pub fn receive_pack<R: Read>(sink: &dyn ObjectSink, input: R, progress: &dyn Progress) -> Result<ReceiveStats> {
     let mut tee = Tee { inner: input, hasher: Hasher::new(), hashing: true };
     let mut pending = Pending { items: Vec::new(), ids: HashMap::new(), bytes: 0 };
     let mut stats = ReceiveStats::default();
-    let res = receive_inner(repo, &mut tee, &mut pending, &mut stats, progress);
+    let res = receive_inner(sink, &mut tee, &mut pending, &mut stats, progress);
     // Whatever happened, verified objects are worth keeping.
-    let flushed = pending.flush(repo);
+    let flushed = pending.flush(sink);
     res?;
     flushed?;
     Ok(stats)
 }
 
 fn receive_inner<R: Read>(
-    repo: &Repo,
+    sink: &dyn ObjectSink,
     tee: &mut Tee<R>,
     pending: &mut Pending,
     stats: &mut ReceiveStats,
@@ -407,7 +359,7 @@ fn receive_inner<R: Read>(
             break;
         }
         let kind =
-            ObjKind::from_code(kind[0]).ok_or_else(|| PackError::BadPack(format!("unknown frame kind {}", kind[0])))?;
+            kind_from_code(kind[0]).ok_or_else(|| PackError::BadPack(format!("unknown frame kind {}", kind[0])))?;
         if stats.objects >= count {
             return Err(PackError::BadPack(format!("more frames than the {count} announced")));
         }
@@ -417,9 +369,9 @@ fn receive_inner<R: Read>(
         let id = ContentId::from_slice(&head[..16]).expect("16 bytes");
         let len = u64::from_le_bytes(head[16..24].try_into().expect("8 bytes"));
         match kind {
-            ObjKind::Blob => {
+            ObjectKind::Blob => {
                 let mut body = Exact { inner: tee, remaining: len };
-                if repo.versions.has(&id) {
+                if sink.has_object(ObjectKind::Blob, &id)? {
                     io::copy(&mut body, &mut io::sink()).map_err(map_eof)?;
                 } else if len <= oxen_store::SMALL_MAX as u64 {
                     // Small: verify in memory, then append to a segment
@@ -430,15 +382,15 @@ fn receive_inner<R: Read>(
                     if actual != id {
                         return Err(PackError::Corrupt { expected: id, actual });
                     }
-                    repo.versions.write_bytes(&bytes)?;
+                    sink.write_blob(&bytes)?;
                     stats.stored += 1;
                     small_since_flush += 1;
                     if small_since_flush >= BATCH_OBJECTS {
-                        pending.flush(repo)?;
+                        pending.flush(sink)?;
                         small_since_flush = 0;
                     }
                 } else {
-                    match repo.versions.write_verified(&mut body, &id, Path::new("pack")) {
+                    match sink.write_verified_blob(&mut body, &id) {
                         Ok(_) => stats.stored += 1,
                         Err(StoreError::Corrupt(expected, actual)) => {
                             return Err(PackError::Corrupt { expected, actual })
@@ -450,7 +402,7 @@ fn receive_inner<R: Read>(
                     }
                 }
             }
-            ObjKind::Commit | ObjKind::Tree => {
+            ObjectKind::Commit | ObjectKind::Tree => {
                 if len > MAX_NODE_BYTES {
                     return Err(PackError::BadPack(format!(
                         "{} {id} is {len} bytes, over the {MAX_NODE_BYTES} limit",
@@ -463,15 +415,14 @@ fn receive_inner<R: Read>(
                 if actual != id {
                     return Err(PackError::Corrupt { expected: id, actual });
                 }
-                let table = if kind == ObjKind::Commit { Table::Commits } else { Table::Trees };
-                if !pending.has(repo, table, &id)? {
-                    check_object(repo, pending, kind, &id, &bytes)?;
+                if !pending.has(sink, kind, &id)? {
+                    check_object(sink, pending, kind, &id, &bytes)?;
                     pending.bytes += bytes.len();
-                    pending.ids.insert(id, table);
-                    pending.items.push((table, id, bytes));
+                    pending.ids.insert(id, kind);
+                    pending.items.push((kind, id, bytes));
                     stats.stored += 1;
                     if pending.items.len() >= BATCH_OBJECTS || pending.bytes >= BATCH_BYTES {
-                        pending.flush(repo)?;
+                        pending.flush(sink)?;
                     }
                 }
             }
@@ -508,25 +459,31 @@ fn map_eof(e: io::Error) -> PackError {
 
 /// Decode a commit or tree and check everything it refers to is present
 /// (stored, or pending in this pack).
-fn check_object(repo: &Repo, pending: &Pending, kind: ObjKind, id: &ContentId, bytes: &[u8]) -> Result<()> {
+fn check_object(
+    sink: &dyn ObjectSink,
+    pending: &Pending,
+    kind: ObjectKind,
+    id: &ContentId,
+    bytes: &[u8],
+) -> Result<()> {
     match kind {
-        ObjKind::Commit => {
+        ObjectKind::Commit => {
             let c = Commit::decode(bytes).map_err(|e| PackError::BadObject(*id, e.to_string()))?;
-            if !pending.has(repo, Table::Trees, &c.tree)? {
+            if !pending.has(sink, ObjectKind::Tree, &c.tree)? {
                 return Err(PackError::MissingDependency(*id, "tree", c.tree));
             }
             for p in &c.parents {
-                if !pending.has(repo, Table::Commits, p)? {
+                if !pending.has(sink, ObjectKind::Commit, p)? {
                     return Err(PackError::MissingDependency(*id, "commit", *p));
                 }
             }
         }
-        ObjKind::Tree => match Tree::decode(bytes).map_err(|e| PackError::BadObject(*id, e.to_string()))? {
+        ObjectKind::Tree => match Tree::decode(bytes).map_err(|e| PackError::BadObject(*id, e.to_string()))? {
             Tree::Entries(es) => {
                 for e in es {
                     let ok = match e.kind {
-                        EntryKind::Dir => pending.has(repo, Table::Trees, &e.id)?,
-                        EntryKind::File => repo.versions.has(&e.id),
+                        EntryKind::Dir => pending.has(sink, ObjectKind::Tree, &e.id)?,
+                        EntryKind::File => sink.has_object(ObjectKind::Blob, &e.id)?,
                     };
                     if !ok {
                         let what = if e.kind == EntryKind::Dir { "tree" } else { "blob" };
@@ -536,22 +493,13 @@ fn check_object(repo: &Repo, pending: &Pending, kind: ObjKind, id: &ContentId, b
             }
             Tree::Buckets { buckets, .. } => {
                 for (_, b) in buckets {
-                    if !pending.has(repo, Table::Trees, &b)? {
+                    if !pending.has(sink, ObjectKind::Tree, &b)? {
                         return Err(PackError::MissingDependency(*id, "tree", b));
                     }
                 }
             }
         },
-        ObjKind::Blob => {}
+        ObjectKind::Blob => {}
     }
     Ok(())
-}
-
-/// Whether `repo` holds an object of this kind.
-pub fn has_object(repo: &Repo, kind: ObjKind, id: &ContentId) -> Result<bool> {
-    Ok(match kind {
-        ObjKind::Commit => repo.db.has_object(Table::Commits, id)?,
-        ObjKind::Tree => repo.db.has_object(Table::Trees, id)?,
-        ObjKind::Blob => repo.versions.has(id),
-    })
 }

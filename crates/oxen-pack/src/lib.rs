@@ -13,17 +13,20 @@
 //!   from the tips to send down to what the peer already has, and diffing
 //!   each new commit's tree against its parent's so unchanged subtrees are
 //!   skipped by id.
-//! - [`refs`]: the ref-update step (compare-and-swap, fast-forward check)
-//!   (ancestry questions are answered by `oxen_repo::Repo`).
+//! - [`refs`]: the ref-update step (compare-and-swap, fast-forward check).
+//!
+//! Objects are read from an [`oxen_store::ObjectSource`] and received into
+//! an [`oxen_store::ObjectSink`] (the repository implements both), so this
+//! crate does not depend on `oxen-repo`.
 
 pub mod format;
 pub mod negotiate;
 pub mod refs;
 pub mod wire;
 
-pub use format::{has_object, receive_pack, NoProgress, ObjKind, PackSource, Progress, ReceiveStats};
+pub use format::{receive_pack, PackSource, ReceiveStats};
 pub use negotiate::{enumerate, missing, ObjRef};
-pub use refs::{apply_ref_updates, RefUpdateReq, RefUpdateResult};
+pub use refs::{apply_ref_updates, is_ancestor, RefUpdateReq, RefUpdateResult};
 
 use oxen_hash::ContentId;
 
@@ -38,7 +41,12 @@ pub enum PackError {
     BadPack(String),
     /// An object's bytes do not hash to the id it was sent under.
     #[error("object {expected} is corrupt: its bytes hash to {actual}")]
-    Corrupt { expected: ContentId, actual: ContentId },
+    Corrupt {
+        /// The id it was sent under.
+        expected: ContentId,
+        /// The id its bytes have.
+        actual: ContentId,
+    },
     /// An object decodes badly (including unsafe names in trees).
     #[error("bad object {0}: {1}")]
     BadObject(ContentId, String),
@@ -57,21 +65,15 @@ pub enum PackError {
     /// A commit a ref should point at is not stored.
     #[error("cannot update {0}: commit {1} is not in the repository")]
     MissingTip(String, ContentId),
-    /// Repository-level failure.
+    /// A stored commit or tree does not decode.
     #[error(transparent)]
-    Repo(#[from] oxen_repo::RepoError),
+    Object(#[from] oxen_object::ObjectError),
     /// Store-level failure.
     #[error(transparent)]
     Store(#[from] oxen_store::StoreError),
     /// Ref-level failure.
     #[error(transparent)]
     Ref(#[from] oxen_refs::RefError),
-}
-
-impl From<oxen_store::lmdb::Error> for PackError {
-    fn from(e: oxen_store::lmdb::Error) -> Self {
-        PackError::Store(oxen_store::StoreError::Lmdb(e))
-    }
 }
 
 impl PackError {

@@ -9,52 +9,49 @@
 //! objects. The result may still hold objects the receiver has by other
 //! routes; the push client asks the server which are actually missing.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 
 use oxen_hash::ContentId;
-use oxen_object::{EntryKind, Tree};
-use oxen_repo::Repo;
-use oxen_store::Table;
+use oxen_object::graph::ancestors;
+use oxen_object::{Commit, EntryKind, Tree};
+use oxen_store::{ObjectKind, ObjectSource};
 
-use crate::format::{has_object, ObjKind};
 use crate::Result;
 
 /// An object to send: its kind and id.
-pub type ObjRef = (ObjKind, ContentId);
+pub type ObjRef = (ObjectKind, ContentId);
 
-/// Every commit reachable from `tips` (including them) that `repo` holds.
-pub(crate) fn ancestors(repo: &Repo, tips: &[ContentId]) -> Result<HashSet<ContentId>> {
-    let mut seen = HashSet::new();
-    let mut queue: VecDeque<ContentId> = tips.iter().copied().collect();
-    while let Some(c) = queue.pop_front() {
-        if !seen.insert(c) {
-            continue;
-        }
-        for p in repo.read_commit(&c)?.parents {
-            if !seen.contains(&p) {
-                queue.push_back(p);
-            }
-        }
-    }
-    Ok(seen)
+/// Read and decode a commit.
+pub(crate) fn read_commit(src: &dyn ObjectSource, id: &ContentId) -> Result<Commit> {
+    Ok(Commit::decode(&src.read_node(ObjectKind::Commit, id)?)?)
+}
+
+/// Read and decode a tree node.
+fn read_tree(src: &dyn ObjectSource, id: &ContentId) -> Result<Tree> {
+    Ok(Tree::decode(&src.read_node(ObjectKind::Tree, id)?)?)
+}
+
+/// A commit's parents, as the ancestor walk reads them.
+pub(crate) fn parents(src: &dyn ObjectSource, id: &ContentId) -> Result<Vec<ContentId>> {
+    Ok(read_commit(src, id)?.parents)
 }
 
 /// The objects needed to give a peer that has the commits `haves` (ids the
 /// sender does not hold are ignored) everything reachable from `tips`, in
 /// dependency order (what an object refers to comes before it).
-pub fn enumerate(repo: &Repo, tips: &[ContentId], haves: &[ContentId]) -> Result<Vec<ObjRef>> {
+pub fn enumerate(src: &dyn ObjectSource, tips: &[ContentId], haves: &[ContentId]) -> Result<Vec<ObjRef>> {
     let mut known = Vec::new();
     for h in haves {
-        if repo.db.has_object(Table::Commits, h)? {
+        if src.has_object(ObjectKind::Commit, h)? {
             known.push(*h);
         }
     }
-    let have_set = ancestors(repo, &known)?;
+    let have_set: HashSet<ContentId> = ancestors(known, |c| parents(src, c)).collect::<Result<_>>()?;
 
     // New commits, then parents-first order by an iterative post-order walk.
     let mut order: Vec<ContentId> = Vec::new();
     let mut done: HashSet<ContentId> = HashSet::new();
-    let mut commits: HashMap<ContentId, oxen_object::Commit> = HashMap::new();
+    let mut commits: HashMap<ContentId, Commit> = HashMap::new();
     for tip in tips {
         let mut stack: Vec<(ContentId, bool)> = vec![(*tip, false)];
         while let Some((c, expanded)) = stack.pop() {
@@ -66,7 +63,7 @@ pub fn enumerate(repo: &Repo, tips: &[ContentId], haves: &[ContentId]) -> Result
                 order.push(c);
                 continue;
             }
-            let commit = repo.read_commit(&c)?;
+            let commit = read_commit(src, &c)?;
             stack.push((c, true));
             for p in commit.parents.iter().rev() {
                 if !have_set.contains(p) && !done.contains(p) {
@@ -77,27 +74,27 @@ pub fn enumerate(repo: &Repo, tips: &[ContentId], haves: &[ContentId]) -> Result
         }
     }
 
-    let mut walker = Walker { repo, seen: HashSet::new(), out: Vec::new() };
+    let mut walker = Walker { src, seen: HashSet::new(), out: Vec::new() };
     for c in &order {
         let commit = &commits[c];
         let base = match commit.parents.first() {
             Some(p) => Some(match commits.get(p) {
                 Some(pc) => pc.tree,
-                None => repo.read_commit(p)?.tree,
+                None => read_commit(src, p)?.tree,
             }),
             None => None,
         };
         walker.walk(commit.tree, Old::Node(base))?;
-        walker.out.push((ObjKind::Commit, *c));
+        walker.out.push((ObjectKind::Commit, *c));
     }
     Ok(walker.out)
 }
 
-/// The subset of `objects` that `repo` does not hold, in order.
-pub fn missing(repo: &Repo, objects: &[ObjRef]) -> Result<Vec<ObjRef>> {
+/// The subset of `objects` that `src` does not hold, in order.
+pub fn missing(src: &dyn ObjectSource, objects: &[ObjRef]) -> Result<Vec<ObjRef>> {
     let mut out = Vec::new();
     for (k, id) in objects {
-        if !has_object(repo, *k, id)? {
+        if !src.has_object(*k, id)? {
             out.push((*k, *id));
         }
     }
@@ -113,7 +110,7 @@ enum Old<'a> {
 }
 
 struct Walker<'r> {
-    repo: &'r Repo,
+    src: &'r dyn ObjectSource,
     seen: HashSet<ContentId>,
     out: Vec<ObjRef>,
 }
@@ -122,7 +119,11 @@ impl Walker<'_> {
     fn entries_of(&self, id: Option<ContentId>) -> Result<HashMap<String, (EntryKind, ContentId)>> {
         Ok(match id {
             None => HashMap::new(),
-            Some(t) => self.repo.dir_entries(&t)?.into_iter().map(|e| (e.name, (e.kind, e.id))).collect(),
+            Some(t) => read_tree(self.src, &t)?
+                .into_entries(|id| read_tree(self.src, id))?
+                .into_iter()
+                .map(|e| (e.name, (e.kind, e.id)))
+                .collect(),
         })
     }
 
@@ -135,7 +136,7 @@ impl Walker<'_> {
         if self.seen.contains(&new) {
             return Ok(());
         }
-        match self.repo.read_tree_node(&new)? {
+        match read_tree(self.src, &new)? {
             Tree::Entries(es) => {
                 let owned;
                 let old_map = match old {
@@ -157,7 +158,7 @@ impl Walker<'_> {
                         }
                         EntryKind::File => {
                             if self.seen.insert(e.id) {
-                                self.out.push((ObjKind::Blob, e.id));
+                                self.out.push((ObjectKind::Blob, e.id));
                             }
                         }
                     }
@@ -165,7 +166,7 @@ impl Walker<'_> {
             }
             Tree::Buckets { bits, buckets } => {
                 let old_node = match old {
-                    Old::Node(Some(o)) => Some(self.repo.read_tree_node(&o)?),
+                    Old::Node(Some(o)) => Some(read_tree(self.src, &o)?),
                     _ => None,
                 };
                 match (old, old_node) {
@@ -193,7 +194,7 @@ impl Walker<'_> {
             }
         }
         self.seen.insert(new);
-        self.out.push((ObjKind::Tree, new));
+        self.out.push((ObjectKind::Tree, new));
         Ok(())
     }
 }

@@ -6,9 +6,9 @@
 //! silently discarding the other's commits.
 
 use oxen_hash::ContentId;
-use oxen_refs::{Expect, RefError, RefUpdate};
-use oxen_repo::Repo;
-use oxen_store::Table;
+use oxen_object::graph::ancestors;
+use oxen_refs::{Expect, RefError, RefName, RefUpdate, Refs};
+use oxen_store::{ObjectKind, ObjectSource};
 use serde::{Deserialize, Serialize};
 
 use crate::{PackError, Result};
@@ -45,34 +45,49 @@ fn parse_id(s: &Option<String>, what: &str) -> Result<Option<ContentId>> {
     }
 }
 
-/// Apply pushed ref updates to `repo` atomically. Only `heads/` and `tags/`
+/// Whether `a` is an ancestor of (or equal to) `b`.
+pub fn is_ancestor(objects: &dyn ObjectSource, a: &ContentId, b: &ContentId) -> Result<bool> {
+    for c in ancestors([*b], |c| crate::negotiate::parents(objects, c)) {
+        if c? == *a {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Apply pushed ref updates to `refs` atomically. Only `heads/` and `tags/`
 /// may be pushed. Each new value must be a stored commit (and, because
 /// [`crate::receive_pack`] stores an object only once its closure is
 /// present, that makes the whole history present). Without `force` each
 /// update must be a fast-forward from the ref's current value, and `old`
 /// must match it; with `force` the ref is overwritten whatever it holds.
-pub fn apply_ref_updates(repo: &Repo, updates: &[RefUpdateReq], force: bool) -> Result<Vec<RefUpdateResult>> {
+pub fn apply_ref_updates(
+    objects: &dyn ObjectSource,
+    refs: &Refs<'_>,
+    updates: &[RefUpdateReq],
+    force: bool,
+) -> Result<Vec<RefUpdateResult>> {
     let mut batch = Vec::new();
     let mut results = Vec::new();
     for u in updates {
-        if !(u.name.starts_with("heads/") || u.name.starts_with("tags/")) {
+        let name = RefName::new(u.name.as_str()).map_err(|e| PackError::BadRequest(e.to_string()))?;
+        if !name.is_pushable() {
             return Err(PackError::BadRequest(format!("only heads/ and tags/ refs can be pushed, not '{}'", u.name)));
         }
-        oxen_refs::validate_ref_name(&u.name).map_err(|e| PackError::BadRequest(e.to_string()))?;
         let old = parse_id(&u.old, "old value")?;
         let new = parse_id(&u.new, "new value")?;
         if let Some(n) = new {
-            if !repo.db.has_object(Table::Commits, &n)? {
+            if !objects.has_object(ObjectKind::Commit, &n)? {
                 return Err(PackError::MissingTip(u.name.clone(), n));
             }
         }
-        let current = repo.refs().get(&u.name)?;
+        let current = refs.get(&name)?;
         if !force {
             if current != old {
                 return Err(PackError::FetchFirst(u.name.clone()));
             }
             if let (Some(cur), Some(n)) = (current, new) {
-                if !repo.is_ancestor(&cur, &n)? {
+                if !is_ancestor(objects, &cur, &n)? {
                     return Err(PackError::NonFastForward(u.name.clone()));
                 }
             }
@@ -85,14 +100,14 @@ pub fn apply_ref_updates(repo: &Repo, updates: &[RefUpdateReq], force: bool) -> 
                 None => Expect::Absent,
             }
         };
-        batch.push(RefUpdate { name: u.name.clone(), new, expect });
+        batch.push(RefUpdate { name, new, expect });
         results.push(RefUpdateResult {
             name: u.name.clone(),
             old: current.map(|c| c.to_hex()),
             new: new.map(|n| n.to_hex()),
         });
     }
-    match repo.refs().update_all(&batch) {
+    match refs.update_all(&batch) {
         Ok(()) => Ok(results),
         // Someone else moved the ref between our check and the swap.
         Err(RefError::Stale { name, .. }) => Err(PackError::FetchFirst(name)),

@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 use oxen_hash::ContentId;
 use serde::{Deserialize, Serialize};
 
-use crate::format::ObjKind;
 use crate::negotiate::ObjRef;
 use crate::refs::{RefUpdateReq, RefUpdateResult};
 use crate::{PackError, Result};
+use oxen_store::ObjectKind;
 
 /// `GET .../refs`: the repository's refs and HEAD.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,8 +46,8 @@ impl ObjectsMsg {
         self.objects
             .iter()
             .map(|(k, id)| {
-                let kind =
-                    ObjKind::from_name(k).ok_or_else(|| PackError::BadRequest(format!("unknown object kind '{k}'")))?;
+                let kind = ObjectKind::from_name(k)
+                    .ok_or_else(|| PackError::BadRequest(format!("unknown object kind '{k}'")))?;
                 let id = ContentId::from_hex(id).map_err(|e| PackError::BadRequest(e.to_string()))?;
                 Ok((kind, id))
             })

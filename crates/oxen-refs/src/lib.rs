@@ -3,27 +3,35 @@
 //! inside one LMDB write transaction so concurrent writers cannot lose an
 //! update.
 
+mod name;
+
+pub use name::{BranchName, RefName, TagName};
+
 use oxen_hash::ContentId;
-use oxen_store::lmdb::{self, Transaction, WriteFlags};
 use oxen_store::{Db, Layout, StoreError, Table};
 
 /// Errors from reference operations.
 #[derive(Debug, thiserror::Error)]
 pub enum RefError {
+    /// A name that breaks git's check-ref-format rules, refused before it reaches the table.
     #[error("invalid ref name '{0}': {1}")]
     BadName(String, &'static str),
+    /// Compare-and-swap lost: the ref moved since the caller looked, so nothing was written.
     #[error("ref {name} is at {actual}, expected {expected}")]
-    Stale { name: String, expected: String, actual: String },
+    Stale {
+        /// The ref.
+        name: String,
+        /// The value the caller expected.
+        expected: String,
+        /// The value it has.
+        actual: String,
+    },
+    /// `.oxen/HEAD` holds neither `ref: heads/<branch>` nor a commit id.
     #[error("HEAD is malformed: '{0}'")]
     BadHead(String),
+    /// The stores failed underneath.
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-impl From<lmdb::Error> for RefError {
-    fn from(e: lmdb::Error) -> Self {
-        RefError::Store(StoreError::Lmdb(e))
-    }
 }
 
 /// Result alias.
@@ -32,30 +40,40 @@ pub type Result<T> = std::result::Result<T, RefError>;
 /// What HEAD points at.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Head {
-    /// A branch name (without `heads/`), which may not exist yet.
-    Branch(String),
+    /// A branch, which may not exist yet (an unborn branch).
+    Branch(BranchName),
     /// A commit, detached from any branch.
     Detached(ContentId),
 }
 
 impl Head {
-    /// The full ref name (`heads/x`) when on a branch.
-    pub fn branch_ref(&self) -> Option<String> {
+    /// The branch's full ref name when on a branch.
+    pub fn branch_ref(&self) -> Option<RefName> {
         match self {
-            Head::Branch(b) => Some(format!("heads/{b}")),
+            Head::Branch(b) => Some(b.to_ref()),
             Head::Detached(_) => None,
         }
     }
 }
 
-/// Read `.oxen/HEAD`.
+/// Create a new repository in `work` whose HEAD is the (unborn) branch
+/// `initial`. HEAD is written last: its presence is what marks a
+/// repository as complete.
+pub fn init(work: &std::path::Path, initial: &BranchName) -> Result<Layout> {
+    let layout = Layout::create(work)?;
+    write_head(&layout, &Head::Branch(initial.clone()))?;
+    Ok(layout)
+}
+
+/// Read `.oxen/HEAD` (`ref: heads/<branch>` or a commit id).
 pub fn read_head(layout: &Layout) -> Result<Head> {
     let p = layout.head_file();
     let text = std::fs::read_to_string(&p).map_err(|e| StoreError::io(&p, e))?;
     let t = text.trim();
     if let Some(r) = t.strip_prefix("ref: ") {
-        let branch = r.strip_prefix("heads/").ok_or_else(|| RefError::BadHead(t.to_string()))?;
-        return Ok(Head::Branch(branch.to_string()));
+        let branch =
+            RefName::new(r).ok().and_then(|r| r.as_branch()).ok_or_else(|| RefError::BadHead(t.to_string()))?;
+        return Ok(Head::Branch(branch));
     }
     ContentId::from_hex(t).map(Head::Detached).map_err(|_| RefError::BadHead(t.to_string()))
 }
@@ -63,62 +81,11 @@ pub fn read_head(layout: &Layout) -> Result<Head> {
 /// Write `.oxen/HEAD` atomically.
 pub fn write_head(layout: &Layout, head: &Head) -> Result<()> {
     let text = match head {
-        Head::Branch(b) => {
-            validate_ref_name(&format!("heads/{b}"))?;
-            format!("ref: heads/{b}\n")
-        }
+        Head::Branch(b) => format!("ref: {}\n", b.to_ref()),
         Head::Detached(id) => format!("{id}\n"),
     };
     oxen_store::write_atomic(&layout.tmp_dir(), &layout.head_file(), text.as_bytes())?;
     Ok(())
-}
-
-/// Check a full ref name (`heads/main`) follows git's rules: no `..`, no
-/// control characters or `~^:?*[\` or spaces, no empty components, no
-/// component starting with `.` or ending in `.lock`.
-pub fn validate_ref_name(name: &str) -> Result<()> {
-    let bad = |why| Err(RefError::BadName(name.to_string(), why));
-    if name.is_empty() {
-        return bad("empty");
-    }
-    if name.len() > 400 {
-        return bad("too long");
-    }
-    if name.contains("..") {
-        return bad("contains '..'");
-    }
-    if name.contains("@{") {
-        return bad("contains '@{'");
-    }
-    if name.chars().any(|c| c.is_control() || " ~^:?*[\\".contains(c)) {
-        return bad("contains a space, control character or one of ~^:?*[\\");
-    }
-    for comp in name.split('/') {
-        if comp.is_empty() {
-            return bad("empty path component");
-        }
-        if comp.starts_with('.') {
-            return bad("a component starts with '.'");
-        }
-        if comp.ends_with(".lock") {
-            return bad("a component ends with '.lock'");
-        }
-    }
-    if name.ends_with('.') {
-        return bad("ends with '.'");
-    }
-    if name.starts_with('-') {
-        return bad("starts with '-'");
-    }
-    Ok(())
-}
-
-/// Check a branch name (without `heads/`).
-pub fn validate_branch_name(name: &str) -> Result<()> {
-    if name == "HEAD" {
-        return Err(RefError::BadName(name.into(), "'HEAD' is reserved"));
-    }
-    validate_ref_name(&format!("heads/{name}"))
 }
 
 /// Expected current value for a compare-and-swap update.
@@ -135,8 +102,8 @@ pub enum Expect {
 /// One ref change within an atomic batch.
 #[derive(Clone, Debug)]
 pub struct RefUpdate {
-    /// Full ref name.
-    pub name: String,
+    /// The ref.
+    pub name: RefName,
     /// New value; `None` deletes.
     pub new: Option<ContentId>,
     /// What the ref must be now.
@@ -154,25 +121,39 @@ impl<'a> Refs<'a> {
         Refs { db }
     }
 
-    /// Current value of a full ref name.
-    pub fn get(&self, name: &str) -> Result<Option<ContentId>> {
-        Ok(self.db.get(Table::Refs, name.as_bytes())?.and_then(|v| ContentId::from_slice(&v)))
+    /// Current value of a ref.
+    pub fn get(&self, name: &RefName) -> Result<Option<ContentId>> {
+        Ok(self.db.get(Table::Refs, name.as_str().as_bytes())?.and_then(|v| ContentId::from_slice(&v)))
+    }
+
+    /// The ref a name typed by a person reads as (see
+    /// [`RefName::candidates`]), with its value: the first that exists.
+    pub fn resolve(&self, shorthand: &str) -> Result<Option<(RefName, ContentId)>> {
+        for cand in RefName::candidates(shorthand) {
+            if let Some(id) = self.get(&cand)? {
+                return Ok(Some((cand, id)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Remote-tracking refs of any remote for branch `b`
+    /// (`remotes/*/<b>`): what `checkout <b>` can start a local branch from.
+    pub fn remote_branches_named(&self, b: &BranchName) -> Result<Vec<(RefName, ContentId)>> {
+        Ok(self
+            .remote_tracking(None)?
+            .into_iter()
+            .filter(|(r, _)| r.as_remote_tracking().is_some_and(|(_, rb)| rb == *b))
+            .collect())
     }
 
     /// Apply several updates atomically: either every expectation holds and
     /// all are written, or nothing changes.
     pub fn update_all(&self, updates: &[RefUpdate]) -> Result<()> {
+        let mut txn = self.db.begin_write()?;
         for u in updates {
-            validate_ref_name(&u.name)?;
-        }
-        let table = self.db.table(Table::Refs);
-        let mut txn = self.db.env.begin_rw_txn()?;
-        for u in updates {
-            let cur = match txn.get(table, &u.name.as_bytes()) {
-                Ok(v) => ContentId::from_slice(v),
-                Err(lmdb::Error::NotFound) => None,
-                Err(e) => return Err(e.into()),
-            };
+            let key = u.name.as_str().as_bytes();
+            let cur = txn.get(Table::Refs, key)?.and_then(|v| ContentId::from_slice(&v));
             let ok = match u.expect {
                 Expect::Any => true,
                 Expect::Absent => cur.is_none(),
@@ -184,14 +165,13 @@ impl<'a> Refs<'a> {
                     Expect::Is(id) => id.to_hex(),
                     _ => "(none)".into(),
                 };
-                return Err(RefError::Stale { name: u.name.clone(), expected, actual: show(cur) });
+                return Err(RefError::Stale { name: u.name.to_string(), expected, actual: show(cur) });
             }
             match u.new {
-                Some(id) => txn.put(table, &u.name.as_bytes(), id.as_bytes(), WriteFlags::empty())?,
-                None => match txn.del(table, &u.name.as_bytes(), None) {
-                    Ok(()) | Err(lmdb::Error::NotFound) => {}
-                    Err(e) => return Err(e.into()),
-                },
+                Some(id) => txn.put(Table::Refs, key, id.as_bytes())?,
+                None => {
+                    txn.delete(Table::Refs, key)?;
+                }
             }
         }
         txn.commit()?;
@@ -199,39 +179,47 @@ impl<'a> Refs<'a> {
     }
 
     /// Update one ref with compare-and-swap.
-    pub fn update(&self, name: &str, new: Option<ContentId>, expect: Expect) -> Result<()> {
-        self.update_all(&[RefUpdate { name: name.to_string(), new, expect }])
+    pub fn update(&self, name: &RefName, new: Option<ContentId>, expect: Expect) -> Result<()> {
+        self.update_all(&[RefUpdate { name: name.clone(), new, expect }])
     }
 
-    /// All refs under a prefix (`heads/`, `tags/`, `remotes/origin/`), sorted.
-    pub fn list(&self, prefix: &str) -> Result<Vec<(String, ContentId)>> {
+    fn list(&self, prefix: &str) -> Result<Vec<(RefName, ContentId)>> {
         Ok(self
             .db
             .scan_prefix(Table::Refs, prefix.as_bytes())?
             .into_iter()
-            .filter_map(|(k, v)| Some((String::from_utf8(k).ok()?, ContentId::from_slice(&v)?)))
+            .filter_map(|(k, v)| Some((RefName::new(String::from_utf8(k).ok()?).ok()?, ContentId::from_slice(&v)?)))
             .collect())
+    }
+
+    /// Every ref, sorted by name.
+    pub fn all(&self) -> Result<Vec<(RefName, ContentId)>> {
+        self.list("")
+    }
+
+    /// Local branches, sorted.
+    pub fn branches(&self) -> Result<Vec<(BranchName, ContentId)>> {
+        Ok(self.list(name::HEADS)?.into_iter().filter_map(|(r, id)| Some((r.as_branch()?, id))).collect())
+    }
+
+    /// Tags, sorted.
+    pub fn tags(&self) -> Result<Vec<(TagName, ContentId)>> {
+        Ok(self.list(name::TAGS)?.into_iter().filter_map(|(r, id)| Some((r.as_tag()?, id))).collect())
+    }
+
+    /// Remote-tracking refs of one remote, or of all with `None`, sorted.
+    pub fn remote_tracking(&self, remote: Option<&str>) -> Result<Vec<(RefName, ContentId)>> {
+        match remote {
+            Some(r) => self.list(&RefName::remote_prefix(r)),
+            None => self.list(name::REMOTES),
+        }
     }
 
     /// The commit HEAD resolves to, if any (none on an unborn branch).
     pub fn head_commit(&self, layout: &Layout) -> Result<Option<ContentId>> {
         match read_head(layout)? {
             Head::Detached(id) => Ok(Some(id)),
-            Head::Branch(b) => self.get(&format!("heads/{b}")),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names() {
-        assert!(validate_ref_name("heads/main").is_ok());
-        assert!(validate_ref_name("heads/feature/x-1").is_ok());
-        for bad in ["heads/../x", "heads/a b", "heads//x", "heads/x.lock", "heads/.x", "-x", ""] {
-            assert!(validate_ref_name(bad).is_err(), "{bad}");
+            Head::Branch(b) => self.get(&b.to_ref()),
         }
     }
 }

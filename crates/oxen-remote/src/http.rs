@@ -4,8 +4,9 @@ use std::io::Read;
 
 use oxen_hash::ContentId;
 use oxen_pack::wire::{ObjectsMsg, RefsMsg, UpdateRefsMsg, UpdatedMsg, WantsMsg};
-use oxen_pack::{ObjRef, PackSource, Progress, ReceiveStats, RefUpdateReq, RefUpdateResult};
+use oxen_pack::{ObjRef, PackSource, ReceiveStats, RefUpdateReq, RefUpdateResult};
 use oxen_repo::Repo;
+use oxen_store::Progress;
 
 use crate::{RemoteError, Result};
 

@@ -17,8 +17,10 @@ use std::path::PathBuf;
 
 use oxen_hash::ContentId;
 use oxen_pack::wire::RefsMsg;
-use oxen_pack::{ObjRef, PackSource, Progress, ReceiveStats, RefUpdateReq, RefUpdateResult};
+use oxen_pack::{ObjRef, PackSource, ReceiveStats, RefUpdateReq, RefUpdateResult};
+use oxen_refs::{BranchName, RefName};
 use oxen_repo::Repo;
+use oxen_store::{NoProgress, Progress};
 
 /// Errors talking to a remote.
 #[derive(Debug, thiserror::Error)]
@@ -28,7 +30,12 @@ pub enum RemoteError {
     Http(String),
     /// The connection failed.
     #[error("cannot reach {url}: {msg}")]
-    Transport { url: String, msg: String },
+    Transport {
+        /// The URL that was asked.
+        url: String,
+        /// The transport's complaint.
+        msg: String,
+    },
     /// A pack or ref-update problem (local or reported).
     #[error(transparent)]
     Pack(#[from] oxen_pack::PackError),
@@ -53,24 +60,31 @@ pub type Result<T> = std::result::Result<T, RemoteError>;
 #[derive(Clone, Debug, Default)]
 pub struct RemoteRefs {
     /// The ref HEAD names (`heads/main`), when on a branch.
-    pub head: Option<String>,
-    /// Full ref name -> commit.
-    pub refs: BTreeMap<String, ContentId>,
+    pub head: Option<RefName>,
+    /// Ref -> commit.
+    pub refs: BTreeMap<RefName, ContentId>,
 }
 
 impl RemoteRefs {
     /// The branch a clone should check out: HEAD's if it exists, else
     /// `main`, else the first branch.
-    pub fn default_branch(&self) -> Option<String> {
+    pub fn default_branch(&self) -> Option<BranchName> {
         if let Some(h) = &self.head {
             if self.refs.contains_key(h) {
-                return h.strip_prefix("heads/").map(str::to_string);
+                return h.as_branch();
             }
         }
-        if self.refs.contains_key("heads/main") {
-            return Some("main".into());
+        if let Ok(main) = BranchName::new("main") {
+            if self.refs.contains_key(&main.to_ref()) {
+                return Some(main);
+            }
         }
-        self.refs.keys().find_map(|k| k.strip_prefix("heads/").map(str::to_string))
+        self.refs.keys().find_map(RefName::as_branch)
+    }
+
+    /// The remote's branches and their tips.
+    pub fn branches(&self) -> impl Iterator<Item = (BranchName, ContentId)> + '_ {
+        self.refs.iter().filter_map(|(k, v)| Some((k.as_branch()?, *v)))
     }
 }
 
@@ -102,14 +116,20 @@ impl Remote {
             Remote::Http(h) => h.refs()?,
             Remote::Local(r) => local_refs(r)?,
         };
-        Ok(RemoteRefs { head: msg.head.clone(), refs: msg.parsed()? })
+        let bad = |e: oxen_refs::RefError| RemoteError::Other(format!("the remote sent a bad ref name: {e}"));
+        let head = msg.head.as_deref().map(RefName::new).transpose().map_err(bad)?;
+        let mut refs = BTreeMap::new();
+        for (name, id) in msg.parsed()? {
+            refs.insert(RefName::new(name).map_err(bad)?, id);
+        }
+        Ok(RemoteRefs { head, refs })
     }
 
     /// Which of `objects` the remote lacks.
     pub fn missing(&self, objects: &[ObjRef]) -> Result<Vec<ObjRef>> {
         match self {
             Remote::Http(h) => h.missing(objects),
-            Remote::Local(r) => Ok(oxen_pack::missing(r, objects)?),
+            Remote::Local(r) => Ok(oxen_pack::missing(&**r, objects)?),
         }
     }
 
@@ -118,7 +138,7 @@ impl Remote {
         let src = PackSource::new(local, objects).with_progress(progress);
         match self {
             Remote::Http(h) => h.send_pack(src),
-            Remote::Local(r) => Ok(oxen_pack::receive_pack(r, src, &oxen_pack::NoProgress)?),
+            Remote::Local(r) => Ok(oxen_pack::receive_pack(&**r, src, &NoProgress)?),
         }
     }
 
@@ -126,7 +146,7 @@ impl Remote {
     pub fn update_refs(&self, updates: Vec<RefUpdateReq>, force: bool) -> Result<Vec<RefUpdateResult>> {
         match self {
             Remote::Http(h) => h.update_refs(updates, force),
-            Remote::Local(r) => Ok(oxen_pack::apply_ref_updates(r, &updates, force)?),
+            Remote::Local(r) => Ok(oxen_pack::apply_ref_updates(&**r, &r.refs(), &updates, force)?),
         }
     }
 
@@ -142,8 +162,8 @@ impl Remote {
         match self {
             Remote::Http(h) => h.fetch_pack(local, wants, haves, progress),
             Remote::Local(r) => {
-                let objs = oxen_pack::enumerate(r, wants, haves)?;
-                let src = PackSource::new(r, objs);
+                let objs = oxen_pack::enumerate(&**r, wants, haves)?;
+                let src = PackSource::new(&**r, objs);
                 Ok(oxen_pack::receive_pack(local, src, progress)?)
             }
         }
@@ -152,17 +172,13 @@ impl Remote {
 
 /// A local repository's refs in wire form (what `GET .../refs` returns).
 pub fn local_refs(repo: &Repo) -> Result<RefsMsg> {
-    let refs = repo.refs();
     let mut out = BTreeMap::new();
-    for prefix in ["heads/", "tags/"] {
-        for (name, id) in refs.list(prefix)? {
-            out.insert(name, id.to_hex());
+    for (name, id) in repo.refs().all()? {
+        if name.is_pushable() {
+            out.insert(name.to_string(), id.to_hex());
         }
     }
-    let head = match repo.head()? {
-        oxen_refs::Head::Branch(b) => Some(format!("heads/{b}")),
-        oxen_refs::Head::Detached(_) => None,
-    };
+    let head = repo.head()?.branch_ref().map(|r| r.to_string());
     Ok(RefsMsg { head, refs: out })
 }
 

@@ -3,18 +3,18 @@
 use std::path::{Path, PathBuf};
 
 use oxen_hash::ContentId;
-use oxen_pack::{PackError, Progress, RefUpdateReq};
-use oxen_refs::{Expect, RefUpdate};
+use oxen_pack::{PackError, RefUpdateReq};
+use oxen_refs::{BranchName, Expect, RefName, RefUpdate};
 use oxen_repo::Repo;
-use oxen_store::Config;
+use oxen_store::{Config, NoProgress, Progress};
 
 use crate::{Remote, RemoteError, Result};
 
 /// How one ref changed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RefChange {
-    /// Full ref name (`heads/main`).
-    pub name: String,
+    /// The ref (`heads/main`).
+    pub name: RefName,
     /// Value before (`None`: it did not exist).
     pub old: Option<ContentId>,
     /// Value after.
@@ -65,7 +65,7 @@ pub struct CloneReport {
     /// The new repository's work tree.
     pub dir: PathBuf,
     /// Branch checked out (`None` when the remote is empty).
-    pub branch: Option<String>,
+    pub branch: Option<BranchName>,
     /// Its commit.
     pub commit: Option<ContentId>,
     /// Objects received.
@@ -98,16 +98,6 @@ fn is_url(s: &str) -> bool {
     s.starts_with("http://") || s.starts_with("https://")
 }
 
-/// `main` -> `heads/main`; `heads/x`, `tags/x` stay.
-fn full_ref(name: &str) -> String {
-    let n = name.strip_prefix("refs/").unwrap_or(name);
-    if n.starts_with("heads/") || n.starts_with("tags/") {
-        n.to_string()
-    } else {
-        format!("heads/{n}")
-    }
-}
-
 /// Push local refs (branch names, `heads/<b>` or `tags/<t>`) to a remote.
 /// Only objects the remote lacks are sent: the walk starts from the local
 /// tips and stops at anything reachable from the remote's tips, and the
@@ -128,8 +118,10 @@ pub fn push(
     let mut updates = Vec::new();
     let mut report = PushReport::default();
     for r in refs {
-        let name = full_ref(r);
-        oxen_refs::validate_ref_name(&name)?;
+        let name = RefName::from_shorthand(r)?;
+        if !name.is_pushable() {
+            return Err(RemoteError::Other(format!("only branches and tags can be pushed, not '{r}'")));
+        }
         let local = repo
             .refs()
             .get(&name)?
@@ -144,15 +136,15 @@ pub fn push(
                 match (ff, force) {
                     (true, _) => PushOutcome::FastForward,
                     (false, true) => PushOutcome::Forced,
-                    (false, false) if !known => return Err(PackError::FetchFirst(name).into()),
-                    (false, false) => return Err(PackError::NonFastForward(name).into()),
+                    (false, false) if !known => return Err(PackError::FetchFirst(name.to_string()).into()),
+                    (false, false) => return Err(PackError::NonFastForward(name.to_string()).into()),
                 }
             }
         };
         if outcome != PushOutcome::UpToDate {
             tips.push(local);
             updates.push(RefUpdateReq {
-                name: name.clone(),
+                name: name.to_string(),
                 old: theirs.map(|t| t.to_hex()),
                 new: Some(local.to_hex()),
             });
@@ -173,8 +165,9 @@ pub fn push(
     if let Some(rn) = remote_name {
         let mut tracking = Vec::new();
         for c in &report.changes {
-            if let (Some(b), Some(new)) = (c.name.strip_prefix("heads/"), c.new) {
-                tracking.push(RefUpdate { name: format!("remotes/{rn}/{b}"), new: Some(new), expect: Expect::Any });
+            if let (Some(b), Some(new)) = (c.name.as_branch(), c.new) {
+                let name = RefName::remote_tracking(rn, &b)?;
+                tracking.push(RefUpdate { name, new: Some(new), expect: Expect::Any });
             }
         }
         repo.refs().update_all(&tracking)?;
@@ -187,8 +180,7 @@ pub fn push(
 /// tips. Our own refs (heads, tags) are never touched.
 pub fn fetch(repo: &Repo, remote: &Remote, remote_name: Option<&str>, progress: &dyn Progress) -> Result<FetchReport> {
     let remote_refs = remote.list_refs()?;
-    let heads: Vec<(String, ContentId)> =
-        remote_refs.refs.iter().filter_map(|(k, v)| k.strip_prefix("heads/").map(|b| (b.to_string(), *v))).collect();
+    let heads: Vec<(BranchName, ContentId)> = remote_refs.branches().collect();
     let mut wants = Vec::new();
     for (_, id) in &heads {
         if !repo.db.has_object(oxen_store::Table::Commits, id)? && !wants.contains(id) {
@@ -197,7 +189,7 @@ pub fn fetch(repo: &Repo, remote: &Remote, remote_name: Option<&str>, progress: 
     }
     let mut report = FetchReport::default();
     if !wants.is_empty() {
-        let haves: Vec<ContentId> = repo.refs().list("")?.into_iter().map(|(_, id)| id).collect();
+        let haves: Vec<ContentId> = repo.refs().all()?.into_iter().map(|(_, id)| id).collect();
         let stats = remote.fetch_pack(repo, &wants, &haves, progress)?;
         report.objects = stats.objects;
         report.bytes = stats.bytes;
@@ -205,8 +197,8 @@ pub fn fetch(repo: &Repo, remote: &Remote, remote_name: Option<&str>, progress: 
     let mut updates = Vec::new();
     for (b, id) in &heads {
         let name = match remote_name {
-            Some(rn) => format!("remotes/{rn}/{b}"),
-            None => format!("heads/{b}"),
+            Some(rn) => RefName::remote_tracking(rn, b)?,
+            None => b.to_ref(),
         };
         let old = if remote_name.is_some() { repo.refs().get(&name)? } else { None };
         if old == Some(*id) {
@@ -269,14 +261,19 @@ fn clone_into(
     let remote_refs = remote.list_refs()?;
     let chosen = match branch {
         Some(b) => {
-            if !remote_refs.refs.contains_key(&format!("heads/{b}")) {
+            let b = BranchName::new(b)?;
+            if !remote_refs.refs.contains_key(&b.to_ref()) {
                 return Err(RemoteError::Other(format!("remote branch '{b}' not found in {url}")));
             }
-            Some(b.to_string())
+            Some(b)
         }
         None => remote_refs.default_branch(),
     };
-    let repo = Repo::init(dir, chosen.as_deref().unwrap_or("main"))?;
+    let initial = match &chosen {
+        Some(b) => b.clone(),
+        None => BranchName::new("main")?,
+    };
+    let repo = Repo::init(dir, &initial)?;
     // Store a local remote as an absolute path: the clone's work tree is
     // elsewhere, so a relative one would point at the wrong place.
     let stored_url = if is_url(url) {
@@ -288,7 +285,7 @@ fn clone_into(
     let mut cfg = Config::load(&cfg_path)?;
     cfg.remote.insert("origin".into(), oxen_store::RemoteConfig { url: stored_url });
     if let Some(b) = &chosen {
-        cfg.upstream.insert(b.clone(), "origin".into());
+        cfg.upstream.insert(b.to_string(), "origin".into());
     }
     cfg.save(&cfg_path)?;
     let fetched = fetch(&repo, remote, Some("origin"), progress)?;
@@ -296,11 +293,11 @@ fn clone_into(
     if let Some(b) = &chosen {
         let tip = repo
             .refs()
-            .get(&format!("remotes/origin/{b}"))?
+            .get(&RefName::remote_tracking("origin", b)?)?
             .ok_or_else(|| RemoteError::Other(format!("remote branch '{b}' vanished during clone")))?;
         // HEAD is still unborn here, so the checkout writes every file.
-        repo.checkout_commit(&tip, true)?;
-        repo.refs().update(&format!("heads/{b}"), Some(tip), Expect::Absent)?;
+        repo.checkout_commit(&tip, true, &NoProgress)?;
+        repo.refs().update(&b.to_ref(), Some(tip), Expect::Absent)?;
         commit = Some(tip);
     }
     Ok(CloneReport {

@@ -1,7 +1,9 @@
 //! Integrity check: re-hash every object reachable from refs, HEAD and the
 //! index, and report what is missing or corrupt.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use oxen_object::graph::ancestors as oxen_graph_walk;
 
 use oxen_hash::ContentId;
 use oxen_object::{EntryKind, Tree};
@@ -14,9 +16,23 @@ use crate::{Repo, RepoError, Result};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FsckProblem {
     /// An object that something points at is not stored.
-    Missing { kind: &'static str, id: ContentId, from: String },
+    Missing {
+        /// `commit`, `tree` or `blob`.
+        kind: &'static str,
+        /// The missing object.
+        id: ContentId,
+        /// What refers to it, so the damage can be traced.
+        from: String,
+    },
     /// An object whose bytes no longer hash to its id (or do not decode).
-    Corrupt { kind: &'static str, id: ContentId, detail: String },
+    Corrupt {
+        /// `commit`, `tree` or `blob`.
+        kind: &'static str,
+        /// The corrupt object.
+        id: ContentId,
+        /// What is wrong with it.
+        detail: String,
+    },
 }
 
 impl std::fmt::Display for FsckProblem {
@@ -44,32 +60,58 @@ pub struct FsckReport {
 /// Check everything reachable from refs, HEAD and the index.
 pub fn fsck(repo: &Repo) -> Result<FsckReport> {
     let mut report = FsckReport::default();
-    let mut queue: VecDeque<(ContentId, String)> = VecDeque::new();
-    for (name, id) in repo.refs().list("")? {
-        queue.push_back((id, name));
+    // Who first referred to each commit, for "missing ... (referenced by ...)".
+    let mut from: HashMap<ContentId, String> = HashMap::new();
+    let mut tips = Vec::new();
+    for (name, id) in repo.refs().all()? {
+        from.entry(id).or_insert(name.to_string());
+        tips.push(id);
     }
     if let Some(h) = repo.head_commit()? {
-        queue.push_back((h, "HEAD".into()));
+        from.entry(h).or_insert_with(|| "HEAD".into());
+        tips.push(h);
     }
-    let mut seen_commits = HashSet::new();
     let mut trees: VecDeque<(ContentId, String)> = VecDeque::new();
-    while let Some((id, from)) = queue.pop_front() {
-        if !seen_commits.insert(id) {
-            continue;
-        }
-        match repo.db.get_object(Table::Commits, &id) {
+    // A commit that cannot be read is a problem to report, not a reason to
+    // stop: the walk just does not go past it.
+    let mut failure = None;
+    let walk = oxen_graph_walk(tips, |id: &ContentId| -> std::result::Result<Vec<ContentId>, ()> {
+        match repo.db.get_object(Table::Commits, id) {
             Ok(bytes) => match oxen_object::Commit::decode(&bytes) {
                 Ok(c) => {
                     report.commits += 1;
                     trees.push_back((c.tree, format!("commit {id}")));
-                    for p in c.parents {
-                        queue.push_back((p, format!("commit {id}")));
+                    for p in &c.parents {
+                        from.entry(*p).or_insert_with(|| format!("commit {id}"));
                     }
+                    Ok(c.parents)
                 }
-                Err(e) => report.problems.push(FsckProblem::Corrupt { kind: "commit", id, detail: e.to_string() }),
+                Err(e) => {
+                    report.problems.push(FsckProblem::Corrupt { kind: "commit", id: *id, detail: e.to_string() });
+                    Ok(vec![])
+                }
             },
-            Err(e) => report.problems.push(store_problem("commit", id, from, e)?),
+            Err(e) => {
+                let by = from.get(id).cloned().unwrap_or_default();
+                match store_problem("commit", *id, by, e) {
+                    Ok(p) => report.problems.push(p),
+                    Err(e) => failure = Some(e),
+                }
+                if failure.is_some() {
+                    Err(())
+                } else {
+                    Ok(vec![])
+                }
+            }
         }
+    });
+    for c in walk {
+        if c.is_err() {
+            break;
+        }
+    }
+    if let Some(e) = failure {
+        return Err(e);
     }
     let mut seen_trees = HashSet::new();
     let mut blobs: Vec<(ContentId, String)> = Vec::new();

@@ -5,8 +5,12 @@
 
 mod author;
 mod fsck;
+mod graph;
 mod merge;
+mod objects;
 mod revision;
+mod status;
+pub mod text_merge;
 mod tree;
 mod worktree;
 
@@ -22,42 +26,48 @@ use std::path::Path;
 use oxen_hash::ContentId;
 use oxen_index::{Index, IndexError};
 use oxen_object::{Commit, ObjectError, Tree};
-use oxen_refs::{Head, RefError, Refs};
+use oxen_refs::{BranchName, Head, RefError, Refs};
 use oxen_store::{Config, Db, Layout, StoreError, Table, Versions};
 
 /// Errors from repository operations.
 #[derive(Debug, thiserror::Error)]
 pub enum RepoError {
+    /// The stores failed underneath.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Staging or reading the index failed.
     #[error(transparent)]
     Index(#[from] IndexError),
+    /// A ref could not be read or moved.
     #[error(transparent)]
     Ref(#[from] RefError),
+    /// A stored commit or tree does not decode.
     #[error(transparent)]
     Object(#[from] ObjectError),
+    /// A tabular file could not be parsed (merge and diff read rows).
     #[error(transparent)]
     Tabular(#[from] oxen_tabular::TabularError),
+    /// A revision names nothing: no ref, id or prefix matches.
     #[error("unknown revision '{0}'")]
     UnknownRevision(String),
+    /// A short id matches several objects; a longer prefix is needed.
     #[error("short id '{0}' is ambiguous")]
     Ambiguous(String),
+    /// An object of one kind where another is needed (name, actual, wanted).
     #[error("{0} is a {1}, not a {2}")]
     WrongKind(String, &'static str, &'static str),
+    /// `rev:path` names a path the tree does not have (revision, path).
     #[error("path '{1}' does not exist in {0}")]
     NoSuchPath(String, String),
+    /// Commits need an author; none is configured.
     #[error("author identity unknown: set it with `oxen config user.name \"Your Name\"` and `oxen config user.email you@example.com`, or OXEN_AUTHOR_NAME/OXEN_AUTHOR_EMAIL")]
     NoAuthor,
+    /// An author date that none of the accepted forms parses.
     #[error("invalid date '{0}': use '<unix-seconds> <+hhmm>' or RFC 3339")]
     BadDate(String),
+    /// An operation refused to run because it would lose work or the state forbids it; the message says why.
     #[error("{0}")]
     Refused(String),
-}
-
-impl From<oxen_store::lmdb::Error> for RepoError {
-    fn from(e: oxen_store::lmdb::Error) -> Self {
-        RepoError::Store(StoreError::Lmdb(e))
-    }
 }
 
 /// Result alias.
@@ -71,10 +81,6 @@ pub struct Repo {
     pub db: Db,
     /// File contents.
     pub versions: Versions,
-    /// Files written by work-tree operations so far (for progress display).
-    pub progress: std::sync::Arc<std::sync::atomic::AtomicU64>,
-    /// Files those operations set out to write.
-    pub progress_total: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Repo {
@@ -89,15 +95,14 @@ impl Repo {
     }
 
     /// Create a new repository in `dir`.
-    pub fn init(dir: &Path, branch: &str) -> Result<Repo> {
-        oxen_refs::validate_branch_name(branch)?;
-        Self::from_layout(Layout::init(dir, branch)?)
+    pub fn init(dir: &Path, branch: &BranchName) -> Result<Repo> {
+        Self::from_layout(oxen_refs::init(dir, branch)?)
     }
 
     fn from_layout(layout: Layout) -> Result<Repo> {
         let db = Db::open(&layout)?;
         let versions = layout.versions(&db);
-        Ok(Repo { layout, db, versions, progress: Default::default(), progress_total: Default::default() })
+        Ok(Repo { layout, db, versions })
     }
 
     /// Ref access.

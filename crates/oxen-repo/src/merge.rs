@@ -1,14 +1,14 @@
-//! Merging: fast-forward when possible, otherwise a three-way merge at file
+//! Merging a commit into the current branch: fast-forward when possible, otherwise a three-way merge at file
 //! level, line level for text and row level for tabular files with keys.
 //! Conflicts leave both versions in the work tree and are recorded so that
 //! `status` lists them and `add` + `commit` resolve them.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 
 use oxen_hash::ContentId;
 use oxen_object::Commit;
 use oxen_refs::{Expect, Head};
-use oxen_store::StoreError;
+use oxen_store::{NoProgress, StoreError};
 
 use crate::tree::FlatEntry;
 use crate::{Repo, RepoError, Result};
@@ -38,44 +38,6 @@ pub struct MergeState {
 }
 
 impl Repo {
-    /// Whether `a` is an ancestor of (or equal to) `b`.
-    pub fn is_ancestor(&self, a: &ContentId, b: &ContentId) -> Result<bool> {
-        let mut seen = HashSet::new();
-        let mut q = VecDeque::from([*b]);
-        while let Some(c) = q.pop_front() {
-            if c == *a {
-                return Ok(true);
-            }
-            if !seen.insert(c) {
-                continue;
-            }
-            q.extend(self.read_commit(&c)?.parents);
-        }
-        Ok(false)
-    }
-
-    /// A best common ancestor of two commits.
-    pub fn merge_base(&self, a: &ContentId, b: &ContentId) -> Result<Option<ContentId>> {
-        let mut anc = HashSet::new();
-        let mut q = VecDeque::from([*a]);
-        while let Some(c) = q.pop_front() {
-            if anc.insert(c) {
-                q.extend(self.read_commit(&c)?.parents);
-            }
-        }
-        let mut seen = HashSet::new();
-        let mut q = VecDeque::from([*b]);
-        while let Some(c) = q.pop_front() {
-            if anc.contains(&c) {
-                return Ok(Some(c));
-            }
-            if seen.insert(c) {
-                q.extend(self.read_commit(&c)?.parents);
-            }
-        }
-        Ok(None)
-    }
-
     /// The merge in progress, if any.
     pub fn merge_state(&self) -> Result<Option<MergeState>> {
         let p = self.layout.dot.join("MERGE_HEAD");
@@ -135,7 +97,7 @@ impl Repo {
         let head = self.head()?;
         let Some(ours) = ours else {
             // Unborn branch: adopt theirs.
-            self.checkout_commit(theirs, false)?;
+            self.checkout_commit(theirs, false, &NoProgress)?;
             self.move_head_to(&head, None, theirs)?;
             return Ok(MergeOutcome::FastForward(*theirs));
         };
@@ -144,17 +106,14 @@ impl Repo {
         }
         // Refuse to merge over uncommitted changes to tracked files.
         let ours_files = self.flatten_commit(Some(&ours))?;
-        let flat_head: BTreeMap<String, (ContentId, u32)> =
-            ours_files.iter().map(|(p, e)| (p.clone(), (e.id, e.mode))).collect();
-        let index = self.index()?;
-        let st = oxen_index::status(&self.layout.work, &self.versions, &index, Some(&flat_head))?;
+        let (st, _) = self.status()?;
         if st.has_staged() || st.has_unstaged() {
             return Err(RepoError::Refused(
                 "you have uncommitted changes; commit or restore them before merging".into(),
             ));
         }
         if self.is_ancestor(&ours, theirs)? {
-            self.checkout_commit(theirs, false)?;
+            self.checkout_commit(theirs, false, &NoProgress)?;
             self.move_head_to(&head, Some(ours), theirs)?;
             return Ok(MergeOutcome::FastForward(*theirs));
         }
@@ -228,11 +187,11 @@ impl Repo {
             let tree = self.write_tree_from(&merged)?;
             let author = crate::signature(&config)?;
             let commit = self.write_commit(&Commit { tree, parents: vec![ours, *theirs], author, message })?;
-            self.apply_to_worktree(&to_write, &removed)?;
+            self.apply_to_worktree(&to_write, &removed, &NoProgress)?;
             self.move_head_to(&head, Some(ours), &commit)?;
             return Ok(MergeOutcome::Merged(commit));
         }
-        self.apply_to_worktree(&to_write, &removed)?;
+        self.apply_to_worktree(&to_write, &removed, &NoProgress)?;
         for (p, bytes) in conflict_files {
             let abs = self.layout.work.join(&p);
             std::fs::write(&abs, bytes).map_err(|e| StoreError::io(&abs, e))?;
@@ -251,7 +210,7 @@ impl Repo {
                     Some(o) => Expect::Is(o),
                     None => Expect::Absent,
                 };
-                self.refs().update(&format!("heads/{b}"), Some(*new), expect)?;
+                self.refs().update(&b.to_ref(), Some(*new), expect)?;
             }
             Head::Detached(_) => oxen_refs::write_head(&self.layout, &Head::Detached(*new))?,
         }
@@ -294,7 +253,7 @@ impl Repo {
         }
         let is_text = |b: &[u8]| !b.contains(&0) && std::str::from_utf8(b).is_ok();
         if format.is_none() && is_text(&ob) && is_text(&tb) && is_text(&bb) {
-            let (text, conflict) = merge_text(
+            let (text, conflict) = crate::text_merge::merge_text(
                 std::str::from_utf8(&bb).unwrap_or(""),
                 std::str::from_utf8(&ob).unwrap_or(""),
                 std::str::from_utf8(&tb).unwrap_or(""),
@@ -315,146 +274,5 @@ impl Repo {
             _ => None,
         };
         Ok(FlatEntry { id, mode, size: bytes.len() as u64, tabular })
-    }
-}
-
-/// A hunk: base lines `[start, end)` replaced by `lines`.
-struct Hunk<'a> {
-    start: usize,
-    end: usize,
-    lines: Vec<&'a str>,
-}
-
-fn hunks<'a>(base: &[&'a str], side: &[&'a str]) -> Vec<Hunk<'a>> {
-    use similar::{capture_diff_slices, Algorithm, DiffOp};
-    let mut out = Vec::new();
-    for op in capture_diff_slices(Algorithm::Myers, base, side) {
-        match op {
-            DiffOp::Equal { .. } => {}
-            DiffOp::Delete { old_index, old_len, .. } => {
-                out.push(Hunk { start: old_index, end: old_index + old_len, lines: vec![] })
-            }
-            DiffOp::Insert { old_index, new_index, new_len } => out.push(Hunk {
-                start: old_index,
-                end: old_index,
-                lines: side[new_index..new_index + new_len].to_vec(),
-            }),
-            DiffOp::Replace { old_index, old_len, new_index, new_len } => out.push(Hunk {
-                start: old_index,
-                end: old_index + old_len,
-                lines: side[new_index..new_index + new_len].to_vec(),
-            }),
-        }
-    }
-    out
-}
-
-fn region<'a>(base: &[&'a str], hs: &[&Hunk<'a>], start: usize, end: usize) -> Vec<&'a str> {
-    let mut out = Vec::new();
-    let mut p = start;
-    for h in hs {
-        out.extend_from_slice(&base[p..h.start]);
-        out.extend_from_slice(&h.lines);
-        p = h.end;
-    }
-    out.extend_from_slice(&base[p..end]);
-    out
-}
-
-/// Line-level three-way merge (diff3 style). Returns the merged text and
-/// whether it holds conflict markers.
-pub fn merge_text(base: &str, ours: &str, theirs: &str, label: &str) -> (String, bool) {
-    fn split(s: &str) -> Vec<&str> {
-        s.split_inclusive('\n').collect()
-    }
-    let (b, o, t) = (split(base), split(ours), split(theirs));
-    let (ho, ht) = (hunks(&b, &o), hunks(&b, &t));
-    let (mut i, mut j, mut pos) = (0, 0, 0);
-    let mut out = String::new();
-    let mut conflict = false;
-    while i < ho.len() || j < ht.len() {
-        let first_ours = j >= ht.len() || (i < ho.len() && ho[i].start <= ht[j].start);
-        let (start, mut end) = if first_ours { (ho[i].start, ho[i].end) } else { (ht[j].start, ht[j].end) };
-        let (mut go, mut gt): (Vec<&Hunk>, Vec<&Hunk>) = (Vec::new(), Vec::new());
-        loop {
-            let joins =
-                |h: &Hunk| h.start < end || h.start == start || (h.start == end && (h.start == h.end || start == end));
-            if i < ho.len() && joins(&ho[i]) {
-                end = end.max(ho[i].end);
-                go.push(&ho[i]);
-                i += 1;
-            } else if j < ht.len() && joins(&ht[j]) {
-                end = end.max(ht[j].end);
-                gt.push(&ht[j]);
-                j += 1;
-            } else {
-                break;
-            }
-        }
-        for l in &b[pos..start] {
-            out.push_str(l);
-        }
-        let ro = region(&b, &go, start, end);
-        let rt = region(&b, &gt, start, end);
-        if gt.is_empty() || ro == rt {
-            ro.iter().for_each(|l| out.push_str(l));
-        } else if go.is_empty() {
-            rt.iter().for_each(|l| out.push_str(l));
-        } else {
-            conflict = true;
-            let push_block = |out: &mut String, lines: &[&str]| {
-                for l in lines {
-                    out.push_str(l);
-                }
-                if !out.ends_with('\n') {
-                    out.push('\n');
-                }
-            };
-            out.push_str("<<<<<<< ours\n");
-            push_block(&mut out, &ro);
-            out.push_str("=======\n");
-            push_block(&mut out, &rt);
-            out.push_str(&format!(">>>>>>> {label}\n"));
-        }
-        pos = end;
-    }
-    for l in &b[pos..] {
-        out.push_str(l);
-    }
-    (out, conflict)
-}
-
-impl Repo {
-    /// Commits reachable from `local` but not `upstream`, and the reverse:
-    /// how far ahead and behind a branch is of its remote-tracking ref.
-    pub fn ahead_behind(&self, local: &ContentId, upstream: &ContentId) -> Result<(usize, usize)> {
-        let reach = |start: &ContentId| -> Result<HashSet<ContentId>> {
-            let mut seen = HashSet::new();
-            let mut q = VecDeque::from([*start]);
-            while let Some(c) = q.pop_front() {
-                if seen.insert(c) {
-                    q.extend(self.read_commit(&c)?.parents);
-                }
-            }
-            Ok(seen)
-        };
-        let (a, b) = (reach(local)?, reach(upstream)?);
-        Ok((a.difference(&b).count(), b.difference(&a).count()))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::merge_text;
-
-    #[test]
-    fn clean_and_conflicting_text_merges() {
-        let base = "a\nb\nc\nd\n";
-        let (m, c) = merge_text(base, "A\nb\nc\nd\n", "a\nb\nc\nD\n", "x");
-        assert!(!c);
-        assert_eq!(m, "A\nb\nc\nD\n");
-        let (m, c) = merge_text(base, "a\nB1\nc\nd\n", "a\nB2\nc\nd\n", "x");
-        assert!(c);
-        assert!(m.contains("<<<<<<< ours\nB1\n=======\nB2\n>>>>>>> x\n"));
     }
 }

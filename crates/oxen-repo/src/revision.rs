@@ -7,27 +7,8 @@ use oxen_store::Table;
 
 use crate::{Repo, RepoError, Result};
 
-/// What kind of object an id names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ObjectKind {
-    /// A commit.
-    Commit,
-    /// A tree node.
-    Tree,
-    /// File contents.
-    Blob,
-}
-
-impl ObjectKind {
-    /// `commit` / `tree` / `blob`
-    pub fn name(self) -> &'static str {
-        match self {
-            ObjectKind::Commit => "commit",
-            ObjectKind::Tree => "tree",
-            ObjectKind::Blob => "blob",
-        }
-    }
-}
+/// What kind of object an id names (commit, tree, blob).
+pub use oxen_store::ObjectKind;
 
 /// A resolved name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,14 +41,8 @@ impl Repo {
             let id = self.head_commit()?.ok_or_else(unknown)?;
             return Ok(Target { id, kind: ObjectKind::Commit });
         }
-        let n = name.strip_prefix("refs/").unwrap_or(name);
-        for cand in [n.to_string(), format!("heads/{n}"), format!("tags/{n}"), format!("remotes/{n}")] {
-            if oxen_refs::validate_ref_name(&cand).is_err() {
-                continue;
-            }
-            if let Some(id) = self.refs().get(&cand)? {
-                return Ok(Target { id, kind: ObjectKind::Commit });
-            }
+        if let Some((_, id)) = self.refs().resolve(name)? {
+            return Ok(Target { id, kind: ObjectKind::Commit });
         }
         if let Ok(id) = ContentId::from_hex(name) {
             return match self.object_kind(&id)? {

@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use oxen_hash::ContentId;
 use oxen_index::Index;
 use oxen_object::{bucket_bits_for, bucket_of, mode, EntryKind, TabularMeta, Tree, TreeEntry};
-use oxen_store::lmdb::Transaction;
 use oxen_store::Table;
 
 use crate::{Repo, Result};
@@ -71,7 +70,7 @@ impl Repo {
         // Deepest directories first, so children are built before parents.
         let mut order: Vec<String> = dirs.keys().cloned().collect();
         order.sort_by_key(|d| std::cmp::Reverse(if d.is_empty() { 0 } else { d.matches('/').count() + 1 }));
-        let mut txn = self.db.env.begin_rw_txn()?;
+        let mut txn = self.db.begin_write()?;
         let mut root = None;
         for d in order {
             let entries = dirs.remove(&d).unwrap_or_default();
@@ -98,14 +97,10 @@ impl Repo {
         Ok(root.expect("root directory is always built"))
     }
 
-    fn put_dir_node(
-        &self,
-        txn: &mut oxen_store::lmdb::RwTransaction<'_>,
-        entries: Vec<TreeEntry>,
-    ) -> Result<ContentId> {
+    fn put_dir_node(&self, txn: &mut oxen_store::WriteTxn<'_>, entries: Vec<TreeEntry>) -> Result<ContentId> {
         let bits = bucket_bits_for(entries.len());
         if bits == 0 {
-            return Ok(self.db.put_object_in(txn, Table::Trees, &Tree::Entries(entries).encode())?);
+            return Ok(txn.put_object(Table::Trees, &Tree::Entries(entries).encode())?);
         }
         let mut buckets: BTreeMap<u32, Vec<TreeEntry>> = BTreeMap::new();
         for e in entries {
@@ -113,33 +108,14 @@ impl Repo {
         }
         let mut list = Vec::with_capacity(buckets.len());
         for (idx, es) in buckets {
-            list.push((idx, self.db.put_object_in(txn, Table::Trees, &Tree::Entries(es).encode())?));
+            list.push((idx, txn.put_object(Table::Trees, &Tree::Entries(es).encode())?));
         }
-        Ok(self.db.put_object_in(txn, Table::Trees, &Tree::Buckets { bits, buckets: list }.encode())?)
+        Ok(txn.put_object(Table::Trees, &Tree::Buckets { bits, buckets: list }.encode())?)
     }
 
     /// The entries of one directory (buckets merged), sorted by name.
     pub fn dir_entries(&self, tree: &ContentId) -> Result<Vec<TreeEntry>> {
-        match self.read_tree_node(tree)? {
-            Tree::Entries(es) => Ok(es),
-            Tree::Buckets { buckets, .. } => {
-                let mut all = Vec::new();
-                for (_, id) in buckets {
-                    match self.read_tree_node(&id)? {
-                        Tree::Entries(es) => all.extend(es),
-                        Tree::Buckets { .. } => {
-                            return Err(oxen_object::ObjectError::Malformed {
-                                what: "tree",
-                                why: "nested bucket node".into(),
-                            }
-                            .into())
-                        }
-                    }
-                }
-                all.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
-                Ok(all)
-            }
-        }
+        self.read_tree_node(tree)?.into_entries(|id| self.read_tree_node(id))
     }
 
     /// Every file below a tree, by path.

@@ -10,7 +10,9 @@ use std::path::Path;
 use oxen_hash::ContentId;
 use oxen_index::{FileStat, Index, IndexEntry};
 use oxen_object::mode;
-use oxen_store::StoreError;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use oxen_store::{Progress, StoreError};
 use rayon::prelude::*;
 
 use crate::tree::FlatEntry;
@@ -211,7 +213,7 @@ impl Repo {
     /// are touched (found by comparing trees, skipping equal subtrees).
     /// Without `force`, refuses, changing nothing, if any of those paths has
     /// local changes. HEAD is not moved.
-    pub fn checkout_commit(&self, target: &ContentId, force: bool) -> Result<CheckoutReport> {
+    pub fn checkout_commit(&self, target: &ContentId, force: bool, progress: &dyn Progress) -> Result<CheckoutReport> {
         let current = self.head_commit()?;
         let cur_tree = match current {
             Some(c) => Some(self.read_commit(&c)?.tree),
@@ -242,7 +244,8 @@ impl Repo {
                     &self.layout.work,
                     &c.path,
                     oxen_index::WalkOptions { honor_ignore: false },
-                )?;
+                )?
+                .files;
                 if let Some(u) = inside.iter().find(|f| !index.entries.contains_key(&f.path)) {
                     return Err(RepoError::Refused(format!(
                         "untracked file '{}' is in the way of '{}'; move it away and retry",
@@ -254,16 +257,23 @@ impl Repo {
         let target_files: BTreeMap<String, FlatEntry> =
             changes.iter().filter_map(|c| c.new.clone().map(|n| (c.path.clone(), n))).collect();
         let removed: Vec<String> = changes.iter().filter(|c| c.new.is_none()).map(|c| c.path.clone()).collect();
-        self.apply_to_worktree(&target_files, &removed)
+        self.apply_to_worktree(&target_files, &removed, progress)
     }
 
     /// Write `files` into the work tree and index and remove `removed`, in
     /// parallel, then commit all index changes in one transaction.
-    pub fn apply_to_worktree(&self, files: &BTreeMap<String, FlatEntry>, removed: &[String]) -> Result<CheckoutReport> {
+    /// `progress` hears the number of files to write and each one written.
+    pub fn apply_to_worktree(
+        &self,
+        files: &BTreeMap<String, FlatEntry>,
+        removed: &[String],
+        progress: &dyn Progress,
+    ) -> Result<CheckoutReport> {
         for p in removed {
             remove_work_file(&self.layout.work, p)?;
         }
-        self.progress_total.fetch_add(files.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        progress.start(files.len() as u64);
+        let done = AtomicU64::new(0);
         // Each directory is made once, up front, rather than checked per file.
         let dirs: BTreeSet<&str> = files.keys().map(|p| parent_of(p)).collect();
         for d in dirs {
@@ -273,7 +283,7 @@ impl Repo {
             .par_iter()
             .map(|(p, e)| {
                 let st = write_file_at(self, p, e)?;
-                self.progress.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                progress.update(done.fetch_add(1, Ordering::Relaxed) + 1, 0);
                 Ok((p.clone(), Some(entry_for(p, e, st))))
             })
             .collect();
@@ -290,7 +300,7 @@ impl Repo {
 
     /// `reset --hard`: index and work tree become exactly `target` for every
     /// tracked path; untracked files are left alone.
-    pub fn reset_hard(&self, target: &ContentId) -> Result<CheckoutReport> {
+    pub fn reset_hard(&self, target: &ContentId, progress: &dyn Progress) -> Result<CheckoutReport> {
         let want = self.flatten_commit(Some(target))?;
         let index = self.index()?;
         let work = &self.layout.work;
@@ -314,7 +324,7 @@ impl Repo {
             }
         }
         let removed: Vec<String> = index.entries.keys().filter(|p| !want.contains_key(*p)).cloned().collect();
-        self.apply_to_worktree(&to_write, &removed)
+        self.apply_to_worktree(&to_write, &removed, progress)
     }
 
     /// Set the index (only) to `target`'s tree, keeping stat info for

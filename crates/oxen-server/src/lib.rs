@@ -28,14 +28,16 @@ use std::path::{Path, PathBuf};
 /// Errors from the server.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
+    /// A file operation under SYNC_DIR failed (path, cause).
     #[error("{0}: {1}")]
     Io(PathBuf, std::io::Error),
-    #[error("database error: {0}")]
-    Lmdb(#[from] oxen_store::lmdb::Error),
+    /// The listening socket could not be opened (address, cause).
     #[error("cannot listen on {0}: {1}")]
     Bind(String, String),
+    /// The stores failed underneath (user database, repositories).
     #[error(transparent)]
     Store(#[from] oxen_store::StoreError),
+    /// Anything else worth one line.
     #[error("{0}")]
     Other(String),
 }

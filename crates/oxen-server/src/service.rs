@@ -5,12 +5,14 @@ use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{channel, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use oxen_pack::wire::{valid_repo_name, ObjectsMsg, UpdateRefsMsg, UpdatedMsg, WantsMsg};
-use oxen_pack::{NoProgress, PackError, PackSource};
+use oxen_pack::{PackError, PackSource};
 use oxen_repo::Repo;
+use oxen_store::NoProgress;
 use serde_json::{json, Value};
 use tiny_http::{Header, Method, Request, Response, StatusCode};
 
@@ -23,12 +25,6 @@ const MAX_JSON_BYTES: u64 = 64 << 20;
 /// instead of being drained by tiny_http (which allocates the whole
 /// remaining length at once when it drains).
 const DRAIN_LIMIT: u64 = 64 << 20;
-
-static SHUTDOWN: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: libc::c_int) {
-    SHUTDOWN.store(true, Ordering::SeqCst);
-}
 
 /// How to run the server.
 #[derive(Clone, Debug)]
@@ -51,11 +47,23 @@ struct State {
     repos: Mutex<HashMap<String, Arc<Repo>>>,
     // Serialises creating and deleting repositories.
     admin: Mutex<()>,
+    // Log lines, written by the serving thread to the caller's writer.
+    log: Sender<String>,
+}
+
+impl State {
+    fn note(&self, line: String) {
+        // The receiver lives until every worker is done; a failed send can
+        // only mean the process is going away.
+        let _ = self.log.send(line);
+    }
 }
 
 /// Bind, print `listening on http://ADDR` to `announce`, and serve until
 /// SIGINT or SIGTERM; in-flight requests are finished before returning.
-pub fn serve(cfg: ServerConfig, announce: &mut dyn Write) -> Result<()> {
+/// One line per request (and any serving trouble) goes to `log`, written
+/// from this thread as workers report it.
+pub fn serve(cfg: ServerConfig, announce: &mut dyn Write, log: &mut dyn Write) -> Result<()> {
     std::fs::create_dir_all(&cfg.sync_dir).map_err(|e| ServerError::Io(cfg.sync_dir.clone(), e))?;
     let users = Users::open(&cfg.sync_dir)?;
     let addr = format!("{}:{}", cfg.host, cfg.port);
@@ -64,36 +72,51 @@ pub fn serve(cfg: ServerConfig, announce: &mut dyn Write) -> Result<()> {
         Some(a) => a,
         None => return Err(ServerError::Other("server is not on an IP socket".into())),
     };
-    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-    #[allow(unsafe_code)]
-    unsafe {
-        libc::signal(libc::SIGINT, on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t);
-        libc::signal(libc::SIGTERM, on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t);
+    // signal-hook installs the handlers safely (setting a flag is all they
+    // do), so this crate needs no unsafe code of its own.
+    let shutdown = Arc::new(AtomicBool::new(false));
+    let mut hooks = Vec::new();
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let id = signal_hook::flag::register(sig, Arc::clone(&shutdown))
+            .map_err(|e| ServerError::Other(format!("cannot install a signal handler: {e}")))?;
+        hooks.push(id);
     }
     let shown: SocketAddr = bound;
     writeln!(announce, "listening on http://{shown}")
         .and_then(|_| announce.flush())
         .map_err(|e| ServerError::Io("stdout".into(), e))?;
-    let state = Arc::new(State { cfg: cfg.clone(), users, repos: Mutex::new(HashMap::new()), admin: Mutex::new(()) });
+    let (tx, rx) = channel();
+    let state =
+        Arc::new(State { cfg: cfg.clone(), users, repos: Mutex::new(HashMap::new()), admin: Mutex::new(()), log: tx });
     let server = Arc::new(server);
     let mut workers = Vec::new();
     for _ in 0..cfg.threads.max(1) {
         let server = Arc::clone(&server);
         let state = Arc::clone(&state);
+        let shutdown = Arc::clone(&shutdown);
         workers.push(std::thread::spawn(move || {
-            while !SHUTDOWN.load(Ordering::SeqCst) {
+            while !shutdown.load(Ordering::SeqCst) {
                 match server.recv_timeout(Duration::from_millis(200)) {
                     Ok(Some(rq)) => handle(&state, rq),
                     Ok(None) => {}
-                    Err(e) => eprintln!("oxen-server: accept: {e}"),
+                    Err(e) => state.note(format!("oxen-server: accept: {e}")),
                 }
             }
         }));
     }
+    // The workers hold the only senders now: the log ends when they do.
+    drop(state);
+    for line in rx {
+        // A closed log (stderr gone) must not stop the server.
+        let _ = writeln!(log, "{line}");
+    }
     for w in workers {
         let _ = w.join();
     }
-    eprintln!("oxen-server: shut down");
+    for id in hooks {
+        signal_hook::low_level::unregister(id);
+    }
+    let _ = writeln!(log, "oxen-server: shut down");
     Ok(())
 }
 
@@ -180,7 +203,7 @@ fn header(k: &str, v: &str) -> Header {
     Header::from_bytes(k.as_bytes(), v.as_bytes()).expect("static header is valid")
 }
 
-fn send(rq: Request, code: u16, v: Value, abandon_body: bool) {
+fn send(state: &State, rq: Request, code: u16, v: Value, abandon_body: bool) {
     let resp = json_response(code, &v);
     if abandon_body {
         // tiny_http drains an unread Content-Length body on drop by
@@ -192,7 +215,7 @@ fn send(rq: Request, code: u16, v: Value, abandon_body: bool) {
         return;
     }
     if let Err(e) = rq.respond(resp) {
-        eprintln!("oxen-server: respond: {e}");
+        state.note(format!("oxen-server: respond: {e}"));
     }
 }
 
@@ -202,8 +225,9 @@ fn handle(state: &State, mut rq: Request) {
     let declared = rq.body_length().map(|n| n as u64);
     if let Some(n) = declared {
         if n > state.cfg.max_body {
-            log(&method, &url, 413);
+            log(state, &method, &url, 413);
             send(
+                state,
                 rq,
                 413,
                 json!({"error": format!("request body of {n} bytes is over the {} byte limit", state.cfg.max_body)}),
@@ -221,16 +245,17 @@ fn handle(state: &State, mut rq: Request) {
         Some(t) => match state.users.authenticate(&t) {
             Ok(u) => u,
             Err(e) => {
-                log(&method, &url, 500);
-                send(rq, 500, json!({"error": e.to_string()}), declared.unwrap_or(0) > DRAIN_LIMIT);
+                log(state, &method, &url, 500);
+                send(state, rq, 500, json!({"error": e.to_string()}), declared.unwrap_or(0) > DRAIN_LIMIT);
                 return;
             }
         },
         None => None,
     };
     if user.is_none() {
-        log(&method, &url, 401);
+        log(state, &method, &url, 401);
         send(
+            state,
             rq,
             401,
             json!({"error": "missing or invalid token: send 'Authorization: Bearer <token>' (make one with `oxen-server add-user`)"}),
@@ -247,12 +272,12 @@ fn handle(state: &State, mut rq: Request) {
     let unread_big = declared.map(|n| n.saturating_sub(body.read) > DRAIN_LIMIT).unwrap_or(false);
     match result {
         Ok(Reply::Json(code, v)) => {
-            log(&method, &url, code);
-            send(rq, code, v, unread_big);
+            log(state, &method, &url, code);
+            send(state, rq, code, v, unread_big);
         }
         Ok(Reply::Pack(repo, objects)) => {
-            log(&method, &url, 200);
-            let src = PackSource::new(&repo, objects);
+            log(state, &method, &url, 200);
+            let src = PackSource::new(&*repo, objects);
             let resp = Response::new(
                 StatusCode(200),
                 vec![header("Content-Type", "application/x-oxen-pack")],
@@ -261,20 +286,20 @@ fn handle(state: &State, mut rq: Request) {
                 None,
             );
             if let Err(e) = rq.respond(resp) {
-                eprintln!("oxen-server: sending pack: {e}");
+                state.note(format!("oxen-server: sending pack: {e}"));
             }
         }
         Err(Fail(code, msg)) => {
             let code = if over { 413 } else { code };
             let msg = if over { format!("request body over the {max_body} byte limit") } else { msg };
-            log(&method, &url, code);
-            send(rq, code, json!({"error": msg}), unread_big);
+            log(state, &method, &url, code);
+            send(state, rq, code, json!({"error": msg}), unread_big);
         }
     }
 }
 
-fn log(method: &Method, url: &str, code: u16) {
-    eprintln!("{method} {url} {code}");
+fn log(state: &State, method: &Method, url: &str, code: u16) {
+    state.note(format!("{method} {url} {code}"));
 }
 
 enum Reply {
@@ -306,7 +331,7 @@ fn route(state: &State, method: &Method, segs: &[&str], body: &mut Body<'_>) -> 
         }
         (Method::Get, ["api", "repos", name]) => {
             let repo = open_repo(state, name)?;
-            let refs = repo.refs().list("heads/").map_err(|e| Fail::new(500, e.to_string()))?;
+            let refs = repo.refs().branches().map_err(|e| Fail::new(500, e.to_string()))?;
             let head = local_head(&repo);
             Ok(Reply::Json(200, json!({"name": name, "head": head, "branches": refs.len()})))
         }
@@ -314,9 +339,9 @@ fn route(state: &State, method: &Method, segs: &[&str], body: &mut Body<'_>) -> 
         (Method::Get, ["api", "repos", name, "refs"]) => {
             let repo = open_repo(state, name)?;
             let mut refs = serde_json::Map::new();
-            for prefix in ["heads/", "tags/"] {
-                for (n, id) in repo.refs().list(prefix).map_err(|e| Fail::new(500, e.to_string()))? {
-                    refs.insert(n, Value::String(id.to_hex()));
+            for (n, id) in repo.refs().all().map_err(|e| Fail::new(500, e.to_string()))? {
+                if n.is_pushable() {
+                    refs.insert(n.to_string(), Value::String(id.to_hex()));
                 }
             }
             Ok(Reply::Json(200, json!({"head": local_head(&repo), "refs": refs})))
@@ -325,12 +350,12 @@ fn route(state: &State, method: &Method, segs: &[&str], body: &mut Body<'_>) -> 
             let repo = open_repo(state, name)?;
             let msg: ObjectsMsg = read_json(body)?;
             let objs = msg.to_refs()?;
-            let missing = oxen_pack::missing(&repo, &objs)?;
+            let missing = oxen_pack::missing(&*repo, &objs)?;
             Ok(Reply::Json(200, serde_json::to_value(ObjectsMsg::from_refs(&missing)).unwrap_or(Value::Null)))
         }
         (Method::Post, ["api", "repos", name, "receive-pack"]) => {
             let repo = open_repo(state, name)?;
-            match oxen_pack::receive_pack(&repo, &mut *body, &NoProgress) {
+            match oxen_pack::receive_pack(&*repo, &mut *body, &NoProgress) {
                 Ok(stats) => Ok(Reply::Json(200, serde_json::to_value(stats).unwrap_or(Value::Null))),
                 Err(e) => {
                     // Let a client that is still sending finish, so it can
@@ -343,7 +368,7 @@ fn route(state: &State, method: &Method, segs: &[&str], body: &mut Body<'_>) -> 
         (Method::Post, ["api", "repos", name, "refs"]) => {
             let repo = open_repo(state, name)?;
             let msg: UpdateRefsMsg = read_json(body)?;
-            let updated = oxen_pack::apply_ref_updates(&repo, &msg.updates, msg.force)?;
+            let updated = oxen_pack::apply_ref_updates(&*repo, &repo.refs(), &msg.updates, msg.force)?;
             Ok(Reply::Json(200, serde_json::to_value(UpdatedMsg { updated }).unwrap_or(Value::Null)))
         }
         (Method::Post, ["api", "repos", name, "upload-pack"]) => {
@@ -356,7 +381,7 @@ fn route(state: &State, method: &Method, segs: &[&str], body: &mut Body<'_>) -> 
                     return Err(Fail::new(404, format!("commit {w} not found")));
                 }
             }
-            let objects = oxen_pack::enumerate(&repo, &wants, &haves)?;
+            let objects = oxen_pack::enumerate(&*repo, &wants, &haves)?;
             Ok(Reply::Pack(repo, objects))
         }
         (_, ["api", "repos", ..]) => Err(Fail::new(405, format!("{method} not supported here"))),
@@ -366,7 +391,7 @@ fn route(state: &State, method: &Method, segs: &[&str], body: &mut Body<'_>) -> 
 
 fn local_head(repo: &Repo) -> Option<String> {
     match repo.head() {
-        Ok(oxen_refs::Head::Branch(b)) => Some(format!("heads/{b}")),
+        Ok(h) => h.branch_ref().map(|r| r.to_string()),
         _ => None,
     }
 }
@@ -420,7 +445,8 @@ fn create_repo(state: &State, name: &str) -> std::result::Result<Reply, Fail> {
     if dir.exists() {
         return Err(Fail::new(409, format!("repository '{name}' already exists")));
     }
-    oxen_store::Layout::init(&dir, "main").map_err(|e| Fail::new(500, e.to_string()))?;
+    let main = oxen_refs::BranchName::new("main").map_err(|e| Fail::new(500, e.to_string()))?;
+    oxen_refs::init(&dir, &main).map_err(|e| Fail::new(500, e.to_string()))?;
     Ok(Reply::Json(201, json!({"name": name})))
 }
 

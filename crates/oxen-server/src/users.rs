@@ -5,7 +5,6 @@
 use std::io::Read;
 use std::path::Path;
 
-use oxen_store::lmdb::{self, Database, Environment, Transaction, WriteFlags};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -22,8 +21,7 @@ pub struct User {
 
 /// The user database.
 pub struct Users {
-    env: Environment,
-    db: Database,
+    kv: oxen_store::KvStore,
 }
 
 fn hash_token(token: &str) -> String {
@@ -35,10 +33,7 @@ impl Users {
     /// Open (creating) the user database under `sync_dir`.
     pub fn open(sync_dir: &Path) -> Result<Users> {
         let dir = sync_dir.join(".oxen-server").join("users");
-        std::fs::create_dir_all(&dir).map_err(|e| ServerError::Io(dir.clone(), e))?;
-        let env = Environment::new().set_max_dbs(2).set_map_size(1 << 30).open(&dir)?;
-        let db = env.create_db(Some("users"), lmdb::DatabaseFlags::empty())?;
-        Ok(Users { env, db })
+        Ok(Users { kv: oxen_store::KvStore::open(&dir, "users", 1 << 30)? })
     }
 
     /// Register a user under a fresh random token; returns the token (the
@@ -46,21 +41,13 @@ impl Users {
     pub fn add(&self, user: &User) -> Result<String> {
         let token = random_token()?;
         let value = serde_json::to_vec(user).map_err(|e| ServerError::Other(e.to_string()))?;
-        let mut txn = self.env.begin_rw_txn()?;
-        txn.put(self.db, &hash_token(&token), &value, WriteFlags::empty())?;
-        txn.commit()?;
+        self.kv.put(hash_token(&token).as_bytes(), &value)?;
         Ok(token)
     }
 
     /// The user a token belongs to.
     pub fn authenticate(&self, token: &str) -> Result<Option<User>> {
-        let txn = self.env.begin_ro_txn()?;
-        let r = match txn.get(self.db, &hash_token(token)) {
-            Ok(v) => serde_json::from_slice(v).ok(),
-            Err(lmdb::Error::NotFound) => None,
-            Err(e) => return Err(e.into()),
-        };
-        Ok(r)
+        Ok(self.kv.get(hash_token(token).as_bytes())?.and_then(|v| serde_json::from_slice(&v).ok()))
     }
 }
 

@@ -47,9 +47,7 @@ impl Table {
 /// process: LMDB does not allow the same environment open twice in one
 /// process.
 pub struct Db {
-    /// The environment, for callers that batch many operations in one
-    /// transaction.
-    pub env: std::sync::Arc<Environment>,
+    pub(crate) env: std::sync::Arc<Environment>,
     dbs: [Database; 6],
 }
 
@@ -75,7 +73,7 @@ impl Db {
     }
 
     /// The handle of a named database.
-    pub fn table(&self, t: Table) -> Database {
+    pub(crate) fn table(&self, t: Table) -> Database {
         self.dbs[t as usize]
     }
 
@@ -92,10 +90,9 @@ impl Db {
 
     /// Write one value in its own transaction.
     pub fn put(&self, t: Table, key: &[u8], value: &[u8]) -> Result<()> {
-        let mut txn = self.env.begin_rw_txn()?;
-        txn.put(self.table(t), &key, &value, WriteFlags::empty())?;
-        txn.commit()?;
-        Ok(())
+        let mut txn = self.begin_write()?;
+        txn.put(t, key, value)?;
+        txn.commit()
     }
 
     /// Every key/value of a table, in key order.
@@ -140,22 +137,20 @@ impl Db {
         Ok(r)
     }
 
-    /// Store an object under the id of its bytes, inside a caller's transaction.
-    /// Writing an object that already exists is a no-op.
-    pub fn put_object_in(&self, txn: &mut RwTransaction<'_>, t: Table, bytes: &[u8]) -> Result<ContentId> {
-        let id = ContentId::of(bytes);
-        match txn.put(self.table(t), id.as_bytes(), &bytes, WriteFlags::NO_OVERWRITE) {
-            Ok(()) | Err(lmdb::Error::KeyExist) => Ok(id),
-            Err(e) => Err(e.into()),
-        }
-    }
-
     /// Store one object in its own transaction.
     pub fn put_object(&self, t: Table, bytes: &[u8]) -> Result<ContentId> {
-        let mut txn = self.env.begin_rw_txn()?;
-        let id = self.put_object_in(&mut txn, t, bytes)?;
+        let mut txn = self.begin_write()?;
+        let id = txn.put_object(t, bytes)?;
         txn.commit()?;
         Ok(id)
+    }
+
+    /// Start a write transaction: everything done through it lands together
+    /// at [`WriteTxn::commit`] or not at all (dropping it aborts). Batching
+    /// many writes in one transaction is also what makes them fast: LMDB
+    /// syncs once per commit.
+    pub fn begin_write(&self) -> Result<WriteTxn<'_>> {
+        Ok(WriteTxn { db: self, txn: self.env.begin_rw_txn()? })
     }
 
     /// Ids in a table whose hex form starts with `hex_prefix` (up to `limit`).
@@ -184,29 +179,152 @@ impl Db {
         }
         Ok(out)
     }
+}
 
-    /// Names of the named databases in an arbitrary LMDB environment
-    /// directory, for debugging dumps.
-    pub fn list_named(env: &Environment) -> Result<Vec<String>> {
-        let main = env.open_db(None)?;
-        let txn = env.begin_ro_txn()?;
-        let mut cur = txn.open_ro_cursor(main)?;
-        let mut names = Vec::new();
-        for item in cur.iter_start() {
-            let (k, _) = item?;
-            names.push(String::from_utf8_lossy(k).into_owned());
+/// A write transaction on a repository's tables, so that callers batch and
+/// compare-and-swap without seeing LMDB. Reads inside it see its own writes.
+pub struct WriteTxn<'db> {
+    db: &'db Db,
+    txn: RwTransaction<'db>,
+}
+
+impl WriteTxn<'_> {
+    /// Read one value as this transaction sees it (the basis of
+    /// compare-and-swap: check and write under one lock).
+    pub fn get(&self, t: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        match self.txn.get(self.db.table(t), &key) {
+            Ok(v) => Ok(Some(v.to_vec())),
+            Err(lmdb::Error::NotFound) => Ok(None),
+            Err(e) => Err(e.into()),
         }
-        Ok(names)
+    }
+
+    /// Write one value, replacing any old one.
+    pub fn put(&mut self, t: Table, key: &[u8], value: &[u8]) -> Result<()> {
+        Ok(self.txn.put(self.db.table(t), &key, &value, WriteFlags::empty())?)
+    }
+
+    /// Write one value unless the key exists; returns whether it was new.
+    /// Content-addressed entries never change, so an existing one is kept.
+    pub fn put_new(&mut self, t: Table, key: &[u8], value: &[u8]) -> Result<bool> {
+        match self.txn.put(self.db.table(t), &key, &value, WriteFlags::NO_OVERWRITE) {
+            Ok(()) => Ok(true),
+            Err(lmdb::Error::KeyExist) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Remove a key; returns whether it was there.
+    pub fn delete(&mut self, t: Table, key: &[u8]) -> Result<bool> {
+        match self.txn.del(self.db.table(t), &key, None) {
+            Ok(()) => Ok(true),
+            Err(lmdb::Error::NotFound) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Remove every key of a table (replacing the whole index).
+    pub fn clear(&mut self, t: Table) -> Result<()> {
+        Ok(self.txn.clear_db(self.db.table(t))?)
+    }
+
+    /// Store an object under the id of its bytes; an object already stored
+    /// is left as it is (same id, same bytes).
+    pub fn put_object(&mut self, t: Table, bytes: &[u8]) -> Result<ContentId> {
+        let id = ContentId::of(bytes);
+        self.put_new(t, id.as_bytes(), bytes)?;
+        Ok(id)
+    }
+
+    /// Make every write of this transaction visible at once.
+    pub fn commit(self) -> Result<()> {
+        Ok(self.txn.commit()?)
     }
 }
 
-/// Open any LMDB environment directory read-only-ish for inspection.
-pub fn open_env_for_inspect(dir: &std::path::Path) -> Result<Environment> {
+/// A standalone LMDB environment holding one table, for state that lives
+/// outside any repository (the server's user database). Keeps LMDB itself
+/// inside this crate.
+pub struct KvStore {
+    env: Environment,
+    db: Database,
+}
+
+impl KvStore {
+    /// Open (creating the directory and table if needed) `dir` with one
+    /// table called `name`, reserving `map_size` bytes of address space.
+    pub fn open(dir: &std::path::Path, name: &str, map_size: usize) -> Result<KvStore> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
+        let env = Environment::new().set_max_dbs(2).set_map_size(map_size).open(dir)?;
+        let db = env.create_db(Some(name), DatabaseFlags::empty())?;
+        Ok(KvStore { env, db })
+    }
+
+    /// Read one value.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let txn = self.env.begin_ro_txn()?;
+        let r = match txn.get(self.db, &key) {
+            Ok(v) => Some(v.to_vec()),
+            Err(lmdb::Error::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        };
+        Ok(r)
+    }
+
+    /// Write one value in its own transaction.
+    pub fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        let mut txn = self.env.begin_rw_txn()?;
+        txn.put(self.db, &key, &value, WriteFlags::empty())?;
+        txn.commit()?;
+        Ok(())
+    }
+}
+
+/// One named database of an environment, dumped for inspection.
+#[derive(Clone, Debug, Default)]
+pub struct DumpedTable {
+    /// The database's name.
+    pub name: String,
+    /// Every key and value, in key order.
+    pub rows: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// Every named database (or only `only`) of the LMDB environment in `dir`,
+/// opened read-only, for debugging dumps (`oxen kvdb-inspect`). Any
+/// environment works, not only a repository's: the server's user database
+/// too.
+pub fn dump_env(dir: &std::path::Path, only: Option<&str>) -> Result<Vec<DumpedTable>> {
     if !dir.join("data.mdb").is_file() {
         return Err(StoreError::io(
             dir,
             std::io::Error::new(std::io::ErrorKind::NotFound, "no data.mdb: not an LMDB environment"),
         ));
     }
-    Ok(Environment::new().set_max_dbs(64).set_flags(lmdb::EnvironmentFlags::READ_ONLY).open(dir)?)
+    let env = Environment::new().set_max_dbs(64).set_flags(lmdb::EnvironmentFlags::READ_ONLY).open(dir)?;
+    let mut names = Vec::new();
+    {
+        let main = env.open_db(None)?;
+        let txn = env.begin_ro_txn()?;
+        let mut cur = txn.open_ro_cursor(main)?;
+        for item in cur.iter_start() {
+            let (k, _) = item?;
+            names.push(String::from_utf8_lossy(k).into_owned());
+        }
+    }
+    let mut out = Vec::new();
+    for name in names {
+        if only.is_some_and(|o| o != name) {
+            continue;
+        }
+        let db = env.open_db(Some(&name))?;
+        let txn = env.begin_ro_txn()?;
+        let mut cur = txn.open_ro_cursor(db)?;
+        let mut rows = Vec::new();
+        for item in cur.iter_start() {
+            let (k, v) = item?;
+            rows.push((k.to_vec(), v.to_vec()));
+        }
+        out.push(DumpedTable { name, rows });
+    }
+    Ok(out)
 }

@@ -11,11 +11,14 @@
 
 mod config;
 mod db;
+mod objects;
+pub mod progress;
 mod versions;
 
 pub use config::{global_config_dir, Config, RemoteConfig, UserConfig};
-pub use db::{open_env_for_inspect, Db, Table};
-pub use lmdb;
+pub use db::{dump_env, Db, DumpedTable, KvStore, Table, WriteTxn};
+pub use objects::{ObjectKind, ObjectSink, ObjectSource};
+pub use progress::{NoProgress, Progress};
 pub use versions::{Blob, Versions, SMALL_MAX};
 
 use std::path::{Path, PathBuf};
@@ -26,20 +29,57 @@ pub const DOT_DIR: &str = ".oxen";
 /// Errors from the stores.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// No `.oxen` with a HEAD from here up: the command needs a repository.
     #[error("not an oxen repository (or any parent up to /): {0}")]
     NotARepo(PathBuf),
+    /// `init` refuses to reuse an existing repository.
     #[error("repository already exists at {0}")]
     AlreadyExists(PathBuf),
+    /// A file operation failed; the path says which file, which io::Error alone does not.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file or directory involved.
+        path: PathBuf,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// The database failed (map full, locks, ...).
     #[error("database error: {0}")]
-    Lmdb(#[from] lmdb::Error),
+    Db(DbError),
+    /// Something refers to an object that is not stored.
     #[error("object {0} not found")]
     MissingObject(oxen_hash::ContentId),
+    /// An object's bytes no longer hash to its id (expected, actual): never served on.
     #[error("object {0} is corrupt: its bytes hash to {1}")]
     Corrupt(oxen_hash::ContentId, oxen_hash::ContentId),
+    /// A config file does not parse or cannot be written.
     #[error("config {path}: {msg}")]
-    Config { path: PathBuf, msg: String },
+    Config {
+        /// The config file.
+        path: PathBuf,
+        /// The parser's or writer's complaint.
+        msg: String,
+    },
+}
+
+/// An LMDB failure, kept opaque so that no crate but this one depends on
+/// LMDB's types.
+#[derive(Debug)]
+pub struct DbError(lmdb::Error);
+
+impl std::fmt::Display for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for DbError {}
+
+/// The one place LMDB errors enter the rest of the code.
+impl From<lmdb::Error> for StoreError {
+    fn from(e: lmdb::Error) -> StoreError {
+        StoreError::Db(DbError(e))
+    }
 }
 
 impl StoreError {
@@ -94,10 +134,11 @@ impl Layout {
         }
     }
 
-    /// Create a new, empty repository in `work` (creating the directory).
-    /// The HEAD file is written last, so a half-made `.oxen` is never
+    /// Create the `.oxen` directory, its stores and config in `work`
+    /// (creating the directory), everything but HEAD: the caller writes
+    /// HEAD last (`oxen_refs::init`), so a half-made `.oxen` is never
     /// mistaken for a repository.
-    pub fn init(work: &Path, initial_branch: &str) -> Result<Layout> {
+    pub fn create(work: &Path) -> Result<Layout> {
         std::fs::create_dir_all(work).map_err(|e| StoreError::io(work, e))?;
         let work = work.canonicalize().map_err(|e| StoreError::io(work, e))?;
         let layout = Layout::at(&work);
@@ -113,7 +154,6 @@ impl Layout {
         if !layout.config_file().exists() {
             Config::default().save(&layout.config_file())?;
         }
-        write_atomic(&layout.tmp_dir(), &layout.head_file(), format!("ref: heads/{initial_branch}\n").as_bytes())?;
         Ok(layout)
     }
 

@@ -2,12 +2,14 @@
 
 use std::io::Write;
 
+use std::process::ExitCode;
+
 use clap::{ArgGroup, Parser};
 use oxen_object::{EntryKind, Tree};
 use oxen_repo::ObjectKind;
 use oxen_store::Table;
 
-use crate::CliResult;
+use crate::{CommandResult, Exit};
 
 /// Show the type (-t), size (-s) or contents (-p) of an object, or test that
 /// it exists (-e). OBJECT is an id, a unique id prefix, a ref, or REV:PATH.
@@ -33,23 +35,22 @@ pub struct Args {
 }
 
 /// Entry point.
-pub fn main() -> ! {
-    crate::exit_with(run(Args::parse()))
+pub fn main() -> ExitCode {
+    crate::run_main(run)
 }
 
 /// Run with parsed arguments.
-pub fn run(args: Args) -> CliResult {
+/// `-e` answers through the exit status alone; everything else prints.
+pub fn run(args: Args, mut out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult<Exit> {
     let repo = super::repo()?;
     if args.exists {
         let ok = repo.resolve(&args.object).is_ok();
-        std::process::exit(if ok { 0 } else { 1 });
+        return Ok(if ok { Exit::Success } else { Exit::Failure });
     }
     let t = repo.resolve(&args.object)?;
-    let out = std::io::stdout();
-    let mut out = out.lock();
     if args.type_ {
         writeln!(out, "{}", t.kind.name())?;
-        return Ok(());
+        return Ok(Exit::Success);
     }
     if args.size {
         let size = match t.kind {
@@ -58,7 +59,7 @@ pub fn run(args: Args) -> CliResult {
             ObjectKind::Blob => repo.versions.size(&t.id)?,
         };
         writeln!(out, "{size}")?;
-        return Ok(());
+        return Ok(Exit::Success);
     }
     match t.kind {
         ObjectKind::Commit => {
@@ -79,9 +80,9 @@ pub fn run(args: Args) -> CliResult {
             let (actual, _) = oxen_hash::copy_hashing(f, &mut out).map_err(oxen_hash::CopyError::into_inner)?;
             out.flush()?;
             if actual != t.id {
-                return Err(crate::fail(format!("object {} is corrupt: its bytes hash to {actual}", t.id)));
+                return Err(crate::user_error(format!("object {} is corrupt: its bytes hash to {actual}", t.id)));
             }
         }
     }
-    Ok(())
+    Ok(Exit::Success)
 }

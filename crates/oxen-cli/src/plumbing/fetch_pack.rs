@@ -1,10 +1,13 @@
 //! `oxen-fetch-pack`: receive a remote's branches' objects.
 
+use std::io::Write;
+use std::process::ExitCode;
+
 use clap::Parser;
 use oxen_hash::ContentId;
 use oxen_remote::Remote;
 
-use crate::{fail, CliResult};
+use crate::{user_error, CommandResult};
 
 /// Receive from REMOTE (a configured remote name, an
 /// http://host:port/<RepoName> URL or a repository path) the objects of its
@@ -22,23 +25,23 @@ pub struct Args {
 }
 
 /// Entry point.
-pub fn main() -> ! {
-    crate::exit_with(run(Args::parse()))
+pub fn main() -> ExitCode {
+    crate::run_main(run)
 }
 
 /// Run with parsed arguments.
-pub fn run(args: Args) -> CliResult {
+pub fn run(args: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
     let repo = super::repo()?;
     let (_, url) = oxen_remote::resolve_remote(&repo, &args.remote)?;
     let remote = Remote::open(&url)?;
     let refs = remote.list_refs()?;
-    let mut chosen: Vec<(String, ContentId)> = Vec::new();
+    let mut chosen: Vec<(oxen_refs::RefName, ContentId)> = Vec::new();
     if args.branches.is_empty() {
-        chosen.extend(refs.refs.iter().filter(|(k, _)| k.starts_with("heads/")).map(|(k, v)| (k.clone(), *v)));
+        chosen.extend(refs.branches().map(|(b, id)| (b.to_ref(), id)));
     } else {
         for b in &args.branches {
-            let name = if b.starts_with("heads/") || b.starts_with("tags/") { b.clone() } else { format!("heads/{b}") };
-            let id = refs.refs.get(&name).ok_or_else(|| fail(format!("remote has no ref {name}")))?;
+            let name = oxen_refs::RefName::from_shorthand(b)?;
+            let id = refs.refs.get(&name).ok_or_else(|| user_error(format!("remote has no ref {name}")))?;
             chosen.push((name, *id));
         }
     }
@@ -49,14 +52,14 @@ pub fn run(args: Args) -> CliResult {
         }
     }
     if !wants.is_empty() {
-        let haves: Vec<ContentId> = repo.refs().list("")?.into_iter().map(|(_, id)| id).collect();
-        let bar = super::send_pack::PackBar::new("Receiving");
+        let haves: Vec<ContentId> = repo.refs().all()?.into_iter().map(|(_, id)| id).collect();
+        let bar = crate::progress::Bar::objects("Receiving");
         let stats = remote.fetch_pack(&repo, &wants, &haves, &bar)?;
         bar.finish();
-        eprintln!("received {} objects, {}", stats.objects, super::send_pack::human_bytes(stats.bytes));
+        writeln!(err, "received {} objects, {}", stats.objects, crate::progress::human_bytes(stats.bytes))?;
     }
     for (name, id) in chosen {
-        println!("{id} {name}");
+        writeln!(out, "{id} {name}")?;
     }
     Ok(())
 }

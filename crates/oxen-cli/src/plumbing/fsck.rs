@@ -1,8 +1,11 @@
 //! `oxen-fsck`: verify the repository.
 
+use std::io::Write;
+use std::process::ExitCode;
+
 use clap::Parser;
 
-use crate::{fail, CliResult};
+use crate::{user_error, CommandResult};
 
 /// Re-hash every object reachable from refs, HEAD and the index (commits,
 /// trees and file contents) and report missing or corrupt ones. Exits
@@ -12,25 +15,25 @@ use crate::{fail, CliResult};
 pub struct Args {}
 
 /// Entry point.
-pub fn main() -> ! {
-    crate::exit_with(run(Args::parse()))
+pub fn main() -> ExitCode {
+    crate::run_main(run)
 }
 
 /// Run with parsed arguments.
-pub fn run(_args: Args) -> CliResult {
+pub fn run(_args: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult {
     let repo = super::repo()?;
-    check(&repo)
+    check(&repo, out)
 }
 
 /// Shared by `oxen-fsck` and `oxen fsck`.
-pub fn check(repo: &oxen_repo::Repo) -> CliResult {
+pub fn check(repo: &oxen_repo::Repo, out: &mut dyn Write) -> CommandResult {
     let report = oxen_repo::fsck(repo)?;
     for p in &report.problems {
-        println!("{p}");
+        writeln!(out, "{p}")?;
     }
-    println!("checked {} commits, {} trees, {} files", report.commits, report.trees, report.blobs);
+    writeln!(out, "checked {} commits, {} trees, {} files", report.commits, report.trees, report.blobs)?;
     if !report.problems.is_empty() {
-        return Err(fail(format!("fsck found {} problem(s)", report.problems.len())));
+        return Err(user_error(format!("fsck found {} problem(s)", report.problems.len())));
     }
     Ok(())
 }

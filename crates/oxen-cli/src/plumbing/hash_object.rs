@@ -3,10 +3,12 @@
 use std::io::{BufRead, Write};
 use std::path::Path;
 
+use std::process::ExitCode;
+
 use clap::Parser;
 use oxen_hash::ContentId;
 
-use crate::CliResult;
+use crate::CommandResult;
 
 /// Compute the content id (xxh3-128) of files, optionally writing them into
 /// the versions store. Files are streamed: memory stays bounded whatever
@@ -28,19 +30,17 @@ pub struct Args {
 }
 
 /// Entry point.
-pub fn main() -> ! {
-    crate::exit_with(run(Args::parse()))
+pub fn main() -> ExitCode {
+    crate::run_main(run)
 }
 
 /// Run with parsed arguments.
-pub fn run(args: Args) -> CliResult {
+pub fn run(args: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult {
     let versions = if args.write { Some(super::repo()?.versions) } else { None };
-    let out = std::io::stdout();
-    let mut out = out.lock();
-    let hash_one = |path: &Path| -> CliResult<ContentId> {
+    let hash_one = |path: &Path| -> CommandResult<ContentId> {
         Ok(match &versions {
             Some(v) => v.write_file(path)?.0,
-            None => ContentId::of_file(path).map_err(|e| crate::fail(format!("{}: {e}", path.display())))?.0,
+            None => ContentId::of_file(path).map_err(|e| crate::user_error(format!("{}: {e}", path.display())))?.0,
         })
     };
     if args.stdin {
@@ -51,7 +51,7 @@ pub fn run(args: Args) -> CliResult {
                 v.flush()?;
                 id
             }
-            None => ContentId::of_reader(stdin.lock()).map_err(|e| crate::fail(format!("<stdin>: {e}")))?.0,
+            None => ContentId::of_reader(stdin.lock()).map_err(|e| crate::user_error(format!("<stdin>: {e}")))?.0,
         };
         writeln!(out, "{id}")?;
     }
@@ -65,12 +65,12 @@ pub fn run(args: Args) -> CliResult {
         }
     }
     if paths.is_empty() && !args.stdin {
-        return Err(crate::fail("no files given (use --stdin to hash standard input)"));
+        return Err(crate::user_error("no files given (use --stdin to hash standard input)"));
     }
     for p in paths {
         let path = Path::new(&p);
         if path.is_dir() {
-            return Err(crate::fail(format!("{p}: is a directory")));
+            return Err(crate::user_error(format!("{p}: is a directory")));
         }
         let id = hash_one(path)?;
         writeln!(out, "{id}")?;

@@ -2,9 +2,11 @@
 
 use std::io::Write;
 
+use std::process::ExitCode;
+
 use clap::Parser;
 
-use crate::CliResult;
+use crate::CommandResult;
 
 /// List the paths in the staging index. With --stage show
 /// `<mode> <id> 0\t<path>` as git does; with --long also the tracking type
@@ -24,16 +26,15 @@ pub struct Args {
 }
 
 /// Entry point.
-pub fn main() -> ! {
-    crate::exit_with(run(Args::parse()))
+pub fn main() -> ExitCode {
+    crate::run_main(run)
 }
 
 /// Run with parsed arguments.
-pub fn run(args: Args) -> CliResult {
+pub fn run(args: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult {
     let repo = super::repo()?;
     let index = repo.index()?;
-    let out = std::io::stdout();
-    let mut out = std::io::BufWriter::new(out.lock());
+    let mut out = std::io::BufWriter::new(out);
     let end = if args.nul { "\0" } else { "\n" };
     for (path, e) in &index.entries {
         let mode = if e.stat.mode == 0 { oxen_object::mode::FILE } else { e.stat.mode };

@@ -2,10 +2,12 @@
 
 use std::io::Write;
 
+use std::process::ExitCode;
+
 use clap::Parser;
 use oxen_object::EntryKind;
 
-use crate::CliResult;
+use crate::CommandResult;
 
 /// List the contents of a tree (or of a commit's tree), one entry per line:
 /// `<mode> <type> <id>\t<name>`.
@@ -26,16 +28,14 @@ pub struct Args {
 }
 
 /// Entry point.
-pub fn main() -> ! {
-    crate::exit_with(run(Args::parse()))
+pub fn main() -> ExitCode {
+    crate::run_main(run)
 }
 
 /// Run with parsed arguments.
-pub fn run(args: Args) -> CliResult {
+pub fn run(args: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult {
     let repo = super::repo()?;
     let tree = repo.resolve_tree(&args.tree_ish)?;
-    let out = std::io::stdout();
-    let mut out = out.lock();
     let mut stack = vec![(tree, String::new())];
     let mut lines: Vec<(String, String)> = Vec::new();
     while let Some((t, prefix)) = stack.pop() {

@@ -41,6 +41,6 @@ pub fn commands() -> Vec<clap::Command> {
 }
 
 /// Open the repository containing the current directory.
-pub(crate) fn repo() -> crate::CliResult<oxen_repo::Repo> {
+pub(crate) fn repo() -> crate::CommandResult<oxen_repo::Repo> {
     Ok(oxen_repo::Repo::discover(&crate::cwd()?)?)
 }

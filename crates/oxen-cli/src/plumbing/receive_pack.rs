@@ -1,9 +1,12 @@
 //! `oxen-receive-pack`: store a pack read from stdin, then update refs.
 
+use std::io::Write;
+use std::process::ExitCode;
+
 use clap::Parser;
 use oxen_pack::RefUpdateReq;
 
-use crate::{fail, CliResult};
+use crate::{user_error, CommandResult};
 
 /// Read a pack stream on stdin into the repository at REPO_DIR (the same
 /// code the server's receive-pack endpoint runs): every object is verified
@@ -29,31 +32,31 @@ pub struct Args {
 }
 
 /// Entry point.
-pub fn main() -> ! {
-    crate::exit_with(run(Args::parse()))
+pub fn main() -> ExitCode {
+    crate::run_main(run)
 }
 
 /// Parse `REF:OLD:NEW`.
-pub fn parse_update(s: &str) -> CliResult<RefUpdateReq> {
+pub fn parse_update(s: &str) -> CommandResult<RefUpdateReq> {
     let parts: Vec<&str> = s.split(':').collect();
     if parts.len() != 3 {
-        return Err(fail(format!("bad --update '{s}': expected REF:OLD:NEW")));
+        return Err(user_error(format!("bad --update '{s}': expected REF:OLD:NEW")));
     }
     let opt = |x: &str| if x.is_empty() { None } else { Some(x.to_string()) };
     Ok(RefUpdateReq { name: parts[0].to_string(), old: opt(parts[1]), new: opt(parts[2]) })
 }
 
 /// Run with parsed arguments.
-pub fn run(args: Args) -> CliResult {
-    let updates = args.updates.iter().map(|u| parse_update(u)).collect::<CliResult<Vec<_>>>()?;
+pub fn run(args: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult {
+    let updates = args.updates.iter().map(|u| parse_update(u)).collect::<CommandResult<Vec<_>>>()?;
     let repo = oxen_repo::Repo::open(&args.repo_dir)?;
     let stdin = std::io::stdin().lock();
-    let bar = super::send_pack::PackBar::new("Receiving");
+    let bar = crate::progress::Bar::objects("Receiving");
     let stats = oxen_pack::receive_pack(&repo, stdin, &bar)?;
     bar.finish();
-    let updated = oxen_pack::apply_ref_updates(&repo, &updates, args.force)?;
-    let out =
+    let updated = oxen_pack::apply_ref_updates(&repo, &repo.refs(), &updates, args.force)?;
+    let summary =
         serde_json::json!({"objects": stats.objects, "stored": stats.stored, "bytes": stats.bytes, "updated": updated});
-    println!("{out}");
+    writeln!(out, "{summary}")?;
     Ok(())
 }

@@ -1,9 +1,12 @@
 //! `oxen-rev-parse`: resolve names to ids.
 
+use std::io::Write;
+use std::process::ExitCode;
+
 use clap::Parser;
 use oxen_refs::Head;
 
-use crate::{fail, CliResult};
+use crate::{user_error, CommandResult};
 
 /// Print the full id of each revision: HEAD, a branch, tag or
 /// remote-tracking ref, a full id, a unique id prefix (4+ hex chars),
@@ -25,36 +28,36 @@ pub struct Args {
 }
 
 /// Entry point.
-pub fn main() -> ! {
-    crate::exit_with(run(Args::parse()))
+pub fn main() -> ExitCode {
+    crate::run_main(run)
 }
 
 /// Run with parsed arguments.
-pub fn run(args: Args) -> CliResult {
+pub fn run(args: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult {
     let repo = super::repo()?;
     if args.show_toplevel {
-        println!("{}", repo.layout.work.display());
+        writeln!(out, "{}", repo.layout.work.display())?;
     }
     if args.revs.is_empty() && !args.show_toplevel {
-        return Err(fail("no revision given"));
+        return Err(user_error("no revision given"));
     }
     for r in &args.revs {
         if args.abbrev_ref {
             match (r.as_str(), repo.head()?) {
-                ("HEAD", Head::Branch(b)) => println!("{b}"),
-                ("HEAD", Head::Detached(_)) => println!("HEAD"),
+                ("HEAD", Head::Branch(b)) => writeln!(out, "{b}")?,
+                ("HEAD", Head::Detached(_)) => writeln!(out, "HEAD")?,
                 _ => {
                     repo.resolve(r)?;
-                    println!("{r}");
+                    writeln!(out, "{r}")?;
                 }
             }
             continue;
         }
         let t = repo.resolve(r)?;
         if args.short {
-            println!("{}", &t.id.to_hex()[..10]);
+            writeln!(out, "{}", t.id.short())?;
         } else {
-            println!("{}", t.id);
+            writeln!(out, "{}", t.id)?;
         }
     }
     Ok(())

@@ -1,10 +1,13 @@
 //! `oxen-server`: the sync server.
 
+use std::io::Write;
 use std::path::PathBuf;
+
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::CliResult;
+use crate::CommandResult;
 
 /// Serve the repositories under SYNC_DIR (one directory per repository,
 /// the usual .oxen layout) over HTTP for push, fetch, pull and clone.
@@ -16,6 +19,7 @@ pub struct Args {
     /// Directory holding the repositories (and the user database).
     #[arg(long, global = true, env = "SYNC_DIR", default_value = "/tmp/oxen_sync", value_name = "DIR")]
     pub sync_dir: PathBuf,
+    /// What to do: add a user or serve.
     #[command(subcommand)]
     pub cmd: Cmd,
 }
@@ -55,23 +59,23 @@ pub enum Cmd {
 }
 
 /// Entry point.
-pub fn main() -> ! {
-    crate::exit_with(run(Args::parse()))
+pub fn main() -> ExitCode {
+    crate::run_main(run)
 }
 
 /// Run with parsed arguments.
-pub fn run(args: Args) -> CliResult {
+pub fn run(args: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
     match args.cmd {
         Cmd::AddUser { email, name, output } => {
             let output = if output.is_absolute() { output } else { crate::cwd()?.join(output) };
             oxen_server::add_user(&args.sync_dir, &name, &email, &output)?;
-            println!("created user {name} <{email}>; token written to {}", output.display());
-            println!("copy it to ~/.oxen/user_config.toml on the client machine");
+            writeln!(out, "created user {name} <{email}>; token written to {}", output.display())?;
+            writeln!(out, "copy it to ~/.oxen/user_config.toml on the client machine")?;
             Ok(())
         }
         Cmd::Start { host, port, threads, max_body } => {
             let cfg = oxen_server::ServerConfig { sync_dir: args.sync_dir, host, port, threads, max_body };
-            oxen_server::serve(cfg, &mut std::io::stdout())?;
+            oxen_server::serve(cfg, out, err)?;
             Ok(())
         }
     }

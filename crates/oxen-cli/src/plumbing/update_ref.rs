@@ -1,10 +1,13 @@
 //! `oxen-update-ref`: move or delete a ref with compare-and-swap.
 
+use std::io::Write;
+use std::process::ExitCode;
+
 use clap::Parser;
 use oxen_hash::ContentId;
 use oxen_refs::{Expect, Head};
 
-use crate::{fail, CliResult};
+use crate::{user_error, CommandResult};
 
 /// Point a ref at a commit (or delete it with -d), safely: when OLD is
 /// given the update happens only if the ref currently has that value (an id
@@ -26,30 +29,20 @@ pub struct Args {
 }
 
 /// Entry point.
-pub fn main() -> ! {
-    crate::exit_with(run(Args::parse()))
-}
-
-/// The full ref name for what a user typed.
-pub fn full_ref_name(name: &str) -> String {
-    let n = name.strip_prefix("refs/").unwrap_or(name);
-    if n.starts_with("heads/") || n.starts_with("tags/") || n.starts_with("remotes/") {
-        n.to_string()
-    } else {
-        format!("heads/{n}")
-    }
+pub fn main() -> ExitCode {
+    crate::run_main(run)
 }
 
 /// Run with parsed arguments.
-pub fn run(args: Args) -> CliResult {
+pub fn run(args: Args, _out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult {
     let repo = super::repo()?;
     let (new_arg, old_arg) =
         if args.delete { (None, args.new.as_deref()) } else { (args.new.as_deref(), args.old.as_deref()) };
     if !args.delete && new_arg.is_none() {
-        return Err(fail("missing new value"));
+        return Err(user_error("missing new value"));
     }
     if args.delete && args.old.is_some() {
-        return Err(fail("-d takes a ref and at most one expected old value"));
+        return Err(user_error("-d takes a ref and at most one expected old value"));
     }
     let expect = match old_arg {
         None => Expect::Any,
@@ -63,23 +56,23 @@ pub fn run(args: Args) -> CliResult {
     if args.reference == "HEAD" {
         match repo.head()? {
             Head::Branch(b) => {
-                repo.refs().update(&format!("heads/{b}"), new, expect)?;
+                repo.refs().update(&b.to_ref(), new, expect)?;
             }
             Head::Detached(cur) => {
                 if let Expect::Is(e) = expect {
                     if e != cur {
-                        return Err(fail(format!("HEAD is at {cur}, expected {e}")));
+                        return Err(user_error(format!("HEAD is at {cur}, expected {e}")));
                     }
                 }
-                let Some(n) = new else { return Err(fail("cannot delete a detached HEAD")) };
+                let Some(n) = new else { return Err(user_error("cannot delete a detached HEAD")) };
                 oxen_refs::write_head(&repo.layout, &Head::Detached(n))?;
             }
         }
         return Ok(());
     }
-    let name = full_ref_name(&args.reference);
+    let name = oxen_refs::RefName::from_shorthand(&args.reference)?;
     if args.delete && repo.refs().get(&name)?.is_none() {
-        return Err(fail(format!("ref {name} does not exist")));
+        return Err(user_error(format!("ref {name} does not exist")));
     }
     repo.refs().update(&name, new, expect)?;
     Ok(())

@@ -1,8 +1,11 @@
 //! `oxen-upload-pack`: write a pack of what a peer wants to stdout.
 
+use std::io::Write;
+use std::process::ExitCode;
+
 use clap::Parser;
 
-use crate::CliResult;
+use crate::CommandResult;
 
 /// Write to stdout a pack holding everything reachable from the --want
 /// revisions that is not reachable from the --have commits (the same
@@ -24,12 +27,12 @@ pub struct Args {
 }
 
 /// Entry point.
-pub fn main() -> ! {
-    crate::exit_with(run(Args::parse()))
+pub fn main() -> ExitCode {
+    crate::run_main(run)
 }
 
 /// Run with parsed arguments.
-pub fn run(args: Args) -> CliResult {
+pub fn run(args: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult {
     let repo = oxen_repo::Repo::open(&args.repo_dir)?;
     let wants = args.wants.iter().map(|w| repo.resolve_commit(w)).collect::<Result<Vec<_>, _>>()?;
     let mut haves = Vec::new();
@@ -40,8 +43,7 @@ pub fn run(args: Args) -> CliResult {
     }
     let objects = oxen_pack::enumerate(&repo, &wants, &haves)?;
     let mut src = oxen_pack::PackSource::new(&repo, objects);
-    let mut out = std::io::stdout().lock();
-    std::io::copy(&mut src, &mut out)?;
-    std::io::Write::flush(&mut out)?;
+    std::io::copy(&mut src, out)?;
+    out.flush()?;
     Ok(())
 }

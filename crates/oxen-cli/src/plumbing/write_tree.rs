@@ -1,8 +1,11 @@
 //! `oxen-write-tree`: turn the index into trees.
 
+use std::io::Write;
+use std::process::ExitCode;
+
 use clap::Parser;
 
-use crate::CliResult;
+use crate::CommandResult;
 
 /// Build tree objects from the current index and print the root tree id.
 /// Only directories that changed are written; large directories are split
@@ -12,13 +15,13 @@ use crate::CliResult;
 pub struct Args {}
 
 /// Entry point.
-pub fn main() -> ! {
-    crate::exit_with(run(Args::parse()))
+pub fn main() -> ExitCode {
+    crate::run_main(run)
 }
 
 /// Run with parsed arguments.
-pub fn run(_args: Args) -> CliResult {
+pub fn run(_args: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult {
     let repo = super::repo()?;
-    println!("{}", repo.write_tree()?);
+    writeln!(out, "{}", repo.write_tree()?)?;
     Ok(())
 }

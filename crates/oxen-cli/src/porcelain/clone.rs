@@ -1,7 +1,8 @@
 //! `oxen clone`
 
-use crate::plumbing::send_pack::{human_bytes, PackBar};
-use crate::CliResult;
+use crate::progress::{human_bytes, Bar};
+use crate::CommandResult;
+use std::io::Write;
 
 /// Copy a repository: a new repository in DIR with remote `origin` set to
 /// URL, every remote branch as origin/<branch>, and the remote's default
@@ -19,17 +20,17 @@ pub struct Args {
     pub directory: Option<std::path::PathBuf>,
 }
 
-pub fn run(a: Args) -> CliResult {
-    let bar = PackBar::new("Receiving");
+pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
+    let bar = Bar::objects("Receiving");
     let r = oxen_remote::clone(&a.url, a.directory.as_deref(), a.branch.as_deref(), &bar)?;
     bar.finish();
-    println!("Cloned into {}", r.dir.display());
+    writeln!(out, "Cloned into {}", r.dir.display())?;
     match (&r.branch, r.commit) {
-        (Some(b), Some(c)) => println!("checked out {b} at {}", &c.to_hex()[..10]),
-        _ => println!("warning: the remote repository is empty"),
+        (Some(b), Some(c)) => writeln!(out, "checked out {b} at {}", c.short())?,
+        _ => writeln!(out, "warning: the remote repository is empty")?,
     }
     if r.objects > 0 {
-        eprintln!("received {} objects, {}", r.objects, human_bytes(r.bytes));
+        writeln!(err, "received {} objects, {}", r.objects, human_bytes(r.bytes))?;
     }
     Ok(())
 }

@@ -2,8 +2,9 @@
 
 use oxen_object::Commit;
 use oxen_refs::Head;
+use std::io::Write;
 
-use crate::{fail, CliResult};
+use crate::{user_error, CommandResult};
 
 /// Record the staged changes as a new commit on the current branch.
 #[derive(clap::Args, Debug)]
@@ -19,17 +20,17 @@ pub struct Args {
     pub all: bool,
 }
 
-pub fn run(a: Args) -> CliResult {
+pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
     let repo = super::open()?;
     if a.all {
-        super::add::stage(&repo, &[String::new()], true)?;
+        super::shared::stage(&repo, &[String::new()], true, err)?;
     }
     let message = oxen_repo::normalize_message(&a.message.join("\n\n"))
-        .ok_or_else(|| fail("aborting commit due to empty commit message"))?;
+        .ok_or_else(|| user_error("aborting commit due to empty commit message"))?;
     let merge = repo.merge_state()?;
     if let Some(m) = &merge {
         if !m.conflicts.is_empty() {
-            return Err(fail(format!(
+            return Err(user_error(format!(
                 "cannot commit: {} unresolved conflict(s), e.g. '{}'; fix them and `oxen add` them",
                 m.conflicts.len(),
                 m.conflicts[0]
@@ -45,7 +46,7 @@ pub fn run(a: Args) -> CliResult {
             None => repo.index()?.entries.is_empty(),
         };
         if unchanged {
-            return Err(fail("nothing to commit (use `oxen add` to stage changes, or --allow-empty)"));
+            return Err(user_error("nothing to commit (use `oxen add` to stage changes, or --allow-empty)"));
         }
     }
     let mut parents: Vec<_> = parent.into_iter().collect();
@@ -59,10 +60,10 @@ pub fn run(a: Args) -> CliResult {
         repo.set_merge_state(None)?;
     }
     let where_ = match &head {
-        Head::Branch(b) => b.clone(),
+        Head::Branch(b) => b.to_string(),
         Head::Detached(_) => "detached HEAD".into(),
     };
     let root = if parent.is_none() { " (root-commit)" } else { "" };
-    println!("[{where_}{root} {}] {}", &id.to_hex()[..10], message.lines().next().unwrap_or(""));
+    writeln!(out, "[{where_}{root} {}] {}", id.short(), message.lines().next().unwrap_or(""))?;
     Ok(())
 }

@@ -1,8 +1,9 @@
 //! `oxen config`
 
 use oxen_store::Config;
+use std::io::Write;
 
-use crate::{fail, CliResult};
+use crate::{user_error, CommandResult};
 
 /// Get or set a config value: user.name, user.email, or
 /// tabular-keys.<path> (comma-separated key columns used by diff and merge).
@@ -21,10 +22,10 @@ pub struct Args {
     pub value: Option<String>,
 }
 
-pub fn run(a: Args) -> CliResult {
+pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult {
     let path = if a.global {
         oxen_store::global_config_dir()
-            .ok_or_else(|| fail("cannot find the home directory for --global"))?
+            .ok_or_else(|| user_error("cannot find the home directory for --global"))?
             .join("config.toml")
     } else {
         super::open()?.layout.config_file()
@@ -37,8 +38,8 @@ pub fn run(a: Args) -> CliResult {
             cfg.tabular_keys
                 .insert(p.to_string(), v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect());
         } else {
-            let v = cfg.tabular_keys.get(p).ok_or_else(|| fail(format!("{} is not set", a.key)))?;
-            println!("{}", v.join(","));
+            let v = cfg.tabular_keys.get(p).ok_or_else(|| user_error(format!("{} is not set", a.key)))?;
+            writeln!(out, "{}", v.join(","))?;
             return Ok(());
         }
         cfg.save(&path)?;
@@ -47,18 +48,22 @@ pub fn run(a: Args) -> CliResult {
     let slot = match a.key.as_str() {
         "user.name" => &mut cfg.user.name,
         "user.email" => &mut cfg.user.email,
-        k => return Err(fail(format!("unknown config key '{k}' (known: user.name, user.email, tabular-keys.<path>)"))),
+        k => {
+            return Err(user_error(format!(
+                "unknown config key '{k}' (known: user.name, user.email, tabular-keys.<path>)"
+            )))
+        }
     };
     if a.unset {
         *slot = None;
     } else if let Some(v) = a.value {
         if v.contains('\n') || v.contains('<') || v.contains('>') {
-            return Err(fail("value may not contain newline, '<' or '>'"));
+            return Err(user_error("value may not contain newline, '<' or '>'"));
         }
         *slot = Some(v);
     } else {
-        let v = slot.clone().ok_or_else(|| fail(format!("{} is not set", a.key)))?;
-        println!("{v}");
+        let v = slot.clone().ok_or_else(|| user_error(format!("{} is not set", a.key)))?;
+        writeln!(out, "{v}")?;
         return Ok(());
     }
     cfg.save(&path)?;

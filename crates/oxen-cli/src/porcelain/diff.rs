@@ -7,7 +7,7 @@ use std::io::Write;
 use oxen_index::{repo_path, FileStat};
 use oxen_repo::{FlatEntry, Repo, TreeChange};
 
-use crate::{fail, CliResult};
+use crate::{user_error, CommandResult};
 
 /// Show changes: work tree vs index (default), index vs HEAD (--staged),
 /// work tree vs a revision, or between two revisions.
@@ -41,16 +41,19 @@ const MAX_TEXT_DIFF: u64 = 16 << 20;
 /// Rows shown per kind in a tabular diff.
 const MAX_ROWS_SHOWN: usize = 20;
 
+/// One changed path: its old and new sides (`None` where absent).
+type Change = (String, Option<Blob>, Option<Blob>);
+
 /// Bytes of one side of a change.
 enum Blob {
     Stored(FlatEntry),
     Work(String, u32),
 }
 
-fn load(repo: &Repo, b: &Blob) -> CliResult<Vec<u8>> {
+fn load(repo: &Repo, b: &Blob) -> CommandResult<Vec<u8>> {
     Ok(match b {
         Blob::Stored(e) => repo.versions.read_all(&e.id)?,
-        Blob::Work(p, _) => std::fs::read(repo.layout.work.join(p)).map_err(|e| fail(format!("{p}: {e}")))?,
+        Blob::Work(p, _) => std::fs::read(repo.layout.work.join(p)).map_err(|e| user_error(format!("{p}: {e}")))?,
     })
 }
 
@@ -68,7 +71,7 @@ fn size_of(repo: &Repo, b: &Blob) -> u64 {
     }
 }
 
-fn flat_from_index(repo: &Repo) -> CliResult<BTreeMap<String, FlatEntry>> {
+fn flat_from_index(repo: &Repo) -> CommandResult<BTreeMap<String, FlatEntry>> {
     Ok(repo
         .index()?
         .entries
@@ -87,7 +90,7 @@ fn vs_worktree(
     repo: &Repo,
     old: &BTreeMap<String, FlatEntry>,
     tracked: &BTreeSet<String>,
-) -> CliResult<Vec<(String, Option<Blob>, Option<Blob>)>> {
+) -> CommandResult<Vec<Change>> {
     let index = repo.index()?;
     let mut out = Vec::new();
     let all: BTreeSet<&String> = old.keys().chain(tracked.iter()).collect();
@@ -117,12 +120,12 @@ fn vs_worktree(
     Ok(out)
 }
 
-pub fn run(a: Args) -> CliResult {
+pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult {
     let repo = super::open()?;
     let cwd = crate::cwd()?;
     let specs: Vec<String> = a.paths.iter().map(|p| repo_path(&repo.layout.work, &cwd, p)).collect::<Result<_, _>>()?;
     let keep = |p: &str| specs.is_empty() || specs.iter().any(|s| oxen_index::path_is_under(p, s));
-    let changes: Vec<(String, Option<Blob>, Option<Blob>)> = match (a.revs.len(), a.staged) {
+    let changes: Vec<Change> = match (a.revs.len(), a.staged) {
         (2, _) => {
             let t1 = repo.resolve_tree(&a.revs[0])?;
             let t2 = repo.resolve_tree(&a.revs[1])?;
@@ -161,14 +164,13 @@ pub fn run(a: Args) -> CliResult {
     };
     let changes: Vec<_> = changes.into_iter().filter(|(p, _, _)| keep(p)).collect();
     let opts = DiffOptions { stat: a.stat, keys: a.keys };
-    let out = std::io::stdout();
-    let mut out = std::io::BufWriter::new(out.lock());
+    let mut out = std::io::BufWriter::new(out);
     print_changes(&repo, &changes, &opts, &mut out)?;
     out.flush()?;
     Ok(())
 }
 
-fn tree_changes_to_blobs(changes: Vec<TreeChange>) -> Vec<(String, Option<Blob>, Option<Blob>)> {
+fn tree_changes_to_blobs(changes: Vec<TreeChange>) -> Vec<Change> {
     changes.into_iter().map(|c| (c.path, c.old.map(Blob::Stored), c.new.map(Blob::Stored))).collect()
 }
 
@@ -178,7 +180,7 @@ pub(crate) fn print_tree_changes(
     changes: &[TreeChange],
     opts: &DiffOptions,
     out: &mut impl Write,
-) -> CliResult {
+) -> CommandResult {
     let blobs = tree_changes_to_blobs(changes.to_vec());
     print_changes(repo, &blobs, opts, out)
 }
@@ -187,12 +189,7 @@ fn is_text(b: &[u8]) -> bool {
     !b[..b.len().min(8000)].contains(&0) && std::str::from_utf8(b).is_ok()
 }
 
-fn print_changes(
-    repo: &Repo,
-    changes: &[(String, Option<Blob>, Option<Blob>)],
-    opts: &DiffOptions,
-    out: &mut impl Write,
-) -> CliResult {
+fn print_changes(repo: &Repo, changes: &[Change], opts: &DiffOptions, out: &mut impl Write) -> CommandResult {
     let cfg = repo.config()?;
     let (mut files, mut ins, mut del) = (0usize, 0usize, 0usize);
     for (path, old, new) in changes {

@@ -1,9 +1,8 @@
 //! `oxen fetch`
 
-use oxen_remote::{FetchReport, PushOutcome, Remote};
+use std::io::Write;
 
-use crate::plumbing::send_pack::{human_bytes, PackBar};
-use crate::CliResult;
+use crate::CommandResult;
 
 /// Download a remote's branches: receive the objects you lack and move the
 /// remote-tracking refs (remotes/<remote>/<branch>). Your own branches and
@@ -14,34 +13,10 @@ pub struct Args {
     pub remote: Option<String>,
 }
 
-pub fn run(a: Args) -> CliResult {
+pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
     let repo = super::open()?;
-    let remote_arg = super::remote::default_remote(&repo, a.remote)?;
-    let report = fetch_remote(&repo, &remote_arg)?;
-    print_fetch(&report);
+    let remote_arg = super::shared::default_remote(&repo, a.remote)?;
+    let report = super::shared::fetch_remote(&repo, &remote_arg)?;
+    super::shared::print_fetch(&report, out, err)?;
     Ok(())
-}
-
-/// Fetch by name or URL; returns the remote name used for tracking refs.
-pub(crate) fn fetch_remote(repo: &oxen_repo::Repo, remote_arg: &str) -> CliResult<FetchReport> {
-    let (name, url) = oxen_remote::resolve_remote(repo, remote_arg)?;
-    let remote = Remote::open(&url)?;
-    let bar = PackBar::new("Receiving");
-    let report = oxen_remote::fetch(repo, &remote, name.as_deref(), &bar)?;
-    bar.finish();
-    Ok(report)
-}
-
-pub(crate) fn print_fetch(report: &FetchReport) {
-    for c in &report.changes {
-        let short = |i: Option<oxen_hash::ContentId>| i.map(|i| i.to_hex()[..10].to_string()).unwrap_or_default();
-        match c.outcome {
-            PushOutcome::Created => println!(" * [new branch] {}", c.name),
-            PushOutcome::Forced => println!(" + {}...{} {} (forced update)", short(c.old), short(c.new), c.name),
-            _ => println!("   {}..{} {}", short(c.old), short(c.new), c.name),
-        }
-    }
-    if report.objects > 0 {
-        eprintln!("received {} objects, {}", report.objects, human_bytes(report.bytes));
-    }
 }

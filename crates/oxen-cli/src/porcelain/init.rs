@@ -1,6 +1,7 @@
 //! `oxen init`
 
-use crate::CliResult;
+use crate::CommandResult;
+use std::io::Write;
 
 /// Create an empty repository (a `.oxen` directory) in DIR or the current
 /// directory.
@@ -13,12 +14,12 @@ pub struct Args {
     pub initial_branch: String,
 }
 
-pub fn run(a: Args) -> CliResult {
+pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult {
     let dir = match a.dir {
         Some(d) => d,
         None => crate::cwd()?,
     };
-    let repo = oxen_repo::Repo::init(&dir, &a.initial_branch)?;
-    println!("Initialized empty Oxen repository in {}", repo.layout.dot.display());
+    let repo = oxen_repo::Repo::init(&dir, &oxen_refs::BranchName::new(a.initial_branch)?)?;
+    writeln!(out, "Initialized empty Oxen repository in {}", repo.layout.dot.display())?;
     Ok(())
 }

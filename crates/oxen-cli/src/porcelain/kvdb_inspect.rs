@@ -2,9 +2,7 @@
 
 use std::io::Write;
 
-use oxen_store::lmdb::{Cursor, Transaction};
-
-use crate::CliResult;
+use crate::CommandResult;
 
 /// Dump every key and value of each named database in an LMDB environment
 /// (e.g. .oxen/db), for debugging the stores. Printable values are shown as
@@ -62,26 +60,14 @@ fn decode(db: &str, value: &[u8]) -> String {
     }
 }
 
-pub fn run(a: Args) -> CliResult {
-    let env = oxen_store::open_env_for_inspect(&a.path)?;
-    let names = oxen_store::Db::list_named(&env)?;
-    let out = std::io::stdout();
-    let mut out = std::io::BufWriter::new(out.lock());
-    for name in names {
-        if a.db.as_deref().is_some_and(|d| d != name) {
-            continue;
-        }
-        let db = env.open_db(Some(&name))?;
-        let txn = env.begin_ro_txn()?;
-        let mut cur = txn.open_ro_cursor(db)?;
-        let mut rows = Vec::new();
-        for item in cur.iter_start() {
-            let (k, v) = item?;
-            rows.push(format!("  {} => {}", show(k), decode(&name, v)));
-        }
-        writeln!(out, "[{name}] {} entries", rows.len())?;
-        for r in rows {
-            writeln!(out, "{r}")?;
+/// Dump through `oxen_store::dump_env`, decoding what it recognises.
+pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult {
+    let tables = oxen_store::dump_env(&a.path, a.db.as_deref())?;
+    let mut out = std::io::BufWriter::new(out);
+    for t in tables {
+        writeln!(out, "[{}] {} entries", t.name, t.rows.len())?;
+        for (k, v) in &t.rows {
+            writeln!(out, "  {} => {}", show(k), decode(&t.name, v))?;
         }
     }
     out.flush()?;

@@ -1,8 +1,8 @@
 //! `oxen merge`
 
-use oxen_repo::MergeOutcome;
+use std::io::Write;
 
-use crate::{fail, CliResult};
+use crate::{user_error, CommandResult};
 
 /// Join another branch into the current one: fast-forward when possible,
 /// otherwise a three-way merge (line level for text, row level for tabular
@@ -22,39 +22,20 @@ pub struct Args {
     pub rev: Option<String>,
 }
 
-pub fn run(a: Args) -> CliResult {
+pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult {
     let repo = super::open()?;
     if a.abort {
         if repo.merge_state()?.is_none() {
-            return Err(fail("no merge in progress"));
+            return Err(user_error("no merge in progress"));
         }
-        let head = repo.head_commit()?.ok_or_else(|| fail("no commit to return to"))?;
-        repo.reset_hard(&head)?;
+        let head = repo.head_commit()?.ok_or_else(|| user_error("no commit to return to"))?;
+        repo.reset_hard(&head, &oxen_store::NoProgress)?;
         repo.set_merge_state(None)?;
-        println!("Merge aborted.");
+        writeln!(out, "Merge aborted.")?;
         return Ok(());
     }
     let rev = a.rev.unwrap_or_default();
     let theirs = repo.resolve_commit(&rev)?;
     let label = format!("'{rev}'");
-    report(repo.merge_commit_with(&theirs, &label, &a.keys)?)
-}
-
-/// Print how a merge ended (shared by `merge` and `pull`); conflicts are an error.
-pub(crate) fn report(outcome: MergeOutcome) -> CliResult {
-    match outcome {
-        MergeOutcome::UpToDate => println!("Already up to date."),
-        MergeOutcome::FastForward(id) => println!("Fast-forward to {}", &id.to_hex()[..10]),
-        MergeOutcome::Merged(id) => println!("Merge made commit {}", &id.to_hex()[..10]),
-        MergeOutcome::Conflicts(paths) => {
-            for p in &paths {
-                println!("CONFLICT: {p}");
-            }
-            return Err(fail(format!(
-                "automatic merge failed on {} path(s); fix conflicts, `oxen add` them, then `oxen commit`",
-                paths.len()
-            )));
-        }
-    }
-    Ok(())
+    super::shared::report(repo.merge_commit_with(&theirs, &label, &a.keys)?, out)
 }

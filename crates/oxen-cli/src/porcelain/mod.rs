@@ -3,56 +3,71 @@
 
 mod add;
 mod branch;
+mod checkout;
 mod commit;
 mod config;
 mod diff;
+mod fsck;
 mod init;
 mod kvdb_inspect;
 mod log;
 mod merge;
+mod mv;
+mod reset;
 mod restore;
+mod rm;
+mod show;
 mod status;
+mod switch;
+mod tag;
 // Sync.
 mod clone;
 mod fetch;
 mod pull;
 mod push;
 mod remote;
+// Helpers several commands use.
+mod shared;
 
-use clap::{CommandFactory, Parser, Subcommand};
+use std::io::Write;
+use std::process::ExitCode;
 
-use crate::CliResult;
+use clap::{CommandFactory, Subcommand};
+
+use crate::{CommandResult, Exit};
 
 /// Data version control: git's ideas for datasets of millions of files and
 /// files of many gigabytes.
-#[derive(Parser, Debug)]
+#[derive(clap::Parser, Debug)]
 #[command(name = "oxen", version, propagate_version = true)]
 pub struct Cli {
     /// Run as if started in this directory.
     #[arg(short = 'C', global = true, value_name = "DIR")]
     pub change_dir: Option<std::path::PathBuf>,
+    /// The subcommand to run.
     #[command(subcommand)]
     pub cmd: Cmd,
 }
 
-/// Subcommands.
+/// Subcommands, one module (and file) each.
 #[derive(Subcommand, Debug)]
+#[allow(missing_docs)] // clap takes each variant's help from its Args' doc comment
 pub enum Cmd {
     Init(init::Args),
     Config(config::Args),
-    Add(add::AddArgs),
-    Rm(add::RmArgs),
-    Mv(add::MvArgs),
+    Add(add::Args),
+    Rm(rm::Args),
+    Mv(mv::Args),
     Status(status::Args),
     Commit(commit::Args),
-    Log(log::LogArgs),
-    Show(log::ShowArgs),
-    Branch(branch::BranchArgs),
-    Checkout(branch::CheckoutArgs),
-    Switch(branch::SwitchArgs),
-    Tag(branch::TagArgs),
-    Restore(restore::RestoreArgs),
-    Reset(restore::ResetArgs),
+    Log(log::Args),
+    Show(show::Args),
+    Branch(branch::Args),
+    Checkout(checkout::Args),
+    Switch(switch::Args),
+    Tag(tag::Args),
+    Restore(restore::Args),
+    Reset(reset::Args),
     Diff(diff::Args),
     Merge(merge::Args),
     Remote(remote::Args),
@@ -61,13 +76,8 @@ pub enum Cmd {
     Pull(pull::Args),
     Clone(clone::Args),
     KvdbInspect(kvdb_inspect::Args),
-    Fsck(FsckArgs),
+    Fsck(fsck::Args),
 }
-
-/// Verify every object reachable from refs, HEAD and the index; exit
-/// non-zero if anything is missing or corrupt.
-#[derive(clap::Args, Debug)]
-pub struct FsckArgs {}
 
 /// The clap definition of `oxen`.
 pub fn command() -> clap::Command {
@@ -75,45 +85,46 @@ pub fn command() -> clap::Command {
 }
 
 /// Entry point of the `oxen` binary.
-pub fn main() -> ! {
-    let cli = Cli::parse();
-    crate::exit_with(run(cli))
+pub fn main() -> ExitCode {
+    crate::run_main(run)
 }
 
-/// Run a parsed command line.
-pub fn run(cli: Cli) -> CliResult {
+/// Run a parsed command line, writing to `out` and `err`.
+pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult<Exit> {
     if let Some(d) = &cli.change_dir {
-        std::env::set_current_dir(d).map_err(|e| crate::fail(format!("cannot change to {}: {e}", d.display())))?;
+        std::env::set_current_dir(d)
+            .map_err(|e| crate::user_error(format!("cannot change to {}: {e}", d.display())))?;
     }
     match cli.cmd {
-        Cmd::Init(a) => init::run(a),
-        Cmd::Config(a) => config::run(a),
-        Cmd::Add(a) => add::add(a),
-        Cmd::Rm(a) => add::rm(a),
-        Cmd::Mv(a) => add::mv(a),
-        Cmd::Status(a) => status::run(a),
-        Cmd::Commit(a) => commit::run(a),
-        Cmd::Log(a) => log::log(a),
-        Cmd::Show(a) => log::show(a),
-        Cmd::Branch(a) => branch::branch(a),
-        Cmd::Checkout(a) => branch::checkout(a),
-        Cmd::Switch(a) => branch::switch(a),
-        Cmd::Tag(a) => branch::tag(a),
-        Cmd::Restore(a) => restore::restore(a),
-        Cmd::Reset(a) => restore::reset(a),
-        Cmd::Diff(a) => diff::run(a),
-        Cmd::Merge(a) => merge::run(a),
-        Cmd::Remote(a) => remote::run(a),
-        Cmd::Push(a) => push::run(a),
-        Cmd::Fetch(a) => fetch::run(a),
-        Cmd::Pull(a) => pull::run(a),
-        Cmd::Clone(a) => clone::run(a),
-        Cmd::KvdbInspect(a) => kvdb_inspect::run(a),
-        Cmd::Fsck(_) => crate::plumbing::fsck::check(&open()?),
-    }
+        Cmd::Init(a) => init::run(a, out, err),
+        Cmd::Config(a) => config::run(a, out, err),
+        Cmd::Add(a) => add::run(a, out, err),
+        Cmd::Rm(a) => rm::run(a, out, err),
+        Cmd::Mv(a) => mv::run(a, out, err),
+        Cmd::Status(a) => status::run(a, out, err),
+        Cmd::Commit(a) => commit::run(a, out, err),
+        Cmd::Log(a) => log::run(a, out, err),
+        Cmd::Show(a) => show::run(a, out, err),
+        Cmd::Branch(a) => branch::run(a, out, err),
+        Cmd::Checkout(a) => checkout::run(a, out, err),
+        Cmd::Switch(a) => switch::run(a, out, err),
+        Cmd::Tag(a) => tag::run(a, out, err),
+        Cmd::Restore(a) => restore::run(a, out, err),
+        Cmd::Reset(a) => reset::run(a, out, err),
+        Cmd::Diff(a) => diff::run(a, out, err),
+        Cmd::Merge(a) => merge::run(a, out, err),
+        Cmd::Remote(a) => remote::run(a, out, err),
+        Cmd::Push(a) => push::run(a, out, err),
+        Cmd::Fetch(a) => fetch::run(a, out, err),
+        Cmd::Pull(a) => pull::run(a, out, err),
+        Cmd::Clone(a) => clone::run(a, out, err),
+        Cmd::KvdbInspect(a) => kvdb_inspect::run(a, out, err),
+        Cmd::Fsck(a) => fsck::run(a, out, err),
+    }?;
+    Ok(Exit::Success)
 }
 
 /// Open the repository containing the current directory.
-pub(crate) fn open() -> CliResult<oxen_repo::Repo> {
+pub(crate) fn open() -> CommandResult<oxen_repo::Repo> {
     Ok(oxen_repo::Repo::discover(&crate::cwd()?)?)
 }

@@ -1,6 +1,7 @@
 //! `oxen pull`
 
-use crate::{fail, CliResult};
+use crate::{user_error, CommandResult};
+use std::io::Write;
 
 /// Fetch from a remote, then bring its version of the branch into the
 /// current branch: fast-forward when possible, otherwise a merge (conflicts
@@ -13,15 +14,16 @@ pub struct Args {
     pub branch: Option<String>,
 }
 
-pub fn run(a: Args) -> CliResult {
+pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
     let repo = super::open()?;
-    let remote_arg = super::remote::default_remote(&repo, a.remote)?;
-    let branch = super::remote::current_branch(&repo, a.branch, "pull into")?;
+    let remote_arg = super::shared::default_remote(&repo, a.remote)?;
+    let branch = super::shared::current_branch(&repo, a.branch, "pull into")?;
     let (name, _) = oxen_remote::resolve_remote(&repo, &remote_arg)?;
-    let Some(rn) = name else { return Err(fail("pull needs a remote name (add one with `oxen remote add`)")) };
-    let report = super::fetch::fetch_remote(&repo, &rn)?;
-    super::fetch::print_fetch(&report);
-    let tracking = format!("remotes/{rn}/{branch}");
-    let theirs = repo.refs().get(&tracking)?.ok_or_else(|| fail(format!("remote {rn} has no branch {branch}")))?;
-    super::merge::report(repo.merge_commit(&theirs, &format!("{rn}/{branch}"))?)
+    let Some(rn) = name else { return Err(user_error("pull needs a remote name (add one with `oxen remote add`)")) };
+    let report = super::shared::fetch_remote(&repo, &rn)?;
+    super::shared::print_fetch(&report, out, err)?;
+    let tracking = oxen_refs::RefName::remote_tracking(&rn, &oxen_refs::BranchName::new(branch.as_str())?)?;
+    let theirs =
+        repo.refs().get(&tracking)?.ok_or_else(|| user_error(format!("remote {rn} has no branch {branch}")))?;
+    super::shared::report(repo.merge_commit(&theirs, &format!("{rn}/{branch}"))?, out)
 }

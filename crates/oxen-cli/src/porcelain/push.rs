@@ -2,9 +2,11 @@
 
 use oxen_remote::Remote;
 use oxen_store::Config;
+use std::io::Write;
 
-use crate::plumbing::send_pack::{print_push, PackBar};
-use crate::{fail, CliResult};
+use crate::plumbing::send_pack::print_push;
+use crate::progress::Bar;
+use crate::{user_error, CommandResult};
 
 /// Send a branch to a remote. Only objects the remote lacks travel (a
 /// second push of the same data sends nothing). Refused when the remote
@@ -26,23 +28,23 @@ pub struct Args {
     pub branch: Option<String>,
 }
 
-pub fn run(a: Args) -> CliResult {
+pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
     let repo = super::open()?;
-    let remote_arg = super::remote::default_remote(&repo, a.remote)?;
-    let branch = super::remote::current_branch(&repo, a.branch, "push")?;
+    let remote_arg = super::shared::default_remote(&repo, a.remote)?;
+    let branch = super::shared::current_branch(&repo, a.branch, "push")?;
     let (name, url) = oxen_remote::resolve_remote(&repo, &remote_arg)?;
     let remote = Remote::open(&url)?;
-    let bar = PackBar::new("Sending");
+    let bar = Bar::objects("Sending");
     let report = oxen_remote::push(&repo, &remote, name.as_deref(), std::slice::from_ref(&branch), a.force, &bar)?;
     bar.finish();
-    print_push(&report);
+    print_push(&report, out, err)?;
     if a.set_upstream {
-        let Some(rn) = name else { return Err(fail("-u needs a remote name (add one with `oxen remote add`)")) };
+        let Some(rn) = name else { return Err(user_error("-u needs a remote name (add one with `oxen remote add`)")) };
         let path = repo.layout.config_file();
         let mut cfg = Config::load(&path)?;
         cfg.upstream.insert(branch.clone(), rn.clone());
         cfg.save(&path)?;
-        println!("branch '{branch}' set up to track '{rn}/{branch}'");
+        writeln!(out, "branch '{branch}' set up to track '{rn}/{branch}'")?;
     }
     Ok(())
 }

@@ -1,8 +1,9 @@
 //! `oxen remote`
 
 use oxen_store::{Config, RemoteConfig};
+use std::io::Write;
 
-use crate::{fail, CliResult};
+use crate::{user_error, CommandResult};
 
 /// List, add or remove remotes (named URLs: http://host:port/<RepoName>,
 /// or the path of another repository).
@@ -33,7 +34,7 @@ pub enum RemoteCmd {
     },
 }
 
-pub fn run(a: Args) -> CliResult {
+pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult {
     let repo = super::open()?;
     let path = repo.layout.config_file();
     // Only the repository's own config is edited, never the layered view.
@@ -42,21 +43,19 @@ pub fn run(a: Args) -> CliResult {
         None => {
             for (name, r) in &repo.config()?.remote {
                 if a.verbose {
-                    println!("{name}\t{} (fetch)", r.url);
-                    println!("{name}\t{} (push)", r.url);
+                    writeln!(out, "{name}\t{} (fetch)", r.url)?;
+                    writeln!(out, "{name}\t{} (push)", r.url)?;
                 } else {
-                    println!("{name}");
+                    writeln!(out, "{name}")?;
                 }
             }
         }
         Some(RemoteCmd::Add { name, url }) => {
-            oxen_refs::validate_ref_name(&format!("remotes/{name}/x"))
-                .map_err(|_| fail(format!("'{name}' is not a valid remote name")))?;
-            if name.contains('/') {
-                return Err(fail(format!("'{name}' is not a valid remote name")));
-            }
+            let probe = oxen_refs::BranchName::new("x")?;
+            oxen_refs::RefName::remote_tracking(&name, &probe)
+                .map_err(|_| user_error(format!("'{name}' is not a valid remote name")))?;
             if cfg.remote.contains_key(&name) {
-                return Err(fail(format!("remote {name} already exists")));
+                return Err(user_error(format!("remote {name} already exists")));
             }
             let url = if url.starts_with("http://") || url.starts_with("https://") {
                 oxen_remote::HttpRemote::new(&url, None)?;
@@ -64,9 +63,9 @@ pub fn run(a: Args) -> CliResult {
             } else {
                 // Store an absolute path: commands run from any directory.
                 let p = std::fs::canonicalize(&url)
-                    .map_err(|e| fail(format!("'{url}' is not a URL or an existing path: {e}")))?;
+                    .map_err(|e| user_error(format!("'{url}' is not a URL or an existing path: {e}")))?;
                 if !p.join(".oxen").join("HEAD").is_file() {
-                    return Err(fail(format!("'{url}' is not an oxen repository")));
+                    return Err(user_error(format!("'{url}' is not an oxen repository")));
                 }
                 p.to_string_lossy().into_owned()
             };
@@ -75,14 +74,13 @@ pub fn run(a: Args) -> CliResult {
         }
         Some(RemoteCmd::Remove { name }) => {
             if cfg.remote.remove(&name).is_none() {
-                return Err(fail(format!("no such remote: {name}")));
+                return Err(user_error(format!("no such remote: {name}")));
             }
             cfg.upstream.retain(|_, r| *r != name);
             cfg.save(&path)?;
-            let prefix = format!("remotes/{name}/");
             let gone: Vec<oxen_refs::RefUpdate> = repo
                 .refs()
-                .list(&prefix)?
+                .remote_tracking(Some(&name))?
                 .into_iter()
                 .map(|(n, _)| oxen_refs::RefUpdate { name: n, new: None, expect: oxen_refs::Expect::Any })
                 .collect();
@@ -90,29 +88,4 @@ pub fn run(a: Args) -> CliResult {
         }
     }
     Ok(())
-}
-
-/// The remote named, else the current branch's upstream, else `origin`.
-pub(crate) fn default_remote(repo: &oxen_repo::Repo, given: Option<String>) -> CliResult<String> {
-    if let Some(r) = given {
-        return Ok(r);
-    }
-    let cfg = repo.config()?;
-    if let oxen_refs::Head::Branch(b) = repo.head()? {
-        if let Some(r) = cfg.upstream.get(&b) {
-            return Ok(r.clone());
-        }
-    }
-    Ok("origin".into())
-}
-
-/// The branch given, else the current branch, or an error naming `what` needs one.
-pub(crate) fn current_branch(repo: &oxen_repo::Repo, given: Option<String>, what: &str) -> CliResult<String> {
-    if let Some(b) = given {
-        return Ok(b);
-    }
-    match repo.head()? {
-        oxen_refs::Head::Branch(b) => Ok(b),
-        oxen_refs::Head::Detached(_) => Err(fail(format!("HEAD is detached; name a branch to {what}"))),
-    }
 }

@@ -3,11 +3,11 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use oxen_index::{quote_path, Change, Index, Status};
-use oxen_refs::Head;
+use oxen_index::{quote_path, Change};
+use oxen_refs::{BranchName, Head, RefName};
 use oxen_repo::Repo;
 
-use crate::CliResult;
+use crate::CommandResult;
 
 /// Show staged changes, unstaged changes and untracked files. Unchanged
 /// files are recognised by the stat cache and never read. Large directories
@@ -21,51 +21,43 @@ pub struct Args {
     #[arg(short = 's', long)]
     pub short: bool,
     /// Untracked files: `normal` collapses untracked directories, `all` lists every file, `no` hides them.
-    #[arg(short = 'u', long = "untracked-files", value_name = "MODE", default_value = "normal", num_args = 0..=1, default_missing_value = "all")]
-    pub untracked: String,
+    #[arg(
+        short = 'u',
+        long = "untracked-files",
+        value_name = "MODE",
+        value_enum,
+        default_value_t = Untracked::Normal,
+        num_args = 0..=1,
+        default_missing_value = "all"
+    )]
+    pub untracked: Untracked,
 }
 
-/// Status of the repository against HEAD.
-pub(crate) fn compute(repo: &Repo) -> CliResult<(Status, Index)> {
-    let index = repo.index()?;
-    let head_tree = match repo.head_commit()? {
-        Some(c) => Some(repo.read_commit(&c)?.tree),
-        None => None,
-    };
-    // When the index is known to produce HEAD's tree, nothing is staged and
-    // HEAD's tree need not be read at all.
-    let unchanged = head_tree.is_some() && index.cached_tree(&repo.db)? == head_tree;
-    let flat: BTreeMap<String, (oxen_hash::ContentId, u32)> = match head_tree {
-        Some(t) if !unchanged => repo.flatten_tree(&t)?.into_iter().map(|(p, e)| (p, (e.id, e.mode))).collect(),
-        _ => BTreeMap::new(),
-    };
-    let st = oxen_index::status(&repo.layout.work, &repo.versions, &index, if unchanged { None } else { Some(&flat) })?;
-    let mut stamp = Some(index.written_ns);
-    if !st.refreshed.is_empty() {
-        // Remember the new stat of files that were touched but not changed,
-        // so the next status does not read them again. Best effort: a
-        // concurrent writer holding the lock is not an error here.
-        let changes: Vec<(String, Option<oxen_index::IndexEntry>)> =
-            st.refreshed.iter().map(|(p, e)| (p.clone(), Some(e.clone()))).collect();
-        stamp = Index::apply(&repo.db, &changes).ok();
-    }
-    if let (Some(tree), Some(stamp), false) = (head_tree, stamp, st.has_staged()) {
-        let _ = Index::set_cached_tree(&repo.db, &tree, stamp);
-    }
-    Ok((st, index))
+/// How `status` shows untracked files; a fixed set, so clap refuses
+/// anything else instead of it silently meaning `normal`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Untracked {
+    /// Hide untracked files.
+    No,
+    /// Collapse a directory holding no tracked file to `dir/`, as git does.
+    Normal,
+    /// List every untracked file.
+    All,
 }
 
-pub fn run(a: Args) -> CliResult {
+pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
     let repo = super::open()?;
-    let (st, index) = compute(&repo)?;
+    let (st, index) = repo.status()?;
+    for w in &st.warnings {
+        writeln!(err, "warning: {w}")?;
+    }
     let conflicts = repo.merge_state()?.map(|m| m.conflicts).unwrap_or_default();
-    let untracked: Vec<String> = match a.untracked.as_str() {
-        "no" => vec![],
-        "all" => st.untracked.clone(),
-        _ => st.untracked_collapsed(&index),
+    let untracked: Vec<String> = match a.untracked {
+        Untracked::No => vec![],
+        Untracked::All => st.untracked.clone(),
+        Untracked::Normal => st.untracked_collapsed(&index),
     };
-    let out = std::io::stdout();
-    let mut out = std::io::BufWriter::new(out.lock());
+    let mut out = std::io::BufWriter::new(out);
     if a.porcelain || a.short {
         for e in &st.entries {
             if conflicts.contains(&e.path) {
@@ -97,7 +89,7 @@ pub fn run(a: Args) -> CliResult {
                 writeln!(out, "{line}")?;
             }
         }
-        Head::Detached(id) => writeln!(out, "HEAD detached at {}", &id.to_hex()[..10])?,
+        Head::Detached(id) => writeln!(out, "HEAD detached at {}", id.short())?,
     }
     if repo.head_commit()?.is_none() {
         writeln!(out, "\nNo commits yet")?;
@@ -205,13 +197,12 @@ fn section(out: &mut impl Write, rows: &[(String, String)]) -> std::io::Result<(
 
 /// "Your branch is ahead of 'origin/main' by 2 commits." when the branch
 /// has an upstream.
-fn tracking_line(repo: &Repo, branch: &str) -> CliResult<Option<String>> {
+fn tracking_line(repo: &Repo, branch: &BranchName) -> CommandResult<Option<String>> {
     let cfg = repo.config()?;
-    let Some(remote) = cfg.upstream.get(branch) else { return Ok(None) };
+    let Some(remote) = cfg.upstream.get(branch.as_str()) else { return Ok(None) };
     let up_name = format!("{remote}/{branch}");
-    let (Some(local), Some(up)) =
-        (repo.refs().get(&format!("heads/{branch}"))?, repo.refs().get(&format!("remotes/{remote}/{branch}"))?)
-    else {
+    let Ok(up_ref) = RefName::remote_tracking(remote, branch) else { return Ok(None) };
+    let (Some(local), Some(up)) = (repo.refs().get(&branch.to_ref())?, repo.refs().get(&up_ref)?) else {
         return Ok(None);
     };
     let (ahead, behind) = repo.ahead_behind(&local, &up)?;

@@ -1,0 +1,34 @@
+//! `oxen checkout`
+
+use crate::{user_error, CommandResult};
+use std::io::Write;
+
+/// Switch branches or detach at a commit, updating the work tree. With
+/// `-- <paths>`, restore those paths from the index instead.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Create a new branch and switch to it.
+    #[arg(short = 'b', value_name = "NEW")]
+    pub new_branch: Option<String>,
+    /// Discard local changes that would be overwritten.
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Branch or commit to check out.
+    pub target: Option<String>,
+    /// Paths to restore (after `--`).
+    #[arg(last = true)]
+    pub paths: Vec<String>,
+}
+
+pub fn run(a: Args, _out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
+    let repo = super::open()?;
+    if !a.paths.is_empty() {
+        let source = a.target.clone();
+        return super::shared::restore_paths(&repo, &a.paths, source.as_deref(), false, true);
+    }
+    if let Some(nb) = &a.new_branch {
+        return super::shared::create_and_switch(&repo, nb, a.target.as_deref(), a.force, err);
+    }
+    let target = a.target.ok_or_else(|| user_error("nothing to check out: name a branch or commit"))?;
+    super::shared::switch_to(&repo, &target, a.force, true, err)
+}

@@ -1,0 +1,327 @@
+//! Helpers that several porcelain commands share: staging with a progress
+//! bar, creating and switching branches, restoring paths, printing commit
+//! headers and merge outcomes, and picking the remote and branch for sync
+//! commands. Each command itself lives in the file named after it.
+
+use std::collections::{BTreeMap, BinaryHeap, HashSet};
+use std::io::Write;
+
+use oxen_hash::ContentId;
+use oxen_index::{path_is_under, repo_path, stage_paths, Index, StageOptions};
+use oxen_object::Commit;
+use oxen_refs::{BranchName, Expect, Head};
+use oxen_remote::{FetchReport, PushOutcome, Remote};
+use oxen_repo::{FlatEntry, MergeOutcome, Repo};
+
+use crate::progress::{human_bytes, Bar};
+use crate::{user_error, CommandResult};
+
+/// Stage paths in-process, with a progress bar on a terminal; what the walk
+/// had to skip is reported on `err`.
+pub(crate) fn stage(
+    repo: &oxen_repo::Repo,
+    paths: &[String],
+    update_only: bool,
+    err: &mut dyn Write,
+) -> CommandResult<oxen_index::StageReport> {
+    let bar = Bar::files("Adding");
+    let opts = StageOptions { honor_ignore: true, update_only };
+    let report = stage_paths(&repo.layout.work, &repo.db, &repo.versions, paths, opts, &bar)?;
+    bar.finish();
+    for w in &report.warnings {
+        writeln!(err, "warning: {w}")?;
+    }
+    Ok(report)
+}
+
+/// Create branch `name` at `start` (default HEAD), refusing an existing one.
+pub(crate) fn create_branch(
+    repo: &Repo,
+    name: &str,
+    start: Option<&str>,
+) -> CommandResult<(BranchName, oxen_hash::ContentId)> {
+    let branch = BranchName::new(name)?;
+    let id = repo
+        .resolve_commit(start.unwrap_or("HEAD"))
+        .map_err(|e| user_error(format!("cannot create branch '{name}': {e}")))?;
+    repo.refs().update(&branch.to_ref(), Some(id), Expect::Absent).map_err(|e| match e {
+        oxen_refs::RefError::Stale { .. } => user_error(format!("a branch named '{name}' already exists")),
+        other => other.into(),
+    })?;
+    Ok((branch, id))
+}
+
+/// Move HEAD to `target` (a branch name or a revision), updating the work tree.
+pub(crate) fn switch_to(
+    repo: &Repo,
+    target: &str,
+    force: bool,
+    allow_detach: bool,
+    err: &mut dyn Write,
+) -> CommandResult {
+    let branch = BranchName::new(target).ok();
+    let local = match &branch {
+        Some(b) => repo.refs().get(&b.to_ref())?,
+        None => None,
+    };
+    // A remote branch name creates a local tracking branch, as git does.
+    let remote_hits = match (&branch, local) {
+        (Some(b), None) => repo.refs().remote_branches_named(b)?,
+        _ => Vec::new(),
+    };
+    let (new_head, commit) = match (branch, local) {
+        (Some(b), Some(id)) => (Head::Branch(b), Some(id)),
+        (branch, _) => {
+            if let (Some(b), [(_, id)]) = (branch, remote_hits.as_slice()) {
+                repo.refs().update(&b.to_ref(), Some(*id), Expect::Absent)?;
+                (Head::Branch(b), Some(*id))
+            } else {
+                if !allow_detach {
+                    return Err(user_error(format!("'{target}' is not a branch (use --detach to check out a commit)")));
+                }
+                let id = repo.resolve_commit(target)?;
+                (Head::Detached(id), Some(id))
+            }
+        }
+    };
+    if let Some(id) = commit {
+        let bar = Bar::files("Checking out");
+        let r = repo.checkout_commit(&id, force, &bar)?;
+        if force {
+            repo.reset_hard(&id, &bar)?;
+        }
+        bar.finish();
+        oxen_refs::write_head(&repo.layout, &new_head)?;
+        match &new_head {
+            Head::Branch(b) => {
+                writeln!(err, "Switched to branch '{b}' ({} written, {} removed)", r.written, r.removed)?
+            }
+            Head::Detached(id) => {
+                writeln!(err, "HEAD is now at {} ({} written, {} removed)", id.short(), r.written, r.removed)?
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `checkout -b` / `switch -c`: create a branch at `start` and move to it.
+pub(crate) fn create_and_switch(
+    repo: &Repo,
+    name: &str,
+    start: Option<&str>,
+    force: bool,
+    err: &mut dyn Write,
+) -> CommandResult {
+    let (branch, id) = create_branch(repo, name, start)?;
+    // Same commit: only HEAD moves, and local changes stay as they are.
+    if repo.head_commit()? != Some(id) {
+        repo.checkout_commit(&id, force, &Bar::files("Checking out"))?;
+    }
+    oxen_refs::write_head(&repo.layout, &Head::Branch(branch))?;
+    writeln!(err, "Switched to a new branch '{name}'")?;
+    Ok(())
+}
+
+/// `Thu Nov 14 22:13:20 2023 +0000`
+pub(crate) fn format_date(c: &Commit) -> String {
+    let off = chrono::FixedOffset::east_opt(c.author.tz_minutes * 60)
+        .unwrap_or_else(|| chrono::FixedOffset::east_opt(0).expect("zero offset"));
+    match chrono::DateTime::from_timestamp(c.author.time, 0) {
+        Some(t) => t.with_timezone(&off).format("%a %b %-d %H:%M:%S %Y %z").to_string(),
+        None => format!("{} {}", c.author.time, c.author.tz_string()),
+    }
+}
+
+/// The header `log` and `show` print for a commit.
+pub(crate) fn write_header(out: &mut impl Write, id: &ContentId, c: &Commit) -> std::io::Result<()> {
+    writeln!(out, "commit {id}")?;
+    if c.parents.len() > 1 {
+        let ps: Vec<String> = c.parents.iter().map(|p| p.short()).collect();
+        writeln!(out, "Merge: {}", ps.join(" "))?;
+    }
+    writeln!(out, "Author: {} <{}>", c.author.name, c.author.email)?;
+    writeln!(out, "Date:   {}\n", format_date(c))?;
+    for l in c.message.lines() {
+        writeln!(out, "    {l}")?;
+    }
+    Ok(())
+}
+
+/// Commits reachable from `start`, newest first (by author time, then id).
+pub(crate) fn walk(
+    repo: &Repo,
+    start: ContentId,
+    limit: usize,
+    mut f: impl FnMut(&ContentId, &Commit) -> std::io::Result<()>,
+) -> CommandResult {
+    // Newest first by author time; ties (common with scripted dates) go to
+    // the commit queued first, so children still come before parents.
+    let mut heap: BinaryHeap<(i64, std::cmp::Reverse<u64>, ContentId)> = BinaryHeap::new();
+    let mut commits = std::collections::HashMap::new();
+    let mut seen = HashSet::new();
+    let mut seq = 0u64;
+    let c = repo.read_commit(&start)?;
+    heap.push((c.author.time, std::cmp::Reverse(seq), start));
+    commits.insert(start, c);
+    seen.insert(start);
+    let mut n = 0;
+    while let Some((_, _, id)) = heap.pop() {
+        if n >= limit {
+            break;
+        }
+        let Some(c) = commits.remove(&id) else { continue };
+        f(&id, &c)?;
+        n += 1;
+        for p in &c.parents {
+            if seen.insert(*p) {
+                let pc = repo.read_commit(p)?;
+                seq += 1;
+                heap.push((pc.author.time, std::cmp::Reverse(seq), *p));
+                commits.insert(*p, pc);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Restore `paths` in the index and/or work tree from `source` (a revision;
+/// default: HEAD for the index, the index for the work tree).
+pub(crate) fn restore_paths(
+    repo: &Repo,
+    user_paths: &[String],
+    source: Option<&str>,
+    staged: bool,
+    worktree: bool,
+) -> CommandResult {
+    let cwd = crate::cwd()?;
+    let specs: Vec<String> =
+        user_paths.iter().map(|p| repo_path(&repo.layout.work, &cwd, p)).collect::<Result<_, _>>()?;
+    let index = repo.index()?;
+    // The version each path should get.
+    let from: BTreeMap<String, FlatEntry> = match (source, staged) {
+        (Some(rev), _) => repo.flatten_commit(Some(&repo.resolve_commit(rev)?))?,
+        (None, true) => repo.flatten_commit(repo.head_commit()?.as_ref())?,
+        (None, false) => index
+            .entries
+            .iter()
+            .map(|(p, e)| {
+                (
+                    p.clone(),
+                    FlatEntry {
+                        id: e.id,
+                        mode: if e.stat.mode == 0 { oxen_object::mode::FILE } else { e.stat.mode },
+                        size: e.stat.size,
+                        tabular: e.tabular.clone(),
+                    },
+                )
+            })
+            .collect(),
+    };
+    for s in &specs {
+        let known = from.keys().any(|p| path_is_under(p, s)) || index.entries.keys().any(|p| path_is_under(p, s));
+        if !known {
+            return Err(user_error(format!("pathspec '{s}' did not match any file known to oxen")));
+        }
+    }
+    let wanted: BTreeMap<String, FlatEntry> = from
+        .iter()
+        .filter(|(p, _)| specs.iter().any(|s| path_is_under(p, s)))
+        .map(|(p, e)| (p.clone(), e.clone()))
+        .collect();
+    if staged {
+        let mut changes = Vec::new();
+        for (p, e) in &wanted {
+            changes.push((p.clone(), Some(oxen_repo::staged_entry(&index, p, e))));
+        }
+        // Paths staged as new but absent from the source are unstaged.
+        for p in index.entries.keys() {
+            if specs.iter().any(|s| path_is_under(p, s)) && !wanted.contains_key(p) {
+                changes.push((p.clone(), None));
+            }
+        }
+        Index::apply(&repo.db, &changes)?;
+    }
+    if worktree {
+        // Writing through apply_to_worktree also refreshes the index entries
+        // for these paths; for a plain worktree restore that must not change
+        // what is staged, which holds because the contents come from the index.
+        if staged || source.is_none() {
+            repo.apply_to_worktree(&wanted, &[], &oxen_store::NoProgress)?;
+        } else {
+            for (p, e) in &wanted {
+                oxen_repo::materialize(repo, p, e)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Print how a merge ended (shared by `merge` and `pull`); conflicts are an error.
+pub(crate) fn report(outcome: MergeOutcome, out: &mut dyn Write) -> CommandResult {
+    match outcome {
+        MergeOutcome::UpToDate => writeln!(out, "Already up to date.")?,
+        MergeOutcome::FastForward(id) => writeln!(out, "Fast-forward to {}", id.short())?,
+        MergeOutcome::Merged(id) => writeln!(out, "Merge made commit {}", id.short())?,
+        MergeOutcome::Conflicts(paths) => {
+            for p in &paths {
+                writeln!(out, "CONFLICT: {p}")?;
+            }
+            return Err(user_error(format!(
+                "automatic merge failed on {} path(s); fix conflicts, `oxen add` them, then `oxen commit`",
+                paths.len()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Fetch by name or URL; returns the remote name used for tracking refs.
+pub(crate) fn fetch_remote(repo: &oxen_repo::Repo, remote_arg: &str) -> CommandResult<FetchReport> {
+    let (name, url) = oxen_remote::resolve_remote(repo, remote_arg)?;
+    let remote = Remote::open(&url)?;
+    let bar = Bar::objects("Receiving");
+    let report = oxen_remote::fetch(repo, &remote, name.as_deref(), &bar)?;
+    bar.finish();
+    Ok(report)
+}
+
+/// Print a fetch report: one line per changed remote-tracking ref.
+pub(crate) fn print_fetch(report: &FetchReport, out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<()> {
+    for c in &report.changes {
+        let short = |i: Option<oxen_hash::ContentId>| i.map(|i| i.short()).unwrap_or_default();
+        match c.outcome {
+            PushOutcome::Created => writeln!(out, " * [new branch] {}", c.name)?,
+            PushOutcome::Forced => writeln!(out, " + {}...{} {} (forced update)", short(c.old), short(c.new), c.name)?,
+            _ => writeln!(out, "   {}..{} {}", short(c.old), short(c.new), c.name)?,
+        }
+    }
+    if report.objects > 0 {
+        writeln!(err, "received {} objects, {}", report.objects, human_bytes(report.bytes))?;
+    }
+    Ok(())
+}
+
+/// The remote named, else the current branch's upstream, else `origin`.
+pub(crate) fn default_remote(repo: &oxen_repo::Repo, given: Option<String>) -> CommandResult<String> {
+    if let Some(r) = given {
+        return Ok(r);
+    }
+    let cfg = repo.config()?;
+    if let oxen_refs::Head::Branch(b) = repo.head()? {
+        if let Some(r) = cfg.upstream.get(b.as_str()) {
+            return Ok(r.clone());
+        }
+    }
+    Ok("origin".into())
+}
+
+/// The branch given, else the current branch, or an error naming `what` needs one.
+pub(crate) fn current_branch(repo: &oxen_repo::Repo, given: Option<String>, what: &str) -> CommandResult<String> {
+    if let Some(b) = given {
+        return Ok(b);
+    }
+    match repo.head()? {
+        oxen_refs::Head::Branch(b) => Ok(b.to_string()),
+        oxen_refs::Head::Detached(_) => Err(user_error(format!("HEAD is detached; name a branch to {what}"))),
+    }
+}

@@ -1,0 +1,63 @@
+//! The repository as an object source and sink for `oxen-pack`: packs are
+//! read from and received into a `Repo` through these traits, so the pack
+//! code needs no repository type.
+
+use std::io::Read;
+use std::path::Path;
+
+use oxen_hash::ContentId;
+use oxen_store::{Blob, ObjectKind, ObjectSink, ObjectSource, Result, StoreError, Table};
+
+use crate::Repo;
+
+fn table(kind: ObjectKind) -> Option<Table> {
+    match kind {
+        ObjectKind::Commit => Some(Table::Commits),
+        ObjectKind::Tree => Some(Table::Trees),
+        ObjectKind::Blob => None,
+    }
+}
+
+impl ObjectSource for Repo {
+    fn read_node(&self, kind: ObjectKind, id: &ContentId) -> Result<Vec<u8>> {
+        match table(kind) {
+            Some(t) => self.db.get_object(t, id),
+            None => self.versions.read_all(id),
+        }
+    }
+
+    fn open_blob(&self, id: &ContentId) -> Result<Blob> {
+        self.versions.open(id)
+    }
+
+    fn has_object(&self, kind: ObjectKind, id: &ContentId) -> Result<bool> {
+        match table(kind) {
+            Some(t) => self.db.has_object(t, id),
+            None => Ok(self.versions.has(id)),
+        }
+    }
+}
+
+impl ObjectSink for Repo {
+    fn write_nodes(&self, nodes: &[(ObjectKind, &[u8])]) -> Result<()> {
+        let mut txn = self.db.begin_write()?;
+        for (kind, bytes) in nodes {
+            let t = table(*kind)
+                .ok_or_else(|| StoreError::io("pack", std::io::Error::other("a blob cannot be written as a node")))?;
+            txn.put_object(t, bytes)?;
+        }
+        txn.commit()
+    }
+
+    fn write_blob(&self, bytes: &[u8]) -> Result<ContentId> {
+        self.versions.write_bytes(bytes)
+    }
+
+    fn write_verified_blob(&self, reader: &mut dyn Read, expected: &ContentId) -> Result<u64> {
+        self.versions.write_verified(reader, expected, Path::new("pack"))
+    }
+
+    fn flush(&self) -> Result<()> {
+        self.versions.flush()
+    }
+}

@@ -1,0 +1,79 @@
+//! Where objects come from and go to, as seen by code that moves them
+//! between repositories (the pack format, negotiation, receive).
+//!
+//! These traits live here, in the crate that owns the object stores
+//! (`commits` and `trees` tables, the versions store) and their error type,
+//! so that `oxen-pack` can read and write objects without depending on
+//! `oxen-repo`: the repository implements them, and the dependency arrows
+//! all point down (`oxen-repo` -> `oxen-pack`'s callers, `oxen-pack` ->
+//! `oxen-store`).
+
+use std::io::Read;
+
+use oxen_hash::ContentId;
+
+use crate::{Blob, Result};
+
+/// The three kinds of stored object, each with its own home: commits and
+/// tree nodes in LMDB tables, file contents (blobs) in the versions store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ObjectKind {
+    /// A commit.
+    Commit,
+    /// A tree node.
+    Tree,
+    /// File contents.
+    Blob,
+}
+
+impl ObjectKind {
+    /// `commit` / `tree` / `blob`: the name used in messages and on the wire.
+    pub fn name(self) -> &'static str {
+        match self {
+            ObjectKind::Commit => "commit",
+            ObjectKind::Tree => "tree",
+            ObjectKind::Blob => "blob",
+        }
+    }
+
+    /// From [`ObjectKind::name`].
+    pub fn from_name(s: &str) -> Option<ObjectKind> {
+        match s {
+            "commit" => Some(ObjectKind::Commit),
+            "tree" => Some(ObjectKind::Tree),
+            "blob" => Some(ObjectKind::Blob),
+            _ => None,
+        }
+    }
+}
+
+/// Read access to a repository's objects, like gitoxide's `Find`: enough
+/// to enumerate and send a pack.
+pub trait ObjectSource {
+    /// The canonical bytes of a commit or tree node, verified against `id`
+    /// (a corrupt object is an error, never sent on).
+    fn read_node(&self, kind: ObjectKind, id: &ContentId) -> Result<Vec<u8>>;
+    /// File contents opened as a stream, so a blob of any size is sent in
+    /// bounded memory.
+    fn open_blob(&self, id: &ContentId) -> Result<Blob>;
+    /// Whether an object is stored, without reading it.
+    fn has_object(&self, kind: ObjectKind, id: &ContentId) -> Result<bool>;
+}
+
+/// Write access for receiving a pack, like gitoxide's `Write`. Receiving
+/// relies on the ordering contract: an object is written only after
+/// everything it names is stored, and nodes naming blobs only after
+/// [`ObjectSink::flush`] recorded those blobs.
+pub trait ObjectSink: ObjectSource {
+    /// Store commits and tree nodes (already verified) in one batch: one
+    /// transaction for many objects, which is what keeps receiving fast.
+    fn write_nodes(&self, nodes: &[(ObjectKind, &[u8])]) -> Result<()>;
+    /// Store small, already verified file contents held in memory.
+    fn write_blob(&self, bytes: &[u8]) -> Result<ContentId>;
+    /// Stream file contents that must hash to `expected`; nothing becomes
+    /// visible unless they do (the error is then `StoreError::Corrupt`).
+    fn write_verified_blob(&self, reader: &mut dyn Read, expected: &ContentId) -> Result<u64>;
+    /// Make blobs written so far durable and findable; call before writing
+    /// the nodes that name them.
+    fn flush(&self) -> Result<()>;
+}
