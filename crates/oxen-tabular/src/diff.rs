@@ -366,122 +366,50 @@ impl<T: Ord> Smallest<T> {
     }
 }
 
-/// Diff two versions of a table. `old`/`new` are `None` when the file is
-/// absent on that side (added or removed). A parse failure of either side
-/// is [`TabularError::NotParsable`].
-pub fn diff(
+/// The result of joining two sorted summary streams.
+pub(crate) struct Joined {
+    pub counts: RowCounts,
+    /// (ordinal, offset) of the first added rows.
+    pub added: Vec<(u64, u64)>,
+    pub removed: Vec<(u64, u64)>,
+    /// (new ord, new off, old ord, old off, occurrence)
+    pub modified: Vec<(u64, u64, u64, u64, Option<u64>)>,
+    pub row_order_changed: bool,
+    /// [old extra][new extra]: equal in every matched row.
+    pub rename_ok: Vec<Vec<bool>>,
+    pub matched: u64,
+    pub dup_old: u64,
+    pub dup_new: u64,
+    /// (is_new, ord, off)
+    pub dup_examples: Vec<(bool, u64, u64)>,
+}
+
+/// Pass 3: merge-join two summary streams sorted by (key, hash, ordinal).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn join(
+    old: crate::sort::Sorted<RowSummary>,
+    new: crate::sort::Sorted<RowSummary>,
+    keyed: bool,
+    n_old_extra: usize,
+    n_new_extra: usize,
+    limit: Option<usize>,
+    budget: usize,
+    limits: &Limits,
     path: &str,
-    format: TabularFormat,
-    old: Option<&Source>,
-    new: Option<&Source>,
-    opts: &DiffOptions,
-) -> Result<FileDiff> {
-    let limits = &opts.limits;
-    let (old_label, new_label) = (format!("a/{path}"), format!("b/{path}"));
-    let empty = || Header { columns: Vec::new(), types: Some(Vec::new()) };
-    let oh = match old {
-        Some(s) => header(s, format, &old_label, limits)?,
-        None => empty(),
-    };
-    let nh = match new {
-        Some(s) => header(s, format, &new_label, limits)?,
-        None => empty(),
-    };
-    let status = match (old.is_some(), new.is_some()) {
-        (false, true) => FileStatus::Added,
-        (true, false) => FileStatus::Removed,
-        _ => FileStatus::Modified,
-    };
-    let mut notes = Vec::new();
-
-    // Keys: every requested key must exist on each present side.
-    let mut keys = opts.keys.clone();
-    if !keys.is_empty() {
-        for (side, h, present) in [("old", &oh, old.is_some()), ("new", &nh, new.is_some())] {
-            if !present {
-                continue;
-            }
-            let missing: Vec<&String> = keys.iter().filter(|k| !h.columns.contains(k)).collect();
-            if !missing.is_empty() {
-                let what = if h.columns.is_empty() { " (it has no columns)".to_string() } else { String::new() };
-                let names: Vec<String> = missing.iter().map(|m| format!("'{m}'")).collect();
-                notes.push(format!(
-                    "key column {} missing in the {side} version{what}; rows matched by content instead",
-                    names.join(", ")
-                ));
-                keys.clear();
-                break;
-            }
-        }
-    }
-    let keyed = !keys.is_empty();
-
-    // Column mapping by name.
-    let common: Vec<String> = nh.columns.iter().filter(|c| oh.columns.contains(c)).cloned().collect();
-    let old_only: Vec<usize> = (0..oh.columns.len()).filter(|&i| !nh.columns.contains(&oh.columns[i])).collect();
-    let new_only: Vec<usize> = (0..nh.columns.len()).filter(|&i| !oh.columns.contains(&nh.columns[i])).collect();
-    let mut by_name = common.clone();
-    by_name.sort();
-    let o_hash = indices(&oh.columns, &by_name).expect("common columns");
-    let n_hash = indices(&nh.columns, &by_name).expect("common columns");
-    let rename_candidates = old.is_some() && new.is_some() && !old_only.is_empty() && !new_only.is_empty();
-    let (o_extra, n_extra): (Vec<usize>, Vec<usize>) = if rename_candidates {
-        (old_only.iter().copied().take(32).collect(), new_only.iter().copied().take(32).collect())
-    } else {
-        (Vec::new(), Vec::new())
-    };
-    let id_cands: Vec<String> =
-        if keyed { Vec::new() } else { common.iter().filter(|c| id_like(c)).take(4).cloned().collect() };
-    let budget = limits.mem_budget;
-    let o_spec = Spec {
-        key: if keyed { indices(&oh.columns, &keys) } else { None },
-        hash: o_hash,
-        extra: o_extra.iter().map(|&i| vec![i]).collect(),
-        unique: indices(&oh.columns, &id_cands).unwrap_or_default(),
-    };
-    let n_spec = Spec {
-        key: if keyed { indices(&nh.columns, &keys) } else { None },
-        hash: n_hash,
-        extra: n_extra.iter().map(|&i| vec![i]).collect(),
-        unique: indices(&nh.columns, &id_cands).unwrap_or_default(),
-    };
-
-    // Pass 2, both sides at once.
-    let empty_scan = |h: &Header| Scan {
-        sorted: crate::sort::Sorted::Mem(Vec::new().into_iter()),
-        unique: vec![false; id_cands.len()],
-        types: h.types.clone().unwrap_or_default(),
-        rows: 0,
-        dialect: None,
-    };
-    let (os, ns) = std::thread::scope(|s| {
-        let o = s.spawn(|| match old {
-            Some(src) => scan(src, format, &old_label, &oh, &o_spec, budget * 3 / 8, limits),
-            None => Ok(empty_scan(&oh)),
-        });
-        let n = match new {
-            Some(src) => scan(src, format, &new_label, &nh, &n_spec, budget * 3 / 8, limits),
-            None => Ok(empty_scan(&nh)),
-        };
-        (o.join().expect("old side scan panicked"), n)
-    });
-    let (os, ns) = (os?, ns?);
+) -> Result<Joined> {
     let io = |e: io::Error| TabularError::io(path, e);
-
-    // Pass 3: join.
-    let limit = opts.row_limit;
     let mut counts = RowCounts::default();
     let mut added: Smallest<(u64, u64)> = Smallest::new(limit);
     let mut removed: Smallest<(u64, u64)> = Smallest::new(limit);
     // (new ord, new off, old ord, old off, occurrence)
     let mut modified: Smallest<(u64, u64, u64, u64, Option<u64>)> = Smallest::new(limit);
-    let mut pairs: Sorter<Pair> = Sorter::new(budget / 4, limits.dir());
-    let mut rename_ok = vec![vec![true; n_extra.len()]; o_extra.len()];
+    let mut pairs: Sorter<Pair> = Sorter::new(budget, limits.dir());
+    let mut rename_ok = vec![vec![true; n_new_extra]; n_old_extra];
     let mut matched = 0u64;
     let (mut dup_old, mut dup_new) = (0u64, 0u64);
     let mut dup_examples: Vec<(bool, u64, u64)> = Vec::new(); // (is_new, ord, off)
-    let mut oi = Peek::new(os.sorted).map_err(io)?;
-    let mut ni = Peek::new(ns.sorted).map_err(io)?;
+    let mut oi = Peek::new(old).map_err(io)?;
+    let mut ni = Peek::new(new).map_err(io)?;
     let (mut og, mut ng): (Vec<RowSummary>, Vec<RowSummary>) = (Vec::new(), Vec::new());
     let mut on_match = |o: &RowSummary, n: &RowSummary, pairs: &mut Sorter<Pair>| -> io::Result<()> {
         matched += 1;
@@ -617,6 +545,136 @@ pub fn diff(
         }
     }
 
+    Ok(Joined {
+        counts,
+        added: added.sorted(),
+        removed: removed.sorted(),
+        modified: modified.sorted(),
+        row_order_changed,
+        rename_ok,
+        matched,
+        dup_old,
+        dup_new,
+        dup_examples,
+    })
+}
+
+/// Diff two versions of a table. `old`/`new` are `None` when the file is
+/// absent on that side (added or removed). A parse failure of either side
+/// is [`TabularError::NotParsable`].
+pub fn diff(
+    path: &str,
+    format: TabularFormat,
+    old: Option<&Source>,
+    new: Option<&Source>,
+    opts: &DiffOptions,
+) -> Result<FileDiff> {
+    let limits = &opts.limits;
+    let (old_label, new_label) = (format!("a/{path}"), format!("b/{path}"));
+    let empty = || Header { columns: Vec::new(), types: Some(Vec::new()) };
+    let oh = match old {
+        Some(s) => header(s, format, &old_label, limits)?,
+        None => empty(),
+    };
+    let nh = match new {
+        Some(s) => header(s, format, &new_label, limits)?,
+        None => empty(),
+    };
+    let status = match (old.is_some(), new.is_some()) {
+        (false, true) => FileStatus::Added,
+        (true, false) => FileStatus::Removed,
+        _ => FileStatus::Modified,
+    };
+    let mut notes = Vec::new();
+
+    // Keys: every requested key must exist on each present side.
+    let mut keys = opts.keys.clone();
+    if !keys.is_empty() {
+        for (side, h, present) in [("old", &oh, old.is_some()), ("new", &nh, new.is_some())] {
+            if !present {
+                continue;
+            }
+            let missing: Vec<&String> = keys.iter().filter(|k| !h.columns.contains(k)).collect();
+            if !missing.is_empty() {
+                let what = if h.columns.is_empty() { " (it has no columns)".to_string() } else { String::new() };
+                let names: Vec<String> = missing.iter().map(|m| format!("'{m}'")).collect();
+                notes.push(format!(
+                    "key column {} missing in the {side} version{what}; rows matched by content instead",
+                    names.join(", ")
+                ));
+                keys.clear();
+                break;
+            }
+        }
+    }
+    let keyed = !keys.is_empty();
+
+    // Column mapping by name.
+    let common: Vec<String> = nh.columns.iter().filter(|c| oh.columns.contains(c)).cloned().collect();
+    let old_only: Vec<usize> = (0..oh.columns.len()).filter(|&i| !nh.columns.contains(&oh.columns[i])).collect();
+    let new_only: Vec<usize> = (0..nh.columns.len()).filter(|&i| !oh.columns.contains(&nh.columns[i])).collect();
+    let mut by_name = common.clone();
+    by_name.sort();
+    let o_hash = indices(&oh.columns, &by_name).expect("common columns");
+    let n_hash = indices(&nh.columns, &by_name).expect("common columns");
+    let rename_candidates = old.is_some() && new.is_some() && !old_only.is_empty() && !new_only.is_empty();
+    let (o_extra, n_extra): (Vec<usize>, Vec<usize>) = if rename_candidates {
+        (old_only.iter().copied().take(32).collect(), new_only.iter().copied().take(32).collect())
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let id_cands: Vec<String> =
+        if keyed { Vec::new() } else { common.iter().filter(|c| id_like(c)).take(4).cloned().collect() };
+    let budget = limits.mem_budget;
+    let o_spec = Spec {
+        key: if keyed { indices(&oh.columns, &keys) } else { None },
+        hash: o_hash,
+        extra: o_extra.iter().map(|&i| vec![i]).collect(),
+        unique: indices(&oh.columns, &id_cands).unwrap_or_default(),
+    };
+    let n_spec = Spec {
+        key: if keyed { indices(&nh.columns, &keys) } else { None },
+        hash: n_hash,
+        extra: n_extra.iter().map(|&i| vec![i]).collect(),
+        unique: indices(&nh.columns, &id_cands).unwrap_or_default(),
+    };
+
+    // Pass 2, both sides at once.
+    let empty_scan = |h: &Header| Scan {
+        sorted: crate::sort::Sorted::Mem(Vec::new().into_iter()),
+        unique: vec![false; id_cands.len()],
+        types: h.types.clone().unwrap_or_default(),
+        rows: 0,
+        dialect: None,
+    };
+    let (os, ns) = std::thread::scope(|s| {
+        let o = s.spawn(|| match old {
+            Some(src) => scan(src, format, &old_label, &oh, &o_spec, budget * 3 / 8, limits),
+            None => Ok(empty_scan(&oh)),
+        });
+        let n = match new {
+            Some(src) => scan(src, format, &new_label, &nh, &n_spec, budget * 3 / 8, limits),
+            None => Ok(empty_scan(&nh)),
+        };
+        (o.join().expect("old side scan panicked"), n)
+    });
+    let (os, ns) = (os?, ns?);
+
+    // Pass 3: join.
+    let Joined {
+        counts,
+        added,
+        removed,
+        modified,
+        row_order_changed,
+        rename_ok,
+        matched,
+        dup_old,
+        dup_new,
+        dup_examples,
+    } = join(os.sorted, ns.sorted, keyed, o_extra.len(), n_extra.len(), opts.row_limit, budget / 4, limits, path)?;
+    let limit = opts.row_limit;
+
     // Renames: a column only in old whose values equal a column only in
     // new in every matched row.
     let mut renamed: Vec<(usize, usize)> = Vec::new();
@@ -675,9 +733,6 @@ pub fn diff(
     }
 
     // Pass 4: fetch the rows to show.
-    let added = added.sorted();
-    let removed = removed.sorted();
-    let modified = modified.sorted();
     let mut want_old: BTreeSet<(u64, u64)> = removed.iter().copied().collect();
     let mut want_new: BTreeSet<(u64, u64)> = added.iter().copied().collect();
     for m in &modified {

@@ -41,6 +41,7 @@ use oxen_object::TabularMeta;
 // the engine's module: they live in different namespaces).
 pub use legacy::{diff, load, merge3, write_table, RowChange, Table, TableDiff};
 pub use read::Dialect;
+pub use summary::{diff_summaries, read_summary, summarize, SummaryDiff, TableSummary};
 pub use types::{ColumnType, Field, Limits, NotParsable, Result, Schema, Source, TabularError, TabularFormat};
 pub use value::{csv_field, RowObject};
 
@@ -101,15 +102,29 @@ fn format_of(format: &str) -> TabularFormat {
 }
 
 /// Schema and row count of a tabular file, as recorded in tree objects.
+///
+/// A Parquet file that does not parse gets the empty schema the original
+/// implementation recorded for every Parquet file, so `add` keeps accepting
+/// it until callers handle [`TabularError::NotParsable`] themselves.
 pub fn infer(path: &Path, format: &'static str) -> Result<TabularMeta> {
     let shown = path.display().to_string();
-    Ok(schema(&shown, format_of(format), &Source::path(path))?.to_meta())
+    parquet_compat(format, schema(&shown, format_of(format), &Source::path(path)))
 }
 
 /// Schema and row count of tabular data from a reader, as recorded in tree
-/// objects.
+/// objects (see [`infer`] for unparsable Parquet).
 pub fn infer_reader<R: Read>(reader: R, format: &'static str, path: &str) -> Result<TabularMeta> {
-    Ok(schema_of_reader(reader, format_of(format), path)?.to_meta())
+    parquet_compat(format, schema_of_reader(reader, format_of(format), path))
+}
+
+fn parquet_compat(format: &str, r: Result<Schema>) -> Result<TabularMeta> {
+    match r {
+        Ok(s) => Ok(s.to_meta()),
+        Err(TabularError::NotParsable(_)) if format == "parquet" => {
+            Ok(TabularMeta { format: format.into(), columns: vec![], rows: 0 })
+        }
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]

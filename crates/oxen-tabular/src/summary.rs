@@ -110,3 +110,192 @@ pub(crate) fn id_like(name: &str) -> bool {
     }
     false
 }
+
+// --- Stored summaries -------------------------------------------------------
+
+use std::io::{BufRead, Write};
+
+use serde::{Deserialize, Serialize};
+
+use crate::diff::{header, join, scan, RowCounts, Spec};
+use crate::types::{ColumnType, Limits, Result, Source, TabularError, TabularFormat};
+
+/// The header of a stored table summary: what the rows were hashed over.
+///
+/// [`summarize`] computes a table's row summaries in one streaming pass
+/// (bounded memory) and writes them sorted, after this header as a JSON
+/// line; they can be stored beside the file when it is added. Row hashes
+/// cover every column, in name order, so two summaries with the same
+/// column names and keys are comparable by [`diff_summaries`] without
+/// reading either table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableSummary {
+    /// Summary format version.
+    pub version: u32,
+    /// Table format.
+    pub format: TabularFormat,
+    /// Column names in file order.
+    pub columns: Vec<String>,
+    /// Column types.
+    pub types: Vec<ColumnType>,
+    /// Key columns the key hashes cover (empty: rows keyed by content).
+    pub keys: Vec<String>,
+    /// Data rows.
+    pub rows: u64,
+    /// xxh3-128 of the file's bytes, hex (text formats).
+    pub raw_hash: Option<String>,
+}
+
+/// Compute a table's summary and write it (header line, then sorted
+/// records) to `out`. Keys missing from the table give a content-keyed
+/// summary (`keys` empty in the header).
+pub fn summarize(
+    path: &str,
+    format: TabularFormat,
+    source: &Source,
+    keys: &[String],
+    limits: &Limits,
+    out: &mut dyn Write,
+) -> Result<TableSummary> {
+    let h = header(source, format, path, limits)?;
+    let key_idx = if keys.is_empty() { None } else { indices(&h.columns, keys) };
+    let mut names = h.columns.clone();
+    names.sort();
+    let spec = Spec {
+        key: key_idx.clone(),
+        hash: indices(&h.columns, &names).expect("own columns"),
+        extra: Vec::new(),
+        unique: Vec::new(),
+    };
+    let s = scan(source, format, path, &h, &spec, limits.mem_budget, limits)?;
+    let meta = TableSummary {
+        version: 1,
+        format,
+        columns: h.columns.clone(),
+        types: s.types.clone(),
+        keys: if key_idx.is_some() { keys.to_vec() } else { Vec::new() },
+        rows: s.rows,
+        raw_hash: s.dialect.as_ref().map(|d| format!("{:032x}", d.raw_hash)),
+    };
+    let io = |e: io::Error| TabularError::io(path, e);
+    let mut w = std::io::BufWriter::new(out);
+    serde_json::to_writer(&mut w, &meta).map_err(|e| io(e.into()))?;
+    w.write_all(b"\n").map_err(io)?;
+    let mut sorted = s.sorted;
+    let mut buf = Vec::new();
+    while let Some(r) = sorted.next_record().map_err(io)? {
+        buf.clear();
+        r.encode(&mut buf);
+        w.write_all(&buf).map_err(io)?;
+    }
+    w.flush().map_err(io)?;
+    Ok(meta)
+}
+
+/// Read a stored summary's header.
+pub fn read_summary(source: &Source) -> Result<TableSummary> {
+    let mut r = std::io::BufReader::new(source.open().map_err(|e| TabularError::io("summary", e))?);
+    read_header(&mut r)
+}
+
+fn read_header(r: &mut impl BufRead) -> Result<TableSummary> {
+    let mut line = Vec::new();
+    r.read_until(b'\n', &mut line).map_err(|e| TabularError::io("summary", e))?;
+    serde_json::from_slice(&line).map_err(|e| TabularError::Query(format!("not a table summary: {e}")))
+}
+
+/// Rows that differ between two stored summaries, by ordinal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SummaryDiff {
+    /// Row counts.
+    pub rows: RowCounts,
+    /// The rows both have are in a different order.
+    pub row_order_changed: bool,
+    /// Ordinals (0-based data rows) of the first added rows, in the new table.
+    pub added: Vec<u64>,
+    /// Ordinals of the first removed rows, in the old table.
+    pub removed: Vec<u64>,
+    /// `(old ordinal, new ordinal)` of the first modified rows.
+    pub modified: Vec<(u64, u64)>,
+}
+
+/// Compare two stored summaries without reading the tables. `None` when
+/// they are not comparable (different keys, or different column names: the
+/// row hashes then cover different columns; diff the tables instead).
+pub fn diff_summaries(
+    old: &Source,
+    new: &Source,
+    row_limit: Option<usize>,
+    limits: &Limits,
+) -> Result<Option<SummaryDiff>> {
+    let open = |s: &Source| -> Result<(TableSummary, std::io::BufReader<Box<dyn Read + Send>>)> {
+        let mut r = std::io::BufReader::with_capacity(1 << 18, s.open().map_err(|e| TabularError::io("summary", e))?);
+        let h = read_header(&mut r)?;
+        Ok((h, r))
+    };
+    let (oh, mut or) = open(old)?;
+    let (nh, mut nr) = open(new)?;
+    let (mut a, mut b) = (oh.columns.clone(), nh.columns.clone());
+    a.sort();
+    b.sort();
+    if oh.keys != nh.keys || a != b || oh.format != nh.format {
+        return Ok(None);
+    }
+    let read_all = |r: &mut std::io::BufReader<Box<dyn Read + Send>>| -> Result<crate::sort::Sorted<RowSummary>> {
+        // Records are stored sorted; a sorter within the budget streams them back.
+        let mut s = crate::sort::Sorter::new(limits.mem_budget / 4, limits.dir());
+        while let Some(rec) = RowSummary::decode(r).map_err(|e| TabularError::io("summary", e))? {
+            s.push(rec).map_err(|e| TabularError::io("summary", e))?;
+        }
+        s.finish().map_err(|e| TabularError::io("summary", e))
+    };
+    let (os, ns) = (read_all(&mut or)?, read_all(&mut nr)?);
+    let j = join(os, ns, !oh.keys.is_empty(), 0, 0, row_limit, limits.mem_budget / 4, limits, "summary")?;
+    Ok(Some(SummaryDiff {
+        rows: j.counts,
+        row_order_changed: j.row_order_changed,
+        added: j.added.iter().map(|a| a.0).collect(),
+        removed: j.removed.iter().map(|a| a.0).collect(),
+        modified: j.modified.iter().map(|m| (m.2, m.0)).collect(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(csv: &str, keys: &[&str]) -> Source {
+        let mut out = Vec::new();
+        let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+        summarize(
+            "t.csv",
+            TabularFormat::Csv,
+            &Source::bytes(csv.as_bytes().to_vec()),
+            &keys,
+            &Limits::default(),
+            &mut out,
+        )
+        .unwrap();
+        Source::bytes(out)
+    }
+
+    #[test]
+    fn stored_summaries_diff_without_the_tables() {
+        let a = summary("id,v\n1,a\n2,b\n3,c\n", &["id"]);
+        let b = summary("id,v\n1,a\n2,B\n4,d\n", &["id"]);
+        let h = read_summary(&a).unwrap();
+        assert_eq!(h.keys, vec!["id"]);
+        assert_eq!(h.rows, 3);
+        let d = diff_summaries(&a, &b, None, &Limits::default()).unwrap().unwrap();
+        assert_eq!((d.rows.added, d.rows.removed, d.rows.modified, d.rows.unchanged), (1, 1, 1, 1));
+        assert_eq!(d.added, vec![2]);
+        assert_eq!(d.removed, vec![2]);
+        assert_eq!(d.modified, vec![(1, 1)]);
+        // Column order does not matter; different columns or keys are not comparable.
+        let c = summary("v,id\na,1\nb,2\nc,3\n", &["id"]);
+        let d = diff_summaries(&a, &c, None, &Limits::default()).unwrap().unwrap();
+        assert_eq!(d.rows.unchanged, 3);
+        assert!(diff_summaries(&a, &summary("id,w\n1,a\n", &["id"]), None, &Limits::default()).unwrap().is_none());
+        assert!(diff_summaries(&a, &summary("id,v\n1,a\n", &[]), None, &Limits::default()).unwrap().is_none());
+    }
+}
