@@ -14,7 +14,7 @@ mkdir -p "$data"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-tables}
 
 [[ -x /usr/bin/time ]] || { apt-get install -y time >/dev/null 2>&1 || { echo "needs GNU time (apt-get install time)"; exit 1; }; }
-(cd "$root" && cargo build -q --release -p oxen-tabular --example tables)
+(cd "$root" && cargo build -q --release -p oxen-tabular --example tables 2>/dev/null) || (cd "$root" && cargo build --release -p oxen-tabular --example tables)
 T="$CARGO_TARGET_DIR/release/examples/tables"
 if [[ ! -x "$here/.daff/node_modules/.bin/daff" ]]; then
   npm install --silent --prefix "$here/.daff" daff@1.4.2 >/dev/null 2>&1 || echo "(daff not installed: npm install failed)"
@@ -50,6 +50,7 @@ measure() {
 }
 
 size() { du -m "$1" | cut -f1; }
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $(uname -srm); $(date -u +%F)"
 echo "data: base15 $(size "$data/base15.csv") MB, base5 $(size "$data/base5.csv") MB, base1 $(size "$data/base1.csv") MB"
 echo -e "case\ttool\twall_s\tpeak_rss_mib\texit"
 # 1. Keyed diff, 1.5M rows, 100 modified.

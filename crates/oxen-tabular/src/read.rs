@@ -74,7 +74,10 @@ pub(crate) struct Tee<'a> {
     delivered: u64,
     pub(crate) bom_len: u64,
     capture: Option<Vec<u8>>,
-    /// File offset of `capture[0]`.
+    /// Bytes at the front of `capture` already taken (compacted lazily, so
+    /// taking a row does not move the rest of the buffer).
+    cap_skip: usize,
+    /// File offset of `capture[cap_skip]`.
     cap_base: u64,
 }
 
@@ -106,6 +109,7 @@ impl<'a> Tee<'a> {
             delivered: 0,
             bom_len,
             capture: capture.then(Vec::new),
+            cap_skip: 0,
             cap_base: bom_len,
         };
         t.count(&prefix);
@@ -117,20 +121,7 @@ impl<'a> Tee<'a> {
     }
 
     fn count(&mut self, b: &[u8]) {
-        if b.is_empty() {
-            return;
-        }
-        for i in memchr::memchr_iter(b'\n', b) {
-            let cr = if i == 0 { self.prev_cr } else { b[i - 1] == b'\r' };
-            if cr {
-                self.d.crlf += 1;
-            } else {
-                self.d.lf += 1;
-            }
-        }
-        self.d.quotes += memchr::memchr_iter(b'"', b).count() as u64;
-        self.prev_cr = b[b.len() - 1] == b'\r';
-        self.last = b[b.len() - 1];
+        count_bytes(&mut self.d, &mut self.prev_cr, &mut self.last, b);
     }
 
     fn finish(&mut self) -> Dialect {
@@ -144,11 +135,15 @@ impl<'a> Tee<'a> {
     /// `end` is released.
     pub(crate) fn take(&mut self, start: u64, end: u64, out: &mut Vec<u8>) {
         let cap = self.capture.as_mut().expect("capture enabled");
-        let s = (start - self.cap_base) as usize;
-        let e = (end - self.cap_base) as usize;
+        let s = self.cap_skip + (start - self.cap_base) as usize;
+        let e = self.cap_skip + (end - self.cap_base) as usize;
         out.extend_from_slice(&cap[s..e]);
-        cap.drain(..e);
+        self.cap_skip = e;
         self.cap_base = end;
+        if self.cap_skip >= 1 << 16 && self.cap_skip * 2 >= cap.len() {
+            cap.drain(..self.cap_skip);
+            self.cap_skip = 0;
+        }
     }
 }
 
@@ -163,8 +158,7 @@ impl Read for Tee<'_> {
             let n = self.inner.read(buf)?;
             self.hasher.update(&buf[..n]);
             self.d.bytes += n as u64;
-            let chunk = buf[..n].to_vec();
-            self.count(&chunk);
+            count_bytes(&mut self.d, &mut self.prev_cr, &mut self.last, &buf[..n]);
             n
         };
         if let Some(c) = self.capture.as_mut() {
@@ -173,6 +167,23 @@ impl Read for Tee<'_> {
         self.delivered += n as u64;
         Ok(n)
     }
+}
+
+fn count_bytes(d: &mut Dialect, prev_cr: &mut bool, last: &mut u8, b: &[u8]) {
+    if b.is_empty() {
+        return;
+    }
+    for i in memchr::memchr_iter(b'\n', b) {
+        let cr = if i == 0 { *prev_cr } else { b[i - 1] == b'\r' };
+        if cr {
+            d.crlf += 1;
+        } else {
+            d.lf += 1;
+        }
+    }
+    d.quotes += memchr::memchr_iter(b'"', b).count() as u64;
+    *prev_cr = b[b.len() - 1] == b'\r';
+    *last = b[b.len() - 1];
 }
 
 /// One row: cells as bytes, with where the row is in the file.
@@ -701,11 +712,12 @@ impl<'a> TableReader<'a> {
             _ => return start,
         };
         let Some(cap) = tee.capture.as_ref() else { return start };
-        let mut i = (start - tee.cap_base) as usize;
+        let first = tee.cap_skip + (start - tee.cap_base) as usize;
+        let mut i = first;
         while i < cap.len() && (cap[i] == b'\n' || cap[i] == b'\r') {
             i += 1;
         }
-        tee.cap_base + i as u64
+        start + (i - first) as u64
     }
 
     /// The captured bytes from `start` to the end of the file (after the
@@ -721,9 +733,10 @@ impl<'a> TableReader<'a> {
             Kind::Parquet { .. } => return,
         };
         if let Some(cap) = tee.capture.as_mut() {
-            let s = (start - tee.cap_base) as usize;
+            let s = tee.cap_skip + (start - tee.cap_base) as usize;
             out.extend_from_slice(&cap[s.min(cap.len())..]);
             cap.clear();
+            tee.cap_skip = 0;
         }
     }
 
