@@ -225,9 +225,25 @@ pub(crate) fn header(source: &Source, format: TabularFormat, path: &str, limits:
         }
         _ => {
             let r = TableReader::open(source, format, path, None, false, &limits.dir())?;
-            Ok(Header { columns: r.columns, types: None })
+            Ok(Header { columns: dedupe(r.columns), types: None })
         }
     }
+}
+
+/// Columns are matched by name, so a repeated header name gets a suffix
+/// (`a`, `a.1`, `a.2`) instead of hiding the later column.
+fn dedupe(cols: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(cols.len());
+    for c in cols {
+        let mut name = c.clone();
+        let mut n = 0;
+        while out.contains(&name) {
+            n += 1;
+            name = format!("{c}.{n}");
+        }
+        out.push(name);
+    }
+    out
 }
 
 /// What to hash for one side.

@@ -457,3 +457,51 @@ fn unkeyed_diff_suggests_an_id_column() {
     let r = d("id,v\n1,a\n1,b\n", "id,v\n1,a\n1,c\n", &[]);
     assert!(r.tabular.suggested_keys.is_empty());
 }
+
+#[test]
+fn sklearn_style_header_line_is_not_parsable() {
+    // scikit-learn's breast_cancer.csv / wine_data.csv start with a
+    // "n_samples,n_features,target names..." line shorter than the rows.
+    let data = "3,2,a,b\n1.0,2.0,0\n1.5,2.5,1\n";
+    let e = oxen_tabular::schema("breast_cancer.csv", TabularFormat::Csv, &src(data)).unwrap_err();
+    assert_eq!(e.not_parsable().unwrap().why, "line 2: expected 4 fields, found 3");
+}
+
+#[test]
+fn tsv_merge_keeps_tabs_and_parquet_merge_is_unsupported() {
+    let (r, out) =
+        merged("id\tv\n1\ta\n2\tb\n", "id\tv\n1\tA\n2\tb\n", "id\tv\n1\ta\n2\tb,c\n", &["id"], TabularFormat::Tsv);
+    assert!(r.is_clean());
+    assert_eq!(out, "id\tv\n1\tA\n2\tb,c\n");
+    let (o, _) = m("", "", "", &["id"], TabularFormat::Parquet);
+    assert!(matches!(o, MergeOutcome::Unsupported { .. }));
+}
+
+#[test]
+fn streams_from_a_reopenable_reader() {
+    let mk = |s: &'static str| Source::reader(move || Ok(Box::new(s.as_bytes()) as Box<dyn std::io::Read + Send>));
+    let opts = DiffOptions { keys: vec!["id".into()], ..Default::default() };
+    let r =
+        diff("t.csv", TabularFormat::Csv, Some(&mk("id,v\n1,a\n2,b\n")), Some(&mk("id,v\n1,a\n2,c\n")), &opts).unwrap();
+    assert_eq!(json_of(&r)["tabular"]["modified"], json!([{"key": {"id": 2}, "changes": {"v": ["b", "c"]}}]));
+    let mut out = Vec::new();
+    let mo = MergeOptions { keys: vec!["id".into()], ..Default::default() };
+    let o = merge(
+        "t.csv",
+        TabularFormat::Csv,
+        Some(&mk("id,v\n1,a\n")),
+        &mk("id,v\n1,a\n2,b\n"),
+        &mk("id,v\n1,z\n"),
+        &mo,
+        &mut out,
+    )
+    .unwrap();
+    assert!(matches!(o, MergeOutcome::Merged(ref r) if r.is_clean()));
+    assert_eq!(String::from_utf8(out).unwrap(), "id,v\n1,z\n2,b\n");
+}
+
+#[test]
+fn repeated_header_names_are_both_compared() {
+    let r = d("id,a,a\n1,x,y\n", "id,a,a\n1,x,z\n", &["id"]);
+    assert_eq!(json_of(&r)["tabular"]["modified"], json!([{"key": {"id": 1}, "changes": {"a.1": ["y", "z"]}}]));
+}
