@@ -22,7 +22,7 @@ fn write(path: &std::path::Path, edit: impl Fn(u64) -> Option<String>) {
 }
 
 fn row(i: u64) -> String {
-    format!("{i},name{i},{}.{},city{},\"note, {i}\"", i % 1000, i % 7, i % 97)
+    format!("{i},name{i},{}.{},city{},\"note, {i}, and a longer comment to pass 16 MiB\"", i % 1000, i % 7, i % 97)
 }
 
 fn peak_rss_kib() -> u64 {
@@ -40,7 +40,7 @@ fn diff_and_merge_200k_rows_in_bounded_memory() {
     write(&a, |i| Some(row(i)));
     // b: 100 modified, every 10_000th removed, 5 added at the end.
     write(&b, |i| match i {
-        _ if i % 2000 == 7 => Some(format!("{i},NAME{i},{}.{},city{},\"note, {i}\"", i % 1000, i % 7, i % 97)),
+        _ if i % 2000 == 7 => Some(row(i).replacen("name", "NAME", 1)),
         _ if i % 10_000 == 3 => None,
         _ => Some(row(i)),
     });
@@ -53,11 +53,14 @@ fn diff_and_merge_200k_rows_in_bounded_memory() {
     // c: other rows' scores changed.
     write(&c, |i| {
         if i % 1000 == 500 {
-            Some(format!("{i},name{i},-1,city{},\"note, {i}\"", i % 97))
+            Some(row(i).replacen(&format!(",{}.{},", i % 1000, i % 7), ",-1,", 1))
         } else {
             Some(row(i))
         }
     });
+
+    // Past the 16 MiB the original `oxen diff` refused to diff as a table.
+    assert!(std::fs::metadata(&a).unwrap().len() > 16 << 20);
 
     let spill = tempfile::tempdir().unwrap();
     let limits = Limits { mem_budget: 8 << 20, temp_dir: Some(spill.path().to_path_buf()) };
@@ -98,8 +101,8 @@ fn diff_and_merge_200k_rows_in_bounded_memory() {
         peak >> 10,
         before >> 10
     );
-    // The files are ~11 MB each; the merged output is held in memory here
-    // (another ~11 MB). The original needed 20-100x the file size.
+    // The files are ~18 MB each; the merged output is held in memory here
+    // (another ~18 MB). The original needed 20-100x the file size.
     assert!(peak < 160 << 10, "peak RSS {} MiB", peak >> 10);
     // Nothing left in the spill dir.
     assert_eq!(std::fs::read_dir(spill.path()).unwrap().count(), 0);
