@@ -22,7 +22,12 @@ fn write(path: &std::path::Path, edit: impl Fn(u64) -> Option<String>) {
 }
 
 fn row(i: u64) -> String {
-    format!("{i},name{i},{}.{},city{},\"note, {i}, and a longer comment to pass 16 MiB\"", i % 1000, i % 7, i % 97)
+    format!(
+        "{i},name{i},{}.{},city{},\"note, {i}, and a longer comment so the file passes 16 MiB\"",
+        i % 1000,
+        i % 7,
+        i % 97
+    )
 }
 
 fn peak_rss_kib() -> u64 {
