@@ -294,3 +294,83 @@ impl Table {
         Table { cols, rows: recs.collect() }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 150, ..ProptestConfig::default() })]
+
+    /// Ours edits column c0 and appends rows; theirs edits column c1 (same
+    /// rows or not), deletes rows ours did not touch and adds a column. The
+    /// merge is clean and equals both changes applied.
+    #[test]
+    fn disjoint_edits_merge_cleanly(
+        a in table(false),
+        ours_edits in prop::collection::vec((any::<usize>(), value()), 0..6),
+        theirs_edits in prop::collection::vec((any::<usize>(), value()), 0..6),
+        theirs_deletes in prop::collection::vec(any::<usize>(), 0..3),
+        ours_inserts in prop::collection::vec(prop::collection::vec(value(), 4), 0..3),
+        new_col in prop::option::of(prop::collection::vec(value(), 32)),
+    ) {
+        if a.cols.len() < 3 || a.rows.is_empty() {
+            return Ok(());
+        }
+        let n = a.rows.len();
+        let mut ours = a.clone();
+        let mut touched = vec![false; n];
+        for (r, v) in &ours_edits {
+            ours.rows[r % n][1] = v.clone();
+            touched[r % n] = true;
+        }
+        for (k, vals) in ours_inserts.iter().enumerate() {
+            let mut row = vec![(1000 + k).to_string()];
+            row.extend(vals.iter().take(a.cols.len() - 1).cloned());
+            row.resize(a.cols.len(), String::new());
+            ours.rows.push(row);
+        }
+        let mut theirs = a.clone();
+        for (r, v) in &theirs_edits {
+            theirs.rows[r % n][2] = v.clone();
+        }
+        let mut deleted = vec![false; n];
+        for r in &theirs_deletes {
+            if !touched[r % n] {
+                deleted[r % n] = true;
+            }
+        }
+        if let Some(vals) = &new_col {
+            theirs.cols.push("extra".into());
+            for (i, r) in theirs.rows.iter_mut().enumerate() {
+                r.push(vals[i % vals.len()].clone());
+            }
+        }
+        // Expected: ours' rows, theirs' c1 and extra column, theirs' deletions.
+        let mut want_cols = a.cols.clone();
+        if new_col.is_some() {
+            want_cols.push("extra".into());
+        }
+        let mut want: Vec<Vec<String>> = Vec::new();
+        for (i, r) in ours.rows.iter().enumerate() {
+            if i < n && deleted[i] {
+                continue;
+            }
+            let mut row = r.clone();
+            if i < n {
+                row[2] = theirs.rows[i][2].clone();
+            }
+            if new_col.is_some() {
+                row.push(if i < n { theirs.rows[i].last().unwrap().clone() } else { String::new() });
+            }
+            want.push(row);
+        }
+        theirs.rows = theirs.rows.iter().enumerate().filter(|(i, _)| !deleted[*i]).map(|(_, r)| r.clone()).collect();
+
+        let s = |t: &Table| Source::bytes(t.csv().into_bytes());
+        let opts = MergeOptions { keys: vec!["id".into()], ..Default::default() };
+        let mut out = Vec::new();
+        let o = merge("t.csv", TabularFormat::Csv, Some(&s(&a)), &s(&ours), &s(&theirs), &opts, &mut out).unwrap();
+        let MergeOutcome::Merged(r) = o else { panic!("{o:?}") };
+        prop_assert!(r.is_clean(), "{:?}", r.conflicts);
+        let got = Table::parse(&out);
+        prop_assert_eq!(&got.cols, &want_cols);
+        prop_assert_eq!(&got.rows, &want, "merged:\n{}", String::from_utf8_lossy(&out));
+    }
+}
