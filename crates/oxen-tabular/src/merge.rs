@@ -327,6 +327,8 @@ pub fn merge(
         Ok(h) => h,
         Err(e) => return side_err(e, MergeSide::Theirs),
     };
+    // An empty base (no header: e.g. the file was created empty) is no base.
+    let base = base.filter(|_| !bh.columns.is_empty());
     let keys = &opts.keys;
     for (side, h, present) in [("base", &bh, base.is_some()), ("ours", &oh, true), ("theirs", &th, true)] {
         if present {

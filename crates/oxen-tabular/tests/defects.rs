@@ -505,3 +505,13 @@ fn repeated_header_names_are_both_compared() {
     let r = d("id,a,a\n1,x,y\n", "id,a,a\n1,x,z\n", &["id"]);
     assert_eq!(json_of(&r)["tabular"]["modified"], json!([{"key": {"id": 1}, "changes": {"a.1": ["y", "z"]}}]));
 }
+
+#[test]
+fn empty_base_merges_like_no_base() {
+    let (r, out) = merged("", "id,v\n1,a\n", "id,v\n2,b\n", &["id"], TabularFormat::Csv);
+    assert!(r.is_clean());
+    assert_eq!(out, "id,v\n1,a\n2,b\n");
+    let (r, _) = merged("", "id,v\n1,a\n", "id,v\n1,b\n", &["id"], TabularFormat::Csv);
+    assert_eq!(r.conflicts[0].kind, ConflictKind::Cell);
+    assert_eq!(r.conflicts[0].column.as_deref(), Some("v"));
+}
