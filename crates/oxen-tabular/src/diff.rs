@@ -6,10 +6,10 @@
 //!    union of keys). The columns both sides share decide what the row hash
 //!    covers; key columns are resolved per side. A key missing on one side
 //!    is reported and the diff falls back to matching rows by content.
-//! 2. **Summaries** (both sides in parallel, streaming): one
-//!    [`RowSummary`](crate::summary) per row, pushed into an external
-//!    sorter that spills sorted runs to the caller's temp dir past the
-//!    memory budget. Types and byte-level facts (line endings, BOM, quotes,
+//! 2. **Summaries** (both sides in parallel, streaming): one row summary
+//!    per row (see [`crate::TableSummary`] for the stored form), pushed into
+//!    an external sorter that spills sorted runs to the caller's temp dir
+//!    past the memory budget. Types and byte-level facts (line endings, BOM, quotes,
 //!    raw hash) are gathered in the same pass.
 //! 3. **Join**: both sorted streams are merged by key hash. Rows of one key
 //!    are matched as multisets: first by equal row hash (unchanged), the

@@ -8,7 +8,7 @@
 //! - [`diff::diff`]: keyed or content-matched row diff with column changes
 //!   (added, removed, renamed, reordered, type changed), row order and
 //!   byte-only changes explained; bounded memory via row summaries and an
-//!   external sort ([`diff`] module docs). Serialises to the CLI's JSON
+//!   external sort ([`mod@diff`] module docs). Serialises to the CLI's JSON
 //!   shape; [`diff::render_text`] renders it for people.
 //! - [`merge::merge`]: three-way merge by key at cell level, keeping the
 //!   file's dialect and copying untouched rows byte for byte ([`merge`]
