@@ -146,4 +146,35 @@ mod tests {
         assert_eq!(np.format, TabularFormat::Csv);
         assert_eq!(e.to_string(), "x: does not parse as csv: line 3: expected 2 fields, found 1");
     }
+
+    #[test]
+    fn enums_serialise_as_the_stored_strings() {
+        for (t, s) in [
+            (ColumnType::Null, "null"),
+            (ColumnType::Bool, "bool"),
+            (ColumnType::Int, "int"),
+            (ColumnType::Float, "float"),
+            (ColumnType::Str, "str"),
+        ] {
+            assert_eq!(serde_json::to_string(&t).unwrap(), format!("\"{s}\""));
+            assert_eq!(serde_json::from_str::<ColumnType>(&format!("\"{s}\"")).unwrap(), t);
+            assert_eq!(ColumnType::parse(s), Some(t));
+            assert_eq!(t.to_string(), s);
+        }
+        for (f, s) in [
+            (TabularFormat::Csv, "csv"),
+            (TabularFormat::Tsv, "tsv"),
+            (TabularFormat::Jsonl, "jsonl"),
+            (TabularFormat::Parquet, "parquet"),
+        ] {
+            assert_eq!(serde_json::to_string(&f).unwrap(), format!("\"{s}\""));
+            assert_eq!(serde_json::from_str::<TabularFormat>(&format!("\"{s}\"")).unwrap(), f);
+            assert_eq!(format_for(&format!("x.{s}")), Some(s));
+        }
+        assert_eq!(TabularFormat::from_path("a/b.NDJSON"), Some(TabularFormat::Jsonl));
+        // The metadata recorded in trees keeps the same spellings.
+        let m = infer_reader("a,b,c,d,e\n1,1.5,true,x,\n".as_bytes(), "csv", "x").unwrap();
+        let d: Vec<&str> = m.columns.iter().map(|c| c.dtype.as_str()).collect();
+        assert_eq!(d, ["int", "float", "bool", "str", "null"]);
+    }
 }
