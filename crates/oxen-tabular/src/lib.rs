@@ -1,426 +1,135 @@
-//! Tabular awareness for CSV, TSV and JSONL files: which files are tabular,
-//! their schema (column names and inferred types) and row count, and a
-//! row-level diff that matches rows by key columns or by whole content.
+//! The table engine: tabular files (CSV, TSV, JSONL, Parquet) read as
+//! streams of rows or Arrow record batches, with typed columns, and the
+//! operations data version control needs on them at any size.
+//!
+//! - [`schema`] / [`schema_of_reader`]: column names, inferred
+//!   [`ColumnType`]s and row count, in one streaming pass (Parquet from its
+//!   metadata).
+//! - [`diff::diff`]: keyed or content-matched row diff with column changes
+//!   (added, removed, renamed, reordered, type changed), row order and
+//!   byte-only changes explained; bounded memory via row summaries and an
+//!   external sort ([`mod@diff`] module docs). Serialises to the CLI's JSON
+//!   shape; [`diff::render_text`] renders it for people.
+//! - [`merge::merge`]: three-way merge by key at cell level, keeping the
+//!   file's dialect and copying untouched rows byte for byte ([`merge`]
+//!   module docs describe the conflict format).
+//! - [`df`]: head, slice, projection, filter and output as JSON, CSV or a
+//!   text table; [`batch::record_batches`] gives Arrow record batches.
+//!
+//! Data that does not parse is never an error to abort on: it is
+//! [`TabularError::NotParsable`] ("does not parse as csv: line 3: expected
+//! 2 fields, found 1"), so callers store the file as plain bytes, warn in one
+//! line, and diff it as text.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::{BufRead, BufReader, Read};
+pub mod batch;
+pub mod df;
+pub mod diff;
+pub mod legacy;
+pub mod merge;
+mod read;
+mod sort;
+mod summary;
+mod types;
+mod value;
+
+use std::io::Read;
 use std::path::Path;
 
-use oxen_object::{Column, TabularMeta};
+use oxen_object::TabularMeta;
 
-/// Errors reading tabular data.
-#[derive(Debug, thiserror::Error)]
-pub enum TabularError {
-    #[error("{path}: malformed {format}: {why}")]
-    Malformed { path: String, format: &'static str, why: String },
-    #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
-    #[error("{path}: key column '{key}' not found")]
-    NoSuchKey { path: String, key: String },
-}
+// The original API (`oxen_tabular::diff` is both the original function and
+// the engine's module: they live in different namespaces).
+pub use legacy::{diff, load, merge3, write_table, RowChange, Table, TableDiff};
+pub use read::Dialect;
+pub use summary::{diff_summaries, read_summary, summarize, SummaryDiff, TableSummary};
+pub use types::{ColumnType, Field, Limits, NotParsable, Result, Schema, Source, TabularError, TabularFormat};
+pub use value::{csv_field, RowObject};
 
-/// Result alias.
-pub type Result<T> = std::result::Result<T, TabularError>;
-
-/// The tabular format a path has by its extension, if any.
+/// The tabular format a path has by its extension, if any (the stored
+/// spelling; see [`TabularFormat::from_path`] for the enum).
 pub fn format_for(path: &str) -> Option<&'static str> {
-    let ext = path.rsplit_once('.')?.1.to_ascii_lowercase();
-    match ext.as_str() {
-        "csv" => Some("csv"),
-        "tsv" => Some("tsv"),
-        "jsonl" | "ndjson" => Some("jsonl"),
-        "parquet" => Some("parquet"),
-        _ => None,
-    }
+    TabularFormat::from_path(path).map(TabularFormat::as_str)
 }
 
-/// A table loaded in memory: header and rows as strings.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Table {
-    /// Column names.
-    pub columns: Vec<String>,
-    /// Rows, each with one value per column.
-    pub rows: Vec<Vec<String>>,
-}
-
-fn dtype_of(v: &str) -> &'static str {
-    if v.is_empty() {
-        "null"
-    } else if v.parse::<i64>().is_ok() {
-        "int"
-    } else if v.parse::<f64>().is_ok() {
-        "float"
-    } else if v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false") {
-        "bool"
-    } else {
-        "str"
-    }
-}
-
-fn widen(a: &'static str, b: &'static str) -> &'static str {
-    match (a, b) {
-        (x, y) if x == y => x,
-        ("null", y) => y,
-        (x, "null") => x,
-        ("int", "float") | ("float", "int") => "float",
-        _ => "str",
-    }
-}
-
-/// Visit every row of a tabular stream without holding it all in memory.
-fn for_each_row<R: Read>(
-    reader: R,
-    format: &'static str,
-    path: &str,
-    mut header: impl FnMut(Vec<String>),
-    mut row: impl FnMut(&[String]),
-) -> Result<()> {
-    let malformed = |why: String| TabularError::Malformed { path: path.to_string(), format, why };
+/// Schema and row count of a table, streaming (Parquet: from metadata).
+pub fn schema(path: &str, format: TabularFormat, source: &Source) -> Result<Schema> {
+    let limits = Limits::default();
     match format {
-        "csv" | "tsv" => {
-            let mut rdr = csv::ReaderBuilder::new()
-                .delimiter(if format == "tsv" { b'\t' } else { b',' })
-                .has_headers(true)
-                .flexible(false)
-                .from_reader(reader);
-            let h = rdr.headers().map_err(|e| malformed(e.to_string()))?.iter().map(str::to_string).collect();
-            header(h);
-            let mut rec = csv::StringRecord::new();
-            let mut buf: Vec<String> = Vec::new();
-            loop {
-                match rdr.read_record(&mut rec) {
-                    Ok(false) => break,
-                    Ok(true) => {
-                        buf.clear();
-                        buf.extend(rec.iter().map(str::to_string));
-                        row(&buf);
-                    }
-                    Err(e) => return Err(malformed(e.to_string())),
-                }
-            }
+        TabularFormat::Parquet => {
+            let (names, types, rows) = read::parquet_schema(source, path, &limits.dir())?;
+            Ok(Schema { format, columns: fields(names, types), rows })
         }
-        "jsonl" => {
-            let mut cols: Vec<String> = Vec::new();
-            let mut rows: Vec<serde_json::Map<String, serde_json::Value>> = Vec::new();
-            // JSONL has no header: columns are the union of keys in first-seen
-            // order, so the file is read once to collect them.
-            for (i, line) in BufReader::new(reader).lines().enumerate() {
-                let line = line.map_err(|e| TabularError::Io { path: path.to_string(), source: e })?;
-                if line.trim().is_empty() {
-                    continue;
-                }
-                let v: serde_json::Value =
-                    serde_json::from_str(&line).map_err(|e| malformed(format!("line {}: {e}", i + 1)))?;
-                let obj = match v {
-                    serde_json::Value::Object(o) => o,
-                    _ => return Err(malformed(format!("line {}: not a JSON object", i + 1))),
-                };
-                for k in obj.keys() {
-                    if !cols.contains(k) {
-                        cols.push(k.clone());
-                    }
-                }
-                rows.push(obj);
-            }
-            header(cols.clone());
-            let mut buf = Vec::new();
-            for obj in rows {
-                buf.clear();
-                for c in &cols {
-                    buf.push(match obj.get(c) {
-                        None | Some(serde_json::Value::Null) => String::new(),
-                        Some(serde_json::Value::String(s)) => s.clone(),
-                        Some(v) => v.to_string(),
-                    });
-                }
-                row(&buf);
-            }
-        }
-        _ => {}
-    }
-    Ok(())
-}
-
-/// Schema and row count of a tabular file.
-pub fn infer(path: &Path, format: &'static str) -> Result<TabularMeta> {
-    let shown = path.display().to_string();
-    if format == "parquet" {
-        // Parquet is tracked as tabular but not parsed.
-        return Ok(TabularMeta { format: format.into(), columns: vec![], rows: 0 });
-    }
-    let f = std::fs::File::open(path).map_err(|e| TabularError::Io { path: shown.clone(), source: e })?;
-    infer_reader(f, format, &shown)
-}
-
-/// Schema and row count of tabular data from a reader.
-pub fn infer_reader<R: Read>(reader: R, format: &'static str, path: &str) -> Result<TabularMeta> {
-    let names = std::cell::RefCell::new(Vec::new());
-    let types: std::cell::RefCell<Vec<&'static str>> = std::cell::RefCell::new(Vec::new());
-    let mut rows = 0u64;
-    for_each_row(
-        reader,
-        format,
-        path,
-        |h| {
-            *types.borrow_mut() = vec!["null"; h.len()];
-            *names.borrow_mut() = h;
-        },
-        |r| {
-            rows += 1;
-            for (t, v) in types.borrow_mut().iter_mut().zip(r) {
-                *t = widen(t, dtype_of(v));
-            }
-        },
-    )?;
-    let (names, types) = (names.into_inner(), types.into_inner());
-    Ok(TabularMeta {
-        format: format.into(),
-        columns: names.into_iter().zip(types).map(|(name, t)| Column { name, dtype: t.to_string() }).collect(),
-        rows,
-    })
-}
-
-/// Load a whole table (for diff and merge).
-pub fn load<R: Read>(reader: R, format: &'static str, path: &str) -> Result<Table> {
-    let mut t = Table::default();
-    for_each_row(reader, format, path, |h| t.columns = h, |r| t.rows.push(r.to_vec()))?;
-    Ok(t)
-}
-
-/// A changed row, matched by key.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RowChange {
-    /// Key values identifying the row.
-    pub key: Vec<String>,
-    /// `(column, old, new)` for each changed value.
-    pub changes: Vec<(String, String, String)>,
-}
-
-/// The difference between two versions of a table.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TableDiff {
-    /// Columns only in the new version.
-    pub added_columns: Vec<String>,
-    /// Columns only in the old version.
-    pub removed_columns: Vec<String>,
-    /// `(old, new)` names of columns renamed in place.
-    pub renamed_columns: Vec<(String, String)>,
-    /// Rows only in the new version.
-    pub added_rows: Vec<Vec<String>>,
-    /// Rows only in the old version.
-    pub removed_rows: Vec<Vec<String>>,
-    /// Rows present in both (by key) with different values.
-    pub modified_rows: Vec<RowChange>,
-}
-
-impl TableDiff {
-    /// True when nothing differs.
-    pub fn is_empty(&self) -> bool {
-        self.added_columns.is_empty()
-            && self.removed_columns.is_empty()
-            && self.renamed_columns.is_empty()
-            && self.added_rows.is_empty()
-            && self.removed_rows.is_empty()
-            && self.modified_rows.is_empty()
-    }
-}
-
-/// Column name changes: a column whose name differs at the same position,
-/// where neither name exists on the other side, is a rename; the rest are
-/// additions and removals.
-fn column_changes(old: &[String], new: &[String]) -> (Vec<String>, Vec<String>, Vec<(String, String)>) {
-    let old_set: HashSet<&String> = old.iter().collect();
-    let new_set: HashSet<&String> = new.iter().collect();
-    let mut renamed = Vec::new();
-    for (i, o) in old.iter().enumerate() {
-        if let Some(n) = new.get(i) {
-            if o != n && !new_set.contains(o) && !old_set.contains(n) {
-                renamed.push((o.clone(), n.clone()));
-            }
-        }
-    }
-    let renamed_old: HashSet<&String> = renamed.iter().map(|(o, _)| o).collect();
-    let renamed_new: HashSet<&String> = renamed.iter().map(|(_, n)| n).collect();
-    let added = new.iter().filter(|c| !old_set.contains(c) && !renamed_new.contains(c)).cloned().collect();
-    let removed = old.iter().filter(|c| !new_set.contains(c) && !renamed_old.contains(c)).cloned().collect();
-    (added, removed, renamed)
-}
-
-/// Diff two tables. With `keys`, rows are matched by those columns (looked
-/// up by name in each version, following renames) and rows with equal keys
-/// but other differing values are "modified". Without keys, rows match by
-/// whole content (as a multiset), so a change shows as one removal and one
-/// addition.
-pub fn diff(old: &Table, new: &Table, keys: &[String], path: &str) -> Result<TableDiff> {
-    let (added_columns, removed_columns, renamed_columns) = column_changes(&old.columns, &new.columns);
-    let mut d = TableDiff { added_columns, removed_columns, renamed_columns, ..Default::default() };
-    // Project rows onto the columns both versions share (in new-version
-    // names), so a pure schema change does not mark every row changed.
-    let rename: HashMap<&String, &String> = d.renamed_columns.iter().map(|(o, n)| (o, n)).collect();
-    let old_pos: HashMap<&String, usize> =
-        old.columns.iter().enumerate().map(|(i, c)| (*rename.get(c).unwrap_or(&c), i)).collect();
-    let common: Vec<(usize, usize, &String)> =
-        new.columns.iter().enumerate().filter_map(|(ni, c)| old_pos.get(c).map(|&oi| (oi, ni, c))).collect();
-    let proj_old =
-        |r: &Vec<String>| common.iter().map(|(oi, _, _)| r.get(*oi).cloned().unwrap_or_default()).collect::<Vec<_>>();
-    let proj_new =
-        |r: &Vec<String>| common.iter().map(|(_, ni, _)| r.get(*ni).cloned().unwrap_or_default()).collect::<Vec<_>>();
-
-    if keys.is_empty() {
-        let mut counts: HashMap<Vec<String>, i64> = HashMap::new();
-        for r in &old.rows {
-            *counts.entry(proj_old(r)).or_default() += 1;
-        }
-        let mut new_counts: HashMap<Vec<String>, i64> = HashMap::new();
-        for r in &new.rows {
-            *new_counts.entry(proj_new(r)).or_default() += 1;
-        }
-        let mut seen_old = counts.clone();
-        for r in &new.rows {
-            let p = proj_new(r);
-            match seen_old.get_mut(&p) {
-                Some(c) if *c > 0 => *c -= 1,
-                _ => d.added_rows.push(r.clone()),
-            }
-        }
-        let mut seen_new = new_counts;
-        for r in &old.rows {
-            let p = proj_old(r);
-            match seen_new.get_mut(&p) {
-                Some(c) if *c > 0 => *c -= 1,
-                _ => d.removed_rows.push(r.clone()),
-            }
-        }
-        return Ok(d);
-    }
-
-    let key_idx = |cols: &[String], renamed_from_old: bool| -> Result<Vec<usize>> {
-        keys.iter()
-            .map(|k| {
-                let name = if renamed_from_old {
-                    // The key is given in new names; find the old column.
-                    d.renamed_columns.iter().find(|(_, n)| n == k).map(|(o, _)| o.clone()).unwrap_or_else(|| k.clone())
-                } else {
-                    k.clone()
-                };
-                cols.iter()
-                    .position(|c| *c == name)
-                    .ok_or_else(|| TabularError::NoSuchKey { path: path.to_string(), key: k.clone() })
-            })
-            .collect()
-    };
-    let ok = key_idx(&old.columns, true)?;
-    let nk = key_idx(&new.columns, false)?;
-    let key_of =
-        |r: &Vec<String>, idx: &[usize]| idx.iter().map(|&i| r.get(i).cloned().unwrap_or_default()).collect::<Vec<_>>();
-    let mut old_by_key: BTreeMap<Vec<String>, &Vec<String>> = BTreeMap::new();
-    for r in &old.rows {
-        old_by_key.insert(key_of(r, &ok), r);
-    }
-    let mut matched = HashSet::new();
-    for r in &new.rows {
-        let k = key_of(r, &nk);
-        match old_by_key.get(&k) {
-            None => d.added_rows.push(r.clone()),
-            Some(o) => {
-                matched.insert(k.clone());
-                let (po, pn) = (proj_old(o), proj_new(r));
-                let changes: Vec<(String, String, String)> = common
-                    .iter()
-                    .zip(po.into_iter().zip(pn))
-                    .filter(|(_, (a, b))| a != b)
-                    .map(|((_, _, c), (a, b))| ((*c).clone(), a, b))
-                    .collect();
-                if !changes.is_empty() {
-                    d.modified_rows.push(RowChange { key: k, changes });
-                }
-            }
-        }
-    }
-    for r in &old.rows {
-        if !matched.contains(&key_of(r, &ok)) {
-            d.removed_rows.push(r.clone());
-        }
-    }
-    Ok(d)
-}
-
-/// Serialise a table in `format` (csv or tsv; jsonl writes one object per row).
-pub fn write_table(t: &Table, format: &str) -> Vec<u8> {
-    match format {
-        "jsonl" => {
-            let mut out = Vec::new();
-            for r in &t.rows {
-                let mut m = serde_json::Map::new();
-                for (c, v) in t.columns.iter().zip(r) {
-                    m.insert(c.clone(), serde_json::Value::String(v.clone()));
-                }
-                out.extend_from_slice(serde_json::Value::Object(m).to_string().as_bytes());
-                out.push(b'\n');
-            }
-            out
+        TabularFormat::Jsonl => {
+            let (names, types, rows) = read::jsonl_schema(source, path)?;
+            Ok(Schema { format, columns: fields(names, types), rows })
         }
         _ => {
-            let mut w =
-                csv::WriterBuilder::new().delimiter(if format == "tsv" { b'\t' } else { b',' }).from_writer(Vec::new());
-            let _ = w.write_record(&t.columns);
-            for r in &t.rows {
-                let _ = w.write_record(r);
-            }
-            w.into_inner().unwrap_or_default()
+            let r = source.open().map_err(|e| TabularError::io(path, e))?;
+            schema_of_reader(r, format, path)
         }
     }
 }
 
-/// Three-way row-level merge matched by `keys`. Returns `None` on a
-/// conflict: differing schemas, or the same key changed differently on both
-/// sides. Row order follows `ours`, with rows only `theirs` added appended.
-pub fn merge3(base: &Table, ours: &Table, theirs: &Table, keys: &[String]) -> Option<Table> {
-    if keys.is_empty() || base.columns != ours.columns || base.columns != theirs.columns {
-        return None;
-    }
-    let idx: Vec<usize> = keys.iter().map(|k| base.columns.iter().position(|c| c == k)).collect::<Option<_>>()?;
-    let key = |r: &Vec<String>| idx.iter().map(|&i| r.get(i).cloned().unwrap_or_default()).collect::<Vec<_>>();
-    let map =
-        |t: &Table| -> BTreeMap<Vec<String>, Vec<String>> { t.rows.iter().map(|r| (key(r), r.clone())).collect() };
-    let (b, o, t) = (map(base), map(ours), map(theirs));
-    let mut result_rows: Vec<Vec<String>> = Vec::new();
-    let mut emitted: HashSet<Vec<String>> = HashSet::new();
-    let mut all_keys: Vec<Vec<String>> = ours.rows.iter().map(&key).collect();
-    for r in &theirs.rows {
-        let k = key(r);
-        if !o.contains_key(&k) {
-            all_keys.push(k);
+/// Schema and row count of a table read once from `reader` (Parquet is
+/// spooled to a temp file, since it needs random access).
+pub fn schema_of_reader<R: Read>(mut reader: R, format: TabularFormat, path: &str) -> Result<Schema> {
+    match format {
+        TabularFormat::Jsonl => {
+            let (names, types, rows) = read::jsonl_schema_from(reader, path)?;
+            Ok(Schema { format, columns: fields(names, types), rows })
+        }
+        TabularFormat::Parquet => {
+            let limits = Limits::default();
+            let mut f = tempfile::tempfile_in(limits.dir()).map_err(|e| TabularError::io(path, e))?;
+            std::io::copy(&mut reader, &mut f).map_err(|e| TabularError::io(path, e))?;
+            let (names, types, rows) = read::parquet_schema_file(f, path)?;
+            Ok(Schema { format, columns: fields(names, types), rows })
+        }
+        _ => {
+            let mut r = read::TableReader::from_read(Box::new(reader), format, path, None, false)?;
+            r.for_each(|_| Ok(()))?;
+            Ok(Schema { format, columns: fields(r.columns.clone(), r.types.clone()), rows: r.rows })
         }
     }
-    for k in all_keys {
-        if !emitted.insert(k.clone()) {
-            continue;
+}
+
+fn fields(names: Vec<String>, types: Vec<ColumnType>) -> Vec<Field> {
+    names.into_iter().zip(types).map(|(name, dtype)| Field { name, dtype }).collect()
+}
+
+fn format_of(format: &str) -> TabularFormat {
+    TabularFormat::parse(format).unwrap_or(TabularFormat::Csv)
+}
+
+/// Schema and row count of a tabular file, as recorded in tree objects.
+///
+/// A Parquet file that does not parse gets the empty schema the original
+/// implementation recorded for every Parquet file, so `add` keeps accepting
+/// it until callers handle [`TabularError::NotParsable`] themselves.
+pub fn infer(path: &Path, format: &'static str) -> Result<TabularMeta> {
+    let shown = path.display().to_string();
+    parquet_compat(format, schema(&shown, format_of(format), &Source::path(path)))
+}
+
+/// Schema and row count of tabular data from a reader, as recorded in tree
+/// objects (see [`infer`] for unparsable Parquet).
+pub fn infer_reader<R: Read>(reader: R, format: &'static str, path: &str) -> Result<TabularMeta> {
+    parquet_compat(format, schema_of_reader(reader, format_of(format), path))
+}
+
+fn parquet_compat(format: &str, r: Result<Schema>) -> Result<TabularMeta> {
+    match r {
+        Ok(s) => Ok(s.to_meta()),
+        Err(TabularError::NotParsable(_)) if format == "parquet" => {
+            Ok(TabularMeta { format: format.into(), columns: vec![], rows: 0 })
         }
-        let (bv, ov, tv) = (b.get(&k), o.get(&k), t.get(&k));
-        let pick = if ov == tv {
-            ov
-        } else if ov == bv {
-            tv
-        } else if tv == bv {
-            ov
-        } else {
-            return None;
-        };
-        if let Some(r) = pick {
-            result_rows.push(r.clone());
-        }
+        Err(e) => Err(e),
     }
-    Some(Table { columns: ours.columns.clone(), rows: result_rows })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn t(s: &str) -> Table {
-        load(s.as_bytes(), "csv", "t.csv").unwrap()
-    }
 
     #[test]
     fn infers_schema() {
@@ -431,19 +140,41 @@ mod tests {
     }
 
     #[test]
-    fn keyed_diff_with_rename() {
-        let a = t("id,name,price\n1,a,10\n2,b,20\n3,c,30\n");
-        let b = t("id,name,cost\n1,a,10\n2,B,20\n4,d,40\n");
-        let d = diff(&a, &b, &["id".into()], "x").unwrap();
-        assert_eq!(d.renamed_columns, vec![("price".to_string(), "cost".to_string())]);
-        assert_eq!(d.added_rows.len(), 1);
-        assert_eq!(d.removed_rows.len(), 1);
-        assert_eq!(d.modified_rows.len(), 1);
-        assert_eq!(d.modified_rows[0].changes, vec![("name".into(), "b".into(), "B".into())]);
+    fn malformed_csv_is_not_parsable() {
+        let e = infer_reader("a,b\n1,2\n3\n".as_bytes(), "csv", "x").unwrap_err();
+        let np = e.not_parsable().expect("typed outcome");
+        assert_eq!(np.format, TabularFormat::Csv);
+        assert_eq!(e.to_string(), "x: does not parse as csv: line 3: expected 2 fields, found 1");
     }
 
     #[test]
-    fn malformed_csv_is_an_error() {
-        assert!(infer_reader("a,b\n1,2\n3\n".as_bytes(), "csv", "x").is_err());
+    fn enums_serialise_as_the_stored_strings() {
+        for (t, s) in [
+            (ColumnType::Null, "null"),
+            (ColumnType::Bool, "bool"),
+            (ColumnType::Int, "int"),
+            (ColumnType::Float, "float"),
+            (ColumnType::Str, "str"),
+        ] {
+            assert_eq!(serde_json::to_string(&t).unwrap(), format!("\"{s}\""));
+            assert_eq!(serde_json::from_str::<ColumnType>(&format!("\"{s}\"")).unwrap(), t);
+            assert_eq!(ColumnType::parse(s), Some(t));
+            assert_eq!(t.to_string(), s);
+        }
+        for (f, s) in [
+            (TabularFormat::Csv, "csv"),
+            (TabularFormat::Tsv, "tsv"),
+            (TabularFormat::Jsonl, "jsonl"),
+            (TabularFormat::Parquet, "parquet"),
+        ] {
+            assert_eq!(serde_json::to_string(&f).unwrap(), format!("\"{s}\""));
+            assert_eq!(serde_json::from_str::<TabularFormat>(&format!("\"{s}\"")).unwrap(), f);
+            assert_eq!(format_for(&format!("x.{s}")), Some(s));
+        }
+        assert_eq!(TabularFormat::from_path("a/b.NDJSON"), Some(TabularFormat::Jsonl));
+        // The metadata recorded in trees keeps the same spellings.
+        let m = infer_reader("a,b,c,d,e\n1,1.5,true,x,\n".as_bytes(), "csv", "x").unwrap();
+        let d: Vec<&str> = m.columns.iter().map(|c| c.dtype.as_str()).collect();
+        assert_eq!(d, ["int", "float", "bool", "str", "null"]);
     }
 }
