@@ -1,10 +1,7 @@
 //! Sync end to end against a real `oxen-server` on a loopback port.
 
-mod common;
-mod sync_support;
-
-use common::*;
-use sync_support::*;
+use crate::common::{self, *};
+use crate::sync_support::*;
 
 fn tmp() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
@@ -554,7 +551,7 @@ fn server_shuts_down_gracefully_on_sigterm() {
     let d = tmp();
     let mut srv = Server::start(d.path(), &[]);
     srv.assert_alive();
-    unsafe { libc::kill(srv.child.id() as i32, libc::SIGTERM) };
+    crate::procs::terminate(&srv.child);
     let st = srv.child.wait().unwrap();
     assert!(st.success(), "{st:?}");
 }

@@ -1,6 +1,5 @@
 //! Helpers shared by the integration tests: run the real binaries in temp
 //! directories with an isolated global config.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 
@@ -9,7 +8,13 @@ use assert_cmd::Command;
 /// A command for one of our binaries, run in `dir`, isolated from the
 /// user's global config, with a fixed author and date.
 pub fn bin(name: &str, dir: &Path) -> Command {
-    let mut c = Command::cargo_bin(name).expect("binary built");
+    Command::from_std(std_bin(name, dir))
+}
+
+/// [`bin`] as a plain `std::process::Command`, for tests that spawn the
+/// child themselves (to measure or kill it).
+pub fn std_bin(name: &str, dir: &Path) -> std::process::Command {
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin(name));
     c.current_dir(dir)
         .env("OXEN_HOME", dir.join(".oxen-home-for-tests"))
         .env("OXEN_AUTHOR_NAME", "Test Author")

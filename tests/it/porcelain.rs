@@ -1,8 +1,6 @@
 //! The everyday `oxen` commands, driven as a user would.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 fn repo() -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();

@@ -1,8 +1,6 @@
 //! The plumbing binaries, driven as a shell script would drive them.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use predicates::prelude::*;
 
 /// Lay out a small dataset with awkward names.

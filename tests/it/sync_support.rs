@@ -80,6 +80,13 @@ impl Server {
         c
     }
 
+    /// [`Server::bin`] as a plain `std::process::Command`.
+    pub fn std_bin(&self, name: &str, dir: &Path) -> Command {
+        let mut c = common::std_bin(name, dir);
+        c.env("OXEN_HOME", &self.home);
+        c
+    }
+
     /// `oxen <args>` in `dir`, asserting success; returns stdout.
     pub fn oxen(&self, dir: &Path, args: &[&str]) -> String {
         let mut c = self.bin("oxen", dir);
@@ -113,7 +120,7 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         // SIGTERM: the graceful path.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        crate::procs::terminate(&self.child);
         let _ = self.child.wait();
     }
 }

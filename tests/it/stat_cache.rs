@@ -1,11 +1,9 @@
 //! The stat cache: status on an unchanged tree reads no file contents, and
 //! a touched-but-identical file is read once, then remembered.
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::*;
+use crate::common::*;
 
 fn status_hashed(root: &std::path::Path) -> (usize, usize) {
     let repo = oxen_repo::Repo::open(root).unwrap();

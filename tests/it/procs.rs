@@ -1,0 +1,38 @@
+//! Child-process helpers for the tests, in safe code: the peak memory of
+//! one particular child, a polite SIGTERM, and polling for a condition
+//! instead of sleeping a guessed time.
+
+use std::io::Read;
+use std::process::{Child, Command, ExitStatus, Stdio};
+
+use wait4::Wait4;
+
+/// How a measured child ended.
+#[derive(Debug)]
+pub struct Measured {
+    /// Its exit status.
+    pub status: ExitStatus,
+    /// Its own peak resident set size, in MiB.
+    pub peak_rss_mib: u64,
+    /// Everything it printed on stdout.
+    pub stdout: String,
+}
+
+/// Run `cmd` to completion (stdout captured, stderr shown) and report its
+/// exit status and the peak RSS of that process alone. The child is reaped
+/// with wait4 on its pid, so children of other tests running in this same
+/// process are not counted (RUSAGE_CHILDREN would add them all up).
+pub fn run_measured(mut cmd: Command) -> Measured {
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("spawn");
+    let mut stdout = String::new();
+    child.stdout.take().expect("piped").read_to_string(&mut stdout).expect("read stdout");
+    // wait4 reaps the child: `Child::wait` must not be called on it afterwards.
+    let used = child.wait4().expect("wait4");
+    Measured { status: used.status, peak_rss_mib: used.rusage.maxrss >> 20, stdout }
+}
+
+/// Ask a child to stop with SIGTERM (the graceful-shutdown path); an
+/// already-exited child is not an error.
+pub fn terminate(child: &Child) {
+    let _ = rustix::process::kill_process(rustix::process::Pid::from_child(child), rustix::process::Signal::TERM);
+}
