@@ -256,8 +256,18 @@ fn commands_and_flags() {
     ox(r, &["branch", "-d", "topic"]);
     assert!(!ox(r, &["branch", "-a"]).contains("topic"));
     assert!(ox_err(r, &["branch", "-d", "main"]).contains("checked out"));
+    // v1 tags the "move" commit (the later "new" one was reset away): show
+    // prints that commit and its diffstat, the rename as a delete and an add.
+    let mut c = bin("oxen-rev-parse", r);
+    c.arg("v1");
+    let v1 = out(c);
     let show = ox(r, &["show", "v1", "--stat"]);
-    assert!(show.contains("moved.txt") || show.contains("commit"), "{show}");
+    let lines: Vec<&str> = show.lines().collect();
+    assert_eq!(lines[0], format!("commit {v1}"), "{show}");
+    assert!(lines.contains(&"    move"), "{show}");
+    let stat = &lines[lines.len() - 3..];
+    assert_eq!(stat[..2], [" dir/b.txt | 1 -", " moved.txt | 1 +"], "{show}");
+    assert!(stat[2].starts_with(" 2 files changed"), "{show}");
 }
 
 #[test]
