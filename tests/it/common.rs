@@ -57,6 +57,19 @@ pub fn err(mut c: Command) -> String {
     e
 }
 
+/// An mtime long before any index write (2020-09-13), in seconds since the
+/// epoch. The index trusts an entry's stat only if the file's mtime is older
+/// than the index's write stamp (a newer one is "racily clean" and
+/// re-hashed, as in git); files dated this far back are trusted as soon as
+/// they are staged, so tests set it instead of sleeping out that window.
+pub const LONG_AGO: u64 = 1_600_000_000;
+
+/// Set a file's mtime to `secs` since the epoch.
+pub fn set_mtime(path: &Path, secs: u64) {
+    let f = std::fs::File::open(path).expect("open");
+    f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)).expect("set mtime");
+}
+
 /// Write a file, creating parent directories.
 pub fn write(root: &Path, rel: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
     let p = root.join(rel);

@@ -4,6 +4,7 @@
 
 use std::io::Read;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
 use wait4::Wait4;
 
@@ -35,4 +36,18 @@ pub fn run_measured(mut cmd: Command) -> Measured {
 /// already-exited child is not an error.
 pub fn terminate(child: &Child) {
     let _ = rustix::process::kill_process(rustix::process::Pid::from_child(child), rustix::process::Signal::TERM);
+}
+/// Poll `cond` every few milliseconds until it holds (true) or `timeout`
+/// passes (false).
+pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }

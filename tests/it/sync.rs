@@ -1,6 +1,7 @@
 //! Sync end to end against a real `oxen-server` on a loopback port.
 
 use crate::common::{self, *};
+use crate::procs::wait_until;
 use crate::sync_support::*;
 
 fn tmp() -> tempfile::TempDir {
@@ -296,7 +297,13 @@ fn killed_push_client_leaves_server_consistent() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(150));
+    // Kill it mid-way: once the server has stored some of its contents
+    // (polled with a deadline rather than a guessed sleep), unless the push
+    // finished first.
+    let underway = wait_until(std::time::Duration::from_secs(60), || {
+        matches!(child.try_wait(), Ok(Some(_))) || versions_count(&srv) > 0
+    });
+    assert!(underway, "the push neither stored anything nor finished within 60 s");
     let _ = child.kill();
     let _ = child.wait();
     srv.assert_alive();
