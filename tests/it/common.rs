@@ -104,14 +104,32 @@ pub fn snapshot(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
 
 /// `oxen <args...>` in `dir`, asserting success; returns stdout.
 pub fn ox(dir: &Path, args: &[&str]) -> String {
-    let mut c = oxen(dir);
-    c.args(args);
-    out(c)
+    run("oxen", dir, args)
 }
 
 /// `oxen <args...>` in `dir`, asserting a one-line failure; returns stderr.
 pub fn ox_err(dir: &Path, args: &[&str]) -> String {
-    let mut c = oxen(dir);
+    run_err("oxen", dir, args)
+}
+
+/// `<binary> <args...>` in `dir` (any of ours, e.g. `oxen-rev-parse`),
+/// asserting success; returns stdout.
+pub fn run(name: &str, dir: &Path, args: &[&str]) -> String {
+    let mut c = bin(name, dir);
+    c.args(args);
+    out(c)
+}
+
+/// [`run`] with `input` on stdin.
+pub fn run_stdin(name: &str, dir: &Path, args: &[&str], input: impl Into<Vec<u8>>) -> String {
+    let mut c = bin(name, dir);
+    c.args(args).write_stdin(input);
+    out(c)
+}
+
+/// `<binary> <args...>` in `dir`, asserting a one-line failure; returns stderr.
+pub fn run_err(name: &str, dir: &Path, args: &[&str]) -> String {
+    let mut c = bin(name, dir);
     c.args(args);
     err(c)
 }

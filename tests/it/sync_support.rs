@@ -94,6 +94,19 @@ impl Server {
         common::out(c)
     }
 
+    /// `oxen <args>` in `dir`, asserting a one-line failure; returns stderr.
+    pub fn oxen_err(&self, dir: &Path, args: &[&str]) -> String {
+        let mut c = self.bin("oxen", dir);
+        c.args(args);
+        common::err(c)
+    }
+
+    /// `<binary> <args>` in `dir` whatever its outcome: (success, stdout, stderr).
+    pub fn output(&self, name: &str, dir: &Path, args: &[&str]) -> (bool, String, String) {
+        let o = self.bin(name, dir).args(args).output().expect("run");
+        (o.status.success(), String::from_utf8_lossy(&o.stdout).into(), String::from_utf8_lossy(&o.stderr).into())
+    }
+
     /// The server's refs of a repository as JSON text.
     pub fn refs(&self, name: &str) -> String {
         let (code, body) = self.http("GET", &format!("/api/repos/{name}/refs"), Some(&self.token), b"");
