@@ -5,8 +5,8 @@
 //! port.
 //!
 //! Run one area with a filter, e.g. `cargo test --test it sync::`. The
-//! 1 GiB push/clone test is `#[ignore]`d: `cargo test --release --test it
-//! sync_large -- --ignored`.
+//! 1 GiB push/clone test is `#[ignore]`d: `cargo test --test it sync_large
+//! -- --ignored`.
 
 #![forbid(unsafe_code)]
 // Measurements (peak RSS, timings) are reported on stderr on purpose.

@@ -48,6 +48,27 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
         if Instant::now() >= deadline {
             return false;
         }
+        // The poll interval, not a guess at how long something takes.
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// The measurement is of the one child: a big child reads big, and a small
+/// child measured after it reads small (RUSAGE_CHILDREN would still report
+/// the big one's peak).
+#[test]
+fn run_measured_reports_the_child_alone() {
+    if Command::new("python3").arg("--version").output().is_err() {
+        eprintln!("python3 not installed; skipping");
+        return;
+    }
+    let mut big = Command::new("python3");
+    big.args(["-c", "x = b'x' * (200 << 20); print(len(x))"]);
+    let m = run_measured(big);
+    assert!(m.status.success(), "{m:?}");
+    assert_eq!(m.stdout.trim(), (200u64 << 20).to_string());
+    assert!((200..400).contains(&m.peak_rss_mib), "a 200 MiB child measured {} MiB", m.peak_rss_mib);
+    let m = run_measured(Command::new("true"));
+    assert!(m.status.success(), "{m:?}");
+    assert!(m.peak_rss_mib < 50, "a tiny child measured {} MiB", m.peak_rss_mib);
 }
