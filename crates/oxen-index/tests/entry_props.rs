@@ -17,13 +17,17 @@ fn config(cases: u32) -> ProptestConfig {
     c
 }
 
+/// Arbitrary Unicode text (chars are drawn directly, not through a regex:
+/// cheaper, and regex-syntax is compiled unoptimised).
+fn text(max: usize) -> impl Strategy<Value = String> {
+    vec(any::<char>(), 0..=max).prop_map(String::from_iter)
+}
+
 fn tabular() -> impl Strategy<Value = TabularMeta> {
-    let column = (any::<String>(), "[a-z]{0,5}").prop_map(|(name, dtype)| Column { name, dtype });
-    (any::<String>(), vec(column, 0..4), any::<u64>()).prop_map(|(format, columns, rows)| TabularMeta {
-        format,
-        columns,
-        rows,
-    })
+    let column =
+        (text(12), prop::sample::select(vec!["int", "float", "bool", "str", "null", ""]).prop_map(String::from))
+            .prop_map(|(name, dtype)| Column { name, dtype });
+    (text(8), vec(column, 0..4), any::<u64>()).prop_map(|(format, columns, rows)| TabularMeta { format, columns, rows })
 }
 
 fn entry() -> impl Strategy<Value = IndexEntry> {
