@@ -1,6 +1,5 @@
 //! Helpers for the sync tests: a real `oxen-server` on an ephemeral
 //! loopback port in a temp SYNC_DIR, a user with a token, raw HTTP.
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
