@@ -55,7 +55,8 @@ impl Signature {
         if gt < lt || lt == 0 {
             return Err(bad());
         }
-        let name = s[..lt - 1].to_string();
+        // `get`: the byte before '<' may be inside a multi-byte character.
+        let name = s.get(..lt - 1).ok_or_else(bad)?.to_string();
         let email = s[lt + 1..gt].to_string();
         let rest: Vec<&str> = s[gt + 1..].split_whitespace().collect();
         if rest.len() != 2 {
@@ -63,7 +64,8 @@ impl Signature {
         }
         let time: i64 = rest[0].parse().map_err(|_| bad())?;
         let tz = rest[1];
-        if tz.len() != 5 {
+        // ASCII only: the offset is sliced by byte below.
+        if tz.len() != 5 || !tz.is_ascii() {
             return Err(bad());
         }
         let sign = match &tz[..1] {

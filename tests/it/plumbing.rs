@@ -1,8 +1,6 @@
 //! The plumbing binaries, driven as a shell script would drive them.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use predicates::prelude::*;
 
 /// Lay out a small dataset with awkward names.
@@ -29,37 +27,15 @@ const FILES: [&str; 6] = [
 
 /// init + hash-object -w + update-index + write-tree + commit-tree + update-ref.
 fn pipeline(root: &std::path::Path) -> (String, String) {
-    out({
-        let mut c = oxen(root);
-        c.arg("init");
-        c
-    });
+    ox(root, &["init"]);
     for f in FILES {
-        let id = out({
-            let mut c = bin("oxen-hash-object", root);
-            c.args(["-w", f]);
-            c
-        });
+        let id = run("oxen-hash-object", root, &["-w", f]);
         assert_eq!(id.len(), 32);
     }
-    let mut c = bin("oxen-update-index", root);
-    c.arg("--add").arg("--stdin").write_stdin(FILES.join("\n"));
-    out(c);
-    let tree = out({
-        let mut c = bin("oxen-write-tree", root);
-        c.current_dir(root);
-        c
-    });
-    let commit = out({
-        let mut c = bin("oxen-commit-tree", root);
-        c.args([tree.as_str(), "-m", "first import"]);
-        c
-    });
-    out({
-        let mut c = bin("oxen-update-ref", root);
-        c.args(["main", commit.as_str(), "00000000000000000000000000000000"]);
-        c
-    });
+    run_stdin("oxen-update-index", root, &["--add", "--stdin"], FILES.join("\n"));
+    let tree = run("oxen-write-tree", root, &[]);
+    let commit = run("oxen-commit-tree", root, &[tree.as_str(), "-m", "first import"]);
+    run("oxen-update-ref", root, &["main", commit.as_str(), "00000000000000000000000000000000"]);
     (tree, commit)
 }
 
@@ -75,54 +51,34 @@ fn pipeline_builds_a_readable_reproducible_commit() {
     assert_eq!(commit_a, commit_b, "same inputs and author/date give the same commit id");
 
     let root = a.path();
-    let rp = |rev: &str| {
-        let mut c = bin("oxen-rev-parse", root);
-        c.arg(rev);
-        out(c)
-    };
+    let rp = |rev: &str| run("oxen-rev-parse", root, &[rev]);
     assert_eq!(rp("HEAD"), commit_a);
     assert_eq!(rp("main"), commit_a);
     assert_eq!(rp(&commit_a[..8]), commit_a);
     assert_eq!(rp("HEAD:"), tree_a);
 
-    let mut c = bin("oxen-cat-file", root);
-    c.args(["-t", &commit_a]);
-    assert_eq!(out(c), "commit");
-    let mut c = bin("oxen-cat-file", root);
-    c.args(["-p", "HEAD"]);
-    let text = out(c);
+    assert_eq!(run("oxen-cat-file", root, &["-t", &commit_a]), "commit");
+    let text = run("oxen-cat-file", root, &["-p", "HEAD"]);
     assert!(text.contains(&format!("tree {tree_a}")));
     assert!(text.contains("author Test Author <test@example.com> 1700000000 +0000"));
     assert!(text.ends_with("first import"));
 
-    let mut c = bin("oxen-ls-tree", root);
-    c.args(["-r", "HEAD"]);
-    let listing = out(c);
+    let listing = run("oxen-ls-tree", root, &["-r", "HEAD"]);
     for f in FILES {
         assert!(listing.contains(&format!("\t{f}")), "{f} missing from ls-tree:\n{listing}");
     }
     assert!(listing.contains("100755 blob"), "executable bit recorded:\n{listing}");
-    let mut c = bin("oxen-ls-tree", root);
-    c.arg("HEAD");
-    let top = out(c);
+    let top = run("oxen-ls-tree", root, &["HEAD"]);
     assert!(top.contains("040000 tree") && top.contains("\timages"));
 
-    let mut c = bin("oxen-cat-file", root);
-    c.args(["-p", "HEAD:images/cat 1.jpg"]);
-    assert_eq!(out(c), "meow");
-    let mut c = bin("oxen-cat-file", root);
-    c.args(["-s", "HEAD:empty.txt"]);
-    assert_eq!(out(c), "0");
+    assert_eq!(run("oxen-cat-file", root, &["-p", "HEAD:images/cat 1.jpg"]), "meow");
+    assert_eq!(run("oxen-cat-file", root, &["-s", "HEAD:empty.txt"]), "0");
 
-    let mut c = bin("oxen-ls-files", root);
-    c.arg("--long");
-    let files = out(c);
+    let files = run("oxen-ls-files", root, &["--long"]);
     assert!(files.contains("tabular") && files.contains("data/train.csv"));
 
     // Plumbing reads the index into the same tree again.
-    let mut c = bin("oxen-write-tree", root);
-    c.current_dir(root);
-    assert_eq!(out(c), tree_a);
+    assert_eq!(run("oxen-write-tree", root, &[]), tree_a);
 }
 
 #[test]
@@ -130,32 +86,16 @@ fn update_ref_is_compare_and_swap() {
     let d = tempfile::tempdir().unwrap();
     dataset(d.path());
     let (tree, c1) = pipeline(d.path());
-    let mut c = bin("oxen-commit-tree", d.path());
-    c.args([tree.as_str(), "-p", c1.as_str()]).write_stdin("second\n");
-    let c2 = out(c);
+    let c2 = run_stdin("oxen-commit-tree", d.path(), &[&tree, "-p", &c1], "second\n");
     // Wrong expected old value: refused, ref unchanged.
-    let mut c = bin("oxen-update-ref", d.path());
-    c.args(["main", &c2, &c2]);
-    assert!(err(c).contains("expected"));
-    let mut c = bin("oxen-rev-parse", d.path());
-    c.arg("main");
-    assert_eq!(out(c), c1);
-    let mut c = bin("oxen-update-ref", d.path());
-    c.args(["main", &c2, &c1]);
-    out(c);
-    let mut c = bin("oxen-rev-parse", d.path());
-    c.arg("HEAD~1");
-    assert_eq!(out(c), c1);
+    assert!(run_err("oxen-update-ref", d.path(), &["main", &c2, &c2]).contains("expected"));
+    assert_eq!(run("oxen-rev-parse", d.path(), &["main"]), c1);
+    run("oxen-update-ref", d.path(), &["main", &c2, &c1]);
+    assert_eq!(run("oxen-rev-parse", d.path(), &["HEAD~1"]), c1);
     // Delete with the right old value.
-    let mut c = bin("oxen-update-ref", d.path());
-    c.args(["heads/topic", &c1]);
-    out(c);
-    let mut c = bin("oxen-update-ref", d.path());
-    c.args(["-d", "topic", &c1]);
-    out(c);
-    let mut c = bin("oxen-rev-parse", d.path());
-    c.arg("topic");
-    err(c);
+    run("oxen-update-ref", d.path(), &["heads/topic", &c1]);
+    run("oxen-update-ref", d.path(), &["-d", "topic", &c1]);
+    run_err("oxen-rev-parse", d.path(), &["topic"]);
 }
 
 #[test]
@@ -165,9 +105,7 @@ fn fsck_detects_a_flipped_byte() {
     pipeline(d.path());
     let mut c = bin("oxen-fsck", d.path());
     c.assert().success().stdout(predicate::str::contains("checked 1 commits"));
-    let mut c = bin("oxen-rev-parse", d.path());
-    c.arg("HEAD:data/train.csv");
-    let id = out(c);
+    let id = run("oxen-rev-parse", d.path(), &["HEAD:data/train.csv"]);
     // Small contents live inside a segment file: flip a byte of this one.
     let (p, offset) = {
         let repo = oxen_repo::Repo::open(d.path()).unwrap();
@@ -183,9 +121,7 @@ fn fsck_detects_a_flipped_byte() {
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains(&format!("corrupt blob {id}")), "{stdout}");
     // Reading the corrupt object fails loudly too.
-    let mut c = bin("oxen-cat-file", d.path());
-    c.args(["-p", &id]);
-    assert!(err(c).contains("corrupt"));
+    assert!(run_err("oxen-cat-file", d.path(), &["-p", &id]).contains("corrupt"));
 }
 
 #[test]
@@ -193,44 +129,19 @@ fn bad_input_is_one_line_and_writes_nothing() {
     let d = tempfile::tempdir().unwrap();
     let root = d.path();
     // Not a repository.
-    let c = bin("oxen-write-tree", root);
-    assert!(err(c).contains("not an oxen repository"));
-    out({
-        let mut c = oxen(root);
-        c.arg("init");
-        c
-    });
+    assert!(run_err("oxen-write-tree", root, &[]).contains("not an oxen repository"));
+    ox(root, &["init"]);
     write(root, "ok.txt", b"ok");
-    let before = out({
-        let mut c = bin("oxen-ls-files", root);
-        c.arg("--stage");
-        c
-    });
+    let before = run("oxen-ls-files", root, &["--stage"]);
     // Outside the repo, missing file, unknown id, malformed id.
-    let mut c = bin("oxen-update-index", root);
-    c.args(["--add", "ok.txt", "../x"]);
-    assert!(err(c).contains("outside the repository"));
-    let mut c = bin("oxen-update-index", root);
-    c.args(["--add", "ok.txt", "nope.txt"]);
-    assert!(err(c).contains("nope.txt"));
-    let mut c = bin("oxen-cat-file", root);
-    c.args(["-p", "0123456789abcdef0123456789abcdef"]);
-    assert!(err(c).contains("unknown revision"));
-    let mut c = bin("oxen-commit-tree", root);
-    c.args(["zz-not-an-id", "-m", "x"]);
-    assert!(err(c).contains("zz-not-an-id"));
-    let mut c = bin("oxen-hash-object", root);
-    c.arg("missing.bin");
-    assert!(err(c).contains("missing.bin"));
-    let mut c = bin("oxen-update-ref", root);
-    c.args(["heads/../evil", "HEAD"]);
-    err(c);
+    assert!(run_err("oxen-update-index", root, &["--add", "ok.txt", "../x"]).contains("outside the repository"));
+    assert!(run_err("oxen-update-index", root, &["--add", "ok.txt", "nope.txt"]).contains("nope.txt"));
+    assert!(run_err("oxen-cat-file", root, &["-p", "0123456789abcdef0123456789abcdef"]).contains("unknown revision"));
+    assert!(run_err("oxen-commit-tree", root, &["zz-not-an-id", "-m", "x"]).contains("zz-not-an-id"));
+    assert!(run_err("oxen-hash-object", root, &["missing.bin"]).contains("missing.bin"));
+    run_err("oxen-update-ref", root, &["heads/../evil", "HEAD"]);
     // Nothing was staged by the failed calls.
-    let after = out({
-        let mut c = bin("oxen-ls-files", root);
-        c.arg("--stage");
-        c
-    });
+    let after = run("oxen-ls-files", root, &["--stage"]);
     assert_eq!(before, after);
     assert!(after.is_empty());
 }
@@ -239,12 +150,8 @@ fn bad_input_is_one_line_and_writes_nothing() {
 fn hash_object_matches_stdin_and_help_works() {
     let d = tempfile::tempdir().unwrap();
     write(d.path(), "f", b"hello world");
-    let mut c = bin("oxen-hash-object", d.path());
-    c.arg("f");
-    let a = out(c);
-    let mut c = bin("oxen-hash-object", d.path());
-    c.arg("--stdin").write_stdin("hello world");
-    assert_eq!(out(c), a);
+    let a = run("oxen-hash-object", d.path(), &["f"]);
+    assert_eq!(run_stdin("oxen-hash-object", d.path(), &["--stdin"], "hello world"), a);
     for b in [
         "oxen-hash-object",
         "oxen-update-index",

@@ -1,18 +1,11 @@
 //! Sync end to end against a real `oxen-server` on a loopback port.
 
-mod common;
-mod sync_support;
-
-use common::*;
-use sync_support::*;
+use crate::common::{self, *};
+use crate::procs::wait_until;
+use crate::sync_support::*;
 
 fn tmp() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
-}
-
-fn stderr_of(mut c: assert_cmd::Command) -> (bool, String, String) {
-    let o = c.output().unwrap();
-    (o.status.success(), String::from_utf8_lossy(&o.stdout).to_string(), String::from_utf8_lossy(&o.stderr).to_string())
 }
 
 /// Objects a push reported sending ("sent N objects"), 0 when none.
@@ -90,18 +83,14 @@ fn push_clone_commit_push_pull_round_trip() {
         &[("data/train.csv", b"id,label\n1,cat\n"), ("images/cat 1.jpg", &[0u8, 1, 2, 255]), ("README.md", b"hello\n")],
     );
     // Pushing to a repository that does not exist says how to create it.
-    let mut c = srv.bin("oxen", &a);
-    c.args(["push", &srv.url("Data"), "main"]);
-    let e = err(c);
+    let e = srv.oxen_err(&a, &["push", &srv.url("Data"), "main"]);
     assert!(e.contains("create it first"), "{e}");
     srv.create("Data");
     srv.oxen(&a, &["remote", "add", "origin", &srv.url("Data")]);
     assert!(srv.oxen(&a, &["remote", "-v"]).contains(&srv.url("Data")));
     srv.oxen(&a, &["push", "-u", "origin", "main"]);
     // Second push of the same data: nothing travels.
-    let mut c = srv.bin("oxen", &a);
-    c.args(["push"]);
-    let (ok, stdout, stderr) = stderr_of(c);
+    let (ok, stdout, stderr) = srv.output("oxen", &a, &["push"]);
     assert!(ok, "{stderr}");
     assert!(stdout.contains("up-to-date heads/main"), "{stdout}");
     assert_eq!(sent_objects(&stderr), 0);
@@ -122,9 +111,7 @@ fn push_clone_commit_push_pull_round_trip() {
     srv.oxen(&a, &["pull"]);
     assert_eq!(snapshot(&a), snapshot(&b));
     srv.oxen(&a, &["fsck"]);
-    let (code, body) = srv.http("GET", "/api/repos/Data/refs", Some(&srv.token), b"");
-    assert_eq!(code, 200);
-    assert!(body.contains("heads/main"), "{body}");
+    assert!(srv.refs("Data").contains("heads/main"));
 }
 
 #[test]
@@ -140,9 +127,7 @@ fn only_missing_objects_travel() {
     commit_all(&srv, &a, "base");
     srv.create("R");
     srv.oxen(&a, &["remote", "add", "origin", &srv.url("R")]);
-    let mut c = srv.bin("oxen-send-pack", &a);
-    c.args(["origin", "main"]);
-    let (ok, _, stderr) = stderr_of(c);
+    let (ok, _, stderr) = srv.output("oxen-send-pack", &a, &["origin", "main"]);
     assert!(ok, "{stderr}");
     // 100 blobs + 11 trees + 1 commit.
     assert_eq!(sent_objects(&stderr), 112, "{stderr}");
@@ -150,16 +135,12 @@ fn only_missing_objects_travel() {
     srv.oxen(&a, &["checkout", "-b", "feature"]);
     write(&a, "dir3/f3.txt", b"changed\n");
     commit_all(&srv, &a, "change one");
-    let mut c = srv.bin("oxen-send-pack", &a);
-    c.args(["origin", "feature"]);
-    let (ok, stdout, stderr) = stderr_of(c);
+    let (ok, stdout, stderr) = srv.output("oxen-send-pack", &a, &["origin", "feature"]);
     assert!(ok, "{stderr}");
     assert!(stdout.contains("new ") && stdout.contains("heads/feature"), "{stdout}");
     assert_eq!(sent_objects(&stderr), 4, "{stderr}");
     // And again: nothing.
-    let mut c = srv.bin("oxen-send-pack", &a);
-    c.args(["origin", "feature", "main"]);
-    let (ok, stdout, stderr) = stderr_of(c);
+    let (ok, stdout, stderr) = srv.output("oxen-send-pack", &a, &["origin", "feature", "main"]);
     assert!(ok, "{stderr}");
     assert_eq!(sent_objects(&stderr), 0, "{stderr}");
     assert_eq!(stdout.matches("up-to-date").count(), 2, "{stdout}");
@@ -183,13 +164,11 @@ fn concurrent_pushes_one_wins_the_other_fetches_first_and_loses_nothing() {
     commit_all(&srv, &b, "b");
     write(&c, "from_c.txt", b"c\n");
     commit_all(&srv, &c, "c");
-    let spawn = |dir: std::path::PathBuf| {
-        let mut cmd = srv.bin("oxen", &dir);
-        cmd.args(["push"]);
-        std::thread::spawn(move || stderr_of(cmd))
-    };
-    let (hb, hc) = (spawn(b.clone()), spawn(c.clone()));
-    let (rb, rc) = (hb.join().unwrap(), hc.join().unwrap());
+    let (rb, rc) = std::thread::scope(|s| {
+        let hb = s.spawn(|| srv.output("oxen", &b, &["push"]));
+        let hc = s.spawn(|| srv.output("oxen", &c, &["push"]));
+        (hb.join().unwrap(), hc.join().unwrap())
+    });
     assert!(rb.0 != rc.0, "exactly one push must win: b={rb:?} c={rc:?}");
     let (loser, lerr) = if rb.0 { (&c, rc.2) } else { (&b, rb.2) };
     assert!(lerr.contains("fetch first"), "{lerr}");
@@ -221,13 +200,9 @@ fn non_fast_forward_is_refused_unless_forced() {
     srv.oxen(&a, &["reset", "--hard", "HEAD~1"]);
     write(&a, "y.txt", b"other\n");
     commit_all(&srv, &a, "other");
-    let mut c = srv.bin("oxen", &a);
-    c.args(["push", "origin", "main"]);
-    let e = err(c);
+    let e = srv.oxen_err(&a, &["push", "origin", "main"]);
     assert!(e.contains("non-fast-forward"), "{e}");
-    let mut c = srv.bin("oxen", &a);
-    c.args(["push", "--force", "origin", "main"]);
-    let (ok, stdout, stderr) = stderr_of(c);
+    let (ok, stdout, stderr) = srv.output("oxen", &a, &["push", "--force", "origin", "main"]);
     assert!(ok, "{stderr}");
     assert!(stdout.contains("forced"), "{stdout}");
 }
@@ -267,9 +242,7 @@ fn interrupted_push_leaves_server_consistent_and_retry_sends_the_rest() {
     assert!(stored > 5, "expected some blobs to survive, got {stored}");
     // The retry sends only what is missing.
     srv.oxen(&a, &["remote", "add", "origin", &srv.url("R")]);
-    let mut c = srv.bin("oxen", &a);
-    c.args(["push", "origin", "main"]);
-    let (ok, _, stderr) = stderr_of(c);
+    let (ok, _, stderr) = srv.output("oxen", &a, &["push", "origin", "main"]);
     assert!(ok, "{stderr}");
     let sent = sent_objects(&stderr);
     assert!(sent > 0 && sent < 42 - stored as u64 + 1, "sent {sent} with {stored} already there: {stderr}");
@@ -291,15 +264,20 @@ fn killed_push_client_leaves_server_consistent() {
     commit_all(&srv, &a, "big files");
     srv.create("R");
     srv.oxen(&a, &["remote", "add", "origin", &srv.url("R")]);
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("oxen"))
-        .current_dir(&a)
-        .env("OXEN_HOME", &srv.home)
+    let mut child = srv
+        .std_bin("oxen", &a)
         .args(["push", "origin", "main"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(150));
+    // Kill it mid-way: once the server has stored some of its contents
+    // (polled with a deadline rather than a guessed sleep), unless the push
+    // finished first.
+    let underway = wait_until(std::time::Duration::from_secs(60), || {
+        matches!(child.try_wait(), Ok(Some(_))) || versions_count(&srv) > 0
+    });
+    assert!(underway, "the push neither stored anything nor finished within 60 s");
     let _ = child.kill();
     let _ = child.wait();
     srv.assert_alive();
@@ -393,11 +371,7 @@ fn bad_requests_get_clear_4xx_and_the_server_keeps_serving() {
     let d = tmp();
     let (srv, a) = seeded(d.path(), &["--max-body", "100000"]);
     let before = srv.refs("R");
-    let head = out({
-        let mut c = common::bin("oxen-rev-parse", &a);
-        c.arg("HEAD");
-        c
-    });
+    let head = run("oxen-rev-parse", &a, &["HEAD"]);
     // Ref names with '..', outside heads/ and tags/, malformed ids.
     for (name, new) in [
         ("heads/../x", head.as_str()),
@@ -429,9 +403,7 @@ fn bad_requests_get_clear_4xx_and_the_server_keeps_serving() {
     assert_eq!(code, 413);
     write(&a, "big.bin", vec![1u8; 300_000]);
     commit_all(&srv, &a, "too big");
-    let mut c = srv.bin("oxen", &a);
-    c.args(["push", "origin", "main"]);
-    let e = err(c);
+    let e = srv.oxen_err(&a, &["push", "origin", "main"]);
     assert!(e.contains("413") || e.contains("limit") || e.contains("cannot reach"), "{e}");
     assert_eq!(srv.refs("R"), before);
     // Unknown endpoint and method.
@@ -450,114 +422,48 @@ fn plumbing_over_pipes_and_local_path_remotes() {
     let b = root.join("b");
     std::fs::create_dir_all(&a).unwrap();
     std::fs::create_dir_all(&b).unwrap();
-    out({
-        let mut c = oxen(&a);
-        c.arg("init");
-        c
-    });
-    out({
-        let mut c = oxen(&b);
-        c.arg("init");
-        c
-    });
+    ox(&a, &["init"]);
+    ox(&b, &["init"]);
     write(&a, "x/y.txt", b"piped\n");
-    out({
-        let mut c = oxen(&a);
-        c.args(["add", "-A"]);
-        c
-    });
-    out({
-        let mut c = oxen(&a);
-        c.args(["commit", "-m", "one"]);
-        c
-    });
-    let head = out({
-        let mut c = bin("oxen-rev-parse", &a);
-        c.arg("main");
-        c
-    });
+    ox(&a, &["add", "-A"]);
+    ox(&a, &["commit", "-m", "one"]);
+    let head = run("oxen-rev-parse", &a, &["main"]);
     // upload-pack | receive-pack, like over ssh.
     let pack = bin("oxen-upload-pack", &a).args(["--want", "main", "."]).output().unwrap().stdout;
-    let summary = out({
-        let mut c = bin("oxen-receive-pack", root);
-        c.args(["b", "--update", &format!("heads/main::{head}")]).write_stdin(pack.clone());
-        c
-    });
+    let update = format!("heads/main::{head}");
+    let summary = run_stdin("oxen-receive-pack", root, &["b", "--update", &update], pack.clone());
     assert!(summary.contains("\"objects\":4"), "{summary}");
-    assert_eq!(
-        out({
-            let mut c = bin("oxen-rev-parse", &b);
-            c.arg("main");
-            c
-        }),
-        head
-    );
+    assert_eq!(run("oxen-rev-parse", &b, &["main"]), head);
     // Same pack again: nothing new stored; a non-fast-forward update is refused.
-    let summary = out({
-        let mut c = bin("oxen-receive-pack", root);
-        c.args(["b"]).write_stdin(pack);
-        c
-    });
+    let summary = run_stdin("oxen-receive-pack", root, &["b"], pack);
     assert!(summary.contains("\"stored\":0"), "{summary}");
     // send-pack and fetch-pack against a local path.
     write(&a, "x/z.txt", b"more\n");
-    out({
-        let mut c = oxen(&a);
-        c.args(["add", "-A"]);
-        c
-    });
-    out({
-        let mut c = oxen(&a);
-        c.args(["commit", "-m", "two"]);
-        c
-    });
-    let o = out({
-        let mut c = bin("oxen-send-pack", &a);
-        c.args([b.to_str().unwrap(), "main"]);
-        c
-    });
+    ox(&a, &["add", "-A"]);
+    ox(&a, &["commit", "-m", "two"]);
+    let o = run("oxen-send-pack", &a, &[b.to_str().unwrap(), "main"]);
     assert!(o.contains("heads/main"), "{o}");
     let c2 = root.join("c");
     std::fs::create_dir_all(&c2).unwrap();
-    out({
-        let mut c = oxen(&c2);
-        c.arg("init");
-        c
-    });
-    let o = out({
-        let mut c = bin("oxen-fetch-pack", &c2);
-        c.arg(b.to_str().unwrap());
-        c
-    });
-    let new_head = out({
-        let mut c = bin("oxen-rev-parse", &a);
-        c.arg("main");
-        c
-    });
+    ox(&c2, &["init"]);
+    let o = run("oxen-fetch-pack", &c2, &[b.to_str().unwrap()]);
+    let new_head = run("oxen-rev-parse", &a, &["main"]);
     assert_eq!(o, format!("{new_head} heads/main"));
-    out({
-        let mut c = bin("oxen-fsck", &c2);
-        c.arg("--help");
-        c
-    });
+    // What fetch-pack stored is readable: the commit and its whole tree.
+    assert_eq!(run("oxen-cat-file", &c2, &["-t", &new_head]), "commit");
+    let files = run("oxen-ls-tree", &c2, &["-r", "--name-only", &new_head]);
+    assert_eq!(files, "x/y.txt\nx/z.txt");
     // Clone from a local path works too.
-    out({
-        let mut c = oxen(root);
-        c.args(["clone", "a", "d"]);
-        c
-    });
+    ox(root, &["clone", "a", "d"]);
     assert_eq!(snapshot(&a), snapshot(&root.join("d")));
 }
 
 #[test]
-// The workspace denies unsafe code; these libc calls are being replaced
-// in the tests restructuring, so the allowance is scoped to this function.
-#[allow(unsafe_code)]
 fn server_shuts_down_gracefully_on_sigterm() {
     let d = tmp();
     let mut srv = Server::start(d.path(), &[]);
     srv.assert_alive();
-    unsafe { libc::kill(srv.child.id() as i32, libc::SIGTERM) };
+    crate::procs::terminate(&srv.child);
     let st = srv.child.wait().unwrap();
     assert!(st.success(), "{st:?}");
 }

@@ -1,6 +1,5 @@
 //! Helpers shared by the integration tests: run the real binaries in temp
 //! directories with an isolated global config.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 
@@ -9,7 +8,13 @@ use assert_cmd::Command;
 /// A command for one of our binaries, run in `dir`, isolated from the
 /// user's global config, with a fixed author and date.
 pub fn bin(name: &str, dir: &Path) -> Command {
-    let mut c = Command::cargo_bin(name).expect("binary built");
+    Command::from_std(std_bin(name, dir))
+}
+
+/// [`bin`] as a plain `std::process::Command`, for tests that spawn the
+/// child themselves (to measure or kill it).
+pub fn std_bin(name: &str, dir: &Path) -> std::process::Command {
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin(name));
     c.current_dir(dir)
         .env("OXEN_HOME", dir.join(".oxen-home-for-tests"))
         .env("OXEN_AUTHOR_NAME", "Test Author")
@@ -52,6 +57,19 @@ pub fn err(mut c: Command) -> String {
     e
 }
 
+/// An mtime long before any index write (2020-09-13), in seconds since the
+/// epoch. The index trusts an entry's stat only if the file's mtime is older
+/// than the index's write stamp (a newer one is "racily clean" and
+/// re-hashed, as in git); files dated this far back are trusted as soon as
+/// they are staged, so tests set it instead of sleeping out that window.
+pub const LONG_AGO: u64 = 1_600_000_000;
+
+/// Set a file's mtime to `secs` since the epoch.
+pub fn set_mtime(path: &Path, secs: u64) {
+    let f = std::fs::File::open(path).expect("open");
+    f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)).expect("set mtime");
+}
+
 /// Write a file, creating parent directories.
 pub fn write(root: &Path, rel: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
     let p = root.join(rel);
@@ -86,14 +104,32 @@ pub fn snapshot(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
 
 /// `oxen <args...>` in `dir`, asserting success; returns stdout.
 pub fn ox(dir: &Path, args: &[&str]) -> String {
-    let mut c = oxen(dir);
-    c.args(args);
-    out(c)
+    run("oxen", dir, args)
 }
 
 /// `oxen <args...>` in `dir`, asserting a one-line failure; returns stderr.
 pub fn ox_err(dir: &Path, args: &[&str]) -> String {
-    let mut c = oxen(dir);
+    run_err("oxen", dir, args)
+}
+
+/// `<binary> <args...>` in `dir` (any of ours, e.g. `oxen-rev-parse`),
+/// asserting success; returns stdout.
+pub fn run(name: &str, dir: &Path, args: &[&str]) -> String {
+    let mut c = bin(name, dir);
+    c.args(args);
+    out(c)
+}
+
+/// [`run`] with `input` on stdin.
+pub fn run_stdin(name: &str, dir: &Path, args: &[&str], input: impl Into<Vec<u8>>) -> String {
+    let mut c = bin(name, dir);
+    c.args(args).write_stdin(input);
+    out(c)
+}
+
+/// `<binary> <args...>` in `dir`, asserting a one-line failure; returns stderr.
+pub fn run_err(name: &str, dir: &Path, args: &[&str]) -> String {
+    let mut c = bin(name, dir);
     c.args(args);
     err(c)
 }

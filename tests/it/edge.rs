@@ -2,15 +2,13 @@
 //! no message, status 0 or 141), clap refuses bad fixed choices, and
 //! `cat-file -e` answers through its exit status.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::*;
+use crate::common::*;
 
 /// A repository whose every listing is far larger than a pipe buffer:
 /// 3,000 tracked files (all modified in the work tree), 600 commits, a

@@ -1,6 +1,5 @@
 //! Helpers for the sync tests: a real `oxen-server` on an ephemeral
 //! loopback port in a temp SYNC_DIR, a user with a token, raw HTTP.
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -80,11 +79,31 @@ impl Server {
         c
     }
 
+    /// [`Server::bin`] as a plain `std::process::Command`.
+    pub fn std_bin(&self, name: &str, dir: &Path) -> Command {
+        let mut c = common::std_bin(name, dir);
+        c.env("OXEN_HOME", &self.home);
+        c
+    }
+
     /// `oxen <args>` in `dir`, asserting success; returns stdout.
     pub fn oxen(&self, dir: &Path, args: &[&str]) -> String {
         let mut c = self.bin("oxen", dir);
         c.args(args);
         common::out(c)
+    }
+
+    /// `oxen <args>` in `dir`, asserting a one-line failure; returns stderr.
+    pub fn oxen_err(&self, dir: &Path, args: &[&str]) -> String {
+        let mut c = self.bin("oxen", dir);
+        c.args(args);
+        common::err(c)
+    }
+
+    /// `<binary> <args>` in `dir` whatever its outcome: (success, stdout, stderr).
+    pub fn output(&self, name: &str, dir: &Path, args: &[&str]) -> (bool, String, String) {
+        let o = self.bin(name, dir).args(args).output().expect("run");
+        (o.status.success(), String::from_utf8_lossy(&o.stdout).into(), String::from_utf8_lossy(&o.stderr).into())
     }
 
     /// The server's refs of a repository as JSON text.
@@ -111,12 +130,9 @@ impl Server {
 }
 
 impl Drop for Server {
-    // The workspace denies unsafe code; these libc calls are being replaced
-    // in the tests restructuring, so the allowance is scoped to this function.
-    #[allow(unsafe_code)]
     fn drop(&mut self) {
         // SIGTERM: the graceful path.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        crate::procs::terminate(&self.child);
         let _ = self.child.wait();
     }
 }

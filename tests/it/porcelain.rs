@@ -1,8 +1,6 @@
 //! The everyday `oxen` commands, driven as a user would.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 fn repo() -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
@@ -62,16 +60,10 @@ fn porcelain_and_plumbing_make_the_same_commit() {
     }
     ox(a.path(), &["add", "."]);
     let porcelain = ox(a.path(), &["commit", "-m", "same"]);
-    let mut c = bin("oxen-update-index", b.path());
-    c.args(["--add", "x/a.txt", "b.csv"]);
-    out(c);
+    run("oxen-update-index", b.path(), &["--add", "x/a.txt", "b.csv"]);
     let tree = out(bin("oxen-write-tree", b.path()));
-    let mut c = bin("oxen-commit-tree", b.path());
-    c.args([tree.as_str(), "-m", "same"]);
-    let plumbing = out(c);
-    let mut c = bin("oxen-rev-parse", a.path());
-    c.arg("HEAD");
-    assert_eq!(out(c), plumbing);
+    let plumbing = run("oxen-commit-tree", b.path(), &[tree.as_str(), "-m", "same"]);
+    assert_eq!(run("oxen-rev-parse", a.path(), &["HEAD"]), plumbing);
     assert!(porcelain.contains(&plumbing[..10]));
 }
 
@@ -96,9 +88,7 @@ fn tabular_diff_rows_and_renamed_column() {
     assert!(stat.contains("data/prices.csv | rows +2 -2"), "{stat}");
     // Schema is recorded at add time.
     ox(r, &["add", "data/prices.csv"]);
-    let mut c = bin("oxen-ls-files", r);
-    c.arg("--long");
-    assert!(out(c).contains("tabular"));
+    assert!(run("oxen-ls-files", r, &["--long"]).contains("tabular"));
     let staged = ox(r, &["diff", "--staged", "--keys", "id"]);
     assert!(staged.contains("1 modified"), "{staged}");
     ox(r, &["commit", "-m", "edit"]);
@@ -171,9 +161,7 @@ fn three_way_merge_clean_and_conflicting() {
     std::fs::remove_file(r.join("blob.bin.theirs")).unwrap();
     ox(r, &["add", "poem.txt", "blob.bin"]);
     ox(r, &["commit", "-m", "merged other"]);
-    let mut c = bin("oxen-cat-file", r);
-    c.args(["-p", "HEAD"]);
-    assert_eq!(out(c).matches("parent ").count(), 2);
+    assert_eq!(run("oxen-cat-file", r, &["-p", "HEAD"]).matches("parent ").count(), 2);
     assert!(ox(r, &["status", "--porcelain"]).is_empty());
 }
 
@@ -200,9 +188,7 @@ fn oxenignore_is_honored() {
     let st = ox(r, &["status", "--porcelain", "-uall"]);
     assert_eq!(st, "?? .oxenignore\n?? keep.txt\n?? sub/ok.txt");
     ox(r, &["add", "."]);
-    let mut c = bin("oxen-ls-files", r);
-    c.current_dir(r);
-    assert_eq!(out(c), ".oxenignore\nkeep.txt\nsub/ok.txt");
+    assert_eq!(run("oxen-ls-files", r, &[]), ".oxenignore\nkeep.txt\nsub/ok.txt");
 }
 
 #[test]
@@ -258,8 +244,16 @@ fn commands_and_flags() {
     ox(r, &["branch", "-d", "topic"]);
     assert!(!ox(r, &["branch", "-a"]).contains("topic"));
     assert!(ox_err(r, &["branch", "-d", "main"]).contains("checked out"));
+    // v1 tags the "move" commit (the later "new" one was reset away): show
+    // prints that commit and its diffstat, the rename as a delete and an add.
+    let v1 = run("oxen-rev-parse", r, &["v1"]);
     let show = ox(r, &["show", "v1", "--stat"]);
-    assert!(show.contains("moved.txt") || show.contains("commit"), "{show}");
+    let lines: Vec<&str> = show.lines().collect();
+    assert_eq!(lines[0], format!("commit {v1}"), "{show}");
+    assert!(lines.contains(&"    move"), "{show}");
+    let stat = &lines[lines.len() - 3..];
+    assert_eq!(stat[..2], [" dir/b.txt | 1 -", " moved.txt | 1 +"], "{show}");
+    assert!(stat[2].starts_with(" 2 files changed"), "{show}");
 }
 
 #[test]
@@ -307,17 +301,13 @@ fn large_directory_is_bucketed_and_one_change_writes_few_nodes() {
     };
     let before = count(r);
     assert!(before > 3, "5000 entries are split into buckets");
-    let mut c = bin("oxen-cat-file", r);
-    c.args(["-p", "HEAD:many"]);
-    assert!(out(c).starts_with("# bucketed directory"));
+    assert!(run("oxen-cat-file", r, &["-p", "HEAD:many"]).starts_with("# bucketed directory"));
     write(r, "many/f00042.txt", "changed");
     ox(r, &["add", "many/f00042.txt"]);
     ox(r, &["commit", "-m", "one change"]);
     // New nodes: one bucket, the bucket list, the root.
     assert_eq!(count(r) - before, 3);
-    let mut c = bin("oxen-ls-tree", r);
-    c.args(["-r", "HEAD"]);
-    assert_eq!(out(c).lines().count(), 5000);
+    assert_eq!(run("oxen-ls-tree", r, &["-r", "HEAD"]).lines().count(), 5000);
 }
 
 #[test]

@@ -3,14 +3,12 @@
 //! and a git work tree alike; `oxen status --porcelain` must equal
 //! `git status --porcelain` after every step.
 
-mod common;
-
 use std::io::Write;
 
 use std::path::Path;
 use std::process::Command as Proc;
 
-use common::*;
+use crate::common::*;
 
 /// Small deterministic PRNG (xorshift), so the test needs no extra crate.
 struct Rng(u64);

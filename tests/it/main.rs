@@ -1,0 +1,28 @@
+//! The integration tests, as one test binary so that `cargo test` links
+//! the test harness once (each file under `tests/` would otherwise be its
+//! own binary). The tests drive the real `oxen` and plumbing binaries in
+//! temp directories; the sync tests add a real `oxen-server` on a loopback
+//! port.
+//!
+//! Run one area with a filter, e.g. `cargo test --test it sync::`. The
+//! 1 GiB push/clone test is `#[ignore]`d: `cargo test --test it sync_large
+//! -- --ignored`.
+
+#![forbid(unsafe_code)]
+// Measurements (peak RSS, timings) are reported on stderr on purpose.
+#![allow(clippy::print_stderr)]
+
+mod common;
+mod procs;
+mod sync_support;
+
+mod edge;
+mod large_file;
+mod man_pages;
+mod plumbing;
+mod porcelain;
+mod receive_props;
+mod stat_cache;
+mod status_vs_git;
+mod sync;
+mod sync_large;
