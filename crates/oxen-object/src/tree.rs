@@ -332,3 +332,16 @@ mod tests {
         assert_eq!(bucket_bits_for(1_000_000), 10);
     }
 }
+
+#[cfg(test)]
+mod pinned {
+    use super::*;
+
+    /// Bucket placement is part of a tree's id: the same names must land
+    /// in the same buckets forever. Values computed before names became bytes.
+    #[test]
+    fn bucket_placement_is_unchanged() {
+        let got: Vec<u32> = ["a", "data-000001.csv", "caf\u{e9}"].iter().map(|n| bucket_of(n, 10)).collect();
+        assert_eq!(got, vec![923, 744, 306]);
+    }
+}
