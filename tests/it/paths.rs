@@ -313,6 +313,14 @@ fn a_reserved_name_fails_the_add_instead_of_being_skipped() {
     let o = bin("oxen", r).args(["status", "--porcelain"]).output().unwrap();
     assert!(o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("sub/.OXEN"), "status warns");
+    // Refreshing tracked files has nothing to refuse: -u and commit -a work.
+    ox(r, &["add", "good.txt"]);
+    ox(r, &["commit", "-m", "good"]);
+    write(r, "good.txt", "better\n");
+    ox(r, &["add", "-u"]);
+    write(r, "good.txt", "best\n");
+    ox(r, &["commit", "-a", "-m", "best"]);
+    assert_eq!(ls_files(r), vec![b"good.txt".to_vec()]);
     // Ignoring it is the way to version the rest.
     write(r, ".oxenignore", ".OXEN/\n");
     ox(r, &["add", "."]);

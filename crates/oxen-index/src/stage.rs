@@ -126,7 +126,9 @@ pub fn stage_paths(
         match meta {
             Some(m) if m.is_dir() => {
                 let walk = walk_work_tree(work, p, WalkOptions { honor_ignore: opts.honor_ignore })?;
-                if let Some(refused) = walk.refused.into_iter().next() {
+                // A name no tree may hold is never tracked, so refreshing
+                // tracked files (`add -u`, `commit -a`) has nothing to refuse.
+                if let (false, Some(refused)) = (opts.update_only, walk.refused.into_iter().next()) {
                     return Err(refused.into());
                 }
                 warnings.extend(walk.warnings);
