@@ -347,3 +347,25 @@ fn update_index_reads_nul_terminated_paths() {
     let text = run("oxen-ls-files", r, &[]);
     assert_eq!(text, "\"back\\\\slash.txt\"\n\"caf\\351.txt\"\n\"new\\nline.txt\"");
 }
+
+/// Over HTTP too: the server verifies trees holding odd names (its decoder
+/// used to refuse non-UTF-8 and backslashes) and a clone restores them.
+#[test]
+fn odd_names_push_and_clone_over_http() {
+    use crate::sync_support::Server;
+    let d = tempfile::tempdir().unwrap();
+    let srv = Server::start(d.path(), &[]);
+    let a = d.path().join("a");
+    std::fs::create_dir_all(&a).unwrap();
+    srv.oxen(&a, &["init"]);
+    for p in odd_paths() {
+        put(&a, &p, &body(&p));
+    }
+    srv.oxen(&a, &["add", "."]);
+    srv.oxen(&a, &["commit", "-m", "odd names"]);
+    srv.create("Odd");
+    srv.oxen(&a, &["push", &srv.url("Odd"), "main"]);
+    let b = d.path().join("b");
+    srv.oxen(d.path(), &["clone", &srv.url("Odd"), b.to_str().unwrap()]);
+    assert_eq!(raw_snapshot(&b), raw_snapshot(&a));
+}
