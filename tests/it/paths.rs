@@ -145,6 +145,9 @@ fn odd_names_are_versioned_all_and_restored_byte_exact() {
     assert_eq!(ls_files(r), sorted(want.clone()));
     ox(r, &["commit", "-m", "odd names"]);
     assert!(ox(r, &["status"]).contains("nothing to commit"), "clean after commit");
+    // The debugging dump decodes the long path's row (prefix + hash key).
+    let dump = ox(r, &["kvdb-inspect", ".oxen/db", "--db", "index"]);
+    assert!(dump.contains("/leaf\\377.txt\" id="), "{dump}");
     let committed = raw_snapshot(r);
     assert_eq!(committed.len(), want.len());
 

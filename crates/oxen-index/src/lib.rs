@@ -88,17 +88,18 @@ fn index_value(path: &RepoPath, e: &IndexEntry) -> Vec<u8> {
     v
 }
 
-/// A row back into its path and entry; `Ok(None)` for a value that is not
-/// an entry (skipped, as before).
-fn decode_row(k: Vec<u8>, v: &[u8]) -> Result<Option<(RepoPath, IndexEntry)>> {
+/// An index row (LMDB key and value) back into its path and entry;
+/// `Ok(None)` for a value that is not an entry (skipped, as before). Public
+/// for debugging dumps (`oxen kvdb-inspect`).
+pub fn decode_index_row(k: &[u8], v: &[u8]) -> Result<Option<(RepoPath, IndexEntry)>> {
     let bad = |k: &[u8]| IndexError::BadEntry(oxen_path::quote(k, oxen_path::Quote::C).into_owned());
     let (path, entry) = if k.contains(&0) {
-        let n = v.get(..4).ok_or_else(|| bad(&k))?;
-        let n = u32::from_le_bytes(n.try_into().map_err(|_| bad(&k))?) as usize;
-        let path = v.get(4..4 + n).ok_or_else(|| bad(&k))?;
+        let n = v.get(..4).ok_or_else(|| bad(k))?;
+        let n = u32::from_le_bytes(n.try_into().map_err(|_| bad(k))?) as usize;
+        let path = v.get(4..4 + n).ok_or_else(|| bad(k))?;
         let path = RepoPath::new(path)?;
-        if index_key(&path).as_ref() != k.as_slice() {
-            return Err(bad(&k));
+        if index_key(&path).as_ref() != k {
+            return Err(bad(k));
         }
         (path, &v[4 + n..])
     } else {
@@ -128,7 +129,7 @@ impl Index {
         // of inserting (and comparing paths) one by one.
         let mut rows = Vec::new();
         for (k, v) in db.scan(Table::Index)? {
-            if let Some(row) = decode_row(k, &v)? {
+            if let Some(row) = decode_index_row(&k, &v)? {
                 rows.push(row);
             }
         }
