@@ -34,10 +34,10 @@ fn long_paths_round_trip_in_byte_order() {
     let d = tempfile::tempdir().unwrap();
     let layout = Layout::create(d.path()).unwrap();
     let db = Db::open(&layout).unwrap();
-    let long_a = deep("d", 11, b'a', b"f\xff.txt"); // ~2,800 bytes
-    let long_b = deep("d", 11, b'a', b"g.txt");
+    let long_a = deep("d", 12, b'a', b"f\xff.txt"); // ~3,000 bytes
+    let long_b = deep("d", 12, b'a', b"g.txt");
     let long_c = deep("d", 2, b'b', b"x"); // just past the short-key limit
-    assert!(long_a.len() > 2_800 && long_c.len() > SHORT_KEY_MAX && long_c.len() < 600);
+    assert!(long_a.len() > 3_000 && long_c.len() > SHORT_KEY_MAX && long_c.len() < 600);
     // Short paths that share the long ones' first bytes and sort among them.
     let short_1 = RepoPath::new(&long_a.as_bytes()[..300]).unwrap();
     let short_2 = RepoPath::try_from("d/c").unwrap();
