@@ -155,9 +155,8 @@ pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
         let rows: Vec<Row> = untracked
             .iter()
             .map(|u| {
-                // The directory the entry sits in (a collapsed `dir/` sits in its parent).
-                let b = u.strip_suffix(b"/").unwrap_or(u);
-                let dir = b.iter().rposition(|c| *c == b'/').map(|i| &b[..i]).unwrap_or(b"");
+                // Grouped by what precedes the last '/' (a collapsed `dir/` is its own group).
+                let dir = u.iter().rposition(|c| *c == b'/').map(|i| &u[..i]).unwrap_or(b"");
                 Row { kind: String::new(), shown: quote(u, Quote::C).into_owned(), dir: dir.into() }
             })
             .collect();
