@@ -106,7 +106,7 @@ enum Old<'a> {
     /// A node id (or nothing).
     Node(Option<ContentId>),
     /// The merged entries of a bucketed directory, by name.
-    Map(&'a HashMap<String, (EntryKind, ContentId)>),
+    Map(&'a HashMap<bstr::BString, (EntryKind, ContentId)>),
 }
 
 struct Walker<'r> {
@@ -116,7 +116,7 @@ struct Walker<'r> {
 }
 
 impl Walker<'_> {
-    fn entries_of(&self, id: Option<ContentId>) -> Result<HashMap<String, (EntryKind, ContentId)>> {
+    fn entries_of(&self, id: Option<ContentId>) -> Result<HashMap<bstr::BString, (EntryKind, ContentId)>> {
         Ok(match id {
             None => HashMap::new(),
             Some(t) => read_tree(self.src, &t)?

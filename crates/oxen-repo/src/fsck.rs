@@ -129,7 +129,8 @@ pub fn fsck(repo: &Repo) -> Result<FsckReport> {
                             EntryKind::Dir => trees.push_back((e.id, format!("tree {id}"))),
                             EntryKind::File => {
                                 if seen_blobs.insert(e.id) {
-                                    blobs.push((e.id, format!("{} in tree {id}", e.name)));
+                                    let name = oxen_path::quote(&e.name, oxen_path::Quote::C);
+                                    blobs.push((e.id, format!("{name} in tree {id}")));
                                 }
                             }
                         }

@@ -71,7 +71,8 @@ pub fn run(args: Args, mut out: &mut dyn Write, _err: &mut dyn Write) -> Command
             }
             for e in repo.dir_entries(&t.id)? {
                 let kind = if e.kind == EntryKind::Dir { "tree" } else { "blob" };
-                writeln!(out, "{:06o} {kind} {} {}\t{}", e.mode, e.id, e.size, e.name)?;
+                let name = oxen_path::quote(&e.name, oxen_path::Quote::C);
+                writeln!(out, "{:06o} {kind} {} {}\t{name}", e.mode, e.id, e.size)?;
             }
         }
         ObjectKind::Blob => {
