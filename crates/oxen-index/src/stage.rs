@@ -258,7 +258,7 @@ pub fn stage_cacheinfo(db: &Db, versions: &Versions, mode: u32, id: ContentId, p
             Some(oxen_tabular::infer_reader(f, fmt, &label)?)
         }
         (Tracking::Tabular, Some("parquet")) => {
-            Some(TabularMeta { format: "parquet".into(), columns: vec![], rows: 0 })
+            Some(TabularMeta { format: oxen_object::TabularFormat::Parquet, columns: vec![], rows: 0 })
         }
         _ => None,
     };

@@ -9,9 +9,8 @@
 
 use bstr::BString;
 use oxen_hash::ContentId;
-use serde::{Deserialize, Serialize};
 
-use crate::{malformed, ObjectError};
+use crate::{malformed, ObjectError, TabularMeta};
 
 /// Average entries per bucket that bucketing aims for.
 pub const BUCKET_TARGET: usize = 1024;
@@ -25,26 +24,6 @@ pub enum EntryKind {
     File,
     /// Another tree.
     Dir,
-}
-
-/// One column of a tabular file's schema.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Column {
-    /// Column name from the header.
-    pub name: String,
-    /// Inferred type: `int`, `float`, `bool`, `str` (or `null` when every value is empty).
-    pub dtype: String,
-}
-
-/// Metadata recorded for tabular files at add time.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TabularMeta {
-    /// `csv`, `tsv`, `jsonl` or `parquet`.
-    pub format: String,
-    /// Columns in file order (empty when the format is not parsed, e.g. parquet).
-    pub columns: Vec<Column>,
-    /// Data rows (not counting a header).
-    pub rows: u64,
 }
 
 /// One entry of a directory.

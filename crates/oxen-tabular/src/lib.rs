@@ -121,7 +121,7 @@ fn parquet_compat(format: &str, r: Result<Schema>) -> Result<TabularMeta> {
     match r {
         Ok(s) => Ok(s.to_meta()),
         Err(TabularError::NotParsable(_)) if format == "parquet" => {
-            Ok(TabularMeta { format: format.into(), columns: vec![], rows: 0 })
+            Ok(TabularMeta { format: TabularFormat::Parquet, columns: vec![], rows: 0 })
         }
         Err(e) => Err(e),
     }
