@@ -244,7 +244,7 @@ impl Repo {
             Some(b) => read(b)?,
             None => Vec::new(),
         };
-        let format = oxen_tabular::format_for(&shown);
+        let format = oxen_tabular::TabularFormat::from_name(path.as_bytes()).map(|f| f.as_str());
         if let (Some(fmt), false) = (format, keys.is_empty()) {
             if fmt != "parquet" {
                 let load = |b: &[u8]| oxen_tabular::load(b, fmt, &shown);
@@ -277,11 +277,7 @@ impl Repo {
 
     fn store_merged(&self, path: &RepoPath, bytes: &[u8], mode: u32) -> Result<FlatEntry> {
         let id = self.versions.write_bytes(bytes)?;
-        let shown = path.to_str_lossy();
-        let tabular = match oxen_tabular::format_for(&shown) {
-            Some(f) if f != "parquet" => Some(oxen_tabular::infer_reader(bytes, f, &shown)?),
-            _ => None,
-        };
+        let (tabular, _) = oxen_index::tabular_meta(path, &oxen_tabular::Source::bytes(bytes.to_vec()))?;
         Ok(FlatEntry { id, mode, size: bytes.len() as u64, tabular })
     }
 }

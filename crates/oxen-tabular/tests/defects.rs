@@ -404,7 +404,7 @@ fn parquet_bytes() -> Vec<u8> {
 #[test]
 fn parquet_schema_and_rows_are_read() {
     // The original recorded an empty schema and 0 rows.
-    let meta = oxen_tabular::infer_reader(&parquet_bytes()[..], "parquet", "t.parquet").unwrap();
+    let meta = oxen_tabular::schema_of_reader(&parquet_bytes()[..], TabularFormat::Parquet, "t.parquet").unwrap();
     assert_eq!(meta.rows, 3);
     let cols: Vec<(String, String)> = meta.columns.iter().map(|c| (c.name.clone(), c.dtype.to_string())).collect();
     assert_eq!(cols, vec![("id".into(), "int".into()), ("name".into(), "str".into()), ("x".into(), "float".into())]);

@@ -213,7 +213,9 @@ fn print_changes(repo: &Repo, changes: &[Change], opts: &DiffOptions, out: &mut 
             _ => Vec::new(),
         };
         let (a_side, b_side) = (side("a/", path), side("b/", path));
-        let tabular = oxen_tabular::format_for(&path.to_str_lossy()).filter(|f| *f != "parquet" && !big);
+        let tabular = oxen_tabular::TabularFormat::from_name(path.as_bytes())
+            .map(|f| f.as_str())
+            .filter(|f| *f != "parquet" && !big);
         if let Some(fmt) = tabular {
             let keys = if opts.keys.is_empty() {
                 path.to_str().and_then(|p| cfg.tabular_keys.get(p)).cloned().unwrap_or_default()
