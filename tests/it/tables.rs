@@ -77,6 +77,52 @@ fn add_dot_with_a_ragged_table_stages_everything() {
     assert!(index_row(r, "good.csv").contains("tracking=tabular schema="));
 }
 
+/// scikit-learn ships `breast_cancer.csv` and `wine_data.csv` with a first
+/// line that is not a header (sample and feature counts, then class names):
+/// fewer fields than the rows below it.
+#[test]
+fn sklearn_style_csv_with_a_short_first_line_is_versioned_and_diffed_as_text() {
+    let d = repo();
+    let r = d.path();
+    write(
+        r,
+        "wine_data.csv",
+        "178,13,class_0,class_1,class_2\n14.23,1.71,2.43,15.6,127,2.8,3.06,.28,2.29,5.64,1.04,3.92,1065,0\n",
+    );
+    ox_both(r, &["add", "wine_data.csv"]);
+    ox(r, &["commit", "-m", "wine"]);
+    write(
+        r,
+        "wine_data.csv",
+        "178,13,class_0,class_1,class_2\n14.23,1.71,2.43,15.6,127,2.8,3.06,.28,2.29,5.64,1.04,3.92,1066,0\n",
+    );
+    let diff = ox(r, &["diff"]);
+    assert!(diff.contains("-14.23,1.71,2.43,15.6,127,2.8,3.06,.28,2.29,5.64,1.04,3.92,1065,0"), "{diff}");
+    assert!(diff.contains("+14.23,1.71,2.43,15.6,127,2.8,3.06,.28,2.29,5.64,1.04,3.92,1066,0"), "{diff}");
+}
+
+/// Once a tracked table turns ragged, diff, `commit -am` and
+/// `update-index --add` keep working (each used to fail with "malformed csv").
+#[test]
+fn a_tracked_table_that_turns_ragged_still_diffs_and_commits() {
+    let d = repo();
+    let r = d.path();
+    write(r, "t.csv", "a,b\n1,2\n");
+    write(r, "u.csv", "a,b\n1,2\n");
+    ox(r, &["add", "."]);
+    ox(r, &["commit", "-m", "one"]);
+    write(r, "t.csv", "a,b\n1,2\n3\n");
+    let diff = ox(r, &["diff"]);
+    assert!(diff.contains("+3"), "{diff}");
+    let (_, e) = ox_both(r, &["commit", "-am", "ragged"]);
+    assert!(e.contains("t.csv does not parse as csv"), "{e}");
+    assert_eq!(run("oxen-cat-file", r, &["-p", "HEAD:t.csv"]), "a,b\n1,2\n3");
+    write(r, "u.csv", "a,b\n1\n");
+    let o = bin("oxen-update-index", r).args(["--add", "u.csv"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("u.csv does not parse as csv"));
+}
+
 /// Schema and row count are recorded at add time for every format,
 /// Parquet included (it used to get an empty schema and 0 rows).
 #[test]
@@ -98,4 +144,95 @@ fn schema_is_recorded_for_every_format() {
     assert!(index_row(r, "t.jsonl").contains(
         r#"[{"name":"id","dtype":"int"},{"name":"tags","dtype":"str"},{"name":"ok","dtype":"bool"}],"rows":2}"#
     ));
+}
+
+/// A table over 16 MiB is diffed as a table, with its keys (it used to
+/// print "Binary files differ" and ignore `--keys`).
+#[test]
+fn a_table_over_16_mib_is_diffed_by_key() {
+    let d = repo();
+    let r = d.path();
+    let mut big = String::from("id,name,score\n");
+    for i in 0..500_000u32 {
+        big.push_str(&format!("{i},name-{i}-padding-padding,{}\n", i % 97));
+    }
+    assert!(big.len() > 16 << 20);
+    write(r, "big.csv", &big);
+    ox(r, &["add", "big.csv"]);
+    ox(r, &["commit", "-m", "big"]);
+    let edited = big.replacen("\n123456,name-123456-padding-padding,", "\n123456,renamed,", 1);
+    write(r, "big.csv", &edited);
+    let diff = ox(r, &["diff", "--keys", "id"]);
+    assert!(diff.contains("rows: 0 added, 0 removed, 1 modified"), "{diff}");
+    assert!(diff.contains("~ id=123456: name: name-123456-padding-padding -> renamed"), "{diff}");
+    assert!(!diff.contains("Binary"), "{diff}");
+}
+
+/// `--json` prints one document listing every changed file; rows are
+/// objects with the table's own (typed) values; non-tables carry
+/// `binary`/`text`; `--exit-code` is 1 when anything differs.
+#[test]
+fn diff_json_document_and_exit_code() {
+    let d = repo();
+    let r = d.path();
+    write(r, "t.csv", "id,v\n1,a\n2,b\n");
+    write(r, "notes.txt", "one\n");
+    write(r, "blob.bin", b"\x00\x01".as_slice());
+    ox(r, &["add", "."]);
+    ox(r, &["commit", "-m", "one"]);
+    assert_eq!(oxen(r).args(["diff", "--exit-code"]).output().unwrap().status.code(), Some(0));
+    write(r, "t.csv", "id,v\n1,\"x, \"\"quoted\"\"\nand a newline\"\n3,c\n");
+    write(r, "notes.txt", "one\ntwo\n");
+    write(r, "blob.bin", b"\x00\x02".as_slice());
+    let o = oxen(r).args(["diff", "--json", "--keys", "id", "--exit-code"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let files = doc["files"].as_array().unwrap();
+    let paths: Vec<&str> = files.iter().map(|f| f["path"].as_str().unwrap()).collect();
+    assert_eq!(paths, ["blob.bin", "notes.txt", "t.csv"]);
+    assert_eq!(files[0]["binary"], true);
+    assert_eq!(files[0]["tabular"], serde_json::Value::Null);
+    assert_eq!(files[1]["text"], serde_json::json!({"added": 1, "removed": 0}));
+    let t = &files[2]["tabular"];
+    assert_eq!(files[2]["status"], "modified");
+    assert_eq!(t["rows"]["added"], 1);
+    assert_eq!(t["added"][0], serde_json::json!({"id": 3, "v": "c"}));
+    assert_eq!(t["removed"][0], serde_json::json!({"id": 2, "v": "b"}));
+    assert_eq!(t["modified"][0]["changes"]["v"][1], "x, \"quoted\"\nand a newline");
+    // Text output quotes values as CSV does: one line per row.
+    let text = ox(r, &["diff", "--keys", "id"]);
+    assert!(text.contains("~ id=1: v: a -> \"x, \"\"quoted\"\"\\nand a newline\""), "{text}");
+}
+
+/// `--keys` naming a column one version lacks is reported for that file
+/// and the diff goes on (it used to abort everything with exit 1).
+#[test]
+fn a_missing_key_column_is_reported_per_file() {
+    let d = repo();
+    let r = d.path();
+    write(r, "a.csv", "");
+    write(r, "b.csv", "id,v\n1,a\n");
+    ox(r, &["add", "."]);
+    ox(r, &["commit", "-m", "one"]);
+    write(r, "a.csv", "id,v\n1,a\n");
+    write(r, "b.csv", "id,v\n1,b\n");
+    let diff = ox(r, &["diff", "--keys", "id"]);
+    assert!(diff.contains("~ id=1: v: a -> b"), "{diff}");
+    assert!(diff.contains("tabular csv a.csv"), "{diff}");
+}
+
+/// `--limit N` shows N rows per kind; the summary keeps the exact counts.
+#[test]
+fn diff_limit_rows_per_kind() {
+    let d = repo();
+    let r = d.path();
+    write(r, "t.csv", "id\n1\n");
+    ox(r, &["add", "."]);
+    ox(r, &["commit", "-m", "one"]);
+    let rows: String = (1..=30).map(|i| format!("{i}\n")).collect();
+    write(r, "t.csv", format!("id\n{rows}"));
+    let diff = ox(r, &["diff", "--keys", "id", "--limit", "2"]);
+    assert!(diff.contains("rows: 29 added, 0 removed, 0 modified"), "{diff}");
+    assert_eq!(diff.lines().filter(|l| l.starts_with("+ ")).count(), 2, "{diff}");
+    assert!(diff.contains("... 27 more added"), "{diff}");
 }

@@ -4,6 +4,7 @@
 //! inputs get the same id.
 
 mod author;
+pub mod diff;
 mod fsck;
 mod graph;
 mod merge;

@@ -111,7 +111,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult<
         Cmd::Tag(a) => tag::run(a, out, err),
         Cmd::Restore(a) => restore::run(a, out, err),
         Cmd::Reset(a) => reset::run(a, out, err),
-        Cmd::Diff(a) => diff::run(a, out, err),
+        Cmd::Diff(a) => return diff::run(a, out, err),
         Cmd::Merge(a) => merge::run(a, out, err),
         Cmd::Remote(a) => remote::run(a, out, err),
         Cmd::Push(a) => push::run(a, out, err),
