@@ -19,6 +19,7 @@ mod sync_support;
 mod edge;
 mod large_file;
 mod man_pages;
+mod merging;
 mod paths;
 mod plumbing;
 mod porcelain;

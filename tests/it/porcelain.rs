@@ -148,17 +148,22 @@ fn three_way_merge_clean_and_conflicting() {
     let o = c.output().unwrap();
     assert!(!o.status.success());
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(stdout.contains("CONFLICT: poem.txt") && stdout.contains("CONFLICT: blob.bin"), "{stdout}");
+    assert!(
+        stdout.contains("CONFLICT (both modified): poem.txt") && stdout.contains("CONFLICT (both added): blob.bin"),
+        "{stdout}"
+    );
     let poem = std::fs::read_to_string(r.join("poem.txt")).unwrap();
     assert!(poem.contains("<<<<<<< ours\nTHREE-main\n=======\nTHREE-other\n>>>>>>> 'other'\n"), "{poem}");
-    assert_eq!(std::fs::read(r.join("blob.bin.theirs")).unwrap(), vec![0u8, 1, 2]);
-    assert_eq!(std::fs::read(r.join("blob.bin.ours")).unwrap(), vec![7u8, 7, 7]);
+    // A binary conflict keeps ours in the work tree (no side files);
+    // checkout --theirs/--ours picks a side.
+    assert_eq!(std::fs::read(r.join("blob.bin")).unwrap(), vec![7u8, 7, 7]);
+    assert!(!r.join("blob.bin.ours").exists() && !r.join("blob.bin.theirs").exists());
+    ox(r, &["checkout", "--theirs", "--", "blob.bin"]);
+    assert_eq!(std::fs::read(r.join("blob.bin")).unwrap(), vec![0u8, 1, 2]);
     let st = ox(r, &["status", "--porcelain"]);
-    assert!(st.contains("UU poem.txt") && st.contains("UU blob.bin"), "{st}");
+    assert!(st.contains("UU poem.txt") && st.contains("AA blob.bin"), "{st}");
     assert!(ox_err(r, &["commit", "-m", "too early"]).contains("unresolved"));
     write(r, "poem.txt", "ONE\ntwo\nTHREE-both\nfour\nFIVE\n");
-    std::fs::remove_file(r.join("blob.bin.ours")).unwrap();
-    std::fs::remove_file(r.join("blob.bin.theirs")).unwrap();
     ox(r, &["add", "poem.txt", "blob.bin"]);
     ox(r, &["commit", "-m", "merged other"]);
     assert_eq!(run("oxen-cat-file", r, &["-p", "HEAD"]).matches("parent ").count(), 2);

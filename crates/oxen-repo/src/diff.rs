@@ -121,19 +121,29 @@ pub struct DiffRequest {
 
 impl Repo {
     fn source(&self, side: &DiffSide) -> Result<Source> {
-        Ok(match side {
-            DiffSide::Work(p, _) => Source::path(p),
-            DiffSide::Stored(e) => match self.versions.locate(&e.id)? {
-                // A loose file has random access: rows to print are read by offset.
-                Some((p, 0)) => Source::path(p),
-                _ => {
-                    let (v, id) = (self.versions.clone(), e.id);
-                    Source::reader(move || {
-                        v.open(&id).map(|b| Box::new(b) as Box<dyn std::io::Read + Send>).map_err(std::io::Error::other)
-                    })
-                }
-            },
+        match side {
+            DiffSide::Work(p, _) => Ok(Source::path(p)),
+            DiffSide::Stored(e) => self.stored_source(&e.id),
+        }
+    }
+
+    /// Stored contents as a table source: a loose file by path (random
+    /// access, so rows are read by offset), else a re-openable reader.
+    pub(crate) fn stored_source(&self, id: &oxen_hash::ContentId) -> Result<Source> {
+        Ok(match self.versions.locate(id)? {
+            Some((p, 0)) => Source::path(p),
+            _ => {
+                let (v, id) = (self.versions.clone(), *id);
+                Source::reader(move || {
+                    v.open(&id).map(|b| Box::new(b) as Box<dyn std::io::Read + Send>).map_err(std::io::Error::other)
+                })
+            }
         })
+    }
+
+    /// Limits for the table engine: spill files go under `.oxen/tmp`.
+    pub(crate) fn table_limits(&self) -> Limits {
+        Limits { temp_dir: Some(self.layout.tmp_dir()), ..Limits::default() }
     }
 
     fn side_size(&self, side: &DiffSide) -> u64 {
@@ -189,7 +199,7 @@ impl Repo {
             };
             let os = old.map(|s| self.source(s)).transpose()?;
             let ns = new.map(|s| self.source(s)).transpose()?;
-            let opts = DiffOptions { keys, row_limit: req.row_limit, limits: Limits::default() };
+            let opts = DiffOptions { keys, row_limit: req.row_limit, limits: self.table_limits() };
             match oxen_tabular::diff::diff(&report.path, format, os.as_ref(), ns.as_ref(), &opts) {
                 Ok(d) => {
                     report.tabular = Some(d.tabular);

@@ -17,7 +17,7 @@ mod worktree;
 
 pub use author::{parse_date, signature};
 pub use fsck::{fsck, FsckProblem, FsckReport};
-pub use merge::{MergeOutcome, MergeState};
+pub use merge::{ConflictKind, MergeOutcome, MergeState, PathConflict, TABLE_CONFLICTS_FILE};
 pub use revision::{ObjectKind, Target};
 pub use tree::{FlatEntry, TreeChange};
 pub use worktree::{materialize, remove_work_file, staged_entry, CheckoutReport};

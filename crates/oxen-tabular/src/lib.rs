@@ -24,7 +24,6 @@
 pub mod batch;
 pub mod df;
 pub mod diff;
-pub mod legacy;
 pub mod merge;
 mod read;
 mod sort;
@@ -34,9 +33,6 @@ mod value;
 
 use std::io::Read;
 
-// The original API (`oxen_tabular::diff` is both the original function and
-// the engine's module: they live in different namespaces).
-pub use legacy::{diff, load, merge3, write_table, RowChange, Table, TableDiff};
 pub use read::Dialect;
 pub use summary::{diff_summaries, read_summary, summarize, SummaryDiff, TableSummary};
 pub use types::{ColumnType, Field, Limits, NotParsable, Result, Schema, Source, TabularError, TabularFormat};

@@ -260,19 +260,58 @@ pub(crate) fn user_specs(repo: &Repo, user_paths: &[PathBuf]) -> CommandResult<V
     Ok(user_paths.iter().map(|p| RepoPath::from_user(&repo.layout.work, &cwd, p)).collect::<Result<_, _>>()?)
 }
 
+/// Cell conflicts printed per table (all are in the conflict file).
+const CELL_CONFLICTS_SHOWN: usize = 20;
+
+/// One table conflict in a line: the key, the column and the values.
+fn cell_conflict(c: &oxen_tabular::merge::Conflict) -> String {
+    use oxen_tabular::merge::ConflictKind as K;
+    let v = |x: &Option<serde_json::Value>| match x {
+        None => "(deleted)".to_string(),
+        Some(serde_json::Value::String(s)) => oxen_tabular::csv_field(s, b','),
+        Some(x) => x.to_string(),
+    };
+    let key: Vec<String> = c.key.0.iter().map(|(k, x)| format!("{k}={}", v(&Some(x.clone())))).collect();
+    let what = match c.kind {
+        K::Cell => "cell changed on both sides",
+        K::ModifyDelete => "row modified by us, deleted by them",
+        K::DeleteModify => "row deleted by us, modified by them",
+        K::RemovedColumnEdited => "cell edited in a column the other side removed",
+        K::DuplicateKey => "rows of a duplicated key changed on both sides (both kept)",
+    };
+    match &c.column {
+        Some(col) => format!("{} column {col}: {what}: ours {}, theirs {}", key.join(","), v(&c.ours), v(&c.theirs)),
+        None => format!("{}: {what}", key.join(",")),
+    }
+}
+
 /// Print how a merge ended (shared by `merge` and `pull`); conflicts are an error.
 pub(crate) fn report(outcome: MergeOutcome, out: &mut dyn Write) -> CommandResult {
     match outcome {
         MergeOutcome::UpToDate => writeln!(out, "Already up to date.")?,
         MergeOutcome::FastForward(id) => writeln!(out, "Fast-forward to {}", id.short())?,
         MergeOutcome::Merged(id) => writeln!(out, "Merge made commit {}", id.short())?,
-        MergeOutcome::Conflicts(paths) => {
-            for p in &paths {
-                writeln!(out, "CONFLICT: {p}")?;
+        MergeOutcome::Conflicts(conflicts) => {
+            for c in &conflicts {
+                writeln!(out, "CONFLICT ({}): {}", c.kind.describe(), c.path)?;
+                if c.binary {
+                    writeln!(out, "  ours is in the work tree; `oxen checkout --theirs -- {}` takes theirs", c.path)?;
+                }
+                for cell in c.cells.iter().take(CELL_CONFLICTS_SHOWN) {
+                    writeln!(out, "  {}", cell_conflict(cell))?;
+                }
+                if c.cell_count > CELL_CONFLICTS_SHOWN as u64 {
+                    writeln!(
+                        out,
+                        "  ... {} more (all listed in .oxen/{})",
+                        c.cell_count - CELL_CONFLICTS_SHOWN as u64,
+                        oxen_repo::TABLE_CONFLICTS_FILE
+                    )?;
+                }
             }
             return Err(user_error(format!(
                 "automatic merge failed on {} path(s); fix conflicts, `oxen add` them, then `oxen commit`",
-                paths.len()
+                conflicts.len()
             )));
         }
     }
