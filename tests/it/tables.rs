@@ -236,3 +236,37 @@ fn diff_limit_rows_per_kind() {
     assert_eq!(diff.lines().filter(|l| l.starts_with("+ ")).count(), 2, "{diff}");
     assert!(diff.contains("... 27 more added"), "{diff}");
 }
+
+/// `oxen df` reads a table at any revision without checking it out (the
+/// work tree is untouched), with head/slice/columns/filter, schema, and
+/// JSON or CSV output; bad input is a one-line error.
+#[test]
+fn df_reads_any_revision_without_checkout() {
+    let d = repo();
+    let r = d.path();
+    write(r, "p.csv", "id,name,price\n1,apple,10\n2,banana,20\n3,cherry,30\n");
+    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/fixtures/v1.parquet"), r.join("t.parquet")).unwrap();
+    ox(r, &["add", "."]);
+    ox(r, &["commit", "-m", "one"]);
+    write(r, "p.csv", "id,name,price\n1,apple,11\n");
+    let before = snapshot(r);
+    assert_eq!(
+        ox(r, &["df", "p.csv", "--rev", "HEAD", "--filter", "price >= 20", "--columns", "name,price", "--csv"]),
+        "name,price\nbanana,20\ncherry,30"
+    );
+    assert_eq!(
+        ox(r, &["df", "p.csv", "--rev", "HEAD", "--slice", "1..2", "--json"]),
+        r#"{"id":2,"name":"banana","price":20}"#
+    );
+    // Default: the work-tree file; removed, HEAD's version.
+    assert_eq!(ox(r, &["df", "p.csv", "--csv"]), "id,name,price\n1,apple,11");
+    assert_eq!(snapshot(r), before);
+    std::fs::remove_file(r.join("p.csv")).unwrap();
+    assert_eq!(ox(r, &["df", "p.csv", "--head", "1", "--csv"]), "id,name,price\n1,apple,10");
+    let s = ox(r, &["df", "t.parquet", "--schema", "--json"]);
+    assert!(s.contains(r#""rows":3"#) && s.contains(r#"{"name":"x","dtype":"float"}"#), "{s}");
+    assert_eq!(ox(r, &["df", "t.parquet", "--head", "1", "--columns", "id", "--csv"]), "id\n1");
+    assert_eq!(ox_err(r, &["df", "p.csv", "--filter", "price >"]).lines().count(), 1);
+    assert!(ox_err(r, &["df", "notes.txt"]).contains("not a table"));
+    assert!(ox_err(r, &["df", "p.csv", "--rev", "HEAD", "--slice", "3..1"]).contains("--slice"));
+}

@@ -129,7 +129,7 @@ impl Repo {
 
     /// Stored contents as a table source: a loose file by path (random
     /// access, so rows are read by offset), else a re-openable reader.
-    pub(crate) fn stored_source(&self, id: &oxen_hash::ContentId) -> Result<Source> {
+    pub fn stored_source(&self, id: &oxen_hash::ContentId) -> Result<Source> {
         Ok(match self.versions.locate(id)? {
             Some((p, 0)) => Source::path(p),
             _ => {

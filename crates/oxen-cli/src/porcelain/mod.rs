@@ -6,6 +6,7 @@ mod branch;
 mod checkout;
 mod commit;
 mod config;
+mod df;
 mod diff;
 mod fsck;
 mod init;
@@ -69,6 +70,7 @@ pub enum Cmd {
     Restore(restore::Args),
     Reset(reset::Args),
     Diff(diff::Args),
+    Df(df::Args),
     Merge(merge::Args),
     Remote(remote::Args),
     Push(push::Args),
@@ -112,6 +114,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult<
         Cmd::Restore(a) => restore::run(a, out, err),
         Cmd::Reset(a) => reset::run(a, out, err),
         Cmd::Diff(a) => return diff::run(a, out, err),
+        Cmd::Df(a) => df::run(a, out, err),
         Cmd::Merge(a) => merge::run(a, out, err),
         Cmd::Remote(a) => remote::run(a, out, err),
         Cmd::Push(a) => push::run(a, out, err),
