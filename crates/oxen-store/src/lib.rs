@@ -13,12 +13,14 @@ mod config;
 mod db;
 mod objects;
 pub mod progress;
+mod tmp;
 mod versions;
 
-pub use config::{global_config_dir, Config, RemoteConfig, UserConfig};
+pub use config::{global_config_dir, server_origin, Config, HostConfig, RemoteConfig, UserConfig};
 pub use db::{dump_env, Db, DumpedTable, KvStore, Table, WriteTxn};
 pub use objects::{ObjectKind, ObjectSink, ObjectSource};
 pub use progress::{NoProgress, Progress};
+pub use tmp::{locked_temp_in, sweep_tmp, Swept};
 pub use versions::{Blob, Versions, SMALL_MAX};
 
 use std::path::{Path, PathBuf};
@@ -74,6 +76,17 @@ impl std::fmt::Display for DbError {
 }
 
 impl std::error::Error for DbError {}
+
+impl DbError {
+    /// The operating system's error number behind the failure (a full
+    /// disk is ENOSPC), when it is one rather than an LMDB condition.
+    pub fn raw_os_error(&self) -> Option<i32> {
+        match self.0 {
+            lmdb::Error::Other(code) => Some(code),
+            _ => None,
+        }
+    }
+}
 
 /// The one place LMDB errors enter the rest of the code.
 impl From<lmdb::Error> for StoreError {
@@ -187,7 +200,7 @@ impl Layout {
 /// Write a small file atomically: temp file in `tmp_dir`, then rename.
 pub fn write_atomic(tmp_dir: &Path, dest: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
-    let mut tmp = tempfile::NamedTempFile::new_in(tmp_dir).map_err(|e| StoreError::io(tmp_dir, e))?;
+    let mut tmp = locked_temp_in(tmp_dir).map_err(|e| StoreError::io(tmp_dir, e))?;
     tmp.write_all(bytes).map_err(|e| StoreError::io(dest, e))?;
     tmp.as_file().sync_all().map_err(|e| StoreError::io(dest, e))?;
     tmp.persist(dest).map_err(|e| StoreError::io(dest, e.error))?;

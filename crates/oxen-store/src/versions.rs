@@ -300,7 +300,7 @@ impl Versions {
 
     /// Copy a stream into a temp file, hashing it.
     fn stage_stream<R: Read>(&self, reader: R, what: &Path) -> Result<(tempfile::NamedTempFile, ContentId, u64)> {
-        let mut tmp = tempfile::NamedTempFile::new_in(&self.tmp).map_err(|e| StoreError::io(&self.tmp, e))?;
+        let mut tmp = crate::locked_temp_in(&self.tmp).map_err(|e| StoreError::io(&self.tmp, e))?;
         let (id, len) = copy_hashing(reader, tmp.as_file_mut()).map_err(|e| match e {
             CopyError::Read(e) => StoreError::io(what, e),
             CopyError::Write(e) => StoreError::io(&self.tmp, e),
