@@ -22,6 +22,8 @@ mod man_pages;
 mod plumbing;
 mod porcelain;
 mod receive_props;
+mod server_attack;
+mod server_fuzz;
 mod stat_cache;
 mod status_vs_git;
 mod sync;

@@ -103,7 +103,10 @@ impl Drop for InFlightGuard {
 
 /// Bind, announce, serve until SIGINT/SIGTERM, then shut down gracefully.
 pub(crate) fn run(cfg: ServerConfig, api: Api, auth: Arc<dyn Authenticator>, announce: &mut dyn Write) -> Result<()> {
+    // The async side only moves bytes; the work is on the blocking pool.
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 4);
     let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
         .enable_all()
         .max_blocking_threads(cfg.threads.max(1))
         .thread_name("oxen-server")
