@@ -23,19 +23,29 @@ fn threads(pid: u32) -> u64 {
     s.lines().find_map(|l| l.strip_prefix("Threads:")).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
 }
 
-/// A request whose headers declare a body that never comes; returns the
-/// status the server answers (0: closed without one) and how long it took.
-fn stalled_body(addr: &str, token: Option<&str>) -> (u16, Duration) {
-    let t = Instant::now();
+/// Send the head of a request that declares a body which never comes.
+fn send_stalled(addr: &str, token: Option<&str>) -> TcpStream {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
     let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
     let head =
         format!("POST /api/repos/R/receive-pack HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Length: 1000000\r\n\r\n");
     s.write_all(head.as_bytes()).unwrap();
+    s
+}
+
+/// The status a server answers on `s` (0: closed without one).
+fn read_status(s: TcpStream) -> u16 {
     let mut line = String::new();
     let _ = BufReader::new(s).read_line(&mut line);
-    let code = line.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    line.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
+}
+
+/// A request whose headers declare a body that never comes; returns the
+/// status the server answers (0: closed without one) and how long it took.
+fn stalled_body(addr: &str, token: Option<&str>) -> (u16, Duration) {
+    let t = Instant::now();
+    let code = read_status(send_stalled(addr, token));
     (code, t.elapsed())
 }
 
@@ -138,10 +148,11 @@ fn sigterm_does_not_wait_for_stalled_or_idle_clients() {
         partial.write_all(b"GET /api/repos HTTP/1.1\r\nHost: x\r\n").unwrap();
         idle.push(partial);
     }
+    // Sent before SIGTERM; answers are read on threads.
     let stalled: Vec<_> = (0..8)
         .map(|_| {
-            let (addr, token) = (srv.addr.clone(), srv.token.clone());
-            std::thread::spawn(move || stalled_body(&addr, Some(&token)))
+            let s = send_stalled(&srv.addr, Some(&srv.token));
+            std::thread::spawn(move || read_status(s))
         })
         .collect();
     // Served after the stalled requests were sent, so they are in flight.
@@ -151,7 +162,7 @@ fn sigterm_does_not_wait_for_stalled_or_idle_clients() {
     assert!(status.success(), "{status:?}");
     assert!(took < Duration::from_secs(5), "shutdown took {took:?}");
     for h in stalled {
-        let (code, _) = h.join().unwrap();
+        let code = h.join().unwrap();
         assert!(code == 503 || code == 0, "a request stalled at shutdown got {code}");
     }
 }

@@ -88,8 +88,9 @@ pub fn main() -> ExitCode {
     crate::run_main(run)
 }
 
-/// Run with parsed arguments.
-pub fn run(args: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
+/// Run with parsed arguments. The request log goes to stderr through
+/// `tracing` (it is written from the server's threads, not through `_err`).
+pub fn run(args: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult {
     match args.cmd {
         Cmd::AddUser { email, name, host, output } => {
             let output = if output.is_absolute() { output } else { crate::cwd()?.join(output) };
@@ -110,7 +111,6 @@ pub fn run(args: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResul
             cfg.body_timeout = Duration::from_secs(body_timeout.max(1));
             cfg.shutdown_grace = Duration::from_secs(shutdown_grace);
             oxen_server::init_logging();
-            let _ = err;
             oxen_server::serve(cfg, out)?;
             Ok(())
         }
