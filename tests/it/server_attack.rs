@@ -103,6 +103,30 @@ fn two_hundred_slow_clients_do_not_stop_a_push() {
 }
 
 #[test]
+fn connections_over_the_limit_get_503_and_idle_ones_are_closed_after_the_header_timeout() {
+    let d = tmp();
+    let srv = Server::start(d.path(), &["--max-connections", "3", "--header-timeout", "2"]);
+    let idle: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(&srv.addr).unwrap()).collect();
+    // Accepted in order: the three idle ones hold every slot.
+    let refused = wait_until(Duration::from_secs(10), || srv.http("GET", "/api/repos", Some(&srv.token), b"").0 == 503);
+    assert!(refused, "a connection over the limit was not refused");
+    let (code, body) = srv.http("GET", "/api/repos", Some(&srv.token), b"");
+    assert!(code == 503 || code == 200, "{code} {body}");
+    if code == 503 {
+        assert!(body.contains("too many connections"), "{body}");
+    }
+    // The idle connections sent no headers: closed after 2 s, freeing their slots.
+    let t = Instant::now();
+    assert!(wait_until(Duration::from_secs(15), || srv.http("GET", "/api/repos", Some(&srv.token), b"").0 == 200));
+    assert!(t.elapsed() < Duration::from_secs(10), "slots freed after {:?}", t.elapsed());
+    for mut s in idle {
+        let mut buf = [0u8; 1];
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        assert_eq!(std::io::Read::read(&mut s, &mut buf).unwrap_or(0), 0, "an idle connection was left open");
+    }
+}
+
+#[test]
 fn stalled_bodies_get_408_and_the_server_keeps_serving() {
     let d = tmp();
     let srv = Server::start(d.path(), &["--body-timeout", "2"]);

@@ -76,15 +76,12 @@ fn is_no_space(errno: i32) -> bool {
 pub fn no_space(e: &(dyn StdError + 'static)) -> Option<Option<PathBuf>> {
     let mut cur: Option<&(dyn StdError + 'static)> = Some(e);
     while let Some(err) = cur {
-        if let Some(StoreError::Io { path, source }) = err.downcast_ref::<StoreError>() {
-            if source.raw_os_error().is_some_and(is_no_space) {
+        match store_error(err) {
+            Some(StoreError::Io { path, source }) if source.raw_os_error().is_some_and(is_no_space) => {
                 return Some(Some(path.clone()));
             }
-        }
-        if let Some(StoreError::Db(db)) = err.downcast_ref::<StoreError>() {
-            if db.raw_os_error().is_some_and(is_no_space) {
-                return Some(None);
-            }
+            Some(StoreError::Db(db)) if db.raw_os_error().is_some_and(is_no_space) => return Some(None),
+            _ => {}
         }
         if let Some(io) = err.downcast_ref::<std::io::Error>() {
             if io.raw_os_error().is_some_and(is_no_space) {
@@ -103,6 +100,29 @@ pub fn no_space(e: &(dyn StdError + 'static)) -> Option<Option<PathBuf>> {
     None
 }
 
+/// The store error inside `e`, looking through the wrappers that show it
+/// transparently (their `source()` skips it, and with it the path).
+fn store_error<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a StoreError> {
+    use oxen_repo::RepoError;
+    if let Some(s) = e.downcast_ref::<StoreError>() {
+        return Some(s);
+    }
+    let repo = |r: &'a RepoError| match r {
+        RepoError::Store(s) => Some(s),
+        RepoError::Ref(oxen_refs::RefError::Store(s)) => Some(s),
+        _ => None,
+    };
+    match (e.downcast_ref::<PackError>(), e.downcast_ref::<RepoError>(), e.downcast_ref::<ServerError>()) {
+        (Some(PackError::Store(s)), _, _) => Some(s),
+        (Some(PackError::Ref(oxen_refs::RefError::Store(s))), _, _) => Some(s),
+        (_, Some(r), _) => repo(r),
+        (_, _, Some(ServerError::Store(s))) => Some(s),
+        (_, _, Some(ServerError::Repo(r))) => repo(r),
+        (_, _, Some(ServerError::Ref(oxen_refs::RefError::Store(s)))) => Some(s),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,6 +138,12 @@ mod tests {
         // Wrapped in a pack error, with the repository as the place.
         let e = PackError::Store(StoreError::io("/x/y", std::io::Error::from_raw_os_error(122)));
         assert_eq!(Fail::pack(e, Some(Path::new("/srv/R"))).status, 507);
+        // Behind transparent wrappers, the path is still found.
+        let e = ServerError::Repo(oxen_repo::RepoError::Store(StoreError::io(
+            "/a/b",
+            std::io::Error::from_raw_os_error(28),
+        )));
+        assert!(Fail::from(e).msg.starts_with("no space left on /a/b "));
         let e = PackError::Io(std::io::Error::from_raw_os_error(28));
         let f = Fail::pack(e, Some(Path::new("/srv/R")));
         assert_eq!((f.status, f.msg.starts_with("no space left on /srv/R ")), (507, true), "{}", f.msg);

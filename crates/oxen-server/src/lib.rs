@@ -60,6 +60,9 @@ pub enum ServerError {
     /// A repository failed to open or work.
     #[error(transparent)]
     Repo(#[from] oxen_repo::RepoError),
+    /// A repository's refs or HEAD could not be written.
+    #[error(transparent)]
+    Ref(#[from] oxen_refs::RefError),
     /// Anything else worth one line.
     #[error("{0}")]
     Other(String),

@@ -84,10 +84,10 @@ impl RepoStore for LocalRepos {
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(ServerError::Exists(name.into())),
             Err(e) => return Err(ServerError::Io(dir, e)),
         }
-        let main = oxen_refs::BranchName::new("main").map_err(|e| ServerError::Other(e.to_string()))?;
+        let main = oxen_refs::BranchName::new("main")?;
         if let Err(e) = oxen_refs::init(&dir, &main) {
             let _ = std::fs::remove_dir_all(&dir);
-            return Err(ServerError::Other(e.to_string()));
+            return Err(e.into());
         }
         Ok(())
     }
@@ -113,7 +113,7 @@ impl RepoStore for LocalRepos {
         if !is_repo(&dir) {
             return Err(ServerError::NotFound(name.into()));
         }
-        let repo = Arc::new(Repo::open(&dir).map_err(|e| ServerError::Other(e.to_string()))?);
+        let repo = Arc::new(Repo::open(&dir)?);
         cache.insert(name.to_string(), Arc::clone(&repo));
         Ok(repo)
     }
