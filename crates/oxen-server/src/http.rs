@@ -53,8 +53,17 @@ const STREAM_CHUNKS: usize = 4;
 const STREAM_CHUNK: usize = 64 << 10;
 /// Once shutdown has begun, a request body may stall this long, not more.
 const SHUTDOWN_STALL: Duration = Duration::from_secs(1);
-/// The answer to a connection over the limit, written without reading.
-const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: 54\r\nconnection: close\r\n\r\n{\"error\": \"too many connections; try again in a while\"}";
+/// The body of the answer to a connection over the limit.
+const BUSY: &str = r#"{"error": "too many connections; try again in a while"}"#;
+
+/// The whole answer to a connection over the limit, written without reading.
+fn busy_response() -> Vec<u8> {
+    format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{BUSY}",
+        BUSY.len()
+    )
+    .into_bytes()
+}
 
 /// Everything a request needs, shared by all of them.
 struct State {
@@ -146,7 +155,7 @@ pub(crate) fn run(cfg: ServerConfig, api: Api, auth: Arc<dyn Authenticator>, ann
                         Err(_) => {
                             // Over the limit: say so if the socket takes it
                             // right away, and close.
-                            let _ = stream.try_write(BUSY);
+                            let _ = stream.try_write(&busy_response());
                             tracing::warn!("connection refused: {} connections open", state.cfg.max_connections);
                         }
                     },
