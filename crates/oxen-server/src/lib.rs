@@ -14,7 +14,7 @@
 //! POST   /api/repos/X/upload-pack         wants/haves in, pack stream out (fetch)
 //! ```
 //!
-//! The layers, each in its module: the transport ([`http`](self) module:
+//! The layers, each in its module: the transport (the private `http` module:
 //! hyper on tokio, limits and timeouts, graceful shutdown, request logs),
 //! [`router`] (method and path to a typed route), [`auth`] (who is
 //! asking), [`api`] (the handlers, blocking, with no HTTP types) and
