@@ -143,6 +143,10 @@ pub(crate) fn run(cfg: ServerConfig, api: Api, auth: Arc<dyn Authenticator>, ann
         let connections = Arc::new(Semaphore::new(cfg.max_connections.max(1)));
         let state =
             Arc::new(State { api: Arc::new(api), auth, cfg, shutdown: stop_rx, inflight: Arc::clone(&inflight) });
+        // Refusals are logged at most every 10 s, with a count, so that a
+        // flood of connections does not become a flood of log lines.
+        let mut refused = 0u64;
+        let mut last_warned: Option<Instant> = None;
         loop {
             tokio::select! {
                 _ = term.recv() => break,
@@ -156,7 +160,16 @@ pub(crate) fn run(cfg: ServerConfig, api: Api, auth: Arc<dyn Authenticator>, ann
                             // Over the limit: say so if the socket takes it
                             // right away, and close.
                             let _ = stream.try_write(&busy_response());
-                            tracing::warn!("connection refused: {} connections open", state.cfg.max_connections);
+                            refused += 1;
+                            if last_warned.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
+                                tracing::warn!(
+                                    refused,
+                                    "connections refused: {} open, the limit (--max-connections)",
+                                    state.cfg.max_connections
+                                );
+                                last_warned = Some(Instant::now());
+                                refused = 0;
+                            }
                         }
                     },
                     Err(e) => {
@@ -171,8 +184,15 @@ pub(crate) fn run(cfg: ServerConfig, api: Api, auth: Arc<dyn Authenticator>, ann
         drop(listener);
         tracing::info!("shutting down: finishing requests in flight");
         let _ = stop_tx.send(true);
-        if tokio::time::timeout(grace, inflight.wait_idle()).await.is_err() {
-            tracing::warn!("requests still in flight after {} s; stopping anyway", grace.as_secs());
+        tokio::select! {
+            r = tokio::time::timeout(grace, inflight.wait_idle()) => {
+                if r.is_err() {
+                    tracing::warn!("requests still in flight after {} s; stopping anyway", grace.as_secs());
+                }
+            }
+            // A second signal: stop now.
+            _ = term.recv() => tracing::warn!("second signal: stopping without waiting"),
+            _ = int.recv() => tracing::warn!("second signal: stopping without waiting"),
         }
         Ok::<(), ServerError>(())
     });
