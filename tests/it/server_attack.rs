@@ -532,3 +532,22 @@ fn a_full_disk_answers_507_naming_the_path() {
         assert_eq!(srv.refs("R"), "{\"head\":\"heads/main\",\"refs\":{}}");
     }
 }
+
+#[test]
+fn an_old_top_level_token_is_never_sent_and_the_401_says_why() {
+    let d = tmp();
+    let srv = Server::start(d.path(), &[]);
+    srv.create("R");
+    // A config as older add-user wrote it: a token tied to no server.
+    let old_home = d.path().join("old-home");
+    std::fs::create_dir_all(&old_home).unwrap();
+    std::fs::write(old_home.join("user_config.toml"), format!("token = \"{}\"\n", srv.token)).unwrap();
+    let a = d.path().join("a");
+    std::fs::create_dir_all(&a).unwrap();
+    init_with(&srv, &a, &[("f.txt", b"x\n")]);
+    let mut c = common::bin("oxen", &a);
+    c.env("OXEN_HOME", &old_home).args(["push", &srv.url("R"), "main"]);
+    let e = common::err(c);
+    assert!(e.contains("(401)") && e.contains("not tied to any server"), "{e}");
+    assert!(e.contains(&format!("[host.\"http://{}\"]", srv.addr)), "{e}");
+}

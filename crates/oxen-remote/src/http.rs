@@ -102,9 +102,15 @@ impl HttpRemote {
                 let hint = match code {
                     401 => {
                         let origin = oxen_store::server_origin(&self.base).unwrap_or_else(|| self.base.clone());
-                        format!(
-                            " (tokens are per server: copy the user_config.toml made by `oxen-server add-user --host {origin}` to ~/.oxen/, or set OXEN_TOKEN)"
-                        )
+                        match crate::unbound_token_file() {
+                            Some(f) => format!(
+                                " ({} has a token not tied to any server, which is never sent: move it under [host.\"{origin}\"] there, or set OXEN_TOKEN)",
+                                f.display()
+                            ),
+                            None => format!(
+                                " (tokens are per server: copy the user_config.toml made by `oxen-server add-user --host {origin}` to ~/.oxen/, or set OXEN_TOKEN)"
+                            ),
+                        }
                     }
                     404 if msg.contains("repository") => format!(
                         " (create it first: curl -H \"Authorization: Bearer $TOKEN\" -X POST -d '{{\"name\": \"{}\"}}' {}/api/repos)",

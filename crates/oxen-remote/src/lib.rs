@@ -205,3 +205,14 @@ pub fn token_for(url: &str) -> Option<String> {
     }
     None
 }
+
+/// The global config file holding a top-level `token = ...` (as older
+/// `oxen-server add-user` wrote it), if any: such a token is never sent,
+/// and a 401 says so.
+pub fn unbound_token_file() -> Option<PathBuf> {
+    let dir = oxen_store::global_config_dir()?;
+    ["user_config.toml", "config.toml"]
+        .into_iter()
+        .map(|f| dir.join(f))
+        .find(|p| oxen_store::Config::load(p).is_ok_and(|c| c.token.is_some()))
+}
