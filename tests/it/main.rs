@@ -26,3 +26,4 @@ mod stat_cache;
 mod status_vs_git;
 mod sync;
 mod sync_large;
+mod verified_reads;

@@ -156,9 +156,7 @@ pub fn fsck(repo: &Repo) -> Result<FsckReport> {
         .par_iter()
         .map(|(id, from)| match repo.versions.verify(id) {
             Ok(None) => None,
-            Ok(Some(actual)) => {
-                Some(FsckProblem::Corrupt { kind: "blob", id: *id, detail: format!("contents hash to {actual}") })
-            }
+            Ok(Some(how)) => Some(FsckProblem::Corrupt { kind: "blob", id: *id, detail: how.to_string() }),
             Err(StoreError::MissingObject(_)) => {
                 Some(FsckProblem::Missing { kind: "blob", id: *id, from: from.clone() })
             }

@@ -19,7 +19,7 @@ pub use config::{global_config_dir, Config, RemoteConfig, UserConfig};
 pub use db::{dump_env, Db, DumpedTable, KvStore, Table, WriteTxn};
 pub use objects::{ObjectKind, ObjectSink, ObjectSource};
 pub use progress::{NoProgress, Progress};
-pub use versions::{Blob, Versions, SMALL_MAX};
+pub use versions::{Blob, CorruptContent, Mismatch, Versions, SMALL_MAX};
 
 use std::path::{Path, PathBuf};
 
@@ -52,6 +52,16 @@ pub enum StoreError {
     /// An object's bytes no longer hash to its id (expected, actual): never served on.
     #[error("object {0} is corrupt: its bytes hash to {1}")]
     Corrupt(oxen_hash::ContentId, oxen_hash::ContentId),
+    /// Stored file contents failed verification while being read; `path`
+    /// is what was being made from them (a work-tree file, an object name),
+    /// when known.
+    #[error("{}{content}", match .path { Some(p) => format!("{}: ", p.display()), None => String::new() })]
+    CorruptContent {
+        /// What the contents were being read for.
+        path: Option<PathBuf>,
+        /// Which contents, where they are stored and how they are wrong.
+        content: CorruptContent,
+    },
     /// A config file does not parse or cannot be written.
     #[error("config {path}: {msg}")]
     Config {
@@ -83,9 +93,36 @@ impl From<lmdb::Error> for StoreError {
 }
 
 impl StoreError {
-    /// Attach a path to an I/O error so the message names the file.
+    /// Attach a path to an I/O error so the message names the file. This
+    /// is also where a verified read of stored contents that found them
+    /// corrupt ([`StoreError::CorruptContent`], which travels through `Read`
+    /// as an `io::Error`) becomes a typed error again.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> StoreError {
-        StoreError::Io { path: path.into(), source }
+        let path = path.into();
+        match CorruptContent::from_io(&source) {
+            Some(content) => StoreError::CorruptContent { path: Some(path), content: content.clone() },
+            None => StoreError::Io { path, source },
+        }
+    }
+
+    /// Say what corrupt contents were being read for (a work-tree file, an
+    /// object name), unless that is already said; other errors pass unchanged.
+    pub fn reading_for(self, what: impl Into<PathBuf>) -> StoreError {
+        match self {
+            StoreError::CorruptContent { path: None, content } => {
+                StoreError::CorruptContent { path: Some(what.into()), content }
+            }
+            other => other,
+        }
+    }
+
+    /// The corrupt contents this error is about, if it is a verified read
+    /// that failed.
+    pub fn corrupt_content(&self) -> Option<&CorruptContent> {
+        match self {
+            StoreError::CorruptContent { content, .. } => Some(content),
+            _ => None,
+        }
     }
 }
 
