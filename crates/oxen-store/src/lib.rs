@@ -11,12 +11,14 @@
 
 mod config;
 mod db;
+mod envcheck;
 mod objects;
 pub mod progress;
 mod versions;
 
 pub use config::{global_config_dir, Config, RemoteConfig, UserConfig};
 pub use db::{dump_env, Db, DumpedTable, KvStore, Table, WriteTxn};
+pub use envcheck::DbDamage;
 pub use objects::{ObjectKind, ObjectSink, ObjectSource};
 pub use progress::{NoProgress, Progress};
 pub use versions::{Blob, CorruptContent, Mismatch, Versions, SMALL_MAX};
@@ -46,6 +48,19 @@ pub enum StoreError {
     /// The database failed (map full, locks, ...).
     #[error("database error: {0}")]
     Db(DbError),
+    /// An LMDB file that must not be opened: missing, empty, cut short or
+    /// not LMDB at all. Checked before LMDB maps it, because LMDB reading a
+    /// page past the end of a truncated file dies of SIGBUS, and LMDB given
+    /// an empty file silently starts a new, empty database.
+    #[error("{what} {path} is damaged: {damage}")]
+    DamagedDb {
+        /// "repository database", or "database" for stores outside a repository.
+        what: &'static str,
+        /// The `data.mdb` file.
+        path: PathBuf,
+        /// What is wrong with it.
+        damage: DbDamage,
+    },
     /// Something refers to an object that is not stored.
     #[error("object {0} not found")]
     MissingObject(oxen_hash::ContentId),
@@ -103,6 +118,11 @@ impl StoreError {
             Some(content) => StoreError::CorruptContent { path: Some(path), content: content.clone() },
             None => StoreError::Io { path, source },
         }
+    }
+
+    /// An LMDB error of the database in `dir`.
+    pub(crate) fn db(_dir: &Path, e: lmdb::Error) -> StoreError {
+        e.into()
     }
 
     /// Say what corrupt contents were being read for (a work-tree file, an
@@ -187,7 +207,7 @@ impl Layout {
         }
         // Creating the named databases needs a write lock; do it once here so
         // readers can always open them.
-        Db::open(&layout)?;
+        Db::create(&layout)?;
         if !layout.config_file().exists() {
             Config::default().save(&layout.config_file())?;
         }
