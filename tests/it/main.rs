@@ -24,6 +24,7 @@ mod porcelain;
 mod receive_props;
 mod stat_cache;
 mod status_vs_git;
+mod store_edges;
 mod sync;
 mod sync_large;
 mod verified_reads;

@@ -14,6 +14,7 @@ mod db;
 mod envcheck;
 mod objects;
 pub mod progress;
+mod tmp;
 mod versions;
 
 pub use config::{global_config_dir, Config, RemoteConfig, UserConfig};
@@ -21,6 +22,7 @@ pub use db::{dump_env, Db, DumpedTable, KvStore, Table, WriteTxn};
 pub use envcheck::DbDamage;
 pub use objects::{ObjectKind, ObjectSink, ObjectSource};
 pub use progress::{NoProgress, Progress};
+pub use tmp::sweep_tmp;
 pub use versions::{Blob, CorruptContent, Mismatch, Versions, SMALL_MAX};
 
 use std::path::{Path, PathBuf};
@@ -235,16 +237,20 @@ impl Layout {
         self.dot.join("tmp")
     }
     /// The versions (file contents) store, packing small contents into
-    /// segments indexed in `db`.
+    /// segments indexed in `db`. Opening it sweeps `.oxen/tmp` of temp
+    /// files whose writers died (killed mid-`add`, say): one readdir of a
+    /// directory that is nearly always empty.
     pub fn versions(&self, db: &Db) -> Versions {
+        sweep_tmp(&self.tmp_dir());
         Versions::with_segments(self.versions_dir(), self.tmp_dir(), db.env.clone(), db.table(Table::Blobs))
     }
 }
 
-/// Write a small file atomically: temp file in `tmp_dir`, then rename.
+/// Write a small file atomically: temp file in `tmp_dir` (made again if
+/// it went missing), then rename.
 pub fn write_atomic(tmp_dir: &Path, dest: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
-    let mut tmp = tempfile::NamedTempFile::new_in(tmp_dir).map_err(|e| StoreError::io(tmp_dir, e))?;
+    let mut tmp = tmp::temp_file(tmp_dir)?;
     tmp.write_all(bytes).map_err(|e| StoreError::io(dest, e))?;
     tmp.as_file().sync_all().map_err(|e| StoreError::io(dest, e))?;
     tmp.persist(dest).map_err(|e| StoreError::io(dest, e.error))?;

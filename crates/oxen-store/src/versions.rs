@@ -434,10 +434,10 @@ impl Versions {
 
     /// Copy a stream into a temp file, hashing it.
     fn stage_stream<R: Read>(&self, reader: R, what: &Path) -> Result<(tempfile::NamedTempFile, ContentId, u64)> {
-        let mut tmp = tempfile::NamedTempFile::new_in(&self.tmp).map_err(|e| StoreError::io(&self.tmp, e))?;
+        let mut tmp = crate::tmp::temp_file(&self.tmp)?;
         let (id, len) = copy_hashing(reader, tmp.as_file_mut()).map_err(|e| match e {
             CopyError::Read(e) => StoreError::io(what, e),
-            CopyError::Write(e) => StoreError::io(&self.tmp, e),
+            CopyError::Write(e) => StoreError::io(tmp.path(), e),
         })?;
         Ok((tmp, id, len))
     }
@@ -478,16 +478,12 @@ impl Versions {
             s.append(&id, bytes)?;
             return Ok(id);
         }
-        let dest = self.path(&id);
-        self.ensure_shard(&dest)?;
-        // The temp file lives in the destination shard: the rename stays in
-        // one directory, and parallel writers spread over 256 directories
-        // instead of all locking one tmp directory.
-        let shard = dest.parent().unwrap_or(&self.dir);
-        let mut tmp =
-            tempfile::Builder::new().prefix(".tmp").tempfile_in(shard).map_err(|e| StoreError::io(shard, e))?;
+        // Loose from memory: contents past SMALL_MAX, rare enough that the
+        // cross-directory rename from tmp/ costs nothing, and staged where
+        // a killed writer's leftovers are swept (see `crate::tmp`).
+        let mut tmp = crate::tmp::temp_file(&self.tmp)?;
         tmp.write_all(bytes).map_err(|e| StoreError::io(tmp.path(), e))?;
-        tmp.persist(&dest).map_err(|e| StoreError::io(&dest, e.error))?;
+        self.publish(tmp, &id)?;
         Ok(id)
     }
 
@@ -656,5 +652,17 @@ mod tests {
         std::fs::create_dir_all(v.path(&other).parent().unwrap()).unwrap();
         std::fs::write(v.path(&other), b"").unwrap();
         assert!(matches!(v.verify(&other).unwrap(), Some(Mismatch::Hash { .. })));
+    }
+
+    #[test]
+    fn temp_files_carry_the_pid_and_a_missing_tmp_dir_is_made_again() {
+        let (_d, _db, v) = store();
+        std::fs::remove_dir(&v.tmp).unwrap();
+        let big = vec![3u8; SMALL_MAX + 1];
+        let id = v.write_bytes(&big).unwrap();
+        assert_eq!(v.read_all(&id).unwrap(), big);
+        let (id2, _) = v.write_reader(&b"streamed"[..], Path::new("x")).unwrap();
+        assert_eq!(v.read_all(&id2).unwrap(), b"streamed");
+        assert_eq!(std::fs::read_dir(&v.tmp).unwrap().count(), 0, "temp files were renamed away");
     }
 }
