@@ -1,5 +1,6 @@
 //! The store's edges: temp files of a killed writer are swept by the next
-//! command, and a missing `.oxen/tmp` is made again.
+//! command, a missing `.oxen/tmp` is made again, a full disk is named as
+//! such with its path.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -76,4 +77,48 @@ fn a_missing_tmp_directory_is_made_again() {
     ox(r, &["switch", "-c", "other"]);
     assert_eq!(run("oxen-rev-parse", r, &["--abbrev-ref", "HEAD"]), "other");
     assert_eq!(ox(r, &["fsck"]), "checked 1 commits, 1 trees, 2 files");
+}
+
+/// A small tmpfs mounted for one test (needs root; skipped otherwise).
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(at).ok()?;
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Tmpfs(at.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_says_no_space_left_on_the_file() {
+    let d = tempfile::tempdir().unwrap();
+    let Some(fs) = Tmpfs::mount(&d.path().join("mnt"), "4m") else {
+        eprintln!("cannot mount a tmpfs (not root?); skipping");
+        return;
+    };
+    let r = fs.0.join("repo");
+    std::fs::create_dir_all(&r).unwrap();
+    ox(&r, &["init"]);
+    // The work-tree file and its copy in the store cannot both fit.
+    write(&r, "big.bin", vec![5u8; 5 << 19]);
+    let e = ox_err(&r, &["add", "big.bin"]);
+    assert!(e.starts_with("error: no space left on "), "{e}");
+    assert!(e.contains(&r.join(".oxen").display().to_string()), "{e}");
+    assert_eq!(tmp_entries(&r), Vec::<String>::new(), "the failed write's temp file stayed");
+    // With room again, the same add works.
+    std::fs::write(r.join("big.bin"), vec![5u8; 1 << 19]).unwrap();
+    ox(&r, &["add", "big.bin"]);
+    ox(&r, &["commit", "-m", "fits"]);
 }

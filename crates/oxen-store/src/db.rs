@@ -220,7 +220,7 @@ impl Db {
     /// many writes in one transaction is also what makes them fast: LMDB
     /// syncs once per commit.
     pub fn begin_write(&self) -> Result<WriteTxn<'_>> {
-        Ok(WriteTxn { db: self, txn: self.env.begin_rw_txn()? })
+        Ok(WriteTxn { db: self, txn: self.env.begin_rw_txn().map_err(|e| StoreError::db(&self.dir, e))? })
     }
 
     /// Ids in a table whose hex form starts with `hex_prefix` (up to `limit`).
@@ -271,7 +271,7 @@ impl WriteTxn<'_> {
 
     /// Write one value, replacing any old one.
     pub fn put(&mut self, t: Table, key: &[u8], value: &[u8]) -> Result<()> {
-        Ok(self.txn.put(self.db.table(t), &key, &value, WriteFlags::empty())?)
+        self.txn.put(self.db.table(t), &key, &value, WriteFlags::empty()).map_err(|e| StoreError::db(&self.db.dir, e))
     }
 
     /// Write one value unless the key exists; returns whether it was new.
@@ -280,7 +280,7 @@ impl WriteTxn<'_> {
         match self.txn.put(self.db.table(t), &key, &value, WriteFlags::NO_OVERWRITE) {
             Ok(()) => Ok(true),
             Err(lmdb::Error::KeyExist) => Ok(false),
-            Err(e) => Err(e.into()),
+            Err(e) => Err(StoreError::db(&self.db.dir, e)),
         }
     }
 
@@ -289,13 +289,13 @@ impl WriteTxn<'_> {
         match self.txn.del(self.db.table(t), &key, None) {
             Ok(()) => Ok(true),
             Err(lmdb::Error::NotFound) => Ok(false),
-            Err(e) => Err(e.into()),
+            Err(e) => Err(StoreError::db(&self.db.dir, e)),
         }
     }
 
     /// Remove every key of a table (replacing the whole index).
     pub fn clear(&mut self, t: Table) -> Result<()> {
-        Ok(self.txn.clear_db(self.db.table(t))?)
+        self.txn.clear_db(self.db.table(t)).map_err(|e| StoreError::db(&self.db.dir, e))
     }
 
     /// Store an object under the id of its bytes; an object already stored
@@ -308,7 +308,7 @@ impl WriteTxn<'_> {
 
     /// Make every write of this transaction visible at once.
     pub fn commit(self) -> Result<()> {
-        Ok(self.txn.commit()?)
+        self.txn.commit().map_err(|e| StoreError::db(&self.db.dir, e))
     }
 }
 

@@ -47,6 +47,16 @@ pub enum StoreError {
         /// What went wrong.
         source: std::io::Error,
     },
+    /// The filesystem holding `path` is full (ENOSPC) or the user's quota
+    /// is used up (EDQUOT): said in words, where the raw error would read
+    /// "Input/output error" or worse after passing through a library.
+    #[error("no space left on {path}{}", if *.quota { " (disk quota exceeded)" } else { "" })]
+    NoSpace {
+        /// The file being written.
+        path: PathBuf,
+        /// EDQUOT rather than ENOSPC.
+        quota: bool,
+    },
     /// The database failed (map full, locks, ...).
     #[error("database error: {0}")]
     Db(DbError),
@@ -102,7 +112,8 @@ impl std::fmt::Display for DbError {
 
 impl std::error::Error for DbError {}
 
-/// The one place LMDB errors enter the rest of the code.
+/// The one place LMDB errors enter the rest of the code. Callers that know
+/// the database's path map a full disk with [`StoreError::db`] instead.
 impl From<lmdb::Error> for StoreError {
     fn from(e: lmdb::Error) -> StoreError {
         StoreError::Db(DbError(e))
@@ -111,19 +122,35 @@ impl From<lmdb::Error> for StoreError {
 
 impl StoreError {
     /// Attach a path to an I/O error so the message names the file. This
-    /// is also where a verified read of stored contents that found them
-    /// corrupt ([`StoreError::CorruptContent`], which travels through `Read`
-    /// as an `io::Error`) becomes a typed error again.
+    /// is also where two errors are recognised for what they are: a full
+    /// disk or quota ([`StoreError::NoSpace`]), and a verified read of
+    /// stored contents that found them corrupt ([`StoreError::CorruptContent`],
+    /// which travels through `Read` as an `io::Error`).
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> StoreError {
         let path = path.into();
+        if let Some(quota) = no_space(&source) {
+            return StoreError::NoSpace { path, quota };
+        }
         match CorruptContent::from_io(&source) {
             Some(content) => StoreError::CorruptContent { path: Some(path), content: content.clone() },
             None => StoreError::Io { path, source },
         }
     }
 
-    /// An LMDB error of the database in `dir`.
-    pub(crate) fn db(_dir: &Path, e: lmdb::Error) -> StoreError {
+    /// An LMDB error of the database in `dir`: as `From`, but a full disk
+    /// names the database.
+    pub(crate) fn db(dir: &Path, e: lmdb::Error) -> StoreError {
+        if let lmdb::Error::Other(code) = e {
+            let path = dir.join("data.mdb");
+            if let Some(quota) = no_space(&std::io::Error::from_raw_os_error(code)) {
+                return StoreError::NoSpace { path, quota };
+            }
+            // LMDB reports a short write as EIO ("TODO: Use which error
+            // code?" in mdb_page_flush), which is what a full disk gives it.
+            if code == rustix::io::Errno::IO.raw_os_error() && fs_is_full(dir) {
+                return StoreError::NoSpace { path, quota: false };
+            }
+        }
         e.into()
     }
 
@@ -145,6 +172,24 @@ impl StoreError {
             StoreError::CorruptContent { content, .. } => Some(content),
             _ => None,
         }
+    }
+}
+
+/// Whether the filesystem holding `dir` has (next to) no space left for
+/// us: less than a megabyte available.
+fn fs_is_full(dir: &Path) -> bool {
+    rustix::fs::statvfs(dir).is_ok_and(|s| s.f_bavail.saturating_mul(s.f_frsize) < 1 << 20)
+}
+
+/// `Some(quota?)` when an I/O error says the disk (or quota) is full.
+fn no_space(e: &std::io::Error) -> Option<bool> {
+    let code = e.raw_os_error()?;
+    if code == rustix::io::Errno::NOSPC.raw_os_error() {
+        Some(false)
+    } else if code == rustix::io::Errno::DQUOT.raw_os_error() {
+        Some(true)
+    } else {
+        None
     }
 }
 
@@ -242,7 +287,7 @@ impl Layout {
     /// directory that is nearly always empty.
     pub fn versions(&self, db: &Db) -> Versions {
         sweep_tmp(&self.tmp_dir());
-        Versions::with_segments(self.versions_dir(), self.tmp_dir(), db.env.clone(), db.table(Table::Blobs))
+        Versions::with_segments(self.versions_dir(), self.tmp_dir(), db.dir(), db.env.clone(), db.table(Table::Blobs))
     }
 }
 

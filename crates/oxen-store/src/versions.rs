@@ -74,6 +74,8 @@ struct SegWriter {
 struct Segments {
     env: Arc<Environment>,
     table: Database,
+    /// The LMDB environment's directory, for messages.
+    db_dir: PathBuf,
     dir: PathBuf,
     writer: Mutex<Option<SegWriter>>,
     pending: Mutex<HashMap<ContentId, Loc>>,
@@ -122,7 +124,7 @@ impl Segments {
         rec.extend_from_slice(id.as_bytes());
         rec.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
         rec.extend_from_slice(bytes);
-        w.file.write_all(&rec).map_err(|e| StoreError::io(self.dir.join(&w.name), e))?;
+        w.file.write_all(&rec).map_err(|e| StoreError::io(self.dir.join(format!("{}.seg", w.name)), e))?;
         let loc = Loc { segment: w.name.clone(), offset: w.offset + RECORD_HEADER, len: bytes.len() as u64 };
         w.offset += rec.len() as u64;
         self.pending.lock().map_err(poisoned)?.insert(*id, loc);
@@ -138,16 +140,17 @@ impl Segments {
             return Ok(());
         }
         if let Some(w) = self.writer.lock().map_err(poisoned)?.as_ref() {
-            w.file.sync_data().map_err(|e| StoreError::io(self.dir.join(&w.name), e))?;
+            w.file.sync_data().map_err(|e| StoreError::io(self.dir.join(format!("{}.seg", w.name)), e))?;
         }
-        let mut txn = self.env.begin_rw_txn()?;
+        let db_err = |e| StoreError::db(&self.db_dir, e);
+        let mut txn = self.env.begin_rw_txn().map_err(db_err)?;
         for (id, loc) in &pending {
             match txn.put(self.table, id.as_bytes(), &loc.encode(), WriteFlags::NO_OVERWRITE) {
                 Ok(()) | Err(lmdb::Error::KeyExist) => {}
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(db_err(e)),
             }
         }
-        txn.commit()?;
+        txn.commit().map_err(db_err)?;
         let mut p = self.pending.lock().map_err(poisoned)?;
         for (id, loc) in &pending {
             if p.get(id) == Some(loc) {
@@ -342,10 +345,22 @@ impl Versions {
 
     /// A store that also packs small contents into segments indexed by the
     /// `blobs` table of `env`.
-    pub(crate) fn with_segments(dir: PathBuf, tmp: PathBuf, env: Arc<Environment>, table: Database) -> Versions {
+    pub(crate) fn with_segments(
+        dir: PathBuf,
+        tmp: PathBuf,
+        db_dir: &Path,
+        env: Arc<Environment>,
+        table: Database,
+    ) -> Versions {
         let seg_dir = dir.join("segments");
-        let segments =
-            Segments { env, table, dir: seg_dir, writer: Mutex::new(None), pending: Mutex::new(HashMap::new()) };
+        let segments = Segments {
+            env,
+            table,
+            db_dir: db_dir.to_path_buf(),
+            dir: seg_dir,
+            writer: Mutex::new(None),
+            pending: Mutex::new(HashMap::new()),
+        };
         Versions { dir, tmp, segments: Some(Arc::new(segments)) }
     }
 
@@ -652,6 +667,19 @@ mod tests {
         std::fs::create_dir_all(v.path(&other).parent().unwrap()).unwrap();
         std::fs::write(v.path(&other), b"").unwrap();
         assert!(matches!(v.verify(&other).unwrap(), Some(Mismatch::Hash { .. })));
+    }
+
+    #[test]
+    fn a_full_disk_is_named_with_its_path() {
+        for (code, quota) in [(rustix::io::Errno::NOSPC, false), (rustix::io::Errno::DQUOT, true)] {
+            let e = StoreError::io("/data/repo/.oxen/tmp/1-x.tmp", io::Error::from_raw_os_error(code.raw_os_error()));
+            assert!(matches!(e, StoreError::NoSpace { quota: q, .. } if q == quota), "{e:?}");
+            assert!(e.to_string().starts_with("no space left on /data/repo/.oxen/tmp/1-x.tmp"), "{e}");
+        }
+        let e = StoreError::db(Path::new("/r/.oxen/db"), lmdb::Error::Other(rustix::io::Errno::NOSPC.raw_os_error()));
+        assert_eq!(e.to_string(), "no space left on /r/.oxen/db/data.mdb");
+        let e = StoreError::io("f", io::Error::from_raw_os_error(rustix::io::Errno::IO.raw_os_error()));
+        assert!(matches!(e, StoreError::Io { .. }));
     }
 
     #[test]
