@@ -16,6 +16,7 @@ mod common;
 mod procs;
 mod sync_support;
 
+mod damaged_repo;
 mod edge;
 mod large_file;
 mod man_pages;

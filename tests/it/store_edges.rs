@@ -1,6 +1,6 @@
 //! The store's edges: temp files of a killed writer are swept by the next
 //! command, a missing `.oxen/tmp` is made again, a full disk is named as
-//! such with its path.
+//! such with its path, and a garbage config is reported before any output.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -77,6 +77,29 @@ fn a_missing_tmp_directory_is_made_again() {
     ox(r, &["switch", "-c", "other"]);
     assert_eq!(run("oxen-rev-parse", r, &["--abbrev-ref", "HEAD"]), "other");
     assert_eq!(ox(r, &["fsck"]), "checked 1 commits, 1 trees, 2 files");
+}
+
+#[test]
+fn a_garbage_config_is_reported_before_any_output() {
+    let d = tempfile::tempdir().unwrap();
+    let r = d.path();
+    ox(r, &["init"]);
+    write(r, "a.txt", "a\n");
+    ox(r, &["add", "."]);
+    ox(r, &["commit", "-m", "one"]);
+    write(r, "b.txt", "b\n");
+    std::fs::write(r.join(".oxen/config.toml"), "[user\nname = 1\n").unwrap();
+    for args in [vec!["status"], vec!["status", "--porcelain"], vec!["log"], vec!["diff"], vec!["show"], vec!["branch"]]
+    {
+        let mut c = oxen(r);
+        c.args(&args);
+        let o = c.output().unwrap();
+        assert!(!o.status.success(), "{args:?} succeeded");
+        assert!(o.stdout.is_empty(), "{args:?} printed before failing: {}", String::from_utf8_lossy(&o.stdout));
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(e.lines().count(), 1, "{args:?}: {e}");
+        assert!(e.starts_with("error: config ") && e.contains("config.toml: line 1"), "{args:?}: {e}");
+    }
 }
 
 /// A small tmpfs mounted for one test (needs root; skipped otherwise).
