@@ -63,9 +63,20 @@ fn pipeline_builds_a_readable_reproducible_commit() {
     assert!(text.contains("author Test Author <test@example.com> 1700000000 +0000"));
     assert!(text.ends_with("first import"));
 
+    // Names print as git prints them (core.quotePath): quoted when not ASCII;
+    // -z gives the raw bytes.
     let listing = run("oxen-ls-tree", root, &["-r", "HEAD"]);
     for f in FILES {
-        assert!(listing.contains(&format!("\t{f}")), "{f} missing from ls-tree:\n{listing}");
+        let shown = oxen_path::quote(f.as_bytes(), oxen_path::Quote::C);
+        assert!(
+            listing.contains(&format!("\t{shown}\n")) || listing.ends_with(&format!("\t{shown}")),
+            "{f} missing from ls-tree:\n{listing}"
+        );
+    }
+    assert!(listing.contains("\t\"images/caf\\303\\251/\\360\\237\\220\\256.png\"\n"), "{listing}");
+    let raw = run("oxen-ls-tree", root, &["-r", "-z", "HEAD"]);
+    for f in FILES {
+        assert!(raw.contains(&format!("\t{f}\0")), "{f} missing from ls-tree -z:\n{raw}");
     }
     assert!(listing.contains("100755 blob"), "executable bit recorded:\n{listing}");
     let top = run("oxen-ls-tree", root, &["HEAD"]);

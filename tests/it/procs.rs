@@ -2,11 +2,8 @@
 //! one particular child, a polite SIGTERM, and polling for a condition
 //! instead of sleeping a guessed time.
 
-use std::io::Read;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
-
-use wait4::Wait4;
 
 /// How a measured child ended.
 #[derive(Debug)]
@@ -20,17 +17,56 @@ pub struct Measured {
 }
 
 /// Run `cmd` to completion (stdout captured, stderr shown) and report its
-/// exit status and the peak RSS of that process alone. The child is reaped
-/// with wait4 on its pid, so children of other tests running in this same
-/// process are not counted (RUSAGE_CHILDREN would add them all up).
-pub fn run_measured(mut cmd: Command) -> Measured {
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("spawn");
-    let mut stdout = String::new();
-    child.stdout.take().expect("piped").read_to_string(&mut stdout).expect("read stdout");
-    // wait4 reaps the child: `Child::wait` must not be called on it afterwards.
-    let used = child.wait4().expect("wait4");
-    Measured { status: used.status, peak_rss_mib: used.rusage.maxrss >> 20, stdout }
+/// exit status and the peak RSS of that process alone.
+///
+/// The child is started by a small launcher (python3 forks it and reaps it
+/// with `wait4`), not directly by this test process: a child spawned
+/// straight from here starts life sharing (vfork) or copying (fork) this
+/// process's memory, and Linux carries that memory's high-water mark into
+/// the child's peak RSS across `exec`. The tests in this binary run in
+/// parallel in one process that can grow to hundreds of MiB, so a direct
+/// measurement of even `true` could read large. The launcher is small, so
+/// what it passes on is a few MiB.
+pub fn run_measured(cmd: Command) -> Measured {
+    let rss_file = tempfile::NamedTempFile::new().expect("temp file for the launcher's report");
+    let mut launcher = Command::new("python3");
+    launcher.args(["-c", LAUNCHER]).arg(rss_file.path()).arg(cmd.get_program()).args(cmd.get_args());
+    if let Some(dir) = cmd.get_current_dir() {
+        launcher.current_dir(dir);
+    }
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => launcher.env(k, v),
+            None => launcher.env_remove(k),
+        };
+    }
+    let out = launcher.stdin(Stdio::null()).stderr(Stdio::inherit()).output().expect("spawn python3 launcher");
+    let kib: u64 = std::fs::read_to_string(rss_file.path())
+        .expect("launcher reports the peak RSS")
+        .trim()
+        .parse()
+        .expect("peak RSS in KiB");
+    Measured { status: out.status, peak_rss_mib: kib >> 10, stdout: String::from_utf8_lossy(&out.stdout).into_owned() }
 }
+
+/// Fork and exec argv[2:], reap it with wait4, write its ru_maxrss (KiB) to
+/// argv[1], and end the way the child ended (same code, or same signal).
+const LAUNCHER: &str = r#"
+import os, signal, sys
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(sys.argv[2], sys.argv[2:])
+    finally:
+        os._exit(127)
+_, status, ru = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as f:
+    f.write(str(ru.ru_maxrss))
+if os.WIFSIGNALED(status):
+    signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
+    os.kill(os.getpid(), os.WTERMSIG(status))
+sys.exit(os.WEXITSTATUS(status))
+"#;
 
 /// Ask a child to stop with SIGTERM (the graceful-shutdown path); an
 /// already-exited child is not an error.
@@ -55,7 +91,7 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
 
 /// The measurement is of the one child: a big child reads big, and a small
 /// child measured after it reads small (RUSAGE_CHILDREN would still report
-/// the big one's peak).
+/// the big one's peak), even while this test process itself is big.
 #[test]
 fn run_measured_reports_the_child_alone() {
     if Command::new("python3").arg("--version").output().is_err() {
@@ -68,7 +104,10 @@ fn run_measured_reports_the_child_alone() {
     assert!(m.status.success(), "{m:?}");
     assert_eq!(m.stdout.trim(), (200u64 << 20).to_string());
     assert!((200..400).contains(&m.peak_rss_mib), "a 200 MiB child measured {} MiB", m.peak_rss_mib);
+    // Make this process big, as the parallel tests in this binary can.
+    let ballast = vec![1u8; 300 << 20];
     let m = run_measured(Command::new("true"));
+    assert_eq!(ballast.iter().map(|&b| b as u64).sum::<u64>(), 300 << 20);
     assert!(m.status.success(), "{m:?}");
     assert!(m.peak_rss_mib < 50, "a tiny child measured {} MiB", m.peak_rss_mib);
 }

@@ -66,7 +66,10 @@ fn commit(repo: &Repo, files: &[(&str, &[u8])], parents: Vec<ContentId>, msg: &s
             columns: vec![Column { name: "id".into(), dtype: "int".into() }],
             rows: 2,
         });
-        map.insert(p.to_string(), FlatEntry { id, mode: oxen_object::mode::FILE, size: b.len() as u64, tabular });
+        map.insert(
+            oxen_path::RepoPath::try_from(*p).unwrap(),
+            FlatEntry { id, mode: oxen_object::mode::FILE, size: b.len() as u64, tabular },
+        );
     }
     let tree = repo.write_tree_from(&map).unwrap();
     let author = Signature { name: "T".into(), email: "t@x".into(), time: 1, tz_minutes: 60 };
@@ -277,7 +280,7 @@ fn apply_op(frames: &mut Vec<Frame>, op: &FrameOp) {
             let f = &mut frames[i.index(n)];
             if let Ok(Tree::Entries(mut es)) = Tree::decode(&f.bytes) {
                 if let Some(e) = es.first_mut() {
-                    e.name = name.to_string();
+                    e.name = name.as_bytes().into();
                     f.bytes = Tree::Entries(es).encode();
                 }
             }

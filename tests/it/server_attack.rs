@@ -464,7 +464,7 @@ fn a_restarted_server_sweeps_temp_files_of_the_push_it_was_killed_in() {
     let orphans = tmp_files(&tmp_dir);
     assert!(!orphans.is_empty(), "no temp file left behind to sweep");
     // A temp file someone is still writing must survive the sweep.
-    let live = oxen_store::locked_temp_in(&tmp_dir).unwrap();
+    let live = oxen_store::temp_file(&tmp_dir).unwrap();
     let (child, addr2) = spawn_server(&sync_dir, &log, &[]);
     let _stop = StopOnDrop(child);
     for o in &orphans {

@@ -11,7 +11,7 @@ use crate::common::*;
 fn status_hashed(root: &std::path::Path) -> (usize, usize) {
     let repo = oxen_repo::Repo::open(root).unwrap();
     let head = repo.flatten_commit(repo.head_commit().unwrap().as_ref()).unwrap();
-    let flat: BTreeMap<String, (oxen_hash::ContentId, u32)> =
+    let flat: BTreeMap<oxen_path::RepoPath, (oxen_hash::ContentId, u32)> =
         head.into_iter().map(|(p, e)| (p, (e.id, e.mode))).collect();
     let index = repo.index().unwrap();
     let st = oxen_index::status(&repo.layout.work, &repo.versions, &index, Some(&flat)).unwrap();

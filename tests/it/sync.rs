@@ -347,7 +347,7 @@ fn bad_packs_are_refused_and_change_nothing() {
         let blob = b"payload".to_vec();
         let blob_id = oxen_hash::ContentId::of(&blob);
         let tree = oxen_object::Tree::Entries(vec![oxen_object::TreeEntry {
-            name: name.to_string(),
+            name: name.into(),
             kind: oxen_object::EntryKind::File,
             mode: oxen_object::mode::FILE,
             id: blob_id,

@@ -102,6 +102,7 @@ from_library_errors!(
     oxen_object::ObjectError,
     oxen_refs::RefError,
     oxen_index::IndexError,
+    oxen_path::PathError,
     oxen_tabular::TabularError,
     oxen_repo::RepoError,
     oxen_pack::PackError,

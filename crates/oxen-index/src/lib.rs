@@ -6,44 +6,39 @@
 //! than the index write time is "racily clean" and is re-hashed, as in git.
 
 mod entry;
-mod paths;
 mod stage;
 mod status;
 mod walk;
 
 pub use entry::{FileStat, IndexEntry, Tracking};
-pub use paths::{path_is_under, quote_path, repo_path, validate_path};
 pub use stage::{
     hash_file, remove_paths, stage_cacheinfo, stage_paths, tracking_for, HashedFile, StageOptions, StageReport,
 };
 pub use status::{status, Change, Status, StatusEntry};
 pub use walk::{walk_work_tree, Walk, WalkOptions, WorkFile};
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use oxen_path::{PathError, RepoPath};
 use oxen_store::{Db, StoreError, Table, WriteTxn};
 
 /// Errors from index operations.
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
-    /// A path given on the command line resolves outside the work tree.
-    #[error("path '{0}' is outside the repository")]
-    OutsideRepo(String),
+    /// A path outside the work tree, or one holding a name no tree can
+    /// hold (`.oxen` in any case).
+    #[error(transparent)]
+    Path(#[from] PathError),
     /// A pathspec matched nothing: an error, as in git, so typos are not silently ignored.
     #[error("pathspec '{0}' did not match any files")]
-    NoMatch(String),
-    /// Paths are stored as UTF-8; others cannot be tracked.
-    #[error("path '{0}' is not valid UTF-8")]
-    NotUtf8(String),
-    /// LMDB keys are bounded, so the index caps path length.
-    #[error("path '{0}' is too long for the index (max 500 bytes)")]
-    TooLong(String),
-    /// A path component that no tree could hold (see `oxen_object::validate_name`).
-    #[error("invalid path '{0}': {1}")]
-    BadPath(String, String),
+    NoMatch(RepoPath),
     /// Removing a directory needs `-r`, so one typo does not unstage a whole tree.
     #[error("not removing '{0}' recursively without -r")]
-    NeedRecursive(String),
+    NeedRecursive(RepoPath),
+    /// An index row that does not decode: the index is damaged.
+    #[error("index entry {0} is malformed")]
+    BadEntry(String),
     /// The stores failed underneath.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -55,8 +50,63 @@ pub enum IndexError {
 /// Result alias.
 pub type Result<T> = std::result::Result<T, IndexError>;
 
-/// Longest path the index can key (LMDB keys are at most 511 bytes).
-pub const MAX_PATH: usize = 500;
+/// Paths up to this many bytes are their own index key, as they always
+/// were (LMDB keys are at most 511 bytes).
+pub const SHORT_KEY_MAX: usize = 500;
+
+/// A longer path is keyed by its first `LONG_KEY_PREFIX` bytes, a NUL
+/// (which no path holds, so the two kinds of key never meet), and the
+/// xxh3-128 of the whole path; the row's value starts with the full path.
+/// Keys then stay near their path's place in byte order, and existing
+/// indexes (short paths only) read as before.
+const LONG_KEY_PREFIX: usize = 480;
+
+/// The LMDB key of `path`'s index row.
+fn index_key(path: &RepoPath) -> Cow<'_, [u8]> {
+    let p = path.as_bytes();
+    if p.len() <= SHORT_KEY_MAX {
+        return Cow::Borrowed(p);
+    }
+    let mut k = Vec::with_capacity(LONG_KEY_PREFIX + 17);
+    k.extend_from_slice(&p[..LONG_KEY_PREFIX]);
+    k.push(0);
+    k.extend_from_slice(oxen_hash::ContentId::of(p).as_bytes());
+    Cow::Owned(k)
+}
+
+/// The value of `path`'s index row: the entry, preceded for a long path
+/// by the path itself (length-prefixed).
+fn index_value(path: &RepoPath, e: &IndexEntry) -> Vec<u8> {
+    let p = path.as_bytes();
+    if p.len() <= SHORT_KEY_MAX {
+        return e.encode();
+    }
+    let mut v = Vec::with_capacity(4 + p.len() + 64);
+    v.extend_from_slice(&(p.len() as u32).to_le_bytes());
+    v.extend_from_slice(p);
+    v.extend_from_slice(&e.encode());
+    v
+}
+
+/// An index row (LMDB key and value) back into its path and entry;
+/// `Ok(None)` for a value that is not an entry (skipped, as before). Public
+/// for debugging dumps (`oxen kvdb-inspect`).
+pub fn decode_index_row(k: &[u8], v: &[u8]) -> Result<Option<(RepoPath, IndexEntry)>> {
+    let bad = |k: &[u8]| IndexError::BadEntry(oxen_path::quote(k, oxen_path::Quote::C).into_owned());
+    let (path, entry) = if k.contains(&0) {
+        let n = v.get(..4).ok_or_else(|| bad(k))?;
+        let n = u32::from_le_bytes(n.try_into().map_err(|_| bad(k))?) as usize;
+        let path = v.get(4..4 + n).ok_or_else(|| bad(k))?;
+        let path = RepoPath::new(path)?;
+        if index_key(&path).as_ref() != k {
+            return Err(bad(k));
+        }
+        (path, &v[4 + n..])
+    } else {
+        (RepoPath::new(k)?, v)
+    };
+    Ok(IndexEntry::decode(entry).map(|e| (path, e)))
+}
 
 const WRITTEN_KEY: &[u8] = b"index-written-ns";
 const TREE_CACHE_KEY: &[u8] = b"index-tree";
@@ -65,8 +115,8 @@ const TREE_CACHE_KEY: &[u8] = b"index-tree";
 /// each, so millions of files fit comfortably).
 #[derive(Clone, Debug, Default)]
 pub struct Index {
-    /// Entries by repository-relative path (`/`-separated).
-    pub entries: BTreeMap<String, IndexEntry>,
+    /// Entries by repository path, in byte order.
+    pub entries: BTreeMap<RepoPath, IndexEntry>,
     /// When the index was last written (ns since epoch), for the racy rule.
     pub written_ns: i64,
 }
@@ -74,17 +124,16 @@ pub struct Index {
 impl Index {
     /// Load every entry.
     pub fn load(db: &Db) -> Result<Index> {
-        // LMDB returns keys sorted, so collecting builds the map in bulk
-        // instead of inserting (and comparing paths) one by one.
-        let mut sorted = Vec::new();
+        // LMDB returns keys sorted (long paths' keys only nearly so), and
+        // collecting sorts what is left and builds the map in bulk instead
+        // of inserting (and comparing paths) one by one.
+        let mut rows = Vec::new();
         for (k, v) in db.scan(Table::Index)? {
-            let path =
-                String::from_utf8(k).map_err(|e| IndexError::NotUtf8(String::from_utf8_lossy(e.as_bytes()).into()))?;
-            if let Some(e) = IndexEntry::decode(&v) {
-                sorted.push((path, e));
+            if let Some(row) = decode_index_row(&k, &v)? {
+                rows.push(row);
             }
         }
-        let entries: BTreeMap<String, IndexEntry> = sorted.into_iter().collect();
+        let entries: BTreeMap<RepoPath, IndexEntry> = rows.into_iter().collect();
         let written_ns =
             db.get(Table::Meta, WRITTEN_KEY)?.and_then(|v| v.try_into().ok().map(i64::from_le_bytes)).unwrap_or(0);
         Ok(Index { entries, written_ns })
@@ -124,16 +173,13 @@ impl Index {
 
     /// Apply changes (`None` removes) in one write transaction and record the
     /// write time, which is returned. Interrupted, it leaves the index as it was.
-    pub fn apply(db: &Db, changes: &[(String, Option<IndexEntry>)]) -> Result<i64> {
+    pub fn apply(db: &Db, changes: &[(RepoPath, Option<IndexEntry>)]) -> Result<i64> {
         let mut txn = db.begin_write()?;
         for (path, e) in changes {
-            if path.len() > MAX_PATH {
-                return Err(IndexError::TooLong(path.clone()));
-            }
             match e {
-                Some(e) => txn.put(Table::Index, path.as_bytes(), &e.encode())?,
+                Some(e) => txn.put(Table::Index, &index_key(path), &index_value(path, e))?,
                 None => {
-                    txn.delete(Table::Index, path.as_bytes())?;
+                    txn.delete(Table::Index, &index_key(path))?;
                 }
             }
         }
@@ -143,14 +189,11 @@ impl Index {
     }
 
     /// Replace the whole index (checkout, reset) in one transaction.
-    pub fn replace(db: &Db, entries: &BTreeMap<String, IndexEntry>) -> Result<()> {
+    pub fn replace(db: &Db, entries: &BTreeMap<RepoPath, IndexEntry>) -> Result<()> {
         let mut txn = db.begin_write()?;
         txn.clear(Table::Index)?;
         for (path, e) in entries {
-            if path.len() > MAX_PATH {
-                return Err(IndexError::TooLong(path.clone()));
-            }
-            txn.put(Table::Index, path.as_bytes(), &e.encode())?;
+            txn.put(Table::Index, &index_key(path), &index_value(path, e))?;
         }
         Self::stamp(&mut txn)?;
         txn.commit()?;

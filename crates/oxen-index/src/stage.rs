@@ -6,13 +6,13 @@ use std::path::Path;
 
 use oxen_hash::ContentId;
 use oxen_object::TabularMeta;
+use oxen_path::RepoPath;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use oxen_store::{Db, Progress, StoreError, Versions};
 use rayon::prelude::*;
 
 use crate::entry::{FileStat, IndexEntry, Tracking};
-use crate::paths::{path_is_under, validate_path};
 use crate::walk::{walk_work_tree, WalkOptions};
 use crate::{Index, IndexError, Result};
 
@@ -28,8 +28,8 @@ pub struct HashedFile {
 }
 
 /// Tracking type of a path, by extension.
-pub fn tracking_for(path: &str) -> Tracking {
-    if oxen_tabular::format_for(path).is_some() {
+pub fn tracking_for(path: &RepoPath) -> Tracking {
+    if oxen_tabular::format_for(&path.to_str_lossy()).is_some() {
         Tracking::Tabular
     } else {
         Tracking::Regular
@@ -39,8 +39,14 @@ pub fn tracking_for(path: &str) -> Tracking {
 /// Hash one work-tree file (a symlink hashes its target), optionally
 /// writing its contents into the versions store, and read the schema of
 /// tabular files.
-pub fn hash_file(versions: &Versions, work: &Path, path: &str, stat: &FileStat, write: bool) -> Result<HashedFile> {
-    let abs = work.join(path);
+pub fn hash_file(
+    versions: &Versions,
+    work: &Path,
+    path: &RepoPath,
+    stat: &FileStat,
+    write: bool,
+) -> Result<HashedFile> {
+    let abs = path.abs(work);
     let id = if stat.mode == oxen_object::mode::SYMLINK {
         let target = std::fs::read_link(&abs).map_err(|e| StoreError::io(&abs, e))?;
         let bytes = target.as_os_str().as_encoded_bytes().to_vec();
@@ -57,7 +63,7 @@ pub fn hash_file(versions: &Versions, work: &Path, path: &str, stat: &FileStat, 
     let tracking = tracking_for(path);
     let tabular = match (tracking, stat.mode) {
         (Tracking::Tabular, m) if m != oxen_object::mode::SYMLINK => {
-            let format = oxen_tabular::format_for(path).unwrap_or("csv");
+            let format = oxen_tabular::format_for(&path.to_str_lossy()).unwrap_or("csv");
             Some(oxen_tabular::infer(&abs, format)?)
         }
         _ => None,
@@ -84,52 +90,59 @@ impl Default for StageOptions {
 #[derive(Clone, Debug, Default)]
 pub struct StageReport {
     /// Paths newly added to the index.
-    pub added: Vec<String>,
+    pub added: Vec<RepoPath>,
     /// Tracked paths whose contents changed.
-    pub updated: Vec<String>,
+    pub updated: Vec<RepoPath>,
     /// Paths removed because they are gone from the work tree.
-    pub removed: Vec<String>,
+    pub removed: Vec<RepoPath>,
     /// Paths found unchanged by the stat cache (not read).
     pub unchanged: usize,
     /// What the work-tree walk had to skip, for the caller to show.
     pub warnings: Vec<String>,
 }
 
-/// Stage repository-relative paths (`""` = everything): files are hashed
+/// Stage repository paths (the root = everything): files are hashed
 /// unless the stat cache says they are unchanged, directories recurse, and
 /// tracked files that vanished are unstaged. Hashing runs in parallel; all
 /// index changes commit in one transaction, so a failure (an unreadable file,
-/// a malformed CSV) leaves the index as it was. `progress` hears how many
-/// files will be hashed and how many are done.
+/// a malformed CSV, a name no tree may hold) leaves the index as it was.
+/// Every name the walk finds is staged or the whole call fails: nothing is
+/// skipped in silence. `progress` hears how many files will be hashed and
+/// how many are done.
 pub fn stage_paths(
     work: &Path,
     db: &Db,
     versions: &Versions,
-    paths: &[String],
+    paths: &[RepoPath],
     opts: StageOptions,
     progress: &dyn Progress,
 ) -> Result<StageReport> {
     let index = Index::load(db)?;
-    let mut candidates: BTreeMap<String, FileStat> = BTreeMap::new();
-    let mut removals: Vec<String> = Vec::new();
+    let mut candidates: BTreeMap<RepoPath, FileStat> = BTreeMap::new();
+    let mut removals: Vec<RepoPath> = Vec::new();
     let mut warnings = Vec::new();
     for p in paths {
-        let meta = std::fs::symlink_metadata(work.join(p)).ok();
+        let meta = std::fs::symlink_metadata(p.abs(work)).ok();
         match meta {
             Some(m) if m.is_dir() => {
                 let walk = walk_work_tree(work, p, WalkOptions { honor_ignore: opts.honor_ignore })?;
+                // A name no tree may hold is never tracked, so refreshing
+                // tracked files (`add -u`, `commit -a`) has nothing to refuse.
+                if let (false, Some(refused)) = (opts.update_only, walk.refused.into_iter().next()) {
+                    return Err(refused.into());
+                }
                 warnings.extend(walk.warnings);
                 let found = walk.files;
-                let seen: std::collections::HashSet<&str> = found.iter().map(|f| f.path.as_str()).collect();
+                let seen: std::collections::HashSet<&RepoPath> = found.iter().map(|f| &f.path).collect();
                 // Tracked files the walk did not report: deleted, or ignored but tracked.
                 for tp in index.entries.keys() {
-                    if !path_is_under(tp, p) {
+                    if !tp.is_under(p) {
                         continue;
                     }
-                    if seen.contains(tp.as_str()) {
+                    if seen.contains(tp) {
                         continue;
                     }
-                    match std::fs::symlink_metadata(work.join(tp)) {
+                    match std::fs::symlink_metadata(tp.abs(work)) {
                         Ok(m) if !m.is_dir() => {
                             candidates.insert(tp.clone(), FileStat::from_metadata(&m));
                         }
@@ -150,7 +163,7 @@ pub fn stage_paths(
                 candidates.insert(p.clone(), FileStat::from_metadata(&m));
             }
             None => {
-                let gone: Vec<String> = index.entries.keys().filter(|k| path_is_under(k, p)).cloned().collect();
+                let gone: Vec<RepoPath> = index.entries.keys().filter(|k| k.is_under(p)).cloned().collect();
                 if gone.is_empty() {
                     return Err(IndexError::NoMatch(p.clone()));
                 }
@@ -158,11 +171,8 @@ pub fn stage_paths(
             }
         }
     }
-    for path in candidates.keys() {
-        validate_path(path)?;
-    }
     let mut report = StageReport { warnings, ..StageReport::default() };
-    let todo: Vec<(&String, &FileStat)> = candidates
+    let todo: Vec<(&RepoPath, &FileStat)> = candidates
         .iter()
         .filter(|(p, st)| match index.entries.get(*p) {
             Some(e) => !index.is_clean(e, st),
@@ -172,7 +182,7 @@ pub fn stage_paths(
     report.unchanged = candidates.len() - todo.len();
     progress.start(todo.len() as u64);
     let done = AtomicU64::new(0);
-    let hashed: Vec<Result<(String, IndexEntry)>> = todo
+    let hashed: Vec<Result<(RepoPath, IndexEntry)>> = todo
         .par_iter()
         .map(|(p, st)| {
             let h = hash_file(versions, work, p, st, true)?;
@@ -180,7 +190,7 @@ pub fn stage_paths(
             Ok(((*p).clone(), IndexEntry { id: h.id, stat: **st, tracking: h.tracking, tabular: h.tabular }))
         })
         .collect();
-    let mut changes: Vec<(String, Option<IndexEntry>)> = Vec::with_capacity(hashed.len() + removals.len());
+    let mut changes: Vec<(RepoPath, Option<IndexEntry>)> = Vec::with_capacity(hashed.len() + removals.len());
     for h in hashed {
         let (p, e) = h?;
         match index.entries.get(&p) {
@@ -208,7 +218,7 @@ pub fn stage_paths(
 
 /// Remove paths from the index. A directory needs `recursive`. Returns the
 /// removed paths; errors if a pathspec matches nothing.
-pub fn remove_paths(db: &Db, paths: &[String], recursive: bool) -> Result<Vec<String>> {
+pub fn remove_paths(db: &Db, paths: &[RepoPath], recursive: bool) -> Result<Vec<RepoPath>> {
     let index = Index::load(db)?;
     let mut out = Vec::new();
     for p in paths {
@@ -216,7 +226,7 @@ pub fn remove_paths(db: &Db, paths: &[String], recursive: bool) -> Result<Vec<St
             out.push(p.clone());
             continue;
         }
-        let below: Vec<String> = index.entries.keys().filter(|k| path_is_under(k, p)).cloned().collect();
+        let below: Vec<RepoPath> = index.entries.keys().filter(|k| k.is_under(p)).cloned().collect();
         if below.is_empty() {
             return Err(IndexError::NoMatch(p.clone()));
         }
@@ -227,7 +237,7 @@ pub fn remove_paths(db: &Db, paths: &[String], recursive: bool) -> Result<Vec<St
     }
     out.sort();
     out.dedup();
-    let changes: Vec<(String, Option<IndexEntry>)> = out.iter().map(|p| (p.clone(), None)).collect();
+    let changes: Vec<(RepoPath, Option<IndexEntry>)> = out.iter().map(|p| (p.clone(), None)).collect();
     Index::apply(db, &changes)?;
     Ok(out)
 }
@@ -236,13 +246,16 @@ pub fn remove_paths(db: &Db, paths: &[String], recursive: bool) -> Result<Vec<St
 /// (`update-index --cacheinfo`). The stat is left empty so the next status
 /// re-hashes the file. Tabular metadata is read from the versions store
 /// when the contents are there.
-pub fn stage_cacheinfo(db: &Db, versions: &Versions, mode: u32, id: ContentId, path: &str) -> Result<()> {
-    validate_path(path)?;
+pub fn stage_cacheinfo(db: &Db, versions: &Versions, mode: u32, id: ContentId, path: &RepoPath) -> Result<()> {
+    if path.is_root() {
+        return Err(oxen_path::PathError::BadName { path: Default::default(), why: "empty name" }.into());
+    }
     let tracking = tracking_for(path);
-    let tabular = match (tracking, oxen_tabular::format_for(path)) {
+    let label = path.to_str_lossy();
+    let tabular = match (tracking, oxen_tabular::format_for(&label)) {
         (Tracking::Tabular, Some(fmt)) if versions.has(&id) && fmt != "parquet" => {
             let f = versions.open(&id)?;
-            Some(oxen_tabular::infer_reader(f, fmt, path)?)
+            Some(oxen_tabular::infer_reader(f, fmt, &label)?)
         }
         (Tracking::Tabular, Some("parquet")) => {
             Some(TabularMeta { format: "parquet".into(), columns: vec![], rows: 0 })
@@ -252,6 +265,6 @@ pub fn stage_cacheinfo(db: &Db, versions: &Versions, mode: u32, id: ContentId, p
     // The size is known from the store; the rest of the stat stays empty so
     // the next status re-hashes the work-tree file.
     let stat = FileStat { mode, size: versions.size(&id)?, ..Default::default() };
-    Index::apply(db, &[(path.to_string(), Some(IndexEntry { id, stat, tracking, tabular }))])?;
+    Index::apply(db, &[(path.clone(), Some(IndexEntry { id, stat, tracking, tabular }))])?;
     Ok(())
 }

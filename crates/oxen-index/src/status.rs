@@ -5,7 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
 
+use bstr::BString;
 use oxen_hash::ContentId;
+use oxen_path::{PathError, RepoPath};
 use oxen_store::Versions;
 use rayon::prelude::*;
 
@@ -24,7 +26,7 @@ pub enum Change {
     /// Path gone.
     Deleted,
     /// Staged rename (exact content match) from the given path.
-    Renamed(String),
+    Renamed(RepoPath),
 }
 
 impl Change {
@@ -42,8 +44,8 @@ impl Change {
 /// One tracked path with a change.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StatusEntry {
-    /// Repository-relative path.
-    pub path: String,
+    /// The path.
+    pub path: RepoPath,
     /// HEAD vs index.
     pub staged: Option<Change>,
     /// Index vs work tree.
@@ -55,14 +57,17 @@ pub struct StatusEntry {
 pub struct Status {
     /// Tracked paths with changes, sorted by path.
     pub entries: Vec<StatusEntry>,
-    /// Untracked files, sorted.
-    pub untracked: Vec<String>,
+    /// Untracked files, sorted by path bytes.
+    pub untracked: Vec<RepoPath>,
     /// Index entries whose stat changed but contents did not; writing them
     /// back makes the next status cheaper.
-    pub refreshed: Vec<(String, IndexEntry)>,
+    pub refreshed: Vec<(RepoPath, IndexEntry)>,
     /// Files read (hashed) to decide their state; 0 on an unchanged tree.
     pub hashed: usize,
-    /// What the work-tree walk had to skip, for the caller to show.
+    /// Work-tree paths holding a name no tree may hold, which cannot be
+    /// versioned: for the caller to show.
+    pub refused: Vec<PathError>,
+    /// Ignore files that could not be read, for the caller to show.
     pub warnings: Vec<String>,
 }
 
@@ -83,35 +88,37 @@ impl Status {
     }
 
     /// Untracked entries as git shows them by default: a directory holding
-    /// no tracked file collapses to `dir/`.
-    pub fn untracked_collapsed(&self, index: &Index) -> Vec<String> {
-        let mut tracked_dirs: HashSet<&str> = HashSet::new();
+    /// no tracked file collapses to `dir/`. Raw bytes, sorted; directories
+    /// end in `/` (so these are not `RepoPath`s: quote them for output).
+    pub fn untracked_collapsed(&self, index: &Index) -> Vec<BString> {
+        let mut tracked_dirs: HashSet<&[u8]> = HashSet::new();
         for p in index.entries.keys() {
-            let mut s = p.as_str();
-            while let Some((d, _)) = s.rsplit_once('/') {
+            for d in p.ancestors() {
                 if !tracked_dirs.insert(d) {
                     break;
                 }
-                s = d;
             }
         }
-        let mut out: BTreeSet<String> = BTreeSet::new();
+        let mut out: BTreeSet<BString> = BTreeSet::new();
         for u in &self.untracked {
-            let mut shown = u.clone();
-            let mut end = 0;
-            while let Some(pos) = u[end..].find('/') {
-                let dir = &u[..end + pos];
-                if !tracked_dirs.contains(dir) {
-                    shown = format!("{dir}/");
-                    break;
+            let b = u.as_bytes();
+            // The outermost directory holding no tracked file stands for all below it.
+            let collapsed = b
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| **c == b'/')
+                .map(|(i, _)| &b[..i])
+                .find(|dir| !tracked_dirs.contains(dir));
+            out.insert(match collapsed {
+                Some(dir) => {
+                    let mut v = dir.to_vec();
+                    v.push(b'/');
+                    v.into()
                 }
-                end += pos + 1;
-            }
-            out.insert(shown);
+                None => b.into(),
+            });
         }
-        let mut v: Vec<String> = out.into_iter().collect();
-        v.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-        v
+        out.into_iter().collect()
     }
 }
 
@@ -123,11 +130,11 @@ pub fn status(
     work: &Path,
     versions: &Versions,
     index: &Index,
-    head: Option<&BTreeMap<String, (ContentId, u32)>>,
+    head: Option<&BTreeMap<RepoPath, (ContentId, u32)>>,
 ) -> Result<Status> {
-    let walk = walk_work_tree(work, "", WalkOptions::default())?;
+    let walk = walk_work_tree(work, &RepoPath::root(), WalkOptions::default())?;
     let files = walk.files;
-    let mut st = Status { warnings: walk.warnings, ..Status::default() };
+    let mut st = Status { warnings: walk.warnings, refused: walk.refused, ..Status::default() };
     // Index and walk are both sorted by path bytes: one merge pass pairs
     // them up, with no per-path map lookups.
     let mut work_of: Vec<Option<&FileStat>> = Vec::with_capacity(index.entries.len());
@@ -136,7 +143,7 @@ pub fn status(
         let mut w = files.iter().peekable();
         for path in index.entries.keys() {
             while let Some(f) = w.peek() {
-                if f.path.as_bytes() < path.as_bytes() {
+                if f.path < *path {
                     untracked.push(f.path.clone());
                     w.next();
                 } else {
@@ -153,13 +160,13 @@ pub fn status(
         }
         untracked.extend(w.map(|f| f.path.clone()));
     }
-    let mut unstaged: BTreeMap<String, Change> = BTreeMap::new();
-    let mut to_hash: Vec<(&String, &IndexEntry, FileStat)> = Vec::new();
+    let mut unstaged: BTreeMap<RepoPath, Change> = BTreeMap::new();
+    let mut to_hash: Vec<(&RepoPath, &IndexEntry, FileStat)> = Vec::new();
     for ((path, entry), seen) in index.entries.iter().zip(work_of) {
         let stat = match seen {
             Some(s) => *s,
             // Not walked: deleted, or ignored while tracked.
-            None => match std::fs::symlink_metadata(work.join(path)) {
+            None => match std::fs::symlink_metadata(path.abs(work)) {
                 Ok(m) if !m.is_dir() => FileStat::from_metadata(&m),
                 _ => {
                     unstaged.insert(path.clone(), Change::Deleted);
@@ -174,7 +181,7 @@ pub fn status(
     st.hashed = to_hash.len();
     // Per hashed path: `Some(fresh entry)` when only its stat changed,
     // `None` when its contents did.
-    type Rehashed = Result<Option<(String, Option<IndexEntry>)>>;
+    type Rehashed = Result<Option<(RepoPath, Option<IndexEntry>)>>;
     let results: Vec<Rehashed> = to_hash
         .par_iter()
         .map(|(path, entry, stat)| {
@@ -206,8 +213,8 @@ pub fn status(
     }
 
     // HEAD vs index.
-    let mut staged: BTreeMap<String, Change> = BTreeMap::new();
-    let mut deleted: Vec<&String> = Vec::new();
+    let mut staged: BTreeMap<RepoPath, Change> = BTreeMap::new();
+    let mut deleted: Vec<&RepoPath> = Vec::new();
     let empty = BTreeMap::new();
     let compare_head = head.is_some();
     let head = head.unwrap_or(&empty);
@@ -215,7 +222,7 @@ pub fn status(
         let mut h = head.iter().peekable();
         for (path, entry) in &index.entries {
             while let Some((hp, _)) = h.peek() {
-                if hp.as_bytes() < path.as_bytes() {
+                if *hp < path {
                     deleted.push(hp);
                     h.next();
                 } else {
@@ -237,7 +244,7 @@ pub fn status(
         deleted.extend(h.map(|(p, _)| p));
     }
     // Exact renames: a staged deletion whose contents reappear as a staged addition.
-    let mut added_by_id: HashMap<ContentId, Vec<String>> = HashMap::new();
+    let mut added_by_id: HashMap<ContentId, Vec<RepoPath>> = HashMap::new();
     for (p, c) in &staged {
         if *c == Change::Added {
             added_by_id.entry(index.entries[p].id).or_default().push(p.clone());
@@ -256,14 +263,13 @@ pub fn status(
         }
     }
 
-    let mut all: BTreeSet<&String> = staged.keys().collect();
+    // BTreeSet order is byte order: the entries come out sorted.
+    let mut all: BTreeSet<&RepoPath> = staged.keys().collect();
     all.extend(unstaged.keys());
-    let mut entries: Vec<StatusEntry> = all
+    st.entries = all
         .into_iter()
         .map(|p| StatusEntry { path: p.clone(), staged: staged.get(p).cloned(), unstaged: unstaged.get(p).cloned() })
         .collect();
-    entries.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
-    st.entries = entries;
     st.untracked = untracked;
     Ok(st)
 }

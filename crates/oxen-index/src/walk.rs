@@ -6,8 +6,12 @@
 //! (d_type), stats are taken relative to the open directory (fstatat, no
 //! full path lookup per file), and subdirectories are walked in parallel.
 
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use oxen_path::{PathError, RepoPath};
 
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use rayon::prelude::*;
@@ -18,19 +22,22 @@ use crate::Result;
 /// A file found in the work tree.
 #[derive(Clone, Debug)]
 pub struct WorkFile {
-    /// Repository-relative, `/`-separated.
-    pub path: String,
+    /// Its path in the repository.
+    pub path: RepoPath,
     /// Its stat when seen.
     pub stat: FileStat,
 }
 
-/// What a walk found: the files, and what it had to skip, as warnings for
-/// the caller to show (a library does not print).
+/// What a walk found: the files, what cannot be versioned, and warnings
+/// for the caller to show (a library does not print).
 #[derive(Clone, Debug, Default)]
 pub struct Walk {
-    /// Files, sorted by path.
+    /// Files, sorted by path bytes.
     pub files: Vec<WorkFile>,
-    /// Paths skipped (not UTF-8) and ignore files that could not be read.
+    /// Paths holding a name no tree may hold (`.oxen` in another letter
+    /// case): never skipped in silence; staging them is an error.
+    pub refused: Vec<PathError>,
+    /// Ignore files that could not be read.
     pub warnings: Vec<String>,
 }
 
@@ -83,50 +90,50 @@ impl Rules {
 }
 
 /// Rules from `.oxenignore` files in `work` and every directory down to `sub`.
-fn rules_for(work: &Path, sub: &str, opts: WalkOptions, warnings: &mut Vec<String>) -> Rules {
+fn rules_for(work: &Path, sub: &RepoPath, opts: WalkOptions, warnings: &mut Vec<String>) -> Rules {
     let mut rules = Rules::default();
     if !opts.honor_ignore {
         return rules;
     }
     let mut dir = work.to_path_buf();
-    let comps: Vec<&str> = if sub.is_empty() { vec![] } else { sub.split('/').collect() };
+    let comps: Vec<&[u8]> = sub.components().collect();
     for i in 0..=comps.len() {
         let f = dir.join(".oxenignore");
         if f.is_file() {
             rules = rules.with_file(&dir, &f, warnings);
         }
         if i < comps.len() {
-            dir = dir.join(comps[i]);
+            dir = dir.join(OsStr::from_bytes(comps[i]));
         }
     }
     rules
 }
 
-/// Every file under `work/<sub>` (sub = "" for the whole tree), sorted by path.
-/// Paths that are not UTF-8 are skipped, with a warning.
-pub fn walk_work_tree(work: &Path, sub: &str, opts: WalkOptions) -> Result<Walk> {
-    let start = if sub.is_empty() { work.to_path_buf() } else { work.join(sub) };
+/// Every file under `work/<sub>` (the root for the whole tree), sorted by
+/// path bytes. Names are taken as the file system has them, UTF-8 or not.
+pub fn walk_work_tree(work: &Path, sub: &RepoPath, opts: WalkOptions) -> Result<Walk> {
+    let start = sub.abs(work);
     let meta = match std::fs::symlink_metadata(&start) {
         Ok(m) => m,
         Err(_) => return Ok(Walk::default()),
     };
     if !meta.is_dir() {
-        let files = vec![WorkFile { path: sub.to_string(), stat: FileStat::from_metadata(&meta) }];
-        return Ok(Walk { files, warnings: Vec::new() });
+        let files = vec![WorkFile { path: sub.clone(), stat: FileStat::from_metadata(&meta) }];
+        return Ok(Walk { files, ..Walk::default() });
     }
     let mut warnings = Vec::new();
     let rules = rules_for(work, sub, opts, &mut warnings);
-    let (files, more) = walk_dir(&start, sub, &rules, opts);
-    warnings.extend(more);
-    Ok(Walk { files, warnings })
+    let mut found = walk_dir(&start, sub, &rules, opts);
+    warnings.append(&mut found.warnings);
+    Ok(Walk { files: found.files, refused: found.refused, warnings })
 }
 
-fn walk_dir(abs: &Path, rel: &str, parent_rules: &Rules, opts: WalkOptions) -> (Vec<WorkFile>, Vec<String>) {
-    let mut warnings = Vec::new();
-    let Ok(rd) = std::fs::read_dir(abs) else { return (Vec::new(), warnings) };
+fn walk_dir(abs: &Path, rel: &RepoPath, parent_rules: &Rules, opts: WalkOptions) -> Walk {
+    let mut found = Walk::default();
+    let Ok(rd) = std::fs::read_dir(abs) else { return found };
     let entries: Vec<std::fs::DirEntry> = rd.filter_map(|e| e.ok()).collect();
     let rules = if opts.honor_ignore && entries.iter().any(|e| e.file_name() == ".oxenignore") {
-        parent_rules.with_file(abs, &abs.join(".oxenignore"), &mut warnings)
+        parent_rules.with_file(abs, &abs.join(".oxenignore"), &mut found.warnings)
     } else {
         parent_rules.clone()
     };
@@ -134,43 +141,48 @@ fn walk_dir(abs: &Path, rel: &str, parent_rules: &Rules, opts: WalkOptions) -> (
     // children by that key and splicing each directory's (already sorted)
     // contents in its place yields full paths in byte order, with no global
     // sort of long paths.
-    let mut items: Vec<(String, Item)> = Vec::new();
-    let mut dirs: Vec<(PathBuf, String)> = Vec::new();
+    let mut items: Vec<(Vec<u8>, Item)> = Vec::new();
+    let mut dirs: Vec<(PathBuf, RepoPath)> = Vec::new();
     for e in entries {
         let name = e.file_name();
-        let Some(name) = name.to_str() else {
-            warnings.push(format!("skipping non-UTF-8 path {}", e.path().display()));
-            continue;
-        };
-        if name == ".oxen" {
+        let name = name.as_bytes();
+        if name == b".oxen" {
             continue;
         }
         let Ok(ft) = e.file_type() else { continue };
-        let child_rel = if rel.is_empty() { name.to_string() } else { format!("{rel}/{name}") };
+        if !(ft.is_dir() || ft.is_file() || ft.is_symlink()) {
+            continue;
+        }
+        let p = e.path();
+        if !rules.0.is_empty() && rules.ignored(&p, ft.is_dir()) {
+            continue;
+        }
+        let child_rel = match rel.join(name) {
+            Ok(c) => c,
+            Err(err) => {
+                found.refused.push(err);
+                continue;
+            }
+        };
         if ft.is_dir() {
-            let p = e.path();
-            if !rules.0.is_empty() && rules.ignored(&p, true) {
-                continue;
-            }
-            items.push((format!("{name}/"), Item::Dir(dirs.len())));
+            let mut key = name.to_vec();
+            key.push(b'/');
+            items.push((key, Item::Dir(dirs.len())));
             dirs.push((p, child_rel));
-        } else if ft.is_file() || ft.is_symlink() {
-            if !rules.0.is_empty() && rules.ignored(&e.path(), false) {
-                continue;
-            }
+        } else {
             // DirEntry::metadata stats relative to the open directory.
             let Ok(m) = e.metadata() else { continue };
-            items.push((name.to_string(), Item::File(WorkFile { path: child_rel, stat: FileStat::from_metadata(&m) })));
+            items.push((name.to_vec(), Item::File(WorkFile { path: child_rel, stat: FileStat::from_metadata(&m) })));
         }
     }
-    let walked: Vec<(Vec<WorkFile>, Vec<String>)> =
-        dirs.par_iter().map(|(p, r)| walk_dir(p, r, &rules, opts)).collect();
+    let walked: Vec<Walk> = dirs.par_iter().map(|(p, r)| walk_dir(p, r, &rules, opts)).collect();
     let mut nested = Vec::with_capacity(walked.len());
-    for (files, w) in walked {
-        nested.push(files);
-        warnings.extend(w);
+    for mut w in walked {
+        nested.push(std::mem::take(&mut w.files));
+        found.warnings.append(&mut w.warnings);
+        found.refused.append(&mut w.refused);
     }
-    items.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    items.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let mut out = Vec::with_capacity(items.len() + nested.iter().map(Vec::len).sum::<usize>());
     for (_, item) in items {
         match item {
@@ -178,7 +190,8 @@ fn walk_dir(abs: &Path, rel: &str, parent_rules: &Rules, opts: WalkOptions) -> (
             Item::Dir(i) => out.append(&mut nested[i]),
         }
     }
-    (out, warnings)
+    found.files = out;
+    found
 }
 
 enum Item {

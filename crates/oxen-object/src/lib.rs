@@ -24,8 +24,8 @@ pub enum ObjectError {
         why: String,
     },
     /// A tree entry name that could escape or corrupt a work tree (`..`, `/`, `.oxen`, ...).
-    #[error("invalid name '{0}' in tree: {1}")]
-    BadName(String, &'static str),
+    #[error("invalid name {} in tree: {}", oxen_path::quote(.0, oxen_path::Quote::C), .1)]
+    BadName(bstr::BString, &'static str),
 }
 
 pub(crate) fn malformed(what: &'static str, why: impl Into<String>) -> ObjectError {

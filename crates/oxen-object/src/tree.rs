@@ -7,6 +7,7 @@
 //! rewrites one bucket of about a thousand entries plus the small bucket
 //! list, not the whole directory.
 
+use bstr::BString;
 use oxen_hash::ContentId;
 use serde::{Deserialize, Serialize};
 
@@ -49,8 +50,9 @@ pub struct TabularMeta {
 /// One entry of a directory.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TreeEntry {
-    /// File or directory name (a single path component).
-    pub name: String,
+    /// File or directory name (a single path component): any bytes a
+    /// Linux name may hold, but see [`validate_name`].
+    pub name: BString,
     /// File or directory.
     pub kind: EntryKind,
     /// git-style mode (see [`crate::mode`]).
@@ -78,25 +80,11 @@ pub enum Tree {
     },
 }
 
-/// Check a single path component is safe to create inside a work tree.
-pub fn validate_name(name: &str) -> Result<(), ObjectError> {
-    let bad = |why| Err(ObjectError::BadName(name.to_string(), why));
-    if name.is_empty() {
-        return bad("empty name");
-    }
-    if name == "." || name == ".." {
-        return bad("'.' and '..' are not allowed");
-    }
-    if name.contains('/') || name.contains('\\') {
-        return bad("names may not contain '/' or '\\'");
-    }
-    if name.contains('\0') {
-        return bad("names may not contain NUL");
-    }
-    if name.eq_ignore_ascii_case(".oxen") {
-        return bad("'.oxen' is reserved");
-    }
-    Ok(())
+/// Check a single path component is safe to create inside a work tree
+/// (the rules are [`oxen_path::validate_name`]'s: any bytes but `/` and
+/// NUL, not empty, `.`, `..` or `.oxen` in any case).
+pub fn validate_name(name: &[u8]) -> Result<(), ObjectError> {
+    oxen_path::validate_name(name).map_err(|why| ObjectError::BadName(name.into(), why))
 }
 
 /// How many hash bits to split a directory of `n` entries by (0 = not split).
@@ -109,11 +97,11 @@ pub fn bucket_bits_for(n: usize) -> u8 {
 }
 
 /// The bucket a name falls in when its directory is split by `bits` bits.
-pub fn bucket_of(name: &str, bits: u8) -> u32 {
+pub fn bucket_of(name: &[u8], bits: u8) -> u32 {
     if bits == 0 {
         return 0;
     }
-    (xxhash_rust::xxh3::xxh3_64(name.as_bytes()) >> (64 - bits as u32)) as u32
+    (xxhash_rust::xxh3::xxh3_64(name) >> (64 - bits as u32)) as u32
 }
 
 struct Reader<'a> {
@@ -152,7 +140,7 @@ impl Tree {
         match self {
             Tree::Entries(entries) => {
                 let mut sorted: Vec<&TreeEntry> = entries.iter().collect();
-                sorted.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+                sorted.sort_by(|a, b| a.name.cmp(&b.name));
                 out.push(0);
                 out.extend_from_slice(&(sorted.len() as u32).to_le_bytes());
                 for e in sorted {
@@ -164,7 +152,7 @@ impl Tree {
                     out.extend_from_slice(e.id.as_bytes());
                     out.extend_from_slice(&e.size.to_le_bytes());
                     out.extend_from_slice(&(e.name.len() as u32).to_le_bytes());
-                    out.extend_from_slice(e.name.as_bytes());
+                    out.extend_from_slice(&e.name[..]);
                     let meta = match &e.tabular {
                         // Struct fields serialise in declaration order, so this is deterministic.
                         Some(m) => serde_json::to_vec(m).unwrap_or_default(),
@@ -211,9 +199,8 @@ impl Tree {
                     let id = r.id()?;
                     let size = r.u64()?;
                     let nlen = r.u32()? as usize;
-                    let name = std::str::from_utf8(r.take(nlen)?)
-                        .map_err(|_| malformed("tree", "name is not UTF-8"))?
-                        .to_string();
+                    // Names are bytes: UTF-8 or not, as the file system had them.
+                    let name = BString::from(r.take(nlen)?);
                     validate_name(&name)?;
                     let mlen = r.u32()? as usize;
                     let tabular = if mlen == 0 {
@@ -227,8 +214,14 @@ impl Tree {
                     entries.push(TreeEntry { name, kind, mode, id, size, tabular });
                 }
                 for w in entries.windows(2) {
-                    if w[0].name.as_bytes() >= w[1].name.as_bytes() {
-                        return Err(malformed("tree", format!("entries not sorted or duplicated at '{}'", w[1].name)));
+                    if w[0].name >= w[1].name {
+                        return Err(malformed(
+                            "tree",
+                            format!(
+                                "entries not sorted or duplicated at {}",
+                                oxen_path::quote(&w[1].name, oxen_path::Quote::C)
+                            ),
+                        ));
                     }
                 }
                 Tree::Entries(entries)
@@ -285,7 +278,7 @@ impl Tree {
                         Tree::Buckets { .. } => return Err(malformed("tree", "nested bucket node").into()),
                     }
                 }
-                all.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+                all.sort_by(|a, b| a.name.cmp(&b.name));
                 Ok(all)
             }
         }
@@ -326,9 +319,42 @@ mod tests {
     }
 
     #[test]
+    fn accepts_any_linux_name() {
+        // Older decoders refused '\\' and non-UTF-8; Linux (and git) allow both.
+        for n in [&b"back\\slash"[..], b"caf\xe9.txt", b"new\nline", b"tab\t\"q\"", b"\xff\xfe"] {
+            let mut e = entry("ok");
+            e.name = n.into();
+            let t = Tree::Entries(vec![e.clone()]);
+            assert_eq!(Tree::decode(&t.encode()).unwrap(), t);
+        }
+    }
+
+    #[test]
+    fn rejects_reserved_name_in_any_case() {
+        for n in [".OXEN", ".Oxen", ".oXeN"] {
+            let mut e = entry("ok");
+            e.name = n.into();
+            assert!(Tree::decode(&Tree::Entries(vec![e]).encode()).is_err(), "{n}");
+        }
+    }
+
+    #[test]
     fn bucket_bits() {
         assert_eq!(bucket_bits_for(10), 0);
         assert_eq!(bucket_bits_for(2048), 0);
         assert_eq!(bucket_bits_for(1_000_000), 10);
+    }
+}
+
+#[cfg(test)]
+mod pinned {
+    use super::*;
+
+    /// Bucket placement is part of a tree's id: the same names must land
+    /// in the same buckets forever. Values computed before names became bytes.
+    #[test]
+    fn bucket_placement_is_unchanged() {
+        let got: Vec<u32> = ["a", "data-000001.csv", "caf\u{e9}"].iter().map(|n| bucket_of(n.as_bytes(), 10)).collect();
+        assert_eq!(got, vec![923, 744, 306]);
     }
 }

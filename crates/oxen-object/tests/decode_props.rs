@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use bstr::BString;
 use oxen_hash::ContentId;
 use oxen_object::{validate_name, Column, Commit, EntryKind, Signature, TabularMeta, Tree, TreeEntry};
 use proptest::collection::vec;
@@ -15,12 +16,15 @@ fn content_id() -> impl Strategy<Value = ContentId> {
     any::<[u8; 16]>().prop_map(ContentId)
 }
 
-/// Any name `validate_name` accepts: mostly arbitrary Unicode, plus a few
-/// near-misses of the reserved names.
-fn name() -> impl Strategy<Value = String> {
+/// Any name `validate_name` accepts: arbitrary Unicode, arbitrary bytes
+/// (names are bytes, UTF-8 or not), and a few near-misses of the reserved
+/// names.
+fn name() -> impl Strategy<Value = BString> {
     prop_oneof![
-        4 => vec(any::<char>(), 1..=10).prop_map(String::from_iter),
-        1 => prop::sample::select(vec!["...", ".oxen2", "oxen", ". ", "a.", "-"]).prop_map(String::from),
+        3 => vec(any::<char>(), 1..=10).prop_map(|cs| BString::from(String::from_iter(cs))),
+        2 => vec(any::<u8>(), 1..=10).prop_map(BString::from),
+        1 => prop::sample::select(vec!["...", ".oxen2", "oxen", ". ", "a.", "-", "back\\slash", "\n"])
+            .prop_map(BString::from),
     ]
     .prop_filter("valid name", |n| validate_name(n).is_ok())
 }

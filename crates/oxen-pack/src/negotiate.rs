@@ -109,7 +109,7 @@ enum Old {
     Node(Option<ContentId>),
     /// The merged entries of a bucketed directory, by name (shared by all
     /// its buckets).
-    Map(Rc<HashMap<String, (EntryKind, ContentId)>>),
+    Map(Rc<HashMap<bstr::BString, (EntryKind, ContentId)>>),
 }
 
 /// One step of the tree walk. The walk keeps its own stack instead of
@@ -131,7 +131,7 @@ struct Walker<'r> {
 }
 
 impl Walker<'_> {
-    fn entries_of(&self, id: Option<ContentId>) -> Result<HashMap<String, (EntryKind, ContentId)>> {
+    fn entries_of(&self, id: Option<ContentId>) -> Result<HashMap<bstr::BString, (EntryKind, ContentId)>> {
         Ok(match id {
             None => HashMap::new(),
             Some(t) => read_tree(self.src, &t)?

@@ -41,6 +41,9 @@ pub enum RepoError {
     /// A ref could not be read or moved.
     #[error(transparent)]
     Ref(#[from] RefError),
+    /// A path that cannot be a repository path.
+    #[error(transparent)]
+    Path(#[from] oxen_path::PathError),
     /// A stored commit or tree does not decode.
     #[error(transparent)]
     Object(#[from] ObjectError),

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use oxen_hash::ContentId;
 use oxen_object::Commit;
+use oxen_path::RepoPath;
 use oxen_refs::{Expect, Head};
 use oxen_store::{NoProgress, StoreError};
 
@@ -23,7 +24,7 @@ pub enum MergeOutcome {
     /// A merge commit was made.
     Merged(ContentId),
     /// Conflicting paths; the merge awaits `add` + `commit`.
-    Conflicts(Vec<String>),
+    Conflicts(Vec<RepoPath>),
 }
 
 /// A merge in progress (after conflicts).
@@ -34,7 +35,7 @@ pub struct MergeState {
     /// The message the merge commit will get.
     pub message: String,
     /// Paths still unresolved.
-    pub conflicts: Vec<String>,
+    pub conflicts: Vec<RepoPath>,
 }
 
 impl Repo {
@@ -45,12 +46,15 @@ impl Repo {
         let theirs = ContentId::from_hex(text.trim())
             .map_err(|_| RepoError::Refused(format!("{} is malformed", p.display())))?;
         let message = std::fs::read_to_string(self.layout.dot.join("MERGE_MSG")).unwrap_or_default();
-        let conflicts = std::fs::read_to_string(self.layout.dot.join("MERGE_CONFLICTS"))
-            .unwrap_or_default()
-            .lines()
+        let list = std::fs::read(self.layout.dot.join("MERGE_CONFLICTS")).unwrap_or_default();
+        // NUL-terminated paths (a name may hold a newline); a list written
+        // before names were bytes is one path per line.
+        let sep = if list.contains(&0) { 0 } else { b'\n' };
+        let conflicts = list
+            .split(|b| *b == sep)
             .filter(|l| !l.is_empty())
-            .map(str::to_string)
-            .collect();
+            .map(RepoPath::new)
+            .collect::<std::result::Result<Vec<_>, _>>()?;
         Ok(Some(MergeState { theirs, message, conflicts }))
     }
 
@@ -65,11 +69,12 @@ impl Repo {
                 }
             }
             Some(s) => {
-                oxen_store::write_atomic(
-                    &tmp,
-                    &dot.join("MERGE_CONFLICTS"),
-                    (s.conflicts.join("\n") + "\n").as_bytes(),
-                )?;
+                let mut list = Vec::new();
+                for c in &s.conflicts {
+                    list.extend_from_slice(c.as_bytes());
+                    list.push(0);
+                }
+                oxen_store::write_atomic(&tmp, &dot.join("MERGE_CONFLICTS"), &list)?;
                 oxen_store::write_atomic(&tmp, &dot.join("MERGE_MSG"), s.message.as_bytes())?;
                 oxen_store::write_atomic(&tmp, &dot.join("MERGE_HEAD"), format!("{}\n", s.theirs).as_bytes())?;
             }
@@ -121,11 +126,12 @@ impl Repo {
         let base_files = self.flatten_commit(base.as_ref())?;
         let theirs_files = self.flatten_commit(Some(theirs))?;
         let config = self.config()?;
-        let mut merged: BTreeMap<String, FlatEntry> = BTreeMap::new();
-        let mut conflicts: Vec<String> = Vec::new();
+        let mut merged: BTreeMap<RepoPath, FlatEntry> = BTreeMap::new();
+        let mut conflicts: Vec<RepoPath> = Vec::new();
         // Work-tree writes for conflicted paths: path -> bytes.
-        let mut conflict_files: Vec<(String, Vec<u8>)> = Vec::new();
-        let paths: BTreeSet<&String> = base_files.keys().chain(ours_files.keys()).chain(theirs_files.keys()).collect();
+        let mut conflict_files: Vec<(RepoPath, Vec<u8>)> = Vec::new();
+        let paths: BTreeSet<&RepoPath> =
+            base_files.keys().chain(ours_files.keys()).chain(theirs_files.keys()).collect();
         for p in paths {
             let (b, o, t) = (base_files.get(p), ours_files.get(p), theirs_files.get(p));
             let same = |x: Option<&FlatEntry>, y: Option<&FlatEntry>| match (x, y) {
@@ -150,7 +156,7 @@ impl Repo {
             match (o, t) {
                 (Some(o), Some(t)) => {
                     let path_keys: Vec<String> = if keys.is_empty() {
-                        config.tabular_keys.get(p.as_str()).cloned().unwrap_or_default()
+                        p.to_str().and_then(|p| config.tabular_keys.get(p)).cloned().unwrap_or_default()
                     } else {
                         keys.to_vec()
                     };
@@ -177,12 +183,12 @@ impl Repo {
         self.versions.flush()?;
         let message = format!("Merge {label}\n");
         // Bring work tree and index to the merged state (conflicted paths keep ours in the index).
-        let to_write: BTreeMap<String, FlatEntry> = merged
+        let to_write: BTreeMap<RepoPath, FlatEntry> = merged
             .iter()
             .filter(|(p, e)| ours_files.get(*p).is_none_or(|o| o.id != e.id || o.mode != e.mode))
             .map(|(p, e)| (p.clone(), e.clone()))
             .collect();
-        let removed: Vec<String> = ours_files.keys().filter(|p| !merged.contains_key(*p)).cloned().collect();
+        let removed: Vec<RepoPath> = ours_files.keys().filter(|p| !merged.contains_key(*p)).cloned().collect();
         if conflicts.is_empty() {
             let tree = self.write_tree_from(&merged)?;
             let author = crate::signature(&config)?;
@@ -193,7 +199,7 @@ impl Repo {
         }
         self.apply_to_worktree(&to_write, &removed, &NoProgress)?;
         for (p, bytes) in conflict_files {
-            let abs = self.layout.work.join(&p);
+            let abs = p.abs(&self.layout.work);
             std::fs::write(&abs, bytes).map_err(|e| StoreError::io(&abs, e))?;
         }
         conflicts.sort();
@@ -223,23 +229,25 @@ impl Repo {
     #[allow(clippy::type_complexity)]
     fn merge_contents(
         &self,
-        path: &str,
+        path: &RepoPath,
         base: Option<&FlatEntry>,
         ours: &FlatEntry,
         theirs: &FlatEntry,
         keys: &[String],
         label: &str,
-    ) -> Result<std::result::Result<FlatEntry, Vec<(String, Vec<u8>)>>> {
+    ) -> Result<std::result::Result<FlatEntry, Vec<(RepoPath, Vec<u8>)>>> {
+        // The table engine names the file in its messages; it only reads text.
+        let shown = path.to_str_lossy();
         let read = |e: &FlatEntry| -> Result<Vec<u8>> { Ok(self.versions.read_all(&e.id)?) };
         let (ob, tb) = (read(ours)?, read(theirs)?);
         let bb = match base {
             Some(b) => read(b)?,
             None => Vec::new(),
         };
-        let format = oxen_tabular::format_for(path);
+        let format = oxen_tabular::format_for(&shown);
         if let (Some(fmt), false) = (format, keys.is_empty()) {
             if fmt != "parquet" {
-                let load = |b: &[u8]| oxen_tabular::load(b, fmt, path);
+                let load = |b: &[u8]| oxen_tabular::load(b, fmt, &shown);
                 let bt = if base.is_some() {
                     load(&bb)?
                 } else {
@@ -262,15 +270,16 @@ impl Repo {
             if !conflict {
                 return Ok(Ok(self.store_merged(path, text.as_bytes(), ours.mode)?));
             }
-            return Ok(Err(vec![(path.to_string(), text.into_bytes())]));
+            return Ok(Err(vec![(path.clone(), text.into_bytes())]));
         }
-        Ok(Err(vec![(format!("{path}.ours"), ob), (format!("{path}.theirs"), tb)]))
+        Ok(Err(vec![(path.with_suffix(b".ours")?, ob), (path.with_suffix(b".theirs")?, tb)]))
     }
 
-    fn store_merged(&self, path: &str, bytes: &[u8], mode: u32) -> Result<FlatEntry> {
+    fn store_merged(&self, path: &RepoPath, bytes: &[u8], mode: u32) -> Result<FlatEntry> {
         let id = self.versions.write_bytes(bytes)?;
-        let tabular = match oxen_tabular::format_for(path) {
-            Some(f) if f != "parquet" => Some(oxen_tabular::infer_reader(bytes, f, path)?),
+        let shown = path.to_str_lossy();
+        let tabular = match oxen_tabular::format_for(&shown) {
+            Some(f) if f != "parquet" => Some(oxen_tabular::infer_reader(bytes, f, &shown)?),
             _ => None,
         };
         Ok(FlatEntry { id, mode, size: bytes.len() as u64, tabular })

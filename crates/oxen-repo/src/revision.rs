@@ -75,8 +75,11 @@ impl Repo {
             if path.is_empty() {
                 return Ok(Target { id: tree, kind: ObjectKind::Tree });
             }
+            let no_such = || RepoError::NoSuchPath(base.to_string(), path.to_string());
+            let clean: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+            let rp = oxen_path::RepoPath::new(clean.join("/")).map_err(|_| no_such())?;
             let e = self
-                .tree_entry_at(&tree, path)?
+                .tree_entry_at(&tree, &rp)?
                 .ok_or_else(|| RepoError::NoSuchPath(base.to_string(), path.to_string()))?;
             let kind = if e.kind == EntryKind::Dir { ObjectKind::Tree } else { ObjectKind::Blob };
             return Ok(Target { id: e.id, kind });

@@ -26,7 +26,7 @@ impl Repo {
         // When the index is known to produce HEAD's tree, nothing is staged and
         // HEAD's tree need not be read at all.
         let unchanged = head_tree.is_some() && index.cached_tree(&self.db)? == head_tree;
-        let flat: BTreeMap<String, (oxen_hash::ContentId, u32)> = match head_tree {
+        let flat: BTreeMap<oxen_path::RepoPath, (oxen_hash::ContentId, u32)> = match head_tree {
             Some(t) if !unchanged => self.flatten_tree(&t)?.into_iter().map(|(p, e)| (p, (e.id, e.mode))).collect(),
             _ => BTreeMap::new(),
         };
@@ -37,7 +37,7 @@ impl Repo {
             // Remember the new stat of files that were touched but not changed,
             // so the next status does not read them again. Best effort: a
             // concurrent writer holding the lock is not an error here.
-            let changes: Vec<(String, Option<oxen_index::IndexEntry>)> =
+            let changes: Vec<(oxen_path::RepoPath, Option<oxen_index::IndexEntry>)> =
                 st.refreshed.iter().map(|(p, e)| (p.clone(), Some(e.clone()))).collect();
             stamp = Index::apply(&self.db, &changes).ok();
         }

@@ -4,9 +4,11 @@
 
 use std::collections::BTreeMap;
 
+use bstr::BString;
 use oxen_hash::ContentId;
 use oxen_index::Index;
 use oxen_object::{bucket_bits_for, bucket_of, mode, EntryKind, TabularMeta, Tree, TreeEntry};
+use oxen_path::RepoPath;
 use oxen_store::Table;
 
 use crate::{Repo, Result};
@@ -27,8 +29,8 @@ pub struct FlatEntry {
 /// One path that differs between two trees.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TreeChange {
-    /// Repository-relative path.
-    pub path: String,
+    /// The path.
+    pub path: RepoPath,
     /// Entry in the old tree.
     pub old: Option<FlatEntry>,
     /// Entry in the new tree.
@@ -40,26 +42,21 @@ impl Repo {
     /// root tree id. All nodes are written in one transaction; nodes that
     /// already exist are not rewritten, so a commit writes only the nodes of
     /// directories that changed.
-    pub fn write_tree_from(&self, files: &BTreeMap<String, FlatEntry>) -> Result<ContentId> {
-        // dir path ("" = root) -> entries
-        let mut dirs: BTreeMap<String, Vec<TreeEntry>> = BTreeMap::new();
-        dirs.insert(String::new(), Vec::new());
+    pub fn write_tree_from(&self, files: &BTreeMap<RepoPath, FlatEntry>) -> Result<ContentId> {
+        // dir path (root included) -> entries
+        let mut dirs: BTreeMap<RepoPath, Vec<TreeEntry>> = BTreeMap::new();
+        dirs.insert(RepoPath::root(), Vec::new());
         for (path, e) in files {
-            let (dir, name) = match path.rsplit_once('/') {
-                Some((d, n)) => (d.to_string(), n.to_string()),
-                None => (String::new(), path.clone()),
-            };
-            // Make sure every ancestor directory exists as a node.
-            let mut d = dir.as_str();
-            while !dirs.contains_key(d) {
-                dirs.insert(d.to_string(), Vec::new());
-                d = match d.rsplit_once('/') {
-                    Some((p, _)) => p,
-                    None => "",
-                };
+            let Some(dir) = path.parent() else { continue };
+            // Make sure every ancestor directory exists as a node (the root always does).
+            let mut d = dir.clone();
+            while !dirs.contains_key(&d) {
+                let up = d.parent().unwrap_or_default();
+                dirs.insert(d, Vec::new());
+                d = up;
             }
             dirs.get_mut(&dir).expect("inserted above").push(TreeEntry {
-                name,
+                name: path.name().into(),
                 kind: EntryKind::File,
                 mode: if e.mode == 0 { mode::FILE } else { e.mode },
                 id: e.id,
@@ -68,29 +65,24 @@ impl Repo {
             });
         }
         // Deepest directories first, so children are built before parents.
-        let mut order: Vec<String> = dirs.keys().cloned().collect();
-        order.sort_by_key(|d| std::cmp::Reverse(if d.is_empty() { 0 } else { d.matches('/').count() + 1 }));
+        let mut order: Vec<RepoPath> = dirs.keys().cloned().collect();
+        order.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
         let mut txn = self.db.begin_write()?;
         let mut root = None;
         for d in order {
             let entries = dirs.remove(&d).unwrap_or_default();
             let size: u64 = entries.iter().map(|e| e.size).sum();
             let id = self.put_dir_node(&mut txn, entries)?;
-            if d.is_empty() {
-                root = Some(id);
-            } else {
-                let (parent, name) = match d.rsplit_once('/') {
-                    Some((p, n)) => (p.to_string(), n.to_string()),
-                    None => (String::new(), d.clone()),
-                };
-                dirs.entry(parent).or_default().push(TreeEntry {
-                    name,
+            match d.parent() {
+                None => root = Some(id),
+                Some(parent) => dirs.entry(parent).or_default().push(TreeEntry {
+                    name: d.name().into(),
                     kind: EntryKind::Dir,
                     mode: mode::DIR,
                     id,
                     size,
                     tabular: None,
-                });
+                }),
             }
         }
         txn.commit()?;
@@ -119,17 +111,17 @@ impl Repo {
     }
 
     /// Every file below a tree, by path.
-    pub fn flatten_tree(&self, tree: &ContentId) -> Result<BTreeMap<String, FlatEntry>> {
+    pub fn flatten_tree(&self, tree: &ContentId) -> Result<BTreeMap<RepoPath, FlatEntry>> {
         let mut out = Vec::new();
-        self.flatten_into(tree, "", &mut out)?;
+        self.flatten_into(tree, &RepoPath::root(), &mut out)?;
         // Sorting a Vec and bulk-building beats inserting one by one.
-        out.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         Ok(out.into_iter().collect())
     }
 
-    fn flatten_into(&self, tree: &ContentId, prefix: &str, out: &mut Vec<(String, FlatEntry)>) -> Result<()> {
+    fn flatten_into(&self, tree: &ContentId, prefix: &RepoPath, out: &mut Vec<(RepoPath, FlatEntry)>) -> Result<()> {
         for e in self.dir_entries(tree)? {
-            let path = if prefix.is_empty() { e.name.clone() } else { format!("{prefix}/{}", e.name) };
+            let path = prefix.join(&e.name)?;
             match e.kind {
                 EntryKind::Dir => self.flatten_into(&e.id, &path, out)?,
                 EntryKind::File => {
@@ -141,7 +133,7 @@ impl Repo {
     }
 
     /// Every file of a commit's tree (empty for `None`, an unborn branch).
-    pub fn flatten_commit(&self, commit: Option<&ContentId>) -> Result<BTreeMap<String, FlatEntry>> {
+    pub fn flatten_commit(&self, commit: Option<&ContentId>) -> Result<BTreeMap<RepoPath, FlatEntry>> {
         match commit {
             None => Ok(BTreeMap::new()),
             Some(c) => {
@@ -155,8 +147,8 @@ impl Repo {
     /// Subtrees with equal ids are skipped without being read.
     pub fn diff_trees(&self, old: Option<&ContentId>, new: Option<&ContentId>) -> Result<Vec<TreeChange>> {
         let mut out = Vec::new();
-        self.diff_into(old, new, "", &mut out)?;
-        out.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
+        self.diff_into(old, new, &RepoPath::root(), &mut out)?;
+        out.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(out)
     }
 
@@ -164,24 +156,24 @@ impl Repo {
         &self,
         old: Option<&ContentId>,
         new: Option<&ContentId>,
-        prefix: &str,
+        prefix: &RepoPath,
         out: &mut Vec<TreeChange>,
     ) -> Result<()> {
         if old == new {
             return Ok(());
         }
-        let load = |t: Option<&ContentId>| -> Result<BTreeMap<String, TreeEntry>> {
+        let load = |t: Option<&ContentId>| -> Result<BTreeMap<BString, TreeEntry>> {
             Ok(match t {
                 Some(t) => self.dir_entries(t)?.into_iter().map(|e| (e.name.clone(), e)).collect(),
                 None => BTreeMap::new(),
             })
         };
         let (a, b) = (load(old)?, load(new)?);
-        let mut names: Vec<&String> = a.keys().chain(b.keys()).collect();
+        let mut names: Vec<&BString> = a.keys().chain(b.keys()).collect();
         names.sort();
         names.dedup();
         for name in names {
-            let path = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
+            let path = prefix.join(name)?;
             let (ea, eb) = (a.get(name), b.get(name));
             let as_dir = |e: Option<&TreeEntry>| e.filter(|e| e.kind == EntryKind::Dir).map(|e| e.id);
             let as_file = |e: Option<&TreeEntry>| {
@@ -212,7 +204,7 @@ impl Repo {
     /// The root tree id that the current index would commit.
     pub fn write_tree(&self) -> Result<ContentId> {
         let index = self.index()?;
-        let files: BTreeMap<String, FlatEntry> = index
+        let files: BTreeMap<RepoPath, FlatEntry> = index
             .entries
             .iter()
             .map(|(p, e)| {
@@ -233,12 +225,12 @@ impl Repo {
     }
 
     /// Find the entry at `path` inside a tree.
-    pub fn tree_entry_at(&self, tree: &ContentId, path: &str) -> Result<Option<TreeEntry>> {
+    pub fn tree_entry_at(&self, tree: &ContentId, path: &RepoPath) -> Result<Option<TreeEntry>> {
         let mut cur = *tree;
-        let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+        let comps: Vec<&[u8]> = path.components().collect();
         for (i, comp) in comps.iter().enumerate() {
             let entries = self.dir_entries(&cur)?;
-            let Some(e) = entries.into_iter().find(|e| e.name == *comp) else { return Ok(None) };
+            let Some(e) = entries.into_iter().find(|e| e.name.as_slice() == *comp) else { return Ok(None) };
             if i + 1 == comps.len() {
                 return Ok(Some(e));
             }

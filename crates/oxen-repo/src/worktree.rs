@@ -10,6 +10,9 @@ use std::path::Path;
 use oxen_hash::ContentId;
 use oxen_index::{FileStat, Index, IndexEntry};
 use oxen_object::mode;
+use oxen_path::RepoPath;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use oxen_store::{Progress, StoreError};
@@ -27,19 +30,19 @@ pub struct CheckoutReport {
     pub removed: usize,
 }
 
-/// Make `rel` (a directory path relative to `work`) exist as a directory,
+/// Make `rel` (a directory of the work tree `work`) exist as a directory,
 /// removing files or symlinks that stand where one of its components must be.
-fn ensure_dir(work: &Path, rel: &str) -> Result<()> {
-    if rel.is_empty() {
+fn ensure_dir(work: &Path, rel: &RepoPath) -> Result<()> {
+    if rel.is_root() {
         return Ok(());
     }
-    let abs = work.join(rel);
+    let abs = rel.abs(work);
     if std::fs::create_dir_all(&abs).is_ok() {
         return Ok(());
     }
     let mut cur = work.to_path_buf();
-    for comp in rel.split('/') {
-        cur.push(comp);
+    for comp in rel.components() {
+        cur.push(OsStr::from_bytes(comp));
         match std::fs::symlink_metadata(&cur) {
             Ok(m) if m.is_dir() => continue,
             Ok(_) => std::fs::remove_file(&cur).map_err(|e| StoreError::io(&cur, e))?,
@@ -54,8 +57,8 @@ fn ensure_dir(work: &Path, rel: &str) -> Result<()> {
     Ok(())
 }
 
-fn parent_of(path: &str) -> &str {
-    path.rsplit_once('/').map(|(d, _)| d).unwrap_or("")
+fn parent_of(path: &RepoPath) -> RepoPath {
+    path.parent().unwrap_or_default()
 }
 
 /// Remove a directory that a file must replace, but only if it is empty:
@@ -71,28 +74,32 @@ fn remove_empty_dir(abs: &Path) -> Result<()> {
 }
 
 /// Write one file of the versions store into the work tree.
-pub fn materialize(repo: &Repo, path: &str, e: &FlatEntry) -> Result<FileStat> {
-    ensure_dir(&repo.layout.work, parent_of(path))?;
+pub fn materialize(repo: &Repo, path: &RepoPath, e: &FlatEntry) -> Result<FileStat> {
+    ensure_dir(&repo.layout.work, &parent_of(path))?;
     write_file_at(repo, path, e)
 }
 
 /// Write contents at `path`, whose parent directory exists. A new file is
-/// written in place (create, write, close: what `cp` costs); an existing
-/// one is replaced via a temp file and rename, so its old contents are
-/// never half-overwritten.
-fn write_file_at(repo: &Repo, path: &str, e: &FlatEntry) -> Result<FileStat> {
+/// written in place (create, write, close: what `cp` costs) and removed
+/// again if writing fails; an existing one is replaced via a temp file and
+/// rename, so its old contents are never half-overwritten. Either way a
+/// file is left in place only once all its bytes were read from the store
+/// and verified against their id (the store's reads verify as they
+/// stream), so corrupt contents never reach the work tree.
+fn write_file_at(repo: &Repo, path: &RepoPath, e: &FlatEntry) -> Result<FileStat> {
     use std::os::unix::fs::OpenOptionsExt;
-    let abs = repo.layout.work.join(path);
+    let abs = path.abs(&repo.layout.work);
     let io = |err| StoreError::io(&abs, err);
     if e.mode == mode::SYMLINK {
-        let target = repo.versions.read_all(&e.id)?;
-        let target = std::ffi::OsString::from(String::from_utf8_lossy(&target).into_owned());
+        // A link target is bytes too: restored exactly, UTF-8 or not.
+        let target = repo.versions.read_all(&e.id).map_err(|err| err.reading_for(&abs))?;
+        let target = OsStr::from_bytes(&target);
         match std::fs::symlink_metadata(&abs) {
             Ok(m) if m.is_dir() => remove_empty_dir(&abs)?,
             Ok(_) => std::fs::remove_file(&abs).map_err(io)?,
             Err(_) => {}
         }
-        std::os::unix::fs::symlink(&target, &abs).map_err(io)?;
+        std::os::unix::fs::symlink(target, &abs).map_err(io)?;
         let m = std::fs::symlink_metadata(&abs).map_err(io)?;
         return Ok(FileStat::from_metadata(&m));
     }
@@ -101,9 +108,16 @@ fn write_file_at(repo: &Repo, path: &str, e: &FlatEntry) -> Result<FileStat> {
     let fresh = std::fs::OpenOptions::new().write(true).create_new(true).mode(perm).open(&abs);
     match fresh {
         Ok(mut f) => {
-            std::io::copy(&mut src, &mut f).map_err(io)?;
-            let m = f.metadata().map_err(io)?;
-            return Ok(FileStat::from_metadata(&m));
+            let m = std::io::copy(&mut src, &mut f).and_then(|_| f.metadata());
+            return match m {
+                Ok(m) => Ok(FileStat::from_metadata(&m)),
+                Err(err) => {
+                    drop(f);
+                    // Nothing was there before; nothing half-written stays.
+                    let _ = std::fs::remove_file(&abs);
+                    Err(io(err).into())
+                }
+            };
         }
         Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {}
         Err(err) => return Err(io(err).into()),
@@ -127,8 +141,8 @@ fn write_file_at(repo: &Repo, path: &str, e: &FlatEntry) -> Result<FileStat> {
 }
 
 /// Remove a work-tree file and any directories it leaves empty.
-pub fn remove_work_file(work: &Path, path: &str) -> Result<()> {
-    let abs = work.join(path);
+pub fn remove_work_file(work: &Path, path: &RepoPath) -> Result<()> {
+    let abs = path.abs(work);
     match std::fs::remove_file(&abs) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -147,7 +161,7 @@ pub fn remove_work_file(work: &Path, path: &str) -> Result<()> {
     Ok(())
 }
 
-fn entry_for(path: &str, e: &FlatEntry, stat: FileStat) -> IndexEntry {
+fn entry_for(path: &RepoPath, e: &FlatEntry, stat: FileStat) -> IndexEntry {
     IndexEntry { id: e.id, stat, tracking: oxen_index::tracking_for(path), tabular: e.tabular.clone() }
 }
 
@@ -155,7 +169,7 @@ fn entry_for(path: &str, e: &FlatEntry, stat: FileStat) -> IndexEntry {
 /// tree: the current stat is kept when the contents are the same (so the
 /// stat cache stays warm), else an empty stat forces a re-hash on the next
 /// status.
-pub fn staged_entry(index: &Index, path: &str, e: &FlatEntry) -> IndexEntry {
+pub fn staged_entry(index: &Index, path: &RepoPath, e: &FlatEntry) -> IndexEntry {
     let stat = match index.entries.get(path) {
         Some(ie) if ie.id == e.id => ie.stat,
         _ => FileStat { mode: e.mode, size: e.size, ..Default::default() },
@@ -170,13 +184,13 @@ impl Repo {
     fn dirty_among(
         &self,
         index: &Index,
-        head: &BTreeMap<String, FlatEntry>,
-        paths: &BTreeSet<String>,
-    ) -> Result<Vec<String>> {
+        head: &BTreeMap<RepoPath, FlatEntry>,
+        paths: &BTreeSet<RepoPath>,
+    ) -> Result<Vec<RepoPath>> {
         let work = &self.layout.work;
-        let dirty: Vec<Option<String>> = paths
+        let dirty: Vec<Option<RepoPath>> = paths
             .par_iter()
-            .map(|p| -> Result<Option<String>> {
+            .map(|p| -> Result<Option<RepoPath>> {
                 let in_head = head.get(p);
                 let in_index = index.entries.get(p);
                 let staged_differs = match (in_head, in_index) {
@@ -187,7 +201,7 @@ impl Repo {
                 if staged_differs {
                     return Ok(Some(p.clone()));
                 }
-                let meta = std::fs::symlink_metadata(work.join(p)).ok().filter(|m| !m.is_dir());
+                let meta = std::fs::symlink_metadata(p.abs(work)).ok().filter(|m| !m.is_dir());
                 match (in_index, meta) {
                     (None, None) => Ok(None),
                     // Untracked file in the way of a file the target has.
@@ -223,12 +237,12 @@ impl Repo {
         let changes = self.diff_trees(cur_tree.as_ref(), Some(&new_tree))?;
         let index = self.index()?;
         if !force {
-            let paths: BTreeSet<String> = changes.iter().map(|c| c.path.clone()).collect();
-            let head_entries: BTreeMap<String, FlatEntry> =
+            let paths: BTreeSet<RepoPath> = changes.iter().map(|c| c.path.clone()).collect();
+            let head_entries: BTreeMap<RepoPath, FlatEntry> =
                 changes.iter().filter_map(|c| c.old.clone().map(|o| (c.path.clone(), o))).collect();
             let dirty = self.dirty_among(&index, &head_entries, &paths)?;
             if !dirty.is_empty() {
-                let shown: Vec<&str> = dirty.iter().take(5).map(String::as_str).collect();
+                let shown: Vec<String> = dirty.iter().take(5).map(RepoPath::to_string).collect();
                 let more = if dirty.len() > 5 { format!(" and {} more", dirty.len() - 5) } else { String::new() };
                 return Err(RepoError::Refused(format!(
                     "your local changes to {}{more} would be overwritten; commit, stash or restore them first (or use --force)",
@@ -239,7 +253,7 @@ impl Repo {
         // A file that must take the place of a directory holding untracked
         // files would cost the user that work: refuse before touching anything.
         for c in changes.iter().filter(|c| c.new.is_some() && c.old.is_none()) {
-            if self.layout.work.join(&c.path).is_dir() {
+            if c.path.abs(&self.layout.work).is_dir() {
                 let inside = oxen_index::walk_work_tree(
                     &self.layout.work,
                     &c.path,
@@ -254,9 +268,9 @@ impl Repo {
                 }
             }
         }
-        let target_files: BTreeMap<String, FlatEntry> =
+        let target_files: BTreeMap<RepoPath, FlatEntry> =
             changes.iter().filter_map(|c| c.new.clone().map(|n| (c.path.clone(), n))).collect();
-        let removed: Vec<String> = changes.iter().filter(|c| c.new.is_none()).map(|c| c.path.clone()).collect();
+        let removed: Vec<RepoPath> = changes.iter().filter(|c| c.new.is_none()).map(|c| c.path.clone()).collect();
         self.apply_to_worktree(&target_files, &removed, progress)
     }
 
@@ -265,8 +279,8 @@ impl Repo {
     /// `progress` hears the number of files to write and each one written.
     pub fn apply_to_worktree(
         &self,
-        files: &BTreeMap<String, FlatEntry>,
-        removed: &[String],
+        files: &BTreeMap<RepoPath, FlatEntry>,
+        removed: &[RepoPath],
         progress: &dyn Progress,
     ) -> Result<CheckoutReport> {
         for p in removed {
@@ -275,11 +289,11 @@ impl Repo {
         progress.start(files.len() as u64);
         let done = AtomicU64::new(0);
         // Each directory is made once, up front, rather than checked per file.
-        let dirs: BTreeSet<&str> = files.keys().map(|p| parent_of(p)).collect();
-        for d in dirs {
+        let dirs: BTreeSet<RepoPath> = files.keys().map(parent_of).collect();
+        for d in &dirs {
             ensure_dir(&self.layout.work, d)?;
         }
-        let written: Vec<Result<(String, Option<IndexEntry>)>> = files
+        let written: Vec<Result<(RepoPath, Option<IndexEntry>)>> = files
             .par_iter()
             .map(|(p, e)| {
                 let st = write_file_at(self, p, e)?;
@@ -287,7 +301,7 @@ impl Repo {
                 Ok((p.clone(), Some(entry_for(p, e, st))))
             })
             .collect();
-        let mut changes: Vec<(String, Option<IndexEntry>)> = Vec::with_capacity(written.len() + removed.len());
+        let mut changes: Vec<(RepoPath, Option<IndexEntry>)> = Vec::with_capacity(written.len() + removed.len());
         for w in written {
             changes.push(w?);
         }
@@ -307,7 +321,7 @@ impl Repo {
         let mut to_write = BTreeMap::new();
         for (p, e) in &want {
             let keep = match index.entries.get(p) {
-                Some(ie) if ie.id == e.id => match std::fs::symlink_metadata(work.join(p)) {
+                Some(ie) if ie.id == e.id => match std::fs::symlink_metadata(p.abs(work)) {
                     Ok(m) => {
                         let st = FileStat::from_metadata(&m);
                         index.is_clean(ie, &st)
@@ -323,7 +337,7 @@ impl Repo {
                 to_write.insert(p.clone(), e.clone());
             }
         }
-        let removed: Vec<String> = index.entries.keys().filter(|p| !want.contains_key(*p)).cloned().collect();
+        let removed: Vec<RepoPath> = index.entries.keys().filter(|p| !want.contains_key(*p)).cloned().collect();
         self.apply_to_worktree(&to_write, &removed, progress)
     }
 

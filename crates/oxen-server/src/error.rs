@@ -77,6 +77,7 @@ pub fn no_space(e: &(dyn StdError + 'static)) -> Option<Option<PathBuf>> {
     let mut cur: Option<&(dyn StdError + 'static)> = Some(e);
     while let Some(err) = cur {
         match store_error(err) {
+            Some(StoreError::NoSpace { path, .. }) => return Some(Some(path.clone())),
             Some(StoreError::Io { path, source }) if source.raw_os_error().is_some_and(is_no_space) => {
                 return Some(Some(path.clone()));
             }

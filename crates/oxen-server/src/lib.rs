@@ -122,9 +122,6 @@ pub fn serve(cfg: ServerConfig, announce: &mut dyn Write) -> Result<()> {
     if swept.files > 0 {
         tracing::info!(files = swept.files, bytes = swept.bytes, "removed temp files of interrupted writes");
     }
-    for (path, e) in &swept.errors {
-        tracing::warn!("sweeping {}: {e}", path.display());
-    }
     let users = Users::open(&cfg.sync_dir)?;
     let repos: Arc<dyn repos::RepoStore> = Arc::new(repos::LocalRepos::new(&cfg.sync_dir));
     http::run(cfg, api::Api { repos }, Arc::new(users), announce)

@@ -13,16 +13,10 @@ use std::path::Path;
 
 use oxen_store::{Layout, Swept};
 
-/// Sweep every repository under `sync_dir`; errors are collected, not fatal.
+/// Sweep every repository under `sync_dir` (best effort, as each sweep is).
 pub fn sweep_repos(sync_dir: &Path) -> Swept {
     let mut all = Swept::default();
-    let entries = match std::fs::read_dir(sync_dir) {
-        Ok(rd) => rd,
-        Err(e) => {
-            all.errors.push((sync_dir.to_path_buf(), e));
-            return all;
-        }
-    };
+    let Ok(entries) = std::fs::read_dir(sync_dir) else { return all };
     for entry in entries.flatten() {
         let layout = Layout::at(entry.path());
         if !layout.head_file().is_file() {
@@ -31,7 +25,6 @@ pub fn sweep_repos(sync_dir: &Path) -> Swept {
         let s = oxen_store::sweep_tmp(&layout.tmp_dir());
         all.files += s.files;
         all.bytes += s.bytes;
-        all.errors.extend(s.errors);
     }
     all
 }

@@ -1,134 +1,147 @@
-//! Temp files in `.oxen/tmp`, and the sweep of those whose writer died.
+//! Temp files that their writer's death does not leak.
 //!
-//! A write goes to a temp file that is renamed into place when complete;
-//! a writer killed before the rename leaves the temp file behind (a big
-//! file's worth). To tell such orphans from files still being written,
-//! every writer holds an exclusive `flock` on its temp file for as long as
-//! it has it open, and the kernel drops that lock when the writer dies,
-//! however it dies. The sweep removes only temp files it can lock.
+//! Everything written atomically goes through a temp file in `.oxen/tmp`
+//! that is renamed into place. A writer killed in between (SIGINT during
+//! `add` ends the process without running destructors) leaves its temp
+//! file behind, and nothing would ever remove it. So each temp file is
+//! named after its writer's pid (`<pid>-<random>.tmp`) and held under an
+//! exclusive `flock` while open, and [`sweep_tmp`] removes the files of
+//! writers that are gone.
 //!
-//! The one race, a sweep locking a file its writer has created but not yet
-//! locked, is closed on the writer's side: after taking its lock it checks
-//! the path still names its file, and starts over with a new one if the
-//! sweep removed it.
+//! A file is swept only when both say its writer is gone: no process has
+//! its pid (a reused pid just delays the sweep), and its lock is free (a
+//! writer in another pid namespace, whose pid means nothing here, still
+//! holds it).
 
 use std::fs::File;
-use std::io;
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rustix::fs::{flock, FlockOperation};
+use tempfile::NamedTempFile;
 
-/// A new temp file in `dir`, locked for as long as it is open.
-pub fn locked_temp_in(dir: &Path) -> io::Result<tempfile::NamedTempFile> {
-    loop {
-        let tmp = tempfile::NamedTempFile::new_in(dir)?;
-        flock(tmp.as_file(), FlockOperation::LockExclusive)?;
-        let mine = tmp.as_file().metadata()?;
-        match std::fs::symlink_metadata(tmp.path()) {
-            Ok(m) if m.dev() == mine.dev() && m.ino() == mine.ino() => return Ok(tmp),
-            // A sweep took it between create and lock: try another name.
-            Ok(_) => continue,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e),
+use crate::{Result, StoreError};
+
+const SUFFIX: &str = ".tmp";
+
+/// A new temp file in `dir`, tagged with this process's pid and locked.
+/// A missing `dir` (someone removed `.oxen/tmp`) is made again rather
+/// than failing with a bare "No such file or directory".
+pub fn temp_file(dir: &Path) -> Result<NamedTempFile> {
+    let make = || tempfile::Builder::new().prefix(&format!("{}-", std::process::id())).suffix(SUFFIX).tempfile_in(dir);
+    let tmp = match make() {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
+            make().map_err(|e| StoreError::io(dir, e))?
         }
+        Err(e) => return Err(StoreError::io(dir, e)),
+    };
+    // Filesystems without flock fall back to the pid alone.
+    let _ = flock(tmp.as_file(), FlockOperation::NonBlockingLockExclusive);
+    Ok(tmp)
+}
+
+/// The writer pid a temp file's name carries, if it is one of ours.
+fn writer_pid(name: &str) -> Option<u32> {
+    let (pid, rest) = name.strip_suffix(SUFFIX)?.split_once('-')?;
+    if rest.is_empty() {
+        return None;
     }
+    pid.parse().ok()
+}
+
+/// Whether a process with this pid exists (EPERM: it does, but is not ours).
+fn alive(pid: u32) -> bool {
+    let Some(pid) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw) else {
+        return false;
+    };
+    !matches!(rustix::process::test_kill_process(pid), Err(rustix::io::Errno::SRCH))
 }
 
 /// What a sweep removed.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Swept {
     /// Temp files removed.
     pub files: u64,
-    /// Their bytes.
+    /// Their bytes (a killed push can leave tens of MB).
     pub bytes: u64,
-    /// Files that could not be looked at or removed, and why.
-    pub errors: Vec<(PathBuf, io::Error)>,
 }
 
-/// Remove the temp files in `dir` whose writers are gone (nobody holds
-/// their lock). A missing `dir` has nothing to sweep.
+/// Remove the temp files in `dir` whose writers are gone.
+/// Best effort: an unreadable directory or a file that cannot be removed
+/// is left for the next sweep, never an error for the command that swept.
 pub fn sweep_tmp(dir: &Path) -> Swept {
     let mut swept = Swept::default();
-    let entries = match std::fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return swept,
-        Err(e) => {
-            swept.errors.push((dir.to_path_buf(), e));
-            return swept;
+    let Ok(entries) = std::fs::read_dir(dir) else { return swept };
+    let me = std::process::id();
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name.to_str().and_then(writer_pid) else { continue };
+        if pid == me || alive(pid) {
+            continue;
         }
-    };
-    for entry in entries {
-        let path = match entry {
-            Ok(e) => e.path(),
-            Err(e) => {
-                swept.errors.push((dir.to_path_buf(), e));
-                continue;
-            }
-        };
-        match sweep_one(&path) {
-            Ok(Some(bytes)) => {
-                swept.files += 1;
-                swept.bytes += bytes;
-            }
-            Ok(None) => {}
-            Err(e) => swept.errors.push((path, e)),
+        let path = e.path();
+        let Ok(f) = File::open(&path) else { continue };
+        // Held by a live writer: keep. Locked by us now, or not lockable on
+        // this filesystem: the pid has spoken.
+        if let Err(rustix::io::Errno::WOULDBLOCK) = flock(&f, FlockOperation::NonBlockingLockExclusive) {
+            continue;
+        }
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        if std::fs::remove_file(&path).is_ok() {
+            swept.files += 1;
+            swept.bytes += len;
         }
     }
     swept
 }
 
-/// Remove one orphaned temp file; `None` if it is not one (in use, or not
-/// a regular file).
-fn sweep_one(path: &Path) -> io::Result<Option<u64>> {
-    if !std::fs::symlink_metadata(path)?.is_file() {
-        return Ok(None);
-    }
-    let f = match File::open(path) {
-        Ok(f) => f,
-        // Renamed into place (or swept) since the listing.
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    match flock(&f, FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => {}
-        Err(rustix::io::Errno::WOULDBLOCK) => return Ok(None),
-        Err(e) => return Err(e.into()),
-    }
-    let len = f.metadata()?.len();
-    // Removed while we hold the lock, so a writer that locks after us sees
-    // its path gone and starts over.
-    match std::fs::remove_file(path) {
-        Ok(()) => Ok(Some(len)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
+
+    /// A pid no process has: past the kernel's pid_max (at most 2^22).
+    const DEAD_PID: u32 = 1 << 23;
 
     #[test]
-    fn the_sweep_removes_orphans_and_spares_live_writers() {
+    fn names_carry_the_pid() {
+        assert_eq!(writer_pid("123-abcDEF.tmp"), Some(123));
+        assert_eq!(writer_pid("123-.tmp"), None);
+        assert_eq!(writer_pid("x-abc.tmp"), None);
+        assert_eq!(writer_pid("123-abc"), None);
+        assert_eq!(writer_pid(".tmpXYZ"), None);
+        assert!(alive(std::process::id()));
+        assert!(!alive(DEAD_PID));
+    }
+
+    #[test]
+    fn a_sweep_removes_dead_writers_files_only() {
         let d = tempfile::tempdir().unwrap();
-        // An orphan: a temp file nobody holds (its writer died).
-        let orphan = d.path().join(".tmpDEAD");
-        std::fs::write(&orphan, vec![7u8; 1000]).unwrap();
-        // A live writer's file, locked.
-        let mut live = locked_temp_in(d.path()).unwrap();
-        live.write_all(b"still writing").unwrap();
-        let s = sweep_tmp(d.path());
-        assert_eq!((s.files, s.bytes), (1, 1000));
-        assert!(s.errors.is_empty(), "{:?}", s.errors);
-        assert!(!orphan.exists());
-        assert!(live.path().exists(), "a live writer's temp file was swept");
-        // Once the writer is done (its file closed and gone), nothing is left.
-        let p = live.path().to_path_buf();
-        drop(live);
-        assert!(!p.exists());
-        assert_eq!(sweep_tmp(d.path()).files, 0);
-        assert_eq!(sweep_tmp(&d.path().join("missing")).files, 0);
+        let dead = d.path().join(format!("{DEAD_PID}-abcdef.tmp"));
+        std::fs::write(&dead, b"half of a file").unwrap();
+        let foreign = d.path().join("notes.txt");
+        std::fs::write(&foreign, b"not ours").unwrap();
+        // A live writer in another pid namespace: dead pid, held lock.
+        let held = d.path().join(format!("{}-held.tmp", DEAD_PID + 1));
+        std::fs::write(&held, b"").unwrap();
+        let held_file = File::open(&held).unwrap();
+        flock(&held_file, FlockOperation::NonBlockingLockExclusive).unwrap();
+        // This process's own temp file, open and being written.
+        let mine = temp_file(d.path()).unwrap();
+
+        assert_eq!(sweep_tmp(d.path()), Swept { files: 1, bytes: 14 });
+        assert!(!dead.exists());
+        assert!(foreign.exists() && held.exists() && mine.path().exists());
+        drop(held_file);
+        assert_eq!(sweep_tmp(d.path()).files, 1, "the lock released, the dead pid's file goes");
+    }
+
+    #[test]
+    fn a_missing_tmp_dir_is_made_again() {
+        let d = tempfile::tempdir().unwrap();
+        let tmp = d.path().join("tmp");
+        let t = temp_file(&tmp).unwrap();
+        assert!(t.path().starts_with(&tmp));
+        assert_eq!(sweep_tmp(&d.path().join("nowhere")), Swept::default());
     }
 }

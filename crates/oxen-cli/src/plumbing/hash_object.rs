@@ -1,7 +1,9 @@
 //! `oxen-hash-object`: print content ids, optionally storing the contents.
 
+use std::ffi::OsString;
 use std::io::{BufRead, Write};
-use std::path::Path;
+use std::os::unix::ffi::OsStringExt;
+use std::path::{Path, PathBuf};
 
 use std::process::ExitCode;
 
@@ -26,7 +28,7 @@ pub struct Args {
     #[arg(long)]
     pub stdin_paths: bool,
     /// Files to hash.
-    pub files: Vec<String>,
+    pub files: Vec<PathBuf>,
 }
 
 /// Entry point.
@@ -57,22 +59,22 @@ pub fn run(args: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResu
     }
     let mut paths = args.files.clone();
     if args.stdin_paths {
-        for line in std::io::stdin().lock().lines() {
+        // Paths are bytes: read lines as they are, UTF-8 or not.
+        for line in std::io::stdin().lock().split(b'\n') {
             let line = line?;
             if !line.is_empty() {
-                paths.push(line);
+                paths.push(PathBuf::from(OsString::from_vec(line)));
             }
         }
     }
     if paths.is_empty() && !args.stdin {
         return Err(crate::user_error("no files given (use --stdin to hash standard input)"));
     }
-    for p in paths {
-        let path = Path::new(&p);
+    for path in paths {
         if path.is_dir() {
-            return Err(crate::user_error(format!("{p}: is a directory")));
+            return Err(crate::user_error(format!("{}: is a directory", path.display())));
         }
-        let id = hash_one(path)?;
+        let id = hash_one(&path)?;
         writeln!(out, "{id}")?;
     }
     if let Some(v) = &versions {

@@ -10,7 +10,8 @@ use crate::CommandResult;
 
 /// List the paths in the staging index. With --stage show
 /// `<mode> <id> 0\t<path>` as git does; with --long also the tracking type
-/// and size.
+/// and size. Paths are quoted as git quotes them (special bytes escaped in
+/// double quotes) unless -z is given.
 #[derive(Parser, Debug)]
 #[command(name = "oxen-ls-files", version)]
 pub struct Args {
@@ -20,7 +21,7 @@ pub struct Args {
     /// Show mode, id, tracking type (regular|tabular) and size.
     #[arg(long)]
     pub long: bool,
-    /// Terminate lines with NUL instead of newline.
+    /// Terminate lines with NUL instead of newline and print paths raw (unquoted bytes).
     #[arg(short = 'z')]
     pub nul: bool,
 }
@@ -35,15 +36,18 @@ pub fn run(args: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResu
     let repo = super::repo()?;
     let index = repo.index()?;
     let mut out = std::io::BufWriter::new(out);
-    let end = if args.nul { "\0" } else { "\n" };
     for (path, e) in &index.entries {
         let mode = if e.stat.mode == 0 { oxen_object::mode::FILE } else { e.stat.mode };
         if args.long {
-            write!(out, "{mode:06o} {} {} {:>10}\t{path}{end}", e.id, e.tracking.as_str(), e.stat.size)?;
+            write!(out, "{mode:06o} {} {} {:>10}\t", e.id, e.tracking.as_str(), e.stat.size)?;
         } else if args.stage {
-            write!(out, "{mode:06o} {} 0\t{path}{end}", e.id)?;
+            write!(out, "{mode:06o} {} 0\t", e.id)?;
+        }
+        if args.nul {
+            out.write_all(path.as_bytes())?;
+            out.write_all(b"\0")?;
         } else {
-            write!(out, "{path}{end}")?;
+            writeln!(out, "{path}")?;
         }
     }
     out.flush()?;

@@ -1,13 +1,17 @@
 //! `oxen-update-index`: stage paths into the index.
 
+use std::ffi::{OsStr, OsString};
 use std::io::BufRead;
 use std::io::Write;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use oxen_hash::ContentId;
-use oxen_index::{repo_path, stage_cacheinfo, stage_paths, StageOptions};
+use oxen_index::{stage_cacheinfo, stage_paths, StageOptions};
+use oxen_path::RepoPath;
 
 use crate::{user_error, CommandResult};
 
@@ -29,12 +33,15 @@ pub struct Args {
     pub force_remove: bool,
     /// Stage an existing object by id without reading the work tree: MODE,ID,PATH.
     #[arg(long, value_name = "MODE,ID,PATH")]
-    pub cacheinfo: Vec<String>,
+    pub cacheinfo: Vec<OsString>,
     /// Read paths from standard input, one per line.
     #[arg(long)]
     pub stdin: bool,
+    /// With --stdin, paths are NUL-terminated (any bytes, newlines included).
+    #[arg(short = 'z', requires = "stdin")]
+    pub nul: bool,
     /// Paths to update.
-    pub paths: Vec<String>,
+    pub paths: Vec<PathBuf>,
 }
 
 /// Entry point.
@@ -48,26 +55,30 @@ pub fn run(args: Args, _out: &mut dyn Write, err: &mut dyn Write) -> CommandResu
     let cwd = crate::cwd()?;
     let work = repo.layout.work.clone();
     for ci in &args.cacheinfo {
-        let parts: Vec<&str> = ci.splitn(3, ',').collect();
+        // MODE and ID are text; PATH is any bytes.
+        let shown = ci.to_string_lossy();
+        let parts: Vec<&[u8]> = ci.as_bytes().splitn(3, |b| *b == b',').collect();
         if parts.len() != 3 {
-            return Err(user_error(format!("--cacheinfo '{ci}': expected MODE,ID,PATH")));
+            return Err(user_error(format!("--cacheinfo '{shown}': expected MODE,ID,PATH")));
         }
-        let mode = u32::from_str_radix(parts[0], 8)
-            .map_err(|_| user_error(format!("--cacheinfo '{ci}': bad mode '{}'", parts[0])))?;
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        let mode = u32::from_str_radix(&text(parts[0]), 8)
+            .map_err(|_| user_error(format!("--cacheinfo '{shown}': bad mode '{}'", text(parts[0]))))?;
         let mode = oxen_object::mode::from_st_mode(mode);
-        let id = ContentId::from_hex(parts[1])?;
+        let id = ContentId::from_hex(&text(parts[1]))?;
         if !repo.versions.has(&id) {
-            return Err(user_error(format!("--cacheinfo '{ci}': object {id} is not in the versions store")));
+            return Err(user_error(format!("--cacheinfo '{shown}': object {id} is not in the versions store")));
         }
-        let path = repo_path(&work, &cwd, parts[2])?;
+        let path = RepoPath::from_user(&work, &cwd, Path::new(OsStr::from_bytes(parts[2])))?;
         stage_cacheinfo(&repo.db, &repo.versions, mode, id, &path)?;
     }
     let mut given = args.paths.clone();
     if args.stdin {
-        for line in std::io::stdin().lock().lines() {
-            let line = line?;
-            if !line.is_empty() {
-                given.push(line);
+        let sep = if args.nul { 0 } else { b'\n' };
+        for item in std::io::stdin().lock().split(sep) {
+            let item = item?;
+            if !item.is_empty() {
+                given.push(PathBuf::from(OsString::from_vec(item)));
             }
         }
     }
@@ -78,11 +89,13 @@ pub fn run(args: Args, _out: &mut dyn Write, err: &mut dyn Write) -> CommandResu
     let mut stage = Vec::new();
     let mut remove = Vec::new();
     for g in &given {
-        let p = repo_path(&work, &cwd, g)?;
-        if p.is_empty() {
+        let p = RepoPath::from_user(&work, &cwd, g)?;
+        // Messages name the path as given, quoted like any path we print.
+        let g = oxen_path::quote(g.as_os_str().as_bytes(), oxen_path::Quote::C);
+        if p.is_root() {
             return Err(user_error(format!("'{g}' is the repository root; name files")));
         }
-        let abs = work.join(&p);
+        let abs = p.abs(&work);
         let meta = std::fs::symlink_metadata(&abs).ok();
         let tracked = index.entries.contains_key(&p);
         if args.force_remove {

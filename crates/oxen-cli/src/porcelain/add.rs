@@ -1,8 +1,9 @@
 //! `oxen add`
 
 use std::io::Write;
+use std::path::PathBuf;
 
-use oxen_index::repo_path;
+use oxen_path::RepoPath;
 
 use crate::{user_error, CommandResult};
 
@@ -19,19 +20,16 @@ pub struct Args {
     #[arg(short = 'u', long)]
     pub update: bool,
     /// Paths (files or directories) to add; `.` is the current directory.
-    pub paths: Vec<String>,
+    pub paths: Vec<PathBuf>,
 }
 
 pub fn run(a: Args, _out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
     let repo = super::open()?;
-    let cwd = crate::cwd()?;
     let mut paths = Vec::new();
     if a.all || (a.update && a.paths.is_empty()) {
-        paths.push(String::new());
+        paths.push(RepoPath::root());
     }
-    for p in &a.paths {
-        paths.push(repo_path(&repo.layout.work, &cwd, p)?);
-    }
+    paths.extend(super::shared::user_specs(&repo, &a.paths)?);
     if paths.is_empty() {
         return Err(user_error("nothing specified, nothing added (try `oxen add .`)"));
     }
@@ -41,10 +39,10 @@ pub fn run(a: Args, _out: &mut dyn Write, err: &mut dyn Write) -> CommandResult 
 }
 
 /// Adding a conflicted path marks it resolved.
-fn resolve_conflicts(repo: &oxen_repo::Repo, paths: &[String]) -> CommandResult {
+fn resolve_conflicts(repo: &oxen_repo::Repo, paths: &[RepoPath]) -> CommandResult {
     if let Some(mut st) = repo.merge_state()? {
         let before = st.conflicts.len();
-        st.conflicts.retain(|c| !paths.iter().any(|p| oxen_index::path_is_under(c, p)));
+        st.conflicts.retain(|c| !paths.iter().any(|p| c.is_under(p)));
         if st.conflicts.len() != before {
             repo.set_merge_state(Some(&st))?;
         }

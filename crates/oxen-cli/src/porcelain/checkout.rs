@@ -17,7 +17,7 @@ pub struct Args {
     pub target: Option<String>,
     /// Paths to restore (after `--`).
     #[arg(last = true)]
-    pub paths: Vec<String>,
+    pub paths: Vec<std::path::PathBuf>,
 }
 
 pub fn run(a: Args, _out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {

@@ -23,7 +23,7 @@ pub struct Args {
 pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
     let repo = super::open()?;
     if a.all {
-        super::shared::stage(&repo, &[String::new()], true, err)?;
+        super::shared::stage(&repo, &[oxen_path::RepoPath::root()], true, err)?;
     }
     let message = oxen_repo::normalize_message(&a.message.join("\n\n"))
         .ok_or_else(|| user_error("aborting commit due to empty commit message"))?;

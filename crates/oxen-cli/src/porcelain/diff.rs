@@ -4,7 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 
-use oxen_index::{repo_path, FileStat};
+use oxen_index::FileStat;
+use oxen_path::{quote, Quote, RepoPath};
 use oxen_repo::{FlatEntry, Repo, TreeChange};
 
 use crate::{user_error, CommandResult};
@@ -27,7 +28,7 @@ pub struct Args {
     pub revs: Vec<String>,
     /// Limit to these paths (after `--`).
     #[arg(last = true)]
-    pub paths: Vec<String>,
+    pub paths: Vec<std::path::PathBuf>,
 }
 
 /// How to print.
@@ -42,18 +43,26 @@ const MAX_TEXT_DIFF: u64 = 16 << 20;
 const MAX_ROWS_SHOWN: usize = 20;
 
 /// One changed path: its old and new sides (`None` where absent).
-type Change = (String, Option<Blob>, Option<Blob>);
+type Change = (RepoPath, Option<Blob>, Option<Blob>);
 
 /// Bytes of one side of a change.
 enum Blob {
     Stored(FlatEntry),
-    Work(String, u32),
+    Work(RepoPath, u32),
+}
+
+/// `prefix` + `path` as git prints it in diff headers: the whole thing
+/// quoted when the path needs it (`"a/caf\351"`).
+fn side(prefix: &str, path: &RepoPath) -> String {
+    let mut b = prefix.as_bytes().to_vec();
+    b.extend_from_slice(path.as_bytes());
+    quote(&b, Quote::C).into_owned()
 }
 
 fn load(repo: &Repo, b: &Blob) -> CommandResult<Vec<u8>> {
     Ok(match b {
         Blob::Stored(e) => repo.versions.read_all(&e.id)?,
-        Blob::Work(p, _) => std::fs::read(repo.layout.work.join(p)).map_err(|e| user_error(format!("{p}: {e}")))?,
+        Blob::Work(p, _) => std::fs::read(p.abs(&repo.layout.work)).map_err(|e| user_error(format!("{p}: {e}")))?,
     })
 }
 
@@ -67,11 +76,11 @@ fn mode_of(b: &Blob) -> u32 {
 fn size_of(repo: &Repo, b: &Blob) -> u64 {
     match b {
         Blob::Stored(e) => repo.versions.size(&e.id).unwrap_or(e.size),
-        Blob::Work(p, _) => std::fs::metadata(repo.layout.work.join(p)).map(|m| m.len()).unwrap_or(0),
+        Blob::Work(p, _) => std::fs::metadata(p.abs(&repo.layout.work)).map(|m| m.len()).unwrap_or(0),
     }
 }
 
-fn flat_from_index(repo: &Repo) -> CommandResult<BTreeMap<String, FlatEntry>> {
+fn flat_from_index(repo: &Repo) -> CommandResult<BTreeMap<RepoPath, FlatEntry>> {
     Ok(repo
         .index()?
         .entries
@@ -88,16 +97,16 @@ fn flat_from_index(repo: &Repo) -> CommandResult<BTreeMap<String, FlatEntry>> {
 /// stat cache without reading them.
 fn vs_worktree(
     repo: &Repo,
-    old: &BTreeMap<String, FlatEntry>,
-    tracked: &BTreeSet<String>,
+    old: &BTreeMap<RepoPath, FlatEntry>,
+    tracked: &BTreeSet<RepoPath>,
 ) -> CommandResult<Vec<Change>> {
     let index = repo.index()?;
     let mut out = Vec::new();
-    let all: BTreeSet<&String> = old.keys().chain(tracked.iter()).collect();
+    let all: BTreeSet<&RepoPath> = old.keys().chain(tracked.iter()).collect();
     for p in all {
         let o = old.get(p);
         let meta =
-            std::fs::symlink_metadata(repo.layout.work.join(p)).ok().filter(|m| !m.is_dir() && tracked.contains(p));
+            std::fs::symlink_metadata(p.abs(&repo.layout.work)).ok().filter(|m| !m.is_dir() && tracked.contains(p));
         let new_id = match &meta {
             None => None,
             Some(m) => {
@@ -122,9 +131,8 @@ fn vs_worktree(
 
 pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult {
     let repo = super::open()?;
-    let cwd = crate::cwd()?;
-    let specs: Vec<String> = a.paths.iter().map(|p| repo_path(&repo.layout.work, &cwd, p)).collect::<Result<_, _>>()?;
-    let keep = |p: &str| specs.is_empty() || specs.iter().any(|s| oxen_index::path_is_under(p, s));
+    let specs = super::shared::user_specs(&repo, &a.paths)?;
+    let keep = |p: &RepoPath| specs.is_empty() || specs.iter().any(|s| p.is_under(s));
     let changes: Vec<Change> = match (a.revs.len(), a.staged) {
         (2, _) => {
             let t1 = repo.resolve_tree(&a.revs[0])?;
@@ -137,7 +145,7 @@ pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult 
                 None => repo.flatten_commit(repo.head_commit()?.as_ref())?,
             };
             let idx = flat_from_index(&repo)?;
-            let paths: BTreeSet<&String> = base.keys().chain(idx.keys()).collect();
+            let paths: BTreeSet<&RepoPath> = base.keys().chain(idx.keys()).collect();
             paths
                 .into_iter()
                 .filter_map(|p| {
@@ -153,12 +161,12 @@ pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult 
         }
         (1, false) => {
             let base = repo.flatten_commit(Some(&repo.resolve_commit(&a.revs[0])?))?;
-            let tracked: BTreeSet<String> = repo.index()?.entries.into_keys().collect();
+            let tracked: BTreeSet<RepoPath> = repo.index()?.entries.into_keys().collect();
             vs_worktree(&repo, &base, &tracked)?
         }
         _ => {
             let idx = flat_from_index(&repo)?;
-            let tracked: BTreeSet<String> = idx.keys().cloned().collect();
+            let tracked: BTreeSet<RepoPath> = idx.keys().cloned().collect();
             vs_worktree(&repo, &idx, &tracked)?
         }
     };
@@ -204,29 +212,22 @@ fn print_changes(repo: &Repo, changes: &[Change], opts: &DiffOptions, out: &mut 
             (Some(b), false) => load(repo, b)?,
             _ => Vec::new(),
         };
-        let tabular = oxen_tabular::format_for(path).filter(|f| *f != "parquet" && !big);
+        let (a_side, b_side) = (side("a/", path), side("b/", path));
+        let tabular = oxen_tabular::format_for(&path.to_str_lossy()).filter(|f| *f != "parquet" && !big);
         if let Some(fmt) = tabular {
             let keys = if opts.keys.is_empty() {
-                cfg.tabular_keys.get(path).cloned().unwrap_or_default()
+                path.to_str().and_then(|p| cfg.tabular_keys.get(p)).cloned().unwrap_or_default()
             } else {
                 opts.keys.clone()
             };
-            let ot = if old.is_some() {
-                oxen_tabular::load(&ob[..], fmt, &format!("a/{path}"))?
-            } else {
-                Default::default()
-            };
-            let nt = if new.is_some() {
-                oxen_tabular::load(&nb[..], fmt, &format!("b/{path}"))?
-            } else {
-                Default::default()
-            };
+            let ot = if old.is_some() { oxen_tabular::load(&ob[..], fmt, &a_side)? } else { Default::default() };
+            let nt = if new.is_some() { oxen_tabular::load(&nb[..], fmt, &b_side)? } else { Default::default() };
             let (ot, nt) = match (old.is_some(), new.is_some()) {
                 (false, _) => (oxen_tabular::Table { columns: nt.columns.clone(), rows: vec![] }, nt),
                 (_, false) => (ot.clone(), oxen_tabular::Table { columns: ot.columns, rows: vec![] }),
                 _ => (ot, nt),
             };
-            let d = oxen_tabular::diff(&ot, &nt, &keys, path)?;
+            let d = oxen_tabular::diff(&ot, &nt, &keys, &path.to_string())?;
             if opts.stat {
                 writeln!(
                     out,
@@ -244,7 +245,7 @@ fn print_changes(repo: &Repo, changes: &[Change], opts: &DiffOptions, out: &mut 
             } else {
                 format!("keys: {}", keys.join(","))
             };
-            writeln!(out, "diff --oxen a/{path} b/{path} (tabular {fmt}, {kdesc})")?;
+            writeln!(out, "diff --oxen {a_side} {b_side} (tabular {fmt}, {kdesc})")?;
             header_lines(out, old, new)?;
             let mut col_parts = Vec::new();
             for (o, n) in &d.renamed_columns {
@@ -307,15 +308,15 @@ fn print_changes(repo: &Repo, changes: &[Change], opts: &DiffOptions, out: &mut 
             }
             continue;
         }
-        writeln!(out, "diff --oxen a/{path} b/{path}")?;
+        writeln!(out, "diff --oxen {a_side} {b_side}")?;
         header_lines(out, old, new)?;
         if text {
             let td = similar::TextDiff::from_lines(
                 std::str::from_utf8(&ob).unwrap_or(""),
                 std::str::from_utf8(&nb).unwrap_or(""),
             );
-            let a = if old.is_some() { format!("a/{path}") } else { "/dev/null".into() };
-            let b = if new.is_some() { format!("b/{path}") } else { "/dev/null".into() };
+            let a = if old.is_some() { a_side.clone() } else { "/dev/null".into() };
+            let b = if new.is_some() { b_side.clone() } else { "/dev/null".into() };
             write!(out, "{}", td.unified_diff().context_radius(3).header(&a, &b))?;
         } else {
             let os = old.as_ref().map(|b| size_of(repo, b)).unwrap_or(0);

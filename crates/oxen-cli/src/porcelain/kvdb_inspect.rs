@@ -30,11 +30,11 @@ fn show(bytes: &[u8]) -> String {
     }
 }
 
-fn decode(db: &str, value: &[u8]) -> String {
+fn decode(db: &str, key: &[u8], value: &[u8]) -> String {
     match db {
-        "index" => match oxen_index::IndexEntry::decode(value) {
-            Some(e) => format!(
-                "id={} size={} mtime_ns={} inode={} mode={:o} tracking={}{}",
+        "index" => match oxen_index::decode_index_row(key, value) {
+            Ok(Some((path, e))) => format!(
+                "path={path} id={} size={} mtime_ns={} inode={} mode={:o} tracking={}{}",
                 e.id,
                 e.stat.size,
                 e.stat.mtime_ns,
@@ -45,11 +45,12 @@ fn decode(db: &str, value: &[u8]) -> String {
                     .map(|t| format!(" schema={}", serde_json::to_string(&t).unwrap_or_default()))
                     .unwrap_or_default()
             ),
-            None => show(value),
+            _ => show(value),
         },
         "trees" => match oxen_object::Tree::decode(value) {
             Ok(oxen_object::Tree::Entries(es)) => {
-                let names: Vec<String> = es.iter().map(|e| format!("{}:{}", e.name, e.id)).collect();
+                let names: Vec<String> =
+                    es.iter().map(|e| format!("{}:{}", oxen_path::quote(&e.name, oxen_path::Quote::C), e.id)).collect();
                 format!("entries[{}] {}", es.len(), names.join(" "))
             }
             Ok(oxen_object::Tree::Buckets { bits, buckets }) => format!("buckets[{}] bits={bits}", buckets.len()),
@@ -67,7 +68,7 @@ pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult 
     for t in tables {
         writeln!(out, "[{}] {} entries", t.name, t.rows.len())?;
         for (k, v) in &t.rows {
-            writeln!(out, "  {} => {}", show(k), decode(&t.name, v))?;
+            writeln!(out, "  {} => {}", show(k), decode(&t.name, k, v))?;
         }
     }
     out.flush()?;

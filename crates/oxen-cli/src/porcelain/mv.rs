@@ -1,7 +1,9 @@
 //! `oxen mv`
 
-use oxen_index::repo_path;
 use std::io::Write;
+use std::path::PathBuf;
+
+use oxen_path::RepoPath;
 
 use crate::{user_error, CommandResult};
 
@@ -9,41 +11,39 @@ use crate::{user_error, CommandResult};
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Source path.
-    pub source: String,
+    pub source: PathBuf,
     /// Destination path (an existing directory receives the source inside it).
-    pub dest: String,
+    pub dest: PathBuf,
 }
 
 pub fn run(a: Args, _out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult {
     let repo = super::open()?;
     let cwd = crate::cwd()?;
     let work = repo.layout.work.clone();
-    let src = repo_path(&work, &cwd, &a.source)?;
-    let mut dst = repo_path(&work, &cwd, &a.dest)?;
-    if src.is_empty() {
+    let src = RepoPath::from_user(&work, &cwd, &a.source)?;
+    let mut dst = RepoPath::from_user(&work, &cwd, &a.dest)?;
+    if src.is_root() {
         return Err(user_error("cannot move the repository root"));
     }
-    if work.join(&dst).is_dir() {
-        let name = src.rsplit('/').next().unwrap_or(&src);
-        dst = if dst.is_empty() { name.to_string() } else { format!("{dst}/{name}") };
+    if dst.abs(&work).is_dir() {
+        dst = dst.join(src.name())?;
     }
-    if std::fs::symlink_metadata(work.join(&dst)).is_ok() {
+    if std::fs::symlink_metadata(dst.abs(&work)).is_ok() {
         return Err(user_error(format!("destination '{dst}' exists")));
     }
-    let index = repo.index()?;
-    let moved: Vec<(String, String)> = index
-        .entries
-        .keys()
-        .filter(|p| oxen_index::path_is_under(p, &src))
-        .map(|p| (p.clone(), format!("{dst}{}", &p[src.len()..])))
-        .collect();
-    if moved.is_empty() {
-        return Err(user_error(format!("'{}' is not under version control", a.source)));
+    if dst.is_under(&src) {
+        return Err(user_error(format!("cannot move '{src}' into itself")));
     }
-    if let Some(parent) = work.join(&dst).parent() {
+    let index = repo.index()?;
+    let moved: Vec<(RepoPath, RepoPath)> =
+        index.entries.keys().filter_map(|p| Some((p.clone(), p.rebase(&src, &dst)?))).collect();
+    if moved.is_empty() {
+        return Err(user_error(format!("'{src}' is not under version control")));
+    }
+    if let Some(parent) = dst.abs(&work).parent() {
         std::fs::create_dir_all(parent)?;
     }
-    std::fs::rename(work.join(&src), work.join(&dst))
+    std::fs::rename(src.abs(&work), dst.abs(&work))
         .map_err(|e| user_error(format!("cannot move '{src}' to '{dst}': {e}")))?;
     let mut changes = Vec::new();
     for (old, new) in moved {

@@ -23,7 +23,7 @@ pub struct Args {
     pub rev: Option<String>,
     /// Paths to unstage (after `--`).
     #[arg(last = true)]
-    pub paths: Vec<String>,
+    pub paths: Vec<std::path::PathBuf>,
 }
 
 pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult {

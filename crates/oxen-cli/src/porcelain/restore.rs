@@ -19,7 +19,7 @@ pub struct Args {
     pub source: Option<String>,
     /// Paths to restore.
     #[arg(required = true)]
-    pub paths: Vec<String>,
+    pub paths: Vec<std::path::PathBuf>,
 }
 
 pub fn run(a: Args, _out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult {

@@ -1,7 +1,7 @@
 //! `oxen rm`
 
-use oxen_index::repo_path;
 use std::io::Write;
+use std::path::PathBuf;
 
 use crate::{user_error, CommandResult};
 
@@ -19,23 +19,22 @@ pub struct Args {
     pub force: bool,
     /// Paths to remove.
     #[arg(required = true)]
-    pub paths: Vec<String>,
+    pub paths: Vec<PathBuf>,
 }
 
 pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult {
     let repo = super::open()?;
-    let cwd = crate::cwd()?;
-    let paths: Vec<String> = a.paths.iter().map(|p| repo_path(&repo.layout.work, &cwd, p)).collect::<Result<_, _>>()?;
+    let paths = super::shared::user_specs(&repo, &a.paths)?;
     // Check first, so a refusal changes nothing.
     let index = repo.index()?;
     if !a.cached && !a.force {
         let head = repo.flatten_commit(repo.head_commit()?.as_ref())?;
         for (p, e) in &index.entries {
-            if !paths.iter().any(|q| oxen_index::path_is_under(p, q)) {
+            if !paths.iter().any(|q| p.is_under(q)) {
                 continue;
             }
             let staged_differs = head.get(p).is_none_or(|h| h.id != e.id);
-            let abs = repo.layout.work.join(p);
+            let abs = p.abs(&repo.layout.work);
             let modified = match std::fs::symlink_metadata(&abs) {
                 Ok(m) => {
                     let st = oxen_index::FileStat::from_metadata(&m);

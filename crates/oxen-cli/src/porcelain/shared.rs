@@ -5,10 +5,12 @@
 
 use std::collections::{BTreeMap, BinaryHeap, HashSet};
 use std::io::Write;
+use std::path::PathBuf;
 
 use oxen_hash::ContentId;
-use oxen_index::{path_is_under, repo_path, stage_paths, Index, StageOptions};
+use oxen_index::{stage_paths, Index, StageOptions};
 use oxen_object::Commit;
+use oxen_path::RepoPath;
 use oxen_refs::{BranchName, Expect, Head};
 use oxen_remote::{FetchReport, PushOutcome, Remote};
 use oxen_repo::{FlatEntry, MergeOutcome, Repo};
@@ -20,7 +22,7 @@ use crate::{user_error, CommandResult};
 /// had to skip is reported on `err`.
 pub(crate) fn stage(
     repo: &oxen_repo::Repo,
-    paths: &[String],
+    paths: &[RepoPath],
     update_only: bool,
     err: &mut dyn Write,
 ) -> CommandResult<oxen_index::StageReport> {
@@ -188,17 +190,15 @@ pub(crate) fn walk(
 /// default: HEAD for the index, the index for the work tree).
 pub(crate) fn restore_paths(
     repo: &Repo,
-    user_paths: &[String],
+    user_paths: &[PathBuf],
     source: Option<&str>,
     staged: bool,
     worktree: bool,
 ) -> CommandResult {
-    let cwd = crate::cwd()?;
-    let specs: Vec<String> =
-        user_paths.iter().map(|p| repo_path(&repo.layout.work, &cwd, p)).collect::<Result<_, _>>()?;
+    let specs = user_specs(repo, user_paths)?;
     let index = repo.index()?;
     // The version each path should get.
-    let from: BTreeMap<String, FlatEntry> = match (source, staged) {
+    let from: BTreeMap<RepoPath, FlatEntry> = match (source, staged) {
         (Some(rev), _) => repo.flatten_commit(Some(&repo.resolve_commit(rev)?))?,
         (None, true) => repo.flatten_commit(repo.head_commit()?.as_ref())?,
         (None, false) => index
@@ -218,16 +218,13 @@ pub(crate) fn restore_paths(
             .collect(),
     };
     for s in &specs {
-        let known = from.keys().any(|p| path_is_under(p, s)) || index.entries.keys().any(|p| path_is_under(p, s));
+        let known = from.keys().any(|p| p.is_under(s)) || index.entries.keys().any(|p| p.is_under(s));
         if !known {
             return Err(user_error(format!("pathspec '{s}' did not match any file known to oxen")));
         }
     }
-    let wanted: BTreeMap<String, FlatEntry> = from
-        .iter()
-        .filter(|(p, _)| specs.iter().any(|s| path_is_under(p, s)))
-        .map(|(p, e)| (p.clone(), e.clone()))
-        .collect();
+    let wanted: BTreeMap<RepoPath, FlatEntry> =
+        from.iter().filter(|(p, _)| specs.iter().any(|s| p.is_under(s))).map(|(p, e)| (p.clone(), e.clone())).collect();
     if staged {
         let mut changes = Vec::new();
         for (p, e) in &wanted {
@@ -235,7 +232,7 @@ pub(crate) fn restore_paths(
         }
         // Paths staged as new but absent from the source are unstaged.
         for p in index.entries.keys() {
-            if specs.iter().any(|s| path_is_under(p, s)) && !wanted.contains_key(p) {
+            if specs.iter().any(|s| p.is_under(s)) && !wanted.contains_key(p) {
                 changes.push((p.clone(), None));
             }
         }
@@ -254,6 +251,13 @@ pub(crate) fn restore_paths(
         }
     }
     Ok(())
+}
+
+/// Paths given on the command line (OS strings, any bytes) as repository
+/// paths, resolved against the current directory.
+pub(crate) fn user_specs(repo: &Repo, user_paths: &[PathBuf]) -> CommandResult<Vec<RepoPath>> {
+    let cwd = crate::cwd()?;
+    Ok(user_paths.iter().map(|p| RepoPath::from_user(&repo.layout.work, &cwd, p)).collect::<Result<_, _>>()?)
 }
 
 /// Print how a merge ended (shared by `merge` and `pull`); conflicts are an error.

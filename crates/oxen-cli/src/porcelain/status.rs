@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use oxen_index::{quote_path, Change};
+use bstr::BString;
+use oxen_index::Change;
+use oxen_path::{quote, Quote, RepoPath};
 use oxen_refs::{BranchName, Head, RefName};
 use oxen_repo::Repo;
 
@@ -51,33 +53,38 @@ pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
     for w in &st.warnings {
         writeln!(err, "warning: {w}")?;
     }
+    for r in &st.refused {
+        writeln!(err, "warning: cannot be versioned: {r}")?;
+    }
     let conflicts = repo.merge_state()?.map(|m| m.conflicts).unwrap_or_default();
-    let untracked: Vec<String> = match a.untracked {
+    let untracked: Vec<BString> = match a.untracked {
         Untracked::No => vec![],
-        Untracked::All => st.untracked.clone(),
+        Untracked::All => st.untracked.iter().map(|p| BString::from(p.as_bytes())).collect(),
         Untracked::Normal => st.untracked_collapsed(&index),
     };
     let mut out = std::io::BufWriter::new(out);
     if a.porcelain || a.short {
+        // As git's short format: quoted when a path holds special bytes or a space.
+        let q = |p: &RepoPath| quote(p.as_bytes(), Quote::CSpace).into_owned();
         for e in &st.entries {
             if conflicts.contains(&e.path) {
-                writeln!(out, "UU {}", quote_path(&e.path))?;
+                writeln!(out, "UU {}", q(&e.path))?;
                 continue;
             }
             let x = e.staged.as_ref().map(Change::letter).unwrap_or(' ');
             let y = e.unstaged.as_ref().map(Change::letter).unwrap_or(' ');
             match &e.staged {
-                Some(Change::Renamed(from)) => writeln!(out, "{x}{y} {} -> {}", quote_path(from), quote_path(&e.path))?,
-                _ => writeln!(out, "{x}{y} {}", quote_path(&e.path))?,
+                Some(Change::Renamed(from)) => writeln!(out, "{x}{y} {} -> {}", q(from), q(&e.path))?,
+                _ => writeln!(out, "{x}{y} {}", q(&e.path))?,
             }
         }
         for c in &conflicts {
             if !st.entries.iter().any(|e| &e.path == c) {
-                writeln!(out, "UU {}", quote_path(c))?;
+                writeln!(out, "UU {}", q(c))?;
             }
         }
         for u in &untracked {
-            writeln!(out, "?? {}", quote_path(u))?;
+            writeln!(out, "?? {}", quote(u, Quote::CSpace))?;
         }
         out.flush()?;
         return Ok(());
@@ -113,22 +120,24 @@ pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
         Change::Deleted => "deleted",
         Change::Renamed(_) => "renamed",
     };
-    let staged: Vec<(String, String)> = st
+    let row =
+        |kind: &str, shown: String, p: &RepoPath| Row { kind: kind.to_string(), shown, dir: p.parent_bytes().into() };
+    let staged: Vec<Row> = st
         .entries
         .iter()
         .filter(|e| !conflicts.contains(&e.path))
         .filter_map(|e| {
             e.staged.as_ref().map(|c| match c {
-                Change::Renamed(from) => (word(c).to_string(), format!("{from} -> {}", e.path)),
-                _ => (word(c).to_string(), e.path.clone()),
+                Change::Renamed(from) => row(word(c), format!("{from} -> {}", e.path), &e.path),
+                _ => row(word(c), e.path.to_string(), &e.path),
             })
         })
         .collect();
-    let unstaged: Vec<(String, String)> = st
+    let unstaged: Vec<Row> = st
         .entries
         .iter()
         .filter(|e| !conflicts.contains(&e.path))
-        .filter_map(|e| e.unstaged.as_ref().map(|c| (word(c).to_string(), e.path.clone())))
+        .filter_map(|e| e.unstaged.as_ref().map(|c| row(word(c), e.path.to_string(), &e.path)))
         .collect();
     if !staged.is_empty() {
         writeln!(out, "\nChanges to be committed:\n  (use \"oxen restore --staged <file>...\" to unstage)")?;
@@ -143,7 +152,14 @@ pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
     }
     if !untracked.is_empty() {
         writeln!(out, "\nUntracked files:\n  (use \"oxen add <file>...\" to include in what will be committed)")?;
-        let rows: Vec<(String, String)> = untracked.iter().map(|u| (String::new(), u.clone())).collect();
+        let rows: Vec<Row> = untracked
+            .iter()
+            .map(|u| {
+                // Grouped by what precedes the last '/' (a collapsed `dir/` is its own group).
+                let dir = u.iter().rposition(|c| *c == b'/').map(|i| &u[..i]).unwrap_or(b"");
+                Row { kind: String::new(), shown: quote(u, Quote::C).into_owned(), dir: dir.into() }
+            })
+            .collect();
         section(&mut out, &rows)?;
     }
     if st.is_clean() && repo.merge_state()?.is_none() {
@@ -157,12 +173,21 @@ pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
 /// shown as one summary line.
 const SUMMARY_THRESHOLD: usize = 50;
 
-fn section(out: &mut impl Write, rows: &[(String, String)]) -> std::io::Result<()> {
+/// One line of a human status section.
+struct Row {
+    /// `new file`, `modified`, ... (empty for untracked).
+    kind: String,
+    /// The path as shown (quoted as git quotes it).
+    shown: String,
+    /// The raw bytes of the directory it is in, for summarising.
+    dir: BString,
+}
+
+fn section(out: &mut impl Write, rows: &[Row]) -> std::io::Result<()> {
     // Count rows per (kind, parent directory); summarise the big groups.
-    let mut groups: BTreeMap<(String, String), usize> = BTreeMap::new();
-    for (k, p) in rows {
-        let dir = p.rsplit_once('/').map(|(d, _)| d.to_string()).unwrap_or_default();
-        *groups.entry((k.clone(), dir)).or_default() += 1;
+    let mut groups: BTreeMap<(String, BString), usize> = BTreeMap::new();
+    for r in rows {
+        *groups.entry((r.kind.clone(), r.dir.clone())).or_default() += 1;
     }
     let mut summarised = std::collections::BTreeSet::new();
     for ((k, dir), n) in &groups {
@@ -171,8 +196,7 @@ fn section(out: &mut impl Write, rows: &[(String, String)]) -> std::io::Result<(
         }
     }
     let mut printed = std::collections::BTreeSet::new();
-    for (k, p) in rows {
-        let dir = p.rsplit_once('/').map(|(d, _)| d.to_string()).unwrap_or_default();
+    for Row { kind: k, shown: p, dir } in rows {
         let key = (k.clone(), dir.clone());
         if summarised.contains(&key) {
             if printed.insert(key.clone()) {
@@ -182,7 +206,9 @@ fn section(out: &mut impl Write, rows: &[(String, String)]) -> std::io::Result<(
                     "new file" => "new files".to_string(),
                     other => format!("{other} files"),
                 };
-                writeln!(out, "\t{dir}/ ({n} {what})")?;
+                let mut d = dir.to_vec();
+                d.push(b'/');
+                writeln!(out, "\t{} ({n} {what})", quote(&d, Quote::C))?;
             }
             continue;
         }
