@@ -127,18 +127,17 @@ impl Repo {
         }
     }
 
-    /// Stored contents as a table source: a loose file by path (random
-    /// access, so rows are read by offset), else a re-openable reader.
+    /// Stored contents as a table source: a re-openable reader of the
+    /// versions store, verified as it streams like every stored read (so
+    /// no random access: rows to print are fetched in one more pass).
     pub fn stored_source(&self, id: &oxen_hash::ContentId) -> Result<Source> {
-        Ok(match self.versions.locate(id)? {
-            Some((p, 0)) => Source::path(p),
-            _ => {
-                let (v, id) = (self.versions.clone(), *id);
-                Source::reader(move || {
-                    v.open(&id).map(|b| Box::new(b) as Box<dyn std::io::Read + Send>).map_err(std::io::Error::other)
-                })
-            }
-        })
+        if !self.versions.has(id) {
+            return Err(oxen_store::StoreError::MissingObject(*id).into());
+        }
+        let (v, id) = (self.versions.clone(), *id);
+        Ok(Source::reader(move || {
+            v.open(&id).map(|b| Box::new(b) as Box<dyn std::io::Read + Send>).map_err(std::io::Error::other)
+        }))
     }
 
     /// Limits for the table engine: spill files go under `.oxen/tmp`.

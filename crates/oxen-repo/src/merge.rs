@@ -337,7 +337,15 @@ impl Repo {
             let abs = p.abs(&self.layout.work);
             let mut src = self.versions.open(&id)?;
             let mut f = std::fs::File::create(&abs).map_err(|e| StoreError::io(&abs, e))?;
-            std::io::copy(&mut src, &mut f).map_err(|e| StoreError::io(&abs, e))?;
+            // A failed verification is the store's error, a failed write the work tree's.
+            let mut buf = vec![0u8; 1 << 16];
+            loop {
+                let n = std::io::Read::read(&mut src, &mut buf).map_err(|e| src.store_error(e))?;
+                if n == 0 {
+                    break;
+                }
+                std::io::Write::write_all(&mut f, &buf[..n]).map_err(|e| StoreError::io(&abs, e))?;
+            }
         }
         conflicts.sort_by(|a, b| a.path.cmp(&b.path));
         let paths: Vec<RepoPath> = conflicts.iter().map(|c| c.path.clone()).collect();
@@ -403,7 +411,7 @@ impl Repo {
             let (os, ts) = (self.stored_source(&ours.id)?, self.stored_source(&theirs.id)?);
             let opts = MergeOptions { keys: keys.to_vec(), limits: self.table_limits(), ..MergeOptions::default() };
             let tmp_dir = self.layout.tmp_dir();
-            let mut tmp = tempfile::NamedTempFile::new_in(&tmp_dir).map_err(|e| StoreError::io(&tmp_dir, e))?;
+            let mut tmp = oxen_store::temp_file(&tmp_dir)?;
             let shown = path.quoted();
             let tmp_path = tmp.path().to_path_buf();
             let outcome = {

@@ -80,16 +80,19 @@ pub fn materialize(repo: &Repo, path: &RepoPath, e: &FlatEntry) -> Result<FileSt
 }
 
 /// Write contents at `path`, whose parent directory exists. A new file is
-/// written in place (create, write, close: what `cp` costs); an existing
-/// one is replaced via a temp file and rename, so its old contents are
-/// never half-overwritten.
+/// written in place (create, write, close: what `cp` costs) and removed
+/// again if writing fails; an existing one is replaced via a temp file and
+/// rename, so its old contents are never half-overwritten. Either way a
+/// file is left in place only once all its bytes were read from the store
+/// and verified against their id (the store's reads verify as they
+/// stream), so corrupt contents never reach the work tree.
 fn write_file_at(repo: &Repo, path: &RepoPath, e: &FlatEntry) -> Result<FileStat> {
     use std::os::unix::fs::OpenOptionsExt;
     let abs = path.abs(&repo.layout.work);
     let io = |err| StoreError::io(&abs, err);
     if e.mode == mode::SYMLINK {
         // A link target is bytes too: restored exactly, UTF-8 or not.
-        let target = repo.versions.read_all(&e.id)?;
+        let target = repo.versions.read_all(&e.id).map_err(|err| err.reading_for(&abs))?;
         let target = OsStr::from_bytes(&target);
         match std::fs::symlink_metadata(&abs) {
             Ok(m) if m.is_dir() => remove_empty_dir(&abs)?,
@@ -105,9 +108,16 @@ fn write_file_at(repo: &Repo, path: &RepoPath, e: &FlatEntry) -> Result<FileStat
     let fresh = std::fs::OpenOptions::new().write(true).create_new(true).mode(perm).open(&abs);
     match fresh {
         Ok(mut f) => {
-            std::io::copy(&mut src, &mut f).map_err(io)?;
-            let m = f.metadata().map_err(io)?;
-            return Ok(FileStat::from_metadata(&m));
+            let m = std::io::copy(&mut src, &mut f).and_then(|_| f.metadata());
+            return match m {
+                Ok(m) => Ok(FileStat::from_metadata(&m)),
+                Err(err) => {
+                    drop(f);
+                    // Nothing was there before; nothing half-written stays.
+                    let _ = std::fs::remove_file(&abs);
+                    Err(io(err).into())
+                }
+            };
         }
         Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {}
         Err(err) => return Err(io(err).into()),

@@ -40,7 +40,16 @@ use crate::{CommandResult, Exit};
 /// Data version control: git's ideas for datasets of millions of files and
 /// files of many gigabytes.
 #[derive(clap::Parser, Debug)]
-#[command(name = "oxen", version, propagate_version = true)]
+#[command(
+    name = "oxen",
+    version,
+    propagate_version = true,
+    after_long_help = "Environment:\n  \
+    OXEN_HOME          where the global config lives (default ~/.oxen)\n  \
+    OXEN_TOKEN         bearer token sent to whatever server a command talks to, overriding the\n                     \
+    per-server tokens of ~/.oxen/user_config.toml ([host.\"<origin>\"] token = ...)\n  \
+    OXEN_HTTP_TIMEOUT  seconds to wait for a server to connect, take or send data (default 120)"
+)]
 pub struct Cli {
     /// Run as if started in this directory.
     #[arg(short = 'C', global = true, value_name = "DIR")]
@@ -127,7 +136,13 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult<
     Ok(Exit::Success)
 }
 
-/// Open the repository containing the current directory.
+/// Open the repository containing the current directory, and parse its
+/// config (over the global one) before the command prints anything:
+/// several commands read it only halfway through their output (status for
+/// upstreams, commit for the author, diff for table keys), and a garbage
+/// config must be one error line, not half an output and then an error.
 pub(crate) fn open() -> CommandResult<oxen_repo::Repo> {
-    Ok(oxen_repo::Repo::discover(&crate::cwd()?)?)
+    let repo = oxen_repo::Repo::discover(&crate::cwd()?)?;
+    repo.config()?;
+    Ok(repo)
 }
