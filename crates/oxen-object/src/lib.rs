@@ -7,7 +7,7 @@ mod commit;
 pub mod graph;
 mod tree;
 
-pub use commit::{Commit, Signature};
+pub use commit::{Commit, Signature, MAX_PARENTS};
 pub use tree::{
     bucket_bits_for, bucket_of, validate_name, Column, EntryKind, TabularMeta, Tree, TreeEntry, BUCKET_TARGET,
 };
