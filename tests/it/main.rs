@@ -18,6 +18,7 @@ mod sync_support;
 
 mod damaged_repo;
 mod edge;
+mod history;
 mod large_file;
 mod man_pages;
 mod paths;

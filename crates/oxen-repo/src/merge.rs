@@ -103,7 +103,7 @@ impl Repo {
         let Some(ours) = ours else {
             // Unborn branch: adopt theirs.
             self.checkout_commit(theirs, false, &NoProgress)?;
-            self.move_head_to(&head, None, theirs)?;
+            self.move_head_to(&head, None, theirs, &format!("merge {label}: Fast-forward"))?;
             return Ok(MergeOutcome::FastForward(*theirs));
         };
         if self.is_ancestor(theirs, &ours)? {
@@ -119,7 +119,7 @@ impl Repo {
         }
         if self.is_ancestor(&ours, theirs)? {
             self.checkout_commit(theirs, false, &NoProgress)?;
-            self.move_head_to(&head, Some(ours), theirs)?;
+            self.move_head_to(&head, Some(ours), theirs, &format!("merge {label}: Fast-forward"))?;
             return Ok(MergeOutcome::FastForward(*theirs));
         }
         let base = self.merge_base(&ours, theirs)?;
@@ -194,7 +194,7 @@ impl Repo {
             let author = crate::signature(&config)?;
             let commit = self.write_commit(&Commit { tree, parents: vec![ours, *theirs], author, message })?;
             self.apply_to_worktree(&to_write, &removed, &NoProgress)?;
-            self.move_head_to(&head, Some(ours), &commit)?;
+            self.move_head_to(&head, Some(ours), &commit, &format!("merge {label}: Merge made"))?;
             return Ok(MergeOutcome::Merged(commit));
         }
         self.apply_to_worktree(&to_write, &removed, &NoProgress)?;
@@ -208,17 +208,18 @@ impl Repo {
     }
 
     /// Move the current branch (or detached HEAD) from `old` to `new`, with
-    /// compare-and-swap on the branch.
-    pub fn move_head_to(&self, head: &Head, old: Option<ContentId>, new: &ContentId) -> Result<()> {
+    /// compare-and-swap on the branch (or on HEAD itself when detached),
+    /// logging `message` in the reflog.
+    pub fn move_head_to(&self, head: &Head, old: Option<ContentId>, new: &ContentId, message: &str) -> Result<()> {
         match head {
             Head::Branch(b) => {
                 let expect = match old {
                     Some(o) => Expect::Is(o),
                     None => Expect::Absent,
                 };
-                self.refs().update(&b.to_ref(), Some(*new), expect)?;
+                self.refs().update(&b.to_ref(), Some(*new), expect, message)?;
             }
-            Head::Detached(_) => oxen_refs::write_head(&self.layout, &Head::Detached(*new))?,
+            Head::Detached(_) => self.refs().set_head(&Head::Detached(*new), Some(head), message)?,
         }
         Ok(())
     }

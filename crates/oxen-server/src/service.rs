@@ -132,7 +132,7 @@ impl Fail {
 impl From<PackError> for Fail {
     fn from(e: PackError) -> Fail {
         let code = match &e {
-            PackError::FetchFirst(_) | PackError::NonFastForward(_) => 409,
+            PackError::FetchFirst(_) | PackError::NonFastForward(_) | PackError::CheckedOutBranch(_) => 409,
             e if e.is_client_error() => 400,
             _ => 500,
         };
@@ -252,7 +252,7 @@ fn handle(state: &State, mut rq: Request) {
         },
         None => None,
     };
-    if user.is_none() {
+    let Some(user) = user else {
         log(state, &method, &url, 401);
         send(
             state,
@@ -262,12 +262,12 @@ fn handle(state: &State, mut rq: Request) {
             declared.unwrap_or(0) > DRAIN_LIMIT,
         );
         return;
-    }
+    };
     let segs: Vec<String> = url.trim_matches('/').split('/').map(str::to_string).collect();
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     let max_body = state.cfg.max_body;
     let mut body = Body { inner: rq.as_reader(), limit: max_body, read: 0, over: false };
-    let result = route(state, &method, &segs, &mut body);
+    let result = route(state, &user, &method, &segs, &mut body);
     let over = body.over;
     let unread_big = declared.map(|n| n.saturating_sub(body.read) > DRAIN_LIMIT).unwrap_or(false);
     match result {
@@ -346,7 +346,13 @@ fn read_json<T: serde::de::DeserializeOwned>(body: &mut Body<'_>) -> std::result
     serde_json::from_slice(&buf).map_err(|e| Fail::new(400, format!("invalid JSON body: {e}")))
 }
 
-fn route(state: &State, method: &Method, segs: &[&str], body: &mut Body<'_>) -> std::result::Result<Reply, Fail> {
+fn route(
+    state: &State,
+    user: &crate::users::User,
+    method: &Method,
+    segs: &[&str],
+    body: &mut Body<'_>,
+) -> std::result::Result<Reply, Fail> {
     match (method, segs) {
         (Method::Get, ["api", "repos"]) => list_repos(state),
         (Method::Post, ["api", "repos"]) => {
@@ -396,7 +402,9 @@ fn route(state: &State, method: &Method, segs: &[&str], body: &mut Body<'_>) -> 
         (Method::Post, ["api", "repos", name, "refs"]) => {
             let repo = open_repo(state, name)?;
             let msg: UpdateRefsMsg = read_json(body)?;
-            let updated = oxen_pack::apply_ref_updates(&*repo, &repo.refs(), &msg.updates, msg.force)?;
+            // Logged as the user who pushed, not whoever runs the server.
+            let refs = repo.refs().acting_as(oxen_refs::Ident::new(&user.name, &user.email));
+            let updated = oxen_pack::apply_ref_updates(&*repo, &refs, &msg.updates, msg.force)?;
             Ok(Reply::Json(200, serde_json::to_value(UpdatedMsg { updated }).unwrap_or(Value::Null)))
         }
         (Method::Post, ["api", "repos", name, "upload-pack"]) => {
@@ -449,6 +457,12 @@ fn open_repo(state: &State, name: &str) -> std::result::Result<Arc<Repo>, Fail> 
     // LMDB allows one open environment per process, so each repository is
     // opened once and shared by every request.
     let repo = Arc::new(Repo::open(&dir)?);
+    // Every repository the server serves is bare (pushes may move its
+    // checked-out branch); those created before `core.bare` existed are
+    // marked on first use.
+    if !repo.layout.is_bare().map_err(|e| Fail::new(500, e.to_string()))? {
+        repo.layout.set_bare().map_err(|e| Fail::new(500, e.to_string()))?;
+    }
     cache.insert(name.to_string(), Arc::clone(&repo));
     Ok(repo)
 }
@@ -474,7 +488,7 @@ fn create_repo(state: &State, name: &str) -> std::result::Result<Reply, Fail> {
         return Err(Fail::new(409, format!("repository '{name}' already exists")));
     }
     let main = oxen_refs::BranchName::new("main").map_err(|e| Fail::new(500, e.to_string()))?;
-    oxen_refs::init(&dir, &main).map_err(|e| Fail::new(500, e.to_string()))?;
+    oxen_refs::init_bare(&dir, &main).map_err(|e| Fail::new(500, e.to_string()))?;
     Ok(Reply::Json(201, json!({"name": name})))
 }
 

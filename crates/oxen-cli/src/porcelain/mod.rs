@@ -13,6 +13,7 @@ mod kvdb_inspect;
 mod log;
 mod merge;
 mod mv;
+mod reflog;
 mod reset;
 mod restore;
 mod rm;
@@ -68,6 +69,7 @@ pub enum Cmd {
     Tag(tag::Args),
     Restore(restore::Args),
     Reset(reset::Args),
+    Reflog(reflog::Args),
     Diff(diff::Args),
     Merge(merge::Args),
     Remote(remote::Args),
@@ -111,6 +113,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult<
         Cmd::Tag(a) => tag::run(a, out, err),
         Cmd::Restore(a) => restore::run(a, out, err),
         Cmd::Reset(a) => reset::run(a, out, err),
+        Cmd::Reflog(a) => reflog::run(a, out, err),
         Cmd::Diff(a) => diff::run(a, out, err),
         Cmd::Merge(a) => merge::run(a, out, err),
         Cmd::Remote(a) => remote::run(a, out, err),

@@ -34,6 +34,7 @@ pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult 
     let target = repo.resolve_commit(a.rev.as_deref().unwrap_or("HEAD"))?;
     let head = repo.head()?;
     let old = repo.head_commit()?;
+    let message = format!("reset: moving to {}", a.rev.as_deref().unwrap_or("HEAD"));
     if a.hard {
         repo.reset_hard(&target, &oxen_store::NoProgress)?;
     } else if !a.soft {
@@ -48,9 +49,10 @@ pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult 
                     Some(o) => oxen_refs::Expect::Is(o),
                     None => oxen_refs::Expect::Absent,
                 },
+                &message,
             )?;
         }
-        Head::Detached(_) => oxen_refs::write_head(&repo.layout, &Head::Detached(target))?,
+        Head::Detached(_) => repo.refs().set_head(&Head::Detached(target), Some(&head), &message)?,
     }
     repo.set_merge_state(None)?;
     if a.hard {
