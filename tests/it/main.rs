@@ -16,6 +16,7 @@ mod common;
 mod procs;
 mod sync_support;
 
+mod crash_sync;
 mod damaged_repo;
 mod edge;
 mod history;
