@@ -211,3 +211,30 @@ fn a_commit_that_loses_a_race_for_its_branch_says_so() {
     ox(root, &["fsck"]);
     eprintln!("lost races: {lost_races}");
 }
+
+#[test]
+fn receive_pack_refuses_duplicate_parents_and_too_many() {
+    let d = tmp();
+    let root = d.path();
+    ox(root, &["init", "--bare"]);
+    commit_file(root, "a.txt", "1\n", "one");
+    let head = run("oxen-rev-parse", root, &["HEAD"]);
+    let tree = run("oxen-write-tree", root, &[]);
+    let make = |parents: &[&str]| {
+        let mut text = format!("tree {tree}\n");
+        for p in parents {
+            text.push_str(&format!("parent {p}\n"));
+        }
+        text.push_str("author Test Author <test@example.com> 1700000000 +0000\n\nmsg\n");
+        let bytes = text.into_bytes();
+        crate::sync_support::make_pack(&[(1, oxen_hash::ContentId::of(&bytes).0, bytes)], true)
+    };
+    let many = vec![head.as_str(); 100_000];
+    for (what, pack) in [("twice", make(&[&head, &head])), ("100,000 times", make(&many))] {
+        let mut c = bin("oxen-receive-pack", root);
+        c.arg(".").write_stdin(pack);
+        let e = err(c);
+        assert!(e.contains("parent"), "{what}: {e}");
+    }
+    ox(root, &["fsck"]);
+}
