@@ -238,3 +238,33 @@ fn receive_pack_refuses_duplicate_parents_and_too_many() {
     }
     ox(root, &["fsck"]);
 }
+
+#[test]
+fn fetch_pull_merge_and_clone_are_in_the_reflog() {
+    let d = tmp();
+    let root = d.path();
+    let there = root.join("there");
+    std::fs::create_dir_all(&there).unwrap();
+    ox(&there, &["init"]);
+    commit_file(&there, "a.txt", "1\n", "one");
+    ox(root, &["clone", there.to_str().unwrap(), "here"]);
+    let here = root.join("here");
+    let top = |dir: &std::path::Path, log: &str| ox(dir, &["reflog", log]).lines().next().unwrap_or("").to_string();
+    assert!(top(&here, "main").contains("main@{0}: clone: from "), "{}", top(&here, "main"));
+    assert!(top(&here, "origin/main").contains("origin/main@{0}: fetch: from origin"), "{}", top(&here, "origin/main"));
+    commit_file(&there, "a.txt", "2\n", "two");
+    ox(&here, &["pull"]);
+    assert!(top(&here, "HEAD").contains("HEAD@{0}: merge origin/main: Fast-forward"), "{}", top(&here, "HEAD"));
+    assert!(top(&here, "main").contains("main@{0}: merge origin/main: Fast-forward"));
+    assert!(top(&here, "origin/main").contains("origin/main@{0}: fetch: from origin"));
+    assert_eq!(ox(&here, &["reflog", "origin/main"]).lines().count(), 2);
+    ox(&here, &["branch", "side"]);
+    ox(&here, &["switch", "side"]);
+    commit_file(&here, "b.txt", "b\n", "on side");
+    ox(&here, &["switch", "main"]);
+    commit_file(&here, "c.txt", "c\n", "on main");
+    ox(&here, &["merge", "side"]);
+    assert!(top(&here, "main").contains("main@{0}: merge 'side': Merge made"), "{}", top(&here, "main"));
+    assert!(top(&here, "HEAD").contains("HEAD@{0}: merge 'side': Merge made"));
+    ox(&here, &["fsck"]);
+}
