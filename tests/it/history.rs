@@ -64,6 +64,14 @@ fn server_repositories_are_bare() {
     crate::sync_support::init_with(&srv, &w, &[("f.txt", b"f\n")]);
     srv.oxen(&w, &["remote", "add", "origin", &srv.url("R")]);
     srv.oxen(&w, &["push", "origin", "main"]);
+    // The server's reflog names the user who pushed (add-user's name and
+    // email), not whoever runs the server.
+    let db = srv.sync_dir.join("R").join(".oxen").join("db");
+    let dump = srv.oxen(d.path(), &["kvdb-inspect", db.to_str().unwrap(), "--db", "reflog"]);
+    assert!(dump.contains("push\""), "{dump}");
+    let who = std::fs::read_to_string(srv.home.join("user_config.toml")).unwrap();
+    let email = who.lines().find_map(|l| l.strip_prefix("email = ")).unwrap().trim_matches('"').to_string();
+    assert!(dump.contains(&format!("<{email}>")), "{email}: {dump}");
 }
 
 #[test]
