@@ -49,6 +49,7 @@ impl Table {
 pub struct Db {
     pub(crate) env: std::sync::Arc<Environment>,
     dbs: [Database; 6],
+    tmp: std::path::PathBuf,
 }
 
 impl Db {
@@ -69,7 +70,16 @@ impl Db {
             dbs.push(db);
         }
         let dbs: [Database; 6] = [dbs[0], dbs[1], dbs[2], dbs[3], dbs[4], dbs[5]];
-        Ok(Db { env: std::sync::Arc::new(env), dbs })
+        Ok(Db { env: std::sync::Arc::new(env), dbs, tmp: layout.tmp_dir() })
+    }
+
+    /// The time of a write now by the file system's clock (see
+    /// [`crate::fs_clock_now`]), taken in the repository's tmp directory.
+    pub fn fs_clock_now(&self) -> Result<i64> {
+        if !self.tmp.is_dir() {
+            std::fs::create_dir_all(&self.tmp).map_err(|e| StoreError::io(&self.tmp, e))?;
+        }
+        crate::fs_clock_now(&self.tmp)
     }
 
     /// The handle of a named database.
@@ -238,6 +248,7 @@ impl WriteTxn<'_> {
 
     /// Make every write of this transaction visible at once.
     pub fn commit(self) -> Result<()> {
+        crate::faults::write_point();
         Ok(self.txn.commit()?)
     }
 }
