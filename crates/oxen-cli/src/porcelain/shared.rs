@@ -13,7 +13,7 @@ use oxen_object::Commit;
 use oxen_path::RepoPath;
 use oxen_refs::{BranchName, Expect, Head};
 use oxen_remote::{FetchReport, PushOutcome, Remote};
-use oxen_repo::{FlatEntry, MergeOutcome, Repo};
+use oxen_repo::{FlatEntry, HeadMove, LocalChanges, MergeOutcome, Repo, Transition};
 
 use crate::progress::{human_bytes, Bar};
 use crate::{user_error, CommandResult};
@@ -28,7 +28,7 @@ pub(crate) fn stage(
 ) -> CommandResult<oxen_index::StageReport> {
     let bar = Bar::files("Adding");
     let opts = StageOptions { honor_ignore: true, update_only };
-    let report = stage_paths(&repo.layout.work, &repo.db, &repo.versions, paths, opts, &bar)?;
+    let report = stage_paths(&repo.worktree, &repo.db, &repo.versions, paths, opts, &bar)?;
     bar.finish();
     for w in &report.warnings {
         writeln!(err, "warning: {w}")?;
@@ -88,12 +88,17 @@ pub(crate) fn switch_to(
     };
     if let Some(id) = commit {
         let bar = Bar::files("Checking out");
-        let r = repo.checkout_commit(&id, force, &bar)?;
-        if force {
-            repo.reset_hard(&id, &bar)?;
-        }
+        // --force discards local changes in every tracked path, as
+        // `reset --hard` does, and HEAD moves in the same recorded step.
+        let local = if force { LocalChanges::Discard } else { LocalChanges::Refuse };
+        let t = Transition {
+            op: "checkout".into(),
+            target: repo.read_commit(&id)?.tree,
+            local,
+            head: HeadMove::Set(new_head.clone()),
+        };
+        let r = repo.transition(&t, &bar)?;
         bar.finish();
-        oxen_refs::write_head(&repo.layout, &new_head)?;
         match &new_head {
             Head::Branch(b) => {
                 writeln!(err, "Switched to branch '{b}' ({} written, {} removed)", r.written, r.removed)?
@@ -115,11 +120,16 @@ pub(crate) fn create_and_switch(
     err: &mut dyn Write,
 ) -> CommandResult {
     let (branch, id) = create_branch(repo, name, start)?;
-    // Same commit: only HEAD moves, and local changes stay as they are.
-    if repo.head_commit()? != Some(id) {
-        repo.checkout_commit(&id, force, &Bar::files("Checking out"))?;
-    }
-    oxen_refs::write_head(&repo.layout, &Head::Branch(branch))?;
+    // Same commit: only HEAD moves (the transition finds no path that
+    // differs), and local changes stay as they are.
+    let local = if force && repo.head_commit()? != Some(id) { LocalChanges::Discard } else { LocalChanges::Refuse };
+    let t = Transition {
+        op: "checkout".into(),
+        target: repo.read_commit(&id)?.tree,
+        local,
+        head: HeadMove::Set(Head::Branch(branch)),
+    };
+    repo.transition(&t, &Bar::files("Checking out"))?;
     writeln!(err, "Switched to a new branch '{name}'")?;
     Ok(())
 }
