@@ -16,6 +16,7 @@ mod common;
 mod procs;
 mod sync_support;
 
+mod damaged_repo;
 mod edge;
 mod large_file;
 mod man_pages;
@@ -25,5 +26,7 @@ mod porcelain;
 mod receive_props;
 mod stat_cache;
 mod status_vs_git;
+mod store_edges;
 mod sync;
 mod sync_large;
+mod verified_reads;

@@ -344,8 +344,18 @@ impl WorkTree {
                 Ok(fd) => {
                     let mut f = File::from(fd);
                     write_point();
-                    io::copy(src, &mut f)?;
-                    return Ok(FileStat::from_metadata(&f.metadata()?));
+                    let m = io::copy(src, &mut f).and_then(|_| f.metadata());
+                    return match m {
+                        Ok(m) => Ok(FileStat::from_metadata(&m)),
+                        Err(e) => {
+                            // Nothing was there before; nothing half-written
+                            // (or unverified: the store's reads verify as
+                            // they stream) stays.
+                            drop(f);
+                            let _ = rustix::fs::unlinkat(&*dirfd, name, AtFlags::empty());
+                            Err(e)
+                        }
+                    };
                 }
                 Err(Errno::EXIST) => {}
                 Err(e) => return Err(io_err(e)),

@@ -68,14 +68,22 @@ pub fn init(work: &std::path::Path, initial: &BranchName) -> Result<Layout> {
 /// Read `.oxen/HEAD` (`ref: heads/<branch>` or a commit id).
 pub fn read_head(layout: &Layout) -> Result<Head> {
     let p = layout.head_file();
-    let text = std::fs::read_to_string(&p).map_err(|e| StoreError::io(&p, e))?;
+    let bytes = std::fs::read(&p).map_err(|e| StoreError::io(&p, e))?;
+    let text = String::from_utf8_lossy(&bytes);
     let t = text.trim();
+    // Garbage is shown briefly and escaped: the message stays one line.
+    let bad = || {
+        let mut shown: String = t.chars().take(64).flat_map(char::escape_debug).collect();
+        if t.chars().count() > 64 {
+            shown.push_str("...");
+        }
+        RefError::BadHead(shown)
+    };
     if let Some(r) = t.strip_prefix("ref: ") {
-        let branch =
-            RefName::new(r).ok().and_then(|r| r.as_branch()).ok_or_else(|| RefError::BadHead(t.to_string()))?;
+        let branch = RefName::new(r).ok().and_then(|r| r.as_branch()).ok_or_else(bad)?;
         return Ok(Head::Branch(branch));
     }
-    ContentId::from_hex(t).map(Head::Detached).map_err(|_| RefError::BadHead(t.to_string()))
+    ContentId::from_hex(t).map(Head::Detached).map_err(|_| bad())
 }
 
 /// Write `.oxen/HEAD` atomically.

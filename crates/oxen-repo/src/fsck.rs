@@ -7,6 +7,7 @@ use oxen_object::graph::ancestors as oxen_graph_walk;
 
 use oxen_hash::ContentId;
 use oxen_object::{EntryKind, Tree};
+use oxen_refs::RefError;
 use oxen_store::{StoreError, Table};
 use rayon::prelude::*;
 
@@ -24,6 +25,13 @@ pub enum FsckProblem {
         /// What refers to it, so the damage can be traced.
         from: String,
     },
+    /// A repository file that cannot be read or parsed (HEAD, config).
+    Damaged {
+        /// The file.
+        file: std::path::PathBuf,
+        /// What is wrong with it.
+        detail: String,
+    },
     /// An object whose bytes no longer hash to its id (or do not decode).
     Corrupt {
         /// `commit`, `tree` or `blob`.
@@ -40,6 +48,7 @@ impl std::fmt::Display for FsckProblem {
         match self {
             FsckProblem::Missing { kind, id, from } => write!(f, "missing {kind} {id} (referenced by {from})"),
             FsckProblem::Corrupt { kind, id, detail } => write!(f, "corrupt {kind} {id}: {detail}"),
+            FsckProblem::Damaged { file, detail } => write!(f, "damaged {}: {detail}", file.display()),
         }
     }
 }
@@ -67,9 +76,20 @@ pub fn fsck(repo: &Repo) -> Result<FsckReport> {
         from.entry(id).or_insert(name.to_string());
         tips.push(id);
     }
-    if let Some(h) = repo.head_commit()? {
-        from.entry(h).or_insert_with(|| "HEAD".into());
-        tips.push(h);
+    // A damaged HEAD or config is reported, and the objects checked anyway.
+    match repo.head_commit() {
+        Ok(Some(h)) => {
+            from.entry(h).or_insert_with(|| "HEAD".into());
+            tips.push(h);
+        }
+        Ok(None) => {}
+        Err(RepoError::Ref(e @ (RefError::BadHead(_) | RefError::Store(StoreError::Io { .. })))) => {
+            report.problems.push(FsckProblem::Damaged { file: repo.layout.head_file(), detail: e.to_string() })
+        }
+        Err(e) => return Err(e),
+    }
+    if let Err(RepoError::Store(StoreError::Config { path, msg })) = repo.config() {
+        report.problems.push(FsckProblem::Damaged { file: path, detail: msg });
     }
     let mut trees: VecDeque<(ContentId, String)> = VecDeque::new();
     // A commit that cannot be read is a problem to report, not a reason to
@@ -157,9 +177,7 @@ pub fn fsck(repo: &Repo) -> Result<FsckReport> {
         .par_iter()
         .map(|(id, from)| match repo.versions.verify(id) {
             Ok(None) => None,
-            Ok(Some(actual)) => {
-                Some(FsckProblem::Corrupt { kind: "blob", id: *id, detail: format!("contents hash to {actual}") })
-            }
+            Ok(Some(how)) => Some(FsckProblem::Corrupt { kind: "blob", id: *id, detail: how.to_string() }),
             Err(StoreError::MissingObject(_)) => {
                 Some(FsckProblem::Missing { kind: "blob", id: *id, from: from.clone() })
             }

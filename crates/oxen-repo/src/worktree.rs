@@ -45,7 +45,7 @@ pub(crate) fn wt_error(repo: &Repo, path: &RepoPath, e: std::io::Error) -> RepoE
 pub fn materialize(repo: &Repo, path: &RepoPath, e: &FlatEntry) -> Result<FileStat> {
     if e.mode == mode::SYMLINK {
         // A link target is bytes too: restored exactly, UTF-8 or not.
-        let target = repo.versions.read_all(&e.id)?;
+        let target = repo.versions.read_all(&e.id).map_err(|err| err.reading_for(repo.worktree.abs(path)))?;
         return repo.worktree.write_symlink(path, &target).map_err(|err| wt_error(repo, path, err));
     }
     let mut src = repo.versions.open(&e.id)?;

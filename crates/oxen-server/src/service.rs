@@ -277,7 +277,7 @@ fn handle(state: &State, mut rq: Request) {
         }
         Ok(Reply::Pack(repo, objects)) => {
             log(state, &method, &url, 200);
-            let src = PackSource::new(&*repo, objects);
+            let src = CutOnError { src: PackSource::new(&*repo, objects), state, failed: false };
             let resp = Response::new(
                 StatusCode(200),
                 vec![header("Content-Type", "application/x-oxen-pack")],
@@ -294,6 +294,34 @@ fn handle(state: &State, mut rq: Request) {
             let msg = if over { format!("request body over the {max_body} byte limit") } else { msg };
             log(state, &method, &url, code);
             send(state, rq, code, json!({"error": msg}), unread_big);
+        }
+    }
+}
+
+/// A pack as a response body that ends early, instead of failing, when the
+/// pack cannot go on (a corrupt blob here, which the versions store refuses
+/// to hand out). tiny_http answers a body read error by leaving the
+/// keep-alive connection open mid-body, so the client would wait forever;
+/// a body that ends early is a truncated pack, which the client rejects at
+/// once. The reason goes to the server's log.
+struct CutOnError<'a> {
+    src: PackSource<'a>,
+    state: &'a State,
+    failed: bool,
+}
+
+impl Read for CutOnError<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.failed {
+            return Ok(0);
+        }
+        match self.src.read(buf) {
+            Err(e) if e.kind() != io::ErrorKind::Interrupted => {
+                self.state.note(format!("oxen-server: pack cut short: {e}"));
+                self.failed = true;
+                Ok(0)
+            }
+            r => r,
         }
     }
 }

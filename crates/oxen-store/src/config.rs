@@ -54,7 +54,18 @@ impl Config {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
             Err(e) => return Err(StoreError::io(path, e)),
         };
-        toml::from_str(&text).map_err(|e| StoreError::Config { path: path.to_path_buf(), msg: e.message().to_string() })
+        toml::from_str(&text).map_err(|e| {
+            // One line, with where: the parser's message spans several.
+            let line = e
+                .span()
+                .map(|s| text.as_bytes()[..s.start.min(text.len())].iter().filter(|b| **b == b'\n').count() + 1);
+            let what = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
+            let msg = match line {
+                Some(l) => format!("line {l}: {what}"),
+                None => what,
+            };
+            StoreError::Config { path: path.to_path_buf(), msg }
+        })
     }
 
     /// Save atomically (temp file + rename in the same directory).

@@ -3,7 +3,12 @@
 use lmdb::{Cursor, Database, DatabaseFlags, Environment, RwTransaction, Transaction, WriteFlags};
 use oxen_hash::ContentId;
 
-use crate::{Layout, Result, StoreError};
+use std::path::{Path, PathBuf};
+
+use crate::{DbDamage, Layout, Result, StoreError};
+
+/// How a repository's database is named in messages.
+const REPO_DB: &str = "repository database";
 
 /// LMDB reserves address space, not disk: 1 TiB lets a repository grow
 /// without ever hitting MDB_MAP_FULL, and costs nothing until used.
@@ -49,28 +54,93 @@ impl Table {
 pub struct Db {
     pub(crate) env: std::sync::Arc<Environment>,
     dbs: [Database; 6],
-    tmp: std::path::PathBuf,
+    dir: PathBuf,
+    tmp: PathBuf,
+}
+
+/// Check an existing environment's data file before LMDB maps it (see
+/// [`crate::envcheck`]). `what` names the database in the message.
+fn check_data_file(dir: &Path, what: &'static str) -> Result<()> {
+    let path = dir.join("data.mdb");
+    let damaged = |damage| StoreError::DamagedDb { what, path: path.clone(), damage };
+    match crate::envcheck::check(&path) {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(damage)) => Err(damaged(damage)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(damaged(DbDamage::Missing)),
+        Err(e) => Err(StoreError::io(&path, e)),
+    }
+}
+
+fn open_env(dir: &Path) -> Result<Environment> {
+    Environment::new()
+        .set_max_dbs(16)
+        .set_map_size(MAP_SIZE)
+        .set_max_readers(512)
+        .open(dir)
+        .map_err(|e| StoreError::db(dir, e))
 }
 
 impl Db {
-    /// Open (creating the named databases if needed) the environment of a repository.
+    /// Open the environment of an existing repository, creating any named
+    /// database a newer version added. The data file must be there and
+    /// whole: a repository (its HEAD exists) whose database is missing,
+    /// empty or cut short is damaged, not new, and says so
+    /// ([`StoreError::DamagedDb`]) instead of starting over empty.
     pub fn open(layout: &Layout) -> Result<Db> {
         let dir = layout.db_dir();
-        if !dir.is_dir() {
-            return Err(StoreError::NotARepo(layout.work.clone()));
+        check_data_file(&dir, REPO_DB)?;
+        let env = open_env(&dir)?;
+        let dbs = Self::tables(&env, &dir, true)?;
+        Ok(Db { env: std::sync::Arc::new(env), dbs, dir, tmp: layout.tmp_dir() })
+    }
+
+    /// Create the environment and its named databases for a new
+    /// repository (`init`), so that readers can always open them.
+    pub fn create(layout: &Layout) -> Result<Db> {
+        let dir = layout.db_dir();
+        std::fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
+        // Left by an init that died before writing HEAD: reused, if whole.
+        if std::fs::metadata(dir.join("data.mdb")).is_ok_and(|m| m.len() > 0) {
+            check_data_file(&dir, REPO_DB)?;
         }
-        let env = Environment::new().set_max_dbs(16).set_map_size(MAP_SIZE).set_max_readers(512).open(&dir)?;
-        let mut dbs = Vec::with_capacity(Table::ALL.len());
+        let env = open_env(&dir)?;
+        let dbs = Self::tables(&env, &dir, false)?;
+        Ok(Db { env: std::sync::Arc::new(env), dbs, dir, tmp: layout.tmp_dir() })
+    }
+
+    /// Open the named databases, creating those missing (a newer version
+    /// may add one). With `existing`, not finding a single one means the
+    /// environment is a new, empty one standing in for the repository's
+    /// database: damage, reported before anything is written to it.
+    fn tables(env: &Environment, dir: &Path, existing: bool) -> Result<[Database; 6]> {
+        let mut found = Vec::with_capacity(Table::ALL.len());
         for t in Table::ALL {
-            let db = match env.open_db(Some(t.name())) {
-                Ok(db) => db,
-                Err(lmdb::Error::NotFound) => env.create_db(Some(t.name()), DatabaseFlags::empty())?,
-                Err(e) => return Err(e.into()),
-            };
-            dbs.push(db);
+            match env.open_db(Some(t.name())) {
+                Ok(db) => found.push(Some(db)),
+                Err(lmdb::Error::NotFound) => found.push(None),
+                Err(e) => return Err(StoreError::db(dir, e)),
+            }
         }
-        let dbs: [Database; 6] = [dbs[0], dbs[1], dbs[2], dbs[3], dbs[4], dbs[5]];
-        Ok(Db { env: std::sync::Arc::new(env), dbs, tmp: layout.tmp_dir() })
+        if existing && found.iter().all(Option::is_none) {
+            return Err(StoreError::DamagedDb {
+                what: REPO_DB,
+                path: dir.join("data.mdb"),
+                damage: DbDamage::NoTables,
+            });
+        }
+        let mut dbs = Vec::with_capacity(Table::ALL.len());
+        for (t, db) in Table::ALL.into_iter().zip(found) {
+            dbs.push(match db {
+                Some(db) => db,
+                None => env.create_db(Some(t.name()), DatabaseFlags::empty()).map_err(|e| StoreError::db(dir, e))?,
+            });
+        }
+        Ok([dbs[0], dbs[1], dbs[2], dbs[3], dbs[4], dbs[5]])
+    }
+
+    /// The environment's directory (`.oxen/db`).
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// The time of a write now by the file system's clock (see
@@ -160,7 +230,7 @@ impl Db {
     /// many writes in one transaction is also what makes them fast: LMDB
     /// syncs once per commit.
     pub fn begin_write(&self) -> Result<WriteTxn<'_>> {
-        Ok(WriteTxn { db: self, txn: self.env.begin_rw_txn()? })
+        Ok(WriteTxn { db: self, txn: self.env.begin_rw_txn().map_err(|e| StoreError::db(&self.dir, e))? })
     }
 
     /// Ids in a table whose hex form starts with `hex_prefix` (up to `limit`).
@@ -211,7 +281,7 @@ impl WriteTxn<'_> {
 
     /// Write one value, replacing any old one.
     pub fn put(&mut self, t: Table, key: &[u8], value: &[u8]) -> Result<()> {
-        Ok(self.txn.put(self.db.table(t), &key, &value, WriteFlags::empty())?)
+        self.txn.put(self.db.table(t), &key, &value, WriteFlags::empty()).map_err(|e| StoreError::db(&self.db.dir, e))
     }
 
     /// Write one value unless the key exists; returns whether it was new.
@@ -220,7 +290,7 @@ impl WriteTxn<'_> {
         match self.txn.put(self.db.table(t), &key, &value, WriteFlags::NO_OVERWRITE) {
             Ok(()) => Ok(true),
             Err(lmdb::Error::KeyExist) => Ok(false),
-            Err(e) => Err(e.into()),
+            Err(e) => Err(StoreError::db(&self.db.dir, e)),
         }
     }
 
@@ -229,13 +299,13 @@ impl WriteTxn<'_> {
         match self.txn.del(self.db.table(t), &key, None) {
             Ok(()) => Ok(true),
             Err(lmdb::Error::NotFound) => Ok(false),
-            Err(e) => Err(e.into()),
+            Err(e) => Err(StoreError::db(&self.db.dir, e)),
         }
     }
 
     /// Remove every key of a table (replacing the whole index).
     pub fn clear(&mut self, t: Table) -> Result<()> {
-        Ok(self.txn.clear_db(self.db.table(t))?)
+        self.txn.clear_db(self.db.table(t)).map_err(|e| StoreError::db(&self.db.dir, e))
     }
 
     /// Store an object under the id of its bytes; an object already stored
@@ -249,7 +319,7 @@ impl WriteTxn<'_> {
     /// Make every write of this transaction visible at once.
     pub fn commit(self) -> Result<()> {
         crate::faults::write_point();
-        Ok(self.txn.commit()?)
+        self.txn.commit().map_err(|e| StoreError::db(&self.db.dir, e))
     }
 }
 
@@ -266,6 +336,10 @@ impl KvStore {
     /// table called `name`, reserving `map_size` bytes of address space.
     pub fn open(dir: &std::path::Path, name: &str, map_size: usize) -> Result<KvStore> {
         std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
+        // A missing file is a new store; one that exists must be whole.
+        if dir.join("data.mdb").exists() {
+            check_data_file(dir, "database")?;
+        }
         let env = Environment::new().set_max_dbs(2).set_map_size(map_size).open(dir)?;
         let db = env.create_db(Some(name), DatabaseFlags::empty())?;
         Ok(KvStore { env, db })
@@ -311,6 +385,7 @@ pub fn dump_env(dir: &std::path::Path, only: Option<&str>) -> Result<Vec<DumpedT
             std::io::Error::new(std::io::ErrorKind::NotFound, "no data.mdb: not an LMDB environment"),
         ));
     }
+    check_data_file(dir, "database")?;
     let env = Environment::new().set_max_dbs(64).set_flags(lmdb::EnvironmentFlags::READ_ONLY).open(dir)?;
     let mut names = Vec::new();
     {
@@ -338,4 +413,51 @@ pub fn dump_env(dir: &std::path::Path, only: Option<&str>) -> Result<Vec<DumpedT
         out.push(DumpedTable { name, rows });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn damage(layout: &Layout) -> DbDamage {
+        match Db::open(layout) {
+            Ok(_) => panic!("a damaged database opened"),
+            Err(StoreError::DamagedDb { damage, what, path }) => {
+                assert_eq!(what, "repository database");
+                assert_eq!(path, layout.db_dir().join("data.mdb"));
+                damage
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn a_missing_emptied_or_replaced_database_is_damage_not_a_new_repository() {
+        let d = tempfile::tempdir().unwrap();
+        let layout = Layout::create(d.path()).unwrap();
+        Db::open(&layout).unwrap().put(Table::Meta, b"k", b"v").unwrap();
+        let data = layout.db_dir().join("data.mdb");
+
+        // A fresh environment without the tables in its place: refused, and
+        // left as it was (no tables created in it).
+        std::fs::remove_file(&data).unwrap();
+        drop(Environment::new().open(&layout.db_dir()).unwrap());
+        let len = std::fs::metadata(&data).unwrap().len();
+        assert_eq!(damage(&layout), DbDamage::NoTables);
+        assert_eq!(std::fs::metadata(&data).unwrap().len(), len);
+
+        std::fs::write(&data, b"").unwrap();
+        assert_eq!(damage(&layout), DbDamage::Empty);
+        assert_eq!(std::fs::metadata(&data).unwrap().len(), 0, "LMDB initialised the empty file");
+
+        std::fs::remove_file(&data).unwrap();
+        assert_eq!(damage(&layout), DbDamage::Missing);
+        assert!(!data.exists(), "LMDB created a new file");
+
+        let e = match Db::open(&layout) {
+            Err(e) => e.to_string(),
+            Ok(_) => unreachable!(),
+        };
+        assert_eq!(e, format!("repository database {} is damaged: the file is missing", data.display()));
+    }
 }

@@ -11,16 +11,20 @@
 
 mod config;
 mod db;
+mod envcheck;
 pub mod faults;
 mod objects;
 pub mod progress;
+mod tmp;
 mod versions;
 
 pub use config::{global_config_dir, Config, RemoteConfig, UserConfig};
 pub use db::{dump_env, Db, DumpedTable, KvStore, Table, WriteTxn};
+pub use envcheck::DbDamage;
 pub use objects::{ObjectKind, ObjectSink, ObjectSource};
 pub use progress::{NoProgress, Progress};
-pub use versions::{Blob, Versions, SMALL_MAX};
+pub use tmp::sweep_tmp;
+pub use versions::{Blob, CorruptContent, Mismatch, Versions, SMALL_MAX};
 
 use std::path::{Path, PathBuf};
 
@@ -44,15 +48,48 @@ pub enum StoreError {
         /// What went wrong.
         source: std::io::Error,
     },
+    /// The filesystem holding `path` is full (ENOSPC) or the user's quota
+    /// is used up (EDQUOT): said in words, where the raw error would read
+    /// "Input/output error" or worse after passing through a library.
+    #[error("no space left on {path}{}", if *.quota { " (disk quota exceeded)" } else { "" })]
+    NoSpace {
+        /// The file being written.
+        path: PathBuf,
+        /// EDQUOT rather than ENOSPC.
+        quota: bool,
+    },
     /// The database failed (map full, locks, ...).
     #[error("database error: {0}")]
     Db(DbError),
+    /// An LMDB file that must not be opened: missing, empty, cut short or
+    /// not LMDB at all. Checked before LMDB maps it, because LMDB reading a
+    /// page past the end of a truncated file dies of SIGBUS, and LMDB given
+    /// an empty file silently starts a new, empty database.
+    #[error("{what} {path} is damaged: {damage}")]
+    DamagedDb {
+        /// "repository database", or "database" for stores outside a repository.
+        what: &'static str,
+        /// The `data.mdb` file.
+        path: PathBuf,
+        /// What is wrong with it.
+        damage: DbDamage,
+    },
     /// Something refers to an object that is not stored.
     #[error("object {0} not found")]
     MissingObject(oxen_hash::ContentId),
     /// An object's bytes no longer hash to its id (expected, actual): never served on.
     #[error("object {0} is corrupt: its bytes hash to {1}")]
     Corrupt(oxen_hash::ContentId, oxen_hash::ContentId),
+    /// Stored file contents failed verification while being read; `path`
+    /// is what was being made from them (a work-tree file, an object name),
+    /// when known.
+    #[error("{}{content}", match .path { Some(p) => format!("{}: ", p.display()), None => String::new() })]
+    CorruptContent {
+        /// What the contents were being read for.
+        path: Option<PathBuf>,
+        /// Which contents, where they are stored and how they are wrong.
+        content: CorruptContent,
+    },
     /// A config file does not parse or cannot be written.
     #[error("config {path}: {msg}")]
     Config {
@@ -76,7 +113,8 @@ impl std::fmt::Display for DbError {
 
 impl std::error::Error for DbError {}
 
-/// The one place LMDB errors enter the rest of the code.
+/// The one place LMDB errors enter the rest of the code. Callers that know
+/// the database's path map a full disk with [`StoreError::db`] instead.
 impl From<lmdb::Error> for StoreError {
     fn from(e: lmdb::Error) -> StoreError {
         StoreError::Db(DbError(e))
@@ -84,9 +122,75 @@ impl From<lmdb::Error> for StoreError {
 }
 
 impl StoreError {
-    /// Attach a path to an I/O error so the message names the file.
+    /// Attach a path to an I/O error so the message names the file. This
+    /// is also where two errors are recognised for what they are: a full
+    /// disk or quota ([`StoreError::NoSpace`]), and a verified read of
+    /// stored contents that found them corrupt ([`StoreError::CorruptContent`],
+    /// which travels through `Read` as an `io::Error`).
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> StoreError {
-        StoreError::Io { path: path.into(), source }
+        let path = path.into();
+        if let Some(quota) = no_space(&source) {
+            return StoreError::NoSpace { path, quota };
+        }
+        match CorruptContent::from_io(&source) {
+            Some(content) => StoreError::CorruptContent { path: Some(path), content: content.clone() },
+            None => StoreError::Io { path, source },
+        }
+    }
+
+    /// An LMDB error of the database in `dir`: as `From`, but a full disk
+    /// names the database.
+    pub(crate) fn db(dir: &Path, e: lmdb::Error) -> StoreError {
+        if let lmdb::Error::Other(code) = e {
+            let path = dir.join("data.mdb");
+            if let Some(quota) = no_space(&std::io::Error::from_raw_os_error(code)) {
+                return StoreError::NoSpace { path, quota };
+            }
+            // LMDB reports a short write as EIO ("TODO: Use which error
+            // code?" in mdb_page_flush), which is what a full disk gives it.
+            if code == rustix::io::Errno::IO.raw_os_error() && fs_is_full(dir) {
+                return StoreError::NoSpace { path, quota: false };
+            }
+        }
+        e.into()
+    }
+
+    /// Say what corrupt contents were being read for (a work-tree file, an
+    /// object name), unless that is already said; other errors pass unchanged.
+    pub fn reading_for(self, what: impl Into<PathBuf>) -> StoreError {
+        match self {
+            StoreError::CorruptContent { path: None, content } => {
+                StoreError::CorruptContent { path: Some(what.into()), content }
+            }
+            other => other,
+        }
+    }
+
+    /// The corrupt contents this error is about, if it is a verified read
+    /// that failed.
+    pub fn corrupt_content(&self) -> Option<&CorruptContent> {
+        match self {
+            StoreError::CorruptContent { content, .. } => Some(content),
+            _ => None,
+        }
+    }
+}
+
+/// Whether the filesystem holding `dir` has (next to) no space left for
+/// us: less than a megabyte available.
+fn fs_is_full(dir: &Path) -> bool {
+    rustix::fs::statvfs(dir).is_ok_and(|s| s.f_bavail.saturating_mul(s.f_frsize) < 1 << 20)
+}
+
+/// `Some(quota?)` when an I/O error says the disk (or quota) is full.
+fn no_space(e: &std::io::Error) -> Option<bool> {
+    let code = e.raw_os_error()?;
+    if code == rustix::io::Errno::NOSPC.raw_os_error() {
+        Some(false)
+    } else if code == rustix::io::Errno::DQUOT.raw_os_error() {
+        Some(true)
+    } else {
+        None
     }
 }
 
@@ -151,7 +255,7 @@ impl Layout {
         }
         // Creating the named databases needs a write lock; do it once here so
         // readers can always open them.
-        Db::open(&layout)?;
+        Db::create(&layout)?;
         if !layout.config_file().exists() {
             Config::default().save(&layout.config_file())?;
         }
@@ -179,17 +283,21 @@ impl Layout {
         self.dot.join("tmp")
     }
     /// The versions (file contents) store, packing small contents into
-    /// segments indexed in `db`.
+    /// segments indexed in `db`. Opening it sweeps `.oxen/tmp` of temp
+    /// files whose writers died (killed mid-`add`, say): one readdir of a
+    /// directory that is nearly always empty.
     pub fn versions(&self, db: &Db) -> Versions {
-        Versions::with_segments(self.versions_dir(), self.tmp_dir(), db.env.clone(), db.table(Table::Blobs))
+        sweep_tmp(&self.tmp_dir());
+        Versions::with_segments(self.versions_dir(), self.tmp_dir(), db.dir(), db.env.clone(), db.table(Table::Blobs))
     }
 }
 
-/// Write a small file atomically: temp file in `tmp_dir`, then rename.
+/// Write a small file atomically: temp file in `tmp_dir` (made again if
+/// it went missing), then rename.
 pub fn write_atomic(tmp_dir: &Path, dest: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     faults::write_point();
-    let mut tmp = tempfile::NamedTempFile::new_in(tmp_dir).map_err(|e| StoreError::io(tmp_dir, e))?;
+    let mut tmp = tmp::temp_file(tmp_dir)?;
     tmp.write_all(bytes).map_err(|e| StoreError::io(dest, e))?;
     tmp.as_file().sync_all().map_err(|e| StoreError::io(dest, e))?;
     tmp.persist(dest).map_err(|e| StoreError::io(dest, e.error))?;

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use lmdb::{Database, Environment, Transaction, WriteFlags};
-use oxen_hash::{copy_hashing, ContentId, CopyError, CHUNK};
+use oxen_hash::{copy_hashing, ContentId, CopyError, Hasher, CHUNK};
 
 use crate::{Result, StoreError};
 
@@ -74,6 +74,8 @@ struct SegWriter {
 struct Segments {
     env: Arc<Environment>,
     table: Database,
+    /// The LMDB environment's directory, for messages.
+    db_dir: PathBuf,
     dir: PathBuf,
     writer: Mutex<Option<SegWriter>>,
     pending: Mutex<HashMap<ContentId, Loc>>,
@@ -123,7 +125,7 @@ impl Segments {
         rec.extend_from_slice(id.as_bytes());
         rec.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
         rec.extend_from_slice(bytes);
-        w.file.write_all(&rec).map_err(|e| StoreError::io(self.dir.join(&w.name), e))?;
+        w.file.write_all(&rec).map_err(|e| StoreError::io(self.dir.join(format!("{}.seg", w.name)), e))?;
         let loc = Loc { segment: w.name.clone(), offset: w.offset + RECORD_HEADER, len: bytes.len() as u64 };
         w.offset += rec.len() as u64;
         self.pending.lock().map_err(poisoned)?.insert(*id, loc);
@@ -139,17 +141,18 @@ impl Segments {
             return Ok(());
         }
         if let Some(w) = self.writer.lock().map_err(poisoned)?.as_ref() {
-            w.file.sync_data().map_err(|e| StoreError::io(self.dir.join(&w.name), e))?;
+            w.file.sync_data().map_err(|e| StoreError::io(self.dir.join(format!("{}.seg", w.name)), e))?;
         }
         crate::faults::write_point();
-        let mut txn = self.env.begin_rw_txn()?;
+        let db_err = |e| StoreError::db(&self.db_dir, e);
+        let mut txn = self.env.begin_rw_txn().map_err(db_err)?;
         for (id, loc) in &pending {
             match txn.put(self.table, id.as_bytes(), &loc.encode(), WriteFlags::NO_OVERWRITE) {
                 Ok(()) | Err(lmdb::Error::KeyExist) => {}
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(db_err(e)),
             }
         }
-        txn.commit()?;
+        txn.commit().map_err(db_err)?;
         let mut p = self.pending.lock().map_err(poisoned)?;
         for (id, loc) in &pending {
             if p.get(id) == Some(loc) {
@@ -164,13 +167,104 @@ fn poisoned<T>(_: T) -> StoreError {
     StoreError::io("versions", io::Error::other("a writer thread panicked"))
 }
 
-/// Stored contents opened for reading.
+/// How stored contents differ from what their id promises.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mismatch {
+    /// All the bytes are there, but they hash to another id.
+    Hash {
+        /// What they hash to.
+        actual: ContentId,
+    },
+    /// The stored bytes end early (a truncated file or segment).
+    Short {
+        /// The length recorded for them.
+        expected: u64,
+        /// How many there are.
+        found: u64,
+    },
+}
+
+impl std::fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Mismatch::Hash { actual } => write!(f, "its bytes hash to {actual}"),
+            Mismatch::Short { expected, found } => write!(f, "truncated to {found} of {expected} bytes"),
+        }
+    }
+}
+
+/// Stored file contents that failed verification: the typed error a
+/// [`Blob`] reports (inside an `io::Error`, since it is a `Read`) instead
+/// of handing out bytes that are not the ones named by the id.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("stored contents {id} are corrupt ({problem}) in {}", .file.display())]
+pub struct CorruptContent {
+    /// The id the contents were stored under.
+    pub id: ContentId,
+    /// The loose file or segment holding them.
+    pub file: PathBuf,
+    /// How they are wrong.
+    pub problem: Mismatch,
+}
+
+impl CorruptContent {
+    /// Find a corrupt-content error inside an I/O error (however deeply a
+    /// reader stack wrapped it).
+    pub fn from_io(e: &io::Error) -> Option<&CorruptContent> {
+        let mut cur: Option<&(dyn std::error::Error + 'static)> = match e.get_ref() {
+            Some(inner) => Some(inner),
+            None => return None,
+        };
+        while let Some(err) = cur {
+            if let Some(c) = err.downcast_ref::<CorruptContent>() {
+                return Some(c);
+            }
+            if let Some(StoreError::CorruptContent { content, .. }) = err.downcast_ref::<StoreError>() {
+                return Some(content);
+            }
+            cur = match err.downcast_ref::<io::Error>() {
+                Some(io) => io.get_ref().map(|e| e as &(dyn std::error::Error + 'static)),
+                None => err.source(),
+            };
+        }
+        None
+    }
+
+    fn to_io(&self) -> io::Error {
+        io::Error::new(io::ErrorKind::InvalidData, self.clone())
+    }
+}
+
+/// Stored contents opened for reading, verified as they stream: the bytes
+/// are hashed on the way through, and the read that would deliver the last
+/// of them fails instead if they do not hash to their id (or the store
+/// runs out of bytes before their recorded length). A consumer that reads
+/// to the end therefore never accepts corrupt contents as complete, at no
+/// cost worth measuring (xxh3 runs far faster than any disk), and the
+/// error ([`CorruptContent`], inside the `io::Error`) names the id and the
+/// file. [`StoreError::io`] turns it back into a typed store error.
 pub struct Blob {
     inner: io::Take<File>,
     len: u64,
+    id: ContentId,
+    file: PathBuf,
+    hasher: Hasher,
+    read: u64,
+    state: BlobState,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum BlobState {
+    Reading,
+    Verified,
+    Corrupt(Mismatch),
 }
 
 impl Blob {
+    fn new(file: File, len: u64, id: ContentId, path: PathBuf) -> Blob {
+        Blob { inner: file.take(len), len, id, file: path, hasher: Hasher::new(), read: 0, state: BlobState::Reading }
+    }
+
     /// Length in bytes.
     pub fn len(&self) -> u64 {
         self.len
@@ -179,11 +273,54 @@ impl Blob {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
+    /// The id the contents must hash to.
+    pub fn id(&self) -> ContentId {
+        self.id
+    }
+
+    fn corrupt(&mut self, problem: Mismatch) -> io::Error {
+        self.state = BlobState::Corrupt(problem);
+        self.error(problem).to_io()
+    }
+
+    fn error(&self, problem: Mismatch) -> CorruptContent {
+        CorruptContent { id: self.id, file: self.file.clone(), problem }
+    }
+
+    /// A read error as a store error: corruption stays typed, anything
+    /// else names the file the contents live in.
+    pub fn store_error(&self, e: io::Error) -> StoreError {
+        match CorruptContent::from_io(&e) {
+            Some(c) => StoreError::CorruptContent { path: None, content: c.clone() },
+            None => StoreError::io(&self.file, e),
+        }
+    }
 }
 
 impl Read for Blob {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read(buf)
+        match self.state {
+            BlobState::Reading => {}
+            BlobState::Verified => return Ok(0),
+            BlobState::Corrupt(p) => return Err(self.error(p).to_io()),
+        }
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.read += n as u64;
+        if n == 0 && self.read < self.len {
+            return Err(self.corrupt(Mismatch::Short { expected: self.len, found: self.read }));
+        }
+        if self.read == self.len {
+            let actual = self.hasher.finish();
+            if actual != self.id {
+                return Err(self.corrupt(Mismatch::Hash { actual }));
+            }
+            self.state = BlobState::Verified;
+        }
+        Ok(n)
     }
 }
 
@@ -210,10 +347,22 @@ impl Versions {
 
     /// A store that also packs small contents into segments indexed by the
     /// `blobs` table of `env`.
-    pub(crate) fn with_segments(dir: PathBuf, tmp: PathBuf, env: Arc<Environment>, table: Database) -> Versions {
+    pub(crate) fn with_segments(
+        dir: PathBuf,
+        tmp: PathBuf,
+        db_dir: &Path,
+        env: Arc<Environment>,
+        table: Database,
+    ) -> Versions {
         let seg_dir = dir.join("segments");
-        let segments =
-            Segments { env, table, dir: seg_dir, writer: Mutex::new(None), pending: Mutex::new(HashMap::new()) };
+        let segments = Segments {
+            env,
+            table,
+            db_dir: db_dir.to_path_buf(),
+            dir: seg_dir,
+            writer: Mutex::new(None),
+            pending: Mutex::new(HashMap::new()),
+        };
         Versions { dir, tmp, segments: Some(Arc::new(segments)) }
     }
 
@@ -248,13 +397,14 @@ impl Versions {
         self.path(id).is_file()
     }
 
-    /// Open stored contents for reading.
+    /// Open stored contents for reading, verified as they stream (see
+    /// [`Blob`]): there is no unverified read.
     pub fn open(&self, id: &ContentId) -> Result<Blob> {
         let p = self.path(id);
         match File::open(&p) {
             Ok(f) => {
                 let len = f.metadata().map_err(|e| StoreError::io(&p, e))?.len();
-                return Ok(Blob { inner: f.take(len), len });
+                return Ok(Blob::new(f, len, *id, p));
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(StoreError::io(p, e)),
@@ -264,21 +414,20 @@ impl Versions {
         let sp = s.dir.join(format!("{}.seg", loc.segment));
         let mut f = File::open(&sp).map_err(|e| StoreError::io(&sp, e))?;
         f.seek(SeekFrom::Start(loc.offset)).map_err(|e| StoreError::io(&sp, e))?;
-        Ok(Blob { inner: f.take(loc.len), len: loc.len })
+        Ok(Blob::new(f, loc.len, *id, sp))
     }
 
-    /// Read stored contents whole (for diff and merge of modest files).
+    /// Read stored contents whole, verified (for diff and merge of modest files).
     pub fn read_all(&self, id: &ContentId) -> Result<Vec<u8>> {
         let mut b = self.open(id)?;
-        let mut v = Vec::with_capacity(b.len() as usize);
-        b.read_to_end(&mut v).map_err(|e| StoreError::io(self.path(id), e))?;
-        if (v.len() as u64) < b.len {
-            return Err(StoreError::Corrupt(*id, ContentId::of(&v)));
-        }
+        // The recorded length sizes the buffer, but is not trusted with an
+        // allocation of any size: a damaged record could claim terabytes.
+        let mut v = Vec::with_capacity(b.len().min(64 << 20) as usize);
+        b.read_to_end(&mut v).map_err(|e| b.store_error(e))?;
         Ok(v)
     }
 
-    /// Size of stored contents.
+    /// Size of stored contents (as recorded: not read, not verified).
     pub fn size(&self, id: &ContentId) -> Result<u64> {
         Ok(self.open(id)?.len())
     }
@@ -302,10 +451,10 @@ impl Versions {
 
     /// Copy a stream into a temp file, hashing it.
     fn stage_stream<R: Read>(&self, reader: R, what: &Path) -> Result<(tempfile::NamedTempFile, ContentId, u64)> {
-        let mut tmp = tempfile::NamedTempFile::new_in(&self.tmp).map_err(|e| StoreError::io(&self.tmp, e))?;
+        let mut tmp = crate::tmp::temp_file(&self.tmp)?;
         let (id, len) = copy_hashing(reader, tmp.as_file_mut()).map_err(|e| match e {
             CopyError::Read(e) => StoreError::io(what, e),
-            CopyError::Write(e) => StoreError::io(&self.tmp, e),
+            CopyError::Write(e) => StoreError::io(tmp.path(), e),
         })?;
         Ok((tmp, id, len))
     }
@@ -354,17 +503,12 @@ impl Versions {
             s.append(&id, bytes)?;
             return Ok(id);
         }
-        let dest = self.path(&id);
-        self.ensure_shard(&dest)?;
-        // The temp file lives in the destination shard: the rename stays in
-        // one directory, and parallel writers spread over 256 directories
-        // instead of all locking one tmp directory.
-        let shard = dest.parent().unwrap_or(&self.dir);
-        let mut tmp =
-            tempfile::Builder::new().prefix(".tmp").tempfile_in(shard).map_err(|e| StoreError::io(shard, e))?;
+        // Loose from memory: contents past SMALL_MAX, rare enough that the
+        // cross-directory rename from tmp/ costs nothing, and staged where
+        // a killed writer's leftovers are swept (see `crate::tmp`).
+        let mut tmp = crate::tmp::temp_file(&self.tmp)?;
         tmp.write_all(bytes).map_err(|e| StoreError::io(tmp.path(), e))?;
-        crate::faults::write_point();
-        tmp.persist(&dest).map_err(|e| StoreError::io(&dest, e.error))?;
+        self.publish(tmp, &id)?;
         Ok(id)
     }
 
@@ -380,17 +524,24 @@ impl Versions {
         Ok(len)
     }
 
-    /// Re-hash stored contents; `Ok(None)` when they still match their id,
-    /// `Ok(Some(actual))` when corrupt.
-    pub fn verify(&self, id: &ContentId) -> Result<Option<ContentId>> {
-        let b = self.open(id)?;
-        let expected_len = b.len();
-        let (actual, len) =
-            copy_hashing(b, &mut io::sink()).map_err(|e| StoreError::io(self.path(id), e.into_inner()))?;
-        if len != expected_len {
-            return Ok(Some(actual));
+    /// Re-hash stored contents (fsck): `Ok(None)` when they still match
+    /// their id, `Ok(Some(how))` when corrupt.
+    pub fn verify(&self, id: &ContentId) -> Result<Option<Mismatch>> {
+        let mut b = self.open(id)?;
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            match b.read(&mut buf) {
+                Ok(0) => return Ok(None),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    return match CorruptContent::from_io(&e) {
+                        Some(c) => Ok(Some(c.problem)),
+                        None => Err(b.store_error(e)),
+                    }
+                }
+            }
         }
-        Ok(if actual == *id { None } else { Some(actual) })
     }
 
     /// Every id in the store: loose files and segment entries.
@@ -437,5 +588,119 @@ impl Versions {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Db, Layout};
+
+    fn store() -> (tempfile::TempDir, Db, Versions) {
+        let d = tempfile::tempdir().unwrap();
+        let layout = Layout::create(d.path()).unwrap();
+        // Layout::create leaves HEAD to oxen-refs; the store does not need it.
+        let db = Db::open(&layout).unwrap();
+        let v = layout.versions(&db);
+        (d, db, v)
+    }
+
+    fn flip_byte(path: &Path, at: u64) {
+        use std::os::unix::fs::FileExt;
+        let f = OpenOptions::new().read(true).write(true).open(path).unwrap();
+        let mut b = [0u8; 1];
+        f.read_exact_at(&mut b, at).unwrap();
+        f.write_all_at(&[b[0] ^ 0x20], at).unwrap();
+    }
+
+    fn corrupt_of(e: &io::Error) -> Mismatch {
+        CorruptContent::from_io(e).unwrap_or_else(|| panic!("not a corrupt-content error: {e}")).problem
+    }
+
+    #[test]
+    fn a_flipped_byte_fails_the_read_that_would_finish() {
+        let (_d, _db, v) = store();
+        let data: Vec<u8> = (0..3 * CHUNK as u32).map(|i| (i % 251) as u8).collect();
+        let (id, _) = v.write_reader(&data[..], Path::new("data")).unwrap();
+        assert_eq!(v.read_all(&id).unwrap(), data);
+        assert_eq!(v.verify(&id).unwrap(), None);
+
+        flip_byte(&v.path(&id), 100);
+        // Every byte but the last chunk is delivered; the read that would
+        // complete the contents fails instead, naming the id and the file.
+        let mut b = v.open(&id).unwrap();
+        let mut got = 0u64;
+        let mut buf = vec![0u8; 1000];
+        let err = loop {
+            match b.read(&mut buf) {
+                Ok(0) => panic!("corrupt contents read to the end"),
+                Ok(n) => got += n as u64,
+                Err(e) => break e,
+            }
+        };
+        assert!(got < data.len() as u64);
+        assert!(matches!(corrupt_of(&err), Mismatch::Hash { .. }));
+        assert!(err.to_string().contains(&id.to_hex()), "{err}");
+        assert!(err.to_string().contains(&v.path(&id).display().to_string()), "{err}");
+        // It stays failed.
+        assert!(b.read(&mut buf).is_err());
+
+        let e = v.read_all(&id).unwrap_err();
+        assert!(matches!(e.corrupt_content(), Some(CorruptContent { problem: Mismatch::Hash { .. }, .. })), "{e}");
+        assert!(matches!(v.verify(&id).unwrap(), Some(Mismatch::Hash { .. })));
+    }
+
+    #[test]
+    fn a_truncated_segment_is_short_not_a_clean_end() {
+        let (_d, _db, v) = store();
+        let a = v.write_bytes(b"first contents").unwrap();
+        let b = v.write_bytes(b"second contents, at the end of the segment").unwrap();
+        v.flush().unwrap();
+        let (seg, off) = v.locate(&b).unwrap().unwrap();
+        OpenOptions::new().write(true).open(&seg).unwrap().set_len(off + 5).unwrap();
+        assert_eq!(v.read_all(&a).unwrap(), b"first contents");
+        let e = v.read_all(&b).unwrap_err();
+        let c = e.corrupt_content().unwrap_or_else(|| panic!("{e}"));
+        assert_eq!(c.problem, Mismatch::Short { expected: 42, found: 5 });
+        assert_eq!(c.file, seg);
+        assert_eq!(v.verify(&b).unwrap(), Some(Mismatch::Short { expected: 42, found: 5 }));
+    }
+
+    #[test]
+    fn empty_contents_verify_too() {
+        let (_d, _db, v) = store();
+        let id = v.write_bytes(b"").unwrap();
+        v.flush().unwrap();
+        assert_eq!(v.read_all(&id).unwrap(), b"");
+        // An id whose stored bytes are empty but should not be.
+        let other = ContentId::of(b"not empty");
+        std::fs::create_dir_all(v.path(&other).parent().unwrap()).unwrap();
+        std::fs::write(v.path(&other), b"").unwrap();
+        assert!(matches!(v.verify(&other).unwrap(), Some(Mismatch::Hash { .. })));
+    }
+
+    #[test]
+    fn a_full_disk_is_named_with_its_path() {
+        for (code, quota) in [(rustix::io::Errno::NOSPC, false), (rustix::io::Errno::DQUOT, true)] {
+            let e = StoreError::io("/data/repo/.oxen/tmp/1-x.tmp", io::Error::from_raw_os_error(code.raw_os_error()));
+            assert!(matches!(e, StoreError::NoSpace { quota: q, .. } if q == quota), "{e:?}");
+            assert!(e.to_string().starts_with("no space left on /data/repo/.oxen/tmp/1-x.tmp"), "{e}");
+        }
+        let e = StoreError::db(Path::new("/r/.oxen/db"), lmdb::Error::Other(rustix::io::Errno::NOSPC.raw_os_error()));
+        assert_eq!(e.to_string(), "no space left on /r/.oxen/db/data.mdb");
+        let e = StoreError::io("f", io::Error::from_raw_os_error(rustix::io::Errno::IO.raw_os_error()));
+        assert!(matches!(e, StoreError::Io { .. }));
+    }
+
+    #[test]
+    fn temp_files_carry_the_pid_and_a_missing_tmp_dir_is_made_again() {
+        let (_d, _db, v) = store();
+        std::fs::remove_dir(&v.tmp).unwrap();
+        let big = vec![3u8; SMALL_MAX + 1];
+        let id = v.write_bytes(&big).unwrap();
+        assert_eq!(v.read_all(&id).unwrap(), big);
+        let (id2, _) = v.write_reader(&b"streamed"[..], Path::new("x")).unwrap();
+        assert_eq!(v.read_all(&id2).unwrap(), b"streamed");
+        assert_eq!(std::fs::read_dir(&v.tmp).unwrap().count(), 0, "temp files were renamed away");
     }
 }

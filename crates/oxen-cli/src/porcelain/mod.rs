@@ -124,9 +124,15 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult<
     Ok(Exit::Success)
 }
 
-/// Open the repository containing the current directory.
+/// Open the repository containing the current directory, and parse its
+/// config (over the global one) before the command prints anything:
+/// several commands read it only halfway through their output (status for
+/// upstreams, commit for the author, diff for table keys), and a garbage
+/// config must be one error line, not half an output and then an error.
 pub(crate) fn open() -> CommandResult<oxen_repo::Repo> {
-    Ok(oxen_repo::Repo::discover(&crate::cwd()?)?)
+    let repo = oxen_repo::Repo::discover(&crate::cwd()?)?;
+    repo.config()?;
+    Ok(repo)
 }
 
 /// Open the repository for a command that reads or writes the work tree

@@ -1,0 +1,136 @@
+//! Temp files that their writer's death does not leak.
+//!
+//! Everything written atomically goes through a temp file in `.oxen/tmp`
+//! that is renamed into place. A writer killed in between (SIGINT during
+//! `add` ends the process without running destructors) leaves its temp
+//! file behind, and nothing would ever remove it. So each temp file is
+//! named after its writer's pid (`<pid>-<random>.tmp`) and held under an
+//! exclusive `flock` while open, and [`sweep_tmp`] removes the files of
+//! writers that are gone.
+//!
+//! A file is swept only when both say its writer is gone: no process has
+//! its pid (a reused pid just delays the sweep), and its lock is free (a
+//! writer in another pid namespace, whose pid means nothing here, still
+//! holds it).
+
+use std::fs::File;
+use std::path::Path;
+
+use rustix::fs::{flock, FlockOperation};
+use tempfile::NamedTempFile;
+
+use crate::{Result, StoreError};
+
+const SUFFIX: &str = ".tmp";
+
+/// A new temp file in `dir`, tagged with this process's pid and locked.
+/// A missing `dir` (someone removed `.oxen/tmp`) is made again rather
+/// than failing with a bare "No such file or directory".
+pub(crate) fn temp_file(dir: &Path) -> Result<NamedTempFile> {
+    let make = || tempfile::Builder::new().prefix(&format!("{}-", std::process::id())).suffix(SUFFIX).tempfile_in(dir);
+    let tmp = match make() {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
+            make().map_err(|e| StoreError::io(dir, e))?
+        }
+        Err(e) => return Err(StoreError::io(dir, e)),
+    };
+    // Filesystems without flock fall back to the pid alone.
+    let _ = flock(tmp.as_file(), FlockOperation::NonBlockingLockExclusive);
+    Ok(tmp)
+}
+
+/// The writer pid a temp file's name carries, if it is one of ours.
+fn writer_pid(name: &str) -> Option<u32> {
+    let (pid, rest) = name.strip_suffix(SUFFIX)?.split_once('-')?;
+    if rest.is_empty() {
+        return None;
+    }
+    pid.parse().ok()
+}
+
+/// Whether a process with this pid exists (EPERM: it does, but is not ours).
+fn alive(pid: u32) -> bool {
+    let Some(pid) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw) else {
+        return false;
+    };
+    !matches!(rustix::process::test_kill_process(pid), Err(rustix::io::Errno::SRCH))
+}
+
+/// Remove the temp files in `dir` whose writers are gone; returns how many.
+/// Best effort: an unreadable directory or a file that cannot be removed
+/// is left for the next sweep, never an error for the command that swept.
+pub fn sweep_tmp(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    let me = std::process::id();
+    let mut removed = 0;
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name.to_str().and_then(writer_pid) else { continue };
+        if pid == me || alive(pid) {
+            continue;
+        }
+        let path = e.path();
+        let Ok(f) = File::open(&path) else { continue };
+        // Held by a live writer: keep. Locked by us now, or not lockable on
+        // this filesystem: the pid has spoken.
+        if let Err(rustix::io::Errno::WOULDBLOCK) = flock(&f, FlockOperation::NonBlockingLockExclusive) {
+            continue;
+        }
+        if std::fs::remove_file(&path).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pid no process has: past the kernel's pid_max (at most 2^22).
+    const DEAD_PID: u32 = 1 << 23;
+
+    #[test]
+    fn names_carry_the_pid() {
+        assert_eq!(writer_pid("123-abcDEF.tmp"), Some(123));
+        assert_eq!(writer_pid("123-.tmp"), None);
+        assert_eq!(writer_pid("x-abc.tmp"), None);
+        assert_eq!(writer_pid("123-abc"), None);
+        assert_eq!(writer_pid(".tmpXYZ"), None);
+        assert!(alive(std::process::id()));
+        assert!(!alive(DEAD_PID));
+    }
+
+    #[test]
+    fn a_sweep_removes_dead_writers_files_only() {
+        let d = tempfile::tempdir().unwrap();
+        let dead = d.path().join(format!("{DEAD_PID}-abcdef.tmp"));
+        std::fs::write(&dead, b"half of a file").unwrap();
+        let foreign = d.path().join("notes.txt");
+        std::fs::write(&foreign, b"not ours").unwrap();
+        // A live writer in another pid namespace: dead pid, held lock.
+        let held = d.path().join(format!("{}-held.tmp", DEAD_PID + 1));
+        std::fs::write(&held, b"").unwrap();
+        let held_file = File::open(&held).unwrap();
+        flock(&held_file, FlockOperation::NonBlockingLockExclusive).unwrap();
+        // This process's own temp file, open and being written.
+        let mine = temp_file(d.path()).unwrap();
+
+        assert_eq!(sweep_tmp(d.path()), 1);
+        assert!(!dead.exists());
+        assert!(foreign.exists() && held.exists() && mine.path().exists());
+        drop(held_file);
+        assert_eq!(sweep_tmp(d.path()), 1, "the lock released, the dead pid's file goes");
+    }
+
+    #[test]
+    fn a_missing_tmp_dir_is_made_again() {
+        let d = tempfile::tempdir().unwrap();
+        let tmp = d.path().join("tmp");
+        let t = temp_file(&tmp).unwrap();
+        assert!(t.path().starts_with(&tmp));
+        assert_eq!(sweep_tmp(&d.path().join("nowhere")), 0);
+    }
+}
