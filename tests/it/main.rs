@@ -30,3 +30,4 @@ mod store_edges;
 mod sync;
 mod sync_large;
 mod verified_reads;
+mod worktree_safety;

@@ -144,10 +144,13 @@ impl WorkTree {
     }
 
     /// Drop cached handles of `path` and everything below it (after it was
-    /// removed or replaced).
-    fn forget(&self, path: &[u8]) {
+    /// removed or replaced). The whole cache goes: finding the entries below
+    /// a path costs a comparison with every cached name, which pruning a
+    /// chain thousands of levels deep would repeat at every level, while
+    /// removing directories is rare and refilling the cache cheap.
+    fn forget(&self, _path: &[u8]) {
         if let Ok(mut c) = self.cache.lock() {
-            c.retain(|k, _| !(k.as_slice() == path || (k.starts_with(path) && k.get(path.len()) == Some(&b'/'))));
+            c.clear();
         }
     }
 
@@ -428,19 +431,24 @@ impl WorkTree {
     }
 
     /// Remove the directories above `path` that are left empty, deepest
-    /// first, stopping at the first that is not (or at the root).
+    /// first, stopping at the first that is not (or at the root). Each step
+    /// up goes through `..` of the directory just emptied (a real directory
+    /// entry, never a symlink), so pruning a chain thousands of levels deep
+    /// costs one `openat` per level rather than a lookup from the root.
     pub fn prune_empty_dirs(&self, path: &RepoPath) {
+        let Ok(Parent::Dir(mut fd)) = self.parent(path) else { return };
         let mut cur = path.parent();
         while let Some(dir) = cur {
             if dir.is_root() {
                 break;
             }
-            let Ok(Parent::Dir(fd)) = self.parent(&dir) else { break };
+            let Ok(up) = rustix::fs::openat(&*fd, "..", DIR_FLAGS, Mode::empty()) else { break };
             write_point();
-            if rustix::fs::unlinkat(&*fd, dir.name(), AtFlags::REMOVEDIR).is_err() {
+            if rustix::fs::unlinkat(&up, dir.name(), AtFlags::REMOVEDIR).is_err() {
                 break;
             }
             self.forget(dir.as_bytes());
+            fd = Arc::new(up);
             cur = dir.parent();
         }
     }
