@@ -16,6 +16,7 @@ mod common;
 mod procs;
 mod sync_support;
 
+mod crash;
 mod damaged_repo;
 mod edge;
 mod large_file;
