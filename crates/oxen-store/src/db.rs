@@ -55,7 +55,8 @@ pub struct Db {
     pub(crate) env: std::sync::Arc<Environment>,
     dbs: [Database; 6],
     dir: PathBuf,
-    tmp: PathBuf,
+    /// `.oxen`, where the index stamp file is written.
+    dot: PathBuf,
 }
 
 /// Check an existing environment's data file before LMDB maps it (see
@@ -91,7 +92,7 @@ impl Db {
         check_data_file(&dir, REPO_DB)?;
         let env = open_env(&dir)?;
         let dbs = Self::tables(&env, &dir, true)?;
-        Ok(Db { env: std::sync::Arc::new(env), dbs, dir, tmp: layout.tmp_dir() })
+        Ok(Db { env: std::sync::Arc::new(env), dbs, dir, dot: layout.dot.clone() })
     }
 
     /// Create the environment and its named databases for a new
@@ -105,7 +106,7 @@ impl Db {
         }
         let env = open_env(&dir)?;
         let dbs = Self::tables(&env, &dir, false)?;
-        Ok(Db { env: std::sync::Arc::new(env), dbs, dir, tmp: layout.tmp_dir() })
+        Ok(Db { env: std::sync::Arc::new(env), dbs, dir, dot: layout.dot.clone() })
     }
 
     /// Open the named databases, creating those missing (a newer version
@@ -144,12 +145,10 @@ impl Db {
     }
 
     /// The time of a write now by the file system's clock (see
-    /// [`crate::fs_clock_now`]), taken in the repository's tmp directory.
+    /// [`crate::fs_clock_now`]), taken by writing `.oxen/index-stamp` (not
+    /// in `.oxen/tmp`, which holds only temp files on their way somewhere).
     pub fn fs_clock_now(&self) -> Result<i64> {
-        if !self.tmp.is_dir() {
-            std::fs::create_dir_all(&self.tmp).map_err(|e| StoreError::io(&self.tmp, e))?;
-        }
-        crate::fs_clock_now(&self.tmp)
+        crate::fs_clock_now(&self.dot)
     }
 
     /// The handle of a named database.
