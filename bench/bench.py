@@ -677,9 +677,13 @@ class Server:
         senv = dict(env, SYNC_DIR=sync)
         cfg = os.path.join(self.base, "server_user", "user_config.toml")
         os.makedirs(os.path.dirname(cfg), exist_ok=True)
-        ok, out, err = self.h.runner.quiet(
-            [t.server, "add-user", "--email", AUTHOR[1], "--name", AUTHOR[0], "--output", cfg],
-            self.base, senv)
+        # The token is for this server only: add-user is told its address
+        # (binaries from before per-server tokens do not know --host).
+        port = free_port()
+        add_user = [t.server, "add-user", "--email", AUTHOR[1], "--name", AUTHOR[0], "--output", cfg]
+        ok, out, err = self.h.runner.quiet(add_user + ["--host", "http://127.0.0.1:%d" % port], self.base, senv)
+        if not ok and "--host" in err:
+            ok, out, err = self.h.runner.quiet(add_user, self.base, senv)
         text = out + "\n" + (open(cfg).read() if os.path.exists(cfg) else "")
         m = re.search(r'token\s*=\s*"([^"]+)"', text)
         if not ok or not m:
@@ -694,7 +698,6 @@ class Server:
         else:
             with open(os.path.join(home, ".oxen", "user_config.toml"), "w") as f:
                 f.write(out)
-        port = free_port()
         self.log_path = os.path.join(self.base, "server.log")
         self.logf = open(self.log_path, "wb")
         self.proc = subprocess.Popen([t.server, "start", "--host", "127.0.0.1", "--port", str(port)],

@@ -25,6 +25,8 @@ mod paths;
 mod plumbing;
 mod porcelain;
 mod receive_props;
+mod server_attack;
+mod server_fuzz;
 mod stat_cache;
 mod status_vs_git;
 mod store_edges;

@@ -24,34 +24,9 @@ impl Server {
         let sync_dir = root.join("sync");
         let home = root.join("home");
         std::fs::create_dir_all(&home).unwrap();
-        let st = Command::new(assert_cmd::cargo::cargo_bin("oxen-server"))
-            .env("SYNC_DIR", &sync_dir)
-            .args(["add-user", "--email", "ada@example.com", "--name", "Ada", "--output"])
-            .arg(home.join("user_config.toml"))
-            .output()
-            .unwrap();
-        assert!(st.status.success(), "add-user: {}", String::from_utf8_lossy(&st.stderr));
-        let cfg = std::fs::read_to_string(home.join("user_config.toml")).unwrap();
-        let token = cfg
-            .lines()
-            .find_map(|l| l.strip_prefix("token = \"").map(|t| t.trim_end_matches('"').to_string()))
-            .expect("token in user_config.toml");
-        let log = std::fs::File::create(root.join("server.log")).unwrap();
-        let mut child = Command::new(assert_cmd::cargo::cargo_bin("oxen-server"))
-            .env("SYNC_DIR", &sync_dir)
-            .args(["start", "--host", "127.0.0.1", "--port", "0"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .unwrap_or_else(|| panic!("unexpected banner {line:?}"))
-            .to_string();
+        let (child, addr) = spawn_server(&sync_dir, &root.join("server.log"), extra);
+        // The token is for this server: add-user is told its address.
+        let token = add_user(&sync_dir, &format!("http://{addr}"), &home.join("user_config.toml"));
         Server { child, addr, sync_dir, home, token }
     }
 
@@ -135,6 +110,43 @@ impl Drop for Server {
         crate::procs::terminate(&self.child);
         let _ = self.child.wait();
     }
+}
+
+/// Start `oxen-server start` on an ephemeral loopback port with its log in
+/// `log`; returns the child and its address once it is listening.
+pub fn spawn_server(sync_dir: &Path, log: &Path, extra: &[&str]) -> (Child, String) {
+    let log = std::fs::File::create(log).unwrap();
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("oxen-server"))
+        .env("SYNC_DIR", sync_dir)
+        .args(["start", "--host", "127.0.0.1", "--port", "0"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("unexpected banner {line:?}"))
+        .to_string();
+    (child, addr)
+}
+
+/// `oxen-server add-user --host <server> --output <output>`; returns the token.
+pub fn add_user(sync_dir: &Path, server: &str, output: &Path) -> String {
+    let st = Command::new(assert_cmd::cargo::cargo_bin("oxen-server"))
+        .env("SYNC_DIR", sync_dir)
+        .args(["add-user", "--email", "ada@example.com", "--name", "Ada", "--host", server, "--output"])
+        .arg(output)
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "add-user: {}", String::from_utf8_lossy(&st.stderr));
+    let cfg = std::fs::read_to_string(output).unwrap();
+    cfg.lines()
+        .find_map(|l| l.strip_prefix("token = \"").map(|t| t.trim_end_matches('"').to_string()))
+        .expect("token in user_config.toml")
 }
 
 /// A raw HTTP/1.1 request over a TcpStream (what curl would send); an

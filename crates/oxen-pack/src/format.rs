@@ -34,6 +34,16 @@ pub const VERSION: u32 = 1;
 /// keeps a malicious frame from exhausting memory. Real nodes are far
 /// smaller (a bucket holds about a thousand entries).
 pub const MAX_NODE_BYTES: u64 = 64 << 20;
+/// Deepest tree accepted, in path components (directory levels plus the
+/// file): Linux paths are at most 4,095 bytes, so no real path has more
+/// than 2,048 components. Refusing deeper trees on receive keeps a peer
+/// from planting a tree that no work tree can hold.
+pub const MAX_TREE_DEPTH: u32 = 2048;
+/// Heights of the trees seen in one receive are remembered (trees arrive
+/// children first, so a parent's height is one lookup per child); past
+/// this many, the memo is dropped at the next flush and heights of stored
+/// trees are recomputed from the store when needed, so memory stays bounded.
+const HEIGHT_MEMO_MAX: usize = 1 << 20;
 /// Pending commits/trees are written in one LMDB transaction per batch
 /// (committing per object is very slow); a batch is bounded so memory is.
 const BATCH_OBJECTS: usize = 2000;
@@ -286,6 +296,9 @@ struct Pending {
     items: Vec<(ObjectKind, ContentId, Vec<u8>)>,
     ids: HashMap<ContentId, ObjectKind>,
     bytes: usize,
+    /// Tree id -> (height, whether it is a bucket node), for trees of this
+    /// pack and stored trees looked at; see [`HEIGHT_MEMO_MAX`].
+    heights: HashMap<ContentId, (u32, bool)>,
 }
 
 impl Pending {
@@ -308,20 +321,113 @@ impl Pending {
         self.items.clear();
         self.ids.clear();
         self.bytes = 0;
+        // Only now may the memo go: every tree it knew is readable from the store.
+        if self.heights.len() > HEIGHT_MEMO_MAX {
+            self.heights.clear();
+        }
         Ok(())
+    }
+
+    /// Height and bucket-ness of a tree that is pending or stored.
+    fn height(&mut self, sink: &dyn ObjectSink, id: &ContentId) -> Result<(u32, bool)> {
+        match self.heights.get(id) {
+            Some(h) => Ok(*h),
+            None => stored_height(sink, &mut self.heights, *id),
+        }
     }
 }
 
+/// The height of a tree node from its children's heights: a file is one
+/// path component, a directory one more than its tree; a bucket node adds
+/// nothing (it is part of its directory's node). A bucket node inside a
+/// bucket node is malformed (readers refuse it too).
+fn node_height(
+    id: &ContentId,
+    tree: &Tree,
+    mut child: impl FnMut(&ContentId) -> Result<(u32, bool)>,
+) -> Result<(u32, bool)> {
+    let mut h = 0u32;
+    match tree {
+        Tree::Entries(es) => {
+            for e in es {
+                let eh = match e.kind {
+                    EntryKind::File => 1,
+                    EntryKind::Dir => child(&e.id)?.0.saturating_add(1),
+                };
+                h = h.max(eh);
+            }
+        }
+        Tree::Buckets { buckets, .. } => {
+            for (_, b) in buckets {
+                let (bh, nested) = child(b)?;
+                if nested {
+                    return Err(PackError::BadObject(*id, "nested bucket node".into()));
+                }
+                h = h.max(bh);
+            }
+        }
+    }
+    if h > MAX_TREE_DEPTH {
+        return Err(PackError::TooDeep(*id, MAX_TREE_DEPTH));
+    }
+    Ok((h, matches!(tree, Tree::Buckets { .. })))
+}
+
+/// The height of a stored tree, by a walk of the stored trees below it
+/// with an explicit stack (no recursion, whatever the depth), remembering
+/// every height it works out.
+fn stored_height(
+    sink: &dyn ObjectSink,
+    memo: &mut HashMap<ContentId, (u32, bool)>,
+    root: ContentId,
+) -> Result<(u32, bool)> {
+    // (tree, its decoded node once its children have been queued)
+    let mut stack: Vec<(ContentId, Option<Tree>)> = vec![(root, None)];
+    while let Some((id, node)) = stack.pop() {
+        if memo.contains_key(&id) {
+            continue;
+        }
+        match node {
+            Some(tree) => {
+                let h = node_height(&id, &tree, |c| {
+                    memo.get(c).copied().ok_or_else(|| PackError::BadObject(id, format!("subtree {c} unreadable")))
+                })?;
+                memo.insert(id, h);
+            }
+            None => {
+                // Deeper than any acceptable tree (with bucket nodes, two
+                // stack entries per level): stop before walking further.
+                if stack.len() > 2 * MAX_TREE_DEPTH as usize + 2 {
+                    return Err(PackError::TooDeep(root, MAX_TREE_DEPTH));
+                }
+                let tree = Tree::decode(&sink.read_node(ObjectKind::Tree, &id)?)?;
+                let children: Vec<ContentId> = match &tree {
+                    Tree::Entries(es) => es.iter().filter(|e| e.kind == EntryKind::Dir).map(|e| e.id).collect(),
+                    Tree::Buckets { buckets, .. } => buckets.iter().map(|(_, b)| *b).collect(),
+                };
+                stack.push((id, Some(tree)));
+                for c in children {
+                    if !memo.contains_key(&c) {
+                        stack.push((c, None));
+                    }
+                }
+            }
+        }
+    }
+    memo.get(&root).copied().ok_or_else(|| PackError::BadObject(root, "height unknown".into()))
+}
+
 /// Read a pack from `input` into `sink`. Every object is verified against
-/// its id and decoded (tree names are checked for `..`, `/`, NUL, `.oxen`)
-/// and its dependencies must already be present; large blobs go through a
+/// its id and decoded (tree names are checked for `..`, `/`, NUL, `.oxen`;
+/// trees deeper than [`MAX_TREE_DEPTH`] are refused) and its dependencies
+/// must already be present; large blobs go through a
 /// temp file and a rename, small ones are appended to a segment, commits
 /// and trees go through LMDB transactions. Objects
 /// received before an error are kept (they are complete), so a retry only
 /// needs the rest.
 pub fn receive_pack<R: Read>(sink: &dyn ObjectSink, input: R, progress: &dyn Progress) -> Result<ReceiveStats> {
     let mut tee = Tee { inner: input, hasher: Hasher::new(), hashing: true };
-    let mut pending = Pending { items: Vec::new(), ids: HashMap::new(), bytes: 0 };
+    let mut pending = Pending { items: Vec::new(), ids: HashMap::new(), bytes: 0, heights: HashMap::new() };
     let mut stats = ReceiveStats::default();
     let res = receive_inner(sink, &mut tee, &mut pending, &mut stats, progress);
     // Whatever happened, verified objects are worth keeping.
@@ -416,7 +522,7 @@ fn receive_inner<R: Read>(
                     return Err(PackError::Corrupt { expected: id, actual });
                 }
                 if !pending.has(sink, kind, &id)? {
-                    check_object(sink, pending, kind, &id, &bytes)?;
+                    check_object(sink, &mut *pending, kind, &id, &bytes)?;
                     pending.bytes += bytes.len();
                     pending.ids.insert(id, kind);
                     pending.items.push((kind, id, bytes));
@@ -461,7 +567,7 @@ fn map_eof(e: io::Error) -> PackError {
 /// (stored, or pending in this pack).
 fn check_object(
     sink: &dyn ObjectSink,
-    pending: &Pending,
+    pending: &mut Pending,
     kind: ObjectKind,
     id: &ContentId,
     bytes: &[u8],
@@ -478,28 +584,39 @@ fn check_object(
                 }
             }
         }
-        ObjectKind::Tree => match Tree::decode(bytes).map_err(|e| PackError::BadObject(*id, e.to_string()))? {
-            Tree::Entries(es) => {
-                for e in es {
-                    let ok = match e.kind {
-                        EntryKind::Dir => pending.has(sink, ObjectKind::Tree, &e.id)?,
-                        EntryKind::File => sink.has_object(ObjectKind::Blob, &e.id)?,
-                    };
-                    if !ok {
-                        let what = if e.kind == EntryKind::Dir { "tree" } else { "blob" };
-                        return Err(PackError::MissingDependency(*id, what, e.id));
-                    }
-                }
-            }
-            Tree::Buckets { buckets, .. } => {
-                for (_, b) in buckets {
-                    if !pending.has(sink, ObjectKind::Tree, &b)? {
-                        return Err(PackError::MissingDependency(*id, "tree", b));
-                    }
-                }
-            }
-        },
+        ObjectKind::Tree => {
+            let tree = Tree::decode(bytes).map_err(|e| PackError::BadObject(*id, e.to_string()))?;
+            check_tree_deps(sink, pending, id, &tree)?;
+            let h = node_height(id, &tree, |c| pending.height(sink, c))?;
+            pending.heights.insert(*id, h);
+        }
         ObjectKind::Blob => {}
+    }
+    Ok(())
+}
+
+/// A tree's children must be stored or pending.
+fn check_tree_deps(sink: &dyn ObjectSink, pending: &Pending, id: &ContentId, tree: &Tree) -> Result<()> {
+    match tree {
+        Tree::Entries(es) => {
+            for e in es {
+                let ok = match e.kind {
+                    EntryKind::Dir => pending.has(sink, ObjectKind::Tree, &e.id)?,
+                    EntryKind::File => sink.has_object(ObjectKind::Blob, &e.id)?,
+                };
+                if !ok {
+                    let what = if e.kind == EntryKind::Dir { "tree" } else { "blob" };
+                    return Err(PackError::MissingDependency(*id, what, e.id));
+                }
+            }
+        }
+        Tree::Buckets { buckets, .. } => {
+            for (_, b) in buckets {
+                if !pending.has(sink, ObjectKind::Tree, b)? {
+                    return Err(PackError::MissingDependency(*id, "tree", *b));
+                }
+            }
+        }
     }
     Ok(())
 }

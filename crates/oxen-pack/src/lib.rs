@@ -53,6 +53,9 @@ pub enum PackError {
     /// An object refers to something that is neither stored nor sent before it.
     #[error("object {0} refers to missing {1} {2}")]
     MissingDependency(ContentId, &'static str, ContentId),
+    /// A tree is nested deeper than the limit (tree id, limit in path components).
+    #[error("tree {0} is nested more than {1} levels deep (the limit: a Linux path has at most 4,095 bytes)")]
+    TooDeep(ContentId, u32),
     /// A ref update was refused because the remote has moved: fetch first.
     #[error("rejected {0}: the remote has changes you do not have locally (fetch first, then pull and push again)")]
     FetchFirst(String),
@@ -85,6 +88,7 @@ impl PackError {
             | PackError::Corrupt { .. }
             | PackError::BadObject(..)
             | PackError::MissingDependency(..)
+            | PackError::TooDeep(..)
             | PackError::FetchFirst(_)
             | PackError::NonFastForward(_)
             | PackError::BadRequest(_)

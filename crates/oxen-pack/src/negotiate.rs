@@ -10,6 +10,7 @@
 //! routes; the push client asks the server which are actually missing.
 
 use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
 
 use oxen_hash::ContentId;
 use oxen_object::graph::ancestors;
@@ -102,11 +103,25 @@ pub fn missing(src: &dyn ObjectSource, objects: &[ObjRef]) -> Result<Vec<ObjRef>
 }
 
 /// What the same directory looked like in the base tree.
-enum Old<'a> {
+#[derive(Clone)]
+enum Old {
     /// A node id (or nothing).
     Node(Option<ContentId>),
-    /// The merged entries of a bucketed directory, by name.
-    Map(&'a HashMap<bstr::BString, (EntryKind, ContentId)>),
+    /// The merged entries of a bucketed directory, by name (shared by all
+    /// its buckets).
+    Map(Rc<HashMap<bstr::BString, (EntryKind, ContentId)>>),
+}
+
+/// One step of the tree walk. The walk keeps its own stack instead of
+/// recursing, so a tree of any depth (a peer may have sent one thousands of
+/// levels deep) cannot overflow the thread's stack.
+enum Step {
+    /// Compare tree `new` with what was there before.
+    Enter(ContentId, Old),
+    /// Emit a blob (if not emitted yet).
+    Blob(ContentId),
+    /// Everything below `new` is emitted: emit the tree itself.
+    Exit(ContentId),
 }
 
 struct Walker<'r> {
@@ -127,24 +142,49 @@ impl Walker<'_> {
         })
     }
 
-    fn walk(&mut self, new: ContentId, old: Old<'_>) -> Result<()> {
-        if let Old::Node(Some(o)) = old {
-            if o == new {
-                return Ok(());
+    /// Emit every object below `root` that differs from `old`, children
+    /// before parents (the order a receiver needs). Steps are pushed in
+    /// reverse so that they pop in entry order: the output is what a
+    /// depth-first recursion would give.
+    fn walk(&mut self, root: ContentId, old: Old) -> Result<()> {
+        let mut stack = vec![Step::Enter(root, old)];
+        while let Some(step) = stack.pop() {
+            match step {
+                Step::Blob(id) => {
+                    if self.seen.insert(id) {
+                        self.out.push((ObjectKind::Blob, id));
+                    }
+                }
+                Step::Exit(id) => {
+                    self.seen.insert(id);
+                    self.out.push((ObjectKind::Tree, id));
+                }
+                Step::Enter(new, old) => {
+                    if let Old::Node(Some(o)) = old {
+                        if o == new {
+                            continue;
+                        }
+                    }
+                    if self.seen.contains(&new) {
+                        continue;
+                    }
+                    let children = self.children(new, old)?;
+                    stack.push(Step::Exit(new));
+                    stack.extend(children.into_iter().rev());
+                }
             }
         }
-        if self.seen.contains(&new) {
-            return Ok(());
-        }
+        Ok(())
+    }
+
+    /// The steps below tree `new`, in entry order.
+    fn children(&self, new: ContentId, old: Old) -> Result<Vec<Step>> {
+        let mut steps = Vec::new();
         match read_tree(self.src, &new)? {
             Tree::Entries(es) => {
-                let owned;
                 let old_map = match old {
                     Old::Map(m) => m,
-                    Old::Node(o) => {
-                        owned = self.entries_of(o)?;
-                        &owned
-                    }
+                    Old::Node(o) => Rc::new(self.entries_of(o)?),
                 };
                 for e in es {
                     let before = old_map.get(&e.name);
@@ -154,13 +194,9 @@ impl Walker<'_> {
                     match e.kind {
                         EntryKind::Dir => {
                             let base = before.filter(|(k, _)| *k == EntryKind::Dir).map(|(_, id)| *id);
-                            self.walk(e.id, Old::Node(base))?;
+                            steps.push(Step::Enter(e.id, Old::Node(base)));
                         }
-                        EntryKind::File => {
-                            if self.seen.insert(e.id) {
-                                self.out.push((ObjectKind::Blob, e.id));
-                            }
-                        }
+                        EntryKind::File => steps.push(Step::Blob(e.id)),
                     }
                 }
             }
@@ -174,27 +210,25 @@ impl Walker<'_> {
                         // Same split: compare bucket with bucket.
                         let by_idx: HashMap<u32, ContentId> = obs.into_iter().collect();
                         for (idx, b) in buckets {
-                            self.walk(b, Old::Node(by_idx.get(&idx).copied()))?;
+                            steps.push(Step::Enter(b, Old::Node(by_idx.get(&idx).copied())));
                         }
                     }
                     (Old::Map(m), _) => {
                         for (_, b) in buckets {
-                            self.walk(b, Old::Map(m))?;
+                            steps.push(Step::Enter(b, Old::Map(Rc::clone(&m))));
                         }
                     }
                     (Old::Node(o), _) => {
                         // The split changed (or there was no base): compare
                         // every bucket with the whole old directory, loaded once.
-                        let m = self.entries_of(o)?;
+                        let m = Rc::new(self.entries_of(o)?);
                         for (_, b) in buckets {
-                            self.walk(b, Old::Map(&m))?;
+                            steps.push(Step::Enter(b, Old::Map(Rc::clone(&m))));
                         }
                     }
                 }
             }
         }
-        self.seen.insert(new);
-        self.out.push((ObjectKind::Tree, new));
-        Ok(())
+        Ok(steps)
     }
 }

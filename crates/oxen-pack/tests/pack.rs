@@ -129,3 +129,86 @@ fn refuses_objects_whose_dependencies_are_missing() {
     assert!(matches!(e, PackError::MissingDependency(..)), "{e}");
     assert!(!b.has_object(ObjectKind::Commit, &c1).unwrap());
 }
+
+/// A chain of `levels` directories `d/d/.../d/f` stored in `s` on top of
+/// `base` (a stored tree id; `None`: start from a tree holding one file),
+/// returning the top tree and the commit naming it.
+fn deep_chain(s: &Store, levels: usize, base: Option<ContentId>) -> (ContentId, ContentId) {
+    let mut top = match base {
+        Some(t) => t,
+        None => {
+            let blob = s.versions.write_bytes(b"leaf").unwrap();
+            s.versions.flush().unwrap();
+            s.db.put_object(Table::Trees, &Tree::Entries(vec![file("f", blob, 4)]).encode()).unwrap()
+        }
+    };
+    // One transaction for the whole chain: committing per tree would
+    // spend minutes in fsync.
+    let mut txn = s.db.begin_write().unwrap();
+    for _ in 0..levels {
+        let e = TreeEntry { name: "d".into(), kind: EntryKind::Dir, mode: mode::DIR, id: top, size: 4, tabular: None };
+        top = txn.put_object(Table::Trees, &Tree::Entries(vec![e]).encode()).unwrap();
+    }
+    txn.commit().unwrap();
+    let author = Signature { name: "T".into(), email: "t@x".into(), time: 1, tz_minutes: 0 };
+    let c =
+        s.db.put_object(Table::Commits, &Commit { tree: top, parents: vec![], author, message: "m\n".into() }.encode());
+    (top, c.unwrap())
+}
+
+/// Run `f` on a thread with a small stack, as a server worker has: a
+/// recursive walk over thousands of levels overflows it (and aborts the
+/// process), an iterative one does not.
+fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::Builder::new().stack_size(256 << 10).spawn(f).unwrap().join().unwrap()
+}
+
+#[test]
+fn negotiation_walks_trees_of_any_depth_without_recursing() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().to_path_buf();
+    let n = on_small_stack(move || {
+        let a = Store::new(&dir.join("a"));
+        let (_, c) = deep_chain(&a, 20_000, None);
+        enumerate(&a, &[c], &[]).unwrap().len()
+    });
+    // One blob, the leaf tree, 20,000 directory trees, the commit.
+    assert_eq!(n, 1 + 1 + 20_000 + 1);
+}
+
+#[test]
+fn trees_deeper_than_the_limit_are_refused_on_receive() {
+    let d = tempfile::tempdir().unwrap();
+    let a = Store::new(&d.path().join("a"));
+    let b = Store::new(&d.path().join("b"));
+    // A tree of exactly the limit (the file is the last component) is fine.
+    let limit = oxen_pack::format::MAX_TREE_DEPTH as usize;
+    let (_, ok) = deep_chain(&a, limit - 1, None);
+    receive_pack(&b, PackSource::new(&a, enumerate(&a, &[ok], &[]).unwrap()), &NoProgress).unwrap();
+    assert!(b.has_object(ObjectKind::Commit, &ok).unwrap());
+    // 3,000 levels in one pack: refused, and the commit is not stored.
+    let c = Store::new(&d.path().join("c"));
+    let (_, deep) = deep_chain(&a, 3000, None);
+    let e = receive_pack(&c, PackSource::new(&a, enumerate(&a, &[deep], &[]).unwrap()), &NoProgress).unwrap_err();
+    assert!(matches!(e, PackError::TooDeep(_, 2048)), "{e}");
+    assert!(e.is_client_error());
+    assert!(e.to_string().contains("2048 levels"), "{e}");
+    assert!(!c.has_object(ObjectKind::Commit, &deep).unwrap());
+}
+
+#[test]
+fn depth_counts_the_stored_trees_a_pack_builds_on() {
+    // One level on top of a stored tree already at the limit: the pack
+    // alone is shallow, but the tree it makes is too deep.
+    let d = tempfile::tempdir().unwrap();
+    let a = Store::new(&d.path().join("a"));
+    let b = Store::new(&d.path().join("b"));
+    let limit = oxen_pack::format::MAX_TREE_DEPTH as usize;
+    let (top, full) = deep_chain(&a, limit - 1, None);
+    receive_pack(&b, PackSource::new(&a, enumerate(&a, &[full], &[]).unwrap()), &NoProgress).unwrap();
+    let (_, over) = deep_chain(&a, 1, Some(top));
+    let objs = oxen_pack::missing(&b, &enumerate(&a, &[over], &[]).unwrap()).unwrap();
+    assert_eq!(objs.len(), 2, "one tree and its commit travel");
+    let e = receive_pack(&b, PackSource::new(&a, objs), &NoProgress).unwrap_err();
+    assert!(matches!(e, PackError::TooDeep(..)), "{e}");
+}

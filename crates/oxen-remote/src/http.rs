@@ -1,6 +1,7 @@
 //! The HTTP side: one `oxen-server` repository.
 
-use std::io::Read;
+use std::io::{self, Read};
+use std::time::Duration;
 
 use oxen_hash::ContentId;
 use oxen_pack::wire::{ObjectsMsg, RefsMsg, UpdateRefsMsg, UpdatedMsg, WantsMsg};
@@ -14,6 +15,24 @@ use crate::{RemoteError, Result};
 /// an id) however many objects a push has.
 const MISSING_BATCH: usize = 10_000;
 
+/// How long to wait for a connection, or for the server to take or send
+/// the next bytes, unless `OXEN_HTTP_TIMEOUT` (seconds) says otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The network timeout: `OXEN_HTTP_TIMEOUT` seconds, else [`DEFAULT_TIMEOUT`].
+pub fn timeout_from_env() -> Result<Duration> {
+    match std::env::var("OXEN_HTTP_TIMEOUT") {
+        Err(_) => Ok(DEFAULT_TIMEOUT),
+        Ok(v) if v.trim().is_empty() => Ok(DEFAULT_TIMEOUT),
+        Ok(v) => match v.trim().parse::<u64>() {
+            Ok(secs) if secs > 0 => Ok(Duration::from_secs(secs)),
+            _ => {
+                Err(RemoteError::Other(format!("OXEN_HTTP_TIMEOUT='{v}': give a whole number of seconds, at least 1")))
+            }
+        },
+    }
+}
+
 /// A repository on an `oxen-server`.
 pub struct HttpRemote {
     /// `http://host:port` (plus any path prefix).
@@ -22,10 +41,13 @@ pub struct HttpRemote {
     pub name: String,
     token: Option<String>,
     agent: ureq::Agent,
+    timeout: Duration,
 }
 
 impl HttpRemote {
-    /// Parse `http(s)://host:port/<RepoName>`.
+    /// Parse `http(s)://host:port/<RepoName>`. `token` is sent with every
+    /// request to this remote (and nowhere else: redirects are not
+    /// followed).
     pub fn new(url: &str, token: Option<String>) -> Result<HttpRemote> {
         let trimmed = url.trim_end_matches('/');
         let after_scheme = trimmed.split_once("://").map(|(_, r)| r).unwrap_or(trimmed);
@@ -38,8 +60,23 @@ impl HttpRemote {
         if host.is_empty() || !oxen_pack::wire::valid_repo_name(name) {
             return Err(RemoteError::Other(format!("remote URL '{url}': repository name must be [A-Za-z0-9._-]")));
         }
-        let agent = ureq::AgentBuilder::new().timeout_connect(std::time::Duration::from_secs(30)).build();
-        Ok(HttpRemote { base: base.to_string(), name: name.to_string(), token, agent })
+        let timeout = timeout_from_env()?;
+        let agent = ureq::AgentBuilder::new()
+            .timeout_connect(timeout)
+            .timeout_read(timeout)
+            .timeout_write(timeout)
+            // A redirect could lead the token elsewhere; the server never sends one.
+            .redirects(0)
+            .build();
+        Ok(HttpRemote { base: base.to_string(), name: name.to_string(), token, agent, timeout })
+    }
+
+    /// Say a timeout plainly, with the knob to turn.
+    fn timed_out(&self, url: &str) -> RemoteError {
+        RemoteError::Other(format!(
+            "{url}: no answer within {} s (timed out; set OXEN_HTTP_TIMEOUT to a number of seconds to wait longer)",
+            self.timeout.as_secs()
+        ))
     }
 
     fn url(&self, tail: &str) -> String {
@@ -63,7 +100,18 @@ impl HttpRemote {
                     .and_then(|v| v.get("error").and_then(|m| m.as_str()).map(str::to_string))
                     .unwrap_or_else(|| body.trim().to_string());
                 let hint = match code {
-                    401 => " (set a token: copy the user_config.toml made by `oxen-server add-user` to ~/.oxen/, or set OXEN_TOKEN)".to_string(),
+                    401 => {
+                        let origin = oxen_store::server_origin(&self.base).unwrap_or_else(|| self.base.clone());
+                        match crate::unbound_token_file() {
+                            Some(f) => format!(
+                                " ({} has a token not tied to any server, which is never sent: move it under [host.\"{origin}\"] there, or set OXEN_TOKEN)",
+                                f.display()
+                            ),
+                            None => format!(
+                                " (tokens are per server: copy the user_config.toml made by `oxen-server add-user --host {origin}` to ~/.oxen/, or set OXEN_TOKEN)"
+                            ),
+                        }
+                    }
                     404 if msg.contains("repository") => format!(
                         " (create it first: curl -H \"Authorization: Bearer $TOKEN\" -X POST -d '{{\"name\": \"{}\"}}' {}/api/repos)",
                         self.name, self.base
@@ -72,7 +120,12 @@ impl HttpRemote {
                 };
                 RemoteError::Http(format!("{} ({code}): {msg}{hint}", self.base))
             }
-            ureq::Error::Transport(t) => RemoteError::Transport { url: url.to_string(), msg: t.to_string() },
+            ureq::Error::Transport(t) => {
+                if is_timeout(&t) {
+                    return self.timed_out(url);
+                }
+                RemoteError::Transport { url: url.to_string(), msg: t.to_string().replace('\n', " ") }
+            }
         }
     }
 
@@ -82,7 +135,16 @@ impl HttpRemote {
         r: std::result::Result<ureq::Response, ureq::Error>,
     ) -> Result<T> {
         let resp = r.map_err(|e| self.fail(url, e))?;
-        resp.into_json().map_err(|e| RemoteError::Other(format!("{url}: bad response: {e}")))
+        if (300..400).contains(&resp.status()) {
+            return Err(redirected(url, &resp));
+        }
+        resp.into_json().map_err(|e| {
+            if is_io_timeout(&e) {
+                self.timed_out(url)
+            } else {
+                RemoteError::Other(format!("{url}: bad response: {e}"))
+            }
+        })
     }
 
     /// `GET .../refs`
@@ -129,7 +191,38 @@ impl HttpRemote {
             haves: haves.iter().map(|i| i.to_hex()).collect(),
         };
         let resp = self.req("POST", &url).send_json(msg).map_err(|e| self.fail(&url, e))?;
+        if (300..400).contains(&resp.status()) {
+            return Err(redirected(&url, &resp));
+        }
         let body: Box<dyn Read + Send + Sync> = resp.into_reader();
-        Ok(oxen_pack::receive_pack(local, body, progress)?)
+        match oxen_pack::receive_pack(local, body, progress) {
+            Err(oxen_pack::PackError::Io(e)) if is_io_timeout(&e) => Err(self.timed_out(&url)),
+            r => Ok(r?),
+        }
     }
+}
+
+fn redirected(url: &str, resp: &ureq::Response) -> RemoteError {
+    let to = resp.header("location").unwrap_or("elsewhere");
+    RemoteError::Other(format!(
+        "{url}: the server redirects to {to}; redirects are not followed (a token goes only to the server it is for): use that address"
+    ))
+}
+
+fn is_io_timeout(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock)
+}
+
+fn is_timeout(t: &ureq::Transport) -> bool {
+    use std::error::Error;
+    let mut cur: Option<&(dyn Error + 'static)> = t.source();
+    while let Some(e) = cur {
+        if let Some(io) = e.downcast_ref::<io::Error>() {
+            if is_io_timeout(io) {
+                return true;
+            }
+        }
+        cur = e.source();
+    }
+    t.to_string().contains("timed out")
 }

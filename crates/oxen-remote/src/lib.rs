@@ -9,7 +9,7 @@
 mod http;
 mod ops;
 
-pub use http::HttpRemote;
+pub use http::{timeout_from_env, HttpRemote, DEFAULT_TIMEOUT};
 pub use ops::{clone, fetch, push, resolve_remote, CloneReport, FetchReport, PushOutcome, PushReport, RefChange};
 
 use std::collections::BTreeMap;
@@ -98,10 +98,10 @@ pub enum Remote {
 
 impl Remote {
     /// Connect to a URL or open a local path. HTTP remotes use the token
-    /// from [`load_token`].
+    /// [`token_for`] the URL's server.
     pub fn open(url: &str) -> Result<Remote> {
         if url.starts_with("http://") || url.starts_with("https://") {
-            Ok(Remote::Http(HttpRemote::new(url, load_token())?))
+            Ok(Remote::Http(HttpRemote::new(url, token_for(url))?))
         } else {
             let p = PathBuf::from(url);
             let repo = Repo::open(&p)
@@ -182,10 +182,14 @@ pub fn local_refs(repo: &Repo) -> Result<RefsMsg> {
     Ok(RefsMsg { head, refs: out })
 }
 
-/// The bearer token for HTTP remotes: `$OXEN_TOKEN`, else `token` in
-/// `user_config.toml` (as written by `oxen-server add-user`), else `token`
-/// in `config.toml`, both in `$OXEN_HOME` or `~/.oxen`.
-pub fn load_token() -> Option<String> {
+/// The bearer token to send to the server `url` is on: `$OXEN_TOKEN` when
+/// set (an explicit override, sent to whatever server the command talks
+/// to), else the token listed for exactly that server's origin (scheme,
+/// host, port) under `[host."<origin>"]` in `user_config.toml` (as written
+/// by `oxen-server add-user --host`), else in `config.toml`, both in
+/// `$OXEN_HOME` or `~/.oxen`. A token is never sent to a server it is not
+/// listed for, and an old top-level `token = ...` is never sent at all.
+pub fn token_for(url: &str) -> Option<String> {
     if let Ok(t) = std::env::var("OXEN_TOKEN") {
         if !t.trim().is_empty() {
             return Some(t.trim().to_string());
@@ -194,10 +198,21 @@ pub fn load_token() -> Option<String> {
     let dir = oxen_store::global_config_dir()?;
     for f in ["user_config.toml", "config.toml"] {
         if let Ok(c) = oxen_store::Config::load(&dir.join(f)) {
-            if let Some(t) = c.token {
-                return Some(t);
+            if let Some(t) = c.token_for(url) {
+                return Some(t.to_string());
             }
         }
     }
     None
+}
+
+/// The global config file holding a top-level `token = ...` (as older
+/// `oxen-server add-user` wrote it), if any: such a token is never sent,
+/// and a 401 says so.
+pub fn unbound_token_file() -> Option<PathBuf> {
+    let dir = oxen_store::global_config_dir()?;
+    ["user_config.toml", "config.toml"]
+        .into_iter()
+        .map(|f| dir.join(f))
+        .find(|p| oxen_store::Config::load(p).is_ok_and(|c| c.token.is_some()))
 }

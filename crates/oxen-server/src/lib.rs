@@ -14,29 +14,55 @@
 //! POST   /api/repos/X/upload-pack         wants/haves in, pack stream out (fetch)
 //! ```
 //!
-//! A fixed pool of threads serves requests; SIGINT/SIGTERM stop accepting
-//! and let in-flight requests finish.
+//! The layers, each in its module: the transport (the private `http` module:
+//! hyper on tokio, limits and timeouts, graceful shutdown, request logs),
+//! [`router`] (method and path to a typed route), [`auth`] (who is
+//! asking), [`api`] (the handlers, blocking, with no HTTP types) and
+//! [`repos`] (where repositories live, behind [`repos::RepoStore`]).
 
-mod service;
+pub mod api;
+pub mod auth;
+pub mod error;
+mod http;
+pub mod repos;
+pub mod router;
+pub mod sweep;
 mod users;
 
-pub use service::{serve, ServerConfig};
 pub use users::{random_token, User, Users};
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// Errors from the server.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     /// A file operation under SYNC_DIR failed (path, cause).
     #[error("{0}: {1}")]
-    Io(PathBuf, std::io::Error),
+    Io(PathBuf, #[source] std::io::Error),
     /// The listening socket could not be opened (address, cause).
     #[error("cannot listen on {0}: {1}")]
     Bind(String, String),
+    /// No repository by that name.
+    #[error("repository '{0}' not found")]
+    NotFound(String),
+    /// A repository by that name exists already.
+    #[error("repository '{0}' already exists")]
+    Exists(String),
+    /// Not a name a repository may have.
+    #[error("invalid repository name '{0}'")]
+    BadName(String),
     /// The stores failed underneath (user database, repositories).
     #[error(transparent)]
     Store(#[from] oxen_store::StoreError),
+    /// A repository failed to open or work.
+    #[error(transparent)]
+    Repo(#[from] oxen_repo::RepoError),
+    /// A repository's refs or HEAD could not be written.
+    #[error(transparent)]
+    Ref(#[from] oxen_refs::RefError),
     /// Anything else worth one line.
     #[error("{0}")]
     Other(String),
@@ -44,6 +70,70 @@ pub enum ServerError {
 
 /// Result alias.
 pub type Result<T> = std::result::Result<T, ServerError>;
+
+/// How to run the server.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Where repositories live.
+    pub sync_dir: PathBuf,
+    /// Address to bind.
+    pub host: String,
+    /// Port (0 = any free port).
+    pub port: u16,
+    /// Requests whose handlers run at once (the blocking pool's size).
+    pub threads: usize,
+    /// Largest request body accepted, in bytes.
+    pub max_body: u64,
+    /// Connections open at once; more are refused with 503.
+    pub max_connections: usize,
+    /// Time a client has to send a request's headers (also how long an
+    /// idle keep-alive connection stays open).
+    pub header_timeout: Duration,
+    /// Longest a request body may stall, or a response go unread (408 /
+    /// connection closed).
+    pub body_timeout: Duration,
+    /// Longest SIGINT/SIGTERM waits for requests in flight.
+    pub shutdown_grace: Duration,
+}
+
+impl ServerConfig {
+    /// Defaults for everything but where to serve from and where to listen.
+    pub fn new(sync_dir: PathBuf, host: String, port: u16) -> ServerConfig {
+        ServerConfig {
+            sync_dir,
+            host,
+            port,
+            threads: 16,
+            max_body: 64 << 30,
+            max_connections: 512,
+            header_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(60),
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Sweep the repositories' temp files left by dead writers, bind, print
+/// `listening on http://ADDR` to `announce`, and serve until SIGINT or
+/// SIGTERM. Requests are logged through `tracing` (see [`init_logging`]).
+pub fn serve(cfg: ServerConfig, announce: &mut dyn Write) -> Result<()> {
+    std::fs::create_dir_all(&cfg.sync_dir).map_err(|e| ServerError::Io(cfg.sync_dir.clone(), e))?;
+    let swept = sweep::sweep_repos(&cfg.sync_dir);
+    if swept.files > 0 {
+        tracing::info!(files = swept.files, bytes = swept.bytes, "removed temp files of interrupted writes");
+    }
+    let users = Users::open(&cfg.sync_dir)?;
+    let repos: Arc<dyn repos::RepoStore> = Arc::new(repos::LocalRepos::new(&cfg.sync_dir));
+    http::run(cfg, api::Api { repos }, Arc::new(users), announce)
+}
+
+/// Log to stderr through `tracing`, filtered by `RUST_LOG` (default
+/// `info`: one line per request). Does nothing if a subscriber is set.
+pub fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).try_init();
+}
 
 /// `SYNC_DIR`, default `/tmp/oxen_sync`.
 pub fn sync_dir_from_env() -> PathBuf {
@@ -54,18 +144,26 @@ pub fn sync_dir_from_env() -> PathBuf {
 }
 
 /// Create a user with a fresh token and write a client config holding it
-/// to `output` (for the user to copy to `~/.oxen/user_config.toml`).
-pub fn add_user(sync_dir: &Path, name: &str, email: &str, output: &Path) -> Result<String> {
+/// for the server at `server` (a URL like `http://localhost:3000`, or
+/// `host:port` for plain HTTP) to `output`, for the user to copy to
+/// `~/.oxen/user_config.toml`. The client sends the token to that server
+/// only. Returns the token and the server's normalised origin.
+pub fn add_user(sync_dir: &Path, name: &str, email: &str, server: &str, output: &Path) -> Result<(String, String)> {
+    let origin = oxen_store::server_origin(server).ok_or_else(|| {
+        ServerError::Other(format!(
+            "'{server}' is not a server address: use http(s)://host[:port] or host:port (the address clients will use)"
+        ))
+    })?;
     let users = Users::open(sync_dir)?;
     let token = users.add(&User { name: name.to_string(), email: email.to_string() })?;
-    let cfg = oxen_store::Config {
+    let mut cfg = oxen_store::Config {
         user: oxen_store::UserConfig { name: Some(name.to_string()), email: Some(email.to_string()) },
-        token: Some(token.clone()),
         ..Default::default()
     };
+    cfg.host.insert(origin.clone(), oxen_store::HostConfig { token: Some(token.clone()) });
     if let Some(parent) = output.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| ServerError::Io(parent.to_path_buf(), e))?;
     }
     cfg.save(output)?;
-    Ok(token)
+    Ok((token, origin))
 }

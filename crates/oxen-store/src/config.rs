@@ -26,6 +26,14 @@ pub struct RemoteConfig {
     pub url: String,
 }
 
+/// What the client keeps for one server.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct HostConfig {
+    /// Bearer token issued by that server (`oxen-server add-user`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
 /// A repository or global config file.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Config {
@@ -38,9 +46,15 @@ pub struct Config {
     /// Upstream of each local branch: branch -> remote name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub upstream: BTreeMap<String, String>,
-    /// Bearer token for remotes (as written by `oxen-server add-user`).
+    /// A token not tied to any server, as older `oxen-server add-user`
+    /// wrote it. Never sent: a token goes only to the server it was issued
+    /// for (see [`Config::host`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
+    /// Per-server settings by origin (`http://localhost:3000`): a token is
+    /// sent only to the server it is listed under, like a netrc.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub host: BTreeMap<String, HostConfig>,
     /// Row keys for tabular files: path -> key columns, used by diff/merge.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tabular_keys: BTreeMap<String, Vec<String>>,
@@ -91,8 +105,58 @@ impl Config {
         if self.token.is_none() {
             self.token = other.token.clone();
         }
+        for (k, v) in &other.host {
+            self.host.entry(k.clone()).or_insert_with(|| v.clone());
+        }
         self
     }
+
+    /// The token for the server `url` points at (any URL on it), if this
+    /// config holds one for exactly that origin: scheme, host and port.
+    pub fn token_for(&self, url: &str) -> Option<&str> {
+        let origin = server_origin(url)?;
+        self.host.get(&origin)?.token.as_deref().filter(|t| !t.trim().is_empty())
+    }
+}
+
+/// The origin of a server URL, `scheme://host[:port]`, normalised the way
+/// [`Config::host`] keys are: scheme and host in lower case, the default
+/// port (80, 443) left out, any user, path, query or fragment dropped.
+/// Without a scheme (`localhost:3000`) it is `http`. `None` for anything
+/// that is not an http(s) address with a host.
+pub fn server_origin(url: &str) -> Option<String> {
+    let url = url.trim();
+    let (scheme, rest) = match url.split_once("://") {
+        Some((s, r)) => (s.to_ascii_lowercase(), r),
+        None => ("http".to_string(), url),
+    };
+    let default_port = match scheme.as_str() {
+        "http" => "80",
+        "https" => "443",
+        _ => return None,
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let hostport = authority.rsplit_once('@').map(|(_, h)| h).unwrap_or(authority);
+    // The port follows the last ':' unless that ':' is inside [IPv6].
+    let (host, port) = match hostport.rfind(':') {
+        Some(i) if !hostport[i..].contains(']') => (&hostport[..i], Some(&hostport[i + 1..])),
+        _ => (hostport, None),
+    };
+    let port = match port {
+        Some(p) if p.is_empty() || p == default_port => None,
+        Some(p) if p.bytes().all(|b| b.is_ascii_digit()) && p.len() <= 5 => Some(p),
+        Some(_) => return None,
+        None => None,
+    };
+    let ok = |b: u8| b.is_ascii_alphanumeric() || b"-._[]:".contains(&b);
+    if host.is_empty() || !host.bytes().all(ok) {
+        return None;
+    }
+    let host = host.to_ascii_lowercase();
+    Some(match port {
+        Some(p) => format!("{scheme}://{host}:{p}"),
+        None => format!("{scheme}://{host}"),
+    })
 }
 
 /// `~/.oxen` (or `$OXEN_HOME` when set, which tests use to isolate themselves).
@@ -101,4 +165,41 @@ pub fn global_config_dir() -> Option<PathBuf> {
         return Some(PathBuf::from(h));
     }
     std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".oxen"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins() {
+        let o = |s: &str| server_origin(s);
+        assert_eq!(o("http://localhost:3000/MyRepo").as_deref(), Some("http://localhost:3000"));
+        assert_eq!(o("localhost:3000").as_deref(), Some("http://localhost:3000"));
+        assert_eq!(o("HTTPS://Data.Example.com:443/x?y").as_deref(), Some("https://data.example.com"));
+        assert_eq!(o("http://example.com:80").as_deref(), Some("http://example.com"));
+        assert_eq!(o("http://user@127.0.0.1:8080/R").as_deref(), Some("http://127.0.0.1:8080"));
+        assert_eq!(o("http://[::1]:3000/R").as_deref(), Some("http://[::1]:3000"));
+        assert_eq!(o("http://[::1]/R").as_deref(), Some("http://[::1]"));
+        assert_eq!(o("ftp://x"), None);
+        assert_eq!(o("http://"), None);
+        assert_eq!(o("http://a b:1"), None);
+        assert_eq!(o("http://host:port"), None);
+    }
+
+    #[test]
+    fn a_token_goes_only_to_its_origin() {
+        let mut c = Config { token: Some("legacy".into()), ..Default::default() };
+        c.host.insert("http://localhost:3000".into(), HostConfig { token: Some("t1".into()) });
+        c.host.insert("https://data.example.com".into(), HostConfig { token: Some("t2".into()) });
+        assert_eq!(c.token_for("http://localhost:3000/Repo"), Some("t1"));
+        assert_eq!(c.token_for("https://data.example.com/Repo"), Some("t2"));
+        assert_eq!(c.token_for("http://data.example.com/Repo"), None, "never over plain http");
+        assert_eq!(c.token_for("http://localhost:3001/Repo"), None);
+        assert_eq!(c.token_for("http://127.0.0.1:3000/Repo"), None);
+        assert_eq!(c.token_for("http://evil/x"), None, "the legacy token is never sent");
+        let text = toml::to_string_pretty(&c).unwrap();
+        assert!(text.contains("[host.\"http://localhost:3000\"]"), "{text}");
+        assert_eq!(toml::from_str::<Config>(&text).unwrap(), c);
+    }
 }

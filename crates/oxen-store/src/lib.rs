@@ -18,12 +18,12 @@ pub mod progress;
 mod tmp;
 mod versions;
 
-pub use config::{global_config_dir, Config, RemoteConfig, UserConfig};
+pub use config::{global_config_dir, server_origin, Config, HostConfig, RemoteConfig, UserConfig};
 pub use db::{dump_env, Db, DumpedTable, KvStore, Table, WriteTxn};
 pub use envcheck::DbDamage;
 pub use objects::{ObjectKind, ObjectSink, ObjectSource};
 pub use progress::{NoProgress, Progress};
-pub use tmp::sweep_tmp;
+pub use tmp::{sweep_tmp, temp_file, Swept};
 pub use versions::{Blob, CorruptContent, Mismatch, Versions, SMALL_MAX};
 
 use std::path::{Path, PathBuf};
@@ -112,6 +112,17 @@ impl std::fmt::Display for DbError {
 }
 
 impl std::error::Error for DbError {}
+
+impl DbError {
+    /// The operating system's error number behind the failure (a full
+    /// disk is ENOSPC), when it is one rather than an LMDB condition.
+    pub fn raw_os_error(&self) -> Option<i32> {
+        match self.0 {
+            lmdb::Error::Other(code) => Some(code),
+            _ => None,
+        }
+    }
+}
 
 /// The one place LMDB errors enter the rest of the code. Callers that know
 /// the database's path map a full disk with [`StoreError::db`] instead.

@@ -26,7 +26,7 @@ const SUFFIX: &str = ".tmp";
 /// A new temp file in `dir`, tagged with this process's pid and locked.
 /// A missing `dir` (someone removed `.oxen/tmp`) is made again rather
 /// than failing with a bare "No such file or directory".
-pub(crate) fn temp_file(dir: &Path) -> Result<NamedTempFile> {
+pub fn temp_file(dir: &Path) -> Result<NamedTempFile> {
     let make = || tempfile::Builder::new().prefix(&format!("{}-", std::process::id())).suffix(SUFFIX).tempfile_in(dir);
     let tmp = match make() {
         Ok(t) => t,
@@ -58,13 +58,22 @@ fn alive(pid: u32) -> bool {
     !matches!(rustix::process::test_kill_process(pid), Err(rustix::io::Errno::SRCH))
 }
 
-/// Remove the temp files in `dir` whose writers are gone; returns how many.
+/// What a sweep removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Swept {
+    /// Temp files removed.
+    pub files: u64,
+    /// Their bytes (a killed push can leave tens of MB).
+    pub bytes: u64,
+}
+
+/// Remove the temp files in `dir` whose writers are gone.
 /// Best effort: an unreadable directory or a file that cannot be removed
 /// is left for the next sweep, never an error for the command that swept.
-pub fn sweep_tmp(dir: &Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+pub fn sweep_tmp(dir: &Path) -> Swept {
+    let mut swept = Swept::default();
+    let Ok(entries) = std::fs::read_dir(dir) else { return swept };
     let me = std::process::id();
-    let mut removed = 0;
     for e in entries.flatten() {
         let name = e.file_name();
         let Some(pid) = name.to_str().and_then(writer_pid) else { continue };
@@ -78,11 +87,13 @@ pub fn sweep_tmp(dir: &Path) -> usize {
         if let Err(rustix::io::Errno::WOULDBLOCK) = flock(&f, FlockOperation::NonBlockingLockExclusive) {
             continue;
         }
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
         if std::fs::remove_file(&path).is_ok() {
-            removed += 1;
+            swept.files += 1;
+            swept.bytes += len;
         }
     }
-    removed
+    swept
 }
 
 #[cfg(test)]
@@ -118,11 +129,11 @@ mod tests {
         // This process's own temp file, open and being written.
         let mine = temp_file(d.path()).unwrap();
 
-        assert_eq!(sweep_tmp(d.path()), 1);
+        assert_eq!(sweep_tmp(d.path()), Swept { files: 1, bytes: 14 });
         assert!(!dead.exists());
         assert!(foreign.exists() && held.exists() && mine.path().exists());
         drop(held_file);
-        assert_eq!(sweep_tmp(d.path()), 1, "the lock released, the dead pid's file goes");
+        assert_eq!(sweep_tmp(d.path()).files, 1, "the lock released, the dead pid's file goes");
     }
 
     #[test]
@@ -131,6 +142,6 @@ mod tests {
         let tmp = d.path().join("tmp");
         let t = temp_file(&tmp).unwrap();
         assert!(t.path().starts_with(&tmp));
-        assert_eq!(sweep_tmp(&d.path().join("nowhere")), 0);
+        assert_eq!(sweep_tmp(&d.path().join("nowhere")), Swept::default());
     }
 }

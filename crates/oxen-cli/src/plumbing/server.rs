@@ -2,6 +2,7 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use std::process::ExitCode;
 
@@ -12,7 +13,10 @@ use crate::CommandResult;
 /// Serve the repositories under SYNC_DIR (one directory per repository,
 /// the usual .oxen layout) over HTTP for push, fetch, pull and clone.
 /// Every request needs `Authorization: Bearer <token>`; tokens are made by
-/// `oxen-server add-user` and stored hashed.
+/// `oxen-server add-user` and stored hashed. Serve plain HTTP on loopback
+/// only: anywhere else, put it behind a proxy that speaks HTTPS (tokens
+/// travel in every request). Requests are logged on stderr, one line
+/// each, filtered by RUST_LOG (default info).
 #[derive(Parser, Debug)]
 #[command(name = "oxen-server", version)]
 pub struct Args {
@@ -28,7 +32,8 @@ pub struct Args {
 #[derive(Subcommand, Debug)]
 pub enum Cmd {
     /// Create a user with a random token and write a client config holding
-    /// it; copy that file to ~/.oxen/user_config.toml on the client.
+    /// it for this server; copy that file to ~/.oxen/user_config.toml on the
+    /// client. The client sends the token to this server only.
     AddUser {
         /// The user's email.
         #[arg(long)]
@@ -36,6 +41,11 @@ pub enum Cmd {
         /// The user's name.
         #[arg(long)]
         name: String,
+        /// The server the token is for, as clients will address it:
+        /// http(s)://host[:port] (or host:port for plain HTTP). The token is
+        /// sent to this origin only: same scheme, host and port.
+        #[arg(long, default_value = "http://localhost:3000", value_name = "URL")]
+        host: String,
         /// Where to write the client config.
         #[arg(long, short, default_value = "user_config.toml")]
         output: PathBuf,
@@ -49,12 +59,27 @@ pub enum Cmd {
         /// Port to bind (0 picks a free one).
         #[arg(long, short, default_value_t = 3000)]
         port: u16,
-        /// Requests served at once.
-        #[arg(long, default_value_t = 8)]
+        /// Requests handled at once (threads for the handlers; idle and
+        /// slow connections do not take one).
+        #[arg(long, default_value_t = 16)]
         threads: usize,
         /// Largest request body accepted, in bytes (a push's pack is one body).
         #[arg(long, default_value_t = 64 << 30)]
         max_body: u64,
+        /// Connections open at once; more are answered 503 and closed.
+        #[arg(long, default_value_t = 512)]
+        max_connections: usize,
+        /// Seconds a client has to send a request's headers (and an idle
+        /// connection stays open).
+        #[arg(long, default_value_t = 30, value_name = "SECS")]
+        header_timeout: u64,
+        /// Seconds a request body may stall (then 408), or a response go
+        /// unread (then the connection is closed).
+        #[arg(long, default_value_t = 60, value_name = "SECS")]
+        body_timeout: u64,
+        /// Seconds SIGINT/SIGTERM wait for requests in flight to finish.
+        #[arg(long, default_value_t = 30, value_name = "SECS")]
+        shutdown_grace: u64,
     },
 }
 
@@ -63,19 +88,30 @@ pub fn main() -> ExitCode {
     crate::run_main(run)
 }
 
-/// Run with parsed arguments.
-pub fn run(args: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
+/// Run with parsed arguments. The request log goes to stderr through
+/// `tracing` (it is written from the server's threads, not through `_err`).
+pub fn run(args: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult {
     match args.cmd {
-        Cmd::AddUser { email, name, output } => {
+        Cmd::AddUser { email, name, host, output } => {
             let output = if output.is_absolute() { output } else { crate::cwd()?.join(output) };
-            oxen_server::add_user(&args.sync_dir, &name, &email, &output)?;
-            writeln!(out, "created user {name} <{email}>; token written to {}", output.display())?;
-            writeln!(out, "copy it to ~/.oxen/user_config.toml on the client machine")?;
+            let (_, origin) = oxen_server::add_user(&args.sync_dir, &name, &email, &host, &output)?;
+            writeln!(out, "created user {name} <{email}>; token for {origin} written to {}", output.display())?;
+            writeln!(
+                out,
+                "copy it to ~/.oxen/user_config.toml on the client machine; the token is sent to {origin} only"
+            )?;
             Ok(())
         }
-        Cmd::Start { host, port, threads, max_body } => {
-            let cfg = oxen_server::ServerConfig { sync_dir: args.sync_dir, host, port, threads, max_body };
-            oxen_server::serve(cfg, out, err)?;
+        Cmd::Start { host, port, threads, max_body, max_connections, header_timeout, body_timeout, shutdown_grace } => {
+            let mut cfg = oxen_server::ServerConfig::new(args.sync_dir, host, port);
+            cfg.threads = threads;
+            cfg.max_body = max_body;
+            cfg.max_connections = max_connections;
+            cfg.header_timeout = Duration::from_secs(header_timeout.max(1));
+            cfg.body_timeout = Duration::from_secs(body_timeout.max(1));
+            cfg.shutdown_grace = Duration::from_secs(shutdown_grace);
+            oxen_server::init_logging();
+            oxen_server::serve(cfg, out)?;
             Ok(())
         }
     }

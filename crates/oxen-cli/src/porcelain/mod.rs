@@ -39,7 +39,16 @@ use crate::{CommandResult, Exit};
 /// Data version control: git's ideas for datasets of millions of files and
 /// files of many gigabytes.
 #[derive(clap::Parser, Debug)]
-#[command(name = "oxen", version, propagate_version = true)]
+#[command(
+    name = "oxen",
+    version,
+    propagate_version = true,
+    after_long_help = "Environment:\n  \
+    OXEN_HOME          where the global config lives (default ~/.oxen)\n  \
+    OXEN_TOKEN         bearer token sent to whatever server a command talks to, overriding the\n                     \
+    per-server tokens of ~/.oxen/user_config.toml ([host.\"<origin>\"] token = ...)\n  \
+    OXEN_HTTP_TIMEOUT  seconds to wait for a server to connect, take or send data (default 120)"
+)]
 pub struct Cli {
     /// Run as if started in this directory.
     #[arg(short = 'C', global = true, value_name = "DIR")]

@@ -1,0 +1,168 @@
+//! The handlers: one function per route, blocking (LMDB and files), with
+//! the request body as a plain `Read` and no HTTP types. The transport
+//! (`http.rs`) runs them on a blocking pool.
+
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use oxen_pack::wire::{ObjectsMsg, UpdateRefsMsg, UpdatedMsg, WantsMsg};
+use oxen_pack::PackSource;
+use oxen_repo::Repo;
+use oxen_store::NoProgress;
+use serde_json::{json, Value};
+
+use crate::error::Fail;
+use crate::repos::RepoStore;
+use crate::router::Route;
+
+/// JSON control messages are small; this caps them whatever the pack limit.
+pub const MAX_JSON_BYTES: u64 = 64 << 20;
+/// After refusing a pack, this much more of the body is read and dropped
+/// so that a client still sending gets to read why; past it the
+/// connection is closed instead.
+const DRAIN_MAX: u64 = 64 << 20;
+
+/// Writes a streamed response body.
+pub type Producer = Box<dyn FnOnce(&mut dyn Write) -> io::Result<()> + Send>;
+
+/// A handler's answer.
+pub enum Reply {
+    /// A JSON document with a status.
+    Json(u16, Value),
+    /// A body produced while it is sent (a pack), status 200.
+    Stream {
+        /// Its media type.
+        content_type: &'static str,
+        /// Writes the body.
+        produce: Producer,
+    },
+}
+
+/// What the handlers work on.
+pub struct Api {
+    /// The repositories.
+    pub repos: Arc<dyn RepoStore>,
+}
+
+impl Api {
+    fn open(&self, name: &str) -> Result<Arc<Repo>, Fail> {
+        Ok(self.repos.open(name)?)
+    }
+
+    fn place(&self, name: &str) -> Option<PathBuf> {
+        self.repos.location(name)
+    }
+
+    /// Run the handler of `route`, reading the request body from `body`.
+    pub fn handle(&self, route: &Route, body: &mut dyn Read) -> Result<Reply, Fail> {
+        match route {
+            Route::ListRepos => {
+                let repos: Vec<Value> = self.repos.list()?.into_iter().map(|n| json!({ "name": n })).collect();
+                Ok(Reply::Json(200, json!({ "repos": repos })))
+            }
+            Route::CreateRepo => {
+                #[derive(serde::Deserialize)]
+                struct Create {
+                    name: String,
+                }
+                let c: Create = read_json(body)?;
+                self.repos.create(&c.name)?;
+                Ok(Reply::Json(201, json!({ "name": c.name })))
+            }
+            Route::RepoInfo(name) => {
+                let repo = self.open(name)?;
+                let branches = repo.refs().branches().map_err(|e| Fail::internal(&e, None))?;
+                Ok(Reply::Json(200, json!({"name": name, "head": local_head(&repo), "branches": branches.len()})))
+            }
+            Route::DeleteRepo(name) => {
+                self.repos.delete(name)?;
+                Ok(Reply::Json(200, json!({ "deleted": name })))
+            }
+            Route::GetRefs(name) => {
+                let repo = self.open(name)?;
+                let mut refs = serde_json::Map::new();
+                for (n, id) in repo.refs().all().map_err(|e| Fail::internal(&e, None))? {
+                    if n.is_pushable() {
+                        refs.insert(n.to_string(), Value::String(id.to_hex()));
+                    }
+                }
+                Ok(Reply::Json(200, json!({"head": local_head(&repo), "refs": refs})))
+            }
+            Route::Missing(name) => {
+                let repo = self.open(name)?;
+                let msg: ObjectsMsg = read_json(body)?;
+                let place = self.place(name);
+                let objs = msg.to_refs().map_err(|e| Fail::pack(e, place.as_deref()))?;
+                let missing = oxen_pack::missing(&*repo, &objs).map_err(|e| Fail::pack(e, place.as_deref()))?;
+                Ok(Reply::Json(200, to_json(&ObjectsMsg::from_refs(&missing))))
+            }
+            Route::ReceivePack(name) => {
+                let repo = self.open(name)?;
+                match oxen_pack::receive_pack(&*repo, &mut *body, &NoProgress) {
+                    Ok(stats) => Ok(Reply::Json(200, to_json(&stats))),
+                    Err(e) => {
+                        // Let a client that is still sending finish, so it
+                        // can read why it was refused.
+                        drain(body);
+                        Err(Fail::pack(e, self.place(name).as_deref()))
+                    }
+                }
+            }
+            Route::UpdateRefs(name) => {
+                let repo = self.open(name)?;
+                let msg: UpdateRefsMsg = read_json(body)?;
+                let updated = oxen_pack::apply_ref_updates(&*repo, &repo.refs(), &msg.updates, msg.force)
+                    .map_err(|e| Fail::pack(e, self.place(name).as_deref()))?;
+                Ok(Reply::Json(200, to_json(&UpdatedMsg { updated })))
+            }
+            Route::UploadPack(name) => {
+                let repo = self.open(name)?;
+                let msg: WantsMsg = read_json(body)?;
+                let bad = |e| Fail::pack(e, None);
+                let wants = oxen_pack::wire::parse_ids(&msg.wants).map_err(bad)?;
+                let haves = oxen_pack::wire::parse_ids(&msg.haves).map_err(bad)?;
+                for w in &wants {
+                    let has =
+                        repo.db.has_object(oxen_store::Table::Commits, w).map_err(|e| Fail::internal(&e, None))?;
+                    if !has {
+                        return Err(Fail::new(404, format!("commit {w} not found")));
+                    }
+                }
+                let objects = oxen_pack::enumerate(&*repo, &wants, &haves).map_err(bad)?;
+                let produce: Producer = Box::new(move |out: &mut dyn Write| {
+                    let mut src = PackSource::new(&*repo, objects);
+                    io::copy(&mut src, out).map(|_| ())
+                });
+                Ok(Reply::Stream { content_type: "application/x-oxen-pack", produce })
+            }
+        }
+    }
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(body: &mut dyn Read) -> Result<T, Fail> {
+    let mut buf = Vec::new();
+    body.take(MAX_JSON_BYTES + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| Fail::new(400, format!("reading request body: {e}")))?;
+    if buf.len() as u64 > MAX_JSON_BYTES {
+        return Err(Fail::new(413, format!("JSON body over the {MAX_JSON_BYTES} byte limit")));
+    }
+    serde_json::from_slice(&buf).map_err(|e| Fail::new(400, format!("invalid JSON body: {e}")))
+}
+
+/// Read and drop up to [`DRAIN_MAX`] more bytes of the body.
+fn drain(body: &mut dyn Read) {
+    let _ = io::copy(&mut body.take(DRAIN_MAX), &mut io::sink());
+}
+
+fn local_head(repo: &Repo) -> Option<String> {
+    match repo.head() {
+        Ok(h) => h.branch_ref().map(|r| r.to_string()),
+        _ => None,
+    }
+}

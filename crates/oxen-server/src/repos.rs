@@ -1,0 +1,124 @@
+//! Where the served repositories live, behind one interface.
+//!
+//! The handlers ask a [`RepoStore`] for repositories by name and never
+//! touch the file system themselves: today [`LocalRepos`] keeps them under
+//! `SYNC_DIR`, one directory per repository with the usual `.oxen` layout;
+//! a later store can keep metadata in a database and contents in object
+//! storage and let several stateless server replicas share them. Nothing
+//! here holds state another replica would need: creation is made atomic by
+//! the file system (`mkdir`), not by a lock in this process, and the open
+//! repositories are only a cache.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use oxen_pack::wire::valid_repo_name;
+use oxen_repo::Repo;
+
+use crate::{Result, ServerError};
+
+/// The repositories a server serves.
+pub trait RepoStore: Send + Sync {
+    /// Names of every repository, sorted.
+    fn list(&self) -> Result<Vec<String>>;
+    /// Create an empty repository (`Exists` if the name is taken).
+    fn create(&self, name: &str) -> Result<()>;
+    /// Delete a repository and everything in it.
+    fn delete(&self, name: &str) -> Result<()>;
+    /// Open a repository for reading and writing objects and refs.
+    fn open(&self, name: &str) -> Result<Arc<Repo>>;
+    /// Where a repository's data lives, for messages (a full disk names it).
+    fn location(&self, name: &str) -> Option<PathBuf>;
+}
+
+/// Repositories in directories under one root (`SYNC_DIR`).
+pub struct LocalRepos {
+    root: PathBuf,
+    // LMDB allows one open environment per process, so each repository is
+    // opened once and shared by every request; a cache, nothing more.
+    open: Mutex<HashMap<String, Arc<Repo>>>,
+}
+
+impl LocalRepos {
+    /// Serve the repositories under `root`.
+    pub fn new(root: &Path) -> LocalRepos {
+        LocalRepos { root: root.to_path_buf(), open: Mutex::new(HashMap::new()) }
+    }
+
+    fn dir(&self, name: &str) -> Result<PathBuf> {
+        if !valid_repo_name(name) {
+            return Err(ServerError::BadName(name.to_string()));
+        }
+        Ok(self.root.join(name))
+    }
+
+    fn cache(&self) -> Result<std::sync::MutexGuard<'_, HashMap<String, Arc<Repo>>>> {
+        self.open.lock().map_err(|_| ServerError::Other("repository cache lock poisoned".into()))
+    }
+}
+
+/// Whether `dir` holds a complete repository (HEAD is written last).
+fn is_repo(dir: &Path) -> bool {
+    dir.join(".oxen").join("HEAD").is_file()
+}
+
+impl RepoStore for LocalRepos {
+    fn list(&self) -> Result<Vec<String>> {
+        let rd = std::fs::read_dir(&self.root).map_err(|e| ServerError::Io(self.root.clone(), e))?;
+        let mut names: Vec<String> = rd
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| valid_repo_name(n) && is_repo(&self.root.join(n)))
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    fn create(&self, name: &str) -> Result<()> {
+        let dir = self.dir(name)?;
+        // mkdir either creates or fails: two creators (threads, processes
+        // or replicas on a shared disk) cannot both win.
+        match std::fs::create_dir(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(ServerError::Exists(name.into())),
+            Err(e) => return Err(ServerError::Io(dir, e)),
+        }
+        let main = oxen_refs::BranchName::new("main")?;
+        if let Err(e) = oxen_refs::init(&dir, &main) {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    fn delete(&self, name: &str) -> Result<()> {
+        let dir = self.dir(name)?;
+        if !is_repo(&dir) {
+            return Err(ServerError::NotFound(name.into()));
+        }
+        self.cache()?.remove(name);
+        std::fs::remove_dir_all(&dir).map_err(|e| ServerError::Io(dir, e))
+    }
+
+    fn open(&self, name: &str) -> Result<Arc<Repo>> {
+        let dir = self.dir(name)?;
+        let mut cache = self.cache()?;
+        if let Some(r) = cache.get(name) {
+            if is_repo(&dir) {
+                return Ok(Arc::clone(r));
+            }
+            cache.remove(name);
+        }
+        if !is_repo(&dir) {
+            return Err(ServerError::NotFound(name.into()));
+        }
+        let repo = Arc::new(Repo::open(&dir)?);
+        cache.insert(name.to_string(), Arc::clone(&repo));
+        Ok(repo)
+    }
+
+    fn location(&self, name: &str) -> Option<PathBuf> {
+        self.dir(name).ok()
+    }
+}
