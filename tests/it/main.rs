@@ -16,6 +16,7 @@ mod common;
 mod procs;
 mod sync_support;
 
+mod crash;
 mod crash_sync;
 mod damaged_repo;
 mod edge;
@@ -34,3 +35,4 @@ mod store_edges;
 mod sync;
 mod sync_large;
 mod verified_reads;
+mod worktree_safety;

@@ -2,7 +2,6 @@
 //! their stat) in the index, all index changes in one transaction.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use oxen_hash::ContentId;
 use oxen_object::TabularMeta;
@@ -14,6 +13,7 @@ use rayon::prelude::*;
 
 use crate::entry::{FileStat, IndexEntry, Tracking};
 use crate::walk::{walk_work_tree, WalkOptions};
+use crate::worktree::WorkTree;
 use crate::{Index, IndexError, Result};
 
 /// A hashed work-tree file.
@@ -36,35 +36,41 @@ pub fn tracking_for(path: &RepoPath) -> Tracking {
     }
 }
 
-/// Hash one work-tree file (a symlink hashes its target), optionally
-/// writing its contents into the versions store, and read the schema of
-/// tabular files.
+/// Hash one work-tree file (a symlink hashes its target bytes: a link is
+/// versioned as a link, never followed), optionally writing its contents
+/// into the versions store, and read the schema of tabular files. The file
+/// is opened through the work-tree handle, never through a symlinked
+/// directory.
 pub fn hash_file(
     versions: &Versions,
-    work: &Path,
+    wt: &WorkTree,
     path: &RepoPath,
     stat: &FileStat,
     write: bool,
 ) -> Result<HashedFile> {
-    let abs = path.abs(work);
+    let abs = wt.abs(path);
+    let gone = || StoreError::io(&abs, std::io::Error::new(std::io::ErrorKind::NotFound, "not in the work tree"));
     let id = if stat.mode == oxen_object::mode::SYMLINK {
-        let target = std::fs::read_link(&abs).map_err(|e| StoreError::io(&abs, e))?;
-        let bytes = target.as_os_str().as_encoded_bytes().to_vec();
+        let bytes = wt.read_link(path).map_err(|e| StoreError::io(&abs, e))?;
         if write {
             versions.write_bytes(&bytes)?
         } else {
             ContentId::of(&bytes)
         }
-    } else if write {
-        versions.write_file(&abs)?.0
     } else {
-        ContentId::of_file(&abs).map_err(|e| StoreError::io(&abs, e))?.0
+        let f = wt.open_file(path).map_err(|e| StoreError::io(&abs, e))?.ok_or_else(gone)?;
+        if write {
+            versions.write_open_file(f, &abs)?.0
+        } else {
+            ContentId::of_reader(f).map_err(|e| StoreError::io(&abs, e))?.0
+        }
     };
     let tracking = tracking_for(path);
     let tabular = match (tracking, stat.mode) {
         (Tracking::Tabular, m) if m != oxen_object::mode::SYMLINK => {
             let format = oxen_tabular::format_for(&path.to_str_lossy()).unwrap_or("csv");
-            Some(oxen_tabular::infer(&abs, format)?)
+            let f = wt.open_file(path).map_err(|e| StoreError::io(&abs, e))?.ok_or_else(gone)?;
+            Some(oxen_tabular::infer_file(f, format, &abs.display().to_string())?)
         }
         _ => None,
     };
@@ -110,7 +116,7 @@ pub struct StageReport {
 /// skipped in silence. `progress` hears how many files will be hashed and
 /// how many are done.
 pub fn stage_paths(
-    work: &Path,
+    wt: &WorkTree,
     db: &Db,
     versions: &Versions,
     paths: &[RepoPath],
@@ -121,11 +127,19 @@ pub fn stage_paths(
     let mut candidates: BTreeMap<RepoPath, FileStat> = BTreeMap::new();
     let mut removals: Vec<RepoPath> = Vec::new();
     let mut warnings = Vec::new();
+    let io = |p: &RepoPath, e| IndexError::Store(StoreError::io(wt.abs(p), e));
     for p in paths {
-        let meta = std::fs::symlink_metadata(p.abs(work)).ok();
+        // A path beyond a symlink is not in the work tree: what the link
+        // points at is not ours to version (git refuses the same way).
+        if wt.symlink_leading(p).map_err(|e| io(p, e))?.is_some() {
+            return Err(IndexError::BeyondSymlink(p.clone()));
+        }
+    }
+    for p in paths {
+        let meta = wt.lstat(p).map_err(|e| io(p, e))?;
         match meta {
             Some(m) if m.is_dir() => {
-                let walk = walk_work_tree(work, p, WalkOptions { honor_ignore: opts.honor_ignore })?;
+                let walk = walk_work_tree(wt, p, WalkOptions { honor_ignore: opts.honor_ignore })?;
                 // A name no tree may hold is never tracked, so refreshing
                 // tracked files (`add -u`, `commit -a`) has nothing to refuse.
                 if let (false, Some(refused)) = (opts.update_only, walk.refused.into_iter().next()) {
@@ -142,9 +156,11 @@ pub fn stage_paths(
                     if seen.contains(tp) {
                         continue;
                     }
-                    match std::fs::symlink_metadata(tp.abs(work)) {
-                        Ok(m) if !m.is_dir() => {
-                            candidates.insert(tp.clone(), FileStat::from_metadata(&m));
+                    // Not walked: ignored while tracked, or gone (a path
+                    // beyond a symlink is gone: lstat does not look there).
+                    match wt.lstat(tp).map_err(|e| io(tp, e))? {
+                        Some(m) if !m.is_dir() => {
+                            candidates.insert(tp.clone(), m.stat);
                         }
                         _ => removals.push(tp.clone()),
                     }
@@ -160,7 +176,7 @@ pub fn stage_paths(
                 if opts.update_only && !index.entries.contains_key(p) {
                     continue;
                 }
-                candidates.insert(p.clone(), FileStat::from_metadata(&m));
+                candidates.insert(p.clone(), m.stat);
             }
             None => {
                 let gone: Vec<RepoPath> = index.entries.keys().filter(|k| k.is_under(p)).cloned().collect();
@@ -185,7 +201,7 @@ pub fn stage_paths(
     let hashed: Vec<Result<(RepoPath, IndexEntry)>> = todo
         .par_iter()
         .map(|(p, st)| {
-            let h = hash_file(versions, work, p, st, true)?;
+            let h = hash_file(versions, wt, p, st, true)?;
             progress.update(done.fetch_add(1, Ordering::Relaxed) + 1, 0);
             Ok(((*p).clone(), IndexEntry { id: h.id, stat: **st, tracking: h.tracking, tabular: h.tabular }))
         })
@@ -216,10 +232,10 @@ pub fn stage_paths(
     Ok(report)
 }
 
-/// Remove paths from the index. A directory needs `recursive`. Returns the
-/// removed paths; errors if a pathspec matches nothing.
-pub fn remove_paths(db: &Db, paths: &[RepoPath], recursive: bool) -> Result<Vec<RepoPath>> {
-    let index = Index::load(db)?;
+/// The index paths that `paths` name: each a tracked path or a directory
+/// holding some (which needs `recursive`). Errors if a pathspec matches
+/// nothing. Sorted, without duplicates.
+pub fn paths_to_remove(index: &Index, paths: &[RepoPath], recursive: bool) -> Result<Vec<RepoPath>> {
     let mut out = Vec::new();
     for p in paths {
         if index.entries.contains_key(p) {
@@ -237,6 +253,17 @@ pub fn remove_paths(db: &Db, paths: &[RepoPath], recursive: bool) -> Result<Vec<
     }
     out.sort();
     out.dedup();
+    Ok(out)
+}
+
+/// Remove paths from the index. A directory needs `recursive`. Returns the
+/// removed paths; errors if a pathspec matches nothing.
+pub fn remove_paths(db: &Db, paths: &[RepoPath], recursive: bool) -> Result<Vec<RepoPath>> {
+    let index = Index::load(db)?;
+    let out = paths_to_remove(&index, paths, recursive)?;
+    if out.is_empty() {
+        return Ok(out);
+    }
     let changes: Vec<(RepoPath, Option<IndexEntry>)> = out.iter().map(|p| (p.clone(), None)).collect();
     Index::apply(db, &changes)?;
     Ok(out)

@@ -300,8 +300,14 @@ fn clone_into(
             .get(&RefName::remote_tracking("origin", b)?)?
             .ok_or_else(|| RemoteError::Other(format!("remote branch '{b}' vanished during clone")))?;
         // HEAD is still unborn here, so the checkout writes every file.
-        repo.checkout_commit(&tip, true, &NoProgress)?;
-        repo.refs().update(&b.to_ref(), Some(tip), Expect::Absent, &format!("clone: from {url}"))?;
+        let t = oxen_repo::Transition {
+            op: "clone".into(),
+            target: repo.read_commit(&tip)?.tree,
+            local: oxen_repo::LocalChanges::Discard,
+            head: oxen_repo::HeadMove::Advance { head: oxen_refs::Head::Branch(b.clone()), old: None, new: tip },
+            message: format!("clone: from {url}"),
+        };
+        repo.transition(&t, &NoProgress)?;
         commit = Some(tip);
     }
     Ok(CloneReport {

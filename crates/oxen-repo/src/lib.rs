@@ -11,6 +11,7 @@ mod objects;
 mod revision;
 mod status;
 pub mod text_merge;
+mod transition;
 mod tree;
 mod worktree;
 
@@ -18,13 +19,14 @@ pub use author::{parse_date, signature};
 pub use fsck::{fsck, FsckProblem, FsckReport};
 pub use merge::{MergeOutcome, MergeState};
 pub use revision::{ObjectKind, Target};
+pub use transition::{HeadMove, LocalChanges, Resumed, Transition};
 pub use tree::{FlatEntry, TreeChange};
 pub use worktree::{materialize, remove_work_file, staged_entry, CheckoutReport};
 
 use std::path::Path;
 
 use oxen_hash::ContentId;
-use oxen_index::{Index, IndexError};
+use oxen_index::{Index, IndexError, WorkTree};
 use oxen_object::{Commit, ObjectError, Tree};
 use oxen_refs::{BranchName, Head, RefError, Refs};
 use oxen_store::{Config, Db, Layout, StoreError, Table, Versions};
@@ -94,6 +96,9 @@ pub struct Repo {
     pub db: Db,
     /// File contents.
     pub versions: Versions,
+    /// The work tree, opened as a directory handle: every work-tree read
+    /// and write goes through it (never through a symlink).
+    pub worktree: WorkTree,
 }
 
 impl Repo {
@@ -121,7 +126,8 @@ impl Repo {
     fn from_layout(layout: Layout) -> Result<Repo> {
         let db = Db::open(&layout)?;
         let versions = layout.versions(&db);
-        Ok(Repo { layout, db, versions })
+        let worktree = WorkTree::open(&layout.work).map_err(|e| StoreError::io(&layout.work, e))?;
+        Ok(Repo { layout, db, versions, worktree })
     }
 
     /// Ref access.

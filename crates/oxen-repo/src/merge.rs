@@ -9,10 +9,10 @@ use oxen_hash::ContentId;
 use oxen_object::Commit;
 use oxen_path::RepoPath;
 use oxen_refs::{Expect, Head};
-use oxen_store::{NoProgress, StoreError};
+use oxen_store::NoProgress;
 
 use crate::tree::FlatEntry;
-use crate::{Repo, RepoError, Result};
+use crate::{HeadMove, LocalChanges, Repo, RepoError, Result, Transition};
 
 /// How a merge ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,10 +100,18 @@ impl Repo {
         self.read_commit(theirs)?;
         let ours = self.head_commit()?;
         let head = self.head()?;
+        // The work tree, index and HEAD move together, through the one
+        // mechanism that completes an interrupted move (see transition.rs).
+        let advance = |old: Option<ContentId>, new: ContentId, tree: ContentId, how: &str| -> Result<()> {
+            let head = HeadMove::Advance { head: head.clone(), old, new };
+            let message = format!("merge {label}: {how}");
+            let t = Transition { op: "merge".into(), target: tree, local: LocalChanges::Refuse, head, message };
+            self.transition(&t, &NoProgress)?;
+            Ok(())
+        };
         let Some(ours) = ours else {
             // Unborn branch: adopt theirs.
-            self.checkout_commit(theirs, false, &NoProgress)?;
-            self.move_head_to(&head, None, theirs, &format!("merge {label}: Fast-forward"))?;
+            advance(None, *theirs, self.read_commit(theirs)?.tree, "Fast-forward")?;
             return Ok(MergeOutcome::FastForward(*theirs));
         };
         if self.is_ancestor(theirs, &ours)? {
@@ -118,8 +126,7 @@ impl Repo {
             ));
         }
         if self.is_ancestor(&ours, theirs)? {
-            self.checkout_commit(theirs, false, &NoProgress)?;
-            self.move_head_to(&head, Some(ours), theirs, &format!("merge {label}: Fast-forward"))?;
+            advance(Some(ours), *theirs, self.read_commit(theirs)?.tree, "Fast-forward")?;
             return Ok(MergeOutcome::FastForward(*theirs));
         }
         let base = self.merge_base(&ours, theirs)?;
@@ -183,24 +190,23 @@ impl Repo {
         self.versions.flush()?;
         let message = format!("Merge {label}\n");
         // Bring work tree and index to the merged state (conflicted paths keep ours in the index).
-        let to_write: BTreeMap<RepoPath, FlatEntry> = merged
-            .iter()
-            .filter(|(p, e)| ours_files.get(*p).is_none_or(|o| o.id != e.id || o.mode != e.mode))
-            .map(|(p, e)| (p.clone(), e.clone()))
-            .collect();
-        let removed: Vec<RepoPath> = ours_files.keys().filter(|p| !merged.contains_key(*p)).cloned().collect();
+        let tree = self.write_tree_from(&merged)?;
         if conflicts.is_empty() {
-            let tree = self.write_tree_from(&merged)?;
             let author = crate::signature(&config)?;
             let commit = self.write_commit(&Commit { tree, parents: vec![ours, *theirs], author, message })?;
-            self.apply_to_worktree(&to_write, &removed, &NoProgress)?;
-            self.move_head_to(&head, Some(ours), &commit, &format!("merge {label}: Merge made"))?;
+            advance(Some(ours), commit, tree, "Merge made")?;
             return Ok(MergeOutcome::Merged(commit));
         }
-        self.apply_to_worktree(&to_write, &removed, &NoProgress)?;
+        let t = Transition {
+            op: "merge".into(),
+            target: tree,
+            local: LocalChanges::Refuse,
+            head: HeadMove::Keep,
+            message: String::new(),
+        };
+        self.transition(&t, &NoProgress)?;
         for (p, bytes) in conflict_files {
-            let abs = p.abs(&self.layout.work);
-            std::fs::write(&abs, bytes).map_err(|e| StoreError::io(&abs, e))?;
+            self.worktree.write_bytes(&p, &bytes).map_err(|e| crate::worktree::wt_error(self, &p, e))?;
         }
         conflicts.sort();
         self.set_merge_state(Some(&MergeState { theirs: *theirs, message, conflicts: conflicts.clone() }))?;

@@ -60,6 +60,8 @@ pub struct Db {
     pub(crate) env: std::sync::Arc<Environment>,
     dbs: [Database; 7],
     dir: PathBuf,
+    /// `.oxen`, where the index stamp file is written.
+    dot: PathBuf,
 }
 
 /// Check an existing environment's data file before LMDB maps it (see
@@ -95,7 +97,7 @@ impl Db {
         check_data_file(&dir, REPO_DB)?;
         let env = open_env(&dir)?;
         let dbs = Self::tables(&env, &dir, true)?;
-        Ok(Db { env: std::sync::Arc::new(env), dbs, dir })
+        Ok(Db { env: std::sync::Arc::new(env), dbs, dir, dot: layout.dot.clone() })
     }
 
     /// Create the environment and its named databases for a new
@@ -109,7 +111,7 @@ impl Db {
         }
         let env = open_env(&dir)?;
         let dbs = Self::tables(&env, &dir, false)?;
-        Ok(Db { env: std::sync::Arc::new(env), dbs, dir })
+        Ok(Db { env: std::sync::Arc::new(env), dbs, dir, dot: layout.dot.clone() })
     }
 
     /// Open the named databases, creating those missing (a newer version
@@ -145,6 +147,13 @@ impl Db {
     /// The environment's directory (`.oxen/db`).
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The time of a write now by the file system's clock (see
+    /// [`crate::fs_clock_now`]), taken by writing `.oxen/index-stamp` (not
+    /// in `.oxen/tmp`, which holds only temp files on their way somewhere).
+    pub fn fs_clock_now(&self) -> Result<i64> {
+        crate::fs_clock_now(&self.dot)
     }
 
     /// The handle of a named database.
@@ -336,6 +345,7 @@ impl WriteTxn<'_> {
 
     /// Make every write of this transaction visible at once.
     pub fn commit(self) -> Result<()> {
+        crate::faults::write_point();
         self.txn.commit().map_err(|e| StoreError::db(&self.db.dir, e))
     }
 }

@@ -12,6 +12,7 @@
 mod config;
 mod db;
 mod envcheck;
+pub mod faults;
 mod objects;
 pub mod progress;
 mod tmp;
@@ -326,9 +327,26 @@ impl Layout {
 /// it went missing), then rename.
 pub fn write_atomic(tmp_dir: &Path, dest: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
+    faults::write_point();
     let mut tmp = tmp::temp_file(tmp_dir)?;
     tmp.write_all(bytes).map_err(|e| StoreError::io(dest, e))?;
     tmp.as_file().sync_all().map_err(|e| StoreError::io(dest, e))?;
     tmp.persist(dest).map_err(|e| StoreError::io(dest, e.error))?;
     Ok(())
+}
+
+/// The file system's clock: the modification time (ns since the epoch) of a
+/// file written now in `dir`. Timestamps the index write, so the racy-clean
+/// rule compares file mtimes with a time from the same clock, at the same
+/// granularity: a file is racy only when it was written in the same clock
+/// tick as the index (git takes the index file's own mtime for the same
+/// reason).
+pub fn fs_clock_now(dir: &Path) -> Result<i64> {
+    use std::io::Write;
+    use std::os::unix::fs::MetadataExt;
+    let p = dir.join("index-stamp");
+    let mut f = std::fs::File::create(&p).map_err(|e| StoreError::io(&p, e))?;
+    f.write_all(b"stamp\n").map_err(|e| StoreError::io(&p, e))?;
+    let m = f.metadata().map_err(|e| StoreError::io(&p, e))?;
+    Ok(m.mtime() * 1_000_000_000 + m.mtime_nsec())
 }

@@ -117,6 +117,21 @@ pub fn infer_reader<R: Read>(reader: R, format: &'static str, path: &str) -> Res
     parquet_compat(format, schema_of_reader(reader, format_of(format), path))
 }
 
+/// [`infer`] for a file already open (work-tree files are opened relative
+/// to their directory, never by a path a symlink could redirect); `label`
+/// names it in messages. Parquet is read in place, with random access.
+pub fn infer_file(file: std::fs::File, format: &'static str, label: &str) -> Result<TabularMeta> {
+    let schema = match format_of(format) {
+        TabularFormat::Parquet => read::parquet_schema_file(file, label).map(|(names, types, rows)| Schema {
+            format: TabularFormat::Parquet,
+            columns: fields(names, types),
+            rows,
+        }),
+        f => schema_of_reader(file, f, label),
+    };
+    parquet_compat(format, schema)
+}
+
 fn parquet_compat(format: &str, r: Result<Schema>) -> Result<TabularMeta> {
     match r {
         Ok(s) => Ok(s.to_meta()),

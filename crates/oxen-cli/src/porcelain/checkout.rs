@@ -13,6 +13,9 @@ pub struct Args {
     /// Discard local changes that would be overwritten.
     #[arg(short = 'f', long)]
     pub force: bool,
+    /// Complete a checkout (or reset, merge) that was interrupted.
+    #[arg(long = "continue", conflicts_with_all = ["new_branch", "force", "target", "paths"])]
+    pub continue_: bool,
     /// Branch or commit to check out.
     pub target: Option<String>,
     /// Paths to restore (after `--`).
@@ -21,7 +24,14 @@ pub struct Args {
 }
 
 pub fn run(a: Args, _out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
-    let repo = super::open()?;
+    if a.continue_ {
+        let repo = super::open()?;
+        if !super::finish_interrupted(&repo, err)? {
+            return Err(user_error("no interrupted checkout to continue"));
+        }
+        return Ok(());
+    }
+    let repo = super::open_worktree(err)?;
     if !a.paths.is_empty() {
         let source = a.target.clone();
         return super::shared::restore_paths(&repo, &a.paths, source.as_deref(), false, true);

@@ -21,7 +21,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
-    let repo = super::open()?;
+    let repo = super::open_worktree(err)?;
     if a.all {
         super::shared::stage(&repo, &[oxen_path::RepoPath::root()], true, err)?;
     }

@@ -4,7 +4,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 
-use oxen_index::FileStat;
 use oxen_path::{quote, Quote, RepoPath};
 use oxen_repo::{FlatEntry, Repo, TreeChange};
 
@@ -62,7 +61,13 @@ fn side(prefix: &str, path: &RepoPath) -> String {
 fn load(repo: &Repo, b: &Blob) -> CommandResult<Vec<u8>> {
     Ok(match b {
         Blob::Stored(e) => repo.versions.read_all(&e.id)?,
-        Blob::Work(p, _) => std::fs::read(p.abs(&repo.layout.work)).map_err(|e| user_error(format!("{p}: {e}")))?,
+        // Through the work-tree handle: a symlink gives its target bytes
+        // (what is versioned), never the contents of what it points at.
+        Blob::Work(p, _) => repo
+            .worktree
+            .read(p)
+            .map_err(|e| user_error(format!("{p}: {e}")))?
+            .ok_or_else(|| user_error(format!("{p}: vanished while being read")))?,
     })
 }
 
@@ -76,7 +81,7 @@ fn mode_of(b: &Blob) -> u32 {
 fn size_of(repo: &Repo, b: &Blob) -> u64 {
     match b {
         Blob::Stored(e) => repo.versions.size(&e.id).unwrap_or(e.size),
-        Blob::Work(p, _) => std::fs::metadata(p.abs(&repo.layout.work)).map(|m| m.len()).unwrap_or(0),
+        Blob::Work(p, _) => repo.worktree.lstat(p).ok().flatten().map(|m| m.stat.size).unwrap_or(0),
     }
 }
 
@@ -105,15 +110,14 @@ fn vs_worktree(
     let all: BTreeSet<&RepoPath> = old.keys().chain(tracked.iter()).collect();
     for p in all {
         let o = old.get(p);
-        let meta =
-            std::fs::symlink_metadata(p.abs(&repo.layout.work)).ok().filter(|m| !m.is_dir() && tracked.contains(p));
+        let meta = repo.worktree.lstat(p)?.filter(|m| !m.is_dir() && tracked.contains(p));
         let new_id = match &meta {
             None => None,
             Some(m) => {
-                let st = FileStat::from_metadata(m);
+                let st = m.stat;
                 match index.entries.get(p) {
                     Some(e) if index.is_clean(e, &st) => Some((e.id, st.mode)),
-                    _ => Some((oxen_index::hash_file(&repo.versions, &repo.layout.work, p, &st, false)?.id, st.mode)),
+                    _ => Some((oxen_index::hash_file(&repo.versions, &repo.worktree, p, &st, false)?.id, st.mode)),
                 }
             }
         };
@@ -129,8 +133,8 @@ fn vs_worktree(
     Ok(out)
 }
 
-pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult {
-    let repo = super::open()?;
+pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
+    let repo = super::open_worktree(err)?;
     let specs = super::shared::user_specs(&repo, &a.paths)?;
     let keep = |p: &RepoPath| specs.is_empty() || specs.iter().any(|s| p.is_under(s));
     let changes: Vec<Change> = match (a.revs.len(), a.staged) {

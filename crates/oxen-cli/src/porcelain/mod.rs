@@ -146,3 +146,29 @@ pub(crate) fn open() -> CommandResult<oxen_repo::Repo> {
     repo.config()?;
     Ok(repo)
 }
+
+/// Open the repository for a command that reads or writes the work tree
+/// or index, first completing a checkout (or reset, merge, clone) that was
+/// interrupted, so the command sees the state that checkout left.
+pub(crate) fn open_worktree(err: &mut dyn Write) -> CommandResult<oxen_repo::Repo> {
+    let repo = open()?;
+    finish_interrupted(&repo, err)?;
+    Ok(repo)
+}
+
+/// Complete an interrupted transition, saying so on `err`; whether there was one.
+pub(crate) fn finish_interrupted(repo: &oxen_repo::Repo, err: &mut dyn Write) -> CommandResult<bool> {
+    let bar = crate::progress::Bar::files("Completing checkout");
+    let done = repo.resume_transition(&bar)?;
+    bar.finish();
+    let Some(r) = done else { return Ok(false) };
+    writeln!(
+        err,
+        "completed an interrupted {} ({} written, {} removed)",
+        r.transition.op, r.report.written, r.report.removed
+    )?;
+    if let Some(n) = r.note {
+        writeln!(err, "warning: {n}")?;
+    }
+    Ok(true)
+}

@@ -13,7 +13,7 @@ use oxen_object::Commit;
 use oxen_path::RepoPath;
 use oxen_refs::{BranchName, Expect, Head};
 use oxen_remote::{FetchReport, PushOutcome, Remote};
-use oxen_repo::{FlatEntry, MergeOutcome, Repo};
+use oxen_repo::{FlatEntry, HeadMove, LocalChanges, MergeOutcome, Repo, Transition};
 
 use crate::progress::{human_bytes, Bar};
 use crate::{user_error, CommandResult};
@@ -28,7 +28,7 @@ pub(crate) fn stage(
 ) -> CommandResult<oxen_index::StageReport> {
     let bar = Bar::files("Adding");
     let opts = StageOptions { honor_ignore: true, update_only };
-    let report = stage_paths(&repo.layout.work, &repo.db, &repo.versions, paths, opts, &bar)?;
+    let report = stage_paths(&repo.worktree, &repo.db, &repo.versions, paths, opts, &bar)?;
     bar.finish();
     for w in &report.warnings {
         writeln!(err, "warning: {w}")?;
@@ -95,12 +95,19 @@ pub(crate) fn switch_to(
     };
     if let Some(id) = commit {
         let bar = Bar::files("Checking out");
-        let r = repo.checkout_commit(&id, force, &bar)?;
-        if force {
-            repo.reset_hard(&id, &bar)?;
-        }
+        // --force discards local changes in every tracked path, as
+        // `reset --hard` does, and HEAD moves in the same recorded step.
+        let local = if force { LocalChanges::Discard } else { LocalChanges::Refuse };
+        let t = Transition {
+            op: "checkout".into(),
+            target: repo.read_commit(&id)?.tree,
+            local,
+            head: HeadMove::Set(new_head.clone()),
+            message: format!("checkout: moving from {old_head} to {target}"),
+        };
+        let r = repo.transition(&t, &bar)?;
         bar.finish();
-        move_head(repo, &old_head, &new_head, target, err)?;
+        warn_left_behind(repo, &old_head, &new_head, err)?;
         match &new_head {
             Head::Branch(b) => {
                 writeln!(err, "Switched to branch '{b}' ({} written, {} removed)", r.written, r.removed)?
@@ -113,12 +120,10 @@ pub(crate) fn switch_to(
     Ok(())
 }
 
-/// Point HEAD at `new` (its work tree already checked out), logging the
-/// move; when HEAD was detached on commits no ref reaches, say so and how
-/// to keep them, as git does (the reflog still has them as `HEAD@{1}`).
-fn move_head(repo: &Repo, old: &Head, new: &Head, target: &str, err: &mut dyn Write) -> CommandResult {
-    let message = format!("checkout: moving from {old} to {target}");
-    repo.refs().set_head(new, Some(old), &message)?;
+/// After HEAD moved from `old` to `new`: when HEAD was detached on commits
+/// no ref reaches, say so and how to keep them, as git does (the reflog
+/// still has them as `HEAD@{1}`).
+fn warn_left_behind(repo: &Repo, old: &Head, new: &Head, err: &mut dyn Write) -> CommandResult {
     let Head::Detached(left) = old else { return Ok(()) };
     if let Head::Detached(now) = new {
         if repo.is_ancestor(left, now)? {
@@ -154,11 +159,18 @@ pub(crate) fn create_and_switch(
 ) -> CommandResult {
     let old_head = repo.head()?;
     let (branch, id) = create_branch(repo, name, start)?;
-    // Same commit: only HEAD moves, and local changes stay as they are.
-    if repo.head_commit()? != Some(id) {
-        repo.checkout_commit(&id, force, &Bar::files("Checking out"))?;
-    }
-    move_head(repo, &old_head, &Head::Branch(branch), name, err)?;
+    // Same commit: only HEAD moves (the transition finds no path that
+    // differs), and local changes stay as they are.
+    let local = if force && repo.head_commit()? != Some(id) { LocalChanges::Discard } else { LocalChanges::Refuse };
+    let t = Transition {
+        op: "checkout".into(),
+        target: repo.read_commit(&id)?.tree,
+        local,
+        head: HeadMove::Set(Head::Branch(branch.clone())),
+        message: format!("checkout: moving from {old_head} to {name}"),
+    };
+    repo.transition(&t, &Bar::files("Checking out"))?;
+    warn_left_behind(repo, &old_head, &Head::Branch(branch), err)?;
     writeln!(err, "Switched to a new branch '{name}'")?;
     Ok(())
 }
