@@ -3,8 +3,8 @@
 //! each kill both sides pass fsck, the retry succeeds and sends only what
 //! the server is missing, and nothing the server had accepted is lost.
 //!
-//! Each test runs `OXEN_CRASH_ROUNDS` rounds (default 25, which keeps both
-//! well under a minute); `scripts/crash-sync.sh` runs many more.
+//! Each test runs `OXEN_CRASH_TRIALS` rounds (default 25, which keeps both
+//! well under a minute); `tests/crash-trials N` runs many more.
 
 use std::path::Path;
 use std::process::{Child, Stdio};
@@ -21,7 +21,7 @@ const FILES_PER_ROUND: usize = 24;
 const FILE_BYTES: usize = 256 << 10;
 
 fn rounds() -> usize {
-    std::env::var("OXEN_CRASH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(25)
+    std::env::var("OXEN_CRASH_TRIALS").ok().and_then(|v| v.parse().ok()).unwrap_or(25)
 }
 
 /// A small deterministic generator (xorshift), so a failing round can be
