@@ -16,8 +16,11 @@ mod common;
 mod procs;
 mod sync_support;
 
+mod crash;
+mod crash_sync;
 mod damaged_repo;
 mod edge;
+mod history;
 mod large_file;
 mod man_pages;
 mod merging;
@@ -34,3 +37,4 @@ mod sync;
 mod sync_large;
 mod tables;
 mod verified_reads;
+mod worktree_safety;

@@ -330,7 +330,7 @@ fn checkout_swaps_files_and_directories_without_losing_untracked_work() {
     // An untracked file inside the directory: going back must not delete it.
     write(r, "a/notes.txt", "my notes");
     let e = ox_err(r, &["checkout", "main"]);
-    assert!(e.contains("untracked file 'a/notes.txt'"), "{e}");
+    assert!(e.contains("untracked working tree file 'a/notes.txt' would be removed by checkout"), "{e}");
     assert_eq!(std::fs::read_to_string(r.join("a/notes.txt")).unwrap(), "my notes");
     // Refused before anything changed.
     assert_eq!(std::fs::read_to_string(r.join("a/b.txt")).unwrap(), "inside");

@@ -14,7 +14,7 @@ fn status_hashed(root: &std::path::Path) -> (usize, usize) {
     let flat: BTreeMap<oxen_path::RepoPath, (oxen_hash::ContentId, u32)> =
         head.into_iter().map(|(p, e)| (p, (e.id, e.mode))).collect();
     let index = repo.index().unwrap();
-    let st = oxen_index::status(&repo.layout.work, &repo.versions, &index, Some(&flat)).unwrap();
+    let st = oxen_index::status(&repo.worktree, &repo.versions, &index, Some(&flat)).unwrap();
     (st.hashed, st.entries.len())
 }
 

@@ -41,6 +41,11 @@ pub fn run_main<A: clap::Parser, T: Into<Exit>>(
         out.flush()?;
         Ok(exit)
     });
+    // For the crash tests (OXEN_TEST_ABORT_AT_WRITE=count): how many write
+    // points this command passed, i.e. the range of N worth aborting at.
+    if let Some(n) = oxen_store::faults::counted_writes() {
+        let _ = writeln!(err, "oxen: write points: {n}");
+    }
     command_error::handle_command_result(&mut err, result)
 }
 

@@ -9,14 +9,16 @@ mod entry;
 mod stage;
 mod status;
 mod walk;
+mod worktree;
 
 pub use entry::{FileStat, IndexEntry, Tracking};
 pub use stage::{
-    hash_file, remove_paths, stage_cacheinfo, stage_paths, tabular_meta, tracking_for, HashedFile, StageOptions,
-    StageReport,
+    hash_file, paths_to_remove, remove_paths, stage_cacheinfo, stage_paths, tabular_meta, tracking_for, HashedFile,
+    StageOptions, StageReport,
 };
 pub use status::{status, Change, Status, StatusEntry};
 pub use walk::{walk_work_tree, Walk, WalkOptions, WorkFile};
+pub use worktree::{tmp_name, Kind, Meta, Parent, WorkTree};
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -37,6 +39,10 @@ pub enum IndexError {
     /// Removing a directory needs `-r`, so one typo does not unstage a whole tree.
     #[error("not removing '{0}' recursively without -r")]
     NeedRecursive(RepoPath),
+    /// A path whose parent chain holds a symlink is not in the work tree
+    /// (the link is versioned as a link; what it points at is not ours).
+    #[error("pathspec '{0}' is beyond a symbolic link")]
+    BeyondSymlink(RepoPath),
     /// An index row that does not decode: the index is damaged.
     #[error("index entry {0} is malformed")]
     BadEntry(String),
@@ -185,7 +191,7 @@ impl Index {
                 }
             }
         }
-        let stamp = Self::stamp(&mut txn)?;
+        let stamp = Self::stamp(db, &mut txn)?;
         txn.commit()?;
         Ok(stamp)
     }
@@ -197,22 +203,20 @@ impl Index {
         for (path, e) in entries {
             txn.put(Table::Index, &index_key(path), &index_value(path, e))?;
         }
-        Self::stamp(&mut txn)?;
+        Self::stamp(db, &mut txn)?;
         txn.commit()?;
         Ok(())
     }
 
-    fn stamp(txn: &mut WriteTxn<'_>) -> Result<i64> {
-        // File systems stamp mtimes from a coarse clock that can lag the
-        // precise one by a tick (a few ms). A file changed just after this
-        // write could then carry an mtime earlier than "now" and pass for
-        // clean; backdating the stamp by more than a tick makes such files
-        // count as racy (re-hashed) instead.
-        const COARSE_CLOCK_MARGIN_NS: i64 = 50_000_000;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as i64 - COARSE_CLOCK_MARGIN_NS)
-            .unwrap_or(0);
+    fn stamp(db: &Db, txn: &mut WriteTxn<'_>) -> Result<i64> {
+        // The stamp comes from the file system's clock (the mtime of a file
+        // written now), as git takes its index file's mtime: the files
+        // whose stat this write records were written before it, so they
+        // carry an earlier mtime unless they were written in the same clock
+        // tick; only those are racy. A stamp from the system clock would
+        // need a margin for the file system's coarser clock, and every file
+        // written within that margin would be re-read by the next status.
+        let now = db.fs_clock_now()?;
         txn.put(Table::Meta, WRITTEN_KEY, &now.to_le_bytes())?;
         Ok(now)
     }

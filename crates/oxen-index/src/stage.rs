@@ -2,7 +2,6 @@
 //! their stat) in the index, all index changes in one transaction.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use oxen_hash::ContentId;
 use oxen_object::{TabularFormat, TabularMeta};
@@ -15,6 +14,7 @@ use rayon::prelude::*;
 
 use crate::entry::{FileStat, IndexEntry, Tracking};
 use crate::walk::{walk_work_tree, WalkOptions};
+use crate::worktree::WorkTree;
 use crate::{Index, IndexError, Result};
 
 /// A hashed work-tree file.
@@ -47,7 +47,11 @@ pub fn tracking_for(path: &RepoPath) -> Tracking {
 /// second value is a one-line warning naming the file and saying why.
 pub fn tabular_meta(path: &RepoPath, source: &Source) -> Result<(Option<TabularMeta>, Option<String>)> {
     let Some(format) = TabularFormat::from_name(path.as_bytes()) else { return Ok((None, None)) };
-    match oxen_tabular::schema(&path.quoted(), format, source) {
+    meta_or_warning(oxen_tabular::schema(&path.quoted(), format, source))
+}
+
+fn meta_or_warning(r: oxen_tabular::Result<oxen_tabular::Schema>) -> Result<(Option<TabularMeta>, Option<String>)> {
+    match r {
         Ok(s) => Ok((Some(s.to_meta()), None)),
         Err(TabularError::NotParsable(np)) => {
             Ok((None, Some(format!("{} does not parse as {} ({}); stored as plain bytes", np.path, np.format, np.why))))
@@ -56,33 +60,44 @@ pub fn tabular_meta(path: &RepoPath, source: &Source) -> Result<(Option<TabularM
     }
 }
 
-/// Hash one work-tree file (a symlink hashes its target), optionally
-/// writing its contents into the versions store. A stored table also gets
-/// its schema read (a symlink named like one does not); without `write`
-/// only the id is computed (what status and checkout need to compare).
+/// Hash one work-tree file (a symlink hashes its target bytes: a link is
+/// versioned as a link, never followed), optionally writing its contents
+/// into the versions store. A stored table also gets its schema read (a
+/// symlink named like one does not); without `write` only the id is
+/// computed (what status and checkout need to compare). The file is opened
+/// through the work-tree handle, never through a symlinked directory.
 pub fn hash_file(
     versions: &Versions,
-    work: &Path,
+    wt: &WorkTree,
     path: &RepoPath,
     stat: &FileStat,
     write: bool,
 ) -> Result<HashedFile> {
-    let abs = path.abs(work);
+    let abs = wt.abs(path);
+    let gone = || StoreError::io(&abs, std::io::Error::new(std::io::ErrorKind::NotFound, "not in the work tree"));
     let symlink = stat.mode == oxen_object::mode::SYMLINK;
     let id = if symlink {
-        let target = std::fs::read_link(&abs).map_err(|e| StoreError::io(&abs, e))?;
-        let bytes = target.as_os_str().as_encoded_bytes().to_vec();
+        let bytes = wt.read_link(path).map_err(|e| StoreError::io(&abs, e))?;
         if write {
             versions.write_bytes(&bytes)?
         } else {
             ContentId::of(&bytes)
         }
-    } else if write {
-        versions.write_file(&abs)?.0
     } else {
-        ContentId::of_file(&abs).map_err(|e| StoreError::io(&abs, e))?.0
+        let f = wt.open_file(path).map_err(|e| StoreError::io(&abs, e))?.ok_or_else(gone)?;
+        if write {
+            versions.write_open_file(f, &abs)?.0
+        } else {
+            ContentId::of_reader(f).map_err(|e| StoreError::io(&abs, e))?.0
+        }
     };
-    let (tabular, warning) = if write && !symlink { tabular_meta(path, &Source::path(&abs))? } else { (None, None) };
+    let (tabular, warning) = match TabularFormat::from_name(path.as_bytes()) {
+        Some(format) if write && !symlink => {
+            let f = wt.open_file(path).map_err(|e| StoreError::io(&abs, e))?.ok_or_else(gone)?;
+            meta_or_warning(oxen_tabular::schema_of_file(f, format, &path.quoted()))?
+        }
+        _ => (None, None),
+    };
     let tracking = if tabular.is_some() { Tracking::Tabular } else { Tracking::Regular };
     Ok(HashedFile { id, tracking, tabular, warning })
 }
@@ -127,7 +142,7 @@ pub struct StageReport {
 /// staged as plain bytes with a warning in the report. `progress` hears how many files will be hashed and
 /// how many are done.
 pub fn stage_paths(
-    work: &Path,
+    wt: &WorkTree,
     db: &Db,
     versions: &Versions,
     paths: &[RepoPath],
@@ -138,11 +153,19 @@ pub fn stage_paths(
     let mut candidates: BTreeMap<RepoPath, FileStat> = BTreeMap::new();
     let mut removals: Vec<RepoPath> = Vec::new();
     let mut warnings = Vec::new();
+    let io = |p: &RepoPath, e| IndexError::Store(StoreError::io(wt.abs(p), e));
     for p in paths {
-        let meta = std::fs::symlink_metadata(p.abs(work)).ok();
+        // A path beyond a symlink is not in the work tree: what the link
+        // points at is not ours to version (git refuses the same way).
+        if wt.symlink_leading(p).map_err(|e| io(p, e))?.is_some() {
+            return Err(IndexError::BeyondSymlink(p.clone()));
+        }
+    }
+    for p in paths {
+        let meta = wt.lstat(p).map_err(|e| io(p, e))?;
         match meta {
             Some(m) if m.is_dir() => {
-                let walk = walk_work_tree(work, p, WalkOptions { honor_ignore: opts.honor_ignore })?;
+                let walk = walk_work_tree(wt, p, WalkOptions { honor_ignore: opts.honor_ignore })?;
                 // A name no tree may hold is never tracked, so refreshing
                 // tracked files (`add -u`, `commit -a`) has nothing to refuse.
                 if let (false, Some(refused)) = (opts.update_only, walk.refused.into_iter().next()) {
@@ -159,9 +182,11 @@ pub fn stage_paths(
                     if seen.contains(tp) {
                         continue;
                     }
-                    match std::fs::symlink_metadata(tp.abs(work)) {
-                        Ok(m) if !m.is_dir() => {
-                            candidates.insert(tp.clone(), FileStat::from_metadata(&m));
+                    // Not walked: ignored while tracked, or gone (a path
+                    // beyond a symlink is gone: lstat does not look there).
+                    match wt.lstat(tp).map_err(|e| io(tp, e))? {
+                        Some(m) if !m.is_dir() => {
+                            candidates.insert(tp.clone(), m.stat);
                         }
                         _ => removals.push(tp.clone()),
                     }
@@ -177,7 +202,7 @@ pub fn stage_paths(
                 if opts.update_only && !index.entries.contains_key(p) {
                     continue;
                 }
-                candidates.insert(p.clone(), FileStat::from_metadata(&m));
+                candidates.insert(p.clone(), m.stat);
             }
             None => {
                 let gone: Vec<RepoPath> = index.entries.keys().filter(|k| k.is_under(p)).cloned().collect();
@@ -202,7 +227,7 @@ pub fn stage_paths(
     let hashed: Vec<Result<(RepoPath, IndexEntry, Option<String>)>> = todo
         .par_iter()
         .map(|(p, st)| {
-            let h = hash_file(versions, work, p, st, true)?;
+            let h = hash_file(versions, wt, p, st, true)?;
             progress.update(done.fetch_add(1, Ordering::Relaxed) + 1, 0);
             let e = IndexEntry { id: h.id, stat: **st, tracking: h.tracking, tabular: h.tabular };
             Ok(((*p).clone(), e, h.warning))
@@ -235,10 +260,10 @@ pub fn stage_paths(
     Ok(report)
 }
 
-/// Remove paths from the index. A directory needs `recursive`. Returns the
-/// removed paths; errors if a pathspec matches nothing.
-pub fn remove_paths(db: &Db, paths: &[RepoPath], recursive: bool) -> Result<Vec<RepoPath>> {
-    let index = Index::load(db)?;
+/// The index paths that `paths` name: each a tracked path or a directory
+/// holding some (which needs `recursive`). Errors if a pathspec matches
+/// nothing. Sorted, without duplicates.
+pub fn paths_to_remove(index: &Index, paths: &[RepoPath], recursive: bool) -> Result<Vec<RepoPath>> {
     let mut out = Vec::new();
     for p in paths {
         if index.entries.contains_key(p) {
@@ -256,6 +281,17 @@ pub fn remove_paths(db: &Db, paths: &[RepoPath], recursive: bool) -> Result<Vec<
     }
     out.sort();
     out.dedup();
+    Ok(out)
+}
+
+/// Remove paths from the index. A directory needs `recursive`. Returns the
+/// removed paths; errors if a pathspec matches nothing.
+pub fn remove_paths(db: &Db, paths: &[RepoPath], recursive: bool) -> Result<Vec<RepoPath>> {
+    let index = Index::load(db)?;
+    let out = paths_to_remove(&index, paths, recursive)?;
+    if out.is_empty() {
+        return Ok(out);
+    }
     let changes: Vec<(RepoPath, Option<IndexEntry>)> = out.iter().map(|p| (p.clone(), None)).collect();
     Index::apply(db, &changes)?;
     Ok(out)

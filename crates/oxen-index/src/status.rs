@@ -3,7 +3,6 @@
 //! never read.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::path::Path;
 
 use bstr::BString;
 use oxen_hash::ContentId;
@@ -14,6 +13,7 @@ use rayon::prelude::*;
 use crate::entry::{FileStat, IndexEntry};
 use crate::stage::hash_file;
 use crate::walk::{walk_work_tree, WalkOptions};
+use crate::worktree::WorkTree;
 use crate::{Index, Result};
 
 /// A change to one path on one side.
@@ -127,12 +127,12 @@ impl Status {
 /// caller knows the index matches HEAD (nothing staged), which spares
 /// reading HEAD's whole tree.
 pub fn status(
-    work: &Path,
+    wt: &WorkTree,
     versions: &Versions,
     index: &Index,
     head: Option<&BTreeMap<RepoPath, (ContentId, u32)>>,
 ) -> Result<Status> {
-    let walk = walk_work_tree(work, &RepoPath::root(), WalkOptions::default())?;
+    let walk = walk_work_tree(wt, &RepoPath::root(), WalkOptions::default())?;
     let files = walk.files;
     let mut st = Status { warnings: walk.warnings, refused: walk.refused, ..Status::default() };
     // Index and walk are both sorted by path bytes: one merge pass pairs
@@ -165,9 +165,10 @@ pub fn status(
     for ((path, entry), seen) in index.entries.iter().zip(work_of) {
         let stat = match seen {
             Some(s) => *s,
-            // Not walked: deleted, or ignored while tracked.
-            None => match std::fs::symlink_metadata(path.abs(work)) {
-                Ok(m) if !m.is_dir() => FileStat::from_metadata(&m),
+            // Not walked: deleted, or ignored while tracked. A path beyond a
+            // symlink counts as deleted: lstat does not look through links.
+            None => match wt.lstat(path) {
+                Ok(Some(m)) if !m.is_dir() => m.stat,
                 _ => {
                     unstaged.insert(path.clone(), Change::Deleted);
                     continue;
@@ -188,7 +189,7 @@ pub fn status(
             if stat.mode != entry.stat.mode && entry.stat.mode != 0 {
                 return Ok(Some(((*path).clone(), None)));
             }
-            let h = match hash_file(versions, work, path, stat, false) {
+            let h = match hash_file(versions, wt, path, stat, false) {
                 Ok(h) => h,
                 // A file that vanished or became unreadable mid-scan counts as changed.
                 Err(_) => return Ok(Some(((*path).clone(), None))),

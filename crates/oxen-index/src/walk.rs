@@ -4,11 +4,18 @@
 //! Status on a large tree is dominated by this walk, so it is tuned: each
 //! directory is read once, file types come from the directory listing
 //! (d_type), stats are taken relative to the open directory (fstatat, no
-//! full path lookup per file), and subdirectories are walked in parallel.
+//! full path lookup per file), and the directories of one level are read in
+//! parallel.
+//!
+//! The walk is iterative (level by level, then an explicit stack to put the
+//! results in order), so a tree thousands of directories deep needs no
+//! deeper call stack than a flat one. Directories are opened through the
+//! [`WorkTree`] handle: never through a symlink, which is listed as a file
+//! (a link) and never entered.
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use oxen_path::{PathError, RepoPath};
@@ -17,6 +24,7 @@ use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use rayon::prelude::*;
 
 use crate::entry::FileStat;
+use crate::worktree::{Kind, Parent, WorkTree};
 use crate::Result;
 
 /// A file found in the work tree.
@@ -73,10 +81,39 @@ impl Rules {
         false
     }
 
-    fn with_file(&self, dir: &Path, file: &Path, warnings: &mut Vec<String>) -> Rules {
-        let mut b = GitignoreBuilder::new(dir);
-        if b.add(file).is_some() {
-            warnings.push(format!("could not read {}", file.display()));
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// These rules plus the `.oxenignore` of directory `dir` (read through
+    /// the work-tree handle: an ignore file that is a symlink is not read).
+    fn with_file(&self, wt: &WorkTree, dir: &RepoPath, warnings: &mut Vec<String>) -> Rules {
+        let Ok(file) = dir.join(b".oxenignore") else { return self.clone() };
+        let abs_dir = wt.abs(dir);
+        let mut b = GitignoreBuilder::new(&abs_dir);
+        let from = Some(wt.abs(&file));
+        let text = match wt.open_file(&file) {
+            Ok(Some(mut f)) => {
+                let mut v = Vec::new();
+                std::io::Read::read_to_end(&mut f, &mut v).ok().map(|_| v)
+            }
+            _ => None,
+        };
+        let mut ok = text.is_some();
+        for (i, line) in text.unwrap_or_default().split(|c| *c == b'\n').enumerate() {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let Ok(line) = std::str::from_utf8(line) else {
+                ok = false;
+                continue;
+            };
+            // As git: a byte order mark before the first line is not part of it.
+            let line = if i == 0 { line.trim_start_matches('\u{feff}') } else { line };
+            if b.add_line(from.clone(), line).is_err() {
+                ok = false;
+            }
+        }
+        if !ok {
+            warnings.push(format!("could not read {}", wt.abs(&file).display()));
         }
         match b.build() {
             Ok(g) if !g.is_empty() => {
@@ -89,109 +126,172 @@ impl Rules {
     }
 }
 
-/// Rules from `.oxenignore` files in `work` and every directory down to `sub`.
-fn rules_for(work: &Path, sub: &RepoPath, opts: WalkOptions, warnings: &mut Vec<String>) -> Rules {
+/// Rules from `.oxenignore` files in the root and every directory down to `sub`.
+fn rules_for(wt: &WorkTree, sub: &RepoPath, opts: WalkOptions, warnings: &mut Vec<String>) -> Rules {
     let mut rules = Rules::default();
     if !opts.honor_ignore {
         return rules;
     }
-    let mut dir = work.to_path_buf();
+    let mut dir = RepoPath::root();
     let comps: Vec<&[u8]> = sub.components().collect();
     for i in 0..=comps.len() {
-        let f = dir.join(".oxenignore");
-        if f.is_file() {
-            rules = rules.with_file(&dir, &f, warnings);
+        if let Ok(f) = dir.join(b".oxenignore") {
+            if wt.lstat(&f).ok().flatten().is_some_and(|m| m.kind == Kind::File) {
+                rules = rules.with_file(wt, &dir, warnings);
+            }
         }
         if i < comps.len() {
-            dir = dir.join(OsStr::from_bytes(comps[i]));
+            match dir.join(comps[i]) {
+                Ok(d) => dir = d,
+                Err(_) => break,
+            }
         }
     }
     rules
 }
 
-/// Every file under `work/<sub>` (the root for the whole tree), sorted by
-/// path bytes. Names are taken as the file system has them, UTF-8 or not.
-pub fn walk_work_tree(work: &Path, sub: &RepoPath, opts: WalkOptions) -> Result<Walk> {
-    let start = sub.abs(work);
-    let meta = match std::fs::symlink_metadata(&start) {
-        Ok(m) => m,
-        Err(_) => return Ok(Walk::default()),
+/// Every file under `sub` (the root for the whole tree), sorted by path
+/// bytes. Names are taken as the file system has them, UTF-8 or not. A
+/// `sub` beyond a symlink holds nothing.
+pub fn walk_work_tree(wt: &WorkTree, sub: &RepoPath, opts: WalkOptions) -> Result<Walk> {
+    let meta = match wt.lstat(sub) {
+        Ok(Some(m)) => m,
+        _ => return Ok(Walk::default()),
     };
     if !meta.is_dir() {
-        let files = vec![WorkFile { path: sub.clone(), stat: FileStat::from_metadata(&meta) }];
+        if !matches!(meta.kind, Kind::File | Kind::Symlink) {
+            return Ok(Walk::default());
+        }
+        let files = vec![WorkFile { path: sub.clone(), stat: meta.stat }];
         return Ok(Walk { files, ..Walk::default() });
     }
     let mut warnings = Vec::new();
-    let rules = rules_for(work, sub, opts, &mut warnings);
-    let mut found = walk_dir(&start, sub, &rules, opts);
-    warnings.append(&mut found.warnings);
-    Ok(Walk { files: found.files, refused: found.refused, warnings })
+    let rules = rules_for(wt, sub, opts, &mut warnings);
+    let mut refused = Vec::new();
+    // Level by level: every directory of one depth is listed in parallel;
+    // each listing names its subdirectories, which make the next level.
+    // `nodes[i]` holds directory i's entries, sorted, with subdirectories
+    // as references to their own nodes.
+    let mut nodes: Vec<Vec<(Vec<u8>, Item)>> = vec![Vec::new()];
+    let mut level: Vec<(usize, RepoPath, Rules)> = vec![(0, sub.clone(), rules)];
+    while !level.is_empty() {
+        let listed: Vec<Listing> = level.par_iter().map(|(_, rel, rules)| list_dir(wt, rel, rules, opts)).collect();
+        let mut next = Vec::new();
+        for ((node, _, _), listing) in level.into_iter().zip(listed) {
+            warnings.extend(listing.warnings);
+            refused.extend(listing.refused);
+            let mut items = listing.files;
+            for (key, rel) in listing.dirs {
+                let child = nodes.len();
+                nodes.push(Vec::new());
+                next.push((child, rel, listing.rules.clone()));
+                items.push((key, Item::Dir(child)));
+            }
+            // Each child's sort key is its name, plus '/' for a directory:
+            // splicing each directory's (sorted) contents in its place then
+            // yields full paths in byte order, with no global sort.
+            items.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            nodes[node] = items;
+        }
+        level = next;
+    }
+    // Depth first with an explicit stack, splicing directories in place.
+    let mut files = Vec::new();
+    let mut stack = vec![std::mem::take(&mut nodes[0]).into_iter()];
+    while let Some(top) = stack.last_mut() {
+        match top.next() {
+            None => {
+                stack.pop();
+            }
+            Some((_, Item::File(f))) => files.push(f),
+            Some((_, Item::Dir(i))) => stack.push(std::mem::take(&mut nodes[i]).into_iter()),
+        }
+    }
+    Ok(Walk { files, refused, warnings })
 }
 
-fn walk_dir(abs: &Path, rel: &RepoPath, parent_rules: &Rules, opts: WalkOptions) -> Walk {
-    let mut found = Walk::default();
-    let Ok(rd) = std::fs::read_dir(abs) else { return found };
-    let entries: Vec<std::fs::DirEntry> = rd.filter_map(|e| e.ok()).collect();
-    let rules = if opts.honor_ignore && entries.iter().any(|e| e.file_name() == ".oxenignore") {
-        parent_rules.with_file(abs, &abs.join(".oxenignore"), &mut found.warnings)
+/// One directory's listing.
+#[derive(Default)]
+struct Listing {
+    /// Files and symlinks, keyed by name.
+    files: Vec<(Vec<u8>, Item)>,
+    /// Subdirectories: sort key (name + '/') and path.
+    dirs: Vec<(Vec<u8>, RepoPath)>,
+    /// The rules in force below this directory.
+    rules: Rules,
+    refused: Vec<PathError>,
+    warnings: Vec<String>,
+}
+
+fn list_dir(wt: &WorkTree, rel: &RepoPath, parent_rules: &Rules, opts: WalkOptions) -> Listing {
+    let mut out = Listing::default();
+    // A directory that vanished, or was replaced by a symlink or a file
+    // since its parent was listed, holds nothing.
+    let Ok(Parent::Dir(fd)) = wt.open_dir(rel) else {
+        out.rules = parent_rules.clone();
+        return out;
+    };
+    let Ok(dir) = rustix::fs::Dir::read_from(&*fd) else {
+        out.rules = parent_rules.clone();
+        return out;
+    };
+    let mut entries: Vec<(Vec<u8>, rustix::fs::FileType)> = Vec::new();
+    for e in dir {
+        let Ok(e) = e else { break };
+        let name = e.file_name().to_bytes();
+        if name == b"." || name == b".." {
+            continue;
+        }
+        entries.push((name.to_vec(), e.file_type()));
+    }
+    out.rules = if opts.honor_ignore && entries.iter().any(|(n, _)| n == b".oxenignore") {
+        parent_rules.with_file(wt, rel, &mut out.warnings)
     } else {
         parent_rules.clone()
     };
-    // Each child gets a sort key: its name, plus '/' for a directory. Sorting
-    // children by that key and splicing each directory's (already sorted)
-    // contents in its place yields full paths in byte order, with no global
-    // sort of long paths.
-    let mut items: Vec<(Vec<u8>, Item)> = Vec::new();
-    let mut dirs: Vec<(PathBuf, RepoPath)> = Vec::new();
-    for e in entries {
-        let name = e.file_name();
-        let name = name.as_bytes();
+    let abs_dir = if out.rules.is_empty() { None } else { Some(wt.abs(rel)) };
+    for (name, ft) in entries {
         if name == b".oxen" {
             continue;
         }
-        let Ok(ft) = e.file_type() else { continue };
-        if !(ft.is_dir() || ft.is_file() || ft.is_symlink()) {
+        use rustix::fs::FileType as T;
+        // Some file systems do not fill in the type: ask.
+        let (kind, stat) = match ft {
+            T::Directory => (Kind::Dir, None),
+            T::RegularFile | T::Symlink | T::Unknown => match WorkTree::stat_in(&*fd, &name) {
+                Ok(m) => (m.kind, Some(m.stat)),
+                Err(_) => continue,
+            },
+            _ => continue,
+        };
+        if kind == Kind::Other {
             continue;
         }
-        let p = e.path();
-        if !rules.0.is_empty() && rules.ignored(&p, ft.is_dir()) {
-            continue;
+        let is_dir = kind == Kind::Dir;
+        if let Some(abs_dir) = &abs_dir {
+            let p = abs_dir.join(OsStr::from_bytes(&name));
+            if out.rules.ignored(&p, is_dir) {
+                continue;
+            }
         }
-        let child_rel = match rel.join(name) {
+        let child = match rel.join(&name) {
             Ok(c) => c,
             Err(err) => {
-                found.refused.push(err);
+                out.refused.push(err);
                 continue;
             }
         };
-        if ft.is_dir() {
-            let mut key = name.to_vec();
-            key.push(b'/');
-            items.push((key, Item::Dir(dirs.len())));
-            dirs.push((p, child_rel));
-        } else {
-            // DirEntry::metadata stats relative to the open directory.
-            let Ok(m) = e.metadata() else { continue };
-            items.push((name.to_vec(), Item::File(WorkFile { path: child_rel, stat: FileStat::from_metadata(&m) })));
+        match (is_dir, stat) {
+            (true, _) => {
+                let mut key = name;
+                key.push(b'/');
+                out.dirs.push((key, child));
+            }
+            (false, Some(stat)) => out.files.push((name, Item::File(WorkFile { path: child, stat }))),
+            (false, None) => {}
         }
     }
-    let walked: Vec<Walk> = dirs.par_iter().map(|(p, r)| walk_dir(p, r, &rules, opts)).collect();
-    let mut nested = Vec::with_capacity(walked.len());
-    for mut w in walked {
-        nested.push(std::mem::take(&mut w.files));
-        found.warnings.append(&mut w.warnings);
-        found.refused.append(&mut w.refused);
-    }
-    items.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    let mut out = Vec::with_capacity(items.len() + nested.iter().map(Vec::len).sum::<usize>());
-    for (_, item) in items {
-        match item {
-            Item::File(f) => out.push(f),
-            Item::Dir(i) => out.append(&mut nested[i]),
-        }
-    }
-    found.files = out;
-    found
+    out
 }
 
 enum Item {

@@ -170,7 +170,7 @@ pub fn push(
                 tracking.push(RefUpdate { name, new: Some(new), expect: Expect::Any });
             }
         }
-        repo.refs().update_all(&tracking)?;
+        repo.refs().update_all(&tracking, "update by push")?;
     }
     Ok(report)
 }
@@ -214,7 +214,11 @@ pub fn fetch(repo: &Repo, remote: &Remote, remote_name: Option<&str>, progress: 
         }
         report.changes.push(RefChange { name, old, new: Some(*id), outcome });
     }
-    repo.refs().update_all(&updates)?;
+    let message = match remote_name {
+        Some(rn) => format!("fetch: from {rn}"),
+        None => "fetch".to_string(),
+    };
+    repo.refs().update_all(&updates, &message)?;
     Ok(report)
 }
 
@@ -296,8 +300,14 @@ fn clone_into(
             .get(&RefName::remote_tracking("origin", b)?)?
             .ok_or_else(|| RemoteError::Other(format!("remote branch '{b}' vanished during clone")))?;
         // HEAD is still unborn here, so the checkout writes every file.
-        repo.checkout_commit(&tip, true, &NoProgress)?;
-        repo.refs().update(&b.to_ref(), Some(tip), Expect::Absent)?;
+        let t = oxen_repo::Transition {
+            op: "clone".into(),
+            target: repo.read_commit(&tip)?.tree,
+            local: oxen_repo::LocalChanges::Discard,
+            head: oxen_repo::HeadMove::Advance { head: oxen_refs::Head::Branch(b.clone()), old: None, new: tip },
+            message: format!("clone: from {url}"),
+        };
+        repo.transition(&t, &NoProgress)?;
         commit = Some(tip);
     }
     Ok(CloneReport {

@@ -15,8 +15,6 @@
 //! [`MAX_TEXT_DIFF`] bytes is not line-diffed: `text` is null and `note`
 //! says so.
 
-use std::path::PathBuf;
-
 use serde::Serialize;
 
 use oxen_path::RepoPath;
@@ -33,8 +31,9 @@ pub const MAX_TEXT_DIFF: u64 = 16 << 20;
 pub enum DiffSide {
     /// Contents in the versions store.
     Stored(FlatEntry),
-    /// A work-tree file (absolute path) with its mode.
-    Work(PathBuf, u32),
+    /// A work-tree file with its mode (read through the work-tree handle,
+    /// never through a symlinked directory).
+    Work(RepoPath, u32),
 }
 
 impl DiffSide {
@@ -120,9 +119,24 @@ pub struct DiffRequest {
 }
 
 impl Repo {
-    fn source(&self, side: &DiffSide) -> Result<Source> {
+    /// One side as a table source (a work-tree file through the work-tree
+    /// handle, stored contents through the verified reader).
+    pub fn side_source(&self, side: &DiffSide) -> Result<Source> {
         match side {
-            DiffSide::Work(p, _) => Ok(Source::path(p)),
+            DiffSide::Work(p, _) => {
+                // Opened once through the work-tree handle; each reopening of
+                // the source reads that open file from its start with its own
+                // position (positioned reads, so readers never share an offset).
+                let abs = self.worktree.abs(p);
+                let f = self.worktree.open_file(p).map_err(|e| oxen_store::StoreError::io(&abs, e))?;
+                let f = f.ok_or_else(|| {
+                    oxen_store::StoreError::io(&abs, std::io::Error::new(std::io::ErrorKind::NotFound, "vanished"))
+                })?;
+                let f = std::sync::Arc::new(f);
+                Ok(Source::reader(move || {
+                    Ok(Box::new(AtReader { f: f.clone(), pos: 0 }) as Box<dyn std::io::Read + Send>)
+                }))
+            }
             DiffSide::Stored(e) => self.stored_source(&e.id),
         }
     }
@@ -148,7 +162,7 @@ impl Repo {
     fn side_size(&self, side: &DiffSide) -> u64 {
         match side {
             DiffSide::Stored(e) => self.versions.size(&e.id).unwrap_or(e.size),
-            DiffSide::Work(p, _) => std::fs::symlink_metadata(p).map(|m| m.len()).unwrap_or(0),
+            DiffSide::Work(p, _) => self.worktree.lstat(p).ok().flatten().map(|m| m.stat.size).unwrap_or(0),
         }
     }
 
@@ -156,10 +170,15 @@ impl Repo {
         Ok(match side {
             DiffSide::Stored(e) => self.versions.read_all(&e.id)?,
             DiffSide::Work(p, m) if *m == oxen_object::mode::SYMLINK => {
-                let t = std::fs::read_link(p).map_err(|e| oxen_store::StoreError::io(p, e))?;
-                t.into_os_string().into_encoded_bytes()
+                self.worktree.read_link(p).map_err(|e| oxen_store::StoreError::io(self.worktree.abs(p), e))?
             }
-            DiffSide::Work(p, _) => std::fs::read(p).map_err(|e| oxen_store::StoreError::io(p, e))?,
+            DiffSide::Work(p, _) => {
+                let abs = self.worktree.abs(p);
+                let b = self.worktree.read(p).map_err(|e| oxen_store::StoreError::io(&abs, e))?;
+                b.ok_or_else(|| {
+                    oxen_store::StoreError::io(&abs, std::io::Error::new(std::io::ErrorKind::NotFound, "vanished"))
+                })?
+            }
         })
     }
 
@@ -196,8 +215,8 @@ impl Repo {
             } else {
                 req.keys.clone()
             };
-            let os = old.map(|s| self.source(s)).transpose()?;
-            let ns = new.map(|s| self.source(s)).transpose()?;
+            let os = old.map(|s| self.side_source(s)).transpose()?;
+            let ns = new.map(|s| self.side_source(s)).transpose()?;
             let opts = DiffOptions { keys, row_limit: req.row_limit, limits: self.table_limits() };
             match oxen_tabular::diff::diff(&report.path, format, os.as_ref(), ns.as_ref(), &opts) {
                 Ok(d) => {
@@ -240,6 +259,20 @@ impl Repo {
             report.unified = Some(td.unified_diff().context_radius(3).header(&a, &b).to_string());
         }
         Ok(report)
+    }
+}
+
+/// A reader of a shared open file with its own position.
+struct AtReader {
+    f: std::sync::Arc<std::fs::File>,
+    pos: u64,
+}
+
+impl std::io::Read for AtReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = std::os::unix::fs::FileExt::read_at(&*self.f, buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
     }
 }
 

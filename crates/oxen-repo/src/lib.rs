@@ -12,6 +12,7 @@ mod objects;
 mod revision;
 mod status;
 pub mod text_merge;
+mod transition;
 mod tree;
 mod worktree;
 
@@ -19,13 +20,14 @@ pub use author::{parse_date, signature};
 pub use fsck::{fsck, FsckProblem, FsckReport};
 pub use merge::{ConflictKind, MergeOutcome, MergeState, PathConflict, TABLE_CONFLICTS_FILE};
 pub use revision::{ObjectKind, Target};
+pub use transition::{HeadMove, LocalChanges, Resumed, Transition};
 pub use tree::{FlatEntry, TreeChange};
 pub use worktree::{materialize, remove_work_file, staged_entry, CheckoutReport};
 
 use std::path::Path;
 
 use oxen_hash::ContentId;
-use oxen_index::{Index, IndexError};
+use oxen_index::{Index, IndexError, WorkTree};
 use oxen_object::{Commit, ObjectError, Tree};
 use oxen_refs::{BranchName, Head, RefError, Refs};
 use oxen_store::{Config, Db, Layout, StoreError, Table, Versions};
@@ -66,6 +68,16 @@ pub enum RepoError {
     /// Commits need an author; none is configured.
     #[error("author identity unknown: set it with `oxen config user.name \"Your Name\"` and `oxen config user.email you@example.com`, or OXEN_AUTHOR_NAME/OXEN_AUTHOR_EMAIL")]
     NoAuthor,
+    /// An author name or email that is empty (or only spaces), which git
+    /// refuses too: `author  <>` names nobody.
+    #[error("empty author {0} is not allowed: set it with `oxen config user.{0} {1}`, or OXEN_AUTHOR_{2}")]
+    EmptyIdent(&'static str, &'static str, &'static str),
+    /// `<ref>@{N}` past the end of the ref's log (log, entries).
+    #[error("log for '{0}' only has {1} entries")]
+    ReflogTooShort(String, usize),
+    /// `<ref>@{N}` names an entry that deleted the ref.
+    #[error("'{0}' was deleted at that entry: nothing to name")]
+    ReflogDeleted(String),
     /// An author date that none of the accepted forms parses.
     #[error("invalid date '{0}': use '<unix-seconds> <+hhmm>' or RFC 3339")]
     BadDate(String),
@@ -85,6 +97,9 @@ pub struct Repo {
     pub db: Db,
     /// File contents.
     pub versions: Versions,
+    /// The work tree, opened as a directory handle: every work-tree read
+    /// and write goes through it (never through a symlink).
+    pub worktree: WorkTree,
 }
 
 impl Repo {
@@ -103,15 +118,22 @@ impl Repo {
         Self::from_layout(oxen_refs::init(dir, branch)?)
     }
 
+    /// Create a bare repository (`core.bare`): one that others push to,
+    /// whose checked-out branch a push may move (see `oxen_refs::init_bare`).
+    pub fn init_bare(dir: &Path, branch: &BranchName) -> Result<Repo> {
+        Self::from_layout(oxen_refs::init_bare(dir, branch)?)
+    }
+
     fn from_layout(layout: Layout) -> Result<Repo> {
         let db = Db::open(&layout)?;
         let versions = layout.versions(&db);
-        Ok(Repo { layout, db, versions })
+        let worktree = WorkTree::open(&layout.work).map_err(|e| StoreError::io(&layout.work, e))?;
+        Ok(Repo { layout, db, versions, worktree })
     }
 
     /// Ref access.
     pub fn refs(&self) -> Refs<'_> {
-        Refs::new(&self.db)
+        Refs::new(&self.db, &self.layout)
     }
 
     /// HEAD.
@@ -121,7 +143,7 @@ impl Repo {
 
     /// The commit HEAD points at, if any.
     pub fn head_commit(&self) -> Result<Option<ContentId>> {
-        Ok(self.refs().head_commit(&self.layout)?)
+        Ok(self.refs().head_commit()?)
     }
 
     /// The index, loaded.
@@ -151,9 +173,12 @@ impl Repo {
         Ok(Tree::decode(&bytes)?)
     }
 
-    /// Store a commit after checking its tree and parents exist.
+    /// Store a commit after checking its author is someone, its parents are
+    /// distinct and not too many, and its tree and parents exist.
     pub fn write_commit(&self, commit: &Commit) -> Result<ContentId> {
         commit.author.validate()?;
+        author::check_not_empty(&commit.author)?;
+        commit.validate_parents()?;
         if !self.db.has_object(Table::Trees, &commit.tree)? {
             return Err(RepoError::WrongKind(commit.tree.to_hex(), self.kind_name(&commit.tree)?, "tree"));
         }

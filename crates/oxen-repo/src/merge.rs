@@ -15,7 +15,7 @@ use oxen_tabular::merge::{MergeOptions, MergeOutcome as TableOutcome};
 use oxen_tabular::TabularFormat;
 
 use crate::tree::FlatEntry;
-use crate::{Repo, RepoError, Result};
+use crate::{HeadMove, LocalChanges, Repo, RepoError, Result, Transition};
 
 /// How a merge ended.
 #[derive(Clone, Debug, PartialEq)]
@@ -206,10 +206,18 @@ impl Repo {
         self.read_commit(theirs)?;
         let ours = self.head_commit()?;
         let head = self.head()?;
+        // The work tree, index and HEAD move together, through the one
+        // mechanism that completes an interrupted move (see transition.rs).
+        let advance = |old: Option<ContentId>, new: ContentId, tree: ContentId, how: &str| -> Result<()> {
+            let head = HeadMove::Advance { head: head.clone(), old, new };
+            let message = format!("merge {label}: {how}");
+            let t = Transition { op: "merge".into(), target: tree, local: LocalChanges::Refuse, head, message };
+            self.transition(&t, &NoProgress)?;
+            Ok(())
+        };
         let Some(ours) = ours else {
             // Unborn branch: adopt theirs.
-            self.checkout_commit(theirs, false, &NoProgress)?;
-            self.move_head_to(&head, None, theirs)?;
+            advance(None, *theirs, self.read_commit(theirs)?.tree, "Fast-forward")?;
             return Ok(MergeOutcome::FastForward(*theirs));
         };
         if self.is_ancestor(theirs, &ours)? {
@@ -224,8 +232,7 @@ impl Repo {
             ));
         }
         if self.is_ancestor(&ours, theirs)? {
-            self.checkout_commit(theirs, false, &NoProgress)?;
-            self.move_head_to(&head, Some(ours), theirs)?;
+            advance(Some(ours), *theirs, self.read_commit(theirs)?.tree, "Fast-forward")?;
             return Ok(MergeOutcome::FastForward(*theirs));
         }
         let base = self.merge_base(&ours, theirs)?;
@@ -317,35 +324,26 @@ impl Repo {
         self.versions.flush()?;
         let message = format!("Merge {label}\n");
         // Bring work tree and index to the merged state (conflicted paths keep ours in the index).
-        let to_write: BTreeMap<RepoPath, FlatEntry> = merged
-            .iter()
-            .filter(|(p, e)| ours_files.get(*p).is_none_or(|o| o.id != e.id || o.mode != e.mode))
-            .map(|(p, e)| (p.clone(), e.clone()))
-            .collect();
-        let removed: Vec<RepoPath> = ours_files.keys().filter(|p| !merged.contains_key(*p)).cloned().collect();
+        let tree = self.write_tree_from(&merged)?;
         if conflicts.is_empty() {
-            let tree = self.write_tree_from(&merged)?;
             let author = crate::signature(&config)?;
             let commit = self.write_commit(&Commit { tree, parents: vec![ours, *theirs], author, message })?;
-            self.apply_to_worktree(&to_write, &removed, &NoProgress)?;
-            self.move_head_to(&head, Some(ours), &commit)?;
+            advance(Some(ours), commit, tree, "Merge made")?;
             return Ok(MergeOutcome::Merged(commit));
         }
-        self.apply_to_worktree(&to_write, &removed, &NoProgress)?;
+        let t = Transition {
+            op: "merge".into(),
+            target: tree,
+            local: LocalChanges::Refuse,
+            head: HeadMove::Keep,
+            message: String::new(),
+        };
+        self.transition(&t, &NoProgress)?;
         for (p, id) in conflict_files {
-            // Streamed: a conflicted table may be large.
-            let abs = p.abs(&self.layout.work);
+            // Streamed from the store (verified): a conflicted table may be large.
+            let exec = merged.get(&p).is_some_and(|e| e.mode == oxen_object::mode::EXEC);
             let mut src = self.versions.open(&id)?;
-            let mut f = std::fs::File::create(&abs).map_err(|e| StoreError::io(&abs, e))?;
-            // A failed verification is the store's error, a failed write the work tree's.
-            let mut buf = vec![0u8; 1 << 16];
-            loop {
-                let n = std::io::Read::read(&mut src, &mut buf).map_err(|e| src.store_error(e))?;
-                if n == 0 {
-                    break;
-                }
-                std::io::Write::write_all(&mut f, &buf[..n]).map_err(|e| StoreError::io(&abs, e))?;
-            }
+            self.worktree.write_file(&p, &mut src, exec).map_err(|e| crate::worktree::wt_error(self, &p, e))?;
         }
         conflicts.sort_by(|a, b| a.path.cmp(&b.path));
         let paths: Vec<RepoPath> = conflicts.iter().map(|c| c.path.clone()).collect();
@@ -376,17 +374,18 @@ impl Repo {
     }
 
     /// Move the current branch (or detached HEAD) from `old` to `new`, with
-    /// compare-and-swap on the branch.
-    pub fn move_head_to(&self, head: &Head, old: Option<ContentId>, new: &ContentId) -> Result<()> {
+    /// compare-and-swap on the branch (or on HEAD itself when detached),
+    /// logging `message` in the reflog.
+    pub fn move_head_to(&self, head: &Head, old: Option<ContentId>, new: &ContentId, message: &str) -> Result<()> {
         match head {
             Head::Branch(b) => {
                 let expect = match old {
                     Some(o) => Expect::Is(o),
                     None => Expect::Absent,
                 };
-                self.refs().update(&b.to_ref(), Some(*new), expect)?;
+                self.refs().update(&b.to_ref(), Some(*new), expect, message)?;
             }
-            Head::Detached(_) => oxen_refs::write_head(&self.layout, &Head::Detached(*new))?,
+            Head::Detached(_) => self.refs().set_head(&Head::Detached(*new), Some(head), message)?,
         }
         Ok(())
     }

@@ -31,7 +31,7 @@ impl Repo {
             _ => BTreeMap::new(),
         };
         let st =
-            oxen_index::status(&self.layout.work, &self.versions, &index, if unchanged { None } else { Some(&flat) })?;
+            oxen_index::status(&self.worktree, &self.versions, &index, if unchanged { None } else { Some(&flat) })?;
         let mut stamp = Some(index.written_ns);
         if !st.refreshed.is_empty() {
             // Remember the new stat of files that were touched but not changed,

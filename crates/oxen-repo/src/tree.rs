@@ -11,7 +11,7 @@ use oxen_object::{bucket_bits_for, bucket_of, mode, EntryKind, TabularMeta, Tree
 use oxen_path::RepoPath;
 use oxen_store::Table;
 
-use crate::{Repo, Result};
+use crate::{Repo, RepoError, Result};
 
 /// A file as it appears in a flattened tree or in the index.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,7 +70,17 @@ impl Repo {
         let mut txn = self.db.begin_write()?;
         let mut root = None;
         for d in order {
-            let entries = dirs.remove(&d).unwrap_or_default();
+            let mut entries = dirs.remove(&d).unwrap_or_default();
+            // A name that is both a file and a directory (`link` and
+            // `link/y`) cannot be one tree entry: refuse it here rather than
+            // store a tree that fsck and every reader reject.
+            entries.sort_by(|a, b| a.name.cmp(&b.name));
+            if let Some(w) = entries.windows(2).find(|w| w[0].name == w[1].name) {
+                let both = d.join(&w[0].name)?;
+                return Err(RepoError::Refused(format!(
+                    "'{both}' is both a file and a directory in the index; remove one of them (`oxen rm --cached`)"
+                )));
+            }
             let size: u64 = entries.iter().map(|e| e.size).sum();
             let id = self.put_dir_node(&mut txn, entries)?;
             match d.parent() {
@@ -110,26 +120,25 @@ impl Repo {
         self.read_tree_node(tree)?.into_entries(|id| self.read_tree_node(id))
     }
 
-    /// Every file below a tree, by path.
+    /// Every file below a tree, by path. Iterative (an explicit stack of
+    /// directories), so a tree of any depth is read without deep recursion.
     pub fn flatten_tree(&self, tree: &ContentId) -> Result<BTreeMap<RepoPath, FlatEntry>> {
         let mut out = Vec::new();
-        self.flatten_into(tree, &RepoPath::root(), &mut out)?;
-        // Sorting a Vec and bulk-building beats inserting one by one.
-        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        Ok(out.into_iter().collect())
-    }
-
-    fn flatten_into(&self, tree: &ContentId, prefix: &RepoPath, out: &mut Vec<(RepoPath, FlatEntry)>) -> Result<()> {
-        for e in self.dir_entries(tree)? {
-            let path = prefix.join(&e.name)?;
-            match e.kind {
-                EntryKind::Dir => self.flatten_into(&e.id, &path, out)?,
-                EntryKind::File => {
-                    out.push((path, FlatEntry { id: e.id, mode: e.mode, size: e.size, tabular: e.tabular }));
+        let mut stack = vec![(*tree, RepoPath::root())];
+        while let Some((t, prefix)) = stack.pop() {
+            for e in self.dir_entries(&t)? {
+                let path = prefix.join(&e.name)?;
+                match e.kind {
+                    EntryKind::Dir => stack.push((e.id, path)),
+                    EntryKind::File => {
+                        out.push((path, FlatEntry { id: e.id, mode: e.mode, size: e.size, tabular: e.tabular }));
+                    }
                 }
             }
         }
-        Ok(())
+        // Sorting a Vec and bulk-building beats inserting one by one.
+        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        Ok(out.into_iter().collect())
     }
 
     /// Every file of a commit's tree (empty for `None`, an unborn branch).
@@ -144,61 +153,54 @@ impl Repo {
     }
 
     /// Paths that differ between two trees (`None` = empty tree), sorted.
-    /// Subtrees with equal ids are skipped without being read.
+    /// Subtrees with equal ids are skipped without being read. Iterative
+    /// (an explicit stack of directory pairs), so depth costs no stack.
     pub fn diff_trees(&self, old: Option<&ContentId>, new: Option<&ContentId>) -> Result<Vec<TreeChange>> {
         let mut out = Vec::new();
-        self.diff_into(old, new, &RepoPath::root(), &mut out)?;
-        out.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(out)
-    }
-
-    fn diff_into(
-        &self,
-        old: Option<&ContentId>,
-        new: Option<&ContentId>,
-        prefix: &RepoPath,
-        out: &mut Vec<TreeChange>,
-    ) -> Result<()> {
-        if old == new {
-            return Ok(());
-        }
-        let load = |t: Option<&ContentId>| -> Result<BTreeMap<BString, TreeEntry>> {
+        let mut stack = vec![(old.copied(), new.copied(), RepoPath::root())];
+        let load = |t: Option<ContentId>| -> Result<BTreeMap<BString, TreeEntry>> {
             Ok(match t {
-                Some(t) => self.dir_entries(t)?.into_iter().map(|e| (e.name.clone(), e)).collect(),
+                Some(t) => self.dir_entries(&t)?.into_iter().map(|e| (e.name.clone(), e)).collect(),
                 None => BTreeMap::new(),
             })
         };
-        let (a, b) = (load(old)?, load(new)?);
-        let mut names: Vec<&BString> = a.keys().chain(b.keys()).collect();
-        names.sort();
-        names.dedup();
-        for name in names {
-            let path = prefix.join(name)?;
-            let (ea, eb) = (a.get(name), b.get(name));
-            let as_dir = |e: Option<&TreeEntry>| e.filter(|e| e.kind == EntryKind::Dir).map(|e| e.id);
-            let as_file = |e: Option<&TreeEntry>| {
-                e.filter(|e| e.kind == EntryKind::File).map(|e| FlatEntry {
-                    id: e.id,
-                    mode: e.mode,
-                    size: e.size,
-                    tabular: e.tabular.clone(),
-                })
-            };
-            let (da, db) = (as_dir(ea), as_dir(eb));
-            if da.is_some() || db.is_some() {
-                self.diff_into(da.as_ref(), db.as_ref(), &path, out)?;
+        while let Some((old, new, prefix)) = stack.pop() {
+            if old == new {
+                continue;
             }
-            let (fa, fb) = (as_file(ea), as_file(eb));
-            let differs = match (&fa, &fb) {
-                (None, None) => false,
-                (Some(x), Some(y)) => x.id != y.id || x.mode != y.mode,
-                _ => true,
-            };
-            if differs {
-                out.push(TreeChange { path, old: fa, new: fb });
+            let (a, b) = (load(old)?, load(new)?);
+            let mut names: Vec<&BString> = a.keys().chain(b.keys()).collect();
+            names.sort();
+            names.dedup();
+            for name in names {
+                let path = prefix.join(name)?;
+                let (ea, eb) = (a.get(name), b.get(name));
+                let as_dir = |e: Option<&TreeEntry>| e.filter(|e| e.kind == EntryKind::Dir).map(|e| e.id);
+                let as_file = |e: Option<&TreeEntry>| {
+                    e.filter(|e| e.kind == EntryKind::File).map(|e| FlatEntry {
+                        id: e.id,
+                        mode: e.mode,
+                        size: e.size,
+                        tabular: e.tabular.clone(),
+                    })
+                };
+                let (da, db) = (as_dir(ea), as_dir(eb));
+                if da.is_some() || db.is_some() {
+                    stack.push((da, db, path.clone()));
+                }
+                let (fa, fb) = (as_file(ea), as_file(eb));
+                let differs = match (&fa, &fb) {
+                    (None, None) => false,
+                    (Some(x), Some(y)) => x.id != y.id || x.mode != y.mode,
+                    _ => true,
+                };
+                if differs {
+                    out.push(TreeChange { path, old: fa, new: fb });
+                }
             }
         }
-        Ok(())
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
     }
 
     /// The root tree id that the current index would commit.

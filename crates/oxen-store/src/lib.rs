@@ -3,8 +3,8 @@
 //! ```text
 //! .oxen/
 //!   HEAD          "ref: heads/main" or a detached commit id
-//!   config.toml   user name/email, remotes
-//!   db/           one LMDB environment; named databases refs, index, commits, trees, meta
+//!   config.toml   user name/email, remotes, core.bare
+//!   db/           one LMDB environment; named databases refs, index, commits, trees, meta, blobs, reflog
 //!   versions/     file contents by content id, 2-hex-char shards
 //!   tmp/          scratch space for temp-file-then-rename writes
 //! ```
@@ -12,12 +12,13 @@
 mod config;
 mod db;
 mod envcheck;
+pub mod faults;
 mod objects;
 pub mod progress;
 mod tmp;
 mod versions;
 
-pub use config::{global_config_dir, server_origin, Config, HostConfig, RemoteConfig, UserConfig};
+pub use config::{global_config_dir, server_origin, Config, CoreConfig, HostConfig, RemoteConfig, UserConfig};
 pub use db::{dump_env, Db, DumpedTable, KvStore, Table, WriteTxn};
 pub use envcheck::DbDamage;
 pub use objects::{ObjectKind, ObjectSink, ObjectSource};
@@ -272,6 +273,26 @@ impl Layout {
         Ok(layout)
     }
 
+    /// Whether this is a bare repository (`core.bare` in its own config):
+    /// one that is only pushed to and fetched from, whose work tree (if
+    /// any) is not used, such as every repository an `oxen-server` serves.
+    /// Pushing to the checked-out branch is allowed only into these.
+    pub fn is_bare(&self) -> Result<bool> {
+        Ok(Config::load(&self.config_file())?.core.bare)
+    }
+
+    /// Mark the repository bare (see [`Layout::is_bare`]); its other
+    /// settings are kept.
+    pub fn set_bare(&self) -> Result<()> {
+        let path = self.config_file();
+        let mut cfg = Config::load(&path)?;
+        if !cfg.core.bare {
+            cfg.core.bare = true;
+            cfg.save(&path)?;
+        }
+        Ok(())
+    }
+
     /// `.oxen/HEAD`
     pub fn head_file(&self) -> PathBuf {
         self.dot.join("HEAD")
@@ -306,9 +327,26 @@ impl Layout {
 /// it went missing), then rename.
 pub fn write_atomic(tmp_dir: &Path, dest: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
+    faults::write_point();
     let mut tmp = tmp::temp_file(tmp_dir)?;
     tmp.write_all(bytes).map_err(|e| StoreError::io(dest, e))?;
     tmp.as_file().sync_all().map_err(|e| StoreError::io(dest, e))?;
     tmp.persist(dest).map_err(|e| StoreError::io(dest, e.error))?;
     Ok(())
+}
+
+/// The file system's clock: the modification time (ns since the epoch) of a
+/// file written now in `dir`. Timestamps the index write, so the racy-clean
+/// rule compares file mtimes with a time from the same clock, at the same
+/// granularity: a file is racy only when it was written in the same clock
+/// tick as the index (git takes the index file's own mtime for the same
+/// reason).
+pub fn fs_clock_now(dir: &Path) -> Result<i64> {
+    use std::io::Write;
+    use std::os::unix::fs::MetadataExt;
+    let p = dir.join("index-stamp");
+    let mut f = std::fs::File::create(&p).map_err(|e| StoreError::io(&p, e))?;
+    f.write_all(b"stamp\n").map_err(|e| StoreError::io(&p, e))?;
+    let m = f.metadata().map_err(|e| StoreError::io(&p, e))?;
+    Ok(m.mtime() * 1_000_000_000 + m.mtime_nsec())
 }

@@ -120,6 +120,7 @@ impl Segments {
             *guard = Some(SegWriter { file, name, offset: 0 });
         }
         let w = guard.as_mut().expect("writer opened above");
+        crate::faults::write_point();
         let mut rec = Vec::with_capacity(RECORD_HEADER as usize + bytes.len());
         rec.extend_from_slice(id.as_bytes());
         rec.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
@@ -142,6 +143,7 @@ impl Segments {
         if let Some(w) = self.writer.lock().map_err(poisoned)?.as_ref() {
             w.file.sync_data().map_err(|e| StoreError::io(self.dir.join(format!("{}.seg", w.name)), e))?;
         }
+        crate::faults::write_point();
         let db_err = |e| StoreError::db(&self.db_dir, e);
         let mut txn = self.env.begin_rw_txn().map_err(db_err)?;
         for (id, loc) in &pending {
@@ -462,6 +464,7 @@ impl Versions {
         let dest = self.path(id);
         if !self.has(id) {
             self.ensure_shard(&dest)?;
+            crate::faults::write_point();
             tmp.persist(&dest).map_err(|e| StoreError::io(&dest, e.error))?;
         }
         Ok(())
@@ -471,7 +474,14 @@ impl Versions {
     /// nothing is written when the content is already stored); large files
     /// are streamed.
     pub fn write_file(&self, src: &Path) -> Result<(ContentId, u64)> {
-        let mut f = File::open(src).map_err(|e| StoreError::io(src, e))?;
+        let f = File::open(src).map_err(|e| StoreError::io(src, e))?;
+        self.write_open_file(f, src)
+    }
+
+    /// [`Versions::write_file`] for a file already open (work-tree files are
+    /// opened relative to their directory, never by a path that a symlink
+    /// could redirect); `what` names it in errors.
+    pub fn write_open_file(&self, mut f: File, src: &Path) -> Result<(ContentId, u64)> {
         let len = f.metadata().map_err(|e| StoreError::io(src, e))?.len();
         if len as usize <= SMALL_MAX {
             let mut bytes = Vec::with_capacity(len as usize);

@@ -80,6 +80,19 @@ pub fn schema_of_reader<R: Read>(mut reader: R, format: TabularFormat, path: &st
     }
 }
 
+/// [`schema`] of a file already open (work-tree files are opened relative
+/// to their directory, never by a path a symlink could redirect); `label`
+/// names it in messages. Parquet is read in place, with random access.
+pub fn schema_of_file(file: std::fs::File, format: TabularFormat, label: &str) -> Result<Schema> {
+    match format {
+        TabularFormat::Parquet => {
+            let (names, types, rows) = read::parquet_schema_file(file, label)?;
+            Ok(Schema { format, columns: fields(names, types), rows })
+        }
+        f => schema_of_reader(file, f, label),
+    }
+}
+
 fn fields(names: Vec<String>, types: Vec<ColumnType>) -> Vec<Field> {
     names.into_iter().zip(types).map(|(name, dtype)| Field { name, dtype }).collect()
 }

@@ -97,8 +97,10 @@ pub fn run(args: Args, _out: &mut dyn Write, err: &mut dyn Write) -> CommandResu
         if p.is_root() {
             return Err(user_error(format!("'{g}' is the repository root; name files")));
         }
-        let abs = p.abs(&work);
-        let meta = std::fs::symlink_metadata(&abs).ok();
+        if repo.worktree.symlink_leading(&p)?.is_some() {
+            return Err(oxen_index::IndexError::BeyondSymlink(p).into());
+        }
+        let meta = repo.worktree.lstat(&p)?;
         let tracked = index.entries.contains_key(&p);
         if args.force_remove {
             if !tracked {
@@ -129,7 +131,7 @@ pub fn run(args: Args, _out: &mut dyn Write, err: &mut dyn Write) -> CommandResu
     }
     if !stage.is_empty() {
         let report = stage_paths(
-            &work,
+            &repo.worktree,
             &repo.db,
             &repo.versions,
             &stage,

@@ -24,7 +24,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args, _out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
-    let repo = super::open()?;
+    let repo = super::open_worktree(err)?;
     let mut paths = Vec::new();
     if a.all || (a.update && a.paths.is_empty()) {
         paths.push(RepoPath::root());

@@ -20,6 +20,9 @@ pub struct Args {
     /// merged) of each.
     #[arg(long, requires = "paths")]
     pub theirs: bool,
+    /// Complete a checkout (or reset, merge) that was interrupted.
+    #[arg(long = "continue", conflicts_with_all = ["new_branch", "force", "target", "paths"])]
+    pub continue_: bool,
     /// Branch or commit to check out.
     pub target: Option<String>,
     /// Paths to restore (after `--`).
@@ -28,7 +31,14 @@ pub struct Args {
 }
 
 pub fn run(a: Args, _out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
-    let repo = super::open()?;
+    if a.continue_ {
+        let repo = super::open()?;
+        if !super::finish_interrupted(&repo, err)? {
+            return Err(user_error("no interrupted checkout to continue"));
+        }
+        return Ok(());
+    }
+    let repo = super::open_worktree(err)?;
     if a.ours || a.theirs {
         let m = repo.merge_state()?.ok_or_else(|| user_error("--ours/--theirs need a merge in progress"))?;
         let head = repo.head_commit()?.ok_or_else(|| user_error("no commit to take our version from"))?;

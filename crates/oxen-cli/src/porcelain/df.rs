@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use oxen_object::EntryKind;
 use oxen_path::RepoPath;
 use oxen_tabular::df::{DfOutput, DfQuery};
-use oxen_tabular::{Source, TabularFormat};
+use oxen_tabular::TabularFormat;
 
 use crate::{user_error, CommandResult};
 
@@ -61,9 +61,12 @@ pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult 
     let path = RepoPath::from_user(&repo.layout.work, &crate::cwd()?, &a.path)?;
     let format = TabularFormat::from_name(path.as_bytes())
         .ok_or_else(|| user_error(format!("{path}: not a table (by its extension: .csv, .tsv, .jsonl, .parquet)")))?;
-    let abs = path.abs(&repo.layout.work);
+    let in_work = a.rev.is_none() && repo.worktree.lstat(&path)?.is_some_and(|m| !m.is_dir());
     let source = match &a.rev {
-        None if abs.is_file() => Source::path(&abs),
+        None if in_work => {
+            let side = oxen_repo::diff::DiffSide::Work(path.clone(), oxen_object::mode::FILE);
+            repo.side_source(&side)?
+        }
         rev => {
             let rev = rev.as_deref().unwrap_or("HEAD");
             let tree = repo.resolve_tree(rev)?;

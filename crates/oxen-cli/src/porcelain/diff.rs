@@ -4,7 +4,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 
-use oxen_index::FileStat;
 use oxen_path::RepoPath;
 use oxen_repo::diff::{side_label, DiffDocument, DiffRequest, DiffSide, FileReport};
 use oxen_repo::{FlatEntry, Repo, TreeChange};
@@ -110,15 +109,14 @@ fn vs_worktree(
     let all: BTreeSet<&RepoPath> = old.keys().chain(tracked.iter()).collect();
     for p in all {
         let o = old.get(p);
-        let meta =
-            std::fs::symlink_metadata(p.abs(&repo.layout.work)).ok().filter(|m| !m.is_dir() && tracked.contains(p));
+        let meta = repo.worktree.lstat(p)?.filter(|m| !m.is_dir() && tracked.contains(p));
         let new_id = match &meta {
             None => None,
             Some(m) => {
-                let st = FileStat::from_metadata(m);
+                let st = m.stat;
                 match index.entries.get(p) {
                     Some(e) if index.is_clean(e, &st) => Some((e.id, st.mode)),
-                    _ => Some((oxen_index::hash_file(&repo.versions, &repo.layout.work, p, &st, false)?.id, st.mode)),
+                    _ => Some((oxen_index::hash_file(&repo.versions, &repo.worktree, p, &st, false)?.id, st.mode)),
                 }
             }
         };
@@ -134,8 +132,8 @@ fn vs_worktree(
     Ok(out)
 }
 
-pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult<Exit> {
-    let repo = super::open()?;
+pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult<Exit> {
+    let repo = super::open_worktree(err)?;
     let specs = super::shared::user_specs(&repo, &a.paths)?;
     let keep = |p: &RepoPath| specs.is_empty() || specs.iter().any(|s| p.is_under(s));
     let changes: Vec<Change> = match (a.revs.len(), a.staged) {
@@ -198,10 +196,10 @@ pub(crate) fn print_tree_changes(
     print_changes(repo, &blobs, opts, out)
 }
 
-fn to_side(repo: &Repo, b: &Blob) -> DiffSide {
+fn to_side(b: &Blob) -> DiffSide {
     match b {
         Blob::Stored(e) => DiffSide::Stored(e.clone()),
-        Blob::Work(p, m) => DiffSide::Work(p.abs(&repo.layout.work), *m),
+        Blob::Work(p, m) => DiffSide::Work(p.clone(), *m),
     }
 }
 
@@ -215,7 +213,7 @@ fn print_changes(repo: &Repo, changes: &[Change], opts: &DiffOptions, out: &mut 
     };
     let mut doc = DiffDocument::default();
     for (path, old, new) in changes {
-        let (o, n) = (old.as_ref().map(|b| to_side(repo, b)), new.as_ref().map(|b| to_side(repo, b)));
+        let (o, n) = (old.as_ref().map(to_side), new.as_ref().map(to_side));
         let r = repo.diff_file(path, o.as_ref(), n.as_ref(), &req)?;
         if opts.json {
             doc.files.push(r);

@@ -22,14 +22,21 @@ pub struct Args {
     pub rev: Option<String>,
 }
 
-pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult {
-    let repo = super::open()?;
+pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
+    let repo = super::open_worktree(err)?;
     if a.abort {
         if repo.merge_state()?.is_none() {
             return Err(user_error("no merge in progress"));
         }
         let head = repo.head_commit()?.ok_or_else(|| user_error("no commit to return to"))?;
-        repo.reset_hard(&head, &oxen_store::NoProgress)?;
+        let t = oxen_repo::Transition {
+            op: "merge --abort".into(),
+            target: repo.read_commit(&head)?.tree,
+            local: oxen_repo::LocalChanges::Discard,
+            head: oxen_repo::HeadMove::Keep,
+            message: String::new(),
+        };
+        repo.transition(&t, &oxen_store::NoProgress)?;
         repo.set_merge_state(None)?;
         writeln!(out, "Merge aborted.")?;
         return Ok(());

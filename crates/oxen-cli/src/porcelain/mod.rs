@@ -14,6 +14,7 @@ mod kvdb_inspect;
 mod log;
 mod merge;
 mod mv;
+mod reflog;
 mod reset;
 mod restore;
 mod rm;
@@ -78,6 +79,7 @@ pub enum Cmd {
     Tag(tag::Args),
     Restore(restore::Args),
     Reset(reset::Args),
+    Reflog(reflog::Args),
     Diff(diff::Args),
     Df(df::Args),
     Merge(merge::Args),
@@ -122,6 +124,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult<
         Cmd::Tag(a) => tag::run(a, out, err),
         Cmd::Restore(a) => restore::run(a, out, err),
         Cmd::Reset(a) => reset::run(a, out, err),
+        Cmd::Reflog(a) => reflog::run(a, out, err),
         Cmd::Diff(a) => return diff::run(a, out, err),
         Cmd::Df(a) => df::run(a, out, err),
         Cmd::Merge(a) => merge::run(a, out, err),
@@ -145,4 +148,30 @@ pub(crate) fn open() -> CommandResult<oxen_repo::Repo> {
     let repo = oxen_repo::Repo::discover(&crate::cwd()?)?;
     repo.config()?;
     Ok(repo)
+}
+
+/// Open the repository for a command that reads or writes the work tree
+/// or index, first completing a checkout (or reset, merge, clone) that was
+/// interrupted, so the command sees the state that checkout left.
+pub(crate) fn open_worktree(err: &mut dyn Write) -> CommandResult<oxen_repo::Repo> {
+    let repo = open()?;
+    finish_interrupted(&repo, err)?;
+    Ok(repo)
+}
+
+/// Complete an interrupted transition, saying so on `err`; whether there was one.
+pub(crate) fn finish_interrupted(repo: &oxen_repo::Repo, err: &mut dyn Write) -> CommandResult<bool> {
+    let bar = crate::progress::Bar::files("Completing checkout");
+    let done = repo.resume_transition(&bar)?;
+    bar.finish();
+    let Some(r) = done else { return Ok(false) };
+    writeln!(
+        err,
+        "completed an interrupted {} ({} written, {} removed)",
+        r.transition.op, r.report.written, r.report.removed
+    )?;
+    if let Some(n) = r.note {
+        writeln!(err, "warning: {n}")?;
+    }
+    Ok(true)
 }

@@ -16,19 +16,26 @@ pub struct Args {
     pub dest: PathBuf,
 }
 
-pub fn run(a: Args, _out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult {
-    let repo = super::open()?;
+pub fn run(a: Args, _out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
+    let repo = super::open_worktree(err)?;
     let cwd = crate::cwd()?;
     let work = repo.layout.work.clone();
+    let wt = &repo.worktree;
     let src = RepoPath::from_user(&work, &cwd, &a.source)?;
     let mut dst = RepoPath::from_user(&work, &cwd, &a.dest)?;
     if src.is_root() {
         return Err(user_error("cannot move the repository root"));
     }
-    if dst.abs(&work).is_dir() {
+    // Neither side may lie beyond a symlink: that is outside the work tree.
+    for p in [&src, &dst] {
+        if wt.symlink_leading(p)?.is_some() {
+            return Err(oxen_index::IndexError::BeyondSymlink(p.clone()).into());
+        }
+    }
+    if wt.lstat(&dst)?.is_some_and(|m| m.is_dir()) {
         dst = dst.join(src.name())?;
     }
-    if std::fs::symlink_metadata(dst.abs(&work)).is_ok() {
+    if wt.lstat(&dst)?.is_some() || wt.blocked_leading(&dst)?.is_some() {
         return Err(user_error(format!("destination '{dst}' exists")));
     }
     if dst.is_under(&src) {
@@ -40,11 +47,7 @@ pub fn run(a: Args, _out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult
     if moved.is_empty() {
         return Err(user_error(format!("'{src}' is not under version control")));
     }
-    if let Some(parent) = dst.abs(&work).parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    std::fs::rename(src.abs(&work), dst.abs(&work))
-        .map_err(|e| user_error(format!("cannot move '{src}' to '{dst}': {e}")))?;
+    wt.rename(&src, &dst).map_err(|e| user_error(format!("cannot move '{src}' to '{dst}': {e}")))?;
     let mut changes = Vec::new();
     for (old, new) in moved {
         // The old stat is kept on purpose: the rename changed ctime, so the

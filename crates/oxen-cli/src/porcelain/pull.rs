@@ -15,7 +15,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
-    let repo = super::open()?;
+    let repo = super::open_worktree(err)?;
     let remote_arg = super::shared::default_remote(&repo, a.remote)?;
     let branch = super::shared::current_branch(&repo, a.branch, "pull into")?;
     let (name, _) = oxen_remote::resolve_remote(&repo, &remote_arg)?;

@@ -1,6 +1,6 @@
 //! `oxen reset`
 
-use oxen_refs::Head;
+use oxen_repo::{HeadMove, LocalChanges, Transition};
 use std::io::Write;
 
 use crate::CommandResult;
@@ -26,31 +26,31 @@ pub struct Args {
     pub paths: Vec<std::path::PathBuf>,
 }
 
-pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult {
-    let repo = super::open()?;
+pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
+    let repo = super::open_worktree(err)?;
     if !a.paths.is_empty() {
         return super::shared::restore_paths(&repo, &a.paths, a.rev.as_deref(), true, false);
     }
     let target = repo.resolve_commit(a.rev.as_deref().unwrap_or("HEAD"))?;
     let head = repo.head()?;
     let old = repo.head_commit()?;
+    let message = format!("reset: moving to {}", a.rev.as_deref().unwrap_or("HEAD"));
     if a.hard {
-        repo.reset_hard(&target, &oxen_store::NoProgress)?;
-    } else if !a.soft {
-        repo.reset_index(Some(&target))?;
-    }
-    match &head {
-        Head::Branch(b) => {
-            repo.refs().update(
-                &b.to_ref(),
-                Some(target),
-                match old {
-                    Some(o) => oxen_refs::Expect::Is(o),
-                    None => oxen_refs::Expect::Absent,
-                },
-            )?;
+        // Work tree, index and branch move in one recorded step, so an
+        // interrupted reset is completed rather than left half done.
+        let t = Transition {
+            op: "reset".into(),
+            target: repo.read_commit(&target)?.tree,
+            local: LocalChanges::Discard,
+            head: HeadMove::Advance { head: head.clone(), old, new: target },
+            message: message.clone(),
+        };
+        repo.transition(&t, &oxen_store::NoProgress)?;
+    } else {
+        if !a.soft {
+            repo.reset_index(Some(&target))?;
         }
-        Head::Detached(_) => oxen_refs::write_head(&repo.layout, &Head::Detached(target))?,
+        repo.move_head_to(&head, old, &target, &message)?;
     }
     repo.set_merge_state(None)?;
     if a.hard {

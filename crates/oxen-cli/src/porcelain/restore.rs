@@ -22,8 +22,8 @@ pub struct Args {
     pub paths: Vec<std::path::PathBuf>,
 }
 
-pub fn run(a: Args, _out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult {
-    let repo = super::open()?;
+pub fn run(a: Args, _out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
+    let repo = super::open_worktree(err)?;
     let worktree = a.worktree || !a.staged;
     super::shared::restore_paths(&repo, &a.paths, a.source.as_deref(), a.staged, worktree)
 }

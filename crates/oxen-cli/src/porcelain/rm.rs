@@ -22,8 +22,8 @@ pub struct Args {
     pub paths: Vec<PathBuf>,
 }
 
-pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult {
-    let repo = super::open()?;
+pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
+    let repo = super::open_worktree(err)?;
     let paths = super::shared::user_specs(&repo, &a.paths)?;
     // Check first, so a refusal changes nothing.
     let index = repo.index()?;
@@ -34,14 +34,14 @@ pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult 
                 continue;
             }
             let staged_differs = head.get(p).is_none_or(|h| h.id != e.id);
-            let abs = p.abs(&repo.layout.work);
-            let modified = match std::fs::symlink_metadata(&abs) {
-                Ok(m) => {
-                    let st = oxen_index::FileStat::from_metadata(&m);
-                    !index.is_clean(e, &st)
-                        && oxen_index::hash_file(&repo.versions, &repo.layout.work, p, &st, false)?.id != e.id
+            // Through the work-tree handle: a path beyond a symlink is not
+            // there (and nothing there will be removed).
+            let modified = match repo.worktree.lstat(p)? {
+                Some(m) if !m.is_dir() => {
+                    !index.is_clean(e, &m.stat)
+                        && oxen_index::hash_file(&repo.versions, &repo.worktree, p, &m.stat, false)?.id != e.id
                 }
-                Err(_) => false,
+                _ => false,
             };
             if staged_differs || modified {
                 return Err(user_error(format!(
@@ -50,12 +50,31 @@ pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult 
             }
         }
     }
-    let removed = oxen_index::remove_paths(&repo.db, &paths, a.recursive)?;
-    for p in &removed {
-        if !a.cached {
-            oxen_repo::remove_work_file(&repo.layout.work, p)?;
+    let targets = oxen_index::paths_to_remove(&index, &paths, a.recursive)?;
+    // The work tree first, then the index, and the index records only what
+    // happened: when a file cannot be removed, the files removed before it
+    // are unstaged and the rest stay staged as they were.
+    let mut done = Vec::with_capacity(targets.len());
+    let mut failure = None;
+    if a.cached {
+        done.clone_from(&targets);
+    } else {
+        for p in &targets {
+            match oxen_repo::remove_work_file(&repo, p) {
+                Ok(_) => done.push(p.clone()),
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
         }
+    }
+    oxen_index::remove_paths(&repo.db, &done, false)?;
+    for p in &done {
         writeln!(out, "rm '{p}'")?;
     }
-    Ok(())
+    match failure {
+        Some(e) => Err(user_error(format!("cannot remove {e}; it stays staged"))),
+        None => Ok(()),
+    }
 }

@@ -13,7 +13,7 @@ use oxen_object::Commit;
 use oxen_path::RepoPath;
 use oxen_refs::{BranchName, Expect, Head};
 use oxen_remote::{FetchReport, PushOutcome, Remote};
-use oxen_repo::{FlatEntry, MergeOutcome, Repo};
+use oxen_repo::{FlatEntry, HeadMove, LocalChanges, MergeOutcome, Repo, Transition};
 
 use crate::progress::{human_bytes, Bar};
 use crate::{user_error, CommandResult};
@@ -28,7 +28,7 @@ pub(crate) fn stage(
 ) -> CommandResult<oxen_index::StageReport> {
     let bar = Bar::files("Adding");
     let opts = StageOptions { honor_ignore: true, update_only };
-    let report = stage_paths(&repo.layout.work, &repo.db, &repo.versions, paths, opts, &bar)?;
+    let report = stage_paths(&repo.worktree, &repo.db, &repo.versions, paths, opts, &bar)?;
     bar.finish();
     for w in &report.warnings {
         writeln!(err, "warning: {w}")?;
@@ -46,7 +46,8 @@ pub(crate) fn create_branch(
     let id = repo
         .resolve_commit(start.unwrap_or("HEAD"))
         .map_err(|e| user_error(format!("cannot create branch '{name}': {e}")))?;
-    repo.refs().update(&branch.to_ref(), Some(id), Expect::Absent).map_err(|e| match e {
+    let message = format!("branch: Created from {}", start.unwrap_or("HEAD"));
+    repo.refs().update(&branch.to_ref(), Some(id), Expect::Absent, &message).map_err(|e| match e {
         oxen_refs::RefError::Stale { .. } => user_error(format!("a branch named '{name}' already exists")),
         other => other.into(),
     })?;
@@ -61,6 +62,7 @@ pub(crate) fn switch_to(
     allow_detach: bool,
     err: &mut dyn Write,
 ) -> CommandResult {
+    let old_head = repo.head()?;
     let branch = BranchName::new(target).ok();
     let local = match &branch {
         Some(b) => repo.refs().get(&b.to_ref())?,
@@ -75,7 +77,12 @@ pub(crate) fn switch_to(
         (Some(b), Some(id)) => (Head::Branch(b), Some(id)),
         (branch, _) => {
             if let (Some(b), [(_, id)]) = (branch, remote_hits.as_slice()) {
-                repo.refs().update(&b.to_ref(), Some(*id), Expect::Absent)?;
+                repo.refs().update(
+                    &b.to_ref(),
+                    Some(*id),
+                    Expect::Absent,
+                    &format!("branch: Created from {target}"),
+                )?;
                 (Head::Branch(b), Some(*id))
             } else {
                 if !allow_detach {
@@ -88,12 +95,19 @@ pub(crate) fn switch_to(
     };
     if let Some(id) = commit {
         let bar = Bar::files("Checking out");
-        let r = repo.checkout_commit(&id, force, &bar)?;
-        if force {
-            repo.reset_hard(&id, &bar)?;
-        }
+        // --force discards local changes in every tracked path, as
+        // `reset --hard` does, and HEAD moves in the same recorded step.
+        let local = if force { LocalChanges::Discard } else { LocalChanges::Refuse };
+        let t = Transition {
+            op: "checkout".into(),
+            target: repo.read_commit(&id)?.tree,
+            local,
+            head: HeadMove::Set(new_head.clone()),
+            message: format!("checkout: moving from {old_head} to {target}"),
+        };
+        let r = repo.transition(&t, &bar)?;
         bar.finish();
-        oxen_refs::write_head(&repo.layout, &new_head)?;
+        warn_left_behind(repo, &old_head, &new_head, err)?;
         match &new_head {
             Head::Branch(b) => {
                 writeln!(err, "Switched to branch '{b}' ({} written, {} removed)", r.written, r.removed)?
@@ -106,6 +120,35 @@ pub(crate) fn switch_to(
     Ok(())
 }
 
+/// After HEAD moved from `old` to `new`: when HEAD was detached on commits
+/// no ref reaches, say so and how to keep them, as git does (the reflog
+/// still has them as `HEAD@{1}`).
+fn warn_left_behind(repo: &Repo, old: &Head, new: &Head, err: &mut dyn Write) -> CommandResult {
+    let Head::Detached(left) = old else { return Ok(()) };
+    if let Head::Detached(now) = new {
+        if repo.is_ancestor(left, now)? {
+            return Ok(());
+        }
+    }
+    let lost = repo.unreachable_from_refs(left)?;
+    if lost.is_empty() {
+        return Ok(());
+    }
+    let n = lost.len();
+    let s = if n == 1 { "" } else { "s" };
+    writeln!(err, "Warning: you are leaving {n} commit{s} behind, not connected to any of your branches:")?;
+    const SHOWN: usize = 4;
+    for id in lost.iter().take(SHOWN) {
+        writeln!(err, "  {} {}", id.short(), repo.read_commit(id)?.summary())?;
+    }
+    if n > SHOWN {
+        writeln!(err, "  ... and {} more", n - SHOWN)?;
+    }
+    let them = if n == 1 { "it" } else { "them" };
+    writeln!(err, "to keep {them}: oxen branch <new-branch-name> {}", left.short())?;
+    Ok(())
+}
+
 /// `checkout -b` / `switch -c`: create a branch at `start` and move to it.
 pub(crate) fn create_and_switch(
     repo: &Repo,
@@ -114,12 +157,20 @@ pub(crate) fn create_and_switch(
     force: bool,
     err: &mut dyn Write,
 ) -> CommandResult {
+    let old_head = repo.head()?;
     let (branch, id) = create_branch(repo, name, start)?;
-    // Same commit: only HEAD moves, and local changes stay as they are.
-    if repo.head_commit()? != Some(id) {
-        repo.checkout_commit(&id, force, &Bar::files("Checking out"))?;
-    }
-    oxen_refs::write_head(&repo.layout, &Head::Branch(branch))?;
+    // Same commit: only HEAD moves (the transition finds no path that
+    // differs), and local changes stay as they are.
+    let local = if force && repo.head_commit()? != Some(id) { LocalChanges::Discard } else { LocalChanges::Refuse };
+    let t = Transition {
+        op: "checkout".into(),
+        target: repo.read_commit(&id)?.tree,
+        local,
+        head: HeadMove::Set(Head::Branch(branch.clone())),
+        message: format!("checkout: moving from {old_head} to {name}"),
+    };
+    repo.transition(&t, &Bar::files("Checking out"))?;
+    warn_left_behind(repo, &old_head, &Head::Branch(branch), err)?;
     writeln!(err, "Switched to a new branch '{name}'")?;
     Ok(())
 }

@@ -48,7 +48,7 @@ pub enum Untracked {
 }
 
 pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
-    let repo = super::open()?;
+    let repo = super::open_worktree(err)?;
     let (st, index) = repo.status()?;
     for w in &st.warnings {
         writeln!(err, "warning: {w}")?;

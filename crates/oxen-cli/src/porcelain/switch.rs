@@ -20,7 +20,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args, _out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
-    let repo = super::open()?;
+    let repo = super::open_worktree(err)?;
     if let Some(nb) = &a.create {
         return super::shared::create_and_switch(&repo, nb, a.target.as_deref(), a.force, err);
     }

@@ -1,0 +1,459 @@
+//! Moving the work tree, index and HEAD from one tree to another, so that
+//! an interrupted move can always be completed: the one mechanism behind
+//! checkout, switch, reset --hard, merge's work-tree step and clone.
+//!
+//! A [`Transition`] names the tree to reach, what to do about local
+//! changes and what HEAD does at the end. [`Repo::transition`] checks
+//! first (refusing, with nothing changed, when local work would be lost),
+//! then writes `.oxen/CHECKOUT` naming the tree the work tree is at, the
+//! tree it goes to and the HEAD move (with its reflog message), before
+//! the first work-tree change;
+//! then the work tree, then the index (one transaction), then HEAD, then
+//! removes the record. A process killed anywhere in between leaves the
+//! record behind, and [`Repo::resume_transition`] (which `oxen checkout
+//! --continue`, a retried checkout and the next command that reads the work
+//! tree call) completes it: it force-writes exactly the paths that differ
+//! between the two trees (an interrupted reset: every tracked path that does
+//! not match), removes what interrupted writes left, then writes the index,
+//! moves HEAD and removes the record. Every step is idempotent, so a
+//! completion that is itself interrupted is completed by the next one.
+
+use std::collections::{BTreeMap, HashSet};
+
+use oxen_hash::ContentId;
+use oxen_index::WalkOptions;
+use oxen_path::RepoPath;
+use oxen_refs::{BranchName, Expect, Head, RefError};
+use oxen_store::Progress;
+use rayon::prelude::*;
+
+use crate::tree::FlatEntry;
+use crate::worktree::{wt_error, CheckoutReport};
+use crate::{Repo, RepoError, Result};
+
+/// What a transition does about local changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LocalChanges {
+    /// Touch only the paths that differ between the current tree and the
+    /// target, and refuse, changing nothing, when one of them has local
+    /// changes or an untracked file stands in its way (checkout, switch,
+    /// merge).
+    Refuse,
+    /// Make every tracked path match the target, discarding local changes
+    /// and replacing untracked files in the way; other untracked files stay
+    /// (reset --hard, checkout --force, clone).
+    Discard,
+}
+
+impl LocalChanges {
+    fn as_str(self) -> &'static str {
+        match self {
+            LocalChanges::Refuse => "refuse",
+            LocalChanges::Discard => "discard",
+        }
+    }
+}
+
+/// What HEAD does once the work tree and index match the target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HeadMove {
+    /// HEAD stays (a merge with conflicts: the merge commit moves it later).
+    Keep,
+    /// HEAD names this branch, or is detached at this commit (checkout, switch).
+    Set(Head),
+    /// What HEAD points at moves from `old` to `new`: its branch, with
+    /// compare-and-swap, or the detached HEAD itself (reset, merge, clone).
+    Advance {
+        /// HEAD as it is.
+        head: Head,
+        /// The commit the branch is at now (`None`: unborn).
+        old: Option<ContentId>,
+        /// The commit it moves to.
+        new: ContentId,
+    },
+}
+
+/// A move of the work tree, index and HEAD to a tree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transition {
+    /// The operation, for messages: `checkout`, `merge`, `reset`, `clone`.
+    pub op: String,
+    /// The tree the work tree and index are to match.
+    pub target: ContentId,
+    /// What to do about local changes.
+    pub local: LocalChanges,
+    /// What HEAD does at the end.
+    pub head: HeadMove,
+    /// The reflog message for HEAD's move (`checkout: moving from a to
+    /// b`, `reset: moving to HEAD~1`, ...); unused with [`HeadMove::Keep`].
+    pub message: String,
+}
+
+/// A transition found interrupted and completed.
+#[derive(Clone, Debug)]
+pub struct Resumed {
+    /// What it was.
+    pub transition: Transition,
+    /// What completing it wrote and removed.
+    pub report: CheckoutReport,
+    /// Set when HEAD's branch had moved meanwhile and was left where it is.
+    pub note: Option<String>,
+}
+
+/// The paths to write and remove.
+struct Plan {
+    writes: BTreeMap<RepoPath, FlatEntry>,
+    removals: Vec<RepoPath>,
+}
+
+/// The record of a transition in progress: `.oxen/CHECKOUT`.
+struct Record {
+    from: Option<ContentId>,
+    t: Transition,
+}
+
+const RECORD_MAGIC: &str = "oxen-checkout 1";
+
+impl Record {
+    fn encode(&self) -> String {
+        let hex = |o: Option<ContentId>| o.map(|i| i.to_hex()).unwrap_or_else(|| "none".into());
+        let head = match &self.t.head {
+            HeadMove::Keep => "keep".to_string(),
+            HeadMove::Set(Head::Branch(b)) => format!("set-branch {b}"),
+            HeadMove::Set(Head::Detached(id)) => format!("set-detached {id}"),
+            HeadMove::Advance { head: Head::Branch(b), old, new } => format!("advance-branch {b} {} {new}", hex(*old)),
+            HeadMove::Advance { head: Head::Detached(_), new, .. } => format!("advance-detached {new}"),
+        };
+        format!(
+            "{RECORD_MAGIC}\nop {}\nfrom {}\nto {}\nlocal {}\nhead {head}\nmsg {}\n",
+            self.t.op,
+            hex(self.from),
+            self.t.target,
+            self.t.local.as_str(),
+            self.t.message.replace(['\n', '\r'], " ")
+        )
+    }
+
+    fn decode(text: &str) -> Option<Record> {
+        let mut lines = text.lines();
+        if lines.next()? != RECORD_MAGIC {
+            return None;
+        }
+        let mut field = |key: &str| -> Option<String> {
+            let l = lines.next()?;
+            l.strip_prefix(key)?.strip_prefix(' ').map(str::to_string)
+        };
+        let id = |s: &str| ContentId::from_hex(s).ok();
+        let opt_id = |s: &str| if s == "none" { Some(None) } else { id(s).map(Some) };
+        let op = field("op")?;
+        let from = opt_id(&field("from")?)?;
+        let target = id(&field("to")?)?;
+        let local = match field("local")?.as_str() {
+            "refuse" => LocalChanges::Refuse,
+            "discard" => LocalChanges::Discard,
+            _ => return None,
+        };
+        let head = field("head")?;
+        let words: Vec<&str> = head.split(' ').collect();
+        let branch = |s: &str| BranchName::new(s).ok();
+        let head = match words.as_slice() {
+            ["keep"] => HeadMove::Keep,
+            ["set-branch", b] => HeadMove::Set(Head::Branch(branch(b)?)),
+            ["set-detached", c] => HeadMove::Set(Head::Detached(id(c)?)),
+            ["advance-branch", b, old, new] => {
+                HeadMove::Advance { head: Head::Branch(branch(b)?), old: opt_id(old)?, new: id(new)? }
+            }
+            ["advance-detached", new] => {
+                let new = id(new)?;
+                HeadMove::Advance { head: Head::Detached(new), old: None, new }
+            }
+            _ => return None,
+        };
+        // Written after the fields above; a record without it (an older
+        // oxen) logs the operation's name.
+        let message = field("msg").unwrap_or_else(|| op.clone());
+        Some(Record { from, t: Transition { op, target, local, head, message } })
+    }
+}
+
+/// One reason a refusing transition cannot go ahead.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Blocker {
+    /// An untracked file stands where the target writes a file, or where it
+    /// needs a directory.
+    Untracked(RepoPath),
+    /// An untracked file inside a directory that a file of the target replaces.
+    Removed(RepoPath),
+    /// A tracked path with local changes (staged or not).
+    Changed(RepoPath),
+}
+
+fn list(paths: &[&RepoPath]) -> String {
+    let shown: Vec<String> = paths.iter().take(5).map(|p| format!("'{p}'")).collect();
+    let more = if paths.len() > 5 { format!(" and {} more", paths.len() - 5) } else { String::new() };
+    format!("{}{more}", shown.join(", "))
+}
+
+impl Repo {
+    fn record_path(&self) -> std::path::PathBuf {
+        self.layout.dot.join("CHECKOUT")
+    }
+
+    fn read_record(&self) -> Result<Option<Record>> {
+        let p = self.record_path();
+        let text = match std::fs::read_to_string(&p) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(oxen_store::StoreError::io(&p, e).into()),
+        };
+        Record::decode(&text).map(Some).ok_or_else(|| {
+            RepoError::Refused(format!(
+                "{} is malformed; it records an interrupted checkout: remove it, then `oxen reset --hard`",
+                p.display()
+            ))
+        })
+    }
+
+    /// The transition that was interrupted, if one was.
+    pub fn pending_transition(&self) -> Result<Option<Transition>> {
+        Ok(self.read_record()?.map(|r| r.t))
+    }
+
+    fn head_tree(&self) -> Result<Option<ContentId>> {
+        Ok(match self.head_commit()? {
+            Some(c) => Some(self.read_commit(&c)?.tree),
+            None => None,
+        })
+    }
+
+    /// Move the work tree, index and HEAD to `t` (see the module doc): an
+    /// interrupted transition found first is completed first. With
+    /// [`LocalChanges::Refuse`], refuses before changing anything when a
+    /// path it would touch has local changes or an untracked file is in the
+    /// way. This is the one function checkout, reset, merge and clone call.
+    pub fn transition(&self, t: &Transition, progress: &dyn Progress) -> Result<CheckoutReport> {
+        self.resume_transition(progress)?;
+        let from = self.head_tree()?;
+        let plan = match t.local {
+            LocalChanges::Refuse => {
+                let changes = self.diff_trees(from.as_ref(), Some(&t.target))?;
+                self.refuse_over_local_work(&changes, &t.op)?;
+                plan_of(changes)
+            }
+            LocalChanges::Discard => self.discard_plan(&t.target)?,
+        };
+        let record = Record { from, t: t.clone() };
+        oxen_store::write_atomic(&self.layout.tmp_dir(), &self.record_path(), record.encode().as_bytes())?;
+        let report = self.execute(&plan, progress)?;
+        self.move_head(&t.head, &t.message)?;
+        self.clear_record()?;
+        Ok(report)
+    }
+
+    /// Complete an interrupted transition, if there is one (see the module
+    /// doc); `None` when there was nothing to complete.
+    pub fn resume_transition(&self, progress: &dyn Progress) -> Result<Option<Resumed>> {
+        let Some(rec) = self.read_record()? else { return Ok(None) };
+        let plan = match rec.t.local {
+            LocalChanges::Refuse => plan_of(self.diff_trees(rec.from.as_ref(), Some(&rec.t.target))?),
+            LocalChanges::Discard => self.discard_plan(&rec.t.target)?,
+        };
+        for p in plan.writes.keys().chain(&plan.removals) {
+            self.worktree.remove_leftover_tmp(p);
+        }
+        let report = self.execute(&plan, progress)?;
+        let note = match self.move_head(&rec.t.head, &rec.t.message) {
+            Ok(()) => None,
+            // The branch moved meanwhile (another command moved it): the
+            // work tree and index are at the target, the branch stays.
+            Err(RepoError::Ref(RefError::Stale { name, actual, .. })) => {
+                Some(format!("{name} had moved to {actual} since the interrupted {}; it was left there", rec.t.op))
+            }
+            Err(e) => return Err(e),
+        };
+        self.clear_record()?;
+        Ok(Some(Resumed { transition: rec.t, report, note }))
+    }
+
+    fn clear_record(&self) -> Result<()> {
+        oxen_store::faults::write_point();
+        match std::fs::remove_file(self.record_path()) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(oxen_store::StoreError::io(self.record_path(), e).into()),
+        }
+    }
+
+    /// Every move is logged in the reflog with `message`.
+    fn move_head(&self, head: &HeadMove, message: &str) -> Result<()> {
+        match head {
+            HeadMove::Keep => {}
+            // Logged even when HEAD already names it, as git logs a
+            // checkout of the current branch; a resumed transition whose
+            // HEAD had already moved logs once more, which loses nothing.
+            HeadMove::Set(h) => self.refs().set_head(h, None, message)?,
+            HeadMove::Advance { head: Head::Branch(b), old, new } => {
+                let r = b.to_ref();
+                // Done already (by the run that was interrupted): nothing to do.
+                if self.refs().get(&r)? == Some(*new) {
+                    return Ok(());
+                }
+                let expect = match old {
+                    Some(o) => Expect::Is(*o),
+                    None => Expect::Absent,
+                };
+                self.refs().update(&r, Some(*new), expect, message)?;
+            }
+            HeadMove::Advance { head: Head::Detached(_), new, .. } => {
+                if self.head()? != Head::Detached(*new) {
+                    self.refs().set_head(&Head::Detached(*new), None, message)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every tracked path made to match `target`: paths whose index entry
+    /// or work-tree file differs are written, index entries the target
+    /// lacks are removed.
+    fn discard_plan(&self, target: &ContentId) -> Result<Plan> {
+        let want = self.flatten_tree(target)?;
+        let index = self.index()?;
+        let keep: Vec<bool> = want
+            .par_iter()
+            .map(|(p, e)| match index.entries.get(p) {
+                Some(ie) if ie.id == e.id && (ie.stat.mode == 0 || ie.stat.mode == e.mode) => {
+                    self.work_file_matches(&index, p, ie)
+                }
+                _ => Ok(false),
+            })
+            .collect::<Result<_>>()?;
+        let removals: Vec<RepoPath> = index.entries.keys().filter(|p| !want.contains_key(*p)).cloned().collect();
+        let writes = want.into_iter().zip(keep).filter(|(_, k)| !k).map(|(pe, _)| pe).collect();
+        Ok(Plan { writes, removals })
+    }
+
+    /// Refuse, naming the paths, when a change would overwrite or remove
+    /// local work: a tracked path with staged or unstaged changes, an
+    /// untracked file where the target writes one (or needs a directory),
+    /// or untracked files in a directory a file of the target replaces.
+    fn refuse_over_local_work(&self, changes: &[crate::TreeChange], op: &str) -> Result<()> {
+        let index = self.index()?;
+        // Tracked files this transition removes: one of them standing where
+        // the target needs a directory is fine (it is removed first).
+        let removing: HashSet<&RepoPath> =
+            changes.iter().filter(|c| c.old.is_some() && c.new.is_none()).map(|c| &c.path).collect();
+        let found: Vec<Vec<Blocker>> = changes
+            .par_iter()
+            .map(|c| -> Result<Vec<Blocker>> {
+                let p = &c.path;
+                let in_index = index.entries.get(p);
+                let staged_differs = match (&c.old, in_index) {
+                    (None, None) => false,
+                    (Some(h), Some(i)) => h.id != i.id,
+                    _ => true,
+                };
+                if staged_differs {
+                    return Ok(vec![Blocker::Changed(p.clone())]);
+                }
+                if let Some((b, _)) = self.worktree.blocked_leading(p).map_err(|e| wt_error(self, p, e))? {
+                    // Nothing at `p` is in the work tree. A removal has
+                    // nothing to remove; a write needs `b` to become a
+                    // directory, which is fine only when `b` is a tracked
+                    // file this transition removes anyway.
+                    return Ok(match (&c.new, removing.contains(&b), index.entries.contains_key(&b)) {
+                        (None, _, _) | (Some(_), true, _) => vec![],
+                        (Some(_), false, true) => vec![Blocker::Changed(b)],
+                        (Some(_), false, false) => vec![Blocker::Untracked(b)],
+                    });
+                }
+                let meta = self.worktree.lstat(p).map_err(|e| wt_error(self, p, e))?;
+                match (in_index, meta) {
+                    (_, Some(m)) if m.is_dir() => {
+                        // A directory where the target puts a file: only
+                        // tracked files that this transition removes may be
+                        // in it.
+                        if c.new.is_none() {
+                            return Ok(vec![]);
+                        }
+                        let inside =
+                            oxen_index::walk_work_tree(&self.worktree, p, WalkOptions { honor_ignore: false })?;
+                        Ok(inside
+                            .files
+                            .into_iter()
+                            .filter(|f| !removing.contains(&f.path))
+                            .map(|f| {
+                                if index.entries.contains_key(&f.path) {
+                                    Blocker::Changed(f.path)
+                                } else {
+                                    Blocker::Removed(f.path)
+                                }
+                            })
+                            .collect())
+                    }
+                    (None, None) => Ok(vec![]),
+                    (None, Some(_)) => Ok(vec![Blocker::Untracked(p.clone())]),
+                    // Deleted locally: nothing to lose.
+                    (Some(_), None) => Ok(vec![]),
+                    (Some(e), Some(_)) => Ok(if self.work_file_matches(&index, p, e)? {
+                        vec![]
+                    } else {
+                        vec![Blocker::Changed(p.clone())]
+                    }),
+                }
+            })
+            .collect::<Result<_>>()?;
+        let mut found: Vec<Blocker> = found.into_iter().flatten().collect();
+        found.sort();
+        found.dedup();
+        let of = |f: fn(&Blocker) -> Option<&RepoPath>| -> Vec<&RepoPath> { found.iter().filter_map(f).collect() };
+        let untracked = of(|b| if let Blocker::Untracked(p) = b { Some(p) } else { None });
+        let removed = of(|b| if let Blocker::Removed(p) = b { Some(p) } else { None });
+        let changed = of(|b| if let Blocker::Changed(p) = b { Some(p) } else { None });
+        let force = if op == "checkout" { " (or use --force)" } else { "" };
+        if !untracked.is_empty() {
+            let s = if untracked.len() == 1 { "" } else { "s" };
+            return Err(RepoError::Refused(format!(
+                "untracked working tree file{s} {} would be overwritten by {op}; move or remove {} first{force}",
+                list(&untracked),
+                if untracked.len() == 1 { "it" } else { "them" }
+            )));
+        }
+        if !removed.is_empty() {
+            let s = if removed.len() == 1 { "" } else { "s" };
+            return Err(RepoError::Refused(format!(
+                "untracked working tree file{s} {} would be removed by {op}; move {} away first{force}",
+                list(&removed),
+                if removed.len() == 1 { "it" } else { "them" }
+            )));
+        }
+        if !changed.is_empty() {
+            return Err(RepoError::Refused(format!(
+                "your local changes to {} would be overwritten by {op}; commit or restore them first{force}",
+                list(&changed)
+            )));
+        }
+        Ok(())
+    }
+
+    /// Carry out a plan: removals first (so a file can give way to a
+    /// directory), then every directory once, then the files in parallel,
+    /// then the index in one transaction.
+    fn execute(&self, plan: &Plan, progress: &dyn Progress) -> Result<CheckoutReport> {
+        self.apply_to_worktree(&plan.writes, &plan.removals, progress)
+    }
+}
+
+fn plan_of(changes: Vec<crate::TreeChange>) -> Plan {
+    let mut writes = BTreeMap::new();
+    let mut removals = Vec::new();
+    for c in changes {
+        match c.new {
+            Some(n) => {
+                writes.insert(c.path, n);
+            }
+            None => removals.push(c.path),
+        }
+    }
+    Plan { writes, removals }
+}
