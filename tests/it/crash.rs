@@ -85,11 +85,12 @@ fn copy_repo(from: &Path, to: &Path) {
 }
 
 /// Run `oxen <args>` with the abort point set; whether it was stopped
-/// there (false: it ran to its end, successfully).
+/// there (false: it ran to its end, successfully, or for a merge with
+/// conflicts with their exit code 1).
 fn run_until(dir: &Path, args: &[&str], at: &str) -> (bool, String) {
     let o = std_bin("oxen", dir).env("OXEN_TEST_ABORT_AT_WRITE", at).args(args).output().expect("run");
     let err = String::from_utf8_lossy(&o.stderr).to_string();
-    if o.status.success() {
+    if o.status.success() || (args[0] == "merge" && o.status.code() == Some(1)) {
         return (false, err);
     }
     use std::os::unix::process::ExitStatusExt;
@@ -279,6 +280,57 @@ fn checkout_survives_a_kill_at_any_write() {
             no_tmp_left(dir, what);
             assert_eq!(ox(dir, &["status", "--porcelain"]), "", "{what}");
             assert_eq!(run("oxen-rev-parse", dir, &["--abbrev-ref", "HEAD"]), "other", "{what}");
+        },
+    );
+}
+
+/// Both branches edit `notes.txt` differently: merging `other` into `main`
+/// conflicts there and merges the rest.
+fn diverge(dir: &Path) {
+    ox(dir, &["checkout", "other"]);
+    write(dir, "notes.txt", "from other\n");
+    ox(dir, &["commit", "-am", "other edits notes"]);
+    ox(dir, &["checkout", "main"]);
+    write(dir, "notes.txt", "from main\n");
+    ox(dir, &["commit", "-am", "main edits notes"]);
+}
+
+/// A merge with conflicts writes the merged files, the conflict markers
+/// and the merge state: a kill between any two of them must neither leave
+/// markers without the state that explains them (the retry would refuse
+/// over "uncommitted changes") nor the state without the markers.
+#[test]
+fn a_conflicted_merge_survives_a_kill_at_any_write() {
+    let merge_conflicts = |dir: &Path, what: &str| {
+        let o = oxen(dir).args(["merge", "other"]).output().expect("merge");
+        assert_eq!(o.status.code(), Some(1), "{what}: merge: {}", String::from_utf8_lossy(&o.stderr));
+    };
+    let (expected, expected_status) = {
+        let t = tempfile::tempdir().expect("tempdir");
+        template(t.path());
+        diverge(t.path());
+        merge_conflicts(t.path(), "uninterrupted");
+        (snapshot(t.path()), ox(t.path(), &["status", "--porcelain"]))
+    };
+    assert!(expected_status.contains("UU notes.txt"), "{expected_status}");
+    crash_trials(
+        "merge",
+        &["merge", "other"],
+        &diverge,
+        &|dir, what| {
+            // The next command completes an interrupted merge; a merge that
+            // was not under way yet is simply run again.
+            ox(dir, &["status"]);
+            if !dir.join(".oxen/MERGE_HEAD").exists() {
+                merge_conflicts(dir, what);
+            }
+        },
+        &|dir, what| {
+            assert!(!dir.join(".oxen/CHECKOUT").exists(), "{what}: record left");
+            assert_eq!(snapshot(dir), expected, "{what}");
+            assert_eq!(ox(dir, &["status", "--porcelain"]), expected_status, "{what}");
+            no_tmp_left(dir, what);
+            ox(dir, &["merge", "--abort"]);
         },
     );
 }

@@ -306,6 +306,7 @@ fn clone_into(
             local: oxen_repo::LocalChanges::Discard,
             head: oxen_repo::HeadMove::Advance { head: oxen_refs::Head::Branch(b.clone()), old: None, new: tip },
             message: format!("clone: from {url}"),
+            overlay: vec![],
         };
         repo.transition(&t, &NoProgress)?;
         commit = Some(tip);

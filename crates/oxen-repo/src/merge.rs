@@ -15,7 +15,7 @@ use oxen_tabular::merge::{MergeOptions, MergeOutcome as TableOutcome};
 use oxen_tabular::TabularFormat;
 
 use crate::tree::FlatEntry;
-use crate::{HeadMove, LocalChanges, Repo, RepoError, Result, Transition};
+use crate::{HeadMove, LocalChanges, Overlay, Repo, RepoError, Result, Transition};
 
 /// How a merge ended.
 #[derive(Clone, Debug, PartialEq)]
@@ -211,7 +211,14 @@ impl Repo {
         let advance = |old: Option<ContentId>, new: ContentId, tree: ContentId, how: &str| -> Result<()> {
             let head = HeadMove::Advance { head: head.clone(), old, new };
             let message = format!("merge {label}: {how}");
-            let t = Transition { op: "merge".into(), target: tree, local: LocalChanges::Refuse, head, message };
+            let t = Transition {
+                op: "merge".into(),
+                target: tree,
+                local: LocalChanges::Refuse,
+                head,
+                message,
+                overlay: vec![],
+            };
             self.transition(&t, &NoProgress)?;
             Ok(())
         };
@@ -331,24 +338,28 @@ impl Repo {
             advance(Some(ours), commit, tree, "Merge made")?;
             return Ok(MergeOutcome::Merged(commit));
         }
+        conflicts.sort_by(|a, b| a.path.cmp(&b.path));
+        let paths: Vec<RepoPath> = conflicts.iter().map(|c| c.path.clone()).collect();
+        // The details of table conflicts go first: on their own (a kill
+        // before the transition is recorded) they are ignored and replaced
+        // by the next merge. Markers and merge state then land together.
+        self.write_table_conflicts(&conflicts)?;
+        let overlay = conflict_files
+            .into_iter()
+            .map(|(path, contents)| {
+                let exec = merged.get(&path).is_some_and(|e| e.mode == oxen_object::mode::EXEC);
+                Overlay { path, contents, exec }
+            })
+            .collect();
         let t = Transition {
             op: "merge".into(),
             target: tree,
             local: LocalChanges::Refuse,
-            head: HeadMove::Keep,
+            head: HeadMove::BeginMerge(MergeState { theirs: *theirs, message, conflicts: paths }),
             message: String::new(),
+            overlay,
         };
         self.transition(&t, &NoProgress)?;
-        for (p, id) in conflict_files {
-            // Streamed from the store (verified): a conflicted table may be large.
-            let exec = merged.get(&p).is_some_and(|e| e.mode == oxen_object::mode::EXEC);
-            let mut src = self.versions.open(&id)?;
-            self.worktree.write_file(&p, &mut src, exec).map_err(|e| crate::worktree::wt_error(self, &p, e))?;
-        }
-        conflicts.sort_by(|a, b| a.path.cmp(&b.path));
-        let paths: Vec<RepoPath> = conflicts.iter().map(|c| c.path.clone()).collect();
-        self.set_merge_state(Some(&MergeState { theirs: *theirs, message, conflicts: paths }))?;
-        self.write_table_conflicts(&conflicts)?;
         Ok(MergeOutcome::Conflicts(conflicts))
     }
 

@@ -29,7 +29,7 @@ use rayon::prelude::*;
 
 use crate::tree::FlatEntry;
 use crate::worktree::{wt_error, CheckoutReport};
-use crate::{Repo, RepoError, Result};
+use crate::{MergeState, Repo, RepoError, Result};
 
 /// What a transition does about local changes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,8 +57,13 @@ impl LocalChanges {
 /// What HEAD does once the work tree and index match the target.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HeadMove {
-    /// HEAD stays (a merge with conflicts: the merge commit moves it later).
+    /// HEAD stays (`merge --abort`).
     Keep,
+    /// HEAD stays and this merge is in progress (a merge with conflicts:
+    /// the merge commit moves HEAD later). Recorded with the transition, so
+    /// an interrupted merge never leaves conflict markers without the merge
+    /// state that explains them, nor the state without the markers.
+    BeginMerge(MergeState),
     /// HEAD names this branch, or is detached at this commit (checkout, switch).
     Set(Head),
     /// What HEAD points at moves from `old` to `new`: its branch, with
@@ -85,8 +90,23 @@ pub struct Transition {
     /// What HEAD does at the end.
     pub head: HeadMove,
     /// The reflog message for HEAD's move (`checkout: moving from a to
-    /// b`, `reset: moving to HEAD~1`, ...); unused with [`HeadMove::Keep`].
+    /// b`, `reset: moving to HEAD~1`, ...); unused when HEAD stays.
     pub message: String,
+    /// Work-tree files that differ from the target on purpose, written from
+    /// stored contents after the target's files while their index entries
+    /// stay the target's: a conflicted merge's files with markers.
+    pub overlay: Vec<Overlay>,
+}
+
+/// A work-tree file of a [`Transition`] that is not the target's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Overlay {
+    /// Where it goes.
+    pub path: RepoPath,
+    /// The stored contents written there.
+    pub contents: ContentId,
+    /// Whether it is executable.
+    pub exec: bool,
 }
 
 /// A transition found interrupted and completed.
@@ -119,19 +139,32 @@ impl Record {
         let hex = |o: Option<ContentId>| o.map(|i| i.to_hex()).unwrap_or_else(|| "none".into());
         let head = match &self.t.head {
             HeadMove::Keep => "keep".to_string(),
+            HeadMove::BeginMerge(m) => format!("begin-merge {}", m.theirs),
             HeadMove::Set(Head::Branch(b)) => format!("set-branch {b}"),
             HeadMove::Set(Head::Detached(id)) => format!("set-detached {id}"),
             HeadMove::Advance { head: Head::Branch(b), old, new } => format!("advance-branch {b} {} {new}", hex(*old)),
             HeadMove::Advance { head: Head::Detached(_), new, .. } => format!("advance-detached {new}"),
         };
-        format!(
+        let mut out = format!(
             "{RECORD_MAGIC}\nop {}\nfrom {}\nto {}\nlocal {}\nhead {head}\nmsg {}\n",
             self.t.op,
             hex(self.from),
             self.t.target,
             self.t.local.as_str(),
             self.t.message.replace(['\n', '\r'], " ")
-        )
+        );
+        // Paths and the merge message may hold any byte: hex.
+        if let HeadMove::BeginMerge(m) = &self.t.head {
+            out.push_str(&format!("merge-msg {}\n", to_hex(m.message.as_bytes())));
+            for c in &m.conflicts {
+                out.push_str(&format!("conflict {}\n", to_hex(c.as_bytes())));
+            }
+        }
+        for o in &self.t.overlay {
+            let x = if o.exec { "x" } else { "-" };
+            out.push_str(&format!("overlay {} {x} {}\n", o.contents, to_hex(o.path.as_bytes())));
+        }
+        out
     }
 
     fn decode(text: &str) -> Option<Record> {
@@ -158,6 +191,9 @@ impl Record {
         let branch = |s: &str| BranchName::new(s).ok();
         let head = match words.as_slice() {
             ["keep"] => HeadMove::Keep,
+            ["begin-merge", theirs] => {
+                HeadMove::BeginMerge(MergeState { theirs: id(theirs)?, message: String::new(), conflicts: vec![] })
+            }
             ["set-branch", b] => HeadMove::Set(Head::Branch(branch(b)?)),
             ["set-detached", c] => HeadMove::Set(Head::Detached(id(c)?)),
             ["advance-branch", b, old, new] => {
@@ -172,8 +208,40 @@ impl Record {
         // Written after the fields above; a record without it (an older
         // oxen) logs the operation's name.
         let message = field("msg").unwrap_or_else(|| op.clone());
-        Some(Record { from, t: Transition { op, target, local, head, message } })
+        let mut head = head;
+        let mut overlay = Vec::new();
+        for line in lines {
+            let (key, rest) = line.split_once(' ')?;
+            let path = |h: &str| RepoPath::new(from_hex(h)?).ok();
+            match (key, &mut head) {
+                ("merge-msg", HeadMove::BeginMerge(m)) => m.message = String::from_utf8(from_hex(rest)?).ok()?,
+                ("conflict", HeadMove::BeginMerge(m)) => m.conflicts.push(path(rest)?),
+                ("overlay", _) => {
+                    let mut w = rest.split(' ');
+                    let contents = id(w.next()?)?;
+                    let exec = match w.next()? {
+                        "x" => true,
+                        "-" => false,
+                        _ => return None,
+                    };
+                    overlay.push(Overlay { path: path(w.next()?)?, contents, exec });
+                }
+                _ => return None,
+            }
+        }
+        Some(Record { from, t: Transition { op, target, local, head, message, overlay } })
     }
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn from_hex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
 }
 
 /// One reason a refusing transition cannot go ahead.
@@ -244,7 +312,7 @@ impl Repo {
         };
         let record = Record { from, t: t.clone() };
         oxen_store::write_atomic(&self.layout.tmp_dir(), &self.record_path(), record.encode().as_bytes())?;
-        let report = self.execute(&plan, progress)?;
+        let report = self.execute(&plan, &t.overlay, progress)?;
         self.move_head(&t.head, &t.message)?;
         self.clear_record()?;
         Ok(report)
@@ -258,10 +326,10 @@ impl Repo {
             LocalChanges::Refuse => plan_of(self.diff_trees(rec.from.as_ref(), Some(&rec.t.target))?),
             LocalChanges::Discard => self.discard_plan(&rec.t.target)?,
         };
-        for p in plan.writes.keys().chain(&plan.removals) {
+        for p in plan.writes.keys().chain(&plan.removals).chain(rec.t.overlay.iter().map(|o| &o.path)) {
             self.worktree.remove_leftover_tmp(p);
         }
-        let report = self.execute(&plan, progress)?;
+        let report = self.execute(&plan, &rec.t.overlay, progress)?;
         let note = match self.move_head(&rec.t.head, &rec.t.message) {
             Ok(()) => None,
             // The branch moved meanwhile (another command moved it): the
@@ -288,6 +356,7 @@ impl Repo {
     fn move_head(&self, head: &HeadMove, message: &str) -> Result<()> {
         match head {
             HeadMove::Keep => {}
+            HeadMove::BeginMerge(m) => self.set_merge_state(Some(m))?,
             // Logged even when HEAD already names it, as git logs a
             // checkout of the current branch; a resumed transition whose
             // HEAD had already moved logs once more, which loses nothing.
@@ -438,9 +507,16 @@ impl Repo {
 
     /// Carry out a plan: removals first (so a file can give way to a
     /// directory), then every directory once, then the files in parallel,
-    /// then the index in one transaction.
-    fn execute(&self, plan: &Plan, progress: &dyn Progress) -> Result<CheckoutReport> {
-        self.apply_to_worktree(&plan.writes, &plan.removals, progress)
+    /// then the index in one transaction; then the overlay, every time (it
+    /// is not in the plan, which compares trees).
+    fn execute(&self, plan: &Plan, overlay: &[Overlay], progress: &dyn Progress) -> Result<CheckoutReport> {
+        let report = self.apply_to_worktree(&plan.writes, &plan.removals, progress)?;
+        for o in overlay {
+            // Streamed from the store (verified): a conflicted table may be large.
+            let mut src = self.versions.open(&o.contents)?;
+            self.worktree.write_file(&o.path, &mut src, o.exec).map_err(|e| wt_error(self, &o.path, e))?;
+        }
+        Ok(report)
     }
 }
 
@@ -456,4 +532,34 @@ fn plan_of(changes: Vec<crate::TreeChange>) -> Plan {
         }
     }
     Plan { writes, removals }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_with_a_merge_and_overlay_reads_back_whole() {
+        let id = ContentId::of;
+        let odd = RepoPath::new(b"dir/new\nline \xff.csv".to_vec()).unwrap();
+        let t = Transition {
+            op: "merge".into(),
+            target: id(b"tree"),
+            local: LocalChanges::Refuse,
+            head: HeadMove::BeginMerge(MergeState {
+                theirs: id(b"theirs"),
+                message: "Merge 'x'\n\nwith a body\n".into(),
+                conflicts: vec![odd.clone(), RepoPath::new(b"b.txt".to_vec()).unwrap()],
+            }),
+            message: String::new(),
+            overlay: vec![Overlay { path: odd, contents: id(b"marked"), exec: true }],
+        };
+        let rec = Record { from: Some(id(b"from")), t: t.clone() };
+        let back = Record::decode(&rec.encode()).expect("decodes");
+        assert_eq!(back.t, t);
+        assert_eq!(back.from, rec.from);
+        // Damaged extra lines are refused, not half read.
+        assert!(Record::decode(&format!("{}overlay zz - 00\n", rec.encode())).is_none());
+        assert!(Record::decode(&format!("{}conflict 0\n", rec.encode())).is_none());
+    }
 }

@@ -35,6 +35,7 @@ pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
             local: oxen_repo::LocalChanges::Discard,
             head: oxen_repo::HeadMove::Keep,
             message: String::new(),
+            overlay: vec![],
         };
         repo.transition(&t, &oxen_store::NoProgress)?;
         repo.set_merge_state(None)?;

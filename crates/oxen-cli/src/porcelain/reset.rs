@@ -44,6 +44,7 @@ pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
             local: LocalChanges::Discard,
             head: HeadMove::Advance { head: head.clone(), old, new: target },
             message: message.clone(),
+            overlay: vec![],
         };
         repo.transition(&t, &oxen_store::NoProgress)?;
     } else {

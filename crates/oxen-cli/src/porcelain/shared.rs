@@ -104,6 +104,7 @@ pub(crate) fn switch_to(
             local,
             head: HeadMove::Set(new_head.clone()),
             message: format!("checkout: moving from {old_head} to {target}"),
+            overlay: vec![],
         };
         let r = repo.transition(&t, &bar)?;
         bar.finish();
@@ -168,6 +169,7 @@ pub(crate) fn create_and_switch(
         local,
         head: HeadMove::Set(Head::Branch(branch.clone())),
         message: format!("checkout: moving from {old_head} to {name}"),
+        overlay: vec![],
     };
     repo.transition(&t, &Bar::files("Checking out"))?;
     warn_left_behind(repo, &old_head, &Head::Branch(branch), err)?;
