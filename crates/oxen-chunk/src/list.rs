@@ -43,7 +43,7 @@ pub struct ChunkList {
 }
 
 /// Why bytes are not a chunk list, or chunks cannot form one.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ChunkListError {
     /// The bytes do not start with the chunk-list magic.
     #[error("not a chunk list (bad magic)")]
