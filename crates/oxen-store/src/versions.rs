@@ -831,6 +831,112 @@ impl Versions {
         Ok(id)
     }
 
+    /// Which of `ids` are not stored (as whole contents, chunks or chunk
+    /// lists), in their order: one database transaction for the batch, for
+    /// has-chunk queries in sync.
+    pub fn missing(&self, ids: &[ContentId]) -> Result<Vec<ContentId>> {
+        let mut out = Vec::new();
+        let Some(s) = &self.segments else {
+            return Ok(ids.iter().filter(|id| !self.path(id).is_file()).copied().collect());
+        };
+        let pending = s.pending.lock().map_err(poisoned)?;
+        let txn = s.env.begin_ro_txn()?;
+        for id in ids {
+            let recorded = match txn.get(s.table, id.as_bytes()) {
+                Ok(v) => Loc::decode(v).is_some(),
+                Err(lmdb::Error::NotFound) => false,
+                Err(e) => return Err(e.into()),
+            };
+            if !recorded && !pending.contains_key(id) && !self.path(id).is_file() {
+                out.push(*id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The chunk list of stored contents, if they are stored chunked (`None`
+    /// for whole contents). Checked for shape, not against the chunks.
+    pub fn chunk_list(&self, id: &ContentId) -> Result<Option<ChunkList>> {
+        let Some(s) = &self.segments else { return Ok(None) };
+        let Some(loc) = s.lookup(id)? else {
+            return if self.path(id).is_file() { Ok(None) } else { Err(StoreError::MissingObject(*id)) };
+        };
+        if loc.kind != Kind::ChunkList {
+            return Ok(None);
+        }
+        let sp = s.path(&loc.segment);
+        let corrupt = |problem| StoreError::CorruptContent {
+            path: None,
+            content: CorruptContent { id: *id, file: sp.clone(), problem },
+        };
+        let f = File::open(&sp).map_err(|e| StoreError::io(&sp, e))?;
+        let available = f.metadata().map_err(|e| StoreError::io(&sp, e))?.len().saturating_sub(loc.offset);
+        if available < loc.len {
+            return Err(corrupt(Mismatch::Short { expected: loc.len, found: available }));
+        }
+        let mut b = vec![0u8; loc.len as usize];
+        std::os::unix::fs::FileExt::read_exact_at(&f, &mut b, loc.offset).map_err(|e| StoreError::io(&sp, e))?;
+        let list = ChunkList::decode(&b).map_err(|e| corrupt(Mismatch::ChunkList(e)))?;
+        if list.total_len() != loc.raw_len {
+            return Err(corrupt(Mismatch::ChunkList(ChunkListError::BadTotal(list.total_len()))));
+        }
+        Ok(Some(list))
+    }
+
+    /// Store one chunk (compressed when that pays), as received in sync;
+    /// returns its id. Recorded by the next [`Versions::flush`].
+    pub fn write_chunk(&self, bytes: &[u8]) -> Result<ContentId> {
+        let id = ContentId::of(bytes);
+        if self.has(&id) {
+            return Ok(id);
+        }
+        let Some(s) = &self.segments else { return self.write_bytes(bytes) };
+        let what = Path::new("<chunk>");
+        let e = Encoder::new().and_then(|mut enc| enc.encode(bytes).map(|e| (e.codec, e.bytes.into_owned())));
+        let (codec, stored) = e.map_err(|e| StoreError::io(what, e))?;
+        s.append_record(&id, &stored, bytes.len() as u64, codec, Kind::Bytes)?;
+        Ok(id)
+    }
+
+    /// Record `list` as the contents `id` (sync's receiving side): every
+    /// chunk must be stored, and their bytes in order must hash to `id`
+    /// (read back and checked, in bounded memory) before the list is
+    /// appended; otherwise nothing is written. Call [`Versions::flush`]
+    /// after, as for any write.
+    pub fn write_chunk_list(&self, id: &ContentId, list: &ChunkList) -> Result<()> {
+        if self.has(id) {
+            return Ok(());
+        }
+        let Some(s) = &self.segments else {
+            return Err(StoreError::io(&self.dir, io::Error::other("chunk lists need a store with segments")));
+        };
+        let mut reader = ChunkReader {
+            file_id: *id,
+            list_file: PathBuf::from("<chunk list>"),
+            undecoded: None,
+            list: list.clone(),
+            total: list.total_len(),
+            next: 0,
+            buf: Vec::new(),
+            pos: 0,
+            segments: s.clone(),
+            dir: self.dir.clone(),
+            open: None,
+        };
+        let (actual, _) = ContentId::of_reader(&mut reader).map_err(|e| match CorruptContent::from_io(&e) {
+            Some(c) => StoreError::CorruptContent { path: None, content: c.clone() },
+            None => StoreError::io(&self.dir, e),
+        })?;
+        if actual != *id {
+            return Err(StoreError::Corrupt(*id, actual));
+        }
+        if list.chunks().is_empty() {
+            s.append(id, b"")
+        } else {
+            s.append_record(id, &list.encode(), list.total_len(), Codec::Raw, Kind::ChunkList)
+        }
+    }
+
     /// Store streamed contents that must hash to `expected` (the pack
     /// receive path): verified while copying, and never made visible if the
     /// bytes do not match.
@@ -1205,5 +1311,40 @@ mod tests {
         let head = &bytes[off as usize - 24..off as usize];
         assert_eq!(&head[..16], id.as_bytes());
         assert_eq!(head[16..24], 14u64.to_le_bytes());
+    }
+
+    #[test]
+    fn chunks_and_lists_written_one_by_one_as_sync_will() {
+        let (_d, _db, src) = store();
+        let data = noise(6, 3 << 20);
+        let (id, _) = src.write_reader(&data[..], Path::new("big")).unwrap();
+        src.flush().unwrap();
+        let list = src.chunk_list(&id).unwrap().expect("chunked");
+        assert_eq!(list.total_len(), data.len() as u64);
+        let ids: Vec<ContentId> = list.chunks().iter().map(|c| c.id).collect();
+
+        let (_d2, _db2, dst) = store();
+        assert_eq!(dst.missing(&ids).unwrap(), ids);
+        // A list whose chunks are not all there is refused, nothing written.
+        let first = src.read_all(&ids[0]).unwrap();
+        assert_eq!(dst.write_chunk(&first).unwrap(), ids[0]);
+        assert_eq!(dst.missing(&ids).unwrap(), ids[1..].to_vec());
+        let e = dst.write_chunk_list(&id, &list).unwrap_err();
+        assert!(matches!(e.corrupt_content(), Some(c) if matches!(c.problem, Mismatch::MissingChunk { .. })), "{e}");
+        assert!(!dst.has(&id));
+        for c in &ids[1..] {
+            dst.write_chunk(&src.read_all(c).unwrap()).unwrap();
+        }
+        assert!(dst.missing(&ids).unwrap().is_empty());
+        // A list that does not reassemble to the id is refused.
+        let other = ContentId::of(b"something else");
+        assert!(matches!(dst.write_chunk_list(&other, &list), Err(StoreError::Corrupt(..))));
+        dst.write_chunk_list(&id, &list).unwrap();
+        dst.flush().unwrap();
+        assert_eq!(dst.read_all(&id).unwrap(), data);
+        assert_eq!(dst.chunk_list(&id).unwrap(), Some(list));
+        // Whole contents have no list.
+        let small = dst.write_bytes(b"small").unwrap();
+        assert_eq!(dst.chunk_list(&small).unwrap(), None);
     }
 }
