@@ -199,3 +199,55 @@ fn threshold() {
         println!("{kib}{mark} | {:.2} | {:.1}", share / trials as f64, chunks as f64 / trials as f64);
     }
 }
+
+#[test]
+#[ignore = "measurement: run by hand"]
+fn csv_row_edit() {
+    // A numeric CSV of OXEN_MEASURE_MB MiB, stored as compressed chunks;
+    // then one row in the middle edited (a value made longer, so the bytes
+    // after it shift) and stored again: what the second version adds.
+    let size = mb() << 20;
+    let mut rng = Rng(42);
+    let mut csv = b"id,x,y,label,score\n".to_vec();
+    let mut i = 0u64;
+    while csv.len() < size {
+        let v = rng.next();
+        csv.extend_from_slice(
+            format!(
+                "{i},{}.{:04},{},{},{}\n",
+                v % 1000,
+                (v >> 10) % 10000,
+                (v >> 24) % 7,
+                (v >> 32) % 100_000,
+                v >> 50
+            )
+            .as_bytes(),
+        );
+        i += 1;
+    }
+    let mut enc = Encoder::new().unwrap();
+    let mut seen = HashSet::new();
+    let mut store = |data: &[u8]| {
+        let mut added = 0u64;
+        chunk_stream_with(data, ChunkParams::DEFAULT, |ch| {
+            if seen.insert(ch.id) {
+                added += enc.encode(ch.data)?.bytes.len() as u64;
+            }
+            Ok::<_, std::io::Error>(())
+        })
+        .unwrap();
+        added
+    };
+    let first = store(&csv);
+    let mid = csv.len() / 2;
+    let row = mid + csv[mid..].iter().position(|&b| b == b'\n').unwrap() + 1;
+    let comma = row + csv[row..].iter().position(|&b| b == b',').unwrap();
+    csv.splice(comma..comma, *b"999");
+    let second = store(&csv);
+    println!(
+        "{} MiB numeric CSV: stored {:.3} of raw; one edited row adds {} KiB",
+        mb(),
+        first as f64 / size as f64,
+        second >> 10
+    );
+}
