@@ -112,6 +112,9 @@ fn base(root: &Path) -> (PathBuf, PathBuf) {
     write(&remote, "a.txt", "a\n");
     ox(&remote, &["add", "."]);
     ox(&remote, &["commit", "-m", "first"]);
+    // Pushed to below: only a bare repository takes a push to its
+    // checked-out branch.
+    ox(&remote, &["config", "core.bare", "true"]);
     ox(root, &["clone", remote.to_str().unwrap(), "base"]);
     let base = root.join("base");
     write(&base, "small.txt", "small contents\n");

@@ -37,7 +37,7 @@ fn big_repo(root: &Path) {
             parent = repo.write_commit(&c).unwrap();
         }
         let main = oxen_refs::BranchName::new("main").unwrap().to_ref();
-        repo.refs().update(&main, Some(parent), oxen_refs::Expect::Any).unwrap();
+        repo.refs().update(&main, Some(parent), oxen_refs::Expect::Any, "test").unwrap();
     }
     for i in 0..3000 {
         write(root, &format!("a-rather-long-directory-name/file-number-{i:05}.txt"), format!("line {i}\nchanged\n"));

@@ -62,8 +62,8 @@ fn commit(repo: &Repo, files: &[(&str, &[u8])], parents: Vec<ContentId>, msg: &s
     for (p, b) in files {
         let id = repo.versions.write_bytes(b).unwrap();
         let tabular = p.ends_with(".csv").then(|| TabularMeta {
-            format: "csv".into(),
-            columns: vec![Column { name: "id".into(), dtype: "int".into() }],
+            format: oxen_object::TabularFormat::Csv,
+            columns: vec![Column { name: "id".into(), dtype: oxen_object::ColumnType::Int }],
             rows: 2,
         });
         map.insert(

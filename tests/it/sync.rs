@@ -423,7 +423,7 @@ fn plumbing_over_pipes_and_local_path_remotes() {
     std::fs::create_dir_all(&a).unwrap();
     std::fs::create_dir_all(&b).unwrap();
     ox(&a, &["init"]);
-    ox(&b, &["init"]);
+    ox(&b, &["init", "--bare"]);
     write(&a, "x/y.txt", b"piped\n");
     ox(&a, &["add", "-A"]);
     ox(&a, &["commit", "-m", "one"]);

@@ -118,7 +118,10 @@ pub fn spawn_server(sync_dir: &Path, log: &Path, extra: &[&str]) -> (Child, Stri
     let log = std::fs::File::create(log).unwrap();
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("oxen-server"))
         .env("SYNC_DIR", sync_dir)
-        .args(["start", "--host", "127.0.0.1", "--port", "0"])
+        .args(["start", "--host", "127.0.0.1"])
+        // An ephemeral port unless the caller names one (a restart on the
+        // same address).
+        .args(if extra.contains(&"--port") { &[][..] } else { &["--port", "0"][..] })
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(log)

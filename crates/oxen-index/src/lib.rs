@@ -13,8 +13,8 @@ mod worktree;
 
 pub use entry::{FileStat, IndexEntry, Tracking};
 pub use stage::{
-    hash_file, paths_to_remove, remove_paths, stage_cacheinfo, stage_paths, tracking_for, HashedFile, StageOptions,
-    StageReport,
+    hash_file, paths_to_remove, remove_paths, stage_cacheinfo, stage_paths, tabular_meta, tracking_for, HashedFile,
+    StageOptions, StageReport,
 };
 pub use status::{status, Change, Status, StatusEntry};
 pub use walk::{walk_work_tree, Walk, WalkOptions, WorkFile};
@@ -49,7 +49,8 @@ pub enum IndexError {
     /// The stores failed underneath.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// A tabular file could not be parsed for its schema while staging.
+    /// Reading a table for its schema failed (I/O; a table that does not
+    /// parse is staged as plain bytes, not an error).
     #[error(transparent)]
     Tabular(#[from] oxen_tabular::TabularError),
 }

@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 
 use oxen_hash::ContentId;
-use oxen_object::TabularMeta;
+use oxen_object::{TabularFormat, TabularMeta};
 use oxen_path::RepoPath;
+use oxen_tabular::{Source, TabularError};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use oxen_store::{Db, Progress, StoreError, Versions};
@@ -21,26 +22,50 @@ use crate::{Index, IndexError, Result};
 pub struct HashedFile {
     /// Content id.
     pub id: ContentId,
-    /// Regular or tabular.
+    /// Tabular when a schema was recorded, else regular.
     pub tracking: Tracking,
-    /// Schema and rows for tabular files.
+    /// Schema and rows of a tabular file that parses (read only when the
+    /// file is stored).
     pub tabular: Option<TabularMeta>,
+    /// Why a file named like a table is stored as plain bytes: one line
+    /// naming the file, for the caller to show as a warning.
+    pub warning: Option<String>,
 }
 
 /// Tracking type of a path, by extension.
 pub fn tracking_for(path: &RepoPath) -> Tracking {
-    if oxen_tabular::format_for(&path.to_str_lossy()).is_some() {
+    if TabularFormat::from_name(path.as_bytes()).is_some() {
         Tracking::Tabular
     } else {
         Tracking::Regular
     }
 }
 
+/// The schema recorded for the table at `path` (read from `source`,
+/// streaming), if its name says it is a table and it parses. A table that
+/// does not parse is not an error: it is versioned as plain bytes, and the
+/// second value is a one-line warning naming the file and saying why.
+pub fn tabular_meta(path: &RepoPath, source: &Source) -> Result<(Option<TabularMeta>, Option<String>)> {
+    let Some(format) = TabularFormat::from_name(path.as_bytes()) else { return Ok((None, None)) };
+    meta_or_warning(oxen_tabular::schema(&path.quoted(), format, source))
+}
+
+fn meta_or_warning(r: oxen_tabular::Result<oxen_tabular::Schema>) -> Result<(Option<TabularMeta>, Option<String>)> {
+    match r {
+        Ok(s) => Ok((Some(s.to_meta()), None)),
+        Err(TabularError::NotParsable(np)) => {
+            Ok((None, Some(format!("{} does not parse as {} ({}); stored as plain bytes", np.path, np.format, np.why))))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Hash one work-tree file (a symlink hashes its target bytes: a link is
 /// versioned as a link, never followed), optionally writing its contents
-/// into the versions store, and read the schema of tabular files. The file
-/// is opened through the work-tree handle, never through a symlinked
-/// directory.
+/// into the versions store. A stored table also gets its schema read (a
+/// symlink named like one does not); without `write` only the id is
+/// computed (what status and checkout need to compare). The file is opened
+/// through the work-tree handle, never through a symlinked directory.
 pub fn hash_file(
     versions: &Versions,
     wt: &WorkTree,
@@ -50,7 +75,8 @@ pub fn hash_file(
 ) -> Result<HashedFile> {
     let abs = wt.abs(path);
     let gone = || StoreError::io(&abs, std::io::Error::new(std::io::ErrorKind::NotFound, "not in the work tree"));
-    let id = if stat.mode == oxen_object::mode::SYMLINK {
+    let symlink = stat.mode == oxen_object::mode::SYMLINK;
+    let id = if symlink {
         let bytes = wt.read_link(path).map_err(|e| StoreError::io(&abs, e))?;
         if write {
             versions.write_bytes(&bytes)?
@@ -65,16 +91,15 @@ pub fn hash_file(
             ContentId::of_reader(f).map_err(|e| StoreError::io(&abs, e))?.0
         }
     };
-    let tracking = tracking_for(path);
-    let tabular = match (tracking, stat.mode) {
-        (Tracking::Tabular, m) if m != oxen_object::mode::SYMLINK => {
-            let format = oxen_tabular::format_for(&path.to_str_lossy()).unwrap_or("csv");
+    let (tabular, warning) = match TabularFormat::from_name(path.as_bytes()) {
+        Some(format) if write && !symlink => {
             let f = wt.open_file(path).map_err(|e| StoreError::io(&abs, e))?.ok_or_else(gone)?;
-            Some(oxen_tabular::infer_file(f, format, &abs.display().to_string())?)
+            meta_or_warning(oxen_tabular::schema_of_file(f, format, &path.quoted()))?
         }
-        _ => None,
+        _ => (None, None),
     };
-    Ok(HashedFile { id, tracking, tabular })
+    let tracking = if tabular.is_some() { Tracking::Tabular } else { Tracking::Regular };
+    Ok(HashedFile { id, tracking, tabular, warning })
 }
 
 /// Staging settings.
@@ -110,10 +135,11 @@ pub struct StageReport {
 /// Stage repository paths (the root = everything): files are hashed
 /// unless the stat cache says they are unchanged, directories recurse, and
 /// tracked files that vanished are unstaged. Hashing runs in parallel; all
-/// index changes commit in one transaction, so a failure (an unreadable file,
-/// a malformed CSV, a name no tree may hold) leaves the index as it was.
-/// Every name the walk finds is staged or the whole call fails: nothing is
-/// skipped in silence. `progress` hears how many files will be hashed and
+/// index changes commit in one transaction, so a failure (an unreadable
+/// file, a name no tree may hold) leaves the index as it was. Every name the
+/// walk finds is staged or the whole call fails: nothing is skipped in
+/// silence. Contents are never refused: a table that does not parse is
+/// staged as plain bytes with a warning in the report. `progress` hears how many files will be hashed and
 /// how many are done.
 pub fn stage_paths(
     wt: &WorkTree,
@@ -198,17 +224,19 @@ pub fn stage_paths(
     report.unchanged = candidates.len() - todo.len();
     progress.start(todo.len() as u64);
     let done = AtomicU64::new(0);
-    let hashed: Vec<Result<(RepoPath, IndexEntry)>> = todo
+    let hashed: Vec<Result<(RepoPath, IndexEntry, Option<String>)>> = todo
         .par_iter()
         .map(|(p, st)| {
             let h = hash_file(versions, wt, p, st, true)?;
             progress.update(done.fetch_add(1, Ordering::Relaxed) + 1, 0);
-            Ok(((*p).clone(), IndexEntry { id: h.id, stat: **st, tracking: h.tracking, tabular: h.tabular }))
+            let e = IndexEntry { id: h.id, stat: **st, tracking: h.tracking, tabular: h.tabular };
+            Ok(((*p).clone(), e, h.warning))
         })
         .collect();
     let mut changes: Vec<(RepoPath, Option<IndexEntry>)> = Vec::with_capacity(hashed.len() + removals.len());
     for h in hashed {
-        let (p, e) = h?;
+        let (p, e, warning) = h?;
+        report.warnings.extend(warning);
         match index.entries.get(&p) {
             None => report.added.push(p.clone()),
             Some(old) if old.id != e.id || old.stat.mode != e.stat.mode => report.updated.push(p.clone()),
@@ -272,26 +300,31 @@ pub fn remove_paths(db: &Db, paths: &[RepoPath], recursive: bool) -> Result<Vec<
 /// Stage a known content id at a path without reading the work tree
 /// (`update-index --cacheinfo`). The stat is left empty so the next status
 /// re-hashes the file. Tabular metadata is read from the versions store
-/// when the contents are there.
-pub fn stage_cacheinfo(db: &Db, versions: &Versions, mode: u32, id: ContentId, path: &RepoPath) -> Result<()> {
+/// when the contents are there; the warning, if any, says why a table is
+/// staged as plain bytes.
+pub fn stage_cacheinfo(
+    db: &Db,
+    versions: &Versions,
+    mode: u32,
+    id: ContentId,
+    path: &RepoPath,
+) -> Result<Option<String>> {
     if path.is_root() {
         return Err(oxen_path::PathError::BadName { path: Default::default(), why: "empty name" }.into());
     }
-    let tracking = tracking_for(path);
-    let label = path.to_str_lossy();
-    let tabular = match (tracking, oxen_tabular::format_for(&label)) {
-        (Tracking::Tabular, Some(fmt)) if versions.has(&id) && fmt != "parquet" => {
-            let f = versions.open(&id)?;
-            Some(oxen_tabular::infer_reader(f, fmt, &label)?)
-        }
-        (Tracking::Tabular, Some("parquet")) => {
-            Some(TabularMeta { format: "parquet".into(), columns: vec![], rows: 0 })
-        }
-        _ => None,
+    let (tabular, warning) = if versions.has(&id) && mode != oxen_object::mode::SYMLINK {
+        let v = versions.clone();
+        let source = Source::reader(move || {
+            v.open(&id).map(|b| Box::new(b) as Box<dyn std::io::Read + Send>).map_err(std::io::Error::other)
+        });
+        tabular_meta(path, &source)?
+    } else {
+        (None, None)
     };
+    let tracking = if tabular.is_some() { Tracking::Tabular } else { Tracking::Regular };
     // The size is known from the store; the rest of the stat stays empty so
     // the next status re-hashes the work-tree file.
     let stat = FileStat { mode, size: versions.size(&id)?, ..Default::default() };
     Index::apply(db, &[(path.clone(), Some(IndexEntry { id, stat, tracking, tabular }))])?;
-    Ok(())
+    Ok(warning)
 }

@@ -24,10 +24,22 @@ fn text(max: usize) -> impl Strategy<Value = String> {
 }
 
 fn tabular() -> impl Strategy<Value = TabularMeta> {
-    let column =
-        (text(12), prop::sample::select(vec!["int", "float", "bool", "str", "null", ""]).prop_map(String::from))
-            .prop_map(|(name, dtype)| Column { name, dtype });
-    (text(8), vec(column, 0..4), any::<u64>()).prop_map(|(format, columns, rows)| TabularMeta { format, columns, rows })
+    use oxen_object::{ColumnType, TabularFormat};
+    let dtype = prop::sample::select(vec![
+        ColumnType::Int,
+        ColumnType::Float,
+        ColumnType::Bool,
+        ColumnType::Str,
+        ColumnType::Null,
+    ]);
+    let format = prop::sample::select(vec![
+        TabularFormat::Csv,
+        TabularFormat::Tsv,
+        TabularFormat::Jsonl,
+        TabularFormat::Parquet,
+    ]);
+    let column = (text(12), dtype).prop_map(|(name, dtype)| Column { name, dtype });
+    (format, vec(column, 0..4), any::<u64>()).prop_map(|(format, columns, rows)| TabularMeta { format, columns, rows })
 }
 
 fn entry() -> impl Strategy<Value = IndexEntry> {

@@ -13,6 +13,12 @@ use oxen_hash::ContentId;
 
 use crate::{malformed, ObjectError};
 
+/// The most parents a commit may have. git sets no limit, but nothing
+/// real comes close (the largest octopus merge in Linux has 66 parents),
+/// and every parent costs a walk step in every history question: a commit
+/// naming 100,000 parents is an attack, not a merge.
+pub const MAX_PARENTS: usize = 128;
+
 /// Who made a commit and when.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Signature {
@@ -109,6 +115,26 @@ impl Commit {
         ContentId::of(&self.encode())
     }
 
+    /// Check the parent list: no parent twice (a merge of a commit with
+    /// itself means nothing and doubles every walk through it), and at most
+    /// [`MAX_PARENTS`]. Decoding applies it to every commit received or
+    /// read; writers call it before storing.
+    pub fn validate_parents(&self) -> Result<(), ObjectError> {
+        if self.parents.len() > MAX_PARENTS {
+            return Err(malformed(
+                "commit",
+                format!("{} parents, over the limit of {MAX_PARENTS}", self.parents.len()),
+            ));
+        }
+        let mut seen = std::collections::HashSet::with_capacity(self.parents.len());
+        for p in &self.parents {
+            if !seen.insert(p) {
+                return Err(malformed("commit", format!("duplicate parent {p}")));
+            }
+        }
+        Ok(())
+    }
+
     /// Parse canonical bytes.
     pub fn decode(bytes: &[u8]) -> Result<Commit, ObjectError> {
         let text = std::str::from_utf8(bytes).map_err(|_| malformed("commit", "not UTF-8"))?;
@@ -125,6 +151,11 @@ impl Commit {
                     tree = Some(ContentId::from_hex(v).map_err(|e| malformed("commit", e.to_string()))?)
                 }
                 "parent" if tree.is_some() && author.is_none() => {
+                    // Checked as they come, so 100,000 parent lines cost
+                    // no more than MAX_PARENTS + 1 of them.
+                    if parents.len() >= MAX_PARENTS {
+                        return Err(malformed("commit", format!("more than {MAX_PARENTS} parents")));
+                    }
                     parents.push(ContentId::from_hex(v).map_err(|e| malformed("commit", e.to_string()))?)
                 }
                 "author" if tree.is_some() && author.is_none() => author = Some(Signature::decode(v)?),
@@ -137,6 +168,7 @@ impl Commit {
             author: author.ok_or_else(|| malformed("commit", "no author"))?,
             message: message.to_string(),
         };
+        c.validate_parents()?;
         if c.encode() != bytes {
             return Err(malformed("commit", "not in canonical form"));
         }
@@ -169,5 +201,36 @@ mod tests {
         let d = Commit::decode(&c.encode()).unwrap();
         assert_eq!(c, d);
         assert_eq!(c.author.tz_string(), "-0530");
+    }
+
+    fn with_parents(parents: Vec<ContentId>) -> Commit {
+        Commit {
+            tree: ContentId::of(b"t"),
+            parents,
+            author: Signature { name: "A".into(), email: "a@x".into(), time: 1, tz_minutes: 0 },
+            message: "m\n".into(),
+        }
+    }
+
+    #[test]
+    fn duplicate_parents_are_refused() {
+        let p = ContentId::of(b"p");
+        let c = with_parents(vec![p, ContentId::of(b"q"), p]);
+        assert!(c.validate_parents().is_err());
+        let e = Commit::decode(&c.encode()).unwrap_err();
+        assert!(e.to_string().contains("duplicate parent"), "{e}");
+        // 100,000 copies of one parent: refused, and early.
+        let many = with_parents(vec![p; 100_000]);
+        assert!(Commit::decode(&many.encode()).is_err());
+    }
+
+    #[test]
+    fn parents_are_capped() {
+        let ps: Vec<ContentId> = (0..=MAX_PARENTS as u32).map(|i| ContentId::of(&i.to_le_bytes())).collect();
+        let over = with_parents(ps.clone());
+        let e = Commit::decode(&over.encode()).unwrap_err();
+        assert!(e.to_string().contains("parents"), "{e}");
+        let at = with_parents(ps[..MAX_PARENTS].to_vec());
+        assert_eq!(Commit::decode(&at.encode()).unwrap(), at);
     }
 }

@@ -5,12 +5,12 @@
 
 mod commit;
 pub mod graph;
+mod tabular;
 mod tree;
 
-pub use commit::{Commit, Signature};
-pub use tree::{
-    bucket_bits_for, bucket_of, validate_name, Column, EntryKind, TabularMeta, Tree, TreeEntry, BUCKET_TARGET,
-};
+pub use commit::{Commit, Signature, MAX_PARENTS};
+pub use tabular::{Column, ColumnType, TabularFormat, TabularMeta};
+pub use tree::{bucket_bits_for, bucket_of, validate_name, EntryKind, Tree, TreeEntry, BUCKET_TARGET};
 
 /// Errors decoding or validating objects.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -9,9 +9,8 @@
 
 use bstr::BString;
 use oxen_hash::ContentId;
-use serde::{Deserialize, Serialize};
 
-use crate::{malformed, ObjectError};
+use crate::{malformed, ObjectError, TabularMeta};
 
 /// Average entries per bucket that bucketing aims for.
 pub const BUCKET_TARGET: usize = 1024;
@@ -25,26 +24,6 @@ pub enum EntryKind {
     File,
     /// Another tree.
     Dir,
-}
-
-/// One column of a tabular file's schema.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Column {
-    /// Column name from the header.
-    pub name: String,
-    /// Inferred type: `int`, `float`, `bool`, `str` (or `null` when every value is empty).
-    pub dtype: String,
-}
-
-/// Metadata recorded for tabular files at add time.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TabularMeta {
-    /// `csv`, `tsv`, `jsonl` or `parquet`.
-    pub format: String,
-    /// Columns in file order (empty when the format is not parsed, e.g. parquet).
-    pub columns: Vec<Column>,
-    /// Data rows (not counting a header).
-    pub rows: u64,
 }
 
 /// One entry of a directory.
@@ -252,6 +231,13 @@ impl Tree {
         if r.pos != bytes.len() {
             return Err(malformed("tree", "trailing bytes"));
         }
+        // The same rule as commits: only the canonical encoding decodes.
+        // Tabular metadata is JSON, which says the same thing in many ways
+        // (key order, spacing, escapes); accepting them would let one
+        // logical tree be stored under several ids.
+        if tree.encode() != bytes {
+            return Err(malformed("tree", "not in canonical form"));
+        }
         Ok(tree)
     }
 
@@ -335,6 +321,37 @@ mod tests {
             let mut e = entry("ok");
             e.name = n.into();
             assert!(Tree::decode(&Tree::Entries(vec![e]).encode()).is_err(), "{n}");
+        }
+    }
+
+    /// Tabular metadata spelled differently (other key order, spaces, an
+    /// escaped character) is the same logical tree: refused, so that each
+    /// tree has one id.
+    #[test]
+    fn tabular_metadata_must_be_canonical() {
+        let mut e = entry("t.csv");
+        e.tabular = Some(TabularMeta {
+            format: crate::TabularFormat::Csv,
+            columns: vec![crate::Column { name: "id".into(), dtype: crate::ColumnType::Int }],
+            rows: 2,
+        });
+        let good = Tree::Entries(vec![e]).encode();
+        assert!(Tree::decode(&good).is_ok());
+        let canonical = br#"{"format":"csv","columns":[{"name":"id","dtype":"int"}],"rows":2}"#;
+        for other in [
+            &br#"{"columns":[{"name":"id","dtype":"int"}],"format":"csv","rows":2}"#[..],
+            br#"{"format": "csv", "columns": [{"name": "id", "dtype": "int"}], "rows": 2}"#,
+            br#"{"format":"\u0063sv","columns":[{"name":"id","dtype":"int"}],"rows":2}"#,
+            br#"{"format":"csv","columns":[{"dtype":"int","name":"id"}],"rows":2}"#,
+        ] {
+            let pos =
+                good.windows(canonical.len()).position(|w| w == canonical).expect("canonical JSON in the encoding");
+            let mut bad = good[..pos - 4].to_vec();
+            bad.extend_from_slice(&(other.len() as u32).to_le_bytes());
+            bad.extend_from_slice(other);
+            bad.extend_from_slice(&good[pos + canonical.len()..]);
+            let e = Tree::decode(&bad).unwrap_err();
+            assert!(e.to_string().contains("canonical"), "{}: {e}", String::from_utf8_lossy(other));
         }
     }
 

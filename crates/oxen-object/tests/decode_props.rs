@@ -36,10 +36,22 @@ fn text(max: usize) -> impl Strategy<Value = String> {
 }
 
 fn tabular() -> impl Strategy<Value = TabularMeta> {
-    let column =
-        (text(12), prop::sample::select(vec!["int", "float", "bool", "str", "null", ""]).prop_map(String::from))
-            .prop_map(|(name, dtype)| Column { name, dtype });
-    (text(8), vec(column, 0..4), any::<u64>()).prop_map(|(format, columns, rows)| TabularMeta { format, columns, rows })
+    use oxen_object::{ColumnType, TabularFormat};
+    let dtype = prop::sample::select(vec![
+        ColumnType::Int,
+        ColumnType::Float,
+        ColumnType::Bool,
+        ColumnType::Str,
+        ColumnType::Null,
+    ]);
+    let format = prop::sample::select(vec![
+        TabularFormat::Csv,
+        TabularFormat::Tsv,
+        TabularFormat::Jsonl,
+        TabularFormat::Parquet,
+    ]);
+    let column = (text(12), dtype).prop_map(|(name, dtype)| Column { name, dtype });
+    (format, vec(column, 0..4), any::<u64>()).prop_map(|(format, columns, rows)| TabularMeta { format, columns, rows })
 }
 
 fn entries() -> impl Strategy<Value = Tree> {
@@ -85,12 +97,10 @@ fn commit() -> impl Strategy<Value = Commit> {
     // The text form has two digits for hours: offsets up to 99:59.
     let author = (sig_text(), sig_text(), any::<i64>(), -5999..=5999i32)
         .prop_map(|(name, email, time, tz_minutes)| Signature { name, email, time, tz_minutes });
-    (content_id(), vec(content_id(), 0..4), author, text(40)).prop_map(|(tree, parents, author, message)| Commit {
-        tree,
-        parents,
-        author,
-        message,
-    })
+    // Distinct parents: the decoder refuses a parent named twice.
+    (content_id(), prop::collection::btree_set(content_id(), 0..4), author, text(40)).prop_map(
+        |(tree, parents, author, message)| Commit { tree, parents: parents.into_iter().collect(), author, message },
+    )
 }
 
 /// One edit of an encoding.
@@ -187,8 +197,11 @@ proptest! {
         for m in &edits {
             apply(&mut b, m);
         }
-        // Whatever decodes is a tree that survives another round trip.
+        // Whatever decodes is canonical: it encodes back to exactly the
+        // bytes it came from (so a tree has one id), and survives another
+        // round trip.
         if let Ok(d) = Tree::decode(&b) {
+            prop_assert_eq!(d.encode(), b);
             prop_assert_eq!(Tree::decode(&d.encode()).expect("re-decodes"), d);
         }
     }
@@ -230,6 +243,67 @@ proptest! {
         // A well-formed tree line, then an arbitrary author line and more.
         let text = format!("tree {}\nauthor {author}\n{extra}\n\n{message}", ContentId::of(b"t"));
         let _ = Commit::decode(text.as_bytes());
+    }
+}
+
+/// Tabular metadata re-spelled as other valid JSON (keys reordered, spaces
+/// added): the logical tree is the same, so only one spelling, the
+/// canonical one, may decode.
+fn respelled(meta: &TabularMeta, how: u8) -> Vec<u8> {
+    let v = serde_json::to_value(meta).expect("serialises");
+    let obj = v.as_object().expect("an object");
+    match how % 3 {
+        // Keys in reverse order.
+        0 => {
+            let mut s = String::from("{");
+            for (i, (k, val)) in obj.iter().rev().enumerate() {
+                if i > 0 {
+                    s.push(',');
+                }
+                s.push_str(&format!("{}:{}", serde_json::to_string(k).unwrap(), val));
+            }
+            s.push('}');
+            s.into_bytes()
+        }
+        // Pretty-printed.
+        1 => serde_json::to_vec_pretty(&v).expect("serialises"),
+        // A space after the opening brace.
+        _ => {
+            let mut b = serde_json::to_vec(&v).expect("serialises");
+            b.insert(1, b' ');
+            b
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(config(512))]
+
+    /// The canonical check of `Tree::decode`: an entry whose tabular JSON
+    /// is spelled in any other way is refused, and the canonical spelling
+    /// decodes and encodes back to its own bytes.
+    #[test]
+    fn non_canonical_tabular_json_is_refused(name in name(), meta in tabular(), how in any::<u8>()) {
+        let tree = Tree::Entries(vec![TreeEntry {
+            name,
+            kind: EntryKind::File,
+            mode: 0o100644,
+            id: ContentId::of(b"x"),
+            size: 1,
+            tabular: Some(meta.clone()),
+        }]);
+        let good = tree.encode();
+        prop_assert_eq!(Tree::decode(&good).expect("canonical decodes").encode(), good.clone());
+        let canonical = serde_json::to_vec(&meta).unwrap();
+        let other = respelled(&meta, how);
+        // A single key has one order; reversing it changes nothing.
+        prop_assume!(other != canonical);
+        // Splice the other spelling in place of the canonical one (it ends the encoding).
+        let mut bad = good[..good.len() - canonical.len() - 4].to_vec();
+        bad.extend_from_slice(&(other.len() as u32).to_le_bytes());
+        bad.extend_from_slice(&other);
+        let e = Tree::decode(&bad).expect_err("a non-canonical spelling decoded");
+        prop_assert!(e.to_string().contains("canonical"), "{}", e);
     }
 }
 

@@ -62,6 +62,13 @@ pub enum PackError {
     /// A ref update would lose commits.
     #[error("rejected {0}: non-fast-forward (pull and merge first, or push with --force)")]
     NonFastForward(String),
+    /// The ref is the checked-out branch of a repository with a work tree
+    /// (not bare): moving it would leave the work tree and index describing
+    /// the old commit, so `status` would show the pushed change reversed
+    /// and the next commit would undo it. Refused, as git's
+    /// `receive.denyCurrentBranch` does.
+    #[error("refusing to update checked out branch {0} of a non-bare repository (push to another branch, or check out another branch there first)")]
+    CheckedOutBranch(String),
     /// A ref name or id in an update request is invalid.
     #[error("invalid ref update: {0}")]
     BadRequest(String),
@@ -91,6 +98,7 @@ impl PackError {
             | PackError::TooDeep(..)
             | PackError::FetchFirst(_)
             | PackError::NonFastForward(_)
+            | PackError::CheckedOutBranch(_)
             | PackError::BadRequest(_)
             | PackError::MissingTip(..) => true,
             PackError::Io(e) => matches!(e.kind(), std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::InvalidData),

@@ -61,6 +61,9 @@ pub fn is_ancestor(objects: &dyn ObjectSource, a: &ContentId, b: &ContentId) -> 
 /// present, that makes the whole history present). Without `force` each
 /// update must be a fast-forward from the ref's current value, and `old`
 /// must match it; with `force` the ref is overwritten whatever it holds.
+/// The branch HEAD is on is refused unless the repository is bare
+/// ([`PackError::CheckedOutBranch`]), with or without `force`. Each move is
+/// logged in the reflog as `push`.
 pub fn apply_ref_updates(
     objects: &dyn ObjectSource,
     refs: &Refs<'_>,
@@ -69,10 +72,16 @@ pub fn apply_ref_updates(
 ) -> Result<Vec<RefUpdateResult>> {
     let mut batch = Vec::new();
     let mut results = Vec::new();
+    // Read once: a damaged HEAD is not on any branch, and an unreadable
+    // config is an error rather than a guess that the repository is bare.
+    let checked_out = if refs.is_bare()? { None } else { refs.head().ok().and_then(|h| h.branch_ref()) };
     for u in updates {
         let name = RefName::new(u.name.as_str()).map_err(|e| PackError::BadRequest(e.to_string()))?;
         if !name.is_pushable() {
             return Err(PackError::BadRequest(format!("only heads/ and tags/ refs can be pushed, not '{}'", u.name)));
+        }
+        if checked_out.as_ref() == Some(&name) {
+            return Err(PackError::CheckedOutBranch(name.to_string()));
         }
         let old = parse_id(&u.old, "old value")?;
         let new = parse_id(&u.new, "new value")?;
@@ -107,7 +116,7 @@ pub fn apply_ref_updates(
             new: new.map(|n| n.to_hex()),
         });
     }
-    match refs.update_all(&batch) {
+    match refs.update_all(&batch, "push") {
         Ok(()) => Ok(results),
         // Someone else moved the ref between our check and the swap.
         Err(RefError::Stale { name, .. }) => Err(PackError::FetchFirst(name)),

@@ -1,14 +1,18 @@
 //! References: the `HEAD` file and the `refs` table (`heads/<branch>`,
 //! `tags/<tag>`, `remotes/<remote>/<branch>`), updated with compare-and-swap
 //! inside one LMDB write transaction so concurrent writers cannot lose an
-//! update.
+//! update, and the reflog ([`reflog`]) appended in that same transaction.
+//! Every ref move goes through [`Refs::update_all`] or [`Refs::set_head`],
+//! which is what makes the reflog complete.
 
 mod name;
+pub mod reflog;
 
 pub use name::{BranchName, RefName, TagName};
+pub use reflog::{Ident, LogName, ReflogEntry};
 
 use oxen_hash::ContentId;
-use oxen_store::{Db, Layout, StoreError, Table};
+use oxen_store::{Db, Layout, StoreError, Table, WriteTxn};
 
 /// Errors from reference operations.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +33,17 @@ pub enum RefError {
     /// `.oxen/HEAD` holds neither `ref: heads/<branch>` nor a commit id.
     #[error("HEAD is malformed: '{0}'")]
     BadHead(String),
+    /// HEAD changed between reading it and moving it (another command ran).
+    #[error("HEAD moved to {actual} while this command ran (expected {expected}); nothing was changed")]
+    HeadMoved {
+        /// What the command read.
+        expected: String,
+        /// What HEAD is now.
+        actual: String,
+    },
+    /// A stored reflog entry that cannot be read (log, why).
+    #[error("reflog of {0} is damaged: {1}")]
+    BadReflog(String, String),
     /// The stores failed underneath.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -65,6 +80,16 @@ pub fn init(work: &std::path::Path, initial: &BranchName) -> Result<Layout> {
     Ok(layout)
 }
 
+/// [`init`] for a bare repository (`core.bare`): one that is pushed to and
+/// fetched from, never worked in, as every server repository is. A push
+/// may move its checked-out branch.
+pub fn init_bare(work: &std::path::Path, initial: &BranchName) -> Result<Layout> {
+    let layout = Layout::create(work)?;
+    layout.set_bare()?;
+    write_head(&layout, &Head::Branch(initial.clone()))?;
+    Ok(layout)
+}
+
 /// Read `.oxen/HEAD` (`ref: heads/<branch>` or a commit id).
 pub fn read_head(layout: &Layout) -> Result<Head> {
     let p = layout.head_file();
@@ -86,14 +111,24 @@ pub fn read_head(layout: &Layout) -> Result<Head> {
     ContentId::from_hex(t).map(Head::Detached).map_err(|_| bad())
 }
 
-/// Write `.oxen/HEAD` atomically.
-pub fn write_head(layout: &Layout, head: &Head) -> Result<()> {
+/// Write `.oxen/HEAD` atomically. Private: moves of HEAD go through
+/// [`Refs::set_head`], which logs them.
+fn write_head(layout: &Layout, head: &Head) -> Result<()> {
     let text = match head {
         Head::Branch(b) => format!("ref: {}\n", b.to_ref()),
         Head::Detached(id) => format!("{id}\n"),
     };
     oxen_store::write_atomic(&layout.tmp_dir(), &layout.head_file(), text.as_bytes())?;
     Ok(())
+}
+
+impl std::fmt::Display for Head {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Head::Branch(b) => write!(f, "{b}"),
+            Head::Detached(id) => write!(f, "{}", id.short()),
+        }
+    }
 }
 
 /// Expected current value for a compare-and-swap update.
@@ -118,15 +153,47 @@ pub struct RefUpdate {
     pub expect: Expect,
 }
 
-/// Typed access to the `refs` table.
+/// A problem with the refs table or the reflog, found by [`Refs::verify`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefProblem {
+    /// The ref or log, shown escaped and cut short when long.
+    pub name: String,
+    /// What is wrong.
+    pub detail: String,
+}
+
+/// Typed access to the `refs` and `reflog` tables and to HEAD.
 pub struct Refs<'a> {
     db: &'a Db,
+    layout: &'a Layout,
+    who: Option<Ident>,
 }
 
 impl<'a> Refs<'a> {
-    /// Wrap an open database.
-    pub fn new(db: &'a Db) -> Refs<'a> {
-        Refs { db }
+    /// Refs of the repository at `layout`, whose database is `db`.
+    pub fn new(db: &'a Db, layout: &'a Layout) -> Refs<'a> {
+        Refs { db, layout, who: None }
+    }
+
+    /// Log moves as `who` (the server logs the user who pushed) instead of
+    /// the identity configured for the repository.
+    pub fn acting_as(mut self, who: Ident) -> Refs<'a> {
+        self.who = Some(who);
+        self
+    }
+
+    fn ident(&self) -> Ident {
+        self.who.clone().unwrap_or_else(|| Ident::for_repo(self.layout))
+    }
+
+    /// HEAD.
+    pub fn head(&self) -> Result<Head> {
+        read_head(self.layout)
+    }
+
+    /// Whether the repository is bare (see [`Layout::is_bare`]).
+    pub fn is_bare(&self) -> Result<bool> {
+        Ok(self.layout.is_bare()?)
     }
 
     /// Current value of a ref.
@@ -156,9 +223,20 @@ impl<'a> Refs<'a> {
     }
 
     /// Apply several updates atomically: either every expectation holds and
-    /// all are written, or nothing changes.
-    pub fn update_all(&self, updates: &[RefUpdate]) -> Result<()> {
+    /// all are written, or nothing changes. Each ref that moves gets a
+    /// reflog entry saying `message`, and so does HEAD when the branch it
+    /// is on moves, all in the same transaction.
+    pub fn update_all(&self, updates: &[RefUpdate], message: &str) -> Result<()> {
+        if updates.is_empty() {
+            return Ok(());
+        }
+        let who = self.ident();
+        let (time, tz_minutes) = reflog::now();
+        let message = reflog::one_line(message);
         let mut txn = self.db.begin_write()?;
+        // Read under the writer lock, which every HEAD write also holds. A
+        // damaged HEAD only means there is no HEAD entry to add.
+        let head_ref = read_head(self.layout).ok().and_then(|h| h.branch_ref());
         for u in updates {
             let key = u.name.as_str().as_bytes();
             let cur = txn.get(Table::Refs, key)?.and_then(|v| ContentId::from_slice(&v));
@@ -181,14 +259,166 @@ impl<'a> Refs<'a> {
                     txn.delete(Table::Refs, key)?;
                 }
             }
+            if cur != u.new {
+                let entry =
+                    ReflogEntry { old: cur, new: u.new, who: who.clone(), time, tz_minutes, message: message.clone() };
+                reflog::append(&mut txn, &LogName::Ref(u.name.clone()), &entry)?;
+                if head_ref.as_ref() == Some(&u.name) {
+                    reflog::append(&mut txn, &LogName::Head, &entry)?;
+                }
+            }
         }
         txn.commit()?;
         Ok(())
     }
 
-    /// Update one ref with compare-and-swap.
-    pub fn update(&self, name: &RefName, new: Option<ContentId>, expect: Expect) -> Result<()> {
-        self.update_all(&[RefUpdate { name: name.clone(), new, expect }])
+    /// Update one ref with compare-and-swap (see [`Refs::update_all`]).
+    pub fn update(&self, name: &RefName, new: Option<ContentId>, expect: Expect, message: &str) -> Result<()> {
+        self.update_all(&[RefUpdate { name: name.clone(), new, expect }], message)
+    }
+
+    /// The commit `head` points at, read inside `txn`.
+    fn commit_of(txn: &WriteTxn<'_>, head: &Head) -> Result<Option<ContentId>> {
+        Ok(match head {
+            Head::Detached(id) => Some(*id),
+            Head::Branch(b) => {
+                txn.get(Table::Refs, b.to_ref().as_str().as_bytes())?.and_then(|v| ContentId::from_slice(&v))
+            }
+        })
+    }
+
+    /// Point HEAD at a branch or a commit, logging the move in HEAD's
+    /// reflog (always, even to the same commit, as `checkout` does in git).
+    /// With `expect`, HEAD must still be that (compare-and-swap: the check,
+    /// the entry and the file write all happen under the database's writer
+    /// lock, which every HEAD write takes).
+    pub fn set_head(&self, new: &Head, expect: Option<&Head>, message: &str) -> Result<()> {
+        let who = self.ident();
+        let (time, tz_minutes) = reflog::now();
+        let mut txn = self.db.begin_write()?;
+        let cur = read_head(self.layout);
+        if let Some(want) = expect {
+            match &cur {
+                Ok(h) if h == want => {}
+                Ok(h) => {
+                    return Err(RefError::HeadMoved { expected: want.to_string(), actual: h.to_string() });
+                }
+                Err(e) => return Err(RefError::HeadMoved { expected: want.to_string(), actual: e.to_string() }),
+            }
+        }
+        let old = match &cur {
+            Ok(h) => Self::commit_of(&txn, h)?,
+            Err(_) => None,
+        };
+        let entry = ReflogEntry {
+            old,
+            new: Self::commit_of(&txn, new)?,
+            who,
+            time,
+            tz_minutes,
+            message: reflog::one_line(message),
+        };
+        reflog::append(&mut txn, &LogName::Head, &entry)?;
+        // Written before the entry commits: a crash in between leaves HEAD
+        // moved without its entry, never an entry for a move that did not
+        // happen. Nothing is lost either way: the next entry records this
+        // commit as its old value.
+        write_head(self.layout, new)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// A log's entries, oldest first (`<name>@{0}` is the last).
+    pub fn reflog(&self, log: &LogName) -> Result<Vec<ReflogEntry>> {
+        self.db
+            .scan_prefix(Table::Reflog, &log.prefix())?
+            .into_iter()
+            .map(|(_, v)| ReflogEntry::decode(&v).map_err(|why| RefError::BadReflog(log.to_string(), why)))
+            .collect()
+    }
+
+    /// The log a name typed by a person means: `HEAD`, else the first of
+    /// its candidate refs ([`RefName::candidates`]) that exists or has a
+    /// log (a deleted branch keeps its log).
+    pub fn log_named(&self, shorthand: &str) -> Result<Option<LogName>> {
+        if shorthand == "HEAD" {
+            return Ok(Some(LogName::Head));
+        }
+        for cand in RefName::candidates(shorthand) {
+            let log = LogName::Ref(cand.clone());
+            if self.get(&cand)?.is_some() || !self.db.scan_prefix(Table::Reflog, &log.prefix())?.is_empty() {
+                return Ok(Some(log));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Every commit id any reflog entry names (old and new), with where it
+    /// was found (`heads/main@{2}`): roots, like refs, for fsck and gc.
+    pub fn reflog_ids(&self) -> Result<Vec<(String, ContentId)>> {
+        let rows = self.db.scan(Table::Reflog)?;
+        let mut counts: std::collections::HashMap<Vec<u8>, usize> = std::collections::HashMap::new();
+        for (k, _) in &rows {
+            if let Some((name, _)) = reflog::split_key(k) {
+                *counts.entry(name.to_vec()).or_default() += 1;
+            }
+        }
+        let mut out = Vec::new();
+        let mut seen: std::collections::HashMap<Vec<u8>, usize> = std::collections::HashMap::new();
+        for (k, v) in rows {
+            let (Some((name, _)), Ok(e)) = (reflog::split_key(&k), ReflogEntry::decode(&v)) else { continue };
+            let i = seen.entry(name.to_vec()).or_default();
+            let n = counts.get(name).copied().unwrap_or(0) - *i - 1;
+            *i += 1;
+            let label = format!("{}@{{{n}}}", String::from_utf8_lossy(name));
+            for id in [e.old, e.new].into_iter().flatten() {
+                out.push((label.clone(), id));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Check every stored ref (its name is valid and in a known namespace,
+    /// its value a commit id) and every reflog entry (it decodes and
+    /// belongs to a valid name): what `Refs::all` and `Refs::reflog` would
+    /// otherwise skip or fail on.
+    pub fn verify(&self) -> Result<Vec<RefProblem>> {
+        let mut problems = Vec::new();
+        for (k, v) in self.db.scan(Table::Refs)? {
+            let name = shown(&k);
+            let why = match std::str::from_utf8(&k).map_err(|_| "not UTF-8".to_string()).and_then(|n| {
+                RefName::new(n).map_err(|e| match e {
+                    RefError::BadName(_, why) => why.to_string(),
+                    other => other.to_string(),
+                })
+            }) {
+                Err(why) => Some(format!("invalid name: {why}")),
+                Ok(r) if r.as_branch().is_none() && r.as_tag().is_none() && r.as_remote_tracking().is_none() => {
+                    Some("not under heads/, tags/ or remotes/<remote>/".into())
+                }
+                Ok(_) if ContentId::from_slice(&v).is_none() => {
+                    Some(format!("value is {} bytes, not a commit id", v.len()))
+                }
+                Ok(_) => None,
+            };
+            if let Some(detail) = why {
+                problems.push(RefProblem { name, detail });
+            }
+        }
+        for (k, v) in self.db.scan(Table::Reflog)? {
+            let Some((log, seq)) = reflog::split_key(&k) else {
+                problems.push(RefProblem { name: shown(&k), detail: "reflog key is not name + NUL + sequence".into() });
+                continue;
+            };
+            let name = format!("{} (reflog entry {seq})", shown(log));
+            let valid = std::str::from_utf8(log).ok().is_some_and(|n| n == "HEAD" || RefName::new(n).is_ok());
+            if !valid {
+                problems.push(RefProblem { name, detail: "reflog of an invalid ref name".into() });
+            } else if let Err(why) = ReflogEntry::decode(&v) {
+                problems.push(RefProblem { name, detail: format!("damaged reflog entry: {why}") });
+            }
+        }
+        Ok(problems)
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<(RefName, ContentId)>> {
@@ -224,10 +454,110 @@ impl<'a> Refs<'a> {
     }
 
     /// The commit HEAD resolves to, if any (none on an unborn branch).
-    pub fn head_commit(&self, layout: &Layout) -> Result<Option<ContentId>> {
-        match read_head(layout)? {
+    pub fn head_commit(&self) -> Result<Option<ContentId>> {
+        match read_head(self.layout)? {
             Head::Detached(id) => Ok(Some(id)),
             Head::Branch(b) => self.get(&b.to_ref()),
         }
+    }
+}
+
+/// A stored name for a message: lossy UTF-8, escaped, at most 64 characters.
+fn shown(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut s: String = text.chars().take(64).flat_map(char::escape_debug).collect();
+    if text.chars().count() > 64 {
+        s.push_str(&format!("... ({} bytes)", bytes.len()));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo() -> (tempfile::TempDir, Layout, Db) {
+        let d = tempfile::tempdir().unwrap();
+        let layout = init(d.path(), &BranchName::new("main").unwrap()).unwrap();
+        let db = Db::open(&layout).unwrap();
+        (d, layout, db)
+    }
+
+    fn who() -> Ident {
+        Ident::new("Ada", "ada@x.org")
+    }
+
+    #[test]
+    fn moves_are_logged_with_head_following_its_branch() {
+        let (_d, layout, db) = repo();
+        let refs = Refs::new(&db, &layout).acting_as(who());
+        let main = BranchName::new("main").unwrap().to_ref();
+        let other = BranchName::new("other").unwrap().to_ref();
+        let (a, b) = (ContentId::of(b"a"), ContentId::of(b"b"));
+        refs.update(&main, Some(a), Expect::Absent, "commit (initial): one").unwrap();
+        refs.update(&main, Some(b), Expect::Is(a), "commit: two\nbody").unwrap();
+        refs.update(&other, Some(a), Expect::Absent, "branch: Created from HEAD").unwrap();
+        // Not a move: no entry.
+        refs.update(&other, Some(a), Expect::Any, "nothing").unwrap();
+        refs.update(&other, None, Expect::Is(a), "branch: deleted").unwrap();
+        let log = refs.reflog(&LogName::Ref(main.clone())).unwrap();
+        assert_eq!(
+            log.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(),
+            ["commit (initial): one", "commit: two body"]
+        );
+        assert_eq!((log[1].old, log[1].new), (Some(a), Some(b)));
+        assert_eq!(log[0].who, who());
+        // HEAD is on main: it saw main's moves, not other's.
+        assert_eq!(refs.reflog(&LogName::Head).unwrap().len(), 2);
+        let olog = refs.reflog(&LogName::Ref(other.clone())).unwrap();
+        assert_eq!(olog.len(), 2);
+        assert_eq!((olog[1].old, olog[1].new), (Some(a), None));
+        // A deleted branch keeps its log and can still be named.
+        assert_eq!(refs.log_named("other").unwrap(), Some(LogName::Ref(other)));
+        // A refused swap logs nothing.
+        assert!(refs.update(&main, Some(a), Expect::Is(a), "lost race").is_err());
+        assert_eq!(refs.reflog(&LogName::Ref(main)).unwrap().len(), 2);
+        let ids: Vec<ContentId> = refs.reflog_ids().unwrap().into_iter().map(|(_, i)| i).collect();
+        assert!(ids.contains(&a) && ids.contains(&b));
+        assert!(refs.verify().unwrap().is_empty());
+    }
+
+    #[test]
+    fn head_moves_are_logged_and_swapped() {
+        let (_d, layout, db) = repo();
+        let refs = Refs::new(&db, &layout).acting_as(who());
+        let a = ContentId::of(b"a");
+        refs.update(&BranchName::new("main").unwrap().to_ref(), Some(a), Expect::Absent, "commit: one").unwrap();
+        let main = Head::Branch(BranchName::new("main").unwrap());
+        refs.set_head(&Head::Detached(a), Some(&main), "checkout: moving from main to a").unwrap();
+        assert_eq!(refs.head().unwrap(), Head::Detached(a));
+        // Expecting the old HEAD again: refused, nothing written.
+        let e = refs.set_head(&main, Some(&main), "x").unwrap_err();
+        assert!(matches!(e, RefError::HeadMoved { .. }), "{e}");
+        assert_eq!(refs.head().unwrap(), Head::Detached(a));
+        refs.set_head(&main, None, "checkout: moving from a to main").unwrap();
+        let log = refs.reflog(&LogName::Head).unwrap();
+        assert_eq!(log.len(), 3);
+        assert_eq!((log[1].old, log[1].new), (Some(a), Some(a)));
+        assert_eq!(log[2].message, "checkout: moving from a to main");
+    }
+
+    #[test]
+    fn verify_finds_bad_names_and_values() {
+        let (_d, layout, db) = repo();
+        let refs = Refs::new(&db, &layout);
+        let id = ContentId::of(b"a");
+        db.put(Table::Refs, b"heads/../../x", id.as_bytes()).unwrap();
+        db.put(Table::Refs, b"elsewhere/x", id.as_bytes()).unwrap();
+        db.put(Table::Refs, b"heads/short", b"123").unwrap();
+        db.put(Table::Refs, &[b'h'; 450], id.as_bytes()).unwrap();
+        db.put(Table::Reflog, b"heads/main\0\0\0\0\0\0\0\0\0", b"garbage").unwrap();
+        let p = refs.verify().unwrap();
+        assert_eq!(p.len(), 5, "{p:?}");
+        assert!(p.iter().any(|p| p.detail.contains("'..'")), "{p:?}");
+        assert!(p.iter().any(|p| p.detail.contains("not under heads/")), "{p:?}");
+        assert!(p.iter().any(|p| p.detail.contains("3 bytes")), "{p:?}");
+        assert!(p.iter().any(|p| p.detail.contains("too long") && p.name.contains("450 bytes")), "{p:?}");
+        assert!(p.iter().any(|p| p.detail.contains("damaged reflog entry")), "{p:?}");
     }
 }

@@ -170,7 +170,7 @@ pub fn push(
                 tracking.push(RefUpdate { name, new: Some(new), expect: Expect::Any });
             }
         }
-        repo.refs().update_all(&tracking)?;
+        repo.refs().update_all(&tracking, "update by push")?;
     }
     Ok(report)
 }
@@ -214,7 +214,11 @@ pub fn fetch(repo: &Repo, remote: &Remote, remote_name: Option<&str>, progress: 
         }
         report.changes.push(RefChange { name, old, new: Some(*id), outcome });
     }
-    repo.refs().update_all(&updates)?;
+    let message = match remote_name {
+        Some(rn) => format!("fetch: from {rn}"),
+        None => "fetch".to_string(),
+    };
+    repo.refs().update_all(&updates, &message)?;
     Ok(report)
 }
 
@@ -301,6 +305,7 @@ fn clone_into(
             target: repo.read_commit(&tip)?.tree,
             local: oxen_repo::LocalChanges::Discard,
             head: oxen_repo::HeadMove::Advance { head: oxen_refs::Head::Branch(b.clone()), old: None, new: tip },
+            message: format!("clone: from {url}"),
         };
         repo.transition(&t, &NoProgress)?;
         commit = Some(tip);

@@ -58,7 +58,22 @@ pub fn signature(config: &Config) -> Result<Signature> {
     };
     let sig = Signature { name, email, time, tz_minutes };
     sig.validate()?;
+    check_not_empty(&sig)?;
     Ok(sig)
+}
+
+/// Refuse an author whose name or email is empty or only spaces (a config
+/// file edited by hand, an `OXEN_AUTHOR_*` set to spaces): git refuses
+/// "empty ident name" for the same reason. Every new commit, plumbing or
+/// porcelain, passes here.
+pub(crate) fn check_not_empty(sig: &Signature) -> Result<()> {
+    if sig.name.trim().is_empty() {
+        return Err(RepoError::EmptyIdent("name", "\"Your Name\"", "NAME"));
+    }
+    if sig.email.trim().is_empty() {
+        return Err(RepoError::EmptyIdent("email", "you@example.com", "EMAIL"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

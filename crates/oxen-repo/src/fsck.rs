@@ -1,5 +1,6 @@
-//! Integrity check: re-hash every object reachable from refs, HEAD and the
-//! index, and report what is missing or corrupt.
+//! Integrity check: validate HEAD, every ref name and reflog entry, re-hash
+//! every object reachable from refs, reflogs, HEAD and the index, and report
+//! what is missing, corrupt or malformed.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -32,6 +33,15 @@ pub enum FsckProblem {
         /// What is wrong with it.
         detail: String,
     },
+    /// A ref (or reflog entry) that should not exist: an invalid or
+    /// over-long name, a name outside heads/, tags/ and remotes/, a value
+    /// that is not a commit id, an entry that does not decode.
+    BadRef {
+        /// The name, escaped and cut short.
+        name: String,
+        /// What is wrong with it.
+        detail: String,
+    },
     /// An object whose bytes no longer hash to its id (or do not decode).
     Corrupt {
         /// `commit`, `tree` or `blob`.
@@ -49,6 +59,7 @@ impl std::fmt::Display for FsckProblem {
             FsckProblem::Missing { kind, id, from } => write!(f, "missing {kind} {id} (referenced by {from})"),
             FsckProblem::Corrupt { kind, id, detail } => write!(f, "corrupt {kind} {id}: {detail}"),
             FsckProblem::Damaged { file, detail } => write!(f, "damaged {}: {detail}", file.display()),
+            FsckProblem::BadRef { name, detail } => write!(f, "bad ref {name}: {detail}"),
         }
     }
 }
@@ -66,14 +77,24 @@ pub struct FsckReport {
     pub problems: Vec<FsckProblem>,
 }
 
-/// Check everything reachable from refs, HEAD and the index.
+/// Check HEAD, the refs and reflogs, and everything reachable from refs,
+/// reflogs, HEAD and the index.
 pub fn fsck(repo: &Repo) -> Result<FsckReport> {
     let mut report = FsckReport::default();
     // Who first referred to each commit, for "missing ... (referenced by ...)".
     let mut from: HashMap<ContentId, String> = HashMap::new();
     let mut tips = Vec::new();
+    for p in repo.refs().verify()? {
+        report.problems.push(FsckProblem::BadRef { name: p.name, detail: p.detail });
+    }
     for (name, id) in repo.refs().all()? {
         from.entry(id).or_insert(name.to_string());
+        tips.push(id);
+    }
+    // Reflog entries are roots too (what gc will keep): what they name
+    // must be there.
+    for (name, id) in repo.refs().reflog_ids()? {
+        from.entry(id).or_insert(format!("reflog {name}"));
         tips.push(id);
     }
     // A damaged HEAD or config is reported, and the objects checked anyway.

@@ -37,6 +37,28 @@ impl Repo {
         Ok(None)
     }
 
+    /// Commits reachable from `start` but from no ref (branch, tag or
+    /// remote-tracking ref), nearest first: what moving a detached HEAD
+    /// away from `start` leaves behind (the reflog still names them).
+    pub fn unreachable_from_refs(&self, start: &ContentId) -> Result<Vec<ContentId>> {
+        let tips: Vec<ContentId> = self.refs().all()?.into_iter().map(|(_, id)| id).collect();
+        // The usual case, HEAD detached at a branch or tag: no walk at all.
+        if tips.contains(start) {
+            return Ok(Vec::new());
+        }
+        let reachable: HashSet<ContentId> = ancestors(tips, |c| self.parents_of(c)).collect::<Result<_>>()?;
+        let mut lost = Vec::new();
+        // Not read past a reachable commit: this walk only covers the lost ones.
+        let walk = ancestors([*start], |c| if reachable.contains(c) { Ok(Vec::new()) } else { self.parents_of(c) });
+        for c in walk {
+            let c = c?;
+            if !reachable.contains(&c) {
+                lost.push(c);
+            }
+        }
+        Ok(lost)
+    }
+
     /// Commits reachable from `local` but not `upstream`, and the reverse:
     /// how far ahead and behind a branch is of its remote-tracking ref.
     pub fn ahead_behind(&self, local: &ContentId, upstream: &ContentId) -> Result<(usize, usize)> {
@@ -77,5 +99,28 @@ mod tests {
         assert_eq!(repo.merge_base(&a2, &b1).unwrap(), Some(base));
         assert_eq!(repo.ahead_behind(&a2, &b1).unwrap(), (2, 1));
         assert_eq!(repo.ahead_behind(&a1, &a2).unwrap(), (0, 1));
+        // Only b1 and base are on refs: a1 and a2 would be left behind.
+        let refs = repo.refs();
+        refs.update(&BranchName::new("b").unwrap().to_ref(), Some(b1), oxen_refs::Expect::Absent, "t").unwrap();
+        assert_eq!(repo.unreachable_from_refs(&a2).unwrap(), vec![a2, a1]);
+        assert_eq!(repo.unreachable_from_refs(&b1).unwrap(), vec![]);
+        assert_eq!(repo.unreachable_from_refs(&base).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn duplicate_or_too_many_parents_and_empty_authors_are_not_written() {
+        let d = tempfile::tempdir().unwrap();
+        let repo = Repo::init(d.path(), &BranchName::new("main").unwrap()).unwrap();
+        let base = commit(&repo, vec![], "base");
+        let tree = repo.read_commit(&base).unwrap().tree;
+        let author = Signature { name: "T".into(), email: "t@x".into(), time: 1, tz_minutes: 0 };
+        let c = |parents: Vec<ContentId>, author: Signature| Commit { tree, parents, author, message: "m\n".into() };
+        assert!(repo.write_commit(&c(vec![base, base], author.clone())).is_err());
+        for (name, email) in [("", "t@x"), ("  ", "t@x"), ("T", "")] {
+            let who = Signature { name: name.into(), email: email.into(), ..author.clone() };
+            let e = repo.write_commit(&c(vec![base], who)).unwrap_err();
+            assert!(e.to_string().contains("oxen config user."), "{e}");
+        }
+        assert!(repo.write_commit(&c(vec![base], author)).is_ok());
     }
 }

@@ -4,6 +4,7 @@
 //! inputs get the same id.
 
 mod author;
+pub mod diff;
 mod fsck;
 mod graph;
 mod merge;
@@ -17,7 +18,7 @@ mod worktree;
 
 pub use author::{parse_date, signature};
 pub use fsck::{fsck, FsckProblem, FsckReport};
-pub use merge::{MergeOutcome, MergeState};
+pub use merge::{ConflictKind, MergeOutcome, MergeState, PathConflict, TABLE_CONFLICTS_FILE};
 pub use revision::{ObjectKind, Target};
 pub use transition::{HeadMove, LocalChanges, Resumed, Transition};
 pub use tree::{FlatEntry, TreeChange};
@@ -67,6 +68,16 @@ pub enum RepoError {
     /// Commits need an author; none is configured.
     #[error("author identity unknown: set it with `oxen config user.name \"Your Name\"` and `oxen config user.email you@example.com`, or OXEN_AUTHOR_NAME/OXEN_AUTHOR_EMAIL")]
     NoAuthor,
+    /// An author name or email that is empty (or only spaces), which git
+    /// refuses too: `author  <>` names nobody.
+    #[error("empty author {0} is not allowed: set it with `oxen config user.{0} {1}`, or OXEN_AUTHOR_{2}")]
+    EmptyIdent(&'static str, &'static str, &'static str),
+    /// `<ref>@{N}` past the end of the ref's log (log, entries).
+    #[error("log for '{0}' only has {1} entries")]
+    ReflogTooShort(String, usize),
+    /// `<ref>@{N}` names an entry that deleted the ref.
+    #[error("'{0}' was deleted at that entry: nothing to name")]
+    ReflogDeleted(String),
     /// An author date that none of the accepted forms parses.
     #[error("invalid date '{0}': use '<unix-seconds> <+hhmm>' or RFC 3339")]
     BadDate(String),
@@ -107,6 +118,12 @@ impl Repo {
         Self::from_layout(oxen_refs::init(dir, branch)?)
     }
 
+    /// Create a bare repository (`core.bare`): one that others push to,
+    /// whose checked-out branch a push may move (see `oxen_refs::init_bare`).
+    pub fn init_bare(dir: &Path, branch: &BranchName) -> Result<Repo> {
+        Self::from_layout(oxen_refs::init_bare(dir, branch)?)
+    }
+
     fn from_layout(layout: Layout) -> Result<Repo> {
         let db = Db::open(&layout)?;
         let versions = layout.versions(&db);
@@ -116,7 +133,7 @@ impl Repo {
 
     /// Ref access.
     pub fn refs(&self) -> Refs<'_> {
-        Refs::new(&self.db)
+        Refs::new(&self.db, &self.layout)
     }
 
     /// HEAD.
@@ -126,7 +143,7 @@ impl Repo {
 
     /// The commit HEAD points at, if any.
     pub fn head_commit(&self) -> Result<Option<ContentId>> {
-        Ok(self.refs().head_commit(&self.layout)?)
+        Ok(self.refs().head_commit()?)
     }
 
     /// The index, loaded.
@@ -156,9 +173,12 @@ impl Repo {
         Ok(Tree::decode(&bytes)?)
     }
 
-    /// Store a commit after checking its tree and parents exist.
+    /// Store a commit after checking its author is someone, its parents are
+    /// distinct and not too many, and its tree and parents exist.
     pub fn write_commit(&self, commit: &Commit) -> Result<ContentId> {
         commit.author.validate()?;
+        author::check_not_empty(&commit.author)?;
+        commit.validate_parents()?;
         if !self.db.has_object(Table::Trees, &commit.tree)? {
             return Err(RepoError::WrongKind(commit.tree.to_hex(), self.kind_name(&commit.tree)?, "tree"));
         }

@@ -9,13 +9,16 @@ use oxen_hash::ContentId;
 use oxen_object::Commit;
 use oxen_path::RepoPath;
 use oxen_refs::{Expect, Head};
-use oxen_store::NoProgress;
+use oxen_store::{NoProgress, StoreError};
+
+use oxen_tabular::merge::{MergeOptions, MergeOutcome as TableOutcome};
+use oxen_tabular::TabularFormat;
 
 use crate::tree::FlatEntry;
 use crate::{HeadMove, LocalChanges, Repo, RepoError, Result, Transition};
 
 /// How a merge ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum MergeOutcome {
     /// Nothing to do: theirs is already contained in ours.
     UpToDate,
@@ -24,7 +27,87 @@ pub enum MergeOutcome {
     /// A merge commit was made.
     Merged(ContentId),
     /// Conflicting paths; the merge awaits `add` + `commit`.
-    Conflicts(Vec<RepoPath>),
+    Conflicts(Vec<PathConflict>),
+}
+
+/// How one path conflicts, as git names it (`status --porcelain` code).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConflictKind {
+    /// Changed differently on both sides (`UU`).
+    BothModified,
+    /// Added on both sides with different contents (`AA`).
+    BothAdded,
+    /// Modified by us, deleted by them (`UD`); ours stays in the work tree.
+    DeletedByThem,
+    /// Deleted by us, modified by them (`DU`); theirs is in the work tree.
+    DeletedByUs,
+}
+
+impl ConflictKind {
+    /// The two-letter code of `status --porcelain`.
+    pub fn code(self) -> &'static str {
+        match self {
+            ConflictKind::BothModified => "UU",
+            ConflictKind::BothAdded => "AA",
+            ConflictKind::DeletedByThem => "UD",
+            ConflictKind::DeletedByUs => "DU",
+        }
+    }
+
+    /// The wording of long `status` (as git's).
+    pub fn describe(self) -> &'static str {
+        match self {
+            ConflictKind::BothModified => "both modified",
+            ConflictKind::BothAdded => "both added",
+            ConflictKind::DeletedByThem => "deleted by them",
+            ConflictKind::DeletedByUs => "deleted by us",
+        }
+    }
+
+    fn of(base: bool, ours: bool, theirs: bool) -> ConflictKind {
+        match (base, ours, theirs) {
+            (false, _, _) => ConflictKind::BothAdded,
+            (true, true, false) => ConflictKind::DeletedByThem,
+            (true, false, true) => ConflictKind::DeletedByUs,
+            _ => ConflictKind::BothModified,
+        }
+    }
+}
+
+/// One conflicted path.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PathConflict {
+    /// The path.
+    pub path: RepoPath,
+    /// Which kind.
+    pub kind: ConflictKind,
+    /// Neither side's contents could be merged as text or table (binary,
+    /// Parquet): ours stays in the work tree; `oxen checkout --theirs`
+    /// takes theirs.
+    pub binary: bool,
+    /// For a table merged by key: the conflicting cells and rows (the
+    /// first 1000), each naming its key and column.
+    pub cells: Vec<oxen_tabular::merge::Conflict>,
+    /// How many cell or row conflicts there are in all.
+    pub cell_count: u64,
+}
+
+/// The machine-readable list of table conflicts a merge leaves in
+/// `.oxen/MERGE_TABLE_CONFLICTS.json`:
+/// `{"files": [{"path", "conflict_count", "conflicts": [{"key": {..},
+/// "column", "kind", "base", "ours", "theirs"}]}]}`.
+pub const TABLE_CONFLICTS_FILE: &str = "MERGE_TABLE_CONFLICTS.json";
+
+/// What a merge of one path's contents gave.
+enum Contents {
+    Clean(FlatEntry),
+    Conflict {
+        /// Stored contents (with markers) for the work tree.
+        work: Option<ContentId>,
+        binary: bool,
+        cells: Vec<oxen_tabular::merge::Conflict>,
+        cell_count: u64,
+    },
 }
 
 /// A merge in progress (after conflicts).
@@ -64,7 +147,7 @@ impl Repo {
         let tmp = self.layout.tmp_dir();
         match st {
             None => {
-                for f in ["MERGE_HEAD", "MERGE_MSG", "MERGE_CONFLICTS"] {
+                for f in ["MERGE_HEAD", "MERGE_MSG", "MERGE_CONFLICTS", TABLE_CONFLICTS_FILE] {
                     let _ = std::fs::remove_file(dot.join(f));
                 }
             }
@@ -80,6 +163,29 @@ impl Repo {
             }
         }
         Ok(())
+    }
+
+    /// The kind of each conflicted path of the merge in progress, from
+    /// which of base, ours (HEAD) and theirs hold it.
+    pub fn conflict_kinds(&self, st: &MergeState) -> Result<Vec<(RepoPath, ConflictKind)>> {
+        if st.conflicts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ours = self.head_commit()?;
+        let base = match ours {
+            Some(o) => self.merge_base(&o, &st.theirs)?,
+            None => None,
+        };
+        let (b, o, t) = (
+            self.flatten_commit(base.as_ref())?,
+            self.flatten_commit(ours.as_ref())?,
+            self.flatten_commit(Some(&st.theirs))?,
+        );
+        Ok(st
+            .conflicts
+            .iter()
+            .map(|p| (p.clone(), ConflictKind::of(b.contains_key(p), o.contains_key(p), t.contains_key(p))))
+            .collect())
     }
 
     /// Merge with keys from config (`tabular_keys`) for tabular files.
@@ -102,15 +208,16 @@ impl Repo {
         let head = self.head()?;
         // The work tree, index and HEAD move together, through the one
         // mechanism that completes an interrupted move (see transition.rs).
-        let advance = |old: Option<ContentId>, new: ContentId, tree: ContentId| -> Result<()> {
+        let advance = |old: Option<ContentId>, new: ContentId, tree: ContentId, how: &str| -> Result<()> {
             let head = HeadMove::Advance { head: head.clone(), old, new };
-            let t = Transition { op: "merge".into(), target: tree, local: LocalChanges::Refuse, head };
+            let message = format!("merge {label}: {how}");
+            let t = Transition { op: "merge".into(), target: tree, local: LocalChanges::Refuse, head, message };
             self.transition(&t, &NoProgress)?;
             Ok(())
         };
         let Some(ours) = ours else {
             // Unborn branch: adopt theirs.
-            advance(None, *theirs, self.read_commit(theirs)?.tree)?;
+            advance(None, *theirs, self.read_commit(theirs)?.tree, "Fast-forward")?;
             return Ok(MergeOutcome::FastForward(*theirs));
         };
         if self.is_ancestor(theirs, &ours)? {
@@ -125,7 +232,7 @@ impl Repo {
             ));
         }
         if self.is_ancestor(&ours, theirs)? {
-            advance(Some(ours), *theirs, self.read_commit(theirs)?.tree)?;
+            advance(Some(ours), *theirs, self.read_commit(theirs)?.tree, "Fast-forward")?;
             return Ok(MergeOutcome::FastForward(*theirs));
         }
         let base = self.merge_base(&ours, theirs)?;
@@ -133,18 +240,44 @@ impl Repo {
         let theirs_files = self.flatten_commit(Some(theirs))?;
         let config = self.config()?;
         let mut merged: BTreeMap<RepoPath, FlatEntry> = BTreeMap::new();
-        let mut conflicts: Vec<RepoPath> = Vec::new();
-        // Work-tree writes for conflicted paths: path -> bytes.
-        let mut conflict_files: Vec<(RepoPath, Vec<u8>)> = Vec::new();
-        let paths: BTreeSet<&RepoPath> =
-            base_files.keys().chain(ours_files.keys()).chain(theirs_files.keys()).collect();
+        let mut conflicts: Vec<PathConflict> = Vec::new();
+        // Work-tree writes for conflicted paths: path -> stored contents.
+        let mut conflict_files: Vec<(RepoPath, ContentId)> = Vec::new();
+        let same = |x: Option<&FlatEntry>, y: Option<&FlatEntry>| match (x, y) {
+            (None, None) => true,
+            (Some(x), Some(y)) => x.id == y.id && x.mode == y.mode,
+            _ => false,
+        };
+        // A path one side renamed (deleted, its base contents reappearing
+        // under a new name on that side) and the other side edited: the
+        // edit goes to the new name. Exact-content renames only.
+        let mut renamed: BTreeMap<RepoPath, FlatEntry> = BTreeMap::new();
+        let mut skip: BTreeSet<RepoPath> = BTreeSet::new();
+        for (p, be) in &base_files {
+            for (mover, editor) in [(&ours_files, &theirs_files), (&theirs_files, &ours_files)] {
+                let Some(edited) = editor.get(p) else { continue };
+                if mover.contains_key(p) || same(Some(be), Some(edited)) {
+                    continue;
+                }
+                let to = mover.iter().find(|(q, e)| {
+                    e.id == be.id && !base_files.contains_key(*q) && !editor.contains_key(*q) && !skip.contains(*q)
+                });
+                if let Some((q, e)) = to {
+                    renamed.insert(q.clone(), FlatEntry { mode: e.mode, ..edited.clone() });
+                    skip.insert(p.clone());
+                    skip.insert(q.clone());
+                }
+            }
+        }
+        merged.extend(renamed);
+        let paths: BTreeSet<&RepoPath> = base_files
+            .keys()
+            .chain(ours_files.keys())
+            .chain(theirs_files.keys())
+            .filter(|p| !skip.contains(*p))
+            .collect();
         for p in paths {
             let (b, o, t) = (base_files.get(p), ours_files.get(p), theirs_files.get(p));
-            let same = |x: Option<&FlatEntry>, y: Option<&FlatEntry>| match (x, y) {
-                (None, None) => true,
-                (Some(x), Some(y)) => x.id == y.id && x.mode == y.mode,
-                _ => false,
-            };
             let pick = if same(o, t) || same(t, b) {
                 Some(o.cloned())
             } else if same(o, b) {
@@ -167,19 +300,21 @@ impl Repo {
                         keys.to_vec()
                     };
                     match self.merge_contents(p, b, o, t, &path_keys, label)? {
-                        Ok(e) => {
+                        Contents::Clean(e) => {
                             merged.insert(p.clone(), e);
                         }
-                        Err(files) => {
-                            conflicts.push(p.clone());
+                        Contents::Conflict { work, binary, cells, cell_count } => {
+                            let kind = ConflictKind::of(b.is_some(), true, true);
+                            conflicts.push(PathConflict { path: p.clone(), kind, binary, cells, cell_count });
                             merged.insert(p.clone(), o.clone());
-                            conflict_files.extend(files);
+                            conflict_files.extend(work.map(|id| (p.clone(), id)));
                         }
                     }
                 }
                 (Some(keep), None) | (None, Some(keep)) => {
                     // Modified on one side, deleted on the other: keep the modified version.
-                    conflicts.push(p.clone());
+                    let kind = ConflictKind::of(true, o.is_some(), t.is_some());
+                    conflicts.push(PathConflict { path: p.clone(), kind, binary: false, cells: vec![], cell_count: 0 });
                     merged.insert(p.clone(), keep.clone());
                 }
                 (None, None) => {}
@@ -193,39 +328,72 @@ impl Repo {
         if conflicts.is_empty() {
             let author = crate::signature(&config)?;
             let commit = self.write_commit(&Commit { tree, parents: vec![ours, *theirs], author, message })?;
-            advance(Some(ours), commit, tree)?;
+            advance(Some(ours), commit, tree, "Merge made")?;
             return Ok(MergeOutcome::Merged(commit));
         }
-        let t = Transition { op: "merge".into(), target: tree, local: LocalChanges::Refuse, head: HeadMove::Keep };
+        let t = Transition {
+            op: "merge".into(),
+            target: tree,
+            local: LocalChanges::Refuse,
+            head: HeadMove::Keep,
+            message: String::new(),
+        };
         self.transition(&t, &NoProgress)?;
-        for (p, bytes) in conflict_files {
-            self.worktree.write_bytes(&p, &bytes).map_err(|e| crate::worktree::wt_error(self, &p, e))?;
+        for (p, id) in conflict_files {
+            // Streamed from the store (verified): a conflicted table may be large.
+            let exec = merged.get(&p).is_some_and(|e| e.mode == oxen_object::mode::EXEC);
+            let mut src = self.versions.open(&id)?;
+            self.worktree.write_file(&p, &mut src, exec).map_err(|e| crate::worktree::wt_error(self, &p, e))?;
         }
-        conflicts.sort();
-        self.set_merge_state(Some(&MergeState { theirs: *theirs, message, conflicts: conflicts.clone() }))?;
+        conflicts.sort_by(|a, b| a.path.cmp(&b.path));
+        let paths: Vec<RepoPath> = conflicts.iter().map(|c| c.path.clone()).collect();
+        self.set_merge_state(Some(&MergeState { theirs: *theirs, message, conflicts: paths }))?;
+        self.write_table_conflicts(&conflicts)?;
         Ok(MergeOutcome::Conflicts(conflicts))
     }
 
+    fn write_table_conflicts(&self, conflicts: &[PathConflict]) -> Result<()> {
+        let files: Vec<serde_json::Value> = conflicts
+            .iter()
+            .filter(|c| c.cell_count > 0)
+            .map(|c| {
+                serde_json::json!({
+                    "path": c.path.quoted(),
+                    "conflict_count": c.cell_count,
+                    "conflicts": c.cells,
+                })
+            })
+            .collect();
+        if files.is_empty() {
+            return Ok(());
+        }
+        let doc = serde_json::to_vec(&serde_json::json!({ "files": files })).map_err(std::io::Error::other);
+        let doc = doc.map_err(|e| StoreError::io(&self.layout.dot, e))?;
+        oxen_store::write_atomic(&self.layout.tmp_dir(), &self.layout.dot.join(TABLE_CONFLICTS_FILE), &doc)?;
+        Ok(())
+    }
+
     /// Move the current branch (or detached HEAD) from `old` to `new`, with
-    /// compare-and-swap on the branch.
-    pub fn move_head_to(&self, head: &Head, old: Option<ContentId>, new: &ContentId) -> Result<()> {
+    /// compare-and-swap on the branch (or on HEAD itself when detached),
+    /// logging `message` in the reflog.
+    pub fn move_head_to(&self, head: &Head, old: Option<ContentId>, new: &ContentId, message: &str) -> Result<()> {
         match head {
             Head::Branch(b) => {
                 let expect = match old {
                     Some(o) => Expect::Is(o),
                     None => Expect::Absent,
                 };
-                self.refs().update(&b.to_ref(), Some(*new), expect)?;
+                self.refs().update(&b.to_ref(), Some(*new), expect, message)?;
             }
-            Head::Detached(_) => oxen_refs::write_head(&self.layout, &Head::Detached(*new))?,
+            Head::Detached(_) => self.refs().set_head(&Head::Detached(*new), Some(head), message)?,
         }
         Ok(())
     }
 
-    /// Merge the contents of one path changed on both sides. `Ok(entry)` is
-    /// a clean result (already stored); `Err(files)` are the work-tree files
-    /// to write for a conflict.
-    #[allow(clippy::type_complexity)]
+    /// Merge the contents of one path changed on both sides: a table by
+    /// key at cell level (the engine, streaming), else (no keys, a key
+    /// column missing, a version that does not parse) line by line when
+    /// all three are text; anything else conflicts as binary.
     fn merge_contents(
         &self,
         path: &RepoPath,
@@ -234,53 +402,63 @@ impl Repo {
         theirs: &FlatEntry,
         keys: &[String],
         label: &str,
-    ) -> Result<std::result::Result<FlatEntry, Vec<(RepoPath, Vec<u8>)>>> {
-        // The table engine names the file in its messages; it only reads text.
-        let shown = path.to_str_lossy();
+    ) -> Result<Contents> {
+        let symlink = [Some(ours), Some(theirs), base].iter().flatten().any(|e| e.mode == oxen_object::mode::SYMLINK);
+        let format = TabularFormat::from_name(path.as_bytes()).filter(|_| !symlink);
+        if let (Some(format), false) = (format, keys.is_empty()) {
+            let bs = base.map(|b| self.stored_source(&b.id)).transpose()?;
+            let (os, ts) = (self.stored_source(&ours.id)?, self.stored_source(&theirs.id)?);
+            let opts = MergeOptions { keys: keys.to_vec(), limits: self.table_limits(), ..MergeOptions::default() };
+            let tmp_dir = self.layout.tmp_dir();
+            let mut tmp = oxen_store::temp_file(&tmp_dir)?;
+            let shown = path.quoted();
+            let tmp_path = tmp.path().to_path_buf();
+            let outcome = {
+                let mut w = std::io::BufWriter::new(tmp.as_file_mut());
+                let o = oxen_tabular::merge::merge(&shown, format, bs.as_ref(), &os, &ts, &opts, &mut w)?;
+                std::io::Write::flush(&mut w).map_err(|e| StoreError::io(&tmp_path, e))?;
+                o
+            };
+            if let TableOutcome::Merged(report) = outcome {
+                let (id, size) = self.versions.write_file(tmp.path())?;
+                if report.is_clean() {
+                    let (tabular, _) = oxen_index::tabular_meta(path, &oxen_tabular::Source::path(tmp.path()))?;
+                    return Ok(Contents::Clean(FlatEntry { id, mode: ours.mode, size, tabular }));
+                }
+                return Ok(Contents::Conflict {
+                    work: Some(id),
+                    binary: false,
+                    cells: report.conflicts,
+                    cell_count: report.conflict_count,
+                });
+            }
+            // No usable keys, a version that does not parse, or Parquet:
+            // fall through to a line-level merge (text only).
+        }
+        let binary = Contents::Conflict { work: None, binary: true, cells: vec![], cell_count: 0 };
+        let sizes = [Some(ours), Some(theirs), base].iter().flatten().map(|e| e.size).max().unwrap_or(0);
+        if sizes > crate::diff::MAX_TEXT_DIFF {
+            return Ok(binary);
+        }
         let read = |e: &FlatEntry| -> Result<Vec<u8>> { Ok(self.versions.read_all(&e.id)?) };
         let (ob, tb) = (read(ours)?, read(theirs)?);
         let bb = match base {
             Some(b) => read(b)?,
             None => Vec::new(),
         };
-        let format = oxen_tabular::format_for(&shown);
-        if let (Some(fmt), false) = (format, keys.is_empty()) {
-            if fmt != "parquet" {
-                let load = |b: &[u8]| oxen_tabular::load(b, fmt, &shown);
-                let bt = if base.is_some() {
-                    load(&bb)?
-                } else {
-                    oxen_tabular::Table { columns: load(&ob)?.columns, rows: vec![] }
-                };
-                if let Some(t) = oxen_tabular::merge3(&bt, &load(&ob)?, &load(&tb)?, keys) {
-                    let bytes = oxen_tabular::write_table(&t, fmt);
-                    return Ok(Ok(self.store_merged(path, &bytes, ours.mode)?));
-                }
-            }
+        let text = |b: &[u8]| if b.contains(&0) { None } else { std::str::from_utf8(b).ok().map(str::to_owned) };
+        let (Some(bt), Some(ot), Some(tt)) = (text(&bb), text(&ob), text(&tb)) else { return Ok(binary) };
+        let (merged, conflict) = crate::text_merge::merge_text(&bt, &ot, &tt, label);
+        if !conflict {
+            return Ok(Contents::Clean(self.store_merged(path, merged.as_bytes(), ours.mode)?));
         }
-        let is_text = |b: &[u8]| !b.contains(&0) && std::str::from_utf8(b).is_ok();
-        if format.is_none() && is_text(&ob) && is_text(&tb) && is_text(&bb) {
-            let (text, conflict) = crate::text_merge::merge_text(
-                std::str::from_utf8(&bb).unwrap_or(""),
-                std::str::from_utf8(&ob).unwrap_or(""),
-                std::str::from_utf8(&tb).unwrap_or(""),
-                label,
-            );
-            if !conflict {
-                return Ok(Ok(self.store_merged(path, text.as_bytes(), ours.mode)?));
-            }
-            return Ok(Err(vec![(path.clone(), text.into_bytes())]));
-        }
-        Ok(Err(vec![(path.with_suffix(b".ours")?, ob), (path.with_suffix(b".theirs")?, tb)]))
+        let id = self.versions.write_bytes(merged.as_bytes())?;
+        Ok(Contents::Conflict { work: Some(id), binary: false, cells: vec![], cell_count: 0 })
     }
 
     fn store_merged(&self, path: &RepoPath, bytes: &[u8], mode: u32) -> Result<FlatEntry> {
         let id = self.versions.write_bytes(bytes)?;
-        let shown = path.to_str_lossy();
-        let tabular = match oxen_tabular::format_for(&shown) {
-            Some(f) if f != "parquet" => Some(oxen_tabular::infer_reader(bytes, f, &shown)?),
-            _ => None,
-        };
+        let (tabular, _) = oxen_index::tabular_meta(path, &oxen_tabular::Source::bytes(bytes.to_vec()))?;
         Ok(FlatEntry { id, mode, size: bytes.len() as u64, tabular })
     }
 }

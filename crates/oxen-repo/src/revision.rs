@@ -1,8 +1,10 @@
 //! Naming objects: `HEAD`, branches, tags, remote-tracking refs, full ids,
-//! unique id prefixes, `<rev>~N`, `<rev>^N` and `<rev>:<path>`.
+//! unique id prefixes, reflog entries (`HEAD@{N}`, `<ref>@{N}`, `@{N}`),
+//! `<rev>~N`, `<rev>^N` and `<rev>:<path>`.
 
 use oxen_hash::{is_hex_prefix, ContentId};
 use oxen_object::EntryKind;
+use oxen_refs::{Head, LogName};
 use oxen_store::Table;
 
 use crate::{Repo, RepoError, Result};
@@ -34,9 +36,37 @@ impl Repo {
         Ok(None)
     }
 
+    /// `<ref>@{N}`: where the ref was N moves ago, from its reflog (0 is
+    /// now). `@{N}` alone is the current branch's (HEAD's when detached),
+    /// as in git. `None` when `name` is not of that form.
+    fn resolve_reflog(&self, name: &str) -> Result<Option<Target>> {
+        let Some(open) = name.rfind("@{") else { return Ok(None) };
+        let Some(n) = name[open + 2..].strip_suffix('}') else { return Ok(None) };
+        let unknown = || RepoError::UnknownRevision(name.to_string());
+        // Dates (`@{yesterday}`) and `@{upstream}` are not supported: an
+        // unknown revision, not a guess.
+        let n: usize = n.parse().map_err(|_| unknown())?;
+        let base = &name[..open];
+        let log = match base {
+            "" | "@" => match self.head()? {
+                Head::Branch(b) => LogName::Ref(b.to_ref()),
+                Head::Detached(_) => LogName::Head,
+            },
+            _ => self.refs().log_named(base)?.ok_or_else(unknown)?,
+        };
+        let entries = self.refs().reflog(&log)?;
+        let shown = if base.is_empty() || base == "@" { log.to_string() } else { base.to_string() };
+        let entry = entries.iter().rev().nth(n).ok_or(RepoError::ReflogTooShort(shown, entries.len()))?;
+        let id = entry.new.ok_or_else(|| RepoError::ReflogDeleted(name.to_string()))?;
+        Ok(Some(Target { id, kind: ObjectKind::Commit }))
+    }
+
     /// Resolve a ref-ish name (no `~`, `^`, `:` suffixes) to an object.
     fn resolve_base(&self, name: &str) -> Result<Target> {
         let unknown = || RepoError::UnknownRevision(name.to_string());
+        if let Some(t) = self.resolve_reflog(name)? {
+            return Ok(t);
+        }
         if name == "HEAD" || name == "@" {
             let id = self.head_commit()?.ok_or_else(unknown)?;
             return Ok(Target { id, kind: ObjectKind::Commit });

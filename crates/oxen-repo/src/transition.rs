@@ -6,7 +6,8 @@
 //! changes and what HEAD does at the end. [`Repo::transition`] checks
 //! first (refusing, with nothing changed, when local work would be lost),
 //! then writes `.oxen/CHECKOUT` naming the tree the work tree is at, the
-//! tree it goes to and the HEAD move, before the first work-tree change;
+//! tree it goes to and the HEAD move (with its reflog message), before
+//! the first work-tree change;
 //! then the work tree, then the index (one transaction), then HEAD, then
 //! removes the record. A process killed anywhere in between leaves the
 //! record behind, and [`Repo::resume_transition`] (which `oxen checkout
@@ -83,6 +84,9 @@ pub struct Transition {
     pub local: LocalChanges,
     /// What HEAD does at the end.
     pub head: HeadMove,
+    /// The reflog message for HEAD's move (`checkout: moving from a to
+    /// b`, `reset: moving to HEAD~1`, ...); unused with [`HeadMove::Keep`].
+    pub message: String,
 }
 
 /// A transition found interrupted and completed.
@@ -121,11 +125,12 @@ impl Record {
             HeadMove::Advance { head: Head::Detached(_), new, .. } => format!("advance-detached {new}"),
         };
         format!(
-            "{RECORD_MAGIC}\nop {}\nfrom {}\nto {}\nlocal {}\nhead {head}\n",
+            "{RECORD_MAGIC}\nop {}\nfrom {}\nto {}\nlocal {}\nhead {head}\nmsg {}\n",
             self.t.op,
             hex(self.from),
             self.t.target,
-            self.t.local.as_str()
+            self.t.local.as_str(),
+            self.t.message.replace(['\n', '\r'], " ")
         )
     }
 
@@ -164,7 +169,10 @@ impl Record {
             }
             _ => return None,
         };
-        Some(Record { from, t: Transition { op, target, local, head } })
+        // Written after the fields above; a record without it (an older
+        // oxen) logs the operation's name.
+        let message = field("msg").unwrap_or_else(|| op.clone());
+        Some(Record { from, t: Transition { op, target, local, head, message } })
     }
 }
 
@@ -237,7 +245,7 @@ impl Repo {
         let record = Record { from, t: t.clone() };
         oxen_store::write_atomic(&self.layout.tmp_dir(), &self.record_path(), record.encode().as_bytes())?;
         let report = self.execute(&plan, progress)?;
-        self.move_head(&t.head)?;
+        self.move_head(&t.head, &t.message)?;
         self.clear_record()?;
         Ok(report)
     }
@@ -254,7 +262,7 @@ impl Repo {
             self.worktree.remove_leftover_tmp(p);
         }
         let report = self.execute(&plan, progress)?;
-        let note = match self.move_head(&rec.t.head) {
+        let note = match self.move_head(&rec.t.head, &rec.t.message) {
             Ok(()) => None,
             // The branch moved meanwhile (another command moved it): the
             // work tree and index are at the target, the branch stays.
@@ -276,14 +284,14 @@ impl Repo {
         }
     }
 
-    fn move_head(&self, head: &HeadMove) -> Result<()> {
+    /// Every move is logged in the reflog with `message`.
+    fn move_head(&self, head: &HeadMove, message: &str) -> Result<()> {
         match head {
             HeadMove::Keep => {}
-            HeadMove::Set(h) => {
-                if self.head()? != *h {
-                    oxen_refs::write_head(&self.layout, h)?;
-                }
-            }
+            // Logged even when HEAD already names it, as git logs a
+            // checkout of the current branch; a resumed transition whose
+            // HEAD had already moved logs once more, which loses nothing.
+            HeadMove::Set(h) => self.refs().set_head(h, None, message)?,
             HeadMove::Advance { head: Head::Branch(b), old, new } => {
                 let r = b.to_ref();
                 // Done already (by the run that was interrupted): nothing to do.
@@ -294,11 +302,11 @@ impl Repo {
                     Some(o) => Expect::Is(*o),
                     None => Expect::Absent,
                 };
-                self.refs().update(&r, Some(*new), expect)?;
+                self.refs().update(&r, Some(*new), expect, message)?;
             }
             HeadMove::Advance { head: Head::Detached(_), new, .. } => {
                 if self.head()? != Head::Detached(*new) {
-                    oxen_refs::write_head(&self.layout, &Head::Detached(*new))?;
+                    self.refs().set_head(&Head::Detached(*new), None, message)?;
                 }
             }
         }

@@ -63,8 +63,9 @@ pub fn remove_work_file(repo: &Repo, path: &RepoPath) -> Result<bool> {
     Ok(removed)
 }
 
-fn entry_for(path: &RepoPath, e: &FlatEntry, stat: FileStat) -> IndexEntry {
-    IndexEntry { id: e.id, stat, tracking: oxen_index::tracking_for(path), tabular: e.tabular.clone() }
+fn entry_for(e: &FlatEntry, stat: FileStat) -> IndexEntry {
+    let tracking = if e.tabular.is_some() { oxen_index::Tracking::Tabular } else { oxen_index::Tracking::Regular };
+    IndexEntry { id: e.id, stat, tracking, tabular: e.tabular.clone() }
 }
 
 /// The index entry that stages `e` at `path` without touching the work
@@ -76,7 +77,7 @@ pub fn staged_entry(index: &Index, path: &RepoPath, e: &FlatEntry) -> IndexEntry
         Some(ie) if ie.id == e.id => ie.stat,
         _ => FileStat { mode: e.mode, size: e.size, ..Default::default() },
     };
-    entry_for(path, e, stat)
+    entry_for(e, stat)
 }
 
 impl Repo {
@@ -125,7 +126,7 @@ impl Repo {
             .map(|(p, e)| {
                 let st = materialize(self, p, e)?;
                 progress.update(done.fetch_add(1, Ordering::Relaxed) + 1, 0);
-                Ok((p.clone(), Some(entry_for(p, e, st))))
+                Ok((p.clone(), Some(entry_for(e, st))))
             })
             .collect();
         let mut changes: Vec<(RepoPath, Option<IndexEntry>)> = Vec::with_capacity(written.len() + removed.len());

@@ -54,8 +54,9 @@ impl Api {
         self.repos.location(name)
     }
 
-    /// Run the handler of `route`, reading the request body from `body`.
-    pub fn handle(&self, route: &Route, body: &mut dyn Read) -> Result<Reply, Fail> {
+    /// Run the handler of `route` for `user`, reading the request body
+    /// from `body`.
+    pub fn handle(&self, route: &Route, user: &crate::User, body: &mut dyn Read) -> Result<Reply, Fail> {
         match route {
             Route::ListRepos => {
                 let repos: Vec<Value> = self.repos.list()?.into_iter().map(|n| json!({ "name": n })).collect();
@@ -112,7 +113,9 @@ impl Api {
             Route::UpdateRefs(name) => {
                 let repo = self.open(name)?;
                 let msg: UpdateRefsMsg = read_json(body)?;
-                let updated = oxen_pack::apply_ref_updates(&*repo, &repo.refs(), &msg.updates, msg.force)
+                // Logged as the user who pushed, not whoever runs the server.
+                let refs = repo.refs().acting_as(oxen_refs::Ident::new(&user.name, &user.email));
+                let updated = oxen_pack::apply_ref_updates(&*repo, &refs, &msg.updates, msg.force)
                     .map_err(|e| Fail::pack(e, self.place(name).as_deref()))?;
                 Ok(Reply::Json(200, to_json(&UpdatedMsg { updated })))
             }

@@ -536,7 +536,7 @@ async fn serve_request(state: Arc<State>, req: Request<Incoming>) -> Response<Re
         );
         return fail_response(log, inflight, f);
     };
-    log.user = Some(user.email);
+    log.user = Some(user.email.clone());
     let route = match router::route(req.method().as_str(), req.uri().path()) {
         Ok(r) => r,
         Err(f) => return fail_response(log, inflight, f),
@@ -557,7 +557,7 @@ async fn serve_request(state: Arc<State>, req: Request<Incoming>) -> Response<Re
             Some(Ok(first)) => BodyReader { cur: first, rx: Some(rx), fault: None },
         }
     };
-    match run_handler(Arc::clone(&state.api), route, reader).await {
+    match run_handler(Arc::clone(&state.api), route, user, reader).await {
         Head::Json(status, v) => json_response(log, inflight, status, &v),
         Head::Fail(f) => fail_response(log, inflight, f),
         Head::Stream(content_type, rx) => {
@@ -571,10 +571,10 @@ async fn serve_request(state: Arc<State>, req: Request<Incoming>) -> Response<Re
 
 /// Run the route's handler on the blocking pool; a streamed reply keeps
 /// that thread producing its body after the head is returned.
-async fn run_handler(api: Arc<Api>, route: Route, mut body: BodyReader) -> Head {
+async fn run_handler(api: Arc<Api>, route: Route, user: crate::User, mut body: BodyReader) -> Head {
     let (head_tx, head_rx) = oneshot::channel();
     tokio::task::spawn_blocking(move || {
-        let result = api.handle(&route, &mut body);
+        let result = api.handle(&route, &user, &mut body);
         // A body that could not be read is the answer, whatever the
         // handler made of the read error.
         let result = match (result, body.fault) {

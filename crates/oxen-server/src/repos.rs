@@ -85,7 +85,8 @@ impl RepoStore for LocalRepos {
             Err(e) => return Err(ServerError::Io(dir, e)),
         }
         let main = oxen_refs::BranchName::new("main")?;
-        if let Err(e) = oxen_refs::init(&dir, &main) {
+        // Bare: pushes move its branches, and nobody works in it.
+        if let Err(e) = oxen_refs::init_bare(&dir, &main) {
             let _ = std::fs::remove_dir_all(&dir);
             return Err(e.into());
         }
@@ -114,6 +115,12 @@ impl RepoStore for LocalRepos {
             return Err(ServerError::NotFound(name.into()));
         }
         let repo = Arc::new(Repo::open(&dir)?);
+        // Every repository the server serves is bare (pushes may move its
+        // checked-out branch); those created before `core.bare` existed
+        // are marked on first use.
+        if !repo.layout.is_bare()? {
+            repo.layout.set_bare()?;
+        }
         cache.insert(name.to_string(), Arc::clone(&repo));
         Ok(repo)
     }

@@ -26,6 +26,22 @@ pub struct RemoteConfig {
     pub url: String,
 }
 
+/// How the repository is used.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CoreConfig {
+    /// A bare repository is only pushed to and fetched from; its work tree
+    /// is not used, so a push may move its checked-out branch. Server
+    /// repositories are bare.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bare: bool,
+}
+
+impl CoreConfig {
+    fn is_default(&self) -> bool {
+        *self == CoreConfig::default()
+    }
+}
+
 /// What the client keeps for one server.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct HostConfig {
@@ -37,6 +53,9 @@ pub struct HostConfig {
 /// A repository or global config file.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Config {
+    /// Repository-wide settings (`[core]`).
+    #[serde(default, skip_serializing_if = "CoreConfig::is_default")]
+    pub core: CoreConfig,
     /// Author identity.
     #[serde(default)]
     pub user: UserConfig,

@@ -29,11 +29,15 @@ pub enum Table {
     Meta,
     /// content id -> location of small contents inside a segment file
     Blobs,
+    /// `<ref name or HEAD>` NUL `<u64 sequence, big-endian>` -> one reflog
+    /// entry: every move of a ref, appended in the transaction that moves it
+    Reflog,
 }
 
 impl Table {
     /// All tables, in a fixed order.
-    pub const ALL: [Table; 6] = [Table::Refs, Table::Index, Table::Commits, Table::Trees, Table::Meta, Table::Blobs];
+    pub const ALL: [Table; 7] =
+        [Table::Refs, Table::Index, Table::Commits, Table::Trees, Table::Meta, Table::Blobs, Table::Reflog];
 
     /// The LMDB database name.
     pub fn name(self) -> &'static str {
@@ -44,6 +48,7 @@ impl Table {
             Table::Trees => "trees",
             Table::Meta => "meta",
             Table::Blobs => "blobs",
+            Table::Reflog => "reflog",
         }
     }
 }
@@ -53,7 +58,7 @@ impl Table {
 /// process.
 pub struct Db {
     pub(crate) env: std::sync::Arc<Environment>,
-    dbs: [Database; 6],
+    dbs: [Database; 7],
     dir: PathBuf,
     /// `.oxen`, where the index stamp file is written.
     dot: PathBuf,
@@ -113,7 +118,7 @@ impl Db {
     /// may add one). With `existing`, not finding a single one means the
     /// environment is a new, empty one standing in for the repository's
     /// database: damage, reported before anything is written to it.
-    fn tables(env: &Environment, dir: &Path, existing: bool) -> Result<[Database; 6]> {
+    fn tables(env: &Environment, dir: &Path, existing: bool) -> Result<[Database; 7]> {
         let mut found = Vec::with_capacity(Table::ALL.len());
         for t in Table::ALL {
             match env.open_db(Some(t.name())) {
@@ -136,7 +141,7 @@ impl Db {
                 None => env.create_db(Some(t.name()), DatabaseFlags::empty()).map_err(|e| StoreError::db(dir, e))?,
             });
         }
-        Ok([dbs[0], dbs[1], dbs[2], dbs[3], dbs[4], dbs[5]])
+        Ok([dbs[0], dbs[1], dbs[2], dbs[3], dbs[4], dbs[5], dbs[6]])
     }
 
     /// The environment's directory (`.oxen/db`).
@@ -302,6 +307,29 @@ impl WriteTxn<'_> {
         }
     }
 
+    /// The last key/value (in key order) whose key starts with `prefix`:
+    /// where an append-only log keyed by prefix + big-endian sequence ends,
+    /// found by one seek instead of a scan of the whole log.
+    pub fn last_with_prefix(&self, t: Table, prefix: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        use lmdb::Cursor;
+        let cur = self.txn.open_ro_cursor(self.db.table(t))?;
+        // Seek to the first key past every key with the prefix, then step
+        // back one; with nothing past them, the last key of the table is it.
+        let found = match prefix_successor(prefix) {
+            Some(past) => match cur.get(Some(&past), None, lmdb_sys::MDB_SET_RANGE) {
+                Ok(_) => cur.get(None, None, lmdb_sys::MDB_PREV),
+                Err(lmdb::Error::NotFound) => cur.get(None, None, lmdb_sys::MDB_LAST),
+                Err(e) => Err(e),
+            },
+            None => cur.get(None, None, lmdb_sys::MDB_LAST),
+        };
+        match found {
+            Ok((Some(k), v)) if k.starts_with(prefix) => Ok(Some((k.to_vec(), v.to_vec()))),
+            Ok(_) | Err(lmdb::Error::NotFound) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Remove every key of a table (replacing the whole index).
     pub fn clear(&mut self, t: Table) -> Result<()> {
         self.txn.clear_db(self.db.table(t)).map_err(|e| StoreError::db(&self.db.dir, e))
@@ -320,6 +348,19 @@ impl WriteTxn<'_> {
         crate::faults::write_point();
         self.txn.commit().map_err(|e| StoreError::db(&self.db.dir, e))
     }
+}
+
+/// The smallest byte string greater than every string starting with
+/// `prefix` (`None` when there is none: the prefix is all 0xff).
+fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut p = prefix.to_vec();
+    while let Some(last) = p.pop() {
+        if last < 0xff {
+            p.push(last + 1);
+            return Some(p);
+        }
+    }
+    None
 }
 
 /// A standalone LMDB environment holding one table, for state that lives
@@ -428,6 +469,29 @@ mod tests {
             }
             Err(e) => panic!("{e}"),
         }
+    }
+
+    #[test]
+    fn last_with_prefix_finds_the_end_of_a_log() {
+        let d = tempfile::tempdir().unwrap();
+        let layout = Layout::create(d.path()).unwrap();
+        let db = Db::open(&layout).unwrap();
+        let key = |name: &[u8], n: u64| [name, b"\0", &n.to_be_bytes()].concat();
+        let mut txn = db.begin_write().unwrap();
+        assert_eq!(txn.last_with_prefix(Table::Reflog, b"a\0").unwrap(), None);
+        for n in 0..300 {
+            txn.put(Table::Reflog, &key(b"a", n), b"x").unwrap();
+            txn.put(Table::Reflog, &key(b"b", n), b"y").unwrap();
+        }
+        // A key that sorts right after the prefix, and one with 0xff bytes.
+        txn.put(Table::Reflog, b"a\x01", b"z").unwrap();
+        txn.put(Table::Reflog, &key(b"\xff", 7), b"w").unwrap();
+        assert_eq!(txn.last_with_prefix(Table::Reflog, b"a\0").unwrap(), Some((key(b"a", 299), b"x".to_vec())));
+        assert_eq!(txn.last_with_prefix(Table::Reflog, b"b\0").unwrap(), Some((key(b"b", 299), b"y".to_vec())));
+        assert_eq!(txn.last_with_prefix(Table::Reflog, b"\xff\0").unwrap(), Some((key(b"\xff", 7), b"w".to_vec())));
+        assert_eq!(txn.last_with_prefix(Table::Reflog, b"c\0").unwrap(), None);
+        assert_eq!(txn.last_with_prefix(Table::Reflog, b"\xff\xff").unwrap(), None);
+        txn.commit().unwrap();
     }
 
     #[test]

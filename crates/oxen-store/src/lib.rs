@@ -3,8 +3,8 @@
 //! ```text
 //! .oxen/
 //!   HEAD          "ref: heads/main" or a detached commit id
-//!   config.toml   user name/email, remotes
-//!   db/           one LMDB environment; named databases refs, index, commits, trees, meta
+//!   config.toml   user name/email, remotes, core.bare
+//!   db/           one LMDB environment; named databases refs, index, commits, trees, meta, blobs, reflog
 //!   versions/     file contents by content id, 2-hex-char shards
 //!   tmp/          scratch space for temp-file-then-rename writes
 //! ```
@@ -18,7 +18,7 @@ pub mod progress;
 mod tmp;
 mod versions;
 
-pub use config::{global_config_dir, server_origin, Config, HostConfig, RemoteConfig, UserConfig};
+pub use config::{global_config_dir, server_origin, Config, CoreConfig, HostConfig, RemoteConfig, UserConfig};
 pub use db::{dump_env, Db, DumpedTable, KvStore, Table, WriteTxn};
 pub use envcheck::DbDamage;
 pub use objects::{ObjectKind, ObjectSink, ObjectSource};
@@ -271,6 +271,26 @@ impl Layout {
             Config::default().save(&layout.config_file())?;
         }
         Ok(layout)
+    }
+
+    /// Whether this is a bare repository (`core.bare` in its own config):
+    /// one that is only pushed to and fetched from, whose work tree (if
+    /// any) is not used, such as every repository an `oxen-server` serves.
+    /// Pushing to the checked-out branch is allowed only into these.
+    pub fn is_bare(&self) -> Result<bool> {
+        Ok(Config::load(&self.config_file())?.core.bare)
+    }
+
+    /// Mark the repository bare (see [`Layout::is_bare`]); its other
+    /// settings are kept.
+    pub fn set_bare(&self) -> Result<()> {
+        let path = self.config_file();
+        let mut cfg = Config::load(&path)?;
+        if !cfg.core.bare {
+            cfg.core.bare = true;
+            cfg.save(&path)?;
+        }
+        Ok(())
     }
 
     /// `.oxen/HEAD`

@@ -930,7 +930,17 @@ impl Default for TextOptions {
 }
 
 fn obj_line(o: &RowObject) -> String {
-    o.0.iter().map(|(_, v)| display_value(v, b',')).collect::<Vec<_>>().join(",")
+    o.0.iter().map(|(_, v)| one_line(display_value(v, b','))).collect::<Vec<_>>().join(",")
+}
+
+/// A value quoted as CSV quotes it, with line breaks inside it shown as
+/// `\n`/`\r` so every row stays on one line of output.
+fn one_line(s: String) -> String {
+    if s.contains(['\n', '\r']) {
+        s.replace('\r', "\\r").replace('\n', "\\n")
+    } else {
+        s
+    }
 }
 
 /// Render a diff for people: summary first, then up to `limit` rows of
@@ -1002,7 +1012,8 @@ pub fn render_text(d: &FileDiff, o: &TextOptions, out: &mut impl Write) -> io::R
     more(out, shown, t.rows.removed, "removed")?;
     shown = 0;
     for m in t.modified.iter().take(o.limit) {
-        let key: Vec<String> = m.key.0.iter().map(|(k, v)| format!("{k}={}", display_value(v, b','))).collect();
+        let key: Vec<String> =
+            m.key.0.iter().map(|(k, v)| format!("{k}={}", one_line(display_value(v, b',')))).collect();
         let ch: Vec<String> = m.changes.0.iter().map(|(c, a, b)| format!("{c}: {} -> {}", show(a), show(b))).collect();
         writeln!(out, "{}", paint("33", format!("~ {}: {}", key.join(","), ch.join(", "))))?;
         shown += 1;
@@ -1016,6 +1027,6 @@ fn show(v: &Value) -> String {
     match v {
         Value::Null => "null".into(),
         Value::String(s) if s.is_empty() => "\"\"".into(),
-        v => display_value(v, b','),
+        v => one_line(display_value(v, b',')),
     }
 }

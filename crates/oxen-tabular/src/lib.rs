@@ -24,7 +24,6 @@
 pub mod batch;
 pub mod df;
 pub mod diff;
-pub mod legacy;
 pub mod merge;
 mod read;
 mod sort;
@@ -33,23 +32,11 @@ mod types;
 mod value;
 
 use std::io::Read;
-use std::path::Path;
 
-use oxen_object::TabularMeta;
-
-// The original API (`oxen_tabular::diff` is both the original function and
-// the engine's module: they live in different namespaces).
-pub use legacy::{diff, load, merge3, write_table, RowChange, Table, TableDiff};
 pub use read::Dialect;
 pub use summary::{diff_summaries, read_summary, summarize, SummaryDiff, TableSummary};
 pub use types::{ColumnType, Field, Limits, NotParsable, Result, Schema, Source, TabularError, TabularFormat};
 pub use value::{csv_field, RowObject};
-
-/// The tabular format a path has by its extension, if any (the stored
-/// spelling; see [`TabularFormat::from_path`] for the enum).
-pub fn format_for(path: &str) -> Option<&'static str> {
-    TabularFormat::from_path(path).map(TabularFormat::as_str)
-}
 
 /// Schema and row count of a table, streaming (Parquet: from metadata).
 pub fn schema(path: &str, format: TabularFormat, source: &Source) -> Result<Schema> {
@@ -93,53 +80,21 @@ pub fn schema_of_reader<R: Read>(mut reader: R, format: TabularFormat, path: &st
     }
 }
 
-fn fields(names: Vec<String>, types: Vec<ColumnType>) -> Vec<Field> {
-    names.into_iter().zip(types).map(|(name, dtype)| Field { name, dtype }).collect()
-}
-
-fn format_of(format: &str) -> TabularFormat {
-    TabularFormat::parse(format).unwrap_or(TabularFormat::Csv)
-}
-
-/// Schema and row count of a tabular file, as recorded in tree objects.
-///
-/// A Parquet file that does not parse gets the empty schema the original
-/// implementation recorded for every Parquet file, so `add` keeps accepting
-/// it until callers handle [`TabularError::NotParsable`] themselves.
-pub fn infer(path: &Path, format: &'static str) -> Result<TabularMeta> {
-    let shown = path.display().to_string();
-    parquet_compat(format, schema(&shown, format_of(format), &Source::path(path)))
-}
-
-/// Schema and row count of tabular data from a reader, as recorded in tree
-/// objects (see [`infer`] for unparsable Parquet).
-pub fn infer_reader<R: Read>(reader: R, format: &'static str, path: &str) -> Result<TabularMeta> {
-    parquet_compat(format, schema_of_reader(reader, format_of(format), path))
-}
-
-/// [`infer`] for a file already open (work-tree files are opened relative
+/// [`schema`] of a file already open (work-tree files are opened relative
 /// to their directory, never by a path a symlink could redirect); `label`
 /// names it in messages. Parquet is read in place, with random access.
-pub fn infer_file(file: std::fs::File, format: &'static str, label: &str) -> Result<TabularMeta> {
-    let schema = match format_of(format) {
-        TabularFormat::Parquet => read::parquet_schema_file(file, label).map(|(names, types, rows)| Schema {
-            format: TabularFormat::Parquet,
-            columns: fields(names, types),
-            rows,
-        }),
+pub fn schema_of_file(file: std::fs::File, format: TabularFormat, label: &str) -> Result<Schema> {
+    match format {
+        TabularFormat::Parquet => {
+            let (names, types, rows) = read::parquet_schema_file(file, label)?;
+            Ok(Schema { format, columns: fields(names, types), rows })
+        }
         f => schema_of_reader(file, f, label),
-    };
-    parquet_compat(format, schema)
+    }
 }
 
-fn parquet_compat(format: &str, r: Result<Schema>) -> Result<TabularMeta> {
-    match r {
-        Ok(s) => Ok(s.to_meta()),
-        Err(TabularError::NotParsable(_)) if format == "parquet" => {
-            Ok(TabularMeta { format: format.into(), columns: vec![], rows: 0 })
-        }
-        Err(e) => Err(e),
-    }
+fn fields(names: Vec<String>, types: Vec<ColumnType>) -> Vec<Field> {
+    names.into_iter().zip(types).map(|(name, dtype)| Field { name, dtype }).collect()
 }
 
 #[cfg(test)]
@@ -148,7 +103,7 @@ mod tests {
 
     #[test]
     fn infers_schema() {
-        let m = infer_reader("id,name,score\n1,a,1.5\n2,b,\n3,c,2\n".as_bytes(), "csv", "x").unwrap();
+        let m = schema_of_reader("id,name,score\n1,a,1.5\n2,b,\n3,c,2\n".as_bytes(), TabularFormat::Csv, "x").unwrap();
         assert_eq!(m.rows, 3);
         let types: Vec<_> = m.columns.iter().map(|c| c.dtype.as_str()).collect();
         assert_eq!(types, ["int", "str", "float"]);
@@ -156,7 +111,7 @@ mod tests {
 
     #[test]
     fn malformed_csv_is_not_parsable() {
-        let e = infer_reader("a,b\n1,2\n3\n".as_bytes(), "csv", "x").unwrap_err();
+        let e = schema_of_reader("a,b\n1,2\n3\n".as_bytes(), TabularFormat::Csv, "x").unwrap_err();
         let np = e.not_parsable().expect("typed outcome");
         assert_eq!(np.format, TabularFormat::Csv);
         assert_eq!(e.to_string(), "x: does not parse as csv: line 3: expected 2 fields, found 1");
@@ -184,11 +139,11 @@ mod tests {
         ] {
             assert_eq!(serde_json::to_string(&f).unwrap(), format!("\"{s}\""));
             assert_eq!(serde_json::from_str::<TabularFormat>(&format!("\"{s}\"")).unwrap(), f);
-            assert_eq!(format_for(&format!("x.{s}")), Some(s));
+            assert_eq!(TabularFormat::from_path(&format!("x.{s}")), Some(f));
         }
         assert_eq!(TabularFormat::from_path("a/b.NDJSON"), Some(TabularFormat::Jsonl));
         // The metadata recorded in trees keeps the same spellings.
-        let m = infer_reader("a,b,c,d,e\n1,1.5,true,x,\n".as_bytes(), "csv", "x").unwrap();
+        let m = schema_of_reader("a,b,c,d,e\n1,1.5,true,x,\n".as_bytes(), TabularFormat::Csv, "x").unwrap().to_meta();
         let d: Vec<&str> = m.columns.iter().map(|c| c.dtype.as_str()).collect();
         assert_eq!(d, ["int", "float", "bool", "str", "null"]);
     }

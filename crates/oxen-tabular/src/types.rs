@@ -6,175 +6,8 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use oxen_object::{ColumnType, TabularFormat};
 use serde::{Deserialize, Serialize};
-
-/// A tabular file format.
-///
-/// Serialises as the lower-case strings stored in tree objects today
-/// (`csv`, `tsv`, `jsonl`, `parquet`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TabularFormat {
-    /// Comma-separated values with a header row.
-    Csv,
-    /// Tab-separated values with a header row.
-    Tsv,
-    /// One JSON object per line (`.jsonl`, `.ndjson`).
-    Jsonl,
-    /// Apache Parquet.
-    Parquet,
-}
-
-impl TabularFormat {
-    /// The format a path has by its extension, if any.
-    pub fn from_path(path: &str) -> Option<TabularFormat> {
-        let ext = path.rsplit_once('.')?.1.to_ascii_lowercase();
-        match ext.as_str() {
-            "csv" => Some(TabularFormat::Csv),
-            "tsv" => Some(TabularFormat::Tsv),
-            "jsonl" | "ndjson" => Some(TabularFormat::Jsonl),
-            "parquet" => Some(TabularFormat::Parquet),
-            _ => None,
-        }
-    }
-
-    /// Parse the stored spelling (`csv`, `tsv`, `jsonl`, `parquet`).
-    pub fn parse(s: &str) -> Option<TabularFormat> {
-        match s {
-            "csv" => Some(TabularFormat::Csv),
-            "tsv" => Some(TabularFormat::Tsv),
-            "jsonl" => Some(TabularFormat::Jsonl),
-            "parquet" => Some(TabularFormat::Parquet),
-            _ => None,
-        }
-    }
-
-    /// The stored spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TabularFormat::Csv => "csv",
-            TabularFormat::Tsv => "tsv",
-            TabularFormat::Jsonl => "jsonl",
-            TabularFormat::Parquet => "parquet",
-        }
-    }
-
-    /// Field delimiter of the delimited formats.
-    pub fn delimiter(self) -> u8 {
-        match self {
-            TabularFormat::Tsv => b'\t',
-            _ => b',',
-        }
-    }
-
-    /// True for the line-oriented text formats (CSV, TSV, JSONL).
-    pub fn is_text(self) -> bool {
-        !matches!(self, TabularFormat::Parquet)
-    }
-}
-
-impl fmt::Display for TabularFormat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The inferred type of a column.
-///
-/// Serialises exactly as the dtype strings stored in tree objects
-/// (`null`, `bool`, `int`, `float`, `str`), so replacing the strings in
-/// `TabularMeta` by this enum does not change any id.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum ColumnType {
-    /// Every value is empty / null.
-    #[serde(rename = "null")]
-    Null,
-    /// `true` / `false` (any case in CSV).
-    #[serde(rename = "bool")]
-    Bool,
-    /// 64-bit integers.
-    #[serde(rename = "int")]
-    Int,
-    /// Floating point numbers (integers mixed with floats widen to this).
-    #[serde(rename = "float")]
-    Float,
-    /// Anything else: text, mixed types, nested JSON values.
-    #[serde(rename = "str")]
-    Str,
-}
-
-impl ColumnType {
-    /// The stored spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ColumnType::Null => "null",
-            ColumnType::Bool => "bool",
-            ColumnType::Int => "int",
-            ColumnType::Float => "float",
-            ColumnType::Str => "str",
-        }
-    }
-
-    /// Parse the stored spelling.
-    pub fn parse(s: &str) -> Option<ColumnType> {
-        match s {
-            "null" => Some(ColumnType::Null),
-            "bool" => Some(ColumnType::Bool),
-            "int" => Some(ColumnType::Int),
-            "float" => Some(ColumnType::Float),
-            "str" => Some(ColumnType::Str),
-            _ => None,
-        }
-    }
-
-    /// The type of one CSV/TSV cell (the rule recorded at add time since
-    /// the first version: empty is null, then i64, f64, true/false, text).
-    pub fn of_text(v: &[u8]) -> ColumnType {
-        if v.is_empty() {
-            return ColumnType::Null;
-        }
-        let Ok(s) = std::str::from_utf8(v) else { return ColumnType::Str };
-        if s.parse::<i64>().is_ok() {
-            ColumnType::Int
-        } else if s.parse::<f64>().is_ok() {
-            ColumnType::Float
-        } else if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false") {
-            ColumnType::Bool
-        } else {
-            ColumnType::Str
-        }
-    }
-
-    /// The type of one JSON value.
-    pub fn of_json(v: &serde_json::Value) -> ColumnType {
-        use serde_json::Value;
-        match v {
-            Value::Null => ColumnType::Null,
-            Value::Bool(_) => ColumnType::Bool,
-            Value::Number(n) if n.is_i64() || n.is_u64() => ColumnType::Int,
-            Value::Number(_) => ColumnType::Float,
-            _ => ColumnType::Str,
-        }
-    }
-
-    /// The narrowest type holding values of both types.
-    pub fn widen(self, other: ColumnType) -> ColumnType {
-        use ColumnType::*;
-        match (self, other) {
-            (a, b) if a == b => a,
-            (Null, b) => b,
-            (a, Null) => a,
-            (Int, Float) | (Float, Int) => Float,
-            _ => Str,
-        }
-    }
-}
-
-impl fmt::Display for ColumnType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// One column of a schema.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -205,11 +38,11 @@ impl Schema {
     /// The metadata recorded in tree objects.
     pub fn to_meta(&self) -> oxen_object::TabularMeta {
         oxen_object::TabularMeta {
-            format: self.format.as_str().to_string(),
+            format: self.format,
             columns: self
                 .columns
                 .iter()
-                .map(|c| oxen_object::Column { name: c.name.clone(), dtype: c.dtype.as_str().to_string() })
+                .map(|c| oxen_object::Column { name: c.name.clone(), dtype: c.dtype })
                 .collect(),
             rows: self.rows,
         }

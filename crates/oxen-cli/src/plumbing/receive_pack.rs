@@ -14,7 +14,8 @@ use crate::{user_error, CommandResult};
 /// temp file + rename, commits and trees via LMDB transactions), so an
 /// interrupted stream leaves the repository consistent and a retry needs
 /// only the rest. Then apply each --update in one compare-and-swap
-/// transaction, refusing non-fast-forwards unless --force. Prints a JSON
+/// transaction, refusing non-fast-forwards unless --force and the
+/// checked-out branch of a repository that is not bare. Prints a JSON
 /// summary. Works over any pipe, e.g.
 /// `oxen-upload-pack . --want main | ssh host oxen-receive-pack /srv/repo --update heads/main:OLD:NEW`.
 #[derive(Parser, Debug)]

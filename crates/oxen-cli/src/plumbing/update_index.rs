@@ -70,7 +70,9 @@ pub fn run(args: Args, _out: &mut dyn Write, err: &mut dyn Write) -> CommandResu
             return Err(user_error(format!("--cacheinfo '{shown}': object {id} is not in the versions store")));
         }
         let path = RepoPath::from_user(&work, &cwd, Path::new(OsStr::from_bytes(parts[2])))?;
-        stage_cacheinfo(&repo.db, &repo.versions, mode, id, &path)?;
+        if let Some(w) = stage_cacheinfo(&repo.db, &repo.versions, mode, id, &path)? {
+            writeln!(err, "warning: {w}")?;
+        }
     }
     let mut given = args.paths.clone();
     if args.stdin {

@@ -56,7 +56,7 @@ pub fn run(args: Args, _out: &mut dyn Write, _err: &mut dyn Write) -> CommandRes
     if args.reference == "HEAD" {
         match repo.head()? {
             Head::Branch(b) => {
-                repo.refs().update(&b.to_ref(), new, expect)?;
+                repo.refs().update(&b.to_ref(), new, expect, "update-ref")?;
             }
             Head::Detached(cur) => {
                 if let Expect::Is(e) = expect {
@@ -65,7 +65,7 @@ pub fn run(args: Args, _out: &mut dyn Write, _err: &mut dyn Write) -> CommandRes
                     }
                 }
                 let Some(n) = new else { return Err(user_error("cannot delete a detached HEAD")) };
-                oxen_refs::write_head(&repo.layout, &Head::Detached(n))?;
+                repo.refs().set_head(&Head::Detached(n), Some(&Head::Detached(cur)), "update-ref")?;
             }
         }
         return Ok(());
@@ -74,6 +74,6 @@ pub fn run(args: Args, _out: &mut dyn Write, _err: &mut dyn Write) -> CommandRes
     if args.delete && repo.refs().get(&name)?.is_none() {
         return Err(user_error(format!("ref {name} does not exist")));
     }
-    repo.refs().update(&name, new, expect)?;
+    repo.refs().update(&name, new, expect, "update-ref")?;
     Ok(())
 }

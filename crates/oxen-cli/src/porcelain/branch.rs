@@ -56,7 +56,7 @@ pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult 
                 }
             }
         }
-        repo.refs().update(&r, None, Expect::Is(id))?;
+        repo.refs().update(&r, None, Expect::Is(id), "branch: deleted")?;
         writeln!(out, "Deleted branch {name} (was {}).", id.short())?;
         return Ok(());
     }

@@ -13,6 +13,13 @@ pub struct Args {
     /// Discard local changes that would be overwritten.
     #[arg(short = 'f', long)]
     pub force: bool,
+    /// With paths during a merge: take our version (HEAD's) of each.
+    #[arg(long, conflicts_with = "theirs", requires = "paths")]
+    pub ours: bool,
+    /// With paths during a merge: take their version (the commit being
+    /// merged) of each.
+    #[arg(long, requires = "paths")]
+    pub theirs: bool,
     /// Complete a checkout (or reset, merge) that was interrupted.
     #[arg(long = "continue", conflicts_with_all = ["new_branch", "force", "target", "paths"])]
     pub continue_: bool,
@@ -32,6 +39,12 @@ pub fn run(a: Args, _out: &mut dyn Write, err: &mut dyn Write) -> CommandResult 
         return Ok(());
     }
     let repo = super::open_worktree(err)?;
+    if a.ours || a.theirs {
+        let m = repo.merge_state()?.ok_or_else(|| user_error("--ours/--theirs need a merge in progress"))?;
+        let head = repo.head_commit()?.ok_or_else(|| user_error("no commit to take our version from"))?;
+        let side = if a.theirs { m.theirs } else { head };
+        return super::shared::restore_paths(&repo, &a.paths, Some(&side.to_hex()), false, true);
+    }
     if !a.paths.is_empty() {
         let source = a.target.clone();
         return super::shared::restore_paths(&repo, &a.paths, source.as_deref(), false, true);

@@ -55,7 +55,24 @@ pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
     }
     let author = oxen_repo::signature(&repo.config()?)?;
     let id = repo.write_commit(&Commit { tree, parents, author, message: message.clone() })?;
-    repo.move_head_to(&head, parent, &id)?;
+    let kind = match (&merge, parent) {
+        (Some(_), _) => "commit (merge)",
+        (None, None) => "commit (initial)",
+        (None, Some(_)) => "commit",
+    };
+    let summary = message.lines().next().unwrap_or("");
+    repo.move_head_to(&head, parent, &id, &format!("{kind}: {summary}")).map_err(|e| match e {
+        // Another command moved the branch (or HEAD) since we read it:
+        // the commit is stored but not on any branch; committing again
+        // from the new state is the only safe way on.
+        oxen_repo::RepoError::Ref(oxen_refs::RefError::Stale { .. } | oxen_refs::RefError::HeadMoved { .. }) => {
+            user_error(format!(
+                "the branch moved while committing; your commit {} is stored but not on any branch: run `oxen status` and commit again",
+                id.short()
+            ))
+        }
+        other => other.into(),
+    })?;
     if merge.is_some() {
         repo.set_merge_state(None)?;
     }

@@ -5,7 +5,8 @@ use std::io::Write;
 
 use crate::{user_error, CommandResult};
 
-/// Get or set a config value: user.name, user.email, or
+/// Get or set a config value: user.name, user.email, core.bare (true:
+/// a repository only pushed to, see `oxen init --bare`), or
 /// tabular-keys.<path> (comma-separated key columns used by diff and merge).
 /// Without --global, the repository's .oxen/config.toml is used.
 #[derive(clap::Args, Debug)]
@@ -45,12 +46,28 @@ pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult 
         cfg.save(&path)?;
         return Ok(());
     }
+    if a.key == "core.bare" {
+        if a.unset {
+            cfg.core.bare = false;
+        } else if let Some(v) = a.value {
+            cfg.core.bare = match v.as_str() {
+                "true" => true,
+                "false" => false,
+                _ => return Err(user_error(format!("core.bare is true or false, not '{v}'"))),
+            };
+        } else {
+            writeln!(out, "{}", cfg.core.bare)?;
+            return Ok(());
+        }
+        cfg.save(&path)?;
+        return Ok(());
+    }
     let slot = match a.key.as_str() {
         "user.name" => &mut cfg.user.name,
         "user.email" => &mut cfg.user.email,
         k => {
             return Err(user_error(format!(
-                "unknown config key '{k}' (known: user.name, user.email, tabular-keys.<path>)"
+                "unknown config key '{k}' (known: user.name, user.email, core.bare, tabular-keys.<path>)"
             )))
         }
     };
@@ -59,6 +76,13 @@ pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult 
     } else if let Some(v) = a.value {
         if v.contains('\n') || v.contains('<') || v.contains('>') {
             return Err(user_error("value may not contain newline, '<' or '>'"));
+        }
+        // An empty identity names nobody (`author  <>`); git refuses it too.
+        if v.trim().is_empty() {
+            return Err(user_error(format!(
+                "{} may not be empty: give a value (`oxen config {} <value>`), or remove it with --unset",
+                a.key, a.key
+            )));
         }
         *slot = Some(v);
     } else {

@@ -4,10 +4,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 
-use oxen_path::{quote, Quote, RepoPath};
+use oxen_path::RepoPath;
+use oxen_repo::diff::{side_label, DiffDocument, DiffRequest, DiffSide, FileReport};
 use oxen_repo::{FlatEntry, Repo, TreeChange};
+use oxen_tabular::diff::TextOptions;
 
-use crate::{user_error, CommandResult};
+use crate::{CommandResult, Exit};
 
 /// Show changes: work tree vs index (default), index vs HEAD (--staged),
 /// work tree vs a revision, or between two revisions.
@@ -22,6 +24,17 @@ pub struct Args {
     /// Key columns to match rows of tabular files (comma-separated).
     #[arg(long, value_delimiter = ',')]
     pub keys: Vec<String>,
+    /// Print one JSON document: `{"files": [{"path", "status", "tabular",
+    /// "binary", "text", "note"?}]}` (see docs/ARCHITECTURE.md).
+    #[arg(long)]
+    pub json: bool,
+    /// Rows shown per kind (added, removed, modified) in a tabular diff
+    /// (default 20 for text; all with --json).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Exit with status 1 when there are differences, 0 when none.
+    #[arg(long)]
+    pub exit_code: bool,
     /// Revisions: none, one (vs work tree) or two.
     #[arg(num_args = 0..=2)]
     pub revs: Vec<String>,
@@ -34,12 +47,26 @@ pub struct Args {
 pub(crate) struct DiffOptions {
     pub stat: bool,
     pub keys: Vec<String>,
+    pub json: bool,
+    pub limit: Option<usize>,
+    /// ANSI colours: only when stdout is a terminal.
+    pub color: bool,
 }
 
-/// Text diffs are skipped (shown as a size change) above this size.
-const MAX_TEXT_DIFF: u64 = 16 << 20;
-/// Rows shown per kind in a tabular diff.
-const MAX_ROWS_SHOWN: usize = 20;
+impl DiffOptions {
+    /// Plain text output, colours when stdout is a terminal.
+    pub(crate) fn text(stat: bool, keys: Vec<String>) -> DiffOptions {
+        DiffOptions { stat, keys, json: false, limit: None, color: stdout_is_tty() }
+    }
+}
+
+fn stdout_is_tty() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+/// Rows shown per kind in a text tabular diff unless `--limit` says.
+const DEFAULT_ROWS_SHOWN: usize = 20;
 
 /// One changed path: its old and new sides (`None` where absent).
 type Change = (RepoPath, Option<Blob>, Option<Blob>);
@@ -50,38 +77,10 @@ enum Blob {
     Work(RepoPath, u32),
 }
 
-/// `prefix` + `path` as git prints it in diff headers: the whole thing
-/// quoted when the path needs it (`"a/caf\351"`).
-fn side(prefix: &str, path: &RepoPath) -> String {
-    let mut b = prefix.as_bytes().to_vec();
-    b.extend_from_slice(path.as_bytes());
-    quote(&b, Quote::C).into_owned()
-}
-
-fn load(repo: &Repo, b: &Blob) -> CommandResult<Vec<u8>> {
-    Ok(match b {
-        Blob::Stored(e) => repo.versions.read_all(&e.id)?,
-        // Through the work-tree handle: a symlink gives its target bytes
-        // (what is versioned), never the contents of what it points at.
-        Blob::Work(p, _) => repo
-            .worktree
-            .read(p)
-            .map_err(|e| user_error(format!("{p}: {e}")))?
-            .ok_or_else(|| user_error(format!("{p}: vanished while being read")))?,
-    })
-}
-
 fn mode_of(b: &Blob) -> u32 {
     match b {
         Blob::Stored(e) => e.mode,
         Blob::Work(_, m) => *m,
-    }
-}
-
-fn size_of(repo: &Repo, b: &Blob) -> u64 {
-    match b {
-        Blob::Stored(e) => repo.versions.size(&e.id).unwrap_or(e.size),
-        Blob::Work(p, _) => repo.worktree.lstat(p).ok().flatten().map(|m| m.stat.size).unwrap_or(0),
     }
 }
 
@@ -133,7 +132,7 @@ fn vs_worktree(
     Ok(out)
 }
 
-pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
+pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult<Exit> {
     let repo = super::open_worktree(err)?;
     let specs = super::shared::user_specs(&repo, &a.paths)?;
     let keep = |p: &RepoPath| specs.is_empty() || specs.iter().any(|s| p.is_under(s));
@@ -175,11 +174,11 @@ pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
         }
     };
     let changes: Vec<_> = changes.into_iter().filter(|(p, _, _)| keep(p)).collect();
-    let opts = DiffOptions { stat: a.stat, keys: a.keys };
+    let opts = DiffOptions { json: a.json, limit: a.limit, ..DiffOptions::text(a.stat, a.keys) };
     let mut out = std::io::BufWriter::new(out);
-    print_changes(&repo, &changes, &opts, &mut out)?;
+    let differs = print_changes(&repo, &changes, &opts, &mut out)?;
     out.flush()?;
-    Ok(())
+    Ok(if a.exit_code && differs { Exit::Failure } else { Exit::Success })
 }
 
 fn tree_changes_to_blobs(changes: Vec<TreeChange>) -> Vec<Change> {
@@ -192,155 +191,113 @@ pub(crate) fn print_tree_changes(
     changes: &[TreeChange],
     opts: &DiffOptions,
     out: &mut impl Write,
-) -> CommandResult {
+) -> CommandResult<bool> {
     let blobs = tree_changes_to_blobs(changes.to_vec());
     print_changes(repo, &blobs, opts, out)
 }
 
-fn is_text(b: &[u8]) -> bool {
-    !b[..b.len().min(8000)].contains(&0) && std::str::from_utf8(b).is_ok()
+fn to_side(b: &Blob) -> DiffSide {
+    match b {
+        Blob::Stored(e) => DiffSide::Stored(e.clone()),
+        Blob::Work(p, m) => DiffSide::Work(p.clone(), *m),
+    }
 }
 
-fn print_changes(repo: &Repo, changes: &[Change], opts: &DiffOptions, out: &mut impl Write) -> CommandResult {
-    let cfg = repo.config()?;
-    let (mut files, mut ins, mut del) = (0usize, 0usize, 0usize);
+/// Print the changes as asked; true when any file differs.
+fn print_changes(repo: &Repo, changes: &[Change], opts: &DiffOptions, out: &mut impl Write) -> CommandResult<bool> {
+    let req = DiffRequest {
+        keys: opts.keys.clone(),
+        // JSON lists every row unless limited; text shows `limit` per kind.
+        row_limit: if opts.json { opts.limit } else { Some(opts.limit.unwrap_or(DEFAULT_ROWS_SHOWN)) },
+        unified: !opts.json && !opts.stat,
+    };
+    let mut doc = DiffDocument::default();
     for (path, old, new) in changes {
-        files += 1;
-        let big = old.as_ref().is_some_and(|b| size_of(repo, b) > MAX_TEXT_DIFF)
-            || new.as_ref().is_some_and(|b| size_of(repo, b) > MAX_TEXT_DIFF);
-        let ob = match (old, big) {
-            (Some(b), false) => load(repo, b)?,
-            _ => Vec::new(),
-        };
-        let nb = match (new, big) {
-            (Some(b), false) => load(repo, b)?,
-            _ => Vec::new(),
-        };
-        let (a_side, b_side) = (side("a/", path), side("b/", path));
-        let tabular = oxen_tabular::format_for(&path.to_str_lossy()).filter(|f| *f != "parquet" && !big);
-        if let Some(fmt) = tabular {
-            let keys = if opts.keys.is_empty() {
-                path.to_str().and_then(|p| cfg.tabular_keys.get(p)).cloned().unwrap_or_default()
-            } else {
-                opts.keys.clone()
-            };
-            let ot = if old.is_some() { oxen_tabular::load(&ob[..], fmt, &a_side)? } else { Default::default() };
-            let nt = if new.is_some() { oxen_tabular::load(&nb[..], fmt, &b_side)? } else { Default::default() };
-            let (ot, nt) = match (old.is_some(), new.is_some()) {
-                (false, _) => (oxen_tabular::Table { columns: nt.columns.clone(), rows: vec![] }, nt),
-                (_, false) => (ot.clone(), oxen_tabular::Table { columns: ot.columns, rows: vec![] }),
-                _ => (ot, nt),
-            };
-            let d = oxen_tabular::diff(&ot, &nt, &keys, &path.to_string())?;
-            if opts.stat {
-                writeln!(
-                    out,
-                    " {path} | rows +{} -{} ~{}",
-                    d.added_rows.len(),
-                    d.removed_rows.len(),
-                    d.modified_rows.len()
-                )?;
-                ins += d.added_rows.len();
-                del += d.removed_rows.len();
-                continue;
-            }
-            let kdesc = if keys.is_empty() {
-                "rows matched by content".to_string()
-            } else {
-                format!("keys: {}", keys.join(","))
-            };
-            writeln!(out, "diff --oxen {a_side} {b_side} (tabular {fmt}, {kdesc})")?;
-            header_lines(out, old, new)?;
-            let mut col_parts = Vec::new();
-            for (o, n) in &d.renamed_columns {
-                col_parts.push(format!("renamed '{o}' -> '{n}'"));
-            }
-            for c in &d.added_columns {
-                col_parts.push(format!("added '{c}'"));
-            }
-            for c in &d.removed_columns {
-                col_parts.push(format!("removed '{c}'"));
-            }
-            if !col_parts.is_empty() {
-                writeln!(out, "columns: {}", col_parts.join("; "))?;
-            }
-            writeln!(
-                out,
-                "rows: {} added, {} removed, {} modified",
-                d.added_rows.len(),
-                d.removed_rows.len(),
-                d.modified_rows.len()
-            )?;
-            for r in d.added_rows.iter().take(MAX_ROWS_SHOWN) {
-                writeln!(out, "+ {}", r.join(","))?;
-            }
-            more(out, d.added_rows.len(), "added")?;
-            for r in d.removed_rows.iter().take(MAX_ROWS_SHOWN) {
-                writeln!(out, "- {}", r.join(","))?;
-            }
-            more(out, d.removed_rows.len(), "removed")?;
-            for m in d.modified_rows.iter().take(MAX_ROWS_SHOWN) {
-                let key: Vec<String> = keys.iter().zip(&m.key).map(|(k, v)| format!("{k}={v}")).collect();
-                let ch: Vec<String> = m.changes.iter().map(|(c, a, b)| format!("{c}: '{a}' -> '{b}'")).collect();
-                writeln!(out, "~ {}: {}", key.join(","), ch.join(", "))?;
-            }
-            more(out, d.modified_rows.len(), "modified")?;
-            continue;
-        }
-        let text = !big && is_text(&ob) && is_text(&nb);
-        if opts.stat {
-            if text {
-                let td = similar::TextDiff::from_lines(
-                    std::str::from_utf8(&ob).unwrap_or(""),
-                    std::str::from_utf8(&nb).unwrap_or(""),
-                );
-                let (mut a, mut r) = (0, 0);
-                for c in td.iter_all_changes() {
-                    match c.tag() {
-                        similar::ChangeTag::Insert => a += 1,
-                        similar::ChangeTag::Delete => r += 1,
-                        similar::ChangeTag::Equal => {}
-                    }
-                }
-                ins += a;
-                del += r;
-                writeln!(out, " {path} | {} {}{}", a + r, "+".repeat(a.min(40)), "-".repeat(r.min(40)))?;
-            } else {
-                let os = old.as_ref().map(|b| size_of(repo, b)).unwrap_or(0);
-                let ns = new.as_ref().map(|b| size_of(repo, b)).unwrap_or(0);
-                writeln!(out, " {path} | Bin {os} -> {ns} bytes")?;
-            }
-            continue;
-        }
-        writeln!(out, "diff --oxen {a_side} {b_side}")?;
-        header_lines(out, old, new)?;
-        if text {
-            let td = similar::TextDiff::from_lines(
-                std::str::from_utf8(&ob).unwrap_or(""),
-                std::str::from_utf8(&nb).unwrap_or(""),
-            );
-            let a = if old.is_some() { a_side.clone() } else { "/dev/null".into() };
-            let b = if new.is_some() { b_side.clone() } else { "/dev/null".into() };
-            write!(out, "{}", td.unified_diff().context_radius(3).header(&a, &b))?;
+        let (o, n) = (old.as_ref().map(to_side), new.as_ref().map(to_side));
+        let r = repo.diff_file(path, o.as_ref(), n.as_ref(), &req)?;
+        if opts.json {
+            doc.files.push(r);
         } else {
-            let os = old.as_ref().map(|b| size_of(repo, b)).unwrap_or(0);
-            let ns = new.as_ref().map(|b| size_of(repo, b)).unwrap_or(0);
-            writeln!(out, "Binary files differ ({os} -> {ns} bytes)")?;
+            print_file(path, old, new, &r, opts, out)?;
+            doc.files.push(r);
         }
     }
-    if opts.stat && files > 0 {
-        writeln!(
-            out,
-            " {files} file{} changed, {ins} insertions(+), {del} deletions(-)",
-            if files == 1 { "" } else { "s" }
-        )?;
+    let any = !doc.files.is_empty();
+    if opts.json {
+        serde_json::to_writer(&mut *out, &doc).map_err(std::io::Error::other)?;
+        writeln!(out)?;
+        return Ok(any);
     }
-    Ok(())
+    if opts.stat && !doc.files.is_empty() {
+        let n = doc.files.len();
+        let (mut ins, mut del) = (0u64, 0u64);
+        for f in &doc.files {
+            if let Some(t) = &f.tabular {
+                ins += t.rows.added;
+                del += t.rows.removed;
+            } else if let Some(t) = f.text {
+                ins += t.added;
+                del += t.removed;
+            }
+        }
+        writeln!(out, " {n} file{} changed, {ins} insertions(+), {del} deletions(-)", if n == 1 { "" } else { "s" })?;
+    }
+    Ok(any)
 }
 
-fn more(out: &mut impl Write, n: usize, what: &str) -> std::io::Result<()> {
-    if n > MAX_ROWS_SHOWN {
-        writeln!(out, "  ... {} more {what} rows", n - MAX_ROWS_SHOWN)?;
+fn print_file(
+    path: &RepoPath,
+    old: &Option<Blob>,
+    new: &Option<Blob>,
+    r: &FileReport,
+    opts: &DiffOptions,
+    out: &mut impl Write,
+) -> CommandResult {
+    let (a_side, b_side) = (side_label("a/", path), side_label("b/", path));
+    if opts.stat {
+        if let Some(t) = &r.tabular {
+            writeln!(out, " {path} | rows +{} -{} ~{}", t.rows.added, t.rows.removed, t.rows.modified)?;
+        } else if let Some(t) = r.text {
+            let (a, d) = (t.added as usize, t.removed as usize);
+            writeln!(out, " {path} | {} {}{}", a + d, "+".repeat(a.min(40)), "-".repeat(d.min(40)))?;
+        } else {
+            writeln!(out, " {path} | Bin {} -> {} bytes", r.sizes.0, r.sizes.1)?;
+        }
+        return Ok(());
+    }
+    if let Some(d) = r.file_diff() {
+        writeln!(out, "diff --oxen {a_side} {b_side} (tabular {})", d.tabular.format)?;
+        header_lines(out, old, new)?;
+        let to = TextOptions { limit: opts.limit.unwrap_or(DEFAULT_ROWS_SHOWN), color: opts.color };
+        oxen_tabular::diff::render_text(&d, &to, out)?;
+        return Ok(());
+    }
+    writeln!(out, "diff --oxen {a_side} {b_side}")?;
+    header_lines(out, old, new)?;
+    if let Some(n) = &r.note {
+        writeln!(out, "note: {n}")?;
+    }
+    if let Some(u) = &r.unified {
+        if opts.color {
+            for l in u.lines() {
+                let code = match l.as_bytes().first() {
+                    _ if l.starts_with("+++") || l.starts_with("---") => "1",
+                    Some(b'+') => "32",
+                    Some(b'-') => "31",
+                    Some(b'@') => "36",
+                    _ => "",
+                };
+                if code.is_empty() {
+                    writeln!(out, "{l}")?;
+                } else {
+                    writeln!(out, "\x1b[{code}m{l}\x1b[0m")?;
+                }
+            }
+        } else {
+            write!(out, "{u}")?;
+        }
+    } else if r.binary {
+        writeln!(out, "Binary files differ ({} -> {} bytes)", r.sizes.0, r.sizes.1)?;
     }
     Ok(())
 }

@@ -12,6 +12,11 @@ pub struct Args {
     /// Name of the initial branch.
     #[arg(short = 'b', long, default_value = "main")]
     pub initial_branch: String,
+    /// Make a bare repository, one to push to: pushes may then move its
+    /// checked-out branch, which a repository that is worked in refuses
+    /// (its work tree and index would no longer match the branch).
+    #[arg(long)]
+    pub bare: bool,
 }
 
 pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult {
@@ -19,7 +24,8 @@ pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult 
         Some(d) => d,
         None => crate::cwd()?,
     };
-    let repo = oxen_repo::Repo::init(&dir, &oxen_refs::BranchName::new(a.initial_branch)?)?;
+    let branch = oxen_refs::BranchName::new(a.initial_branch)?;
+    let repo = if a.bare { oxen_repo::Repo::init_bare(&dir, &branch)? } else { oxen_repo::Repo::init(&dir, &branch)? };
     writeln!(out, "Initialized empty Oxen repository in {}", repo.layout.dot.display())?;
     Ok(())
 }

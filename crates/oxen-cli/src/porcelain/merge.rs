@@ -34,6 +34,7 @@ pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
             target: repo.read_commit(&head)?.tree,
             local: oxen_repo::LocalChanges::Discard,
             head: oxen_repo::HeadMove::Keep,
+            message: String::new(),
         };
         repo.transition(&t, &oxen_store::NoProgress)?;
         repo.set_merge_state(None)?;

@@ -6,6 +6,7 @@ mod branch;
 mod checkout;
 mod commit;
 mod config;
+mod df;
 mod diff;
 mod fsck;
 mod init;
@@ -13,6 +14,7 @@ mod kvdb_inspect;
 mod log;
 mod merge;
 mod mv;
+mod reflog;
 mod reset;
 mod restore;
 mod rm;
@@ -77,7 +79,9 @@ pub enum Cmd {
     Tag(tag::Args),
     Restore(restore::Args),
     Reset(reset::Args),
+    Reflog(reflog::Args),
     Diff(diff::Args),
+    Df(df::Args),
     Merge(merge::Args),
     Remote(remote::Args),
     Push(push::Args),
@@ -120,7 +124,9 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult<
         Cmd::Tag(a) => tag::run(a, out, err),
         Cmd::Restore(a) => restore::run(a, out, err),
         Cmd::Reset(a) => reset::run(a, out, err),
-        Cmd::Diff(a) => diff::run(a, out, err),
+        Cmd::Reflog(a) => reflog::run(a, out, err),
+        Cmd::Diff(a) => return diff::run(a, out, err),
+        Cmd::Df(a) => df::run(a, out, err),
         Cmd::Merge(a) => merge::run(a, out, err),
         Cmd::Remote(a) => remote::run(a, out, err),
         Cmd::Push(a) => push::run(a, out, err),

@@ -13,7 +13,12 @@ use crate::{user_error, CommandResult};
 /// has commits you do not ("fetch first": pull, then push again) or when
 /// it is not a fast-forward, unless --force. Pushing to an oxen-server
 /// repository that does not exist fails: create it first with
-/// `POST /api/repos`.
+/// `POST /api/repos`. Pushing to the checked-out branch of a repository
+/// with a work tree is refused, even with --force ("refusing to update
+/// checked out branch ... of a non-bare repository", as git's
+/// receive.denyCurrentBranch): its work tree would no longer match the
+/// branch. Push another branch, or push to a bare repository (`oxen init
+/// --bare`, `oxen config core.bare true`; server repositories are bare).
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Remember REMOTE as the branch's upstream (for pull, push and status).

@@ -84,7 +84,7 @@ pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult 
                 .into_iter()
                 .map(|(n, _)| oxen_refs::RefUpdate { name: n, new: None, expect: oxen_refs::Expect::Any })
                 .collect();
-            repo.refs().update_all(&gone)?;
+            repo.refs().update_all(&gone, &format!("remote: {name} removed"))?;
         }
     }
     Ok(())

@@ -34,6 +34,7 @@ pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
     let target = repo.resolve_commit(a.rev.as_deref().unwrap_or("HEAD"))?;
     let head = repo.head()?;
     let old = repo.head_commit()?;
+    let message = format!("reset: moving to {}", a.rev.as_deref().unwrap_or("HEAD"));
     if a.hard {
         // Work tree, index and branch move in one recorded step, so an
         // interrupted reset is completed rather than left half done.
@@ -42,13 +43,14 @@ pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
             target: repo.read_commit(&target)?.tree,
             local: LocalChanges::Discard,
             head: HeadMove::Advance { head: head.clone(), old, new: target },
+            message: message.clone(),
         };
         repo.transition(&t, &oxen_store::NoProgress)?;
     } else {
         if !a.soft {
             repo.reset_index(Some(&target))?;
         }
-        repo.move_head_to(&head, old, &target)?;
+        repo.move_head_to(&head, old, &target, &message)?;
     }
     repo.set_merge_state(None)?;
     if a.hard {

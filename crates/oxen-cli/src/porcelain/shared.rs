@@ -46,7 +46,8 @@ pub(crate) fn create_branch(
     let id = repo
         .resolve_commit(start.unwrap_or("HEAD"))
         .map_err(|e| user_error(format!("cannot create branch '{name}': {e}")))?;
-    repo.refs().update(&branch.to_ref(), Some(id), Expect::Absent).map_err(|e| match e {
+    let message = format!("branch: Created from {}", start.unwrap_or("HEAD"));
+    repo.refs().update(&branch.to_ref(), Some(id), Expect::Absent, &message).map_err(|e| match e {
         oxen_refs::RefError::Stale { .. } => user_error(format!("a branch named '{name}' already exists")),
         other => other.into(),
     })?;
@@ -61,6 +62,7 @@ pub(crate) fn switch_to(
     allow_detach: bool,
     err: &mut dyn Write,
 ) -> CommandResult {
+    let old_head = repo.head()?;
     let branch = BranchName::new(target).ok();
     let local = match &branch {
         Some(b) => repo.refs().get(&b.to_ref())?,
@@ -75,7 +77,12 @@ pub(crate) fn switch_to(
         (Some(b), Some(id)) => (Head::Branch(b), Some(id)),
         (branch, _) => {
             if let (Some(b), [(_, id)]) = (branch, remote_hits.as_slice()) {
-                repo.refs().update(&b.to_ref(), Some(*id), Expect::Absent)?;
+                repo.refs().update(
+                    &b.to_ref(),
+                    Some(*id),
+                    Expect::Absent,
+                    &format!("branch: Created from {target}"),
+                )?;
                 (Head::Branch(b), Some(*id))
             } else {
                 if !allow_detach {
@@ -96,9 +103,11 @@ pub(crate) fn switch_to(
             target: repo.read_commit(&id)?.tree,
             local,
             head: HeadMove::Set(new_head.clone()),
+            message: format!("checkout: moving from {old_head} to {target}"),
         };
         let r = repo.transition(&t, &bar)?;
         bar.finish();
+        warn_left_behind(repo, &old_head, &new_head, err)?;
         match &new_head {
             Head::Branch(b) => {
                 writeln!(err, "Switched to branch '{b}' ({} written, {} removed)", r.written, r.removed)?
@@ -111,6 +120,35 @@ pub(crate) fn switch_to(
     Ok(())
 }
 
+/// After HEAD moved from `old` to `new`: when HEAD was detached on commits
+/// no ref reaches, say so and how to keep them, as git does (the reflog
+/// still has them as `HEAD@{1}`).
+fn warn_left_behind(repo: &Repo, old: &Head, new: &Head, err: &mut dyn Write) -> CommandResult {
+    let Head::Detached(left) = old else { return Ok(()) };
+    if let Head::Detached(now) = new {
+        if repo.is_ancestor(left, now)? {
+            return Ok(());
+        }
+    }
+    let lost = repo.unreachable_from_refs(left)?;
+    if lost.is_empty() {
+        return Ok(());
+    }
+    let n = lost.len();
+    let s = if n == 1 { "" } else { "s" };
+    writeln!(err, "Warning: you are leaving {n} commit{s} behind, not connected to any of your branches:")?;
+    const SHOWN: usize = 4;
+    for id in lost.iter().take(SHOWN) {
+        writeln!(err, "  {} {}", id.short(), repo.read_commit(id)?.summary())?;
+    }
+    if n > SHOWN {
+        writeln!(err, "  ... and {} more", n - SHOWN)?;
+    }
+    let them = if n == 1 { "it" } else { "them" };
+    writeln!(err, "to keep {them}: oxen branch <new-branch-name> {}", left.short())?;
+    Ok(())
+}
+
 /// `checkout -b` / `switch -c`: create a branch at `start` and move to it.
 pub(crate) fn create_and_switch(
     repo: &Repo,
@@ -119,6 +157,7 @@ pub(crate) fn create_and_switch(
     force: bool,
     err: &mut dyn Write,
 ) -> CommandResult {
+    let old_head = repo.head()?;
     let (branch, id) = create_branch(repo, name, start)?;
     // Same commit: only HEAD moves (the transition finds no path that
     // differs), and local changes stay as they are.
@@ -127,9 +166,11 @@ pub(crate) fn create_and_switch(
         op: "checkout".into(),
         target: repo.read_commit(&id)?.tree,
         local,
-        head: HeadMove::Set(Head::Branch(branch)),
+        head: HeadMove::Set(Head::Branch(branch.clone())),
+        message: format!("checkout: moving from {old_head} to {name}"),
     };
     repo.transition(&t, &Bar::files("Checking out"))?;
+    warn_left_behind(repo, &old_head, &Head::Branch(branch), err)?;
     writeln!(err, "Switched to a new branch '{name}'")?;
     Ok(())
 }
@@ -270,19 +311,58 @@ pub(crate) fn user_specs(repo: &Repo, user_paths: &[PathBuf]) -> CommandResult<V
     Ok(user_paths.iter().map(|p| RepoPath::from_user(&repo.layout.work, &cwd, p)).collect::<Result<_, _>>()?)
 }
 
+/// Cell conflicts printed per table (all are in the conflict file).
+const CELL_CONFLICTS_SHOWN: usize = 20;
+
+/// One table conflict in a line: the key, the column and the values.
+fn cell_conflict(c: &oxen_tabular::merge::Conflict) -> String {
+    use oxen_tabular::merge::ConflictKind as K;
+    let v = |x: &Option<serde_json::Value>| match x {
+        None => "(deleted)".to_string(),
+        Some(serde_json::Value::String(s)) => oxen_tabular::csv_field(s, b','),
+        Some(x) => x.to_string(),
+    };
+    let key: Vec<String> = c.key.0.iter().map(|(k, x)| format!("{k}={}", v(&Some(x.clone())))).collect();
+    let what = match c.kind {
+        K::Cell => "cell changed on both sides",
+        K::ModifyDelete => "row modified by us, deleted by them",
+        K::DeleteModify => "row deleted by us, modified by them",
+        K::RemovedColumnEdited => "cell edited in a column the other side removed",
+        K::DuplicateKey => "rows of a duplicated key changed on both sides (both kept)",
+    };
+    match &c.column {
+        Some(col) => format!("{} column {col}: {what}: ours {}, theirs {}", key.join(","), v(&c.ours), v(&c.theirs)),
+        None => format!("{}: {what}", key.join(",")),
+    }
+}
+
 /// Print how a merge ended (shared by `merge` and `pull`); conflicts are an error.
 pub(crate) fn report(outcome: MergeOutcome, out: &mut dyn Write) -> CommandResult {
     match outcome {
         MergeOutcome::UpToDate => writeln!(out, "Already up to date.")?,
         MergeOutcome::FastForward(id) => writeln!(out, "Fast-forward to {}", id.short())?,
         MergeOutcome::Merged(id) => writeln!(out, "Merge made commit {}", id.short())?,
-        MergeOutcome::Conflicts(paths) => {
-            for p in &paths {
-                writeln!(out, "CONFLICT: {p}")?;
+        MergeOutcome::Conflicts(conflicts) => {
+            for c in &conflicts {
+                writeln!(out, "CONFLICT ({}): {}", c.kind.describe(), c.path)?;
+                if c.binary {
+                    writeln!(out, "  ours is in the work tree; `oxen checkout --theirs -- {}` takes theirs", c.path)?;
+                }
+                for cell in c.cells.iter().take(CELL_CONFLICTS_SHOWN) {
+                    writeln!(out, "  {}", cell_conflict(cell))?;
+                }
+                if c.cell_count > CELL_CONFLICTS_SHOWN as u64 {
+                    writeln!(
+                        out,
+                        "  ... {} more (all listed in .oxen/{})",
+                        c.cell_count - CELL_CONFLICTS_SHOWN as u64,
+                        oxen_repo::TABLE_CONFLICTS_FILE
+                    )?;
+                }
             }
             return Err(user_error(format!(
                 "automatic merge failed on {} path(s); fix conflicts, `oxen add` them, then `oxen commit`",
-                paths.len()
+                conflicts.len()
             )));
         }
     }

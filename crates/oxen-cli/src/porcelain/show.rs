@@ -26,7 +26,7 @@ pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult 
         None => None,
     };
     let changes = repo.diff_trees(parent_tree.as_ref(), Some(&c.tree))?;
-    let opts = super::diff::DiffOptions { stat: a.stat, keys: vec![] };
+    let opts = super::diff::DiffOptions::text(a.stat, vec![]);
     super::diff::print_tree_changes(&repo, &changes, &opts, &mut out)?;
     out.flush()?;
     Ok(())

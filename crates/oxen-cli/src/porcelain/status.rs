@@ -7,7 +7,7 @@ use bstr::BString;
 use oxen_index::Change;
 use oxen_path::{quote, Quote, RepoPath};
 use oxen_refs::{BranchName, Head, RefName};
-use oxen_repo::Repo;
+use oxen_repo::{ConflictKind, Repo};
 
 use crate::CommandResult;
 
@@ -56,7 +56,14 @@ pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
     for r in &st.refused {
         writeln!(err, "warning: cannot be versioned: {r}")?;
     }
-    let conflicts = repo.merge_state()?.map(|m| m.conflicts).unwrap_or_default();
+    let merge = repo.merge_state()?;
+    let kinds = match &merge {
+        Some(m) => repo.conflict_kinds(m)?,
+        None => Vec::new(),
+    };
+    let conflicts: Vec<RepoPath> = kinds.iter().map(|(p, _)| p.clone()).collect();
+    let kind_of =
+        |p: &RepoPath| kinds.iter().find(|(c, _)| c == p).map(|(_, k)| *k).unwrap_or(ConflictKind::BothModified);
     let untracked: Vec<BString> = match a.untracked {
         Untracked::No => vec![],
         Untracked::All => st.untracked.iter().map(|p| BString::from(p.as_bytes())).collect(),
@@ -68,7 +75,7 @@ pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
         let q = |p: &RepoPath| quote(p.as_bytes(), Quote::CSpace).into_owned();
         for e in &st.entries {
             if conflicts.contains(&e.path) {
-                writeln!(out, "UU {}", q(&e.path))?;
+                writeln!(out, "{} {}", kind_of(&e.path).code(), q(&e.path))?;
                 continue;
             }
             let x = e.staged.as_ref().map(Change::letter).unwrap_or(' ');
@@ -80,7 +87,7 @@ pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
         }
         for c in &conflicts {
             if !st.entries.iter().any(|e| &e.path == c) {
-                writeln!(out, "UU {}", q(c))?;
+                writeln!(out, "{} {}", kind_of(c).code(), q(c))?;
             }
         }
         for u in &untracked {
@@ -101,7 +108,7 @@ pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
     if repo.head_commit()?.is_none() {
         writeln!(out, "\nNo commits yet")?;
     }
-    if let Some(m) = repo.merge_state()? {
+    if let Some(m) = &merge {
         if m.conflicts.is_empty() {
             writeln!(
                 out,
@@ -109,8 +116,8 @@ pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
             )?;
         } else {
             writeln!(out, "\nYou have unmerged paths.\n  (fix conflicts and run \"oxen add <file>\" then \"oxen commit\")\n\nUnmerged paths:")?;
-            for c in &m.conflicts {
-                writeln!(out, "\tboth modified:   {c}")?;
+            for (c, k) in &kinds {
+                writeln!(out, "\t{:<17}{c}", format!("{}:", k.describe()))?;
             }
         }
     }
