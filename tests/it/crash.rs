@@ -42,7 +42,8 @@ type Snap = BTreeMap<String, Vec<u8>>;
 /// A repository with two commits on `main` and one on `other`, whose trees
 /// differ in every way a checkout handles: changed, added and removed
 /// files, a file that becomes a directory, a symlink, a file past the
-/// small-file limit (stored loose) and small ones (stored in segments).
+/// small-file limit and small ones (stored in segments); [`new_work`] adds
+/// a file past the chunking threshold (chunks plus a chunk list).
 /// Returns each commit's id and snapshot, `other`'s last.
 fn template(dir: &Path) -> Vec<(String, Snap)> {
     ox(dir, &["init"]);
@@ -190,7 +191,19 @@ fn new_work(dir: &Path) {
     for i in 0..8 {
         write(dir, &format!("new/{i}.txt"), format!("new {i}\n"));
     }
-    write(dir, "new/big.bin", vec![3u8; 260 * 1024]);
+    // Past the chunking threshold, and varied, so that the add appends a
+    // run of distinct chunks and then the chunk list: the kills land
+    // between chunks, and between the last chunk and the list.
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let chunked: Vec<u8> = (0..1536 * 1024)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect();
+    write(dir, "new/big.bin", chunked);
     std::fs::remove_file(dir.join("data/11.csv")).expect("rm");
 }
 

@@ -71,21 +71,20 @@ impl Damage {
                 std::fs::OpenOptions::new().write(true).open(&seg).unwrap().set_len(len / 2).unwrap();
             }
             Damage::MissingContent => {
-                let (path, offset) = locate(r, "HEAD:big.bin");
-                assert_eq!(offset, 0, "big.bin is a loose file");
-                std::fs::remove_file(path).unwrap();
+                // big.bin is chunked into a segment (storage v2): its
+                // contents go missing with its location.
+                let repo = oxen_repo::Repo::open(r).unwrap();
+                let id = repo.resolve("HEAD:big.bin").unwrap().id;
+                let (_, offset) = repo.versions.locate(&id).unwrap().expect("stored");
+                assert_ne!(offset, 0, "big.bin is in a segment");
+                let mut txn = repo.db.begin_write().unwrap();
+                assert!(txn.delete(oxen_store::Table::Blobs, id.as_bytes()).unwrap());
+                txn.commit().unwrap();
             }
             Damage::GarbageHead => std::fs::write(r.join(".oxen/HEAD"), b"\x00\x01 not a ref\nat all").unwrap(),
             Damage::GarbageConfig => std::fs::write(r.join(".oxen/config.toml"), b"[user\nname = = \"x\"\n").unwrap(),
         }
     }
-}
-
-/// Where the contents a revision names are stored: (file, offset).
-fn locate(r: &Path, rev: &str) -> (PathBuf, u64) {
-    let repo = oxen_repo::Repo::open(r).unwrap();
-    let id = repo.resolve(rev).unwrap().id;
-    repo.versions.locate(&id).unwrap().expect("stored")
 }
 
 /// Copy a directory tree (files and directories only: that is all a
@@ -104,7 +103,7 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// A remote, and a clone of it with two commits, a branch, small contents
-/// in a segment, a 2 MiB loose file, and local changes (a modified and an
+/// in a segment, a 2 MiB file (chunked), and local changes (a modified and an
 /// untracked file) for add/status/diff to find.
 fn base(root: &Path) -> (PathBuf, PathBuf) {
     let remote = root.join("remote");

@@ -34,7 +34,9 @@ fn large_file_hashes_in_bounded_memory() {
     let m = run_measured(add);
     assert!(m.status.success(), "update-index failed: {m:?}");
     assert!(m.peak_rss_mib < 100, "update-index: peak RSS {} MiB for a 200 MB file", m.peak_rss_mib);
-    let id = hashed.stdout.trim();
-    let stored = root.join(".oxen/versions").join(&id[..2]).join(&id[2..]);
-    assert_eq!(std::fs::metadata(stored).unwrap().len(), 200 << 20);
+    // Stored as chunks (storage v2), read back whole and verified.
+    let id = oxen_hash::ContentId::from_hex(hashed.stdout.trim()).unwrap();
+    let repo = oxen_repo::Repo::open(root).unwrap();
+    assert_eq!(repo.versions.size(&id).unwrap(), 200 << 20);
+    assert_eq!(repo.versions.verify(&id).unwrap(), None);
 }

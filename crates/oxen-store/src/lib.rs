@@ -24,7 +24,7 @@ pub use envcheck::DbDamage;
 pub use objects::{ObjectKind, ObjectSink, ObjectSource};
 pub use progress::{NoProgress, Progress};
 pub use tmp::{sweep_tmp, temp_file, Swept};
-pub use versions::{Blob, CorruptContent, Mismatch, Versions, SMALL_MAX};
+pub use versions::{Blob, CorruptContent, Mismatch, Versions, CHUNK_THRESHOLD, SMALL_MAX};
 
 use std::path::{Path, PathBuf};
 

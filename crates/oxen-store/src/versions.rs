@@ -11,6 +11,20 @@
 //!   to a segment costs a `write`. A location is recorded only after the
 //!   segment is synced to disk, so an index entry never points at bytes that
 //!   a crash could lose.
+//! - Contents of [`CHUNK_THRESHOLD`] bytes or more written by `add` (storage
+//!   v2) are cut into content-defined chunks (`oxen-chunk`): each chunk not
+//!   yet stored is appended to the segment as its own record (zstd when that
+//!   pays), then a chunk-list record under the file's id. Chunks and lists
+//!   share the id space with whole contents (a chunk's id is the xxh3-128 of
+//!   its bytes), so unchanged chunks of an edited file are not stored again.
+//!   The crash rule holds as for small contents: all of a file's records are
+//!   appended before its list, and every location is recorded in one
+//!   transaction after the segment is synced, so a list is never visible
+//!   without its chunks and nothing refers to either before `flush`.
+//!
+//! Records written before storage v2 (raw segment records, loose files) read
+//! as before; a location in the `blobs` table or a record header that says
+//! nothing of codec or kind is a raw whole-contents record.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -19,7 +33,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use lmdb::{Database, Environment, Transaction, WriteFlags};
+use oxen_chunk::codec::{self, MAX_DECODED_LEN};
+use oxen_chunk::{chunk_stream, ChunkError, ChunkList, ChunkListError, ChunkRef, Codec, Encoder};
 use oxen_hash::{copy_hashing, ContentId, CopyError, Hasher, CHUNK};
+
+pub use oxen_chunk::CHUNK_THRESHOLD;
 
 use crate::{Result, StoreError};
 
@@ -29,37 +47,85 @@ pub const SMALL_MAX: usize = CHUNK;
 /// A segment is closed and a new one started past this size.
 const SEGMENT_MAX: u64 = 1 << 30;
 
-/// Bytes before each record in a segment: id and length, so a segment can
-/// be scanned and rebuilt without the index.
+/// Bytes before each record in a segment: id, and the stored length whose
+/// top byte carries the record's kind and codec (zero, as in every record
+/// written before storage v2, for raw whole contents), so a segment can be
+/// scanned and rebuilt without the index.
 const RECORD_HEADER: u64 = 24;
 
-/// Where a small object lives.
+/// The header's length field keeps kind and codec in its top byte.
+const FLAGS_SHIFT: u32 = 56;
+
+/// What a record holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// The bytes of its id: whole contents, or a chunk (the same thing to
+    /// a reader: bytes that hash to the id).
+    Bytes = 0,
+    /// The [`ChunkList`] of the contents named by its id.
+    ChunkList = 1,
+}
+
+impl Kind {
+    fn from_tag(t: u8) -> Option<Kind> {
+        match t {
+            0 => Some(Kind::Bytes),
+            1 => Some(Kind::ChunkList),
+            _ => None,
+        }
+    }
+}
+
+/// Where a record lives, and how to read it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Loc {
     segment: String,
     offset: u64,
+    /// Stored bytes in the segment.
     len: u64,
+    /// The contents' length: the decoded record, or for a chunk list the
+    /// length of the file it lists.
+    raw_len: u64,
+    codec: Codec,
+    kind: Kind,
 }
 
 impl Loc {
+    /// Raw whole contents keep the pre-v2 encoding (name, offset, length);
+    /// anything else appends raw length, codec and kind.
     fn encode(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(17 + self.segment.len());
+        let mut v = Vec::with_capacity(27 + self.segment.len());
         v.push(self.segment.len() as u8);
         v.extend_from_slice(self.segment.as_bytes());
         v.extend_from_slice(&self.offset.to_le_bytes());
         v.extend_from_slice(&self.len.to_le_bytes());
+        if !self.is_v1() {
+            v.extend_from_slice(&self.raw_len.to_le_bytes());
+            v.push(self.codec.tag());
+            v.push(self.kind as u8);
+        }
         v
+    }
+
+    fn is_v1(&self) -> bool {
+        self.codec == Codec::Raw && self.kind == Kind::Bytes && self.raw_len == self.len
     }
 
     fn decode(b: &[u8]) -> Option<Loc> {
         let n = *b.first()? as usize;
-        if b.len() != 1 + n + 16 {
+        if b.len() != 1 + n + 16 && b.len() != 1 + n + 26 {
             return None;
         }
         let segment = std::str::from_utf8(&b[1..1 + n]).ok()?.to_string();
         let offset = u64::from_le_bytes(b[1 + n..9 + n].try_into().ok()?);
         let len = u64::from_le_bytes(b[9 + n..17 + n].try_into().ok()?);
-        Some(Loc { segment, offset, len })
+        let (raw_len, codec, kind) = match b.get(17 + n..) {
+            Some(rest) if rest.len() == 10 => {
+                (u64::from_le_bytes(rest[..8].try_into().ok()?), Codec::from_tag(rest[8])?, Kind::from_tag(rest[9])?)
+            }
+            _ => (len, Codec::Raw, Kind::Bytes),
+        };
+        Some(Loc { segment, offset, len, raw_len, codec, kind })
     }
 }
 
@@ -104,7 +170,17 @@ impl Segments {
         Ok(r)
     }
 
+    fn path(&self, segment: &str) -> PathBuf {
+        self.dir.join(format!("{segment}.seg"))
+    }
+
+    /// Append raw whole contents.
     fn append(&self, id: &ContentId, bytes: &[u8]) -> Result<()> {
+        self.append_record(id, bytes, bytes.len() as u64, Codec::Raw, Kind::Bytes)
+    }
+
+    /// Append one record; its location is recorded by the next `flush`.
+    fn append_record(&self, id: &ContentId, bytes: &[u8], raw_len: u64, codec: Codec, kind: Kind) -> Result<()> {
         let mut guard = self.writer.lock().map_err(poisoned)?;
         if guard.as_ref().is_none_or(|w| w.offset > SEGMENT_MAX) {
             std::fs::create_dir_all(&self.dir).map_err(|e| StoreError::io(&self.dir, e))?;
@@ -123,10 +199,19 @@ impl Segments {
         crate::faults::write_point();
         let mut rec = Vec::with_capacity(RECORD_HEADER as usize + bytes.len());
         rec.extend_from_slice(id.as_bytes());
-        rec.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+        // Records are at most a segment long, far below 2^56.
+        let flags = (kind as u64) << 4 | u64::from(codec.tag());
+        rec.extend_from_slice(&(bytes.len() as u64 | flags << FLAGS_SHIFT).to_le_bytes());
         rec.extend_from_slice(bytes);
         w.file.write_all(&rec).map_err(|e| StoreError::io(self.dir.join(format!("{}.seg", w.name)), e))?;
-        let loc = Loc { segment: w.name.clone(), offset: w.offset + RECORD_HEADER, len: bytes.len() as u64 };
+        let loc = Loc {
+            segment: w.name.clone(),
+            offset: w.offset + RECORD_HEADER,
+            len: bytes.len() as u64,
+            raw_len,
+            codec,
+            kind,
+        };
         w.offset += rec.len() as u64;
         self.pending.lock().map_err(poisoned)?.insert(*id, loc);
         Ok(())
@@ -182,6 +267,21 @@ pub enum Mismatch {
         /// How many there are.
         found: u64,
     },
+    /// A compressed record that does not decode to its recorded length.
+    Undecodable,
+    /// The contents' chunk list is malformed or does not match their length.
+    ChunkList(ChunkListError),
+    /// The chunk list names a chunk that is not stored.
+    MissingChunk {
+        /// The chunk's id.
+        chunk: ContentId,
+    },
+    /// A chunk's stored bytes are not the chunk (wrong hash, truncated,
+    /// undecodable, or another length than the list says).
+    BadChunk {
+        /// The chunk's id.
+        chunk: ContentId,
+    },
 }
 
 impl std::fmt::Display for Mismatch {
@@ -189,6 +289,10 @@ impl std::fmt::Display for Mismatch {
         match self {
             Mismatch::Hash { actual } => write!(f, "its bytes hash to {actual}"),
             Mismatch::Short { expected, found } => write!(f, "truncated to {found} of {expected} bytes"),
+            Mismatch::Undecodable => write!(f, "its compressed record does not decode"),
+            Mismatch::ChunkList(e) => write!(f, "its chunk list is malformed: {e}"),
+            Mismatch::MissingChunk { chunk } => write!(f, "its chunk {chunk} is missing"),
+            Mismatch::BadChunk { chunk } => write!(f, "its chunk {chunk} is corrupt"),
         }
     }
 }
@@ -244,7 +348,7 @@ impl CorruptContent {
 /// error ([`CorruptContent`], inside the `io::Error`) names the id and the
 /// file. [`StoreError::io`] turns it back into a typed store error.
 pub struct Blob {
-    inner: io::Take<File>,
+    inner: Source,
     len: u64,
     id: ContentId,
     file: PathBuf,
@@ -260,9 +364,137 @@ enum BlobState {
     Corrupt(Mismatch),
 }
 
+/// Where a [`Blob`]'s bytes come from.
+enum Source {
+    /// A loose file or a raw segment record.
+    File(io::Take<File>),
+    /// A decoded compressed record.
+    Memory(io::Cursor<Vec<u8>>),
+    /// The chunks of a chunk list, each verified as it is loaded.
+    Chunks(Box<ChunkReader>),
+}
+
+impl Read for Source {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Source::File(f) => f.read(buf),
+            Source::Memory(m) => m.read(buf),
+            Source::Chunks(c) => c.read(buf),
+        }
+    }
+}
+
+/// Reads a chunked file's chunks in order, one in memory at a time. Each
+/// chunk is checked against its id before any of it is handed out; the
+/// [`Blob`] around it checks the whole file's id.
+struct ChunkReader {
+    file_id: ContentId,
+    /// The segment holding the list (named in errors about the list).
+    list_file: PathBuf,
+    /// The list's bytes, decoded on the first read so that a malformed
+    /// list fails a read (like any other corruption), not `open`.
+    undecoded: Option<Vec<u8>>,
+    list: ChunkList,
+    /// The file length the location recorded; the list must agree.
+    total: u64,
+    next: usize,
+    buf: Vec<u8>,
+    pos: usize,
+    segments: Arc<Segments>,
+    /// `.oxen/versions`: a chunk may also be stored as a loose file.
+    dir: PathBuf,
+    /// The segment last read from, kept open for the next chunk.
+    open: Option<(String, File)>,
+}
+
+impl ChunkReader {
+    fn fail(&self, file: PathBuf, problem: Mismatch) -> io::Error {
+        CorruptContent { id: self.file_id, file, problem }.to_io()
+    }
+
+    /// The verified bytes of one chunk.
+    fn load(&mut self, c: ChunkRef) -> io::Result<Vec<u8>> {
+        let bad = |me: &Self, file: PathBuf| me.fail(file, Mismatch::BadChunk { chunk: c.id });
+        let loc = self.segments.lookup(&c.id).map_err(io::Error::other)?;
+        let (bytes, file) = match loc {
+            Some(loc) => {
+                let path = self.segments.path(&loc.segment);
+                if loc.kind != Kind::Bytes || loc.raw_len != u64::from(c.len) || loc.len > MAX_DECODED_LEN {
+                    return Err(bad(self, path));
+                }
+                if self.open.as_ref().is_none_or(|(name, _)| *name != loc.segment) {
+                    let f = File::open(&path)?;
+                    self.open = Some((loc.segment.clone(), f));
+                }
+                let Some((_, f)) = &self.open else { return Err(bad(self, path)) };
+                let mut stored = vec![0u8; loc.len as usize];
+                match std::os::unix::fs::FileExt::read_exact_at(f, &mut stored, loc.offset) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Err(bad(self, path)),
+                    Err(e) => return Err(e),
+                }
+                match codec::decode(loc.codec, &stored, loc.raw_len) {
+                    Ok(raw) => (raw.into_owned(), path),
+                    Err(_) => return Err(bad(self, path)),
+                }
+            }
+            None => {
+                let hex = c.id.to_hex();
+                let path = self.dir.join(&hex[..2]).join(&hex[2..]);
+                match std::fs::read(&path) {
+                    Ok(b) => (b, path),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                        return Err(self.fail(self.list_file.clone(), Mismatch::MissingChunk { chunk: c.id }))
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        if bytes.len() as u64 != u64::from(c.len) || ContentId::of(&bytes) != c.id {
+            return Err(bad(self, file));
+        }
+        Ok(bytes)
+    }
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if let Some(bytes) = self.undecoded.take() {
+            let list =
+                ChunkList::decode(&bytes).map_err(|e| self.fail(self.list_file.clone(), Mismatch::ChunkList(e)))?;
+            if list.total_len() != self.total {
+                let e = ChunkListError::BadTotal(list.total_len());
+                return Err(self.fail(self.list_file.clone(), Mismatch::ChunkList(e)));
+            }
+            self.list = list;
+        }
+        while self.pos == self.buf.len() {
+            let Some(c) = self.list.chunks().get(self.next).copied() else { return Ok(0) };
+            self.buf = self.load(c)?;
+            self.next += 1;
+            self.pos = 0;
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
 impl Blob {
     fn new(file: File, len: u64, id: ContentId, path: PathBuf) -> Blob {
-        Blob { inner: file.take(len), len, id, file: path, hasher: Hasher::new(), read: 0, state: BlobState::Reading }
+        Blob::from_source(Source::File(file.take(len)), len, id, path)
+    }
+
+    fn from_source(inner: Source, len: u64, id: ContentId, path: PathBuf) -> Blob {
+        Blob { inner, len, id, file: path, hasher: Hasher::new(), read: 0, state: BlobState::Reading }
+    }
+
+    /// A blob whose first read reports `problem`.
+    fn broken(len: u64, id: ContentId, path: PathBuf, problem: Mismatch) -> Blob {
+        let mut b = Blob::from_source(Source::Memory(io::Cursor::new(Vec::new())), len, id, path);
+        b.state = BlobState::Corrupt(problem);
+        b
     }
 
     /// Length in bytes.
@@ -366,6 +598,11 @@ impl Versions {
         Versions { dir, tmp, segments: Some(Arc::new(segments)) }
     }
 
+    #[cfg(test)]
+    fn segments(&self) -> &Segments {
+        self.segments.as_deref().expect("a store with segments")
+    }
+
     /// Where the contents of `id` live as a loose file.
     pub fn path(&self, id: &ContentId) -> PathBuf {
         let hex = id.to_hex();
@@ -411,10 +648,53 @@ impl Versions {
         }
         let Some(s) = &self.segments else { return Err(StoreError::MissingObject(*id)) };
         let Some(loc) = s.lookup(id)? else { return Err(StoreError::MissingObject(*id)) };
-        let sp = s.dir.join(format!("{}.seg", loc.segment));
+        let sp = s.path(&loc.segment);
         let mut f = File::open(&sp).map_err(|e| StoreError::io(&sp, e))?;
-        f.seek(SeekFrom::Start(loc.offset)).map_err(|e| StoreError::io(&sp, e))?;
-        Ok(Blob::new(f, loc.len, *id, sp))
+        if loc.kind == Kind::Bytes && loc.codec == Codec::Raw {
+            f.seek(SeekFrom::Start(loc.offset)).map_err(|e| StoreError::io(&sp, e))?;
+            return Ok(Blob::new(f, loc.len, *id, sp));
+        }
+        // Compressed records (a chunk, or contents under the threshold) and
+        // chunk lists (20 bytes a chunk) are read whole. A damaged length
+        // cannot make that allocate without bound: compressed records are
+        // capped, and nothing is read past the segment's end.
+        if loc.kind == Kind::Bytes && loc.len > MAX_DECODED_LEN {
+            return Ok(Blob::broken(loc.raw_len, *id, sp, Mismatch::Undecodable));
+        }
+        let seg_len = f.metadata().map_err(|e| StoreError::io(&sp, e))?.len();
+        let available = seg_len.saturating_sub(loc.offset);
+        if available < loc.len {
+            return Ok(Blob::broken(loc.raw_len, *id, sp, Mismatch::Short { expected: loc.len, found: available }));
+        }
+        let mut stored = vec![0u8; loc.len as usize];
+        std::os::unix::fs::FileExt::read_exact_at(&f, &mut stored, loc.offset).map_err(|e| StoreError::io(&sp, e))?;
+        match (loc.kind, loc.codec) {
+            (Kind::Bytes, codec) => match codec::decode(codec, &stored, loc.raw_len) {
+                Ok(raw) => {
+                    Ok(Blob::from_source(Source::Memory(io::Cursor::new(raw.into_owned())), loc.raw_len, *id, sp))
+                }
+                Err(_) => Ok(Blob::broken(loc.raw_len, *id, sp, Mismatch::Undecodable)),
+            },
+            (Kind::ChunkList, Codec::Raw) => {
+                let reader = ChunkReader {
+                    file_id: *id,
+                    list_file: sp.clone(),
+                    undecoded: Some(stored),
+                    list: ChunkList::default(),
+                    total: loc.raw_len,
+                    next: 0,
+                    buf: Vec::new(),
+                    pos: 0,
+                    segments: s.clone(),
+                    dir: self.dir.clone(),
+                    open: None,
+                };
+                Ok(Blob::from_source(Source::Chunks(Box::new(reader)), loc.raw_len, *id, sp))
+            }
+            (Kind::ChunkList, _) => {
+                Ok(Blob::broken(loc.raw_len, *id, sp, Mismatch::ChunkList(ChunkListError::BadMagic)))
+            }
+        }
     }
 
     /// Read stored contents whole, verified (for diff and merge of modest files).
@@ -442,10 +722,43 @@ impl Versions {
     }
 
     /// Stream everything from `reader` into the store, hashing as it goes,
-    /// and return its id and length. Memory use is one chunk, whatever the size.
+    /// and return its id and length: chunked into segments when the store
+    /// has them, else a loose file. Memory use is bounded, whatever the size.
     pub fn write_reader<R: Read>(&self, reader: R, what: &Path) -> Result<(ContentId, u64)> {
+        if let Some(s) = &self.segments {
+            return self.write_chunked(s, reader, what);
+        }
         let (tmp, id, len) = self.stage_stream(reader, what)?;
         self.publish(tmp, &id)?;
+        Ok((id, len))
+    }
+
+    /// Store a stream as chunks plus a chunk list (see the module docs):
+    /// chunks already stored are skipped, new ones appended (compressed when
+    /// that pays), then the list, unless the contents are already stored.
+    fn write_chunked<R: Read>(&self, s: &Segments, reader: R, what: &Path) -> Result<(ContentId, u64)> {
+        let mut enc = Encoder::new().map_err(|e| StoreError::io(what, e))?;
+        let chunked = chunk_stream(reader, |c| {
+            if self.has(&c.id) {
+                return Ok(());
+            }
+            let e = enc.encode(c.data).map_err(|e| StoreError::io(what, e))?;
+            s.append_record(&c.id, &e.bytes, c.data.len() as u64, e.codec, Kind::Bytes)
+        })
+        .map_err(|e| match e {
+            ChunkError::Read(e) => StoreError::io(what, e),
+            ChunkError::Sink(e) => e,
+            ChunkError::Params(p) => StoreError::io(what, io::Error::other(format!("chunk parameters {p:?}"))),
+        })?;
+        let (id, len) = (chunked.id, chunked.list.total_len());
+        // A single chunk is the contents themselves, already stored above.
+        if !self.has(&id) {
+            if len == 0 {
+                s.append(&id, b"")?;
+            } else {
+                s.append_record(&id, &chunked.list.encode(), len, Codec::Raw, Kind::ChunkList)?;
+            }
+        }
         Ok((id, len))
     }
 
@@ -483,6 +796,9 @@ impl Versions {
     /// could redirect); `what` names it in errors.
     pub fn write_open_file(&self, mut f: File, src: &Path) -> Result<(ContentId, u64)> {
         let len = f.metadata().map_err(|e| StoreError::io(src, e))?.len();
+        if let (Some(s), true) = (&self.segments, len >= CHUNK_THRESHOLD) {
+            return self.write_chunked(s, f, src);
+        }
         if len as usize <= SMALL_MAX {
             let mut bytes = Vec::with_capacity(len as usize);
             f.read_to_end(&mut bytes).map_err(|e| StoreError::io(src, e))?;
@@ -492,12 +808,15 @@ impl Versions {
         self.write_reader(f, src)
     }
 
-    /// Store a byte slice: appended to a segment when small and the store
-    /// has segments, else a loose file.
+    /// Store a byte slice: with segments, chunked from [`CHUNK_THRESHOLD`]
+    /// bytes and appended whole below it; without, a loose file.
     pub fn write_bytes(&self, bytes: &[u8]) -> Result<ContentId> {
         let id = ContentId::of(bytes);
         if self.has(&id) {
             return Ok(id);
+        }
+        if let (Some(s), true) = (&self.segments, bytes.len() as u64 >= CHUNK_THRESHOLD) {
+            return self.write_chunked(s, bytes, Path::new("<memory>")).map(|(id, _)| id);
         }
         if let (Some(s), true) = (&self.segments, bytes.len() <= SMALL_MAX) {
             s.append(&id, bytes)?;
@@ -510,6 +829,112 @@ impl Versions {
         tmp.write_all(bytes).map_err(|e| StoreError::io(tmp.path(), e))?;
         self.publish(tmp, &id)?;
         Ok(id)
+    }
+
+    /// Which of `ids` are not stored (as whole contents, chunks or chunk
+    /// lists), in their order: one database transaction for the batch, for
+    /// has-chunk queries in sync.
+    pub fn missing(&self, ids: &[ContentId]) -> Result<Vec<ContentId>> {
+        let mut out = Vec::new();
+        let Some(s) = &self.segments else {
+            return Ok(ids.iter().filter(|id| !self.path(id).is_file()).copied().collect());
+        };
+        let pending = s.pending.lock().map_err(poisoned)?;
+        let txn = s.env.begin_ro_txn()?;
+        for id in ids {
+            let recorded = match txn.get(s.table, id.as_bytes()) {
+                Ok(v) => Loc::decode(v).is_some(),
+                Err(lmdb::Error::NotFound) => false,
+                Err(e) => return Err(e.into()),
+            };
+            if !recorded && !pending.contains_key(id) && !self.path(id).is_file() {
+                out.push(*id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The chunk list of stored contents, if they are stored chunked (`None`
+    /// for whole contents). Checked for shape, not against the chunks.
+    pub fn chunk_list(&self, id: &ContentId) -> Result<Option<ChunkList>> {
+        let Some(s) = &self.segments else { return Ok(None) };
+        let Some(loc) = s.lookup(id)? else {
+            return if self.path(id).is_file() { Ok(None) } else { Err(StoreError::MissingObject(*id)) };
+        };
+        if loc.kind != Kind::ChunkList {
+            return Ok(None);
+        }
+        let sp = s.path(&loc.segment);
+        let corrupt = |problem| StoreError::CorruptContent {
+            path: None,
+            content: CorruptContent { id: *id, file: sp.clone(), problem },
+        };
+        let f = File::open(&sp).map_err(|e| StoreError::io(&sp, e))?;
+        let available = f.metadata().map_err(|e| StoreError::io(&sp, e))?.len().saturating_sub(loc.offset);
+        if available < loc.len {
+            return Err(corrupt(Mismatch::Short { expected: loc.len, found: available }));
+        }
+        let mut b = vec![0u8; loc.len as usize];
+        std::os::unix::fs::FileExt::read_exact_at(&f, &mut b, loc.offset).map_err(|e| StoreError::io(&sp, e))?;
+        let list = ChunkList::decode(&b).map_err(|e| corrupt(Mismatch::ChunkList(e)))?;
+        if list.total_len() != loc.raw_len {
+            return Err(corrupt(Mismatch::ChunkList(ChunkListError::BadTotal(list.total_len()))));
+        }
+        Ok(Some(list))
+    }
+
+    /// Store one chunk (compressed when that pays), as received in sync;
+    /// returns its id. Recorded by the next [`Versions::flush`].
+    pub fn write_chunk(&self, bytes: &[u8]) -> Result<ContentId> {
+        let id = ContentId::of(bytes);
+        if self.has(&id) {
+            return Ok(id);
+        }
+        let Some(s) = &self.segments else { return self.write_bytes(bytes) };
+        let what = Path::new("<chunk>");
+        let e = Encoder::new().and_then(|mut enc| enc.encode(bytes).map(|e| (e.codec, e.bytes.into_owned())));
+        let (codec, stored) = e.map_err(|e| StoreError::io(what, e))?;
+        s.append_record(&id, &stored, bytes.len() as u64, codec, Kind::Bytes)?;
+        Ok(id)
+    }
+
+    /// Record `list` as the contents `id` (sync's receiving side): every
+    /// chunk must be stored, and their bytes in order must hash to `id`
+    /// (read back and checked, in bounded memory) before the list is
+    /// appended; otherwise nothing is written. Call [`Versions::flush`]
+    /// after, as for any write.
+    pub fn write_chunk_list(&self, id: &ContentId, list: &ChunkList) -> Result<()> {
+        if self.has(id) {
+            return Ok(());
+        }
+        let Some(s) = &self.segments else {
+            return Err(StoreError::io(&self.dir, io::Error::other("chunk lists need a store with segments")));
+        };
+        let mut reader = ChunkReader {
+            file_id: *id,
+            list_file: PathBuf::from("<chunk list>"),
+            undecoded: None,
+            list: list.clone(),
+            total: list.total_len(),
+            next: 0,
+            buf: Vec::new(),
+            pos: 0,
+            segments: s.clone(),
+            dir: self.dir.clone(),
+            open: None,
+        };
+        let (actual, _) = ContentId::of_reader(&mut reader).map_err(|e| match CorruptContent::from_io(&e) {
+            Some(c) => StoreError::CorruptContent { path: None, content: c.clone() },
+            None => StoreError::io(&self.dir, e),
+        })?;
+        if actual != *id {
+            return Err(StoreError::Corrupt(*id, actual));
+        }
+        if list.chunks().is_empty() {
+            s.append(id, b"")
+        } else {
+            s.append_record(id, &list.encode(), list.total_len(), Codec::Raw, Kind::ChunkList)
+        }
     }
 
     /// Store streamed contents that must hash to `expected` (the pack
@@ -621,7 +1046,9 @@ mod tests {
     fn a_flipped_byte_fails_the_read_that_would_finish() {
         let (_d, _db, v) = store();
         let data: Vec<u8> = (0..3 * CHUNK as u32).map(|i| (i % 251) as u8).collect();
-        let (id, _) = v.write_reader(&data[..], Path::new("data")).unwrap();
+        // Received contents are loose files (write_reader would chunk them).
+        let id = ContentId::of(&data);
+        v.write_verified(&data[..], &id, Path::new("data")).unwrap();
         assert_eq!(v.read_all(&id).unwrap(), data);
         assert_eq!(v.verify(&id).unwrap(), None);
 
@@ -697,10 +1124,227 @@ mod tests {
         let (_d, _db, v) = store();
         std::fs::remove_dir(&v.tmp).unwrap();
         let big = vec![3u8; SMALL_MAX + 1];
-        let id = v.write_bytes(&big).unwrap();
+        // Received contents are staged in tmp/ (written ones are chunked).
+        let id = ContentId::of(&big);
+        v.write_verified(&big[..], &id, Path::new("big")).unwrap();
         assert_eq!(v.read_all(&id).unwrap(), big);
         let (id2, _) = v.write_reader(&b"streamed"[..], Path::new("x")).unwrap();
         assert_eq!(v.read_all(&id2).unwrap(), b"streamed");
         assert_eq!(std::fs::read_dir(&v.tmp).unwrap().count(), 0, "temp files were renamed away");
+    }
+
+    /// Deterministic incompressible bytes.
+    fn noise(seed: u64, len: usize) -> Vec<u8> {
+        let mut x = seed | 1;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect()
+    }
+
+    fn segment_bytes(v: &Versions) -> u64 {
+        std::fs::read_dir(v.dir.join("segments")).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum()
+    }
+
+    fn blobs_entry(db: &Db, id: &ContentId) -> Option<Loc> {
+        db.get(crate::Table::Blobs, id.as_bytes()).unwrap().map(|v| Loc::decode(&v).unwrap())
+    }
+
+    #[test]
+    fn large_contents_are_chunked_and_an_edit_stores_only_nearby_chunks() {
+        let (_d, db, v) = store();
+        let data = noise(1, 4 << 20);
+        let (id, len) = v.write_reader(&data[..], Path::new("big")).unwrap();
+        assert_eq!((id, len), (ContentId::of(&data), data.len() as u64));
+        v.flush().unwrap();
+        assert!(!v.path(&id).exists(), "no loose file");
+        let loc = blobs_entry(&db, &id).unwrap();
+        assert_eq!((loc.kind, loc.raw_len), (Kind::ChunkList, data.len() as u64));
+        assert_eq!(v.size(&id).unwrap(), data.len() as u64);
+        assert_eq!(v.read_all(&id).unwrap(), data);
+        assert_eq!(v.verify(&id).unwrap(), None);
+
+        let before = segment_bytes(&v);
+        let mut edited = data.clone();
+        edited[2_000_000..2_000_100].copy_from_slice(&[b'x'; 100]);
+        let path = v.dir.join("edited");
+        std::fs::write(&path, &edited).unwrap();
+        let (id2, _) = v.write_file(&path).unwrap();
+        v.flush().unwrap();
+        assert_eq!(v.read_all(&id2).unwrap(), edited);
+        let grew = segment_bytes(&v) - before;
+        assert!(grew < 600 << 10, "an edit stored {grew} bytes");
+        // Writing the same contents again stores nothing.
+        let again = segment_bytes(&v);
+        v.write_bytes(&edited).unwrap();
+        v.flush().unwrap();
+        assert_eq!(segment_bytes(&v), again);
+    }
+
+    #[test]
+    fn compressible_chunks_are_stored_compressed() {
+        let (_d, db, v) = store();
+        let csv: Vec<u8> =
+            (0..200_000).flat_map(|i| format!("{i},label_{},{}\n", i % 13, i * 7 % 1000).into_bytes()).collect();
+        let id = v.write_bytes(&csv).unwrap();
+        v.flush().unwrap();
+        assert!(segment_bytes(&v) * 2 < csv.len() as u64, "{} of {}", segment_bytes(&v), csv.len());
+        assert_eq!(v.read_all(&id).unwrap(), csv);
+        let list = ChunkList::decode(&{
+            let l = blobs_entry(&db, &id).unwrap();
+            let mut b = vec![0u8; l.len as usize];
+            std::os::unix::fs::FileExt::read_exact_at(
+                &File::open(v.segments().path(&l.segment)).unwrap(),
+                &mut b,
+                l.offset,
+            )
+            .unwrap();
+            b
+        })
+        .unwrap();
+        let first = blobs_entry(&db, &list.chunks()[0].id).unwrap();
+        assert_eq!((first.codec, first.kind), (Codec::Zstd, Kind::Bytes));
+        // A chunk is readable on its own, by its id.
+        assert_eq!(v.read_all(&list.chunks()[0].id).unwrap().len(), list.chunks()[0].len as usize);
+    }
+
+    #[test]
+    fn nothing_is_recorded_before_flush() {
+        let (_d, db, v) = store();
+        let data = noise(2, 2 << 20);
+        let (id, _) = v.write_reader(&data[..], Path::new("big")).unwrap();
+        // Written, not yet recorded: what a crash here leaves is orphan
+        // segment bytes, never a location (let alone a list without chunks).
+        assert!(db.scan(crate::Table::Blobs).unwrap().is_empty());
+        v.flush().unwrap();
+        let n = db.scan(crate::Table::Blobs).unwrap().len();
+        assert!(n > 8, "{n} entries: the chunks and the list");
+        assert!(blobs_entry(&db, &id).is_some());
+    }
+
+    fn first_chunk(db: &Db, v: &Versions, id: &ContentId) -> (ContentId, Loc) {
+        let l = blobs_entry(db, id).unwrap();
+        let mut b = vec![0u8; l.len as usize];
+        std::os::unix::fs::FileExt::read_exact_at(
+            &File::open(v.segments().path(&l.segment)).unwrap(),
+            &mut b,
+            l.offset,
+        )
+        .unwrap();
+        let c = ChunkList::decode(&b).unwrap().chunks()[0].id;
+        (c, blobs_entry(db, &c).unwrap())
+    }
+
+    #[test]
+    fn a_corrupt_chunk_fails_the_read_and_fsck() {
+        let (_d, db, v) = store();
+        let data = noise(3, 2 << 20);
+        let (id, _) = v.write_reader(&data[..], Path::new("big")).unwrap();
+        v.flush().unwrap();
+        let (chunk, loc) = first_chunk(&db, &v, &id);
+        flip_byte(&v.segments().path(&loc.segment), loc.offset + 10);
+        let e = v.read_all(&id).unwrap_err();
+        let c = e.corrupt_content().unwrap_or_else(|| panic!("{e}"));
+        assert_eq!((c.id, c.problem), (id, Mismatch::BadChunk { chunk }));
+        assert!(e.to_string().contains(&chunk.to_hex()), "{e}");
+        assert_eq!(v.verify(&id).unwrap(), Some(Mismatch::BadChunk { chunk }));
+    }
+
+    #[test]
+    fn a_chunk_list_naming_a_missing_chunk_is_reported() {
+        let (_d, db, v) = store();
+        let data = noise(4, 2 << 20);
+        let (id, _) = v.write_reader(&data[..], Path::new("big")).unwrap();
+        v.flush().unwrap();
+        let (chunk, _) = first_chunk(&db, &v, &id);
+        let mut txn = db.begin_write().unwrap();
+        assert!(txn.delete(crate::Table::Blobs, chunk.as_bytes()).unwrap());
+        txn.commit().unwrap();
+        assert_eq!(v.verify(&id).unwrap(), Some(Mismatch::MissingChunk { chunk }));
+        let mut b = v.open(&id).unwrap();
+        let mut out = Vec::new();
+        assert!(b.read_to_end(&mut out).is_err());
+        assert!(out.is_empty(), "no byte of a file with a missing first chunk is handed out");
+    }
+
+    #[test]
+    fn a_damaged_chunk_list_is_reported() {
+        let (_d, db, v) = store();
+        let data = noise(5, 2 << 20);
+        let (id, _) = v.write_reader(&data[..], Path::new("big")).unwrap();
+        v.flush().unwrap();
+        let l = blobs_entry(&db, &id).unwrap();
+        let seg = v.segments().path(&l.segment);
+        flip_byte(&seg, l.offset + 1);
+        assert_eq!(v.verify(&id).unwrap(), Some(Mismatch::ChunkList(ChunkListError::BadMagic)));
+        flip_byte(&seg, l.offset + 1);
+        assert_eq!(v.verify(&id).unwrap(), None);
+        // Cut off inside the list.
+        OpenOptions::new().write(true).open(&seg).unwrap().set_len(l.offset + 7).unwrap();
+        assert!(matches!(v.verify(&id).unwrap(), Some(Mismatch::Short { found: 7, .. })));
+    }
+
+    #[test]
+    fn pre_v2_locations_and_records_still_read() {
+        // A location as written before storage v2: name, offset, length.
+        let mut old = vec![3u8];
+        old.extend_from_slice(b"abc");
+        old.extend_from_slice(&24u64.to_le_bytes());
+        old.extend_from_slice(&5u64.to_le_bytes());
+        let loc = Loc::decode(&old).unwrap();
+        assert_eq!((loc.len, loc.raw_len, loc.codec, loc.kind), (5, 5, Codec::Raw, Kind::Bytes));
+        // Raw whole records keep writing that encoding, byte for byte.
+        assert_eq!(loc.encode(), old);
+        let v2 = Loc { raw_len: 9, codec: Codec::Zstd, ..loc.clone() };
+        assert_eq!(Loc::decode(&v2.encode()), Some(v2));
+        assert_eq!(Loc::decode(&old[..old.len() - 1]), None);
+        // And a small record written today has a header with no flags.
+        let (_d, _db, v) = store();
+        let id = v.write_bytes(b"small contents").unwrap();
+        v.flush().unwrap();
+        let (seg, off) = v.locate(&id).unwrap().unwrap();
+        let bytes = std::fs::read(seg).unwrap();
+        let head = &bytes[off as usize - 24..off as usize];
+        assert_eq!(&head[..16], id.as_bytes());
+        assert_eq!(head[16..24], 14u64.to_le_bytes());
+    }
+
+    #[test]
+    fn chunks_and_lists_written_one_by_one_as_sync_will() {
+        let (_d, _db, src) = store();
+        let data = noise(6, 3 << 20);
+        let (id, _) = src.write_reader(&data[..], Path::new("big")).unwrap();
+        src.flush().unwrap();
+        let list = src.chunk_list(&id).unwrap().expect("chunked");
+        assert_eq!(list.total_len(), data.len() as u64);
+        let ids: Vec<ContentId> = list.chunks().iter().map(|c| c.id).collect();
+
+        let (_d2, _db2, dst) = store();
+        assert_eq!(dst.missing(&ids).unwrap(), ids);
+        // A list whose chunks are not all there is refused, nothing written.
+        let first = src.read_all(&ids[0]).unwrap();
+        assert_eq!(dst.write_chunk(&first).unwrap(), ids[0]);
+        assert_eq!(dst.missing(&ids).unwrap(), ids[1..].to_vec());
+        let e = dst.write_chunk_list(&id, &list).unwrap_err();
+        assert!(matches!(e.corrupt_content(), Some(c) if matches!(c.problem, Mismatch::MissingChunk { .. })), "{e}");
+        assert!(!dst.has(&id));
+        for c in &ids[1..] {
+            dst.write_chunk(&src.read_all(c).unwrap()).unwrap();
+        }
+        assert!(dst.missing(&ids).unwrap().is_empty());
+        // A list that does not reassemble to the id is refused.
+        let other = ContentId::of(b"something else");
+        assert!(matches!(dst.write_chunk_list(&other, &list), Err(StoreError::Corrupt(..))));
+        dst.write_chunk_list(&id, &list).unwrap();
+        dst.flush().unwrap();
+        assert_eq!(dst.read_all(&id).unwrap(), data);
+        assert_eq!(dst.chunk_list(&id).unwrap(), Some(list));
+        // Whole contents have no list.
+        let small = dst.write_bytes(b"small").unwrap();
+        assert_eq!(dst.chunk_list(&small).unwrap(), None);
     }
 }
