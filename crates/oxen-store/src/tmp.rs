@@ -50,6 +50,13 @@ fn writer_pid(name: &str) -> Option<u32> {
     pid.parse().ok()
 }
 
+/// Whether the writer with this pid may still be writing: it is this
+/// process, or a process with this pid exists. Serves temp files and
+/// segments (`crate::gc`) alike.
+pub(crate) fn writer_alive(pid: u32) -> bool {
+    pid == std::process::id() || alive(pid)
+}
+
 /// Whether a process with this pid exists (EPERM: it does, but is not ours).
 fn alive(pid: u32) -> bool {
     let Some(pid) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw) else {
@@ -73,11 +80,10 @@ pub struct Swept {
 pub fn sweep_tmp(dir: &Path) -> Swept {
     let mut swept = Swept::default();
     let Ok(entries) = std::fs::read_dir(dir) else { return swept };
-    let me = std::process::id();
     for e in entries.flatten() {
         let name = e.file_name();
         let Some(pid) = name.to_str().and_then(writer_pid) else { continue };
-        if pid == me || alive(pid) {
+        if writer_alive(pid) {
             continue;
         }
         let path = e.path();

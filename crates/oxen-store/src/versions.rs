@@ -51,14 +51,14 @@ const SEGMENT_MAX: u64 = 1 << 30;
 /// top byte carries the record's kind and codec (zero, as in every record
 /// written before storage v2, for raw whole contents), so a segment can be
 /// scanned and rebuilt without the index.
-const RECORD_HEADER: u64 = 24;
+pub(crate) const RECORD_HEADER: u64 = 24;
 
 /// The header's length field keeps kind and codec in its top byte.
-const FLAGS_SHIFT: u32 = 56;
+pub(crate) const FLAGS_SHIFT: u32 = 56;
 
 /// What a record holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     /// The bytes of its id: whole contents, or a chunk (the same thing to
     /// a reader: bytes that hash to the id).
     Bytes = 0,
@@ -78,22 +78,22 @@ impl Kind {
 
 /// Where a record lives, and how to read it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct Loc {
-    segment: String,
-    offset: u64,
+pub(crate) struct Loc {
+    pub(crate) segment: String,
+    pub(crate) offset: u64,
     /// Stored bytes in the segment.
-    len: u64,
+    pub(crate) len: u64,
     /// The contents' length: the decoded record, or for a chunk list the
     /// length of the file it lists.
-    raw_len: u64,
-    codec: Codec,
-    kind: Kind,
+    pub(crate) raw_len: u64,
+    pub(crate) codec: Codec,
+    pub(crate) kind: Kind,
 }
 
 impl Loc {
     /// Raw whole contents keep the pre-v2 encoding (name, offset, length);
     /// anything else appends raw length, codec and kind.
-    fn encode(&self) -> Vec<u8> {
+    pub(crate) fn encode(&self) -> Vec<u8> {
         let mut v = Vec::with_capacity(27 + self.segment.len());
         v.push(self.segment.len() as u8);
         v.extend_from_slice(self.segment.as_bytes());
@@ -111,7 +111,7 @@ impl Loc {
         self.codec == Codec::Raw && self.kind == Kind::Bytes && self.raw_len == self.len
     }
 
-    fn decode(b: &[u8]) -> Option<Loc> {
+    pub(crate) fn decode(b: &[u8]) -> Option<Loc> {
         let n = *b.first()? as usize;
         if b.len() != 1 + n + 16 && b.len() != 1 + n + 26 {
             return None;
@@ -129,22 +129,22 @@ impl Loc {
     }
 }
 
-struct SegWriter {
+pub(crate) struct SegWriter {
     file: File,
-    name: String,
+    pub(crate) name: String,
     offset: u64,
 }
 
 /// The segment side of the store: the LMDB table plus this process's open
 /// segment and the locations written but not yet recorded.
-struct Segments {
-    env: Arc<Environment>,
-    table: Database,
+pub(crate) struct Segments {
+    pub(crate) env: Arc<Environment>,
+    pub(crate) table: Database,
     /// The LMDB environment's directory, for messages.
-    db_dir: PathBuf,
-    dir: PathBuf,
-    writer: Mutex<Option<SegWriter>>,
-    pending: Mutex<HashMap<ContentId, Loc>>,
+    pub(crate) db_dir: PathBuf,
+    pub(crate) dir: PathBuf,
+    pub(crate) writer: Mutex<Option<SegWriter>>,
+    pub(crate) pending: Mutex<HashMap<ContentId, Loc>>,
 }
 
 impl Drop for Segments {
@@ -157,7 +157,7 @@ impl Drop for Segments {
 }
 
 impl Segments {
-    fn lookup(&self, id: &ContentId) -> Result<Option<Loc>> {
+    pub(crate) fn lookup(&self, id: &ContentId) -> Result<Option<Loc>> {
         if let Some(l) = self.pending.lock().map_err(poisoned)?.get(id) {
             return Ok(Some(l.clone()));
         }
@@ -170,12 +170,32 @@ impl Segments {
         Ok(r)
     }
 
-    fn path(&self, segment: &str) -> PathBuf {
+    pub(crate) fn path(&self, segment: &str) -> PathBuf {
         self.dir.join(format!("{segment}.seg"))
     }
 
+    /// Open the segment `loc` (looked up for `id`) names. A segment that
+    /// is gone may have been compacted by `gc` between the lookup and this
+    /// open (records copied, locations moved, then the file removed), so
+    /// `id` is looked up once more before the absence counts as damage.
+    pub(crate) fn open_located(&self, id: &ContentId, loc: Loc) -> Result<(Loc, File)> {
+        let p = self.path(&loc.segment);
+        match File::open(&p) {
+            Ok(f) => Ok((loc, f)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => match self.lookup(id)? {
+                Some(again) if again != loc => {
+                    let p2 = self.path(&again.segment);
+                    let f = File::open(&p2).map_err(|e| StoreError::io(&p2, e))?;
+                    Ok((again, f))
+                }
+                _ => Err(StoreError::io(&p, e)),
+            },
+            Err(e) => Err(StoreError::io(&p, e)),
+        }
+    }
+
     /// Append raw whole contents.
-    fn append(&self, id: &ContentId, bytes: &[u8]) -> Result<()> {
+    pub(crate) fn append(&self, id: &ContentId, bytes: &[u8]) -> Result<()> {
         self.append_record(id, bytes, bytes.len() as u64, Codec::Raw, Kind::Bytes)
     }
 
@@ -248,7 +268,7 @@ impl Segments {
     }
 }
 
-fn poisoned<T>(_: T) -> StoreError {
+pub(crate) fn poisoned<T>(_: T) -> StoreError {
     StoreError::io("versions", io::Error::other("a writer thread panicked"))
 }
 
@@ -417,14 +437,15 @@ impl ChunkReader {
         let bad = |me: &Self, file: PathBuf| me.fail(file, Mismatch::BadChunk { chunk: c.id });
         let loc = self.segments.lookup(&c.id).map_err(io::Error::other)?;
         let (bytes, file) = match loc {
-            Some(loc) => {
+            Some(mut loc) => {
+                if self.open.as_ref().is_none_or(|(name, _)| *name != loc.segment) {
+                    let (found, f) = self.segments.open_located(&c.id, loc).map_err(io::Error::other)?;
+                    loc = found;
+                    self.open = Some((loc.segment.clone(), f));
+                }
                 let path = self.segments.path(&loc.segment);
                 if loc.kind != Kind::Bytes || loc.raw_len != u64::from(c.len) || loc.len > MAX_DECODED_LEN {
                     return Err(bad(self, path));
-                }
-                if self.open.as_ref().is_none_or(|(name, _)| *name != loc.segment) {
-                    let f = File::open(&path)?;
-                    self.open = Some((loc.segment.clone(), f));
                 }
                 let Some((_, f)) = &self.open else { return Err(bad(self, path)) };
                 let mut stored = vec![0u8; loc.len as usize];
@@ -559,9 +580,9 @@ impl Read for Blob {
 /// Handle on `.oxen/versions`.
 #[derive(Clone)]
 pub struct Versions {
-    dir: PathBuf,
+    pub(crate) dir: PathBuf,
     tmp: PathBuf,
-    segments: Option<Arc<Segments>>,
+    pub(crate) segments: Option<Arc<Segments>>,
 }
 
 impl std::fmt::Debug for Versions {
@@ -648,8 +669,8 @@ impl Versions {
         }
         let Some(s) = &self.segments else { return Err(StoreError::MissingObject(*id)) };
         let Some(loc) = s.lookup(id)? else { return Err(StoreError::MissingObject(*id)) };
+        let (loc, mut f) = s.open_located(id, loc)?;
         let sp = s.path(&loc.segment);
-        let mut f = File::open(&sp).map_err(|e| StoreError::io(&sp, e))?;
         if loc.kind == Kind::Bytes && loc.codec == Codec::Raw {
             f.seek(SeekFrom::Start(loc.offset)).map_err(|e| StoreError::io(&sp, e))?;
             return Ok(Blob::new(f, loc.len, *id, sp));
@@ -864,12 +885,12 @@ impl Versions {
         if loc.kind != Kind::ChunkList {
             return Ok(None);
         }
+        let (loc, f) = s.open_located(id, loc)?;
         let sp = s.path(&loc.segment);
         let corrupt = |problem| StoreError::CorruptContent {
             path: None,
             content: CorruptContent { id: *id, file: sp.clone(), problem },
         };
-        let f = File::open(&sp).map_err(|e| StoreError::io(&sp, e))?;
         let available = f.metadata().map_err(|e| StoreError::io(&sp, e))?.len().saturating_sub(loc.offset);
         if available < loc.len {
             return Err(corrupt(Mismatch::Short { expected: loc.len, found: available }));

@@ -1,0 +1,387 @@
+//! Segment garbage collection: reclaim segment bytes no location refers to.
+//!
+//! An interrupted writer (an `add` or a push killed between appending to a
+//! segment and recording the locations) leaves records that nothing names,
+//! and a gc run killed mid-compaction leaves a copy. [`Versions::compact_segments`]
+//! scans the segments whose writer is gone (its pid, in the segment's name,
+//! is not alive, and it is not this process's open writer): a record is
+//! live iff the `blobs` table's location for its id names this segment at
+//! this offset; a trailing partial record is dead. A segment with no live
+//! record is removed; one whose dead share is above [`COMPACT_DEAD_SHARE`]
+//! is compacted: its live records are copied byte for byte (same codec and
+//! kind, no recompression) to a new segment of this process, synced, all
+//! moved locations are updated in one transaction, then the old file is
+//! removed. A kill at any point leaves every location on complete bytes,
+//! and whatever it left over (a copy nothing names, an old segment nothing
+//! names) is reclaimed by the next run.
+//!
+//! Not done here: removing contents no ref reaches (reachability gc). Every
+//! recorded location is kept.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::FileExt;
+
+use lmdb::{Transaction, WriteFlags};
+use oxen_hash::ContentId;
+
+use crate::versions::{Loc, Segments, FLAGS_SHIFT, RECORD_HEADER};
+use crate::{faults, Layout, Result, StoreError, Swept, Versions};
+
+/// A segment whose dead bytes are more than this share (in percent) of
+/// its size is compacted; below it, copying the live records costs more
+/// than the space is worth.
+pub const COMPACT_DEAD_SHARE: u64 = 25;
+
+/// What gc does (or, in a dry run, would do) to one segment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SegmentAction {
+    /// No live record: the file is removed.
+    Delete {
+        /// The segment's name (file stem).
+        segment: String,
+        /// Its size.
+        bytes: u64,
+    },
+    /// Live records copied to a new segment, the old one removed.
+    Compact {
+        /// The segment's name (file stem).
+        segment: String,
+        /// Live records moved.
+        records: u64,
+        /// Bytes freed (its size less the copy's).
+        bytes: u64,
+    },
+}
+
+/// What a gc run found and did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GcReport {
+    /// Segments whose writer is gone, scanned for live records.
+    pub scanned: u64,
+    /// Segments removed (no live record).
+    pub deleted: u64,
+    /// Segments compacted.
+    pub compacted: u64,
+    /// Segment bytes freed.
+    pub bytes_reclaimed: u64,
+    /// Each segment acted on, in the order acted on.
+    pub actions: Vec<SegmentAction>,
+    /// Temp files of dead writers swept from `.oxen/tmp` (none in a dry run).
+    pub tmp: Swept,
+}
+
+/// gc of one repository: temp files of writers that are gone (see
+/// [`crate::sweep_tmp`]), then [`Versions::compact_segments`].
+pub fn gc_repo(layout: &Layout, versions: &Versions, dry_run: bool) -> Result<GcReport> {
+    let tmp = if dry_run { Swept::default() } else { crate::sweep_tmp(&layout.tmp_dir()) };
+    let mut report = versions.compact_segments(dry_run)?;
+    report.tmp = tmp;
+    Ok(report)
+}
+
+/// One live record of a scanned segment.
+struct Live {
+    id: ContentId,
+    /// Where the location says the stored bytes start.
+    loc: Loc,
+}
+
+/// The scan of one segment.
+struct Scan {
+    size: u64,
+    live: Vec<Live>,
+    /// Bytes of live records, headers included.
+    live_bytes: u64,
+}
+
+/// The writer pid a segment's name (`<pid>-<nanos-hex>`) carries.
+fn segment_pid(name: &str) -> Option<u32> {
+    let (pid, rest) = name.split_once('-')?;
+    if rest.is_empty() {
+        return None;
+    }
+    pid.parse().ok()
+}
+
+impl Versions {
+    /// Reclaim segment bytes no location refers to (see the module docs).
+    /// With `dry_run`, nothing is written: the report says what would be.
+    pub fn compact_segments(&self, dry_run: bool) -> Result<GcReport> {
+        let mut report = GcReport::default();
+        let Some(s) = &self.segments else { return Ok(report) };
+        // Our own open writer's pid is ours, so `writer_alive` skips it; so
+        // are the copies this run makes.
+        let rd = match std::fs::read_dir(&s.dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(report),
+            Err(e) => return Err(StoreError::io(&s.dir, e)),
+        };
+        let mut names = Vec::new();
+        for e in rd {
+            let e = e.map_err(|e| StoreError::io(&s.dir, e))?;
+            let file_name = e.file_name();
+            let Some(name) = file_name.to_str().and_then(|n| n.strip_suffix(".seg")) else { continue };
+            let Some(pid) = segment_pid(name) else { continue };
+            if crate::tmp::writer_alive(pid) {
+                continue;
+            }
+            names.push(name.to_string());
+        }
+        names.sort();
+        for name in names {
+            let Some(scan) = scan(s, &name)? else { continue };
+            report.scanned += 1;
+            let dead = scan.size - scan.live_bytes;
+            if scan.live.is_empty() {
+                if !dry_run {
+                    let p = s.path(&name);
+                    faults::write_point();
+                    std::fs::remove_file(&p).map_err(|e| StoreError::io(&p, e))?;
+                }
+                report.deleted += 1;
+                report.bytes_reclaimed += scan.size;
+                report.actions.push(SegmentAction::Delete { segment: name, bytes: scan.size });
+            } else if dead * 100 > scan.size * COMPACT_DEAD_SHARE {
+                let records = scan.live.len() as u64;
+                if !dry_run {
+                    compact(s, &name, &scan)?;
+                }
+                report.compacted += 1;
+                report.bytes_reclaimed += dead;
+                report.actions.push(SegmentAction::Compact { segment: name, records, bytes: dead });
+            }
+        }
+        Ok(report)
+    }
+}
+
+/// Read a segment's record headers and sort its records into live and
+/// dead; `None` if the file went away meanwhile.
+fn scan(s: &Segments, name: &str) -> Result<Option<Scan>> {
+    let p = s.path(name);
+    let f = match File::open(&p) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(StoreError::io(&p, e)),
+    };
+    let size = f.metadata().map_err(|e| StoreError::io(&p, e))?.len();
+    let txn = s.env.begin_ro_txn()?;
+    let mut out = Scan { size, live: Vec::new(), live_bytes: 0 };
+    let mut pos = 0u64;
+    let mut header = [0u8; RECORD_HEADER as usize];
+    while pos + RECORD_HEADER <= size {
+        f.read_exact_at(&mut header, pos).map_err(|e| StoreError::io(&p, e))?;
+        let Some(id) = ContentId::from_slice(&header[..16]) else { break };
+        let len = u64::from_le_bytes(header[16..24].try_into().expect("8 bytes")) & ((1 << FLAGS_SHIFT) - 1);
+        let data = pos + RECORD_HEADER;
+        // A record cut short (its writer killed mid-append) is dead, and
+        // nothing valid can follow it.
+        if len > size - data {
+            break;
+        }
+        let loc = match txn.get(s.table, id.as_bytes()) {
+            Ok(v) => Loc::decode(v),
+            Err(lmdb::Error::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        };
+        if let Some(loc) = loc.filter(|l| l.segment == name && l.offset == data && l.len == len) {
+            out.live.push(Live { id, loc });
+            out.live_bytes += RECORD_HEADER + len;
+        }
+        pos = data + len;
+    }
+    Ok(Some(out))
+}
+
+/// Copy a segment's live records to a new segment, move their locations
+/// in one transaction, then remove the old file: the new bytes are durable
+/// before any location names them, and the old file goes only after the
+/// locations left it.
+fn compact(s: &Segments, name: &str, scan: &Scan) -> Result<()> {
+    let old_path = s.path(name);
+    let old = File::open(&old_path).map_err(|e| StoreError::io(&old_path, e))?;
+    std::fs::create_dir_all(&s.dir).map_err(|e| StoreError::io(&s.dir, e))?;
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let new_name = format!("{}-{nanos:x}", std::process::id());
+    let new_path = s.path(&new_name);
+    faults::write_point();
+    let new =
+        OpenOptions::new().create_new(true).append(true).open(&new_path).map_err(|e| StoreError::io(&new_path, e))?;
+    let mut w = io::BufWriter::new(&new);
+    let mut moved = Vec::with_capacity(scan.live.len());
+    let mut offset = 0u64;
+    for r in &scan.live {
+        // Header and stored bytes exactly as they are: same codec, kind
+        // and length flags, nothing decoded.
+        let start = r.loc.offset - RECORD_HEADER;
+        let mut rd = io::Read::take(ReadAt { f: &old, pos: start }, RECORD_HEADER + r.loc.len);
+        let n = io::copy(&mut rd, &mut w).map_err(|e| StoreError::io(&new_path, e))?;
+        if n != RECORD_HEADER + r.loc.len {
+            let e = io::Error::new(io::ErrorKind::UnexpectedEof, "segment shrank while being compacted");
+            return Err(StoreError::io(&old_path, e));
+        }
+        let mut loc = r.loc.clone();
+        loc.segment = new_name.clone();
+        loc.offset = offset + RECORD_HEADER;
+        offset += n;
+        moved.push((r.id, r.loc.clone(), loc));
+    }
+    w.flush().map_err(|e| StoreError::io(&new_path, e))?;
+    drop(w);
+    new.sync_all().map_err(|e| StoreError::io(&new_path, e))?;
+    sync_dir(s)?;
+    faults::write_point();
+    let db_err = |e| StoreError::db(&s.db_dir, e);
+    let mut txn = s.env.begin_rw_txn().map_err(db_err)?;
+    for (id, from, to) in &moved {
+        // Only a location still on the old record moves (another gc may
+        // have moved it meanwhile).
+        let current = match txn.get(s.table, id.as_bytes()) {
+            Ok(v) => Loc::decode(v),
+            Err(lmdb::Error::NotFound) => None,
+            Err(e) => return Err(db_err(e)),
+        };
+        if current.as_ref() == Some(from) {
+            txn.put(s.table, id.as_bytes(), &to.encode(), WriteFlags::empty()).map_err(db_err)?;
+        }
+    }
+    txn.commit().map_err(db_err)?;
+    faults::write_point();
+    std::fs::remove_file(&old_path).map_err(|e| StoreError::io(&old_path, e))?;
+    Ok(())
+}
+
+/// Make the new segment's directory entry durable before locations name it.
+fn sync_dir(s: &Segments) -> Result<()> {
+    File::open(&s.dir).and_then(|d| d.sync_all()).map_err(|e| StoreError::io(&s.dir, e))
+}
+
+/// A `Read` over a file from a position, by positioned reads (the file is
+/// shared with nobody, but this keeps its cursor out of it).
+struct ReadAt<'a> {
+    f: &'a File,
+    pos: u64,
+}
+
+impl Read for ReadAt<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.f.read_at(buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Db, Layout};
+
+    fn store() -> (tempfile::TempDir, Db, Versions) {
+        let d = tempfile::tempdir().unwrap();
+        let layout = Layout::create(d.path()).unwrap();
+        let db = Db::open(&layout).unwrap();
+        let v = layout.versions(&db);
+        (d, db, v)
+    }
+
+    /// A pid no process has: past the kernel's pid_max (at most 2^22).
+    const DEAD_PID: u32 = 1 << 23;
+
+    fn seg_files(v: &Versions) -> Vec<std::path::PathBuf> {
+        let mut out: Vec<_> = std::fs::read_dir(v.dir.join("segments")).unwrap().map(|e| e.unwrap().path()).collect();
+        out.sort();
+        out
+    }
+
+    /// Rename this process's segments to a dead writer's (as if it were killed).
+    fn orphan(v: &Versions) {
+        for p in seg_files(v) {
+            let name = p.file_name().unwrap().to_str().unwrap();
+            let (_, rest) = name.split_once('-').unwrap();
+            let stem = rest.strip_suffix(".seg").unwrap();
+            // Locations name the segment; rewrite them to the new name.
+            let s = v.segments.as_deref().unwrap();
+            let old = name.strip_suffix(".seg").unwrap().to_string();
+            let new = format!("{DEAD_PID}-{stem}");
+            std::fs::rename(&p, p.with_file_name(format!("{new}.seg"))).unwrap();
+            let mut txn = s.env.begin_rw_txn().unwrap();
+            let all: Vec<(Vec<u8>, Vec<u8>)> = {
+                let mut cur = txn.open_ro_cursor(s.table).unwrap();
+                lmdb::Cursor::iter_start(&mut cur).map(|r| r.unwrap()).map(|(k, v)| (k.to_vec(), v.to_vec())).collect()
+            };
+            for (k, val) in all {
+                let mut loc = Loc::decode(&val).unwrap();
+                if loc.segment == old {
+                    loc.segment = new.clone();
+                    txn.put(s.table, &k, &loc.encode(), WriteFlags::empty()).unwrap();
+                }
+            }
+            txn.commit().unwrap();
+        }
+    }
+
+    #[test]
+    fn unreferenced_records_are_compacted_and_empty_segments_removed() {
+        let (d, db, v) = store();
+        let kept: Vec<Vec<u8>> = (0..10u8).map(|i| vec![i; 1000]).collect();
+        for b in &kept {
+            v.write_bytes(b).unwrap();
+        }
+        v.flush().unwrap();
+        // Garbage: appended but never recorded (a writer killed before flush).
+        let s = v.segments.as_deref().unwrap();
+        for i in 0..10u8 {
+            let g = vec![100 + i; 1000];
+            s.append(&ContentId::of(&g), &g).unwrap();
+        }
+        s.pending.lock().unwrap().clear();
+        *s.writer.lock().unwrap() = None;
+        // This process's segment is a live writer's: untouched.
+        assert_eq!(v.compact_segments(false).unwrap(), GcReport::default());
+        orphan(&v);
+        // And a segment with nothing live, ending in a partial record.
+        let lone = v.dir.join("segments").join(format!("{DEAD_PID}-abc.seg"));
+        std::fs::write(&lone, [7u8; 30]).unwrap();
+        let before: u64 = seg_files(&v).iter().map(|p| p.metadata().unwrap().len()).sum();
+
+        let dry = v.compact_segments(true).unwrap();
+        assert_eq!((dry.scanned, dry.deleted, dry.compacted), (2, 1, 1));
+        assert_eq!(seg_files(&v).len(), 2, "a dry run changes nothing");
+
+        let r = v.compact_segments(false).unwrap();
+        assert_eq!(r, dry);
+        let after: u64 = seg_files(&v).iter().map(|p| p.metadata().unwrap().len()).sum();
+        assert_eq!(before - after, r.bytes_reclaimed);
+        assert_eq!(r.bytes_reclaimed, 30 + 10 * (1000 + RECORD_HEADER));
+        assert!(!lone.exists());
+        drop(v);
+        let v = Layout::at(d.path()).versions(&db);
+        for b in &kept {
+            assert_eq!(&v.read_all(&ContentId::of(b)).unwrap(), b);
+        }
+        assert_eq!(v.compact_segments(false).unwrap().bytes_reclaimed, 0, "nothing left to reclaim");
+    }
+
+    #[test]
+    fn a_reader_whose_segment_was_compacted_away_looks_again() {
+        let (_d, _db, v) = store();
+        let b = vec![9u8; 500];
+        let id = v.write_bytes(&b).unwrap();
+        v.write_bytes(&[1u8; 3000]).unwrap();
+        v.flush().unwrap();
+        let s = v.segments.as_deref().unwrap();
+        *s.writer.lock().unwrap() = None;
+        orphan(&v);
+        let stale = s.lookup(&id).unwrap().unwrap();
+        // Drop the big record's location so the segment is mostly dead.
+        let big = ContentId::of(&[1u8; 3000]);
+        let mut txn = s.env.begin_rw_txn().unwrap();
+        txn.del(s.table, big.as_bytes(), None).unwrap();
+        txn.commit().unwrap();
+        assert_eq!(v.compact_segments(false).unwrap().compacted, 1);
+        let (found, _) = s.open_located(&id, stale.clone()).unwrap();
+        assert_ne!(found.segment, stale.segment);
+        assert_eq!(v.read_all(&id).unwrap(), b);
+    }
+}
