@@ -4,14 +4,13 @@
 //! removed (see [`oxen_store::sweep_tmp`]), so a plumbing command writing
 //! to a served repository meanwhile is safe.
 //!
-//! Not swept here: bytes appended to a segment whose location was never
-//! recorded (small objects of an interrupted push). They are unreachable
-//! and harmless, and belong to a garbage collection that can compact
-//! segments.
+//! Not swept at start-up: bytes appended to a segment whose location was
+//! never recorded (small objects of an interrupted push). They are
+//! unreachable and harmless; `oxen-server gc` ([`gc_repos`]) reclaims them.
 
 use std::path::Path;
 
-use oxen_store::{Layout, Swept};
+use oxen_store::{Db, GcReport, Layout, Swept};
 
 /// Sweep every repository under `sync_dir` (best effort, as each sweep is).
 pub fn sweep_repos(sync_dir: &Path) -> Swept {
@@ -27,4 +26,32 @@ pub fn sweep_repos(sync_dir: &Path) -> Swept {
         all.bytes += s.bytes;
     }
     all
+}
+
+/// Segment gc of every repository under `sync_dir`, by name in name order
+/// (see [`oxen_store::GcReport`]): temp files of dead writers, then segment
+/// bytes no location refers to (the small objects of a push killed before
+/// it recorded them). Safe while a server serves them: segments of live
+/// processes are left alone. A repository that fails stops the run.
+pub fn gc_repos(sync_dir: &Path, dry_run: bool) -> crate::Result<Vec<(String, GcReport)>> {
+    let entries = std::fs::read_dir(sync_dir).map_err(|e| crate::ServerError::Io(sync_dir.to_path_buf(), e))?;
+    let mut names: Vec<String> = entries
+        .flatten()
+        .filter(|e| Layout::at(e.path()).head_file().is_file())
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .collect();
+    names.sort();
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        let layout = Layout::at(sync_dir.join(&name));
+        // Swept before the store is opened (which sweeps quietly), so the
+        // report counts them.
+        let tmp = if dry_run { Swept::default() } else { oxen_store::sweep_tmp(&layout.tmp_dir()) };
+        let db = Db::open(&layout)?;
+        let mut report = oxen_store::gc_repo(&layout, &layout.versions(&db), dry_run)?;
+        report.tmp.files += tmp.files;
+        report.tmp.bytes += tmp.bytes;
+        out.push((name, report));
+    }
+    Ok(out)
 }

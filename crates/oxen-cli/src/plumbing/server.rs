@@ -81,6 +81,16 @@ pub enum Cmd {
         #[arg(long, default_value_t = 30, value_name = "SECS")]
         shutdown_grace: u64,
     },
+    /// Reclaim space interrupted writes left in every repository under
+    /// SYNC_DIR (a push killed mid-way leaves segment records no location
+    /// refers to, and temp files): one line per repository, as `oxen gc`
+    /// prints. Safe while the server runs: segments of live processes are
+    /// left alone. Contents no ref reaches are kept (no reachability gc).
+    Gc {
+        /// Print what would be done, and change nothing.
+        #[arg(long, short = 'n')]
+        dry_run: bool,
+    },
 }
 
 /// Entry point.
@@ -112,6 +122,12 @@ pub fn run(args: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResu
             cfg.shutdown_grace = Duration::from_secs(shutdown_grace);
             oxen_server::init_logging();
             oxen_server::serve(cfg, out)?;
+            Ok(())
+        }
+        Cmd::Gc { dry_run } => {
+            for (name, report) in oxen_server::sweep::gc_repos(&args.sync_dir, dry_run)? {
+                crate::porcelain::gc::write_report(&report, dry_run, &format!("{name}: "), out)?;
+            }
             Ok(())
         }
     }

@@ -9,6 +9,7 @@ mod config;
 mod df;
 mod diff;
 mod fsck;
+pub(crate) mod gc;
 mod init;
 mod kvdb_inspect;
 mod log;
@@ -90,6 +91,7 @@ pub enum Cmd {
     Clone(clone::Args),
     KvdbInspect(kvdb_inspect::Args),
     Fsck(fsck::Args),
+    Gc(gc::Args),
 }
 
 /// The clap definition of `oxen`.
@@ -135,6 +137,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult<
         Cmd::Clone(a) => clone::run(a, out, err),
         Cmd::KvdbInspect(a) => kvdb_inspect::run(a, out, err),
         Cmd::Fsck(a) => fsck::run(a, out, err),
+        Cmd::Gc(a) => gc::run(a, out, err),
     }?;
     Ok(Exit::Success)
 }
