@@ -20,6 +20,7 @@ mod crash;
 mod crash_sync;
 mod damaged_repo;
 mod edge;
+mod gc;
 mod history;
 mod large_file;
 mod man_pages;

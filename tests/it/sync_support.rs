@@ -115,9 +115,15 @@ impl Drop for Server {
 /// Start `oxen-server start` on an ephemeral loopback port with its log in
 /// `log`; returns the child and its address once it is listening.
 pub fn spawn_server(sync_dir: &Path, log: &Path, extra: &[&str]) -> (Child, String) {
+    spawn_server_env(sync_dir, log, extra, &[])
+}
+
+/// [`spawn_server`] with extra environment variables (a crash point).
+pub fn spawn_server_env(sync_dir: &Path, log: &Path, extra: &[&str], env: &[(&str, &str)]) -> (Child, String) {
     let log = std::fs::File::create(log).unwrap();
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("oxen-server"))
         .env("SYNC_DIR", sync_dir)
+        .envs(env.iter().copied())
         .args(["start", "--host", "127.0.0.1"])
         // An ephemeral port unless the caller names one (a restart on the
         // same address).
