@@ -235,7 +235,7 @@ fn server_gc_reclaims_what_a_killed_push_left() {
         let out = run("oxen-server", root, &["--sync-dir", sync_dir.to_str().unwrap(), "gc"]);
         let after = segment_bytes(&repo);
         assert!(after < before, "crash at {at}: segments did not shrink ({before} -> {after}): {out}");
-        assert!(out.contains(&format!("R: gc: ")), "{out}");
+        assert!(out.contains("R: gc: "), "{out}");
         run("oxen-fsck", &repo, &[]);
         // The pushed commit is whole: a clone checks out as the client has it.
         let cl = root.join("clone");
