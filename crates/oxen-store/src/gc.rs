@@ -4,7 +4,8 @@
 //! segment and recording the locations) leaves records that nothing names,
 //! and a gc run killed mid-compaction leaves a copy. [`Versions::compact_segments`]
 //! scans the segments whose writer is gone (its pid, in the segment's name,
-//! is not alive, and it is not this process's open writer): a record is
+//! is not alive, it is not this process's, and no writer in another pid
+//! namespace holds its lock; see `crate::tmp::writer_gone`): a record is
 //! live iff the `blobs` table's location for its id names this segment at
 //! this offset; a trailing partial record is dead. A segment with no live
 //! record is removed; one whose dead share is above [`COMPACT_DEAD_SHARE`]
@@ -110,7 +111,7 @@ impl Versions {
     pub fn compact_segments(&self, dry_run: bool) -> Result<GcReport> {
         let mut report = GcReport::default();
         let Some(s) = &self.segments else { return Ok(report) };
-        // Our own open writer's pid is ours, so `writer_alive` skips it; so
+        // Our own open writer's pid is ours, so `writer_gone` skips it; so
         // are the copies this run makes.
         let rd = match std::fs::read_dir(&s.dir) {
             Ok(rd) => rd,
@@ -123,14 +124,22 @@ impl Versions {
             let file_name = e.file_name();
             let Some(name) = file_name.to_str().and_then(|n| n.strip_suffix(".seg")) else { continue };
             let Some(pid) = segment_pid(name) else { continue };
-            if crate::tmp::writer_alive(pid) {
-                continue;
-            }
-            names.push(name.to_string());
+            names.push((name.to_string(), pid));
         }
         names.sort();
-        for name in names {
-            let Some(scan) = scan(s, &name)? else { continue };
+        for (name, pid) in names {
+            let p = s.path(&name);
+            // Opened (and, once the writer is found gone, locked) for the
+            // whole of this segment's gc.
+            let f = match File::open(&p) {
+                Ok(f) => f,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(StoreError::io(&p, e)),
+            };
+            if !crate::tmp::writer_gone(pid, &f) {
+                continue;
+            }
+            let scan = scan(s, &name, &f)?;
             report.scanned += 1;
             let dead = scan.size - scan.live_bytes;
             if scan.live.is_empty() {
@@ -145,7 +154,7 @@ impl Versions {
             } else if dead * 100 > scan.size * COMPACT_DEAD_SHARE {
                 let records = scan.live.len() as u64;
                 if !dry_run {
-                    compact(s, &name, &scan)?;
+                    compact(s, &name, &scan, &f)?;
                 }
                 report.compacted += 1;
                 report.bytes_reclaimed += dead;
@@ -157,14 +166,9 @@ impl Versions {
 }
 
 /// Read a segment's record headers and sort its records into live and
-/// dead; `None` if the file went away meanwhile.
-fn scan(s: &Segments, name: &str) -> Result<Option<Scan>> {
+/// dead.
+fn scan(s: &Segments, name: &str, f: &File) -> Result<Scan> {
     let p = s.path(name);
-    let f = match File::open(&p) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(StoreError::io(&p, e)),
-    };
     let size = f.metadata().map_err(|e| StoreError::io(&p, e))?.len();
     let txn = s.env.begin_ro_txn()?;
     let mut out = Scan { size, live: Vec::new(), live_bytes: 0 };
@@ -191,16 +195,15 @@ fn scan(s: &Segments, name: &str) -> Result<Option<Scan>> {
         }
         pos = data + len;
     }
-    Ok(Some(out))
+    Ok(out)
 }
 
 /// Copy a segment's live records to a new segment, move their locations
 /// in one transaction, then remove the old file: the new bytes are durable
 /// before any location names them, and the old file goes only after the
 /// locations left it.
-fn compact(s: &Segments, name: &str, scan: &Scan) -> Result<()> {
+fn compact(s: &Segments, name: &str, scan: &Scan, old: &File) -> Result<()> {
     let old_path = s.path(name);
-    let old = File::open(&old_path).map_err(|e| StoreError::io(&old_path, e))?;
     std::fs::create_dir_all(&s.dir).map_err(|e| StoreError::io(&s.dir, e))?;
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     let new_name = format!("{}-{nanos:x}", std::process::id());
@@ -215,7 +218,7 @@ fn compact(s: &Segments, name: &str, scan: &Scan) -> Result<()> {
         // Header and stored bytes exactly as they are: same codec, kind
         // and length flags, nothing decoded.
         let start = r.loc.offset - RECORD_HEADER;
-        let mut rd = io::Read::take(ReadAt { f: &old, pos: start }, RECORD_HEADER + r.loc.len);
+        let mut rd = io::Read::take(ReadAt { f: old, pos: start }, RECORD_HEADER + r.loc.len);
         let n = io::copy(&mut rd, &mut w).map_err(|e| StoreError::io(&new_path, e))?;
         if n != RECORD_HEADER + r.loc.len {
             let e = io::Error::new(io::ErrorKind::UnexpectedEof, "segment shrank while being compacted");
@@ -361,6 +364,23 @@ mod tests {
             assert_eq!(&v.read_all(&ContentId::of(b)).unwrap(), b);
         }
         assert_eq!(v.compact_segments(false).unwrap().bytes_reclaimed, 0, "nothing left to reclaim");
+    }
+
+    #[test]
+    fn a_locked_segment_of_a_dead_pid_is_a_live_writer_elsewhere() {
+        let (_d, _db, v) = store();
+        let seg = v.dir.join("segments");
+        std::fs::create_dir_all(&seg).unwrap();
+        let held = seg.join(format!("{DEAD_PID}-1.seg"));
+        std::fs::write(&held, [3u8; 100]).unwrap();
+        let f = File::open(&held).unwrap();
+        crate::tmp::lock_as_writer(&f);
+        // Another open file description, as another process would have.
+        assert_eq!(v.compact_segments(false).unwrap(), GcReport::default());
+        assert!(held.exists());
+        drop(f);
+        assert_eq!(v.compact_segments(false).unwrap().deleted, 1);
+        assert!(!held.exists());
     }
 
     #[test]

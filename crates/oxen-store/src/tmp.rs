@@ -36,8 +36,7 @@ pub fn temp_file(dir: &Path) -> Result<NamedTempFile> {
         }
         Err(e) => return Err(StoreError::io(dir, e)),
     };
-    // Filesystems without flock fall back to the pid alone.
-    let _ = flock(tmp.as_file(), FlockOperation::NonBlockingLockExclusive);
+    lock_as_writer(tmp.as_file());
     Ok(tmp)
 }
 
@@ -50,11 +49,23 @@ fn writer_pid(name: &str) -> Option<u32> {
     pid.parse().ok()
 }
 
-/// Whether the writer with this pid may still be writing: it is this
-/// process, or a process with this pid exists. Serves temp files and
-/// segments (`crate::gc`) alike.
-pub(crate) fn writer_alive(pid: u32) -> bool {
-    pid == std::process::id() || alive(pid)
+/// Whether the writer of a file named after `pid` (a temp file, a
+/// segment), open here as `f`, is gone: not this process, no process has
+/// the pid, and the file's lock is free (a writer in another pid
+/// namespace holds it). On `true` the caller holds the lock while `f` is
+/// open. Serves the temp-file sweep and segment gc alike.
+pub(crate) fn writer_gone(pid: u32, f: &File) -> bool {
+    if pid == std::process::id() || alive(pid) {
+        return false;
+    }
+    // Locked by us now, or not lockable on this filesystem: the pid has spoken.
+    !matches!(flock(f, FlockOperation::NonBlockingLockExclusive), Err(rustix::io::Errno::WOULDBLOCK))
+}
+
+/// Hold a new file's writer lock (see [`writer_gone`]) while it is open.
+/// Filesystems without flock fall back to the pid alone.
+pub(crate) fn lock_as_writer(f: &File) {
+    let _ = flock(f, FlockOperation::NonBlockingLockExclusive);
 }
 
 /// Whether a process with this pid exists (EPERM: it does, but is not ours).
@@ -83,14 +94,9 @@ pub fn sweep_tmp(dir: &Path) -> Swept {
     for e in entries.flatten() {
         let name = e.file_name();
         let Some(pid) = name.to_str().and_then(writer_pid) else { continue };
-        if writer_alive(pid) {
-            continue;
-        }
         let path = e.path();
         let Ok(f) = File::open(&path) else { continue };
-        // Held by a live writer: keep. Locked by us now, or not lockable on
-        // this filesystem: the pid has spoken.
-        if let Err(rustix::io::Errno::WOULDBLOCK) = flock(&f, FlockOperation::NonBlockingLockExclusive) {
+        if !writer_gone(pid, &f) {
             continue;
         }
         let len = f.metadata().map(|m| m.len()).unwrap_or(0);

@@ -145,6 +145,8 @@ pub(crate) struct Segments {
     pub(crate) dir: PathBuf,
     pub(crate) writer: Mutex<Option<SegWriter>>,
     pub(crate) pending: Mutex<HashMap<ContentId, Loc>>,
+    /// Segments this process closed whose locations may not be recorded yet.
+    retired: Mutex<Vec<File>>,
 }
 
 impl Drop for Segments {
@@ -210,8 +212,13 @@ impl Segments {
             let path = self.dir.join(format!("{name}.seg"));
             let file =
                 OpenOptions::new().create_new(true).append(true).open(&path).map_err(|e| StoreError::io(&path, e))?;
+            // gc leaves a segment alone while its writer holds this lock
+            // (a writer in another pid namespace, whose pid says nothing).
+            crate::tmp::lock_as_writer(&file);
             if let Some(old) = guard.take() {
                 old.file.sync_data().map_err(|e| StoreError::io(&self.dir, e))?;
+                // Kept open (and locked) until its locations are recorded.
+                self.retired.lock().map_err(poisoned)?.push(old.file);
             }
             *guard = Some(SegWriter { file, name, offset: 0 });
         }
@@ -263,6 +270,9 @@ impl Segments {
             if p.get(id) == Some(loc) {
                 p.remove(id);
             }
+        }
+        if p.is_empty() {
+            self.retired.lock().map_err(poisoned)?.clear();
         }
         Ok(())
     }
@@ -615,6 +625,7 @@ impl Versions {
             dir: seg_dir,
             writer: Mutex::new(None),
             pending: Mutex::new(HashMap::new()),
+            retired: Mutex::new(Vec::new()),
         };
         Versions { dir, tmp, segments: Some(Arc::new(segments)) }
     }
