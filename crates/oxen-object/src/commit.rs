@@ -45,9 +45,7 @@ impl Signature {
 
     /// `+hhmm` / `-hhmm`
     pub fn tz_string(&self) -> String {
-        let sign = if self.tz_minutes < 0 { '-' } else { '+' };
-        let m = self.tz_minutes.abs();
-        format!("{sign}{:02}{:02}", m / 60, m % 60)
+        format_tz(self.tz_minutes)
     }
 
     fn encode(&self) -> String {
@@ -69,20 +67,32 @@ impl Signature {
             return Err(bad());
         }
         let time: i64 = rest[0].parse().map_err(|_| bad())?;
-        let tz = rest[1];
-        // ASCII only: the offset is sliced by byte below.
-        if tz.len() != 5 || !tz.is_ascii() {
-            return Err(bad());
-        }
-        let sign = match &tz[..1] {
-            "+" => 1,
-            "-" => -1,
-            _ => return Err(bad()),
-        };
-        let h: i32 = tz[1..3].parse().map_err(|_| bad())?;
-        let m: i32 = tz[3..5].parse().map_err(|_| bad())?;
-        Ok(Signature { name, email, time, tz_minutes: sign * (h * 60 + m) })
+        let tz_minutes = parse_tz(rest[1]).ok_or_else(bad)?;
+        Ok(Signature { name, email, time, tz_minutes })
     }
+}
+
+/// A UTC offset in minutes as git writes it in commits and reflogs: `+hhmm` / `-hhmm`.
+pub fn format_tz(minutes: i32) -> String {
+    let sign = if minutes < 0 { '-' } else { '+' };
+    let m = minutes.unsigned_abs();
+    format!("{sign}{:02}{:02}", m / 60, m % 60)
+}
+
+/// The offset in minutes of a `+hhmm` / `-hhmm` written by [`format_tz`].
+pub fn parse_tz(s: &str) -> Option<i32> {
+    // ASCII only: the offset is sliced by byte below.
+    if s.len() != 5 || !s.is_ascii() {
+        return None;
+    }
+    let sign = match &s[..1] {
+        "+" => 1,
+        "-" => -1,
+        _ => return None,
+    };
+    let h: i32 = s[1..3].parse().ok()?;
+    let m: i32 = s[3..5].parse().ok()?;
+    Some(sign * (h * 60 + m))
 }
 
 /// A commit.
@@ -184,6 +194,17 @@ impl Commit {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn time_zones_round_trip() {
+        for m in [-720, -330, -1, 0, 59, 345, 840] {
+            assert_eq!(parse_tz(&format_tz(m)), Some(m), "{m}");
+        }
+        assert_eq!(format_tz(-330), "-0530");
+        for bad in ["0100", "+01000", "*0100", "+0a00", "\u{e9}+12"] {
+            assert_eq!(parse_tz(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn round_trip() {

@@ -8,7 +8,7 @@ pub mod graph;
 mod tabular;
 mod tree;
 
-pub use commit::{Commit, Signature, MAX_PARENTS};
+pub use commit::{format_tz, parse_tz, Commit, Signature, MAX_PARENTS};
 pub use tabular::{Column, ColumnType, TabularFormat, TabularMeta};
 pub use tree::{bucket_bits_for, bucket_of, validate_name, EntryKind, Tree, TreeEntry, BUCKET_TARGET};
 

@@ -19,6 +19,7 @@
 use std::fmt;
 
 use oxen_hash::ContentId;
+use oxen_object::{format_tz, parse_tz};
 use oxen_store::{Config, Layout, Table, WriteTxn};
 
 use crate::{RefError, RefName, Result};
@@ -123,17 +124,14 @@ impl ReflogEntry {
     /// The stored form (one line).
     pub fn encode(&self) -> Vec<u8> {
         let id = |i: Option<ContentId>| i.map(|i| i.to_hex()).unwrap_or_else(|| NONE_HEX.into());
-        let sign = if self.tz_minutes < 0 { '-' } else { '+' };
-        let m = self.tz_minutes.unsigned_abs();
         format!(
-            "{} {} {} <{}> {} {sign}{:02}{:02}\t{}",
+            "{} {} {} <{}> {} {}\t{}",
             id(self.old),
             id(self.new),
             self.who.name,
             self.who.email,
             self.time,
-            m / 60,
-            m % 60,
+            format_tz(self.tz_minutes),
             self.message
         )
         .into_bytes()
@@ -167,20 +165,6 @@ impl ReflogEntry {
         let tz_minutes = parse_tz(tz).ok_or("bad time zone")?;
         Ok(ReflogEntry { old, new, who: Ident { name, email }, time, tz_minutes, message: message.to_string() })
     }
-}
-
-fn parse_tz(s: &str) -> Option<i32> {
-    if s.len() != 5 || !s.is_ascii() {
-        return None;
-    }
-    let sign = match &s[..1] {
-        "+" => 1,
-        "-" => -1,
-        _ => return None,
-    };
-    let h: i32 = s[1..3].parse().ok()?;
-    let m: i32 = s[3..5].parse().ok()?;
-    Some(sign * (h * 60 + m))
 }
 
 /// One line, whatever the caller passed: a message is shown after

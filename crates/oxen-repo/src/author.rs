@@ -1,7 +1,7 @@
 //! Author identity and dates for new commits.
 
 use chrono::{DateTime, FixedOffset, Local, Offset};
-use oxen_object::Signature;
+use oxen_object::{parse_tz, Signature};
 use oxen_store::Config;
 
 use crate::{RepoError, Result};
@@ -27,20 +27,6 @@ pub fn parse_date(s: &str) -> Result<(i64, i32)> {
         .or_else(|_| DateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S %z"))
         .map_err(|_| bad())?;
     Ok((dt.timestamp(), dt.offset().local_minus_utc() / 60))
-}
-
-fn parse_tz(s: &str) -> Option<i32> {
-    if s.len() != 5 {
-        return None;
-    }
-    let sign = match &s[..1] {
-        "+" => 1,
-        "-" => -1,
-        _ => return None,
-    };
-    let h: i32 = s[1..3].parse().ok()?;
-    let m: i32 = s[3..5].parse().ok()?;
-    Some(sign * (h * 60 + m))
 }
 
 /// The author for a new commit: `OXEN_AUTHOR_NAME` / `OXEN_AUTHOR_EMAIL` /
@@ -86,5 +72,7 @@ mod tests {
         assert_eq!(parse_date("@5").unwrap(), (5, 0));
         assert_eq!(parse_date("2024-01-01T00:00:00Z").unwrap(), (1_704_067_200, 0));
         assert!(parse_date("yesterday").is_err());
+        // Five bytes that are not five characters: refused, not a panic.
+        assert!(parse_date("1 \u{e9}+12").is_err());
     }
 }
