@@ -278,15 +278,7 @@ impl Read for ReadAt<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Db, Layout};
-
-    fn store() -> (tempfile::TempDir, Db, Versions) {
-        let d = tempfile::tempdir().unwrap();
-        let layout = Layout::create(d.path()).unwrap();
-        let db = Db::open(&layout).unwrap();
-        let v = layout.versions(&db);
-        (d, db, v)
-    }
+    use crate::versions::tests::store;
 
     /// A pid no process has: past the kernel's pid_max (at most 2^22).
     const DEAD_PID: u32 = 1 << 23;

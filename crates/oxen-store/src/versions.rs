@@ -1049,11 +1049,12 @@ impl Versions {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::{Db, Layout};
 
-    fn store() -> (tempfile::TempDir, Db, Versions) {
+    /// A fresh store in a temp directory (kept alive by the returned guard).
+    pub(crate) fn store() -> (tempfile::TempDir, Db, Versions) {
         let d = tempfile::tempdir().unwrap();
         let layout = Layout::create(d.path()).unwrap();
         // Layout::create leaves HEAD to oxen-refs; the store does not need it.
