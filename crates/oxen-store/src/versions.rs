@@ -1227,18 +1227,7 @@ pub(crate) mod tests {
         v.flush().unwrap();
         assert!(segment_bytes(&v) * 2 < csv.len() as u64, "{} of {}", segment_bytes(&v), csv.len());
         assert_eq!(v.read_all(&id).unwrap(), csv);
-        let list = ChunkList::decode(&{
-            let l = blobs_entry(&db, &id).unwrap();
-            let mut b = vec![0u8; l.len as usize];
-            std::os::unix::fs::FileExt::read_exact_at(
-                &File::open(v.segments().path(&l.segment)).unwrap(),
-                &mut b,
-                l.offset,
-            )
-            .unwrap();
-            b
-        })
-        .unwrap();
+        let list = v.chunk_list(&id).unwrap().expect("stored as chunks");
         let first = blobs_entry(&db, &list.chunks()[0].id).unwrap();
         assert_eq!((first.codec, first.kind), (Codec::Zstd, Kind::Bytes));
         // A chunk is readable on its own, by its id.
@@ -1260,15 +1249,7 @@ pub(crate) mod tests {
     }
 
     fn first_chunk(db: &Db, v: &Versions, id: &ContentId) -> (ContentId, Loc) {
-        let l = blobs_entry(db, id).unwrap();
-        let mut b = vec![0u8; l.len as usize];
-        std::os::unix::fs::FileExt::read_exact_at(
-            &File::open(v.segments().path(&l.segment)).unwrap(),
-            &mut b,
-            l.offset,
-        )
-        .unwrap();
-        let c = ChunkList::decode(&b).unwrap().chunks()[0].id;
+        let c = v.chunk_list(id).unwrap().expect("stored as chunks").chunks()[0].id;
         (c, blobs_entry(db, &c).unwrap())
     }
 
