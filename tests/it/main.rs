@@ -29,6 +29,7 @@ mod paths;
 mod plumbing;
 mod porcelain;
 mod receive_props;
+mod s3_storage;
 mod server_attack;
 mod server_fuzz;
 mod stat_cache;
