@@ -305,6 +305,7 @@ fn unreachable_contents_go_with_prune_now_and_stay_within_the_grace_period() {
     ox(dir, &["add", "gone.txt"]);
     ox(dir, &["commit", "-m", "gone"]);
     let gone = hash(dir, "gone.txt");
+    let gone_commit = rev(dir);
     ox(dir, &["checkout", "main"]);
     ox(dir, &["branch", "-D", "gone"]);
     // Added, then unstaged and never committed: a small file and a large
@@ -347,6 +348,7 @@ fn unreachable_contents_go_with_prune_now_and_stay_within_the_grace_period() {
     expire_reflogs(dir);
     let dry = ox(dir, &["gc", "--dry-run", "--prune=now"]);
     assert_eq!(removed(&dry), 1, "{dry}");
+    assert!(dry.contains(", 1 commits and "), "the deleted branch's commit: {dry}");
     assert!(stored(dir, &gone), "a dry run removed something");
     let out = ox(dir, &["gc", "--prune=1h"]);
     assert_eq!(removed(&out), 0, "{out}");
@@ -355,7 +357,9 @@ fn unreachable_contents_go_with_prune_now_and_stay_within_the_grace_period() {
     assert_eq!(removed(&out), 1, "{out}");
     assert!(!stored(dir, &gone));
     assert!(stored(dir, &staged));
-    assert_eq!(removed(&ox(dir, &["gc", "--prune=now"])), 0, "a second run finds nothing");
+    assert!(stored(dir, &gone_commit), "commits are kept unless --prune=now");
+    assert_eq!(removed(&ox(dir, &["gc", "--prune=now"])), 0, "a second run finds no contents");
+    assert!(!stored(dir, &gone_commit), "--prune=now removes unreachable commits");
     std::fs::remove_file(dir.join("junk.txt")).unwrap();
     std::fs::remove_file(dir.join("dead.bin")).unwrap();
     ox(dir, &["commit", "-m", "two"]);

@@ -67,26 +67,16 @@ pub fn mark(repo: &Repo) -> Result<Marked> {
     }) {
         m.commits.insert(c?);
     }
-    while let Some(id) = trees.pop() {
-        if !m.trees.insert(id) {
-            continue;
-        }
-        let bytes = repo.db.get_object(Table::Trees, &id).map_err(|e| unreadable("tree", &id, e))?;
-        match Tree::decode(&bytes).map_err(|e| unreadable("tree", &id, e))? {
-            Tree::Entries(es) => {
-                for e in es {
-                    match e.kind {
-                        EntryKind::Dir => trees.push(e.id),
-                        EntryKind::File => {
-                            m.contents.insert(e.id);
-                        }
-                    }
-                }
-            }
-            Tree::Buckets { buckets, .. } => trees.extend(buckets.into_iter().map(|(_, b)| b)),
+    let index = repo.index()?;
+    // The tree the index was last found to produce (status and commit may
+    // take it from the cache instead of writing it again).
+    if let Some(t) = index.cached_tree(&repo.db)? {
+        if repo.db.has_object(Table::Trees, &t)? {
+            trees.push(t);
         }
     }
-    m.contents.extend(repo.index()?.entries.values().map(|e| e.id));
+    walk_trees(repo, &mut trees, &mut m)?;
+    m.contents.extend(index.entries.values().map(|e| e.id));
     // The chunks of chunked contents. A content that is missing is fsck's
     // to report (nothing to keep); a damaged list hides which chunks it
     // needs, so the mark stops.
@@ -101,12 +91,67 @@ pub fn mark(repo: &Repo) -> Result<Marked> {
     Ok(m)
 }
 
+/// Read the trees in `todo` and everything under them into `m`.
+fn walk_trees(repo: &Repo, todo: &mut Vec<ContentId>, m: &mut Marked) -> Result<()> {
+    while let Some(id) = todo.pop() {
+        if !m.trees.insert(id) {
+            continue;
+        }
+        let bytes = repo.db.get_object(Table::Trees, &id).map_err(|e| unreadable("tree", &id, e))?;
+        match Tree::decode(&bytes).map_err(|e| unreadable("tree", &id, e))? {
+            Tree::Entries(es) => {
+                for e in es {
+                    match e.kind {
+                        EntryKind::Dir => todo.push(e.id),
+                        EntryKind::File => {
+                            m.contents.insert(e.id);
+                        }
+                    }
+                }
+            }
+            Tree::Buckets { buckets, .. } => todo.extend(buckets.into_iter().map(|(_, b)| b)),
+        }
+    }
+    Ok(())
+}
+
+/// Remove the commits and trees the mark did not reach from their tables,
+/// in one transaction; returns how many of each (with `dry_run`, would).
+/// Only for `--prune=now`: these records carry no write time, so a grace
+/// period cannot protect a commit or `write-tree` in flight.
+fn sweep_objects(repo: &Repo, m: &Marked, dry_run: bool) -> Result<(u64, u64)> {
+    let commits: Vec<ContentId> = repo
+        .db
+        .ids_with_prefix(Table::Commits, "", usize::MAX)?
+        .into_iter()
+        .filter(|c| !m.commits.contains(c))
+        .collect();
+    let trees: Vec<ContentId> =
+        repo.db.ids_with_prefix(Table::Trees, "", usize::MAX)?.into_iter().filter(|t| !m.trees.contains(t)).collect();
+    if !dry_run && (!commits.is_empty() || !trees.is_empty()) {
+        oxen_store::faults::write_point();
+        let mut txn = repo.db.begin_write()?;
+        for c in &commits {
+            txn.delete(Table::Commits, c.as_bytes())?;
+        }
+        for t in &trees {
+            txn.delete(Table::Trees, t.as_bytes())?;
+        }
+        txn.commit()?;
+    }
+    Ok((commits.len() as u64, trees.len() as u64))
+}
+
 /// gc of a repository: mark, remove the unreachable contents older than
-/// `prune` (their locations, and loose files), then the segment gc
+/// `prune` (their locations, and loose files; with [`Prune::Now`] also
+/// unreachable commits and trees), then the segment gc
 /// (temp files of dead writers, compaction), which reclaims the bytes.
 pub fn gc(repo: &Repo, prune: Prune, dry_run: bool) -> Result<GcReport> {
     let marked = mark(repo)?;
-    let sweep = repo.versions.sweep_unreachable(&marked.contents, prune, dry_run)?;
+    let mut sweep = repo.versions.sweep_unreachable(&marked.contents, prune, dry_run)?;
+    if prune == Prune::Now {
+        (sweep.commits, sweep.trees) = sweep_objects(repo, &marked, dry_run)?;
+    }
     let mut report = oxen_store::gc_repo(&repo.layout, &repo.versions, dry_run)?;
     report.sweep = sweep;
     Ok(report)

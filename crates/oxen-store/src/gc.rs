@@ -324,6 +324,10 @@ pub struct SweepReport {
     /// Unreachable records and loose files kept because they are younger
     /// than the grace period.
     pub young: u64,
+    /// Unreachable commits removed from their table (`--prune=now` only).
+    pub commits: u64,
+    /// Unreachable tree nodes removed from their table (`--prune=now` only).
+    pub trees: u64,
 }
 
 /// The time a segment's name (`<pid>-<nanos-hex>`) carries.

@@ -16,8 +16,9 @@ use crate::CommandResult;
 /// period (`--prune`, default one day; the age of a segment record is its
 /// segment's name time or last write, of a loose file its mtime) is removed,
 /// so a concurrent add or push whose contents are stored but not yet
-/// committed is never robbed. Then segments whose writer is gone are
-/// scanned: one with nothing live is removed, one more than 25% dead is
+/// committed is never robbed. With `--prune=now`, unreachable commits and
+/// trees are removed too (they carry no write time for a grace period).
+/// Then segments whose writer is gone are scanned: one with nothing live is removed, one more than 25% dead is
 /// rewritten with its live records only; temp files of dead writers are
 /// removed. Segments still being written by a live process are not touched.
 #[derive(clap::Args, Debug)]
@@ -81,7 +82,7 @@ pub(crate) fn write_report(r: &GcReport, dry_run: bool, prefix: &str, out: &mut 
     writeln!(
         out,
         "{prefix}gc: {} unreachable contents {removed} ({} segment records of {} bytes, {} loose files of {} bytes), \
-         {} kept as younger than the grace period; \
+         {} kept as younger than the grace period, {} commits and {} trees {removed}; \
          {} segments scanned, {} deleted, {} compacted, {verb} {} bytes; {} temp files ({} bytes) removed",
         s.records + s.loose,
         s.records,
@@ -89,6 +90,8 @@ pub(crate) fn write_report(r: &GcReport, dry_run: bool, prefix: &str, out: &mut 
         s.loose,
         s.loose_bytes,
         s.young,
+        s.commits,
+        s.trees,
         r.scanned,
         r.deleted,
         r.compacted,
