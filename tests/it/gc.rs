@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::common::{ox, run, snapshot, std_bin, write};
+use crate::common::{ox, ox_err, run, snapshot, std_bin, write};
 use crate::sync_support::{add_user, spawn_server, spawn_server_env, Server};
 
 type Snap = BTreeMap<String, Vec<u8>>;
@@ -514,4 +514,39 @@ fn server_gc_removes_what_no_ref_or_reflog_reaches() {
     let mut got = snapshot(&cl);
     got.retain(|k, _| !k.starts_with(".oxen"));
     assert_eq!(got, want);
+}
+
+#[test]
+fn a_merge_head_naming_a_missing_commit_stops_gc_and_fsck_reports_it() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    ox(dir, &["init"]);
+    write(dir, "f.txt", "base\n");
+    ox(dir, &["add", "."]);
+    ox(dir, &["commit", "-m", "base"]);
+    ox(dir, &["checkout", "-b", "theirs"]);
+    write(dir, "f.txt", "theirs\n");
+    ox(dir, &["commit", "-a", "-m", "theirs"]);
+    let theirs = rev(dir);
+    ox(dir, &["checkout", "main"]);
+    write(dir, "f.txt", "ours\n");
+    ox(dir, &["commit", "-a", "-m", "ours"]);
+    assert!(!std_bin("oxen", dir).args(["merge", "theirs"]).status().unwrap().success());
+    ox(dir, &["fsck"]);
+    ox(dir, &["branch", "-D", "theirs"]);
+    expire_reflogs(dir);
+    // The commit MERGE_HEAD alone names is lost (a damaged store).
+    {
+        let db = oxen_store::Db::open(&oxen_store::Layout::at(dir)).unwrap();
+        let mut txn = db.begin_write().unwrap();
+        let id = oxen_hash::ContentId::from_hex(&theirs).unwrap();
+        assert!(txn.delete(oxen_store::Table::Commits, id.as_bytes()).unwrap());
+        txn.commit().unwrap();
+    }
+    let e = ox_err(dir, &["gc", "--prune=now"]);
+    assert!(e.contains(&format!("commit {theirs} cannot be read")) && e.contains("nothing was removed"), "{e}");
+    let o = std_bin("oxen", dir).arg("fsck").output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{out}");
+    assert!(out.contains(&format!("missing commit {theirs} (referenced by MERGE_HEAD)")), "{out}");
 }
