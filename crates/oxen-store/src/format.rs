@@ -56,3 +56,59 @@ pub(crate) fn record(env: &Environment, meta: Database, db_dir: &std::path::Path
     txn.put(meta, &FORMAT_KEY, &FORMAT.to_string(), WriteFlags::empty()).map_err(db_err)?;
     txn.commit().map_err(db_err)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Db, Layout, Table};
+
+    /// The entry as stored, read without `Db::open`'s check.
+    fn raw(layout: &Layout) -> Option<Vec<u8>> {
+        let env = Environment::new().set_max_dbs(16).open(&layout.db_dir()).unwrap();
+        let meta = env.open_db(Some(Table::Meta.name())).unwrap();
+        let txn = env.begin_ro_txn().unwrap();
+        let r = match txn.get(meta, &FORMAT_KEY) {
+            Ok(v) => Some(v.to_vec()),
+            Err(lmdb::Error::NotFound) => None,
+            Err(e) => panic!("{e}"),
+        };
+        r
+    }
+
+    #[test]
+    fn v1_is_upgraded_and_newer_or_unreadable_is_refused_untouched() {
+        let d = tempfile::tempdir().unwrap();
+        let layout = Layout::create(d.path()).unwrap();
+        let db = Db::open(&layout).unwrap();
+        assert_eq!(db.get(Table::Meta, FORMAT_KEY).unwrap().as_deref(), Some(&b"2"[..]), "init records it");
+        // A repository of the round-1 release: no entry.
+        let mut txn = db.begin_write().unwrap();
+        assert!(txn.delete(Table::Meta, FORMAT_KEY).unwrap());
+        txn.commit().unwrap();
+        drop(db);
+        assert_eq!(raw(&layout), None);
+        let mut db = Db::open(&layout).unwrap();
+        assert_eq!(db.get(Table::Meta, FORMAT_KEY).unwrap().as_deref(), Some(&b"2"[..]), "upgraded in place");
+        for (v, found) in [(&b"3"[..], Some(3)), (b"99", Some(99)), (b"two", None), (b"", None)] {
+            db.put(Table::Meta, FORMAT_KEY, v).unwrap();
+            drop(db);
+            match Db::open(&layout) {
+                Err(e @ StoreError::NewerFormat { .. }) => {
+                    let StoreError::NewerFormat { found: f, known, .. } = &e else { unreachable!() };
+                    assert_eq!((*f, *known), (found, FORMAT));
+                    let msg = e.to_string();
+                    assert!(msg.contains("is newer than this oxen understands") && !msg.contains('\n'), "{msg}");
+                }
+                other => panic!("format {v:?} opened: {:?}", other.map(|_| ())),
+            }
+            assert_eq!(raw(&layout).as_deref(), Some(v), "a refused repository was written");
+            // The current format back, for the next round.
+            {
+                let env = Environment::new().set_max_dbs(16).open(&layout.db_dir()).unwrap();
+                let meta = env.open_db(Some(Table::Meta.name())).unwrap();
+                record(&env, meta, &layout.db_dir()).unwrap();
+            }
+            db = Db::open(&layout).unwrap();
+        }
+    }
+}

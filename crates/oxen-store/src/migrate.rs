@@ -188,3 +188,57 @@ fn remove_loose(p: &std::path::Path) -> Result<()> {
         Err(e) => Err(StoreError::io(p, e)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::versions::tests::store;
+
+    fn noise(seed: u64, len: usize) -> Vec<u8> {
+        let mut x = seed | 1;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x % 16) as u8 + b'0'
+            })
+            .collect()
+    }
+
+    #[test]
+    fn v1_records_and_loose_files_become_chunks_and_compressed_records() {
+        let (_d, _db, v) = store();
+        let s = v.segments.clone().unwrap();
+        // As the round-1 release stored them: a raw whole record from the
+        // threshold up, and loose files (what a push received).
+        let record = noise(1, 700 * 1024);
+        let rid = ContentId::of(&record);
+        s.append(&rid, &record).unwrap();
+        let big = noise(2, 600 * 1024);
+        let small = b"a small loose file, compressible compressible compressible".repeat(20);
+        let (bid, sid) = (ContentId::of(&big), ContentId::of(&small));
+        v.write_verified(&big[..], &bid, std::path::Path::new("big")).unwrap();
+        v.write_verified(&small[..], &sid, std::path::Path::new("small")).unwrap();
+        // Below the threshold in a segment: already how v2 stores it.
+        let kept = v.write_bytes(b"small record").unwrap();
+        v.flush().unwrap();
+        assert!(v.path(&bid).is_file() && v.path(&sid).is_file());
+        let mut want = vec![rid, bid, sid];
+        want.sort();
+        assert_eq!(v.migrate_candidates().unwrap(), want);
+
+        let (r, _) = v.migrate().unwrap();
+        assert_eq!((r.records, r.loose, r.bytes), (1, 2, (record.len() + big.len() + small.len()) as u64));
+        assert!(!v.path(&bid).exists() && !v.path(&sid).exists(), "loose copies removed");
+        for (id, bytes) in [(rid, &record[..]), (bid, &big[..]), (sid, &small[..]), (kept, &b"small record"[..])] {
+            assert_eq!(v.read_all(&id).unwrap(), bytes);
+            assert_eq!(v.verify(&id).unwrap(), None);
+        }
+        assert!(v.chunk_list(&rid).unwrap().is_some() && v.chunk_list(&bid).unwrap().is_some());
+        let small_loc = s.lookup(&sid).unwrap().unwrap();
+        assert_eq!((small_loc.kind, small_loc.codec), (Kind::Bytes, Codec::Zstd));
+        assert!(v.migrate_candidates().unwrap().is_empty());
+        assert_eq!(v.migrate().unwrap().0, MigrateReport::default(), "idempotent");
+    }
+}
