@@ -347,7 +347,14 @@ impl Segments {
     }
 
     /// Append one record; its location is recorded by the next `flush`.
-    fn append_record(&self, id: &ContentId, bytes: &[u8], raw_len: u64, codec: Codec, kind: Kind) -> Result<()> {
+    pub(crate) fn append_record(
+        &self,
+        id: &ContentId,
+        bytes: &[u8],
+        raw_len: u64,
+        codec: Codec,
+        kind: Kind,
+    ) -> Result<()> {
         let mut guard = self.writer.lock().map_err(poisoned)?;
         if guard.as_ref().is_some_and(|w| w.offset >= BLOCK_MAX) {
             if let Some(old) = guard.take() {
@@ -832,7 +839,7 @@ impl Read for Blob {
 #[derive(Clone)]
 pub struct Versions {
     pub(crate) dir: PathBuf,
-    tmp: PathBuf,
+    pub(crate) tmp: PathBuf,
     pub(crate) segments: Option<Arc<Segments>>,
 }
 
