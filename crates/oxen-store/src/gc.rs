@@ -201,7 +201,9 @@ fn remove_block(s: &Segments, name: &str, is_local: bool) -> Result<()> {
         let p = s.path(name);
         return std::fs::remove_file(&p).map_err(|e| StoreError::io(&p, e));
     }
-    s.store.delete(name).map_err(|e| StoreError::io(s.store.describe(name), e))
+    s.store.delete(name).map_err(|e| StoreError::io(s.store.describe(name), e))?;
+    s.remote_sizes.lock().map_err(crate::versions::poisoned)?.remove(name);
+    Ok(())
 }
 
 /// Read a block's record headers and sort its records into live and dead.

@@ -224,6 +224,9 @@ pub(crate) struct Segments {
     pub(crate) dir: PathBuf,
     /// Where sealed blocks go (the segments directory itself by default).
     pub(crate) store: Arc<dyn ContentStore>,
+    /// Sizes of remote blocks seen so far: blocks are immutable, so one
+    /// HEAD per block per process, not one per record read.
+    pub(crate) remote_sizes: Mutex<HashMap<String, u64>>,
     pub(crate) writer: Mutex<Option<SegWriter>>,
     pub(crate) pending: Mutex<HashMap<ContentId, Loc>>,
     /// Segments this process closed whose locations may not be recorded yet.
@@ -271,8 +274,16 @@ impl Segments {
             return Ok(None);
         }
         let path = self.store.describe(name);
+        let remote =
+            |size| Block::Remote { store: self.store.clone(), name: name.to_string(), size, path: path.clone() };
+        if let Some(&size) = self.remote_sizes.lock().map_err(poisoned)?.get(name) {
+            return Ok(Some(remote(size)));
+        }
         match self.store.size(name) {
-            Ok(Some(size)) => Ok(Some(Block::Remote { store: self.store.clone(), name: name.to_string(), size, path })),
+            Ok(Some(size)) => {
+                self.remote_sizes.lock().map_err(poisoned)?.insert(name.to_string(), size);
+                Ok(Some(remote(size)))
+            }
             Ok(None) => Ok(None),
             Err(e) => Err(StoreError::io(&path, e)),
         }
@@ -874,6 +885,7 @@ impl Versions {
             db_dir: db_dir.to_path_buf(),
             dir: seg_dir,
             store,
+            remote_sizes: Mutex::new(HashMap::new()),
             writer: Mutex::new(None),
             pending: Mutex::new(HashMap::new()),
             retired: Mutex::new(Vec::new()),
