@@ -361,7 +361,7 @@ impl ContentStore for S3Store {
             f.read_to_end(&mut b)?;
             return run(async move { store.put(&key, b.into()).await.map(|_| ()) })?.map_err(os_err);
         }
-        // In parts, at most two in flight: a 64 MiB block never sits in
+        // In parts, at most four in flight: a 64 MiB block never sits in
         // memory whole. The file is read on the runtime (a local disk read
         // per part is short next to the part's upload).
         run(async move {
@@ -378,7 +378,7 @@ impl ContentStore for S3Store {
                         return Err(e);
                     }
                 };
-                if let Err(e) = w.wait_for_capacity(2).await {
+                if let Err(e) = w.wait_for_capacity(4).await {
                     let _ = w.abort().await;
                     return Err(os_err(e));
                 }
