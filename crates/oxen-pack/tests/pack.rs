@@ -47,6 +47,12 @@ impl ObjectSource for Store {
             k => self.db.has_object(Store::table(k), id),
         }
     }
+    fn chunk_list(&self, id: &ContentId) -> oxen_store::Result<Option<oxen_store::ChunkList>> {
+        self.versions.chunk_list(id)
+    }
+    fn missing_contents(&self, ids: &[ContentId]) -> oxen_store::Result<Vec<ContentId>> {
+        self.versions.missing(ids)
+    }
 }
 
 impl ObjectSink for Store {
@@ -62,6 +68,12 @@ impl ObjectSink for Store {
     }
     fn write_verified_blob(&self, reader: &mut dyn Read, expected: &ContentId) -> oxen_store::Result<u64> {
         self.versions.write_verified(reader, expected, Path::new("pack"))
+    }
+    fn write_chunk(&self, bytes: &[u8]) -> oxen_store::Result<ContentId> {
+        self.versions.write_chunk(bytes)
+    }
+    fn write_chunk_list(&self, id: &ContentId, list: &oxen_store::ChunkList) -> oxen_store::Result<()> {
+        self.versions.write_chunk_list(id, list)
     }
     fn flush(&self) -> oxen_store::Result<()> {
         self.versions.flush()

@@ -24,6 +24,7 @@ pub use db::{dump_env, Db, DumpedTable, KvStore, Table, WriteTxn};
 pub use envcheck::DbDamage;
 pub use gc::{gc_repo, GcReport, SegmentAction, COMPACT_DEAD_SHARE};
 pub use objects::{ObjectKind, ObjectSink, ObjectSource};
+pub use oxen_chunk::{ChunkList, ChunkListError, ChunkRef};
 pub use progress::{NoProgress, Progress};
 pub use tmp::{sweep_tmp, temp_file, Swept};
 pub use versions::{Blob, CorruptContent, Mismatch, Versions, CHUNK_THRESHOLD, SMALL_MAX};
