@@ -15,6 +15,9 @@ use crate::{RemoteError, Result};
 /// an id) however many objects a push has.
 const MISSING_BATCH: usize = 10_000;
 
+/// Frames asked for per `upload-items` request (about 60 bytes each as JSON).
+const ITEMS_BATCH: usize = 100_000;
+
 /// How long to wait for a connection, or for the server to take or send
 /// the next bytes, unless `OXEN_HTTP_TIMEOUT` (seconds) says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -229,11 +232,23 @@ impl HttpRemote {
         Ok(out)
     }
 
-    /// `POST .../upload-items`, receiving the pack of exactly `items` into `local`.
+    /// `POST .../upload-items`, receiving the pack of exactly `items` into
+    /// `local`: one pack per batch of [`ITEMS_BATCH`], in order, so each
+    /// request stays far below the server's JSON limit however many
+    /// objects a clone needs, and every pack's dependencies are stored
+    /// (by the packs before it) when it arrives.
     pub fn fetch_items(&self, local: &Repo, items: &[Item], progress: &dyn Progress) -> Result<ReceiveStats> {
         let url = self.url("/upload-items");
-        let resp = self.req("POST", &url).send_json(ItemsMsg::from_items(items));
-        self.receive(local, &url, resp, progress)
+        let mut total = ReceiveStats::default();
+        for batch in items.chunks(ITEMS_BATCH) {
+            let resp = self.req("POST", &url).send_json(ItemsMsg::from_items(batch));
+            let s = self.receive(local, &url, resp, progress)?;
+            total.objects += s.objects;
+            total.stored += s.stored;
+            total.bytes += s.bytes;
+            total.chunks += s.chunks;
+        }
+        Ok(total)
     }
 
     fn receive(
