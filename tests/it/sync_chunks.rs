@@ -238,3 +238,59 @@ fn bad_chunks_and_chunk_lists_are_refused_and_nothing_is_recorded() {
     assert_eq!(code, 400, "{resp}");
     srv.assert_alive();
 }
+
+#[test]
+fn a_killed_fetch_resumes_with_the_chunks_already_received() {
+    const BIG: usize = 64 << 20;
+    let d = tempfile::tempdir().unwrap();
+    let srv = Server::start(d.path(), &[]);
+    srv.create("R");
+    let a = d.path().join("a");
+    std::fs::create_dir_all(&a).unwrap();
+    init_with(&srv, &a, &[("readme.txt", b"hello\n")]);
+    srv.oxen(&a, &["push", &srv.url("R"), "main"]);
+    srv.oxen(d.path(), &["clone", &srv.url("R"), "b"]);
+    let b = d.path().join("b");
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    for attempt in 0..5 {
+        // Incompressible, so the receiver's store grows with what arrives.
+        let mut data = Vec::with_capacity(BIG);
+        while data.len() < BIG {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            data.extend_from_slice(&x.to_le_bytes());
+        }
+        std::fs::write(a.join(format!("big{attempt}.bin")), &data).unwrap();
+        commit_all(&srv, &a, &format!("big {attempt}"));
+        srv.oxen(&a, &["push", &srv.url("R"), "main"]);
+        let start = dir_size(&b.join(".oxen/versions"));
+        let mut fetch = srv
+            .std_bin("oxen", &b)
+            .args(["fetch", "origin"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let caught = crate::procs::wait_until(std::time::Duration::from_secs(60), || {
+            dir_size(&b.join(".oxen/versions")) > start + (BIG as u64) / 2 || fetch.try_wait().unwrap().is_some()
+        });
+        let finished = fetch.try_wait().unwrap().is_some();
+        let _ = fetch.kill();
+        let _ = fetch.wait();
+        if !caught || finished {
+            continue;
+        }
+        let (ok, out, err) = srv.output("oxen", &b, &["fsck"]);
+        assert!(ok, "fsck after the killed fetch: {out}{err}");
+        let (ok, _, err) = srv.output("oxen", &b, &["fetch", "origin"]);
+        assert!(ok, "{err}");
+        let received = bytes_line(&err, "received");
+        assert!(received < BIG as u64 * 3 / 4, "the retry received {received} of {BIG} bytes: {err}");
+        srv.oxen(&b, &["merge", "origin/main"]);
+        assert!(std::fs::read(b.join(format!("big{attempt}.bin"))).unwrap() == data, "fetched file differs");
+        fsck_both(&srv, &b, "R");
+        return;
+    }
+    panic!("never caught the fetch half-way in 5 attempts");
+}
