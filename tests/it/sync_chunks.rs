@@ -294,3 +294,56 @@ fn a_killed_fetch_resumes_with_the_chunks_already_received() {
     }
     panic!("never caught the fetch half-way in 5 attempts");
 }
+
+#[test]
+fn a_killed_push_client_resumes_with_the_chunks_the_server_kept() {
+    const BIG: usize = 64 << 20;
+    let d = tempfile::tempdir().unwrap();
+    let srv = Server::start(d.path(), &[]);
+    srv.create("R");
+    let a = d.path().join("a");
+    std::fs::create_dir_all(&a).unwrap();
+    init_with(&srv, &a, &[("readme.txt", b"hello\n")]);
+    srv.oxen(&a, &["push", &srv.url("R"), "main"]);
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for attempt in 0..5 {
+        let mut data = Vec::with_capacity(BIG);
+        while data.len() < BIG {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            data.extend_from_slice(&x.to_le_bytes());
+        }
+        std::fs::write(a.join(format!("big{attempt}.bin")), &data).unwrap();
+        commit_all(&srv, &a, &format!("big {attempt}"));
+        let start = server_versions(&srv, "R");
+        let mut push = srv
+            .std_bin("oxen", &a)
+            .args(["push", &srv.url("R"), "main"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let caught = crate::procs::wait_until(std::time::Duration::from_secs(60), || {
+            server_versions(&srv, "R") > start + (BIG as u64) / 2 || push.try_wait().unwrap().is_some()
+        });
+        let finished = push.try_wait().unwrap().is_some();
+        // kill -9: the client never finishes its pack.
+        let _ = push.kill();
+        let _ = push.wait();
+        if !caught || finished {
+            continue;
+        }
+        srv.assert_alive();
+        let (ok, _, err) = srv.output("oxen", &a, &["push", &srv.url("R"), "main"]);
+        assert!(ok, "{err}");
+        let sent = bytes_line(&err, "sent");
+        assert!(sent < BIG as u64 * 3 / 4, "the retry sent {sent} of {BIG} bytes: {err}");
+        let (ok, _, err) = srv.output("oxen", d.path(), &["clone", &srv.url("R"), "c"]);
+        assert!(ok, "{err}");
+        assert!(std::fs::read(d.path().join(format!("c/big{attempt}.bin"))).unwrap() == data, "the clone differs");
+        fsck_both(&srv, &a, "R");
+        return;
+    }
+    panic!("never caught the push half-way in 5 attempts");
+}
