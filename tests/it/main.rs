@@ -25,6 +25,7 @@ mod history;
 mod large_file;
 mod man_pages;
 mod merging;
+mod migrate;
 mod paths;
 mod plumbing;
 mod porcelain;
