@@ -1,4 +1,4 @@
-//! The store's edges: temp files of a killed writer (a fetch) are swept by
+//! The store's edges: temp files of a killed writer (a pack receive) are swept by
 //! the next command, a missing `.oxen/tmp` is made again, a full disk is named as
 //! such with its path, and a garbage config is reported before any output.
 
