@@ -148,7 +148,7 @@ pub(crate) struct SegWriter {
 /// object in a remote [`ContentStore`].
 pub(crate) enum Block {
     File { f: File, path: PathBuf },
-    Remote { store: Arc<dyn ContentStore>, name: String, size: u64, path: PathBuf },
+    Remote { store: Arc<dyn ContentStore>, name: String, size: u64, path: PathBuf, cache: Arc<ReadAhead> },
 }
 
 impl Block {
@@ -170,14 +170,71 @@ impl Block {
     pub(crate) fn read_range(&self, range: std::ops::Range<u64>) -> io::Result<Vec<u8>> {
         match self {
             Block::File { f, .. } => read_file_range(f, range),
-            Block::Remote { store, name, size, .. } => {
+            Block::Remote { store, name, size, cache, .. } => {
                 let end = range.end.min(*size);
                 if range.start >= end {
                     return Ok(Vec::new());
                 }
-                store.read_range(name, range.start..end)
+                cache.read(store.as_ref(), name, range.start..end, *size)
             }
         }
+    }
+}
+
+/// Bytes of remote blocks read ahead: a read smaller than [`READ_AHEAD`]
+/// fetches [`READ_AHEAD`] bytes from its start, kept for the reads that
+/// follow. Records are read in the order they were written far more often
+/// than not (the chunks of a file, one by one, as sync sends them; the
+/// small files of one commit), so this turns one GET per chunk or small
+/// file into one per window. Blocks are immutable, so nothing kept goes
+/// stale; every record read is verified against its id anyway.
+#[derive(Default)]
+pub(crate) struct ReadAhead {
+    windows: Mutex<std::collections::VecDeque<Window>>,
+}
+
+/// A read-ahead window: block name, offset of its first byte, the bytes.
+type Window = (String, u64, Arc<Vec<u8>>);
+
+/// How much a small remote read fetches.
+const READ_AHEAD: u64 = 4 << 20;
+
+/// Windows kept (per store handle): bounded memory.
+const READ_AHEAD_WINDOWS: usize = 4;
+
+impl ReadAhead {
+    fn read(
+        &self,
+        store: &dyn ContentStore,
+        name: &str,
+        range: std::ops::Range<u64>,
+        size: u64,
+    ) -> io::Result<Vec<u8>> {
+        let len = range.end - range.start;
+        if len >= READ_AHEAD {
+            return store.read_range(name, range);
+        }
+        let lock = || self.windows.lock().map_err(|_| io::Error::other("read-ahead lock poisoned"));
+        let hit = lock()?
+            .iter()
+            .find(|(n, start, b)| n == name && *start <= range.start && range.end <= start + b.len() as u64)
+            .map(|(_, start, b)| (*start, b.clone()));
+        let (start, bytes) = match hit {
+            Some(h) => h,
+            None => {
+                let end = (range.start + READ_AHEAD).min(size);
+                let b = Arc::new(store.read_range(name, range.start..end)?);
+                let mut w = lock()?;
+                if w.len() >= READ_AHEAD_WINDOWS {
+                    w.pop_front();
+                }
+                w.push_back((name.to_string(), range.start, b.clone()));
+                (range.start, b)
+            }
+        };
+        let from = (range.start - start) as usize;
+        let to = ((range.end - start) as usize).min(bytes.len());
+        Ok(bytes.get(from..to).unwrap_or_default().to_vec())
     }
 }
 
@@ -227,6 +284,8 @@ pub(crate) struct Segments {
     /// Sizes of remote blocks seen so far: blocks are immutable, so one
     /// HEAD per block per process, not one per record read.
     pub(crate) remote_sizes: Mutex<HashMap<String, u64>>,
+    /// Remote reads fetched ahead (see [`ReadAhead`]).
+    read_ahead: Arc<ReadAhead>,
     pub(crate) writer: Mutex<Option<SegWriter>>,
     pub(crate) pending: Mutex<HashMap<ContentId, Loc>>,
     /// Segments this process closed whose locations may not be recorded yet.
@@ -274,8 +333,13 @@ impl Segments {
             return Ok(None);
         }
         let path = self.store.describe(name);
-        let remote =
-            |size| Block::Remote { store: self.store.clone(), name: name.to_string(), size, path: path.clone() };
+        let remote = |size| Block::Remote {
+            store: self.store.clone(),
+            name: name.to_string(),
+            size,
+            path: path.clone(),
+            cache: self.read_ahead.clone(),
+        };
         if let Some(&size) = self.remote_sizes.lock().map_err(poisoned)?.get(name) {
             return Ok(Some(remote(size)));
         }
@@ -886,6 +950,7 @@ impl Versions {
             dir: seg_dir,
             store,
             remote_sizes: Mutex::new(HashMap::new()),
+            read_ahead: Arc::default(),
             writer: Mutex::new(None),
             pending: Mutex::new(HashMap::new()),
             retired: Mutex::new(Vec::new()),
@@ -1858,6 +1923,16 @@ pub(crate) mod tests {
         assert!(reads <= 3, "{reads} ranged reads for a 4 MiB chunked file");
         assert_eq!(v.read_all(&small).unwrap(), b"small contents");
         assert_eq!(v.verify(&id).unwrap(), None);
+        // Chunks read one by one by id (as sync sends them) are read ahead
+        // too: a few GETs, not one per chunk.
+        let list = v.chunk_list(&id).unwrap().unwrap();
+        assert!(list.chunks().len() > 30);
+        c.reads.store(0, std::sync::atomic::Ordering::SeqCst);
+        for ch in list.chunks() {
+            assert_eq!(v.read_all(&ch.id).unwrap().len(), ch.len as usize);
+        }
+        let reads = c.reads.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(reads <= 4, "{reads} ranged reads for {} chunks read one by one", list.chunks().len());
     }
 
     #[test]
