@@ -233,6 +233,16 @@ fn push_and_clone_through_a_server_on_seaweedfs_keep_contents_in_the_bucket() {
     c.current_dir(srv.sync_dir.join("Data")).arg("fsck").envs(weed.aws());
     let o = c.output().unwrap();
     assert!(o.status.success(), "server-side fsck: {}", String::from_utf8_lossy(&o.stderr));
+    // So does `oxen-server gc` (the blocks are live: all kept).
+    let o = Command::new(assert_cmd::cargo::cargo_bin("oxen-server"))
+        .env("SYNC_DIR", &srv.sync_dir)
+        .envs(weed.aws())
+        .arg("gc")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "server gc: {}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(weed.objects("team/Data/blocks"), blocks);
+    srv.oxen(&b, &["pull"]);
 }
 
 #[test]
@@ -293,6 +303,18 @@ fn startup_fails_in_one_line_when_storage_is_unusable() {
     let err = error_line(&err);
     assert!(err.starts_with(&format!("error: storage s3://{BUCKET}: ")), "{err}");
     assert!(took < Duration::from_secs(30), "took {took:?}");
+    // OXEN_STORAGE says the same as --storage.
+    let out = Command::new(assert_cmd::cargo::cargo_bin("oxen-server"))
+        .env("SYNC_DIR", d.path().join("sync"))
+        .envs(weed.aws())
+        .env("OXEN_STORAGE", "s3://no-such-bucket")
+        .args(["start", "--host", "127.0.0.1", "--port", "0"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = error_line(&String::from_utf8_lossy(&out.stderr));
+    assert!(err.contains("bucket 'no-such-bucket' does not exist"), "{err}");
     // Not a URL.
     let (ok, err, _) = failing_start(d.path(), "bucket-without-scheme", &weed.aws());
     assert!(!ok);
