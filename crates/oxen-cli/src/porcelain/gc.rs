@@ -1,7 +1,6 @@
 //! `oxen gc`
 
 use std::io::Write;
-use std::time::Duration;
 
 use oxen_store::{GcReport, Prune, SegmentAction};
 
@@ -35,23 +34,7 @@ pub struct Args {
 
 /// `--prune`'s value (see [`Args::prune`]).
 pub(crate) fn parse_prune(s: &str) -> Result<Prune, String> {
-    match s {
-        "now" => return Ok(Prune::Now),
-        "never" => return Ok(Prune::Never),
-        _ => {}
-    }
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (n, unit) = s.split_at(split);
-    let n: u64 = n.parse().map_err(|_| format!("'{s}' is not a duration: use now, never, or e.g. 12h, 1d, 2w"))?;
-    let secs = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        "w" => 7 * 86_400,
-        _ => return Err(format!("'{s}' has no known unit: use s, m, h, d or w (e.g. 12h, 1d, 2w)")),
-    };
-    n.checked_mul(secs).map(|t| Prune::OlderThan(Duration::from_secs(t))).ok_or_else(|| format!("'{s}' is too long"))
+    s.parse()
 }
 
 pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult {
@@ -104,6 +87,8 @@ pub(crate) fn write_report(r: &GcReport, dry_run: bool, prefix: &str, out: &mut 
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]
