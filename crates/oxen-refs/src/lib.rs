@@ -486,7 +486,9 @@ impl Refs<'_> {
 
         let (now, _) = reflog::now();
         let txn = self.db.begin_write()?;
-        let mut logs: BTreeMap<LogName, Vec<(Vec<u8>, Vec<u8>)>> = BTreeMap::new();
+        // Each log's stored rows (key, value), in sequence order.
+        let mut logs: BTreeMap<LogName, Vec<Row>> = BTreeMap::new();
+        let mut stray: Vec<ContentId> = Vec::new();
         match which {
             LogSelection::All => {
                 for (k, v) in txn.scan_prefix(Table::Reflog, b"")? {
@@ -497,8 +499,14 @@ impl Refs<'_> {
                     } else {
                         match RefName::new(name) {
                             Ok(r) => LogName::Ref(r),
-                            // An invalid name is fsck's to report; it is left alone.
-                            Err(_) => continue,
+                            // An invalid name is fsck's to report; it is
+                            // left alone, and what it names stays a root.
+                            Err(_) => {
+                                if let Ok(e) = ReflogEntry::decode(&v) {
+                                    stray.extend([e.old, e.new].into_iter().flatten());
+                                }
+                                continue;
+                            }
                         }
                     };
                     logs.entry(log).or_default().push((k, v));
@@ -519,7 +527,7 @@ impl Refs<'_> {
             oxen_object::Commit::decode(&bytes).map(|c| c.parents).map_err(|e| (*id, e.to_string()))
         };
 
-        let mut report = ExpireReport::default();
+        let mut report = ExpireReport { logs: Vec::new(), kept_ids: stray };
         let mut doomed: Vec<Vec<u8>> = Vec::new();
         for (log, rows) in logs {
             let tips: Vec<ContentId> = match &log {
@@ -602,6 +610,9 @@ impl Refs<'_> {
         Ok(report)
     }
 }
+
+/// A stored key and value.
+type Row = (Vec<u8>, Vec<u8>);
 
 /// A stored name for a message: lossy UTF-8, escaped, at most 64 characters.
 fn shown(bytes: &[u8]) -> String {

@@ -263,7 +263,7 @@ pub struct LogExpiry {
 /// What [`crate::Refs::expire_reflogs`] did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ExpireReport {
-    /// Each log looked at, in name order (`HEAD` sorts among the refs).
+    /// Each log looked at: HEAD first, then refs in name order.
     pub logs: Vec<LogExpiry>,
     /// The commits the kept entries of those logs name, old and new: the
     /// reflog's roots after expiry, which a dry run of gc marks from.
