@@ -13,8 +13,9 @@
 //! ```
 //!
 //! with 32 zeros for "none" (a ref created or deleted, an unborn HEAD).
-//! Old and new ids of every entry are roots for a future gc: a commit that
-//! any entry names stays reachable (see docs/ARCHITECTURE.md).
+//! Old and new ids of every entry are roots for gc: a commit that any entry
+//! names stays reachable until the entry expires ([`ExpirePolicy`],
+//! `Refs::expire_reflogs`; see docs/ARCHITECTURE.md).
 
 use std::fmt;
 
