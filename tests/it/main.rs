@@ -37,6 +37,7 @@ mod stat_cache;
 mod status_vs_git;
 mod store_edges;
 mod sync;
+mod sync_chunks;
 mod sync_large;
 mod tables;
 mod verified_reads;
