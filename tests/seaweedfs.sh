@@ -22,7 +22,15 @@ fi
 
 if [[ $cmd == stop ]]; then
     if [[ -f $dir/weed.pid ]]; then
-        kill "$(cat "$dir/weed.pid")" 2>/dev/null || true
+        pid=$(cat "$dir/weed.pid")
+        # weed starts a graceful stop on SIGTERM and can hang in it: give
+        # it two seconds, then SIGKILL (its data is a test's scratch).
+        kill "$pid" 2>/dev/null || true
+        for _ in $(seq 1 20); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -9 "$pid" 2>/dev/null || true
         rm -f "$dir/weed.pid"
     fi
     exit 0
