@@ -532,22 +532,38 @@ class StepFailed(Exception):
     pass
 
 
+def free_weed_ports(n):
+    """n loopback ports p that are free with p + 10000 (weed's gRPC port)."""
+    import random
+    rng = random.Random()
+    got = []
+    while len(got) < n:
+        p = rng.randint(20000, 50000)
+        socks = []
+        try:
+            for q in (p, p + 10000):
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("127.0.0.1", q))
+            if p not in got and p + 10000 not in got and all(abs(p - g) != 10000 for g in got):
+                got.append(p)
+        except OSError:
+            pass
+        finally:
+            for s in socks:
+                s.close()
+    return got
+
+
 def start_weed(weed, d):
     """Starts `weed server -s3` on free loopback ports; (proc, s3 port, why)."""
     os.makedirs(d, exist_ok=True)
-    ports = []
-    for _ in range(4):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        ports.append(s)
-    master, volume, filer, s3 = [p.getsockname()[1] for p in ports]
-    for p in ports:
-        p.close()
+    master, volume, filer, s3 = free_weed_ports(4)
     logf = open(os.path.join(d, "weed.log"), "wb")
     proc = subprocess.Popen([weed, "server", "-dir=%s" % d, "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
                              "-master.port=%d" % master, "-volume.port=%d" % volume,
                              "-filer.port=%d" % filer, "-s3", "-s3.port=%d" % s3,
-                             "-master.volumeSizeLimitMB=1024"],
+                             "-master.volumeSizeLimitMB=1024", "-s3.port.iceberg=0", "-s3.port.lance=0"],
                             stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
                             start_new_session=True)
     deadline = time.time() + 60
