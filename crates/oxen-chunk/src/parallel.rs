@@ -16,9 +16,9 @@
 //!
 //! A third thread computes the whole stream's id (xxh3-128 is sequential),
 //! so the calling thread only reads and hands chunks to the sink, in order.
-//! At most `threads + 2` slices are held by the pipeline (and as many queued
-//! for the whole-stream hasher), so memory is bounded by the slice size,
-//! not the stream's.
+//! At most `threads + 2` slices are held by the pipeline, plus two held by
+//! the whole-stream hasher (one queued, one hashed), so memory is bounded by
+//! the slice size (~40-60 MiB with two threads), not the stream's.
 
 use std::collections::BTreeMap;
 use std::io::{self, Read};
@@ -136,7 +136,9 @@ pub(crate) fn chunk_stream_parallel<R: Read, E>(
             });
         }
         drop(done_tx);
-        let (hash_tx, hash_rx) = mpsc::sync_channel::<(Arc<Vec<u8>>, usize)>(plan.threads + 2);
+        // One slice queued: the hasher (~5 GB/s) keeps up with the cutting,
+        // and every slice it holds past the pipeline's is memory.
+        let (hash_tx, hash_rx) = mpsc::sync_channel::<(Arc<Vec<u8>>, usize)>(1);
         let hasher = scope.spawn(move || {
             let mut whole = Hasher::new();
             for (buf, len) in hash_rx {
