@@ -61,6 +61,7 @@ def log(msg):
 class StepResult:
     def __init__(self):
         self.wall = 0.0
+        self.cpu = 0.0  # CPU seconds (user + system) of the step's processes
         self.rss_kb = 0
         self.ok = True
         self.err = ""
@@ -131,10 +132,12 @@ def rss_method():
 
 
 RUNNING = {}  # "pid": the process group being measured, killed on interrupt
+LAST_CPU = {"secs": 0.0}  # CPU seconds of the last process run_proc ran
 
 
 def run_proc(argv, cwd, env, timeout):
-    """Run one process; return (wall, maxrss_kb, returncode, stdout, stderr)."""
+    """Run one process; return (wall, maxrss_kb, returncode, stdout, stderr).
+    Its CPU time (user + system, all threads) goes to LAST_CPU["secs"]."""
     with tempfile.TemporaryFile() as fo, tempfile.TemporaryFile() as fe, \
             tempfile.NamedTemporaryFile(prefix="bench-time-") as ft:
         full = argv
@@ -164,6 +167,9 @@ def run_proc(argv, cwd, env, timeout):
             timer.cancel()
             RUNNING.pop("pid", None)
         wall = time.perf_counter() - t0
+        # wait4's rusage covers the waited-for descendants (under GNU time:
+        # the command), every thread included.
+        LAST_CPU["secs"] = ru.ru_utime + ru.ru_stime
         p.returncode = os.waitstatus_to_exitcode(status)
         fo.seek(0)
         fe.seek(0)
@@ -209,6 +215,7 @@ class Runner:
                 continue
             wall, rss, rc, out, err = run_proc(c, cwd, env, self.timeout)
             r.wall += wall
+            r.cpu += LAST_CPU["secs"]
             r.rss_kb = max(r.rss_kb, rss)
             r.out = out
             r.err_out = err

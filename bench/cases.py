@@ -348,21 +348,29 @@ class Cases:
                 s = r.init()
                 if not s.ok:
                     raise StepFailed(s.err)
-                steps = [("`oxen-hash-object FILE` (hashing only)", [[hob, path]]),
-                         ("`oxen-hash-object -w FILE` (hash + chunk + store)", [[hob, "-w", path]])]
-                for label, cmds in steps:
+                steps = [("`oxen-hash-object FILE` (hashing only)", [[hob, path]], True),
+                         ("`oxen-hash-object -w FILE`, fresh repo (hash + chunk + compress probe + "
+                          "write + fsync)", [[hob, "-w", path]], False),
+                         ("`oxen-hash-object -w FILE` again (every chunk stored: hash + chunk, "
+                          "nothing written)", [[hob, "-w", path]], True)]
+                for label, cmds, judged in steps:
                     s = r.run(cmds)
                     if not s.ok:
                         raise StepFailed("%s: %s" % (label, s.err))
-                    rows.append(self.speed_row(label, size, s))
-                # `oxen add` into a fresh repository (the -w run stored it).
+                    rows.append(self.speed_row(label, size, s, judged))
+                # `oxen add` into a fresh repository (the -w runs stored it).
                 shutil.rmtree(os.path.join(r.w, ".oxen"))
                 shutil.move(path, os.path.join(r.w, "big.bin"))
                 s = r.init()
                 s = s if not s.ok else r.run([[t.oxen, "add", "big.bin"]])
                 if not s.ok:
                     raise StepFailed("oxen add: " + s.err)
-                rows.append(self.speed_row("`oxen add FILE` into a fresh repo", size, s))
+                rows.append(self.speed_row("`oxen add FILE`, fresh repo (as -w, plus the index)",
+                                           size, s, False))
+                shutil.rmtree(os.path.join(r.w, ".oxen"))
+                s = r.run([["cp", "big.bin", "copy.bin"], ["sync"]])
+                if s.ok:
+                    rows.append(self.speed_row("`cp FILE COPY && sync` (this disk's write floor)", size, s, None))
             except StepFailed as e:
                 notes.append("%s: %s" % (t.name, e))
                 self.fail(case, str(e))
@@ -372,14 +380,22 @@ class Cases:
         self.section(
             "chunk-speed: one %g MiB file of random bytes" % self.a.big_mb,
             ["The file was just written (page cache warm). MB/s = size / wall time of the "
-             "command; peak RSS from the process's rusage. %d cores." % (os.cpu_count() or 0)],
-            ["command", "wall", "MB/s", "peak RSS", "target"], rows, notes)
+             "command; CPU = user + system seconds over all its threads; peak RSS from its "
+             "rusage. %d cores, shared. Random bytes do not compress, so a first store writes "
+             "the whole file: those rows are bound by the disk (see the `cp` row); the hashing "
+             "+ chunking target is judged on the rows that write nothing." % (os.cpu_count() or 0)],
+            ["command", "wall", "MB/s", "CPU", "peak RSS", "target"], rows, notes)
 
-    def speed_row(self, label, size, s):
+    def speed_row(self, label, size, s, judged):
         rate = size / s.wall / 1e6 if s.wall > 0 else 0
         rss = s.rss_kb / 1024.0
-        verdict = "%s (≥ 1000 MB/s, ≤ 200 MB)" % ("met" if rate >= 1000 and rss <= 200 else "MISSED")
-        return [label, self.b.fmt_secs(s.wall), "%.0f" % rate, "%.0f MB" % rss, verdict]
+        if judged is None:
+            verdict = ""
+        elif judged:
+            verdict = "%s (≥ 1000 MB/s, ≤ 200 MB)" % ("met" if rate >= 1000 and rss <= 200 else "MISSED")
+        else:
+            verdict = "RSS %s (≤ 200 MB)" % ("met" if rss <= 200 else "MISSED")
+        return [label, self.b.fmt_secs(s.wall), "%.0f" % rate, "%.2f s" % s.cpu, "%.0f MB" % rss, verdict]
 
     # -- storage --------------------------------------------------------------
 
