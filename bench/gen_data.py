@@ -225,7 +225,10 @@ def checkpoints(size, count, seed=DEFAULT_SEED):
     lengths uniform in [mean/2, 3*mean/2] (the generator of
     crates/oxen-chunk/tests/measure.rs, with Python's seeded RNG)."""
     rng = random.Random("%d-checkpoints" % seed)
-    data = bytearray(rng.randbytes(size))
+    # randbytes draws n * 8 bits at once: pieces keep that under C int.
+    data = bytearray()
+    while len(data) < size:
+        data += rng.randbytes(min(64 * CHUNK, size - len(data)))
     stratum = size // CHECKPOINT_REGIONS
     mean = int(size * CHECKPOINT_CHANGED / CHECKPOINT_REGIONS)
     for v in range(count):
