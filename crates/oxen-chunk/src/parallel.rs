@@ -174,6 +174,9 @@ fn merge<R: Read, E>(
     let mut next_read = 0usize;
     let mut read_done = false;
     let mut pending_first = Some(first);
+    // Buffers of finished slices, reused: a fresh 8 MiB allocation is fresh
+    // pages, which the kernel faults in and zeroes on every slice.
+    let mut spare: Vec<Vec<u8>> = Vec::new();
     let mut chunks = Vec::new();
     // The true sequence: in slice `cur`, at `pos`, following `follow`
     // (cuts of slice `cur` that are true from index `at` on).
@@ -183,11 +186,12 @@ fn merge<R: Read, E>(
     loop {
         // Keep the workers busy: read ahead up to `limit` slices.
         while !read_done && slices.len() < limit {
-            let mut buf = match pending_first.take() {
+            let buf = match pending_first.take() {
                 Some(b) => b,
                 None => {
                     let prev = &slices.get(&(next_read - 1)).ok_or_else(gone)?.buf;
-                    let mut b = vec![0u8; span];
+                    let mut b = spare.pop().unwrap_or_default();
+                    b.resize(span, 0);
                     b[..plan.overlap].copy_from_slice(&prev[plan.slice..]);
                     let n = read_full(&mut reader, &mut b[plan.overlap..]).map_err(ChunkError::Read)?;
                     b.truncate(plan.overlap + n);
@@ -195,7 +199,6 @@ fn merge<R: Read, E>(
                 }
             };
             let eof = buf.len() < span;
-            buf.shrink_to_fit();
             let buf = Arc::new(buf);
             // Each slice's bytes before the next slice's start, in order:
             // the whole stream once.
@@ -243,7 +246,12 @@ fn merge<R: Read, E>(
         }
         // On to the next slice, at the same stream position (the slice's
         // cuts stop less than `max` before its end, past the next start).
-        slices.remove(&cur);
+        if let Some(done) = slices.remove(&cur) {
+            // The worker is done with it; the hasher almost always too.
+            if let Ok(b) = Arc::try_unwrap(done.buf) {
+                spare.push(b);
+            }
+        }
         cur += 1;
         pos -= plan.slice;
         follow = None;
