@@ -213,3 +213,71 @@ fn kill_9_the_server_while_it_receives_and_restart_it() {
     assert_eq!(n, 0, "nothing is left to send: {err}");
     eprintln!("server killed during {failed_pushes} of {} pushes", rounds());
 }
+
+/// `bytes` pseudo-random bytes from `rng` (incompressible, so chunked
+/// contents travel and are stored at full size).
+fn random_bytes(rng: &mut Rng, bytes: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes + 8);
+    while out.len() < bytes {
+        out.extend_from_slice(&rng.next().to_le_bytes());
+    }
+    out.truncate(bytes);
+    out
+}
+
+#[test]
+fn kill_9_the_server_during_a_chunked_push_then_fsck_and_resume() {
+    const BIG: usize = 16 << 20;
+    let d = tempfile::tempdir().unwrap();
+    let mut srv = Server::start(d.path(), &[]);
+    srv.create("R");
+    let port = srv.addr.rsplit(':').next().unwrap().to_string();
+    let client = d.path().join("client");
+    std::fs::create_dir_all(&client).unwrap();
+    srv.oxen(&client, &["init"]);
+    srv.oxen(&client, &["remote", "add", "origin", &srv.url("R")]);
+    let mut rng = Rng(seed());
+    eprintln!("crash_sync chunked seed {} (rerun with OXEN_CRASH_SEED)", rng.0);
+    common::write(&client, "big0.bin", random_bytes(&mut rng, BIG));
+    commit_all(&srv, &client, "big 0");
+    let t = Instant::now();
+    let (ok, _, err) = push(&srv, &client);
+    assert!(ok, "{err}");
+    let window = t.elapsed().as_micros() as u64 + 1;
+    for r in 1..=rounds().min(6) {
+        let data = random_bytes(&mut rng, BIG);
+        common::write(&client, &format!("big{r}.bin"), &data);
+        commit_all(&srv, &client, &format!("big {r}"));
+        let pusher = srv
+            .std_bin("oxen", &client)
+            .args(["push", "origin", "main"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_micros(rng.next() % window));
+        sigkill(&srv.child);
+        let _ = srv.child.wait();
+        let o = pusher.wait_with_output().unwrap();
+        let what = format!("chunked round {r} (push {})", if o.status.success() { "had finished" } else { "failed" });
+        let log = d.path().join(format!("server-{r}.log"));
+        let (child, addr) = spawn_server(&srv.sync_dir, &log, &["--port", &port]);
+        srv.child = child;
+        assert_eq!(addr, srv.addr);
+        fsck_both(&srv, &client, &what);
+        let (ok, out, err) = srv.output("oxen", &client, &["push", "origin", "main"]);
+        assert!(ok, "{what}: retry failed: {out}{err}");
+        let sent: u64 =
+            err.lines().find_map(|l| l.strip_prefix("sent ")?.split_once(" bytes")?.0.parse().ok()).unwrap_or(0);
+        assert!(sent <= BIG as u64 + (1 << 20), "{what}: retry sent {sent} bytes: {err}");
+        fsck_both(&srv, &client, &format!("{what}, after the retry"));
+    }
+    srv.oxen(d.path(), &["clone", &srv.url("R"), "copy"]);
+    for r in 0..=rounds().min(6) {
+        let name = format!("big{r}.bin");
+        assert!(
+            std::fs::read(client.join(&name)).unwrap() == std::fs::read(d.path().join("copy").join(&name)).unwrap(),
+            "{name} differs in the clone"
+        );
+    }
+}

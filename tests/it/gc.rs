@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::common::{ox, run, snapshot, std_bin, write};
+use crate::common::{ox, ox_err, run, snapshot, std_bin, write};
 use crate::sync_support::{add_user, spawn_server, spawn_server_env, Server};
 
 type Snap = BTreeMap<String, Vec<u8>>;
@@ -248,4 +248,305 @@ fn server_gc_reclaims_what_a_killed_push_left() {
         return;
     }
     panic!("no crash point left unrecorded segment bytes");
+}
+
+// ---- Reachability gc: what no root reaches goes, after the grace period.
+
+/// Deterministic bytes that do not repeat (so chunking cuts them as it
+/// would real data).
+fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    (0..len)
+        .map(|_| {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (x >> 33) as u8
+        })
+        .collect()
+}
+
+fn hash(dir: &Path, rel: &str) -> String {
+    run("oxen-hash-object", dir, &[rel]).trim().to_string()
+}
+
+/// Whether the contents of `id` are stored and read back whole and valid.
+fn stored(dir: &Path, id: &str) -> bool {
+    std_bin("oxen-cat-file", dir).args(["-e", id]).status().expect("run").success()
+}
+
+/// Drop every reflog entry (git's `reflog expire --expire=now --all`), so
+/// that only refs, HEAD, the index and merge/checkout state are roots.
+fn expire_reflogs(dir: &Path) {
+    let db = oxen_store::Db::open(&oxen_store::Layout::at(dir)).unwrap();
+    let mut txn = db.begin_write().unwrap();
+    txn.clear(oxen_store::Table::Reflog).unwrap();
+    txn.commit().unwrap();
+}
+
+/// The number a summary line gives before `unreachable contents`.
+fn removed(summary: &str) -> u64 {
+    let (head, _) = summary.split_once(" unreachable contents").expect("a gc summary");
+    head.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn unreachable_contents_go_with_prune_now_and_stay_within_the_grace_period() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    ox(dir, &["init"]);
+    let big = noise(1, 900 * 1024);
+    write(dir, "big.bin", &big);
+    write(dir, "a.txt", "kept\n");
+    ox(dir, &["add", "."]);
+    ox(dir, &["commit", "-m", "one"]);
+    let mut snaps = vec![(rev(dir), snapshot(dir))];
+    // A branch, then deleted: its commit and the file only it has.
+    ox(dir, &["checkout", "-b", "gone"]);
+    write(dir, "gone.txt", "only on the deleted branch\n");
+    ox(dir, &["add", "gone.txt"]);
+    ox(dir, &["commit", "-m", "gone"]);
+    let gone = hash(dir, "gone.txt");
+    let gone_commit = rev(dir);
+    ox(dir, &["checkout", "main"]);
+    ox(dir, &["branch", "-D", "gone"]);
+    // Added, then unstaged and never committed: a small file and a large
+    // one that shares all but its last chunks with the committed big.bin.
+    let mut dead_big = big.clone();
+    dead_big.extend_from_slice(&noise(2, 300 * 1024));
+    write(dir, "junk.txt", "never committed\n");
+    write(dir, "dead.bin", &dead_big);
+    let (junk, dead) = (hash(dir, "junk.txt"), hash(dir, "dead.bin"));
+    ox(dir, &["add", "junk.txt", "dead.bin"]);
+    ox(dir, &["rm", "--cached", "junk.txt", "dead.bin"]);
+    // Staged and not committed: the index keeps it.
+    write(dir, "staged.txt", "staged only\n");
+    ox(dir, &["add", "staged.txt"]);
+    let staged = hash(dir, "staged.txt");
+    for id in [&gone, &junk, &dead, &staged] {
+        assert!(stored(dir, id));
+    }
+
+    // The default grace period (a day) keeps everything just written: an
+    // add or push in flight is never robbed.
+    let out = ox(dir, &["gc"]);
+    assert_eq!(removed(&out), 0, "{out}");
+    assert!(!out.contains(" 0 kept as younger"), "{out}");
+    for id in [&gone, &junk, &dead, &staged] {
+        assert!(stored(dir, id), "{id} removed within the grace period: {out}");
+    }
+    // The reflog keeps the deleted branch's commit (as in git); --prune=now
+    // removes only what nothing reaches.
+    let out = ox(dir, &["gc", "--prune=now"]);
+    assert!(removed(&out) >= 3, "{out}");
+    assert!(stored(dir, &gone), "the reflog keeps the deleted branch");
+    assert!(!stored(dir, &junk) && !stored(dir, &dead), "{out}");
+    assert!(stored(dir, &staged), "a staged content was removed");
+    assert!(stored(dir, &hash(dir, "big.bin")), "a chunk shared with a dead file was removed");
+    ox(dir, &["fsck"]);
+
+    // Once its reflog entries are gone, the deleted branch's file goes too,
+    // but only past the grace period.
+    expire_reflogs(dir);
+    let dry = ox(dir, &["gc", "--dry-run", "--prune=now"]);
+    assert_eq!(removed(&dry), 1, "{dry}");
+    assert!(dry.contains(", 1 commits and "), "the deleted branch's commit: {dry}");
+    assert!(stored(dir, &gone), "a dry run removed something");
+    let out = ox(dir, &["gc", "--prune=1h"]);
+    assert_eq!(removed(&out), 0, "{out}");
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let out = ox(dir, &["gc", "--prune=1s"]);
+    assert_eq!(removed(&out), 1, "{out}");
+    assert!(!stored(dir, &gone));
+    assert!(stored(dir, &staged));
+    assert!(stored(dir, &gone_commit), "commits are kept unless --prune=now");
+    assert_eq!(removed(&ox(dir, &["gc", "--prune=now"])), 0, "a second run finds no contents");
+    assert!(!stored(dir, &gone_commit), "--prune=now removes unreachable commits");
+    std::fs::remove_file(dir.join("junk.txt")).unwrap();
+    std::fs::remove_file(dir.join("dead.bin")).unwrap();
+    ox(dir, &["commit", "-m", "two"]);
+    snaps.push((rev(dir), snapshot(dir)));
+    nothing_committed_is_lost(dir, &snaps, "after the reflog expired");
+}
+
+#[test]
+fn a_detached_head_and_a_merge_in_progress_are_roots() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    ox(dir, &["init"]);
+    write(dir, "f.txt", "base\n");
+    ox(dir, &["add", "."]);
+    ox(dir, &["commit", "-m", "base"]);
+    // A commit only a detached HEAD names.
+    let base = rev(dir);
+    ox(dir, &["checkout", &base]);
+    write(dir, "detached.txt", "on a detached head\n");
+    ox(dir, &["add", "detached.txt"]);
+    ox(dir, &["commit", "-m", "detached"]);
+    let detached = hash(dir, "detached.txt");
+    let detached_snap = (rev(dir), snapshot(dir));
+    expire_reflogs(dir);
+    let out = ox(dir, &["gc", "--prune=now"]);
+    assert_eq!(removed(&out), 0, "{out}");
+    assert!(stored(dir, &detached));
+    nothing_committed_is_lost(dir, std::slice::from_ref(&detached_snap), "detached HEAD after gc");
+
+    // A merge stopped on a conflict, whose other side is then deleted.
+    ox(dir, &["checkout", "main"]);
+    ox(dir, &["checkout", "-b", "theirs"]);
+    write(dir, "f.txt", "theirs\n");
+    write(dir, "theirs-only.txt", "only theirs has this\n");
+    ox(dir, &["add", "."]);
+    ox(dir, &["commit", "-m", "theirs"]);
+    let theirs_only = hash(dir, "theirs-only.txt");
+    ox(dir, &["checkout", "main"]);
+    write(dir, "f.txt", "ours\n");
+    ox(dir, &["add", "."]);
+    ox(dir, &["commit", "-m", "ours"]);
+    let (ok, _, _) = {
+        let o = std_bin("oxen", dir).args(["merge", "theirs"]).output().unwrap();
+        (o.status.success(), (), ())
+    };
+    assert!(!ok, "the merge should stop on the conflict");
+    assert!(dir.join(".oxen/MERGE_HEAD").is_file());
+    ox(dir, &["branch", "-D", "theirs"]);
+    expire_reflogs(dir);
+    let out = ox(dir, &["gc", "--prune=now"]);
+    assert!(stored(dir, &theirs_only), "the merge in progress lost theirs: {out}");
+    ox(dir, &["fsck"]);
+    write(dir, "f.txt", "resolved\n");
+    ox(dir, &["add", "f.txt"]);
+    ox(dir, &["commit", "-m", "merged"]);
+    assert_eq!(std::fs::read(dir.join("theirs-only.txt")).unwrap(), b"only theirs has this\n");
+    let merged = (rev(dir), snapshot(dir));
+    ox(dir, &["gc", "--prune=now"]);
+    nothing_committed_is_lost(dir, &[merged], "merge after gc");
+    // The detached commit is no longer named by anything.
+    expire_reflogs(dir);
+    ox(dir, &["gc", "--prune=now"]);
+    assert!(!stored(dir, &detached));
+}
+
+#[test]
+fn gc_with_prune_now_survives_a_kill_at_any_of_its_writes() {
+    let d = tempfile::tempdir().unwrap();
+    let template = d.path().join("template");
+    std::fs::create_dir_all(&template).unwrap();
+    let snaps = repo_with_orphans(&template);
+    // Unreachable contents for the sweep to remove: loose and in segments.
+    write(&template, "junk.txt", "never committed\n");
+    write(&template, "junk.bin", noise(3, 700 * 1024));
+    ox(&template, &["add", "junk.txt", "junk.bin"]);
+    ox(&template, &["rm", "--cached", "junk.txt", "junk.bin"]);
+    std::fs::remove_file(template.join("junk.txt")).unwrap();
+    std::fs::remove_file(template.join("junk.bin")).unwrap();
+    let copy = |to: &Path| {
+        let st = std::process::Command::new("cp").arg("-a").arg(format!("{}/.", template.display())).arg(to).status();
+        assert!(st.unwrap().success());
+    };
+    let t = tempfile::tempdir().unwrap();
+    copy(t.path());
+    let args = ["gc", "--prune=now"];
+    let n = count_writes(t.path(), &args);
+    assert!(n >= 5, "gc passed only {n} write points");
+    for at in 1..=n {
+        let t = tempfile::tempdir().unwrap();
+        copy(t.path());
+        let (stopped, err) = run_until(t.path(), &args, &at.to_string());
+        assert!(stopped, "gc at {at} of {n} ran to its end: {err}");
+        let what = format!("gc --prune=now killed at write {at} of {n}");
+        nothing_committed_is_lost(t.path(), &snaps, &what);
+        ox(t.path(), &args);
+        assert_eq!(removed(&ox(t.path(), &args)), 0, "{what}: a rerun left something");
+        nothing_committed_is_lost(t.path(), &snaps, &format!("{what}, then rerun"));
+    }
+}
+
+#[test]
+fn server_gc_removes_what_no_ref_or_reflog_reaches() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path();
+    let srv = Server::start(root, &[]);
+    srv.create("R");
+    let client = root.join("client");
+    std::fs::create_dir_all(&client).unwrap();
+    srv.oxen(&client, &["init"]);
+    write(&client, "main.txt", "on main\n");
+    write(&client, "big.bin", noise(4, 800 * 1024));
+    srv.oxen(&client, &["add", "."]);
+    srv.oxen(&client, &["commit", "-m", "main"]);
+    srv.oxen(&client, &["remote", "add", "origin", &srv.url("R")]);
+    srv.oxen(&client, &["push", "origin", "main"]);
+    srv.oxen(&client, &["checkout", "-b", "topic"]);
+    write(&client, "topic.txt", "pushed on a branch later deleted\n");
+    srv.oxen(&client, &["add", "."]);
+    srv.oxen(&client, &["commit", "-m", "topic"]);
+    srv.oxen(&client, &["push", "origin", "topic"]);
+    let topic = hash(&client, "topic.txt");
+    let repo = srv.sync_dir.join("R");
+    assert!(stored(&repo, &topic));
+    // The branch is deleted on the server, and what a killed push left
+    // (contents received, no ref moved) lies there too.
+    run("oxen-update-ref", &repo, &["-d", "heads/topic"]);
+    write(&client, "orphan.txt", "received, never referred to\n");
+    let orphan = hash(&client, "orphan.txt");
+    run("oxen-hash-object", &repo, &["-w", client.join("orphan.txt").to_str().unwrap()]);
+    let gc = |args: &[&str]| {
+        let mut a = vec!["--sync-dir", srv.sync_dir.to_str().unwrap(), "gc"];
+        a.extend_from_slice(args);
+        run("oxen-server", root, &a)
+    };
+    let out = gc(&[]);
+    assert!(out.contains("R: gc: 0 unreachable contents removed"), "{out}");
+    // The server's reflog keeps the deleted branch's push; the orphan goes.
+    let out = gc(&["--prune=now"]);
+    assert!(out.contains("R: gc: 1 unreachable contents removed"), "{out}");
+    assert!(stored(&repo, &topic));
+    assert!(!stored(&repo, &orphan));
+    expire_reflogs(&repo);
+    let out = gc(&["--prune=now"]);
+    assert!(out.contains("R: gc: 1 unreachable contents removed"), "{out}");
+    assert!(!stored(&repo, &topic));
+    run("oxen-fsck", &repo, &[]);
+    let cl = root.join("clone");
+    srv.oxen(root, &["clone", &srv.url("R"), cl.to_str().unwrap()]);
+    srv.oxen(&client, &["checkout", "main"]);
+    let mut want = snapshot(&client);
+    want.retain(|k, _| !k.starts_with(".oxen") && k != "orphan.txt");
+    let mut got = snapshot(&cl);
+    got.retain(|k, _| !k.starts_with(".oxen"));
+    assert_eq!(got, want);
+}
+
+#[test]
+fn a_merge_head_naming_a_missing_commit_stops_gc_and_fsck_reports_it() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    ox(dir, &["init"]);
+    write(dir, "f.txt", "base\n");
+    ox(dir, &["add", "."]);
+    ox(dir, &["commit", "-m", "base"]);
+    ox(dir, &["checkout", "-b", "theirs"]);
+    write(dir, "f.txt", "theirs\n");
+    ox(dir, &["commit", "-a", "-m", "theirs"]);
+    let theirs = rev(dir);
+    ox(dir, &["checkout", "main"]);
+    write(dir, "f.txt", "ours\n");
+    ox(dir, &["commit", "-a", "-m", "ours"]);
+    assert!(!std_bin("oxen", dir).args(["merge", "theirs"]).status().unwrap().success());
+    ox(dir, &["fsck"]);
+    ox(dir, &["branch", "-D", "theirs"]);
+    expire_reflogs(dir);
+    // The commit MERGE_HEAD alone names is lost (a damaged store).
+    {
+        let db = oxen_store::Db::open(&oxen_store::Layout::at(dir)).unwrap();
+        let mut txn = db.begin_write().unwrap();
+        let id = oxen_hash::ContentId::from_hex(&theirs).unwrap();
+        assert!(txn.delete(oxen_store::Table::Commits, id.as_bytes()).unwrap());
+        txn.commit().unwrap();
+    }
+    let e = ox_err(dir, &["gc", "--prune=now"]);
+    assert!(e.contains(&format!("commit {theirs} cannot be read")) && e.contains("nothing was removed"), "{e}");
+    let o = std_bin("oxen", dir).arg("fsck").output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{out}");
+    assert!(out.contains(&format!("missing commit {theirs} (referenced by MERGE_HEAD)")), "{out}");
 }

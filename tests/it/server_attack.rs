@@ -447,10 +447,29 @@ fn a_restarted_server_sweeps_temp_files_of_the_push_it_was_killed_in() {
     drop(big);
     common::ox(&a, &["add", "-A"]);
     common::ox(&a, &["commit", "-m", "big"]);
-    let url = format!("http://{addr}/R");
-    let mut push = common::std_bin("oxen", &a);
-    push.env("OXEN_HOME", &home).args(["push", &url, "main"]);
-    let mut push = push.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    // A push of contents stored whole (as from the pack plumbing): the
+    // server streams the blob into a temp file. (A chunked push stores
+    // chunks as they arrive and uses no temp file.)
+    let pack_file = d.path().join("whole.pack");
+    let pack = common::std_bin("oxen-upload-pack", &a)
+        .args(["--want", "main", "."])
+        .stdout(std::fs::File::create(&pack_file).unwrap())
+        .status()
+        .unwrap();
+    assert!(pack.success());
+    let sender = {
+        let (addr, token, pack_file) = (addr.clone(), token.clone(), pack_file.clone());
+        std::thread::spawn(move || {
+            let mut f = std::fs::File::open(&pack_file).unwrap();
+            let len = f.metadata().unwrap().len();
+            let mut s = TcpStream::connect(&addr).unwrap();
+            let head = format!(
+                "POST /api/repos/R/receive-pack HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAuthorization: Bearer {token}\r\nContent-Length: {len}\r\n\r\n"
+            );
+            // The server is killed mid-body: write errors are expected.
+            let _ = s.write_all(head.as_bytes()).and_then(|_| std::io::copy(&mut f, &mut s));
+        })
+    };
     let tmp_dir = sync_dir.join("R/.oxen/tmp");
     let caught = wait_until(Duration::from_secs(60), || {
         tmp_files(&tmp_dir).iter().any(|p| std::fs::metadata(p).map(|m| m.len() > 1 << 20).unwrap_or(false))
@@ -459,8 +478,7 @@ fn a_restarted_server_sweeps_temp_files_of_the_push_it_was_killed_in() {
     // kill -9: the server gets no chance to clean up.
     child.kill().unwrap();
     child.wait().unwrap();
-    let _ = push.kill();
-    let _ = push.wait();
+    let _ = sender.join();
     let orphans = tmp_files(&tmp_dir);
     assert!(!orphans.is_empty(), "no temp file left behind to sweep");
     // A temp file someone is still writing must survive the sweep.

@@ -56,6 +56,11 @@ fn path() -> impl Strategy<Value = String> {
             "/api/repos/R/missing",
             "/api/repos/R/receive-pack",
             "/api/repos/R/upload-pack",
+            "/api/repos/R/chunks/missing",
+            "/api/repos/R/chunks/lists",
+            "/api/repos/R/enumerate",
+            "/api/repos/R/upload-items",
+            "/api/repos/R/chunks",
             "/api/repos/Nope/refs",
             "/api/repos/../R/refs",
             "/api/repos/R/refs/extra",
@@ -106,11 +111,12 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
         any::<i64>().prop_map(Value::from),
         "[ -~]{0,40}".prop_map(Value::String),
         "[0-9a-f]{32}".prop_map(Value::String),
-        select(vec!["R", "heads/main", "tags/v1", "commit", "tree", "blob", "../x", ""])
+        select(vec!["R", "heads/main", "tags/v1", "commit", "tree", "blob", "chunk", "chunk-list", "../x", ""])
             .prop_map(|s| Value::String(s.into())),
     ];
     leaf.prop_recursive(3, 24, 4, |inner| {
-        let key = select(vec!["name", "objects", "updates", "force", "wants", "haves", "old", "new", "x"]);
+        let key =
+            select(vec!["name", "objects", "updates", "force", "wants", "haves", "old", "new", "ids", "items", "x"]);
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::Array),
             proptest::collection::vec((key, inner), 0..4).prop_map(|kv| {
@@ -197,9 +203,37 @@ fn random_and_mutated_requests_get_4xx_or_2xx_and_the_server_keeps_serving() {
     let mut srv = Server::start(d.path(), &["--body-timeout", "5", "--max-body", "10000000"]);
     let a = d.path().join("a");
     std::fs::create_dir_all(&a).unwrap();
-    init_with(&srv, &a, &[("x/y.txt", b"hello\n"), ("big.bin", &vec![9u8; 70_000]), ("t.csv", b"id\n1\n")]);
+    // huge.bin is over the chunking threshold: stored and sent as chunks.
+    let huge: Vec<u8> = (0..700_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    init_with(
+        &srv,
+        &a,
+        &[("x/y.txt", b"hello\n"), ("big.bin", &vec![9u8; 70_000]), ("t.csv", b"id\n1\n"), ("huge.bin", &huge)],
+    );
     srv.create("R");
     srv.oxen(&a, &["push", &srv.url("R"), "main"]);
+    let huge_id = oxen_hash::ContentId::of(&huge).to_hex();
+    let (code, lists) = srv.http(
+        "POST",
+        "/api/repos/R/chunks/lists",
+        Some(&srv.token),
+        format!(r#"{{"ids": ["{huge_id}"]}}"#).as_bytes(),
+    );
+    assert_eq!(code, 200, "{lists}");
+    let lists: oxen_pack::wire::ChunkListsMsg = serde_json::from_str(&lists).unwrap();
+    let (_, list) = lists.parsed().unwrap().pop().expect("huge.bin is stored chunked");
+    let chunk = list.chunks()[0].id.to_hex();
+    // A version-2 pack: one new chunk and the list of a file made of it.
+    let piece = b"a chunk of its own".to_vec();
+    let piece_id = *oxen_hash::ContentId::of(&piece).as_bytes();
+    let one = oxen_store::ChunkList::new(vec![oxen_store::ChunkRef {
+        id: oxen_hash::ContentId::of(&piece),
+        len: piece.len() as u32,
+    }]);
+    let mut pack2 = make_pack(&[(4, piece_id, piece.clone()), (5, piece_id, one.unwrap().encode())], false);
+    pack2[4..8].copy_from_slice(&2u32.to_le_bytes());
+    let sum = oxen_hash::ContentId::of(&pack2);
+    pack2.extend_from_slice(sum.as_bytes());
     let head = common::run("oxen-rev-parse", &a, &["main"]);
     let pack = common::bin("oxen-upload-pack", &a).args(["--want", "main", "."]).output().unwrap().stdout;
     let ls = common::run("oxen-ls-tree", &a, &["-r", &head]);
@@ -219,6 +253,16 @@ fn random_and_mutated_requests_get_4xx_or_2xx_and_the_server_keeps_serving() {
                     .into_bytes(),
             ),
             ("POST", r("/api/repos/R/receive-pack"), pack.clone()),
+            ("POST", r("/api/repos/R/receive-pack"), pack2),
+            ("POST", r("/api/repos/R/chunks/missing"), format!(r#"{{"ids": ["{chunk}", "{some_id}"]}}"#).into_bytes()),
+            ("POST", r("/api/repos/R/chunks/lists"), format!(r#"{{"ids": ["{huge_id}", "{some_id}"]}}"#).into_bytes()),
+            ("POST", r("/api/repos/R/enumerate"), format!(r#"{{"wants": ["{head}"], "haves": []}}"#).into_bytes()),
+            (
+                "POST",
+                r("/api/repos/R/upload-items"),
+                format!(r#"{{"items": [["chunk", "{chunk}"], ["chunk-list", "{huge_id}"], ["commit", "{head}"]]}}"#)
+                    .into_bytes(),
+            ),
             ("POST", r("/api/repos/R/receive-pack"), pack),
             (
                 "POST",
@@ -280,7 +324,7 @@ fn random_and_mutated_requests_get_4xx_or_2xx_and_the_server_keeps_serving() {
     assert!(!log.contains("panicked"), "{log}");
     assert!(!log.contains(&token), "the request log shows the token");
     // The fuzzer reached the handlers, not only the front door.
-    for route in ["receive-pack", "upload-pack", "missing", "/refs"] {
+    for route in ["receive-pack", "upload-pack", "missing", "/refs", "chunks/missing", "upload-items"] {
         assert!(log.lines().any(|l| l.contains(route) && l.contains("status=400")), "no 400 from {route}");
     }
 }

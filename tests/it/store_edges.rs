@@ -1,4 +1,4 @@
-//! The store's edges: temp files of a killed writer (a fetch) are swept by
+//! The store's edges: temp files of a killed writer (a pack receive) are swept by
 //! the next command, a missing `.oxen/tmp` is made again, a full disk is named as
 //! such with its path, and a garbage config is reported before any output.
 
@@ -54,13 +54,30 @@ fn a_killed_fetch_leaves_temp_files_the_next_command_sweeps() {
         }
         ox(&remote, &["add", "."]);
         ox(&remote, &["commit", "-m", &format!("attempt {attempt}")]);
-        let mut child =
-            std_bin("oxen", r).args(["fetch", "origin"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        // Contents stored whole on the wire (the pack plumbing, as over
+        // ssh) stream through .oxen/tmp; a chunked fetch stores chunks as
+        // they arrive and uses no temp file.
+        let mut upload = std_bin("oxen-upload-pack", &remote)
+            .args(["--want", "main", "."])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let pack = upload.stdout.take().unwrap();
+        let mut child = std_bin("oxen-receive-pack", d.path())
+            .arg("local")
+            .stdin(pack)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         let seen = crate::procs::wait_until(Duration::from_secs(30), || {
             !tmp_entries(r).is_empty() || child.try_wait().unwrap().is_some()
         });
         let _ = child.kill();
         let _ = child.wait();
+        let _ = upload.kill();
+        let _ = upload.wait();
         caught = tmp_entries(r);
         if seen && !caught.is_empty() {
             break;

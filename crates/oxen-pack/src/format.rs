@@ -2,34 +2,58 @@
 //!
 //! ```text
 //! header   "OXPK"  version:u32le  count:u64le
-//! frame    kind:u8 (1 commit, 2 tree, 3 blob)  id:[16]  len:u64le  bytes[len]
+//! frame    kind:u8  id:[16]  len:u64le  bytes[len]
 //! ...      (count frames)
 //! end      kind:u8 = 0
 //! trailer  xxh3-128 of every byte above, 16 bytes
 //! ```
 //!
+//! Frame kinds: 1 commit, 2 tree, 3 blob (whole file contents), and from
+//! version 2 on, 4 chunk (the raw bytes of one chunk of a chunked file, id
+//! = xxh3-128 of those bytes) and 5 chunk list (id = the file's id, bytes =
+//! its [`ChunkList`] in the store's canonical encoding). A sender writes
+//! version 1 when a pack holds no chunk frames (what every older receiver
+//! reads) and version 2 otherwise; a receiver reads both, and refuses
+//! chunk frames in a version-1 pack.
+//!
 //! A sender orders frames so that every object comes after everything it
 //! refers to that the receiver lacks: blobs and subtrees before their tree,
-//! a commit's tree and parents before the commit. The receiver relies on
+//! a commit's tree and parents before the commit, the chunks a chunk list
+//! names (those the receiver lacks) before the list. The receiver relies on
 //! that: it checks each tree's children and each commit's tree and parents
-//! are present before storing it, so "an object is stored" always implies
-//! "its whole closure is stored", and a ref can be moved to any stored
-//! commit without a further walk. An interrupted pack therefore leaves only
-//! complete closures behind, and a retry sends only the rest.
+//! are present before storing it, and records a chunk list only once every
+//! chunk is stored and the chunks reassemble to the file's id, so "an
+//! object is stored" always implies "its whole closure is stored", and a
+//! ref can be moved to any stored commit without a further walk. Chunks
+//! are kept as they arrive (verified, and made durable every few MB and
+//! when the stream breaks), so an interrupted pack leaves only complete
+//! closures plus verified loose chunks behind, and a retry sends only the
+//! rest: for a large file, only the chunks not received yet.
 
 use std::collections::HashMap;
 use std::io::{self, Read};
 
 use oxen_hash::{ContentId, Hasher};
 use oxen_object::{Commit, EntryKind, Tree};
-use oxen_store::{ObjectKind, ObjectSink, ObjectSource, Progress, StoreError};
+use oxen_store::{ChunkList, ObjectKind, ObjectSink, ObjectSource, Progress, StoreError};
 
 use crate::{PackError, Result};
 
 /// First bytes of every pack.
 pub const MAGIC: &[u8; 4] = b"OXPK";
-/// Format version.
+/// Format version of packs without chunk frames.
 pub const VERSION: u32 = 1;
+/// Format version of packs that may hold chunk and chunk-list frames.
+pub const VERSION_CHUNKS: u32 = 2;
+/// Frame kind of a chunk.
+pub const FRAME_CHUNK: u8 = 4;
+/// Frame kind of a chunk list.
+pub const FRAME_CHUNK_LIST: u8 = 5;
+/// Largest chunk accepted: the longest a chunk list may name (16 MiB).
+pub const MAX_CHUNK_BYTES: u64 = 16 << 20;
+/// Received chunks are made durable and recorded after this many bytes,
+/// so a broken connection (or a killed server) loses at most this much.
+const CHUNK_FLUSH_BYTES: u64 = 8 << 20;
 /// Largest commit or tree node accepted: these are buffered whole, so a cap
 /// keeps a malicious frame from exhausting memory. Real nodes are far
 /// smaller (a bucket holds about a thousand entries).
@@ -68,6 +92,53 @@ pub fn kind_from_code(c: u8) -> Option<ObjectKind> {
     }
 }
 
+/// One frame of a pack: an object, or (version 2) a chunk or a chunk list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Item {
+    /// A commit, tree or whole blob.
+    Object(ObjectKind, ContentId),
+    /// One chunk's bytes, by chunk id.
+    Chunk(ContentId),
+    /// The chunk list of a chunked file, by file id.
+    ChunkList(ContentId),
+}
+
+impl Item {
+    /// The frame's kind byte.
+    pub fn code(&self) -> u8 {
+        match self {
+            Item::Object(k, _) => kind_code(*k),
+            Item::Chunk(_) => FRAME_CHUNK,
+            Item::ChunkList(_) => FRAME_CHUNK_LIST,
+        }
+    }
+
+    /// The id the frame carries.
+    pub fn id(&self) -> ContentId {
+        match self {
+            Item::Object(_, id) | Item::Chunk(id) | Item::ChunkList(id) => *id,
+        }
+    }
+
+    /// `commit`/`tree`/`blob`/`chunk`/`chunk-list`: the name on the wire.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Item::Object(k, _) => k.name(),
+            Item::Chunk(_) => "chunk",
+            Item::ChunkList(_) => "chunk-list",
+        }
+    }
+
+    /// From a wire name and id.
+    pub fn from_name(name: &str, id: ContentId) -> Option<Item> {
+        match name {
+            "chunk" => Some(Item::Chunk(id)),
+            "chunk-list" => Some(Item::ChunkList(id)),
+            k => ObjectKind::from_name(k).map(|k| Item::Object(k, id)),
+        }
+    }
+}
+
 enum State {
     Header,
     Objects,
@@ -80,7 +151,7 @@ enum State {
 /// memory use does not depend on the pack's size.
 pub struct PackSource<'r> {
     src: &'r dyn ObjectSource,
-    objects: Vec<(ObjectKind, ContentId)>,
+    objects: Vec<Item>,
     next: usize,
     state: State,
     buf: Vec<u8>,
@@ -95,6 +166,12 @@ pub struct PackSource<'r> {
 impl<'r> PackSource<'r> {
     /// A pack of `objects` (in the order given: dependencies first) read from `src`.
     pub fn new(src: &'r dyn ObjectSource, objects: Vec<(ObjectKind, ContentId)>) -> PackSource<'r> {
+        PackSource::from_items(src, objects.into_iter().map(|(k, id)| Item::Object(k, id)).collect())
+    }
+
+    /// A pack of `items` (dependencies first), chunk frames included:
+    /// version 2 when there are any, else version 1.
+    pub fn from_items(src: &'r dyn ObjectSource, objects: Vec<Item>) -> PackSource<'r> {
         PackSource {
             src,
             objects,
@@ -134,7 +211,9 @@ impl<'r> PackSource<'r> {
         match self.state {
             State::Header => {
                 self.buf.extend_from_slice(MAGIC);
-                self.buf.extend_from_slice(&VERSION.to_le_bytes());
+                let chunked = self.objects.iter().any(|i| !matches!(i, Item::Object(..)));
+                let version = if chunked { VERSION_CHUNKS } else { VERSION };
+                self.buf.extend_from_slice(&version.to_le_bytes());
                 self.buf.extend_from_slice(&(self.objects.len() as u64).to_le_bytes());
                 self.state = State::Objects;
             }
@@ -147,17 +226,27 @@ impl<'r> PackSource<'r> {
                     self.state = State::Trailer;
                     return Ok(());
                 }
-                let (kind, id) = self.objects[self.next];
+                let item = self.objects[self.next];
                 self.next += 1;
-                self.buf.push(kind_code(kind));
+                let id = item.id();
+                self.buf.push(item.code());
                 self.buf.extend_from_slice(id.as_bytes());
-                match kind {
-                    ObjectKind::Commit | ObjectKind::Tree => {
+                match item {
+                    Item::Object(kind @ (ObjectKind::Commit | ObjectKind::Tree), _) => {
                         let bytes = self.src.read_node(kind, &id).map_err(to_io)?;
                         self.buf.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
                         self.buf.extend_from_slice(&bytes);
                     }
-                    ObjectKind::Blob => {
+                    Item::ChunkList(_) => {
+                        let list = self.src.chunk_list(&id).map_err(to_io)?.ok_or_else(|| {
+                            io::Error::other(format!("{id} is not stored chunked: no chunk list to send"))
+                        })?;
+                        let bytes = list.encode();
+                        self.buf.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+                        self.buf.extend_from_slice(&bytes);
+                    }
+                    // A chunk is read like any contents: by id, verified.
+                    Item::Object(ObjectKind::Blob, _) | Item::Chunk(_) => {
                         let f = self.src.open_blob(&id).map_err(to_io)?;
                         let len = f.len();
                         self.buf.extend_from_slice(&len.to_le_bytes());
@@ -239,6 +328,9 @@ pub struct ReceiveStats {
     pub stored: u64,
     /// Bytes of pack read.
     pub bytes: u64,
+    /// Chunk frames in the pack (counted in `objects` too).
+    #[serde(default)]
+    pub chunks: u64,
 }
 
 /// Feeds every byte read through a hasher (for the trailer check) and counts them.
@@ -450,13 +542,14 @@ fn receive_inner<R: Read>(
         return Err(PackError::BadPack("not an oxen pack (bad magic)".into()));
     }
     let version = u32::from_le_bytes(header[4..8].try_into().expect("4 bytes"));
-    if version != VERSION {
+    if version != VERSION && version != VERSION_CHUNKS {
         return Err(PackError::BadPack(format!("unsupported pack version {version}")));
     }
     let count = u64::from_le_bytes(header[8..16].try_into().expect("8 bytes"));
     progress.start(count);
     let mut bytes_read: u64 = 16;
     let mut small_since_flush = 0usize;
+    let mut chunk_bytes_since_flush = 0u64;
     loop {
         let mut kind = [0u8; 1];
         read_exact_or(tee, &mut kind, "frame kind")?;
@@ -464,8 +557,15 @@ fn receive_inner<R: Read>(
         if kind[0] == 0 {
             break;
         }
-        let kind =
-            kind_from_code(kind[0]).ok_or_else(|| PackError::BadPack(format!("unknown frame kind {}", kind[0])))?;
+        let code = kind[0];
+        let chunk_frame = code == FRAME_CHUNK || code == FRAME_CHUNK_LIST;
+        if chunk_frame && version < VERSION_CHUNKS {
+            return Err(PackError::BadPack(format!("frame kind {code} in a version {version} pack")));
+        }
+        let kind = kind_from_code(code);
+        if kind.is_none() && !chunk_frame {
+            return Err(PackError::BadPack(format!("unknown frame kind {code}")));
+        }
         if stats.objects >= count {
             return Err(PackError::BadPack(format!("more frames than the {count} announced")));
         }
@@ -474,6 +574,46 @@ fn receive_inner<R: Read>(
         bytes_read += 24;
         let id = ContentId::from_slice(&head[..16]).expect("16 bytes");
         let len = u64::from_le_bytes(head[16..24].try_into().expect("8 bytes"));
+        if code == FRAME_CHUNK {
+            if len == 0 || len > MAX_CHUNK_BYTES {
+                return Err(PackError::BadPack(format!("chunk {id} is {len} bytes (1 to {MAX_CHUNK_BYTES} allowed)")));
+            }
+            let mut bytes = vec![0u8; len as usize];
+            read_exact_or(tee, &mut bytes, "chunk")?;
+            let actual = ContentId::of(&bytes);
+            if actual != id {
+                return Err(PackError::Corrupt { expected: id, actual });
+            }
+            if !sink.has_object(ObjectKind::Blob, &id)? {
+                sink.write_chunk(&bytes)?;
+                stats.stored += 1;
+                chunk_bytes_since_flush += len;
+                if chunk_bytes_since_flush >= CHUNK_FLUSH_BYTES {
+                    pending.flush(sink)?;
+                    chunk_bytes_since_flush = 0;
+                }
+            }
+            stats.chunks += 1;
+        } else if code == FRAME_CHUNK_LIST {
+            if len > MAX_NODE_BYTES {
+                return Err(PackError::BadPack(format!(
+                    "chunk list {id} is {len} bytes, over the {MAX_NODE_BYTES} limit"
+                )));
+            }
+            let mut bytes = vec![0u8; len as usize];
+            read_exact_or(tee, &mut bytes, "chunk list")?;
+            let list = ChunkList::decode(&bytes).map_err(|e| PackError::BadObject(id, format!("chunk list: {e}")))?;
+            if !sink.has_object(ObjectKind::Blob, &id)? {
+                sink.write_chunk_list(&id, &list).map_err(|e| chunk_list_error(id, e))?;
+                stats.stored += 1;
+            }
+        }
+        let Some(kind) = kind else {
+            bytes_read += len;
+            stats.objects += 1;
+            progress.update(stats.objects, bytes_read);
+            continue;
+        };
         match kind {
             ObjectKind::Blob => {
                 let mut body = Exact { inner: tee, remaining: len };
@@ -553,6 +693,18 @@ fn receive_inner<R: Read>(
     }
     stats.bytes = bytes_read + 16;
     Ok(())
+}
+
+/// Why a received chunk list was refused, as the peer's fault where it is.
+fn chunk_list_error(id: ContentId, e: StoreError) -> PackError {
+    match e {
+        StoreError::Corrupt(expected, actual) => PackError::Corrupt { expected, actual },
+        StoreError::CorruptContent { content, .. } => match content.problem {
+            oxen_store::Mismatch::MissingChunk { chunk } => PackError::MissingDependency(id, "chunk", chunk),
+            problem => PackError::BadObject(id, format!("chunk list does not match its chunks: {problem}")),
+        },
+        e => e.into(),
+    }
 }
 
 fn map_eof(e: io::Error) -> PackError {

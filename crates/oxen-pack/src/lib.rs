@@ -13,18 +13,21 @@
 //!   from the tips to send down to what the peer already has, and diffing
 //!   each new commit's tree against its parent's so unchanged subtrees are
 //!   skipped by id.
+//! - [`chunks`]: chunk-level sync, which chunks of a chunked file to send
+//!   (only those the receiver lacks) before its chunk list.
 //! - [`refs`]: the ref-update step (compare-and-swap, fast-forward check).
 //!
 //! Objects are read from an [`oxen_store::ObjectSource`] and received into
 //! an [`oxen_store::ObjectSink`] (the repository implements both), so this
 //! crate does not depend on `oxen-repo`.
 
+pub mod chunks;
 pub mod format;
 pub mod negotiate;
 pub mod refs;
 pub mod wire;
 
-pub use format::{receive_pack, PackSource, ReceiveStats};
+pub use format::{receive_pack, Item, PackSource, ReceiveStats};
 pub use negotiate::{enumerate, missing, ObjRef};
 pub use refs::{apply_ref_updates, is_ancestor, RefUpdateReq, RefUpdateResult};
 

@@ -97,3 +97,102 @@ pub fn valid_repo_name(name: &str) -> bool {
         && !name.contains("..")
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
 }
+
+/// Most ids one chunk-level request may carry (the client batches): keeps
+/// one request's work and response bounded whatever the JSON limit.
+pub const MAX_IDS_PER_REQUEST: usize = 100_000;
+
+/// `POST .../chunks/missing` request and response (chunk ids as hex), and
+/// `POST .../chunks/lists` request (file ids).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdsMsg {
+    /// Ids.
+    pub ids: Vec<String>,
+}
+
+impl IdsMsg {
+    /// Encode ids.
+    pub fn from_ids(ids: &[ContentId]) -> IdsMsg {
+        IdsMsg { ids: ids.iter().map(|i| i.to_hex()).collect() }
+    }
+
+    /// Decode, refusing malformed ids and more than [`MAX_IDS_PER_REQUEST`].
+    pub fn parsed(&self) -> Result<Vec<ContentId>> {
+        if self.ids.len() > MAX_IDS_PER_REQUEST {
+            return Err(PackError::BadRequest(format!(
+                "{} ids in one request, over the limit of {MAX_IDS_PER_REQUEST}",
+                self.ids.len()
+            )));
+        }
+        parse_ids(&self.ids)
+    }
+}
+
+/// `POST .../chunks/lists` response: for each asked-for file stored
+/// chunked, its id and its chunk list (the canonical encoding, as hex).
+/// Files stored whole are left out.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkListsMsg {
+    /// `(file id, encoded chunk list)`, both hex.
+    pub lists: Vec<(String, String)>,
+}
+
+impl ChunkListsMsg {
+    /// Encode.
+    pub fn from_lists(lists: &[(ContentId, oxen_store::ChunkList)]) -> ChunkListsMsg {
+        ChunkListsMsg { lists: lists.iter().map(|(id, l)| (id.to_hex(), to_hex(&l.encode()))).collect() }
+    }
+
+    /// Decode, refusing malformed ids and lists.
+    pub fn parsed(&self) -> Result<Vec<(ContentId, oxen_store::ChunkList)>> {
+        self.lists
+            .iter()
+            .map(|(id, l)| {
+                let id = ContentId::from_hex(id).map_err(|e| PackError::BadRequest(e.to_string()))?;
+                let bytes =
+                    from_hex(l).ok_or_else(|| PackError::BadRequest(format!("chunk list of {id} is not hex")))?;
+                let list = oxen_store::ChunkList::decode(&bytes)
+                    .map_err(|e| PackError::BadObject(id, format!("chunk list: {e}")))?;
+                Ok((id, list))
+            })
+            .collect()
+    }
+}
+
+/// `POST .../upload-items`: exactly these frames, in this order (objects,
+/// chunks, chunk lists), as `[kind, hex id]` with kinds as in
+/// [`crate::Item::kind_name`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemsMsg {
+    /// The frames.
+    pub items: Vec<(String, String)>,
+}
+
+impl ItemsMsg {
+    /// Encode.
+    pub fn from_items(items: &[crate::Item]) -> ItemsMsg {
+        ItemsMsg { items: items.iter().map(|i| (i.kind_name().to_string(), i.id().to_hex())).collect() }
+    }
+
+    /// Decode, rejecting unknown kinds and malformed ids.
+    pub fn parsed(&self) -> Result<Vec<crate::Item>> {
+        self.items
+            .iter()
+            .map(|(k, id)| {
+                let id = ContentId::from_hex(id).map_err(|e| PackError::BadRequest(e.to_string()))?;
+                crate::Item::from_name(k, id).ok_or_else(|| PackError::BadRequest(format!("unknown item kind '{k}'")))
+            })
+            .collect()
+    }
+}
+
+fn to_hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn from_hex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
+}

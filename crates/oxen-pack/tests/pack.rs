@@ -47,6 +47,12 @@ impl ObjectSource for Store {
             k => self.db.has_object(Store::table(k), id),
         }
     }
+    fn chunk_list(&self, id: &ContentId) -> oxen_store::Result<Option<oxen_store::ChunkList>> {
+        self.versions.chunk_list(id)
+    }
+    fn missing_contents(&self, ids: &[ContentId]) -> oxen_store::Result<Vec<ContentId>> {
+        self.versions.missing(ids)
+    }
 }
 
 impl ObjectSink for Store {
@@ -62,6 +68,12 @@ impl ObjectSink for Store {
     }
     fn write_verified_blob(&self, reader: &mut dyn Read, expected: &ContentId) -> oxen_store::Result<u64> {
         self.versions.write_verified(reader, expected, Path::new("pack"))
+    }
+    fn write_chunk(&self, bytes: &[u8]) -> oxen_store::Result<ContentId> {
+        self.versions.write_chunk(bytes)
+    }
+    fn write_chunk_list(&self, id: &ContentId, list: &oxen_store::ChunkList) -> oxen_store::Result<()> {
+        self.versions.write_chunk_list(id, list)
     }
     fn flush(&self) -> oxen_store::Result<()> {
         self.versions.flush()
@@ -211,4 +223,83 @@ fn depth_counts_the_stored_trees_a_pack_builds_on() {
     assert_eq!(objs.len(), 2, "one tree and its commit travel");
     let e = receive_pack(&b, PackSource::new(&a, objs), &NoProgress).unwrap_err();
     assert!(matches!(e, PackError::TooDeep(..)), "{e}");
+}
+
+/// `n` bytes that chunk into many chunks and do not repeat.
+fn varied(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+#[test]
+fn chunked_blobs_travel_as_the_chunks_the_receiver_lacks() {
+    let d = tempfile::tempdir().unwrap();
+    let a = Store::new(&d.path().join("a"));
+    let b = Store::new(&d.path().join("b"));
+    let v1 = varied(3 << 20, 7);
+    let c1 = commit(&a, &[("big", &v1)], vec![]);
+    let plan_for = |objs: &[oxen_pack::ObjRef]| {
+        let mut lists = std::collections::HashMap::new();
+        for (k, id) in objs {
+            if *k == ObjectKind::Blob {
+                if let Some(l) = a.chunk_list(id).unwrap() {
+                    lists.insert(*id, l);
+                }
+            }
+        }
+        let ids = oxen_pack::chunks::chunk_ids(lists.values());
+        let lacking = b.missing_contents(&ids).unwrap().into_iter().collect();
+        oxen_pack::chunks::plan(objs, &lists, &lacking)
+    };
+    let objs = enumerate(&a, &[c1], &[]).unwrap();
+    let (items, counts) = plan_for(&objs);
+    assert!(counts.sent > 10 && counts.reused == 0, "{counts:?}");
+    let first = receive_pack(&b, PackSource::from_items(&a, items), &NoProgress).unwrap();
+    assert!(first.bytes > 3 << 20);
+    // One byte changed in the middle: a chunk or two travel, the rest is reused.
+    let mut v2 = v1.clone();
+    v2[3 << 19] ^= 0xff;
+    let c2 = commit(&a, &[("big", &v2)], vec![c1]);
+    let (items, counts) = plan_for(&enumerate(&a, &[c2], &[c1]).unwrap());
+    assert!(counts.sent <= 2 && counts.reused > 10, "{counts:?}");
+    let second = receive_pack(&b, PackSource::from_items(&a, items), &NoProgress).unwrap();
+    assert!(second.bytes < 600 << 10, "{second:?}");
+    let mut got = Vec::new();
+    b.open_blob(&ContentId::of(&v2)).unwrap().read_to_end(&mut got).unwrap();
+    assert!(got == v2);
+}
+
+#[test]
+fn a_chunk_list_that_does_not_reassemble_to_its_id_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let a = Store::new(&d.path().join("a"));
+    let b = Store::new(&d.path().join("b"));
+    let v = varied(2 << 20, 9);
+    commit(&a, &[("big", &v)], vec![]);
+    let id = ContentId::of(&v);
+    let list = a.chunk_list(&id).unwrap().unwrap();
+    // Every chunk, but the list under another file's id.
+    let mut items: Vec<_> = list.chunks().iter().map(|c| oxen_pack::Item::Chunk(c.id)).collect();
+    items.push(oxen_pack::Item::ChunkList(id));
+    let mut pack = Vec::new();
+    PackSource::from_items(&a, items).read_to_end(&mut pack).unwrap();
+    let other = ContentId::of(b"another file");
+    let at = pack.len() - 16 - 1 - (list.encode().len() + 8 + 16);
+    assert_eq!(pack[at - 1], 5, "the list frame's kind byte");
+    pack[at..at + 16].copy_from_slice(other.as_bytes());
+    let n = pack.len();
+    let sum = ContentId::of(&pack[..n - 16]);
+    pack[n - 16..].copy_from_slice(sum.as_bytes());
+    let e = receive_pack(&b, &pack[..], &NoProgress).unwrap_err();
+    assert!(matches!(e, PackError::Corrupt { expected, .. } if expected == other), "{e}");
+    assert!(!b.has_object(ObjectKind::Blob, &other).unwrap());
+    // The verified chunks were kept: a retry needs only the list.
+    assert!(b.missing_contents(&oxen_pack::chunks::chunk_ids([&list])).unwrap().is_empty());
 }

@@ -4,16 +4,19 @@ use std::io::{self, Read};
 use std::time::Duration;
 
 use oxen_hash::ContentId;
-use oxen_pack::wire::{ObjectsMsg, RefsMsg, UpdateRefsMsg, UpdatedMsg, WantsMsg};
-use oxen_pack::{ObjRef, PackSource, ReceiveStats, RefUpdateReq, RefUpdateResult};
+use oxen_pack::wire::{ChunkListsMsg, IdsMsg, ItemsMsg, ObjectsMsg, RefsMsg, UpdateRefsMsg, UpdatedMsg, WantsMsg};
+use oxen_pack::{Item, ObjRef, PackSource, ReceiveStats, RefUpdateReq, RefUpdateResult};
 use oxen_repo::Repo;
-use oxen_store::Progress;
+use oxen_store::{ChunkList, Progress};
 
 use crate::{RemoteError, Result};
 
 /// Ids per `missing` request: keeps each JSON body small (about 50 bytes
 /// an id) however many objects a push has.
 const MISSING_BATCH: usize = 10_000;
+
+/// Frames asked for per `upload-items` request (about 60 bytes each as JSON).
+const ITEMS_BATCH: usize = 100_000;
 
 /// How long to wait for a connection, or for the server to take or send
 /// the next bytes, unless `OXEN_HTTP_TIMEOUT` (seconds) says otherwise.
@@ -190,13 +193,78 @@ impl HttpRemote {
             wants: wants.iter().map(|i| i.to_hex()).collect(),
             haves: haves.iter().map(|i| i.to_hex()).collect(),
         };
-        let resp = self.req("POST", &url).send_json(msg).map_err(|e| self.fail(&url, e))?;
+        let resp = self.req("POST", &url).send_json(msg);
+        self.receive(local, &url, resp, progress)
+    }
+
+    /// `POST .../enumerate`: the objects the server would send for `wants`
+    /// to a client that has `haves`, in dependency order.
+    pub fn enumerate(&self, wants: &[ContentId], haves: &[ContentId]) -> Result<Vec<ObjRef>> {
+        let url = self.url("/enumerate");
+        let msg = WantsMsg {
+            wants: wants.iter().map(|i| i.to_hex()).collect(),
+            haves: haves.iter().map(|i| i.to_hex()).collect(),
+        };
+        let objs: ObjectsMsg = self.json(&url, self.req("POST", &url).send_json(msg))?;
+        Ok(objs.to_refs()?)
+    }
+
+    /// `POST .../chunks/missing`, in batches.
+    pub fn missing_chunks(&self, ids: &[ContentId]) -> Result<Vec<ContentId>> {
+        let url = self.url("/chunks/missing");
+        let mut out = Vec::new();
+        for batch in ids.chunks(MISSING_BATCH) {
+            let msg: IdsMsg = self.json(&url, self.req("POST", &url).send_json(IdsMsg::from_ids(batch)))?;
+            out.extend(msg.parsed()?);
+        }
+        Ok(out)
+    }
+
+    /// `POST .../chunks/lists`, in batches: the chunk lists of those of
+    /// `ids` the server stores chunked.
+    pub fn chunk_lists(&self, ids: &[ContentId]) -> Result<Vec<(ContentId, ChunkList)>> {
+        let url = self.url("/chunks/lists");
+        let mut out = Vec::new();
+        for batch in ids.chunks(MISSING_BATCH) {
+            let msg: ChunkListsMsg = self.json(&url, self.req("POST", &url).send_json(IdsMsg::from_ids(batch)))?;
+            out.extend(msg.parsed()?);
+        }
+        Ok(out)
+    }
+
+    /// `POST .../upload-items`, receiving the pack of exactly `items` into
+    /// `local`: one pack per batch of [`ITEMS_BATCH`], in order, so each
+    /// request stays far below the server's JSON limit however many
+    /// objects a clone needs, and every pack's dependencies are stored
+    /// (by the packs before it) when it arrives.
+    pub fn fetch_items(&self, local: &Repo, items: &[Item], progress: &dyn Progress) -> Result<ReceiveStats> {
+        let url = self.url("/upload-items");
+        let mut total = ReceiveStats::default();
+        for batch in items.chunks(ITEMS_BATCH) {
+            let resp = self.req("POST", &url).send_json(ItemsMsg::from_items(batch));
+            let s = self.receive(local, &url, resp, progress)?;
+            total.objects += s.objects;
+            total.stored += s.stored;
+            total.bytes += s.bytes;
+            total.chunks += s.chunks;
+        }
+        Ok(total)
+    }
+
+    fn receive(
+        &self,
+        local: &Repo,
+        url: &str,
+        resp: std::result::Result<ureq::Response, ureq::Error>,
+        progress: &dyn Progress,
+    ) -> Result<ReceiveStats> {
+        let resp = resp.map_err(|e| self.fail(url, e))?;
         if (300..400).contains(&resp.status()) {
-            return Err(redirected(&url, &resp));
+            return Err(redirected(url, &resp));
         }
         let body: Box<dyn Read + Send + Sync> = resp.into_reader();
         match oxen_pack::receive_pack(local, body, progress) {
-            Err(oxen_pack::PackError::Io(e)) if is_io_timeout(&e) => Err(self.timed_out(&url)),
+            Err(oxen_pack::PackError::Io(e)) if is_io_timeout(&e) => Err(self.timed_out(url)),
             r => Ok(r?),
         }
     }

@@ -17,10 +17,10 @@ use std::path::PathBuf;
 
 use oxen_hash::ContentId;
 use oxen_pack::wire::RefsMsg;
-use oxen_pack::{ObjRef, PackSource, ReceiveStats, RefUpdateReq, RefUpdateResult};
+use oxen_pack::{Item, ObjRef, PackSource, ReceiveStats, RefUpdateReq, RefUpdateResult};
 use oxen_refs::{BranchName, RefName};
 use oxen_repo::Repo;
-use oxen_store::{NoProgress, Progress};
+use oxen_store::{ChunkList, NoProgress, ObjectSource, Progress};
 
 /// Errors talking to a remote.
 #[derive(Debug, thiserror::Error)]
@@ -139,6 +139,61 @@ impl Remote {
         match self {
             Remote::Http(h) => h.send_pack(src),
             Remote::Local(r) => Ok(oxen_pack::receive_pack(&**r, src, &NoProgress)?),
+        }
+    }
+
+    /// Stream exactly `items` (objects, chunks, chunk lists, dependencies
+    /// first) from `local` to the remote.
+    pub fn send_items(&self, local: &Repo, items: Vec<Item>, progress: &dyn Progress) -> Result<ReceiveStats> {
+        let src = PackSource::from_items(local, items).with_progress(progress);
+        match self {
+            Remote::Http(h) => h.send_pack(src),
+            Remote::Local(r) => Ok(oxen_pack::receive_pack(&**r, src, &NoProgress)?),
+        }
+    }
+
+    /// Which of the chunks `ids` the remote lacks.
+    pub fn missing_chunks(&self, ids: &[ContentId]) -> Result<Vec<ContentId>> {
+        match self {
+            Remote::Http(h) => h.missing_chunks(ids),
+            Remote::Local(r) => Ok(r.missing_contents(ids)?),
+        }
+    }
+
+    /// The chunk lists of those of the file contents `ids` the remote
+    /// stores chunked.
+    pub fn chunk_lists(&self, ids: &[ContentId]) -> Result<Vec<(ContentId, ChunkList)>> {
+        match self {
+            Remote::Http(h) => h.chunk_lists(ids),
+            Remote::Local(r) => {
+                let mut out = Vec::new();
+                for id in ids {
+                    if let Some(l) = r.chunk_list(id)? {
+                        out.push((*id, l));
+                    }
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    /// The objects the remote would send for `wants` to a repository that
+    /// has `haves`, in dependency order.
+    pub fn enumerate(&self, wants: &[ContentId], haves: &[ContentId]) -> Result<Vec<ObjRef>> {
+        match self {
+            Remote::Http(h) => h.enumerate(wants, haves),
+            Remote::Local(r) => Ok(oxen_pack::enumerate(&**r, wants, haves)?),
+        }
+    }
+
+    /// Receive into `local` a pack of exactly `items` from the remote.
+    pub fn fetch_items(&self, local: &Repo, items: Vec<Item>, progress: &dyn Progress) -> Result<ReceiveStats> {
+        match self {
+            Remote::Http(h) => h.fetch_items(local, &items, progress),
+            Remote::Local(r) => {
+                let src = PackSource::from_items(&**r, items);
+                Ok(oxen_pack::receive_pack(local, src, progress)?)
+            }
         }
     }
 

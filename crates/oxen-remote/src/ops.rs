@@ -1,12 +1,14 @@
 //! push, fetch and clone.
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use oxen_hash::ContentId;
-use oxen_pack::{PackError, RefUpdateReq};
+use oxen_pack::chunks::{chunk_ids, plan, ChunkCounts};
+use oxen_pack::{Item, ObjRef, PackError, RefUpdateReq};
 use oxen_refs::{BranchName, Expect, RefName, RefUpdate};
 use oxen_repo::Repo;
-use oxen_store::{Config, NoProgress, Progress};
+use oxen_store::{Config, NoProgress, ObjectKind, ObjectSource, Progress};
 
 use crate::{Remote, RemoteError, Result};
 
@@ -41,10 +43,14 @@ pub enum PushOutcome {
 pub struct PushReport {
     /// Per-ref results.
     pub changes: Vec<RefChange>,
-    /// Objects sent.
+    /// Objects sent (commits, trees, whole blobs, chunk lists).
     pub objects: u64,
     /// Pack bytes sent.
     pub bytes: u64,
+    /// Chunks sent.
+    pub chunks: u64,
+    /// Chunks of the files sent that the remote already had.
+    pub reused: u64,
 }
 
 /// What a fetch did.
@@ -53,10 +59,14 @@ pub struct FetchReport {
     /// Remote-tracking refs changed (`remotes/<remote>/<branch>`), or the
     /// remote's refs when fetching from a URL without a remote name.
     pub changes: Vec<RefChange>,
-    /// Objects received.
+    /// Objects received (commits, trees, whole blobs, chunk lists).
     pub objects: u64,
     /// Pack bytes received.
     pub bytes: u64,
+    /// Chunks received.
+    pub chunks: u64,
+    /// Chunks of the files received that this repository already had.
+    pub reused: u64,
 }
 
 /// What a clone did.
@@ -68,10 +78,14 @@ pub struct CloneReport {
     pub branch: Option<BranchName>,
     /// Its commit.
     pub commit: Option<ContentId>,
-    /// Objects received.
+    /// Objects received (commits, trees, whole blobs, chunk lists).
     pub objects: u64,
     /// Pack bytes received.
     pub bytes: u64,
+    /// Chunks received.
+    pub chunks: u64,
+    /// Chunks of the files received that this repository already had.
+    pub reused: u64,
 }
 
 /// Turn a remote name or URL into `(remote name if it is one, url)`.
@@ -156,9 +170,12 @@ pub fn push(
         let candidates = oxen_pack::enumerate(repo, &tips, &haves)?;
         let missing = remote.missing(&candidates)?;
         if !missing.is_empty() {
-            let stats = remote.send_pack(repo, missing, progress)?;
-            report.objects = stats.objects;
+            let (items, counts) = plan_push(repo, remote, &missing)?;
+            let stats = remote.send_items(repo, items, progress)?;
+            report.objects = stats.objects.saturating_sub(counts.sent);
             report.bytes = stats.bytes;
+            report.chunks = counts.sent;
+            report.reused = counts.reused;
         }
         remote.update_refs(updates, force)?;
     }
@@ -190,9 +207,14 @@ pub fn fetch(repo: &Repo, remote: &Remote, remote_name: Option<&str>, progress: 
     let mut report = FetchReport::default();
     if !wants.is_empty() {
         let haves: Vec<ContentId> = repo.refs().all()?.into_iter().map(|(_, id)| id).collect();
-        let stats = remote.fetch_pack(repo, &wants, &haves, progress)?;
-        report.objects = stats.objects;
+        let objects = remote.enumerate(&wants, &haves)?;
+        let lacking = oxen_pack::missing(repo, &objects)?;
+        let (items, counts) = plan_fetch(repo, remote, &lacking)?;
+        let stats = remote.fetch_items(repo, items, progress)?;
+        report.objects = stats.objects.saturating_sub(counts.sent);
         report.bytes = stats.bytes;
+        report.chunks = counts.sent;
+        report.reused = counts.reused;
     }
     let mut updates = Vec::new();
     for (b, id) in &heads {
@@ -317,5 +339,35 @@ fn clone_into(
         commit,
         objects: fetched.objects,
         bytes: fetched.bytes,
+        chunks: fetched.chunks,
+        reused: fetched.reused,
     })
+}
+
+/// The frames that give the remote `missing`: blobs stored chunked here
+/// travel as the chunks the remote lacks plus their chunk lists.
+fn plan_push(repo: &Repo, remote: &Remote, missing: &[ObjRef]) -> Result<(Vec<Item>, ChunkCounts)> {
+    let mut lists = HashMap::new();
+    for (kind, id) in missing {
+        if *kind == ObjectKind::Blob {
+            if let Some(l) = ObjectSource::chunk_list(repo, id)? {
+                lists.insert(*id, l);
+            }
+        }
+    }
+    let ids = chunk_ids(lists.values());
+    let lacking: HashSet<ContentId> =
+        if ids.is_empty() { HashSet::new() } else { remote.missing_chunks(&ids)?.into_iter().collect() };
+    Ok(plan(missing, &lists, &lacking))
+}
+
+/// The frames to ask the remote for to get `lacking`: blobs the remote
+/// stores chunked come as the chunks not stored here plus their lists.
+fn plan_fetch(repo: &Repo, remote: &Remote, lacking: &[ObjRef]) -> Result<(Vec<Item>, ChunkCounts)> {
+    let blobs: Vec<ContentId> = lacking.iter().filter(|(k, _)| *k == ObjectKind::Blob).map(|(_, id)| *id).collect();
+    let lists: HashMap<ContentId, oxen_store::ChunkList> =
+        if blobs.is_empty() { HashMap::new() } else { remote.chunk_lists(&blobs)?.into_iter().collect() };
+    let ids = chunk_ids(lists.values());
+    let have_not: HashSet<ContentId> = repo.missing_contents(&ids)?.into_iter().collect();
+    Ok(plan(lacking, &lists, &have_not))
 }

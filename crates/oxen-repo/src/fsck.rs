@@ -1,6 +1,7 @@
 //! Integrity check: validate HEAD, every ref name and reflog entry, re-hash
-//! every object reachable from refs, reflogs, HEAD and the index, and report
-//! what is missing, corrupt or malformed.
+//! every object reachable from refs, reflogs, HEAD, the index, a merge in
+//! progress and an interrupted checkout (the roots gc keeps, see
+//! [`crate::reach`]), and report what is missing, corrupt or malformed.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -97,6 +98,22 @@ pub fn fsck(repo: &Repo) -> Result<FsckReport> {
         from.entry(id).or_insert(format!("reflog {name}"));
         tips.push(id);
     }
+    // A merge in progress and an interrupted checkout are roots for gc
+    // too: what they name must be there.
+    let mut extra_trees = Vec::new();
+    let mut extra_blobs = Vec::new();
+    if let Ok(Some(st)) = repo.merge_state() {
+        from.entry(st.theirs).or_insert_with(|| "MERGE_HEAD".into());
+        tips.push(st.theirs);
+    }
+    if let Ok(Some(t)) = repo.pending_transition() {
+        extra_trees.push((t.target, "CHECKOUT".to_string()));
+        if let crate::HeadMove::Advance { new, .. } = &t.head {
+            from.entry(*new).or_insert_with(|| "CHECKOUT".into());
+            tips.push(*new);
+        }
+        extra_blobs.extend(t.overlay.iter().map(|o| (o.contents, format!("CHECKOUT overlay {}", o.path))));
+    }
     // A damaged HEAD or config is reported, and the objects checked anyway.
     match repo.head_commit() {
         Ok(Some(h)) => {
@@ -112,7 +129,7 @@ pub fn fsck(repo: &Repo) -> Result<FsckReport> {
     if let Err(RepoError::Store(StoreError::Config { path, msg })) = repo.config() {
         report.problems.push(FsckProblem::Damaged { file: path, detail: msg });
     }
-    let mut trees: VecDeque<(ContentId, String)> = VecDeque::new();
+    let mut trees: VecDeque<(ContentId, String)> = extra_trees.into_iter().collect();
     // A commit that cannot be read is a problem to report, not a reason to
     // stop: the walk just does not go past it.
     let mut failure = None;
@@ -186,6 +203,11 @@ pub fn fsck(repo: &Repo) -> Result<FsckReport> {
                 Err(e) => report.problems.push(FsckProblem::Corrupt { kind: "tree", id, detail: e.to_string() }),
             },
             Err(e) => report.problems.push(store_problem("tree", id, from, e)?),
+        }
+    }
+    for (id, from) in extra_blobs {
+        if seen_blobs.insert(id) {
+            blobs.push((id, from));
         }
     }
     for (path, e) in repo.index()?.entries {

@@ -9,6 +9,7 @@ mod fsck;
 mod graph;
 mod merge;
 mod objects;
+pub mod reach;
 mod revision;
 mod status;
 pub mod text_merge;

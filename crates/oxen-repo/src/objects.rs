@@ -36,6 +36,14 @@ impl ObjectSource for Repo {
             None => Ok(self.versions.has(id)),
         }
     }
+
+    fn chunk_list(&self, id: &ContentId) -> Result<Option<oxen_store::ChunkList>> {
+        self.versions.chunk_list(id)
+    }
+
+    fn missing_contents(&self, ids: &[ContentId]) -> Result<Vec<ContentId>> {
+        self.versions.missing(ids)
+    }
 }
 
 impl ObjectSink for Repo {
@@ -55,6 +63,14 @@ impl ObjectSink for Repo {
 
     fn write_verified_blob(&self, reader: &mut dyn Read, expected: &ContentId) -> Result<u64> {
         self.versions.write_verified(reader, expected, Path::new("pack"))
+    }
+
+    fn write_chunk(&self, bytes: &[u8]) -> Result<ContentId> {
+        self.versions.write_chunk(bytes)
+    }
+
+    fn write_chunk_list(&self, id: &ContentId, list: &oxen_store::ChunkList) -> Result<()> {
+        self.versions.write_chunk_list(id, list)
     }
 
     fn flush(&self) -> Result<()> {

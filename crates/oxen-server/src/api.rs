@@ -6,10 +6,10 @@ use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use oxen_pack::wire::{ObjectsMsg, UpdateRefsMsg, UpdatedMsg, WantsMsg};
-use oxen_pack::PackSource;
+use oxen_pack::wire::{ChunkListsMsg, IdsMsg, ItemsMsg, ObjectsMsg, UpdateRefsMsg, UpdatedMsg, WantsMsg};
+use oxen_pack::{Item, PackSource};
 use oxen_repo::Repo;
-use oxen_store::NoProgress;
+use oxen_store::{NoProgress, ObjectKind, ObjectSource};
 use serde_json::{json, Value};
 
 use crate::error::Fail;
@@ -122,25 +122,87 @@ impl Api {
             Route::UploadPack(name) => {
                 let repo = self.open(name)?;
                 let msg: WantsMsg = read_json(body)?;
-                let bad = |e| Fail::pack(e, None);
-                let wants = oxen_pack::wire::parse_ids(&msg.wants).map_err(bad)?;
-                let haves = oxen_pack::wire::parse_ids(&msg.haves).map_err(bad)?;
-                for w in &wants {
-                    let has =
-                        repo.db.has_object(oxen_store::Table::Commits, w).map_err(|e| Fail::internal(&e, None))?;
-                    if !has {
-                        return Err(Fail::new(404, format!("commit {w} not found")));
-                    }
-                }
-                let objects = oxen_pack::enumerate(&*repo, &wants, &haves).map_err(bad)?;
+                let objects = enumerate_wants(&repo, &msg)?;
                 let produce: Producer = Box::new(move |out: &mut dyn Write| {
                     let mut src = PackSource::new(&*repo, objects);
                     io::copy(&mut src, out).map(|_| ())
                 });
                 Ok(Reply::Stream { content_type: "application/x-oxen-pack", produce })
             }
+            Route::Enumerate(name) => {
+                let repo = self.open(name)?;
+                let msg: WantsMsg = read_json(body)?;
+                let objects = enumerate_wants(&repo, &msg)?;
+                Ok(Reply::Json(200, to_json(&ObjectsMsg::from_refs(&objects))))
+            }
+            Route::ChunksMissing(name) => {
+                let repo = self.open(name)?;
+                let msg: IdsMsg = read_json(body)?;
+                let ids = msg.parsed().map_err(|e| Fail::pack(e, None))?;
+                let missing = repo.missing_contents(&ids).map_err(|e| Fail::internal(&e, None))?;
+                Ok(Reply::Json(200, to_json(&IdsMsg::from_ids(&missing))))
+            }
+            Route::ChunkLists(name) => {
+                let repo = self.open(name)?;
+                let msg: IdsMsg = read_json(body)?;
+                let ids = msg.parsed().map_err(|e| Fail::pack(e, None))?;
+                let mut lists = Vec::new();
+                for id in ids {
+                    match repo.chunk_list(&id) {
+                        Ok(Some(l)) => lists.push((id, l)),
+                        Ok(None) => {}
+                        Err(oxen_store::StoreError::MissingObject(id)) => {
+                            return Err(Fail::new(404, format!("contents {id} not found")))
+                        }
+                        Err(e) => return Err(Fail::internal(&e, None)),
+                    }
+                }
+                Ok(Reply::Json(200, to_json(&ChunkListsMsg::from_lists(&lists))))
+            }
+            Route::UploadItems(name) => {
+                let repo = self.open(name)?;
+                let msg: ItemsMsg = read_json(body)?;
+                let items = msg.parsed().map_err(|e| Fail::pack(e, None))?;
+                // Everything asked for must be here before the stream
+                // starts: a 404 now is clearer than a pack cut short.
+                for item in &items {
+                    let ok = match item {
+                        Item::Object(k, id) => repo.has_object(*k, id),
+                        Item::Chunk(id) => repo.has_object(ObjectKind::Blob, id),
+                        Item::ChunkList(id) => match repo.chunk_list(id) {
+                            Ok(l) => Ok(l.is_some()),
+                            Err(oxen_store::StoreError::MissingObject(_)) => Ok(false),
+                            Err(e) => Err(e),
+                        },
+                    }
+                    .map_err(|e| Fail::internal(&e, None))?;
+                    if !ok {
+                        return Err(Fail::new(404, format!("{} {} not found", item.kind_name(), item.id())));
+                    }
+                }
+                let produce: Producer = Box::new(move |out: &mut dyn Write| {
+                    let mut src = PackSource::from_items(&*repo, items);
+                    io::copy(&mut src, out).map(|_| ())
+                });
+                Ok(Reply::Stream { content_type: "application/x-oxen-pack", produce })
+            }
         }
     }
+}
+
+/// The objects a fetch of `msg.wants` needs given `msg.haves` (404 for a
+/// want that is not here).
+fn enumerate_wants(repo: &Repo, msg: &WantsMsg) -> Result<Vec<oxen_pack::ObjRef>, Fail> {
+    let bad = |e| Fail::pack(e, None);
+    let wants = oxen_pack::wire::parse_ids(&msg.wants).map_err(bad)?;
+    let haves = oxen_pack::wire::parse_ids(&msg.haves).map_err(bad)?;
+    for w in &wants {
+        let has = repo.db.has_object(oxen_store::Table::Commits, w).map_err(|e| Fail::internal(&e, None))?;
+        if !has {
+            return Err(Fail::new(404, format!("commit {w} not found")));
+        }
+    }
+    oxen_pack::enumerate(repo, &wants, &haves).map_err(bad)
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> Value {

@@ -24,6 +24,14 @@ pub enum Route {
     UpdateRefs(String),
     /// `POST /api/repos/X/upload-pack`
     UploadPack(String),
+    /// `POST /api/repos/X/chunks/missing`: which of these chunks the server lacks.
+    ChunksMissing(String),
+    /// `POST /api/repos/X/chunks/lists`: the chunk lists of these files.
+    ChunkLists(String),
+    /// `POST /api/repos/X/enumerate`: the objects an upload-pack would send.
+    Enumerate(String),
+    /// `POST /api/repos/X/upload-items`: a pack of exactly these frames.
+    UploadItems(String),
 }
 
 /// How a route reads its request body.
@@ -47,6 +55,10 @@ impl Route {
             Route::Missing(_) => "/api/repos/{repo}/missing",
             Route::ReceivePack(_) => "/api/repos/{repo}/receive-pack",
             Route::UploadPack(_) => "/api/repos/{repo}/upload-pack",
+            Route::ChunksMissing(_) => "/api/repos/{repo}/chunks/missing",
+            Route::ChunkLists(_) => "/api/repos/{repo}/chunks/lists",
+            Route::Enumerate(_) => "/api/repos/{repo}/enumerate",
+            Route::UploadItems(_) => "/api/repos/{repo}/upload-items",
         }
     }
 
@@ -60,7 +72,11 @@ impl Route {
             | Route::Missing(r)
             | Route::ReceivePack(r)
             | Route::UpdateRefs(r)
-            | Route::UploadPack(r) => Some(r),
+            | Route::UploadPack(r)
+            | Route::ChunksMissing(r)
+            | Route::ChunkLists(r)
+            | Route::Enumerate(r)
+            | Route::UploadItems(r) => Some(r),
         }
     }
 
@@ -68,7 +84,14 @@ impl Route {
     pub fn body_use(&self) -> BodyUse {
         match self {
             Route::ListRepos | Route::RepoInfo(_) | Route::DeleteRepo(_) | Route::GetRefs(_) => BodyUse::None,
-            Route::CreateRepo | Route::Missing(_) | Route::UpdateRefs(_) | Route::UploadPack(_) => BodyUse::Json,
+            Route::CreateRepo
+            | Route::Missing(_)
+            | Route::UpdateRefs(_)
+            | Route::UploadPack(_)
+            | Route::ChunksMissing(_)
+            | Route::ChunkLists(_)
+            | Route::Enumerate(_)
+            | Route::UploadItems(_) => BodyUse::Json,
             Route::ReceivePack(_) => BodyUse::Stream,
         }
     }
@@ -89,6 +112,10 @@ pub fn route(method: &str, path: &str) -> Result<Route, Fail> {
         ("POST", ["api", "repos", name, "receive-pack"]) => Ok(Route::ReceivePack(r(name))),
         ("POST", ["api", "repos", name, "refs"]) => Ok(Route::UpdateRefs(r(name))),
         ("POST", ["api", "repos", name, "upload-pack"]) => Ok(Route::UploadPack(r(name))),
+        ("POST", ["api", "repos", name, "chunks", "missing"]) => Ok(Route::ChunksMissing(r(name))),
+        ("POST", ["api", "repos", name, "chunks", "lists"]) => Ok(Route::ChunkLists(r(name))),
+        ("POST", ["api", "repos", name, "enumerate"]) => Ok(Route::Enumerate(r(name))),
+        ("POST", ["api", "repos", name, "upload-items"]) => Ok(Route::UploadItems(r(name))),
         (_, ["api", "repos", ..]) => Err(Fail::new(405, format!("{method} not supported here"))),
         _ => Err(Fail::new(404, "no such endpoint")),
     }
@@ -107,6 +134,11 @@ mod tests {
         assert_eq!(route("GET", "/api/repos/R/refs").unwrap(), Route::GetRefs("R".into()));
         assert_eq!(route("POST", "/api/repos/R/receive-pack").unwrap().body_use(), BodyUse::Stream);
         assert_eq!(route("PUT", "/api/repos/R/refs").unwrap_err().status, 405);
+        assert_eq!(route("POST", "/api/repos/R/chunks/missing").unwrap(), Route::ChunksMissing("R".into()));
+        assert_eq!(route("POST", "/api/repos/R/chunks/lists").unwrap(), Route::ChunkLists("R".into()));
+        assert_eq!(route("POST", "/api/repos/R/enumerate").unwrap().body_use(), BodyUse::Json);
+        assert_eq!(route("POST", "/api/repos/R/upload-items").unwrap().template(), "/api/repos/{repo}/upload-items");
+        assert_eq!(route("GET", "/api/repos/R/chunks/missing").unwrap_err().status, 405);
         assert_eq!(route("GET", "/nope").unwrap_err().status, 404);
         assert_eq!(route("GET", "/api/repos/R/refs").unwrap().template(), "/api/repos/{repo}/refs");
     }

@@ -10,7 +10,7 @@
 
 use std::path::Path;
 
-use oxen_store::{Db, GcReport, Layout, Swept};
+use oxen_store::{GcReport, Layout, Swept};
 
 /// Sweep every repository under `sync_dir` (best effort, as each sweep is).
 pub fn sweep_repos(sync_dir: &Path) -> Swept {
@@ -28,12 +28,15 @@ pub fn sweep_repos(sync_dir: &Path) -> Swept {
     all
 }
 
-/// Segment gc of every repository under `sync_dir`, by name in name order
-/// (see [`oxen_store::GcReport`]): temp files of dead writers, then segment
-/// bytes no location refers to (the small objects of a push killed before
-/// it recorded them). Safe while a server serves them: segments of live
-/// processes are left alone. A repository that fails stops the run.
-pub fn gc_repos(sync_dir: &Path, dry_run: bool) -> crate::Result<Vec<(String, GcReport)>> {
+/// gc of every repository under `sync_dir`, by name in name order (see
+/// [`oxen_repo::reach::gc`] and [`oxen_store::GcReport`]): temp files of
+/// dead writers, contents no ref or reflog entry reaches older than
+/// `prune`, then segment bytes no location refers to (the small objects of
+/// a push killed before it recorded them). Safe while a server serves
+/// them: a push stores its contents before it moves a ref, within the
+/// grace period, and segments of live processes are left alone. A
+/// repository that fails stops the run.
+pub fn gc_repos(sync_dir: &Path, prune: oxen_store::Prune, dry_run: bool) -> crate::Result<Vec<(String, GcReport)>> {
     let entries = std::fs::read_dir(sync_dir).map_err(|e| crate::ServerError::Io(sync_dir.to_path_buf(), e))?;
     let mut names: Vec<String> = entries
         .flatten()
@@ -47,8 +50,8 @@ pub fn gc_repos(sync_dir: &Path, dry_run: bool) -> crate::Result<Vec<(String, Gc
         // Swept before the store is opened (which sweeps quietly), so the
         // report counts them.
         let tmp = if dry_run { Swept::default() } else { oxen_store::sweep_tmp(&layout.tmp_dir()) };
-        let db = Db::open(&layout)?;
-        let mut report = oxen_store::gc_repo(&layout, &layout.versions(&db), dry_run)?;
+        let repo = oxen_repo::Repo::open(&layout.work)?;
+        let mut report = oxen_repo::reach::gc(&repo, prune, dry_run)?;
         report.tmp.files += tmp.files;
         report.tmp.bytes += tmp.bytes;
         out.push((name, report));

@@ -97,6 +97,7 @@ impl Db {
         check_data_file(&dir, REPO_DB)?;
         let env = open_env(&dir)?;
         let dbs = Self::tables(&env, &dir, true)?;
+        crate::format::check_and_upgrade(&env, dbs[Table::Meta as usize], &dir)?;
         Ok(Db { env: std::sync::Arc::new(env), dbs, dir, dot: layout.dot.clone() })
     }
 
@@ -111,6 +112,7 @@ impl Db {
         }
         let env = open_env(&dir)?;
         let dbs = Self::tables(&env, &dir, false)?;
+        crate::format::check_and_upgrade(&env, dbs[Table::Meta as usize], &dir)?;
         Ok(Db { env: std::sync::Arc::new(env), dbs, dir, dot: layout.dot.clone() })
     }
 

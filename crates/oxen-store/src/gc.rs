@@ -16,8 +16,11 @@
 //! and whatever it left over (a copy nothing names, an old segment nothing
 //! names) is reclaimed by the next run.
 //!
-//! Not done here: removing contents no ref reaches (reachability gc). Every
-//! recorded location is kept.
+//! Reachability ([`Versions::sweep_unreachable`]): given the set of live
+//! ids (marked by `oxen_repo::reach` from refs, reflogs, HEAD, the index,
+//! merge and checkout state), locations and loose files of everything else
+//! older than the grace period ([`Prune`]) are removed; compaction then
+//! reclaims the segment bytes they leave dead.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -70,6 +73,9 @@ pub struct GcReport {
     pub actions: Vec<SegmentAction>,
     /// Temp files of dead writers swept from `.oxen/tmp` (none in a dry run).
     pub tmp: Swept,
+    /// Unreachable contents removed (see [`Versions::sweep_unreachable`]);
+    /// empty when gc ran without a reachability mark.
+    pub sweep: SweepReport,
 }
 
 /// gc of one repository: temp files of writers that are gone (see
@@ -275,10 +281,211 @@ impl Read for ReadAt<'_> {
     }
 }
 
+/// How old an unreachable content must be before gc removes it: the
+/// grace period that keeps a concurrent `add` or push (contents stored,
+/// not yet committed or its ref not yet moved) from being robbed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Prune {
+    /// Remove what is unreachable and older than this.
+    OlderThan(std::time::Duration),
+    /// Remove everything unreachable, whatever its age (`--prune=now`).
+    Now,
+    /// Remove nothing for being unreachable (`--prune=never`).
+    Never,
+}
+
+impl Prune {
+    /// The default grace period: one day. Contents can be large, so they
+    /// are not kept for git's two weeks; a day covers any add or push in
+    /// flight.
+    pub const DEFAULT: Prune = Prune::OlderThan(std::time::Duration::from_secs(24 * 3600));
+
+    /// Whether a record written at `written` may be removed, at `now`.
+    fn expired(self, written: std::time::SystemTime, now: std::time::SystemTime) -> bool {
+        match self {
+            Prune::Now => true,
+            Prune::Never => false,
+            Prune::OlderThan(d) => now.duration_since(written).is_ok_and(|age| age > d),
+        }
+    }
+}
+
+/// What the unreachable sweep removed (or, in a dry run, would remove).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Segment records whose location was removed.
+    pub records: u64,
+    /// Their stored bytes (reclaimed from the segments by compaction).
+    pub record_bytes: u64,
+    /// Loose files removed.
+    pub loose: u64,
+    /// Their bytes.
+    pub loose_bytes: u64,
+    /// Unreachable records and loose files kept because they are younger
+    /// than the grace period.
+    pub young: u64,
+    /// Unreachable commits removed from their table (`--prune=now` only).
+    pub commits: u64,
+    /// Unreachable tree nodes removed from their table (`--prune=now` only).
+    pub trees: u64,
+}
+
+/// The time a segment's name (`<pid>-<nanos-hex>`) carries.
+fn segment_time(name: &str) -> Option<std::time::SystemTime> {
+    let nanos = u128::from_str_radix(name.split_once('-')?.1, 16).ok()?;
+    let nanos = u64::try_from(nanos).ok()?;
+    Some(std::time::UNIX_EPOCH + std::time::Duration::from_nanos(nanos))
+}
+
+impl Versions {
+    /// Remove the contents not in `live` (the reachable file contents and
+    /// the chunks their lists name, see `oxen_repo::reach`) whose record is
+    /// older than `prune`. A record's age is the newer of the time in its
+    /// segment's name and the segment file's mtime (records are appended
+    /// after the name is chosen, so the name alone would make a long-lived
+    /// writer's records look old); a loose file's is its mtime. The chunks
+    /// of a chunk list that is kept (reachable, or unreachable but young)
+    /// are kept whatever their age, so a young list never names a removed
+    /// chunk. Removing a record removes its location, all in one
+    /// transaction; the bytes are reclaimed by [`Versions::compact_segments`]
+    /// (run it after). Loose files are removed one by one. With `dry_run`,
+    /// nothing is written.
+    pub fn sweep_unreachable(
+        &self,
+        live: &std::collections::HashSet<ContentId>,
+        prune: Prune,
+        dry_run: bool,
+    ) -> Result<SweepReport> {
+        let mut report = SweepReport::default();
+        if prune == Prune::Never {
+            return Ok(report);
+        }
+        let now = std::time::SystemTime::now();
+        let mut dead: Vec<(ContentId, Loc)> = Vec::new();
+        if let Some(s) = &self.segments {
+            let mut times: std::collections::HashMap<String, std::time::SystemTime> = Default::default();
+            let mut age_of = |seg: &str| -> std::time::SystemTime {
+                *times.entry(seg.to_string()).or_insert_with(|| {
+                    let named = segment_time(seg).unwrap_or(std::time::UNIX_EPOCH);
+                    let modified = s.path(seg).metadata().and_then(|m| m.modified()).unwrap_or(named);
+                    named.max(modified)
+                })
+            };
+            let mut candidates = Vec::new();
+            let mut kept_lists = Vec::new();
+            {
+                let txn = s.env.begin_ro_txn()?;
+                let mut cur = txn.open_ro_cursor(s.table)?;
+                for item in lmdb::Cursor::iter_start(&mut cur) {
+                    let (k, v) = item?;
+                    let (Some(id), Some(loc)) = (ContentId::from_slice(k), Loc::decode(v)) else { continue };
+                    let is_list = loc.kind == crate::versions::Kind::ChunkList;
+                    if live.contains(&id) {
+                        continue;
+                    }
+                    if prune.expired(age_of(&loc.segment), now) {
+                        candidates.push((id, loc));
+                    } else {
+                        report.young += 1;
+                        if is_list {
+                            kept_lists.push(id);
+                        }
+                    }
+                }
+            }
+            // Chunks a kept young list names stay too.
+            let mut keep: std::collections::HashSet<ContentId> = Default::default();
+            for id in kept_lists {
+                if let Some(list) = self.chunk_list(&id)? {
+                    keep.extend(list.chunks().iter().map(|c| c.id));
+                }
+            }
+            for (id, loc) in candidates {
+                if keep.contains(&id) {
+                    report.young += 1;
+                    continue;
+                }
+                report.records += 1;
+                report.record_bytes += RECORD_HEADER + loc.len;
+                dead.push((id, loc));
+            }
+            if !dry_run && !dead.is_empty() {
+                faults::write_point();
+                let db_err = |e| StoreError::db(&s.db_dir, e);
+                let mut txn = s.env.begin_rw_txn().map_err(db_err)?;
+                for (id, _) in &dead {
+                    match txn.del(s.table, id.as_bytes(), None) {
+                        Ok(()) | Err(lmdb::Error::NotFound) => {}
+                        Err(e) => return Err(db_err(e)),
+                    }
+                }
+                txn.commit().map_err(db_err)?;
+            }
+        }
+        self.sweep_loose(live, prune, now, dry_run, &mut report)?;
+        Ok(report)
+    }
+
+    /// The loose-file half of [`Versions::sweep_unreachable`].
+    fn sweep_loose(
+        &self,
+        live: &std::collections::HashSet<ContentId>,
+        prune: Prune,
+        now: std::time::SystemTime,
+        dry_run: bool,
+        report: &mut SweepReport,
+    ) -> Result<()> {
+        let rd = match std::fs::read_dir(&self.dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(StoreError::io(&self.dir, e)),
+        };
+        for shard in rd {
+            let shard = shard.map_err(|e| StoreError::io(&self.dir, e))?;
+            let sname = shard.file_name().to_string_lossy().into_owned();
+            if sname.len() != 2 || !shard.path().is_dir() {
+                continue;
+            }
+            for f in std::fs::read_dir(shard.path()).map_err(|e| StoreError::io(shard.path(), e))? {
+                let f = f.map_err(|e| StoreError::io(shard.path(), e))?;
+                let Ok(id) = ContentId::from_hex(&format!("{sname}{}", f.file_name().to_string_lossy())) else {
+                    continue;
+                };
+                if live.contains(&id) {
+                    continue;
+                }
+                let p = f.path();
+                let meta = match p.metadata() {
+                    Ok(m) => m,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(StoreError::io(&p, e)),
+                };
+                let written = meta.modified().unwrap_or(now);
+                if !prune.expired(written, now) {
+                    report.young += 1;
+                    continue;
+                }
+                if !dry_run {
+                    faults::write_point();
+                    match std::fs::remove_file(&p) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                        Err(e) => return Err(StoreError::io(&p, e)),
+                    }
+                }
+                report.loose += 1;
+                report.loose_bytes += meta.len();
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::versions::tests::store;
+    use std::collections::HashSet;
 
     /// A pid no process has: past the kernel's pid_max (at most 2^22).
     const DEAD_PID: u32 = 1 << 23;
@@ -395,5 +602,105 @@ mod tests {
         let (found, _) = s.open_located(&id, stale.clone()).unwrap();
         assert_ne!(found.segment, stale.segment);
         assert_eq!(v.read_all(&id).unwrap(), b);
+    }
+
+    /// Make every segment so far look written `secs` ago by a dead writer
+    /// (name and mtime), its locations following; new writes start a new one.
+    fn age(v: &Versions, secs: u64) {
+        let s = v.segments.as_deref().unwrap();
+        *s.writer.lock().unwrap() = None;
+        let then = std::time::SystemTime::now() - std::time::Duration::from_secs(secs);
+        let nanos = then.duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        for (i, p) in seg_files(v).into_iter().enumerate() {
+            let old = p.file_stem().unwrap().to_str().unwrap().to_string();
+            let new = format!("{DEAD_PID}-{:x}", nanos + i as u128);
+            let to = p.with_file_name(format!("{new}.seg"));
+            std::fs::rename(&p, &to).unwrap();
+            File::options().write(true).open(&to).unwrap().set_modified(then).unwrap();
+            let mut txn = s.env.begin_rw_txn().unwrap();
+            let all: Vec<(Vec<u8>, Vec<u8>)> = {
+                let mut cur = txn.open_ro_cursor(s.table).unwrap();
+                lmdb::Cursor::iter_start(&mut cur).map(|r| r.unwrap()).map(|(k, v)| (k.to_vec(), v.to_vec())).collect()
+            };
+            for (k, val) in all {
+                let mut loc = Loc::decode(&val).unwrap();
+                if loc.segment == old {
+                    loc.segment = new.clone();
+                    txn.put(s.table, &k, &loc.encode(), WriteFlags::empty()).unwrap();
+                }
+            }
+            txn.commit().unwrap();
+        }
+    }
+
+    fn noise(seed: u64, len: usize) -> Vec<u8> {
+        let mut x = seed | 1;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn unreachable_old_contents_go_and_shared_or_young_ones_stay() {
+        let (_d, _db, v) = store();
+        let live_bytes = noise(1, 900 * 1024);
+        let mut dead_bytes = live_bytes.clone();
+        dead_bytes.extend_from_slice(&noise(2, 400 * 1024));
+        let live = v.write_bytes(&live_bytes).unwrap();
+        let dead = v.write_bytes(&dead_bytes).unwrap();
+        let small_dead = v.write_bytes(b"small and dead").unwrap();
+        v.flush().unwrap();
+        let live_chunks: HashSet<ContentId> =
+            v.chunk_list(&live).unwrap().unwrap().chunks().iter().map(|c| c.id).collect();
+        let dead_list = v.chunk_list(&dead).unwrap().unwrap();
+        let dead_only: Vec<ContentId> =
+            dead_list.chunks().iter().map(|c| c.id).filter(|c| !live_chunks.contains(c)).collect();
+        assert!(!dead_only.is_empty() && dead_only.len() < dead_list.chunks().len(), "chunks are shared");
+        let mut marked = live_chunks.clone();
+        marked.insert(live);
+
+        // Just written: kept by the default grace period.
+        let r = v.sweep_unreachable(&marked, Prune::DEFAULT, false).unwrap();
+        assert_eq!((r.records, r.young), (0, 2 + dead_only.len() as u64));
+        age(&v, 2 * 24 * 3600);
+        // A young list (an add in flight) naming old dead chunks keeps them.
+        let mut young_bytes = dead_bytes.clone();
+        young_bytes.extend_from_slice(b"one more row");
+        let young = v.write_bytes(&young_bytes).unwrap();
+        v.flush().unwrap();
+        let dry = v.sweep_unreachable(&marked, Prune::DEFAULT, true).unwrap();
+        let r = v.sweep_unreachable(&marked, Prune::DEFAULT, false).unwrap();
+        assert_eq!(dry, r);
+        // The dead list, the small record and the dead chunks the young list
+        // does not share go (its last: the young file's tail differs).
+        let young_chunks: HashSet<ContentId> =
+            v.chunk_list(&young).unwrap().unwrap().chunks().iter().map(|c| c.id).collect();
+        let unshared = dead_only.iter().filter(|c| !young_chunks.contains(c)).count() as u64;
+        assert!(unshared < dead_only.len() as u64, "the young list shares old dead chunks");
+        assert_eq!(r.records, 2 + unshared, "{r:?}");
+        for c in dead_only.iter().filter(|c| young_chunks.contains(c)) {
+            assert!(v.has(c), "an old chunk a young list names was removed");
+        }
+        assert!(!v.has(&dead) && !v.has(&small_dead));
+        assert_eq!(v.read_all(&young).unwrap(), young_bytes);
+        assert_eq!(v.read_all(&live).unwrap(), live_bytes);
+        // Once the young one is old too, only what `live` names is left.
+        age(&v, 2 * 24 * 3600);
+        let r = v.sweep_unreachable(&marked, Prune::DEFAULT, false).unwrap();
+        assert!(r.records > 1 && !v.has(&young), "{r:?}");
+        for c in &dead_only {
+            assert!(!v.has(c), "a chunk only dead contents named was kept");
+        }
+        assert_eq!(v.read_all(&live).unwrap(), live_bytes);
+        assert_eq!(v.sweep_unreachable(&marked, Prune::Now, false).unwrap().records, 0);
+        // Compaction reclaims the bytes; what is live still reads.
+        assert!(v.compact_segments(false).unwrap().bytes_reclaimed > 0);
+        assert_eq!(v.read_all(&live).unwrap(), live_bytes);
+        assert_eq!(v.verify(&live).unwrap(), None);
     }
 }

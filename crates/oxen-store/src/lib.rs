@@ -13,7 +13,9 @@ mod config;
 mod db;
 mod envcheck;
 pub mod faults;
+pub mod format;
 mod gc;
+mod migrate;
 mod objects;
 pub mod progress;
 mod tmp;
@@ -22,8 +24,10 @@ mod versions;
 pub use config::{global_config_dir, server_origin, Config, CoreConfig, HostConfig, RemoteConfig, UserConfig};
 pub use db::{dump_env, Db, DumpedTable, KvStore, Table, WriteTxn};
 pub use envcheck::DbDamage;
-pub use gc::{gc_repo, GcReport, SegmentAction, COMPACT_DEAD_SHARE};
+pub use gc::{gc_repo, GcReport, Prune, SegmentAction, SweepReport, COMPACT_DEAD_SHARE};
+pub use migrate::MigrateReport;
 pub use objects::{ObjectKind, ObjectSink, ObjectSource};
+pub use oxen_chunk::{ChunkList, ChunkListError, ChunkRef};
 pub use progress::{NoProgress, Progress};
 pub use tmp::{sweep_tmp, temp_file, Swept};
 pub use versions::{Blob, CorruptContent, Mismatch, Versions, CHUNK_THRESHOLD, SMALL_MAX};
@@ -91,6 +95,16 @@ pub enum StoreError {
         path: Option<PathBuf>,
         /// Which contents, where they are stored and how they are wrong.
         content: CorruptContent,
+    },
+    /// The repository records a store format this build does not know.
+    #[error("{}: repository format {} is newer than this oxen understands (format {known}); upgrade oxen", .path.display(), match .found { Some(v) => v.to_string(), None => "(unreadable)".to_string() })]
+    NewerFormat {
+        /// The database directory.
+        path: PathBuf,
+        /// The recorded version (`None`: not a number).
+        found: Option<u32>,
+        /// The newest this build knows.
+        known: u32,
     },
     /// A config file does not parse or cannot be written.
     #[error("config {path}: {msg}")]

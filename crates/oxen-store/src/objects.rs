@@ -12,6 +12,8 @@ use std::io::Read;
 
 use oxen_hash::ContentId;
 
+use oxen_chunk::ChunkList;
+
 use crate::{Blob, Result};
 
 /// The three kinds of stored object, each with its own home: commits and
@@ -58,6 +60,12 @@ pub trait ObjectSource {
     fn open_blob(&self, id: &ContentId) -> Result<Blob>;
     /// Whether an object is stored, without reading it.
     fn has_object(&self, kind: ObjectKind, id: &ContentId) -> Result<bool>;
+    /// The chunk list of file contents stored chunked (`None` for contents
+    /// stored whole): what chunk-level sync sends instead of the bytes.
+    fn chunk_list(&self, id: &ContentId) -> Result<Option<ChunkList>>;
+    /// Which of `ids` (file contents or chunks: one id space) are not
+    /// stored, in their order, in one batch.
+    fn missing_contents(&self, ids: &[ContentId]) -> Result<Vec<ContentId>>;
 }
 
 /// Write access for receiving a pack, like gitoxide's `Write`. Receiving
@@ -73,6 +81,12 @@ pub trait ObjectSink: ObjectSource {
     /// Stream file contents that must hash to `expected`; nothing becomes
     /// visible unless they do (the error is then `StoreError::Corrupt`).
     fn write_verified_blob(&self, reader: &mut dyn Read, expected: &ContentId) -> Result<u64>;
+    /// Store one chunk received in sync (the caller verified its id).
+    /// Recorded by the next [`ObjectSink::flush`].
+    fn write_chunk(&self, bytes: &[u8]) -> Result<ContentId>;
+    /// Record `list` as the contents `id`: refused (nothing written) unless
+    /// every chunk is stored and their bytes in order hash to `id`.
+    fn write_chunk_list(&self, id: &ContentId, list: &ChunkList) -> Result<()>;
     /// Make blobs written so far durable and findable; call before writing
     /// the nodes that name them.
     fn flush(&self) -> Result<()>;

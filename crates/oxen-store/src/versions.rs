@@ -202,7 +202,14 @@ impl Segments {
     }
 
     /// Append one record; its location is recorded by the next `flush`.
-    fn append_record(&self, id: &ContentId, bytes: &[u8], raw_len: u64, codec: Codec, kind: Kind) -> Result<()> {
+    pub(crate) fn append_record(
+        &self,
+        id: &ContentId,
+        bytes: &[u8],
+        raw_len: u64,
+        codec: Codec,
+        kind: Kind,
+    ) -> Result<()> {
         let mut guard = self.writer.lock().map_err(poisoned)?;
         if guard.as_ref().is_none_or(|w| w.offset > SEGMENT_MAX) {
             std::fs::create_dir_all(&self.dir).map_err(|e| StoreError::io(&self.dir, e))?;

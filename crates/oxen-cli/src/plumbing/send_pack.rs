@@ -62,5 +62,9 @@ pub(crate) fn print_push(report: &PushReport, out: &mut dyn Write, err: &mut dyn
     if report.objects > 0 {
         writeln!(err, "sent {} objects, {}", report.objects, human_bytes(report.bytes))?;
     }
+    if report.bytes > 0 {
+        // Exact and stable: benchmarks and tests parse `sent N bytes`.
+        writeln!(err, "sent {} bytes ({} chunks, {} reused)", report.bytes, report.chunks, report.reused)?;
+    }
     Ok(())
 }

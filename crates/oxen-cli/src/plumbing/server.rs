@@ -81,15 +81,22 @@ pub enum Cmd {
         #[arg(long, default_value_t = 30, value_name = "SECS")]
         shutdown_grace: u64,
     },
-    /// Reclaim space interrupted writes left in every repository under
-    /// SYNC_DIR (a push killed mid-way leaves segment records no location
-    /// refers to, and temp files): one line per repository, as `oxen gc`
-    /// prints. Safe while the server runs: segments of live processes are
-    /// left alone. Contents no ref reaches are kept (no reachability gc).
+    /// `oxen gc` for every repository under SYNC_DIR: contents no ref or
+    /// reflog entry reaches and older than the grace period are removed,
+    /// then the space they and interrupted writes left (a push killed
+    /// mid-way leaves segment records no location refers to, and temp
+    /// files) is reclaimed: one line per repository, as `oxen gc` prints.
+    /// Safe while the server runs: a push in flight stores its contents
+    /// before it moves the ref, and they are younger than the grace period;
+    /// segments of live processes are left alone.
     Gc {
         /// Print what would be done, and change nothing.
         #[arg(long, short = 'n')]
         dry_run: bool,
+        /// Remove unreachable contents older than this: `now`, `never`, or
+        /// a duration such as `30m`, `12h`, `1d`, `2w`.
+        #[arg(long, value_name = "DURATION|now|never", default_value = "1d", value_parser = crate::porcelain::gc::parse_prune)]
+        prune: oxen_store::Prune,
     },
 }
 
@@ -124,8 +131,8 @@ pub fn run(args: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResu
             oxen_server::serve(cfg, out)?;
             Ok(())
         }
-        Cmd::Gc { dry_run } => {
-            for (name, report) in oxen_server::sweep::gc_repos(&args.sync_dir, dry_run)? {
+        Cmd::Gc { dry_run, prune } => {
+            for (name, report) in oxen_server::sweep::gc_repos(&args.sync_dir, prune, dry_run)? {
                 crate::porcelain::gc::write_report(&report, dry_run, &format!("{name}: "), out)?;
             }
             Ok(())

@@ -32,5 +32,9 @@ pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
     if r.objects > 0 {
         writeln!(err, "received {} objects, {}", r.objects, human_bytes(r.bytes))?;
     }
+    if r.bytes > 0 {
+        // Exact and stable: benchmarks and tests parse `received N bytes`.
+        writeln!(err, "received {} bytes ({} chunks, {} reused)", r.bytes, r.chunks, r.reused)?;
+    }
     Ok(())
 }

@@ -14,6 +14,7 @@ mod init;
 mod kvdb_inspect;
 mod log;
 mod merge;
+mod migrate;
 mod mv;
 mod reflog;
 mod reset;
@@ -92,6 +93,7 @@ pub enum Cmd {
     KvdbInspect(kvdb_inspect::Args),
     Fsck(fsck::Args),
     Gc(gc::Args),
+    Migrate(migrate::Args),
 }
 
 /// The clap definition of `oxen`.
@@ -138,6 +140,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult<
         Cmd::KvdbInspect(a) => kvdb_inspect::run(a, out, err),
         Cmd::Fsck(a) => fsck::run(a, out, err),
         Cmd::Gc(a) => gc::run(a, out, err),
+        Cmd::Migrate(a) => migrate::run(a, out, err),
     }?;
     Ok(Exit::Success)
 }

@@ -394,6 +394,10 @@ pub(crate) fn print_fetch(report: &FetchReport, out: &mut dyn Write, err: &mut d
     if report.objects > 0 {
         writeln!(err, "received {} objects, {}", report.objects, human_bytes(report.bytes))?;
     }
+    if report.bytes > 0 {
+        // Exact and stable: benchmarks and tests parse `received N bytes`.
+        writeln!(err, "received {} bytes ({} chunks, {} reused)", report.bytes, report.chunks, report.reused)?;
+    }
     Ok(())
 }
 
