@@ -214,6 +214,9 @@ class Cases:
                         row += [mb(sgrowth), sent_cell, self.b.fmt_secs(p2.wall)]
                         ok_all = growth <= limit and sgrowth <= limit and sent <= limit
                         verdict = "met" if ok_all else "MISSED"
+                        if self.a.ci and not ok_all:
+                            self.fail(case, "server grew by %s, the push sent %s (limit %s)"
+                                      % (mb(sgrowth), mb(sent), mb(limit)))
                     else:
                         row += ["n/a", "n/a", "n/a"]
                     if self.a.ci and growth > limit:
