@@ -30,6 +30,7 @@ mod paths;
 mod plumbing;
 mod porcelain;
 mod receive_props;
+mod reflog_expire;
 mod server_attack;
 mod server_fuzz;
 mod stat_cache;

@@ -76,6 +76,8 @@ pub struct GcReport {
     /// Unreachable contents removed (see [`Versions::sweep_unreachable`]);
     /// empty when gc ran without a reachability mark.
     pub sweep: SweepReport,
+    /// Reflog entries expired before the mark (see `oxen reflog expire`).
+    pub reflog_expired: u64,
 }
 
 /// gc of one repository: temp files of writers that are gone (see
@@ -307,6 +309,35 @@ impl Prune {
             Prune::Never => false,
             Prune::OlderThan(d) => now.duration_since(written).is_ok_and(|age| age > d),
         }
+    }
+}
+
+impl std::str::FromStr for Prune {
+    type Err = String;
+
+    /// `now`, `never`, or `<N><unit>` with unit `s`, `m`, `h`, `d` or `w`
+    /// (`12h`, `1d`, `2w`): how `--prune`, `reflog expire --expire` and
+    /// the `gc.reflogExpire*` settings are written.
+    fn from_str(s: &str) -> std::result::Result<Prune, String> {
+        match s {
+            "now" => return Ok(Prune::Now),
+            "never" => return Ok(Prune::Never),
+            _ => {}
+        }
+        let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        let (n, unit) = s.split_at(split);
+        let n: u64 = n.parse().map_err(|_| format!("'{s}' is not a duration: use now, never, or e.g. 12h, 1d, 2w"))?;
+        let secs = match unit {
+            "s" => 1,
+            "m" => 60,
+            "h" => 3600,
+            "d" => 86_400,
+            "w" => 7 * 86_400,
+            _ => return Err(format!("'{s}' has no known unit: use s, m, h, d or w (e.g. 12h, 1d, 2w)")),
+        };
+        n.checked_mul(secs)
+            .map(|t| Prune::OlderThan(std::time::Duration::from_secs(t)))
+            .ok_or_else(|| format!("'{s}' is too long"))
     }
 }
 

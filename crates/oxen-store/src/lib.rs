@@ -21,7 +21,9 @@ pub mod progress;
 mod tmp;
 mod versions;
 
-pub use config::{global_config_dir, server_origin, Config, CoreConfig, HostConfig, RemoteConfig, UserConfig};
+pub use config::{
+    global_config_dir, server_origin, Config, CoreConfig, GcConfig, HostConfig, RemoteConfig, UserConfig,
+};
 pub use db::{dump_env, Db, DumpedTable, KvStore, Table, WriteTxn};
 pub use envcheck::DbDamage;
 pub use gc::{gc_repo, GcReport, Prune, SegmentAction, SweepReport, COMPACT_DEAD_SHARE};

@@ -81,8 +81,11 @@ pub enum Cmd {
         #[arg(long, default_value_t = 30, value_name = "SECS")]
         shutdown_grace: u64,
     },
-    /// `oxen gc` for every repository under SYNC_DIR: contents no ref or
-    /// reflog entry reaches and older than the grace period are removed,
+    /// `oxen gc` for every repository under SYNC_DIR: reflog entries past
+    /// each repository's `gc.reflogExpire` (90d) and
+    /// `gc.reflogExpireUnreachable` (30d; a deleted branch's entries are
+    /// unreachable) are expired first, whatever `--prune` says; contents
+    /// no ref or reflog entry reaches and older than the grace period are removed,
     /// then the space they and interrupted writes left (a push killed
     /// mid-way leaves segment records no location refers to, and temp
     /// files) is reclaimed: one line per repository, as `oxen gc` prints.
