@@ -26,7 +26,7 @@ fn segment_bytes(repo: &Path) -> u64 {
 }
 
 /// Run `oxen <args>` stopped at write point `at`; whether it was stopped.
-fn run_until(dir: &Path, args: &[&str], at: &str) -> (bool, String) {
+pub(crate) fn run_until(dir: &Path, args: &[&str], at: &str) -> (bool, String) {
     let o = std_bin("oxen", dir).env("OXEN_TEST_ABORT_AT_WRITE", at).args(args).output().expect("run");
     let err = String::from_utf8_lossy(&o.stderr).to_string();
     if o.status.success() {
@@ -37,7 +37,7 @@ fn run_until(dir: &Path, args: &[&str], at: &str) -> (bool, String) {
     (true, err)
 }
 
-fn count_writes(dir: &Path, args: &[&str]) -> u64 {
+pub(crate) fn count_writes(dir: &Path, args: &[&str]) -> u64 {
     let (stopped, err) = run_until(dir, args, "count");
     assert!(!stopped);
     err.lines()
@@ -264,26 +264,29 @@ fn noise(seed: u64, len: usize) -> Vec<u8> {
         .collect()
 }
 
-fn hash(dir: &Path, rel: &str) -> String {
+pub(crate) fn hash(dir: &Path, rel: &str) -> String {
     run("oxen-hash-object", dir, &[rel]).trim().to_string()
 }
 
 /// Whether the contents of `id` are stored and read back whole and valid.
-fn stored(dir: &Path, id: &str) -> bool {
+pub(crate) fn stored(dir: &Path, id: &str) -> bool {
     std_bin("oxen-cat-file", dir).args(["-e", id]).status().expect("run").success()
 }
 
-/// Drop every reflog entry (git's `reflog expire --expire=now --all`), so
-/// that only refs, HEAD, the index and merge/checkout state are roots.
+/// Drop every reflog entry with `oxen reflog expire --expire=now --all`,
+/// so that only refs, HEAD, the index and merge/checkout state are roots.
 fn expire_reflogs(dir: &Path) {
-    let db = oxen_store::Db::open(&oxen_store::Layout::at(dir)).unwrap();
-    let mut txn = db.begin_write().unwrap();
-    txn.clear(oxen_store::Table::Reflog).unwrap();
-    txn.commit().unwrap();
+    let out = ox(dir, &["reflog", "expire", "--expire=now", "--all"]);
+    assert!(out.starts_with("reflog: expired "), "{out}");
+    assert!(oxen_store::Db::open(&oxen_store::Layout::at(dir))
+        .unwrap()
+        .scan(oxen_store::Table::Reflog)
+        .unwrap()
+        .is_empty());
 }
 
 /// The number a summary line gives before `unreachable contents`.
-fn removed(summary: &str) -> u64 {
+pub(crate) fn removed(summary: &str) -> u64 {
     let (head, _) = summary.split_once(" unreachable contents").expect("a gc summary");
     head.rsplit(' ').next().unwrap().parse().unwrap()
 }
@@ -501,10 +504,19 @@ fn server_gc_removes_what_no_ref_or_reflog_reaches() {
     assert!(out.contains("R: gc: 1 unreachable contents removed"), "{out}");
     assert!(stored(&repo, &topic));
     assert!(!stored(&repo, &orphan));
-    expire_reflogs(&repo);
+    // --prune=now does not shorten the reflog's limits; the repository's
+    // gc.reflogExpireUnreachable does: the deleted branch's entries go
+    // (the server's own branch entries stay), then what only they kept.
+    ox(&repo, &["config", "gc.reflogExpireUnreachable", "now"]);
+    let out = gc(&["--dry-run", "--prune=now"]);
+    assert!(out.contains("R: gc: 1 unreachable contents would be removed"), "{out}");
+    assert!(out.contains("; 2 reflog entries would expire"), "{out}");
+    assert!(stored(&repo, &topic));
     let out = gc(&["--prune=now"]);
     assert!(out.contains("R: gc: 1 unreachable contents removed"), "{out}");
+    assert!(out.contains("; 2 reflog entries expired"), "{out}");
     assert!(!stored(&repo, &topic));
+    assert!(ox(&repo, &["reflog", "main"]).lines().count() >= 1, "main's reachable entries were expired");
     run("oxen-fsck", &repo, &[]);
     let cl = root.join("clone");
     srv.oxen(root, &["clone", &srv.url("R"), cl.to_str().unwrap()]);

@@ -30,6 +30,8 @@ mod paths;
 mod plumbing;
 mod porcelain;
 mod receive_props;
+mod reflog_expire;
+mod s3_storage;
 mod server_attack;
 mod server_fuzz;
 mod stat_cache;

@@ -424,11 +424,12 @@ fn tmp_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 #[test]
-fn a_restarted_server_sweeps_temp_files_of_the_push_it_was_killed_in() {
+fn a_server_killed_mid_push_leaves_blocks_gc_reclaims_and_the_retry_works() {
     let d = tmp();
     let sync_dir = d.path().join("sync");
     let log = d.path().join("server.log");
     let (mut child, addr) = spawn_server(&sync_dir, &log, &[]);
+    let server_pid = child.id();
     let home = d.path().join("home");
     let token = add_user(&sync_dir, &format!("http://{addr}"), &home.join("user_config.toml"));
     let (code, _) = raw_http(&addr, "POST", "/api/repos", Some(&token), br#"{"name": "R"}"#, None);
@@ -447,58 +448,51 @@ fn a_restarted_server_sweeps_temp_files_of_the_push_it_was_killed_in() {
     drop(big);
     common::ox(&a, &["add", "-A"]);
     common::ox(&a, &["commit", "-m", "big"]);
-    // A push of contents stored whole (as from the pack plumbing): the
-    // server streams the blob into a temp file. (A chunked push stores
-    // chunks as they arrive and uses no temp file.)
-    let pack_file = d.path().join("whole.pack");
-    let pack = common::std_bin("oxen-upload-pack", &a)
-        .args(["--want", "main", "."])
-        .stdout(std::fs::File::create(&pack_file).unwrap())
-        .status()
-        .unwrap();
-    assert!(pack.success());
-    let sender = {
-        let (addr, token, pack_file) = (addr.clone(), token.clone(), pack_file.clone());
-        std::thread::spawn(move || {
-            let mut f = std::fs::File::open(&pack_file).unwrap();
-            let len = f.metadata().unwrap().len();
-            let mut s = TcpStream::connect(&addr).unwrap();
-            let head = format!(
-                "POST /api/repos/R/receive-pack HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAuthorization: Bearer {token}\r\nContent-Length: {len}\r\n\r\n"
-            );
-            // The server is killed mid-body: write errors are expected.
-            let _ = s.write_all(head.as_bytes()).and_then(|_| std::io::copy(&mut f, &mut s));
-        })
+    let url = format!("http://{addr}/R");
+    let mut push = common::std_bin("oxen", &a);
+    push.env("OXEN_HOME", &home).args(["push", &url, "main"]);
+    let mut push = push.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    // Received contents go into the server's blocks (named after its pid),
+    // recorded only when the push is complete.
+    let seg_dir = sync_dir.join("R/.oxen/versions/segments");
+    let blocks = || -> Vec<PathBuf> {
+        tmp_files(&seg_dir)
+            .into_iter()
+            .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(&format!("{server_pid}-")))
+            .collect()
     };
-    let tmp_dir = sync_dir.join("R/.oxen/tmp");
     let caught = wait_until(Duration::from_secs(60), || {
-        tmp_files(&tmp_dir).iter().any(|p| std::fs::metadata(p).map(|m| m.len() > 1 << 20).unwrap_or(false))
+        blocks().iter().any(|p| std::fs::metadata(p).map(|m| m.len() > 1 << 20).unwrap_or(false))
     });
     assert!(caught, "the server never started writing the blob");
     // kill -9: the server gets no chance to clean up.
     child.kill().unwrap();
     child.wait().unwrap();
-    let _ = sender.join();
-    let orphans = tmp_files(&tmp_dir);
-    assert!(!orphans.is_empty(), "no temp file left behind to sweep");
-    // A temp file someone is still writing must survive the sweep.
-    let live = oxen_store::temp_file(&tmp_dir).unwrap();
+    let _ = push.kill();
+    let _ = push.wait();
+    let orphans = blocks();
+    assert!(!orphans.is_empty(), "no block left behind");
+    // Nothing of it is recorded, and `oxen-server gc` reclaims it.
+    let gc = Command::new(assert_cmd::cargo::cargo_bin("oxen-server"))
+        .env("SYNC_DIR", &sync_dir)
+        .arg("gc")
+        .output()
+        .unwrap();
+    assert!(gc.status.success(), "{}", String::from_utf8_lossy(&gc.stderr));
+    for o in &orphans {
+        assert!(!o.exists(), "orphan {} survived gc", o.display());
+    }
     let (child, addr2) = spawn_server(&sync_dir, &log, &[]);
     let _stop = StopOnDrop(child);
-    for o in &orphans {
-        assert!(!o.exists(), "orphan {} survived the restart", o.display());
-    }
-    assert!(live.path().exists(), "a live writer's temp file was swept");
-    let text = std::fs::read_to_string(&log).unwrap();
-    assert!(text.contains("removed temp files"), "{text}");
-    drop(live);
     // The retry works against the restarted server.
     add_user(&sync_dir, &format!("http://{addr2}"), &home.join("user_config.toml"));
     let url = format!("http://{addr2}/R");
     let mut c = common::bin("oxen", &a);
     c.env("OXEN_HOME", &home).args(["push", &url, "main"]);
     common::out(c);
-    assert!(tmp_files(&tmp_dir).is_empty(), "{:?}", tmp_files(&tmp_dir));
+    let mut c = common::bin("oxen", &sync_dir.join("R"));
+    c.arg("fsck");
+    common::out(c);
 }
 
 /// A tmpfs mounted for one test, unmounted when dropped (after the server

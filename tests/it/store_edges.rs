@@ -33,8 +33,18 @@ fn a_planted_temp_file_of_a_dead_writer_is_swept() {
     assert_eq!(tmp_entries(r), vec![live]);
 }
 
+/// Block files of writer `pid` in a repository's segments directory.
+fn blocks_of(r: &Path, pid: u32) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(r.join(".oxen/versions/segments"))
+        .map(|rd| rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    v.retain(|n| n.starts_with(&format!("{pid}-")));
+    v.sort();
+    v
+}
+
 #[test]
-fn a_killed_fetch_leaves_temp_files_the_next_command_sweeps() {
+fn a_killed_fetch_leaves_blocks_gc_reclaims_and_the_retry_works() {
     let d = tempfile::tempdir().unwrap();
     let remote = d.path().join("remote");
     std::fs::create_dir_all(&remote).unwrap();
@@ -45,47 +55,37 @@ fn a_killed_fetch_leaves_temp_files_the_next_command_sweeps() {
     ox(d.path(), &["clone", remote.to_str().unwrap(), "local"]);
     let r = &d.path().join("local");
     let mut caught = Vec::new();
+    let mut pid = 0;
     for attempt in 0..10u8 {
-        // Received large contents stream through .oxen/tmp (added ones are
-        // chunked into segments and never do). New contents each attempt,
-        // so a finished fetch is no shortcut.
+        // Received contents go into blocks of the receiving process (named
+        // after its pid), recorded only when the fetch finishes. New
+        // contents each attempt, so a finished fetch is no shortcut.
         for i in 0..4u8 {
             write(&remote, &format!("big{i}.bin"), vec![attempt * 4 + i; 32 << 20]);
         }
         ox(&remote, &["add", "."]);
         ox(&remote, &["commit", "-m", &format!("attempt {attempt}")]);
-        // Contents stored whole on the wire (the pack plumbing, as over
-        // ssh) stream through .oxen/tmp; a chunked fetch stores chunks as
-        // they arrive and uses no temp file.
-        let mut upload = std_bin("oxen-upload-pack", &remote)
-            .args(["--want", "main", "."])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let pack = upload.stdout.take().unwrap();
-        let mut child = std_bin("oxen-receive-pack", d.path())
-            .arg("local")
-            .stdin(pack)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child =
+            std_bin("oxen", r).args(["fetch", "origin"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        pid = child.id();
         let seen = crate::procs::wait_until(Duration::from_secs(30), || {
-            !tmp_entries(r).is_empty() || child.try_wait().unwrap().is_some()
+            !blocks_of(r, pid).is_empty() || child.try_wait().unwrap().is_some()
         });
+        let done = child.try_wait().unwrap().is_some();
         let _ = child.kill();
         let _ = child.wait();
-        let _ = upload.kill();
-        let _ = upload.wait();
-        caught = tmp_entries(r);
-        if seen && !caught.is_empty() {
+        caught = blocks_of(r, pid);
+        if seen && !done && !caught.is_empty() {
             break;
         }
     }
-    assert!(!caught.is_empty(), "never caught the fetch with a temp file open");
-    ox(r, &["status"]);
-    assert_eq!(tmp_entries(r), Vec::<String>::new(), "the dead fetch's temp files stayed: {caught:?}");
+    assert!(!caught.is_empty(), "never caught the fetch writing a block");
+    // Nothing it wrote is visible; gc reclaims its blocks.
+    ox(r, &["fsck"]);
+    ox(r, &["gc"]);
+    assert_eq!(blocks_of(r, pid), Vec::<String>::new(), "the dead fetch's blocks stayed: {caught:?}");
+    ox(r, &["fetch", "origin"]);
+    ox(r, &["fsck"]);
 }
 
 #[test]

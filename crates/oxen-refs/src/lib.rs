@@ -9,7 +9,7 @@ mod name;
 pub mod reflog;
 
 pub use name::{BranchName, RefName, TagName};
-pub use reflog::{Ident, LogName, ReflogEntry};
+pub use reflog::{ExpirePolicy, ExpireReport, Ident, LogExpiry, LogName, LogSelection, ReflogEntry};
 
 use oxen_hash::ContentId;
 use oxen_store::{Db, Layout, StoreError, Table, WriteTxn};
@@ -44,6 +44,12 @@ pub enum RefError {
     /// A stored reflog entry that cannot be read (log, why).
     #[error("reflog of {0} is damaged: {1}")]
     BadReflog(String, String),
+    /// A commit in a ref's history cannot be read, so which reflog entries
+    /// it reaches is unknown (log, commit, why); nothing was expired.
+    #[error(
+        "reflog expire: commit {1} in the history of {0} cannot be read ({2}); nothing was expired (run `oxen fsck`)"
+    )]
+    UnreadableHistory(String, ContentId, String),
     /// The stores failed underneath.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -462,6 +468,152 @@ impl<'a> Refs<'a> {
     }
 }
 
+impl Refs<'_> {
+    /// Expire reflog entries, as git's `reflog expire` does: in each log
+    /// of `which`, an entry older than `policy.expire` goes, and so does
+    /// one older than `policy.expire_unreachable` that names (old or new)
+    /// a commit the log's ref does not reach. A deleted ref's log has no
+    /// tip, so every entry of it counts as unreachable; HEAD's entries are
+    /// reachable from HEAD or any ref (HEAD moves between branches). An
+    /// entry that does not decode is kept (fsck reports it).
+    ///
+    /// One write transaction: the tips are read, the entries judged and
+    /// removed under the writer lock every ref move takes, so no move is
+    /// judged against a stale tip, and a kill leaves every log as it was
+    /// or expired. With `dry_run`, or nothing to remove, nothing is written.
+    pub fn expire_reflogs(&self, which: &LogSelection, policy: &ExpirePolicy, dry_run: bool) -> Result<ExpireReport> {
+        use std::collections::{BTreeMap, HashSet};
+
+        let (now, _) = reflog::now();
+        let txn = self.db.begin_write()?;
+        // Each log's stored rows (key, value), in sequence order.
+        let mut logs: BTreeMap<LogName, Vec<Row>> = BTreeMap::new();
+        let mut stray: Vec<ContentId> = Vec::new();
+        match which {
+            LogSelection::All => {
+                for (k, v) in txn.scan_prefix(Table::Reflog, b"")? {
+                    let Some((name, _)) = reflog::split_key(&k) else { continue };
+                    let Ok(name) = std::str::from_utf8(name) else { continue };
+                    let log = if name == "HEAD" {
+                        LogName::Head
+                    } else {
+                        match RefName::new(name) {
+                            Ok(r) => LogName::Ref(r),
+                            // An invalid name is fsck's to report; it is
+                            // left alone, and what it names stays a root.
+                            Err(_) => {
+                                if let Ok(e) = ReflogEntry::decode(&v) {
+                                    stray.extend([e.old, e.new].into_iter().flatten());
+                                }
+                                continue;
+                            }
+                        }
+                    };
+                    logs.entry(log).or_default().push((k, v));
+                }
+            }
+            LogSelection::Only(names) => {
+                for log in names {
+                    let rows = txn.scan_prefix(Table::Reflog, &log.prefix())?;
+                    logs.entry(log.clone()).or_default().extend(rows);
+                }
+            }
+        }
+        let all_refs: Vec<ContentId> =
+            txn.scan_prefix(Table::Refs, b"")?.into_iter().filter_map(|(_, v)| ContentId::from_slice(&v)).collect();
+        let parents = |id: &ContentId| -> std::result::Result<Vec<ContentId>, (ContentId, String)> {
+            let bytes = txn.get(Table::Commits, id.as_bytes()).map_err(|e| (*id, e.to_string()))?;
+            let bytes = bytes.ok_or_else(|| (*id, "missing".to_string()))?;
+            oxen_object::Commit::decode(&bytes).map(|c| c.parents).map_err(|e| (*id, e.to_string()))
+        };
+
+        let mut report = ExpireReport { logs: Vec::new(), kept_ids: stray };
+        let mut doomed: Vec<Vec<u8>> = Vec::new();
+        for (log, rows) in logs {
+            let tips: Vec<ContentId> = match &log {
+                LogName::Ref(r) => txn
+                    .get(Table::Refs, r.as_str().as_bytes())?
+                    .and_then(|v| ContentId::from_slice(&v))
+                    .into_iter()
+                    .collect(),
+                LogName::Head => {
+                    let head = read_head(self.layout).ok();
+                    let mut t: Vec<ContentId> = match head {
+                        Some(h) => Self::commit_of(&txn, &h)?.into_iter().collect(),
+                        None => Vec::new(),
+                    };
+                    t.extend(all_refs.iter().copied());
+                    t
+                }
+            };
+            // Judge by age first; what is only old enough to go if
+            // unreachable waits for the walk.
+            let mut verdicts: Vec<(Vec<u8>, Option<ReflogEntry>, bool)> = Vec::with_capacity(rows.len());
+            let mut pending: HashSet<ContentId> = HashSet::new();
+            let mut undecided = Vec::new();
+            for (i, (k, v)) in rows.into_iter().enumerate() {
+                let entry = ReflogEntry::decode(&v).ok();
+                let expire = match &entry {
+                    None => false,
+                    Some(e) if reflog::past(policy.expire, e.time, now) => true,
+                    Some(e) if reflog::past(policy.expire_unreachable, e.time, now) => {
+                        if tips.is_empty() {
+                            true
+                        } else {
+                            pending.extend([e.old, e.new].into_iter().flatten());
+                            undecided.push(i);
+                            false
+                        }
+                    }
+                    Some(_) => false,
+                };
+                verdicts.push((k, entry, expire));
+            }
+            if !undecided.is_empty() {
+                // Walk the tips' history only as far as it takes to meet
+                // every commit in question.
+                for c in oxen_object::graph::ancestors(tips.iter().copied(), parents) {
+                    if pending.is_empty() {
+                        break;
+                    }
+                    let c = c.map_err(|(id, why)| RefError::UnreadableHistory(log.to_string(), id, why))?;
+                    pending.remove(&c);
+                }
+                for i in undecided {
+                    let (_, e, expire) = &mut verdicts[i];
+                    if let Some(e) = e {
+                        *expire = [e.old, e.new].into_iter().flatten().any(|id| pending.contains(&id));
+                    }
+                }
+            }
+            let mut done = LogExpiry { log, expired: 0, kept: 0 };
+            for (k, e, expire) in verdicts {
+                if expire {
+                    done.expired += 1;
+                    doomed.push(k);
+                } else {
+                    done.kept += 1;
+                    if let Some(e) = e {
+                        report.kept_ids.extend([e.old, e.new].into_iter().flatten());
+                    }
+                }
+            }
+            report.logs.push(done);
+        }
+        if !dry_run && !doomed.is_empty() {
+            let mut txn = txn;
+            for k in &doomed {
+                txn.delete(Table::Reflog, k)?;
+            }
+            txn.commit()?;
+        }
+        Ok(report)
+    }
+}
+
+/// A stored key and value.
+type Row = (Vec<u8>, Vec<u8>);
+
 /// A stored name for a message: lossy UTF-8, escaped, at most 64 characters.
 fn shown(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
@@ -474,6 +626,8 @@ fn shown(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use oxen_store::Prune;
+
     use super::*;
 
     fn repo() -> (tempfile::TempDir, Layout, Db) {
@@ -540,6 +694,92 @@ mod tests {
         assert_eq!(log.len(), 3);
         assert_eq!((log[1].old, log[1].new), (Some(a), Some(a)));
         assert_eq!(log[2].message, "checkout: moving from a to main");
+    }
+
+    #[test]
+    fn expiry_by_age_and_by_reachability() {
+        let (_d, layout, db) = repo();
+        let refs = Refs::new(&db, &layout).acting_as(who());
+        let commit = |parents: Vec<ContentId>, msg: &str| {
+            let c = oxen_object::Commit {
+                tree: ContentId::of(b"tree"),
+                parents,
+                author: oxen_object::Signature { name: "A".into(), email: "a@x".into(), time: 1, tz_minutes: 0 },
+                message: msg.into(),
+            };
+            db.put_object(Table::Commits, &c.encode()).unwrap()
+        };
+        let a = commit(vec![], "a");
+        let b = commit(vec![a], "b");
+        let c = commit(vec![a], "c");
+        let (main, keep, gone) = (
+            BranchName::new("main").unwrap().to_ref(),
+            BranchName::new("keep").unwrap().to_ref(),
+            BranchName::new("gone").unwrap().to_ref(),
+        );
+        refs.update(&main, Some(a), Expect::Absent, "commit (initial): a").unwrap();
+        refs.update(&main, Some(b), Expect::Is(a), "commit: b").unwrap();
+        refs.update(&keep, Some(b), Expect::Absent, "branch: keep").unwrap();
+        refs.update(&main, Some(a), Expect::Is(b), "reset: moving to a").unwrap();
+        refs.update(&gone, Some(c), Expect::Absent, "branch: gone").unwrap();
+        refs.update(&gone, None, Expect::Is(c), "branch: deleted").unwrap();
+        let count = |log: &LogName| refs.reflog(log).unwrap().len();
+        let (lmain, lgone, lkeep) = (LogName::Ref(main.clone()), LogName::Ref(gone.clone()), LogName::Ref(keep));
+        assert_eq!((count(&LogName::Head), count(&lmain), count(&lgone)), (3, 3, 2));
+
+        // Everything is recent: the defaults keep it all, and write nothing.
+        let r = refs.expire_reflogs(&LogSelection::All, &ExpirePolicy::DEFAULT, false).unwrap();
+        assert_eq!(r.expired(), 0);
+        assert_eq!(r.logs.iter().map(|l| l.kept).sum::<usize>(), 9);
+
+        let unreachable_now = ExpirePolicy { expire: Prune::Never, expire_unreachable: Prune::Now };
+        let dry = refs.expire_reflogs(&LogSelection::All, &unreachable_now, true).unwrap();
+        let by_log = |r: &ExpireReport, l: &LogName| r.logs.iter().find(|x| &x.log == l).map(|x| (x.expired, x.kept));
+        // main's tip is a: b's commit and the reset away from b name a
+        // commit main no longer reaches. HEAD's entries are reached from
+        // keep. The deleted branch's log has no tip at all.
+        assert_eq!(by_log(&dry, &lmain), Some((2, 1)));
+        assert_eq!(by_log(&dry, &LogName::Head), Some((0, 3)));
+        assert_eq!(by_log(&dry, &lgone), Some((2, 0)));
+        assert_eq!(by_log(&dry, &lkeep), Some((0, 1)));
+        assert!(!dry.kept_ids.contains(&c) && dry.kept_ids.contains(&b));
+        assert_eq!(count(&lmain), 3, "a dry run removed entries");
+        // Only the logs named.
+        let r = refs.expire_reflogs(&LogSelection::Only(vec![lgone.clone()]), &unreachable_now, false).unwrap();
+        assert_eq!(r.logs.len(), 1);
+        assert_eq!((count(&lgone), count(&lmain)), (0, 3));
+        refs.expire_reflogs(&LogSelection::All, &unreachable_now, false).unwrap();
+        let left = refs.reflog(&lmain).unwrap();
+        assert_eq!(left.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(), ["commit (initial): a"]);
+
+        // By age: an entry older than --expire goes whatever it reaches.
+        let old = ReflogEntry { time: reflog::now().0 - 100 * 86_400, ..left[0].clone() };
+        let mut txn = db.begin_write().unwrap();
+        reflog::append(&mut txn, &lmain, &old).unwrap();
+        txn.commit().unwrap();
+        let r = refs.expire_reflogs(&LogSelection::All, &ExpirePolicy::DEFAULT, false).unwrap();
+        assert_eq!(r.expired(), 1);
+        assert_eq!(count(&lmain), 1);
+        // New entries still append after what is left.
+        refs.update(&main, Some(b), Expect::Is(a), "commit: b again").unwrap();
+        assert_eq!(refs.reflog(&lmain).unwrap().last().unwrap().message, "commit: b again");
+        let all_now = ExpirePolicy { expire: Prune::Now, expire_unreachable: Prune::Now };
+        refs.expire_reflogs(&LogSelection::All, &all_now, false).unwrap();
+        assert!(db.scan(Table::Reflog).unwrap().is_empty());
+    }
+
+    #[test]
+    fn expiry_stops_on_an_unreadable_history() {
+        let (_d, layout, db) = repo();
+        let refs = Refs::new(&db, &layout).acting_as(who());
+        let main = BranchName::new("main").unwrap().to_ref();
+        // main names a commit that is not stored: what it reaches is unknown.
+        refs.update(&main, Some(ContentId::of(b"x")), Expect::Absent, "commit: x").unwrap();
+        refs.update(&main, Some(ContentId::of(b"y")), Expect::Any, "commit: y").unwrap();
+        let p = ExpirePolicy { expire: Prune::Never, expire_unreachable: Prune::Now };
+        let e = refs.expire_reflogs(&LogSelection::All, &p, false).unwrap_err();
+        assert!(e.to_string().contains("nothing was expired"), "{e}");
+        assert_eq!(refs.reflog(&LogName::Ref(main)).unwrap().len(), 2);
     }
 
     #[test]

@@ -13,14 +13,15 @@
 //! ```
 //!
 //! with 32 zeros for "none" (a ref created or deleted, an unborn HEAD).
-//! Old and new ids of every entry are roots for a future gc: a commit that
-//! any entry names stays reachable (see docs/ARCHITECTURE.md).
+//! Old and new ids of every entry are roots for gc: a commit that any entry
+//! names stays reachable until the entry expires ([`ExpirePolicy`],
+//! `Refs::expire_reflogs`; see docs/ARCHITECTURE.md).
 
 use std::fmt;
 
 use oxen_hash::ContentId;
 use oxen_object::{format_tz, parse_tz};
-use oxen_store::{Config, Layout, Table, WriteTxn};
+use oxen_store::{Config, Layout, Prune, Table, WriteTxn};
 
 use crate::{RefError, RefName, Result};
 
@@ -201,6 +202,80 @@ pub(crate) fn split_key(key: &[u8]) -> Option<(&[u8], u64)> {
     let nul = key.iter().position(|b| *b == 0)?;
     let seq: [u8; 8] = key[nul + 1..].try_into().ok()?;
     Some((&key[..nul], u64::from_be_bytes(seq)))
+}
+
+/// How long reflog entries are kept (git's `gc.reflogExpire` and
+/// `gc.reflogExpireUnreachable`), written as gc's `--prune` is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExpirePolicy {
+    /// Any entry older than this is expired (default 90 days).
+    pub expire: Prune,
+    /// An entry naming a commit its log's ref no longer reaches is expired
+    /// when older than this (default 30 days). Every entry of a deleted
+    /// ref's log counts as unreachable.
+    pub expire_unreachable: Prune,
+}
+
+impl ExpirePolicy {
+    /// git's defaults: 90 days for every entry, 30 for unreachable ones.
+    pub const DEFAULT: ExpirePolicy = ExpirePolicy {
+        expire: Prune::OlderThan(std::time::Duration::from_secs(90 * 86_400)),
+        expire_unreachable: Prune::OlderThan(std::time::Duration::from_secs(30 * 86_400)),
+    };
+}
+
+impl Default for ExpirePolicy {
+    fn default() -> ExpirePolicy {
+        ExpirePolicy::DEFAULT
+    }
+}
+
+/// Whether an entry written at `time` is past `limit` at `now` (both in
+/// Unix seconds). `now` expires everything, as in git, even an entry
+/// written this second; an entry from the future is never past a limit.
+pub(crate) fn past(limit: Prune, time: i64, now: i64) -> bool {
+    match limit {
+        Prune::Now => true,
+        Prune::Never => false,
+        Prune::OlderThan(d) => now.checked_sub(time).is_some_and(|age| age > 0 && age as u64 > d.as_secs()),
+    }
+}
+
+/// Which logs `reflog expire` works on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LogSelection {
+    /// Every log, deleted refs' included (`--all`).
+    All,
+    /// These logs only.
+    Only(Vec<LogName>),
+}
+
+/// What expiry did to one log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogExpiry {
+    /// The log.
+    pub log: LogName,
+    /// Entries removed (or, in a dry run, that would be).
+    pub expired: usize,
+    /// Entries kept.
+    pub kept: usize,
+}
+
+/// What [`crate::Refs::expire_reflogs`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExpireReport {
+    /// Each log looked at: HEAD first, then refs in name order.
+    pub logs: Vec<LogExpiry>,
+    /// The commits the kept entries of those logs name, old and new: the
+    /// reflog's roots after expiry, which a dry run of gc marks from.
+    pub kept_ids: Vec<ContentId>,
+}
+
+impl ExpireReport {
+    /// Entries expired over every log.
+    pub fn expired(&self) -> usize {
+        self.logs.iter().map(|l| l.expired).sum()
+    }
 }
 
 #[cfg(test)]

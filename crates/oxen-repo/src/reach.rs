@@ -16,6 +16,7 @@ use std::collections::HashSet;
 use oxen_hash::ContentId;
 use oxen_object::graph::ancestors;
 use oxen_object::{Commit, EntryKind, Tree};
+use oxen_refs::{ExpirePolicy, LogSelection};
 use oxen_store::{GcReport, Prune, StoreError, Table};
 
 use crate::{HeadMove, Repo, RepoError, Result};
@@ -37,11 +38,19 @@ fn unreadable(what: &str, id: &ContentId, e: impl std::fmt::Display) -> RepoErro
 
 /// Mark everything reachable from the roots (see the module docs).
 pub fn mark(repo: &Repo) -> Result<Marked> {
+    mark_with(repo, None)
+}
+
+/// [`mark`], with the reflog's roots given (`None`: as stored).
+fn mark_with(repo: &Repo, reflog_roots: Option<Vec<ContentId>>) -> Result<Marked> {
     let mut m = Marked::default();
     let mut tips: Vec<ContentId> = Vec::new();
     let mut trees: Vec<ContentId> = Vec::new();
     tips.extend(repo.refs().all()?.into_iter().map(|(_, id)| id));
-    tips.extend(repo.refs().reflog_ids()?.into_iter().map(|(_, id)| id));
+    match reflog_roots {
+        Some(ids) => tips.extend(ids),
+        None => tips.extend(repo.refs().reflog_ids()?.into_iter().map(|(_, id)| id)),
+    }
     tips.extend(repo.head_commit()?);
     if let Some(st) = repo.merge_state()? {
         tips.push(st.theirs);
@@ -142,17 +151,42 @@ fn sweep_objects(repo: &Repo, m: &Marked, dry_run: bool) -> Result<(u64, u64)> {
     Ok((commits.len() as u64, trees.len() as u64))
 }
 
-/// gc of a repository: mark, remove the unreachable contents older than
-/// `prune` (their locations, and loose files; with [`Prune::Now`] also
-/// unreachable commits and trees), then the segment gc
-/// (temp files of dead writers, compaction), which reclaims the bytes.
-pub fn gc(repo: &Repo, prune: Prune, dry_run: bool) -> Result<GcReport> {
-    let marked = mark(repo)?;
+/// How long gc keeps reflog entries: `gc.reflogExpire` and
+/// `gc.reflogExpireUnreachable` from the repository's config (over the
+/// global one), else git's 90 and 30 days. A value that does not parse is
+/// refused: gc must not guess how much history to let go.
+pub fn reflog_policy(repo: &Repo) -> Result<ExpirePolicy> {
+    let cfg = repo.config()?.gc;
+    let parse = |key: &str, v: Option<String>, default: Prune| -> Result<Prune> {
+        match v {
+            None => Ok(default),
+            Some(v) => v.trim().parse().map_err(|why| RepoError::Refused(format!("config {key}: {why}"))),
+        }
+    };
+    let d = ExpirePolicy::DEFAULT;
+    Ok(ExpirePolicy {
+        expire: parse("gc.reflogExpire", cfg.reflog_expire, d.expire)?,
+        expire_unreachable: parse("gc.reflogExpireUnreachable", cfg.reflog_expire_unreachable, d.expire_unreachable)?,
+    })
+}
+
+/// gc of a repository: expire reflog entries by `reflog` (as `oxen
+/// reflog expire --all` does), mark, remove the unreachable contents older
+/// than `prune` (their locations, and loose files; with [`Prune::Now`]
+/// also unreachable commits and trees), then the segment gc (temp files of
+/// dead writers, compaction), which reclaims the bytes. `prune` does not
+/// shorten the reflog's limits (git's `gc --prune=now` does not either):
+/// what a recent reflog entry names stays. A dry run marks from the
+/// entries expiry would keep, so it reports what a real run would do.
+pub fn gc(repo: &Repo, prune: Prune, reflog: &ExpirePolicy, dry_run: bool) -> Result<GcReport> {
+    let expired = repo.refs().expire_reflogs(&LogSelection::All, reflog, dry_run)?;
+    let marked = if dry_run { mark_with(repo, Some(expired.kept_ids.clone()))? } else { mark(repo)? };
     let mut sweep = repo.versions.sweep_unreachable(&marked.contents, prune, dry_run)?;
     if prune == Prune::Now {
         (sweep.commits, sweep.trees) = sweep_objects(repo, &marked, dry_run)?;
     }
     let mut report = oxen_store::gc_repo(&repo.layout, &repo.versions, dry_run)?;
     report.sweep = sweep;
+    report.reflog_expired = expired.expired() as u64;
     Ok(report)
 }

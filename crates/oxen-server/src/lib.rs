@@ -94,6 +94,10 @@ pub struct ServerConfig {
     pub body_timeout: Duration,
     /// Longest SIGINT/SIGTERM waits for requests in flight.
     pub shutdown_grace: Duration,
+    /// Where the repositories' blocks (file contents) live: `None` for
+    /// their local `.oxen/versions`, else an S3 bucket and prefix (each
+    /// repository under `PREFIX/<repo>/blocks/`).
+    pub storage: Option<oxen_store::S3Url>,
 }
 
 impl ServerConfig {
@@ -109,6 +113,7 @@ impl ServerConfig {
             header_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(30),
+            storage: None,
         }
     }
 }
@@ -118,13 +123,31 @@ impl ServerConfig {
 /// SIGTERM. Requests are logged through `tracing` (see [`init_logging`]).
 pub fn serve(cfg: ServerConfig, announce: &mut dyn Write) -> Result<()> {
     std::fs::create_dir_all(&cfg.sync_dir).map_err(|e| ServerError::Io(cfg.sync_dir.clone(), e))?;
+    if let Some(url) = &cfg.storage {
+        check_storage(url)?;
+    }
     let swept = sweep::sweep_repos(&cfg.sync_dir);
     if swept.files > 0 {
         tracing::info!(files = swept.files, bytes = swept.bytes, "removed temp files of interrupted writes");
     }
     let users = Users::open(&cfg.sync_dir)?;
-    let repos: Arc<dyn repos::RepoStore> = Arc::new(repos::LocalRepos::new(&cfg.sync_dir));
+    let repos: Arc<dyn repos::RepoStore> =
+        Arc::new(repos::LocalRepos::new(&cfg.sync_dir).with_storage(cfg.storage.clone()));
     http::run(cfg, api::Api { repos }, Arc::new(users), announce)
+}
+
+/// Check that the bucket of `url` exists and answers with the configured
+/// credentials (retried with backoff for 500/503 and unreachable
+/// endpoints, within the retry time), as one line if not.
+pub fn check_storage(url: &oxen_store::S3Url) -> Result<()> {
+    let store = oxen_store::S3Store::from_env(url).map_err(|e| ServerError::Other(format!("storage {url}: {e}")))?;
+    store.check().map_err(|e| {
+        ServerError::Other(if e.kind() == std::io::ErrorKind::NotFound {
+            format!("storage {url}: bucket '{}' does not exist", url.bucket)
+        } else {
+            format!("storage {url}: {e}")
+        })
+    })
 }
 
 /// Log to stderr through `tracing`, filtered by `RUST_LOG` (default

@@ -38,12 +38,34 @@ pub struct LocalRepos {
     // LMDB allows one open environment per process, so each repository is
     // opened once and shared by every request; a cache, nothing more.
     open: Mutex<HashMap<String, Arc<Repo>>>,
+    /// The bucket and prefix the repositories' blocks go to, if not local.
+    storage: Option<oxen_store::S3Url>,
 }
 
 impl LocalRepos {
     /// Serve the repositories under `root`.
     pub fn new(root: &Path) -> LocalRepos {
-        LocalRepos { root: root.to_path_buf(), open: Mutex::new(HashMap::new()) }
+        LocalRepos { root: root.to_path_buf(), open: Mutex::new(HashMap::new()), storage: None }
+    }
+
+    /// Keep the blocks of the repositories served (created or opened from
+    /// now on) under `PREFIX/<repo>` in `storage`'s bucket. A repository
+    /// with local blocks keeps reading them; its new blocks go to the bucket.
+    pub fn with_storage(mut self, storage: Option<oxen_store::S3Url>) -> LocalRepos {
+        self.storage = storage;
+        self
+    }
+
+    /// Record in the repository's `.oxen/storage` where its blocks go,
+    /// before anything opens its versions store.
+    fn mark_storage(&self, name: &str, dir: &Path) -> Result<()> {
+        let Some(url) = &self.storage else { return Ok(()) };
+        let layout = oxen_store::Layout::at(dir);
+        let want = url.join(name);
+        if oxen_store::blockstore::configured_storage(&layout.dot)?.as_ref() != Some(&want) {
+            oxen_store::blockstore::set_storage(&layout.dot, &layout.tmp_dir(), &want)?;
+        }
+        Ok(())
     }
 
     fn dir(&self, name: &str) -> Result<PathBuf> {
@@ -90,7 +112,7 @@ impl RepoStore for LocalRepos {
             let _ = std::fs::remove_dir_all(&dir);
             return Err(e.into());
         }
-        Ok(())
+        self.mark_storage(name, &dir)
     }
 
     fn delete(&self, name: &str) -> Result<()> {
@@ -114,6 +136,7 @@ impl RepoStore for LocalRepos {
         if !is_repo(&dir) {
             return Err(ServerError::NotFound(name.into()));
         }
+        self.mark_storage(name, &dir)?;
         let repo = Arc::new(Repo::open(&dir)?);
         // Every repository the server serves is bare (pushes may move its
         // checked-out branch); those created before `core.bare` existed

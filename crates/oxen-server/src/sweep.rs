@@ -30,8 +30,9 @@ pub fn sweep_repos(sync_dir: &Path) -> Swept {
 
 /// gc of every repository under `sync_dir`, by name in name order (see
 /// [`oxen_repo::reach::gc`] and [`oxen_store::GcReport`]): temp files of
-/// dead writers, contents no ref or reflog entry reaches older than
-/// `prune`, then segment bytes no location refers to (the small objects of
+/// dead writers, reflog entries past the repository's `gc.reflogExpire*`
+/// limits (90 and 30 days by default), contents no ref or reflog entry
+/// reaches older than `prune`, then segment bytes no location refers to (the small objects of
 /// a push killed before it recorded them). Safe while a server serves
 /// them: a push stores its contents before it moves a ref, within the
 /// grace period, and segments of live processes are left alone. A
@@ -51,7 +52,8 @@ pub fn gc_repos(sync_dir: &Path, prune: oxen_store::Prune, dry_run: bool) -> cra
         // report counts them.
         let tmp = if dry_run { Swept::default() } else { oxen_store::sweep_tmp(&layout.tmp_dir()) };
         let repo = oxen_repo::Repo::open(&layout.work)?;
-        let mut report = oxen_repo::reach::gc(&repo, prune, dry_run)?;
+        let reflog = oxen_repo::reach::reflog_policy(&repo)?;
+        let mut report = oxen_repo::reach::gc(&repo, prune, &reflog, dry_run)?;
         report.tmp.files += tmp.files;
         report.tmp.bytes += tmp.bytes;
         out.push((name, report));

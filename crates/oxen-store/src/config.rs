@@ -42,6 +42,25 @@ impl CoreConfig {
     }
 }
 
+/// gc settings (`[gc]`), spelled as git spells them.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct GcConfig {
+    /// How old any reflog entry must be for gc to expire it (`90d` when
+    /// unset; `now`, `never` or a duration, as `--prune` takes).
+    #[serde(default, rename = "reflogExpire", skip_serializing_if = "Option::is_none")]
+    pub reflog_expire: Option<String>,
+    /// How old a reflog entry naming a commit its ref no longer reaches
+    /// must be for gc to expire it (`30d` when unset).
+    #[serde(default, rename = "reflogExpireUnreachable", skip_serializing_if = "Option::is_none")]
+    pub reflog_expire_unreachable: Option<String>,
+}
+
+impl GcConfig {
+    fn is_default(&self) -> bool {
+        *self == GcConfig::default()
+    }
+}
+
 /// What the client keeps for one server.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct HostConfig {
@@ -77,6 +96,9 @@ pub struct Config {
     /// Row keys for tabular files: path -> key columns, used by diff/merge.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tabular_keys: BTreeMap<String, Vec<String>>,
+    /// gc settings (`[gc]`).
+    #[serde(default, skip_serializing_if = "GcConfig::is_default")]
+    pub gc: GcConfig,
 }
 
 impl Config {
@@ -126,6 +148,12 @@ impl Config {
         }
         for (k, v) in &other.host {
             self.host.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        if self.gc.reflog_expire.is_none() {
+            self.gc.reflog_expire = other.gc.reflog_expire.clone();
+        }
+        if self.gc.reflog_expire_unreachable.is_none() {
+            self.gc.reflog_expire_unreachable = other.gc.reflog_expire_unreachable.clone();
         }
         self
     }

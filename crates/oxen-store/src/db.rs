@@ -345,6 +345,24 @@ impl WriteTxn<'_> {
         Ok(id)
     }
 
+    /// Key/values whose key starts with `prefix`, in key order, as this
+    /// transaction sees them (a decision and the writes it leads to under
+    /// one lock).
+    pub fn scan_prefix(&self, t: Table, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        use lmdb::Cursor;
+        let mut cur = self.txn.open_ro_cursor(self.db.table(t))?;
+        let mut out = Vec::new();
+        let iter = if prefix.is_empty() { cur.iter_start() } else { cur.iter_from(prefix) };
+        for item in iter {
+            let (k, v) = item?;
+            if !k.starts_with(prefix) {
+                break;
+            }
+            out.push((k.to_vec(), v.to_vec()));
+        }
+        Ok(out)
+    }
+
     /// Make every write of this transaction visible at once.
     pub fn commit(self) -> Result<()> {
         crate::faults::write_point();

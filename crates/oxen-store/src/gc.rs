@@ -23,13 +23,13 @@
 //! reclaims the segment bytes they leave dead.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::os::unix::fs::FileExt;
+use std::io::{self, Write};
 
 use lmdb::{Transaction, WriteFlags};
 use oxen_hash::ContentId;
 
-use crate::versions::{Loc, Segments, FLAGS_SHIFT, RECORD_HEADER};
+use crate::blockstore::ContentStore;
+use crate::versions::{scan_records, Block, Loc, Segments, RECORD_HEADER};
 use crate::{faults, Layout, Result, StoreError, Swept, Versions};
 
 /// A segment whose dead bytes are more than this share (in percent) of
@@ -76,6 +76,8 @@ pub struct GcReport {
     /// Unreachable contents removed (see [`Versions::sweep_unreachable`]);
     /// empty when gc ran without a reachability mark.
     pub sweep: SweepReport,
+    /// Reflog entries expired before the mark (see `oxen reflog expire`).
+    pub reflog_expired: u64,
 }
 
 /// gc of one repository: temp files of writers that are gone (see
@@ -111,48 +113,72 @@ fn segment_pid(name: &str) -> Option<u32> {
     pid.parse().ok()
 }
 
+/// A remote block whose writer cannot be checked by pid and lock (it was
+/// uploaded, maybe by another host) is left alone this long after it was
+/// opened (the time in its name): its writer records its locations at the
+/// end of the operation that wrote it.
+pub const REMOTE_GRACE: std::time::Duration = std::time::Duration::from_secs(3600);
+
 impl Versions {
     /// Reclaim segment bytes no location refers to (see the module docs).
     /// With `dry_run`, nothing is written: the report says what would be.
+    /// Local blocks and segments are gc'd when their writer is gone;
+    /// blocks in a remote store when their writer's pid is not alive here
+    /// and they are older than [`REMOTE_GRACE`].
     pub fn compact_segments(&self, dry_run: bool) -> Result<GcReport> {
         let mut report = GcReport::default();
         let Some(s) = &self.segments else { return Ok(report) };
         // Our own open writer's pid is ours, so `writer_gone` skips it; so
         // are the copies this run makes.
-        let rd = match std::fs::read_dir(&s.dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(report),
-            Err(e) => return Err(StoreError::io(&s.dir, e)),
-        };
+        let local = crate::blockstore::LocalStore::new(s.dir.clone());
         let mut names = Vec::new();
-        for e in rd {
-            let e = e.map_err(|e| StoreError::io(&s.dir, e))?;
-            let file_name = e.file_name();
-            let Some(name) = file_name.to_str().and_then(|n| n.strip_suffix(".seg")) else { continue };
-            let Some(pid) = segment_pid(name) else { continue };
-            names.push((name.to_string(), pid));
+        for (name, _) in local.list().map_err(|e| StoreError::io(&s.dir, e))? {
+            let Some(pid) = segment_pid(&name) else { continue };
+            names.push((name, pid, true));
+        }
+        if s.store.local_dir().is_none() {
+            let remote = s.store.list().map_err(|e| StoreError::io(s.store.describe(""), e))?;
+            let now = std::time::SystemTime::now();
+            for (name, _) in remote {
+                let Some(pid) = segment_pid(&name) else { continue };
+                if names.iter().any(|(n, _, _)| *n == name) || pid == std::process::id() || crate::tmp::pid_alive(pid) {
+                    continue;
+                }
+                let old =
+                    segment_time(&name).and_then(|t| now.duration_since(t).ok()).is_some_and(|age| age >= REMOTE_GRACE);
+                if old {
+                    names.push((name, pid, false));
+                }
+            }
         }
         names.sort();
-        for (name, pid) in names {
-            let p = s.path(&name);
-            // Opened (and, once the writer is found gone, locked) for the
-            // whole of this segment's gc.
-            let f = match File::open(&p) {
-                Ok(f) => f,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(StoreError::io(&p, e)),
+        for (name, pid, is_local) in names {
+            let block = if is_local {
+                let p = s.path(&name);
+                // Opened (and, once the writer is found gone, locked) for the
+                // whole of this segment's gc.
+                let f = match File::open(&p) {
+                    Ok(f) => f,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(StoreError::io(&p, e)),
+                };
+                if !crate::tmp::writer_gone(pid, &f) {
+                    continue;
+                }
+                Block::File { f, path: p }
+            } else {
+                match s.open_block(&name)? {
+                    Some(b) => b,
+                    None => continue,
+                }
             };
-            if !crate::tmp::writer_gone(pid, &f) {
-                continue;
-            }
-            let scan = scan(s, &name, &f)?;
+            let scan = scan(s, &name, &block)?;
             report.scanned += 1;
             let dead = scan.size - scan.live_bytes;
             if scan.live.is_empty() {
                 if !dry_run {
-                    let p = s.path(&name);
                     faults::write_point();
-                    std::fs::remove_file(&p).map_err(|e| StoreError::io(&p, e))?;
+                    remove_block(s, &name, is_local)?;
                 }
                 report.deleted += 1;
                 report.bytes_reclaimed += scan.size;
@@ -160,7 +186,7 @@ impl Versions {
             } else if dead * 100 > scan.size * COMPACT_DEAD_SHARE {
                 let records = scan.live.len() as u64;
                 if !dry_run {
-                    compact(s, &name, &scan, &f)?;
+                    compact(s, &name, &scan, &block, is_local)?;
                 }
                 report.compacted += 1;
                 report.bytes_reclaimed += dead;
@@ -171,45 +197,42 @@ impl Versions {
     }
 }
 
-/// Read a segment's record headers and sort its records into live and
-/// dead.
-fn scan(s: &Segments, name: &str, f: &File) -> Result<Scan> {
-    let p = s.path(name);
-    let size = f.metadata().map_err(|e| StoreError::io(&p, e))?.len();
+/// Remove a block: the local file, or the block store's object.
+fn remove_block(s: &Segments, name: &str, is_local: bool) -> Result<()> {
+    if is_local {
+        let p = s.path(name);
+        return std::fs::remove_file(&p).map_err(|e| StoreError::io(&p, e));
+    }
+    s.store.delete(name).map_err(|e| StoreError::io(s.store.describe(name), e))?;
+    s.remote_sizes.lock().map_err(crate::versions::poisoned)?.remove(name);
+    Ok(())
+}
+
+/// Read a block's record headers and sort its records into live and dead.
+fn scan(s: &Segments, name: &str, block: &Block) -> Result<Scan> {
+    let found = scan_records(block).map_err(|e| StoreError::io(block.path(), e))?;
     let txn = s.env.begin_ro_txn()?;
-    let mut out = Scan { size, live: Vec::new(), live_bytes: 0 };
-    let mut pos = 0u64;
-    let mut header = [0u8; RECORD_HEADER as usize];
-    while pos + RECORD_HEADER <= size {
-        f.read_exact_at(&mut header, pos).map_err(|e| StoreError::io(&p, e))?;
-        let Some(id) = ContentId::from_slice(&header[..16]) else { break };
-        let len = u64::from_le_bytes(header[16..24].try_into().expect("8 bytes")) & ((1 << FLAGS_SHIFT) - 1);
-        let data = pos + RECORD_HEADER;
-        // A record cut short (its writer killed mid-append) is dead, and
-        // nothing valid can follow it.
-        if len > size - data {
-            break;
-        }
-        let loc = match txn.get(s.table, id.as_bytes()) {
+    let mut out = Scan { size: found.size, live: Vec::new(), live_bytes: 0 };
+    for r in found.records {
+        let loc = match txn.get(s.table, r.id.as_bytes()) {
             Ok(v) => Loc::decode(v),
             Err(lmdb::Error::NotFound) => None,
             Err(e) => return Err(e.into()),
         };
-        if let Some(loc) = loc.filter(|l| l.segment == name && l.offset == data && l.len == len) {
-            out.live.push(Live { id, loc });
-            out.live_bytes += RECORD_HEADER + len;
+        if let Some(loc) = loc.filter(|l| l.segment == name && l.offset == r.offset && l.len == r.len) {
+            out.live.push(Live { id: r.id, loc });
+            out.live_bytes += RECORD_HEADER + r.len;
         }
-        pos = data + len;
     }
     Ok(out)
 }
 
-/// Copy a segment's live records to a new segment, move their locations
-/// in one transaction, then remove the old file: the new bytes are durable
-/// before any location names them, and the old file goes only after the
-/// locations left it.
-fn compact(s: &Segments, name: &str, scan: &Scan, old: &File) -> Result<()> {
-    let old_path = s.path(name);
+/// Copy a block's live records to a new block (sealed into the block
+/// store like any), move their locations in one transaction, then remove
+/// the old block: the new bytes are durable before any location names
+/// them, and the old block goes only after the locations left it.
+fn compact(s: &Segments, name: &str, scan: &Scan, old: &Block, is_local: bool) -> Result<()> {
+    let old_path = old.path().to_path_buf();
     std::fs::create_dir_all(&s.dir).map_err(|e| StoreError::io(&s.dir, e))?;
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     let new_name = format!("{}-{nanos:x}", std::process::id());
@@ -217,6 +240,7 @@ fn compact(s: &Segments, name: &str, scan: &Scan, old: &File) -> Result<()> {
     faults::write_point();
     let new =
         OpenOptions::new().create_new(true).append(true).open(&new_path).map_err(|e| StoreError::io(&new_path, e))?;
+    crate::tmp::lock_as_writer(&new);
     let mut w = io::BufWriter::new(&new);
     let mut moved = Vec::with_capacity(scan.live.len());
     let mut offset = 0u64;
@@ -224,22 +248,29 @@ fn compact(s: &Segments, name: &str, scan: &Scan, old: &File) -> Result<()> {
         // Header and stored bytes exactly as they are: same codec, kind
         // and length flags, nothing decoded.
         let start = r.loc.offset - RECORD_HEADER;
-        let mut rd = io::Read::take(ReadAt { f: old, pos: start }, RECORD_HEADER + r.loc.len);
-        let n = io::copy(&mut rd, &mut w).map_err(|e| StoreError::io(&new_path, e))?;
-        if n != RECORD_HEADER + r.loc.len {
+        let bytes =
+            old.read_range(start..start + RECORD_HEADER + r.loc.len).map_err(|e| StoreError::io(&old_path, e))?;
+        if bytes.len() as u64 != RECORD_HEADER + r.loc.len {
             let e = io::Error::new(io::ErrorKind::UnexpectedEof, "segment shrank while being compacted");
             return Err(StoreError::io(&old_path, e));
         }
+        w.write_all(&bytes).map_err(|e| StoreError::io(&new_path, e))?;
         let mut loc = r.loc.clone();
         loc.segment = new_name.clone();
         loc.offset = offset + RECORD_HEADER;
-        offset += n;
+        offset += bytes.len() as u64;
         moved.push((r.id, r.loc.clone(), loc));
     }
     w.flush().map_err(|e| StoreError::io(&new_path, e))?;
     drop(w);
     new.sync_all().map_err(|e| StoreError::io(&new_path, e))?;
     sync_dir(s)?;
+    if s.store.local_dir().is_none() {
+        faults::write_point();
+        s.store.put(&new_name, &new_path).map_err(|e| StoreError::io(s.store.describe(&new_name), e))?;
+        drop(new);
+        std::fs::remove_file(&new_path).map_err(|e| StoreError::io(&new_path, e))?;
+    }
     faults::write_point();
     let db_err = |e| StoreError::db(&s.db_dir, e);
     let mut txn = s.env.begin_rw_txn().map_err(db_err)?;
@@ -257,28 +288,12 @@ fn compact(s: &Segments, name: &str, scan: &Scan, old: &File) -> Result<()> {
     }
     txn.commit().map_err(db_err)?;
     faults::write_point();
-    std::fs::remove_file(&old_path).map_err(|e| StoreError::io(&old_path, e))?;
-    Ok(())
+    remove_block(s, name, is_local)
 }
 
 /// Make the new segment's directory entry durable before locations name it.
 fn sync_dir(s: &Segments) -> Result<()> {
     File::open(&s.dir).and_then(|d| d.sync_all()).map_err(|e| StoreError::io(&s.dir, e))
-}
-
-/// A `Read` over a file from a position, by positioned reads (the file is
-/// shared with nobody, but this keeps its cursor out of it).
-struct ReadAt<'a> {
-    f: &'a File,
-    pos: u64,
-}
-
-impl Read for ReadAt<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.f.read_at(buf, self.pos)?;
-        self.pos += n as u64;
-        Ok(n)
-    }
 }
 
 /// How old an unreachable content must be before gc removes it: the
@@ -307,6 +322,35 @@ impl Prune {
             Prune::Never => false,
             Prune::OlderThan(d) => now.duration_since(written).is_ok_and(|age| age > d),
         }
+    }
+}
+
+impl std::str::FromStr for Prune {
+    type Err = String;
+
+    /// `now`, `never`, or `<N><unit>` with unit `s`, `m`, `h`, `d` or `w`
+    /// (`12h`, `1d`, `2w`): how `--prune`, `reflog expire --expire` and
+    /// the `gc.reflogExpire*` settings are written.
+    fn from_str(s: &str) -> std::result::Result<Prune, String> {
+        match s {
+            "now" => return Ok(Prune::Now),
+            "never" => return Ok(Prune::Never),
+            _ => {}
+        }
+        let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        let (n, unit) = s.split_at(split);
+        let n: u64 = n.parse().map_err(|_| format!("'{s}' is not a duration: use now, never, or e.g. 12h, 1d, 2w"))?;
+        let secs = match unit {
+            "s" => 1,
+            "m" => 60,
+            "h" => 3600,
+            "d" => 86_400,
+            "w" => 7 * 86_400,
+            _ => return Err(format!("'{s}' has no known unit: use s, m, h, d or w (e.g. 12h, 1d, 2w)")),
+        };
+        n.checked_mul(secs)
+            .map(|t| Prune::OlderThan(std::time::Duration::from_secs(t)))
+            .ok_or_else(|| format!("'{s}' is too long"))
     }
 }
 
@@ -530,15 +574,15 @@ mod tests {
         for b in &kept {
             v.write_bytes(b).unwrap();
         }
-        v.flush().unwrap();
-        // Garbage: appended but never recorded (a writer killed before flush).
+        // Garbage in the same block: appended but never recorded (as a
+        // writer killed before flush leaves).
         let s = v.segments.as_deref().unwrap();
         for i in 0..10u8 {
             let g = vec![100 + i; 1000];
             s.append(&ContentId::of(&g), &g).unwrap();
+            s.pending.lock().unwrap().remove(&ContentId::of(&g));
         }
-        s.pending.lock().unwrap().clear();
-        *s.writer.lock().unwrap() = None;
+        v.flush().unwrap();
         // This process's segment is a live writer's: untouched.
         assert_eq!(v.compact_segments(false).unwrap(), GcReport::default());
         orphan(&v);

@@ -9,6 +9,7 @@
 //!   tmp/          scratch space for temp-file-then-rename writes
 //! ```
 
+pub mod blockstore;
 mod config;
 mod db;
 mod envcheck;
@@ -21,7 +22,10 @@ pub mod progress;
 mod tmp;
 mod versions;
 
-pub use config::{global_config_dir, server_origin, Config, CoreConfig, HostConfig, RemoteConfig, UserConfig};
+pub use blockstore::{ContentStore, LocalStore, S3Store, S3Url};
+pub use config::{
+    global_config_dir, server_origin, Config, CoreConfig, GcConfig, HostConfig, RemoteConfig, UserConfig,
+};
 pub use db::{dump_env, Db, DumpedTable, KvStore, Table, WriteTxn};
 pub use envcheck::DbDamage;
 pub use gc::{gc_repo, GcReport, Prune, SegmentAction, SweepReport, COMPACT_DEAD_SHARE};
@@ -30,7 +34,9 @@ pub use objects::{ObjectKind, ObjectSink, ObjectSource};
 pub use oxen_chunk::{ChunkList, ChunkListError, ChunkRef, Codec};
 pub use progress::{NoProgress, Progress};
 pub use tmp::{sweep_tmp, temp_file, Swept};
-pub use versions::{Blob, CorruptContent, Mismatch, Versions, CHUNK_THRESHOLD, SMALL_MAX};
+pub use versions::{
+    Blob, BlockRecord, BlockScan, CorruptContent, Mismatch, Versions, BLOCK_MAX, CHUNK_THRESHOLD, SMALL_MAX,
+};
 
 use std::path::{Path, PathBuf};
 
@@ -333,9 +339,23 @@ impl Layout {
     /// segments indexed in `db`. Opening it sweeps `.oxen/tmp` of temp
     /// files whose writers died (killed mid-`add`, say): one readdir of a
     /// directory that is nearly always empty.
+    ///
+    /// Sealed blocks go where `.oxen/storage` says (see
+    /// [`blockstore::configured_storage`]), by default the local segments
+    /// directory. A storage file that does not parse, or an S3 client that
+    /// cannot be built, makes every block read and write fail with that
+    /// error (never a silent fall back to the local disk).
     pub fn versions(&self, db: &Db) -> Versions {
         sweep_tmp(&self.tmp_dir());
-        Versions::with_segments(self.versions_dir(), self.tmp_dir(), db.dir(), db.env.clone(), db.table(Table::Blobs))
+        let store = blockstore::open_configured(&self.dot);
+        Versions::with_segments(
+            self.versions_dir(),
+            self.tmp_dir(),
+            db.dir(),
+            db.env.clone(),
+            db.table(Table::Blobs),
+            store,
+        )
     }
 }
 

@@ -68,6 +68,11 @@ pub(crate) fn lock_as_writer(f: &File) {
     let _ = flock(f, FlockOperation::NonBlockingLockExclusive);
 }
 
+/// Whether a process with this pid exists here (remote blocks' gc).
+pub(crate) fn pid_alive(pid: u32) -> bool {
+    alive(pid)
+}
+
 /// Whether a process with this pid exists (EPERM: it does, but is not ours).
 fn alive(pid: u32) -> bool {
     let Some(pid) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw) else {

@@ -39,13 +39,21 @@ use oxen_hash::{copy_hashing, ContentId, CopyError, Hasher, CHUNK};
 
 pub use oxen_chunk::CHUNK_THRESHOLD;
 
+use crate::blockstore::{read_file_range, ContentStore};
 use crate::{Result, StoreError};
 
 /// Contents up to this size go to segments when written from memory.
 pub const SMALL_MAX: usize = CHUNK;
 
-/// A segment is closed and a new one started past this size.
-const SEGMENT_MAX: u64 = 1 << 30;
+/// An open block is sealed (synced, handed to its [`ContentStore`], never
+/// appended again) and a new one started past this size; also at every
+/// [`Versions::flush`].
+pub const BLOCK_MAX: u64 = 64 << 20;
+
+/// Consecutive chunks of one file stored next to each other in a block are
+/// read with one ranged read of up to this many bytes (one GET on S3, not
+/// one per chunk).
+const READ_WINDOW: u64 = 8 << 20;
 
 /// Bytes before each record in a segment: id, and the stored length whose
 /// top byte carries the record's kind and codec (zero, as in every record
@@ -135,6 +143,134 @@ pub(crate) struct SegWriter {
     offset: u64,
 }
 
+/// A block opened for reading: a local file (a local block, a block this
+/// process is still writing, or a segment from before blocks), or an
+/// object in a remote [`ContentStore`].
+pub(crate) enum Block {
+    File { f: File, path: PathBuf },
+    Remote { store: Arc<dyn ContentStore>, name: String, size: u64, path: PathBuf, cache: Arc<ReadAhead> },
+}
+
+impl Block {
+    /// Where it lives, for messages.
+    pub(crate) fn path(&self) -> &Path {
+        match self {
+            Block::File { path, .. } | Block::Remote { path, .. } => path,
+        }
+    }
+
+    pub(crate) fn len(&self) -> io::Result<u64> {
+        match self {
+            Block::File { f, .. } => Ok(f.metadata()?.len()),
+            Block::Remote { size, .. } => Ok(*size),
+        }
+    }
+
+    /// Bytes `range`, fewer if the block ends first.
+    pub(crate) fn read_range(&self, range: std::ops::Range<u64>) -> io::Result<Vec<u8>> {
+        match self {
+            Block::File { f, .. } => read_file_range(f, range),
+            Block::Remote { store, name, size, cache, .. } => {
+                let end = range.end.min(*size);
+                if range.start >= end {
+                    return Ok(Vec::new());
+                }
+                cache.read(store.as_ref(), name, range.start..end, *size)
+            }
+        }
+    }
+}
+
+/// Bytes of remote blocks read ahead: a read smaller than [`READ_AHEAD`]
+/// fetches [`READ_AHEAD`] bytes from its start, kept for the reads that
+/// follow. Records are read in the order they were written far more often
+/// than not (the chunks of a file, one by one, as sync sends them; the
+/// small files of one commit), so this turns one GET per chunk or small
+/// file into one per window. Blocks are immutable, so nothing kept goes
+/// stale; every record read is verified against its id anyway.
+#[derive(Default)]
+pub(crate) struct ReadAhead {
+    windows: Mutex<std::collections::VecDeque<Window>>,
+}
+
+/// A read-ahead window: block name, offset of its first byte, the bytes.
+type Window = (String, u64, Arc<Vec<u8>>);
+
+/// How much a small remote read fetches.
+const READ_AHEAD: u64 = 4 << 20;
+
+/// Windows kept (per store handle): bounded memory.
+const READ_AHEAD_WINDOWS: usize = 4;
+
+impl ReadAhead {
+    fn read(
+        &self,
+        store: &dyn ContentStore,
+        name: &str,
+        range: std::ops::Range<u64>,
+        size: u64,
+    ) -> io::Result<Vec<u8>> {
+        let len = range.end - range.start;
+        if len >= READ_AHEAD {
+            return store.read_range(name, range);
+        }
+        let lock = || self.windows.lock().map_err(|_| io::Error::other("read-ahead lock poisoned"));
+        let hit = lock()?
+            .iter()
+            .find(|(n, start, b)| n == name && *start <= range.start && range.end <= start + b.len() as u64)
+            .map(|(_, start, b)| (*start, b.clone()));
+        let (start, bytes) = match hit {
+            Some(h) => h,
+            None => {
+                let end = (range.start + READ_AHEAD).min(size);
+                let b = Arc::new(store.read_range(name, range.start..end)?);
+                let mut w = lock()?;
+                if w.len() >= READ_AHEAD_WINDOWS {
+                    w.pop_front();
+                }
+                w.push_back((name.to_string(), range.start, b.clone()));
+                (range.start, b)
+            }
+        };
+        let from = (range.start - start) as usize;
+        let to = ((range.end - start) as usize).min(bytes.len());
+        Ok(bytes.get(from..to).unwrap_or_default().to_vec())
+    }
+}
+
+/// Streams a byte range of a block in windows of [`READ_WINDOW`] (a raw
+/// record in a remote block: one GET per window).
+pub(crate) struct RangeReader {
+    block: Block,
+    pos: u64,
+    end: u64,
+    buf: Vec<u8>,
+    at: usize,
+}
+
+impl Read for RangeReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.at == self.buf.len() {
+            if self.pos >= self.end {
+                return Ok(0);
+            }
+            let to = (self.pos + READ_WINDOW).min(self.end);
+            self.buf = self.block.read_range(self.pos..to)?;
+            self.at = 0;
+            if self.buf.is_empty() {
+                // The block ends early: the Blob reports it short.
+                self.end = self.pos;
+                return Ok(0);
+            }
+            self.pos += self.buf.len() as u64;
+        }
+        let n = out.len().min(self.buf.len() - self.at);
+        out[..n].copy_from_slice(&self.buf[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
 /// The segment side of the store: the LMDB table plus this process's open
 /// segment and the locations written but not yet recorded.
 pub(crate) struct Segments {
@@ -143,6 +279,13 @@ pub(crate) struct Segments {
     /// The LMDB environment's directory, for messages.
     pub(crate) db_dir: PathBuf,
     pub(crate) dir: PathBuf,
+    /// Where sealed blocks go (the segments directory itself by default).
+    pub(crate) store: Arc<dyn ContentStore>,
+    /// Sizes of remote blocks seen so far: blocks are immutable, so one
+    /// HEAD per block per process, not one per record read.
+    pub(crate) remote_sizes: Mutex<HashMap<String, u64>>,
+    /// Remote reads fetched ahead (see [`ReadAhead`]).
+    read_ahead: Arc<ReadAhead>,
     pub(crate) writer: Mutex<Option<SegWriter>>,
     pub(crate) pending: Mutex<HashMap<ContentId, Loc>>,
     /// Segments this process closed whose locations may not be recorded yet.
@@ -176,29 +319,106 @@ impl Segments {
         self.dir.join(format!("{segment}.seg"))
     }
 
-    /// Open the segment `loc` (looked up for `id`) names. A segment that
-    /// is gone may have been compacted by `gc` between the lookup and this
-    /// open (records copied, locations moved, then the file removed), so
-    /// `id` is looked up once more before the absence counts as damage.
-    pub(crate) fn open_located(&self, id: &ContentId, loc: Loc) -> Result<(Loc, File)> {
-        let p = self.path(&loc.segment);
+    /// Open block `name`: a local file first (an open or not yet uploaded
+    /// block of this process, a local block, a segment from before blocks),
+    /// else the block store's object. `None` if it is nowhere.
+    pub(crate) fn open_block(&self, name: &str) -> Result<Option<Block>> {
+        let p = self.path(name);
         match File::open(&p) {
-            Ok(f) => Ok((loc, f)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => match self.lookup(id)? {
-                Some(again) if again != loc => {
-                    let p2 = self.path(&again.segment);
-                    let f = File::open(&p2).map_err(|e| StoreError::io(&p2, e))?;
-                    Ok((again, f))
-                }
-                _ => Err(StoreError::io(&p, e)),
-            },
-            Err(e) => Err(StoreError::io(&p, e)),
+            Ok(f) => return Ok(Some(Block::File { f, path: p })),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(StoreError::io(&p, e)),
         }
+        if self.store.local_dir().is_some() {
+            return Ok(None);
+        }
+        let path = self.store.describe(name);
+        let remote = |size| Block::Remote {
+            store: self.store.clone(),
+            name: name.to_string(),
+            size,
+            path: path.clone(),
+            cache: self.read_ahead.clone(),
+        };
+        if let Some(&size) = self.remote_sizes.lock().map_err(poisoned)?.get(name) {
+            return Ok(Some(remote(size)));
+        }
+        match self.store.size(name) {
+            Ok(Some(size)) => {
+                self.remote_sizes.lock().map_err(poisoned)?.insert(name.to_string(), size);
+                Ok(Some(remote(size)))
+            }
+            Ok(None) => Ok(None),
+            Err(e) => Err(StoreError::io(&path, e)),
+        }
+    }
+
+    /// Open the block `loc` (looked up for `id`) names. A block that is
+    /// gone may have been compacted by `gc` between the lookup and this
+    /// open (records copied, locations moved, then the block removed), so
+    /// `id` is looked up once more before the absence counts as damage.
+    pub(crate) fn open_located(&self, id: &ContentId, loc: Loc) -> Result<(Loc, Block)> {
+        if let Some(b) = self.open_block(&loc.segment)? {
+            return Ok((loc, b));
+        }
+        let gone = |name: &str| {
+            StoreError::io(self.store.describe(name), io::Error::new(io::ErrorKind::NotFound, "block not found"))
+        };
+        match self.lookup(id)? {
+            Some(again) if again != loc => match self.open_block(&again.segment)? {
+                Some(b) => Ok((again, b)),
+                None => Err(gone(&again.segment)),
+            },
+            _ => Err(gone(&loc.segment)),
+        }
+    }
+
+    /// Seal a full or finished block: synced, then handed to the block
+    /// store (uploaded and the local copy removed, for a remote one). On
+    /// failure the locations of its records are dropped from `pending`, so
+    /// none is ever recorded: the operation fails, and its retry writes
+    /// them again.
+    fn seal(&self, w: SegWriter) -> Result<()> {
+        let p = self.path(&w.name);
+        let r = w.file.sync_data().map_err(|e| StoreError::io(&p, e)).and_then(|()| {
+            if self.store.local_dir().is_some() {
+                // Kept open (and locked) until its locations are recorded.
+                self.retired.lock().map_err(poisoned)?.push(w.file);
+                return Ok(());
+            }
+            crate::faults::write_point();
+            self.store.put(&w.name, &p).map_err(|e| StoreError::io(self.store.describe(&w.name), e))?;
+            drop(w.file);
+            std::fs::remove_file(&p).map_err(|e| StoreError::io(&p, e))
+        });
+        if r.is_err() {
+            self.pending.lock().map_err(poisoned)?.retain(|_, l| l.segment != w.name);
+        }
+        r
     }
 
     /// Append raw whole contents.
     pub(crate) fn append(&self, id: &ContentId, bytes: &[u8]) -> Result<()> {
         self.append_record(id, bytes, bytes.len() as u64, Codec::Raw, Kind::Bytes)
+    }
+
+    /// Append whole contents, zstd-compressed when that pays (the
+    /// encoder's contexts are kept per thread: making them costs more than
+    /// compressing a small file).
+    pub(crate) fn append_encoded(&self, id: &ContentId, bytes: &[u8]) -> Result<()> {
+        thread_local! {
+            static ENCODER: std::cell::RefCell<Option<Encoder>> = const { std::cell::RefCell::new(None) };
+        }
+        let what = Path::new("<contents>");
+        ENCODER.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            if slot.is_none() {
+                *slot = Some(Encoder::new().map_err(|e| StoreError::io(what, e))?);
+            }
+            let enc = slot.as_mut().expect("made above");
+            let e = enc.encode(bytes).map_err(|e| StoreError::io(what, e))?;
+            self.append_record(id, &e.bytes, bytes.len() as u64, e.codec, Kind::Bytes)
+        })
     }
 
     /// Append one record; its location is recorded by the next `flush`.
@@ -211,7 +431,12 @@ impl Segments {
         kind: Kind,
     ) -> Result<()> {
         let mut guard = self.writer.lock().map_err(poisoned)?;
-        if guard.as_ref().is_none_or(|w| w.offset > SEGMENT_MAX) {
+        if guard.as_ref().is_some_and(|w| w.offset >= BLOCK_MAX) {
+            if let Some(old) = guard.take() {
+                self.seal(old)?;
+            }
+        }
+        if guard.is_none() {
             std::fs::create_dir_all(&self.dir).map_err(|e| StoreError::io(&self.dir, e))?;
             let nanos =
                 std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
@@ -222,11 +447,6 @@ impl Segments {
             // gc leaves a segment alone while its writer holds this lock
             // (a writer in another pid namespace, whose pid says nothing).
             crate::tmp::lock_as_writer(&file);
-            if let Some(old) = guard.take() {
-                old.file.sync_data().map_err(|e| StoreError::io(&self.dir, e))?;
-                // Kept open (and locked) until its locations are recorded.
-                self.retired.lock().map_err(poisoned)?.push(old.file);
-            }
             *guard = Some(SegWriter { file, name, offset: 0 });
         }
         let w = guard.as_mut().expect("writer opened above");
@@ -259,8 +479,14 @@ impl Segments {
         if pending.is_empty() {
             return Ok(());
         }
-        if let Some(w) = self.writer.lock().map_err(poisoned)?.as_ref() {
-            w.file.sync_data().map_err(|e| StoreError::io(self.dir.join(format!("{}.seg", w.name)), e))?;
+        // Every record in `pending` was appended to the open block or to one
+        // sealed before (append holds the writer lock while it records the
+        // location): sealing the open one makes them all durable.
+        {
+            let mut guard = self.writer.lock().map_err(poisoned)?;
+            if let Some(w) = guard.take() {
+                self.seal(w)?;
+            }
         }
         crate::faults::write_point();
         let db_err = |e| StoreError::db(&self.db_dir, e);
@@ -283,6 +509,62 @@ impl Segments {
         }
         Ok(())
     }
+}
+
+/// One record found by scanning a block (see [`Versions::scan_block`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockRecord {
+    /// The id in its header.
+    pub id: ContentId,
+    /// Where its stored bytes start (after the header).
+    pub offset: u64,
+    /// Stored length.
+    pub len: u64,
+    /// Kind and codec, as the header's top byte carries them (0: raw
+    /// whole contents).
+    pub flags: u8,
+}
+
+/// What a block holds, read from its record headers alone.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BlockScan {
+    /// The block's size.
+    pub size: u64,
+    /// Its complete records, in order.
+    pub records: Vec<BlockRecord>,
+    /// Bytes after the last complete record (a writer killed mid-append).
+    pub tail: u64,
+}
+
+/// Read a block's record headers, in windows of [`READ_WINDOW`] (a remote
+/// block is a few ranged GETs, a local one a few preads). A record cut
+/// short ends the scan: nothing valid can follow it.
+pub(crate) fn scan_records(block: &Block) -> io::Result<BlockScan> {
+    let size = block.len()?;
+    let mut out = BlockScan { size, ..BlockScan::default() };
+    let mut pos = 0u64;
+    let mut win: (u64, Vec<u8>) = (0, Vec::new());
+    while pos + RECORD_HEADER <= size {
+        if pos < win.0 || pos + RECORD_HEADER > win.0 + win.1.len() as u64 {
+            win = (pos, block.read_range(pos..(pos + READ_WINDOW).min(size))?);
+            if (win.1.len() as u64) < RECORD_HEADER {
+                break;
+            }
+        }
+        let at = (pos - win.0) as usize;
+        let header = &win.1[at..at + RECORD_HEADER as usize];
+        let Some(id) = ContentId::from_slice(&header[..16]) else { break };
+        let word = u64::from_le_bytes(header[16..24].try_into().expect("8 bytes"));
+        let len = word & ((1 << FLAGS_SHIFT) - 1);
+        let data = pos + RECORD_HEADER;
+        if len > size - data {
+            break;
+        }
+        out.records.push(BlockRecord { id, offset: data, len, flags: (word >> FLAGS_SHIFT) as u8 });
+        pos = data + len;
+    }
+    out.tail = size - pos;
+    Ok(out)
 }
 
 pub(crate) fn poisoned<T>(_: T) -> StoreError {
@@ -403,8 +685,10 @@ enum BlobState {
 
 /// Where a [`Blob`]'s bytes come from.
 enum Source {
-    /// A loose file or a raw segment record.
+    /// A loose file or a raw record in a local block.
     File(io::Take<File>),
+    /// A raw record in a remote block.
+    Range(Box<RangeReader>),
     /// A decoded compressed record.
     Memory(io::Cursor<Vec<u8>>),
     /// The chunks of a chunk list, each verified as it is loaded.
@@ -415,6 +699,7 @@ impl Read for Source {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Source::File(f) => f.read(buf),
+            Source::Range(r) => r.read(buf),
             Source::Memory(m) => m.read(buf),
             Source::Chunks(c) => c.read(buf),
         }
@@ -440,8 +725,11 @@ struct ChunkReader {
     segments: Arc<Segments>,
     /// `.oxen/versions`: a chunk may also be stored as a loose file.
     dir: PathBuf,
-    /// The segment last read from, kept open for the next chunk.
-    open: Option<(String, File)>,
+    /// The block last read from, kept open for the next chunk.
+    open: Option<(String, Block)>,
+    /// Stored bytes of consecutive chunks read at once: block, offset of
+    /// the first byte, bytes.
+    window: Option<(String, u64, Vec<u8>)>,
 }
 
 impl ChunkReader {
@@ -449,28 +737,56 @@ impl ChunkReader {
         CorruptContent { id: self.file_id, file, problem }.to_io()
     }
 
-    /// The verified bytes of one chunk.
-    fn load(&mut self, c: ChunkRef) -> io::Result<Vec<u8>> {
+    /// The stored bytes of a record, from the window of consecutive
+    /// records read last, or read now together with the records of the
+    /// chunks after `at` that follow it in the same block (so a chunked
+    /// file streams in large ranged reads, not one per chunk).
+    fn stored(&mut self, at: usize, loc: &Loc) -> io::Result<Option<Vec<u8>>> {
+        let hit = |w: &(String, u64, Vec<u8>)| {
+            w.0 == loc.segment && loc.offset >= w.1 && loc.offset + loc.len <= w.1 + w.2.len() as u64
+        };
+        if let Some(w) = self.window.as_ref().filter(|w| hit(w)) {
+            let from = (loc.offset - w.1) as usize;
+            return Ok(Some(w.2[from..from + loc.len as usize].to_vec()));
+        }
+        let mut end = loc.offset + loc.len;
+        for c in self.list.chunks().iter().skip(at + 1) {
+            let Ok(Some(next)) = self.segments.lookup(&c.id) else { break };
+            let gap_ok = next.offset >= end && next.offset - end <= RECORD_HEADER;
+            if next.segment != loc.segment || !gap_ok || next.offset + next.len - loc.offset > READ_WINDOW {
+                break;
+            }
+            end = next.offset + next.len;
+        }
+        let Some((_, block)) = &self.open else { return Ok(None) };
+        let bytes = block.read_range(loc.offset..end)?;
+        if (bytes.len() as u64) < loc.len {
+            return Ok(None);
+        }
+        let first = bytes[..loc.len as usize].to_vec();
+        self.window = Some((loc.segment.clone(), loc.offset, bytes));
+        Ok(Some(first))
+    }
+
+    /// The verified bytes of chunk `at` of the list.
+    fn load(&mut self, at: usize, c: ChunkRef) -> io::Result<Vec<u8>> {
         let bad = |me: &Self, file: PathBuf| me.fail(file, Mismatch::BadChunk { chunk: c.id });
         let loc = self.segments.lookup(&c.id).map_err(io::Error::other)?;
         let (bytes, file) = match loc {
             Some(mut loc) => {
                 if self.open.as_ref().is_none_or(|(name, _)| *name != loc.segment) {
-                    let (found, f) = self.segments.open_located(&c.id, loc).map_err(io::Error::other)?;
+                    let (found, b) = self.segments.open_located(&c.id, loc).map_err(io::Error::other)?;
                     loc = found;
-                    self.open = Some((loc.segment.clone(), f));
+                    self.open = Some((loc.segment.clone(), b));
                 }
-                let path = self.segments.path(&loc.segment);
+                let path = match &self.open {
+                    Some((_, b)) => b.path().to_path_buf(),
+                    None => self.segments.path(&loc.segment),
+                };
                 if loc.kind != Kind::Bytes || loc.raw_len != u64::from(c.len) || loc.len > MAX_DECODED_LEN {
                     return Err(bad(self, path));
                 }
-                let Some((_, f)) = &self.open else { return Err(bad(self, path)) };
-                let mut stored = vec![0u8; loc.len as usize];
-                match std::os::unix::fs::FileExt::read_exact_at(f, &mut stored, loc.offset) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Err(bad(self, path)),
-                    Err(e) => return Err(e),
-                }
+                let Some(stored) = self.stored(at, &loc)? else { return Err(bad(self, path)) };
                 match codec::decode(loc.codec, &stored, loc.raw_len) {
                     Ok(raw) => (raw.into_owned(), path),
                     Err(_) => return Err(bad(self, path)),
@@ -508,7 +824,7 @@ impl Read for ChunkReader {
         }
         while self.pos == self.buf.len() {
             let Some(c) = self.list.chunks().get(self.next).copied() else { return Ok(0) };
-            self.buf = self.load(c)?;
+            self.buf = self.load(self.next, c)?;
             self.next += 1;
             self.pos = 0;
         }
@@ -598,7 +914,7 @@ impl Read for Blob {
 #[derive(Clone)]
 pub struct Versions {
     pub(crate) dir: PathBuf,
-    tmp: PathBuf,
+    pub(crate) tmp: PathBuf,
     pub(crate) segments: Option<Arc<Segments>>,
 }
 
@@ -623,13 +939,18 @@ impl Versions {
         db_dir: &Path,
         env: Arc<Environment>,
         table: Database,
+        store: Option<Arc<dyn ContentStore>>,
     ) -> Versions {
         let seg_dir = dir.join("segments");
+        let store = store.unwrap_or_else(|| Arc::new(crate::blockstore::LocalStore::new(seg_dir.clone())));
         let segments = Segments {
             env,
             table,
             db_dir: db_dir.to_path_buf(),
             dir: seg_dir,
+            store,
+            remote_sizes: Mutex::new(HashMap::new()),
+            read_ahead: Arc::default(),
             writer: Mutex::new(None),
             pending: Mutex::new(HashMap::new()),
             retired: Mutex::new(Vec::new()),
@@ -657,7 +978,9 @@ impl Versions {
         }
         if let Some(s) = &self.segments {
             if let Some(l) = s.lookup(id)? {
-                return Ok(Some((s.dir.join(format!("{}.seg", l.segment)), l.offset)));
+                let local = s.path(&l.segment);
+                let p = if local.is_file() { local } else { s.store.describe(&l.segment) };
+                return Ok(Some((p, l.offset)));
             }
         }
         Ok(None)
@@ -687,11 +1010,25 @@ impl Versions {
         }
         let Some(s) = &self.segments else { return Err(StoreError::MissingObject(*id)) };
         let Some(loc) = s.lookup(id)? else { return Err(StoreError::MissingObject(*id)) };
-        let (loc, mut f) = s.open_located(id, loc)?;
-        let sp = s.path(&loc.segment);
+        let (loc, block) = s.open_located(id, loc)?;
+        let sp = block.path().to_path_buf();
         if loc.kind == Kind::Bytes && loc.codec == Codec::Raw {
-            f.seek(SeekFrom::Start(loc.offset)).map_err(|e| StoreError::io(&sp, e))?;
-            return Ok(Blob::new(f, loc.len, *id, sp));
+            return match block {
+                Block::File { mut f, .. } => {
+                    f.seek(SeekFrom::Start(loc.offset)).map_err(|e| StoreError::io(&sp, e))?;
+                    Ok(Blob::new(f, loc.len, *id, sp))
+                }
+                remote => {
+                    let r = RangeReader {
+                        block: remote,
+                        pos: loc.offset,
+                        end: loc.offset + loc.len,
+                        buf: Vec::new(),
+                        at: 0,
+                    };
+                    Ok(Blob::from_source(Source::Range(Box::new(r)), loc.len, *id, sp))
+                }
+            };
         }
         // Compressed records (a chunk, or contents under the threshold) and
         // chunk lists (20 bytes a chunk) are read whole. A damaged length
@@ -700,13 +1037,16 @@ impl Versions {
         if loc.kind == Kind::Bytes && loc.len > MAX_DECODED_LEN {
             return Ok(Blob::broken(loc.raw_len, *id, sp, Mismatch::Undecodable));
         }
-        let seg_len = f.metadata().map_err(|e| StoreError::io(&sp, e))?.len();
+        let seg_len = block.len().map_err(|e| StoreError::io(&sp, e))?;
         let available = seg_len.saturating_sub(loc.offset);
         if available < loc.len {
             return Ok(Blob::broken(loc.raw_len, *id, sp, Mismatch::Short { expected: loc.len, found: available }));
         }
-        let mut stored = vec![0u8; loc.len as usize];
-        std::os::unix::fs::FileExt::read_exact_at(&f, &mut stored, loc.offset).map_err(|e| StoreError::io(&sp, e))?;
+        let stored = block.read_range(loc.offset..loc.offset + loc.len).map_err(|e| StoreError::io(&sp, e))?;
+        if (stored.len() as u64) < loc.len {
+            let found = stored.len() as u64;
+            return Ok(Blob::broken(loc.raw_len, *id, sp, Mismatch::Short { expected: loc.len, found }));
+        }
         match (loc.kind, loc.codec) {
             (Kind::Bytes, codec) => match codec::decode(codec, &stored, loc.raw_len) {
                 Ok(raw) => {
@@ -727,6 +1067,7 @@ impl Versions {
                     segments: s.clone(),
                     dir: self.dir.clone(),
                     open: None,
+                    window: None,
                 };
                 Ok(Blob::from_source(Source::Chunks(Box::new(reader)), loc.raw_len, *id, sp))
             }
@@ -776,6 +1117,19 @@ impl Versions {
     /// chunks already stored are skipped, new ones appended (compressed when
     /// that pays), then the list, unless the contents are already stored.
     fn write_chunked<R: Read>(&self, s: &Segments, reader: R, what: &Path) -> Result<(ContentId, u64)> {
+        self.write_chunked_checked(s, reader, what, None)
+    }
+
+    /// [`Versions::write_chunked`], and with `expected` the list is
+    /// appended only if the contents hash to it (the chunks, each stored
+    /// under its own id, are harmless either way).
+    fn write_chunked_checked<R: Read>(
+        &self,
+        s: &Segments,
+        reader: R,
+        what: &Path,
+        expected: Option<&ContentId>,
+    ) -> Result<(ContentId, u64)> {
         let mut enc = Encoder::new().map_err(|e| StoreError::io(what, e))?;
         let chunked = chunk_stream(reader, |c| {
             if self.has(&c.id) {
@@ -790,6 +1144,9 @@ impl Versions {
             ChunkError::Params(p) => StoreError::io(what, io::Error::other(format!("chunk parameters {p:?}"))),
         })?;
         let (id, len) = (chunked.id, chunked.list.total_len());
+        if let Some(want) = expected.filter(|want| **want != id) {
+            return Err(StoreError::Corrupt(*want, id));
+        }
         // A single chunk is the contents themselves, already stored above.
         if !self.has(&id) {
             if len == 0 {
@@ -838,7 +1195,7 @@ impl Versions {
         if let (Some(s), true) = (&self.segments, len >= CHUNK_THRESHOLD) {
             return self.write_chunked(s, f, src);
         }
-        if len as usize <= SMALL_MAX {
+        if len as usize <= SMALL_MAX || (self.segments.is_some() && len < CHUNK_THRESHOLD) {
             let mut bytes = Vec::with_capacity(len as usize);
             f.read_to_end(&mut bytes).map_err(|e| StoreError::io(src, e))?;
             let id = self.write_bytes(&bytes)?;
@@ -857,8 +1214,8 @@ impl Versions {
         if let (Some(s), true) = (&self.segments, bytes.len() as u64 >= CHUNK_THRESHOLD) {
             return self.write_chunked(s, bytes, Path::new("<memory>")).map(|(id, _)| id);
         }
-        if let (Some(s), true) = (&self.segments, bytes.len() <= SMALL_MAX) {
-            s.append(&id, bytes)?;
+        if let (Some(s), true) = (&self.segments, bytes.len() as u64 <= CHUNK_THRESHOLD) {
+            s.append_encoded(&id, bytes)?;
             return Ok(id);
         }
         // Loose from memory: contents past SMALL_MAX, rare enough that the
@@ -903,18 +1260,20 @@ impl Versions {
         if loc.kind != Kind::ChunkList {
             return Ok(None);
         }
-        let (loc, f) = s.open_located(id, loc)?;
-        let sp = s.path(&loc.segment);
+        let (loc, block) = s.open_located(id, loc)?;
+        let sp = block.path().to_path_buf();
         let corrupt = |problem| StoreError::CorruptContent {
             path: None,
             content: CorruptContent { id: *id, file: sp.clone(), problem },
         };
-        let available = f.metadata().map_err(|e| StoreError::io(&sp, e))?.len().saturating_sub(loc.offset);
+        let available = block.len().map_err(|e| StoreError::io(&sp, e))?.saturating_sub(loc.offset);
         if available < loc.len {
             return Err(corrupt(Mismatch::Short { expected: loc.len, found: available }));
         }
-        let mut b = vec![0u8; loc.len as usize];
-        std::os::unix::fs::FileExt::read_exact_at(&f, &mut b, loc.offset).map_err(|e| StoreError::io(&sp, e))?;
+        let b = block.read_range(loc.offset..loc.offset + loc.len).map_err(|e| StoreError::io(&sp, e))?;
+        if (b.len() as u64) < loc.len {
+            return Err(corrupt(Mismatch::Short { expected: loc.len, found: b.len() as u64 }));
+        }
         let list = ChunkList::decode(&b).map_err(|e| corrupt(Mismatch::ChunkList(e)))?;
         if list.total_len() != loc.raw_len {
             return Err(corrupt(Mismatch::ChunkList(ChunkListError::BadTotal(list.total_len()))));
@@ -961,6 +1320,7 @@ impl Versions {
             segments: s.clone(),
             dir: self.dir.clone(),
             open: None,
+            window: None,
         };
         let (actual, _) = ContentId::of_reader(&mut reader).map_err(|e| match CorruptContent::from_io(&e) {
             Some(c) => StoreError::CorruptContent { path: None, content: c.clone() },
@@ -979,7 +1339,29 @@ impl Versions {
     /// Store streamed contents that must hash to `expected` (the pack
     /// receive path): verified while copying, and never made visible if the
     /// bytes do not match.
+    ///
+    /// With segments the contents go into blocks like written ones (whole
+    /// and compressed when that pays below [`CHUNK_THRESHOLD`], chunked
+    /// from it), so a server whose blocks are remote keeps no contents on
+    /// its disk; recorded by the next [`Versions::flush`].
     pub fn write_verified<R: Read>(&self, reader: R, expected: &ContentId, what: &Path) -> Result<u64> {
+        if let Some(s) = &self.segments {
+            let mut reader = reader;
+            let mut head = Vec::new();
+            (&mut reader).take(CHUNK_THRESHOLD).read_to_end(&mut head).map_err(|e| StoreError::io(what, e))?;
+            if (head.len() as u64) < CHUNK_THRESHOLD {
+                let actual = ContentId::of(&head);
+                if actual != *expected {
+                    return Err(StoreError::Corrupt(*expected, actual));
+                }
+                if !self.has(expected) {
+                    s.append_encoded(expected, &head)?;
+                }
+                return Ok(head.len() as u64);
+            }
+            let (_, len) = self.write_chunked_checked(s, io::Cursor::new(head).chain(reader), what, Some(expected))?;
+            return Ok(len);
+        }
         let (tmp, actual, len) = self.stage_stream(reader, what)?;
         if actual != *expected {
             return Err(StoreError::Corrupt(*expected, actual));
@@ -1006,6 +1388,33 @@ impl Versions {
                 }
             }
         }
+    }
+
+    /// The names of every block (and pre-block segment): this process's
+    /// open one and the local files, then the block store's.
+    pub fn blocks(&self) -> Result<Vec<String>> {
+        let Some(s) = &self.segments else { return Ok(Vec::new()) };
+        let local = crate::blockstore::LocalStore::new(s.dir.clone());
+        let mut out: Vec<String> =
+            local.list().map_err(|e| StoreError::io(&s.dir, e))?.into_iter().map(|b| b.0).collect();
+        if s.store.local_dir().is_none() {
+            let remote = s.store.list().map_err(|e| StoreError::io(s.store.describe(""), e))?;
+            out.extend(remote.into_iter().map(|b| b.0));
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// Scan block `name`'s record headers (for fsck, gc and migrate): ids,
+    /// offsets, lengths and codec/kind flags, without the index.
+    pub fn scan_block(&self, name: &str) -> Result<BlockScan> {
+        let Some(s) = &self.segments else { return Ok(BlockScan::default()) };
+        let Some(block) = s.open_block(name)? else {
+            let e = io::Error::new(io::ErrorKind::NotFound, "block not found");
+            return Err(StoreError::io(s.store.describe(name), e));
+        };
+        scan_records(&block).map_err(|e| StoreError::io(block.path(), e))
     }
 
     /// Every id in the store: loose files and segment entries.
@@ -1133,9 +1542,9 @@ pub(crate) mod tests {
     fn a_flipped_byte_fails_the_read_that_would_finish() {
         let (_d, _db, v) = store();
         let data: Vec<u8> = (0..3 * CHUNK as u32).map(|i| (i % 251) as u8).collect();
-        // Received contents are loose files (write_reader would chunk them).
+        // A loose file, as stores before blocks wrote received contents.
         let id = ContentId::of(&data);
-        v.write_verified(&data[..], &id, Path::new("data")).unwrap();
+        Versions::new(v.dir.clone(), v.tmp.clone()).write_verified(&data[..], &id, Path::new("data")).unwrap();
         assert_eq!(v.read_all(&id).unwrap(), data);
         assert_eq!(v.verify(&id).unwrap(), None);
 
@@ -1211,9 +1620,9 @@ pub(crate) mod tests {
         let (_d, _db, v) = store();
         std::fs::remove_dir(&v.tmp).unwrap();
         let big = vec![3u8; SMALL_MAX + 1];
-        // Received contents are staged in tmp/ (written ones are chunked).
+        // A store of loose files stages in tmp/ (one with blocks appends).
         let id = ContentId::of(&big);
-        v.write_verified(&big[..], &id, Path::new("big")).unwrap();
+        Versions::new(v.dir.clone(), v.tmp.clone()).write_verified(&big[..], &id, Path::new("big")).unwrap();
         assert_eq!(v.read_all(&id).unwrap(), big);
         let (id2, _) = v.write_reader(&b"streamed"[..], Path::new("x")).unwrap();
         assert_eq!(v.read_all(&id2).unwrap(), b"streamed");
@@ -1414,5 +1823,241 @@ pub(crate) mod tests {
         // Whole contents have no list.
         let small = dst.write_bytes(b"small").unwrap();
         assert_eq!(dst.chunk_list(&small).unwrap(), None);
+    }
+
+    /// A block store that counts ranged reads and can be told to fail puts.
+    #[derive(Debug)]
+    pub(crate) struct Counting {
+        pub(crate) inner: crate::blockstore::S3Store,
+        pub(crate) reads: std::sync::atomic::AtomicUsize,
+        pub(crate) fail_puts: std::sync::atomic::AtomicBool,
+    }
+
+    impl ContentStore for Counting {
+        fn describe(&self, name: &str) -> PathBuf {
+            self.inner.describe(name)
+        }
+        fn local_dir(&self) -> Option<&Path> {
+            None
+        }
+        fn put(&self, name: &str, staged: &Path) -> io::Result<()> {
+            if self.fail_puts.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(io::Error::other("503 Service Unavailable"));
+            }
+            self.inner.put(name, staged)
+        }
+        fn size(&self, name: &str) -> io::Result<Option<u64>> {
+            self.inner.size(name)
+        }
+        fn read_range(&self, name: &str, range: std::ops::Range<u64>) -> io::Result<Vec<u8>> {
+            self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.inner.read_range(name, range)
+        }
+        fn list(&self) -> io::Result<Vec<(String, u64)>> {
+            self.inner.list()
+        }
+        fn delete(&self, name: &str) -> io::Result<()> {
+            self.inner.delete(name)
+        }
+    }
+
+    /// A store whose blocks go to an in-memory object store.
+    pub(crate) fn remote_store() -> (tempfile::TempDir, Db, Versions, Arc<Counting>) {
+        let d = tempfile::tempdir().unwrap();
+        let layout = Layout::create(d.path()).unwrap();
+        let db = Db::open(&layout).unwrap();
+        let mem = Arc::new(object_store::memory::InMemory::new());
+        let url = crate::S3Url::parse("s3://bucket/pre/repo").unwrap();
+        let c = Arc::new(Counting {
+            inner: crate::blockstore::S3Store::with_store(mem, url),
+            reads: Default::default(),
+            fail_puts: Default::default(),
+        });
+        let v = Versions::with_segments(
+            layout.versions_dir(),
+            layout.tmp_dir(),
+            db.dir(),
+            db.env.clone(),
+            db.table(crate::Table::Blobs),
+            Some(c.clone() as Arc<dyn ContentStore>),
+        );
+        (d, db, v, c)
+    }
+
+    fn local_files(v: &Versions) -> usize {
+        std::fs::read_dir(v.dir.join("segments")).map(|rd| rd.count()).unwrap_or(0)
+    }
+
+    #[test]
+    fn a_flush_seals_the_block_and_the_next_write_opens_another() {
+        let (_d, db, v) = store();
+        let a = v.write_bytes(b"first operation").unwrap();
+        v.flush().unwrap();
+        let b = v.write_bytes(b"second operation").unwrap();
+        v.flush().unwrap();
+        let (la, lb) = (blobs_entry(&db, &a).unwrap(), blobs_entry(&db, &b).unwrap());
+        assert_ne!(la.segment, lb.segment, "a sealed block is never appended to");
+        assert_eq!(v.blocks().unwrap(), {
+            let mut n = vec![la.segment.clone(), lb.segment.clone()];
+            n.sort();
+            n
+        });
+        let scan = v.scan_block(&la.segment).unwrap();
+        assert_eq!(scan.records.len(), 1);
+        assert_eq!((scan.records[0].id, scan.records[0].offset, scan.tail), (a, la.offset, 0));
+    }
+
+    #[test]
+    fn small_compressible_contents_are_stored_compressed() {
+        let (_d, db, v) = store();
+        let text: Vec<u8> = (0..2000).flat_map(|i| format!("row {i},value\n").into_bytes()).collect();
+        assert!(text.len() < SMALL_MAX);
+        let id = v.write_bytes(&text).unwrap();
+        v.flush().unwrap();
+        let loc = blobs_entry(&db, &id).unwrap();
+        assert_eq!(loc.codec, Codec::Zstd);
+        assert!(loc.len * 3 < text.len() as u64, "{} of {}", loc.len, text.len());
+        assert_eq!(v.read_all(&id).unwrap(), text);
+        // Incompressible small contents stay raw.
+        let n = noise(9, 5000);
+        let nid = v.write_bytes(&n).unwrap();
+        v.flush().unwrap();
+        assert_eq!(blobs_entry(&db, &nid).unwrap().codec, Codec::Raw);
+        assert_eq!(v.read_all(&nid).unwrap(), n);
+    }
+
+    #[test]
+    fn received_contents_go_into_blocks_not_loose_files() {
+        let (_d, db, v) = store();
+        let small = b"received small contents".to_vec();
+        let big = noise(10, 3 << 20);
+        for data in [&small, &big] {
+            let id = ContentId::of(data);
+            assert_eq!(v.write_verified(&data[..], &id, Path::new("pack")).unwrap(), data.len() as u64);
+            assert!(!v.path(&id).exists());
+            v.flush().unwrap();
+            assert!(blobs_entry(&db, &id).is_some());
+            assert_eq!(v.read_all(&id).unwrap(), *data);
+        }
+        assert!(v.chunk_list(&ContentId::of(&big)).unwrap().is_some(), "large received contents are chunked");
+        // Bytes that do not hash to the expected id are refused, no list.
+        let wrong = ContentId::of(b"something else");
+        let other = noise(11, 2 << 20);
+        assert!(matches!(v.write_verified(&other[..], &wrong, Path::new("pack")), Err(StoreError::Corrupt(..))));
+        assert!(matches!(v.write_verified(&b"tiny"[..], &wrong, Path::new("pack")), Err(StoreError::Corrupt(..))));
+        v.flush().unwrap();
+        assert!(!v.has(&wrong));
+        assert!(!v.has(&ContentId::of(&other)));
+    }
+
+    #[test]
+    fn a_remote_store_keeps_blocks_in_the_bucket_and_reads_them_back() {
+        let (_d, _db, v, c) = remote_store();
+        let big = noise(12, 4 << 20);
+        let (id, _) = v.write_reader(&big[..], Path::new("big")).unwrap();
+        let small = v.write_bytes(b"small contents").unwrap();
+        // Before the flush the open block is a local file, readable.
+        assert_eq!(v.read_all(&small).unwrap(), b"small contents");
+        v.flush().unwrap();
+        assert_eq!(local_files(&v), 0, "nothing but metadata stays local");
+        assert_eq!(c.inner.list().unwrap().len(), 1);
+        let (where_, _) = v.locate(&small).unwrap().unwrap();
+        assert!(where_.starts_with("s3://bucket/pre/repo/blocks/"), "{}", where_.display());
+        c.reads.store(0, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(v.read_all(&id).unwrap(), big);
+        // ~64 chunks of 64 KiB read in windows of 8 MiB, not one GET each.
+        let reads = c.reads.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(reads <= 3, "{reads} ranged reads for a 4 MiB chunked file");
+        assert_eq!(v.read_all(&small).unwrap(), b"small contents");
+        assert_eq!(v.verify(&id).unwrap(), None);
+        // Chunks read one by one by id (as sync sends them) are read ahead
+        // too: a few GETs, not one per chunk.
+        let list = v.chunk_list(&id).unwrap().unwrap();
+        assert!(list.chunks().len() > 30);
+        c.reads.store(0, std::sync::atomic::Ordering::SeqCst);
+        for ch in list.chunks() {
+            assert_eq!(v.read_all(&ch.id).unwrap().len(), ch.len as usize);
+        }
+        let reads = c.reads.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(reads <= 4, "{reads} ranged reads for {} chunks read one by one", list.chunks().len());
+    }
+
+    #[test]
+    fn a_corrupt_remote_block_is_an_error_never_wrong_bytes() {
+        let (_d, _db, v, c) = remote_store();
+        let big = noise(13, 2 << 20);
+        let (id, _) = v.write_reader(&big[..], Path::new("big")).unwrap();
+        let small = v.write_bytes(b"some small contents here").unwrap();
+        v.flush().unwrap();
+        let (name, size) = c.inner.list().unwrap().remove(0);
+        let mut bytes = c.inner.read_range(&name, 0..size).unwrap();
+        bytes[100] ^= 0x20;
+        let last = bytes.len() - 3;
+        bytes[last] ^= 0x20;
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("b"), &bytes).unwrap();
+        c.inner.put(&name, &d.path().join("b")).unwrap();
+        let e = v.read_all(&id).unwrap_err();
+        assert!(e.corrupt_content().is_some(), "{e}");
+        assert!(e.to_string().contains("s3://bucket/pre/repo/blocks/"), "{e}");
+        assert!(v.read_all(&small).unwrap_err().corrupt_content().is_some());
+        // A block that is gone is an error naming it.
+        c.inner.delete(&name).unwrap();
+        let e = v.read_all(&small).unwrap_err();
+        assert!(e.to_string().contains(&name), "{e}");
+    }
+
+    #[test]
+    fn a_failed_upload_records_nothing_and_a_retry_works() {
+        let (_d, db, v, c) = remote_store();
+        c.fail_puts.store(true, std::sync::atomic::Ordering::SeqCst);
+        let data = noise(14, 2 << 20);
+        let (id, _) = v.write_reader(&data[..], Path::new("big")).unwrap();
+        let e = v.flush().unwrap_err();
+        assert!(e.to_string().contains("503"), "{e}");
+        assert!(db.scan(crate::Table::Blobs).unwrap().is_empty(), "no location names an unuploaded block");
+        assert!(!v.has(&id));
+        assert!(c.inner.list().unwrap().is_empty());
+        c.fail_puts.store(false, std::sync::atomic::Ordering::SeqCst);
+        let (id2, _) = v.write_reader(&data[..], Path::new("big")).unwrap();
+        v.flush().unwrap();
+        assert_eq!((id2, v.read_all(&id).unwrap()), (id, data));
+    }
+
+    #[test]
+    fn gc_compacts_and_deletes_remote_blocks_through_the_store() {
+        let (_d, db, v, c) = remote_store();
+        let keep = v.write_bytes(&[5u8; 2000]).unwrap();
+        let drop_ = v.write_bytes(&noise(15, 20_000)).unwrap();
+        v.flush().unwrap();
+        let only_garbage = v.write_bytes(&noise(16, 1000)).unwrap();
+        v.flush().unwrap();
+        // Written by a dead writer long ago: copy each block to such a name.
+        let mut renamed = HashMap::new();
+        for (i, (name, size)) in c.inner.list().unwrap().into_iter().enumerate() {
+            let bytes = c.inner.read_range(&name, 0..size).unwrap();
+            let d = tempfile::tempdir().unwrap();
+            std::fs::write(d.path().join("b"), bytes).unwrap();
+            let new = format!("{}-{i}", 1u32 << 23);
+            c.inner.put(&new, &d.path().join("b")).unwrap();
+            c.inner.delete(&name).unwrap();
+            renamed.insert(name, new);
+        }
+        let mut txn = db.begin_write().unwrap();
+        for id in [keep, drop_, only_garbage] {
+            let mut loc = blobs_entry(&db, &id).unwrap();
+            loc.segment = renamed[&loc.segment].clone();
+            txn.put(crate::Table::Blobs, id.as_bytes(), &loc.encode()).unwrap();
+        }
+        assert!(txn.delete(crate::Table::Blobs, drop_.as_bytes()).unwrap());
+        assert!(txn.delete(crate::Table::Blobs, only_garbage.as_bytes()).unwrap());
+        txn.commit().unwrap();
+        let r = v.compact_segments(false).unwrap();
+        assert_eq!((r.scanned, r.deleted, r.compacted), (2, 1, 1), "{r:?}");
+        assert_eq!(c.inner.list().unwrap().len(), 1);
+        assert_eq!(local_files(&v), 0);
+        assert_eq!(v.read_all(&keep).unwrap(), vec![5u8; 2000]);
+        // The compacted copy is this process's and young: left alone.
+        assert_eq!(v.compact_segments(false).unwrap().scanned, 0);
     }
 }

@@ -80,9 +80,20 @@ pub enum Cmd {
         /// Seconds SIGINT/SIGTERM wait for requests in flight to finish.
         #[arg(long, default_value_t = 30, value_name = "SECS")]
         shutdown_grace: u64,
+        /// Keep file contents (blocks) in S3-compatible object storage,
+        /// each repository's under PREFIX/<repo>/blocks/, and only metadata
+        /// under SYNC_DIR. Endpoint and credentials come from the standard
+        /// AWS variables (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID,
+        /// AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ALLOW_HTTP=true for a
+        /// plain-http endpoint). The bucket must exist; startup checks it.
+        #[arg(long, env = "OXEN_STORAGE", value_name = "s3://BUCKET[/PREFIX]")]
+        storage: Option<String>,
     },
-    /// `oxen gc` for every repository under SYNC_DIR: contents no ref or
-    /// reflog entry reaches and older than the grace period are removed,
+    /// `oxen gc` for every repository under SYNC_DIR: reflog entries past
+    /// each repository's `gc.reflogExpire` (90d) and
+    /// `gc.reflogExpireUnreachable` (30d; a deleted branch's entries are
+    /// unreachable) are expired first, whatever `--prune` says; contents
+    /// no ref or reflog entry reaches and older than the grace period are removed,
     /// then the space they and interrupted writes left (a push killed
     /// mid-way leaves segment records no location refers to, and temp
     /// files) is reclaimed: one line per repository, as `oxen gc` prints.
@@ -119,7 +130,23 @@ pub fn run(args: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResu
             )?;
             Ok(())
         }
-        Cmd::Start { host, port, threads, max_body, max_connections, header_timeout, body_timeout, shutdown_grace } => {
+        Cmd::Start {
+            host,
+            port,
+            threads,
+            max_body,
+            max_connections,
+            header_timeout,
+            body_timeout,
+            shutdown_grace,
+            storage,
+        } => {
+            let storage = match storage.filter(|s| !s.is_empty()) {
+                None => None,
+                Some(s) => Some(oxen_store::S3Url::parse(&s).ok_or_else(|| {
+                    crate::command_error::user_error(format!("--storage '{s}' is not s3://BUCKET[/PREFIX]"))
+                })?),
+            };
             let mut cfg = oxen_server::ServerConfig::new(args.sync_dir, host, port);
             cfg.threads = threads;
             cfg.max_body = max_body;
@@ -127,6 +154,7 @@ pub fn run(args: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResu
             cfg.header_timeout = Duration::from_secs(header_timeout.max(1));
             cfg.body_timeout = Duration::from_secs(body_timeout.max(1));
             cfg.shutdown_grace = Duration::from_secs(shutdown_grace);
+            cfg.storage = storage;
             oxen_server::init_logging();
             oxen_server::serve(cfg, out)?;
             Ok(())

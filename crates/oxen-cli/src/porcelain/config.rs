@@ -6,7 +6,9 @@ use std::io::Write;
 use crate::{user_error, CommandResult};
 
 /// Get or set a config value: user.name, user.email, core.bare (true:
-/// a repository only pushed to, see `oxen init --bare`), or
+/// a repository only pushed to, see `oxen init --bare`),
+/// gc.reflogExpire and gc.reflogExpireUnreachable (how long `oxen gc`
+/// keeps reflog entries: `now`, `never` or a duration such as `30d`), or
 /// tabular-keys.<path> (comma-separated key columns used by diff and merge).
 /// Without --global, the repository's .oxen/config.toml is used.
 #[derive(clap::Args, Debug)]
@@ -62,12 +64,31 @@ pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult 
         cfg.save(&path)?;
         return Ok(());
     }
+    if let Some(slot) = match a.key.as_str() {
+        "gc.reflogExpire" => Some(&mut cfg.gc.reflog_expire),
+        "gc.reflogExpireUnreachable" => Some(&mut cfg.gc.reflog_expire_unreachable),
+        _ => None,
+    } {
+        if a.unset {
+            *slot = None;
+        } else if let Some(v) = a.value {
+            super::gc::parse_prune(&v).map_err(|why| user_error(format!("{}: {why}", a.key)))?;
+            *slot = Some(v);
+        } else {
+            let v = slot.clone().ok_or_else(|| user_error(format!("{} is not set", a.key)))?;
+            writeln!(out, "{v}")?;
+            return Ok(());
+        }
+        cfg.save(&path)?;
+        return Ok(());
+    }
     let slot = match a.key.as_str() {
         "user.name" => &mut cfg.user.name,
         "user.email" => &mut cfg.user.email,
         k => {
             return Err(user_error(format!(
-                "unknown config key '{k}' (known: user.name, user.email, core.bare, tabular-keys.<path>)"
+                "unknown config key '{k}' (known: user.name, user.email, core.bare, gc.reflogExpire, \
+                 gc.reflogExpireUnreachable, tabular-keys.<path>)"
             )))
         }
     };

@@ -1,14 +1,20 @@
 //! `oxen gc`
 
 use std::io::Write;
-use std::time::Duration;
 
 use oxen_store::{GcReport, Prune, SegmentAction};
 
 use crate::CommandResult;
 
 /// Remove contents no ref reaches, and reclaim the space they and
-/// interrupted writes leave. Live: everything reachable from every
+/// interrupted writes leave. First, reflog entries are expired as `oxen
+/// reflog expire --all` does: those older than `gc.reflogExpire` (default
+/// 90d) and those naming a commit their ref no longer reaches older than
+/// `gc.reflogExpireUnreachable` (default 30d; a deleted branch's entries
+/// are all unreachable), set with `oxen config`. `--prune=now` does not
+/// shorten these (as in git): a branch deleted today is kept by its reflog
+/// until it expires, or until `oxen reflog expire --expire-unreachable=now
+/// --all`. Live: everything reachable from every
 /// branch, tag and remote-tracking ref, HEAD (detached too), every reflog
 /// entry, the index (staged contents), a merge in progress and an
 /// interrupted checkout; from a commit its parents, trees and file contents,
@@ -35,28 +41,13 @@ pub struct Args {
 
 /// `--prune`'s value (see [`Args::prune`]).
 pub(crate) fn parse_prune(s: &str) -> Result<Prune, String> {
-    match s {
-        "now" => return Ok(Prune::Now),
-        "never" => return Ok(Prune::Never),
-        _ => {}
-    }
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (n, unit) = s.split_at(split);
-    let n: u64 = n.parse().map_err(|_| format!("'{s}' is not a duration: use now, never, or e.g. 12h, 1d, 2w"))?;
-    let secs = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        "w" => 7 * 86_400,
-        _ => return Err(format!("'{s}' has no known unit: use s, m, h, d or w (e.g. 12h, 1d, 2w)")),
-    };
-    n.checked_mul(secs).map(|t| Prune::OlderThan(Duration::from_secs(t))).ok_or_else(|| format!("'{s}' is too long"))
+    s.parse()
 }
 
 pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult {
     let repo = super::open()?;
-    let report = oxen_repo::reach::gc(&repo, a.prune, a.dry_run)?;
+    let reflog = oxen_repo::reach::reflog_policy(&repo)?;
+    let report = oxen_repo::reach::gc(&repo, a.prune, &reflog, a.dry_run)?;
     write_report(&report, a.dry_run, "", out)
 }
 
@@ -79,11 +70,13 @@ pub(crate) fn write_report(r: &GcReport, dry_run: bool, prefix: &str, out: &mut 
     let s = &r.sweep;
     let removed = if dry_run { "would be removed" } else { "removed" };
     let verb = if dry_run { "would reclaim" } else { "reclaimed" };
+    let expired = if dry_run { "would expire" } else { "expired" };
     writeln!(
         out,
         "{prefix}gc: {} unreachable contents {removed} ({} segment records of {} bytes, {} loose files of {} bytes), \
          {} kept as younger than the grace period, {} commits and {} trees {removed}; \
-         {} segments scanned, {} deleted, {} compacted, {verb} {} bytes; {} temp files ({} bytes) removed",
+         {} segments scanned, {} deleted, {} compacted, {verb} {} bytes; {} temp files ({} bytes) removed; \
+         {} reflog entries {expired}",
         s.records + s.loose,
         s.records,
         s.record_bytes,
@@ -97,13 +90,16 @@ pub(crate) fn write_report(r: &GcReport, dry_run: bool, prefix: &str, out: &mut 
         r.compacted,
         r.bytes_reclaimed,
         r.tmp.files,
-        r.tmp.bytes
+        r.tmp.bytes,
+        r.reflog_expired
     )?;
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]

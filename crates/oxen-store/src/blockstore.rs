@@ -1,0 +1,598 @@
+//! Where sealed blocks live: the [`ContentStore`] interface and its two
+//! backends.
+//!
+//! A block (`<pid>-<nanos-hex>`, the writer's pid and the time it was
+//! opened) is a file of records written by one writer, sealed (synced,
+//! never appended again) at [`crate::versions::BLOCK_MAX`] or at the end of
+//! an operation. Writers always build the open block as a local file; the
+//! backend takes it once sealed:
+//! - [`LocalStore`] (the default, no configuration) keeps blocks as
+//!   `.oxen/versions/segments/<name>.seg`, the files writers build in place:
+//!   sealing is the fsync.
+//! - [`S3Store`] keeps them as objects `PREFIX/blocks/<name>` in an
+//!   S3-compatible bucket (through the `object_store` crate); the writer
+//!   builds the open block in `.oxen/tmp`, uploads it when sealed (multipart
+//!   past 8 MiB), and removes the local copy: only metadata stays on disk.
+//!
+//! Locations are recorded only after `put` returned, so a failed upload
+//! leaves no location naming the block. Errors are `io::Error`s whose
+//! message is one line; the versions store names the block in them.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Read};
+use std::ops::Range;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use crate::{Result, StoreError};
+
+/// Blocks on S3 past this size are uploaded in parts of this size.
+pub const PART_SIZE: usize = 8 << 20;
+
+/// The file in `.oxen` naming the repository's block storage (absent:
+/// local). Written by `oxen-server start --storage` for the repositories
+/// it serves.
+pub const STORAGE_FILE: &str = "storage";
+
+/// Immutable named blocks: the one interface the versions store uses for
+/// sealed blocks, whichever backend keeps them.
+pub trait ContentStore: Send + Sync + std::fmt::Debug {
+    /// Where block `name` lives, for messages (a path or an `s3://` URL).
+    fn describe(&self, name: &str) -> PathBuf;
+    /// The directory the blocks are files in, for the local backend:
+    /// writers build their open block there in place.
+    fn local_dir(&self) -> Option<&Path>;
+    /// Make the sealed block staged at `staged` durable as `name`. For a
+    /// remote store the local file is left to the caller to remove.
+    fn put(&self, name: &str, staged: &Path) -> io::Result<()>;
+    /// The block's size, `None` if there is no such block.
+    fn size(&self, name: &str) -> io::Result<Option<u64>>;
+    /// Bytes `range` of a block (fewer if it ends first).
+    fn read_range(&self, name: &str, range: Range<u64>) -> io::Result<Vec<u8>>;
+    /// Every block's name and size.
+    fn list(&self) -> io::Result<Vec<(String, u64)>>;
+    /// Remove a block (no error if it is already gone).
+    fn delete(&self, name: &str) -> io::Result<()>;
+}
+
+/// Blocks as files `<dir>/<name>.seg` (the segments of storage v1 read
+/// the same way).
+#[derive(Debug)]
+pub struct LocalStore {
+    dir: PathBuf,
+}
+
+impl LocalStore {
+    /// Blocks in `dir` (made when the first block is written).
+    pub fn new(dir: PathBuf) -> LocalStore {
+        LocalStore { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.seg"))
+    }
+}
+
+impl ContentStore for LocalStore {
+    fn describe(&self, name: &str) -> PathBuf {
+        self.path(name)
+    }
+
+    fn local_dir(&self) -> Option<&Path> {
+        Some(&self.dir)
+    }
+
+    fn put(&self, name: &str, staged: &Path) -> io::Result<()> {
+        let dest = self.path(name);
+        if staged != dest {
+            std::fs::create_dir_all(&self.dir)?;
+            std::fs::copy(staged, &dest)?;
+        }
+        File::open(&dest)?.sync_data()?;
+        File::open(&self.dir)?.sync_all()
+    }
+
+    fn size(&self, name: &str) -> io::Result<Option<u64>> {
+        match std::fs::metadata(self.path(name)) {
+            Ok(m) => Ok(Some(m.len())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn read_range(&self, name: &str, range: Range<u64>) -> io::Result<Vec<u8>> {
+        read_file_range(&File::open(self.path(name))?, range)
+    }
+
+    fn list(&self) -> io::Result<Vec<(String, u64)>> {
+        let rd = match std::fs::read_dir(&self.dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut out = Vec::new();
+        for e in rd {
+            let e = e?;
+            let file_name = e.file_name();
+            if let Some(name) = file_name.to_str().and_then(|n| n.strip_suffix(".seg")) {
+                out.push((name.to_string(), e.metadata()?.len()));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    fn delete(&self, name: &str) -> io::Result<()> {
+        match std::fs::remove_file(self.path(name)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Bytes `range` of a file, fewer if it ends first.
+pub(crate) fn read_file_range(f: &File, range: Range<u64>) -> io::Result<Vec<u8>> {
+    let want = range.end.saturating_sub(range.start);
+    let mut out = vec![0u8; want as usize];
+    let mut got = 0usize;
+    while got < out.len() {
+        match f.read_at(&mut out[got..], range.start + got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    out.truncate(got);
+    Ok(out)
+}
+
+/// A parsed `s3://BUCKET[/PREFIX]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct S3Url {
+    /// The bucket.
+    pub bucket: String,
+    /// Key prefix, without leading or trailing `/` (may be empty).
+    pub prefix: String,
+}
+
+impl S3Url {
+    /// Parse `s3://BUCKET[/PREFIX]`; `None` for anything else.
+    pub fn parse(s: &str) -> Option<S3Url> {
+        let rest = s.strip_prefix("s3://")?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let ok = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.';
+        if bucket.len() < 3 || bucket.len() > 63 || !bucket.chars().all(ok) {
+            return None;
+        }
+        let prefix = prefix.trim_matches('/');
+        if prefix.split('/').any(|p| p == "." || p == "..") || prefix.contains("//") {
+            return None;
+        }
+        Some(S3Url { bucket: bucket.to_string(), prefix: prefix.to_string() })
+    }
+
+    /// The same bucket, `part` appended to the prefix.
+    pub fn join(&self, part: &str) -> S3Url {
+        let prefix = if self.prefix.is_empty() { part.to_string() } else { format!("{}/{part}", self.prefix) };
+        S3Url { bucket: self.bucket.clone(), prefix }
+    }
+}
+
+impl std::fmt::Display for S3Url {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.prefix.is_empty() {
+            write!(f, "s3://{}", self.bucket)
+        } else {
+            write!(f, "s3://{}/{}", self.bucket, self.prefix)
+        }
+    }
+}
+
+use object_store::ObjectStore;
+
+/// Blocks as objects `PREFIX/blocks/<name>` in an object store (S3 or,
+/// in tests, `object_store::memory::InMemory`).
+pub struct S3Store {
+    store: Arc<dyn ObjectStore>,
+    url: S3Url,
+}
+
+impl std::fmt::Debug for S3Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Store").field("url", &self.url.to_string()).finish()
+    }
+}
+
+/// The runtime every object-store call runs on: object_store is async,
+/// and the versions store is called from plain threads and from inside
+/// the server's tokio workers alike, where `block_on` would panic. Calls
+/// are spawned here and waited for on a std channel, which works from
+/// any thread.
+fn runtime() -> io::Result<&'static tokio::runtime::Runtime> {
+    static RT: OnceLock<std::result::Result<tokio::runtime::Runtime, String>> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("oxen-blocks")
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())
+    })
+    .as_ref()
+    .map_err(|e| io::Error::other(format!("cannot start the object storage runtime: {e}")))
+}
+
+/// Run `f` on the block runtime and wait for it.
+fn run<T: Send + 'static>(f: impl std::future::Future<Output = T> + Send + 'static) -> io::Result<T> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    runtime()?.spawn(async move {
+        let _ = tx.send(f.await);
+    });
+    rx.recv().map_err(|_| io::Error::other("object storage call was cancelled"))
+}
+
+/// An object_store error as one line.
+fn os_err(e: object_store::Error) -> io::Error {
+    let mut kind = match e {
+        object_store::Error::NotFound { .. } => io::ErrorKind::NotFound,
+        _ => io::ErrorKind::Other,
+    };
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(&e);
+    while let Some(s) = src {
+        let t = s.to_string();
+        if !msg.contains(&t) {
+            msg = format!("{msg}: {t}");
+        }
+        src = s.source();
+    }
+    let msg = msg.split_whitespace().collect::<Vec<_>>().join(" ");
+    if msg.contains("<Code>NoSuchBucket</Code>") {
+        kind = io::ErrorKind::NotFound;
+    }
+    io::Error::new(kind, short_s3_message(&msg).unwrap_or(msg))
+}
+
+/// An S3 error response said in a few words: its HTTP status, error code
+/// and message (object_store's text carries the request and the raw XML).
+fn short_s3_message(msg: &str) -> Option<String> {
+    let tag = |t: &str| {
+        let open = format!("<{t}>");
+        let from = msg.find(&open)? + open.len();
+        let to = from + msg[from..].find(&format!("</{t}>"))?;
+        Some(msg[from..to].to_string())
+    };
+    let code = tag("Code")?;
+    let status = msg.split("status code: ").nth(1).and_then(|r| r.split(':').next()).unwrap_or("error").trim();
+    Some(match tag("Message") {
+        Some(m) => format!("{status}: {code}: {m}"),
+        None => format!("{status}: {code}"),
+    })
+}
+
+/// How long failing requests (500/503, timeouts, refused connections) are
+/// retried with backoff before the error is reported: `OXEN_S3_RETRY_SECS`
+/// (tests shorten it), default 30 s.
+fn retry_timeout() -> Duration {
+    let secs = std::env::var("OXEN_S3_RETRY_SECS").ok().and_then(|v| v.parse::<u64>().ok()).unwrap_or(30);
+    Duration::from_secs(secs)
+}
+
+impl S3Store {
+    /// A store over any object store (tests use the in-memory one).
+    pub fn with_store(store: Arc<dyn ObjectStore>, url: S3Url) -> S3Store {
+        S3Store { store, url }
+    }
+
+    /// The bucket of `url`, configured by the standard AWS variables
+    /// (`AWS_ENDPOINT_URL`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+    /// `AWS_REGION`, `AWS_ALLOW_HTTP`). No request is made.
+    pub fn from_env(url: &S3Url) -> io::Result<S3Store> {
+        // One client per bucket per process: its connection pool is shared
+        // by every repository under it.
+        static CLIENTS: OnceLock<Mutex<HashMap<String, Arc<dyn ObjectStore>>>> = OnceLock::new();
+        let mut clients = CLIENTS.get_or_init(Default::default).lock().map_err(|_| io::Error::other("poisoned"))?;
+        let env = |k: &str| std::env::var(k).unwrap_or_default();
+        let client_key = format!("{}\n{}\n{}", url.bucket, env("AWS_ENDPOINT_URL"), env("AWS_ACCESS_KEY_ID"));
+        if let Some(c) = clients.get(&client_key) {
+            return Ok(S3Store { store: c.clone(), url: url.clone() });
+        }
+        let retry = object_store::RetryConfig {
+            backoff: object_store::BackoffConfig {
+                init_backoff: Duration::from_millis(100),
+                max_backoff: Duration::from_secs(5),
+                base: 2.0,
+            },
+            max_retries: 10,
+            retry_timeout: retry_timeout(),
+        };
+        let mut builder = object_store::aws::AmazonS3Builder::from_env()
+            .with_bucket_name(&url.bucket)
+            .with_retry(retry)
+            .with_client_options(
+                object_store::ClientOptions::new()
+                    .with_connect_timeout(Duration::from_secs(5))
+                    .with_timeout(Duration::from_secs(120)),
+            );
+        if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none() {
+            builder = builder.with_region("us-east-1");
+        }
+        if let Ok(v) = std::env::var("AWS_ALLOW_HTTP") {
+            builder = builder.with_allow_http(v == "true" || v == "1");
+        }
+        let s3: Arc<dyn ObjectStore> = Arc::new(builder.build().map_err(os_err)?);
+        clients.insert(client_key, s3.clone());
+        Ok(S3Store { store: s3, url: url.clone() })
+    }
+
+    fn key(&self, name: &str) -> object_store::path::Path {
+        object_store::path::Path::from(self.url.join("blocks").join(name).prefix)
+    }
+
+    /// Check that the bucket exists and answers with these credentials (a
+    /// listing of the prefix), for a server's startup.
+    pub fn check(&self) -> io::Result<()> {
+        let store = self.store.clone();
+        let prefix = object_store::path::Path::from(self.url.prefix.clone());
+        run(async move { store.list_with_delimiter(Some(&prefix)).await.map(|_| ()) })?.map_err(os_err)
+    }
+}
+
+impl ContentStore for S3Store {
+    fn describe(&self, name: &str) -> PathBuf {
+        PathBuf::from(self.url.join("blocks").join(name).to_string())
+    }
+
+    fn local_dir(&self) -> Option<&Path> {
+        None
+    }
+
+    fn put(&self, name: &str, staged: &Path) -> io::Result<()> {
+        let key = self.key(name);
+        let store = self.store.clone();
+        let mut f = File::open(staged)?;
+        let len = f.metadata()?.len();
+        if len <= PART_SIZE as u64 {
+            let mut b = Vec::with_capacity(len as usize);
+            f.read_to_end(&mut b)?;
+            return run(async move { store.put(&key, b.into()).await.map(|_| ()) })?.map_err(os_err);
+        }
+        // In parts, at most four in flight: a 64 MiB block never sits in
+        // memory whole. The file is read on the runtime (a local disk read
+        // per part is short next to the part's upload).
+        run(async move {
+            let upload = store.put_multipart(&key).await.map_err(os_err)?;
+            let mut w = object_store::WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+            let mut buf = vec![0u8; PART_SIZE];
+            loop {
+                let n = match f.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        let _ = w.abort().await;
+                        return Err(e);
+                    }
+                };
+                if let Err(e) = w.wait_for_capacity(4).await {
+                    let _ = w.abort().await;
+                    return Err(os_err(e));
+                }
+                w.write(&buf[..n]);
+            }
+            // A failed finish leaves no object (the upload is not completed).
+            w.finish().await.map(|_| ()).map_err(os_err)
+        })?
+    }
+
+    fn size(&self, name: &str) -> io::Result<Option<u64>> {
+        let key = self.key(name);
+        let store = self.store.clone();
+        match run(async move { store.head(&key).await })? {
+            Ok(m) => Ok(Some(m.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(os_err(e)),
+        }
+    }
+
+    fn read_range(&self, name: &str, range: Range<u64>) -> io::Result<Vec<u8>> {
+        if range.start >= range.end {
+            return Ok(Vec::new());
+        }
+        let key = self.key(name);
+        let store = self.store.clone();
+        let b = run(async move { store.get_range(&key, range).await })?.map_err(os_err)?;
+        Ok(b.to_vec())
+    }
+
+    fn list(&self) -> io::Result<Vec<(String, u64)>> {
+        use futures::TryStreamExt;
+        let prefix = object_store::path::Path::from(self.url.join("blocks").prefix);
+        let store = self.store.clone();
+        let metas: Vec<object_store::ObjectMeta> =
+            run(async move { store.list(Some(&prefix)).try_collect().await })?.map_err(os_err)?;
+        let mut out: Vec<(String, u64)> =
+            metas.into_iter().filter_map(|m| m.location.filename().map(|n| (n.to_string(), m.size))).collect();
+        out.sort();
+        Ok(out)
+    }
+
+    fn delete(&self, name: &str) -> io::Result<()> {
+        let key = self.key(name);
+        let store = self.store.clone();
+        match run(async move { store.delete(&key).await })? {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(os_err(e)),
+        }
+    }
+}
+
+/// The block storage a repository's `.oxen/storage` file names, if any:
+/// `None` means local blocks. A file that does not parse is an error, not
+/// a silent fall back to the local disk.
+pub fn configured_storage(dot: &Path) -> Result<Option<S3Url>> {
+    let p = dot.join(STORAGE_FILE);
+    let s = match std::fs::read_to_string(&p) {
+        Ok(s) => s,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(StoreError::io(&p, e)),
+    };
+    match S3Url::parse(s.trim()) {
+        Some(u) => Ok(Some(u)),
+        None => Err(StoreError::Config { path: p, msg: format!("'{}' is not s3://BUCKET[/PREFIX]", s.trim()) }),
+    }
+}
+
+/// The block store `.oxen/storage` names (`None`: local blocks); one that
+/// cannot be opened is a [`BrokenStore`] carrying the reason.
+pub fn open_configured(dot: &Path) -> Option<Arc<dyn ContentStore>> {
+    let url = match configured_storage(dot) {
+        Ok(None) => return None,
+        Ok(Some(u)) => u,
+        Err(e) => return Some(Arc::new(BrokenStore { what: dot.join(STORAGE_FILE), msg: e.to_string() })),
+    };
+    match S3Store::from_env(&url) {
+        Ok(s) => Some(Arc::new(s)),
+        Err(e) => Some(Arc::new(BrokenStore { what: PathBuf::from(url.to_string()), msg: e.to_string() })),
+    }
+}
+
+/// A configured block store that could not be opened: every call fails
+/// with why.
+#[derive(Debug)]
+pub struct BrokenStore {
+    what: PathBuf,
+    msg: String,
+}
+
+impl BrokenStore {
+    fn err(&self) -> io::Error {
+        io::Error::other(format!("block storage unusable: {}", self.msg))
+    }
+}
+
+impl ContentStore for BrokenStore {
+    fn describe(&self, name: &str) -> PathBuf {
+        self.what.join(name)
+    }
+    fn local_dir(&self) -> Option<&Path> {
+        None
+    }
+    fn put(&self, _: &str, _: &Path) -> io::Result<()> {
+        Err(self.err())
+    }
+    fn size(&self, _: &str) -> io::Result<Option<u64>> {
+        Err(self.err())
+    }
+    fn read_range(&self, _: &str, _: Range<u64>) -> io::Result<Vec<u8>> {
+        Err(self.err())
+    }
+    fn list(&self) -> io::Result<Vec<(String, u64)>> {
+        Err(self.err())
+    }
+    fn delete(&self, _: &str) -> io::Result<()> {
+        Err(self.err())
+    }
+}
+
+/// Record in `.oxen/storage` that the repository's blocks live at `url`.
+pub fn set_storage(dot: &Path, tmp_dir: &Path, url: &S3Url) -> Result<()> {
+    crate::write_atomic(tmp_dir, &dot.join(STORAGE_FILE), format!("{url}\n").as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mem() -> S3Store {
+        S3Store::with_store(
+            Arc::new(object_store::memory::InMemory::new()),
+            S3Url::parse("s3://bucket/some/prefix").unwrap(),
+        )
+    }
+
+    #[test]
+    fn s3_error_responses_are_said_in_one_short_line() {
+        let raw = "Generic S3 error: Error performing GET http://h/b?x in 1ms - Server returned non-2xx status \
+                   code: 403 Forbidden: <?xml version=\"1.0\"?> <Error><Code>SignatureDoesNotMatch</Code>\
+                   <Message>The signature does not match.</Message><RequestId>1</RequestId></Error>";
+        assert_eq!(
+            short_s3_message(raw).unwrap(),
+            "403 Forbidden: SignatureDoesNotMatch: The signature does not match."
+        );
+        assert_eq!(short_s3_message("connection refused"), None);
+    }
+
+    #[test]
+    fn urls_parse_and_join() {
+        let u = S3Url::parse("s3://my-bucket/a/b/").unwrap();
+        assert_eq!((u.bucket.as_str(), u.prefix.as_str()), ("my-bucket", "a/b"));
+        assert_eq!(u.join("repo").to_string(), "s3://my-bucket/a/b/repo");
+        assert_eq!(S3Url::parse("s3://bkt").unwrap().join("r").to_string(), "s3://bkt/r");
+        for bad in ["s3://", "http://b/x", "s3://B/x", "s3://ab", "s3://bkt/../x", "s3://bkt/a//b"] {
+            assert_eq!(S3Url::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_s3_backend_puts_reads_lists_and_deletes_blocks() {
+        let s = mem();
+        let d = tempfile::tempdir().unwrap();
+        let small = d.path().join("small");
+        std::fs::write(&small, b"0123456789").unwrap();
+        s.put("1-a", &small).unwrap();
+        // Past a part: a multipart upload.
+        let big: Vec<u8> = (0..PART_SIZE * 2 + 1000).map(|i| (i % 253) as u8).collect();
+        let bigp = d.path().join("big");
+        std::fs::write(&bigp, &big).unwrap();
+        s.put("2-b", &bigp).unwrap();
+        assert_eq!(s.size("1-a").unwrap(), Some(10));
+        assert_eq!(s.size("2-b").unwrap(), Some(big.len() as u64));
+        assert_eq!(s.size("3-c").unwrap(), None);
+        assert_eq!(s.read_range("1-a", 2..5).unwrap(), b"234");
+        let r = PART_SIZE as u64 - 10..PART_SIZE as u64 + 10;
+        assert_eq!(s.read_range("2-b", r.clone()).unwrap(), &big[r.start as usize..r.end as usize]);
+        assert_eq!(s.list().unwrap(), vec![("1-a".to_string(), 10), ("2-b".to_string(), big.len() as u64)]);
+        let e = s.read_range("3-c", 0..4).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
+        s.delete("1-a").unwrap();
+        s.delete("1-a").unwrap();
+        assert_eq!(s.size("1-a").unwrap(), None);
+        assert_eq!(s.describe("2-b"), PathBuf::from("s3://bucket/some/prefix/blocks/2-b"));
+        s.check().unwrap();
+    }
+
+    #[test]
+    fn the_backend_is_callable_from_inside_another_runtime() {
+        let s = Arc::new(mem());
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("b");
+        std::fs::write(&p, b"abc").unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let s2 = s.clone();
+        // A plain call on a runtime thread (no spawn_blocking) must not panic.
+        rt.block_on(async move {
+            s2.put("1-x", &p).unwrap();
+            assert_eq!(s2.read_range("1-x", 0..3).unwrap(), b"abc");
+        });
+    }
+
+    #[test]
+    fn the_local_backend_reads_short_at_the_end() {
+        let d = tempfile::tempdir().unwrap();
+        let s = LocalStore::new(d.path().join("segments"));
+        assert_eq!(s.list().unwrap(), vec![]);
+        std::fs::create_dir_all(d.path().join("segments")).unwrap();
+        let p = d.path().join("segments").join("1-a.seg");
+        std::fs::write(&p, b"hello").unwrap();
+        s.put("1-a", &p).unwrap();
+        assert_eq!(s.read_range("1-a", 3..10).unwrap(), b"lo");
+        assert_eq!(s.list().unwrap(), vec![("1-a".to_string(), 5)]);
+        s.delete("1-a").unwrap();
+        assert_eq!(s.size("1-a").unwrap(), None);
+    }
+}
