@@ -1475,21 +1475,24 @@ impl Versions {
         if loc.kind != Kind::Bytes || loc.codec == Codec::Raw || loc.len > MAX_DECODED_LEN {
             return Ok(None);
         }
-        let (loc, f) = s.open_located(id, loc)?;
-        let sp = s.path(&loc.segment);
-        let available = f.metadata().map_err(|e| StoreError::io(&sp, e))?.len().saturating_sub(loc.offset);
+        let (loc, block) = s.open_located(id, loc)?;
+        let sp = block.path().to_path_buf();
+        let short = |found| StoreError::CorruptContent {
+            path: None,
+            content: CorruptContent {
+                id: *id,
+                file: sp.clone(),
+                problem: Mismatch::Short { expected: loc.len, found },
+            },
+        };
+        let available = block.len().map_err(|e| StoreError::io(&sp, e))?.saturating_sub(loc.offset);
         if available < loc.len {
-            return Err(StoreError::CorruptContent {
-                path: None,
-                content: CorruptContent {
-                    id: *id,
-                    file: sp,
-                    problem: Mismatch::Short { expected: loc.len, found: available },
-                },
-            });
+            return Err(short(available));
         }
-        let mut b = vec![0u8; loc.len as usize];
-        std::os::unix::fs::FileExt::read_exact_at(&f, &mut b, loc.offset).map_err(|e| StoreError::io(&sp, e))?;
+        let b = block.read_range(loc.offset..loc.offset + loc.len).map_err(|e| StoreError::io(&sp, e))?;
+        if (b.len() as u64) < loc.len {
+            return Err(short(b.len() as u64));
+        }
         Ok(Some((loc.codec, loc.raw_len, b)))
     }
 
