@@ -44,6 +44,10 @@ impl ObjectSource for Repo {
     fn missing_contents(&self, ids: &[ContentId]) -> Result<Vec<ContentId>> {
         self.versions.missing(ids)
     }
+
+    fn stored_chunk(&self, id: &ContentId) -> Result<Option<(oxen_store::Codec, u64, Vec<u8>)>> {
+        self.versions.read_stored(id)
+    }
 }
 
 impl ObjectSink for Repo {
@@ -71,6 +75,10 @@ impl ObjectSink for Repo {
 
     fn write_chunk_list(&self, id: &ContentId, list: &oxen_store::ChunkList) -> Result<()> {
         self.versions.write_chunk_list(id, list)
+    }
+
+    fn write_chunk_stored(&self, id: &ContentId, codec: oxen_store::Codec, stored: &[u8], raw: &[u8]) -> Result<()> {
+        self.versions.write_chunk_stored(id, codec, stored, raw)
     }
 
     fn flush(&self) -> Result<()> {

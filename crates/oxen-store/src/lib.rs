@@ -31,7 +31,7 @@ pub use envcheck::DbDamage;
 pub use gc::{gc_repo, GcReport, Prune, SegmentAction, SweepReport, COMPACT_DEAD_SHARE};
 pub use migrate::MigrateReport;
 pub use objects::{ObjectKind, ObjectSink, ObjectSource};
-pub use oxen_chunk::{ChunkList, ChunkListError, ChunkRef};
+pub use oxen_chunk::{ChunkList, ChunkListError, ChunkRef, Codec};
 pub use progress::{NoProgress, Progress};
 pub use tmp::{sweep_tmp, temp_file, Swept};
 pub use versions::{

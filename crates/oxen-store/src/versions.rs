@@ -1462,6 +1462,56 @@ impl Versions {
         }
         Ok(())
     }
+
+    /// A chunk's record as stored, when it is stored compressed in a
+    /// segment: `(codec, raw length, stored bytes)`, read whole (records
+    /// are capped) and not yet verified: the caller decodes and checks the
+    /// id. `None` for contents kept raw, loose or as a chunk list, which
+    /// are read through [`Versions::open`]. For sync, which sends chunks in
+    /// their stored encoding instead of compressing them again.
+    pub fn read_stored(&self, id: &ContentId) -> Result<Option<(Codec, u64, Vec<u8>)>> {
+        let Some(s) = &self.segments else { return Ok(None) };
+        let Some(loc) = s.lookup(id)? else { return Ok(None) };
+        if loc.kind != Kind::Bytes || loc.codec == Codec::Raw || loc.len > MAX_DECODED_LEN {
+            return Ok(None);
+        }
+        let (loc, block) = s.open_located(id, loc)?;
+        let sp = block.path().to_path_buf();
+        let short = |found| StoreError::CorruptContent {
+            path: None,
+            content: CorruptContent {
+                id: *id,
+                file: sp.clone(),
+                problem: Mismatch::Short { expected: loc.len, found },
+            },
+        };
+        let available = block.len().map_err(|e| StoreError::io(&sp, e))?.saturating_sub(loc.offset);
+        if available < loc.len {
+            return Err(short(available));
+        }
+        let b = block.read_range(loc.offset..loc.offset + loc.len).map_err(|e| StoreError::io(&sp, e))?;
+        if (b.len() as u64) < loc.len {
+            return Err(short(b.len() as u64));
+        }
+        Ok(Some((loc.codec, loc.raw_len, b)))
+    }
+
+    /// Store a chunk received in its stored encoding (sync): `raw` are its
+    /// bytes, which the caller checked hash to `id`, and `stored` their
+    /// `codec` encoding, which the caller decoded to `raw`. The stored
+    /// bytes are kept as they are (no second compression) when they are
+    /// smaller; otherwise this is [`Versions::write_chunk`].
+    pub fn write_chunk_stored(&self, id: &ContentId, codec: Codec, stored: &[u8], raw: &[u8]) -> Result<()> {
+        if self.has(id) {
+            return Ok(());
+        }
+        match &self.segments {
+            Some(s) if codec != Codec::Raw && stored.len() < raw.len() => {
+                s.append_record(id, stored, raw.len() as u64, codec, Kind::Bytes)
+            }
+            _ => self.write_chunk(raw).map(|_| ()),
+        }
+    }
 }
 
 #[cfg(test)]
