@@ -24,6 +24,7 @@ pub use revision::{ObjectKind, Target};
 pub use transition::{HeadMove, LocalChanges, Overlay, Resumed, Transition};
 pub use tree::{FlatEntry, TreeChange};
 pub use worktree::{materialize, remove_work_file, staged_entry, CheckoutReport};
+pub use objects::RepoOperation;
 
 use std::path::Path;
 
