@@ -368,6 +368,20 @@ impl Layout {
             store,
         )
     }
+
+    /// [`Layout::versions`] with sealed blocks going to `store`, whatever
+    /// `.oxen/storage` says (tests inject a failing store this way).
+    pub fn versions_in(&self, db: &Db, store: std::sync::Arc<dyn ContentStore>) -> Versions {
+        sweep_tmp(&self.tmp_dir());
+        Versions::with_segments(
+            self.versions_dir(),
+            self.tmp_dir(),
+            db.dir(),
+            db.env.clone(),
+            db.table(Table::Blobs),
+            Some(store),
+        )
+    }
 }
 
 /// Write a small file atomically: temp file in `tmp_dir` (made again if
