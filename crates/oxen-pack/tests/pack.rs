@@ -445,3 +445,104 @@ fn zstd_of(raw: &[u8]) -> Vec<u8> {
     assert_eq!(e.codec, oxen_store::Codec::Zstd);
     e.bytes.into_owned()
 }
+
+/// Blocks in a directory of their own, as a remote store keeps them, whose
+/// puts fail while told to.
+#[derive(Debug)]
+struct FlakyStore {
+    inner: oxen_store::LocalStore,
+    fail: std::sync::atomic::AtomicBool,
+}
+
+impl oxen_store::ContentStore for FlakyStore {
+    fn describe(&self, name: &str) -> std::path::PathBuf {
+        self.inner.describe(name)
+    }
+    fn local_dir(&self) -> Option<&Path> {
+        None
+    }
+    fn put(&self, name: &str, staged: &Path) -> std::io::Result<()> {
+        if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(std::io::Error::other("503 Service Unavailable"));
+        }
+        self.inner.put(name, staged)
+    }
+    fn size(&self, name: &str) -> std::io::Result<Option<u64>> {
+        self.inner.size(name)
+    }
+    fn read_range(&self, name: &str, range: std::ops::Range<u64>) -> std::io::Result<Vec<u8>> {
+        self.inner.read_range(name, range)
+    }
+    fn list(&self) -> std::io::Result<Vec<(String, u64)>> {
+        self.inner.list()
+    }
+    fn delete(&self, name: &str) -> std::io::Result<()> {
+        self.inner.delete(name)
+    }
+}
+
+/// A pack stream that runs `at_end` when it is read to its end.
+struct HookAtEnd<R, F: FnMut()> {
+    inner: R,
+    at_end: Option<F>,
+}
+
+impl<R: Read, F: FnMut()> Read for HookAtEnd<R, F> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            if let Some(mut f) = self.at_end.take() {
+                f();
+            }
+        }
+        Ok(n)
+    }
+}
+
+#[test]
+fn a_receive_whose_blob_a_failed_seal_dropped_writes_no_tree_naming_it() {
+    let d = tempfile::tempdir().unwrap();
+    let a = Store::new(&d.path().join("a"));
+    let c = commit(&a, &[("f.txt", b"pushed twice at once")], vec![]);
+    let pack = {
+        let mut v = Vec::new();
+        PackSource::new(&a, enumerate(&a, &[c], &[]).unwrap()).read_to_end(&mut v).unwrap();
+        v
+    };
+    // The server's repository; its blocks go to a store that can fail.
+    let layout = Layout::create(&d.path().join("b")).unwrap();
+    let db = Db::open(&layout).unwrap();
+    let flaky = std::sync::Arc::new(FlakyStore {
+        inner: oxen_store::LocalStore::new(d.path().join("bucket")),
+        fail: Default::default(),
+    });
+    let b = Store { versions: layout.versions_in(&db, flaky.clone()), db };
+    // Another push, in flight in the same process, has written the same
+    // blob: this receive finds it pending and does not store it again.
+    let other = b.versions.operation();
+    let blob = other.write_bytes(b"pushed twice at once").unwrap();
+    let (other2, flaky2) = (other.clone(), flaky.clone());
+    // When this pack has been read (tree and commit checked, not written),
+    // the other push's seal fails, dropping the blob.
+    let input = HookAtEnd {
+        inner: &pack[..],
+        at_end: Some(move || {
+            flaky2.fail.store(true, std::sync::atomic::Ordering::SeqCst);
+            assert!(other2.flush().is_err());
+            flaky2.fail.store(false, std::sync::atomic::Ordering::SeqCst);
+        }),
+    };
+    let e = receive_pack(&b, input, &NoProgress).unwrap_err();
+    assert!(e.to_string().contains("lost with a block"), "{e}");
+    assert!(!b.has_object(ObjectKind::Blob, &blob).unwrap());
+    assert!(!b.has_object(ObjectKind::Commit, &c).unwrap(), "a commit names contents that are not recorded");
+    for (k, id) in enumerate(&a, &[c], &[]).unwrap() {
+        if k == ObjectKind::Tree {
+            assert!(!b.has_object(k, &id).unwrap(), "a tree names contents that are not recorded");
+        }
+    }
+    // The push's retry stores everything.
+    receive_pack(&b, &pack[..], &NoProgress).unwrap();
+    assert!(b.has_object(ObjectKind::Commit, &c).unwrap());
+    assert_eq!(b.versions.read_all(&blob).unwrap(), b"pushed twice at once");
+}

@@ -100,7 +100,9 @@ impl Api {
             }
             Route::ReceivePack(name) => {
                 let repo = self.open(name)?;
-                match oxen_pack::receive_pack(&*repo, &mut *body, &NoProgress) {
+                // Its own operation on the shared repository: a failed block
+                // seal that drops what this push wrote fails this push.
+                match oxen_pack::receive_pack(&repo.operation(), &mut *body, &NoProgress) {
                     Ok(stats) => Ok(Reply::Json(200, to_json(&stats))),
                     Err(e) => {
                         // Let a client that is still sending finish, so it

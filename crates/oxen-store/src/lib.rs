@@ -120,6 +120,17 @@ pub enum StoreError {
         /// The parser's or writer's complaint.
         msg: String,
     },
+    /// Contents this operation wrote (or relied on while another
+    /// operation's write of them was pending) were dropped when a block
+    /// holding them failed to be stored, by this operation or a concurrent
+    /// one: nothing may name them until they are written again.
+    #[error("{count} stored contents of this operation (first {first}) were lost with a block that failed to be stored; retry")]
+    Unrecorded {
+        /// One of them.
+        first: oxen_hash::ContentId,
+        /// How many.
+        count: usize,
+    },
 }
 
 /// An LMDB failure, kept opaque so that no crate but this one depends on
@@ -355,6 +366,20 @@ impl Layout {
             db.env.clone(),
             db.table(Table::Blobs),
             store,
+        )
+    }
+
+    /// [`Layout::versions`] with sealed blocks going to `store`, whatever
+    /// `.oxen/storage` says (tests inject a failing store this way).
+    pub fn versions_in(&self, db: &Db, store: std::sync::Arc<dyn ContentStore>) -> Versions {
+        sweep_tmp(&self.tmp_dir());
+        Versions::with_segments(
+            self.versions_dir(),
+            self.tmp_dir(),
+            db.dir(),
+            db.env.clone(),
+            db.table(Table::Blobs),
+            Some(store),
         )
     }
 }
