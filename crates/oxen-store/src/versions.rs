@@ -1661,7 +1661,7 @@ impl Versions {
         }
         match &self.segments {
             Some(s) if codec != Codec::Raw && stored.len() < raw.len() => {
-                s.append_record(id, stored, raw.len() as u64, codec, Kind::Bytes)
+                self.appending(s, id, || s.append_record(id, stored, raw.len() as u64, codec, Kind::Bytes))
             }
             _ => self.write_chunk(raw).map(|_| ()),
         }
