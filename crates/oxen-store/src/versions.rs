@@ -1132,7 +1132,7 @@ impl Versions {
     ) -> Result<(ContentId, u64)> {
         let mut enc = Encoder::new().map_err(|e| StoreError::io(what, e))?;
         let chunked = chunk_stream(reader, |c| {
-            if self.has(&c.id) {
+            if self.has_fresh(&c.id) {
                 return Ok(());
             }
             let e = enc.encode(c.data).map_err(|e| StoreError::io(what, e))?;
@@ -1148,7 +1148,7 @@ impl Versions {
             return Err(StoreError::Corrupt(*want, id));
         }
         // A single chunk is the contents themselves, already stored above.
-        if !self.has(&id) {
+        if !self.has_fresh(&id) {
             if len == 0 {
                 s.append(&id, b"")?;
             } else {
@@ -1171,7 +1171,7 @@ impl Versions {
     /// Make a staged temp file visible under its id (a no-op if already stored).
     fn publish(&self, tmp: tempfile::NamedTempFile, id: &ContentId) -> Result<()> {
         let dest = self.path(id);
-        if !self.has(id) {
+        if !self.has_fresh(id) {
             self.ensure_shard(&dest)?;
             crate::faults::write_point();
             tmp.persist(&dest).map_err(|e| StoreError::io(&dest, e.error))?;
@@ -1208,7 +1208,7 @@ impl Versions {
     /// bytes and appended whole below it; without, a loose file.
     pub fn write_bytes(&self, bytes: &[u8]) -> Result<ContentId> {
         let id = ContentId::of(bytes);
-        if self.has(&id) {
+        if self.has_fresh(&id) {
             return Ok(id);
         }
         if let (Some(s), true) = (&self.segments, bytes.len() as u64 >= CHUNK_THRESHOLD) {
@@ -1235,17 +1235,38 @@ impl Versions {
         let Some(s) = &self.segments else {
             return Ok(ids.iter().filter(|id| !self.path(id).is_file()).copied().collect());
         };
+        // The peer will not send what is stored here: its blocks are
+        // freshened (see `gc::FRESHEN_AFTER`) once the query is answered.
+        let mut present = Vec::new();
         let pending = s.pending.lock().map_err(poisoned)?;
         let txn = s.env.begin_ro_txn()?;
         for id in ids {
             let recorded = match txn.get(s.table, id.as_bytes()) {
-                Ok(v) => Loc::decode(v).is_some(),
+                Ok(v) => match Loc::decode(v) {
+                    Some(l) => {
+                        present.push(l.segment);
+                        true
+                    }
+                    None => false,
+                },
                 Err(lmdb::Error::NotFound) => false,
                 Err(e) => return Err(e.into()),
             };
             if !recorded && !pending.contains_key(id) && !self.path(id).is_file() {
                 out.push(*id);
             }
+        }
+        drop((txn, pending));
+        present.sort();
+        present.dedup();
+        let mut touched = false;
+        for name in &present {
+            touched |= self.freshen_block(s, name);
+        }
+        if touched {
+            // A gc that judged a block old before the touch may have
+            // removed locations since: ask again (the blocks are fresh now).
+            return self.missing(ids);
         }
         Ok(out)
     }
@@ -1285,7 +1306,7 @@ impl Versions {
     /// returns its id. Recorded by the next [`Versions::flush`].
     pub fn write_chunk(&self, bytes: &[u8]) -> Result<ContentId> {
         let id = ContentId::of(bytes);
-        if self.has(&id) {
+        if self.has_fresh(&id) {
             return Ok(id);
         }
         let Some(s) = &self.segments else { return self.write_bytes(bytes) };
@@ -1302,7 +1323,7 @@ impl Versions {
     /// appended; otherwise nothing is written. Call [`Versions::flush`]
     /// after, as for any write.
     pub fn write_chunk_list(&self, id: &ContentId, list: &ChunkList) -> Result<()> {
-        if self.has(id) {
+        if self.has_fresh(id) {
             return Ok(());
         }
         let Some(s) = &self.segments else {
@@ -1354,7 +1375,7 @@ impl Versions {
                 if actual != *expected {
                     return Err(StoreError::Corrupt(*expected, actual));
                 }
-                if !self.has(expected) {
+                if !self.has_fresh(expected) {
                     s.append_encoded(expected, &head)?;
                 }
                 return Ok(head.len() as u64);
