@@ -29,6 +29,7 @@ import urllib.request
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(BENCH_DIR)
 sys.path.insert(0, BENCH_DIR)
+import cases  # noqa: E402
 import gen_data  # noqa: E402
 
 ALL_TOOLS = ["oxen", "git", "git-lfs", "dvc", "oxenai"]
@@ -60,10 +61,12 @@ def log(msg):
 class StepResult:
     def __init__(self):
         self.wall = 0.0
+        self.cpu = 0.0  # CPU seconds (user + system) of the step's processes
         self.rss_kb = 0
         self.ok = True
         self.err = ""
         self.out = ""
+        self.err_out = ""
         self.server_rss_kb = None
         self.value = None  # e.g. storage bytes
         self.na = False
@@ -129,10 +132,12 @@ def rss_method():
 
 
 RUNNING = {}  # "pid": the process group being measured, killed on interrupt
+LAST_CPU = {"secs": 0.0}  # CPU seconds of the last process run_proc ran
 
 
 def run_proc(argv, cwd, env, timeout):
-    """Run one process; return (wall, maxrss_kb, returncode, stdout, stderr)."""
+    """Run one process; return (wall, maxrss_kb, returncode, stdout, stderr).
+    Its CPU time (user + system, all threads) goes to LAST_CPU["secs"]."""
     with tempfile.TemporaryFile() as fo, tempfile.TemporaryFile() as fe, \
             tempfile.NamedTemporaryFile(prefix="bench-time-") as ft:
         full = argv
@@ -162,6 +167,9 @@ def run_proc(argv, cwd, env, timeout):
             timer.cancel()
             RUNNING.pop("pid", None)
         wall = time.perf_counter() - t0
+        # wait4's rusage covers the waited-for descendants (under GNU time:
+        # the command), every thread included.
+        LAST_CPU["secs"] = ru.ru_utime + ru.ru_stime
         p.returncode = os.waitstatus_to_exitcode(status)
         fo.seek(0)
         fe.seek(0)
@@ -207,8 +215,10 @@ class Runner:
                 continue
             wall, rss, rc, out, err = run_proc(c, cwd, env, self.timeout)
             r.wall += wall
+            r.cpu += LAST_CPU["secs"]
             r.rss_kb = max(r.rss_kb, rss)
             r.out = out
+            r.err_out = err
             if rc != 0:
                 msg = last_line(err) or last_line(out) or "exit code %d" % rc
                 return r.fail("`%s` exited %d: %s" % (show_cmd(c), rc, msg))
@@ -700,7 +710,8 @@ class Server:
                 f.write(out)
         self.log_path = os.path.join(self.base, "server.log")
         self.logf = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([t.server, "start", "--host", "127.0.0.1", "--port", str(port)],
+        self.proc = subprocess.Popen([t.server, "start", "--host", "127.0.0.1", "--port", str(port)]
+                                     + list(getattr(self, "extra_args", [])),
                                      cwd=self.base, env=senv, stdin=subprocess.DEVNULL,
                                      stdout=self.logf, stderr=subprocess.STDOUT,
                                      start_new_session=True)
@@ -782,6 +793,7 @@ class Harness:
         self.cur_env = None
         self.interrupted = False
         self.cleanup = []  # extra temporary dirs to remove at the end
+        self.cases = None  # cases.Cases of a --case run, or of --ci's tiny csv-edit
         self.load_start = os.getloadavg()[0]
 
     def note(self, tool, msg):
@@ -916,6 +928,8 @@ class Harness:
 
         tmp = tempfile.mkdtemp(prefix="oxen-bench-", dir=a.tmp_dir)
         log("work dir: %s" % tmp)
+        if a.case:
+            return self.main_cases(tools, tmp)
         # A SIGTERM (e.g. from `timeout`) still writes the partial report.
         def on_term(signum, frame):
             raise KeyboardInterrupt()
@@ -935,6 +949,10 @@ class Harness:
                     import traceback
                     traceback.print_exc()
                     self.note(t.name, "harness error: %s" % e)
+            if a.ci:
+                # The storage v2 row's code, tiny: csv-edit on ours.
+                self.cases = cases.Cases(self, sys.modules[__name__], {t.name: t for t in tools}, tmp)
+                self.cases.run(["csv-edit"])
         except KeyboardInterrupt:
             pid = RUNNING.get("pid")
             if pid:
@@ -978,7 +996,71 @@ class Harness:
             if failed:
                 log("FAILED: ours failed step(s): %s" % ", ".join(STEP_LABEL[s] for s in failed))
                 return 1
+            if self.cases and self.cases.failures:
+                log("FAILED: %s" % "; ".join("%s: %s" % f for f in self.cases.failures))
+                return 1
         return 0
+
+    def main_cases(self, tools, tmp):
+        """`--case`: the storage v2 cases only (bench/cases.py)."""
+        a = self.args
+        c = cases.Cases(self, sys.modules[__name__], {t.name: t for t in tools}, tmp)
+        self.cases = c
+        def on_term(signum, frame):
+            raise KeyboardInterrupt()
+        signal.signal(signal.SIGTERM, on_term)
+        try:
+            c.run(a.case)
+        except KeyboardInterrupt:
+            log("interrupted: writing the partial report")
+            self.interrupted = True
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+            for d in self.cleanup:
+                shutil.rmtree(d, ignore_errors=True)
+        report = "\n".join(self.header_lines("cases: " + ", ".join(a.case))) + "\n" + "\n".join(c.sections)
+        if c.failures:
+            report += "\n## Failures\n\n" + "\n".join("- %s: %s" % f for f in c.failures) + "\n"
+        os.makedirs(a.out, exist_ok=True)
+        day = datetime.date.today().isoformat()
+        path = os.path.join(a.out, "%s-case-%s.md" % (day, "+".join(a.case)))
+        with open(path, "w") as f:
+            f.write(report)
+        print(report, flush=True)
+        log("written to %s" % path)
+        if self.interrupted:
+            return 1
+        return 1 if a.strict and c.failures else 0
+
+    def header_lines(self, mode):
+        """Date, machine, load and tool versions: the top of a report."""
+        a = self.args
+        now = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+        mem = ""
+        try:
+            m = re.search(r"MemTotal:\s*(\d+)", open("/proc/meminfo").read())
+            mem = "%.1f GiB" % (int(m.group(1)) / 1024.0 ** 2)
+        except (OSError, AttributeError):
+            pass
+        try:
+            uname = subprocess.run(["uname", "-a"], capture_output=True, text=True).stdout.strip()
+        except OSError:
+            uname = " ".join(platform.uname())
+        lines = ["# Oxen benchmark, %s (%s)" % (now, mode), ""]
+        if self.interrupted:
+            lines += ["**Interrupted: partial results.**", ""]
+        lines.append("- machine: `%s`" % uname)
+        lines.append("- cores: %d, memory: %s; load average at start %.2f, at end %.2f "
+                     "(other work on the machine makes the numbers noisy)"
+                     % (os.cpu_count() or 0, mem, self.load_start, os.getloadavg()[0]))
+        for t in a.tools:
+            if t in self.versions:
+                lines.append("- %s: %s" % (t, self.versions[t]))
+            else:
+                lines.append("- %s: skipped (%s)" % (t, self.skipped.get(t, "")))
+        lines.append("- peak RSS measured with %s" % rss_method())
+        lines.append("")
+        return lines
 
     # ----------------------------------------------------------------------
 
@@ -1142,6 +1224,8 @@ class Harness:
                          "and `import oxen` included); its checkout uses a branch made at the "
                          "first commit, as the Python API checks out branches only")
         lines.append("")
+        if self.cases:
+            lines += self.cases.sections
         return "\n".join(lines)
 
 
@@ -1175,6 +1259,17 @@ def parse_args(argv):
     ap.add_argument("--strict", action="store_true",
                     help="exit non-zero if any of our steps fails")
     ap.add_argument("--timeout", type=int, default=3600, help="per-process timeout in seconds")
+    g = ap.add_argument_group("storage v2 cases (bench/cases.py; see bench/README.md)")
+    g.add_argument("--case", default=None,
+                   help="run only these cases instead of the main table, comma list of: %s, or all"
+                        % ",".join(cases.ALL_CASES))
+    g.add_argument("--csv-mb", type=float, default=None, help="csv-edit / csv-size: CSV MiB (default 200)")
+    g.add_argument("--ckpt-mb", type=float, default=500, help="checkpoints: MiB per checkpoint (default 500)")
+    g.add_argument("--ckpt-count", type=int, default=10, help="checkpoints: how many (default 10)")
+    g.add_argument("--big-mb", type=float, default=5120, help="chunk-speed: file MiB (default 5120)")
+    g.add_argument("--s3-files", type=int, default=20_000, help="s3: small files (default 20,000)")
+    g.add_argument("--s3-large-count", type=int, default=4, help="s3: large files (default 4)")
+    g.add_argument("--s3-large-mb", type=float, default=100, help="s3: MiB per large file (default 100)")
     a = ap.parse_args(argv)
     if a.ci:
         a.tools = "oxen"
@@ -1194,6 +1289,19 @@ def parse_args(argv):
     if bad:
         ap.error("unknown tool(s): %s (choose from %s)" % (",".join(bad), ",".join(ALL_TOOLS)))
     a.tools = [t for t in ALL_TOOLS if t in tools]
+    if a.case:
+        names = cases.ALL_CASES if a.case == "all" else [c.strip() for c in a.case.split(",") if c.strip()]
+        bad = [c for c in names if c not in cases.ALL_CASES]
+        if bad:
+            ap.error("unknown case(s): %s (choose from %s, or all)" % (",".join(bad), ",".join(cases.ALL_CASES)))
+        a.case = [c for c in cases.ALL_CASES if c in names]
+        # Only the tools some selected case uses are prepared.
+        wanted = set(t for c in a.case for t in cases.CASE_TOOLS[c])
+        a.tools = [t for t in a.tools if t in wanted]
+    if a.csv_mb is None:
+        a.csv_mb = 5 if a.ci else 200
+    # csv-edit: what the store, the server and the push may grow by.
+    a.csv_edit_limit = 1_000_000 if a.ci else 2_000_000
     if a.out is None:
         a.out = (os.path.join(tempfile.gettempdir(), "oxen-bench-results") if a.ci
                  else os.path.join(BENCH_DIR, "results"))

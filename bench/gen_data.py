@@ -162,6 +162,84 @@ def mutate(root, files, dirs=None, seed=DEFAULT_SEED):
     return modified, added
 
 
+# --------------------------------------------------------------------------
+# Storage v2 cases (bench/cases.py): one numeric CSV, checkpoints, big files.
+
+
+def numeric_csv(path, mb, seed=DEFAULT_SEED):
+    """A numeric CSV of about `mb` MiB (id,x,y,label,score: the shape of
+    crates/oxen-chunk/tests/measure.rs's CSV). Returns its size."""
+    rng = random.Random("%d-numeric-csv" % seed)
+    target = int(mb * CHUNK)
+    size = 0
+    with open(path, "w", newline="") as f:
+        head = "id,x,y,label,score\n"
+        f.write(head)
+        size += len(head)
+        i = 0
+        getrandbits = rng.getrandbits
+        while size < target:
+            batch = []
+            for _ in range(1000):
+                v = getrandbits(64)
+                batch.append("%d,%d.%04d,%d,%d,%d\n" % (i, v % 1000, (v >> 10) % 10000, (v >> 24) % 7,
+                                                         (v >> 32) % 100000, v >> 50))
+                i += 1
+            text = "".join(batch)
+            f.write(text)
+            size += len(text)
+    return size
+
+
+def edit_csv_row(path):
+    """Edit one row in the middle of a CSV in place: its second field is made
+    3 bytes longer ("999" inserted), so every later byte shifts."""
+    with open(path, "rb") as f:
+        data = f.read()
+    mid = len(data) // 2
+    row = data.index(b"\n", mid) + 1
+    comma = data.index(b",", row)
+    with open(path, "wb") as f:
+        f.write(data[:comma] + b"999" + data[comma:])
+
+
+def random_file(path, size, seed):
+    """`size` seeded random bytes, written in 64 MiB pieces."""
+    rng = random.Random(seed)
+    with open(path, "wb") as f:
+        left = size
+        while left > 0:
+            n = min(64 * CHUNK, left)
+            f.write(rng.randbytes(n))
+            left -= n
+
+
+CHECKPOINT_REGIONS = 40
+CHECKPOINT_CHANGED = 0.05
+
+
+def checkpoints(size, count, seed=DEFAULT_SEED):
+    """Yields `count` successive checkpoints of `size` bytes (one bytearray,
+    changed in place): each rewrites ~5% of the previous one's bytes in 40
+    contiguous regions, one at a random place in each of 40 equal strata,
+    lengths uniform in [mean/2, 3*mean/2] (the generator of
+    crates/oxen-chunk/tests/measure.rs, with Python's seeded RNG)."""
+    rng = random.Random("%d-checkpoints" % seed)
+    # randbytes draws n * 8 bits at once: pieces keep that under C int.
+    data = bytearray()
+    while len(data) < size:
+        data += rng.randbytes(min(64 * CHUNK, size - len(data)))
+    stratum = size // CHECKPOINT_REGIONS
+    mean = int(size * CHECKPOINT_CHANGED / CHECKPOINT_REGIONS)
+    for v in range(count):
+        if v > 0:
+            for r in range(CHECKPOINT_REGIONS):
+                n = min(mean // 2 + rng.randint(0, mean), stratum)
+                at = r * stratum + rng.randint(0, stratum - n)
+                data[at:at + n] = rng.randbytes(n)
+        yield data
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)

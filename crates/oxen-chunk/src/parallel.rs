@@ -1,0 +1,388 @@
+//! Chunking one stream on several cores, with the same result as one core.
+//!
+//! FastCDC's cut after a position depends only on the bytes that follow it
+//! (at most `max` of them), never on how the chunker got there. So the
+//! stream is read, in order, into slices of [`SLICE`] bytes, each extended
+//! by the first `overlap` bytes of the next (copied, so every slice is one
+//! contiguous buffer), and worker threads cut each slice as if a chunk
+//! started at its first byte, computing the chunk ids as they go. The
+//! calling thread then walks the true cut sequence: it follows slice `i`'s
+//! cuts (true from where it joined them) into the overlap and, at their end,
+//! joins slice `i + 1`'s cuts at the same position. Both sequences agree
+//! from the first position where they share a cut, which in practice comes
+//! within a chunk or two, well inside the overlap. When they do not meet
+//! (data built to avoid it), the calling thread cuts the rest of slice
+//! `i + 1` itself from the true position: slower, never different.
+//!
+//! A third thread computes the whole stream's id (xxh3-128 is sequential),
+//! so the calling thread only reads and hands chunks to the sink, in order.
+//! At most `threads + 2` slices are held by the pipeline, plus two held by
+//! the whole-stream hasher (one queued, one hashed), so memory is bounded by
+//! the slice size (~40-60 MiB with two threads), not the stream's.
+
+use std::collections::BTreeMap;
+use std::io::{self, Read};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+use oxen_hash::{ContentId, Hasher};
+
+use crate::{Chunk, ChunkError, ChunkList, ChunkParams, ChunkRef, Chunked};
+
+/// The bytes each worker cuts at a time (plus the overlap). A multiple of
+/// the default maximum chunk, so runs cut at the maximum (zeros) line up
+/// across slices.
+pub(crate) const SLICE: usize = 8 << 20;
+
+/// How a stream is split between threads (tests use small slices to cross
+/// many slice boundaries on little data).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Plan {
+    /// Worker threads cutting slices.
+    pub threads: usize,
+    /// Bytes per slice.
+    pub slice: usize,
+    /// Bytes of the next slice appended to each slice (at least `max`).
+    pub overlap: usize,
+}
+
+impl Plan {
+    pub(crate) fn new(threads: usize, params: ChunkParams) -> Plan {
+        Plan { threads, slice: SLICE, overlap: 2 * params.max as usize }
+    }
+}
+
+/// One chunk cut by a worker: where it ends in its slice, and its id.
+#[derive(Clone, Copy)]
+struct Cut {
+    end: usize,
+    id: ContentId,
+}
+
+/// Cuts `buf` from `from` on, as [`crate::chunk_stream_with`] would: only
+/// where at least `max` bytes follow the chunk start, unless `eof`.
+fn cut_slice(buf: &[u8], from: usize, eof: bool, params: ChunkParams) -> Vec<Cut> {
+    let max = params.max as usize;
+    let cdc = fastcdc::v2020::FastCDC::new(buf, params.min, params.avg, params.max);
+    let mut cuts = Vec::with_capacity(buf.len() / params.avg as usize + 1);
+    let mut start = from;
+    while start < buf.len() && (eof || buf.len() - start >= max) {
+        let (_, end) = cdc.cut(start, buf.len() - start);
+        cuts.push(Cut { end, id: ContentId::of(&buf[start..end]) });
+        start = end;
+    }
+    cuts
+}
+
+/// Reads until `buf` is full or the stream ends; returns the bytes read.
+fn read_full<R: Read>(reader: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match reader.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+struct Slice {
+    buf: Arc<Vec<u8>>,
+    eof: bool,
+    cuts: Option<Vec<Cut>>,
+}
+
+struct Job {
+    index: usize,
+    buf: Arc<Vec<u8>>,
+    eof: bool,
+}
+
+/// [`crate::chunk_stream_with`] on `plan.threads` worker threads. The
+/// stream's first slice is read before any thread starts: a stream that fits
+/// in it is cut on the calling thread.
+pub(crate) fn chunk_stream_parallel<R: Read, E>(
+    mut reader: R,
+    params: ChunkParams,
+    plan: Plan,
+    sink: impl FnMut(&Chunk<'_>) -> Result<(), E>,
+) -> Result<Chunked, ChunkError<E>> {
+    let span = plan.slice + plan.overlap;
+    let mut first = vec![0u8; span];
+    let n = read_full(&mut reader, &mut first).map_err(ChunkError::Read)?;
+    if n < span || plan.threads < 2 {
+        return crate::chunk_sequential(io::Read::chain(&first[..n], reader), params, sink);
+    }
+    std::thread::scope(|scope| {
+        let (job_tx, job_rx) = mpsc::channel::<Job>();
+        let (done_tx, done_rx) = mpsc::channel::<(usize, Vec<Cut>)>();
+        let job_rx = Arc::new(Mutex::new(job_rx));
+        for _ in 0..plan.threads {
+            let (job_rx, done_tx) = (Arc::clone(&job_rx), done_tx.clone());
+            scope.spawn(move || loop {
+                // A poisoned lock means another worker panicked; the scope
+                // re-raises that panic, so this one just stops.
+                let job = match job_rx.lock() {
+                    Ok(rx) => rx.recv(),
+                    Err(_) => return,
+                };
+                let Ok(job) = job else { return };
+                let cuts = cut_slice(&job.buf, 0, job.eof, params);
+                if done_tx.send((job.index, cuts)).is_err() {
+                    return;
+                }
+            });
+        }
+        drop(done_tx);
+        // One slice queued: the hasher (~5 GB/s) keeps up with the cutting,
+        // and every slice it holds past the pipeline's is memory.
+        let (hash_tx, hash_rx) = mpsc::sync_channel::<(Arc<Vec<u8>>, usize)>(1);
+        let hasher = scope.spawn(move || {
+            let mut whole = Hasher::new();
+            for (buf, len) in hash_rx {
+                whole.update(&buf[..len]);
+            }
+            whole.finish()
+        });
+        let list = merge(reader, first, params, plan, job_tx, done_rx, hash_tx, sink)?;
+        // The hasher ends when `merge` drops its sender; it cannot panic.
+        let id = hasher.join().map_err(|_| ChunkError::Read(io::Error::other("hasher thread panicked")))?;
+        Ok(Chunked { id, list })
+    })
+}
+
+/// The calling thread's part: reads slices, hands them to the workers and
+/// the hasher, and walks the true cut sequence across them, calling `sink`
+/// in order. Returning drops the channels, which stops the other threads.
+#[allow(clippy::too_many_arguments)]
+fn merge<R: Read, E>(
+    mut reader: R,
+    first: Vec<u8>,
+    params: ChunkParams,
+    plan: Plan,
+    job_tx: mpsc::Sender<Job>,
+    done_rx: mpsc::Receiver<(usize, Vec<Cut>)>,
+    hash_tx: mpsc::SyncSender<(Arc<Vec<u8>>, usize)>,
+    mut sink: impl FnMut(&Chunk<'_>) -> Result<(), E>,
+) -> Result<ChunkList, ChunkError<E>> {
+    let span = plan.slice + plan.overlap;
+    let limit = plan.threads + 2;
+    let gone = || ChunkError::Read(io::Error::other("chunking thread stopped"));
+    let mut slices: BTreeMap<usize, Slice> = BTreeMap::new();
+    let mut next_read = 0usize;
+    let mut read_done = false;
+    let mut pending_first = Some(first);
+    // Buffers of finished slices, reused: a fresh 8 MiB allocation is fresh
+    // pages, which the kernel faults in and zeroes on every slice.
+    let mut spare: Vec<Vec<u8>> = Vec::new();
+    let mut chunks = Vec::new();
+    // The true sequence: in slice `cur`, at `pos`, following `follow`
+    // (cuts of slice `cur` that are true from index `at` on).
+    let mut cur = 0usize;
+    let mut pos = 0usize;
+    let mut follow: Option<(Vec<Cut>, usize)> = None;
+    loop {
+        // Keep the workers busy: read ahead up to `limit` slices.
+        while !read_done && slices.len() < limit {
+            let buf = match pending_first.take() {
+                Some(b) => b,
+                None => {
+                    let prev = &slices.get(&(next_read - 1)).ok_or_else(gone)?.buf;
+                    let mut b = spare.pop().unwrap_or_default();
+                    b.resize(span, 0);
+                    b[..plan.overlap].copy_from_slice(&prev[plan.slice..]);
+                    let n = read_full(&mut reader, &mut b[plan.overlap..]).map_err(ChunkError::Read)?;
+                    b.truncate(plan.overlap + n);
+                    b
+                }
+            };
+            let eof = buf.len() < span;
+            let buf = Arc::new(buf);
+            // Each slice's bytes before the next slice's start, in order:
+            // the whole stream once.
+            let own = if eof { buf.len() } else { plan.slice };
+            hash_tx.send((Arc::clone(&buf), own)).map_err(|_| gone())?;
+            job_tx.send(Job { index: next_read, buf: Arc::clone(&buf), eof }).map_err(|_| gone())?;
+            slices.insert(next_read, Slice { buf, eof, cuts: None });
+            next_read += 1;
+            read_done = eof;
+        }
+        if follow.is_none() {
+            // Joining slice `cur` at `pos` needs its cuts.
+            while slices.get(&cur).ok_or_else(gone)?.cuts.is_none() {
+                let (i, cuts) = done_rx.recv().map_err(|_| gone())?;
+                if let Some(s) = slices.get_mut(&i) {
+                    s.cuts = Some(cuts);
+                }
+            }
+            let s = slices.get_mut(&cur).ok_or_else(gone)?;
+            let cuts = s.cuts.take().unwrap_or_default();
+            follow = Some(if pos == 0 {
+                (cuts, 0)
+            } else {
+                match cuts.binary_search_by_key(&pos, |c| c.end) {
+                    Ok(k) => (cuts, k + 1),
+                    // The sequences have not met: cut on from the true position.
+                    Err(_) => (cut_slice(&s.buf, pos, s.eof, params), 0),
+                }
+            });
+        }
+        let s = slices.get(&cur).ok_or_else(gone)?;
+        let base = (cur * plan.slice) as u64;
+        if let Some((cuts, at)) = &follow {
+            for c in &cuts[*at..] {
+                let data = &s.buf[pos..c.end];
+                let chunk = Chunk { id: c.id, offset: base + pos as u64, data };
+                sink(&chunk).map_err(ChunkError::Sink)?;
+                // A chunk is at most `max` (≤ MAX_CHUNK_LEN) bytes: fits in u32.
+                chunks.push(ChunkRef { id: c.id, len: data.len() as u32 });
+                pos = c.end;
+            }
+        }
+        if s.eof {
+            break;
+        }
+        // On to the next slice, at the same stream position (the slice's
+        // cuts stop less than `max` before its end, past the next start).
+        if let Some(done) = slices.remove(&cur) {
+            // The worker is done with it; the hasher almost always too.
+            if let Ok(b) = Arc::try_unwrap(done.buf) {
+                spare.push(b);
+            }
+        }
+        cur += 1;
+        pos -= plan.slice;
+        follow = None;
+    }
+    drop(hash_tx);
+    ChunkList::new(chunks).map_err(|e| ChunkError::Read(io::Error::other(e)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tests::noise;
+    use proptest::prelude::*;
+
+    /// Small chunks, so small inputs cross many slice boundaries.
+    const SMALL: ChunkParams = ChunkParams { min: 256, avg: 1024, max: 4096 };
+
+    /// Everything a sink sees, plus the result.
+    fn run(data: &[u8], params: ChunkParams, plan: Option<Plan>) -> (Chunked, Vec<(ContentId, u64, Vec<u8>)>) {
+        let mut seen = Vec::new();
+        let sink = |c: &Chunk<'_>| {
+            assert_eq!(c.id, ContentId::of(c.data));
+            seen.push((c.id, c.offset, c.data.to_vec()));
+            Ok::<_, ()>(())
+        };
+        let chunked = match plan {
+            Some(plan) => chunk_stream_parallel(data, params, plan, sink),
+            None => crate::chunk_sequential(data, params, sink),
+        }
+        .unwrap();
+        (chunked, seen)
+    }
+
+    fn same_as_one_core(data: &[u8], params: ChunkParams, plan: Plan) {
+        let (want, want_seen) = run(data, params, None);
+        let (got, got_seen) = run(data, params, Some(plan));
+        assert_eq!(got, want, "{plan:?} on {} bytes", data.len());
+        assert_eq!(got_seen.len(), want_seen.len());
+        assert!(got_seen == want_seen, "{plan:?}: the sink saw other chunks");
+        assert_eq!(want.id, ContentId::of(data));
+    }
+
+    /// Data that makes the slices' own cut sequences miss the true one:
+    /// zeros (cut at `max` from wherever a slice starts) and short repeats.
+    fn low_entropy(seed: u64, len: usize) -> Vec<u8> {
+        let n = noise(seed, 64);
+        (0..len)
+            .map(|i| match (i / 20_000) % 3 {
+                0 => 0,
+                1 => n[i % 7],
+                _ => n[(i * 31 + i / 97) % 64],
+            })
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn random_data_of_any_size_chunks_as_on_one_core(
+            seed in any::<u64>(), len in 0usize..200_000,
+            threads in 2usize..5, slice in 4096usize..40_000, extra in 0usize..9000,
+        ) {
+            let data = noise(seed, len);
+            same_as_one_core(&data, SMALL, Plan { threads, slice, overlap: SMALL.max as usize + extra });
+        }
+
+        #[test]
+        fn low_entropy_data_chunks_as_on_one_core(
+            seed in any::<u64>(), len in 0usize..200_000, slice in 4096usize..40_000,
+        ) {
+            let data = low_entropy(seed, len);
+            same_as_one_core(&data, SMALL, Plan { threads: 2, slice, overlap: SMALL.max as usize });
+        }
+    }
+
+    #[test]
+    fn sizes_around_slice_boundaries() {
+        let plan = Plan { threads: 2, slice: 10_000, overlap: 5000 };
+        for len in [0, 1, 14_999, 15_000, 15_001, 19_999, 20_000, 25_000, 30_000, 35_000, 100_000] {
+            same_as_one_core(&noise(len as u64, len), SMALL, plan);
+            same_as_one_core(&vec![0u8; len], SMALL, plan);
+        }
+    }
+
+    #[test]
+    fn zeros_with_slices_out_of_step_with_max() {
+        // Slices of 5000 bytes, chunks of 4096: no slice's own cuts meet the
+        // true ones, so every slice is re-cut from the true position.
+        same_as_one_core(&vec![0u8; 300_000], SMALL, Plan { threads: 3, slice: 5000, overlap: 4096 });
+    }
+
+    #[test]
+    fn default_parameters_across_real_slices() {
+        let params = ChunkParams::DEFAULT;
+        let mut data = noise(5, 3 * SLICE + 777_777);
+        // A run of zeros across a slice boundary too.
+        data[SLICE - 100_000..SLICE + 900_000].fill(0);
+        same_as_one_core(&data, params, Plan::new(2, params));
+        let (c, _) = run(&data, params, Some(Plan::new(2, params)));
+        assert_eq!(crate::chunk_stream_threads(&data[..], params, 2, |_| Ok::<_, ()>(())).unwrap(), c);
+    }
+
+    #[test]
+    fn read_and_sink_errors_stop_every_thread() {
+        struct FailsAfter(Vec<u8>, usize);
+        impl Read for FailsAfter {
+            fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+                if self.1 >= self.0.len() {
+                    return Err(io::Error::other("disk on fire"));
+                }
+                let n = out.len().min(self.0.len() - self.1);
+                out[..n].copy_from_slice(&self.0[self.1..self.1 + n]);
+                self.1 += n;
+                Ok(n)
+            }
+        }
+        let plan = Plan { threads: 2, slice: 10_000, overlap: 5000 };
+        let r = chunk_stream_parallel(FailsAfter(noise(1, 100_000), 0), SMALL, plan, |_| Ok::<_, ()>(()));
+        assert!(matches!(r, Err(ChunkError::Read(_))));
+        let data = noise(2, 100_000);
+        let mut n = 0;
+        let r = chunk_stream_parallel(&data[..], SMALL, plan, |_| {
+            n += 1;
+            if n == 40 {
+                Err("full")
+            } else {
+                Ok(())
+            }
+        });
+        assert!(matches!(r, Err(ChunkError::Sink("full"))));
+        assert_eq!(n, 40);
+    }
+}
