@@ -525,6 +525,100 @@ impl Versions {
     }
 }
 
+/// A write that skips a content because it is already stored makes the
+/// local block or loose file holding it look written now, when it looks
+/// older than this (git's freshening). Otherwise an `add` or a push that
+/// deduplicates against an old unreachable content would leave it a
+/// sweep candidate until its index entry, chunk list or ref is recorded,
+/// and a gc in between would remove it. An hour: touches stay rare (one
+/// per old block per hour per process, none for young ones), and any
+/// grace period above an hour plus an operation's length (the default is
+/// a day) keeps what a skip found. It matches [`REMOTE_GRACE`].
+pub const FRESHEN_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Local blocks this process knows look written no earlier than the time
+/// given less [`FRESHEN_AFTER`]: no stat or touch until then. Keyed by
+/// path (a server has many repositories); one entry per block seen.
+fn fresh_blocks() -> &'static std::sync::Mutex<std::collections::HashMap<std::path::PathBuf, std::time::SystemTime>> {
+    static FRESH: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<std::path::PathBuf, std::time::SystemTime>>,
+    > = std::sync::OnceLock::new();
+    FRESH.get_or_init(Default::default)
+}
+
+/// Set `p`'s mtime to `now` if its age (the newer of `named` and its
+/// mtime) is past [`FRESHEN_AFTER`]; whether it did. Best effort: a file
+/// that is gone or cannot be touched is left as it is (the write still
+/// succeeds; only the protection is lost, as before freshening).
+fn touch_if_old(
+    p: &std::path::Path,
+    meta: &std::fs::Metadata,
+    named: std::time::SystemTime,
+    now: std::time::SystemTime,
+) -> bool {
+    let written = meta.modified().map_or(named, |m| m.max(named));
+    if now.duration_since(written).map_or(true, |age| age <= FRESHEN_AFTER) {
+        return false;
+    }
+    // futimens on a read-only descriptor: the owner may set times.
+    File::open(p).and_then(|f| f.set_modified(now)).is_ok()
+}
+
+impl Versions {
+    /// [`Versions::has`] for a write that skips `id` when it is stored: the
+    /// block or loose file holding it is freshened (see [`FRESHEN_AFTER`])
+    /// so a concurrent gc keeps it. A block in a remote store cannot be
+    /// touched; see `docs/ARCHITECTURE.md` (gc) for what that leaves.
+    pub(crate) fn has_fresh(&self, id: &ContentId) -> bool {
+        if let Some(s) = &self.segments {
+            if let Ok(Some(loc)) = s.lookup(id) {
+                if self.freshen_block(s, &loc.segment) {
+                    // A gc that judged the block old before the touch may
+                    // have removed the location since the lookup: then it
+                    // is not stored, and the caller writes it again.
+                    return matches!(s.lookup(id), Ok(Some(_))) || self.path(id).is_file();
+                }
+                return true;
+            }
+        }
+        let p = self.path(id);
+        match p.metadata() {
+            Ok(m) if m.is_file() => {
+                if touch_if_old(&p, &m, std::time::UNIX_EPOCH, std::time::SystemTime::now()) {
+                    return p.is_file();
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Freshen local block `name` unless this process knows it is young;
+    /// whether it was touched.
+    pub(crate) fn freshen_block(&self, s: &Segments, name: &str) -> bool {
+        let p = s.path(name);
+        let now = std::time::SystemTime::now();
+        let Ok(mut known) = fresh_blocks().lock() else { return false };
+        if known.get(&p).is_some_and(|until| now < *until) {
+            return false;
+        }
+        let named = segment_time(name).unwrap_or(std::time::UNIX_EPOCH);
+        // Not a local file: a remote block (nothing to touch) or one gc
+        // just compacted away (its copy is young). Either way, ask again
+        // only after FRESHEN_AFTER.
+        let Ok(meta) = p.metadata() else {
+            known.insert(p, now + FRESHEN_AFTER);
+            return false;
+        };
+        let touched = touch_if_old(&p, &meta, named, now);
+        let written = if touched { now } else { meta.modified().map_or(named, |m| m.max(named)) };
+        // Young until `written` + FRESHEN_AFTER; a block that could not be
+        // touched is tried again a minute on, not on every skip.
+        known.insert(p, (written + FRESHEN_AFTER).max(now + std::time::Duration::from_secs(60)));
+        touched
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -717,6 +811,14 @@ mod tests {
         young_bytes.extend_from_slice(b"one more row");
         let young = v.write_bytes(&young_bytes).unwrap();
         v.flush().unwrap();
+        // That write freshened the old block it deduplicated against (see
+        // FRESHEN_AFTER); make it old again to check the kept-list rule alone.
+        let then = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 24 * 3600);
+        for p in seg_files(&v) {
+            if p.file_name().unwrap().to_str().unwrap().starts_with(&format!("{DEAD_PID}-")) {
+                File::open(&p).unwrap().set_modified(then).unwrap();
+            }
+        }
         let dry = v.sweep_unreachable(&marked, Prune::DEFAULT, true).unwrap();
         let r = v.sweep_unreachable(&marked, Prune::DEFAULT, false).unwrap();
         assert_eq!(dry, r);
@@ -746,5 +848,92 @@ mod tests {
         assert!(v.compact_segments(false).unwrap().bytes_reclaimed > 0);
         assert_eq!(v.read_all(&live).unwrap(), live_bytes);
         assert_eq!(v.verify(&live).unwrap(), None);
+    }
+
+    /// The newest mtime among the segment files.
+    fn seg_mtimes(v: &Versions) -> Vec<std::time::SystemTime> {
+        seg_files(v).iter().map(|p| p.metadata().unwrap().modified().unwrap()).collect()
+    }
+
+    #[test]
+    fn a_write_that_skips_an_old_unreachable_content_keeps_it_from_gc() {
+        let (_d, _db, v) = store();
+        let small = b"stored long ago, unreachable".to_vec();
+        let big = noise(3, 900 * 1024);
+        let small_id = v.write_bytes(&small).unwrap();
+        let big_id = v.write_bytes(&big).unwrap();
+        v.flush().unwrap();
+        age(&v, 2 * 24 * 3600);
+        // An add of the same contents (and of a file sharing the big one's
+        // chunks) finds them stored and skips them; its index entry or list
+        // is not recorded yet when a gc runs.
+        assert_eq!(v.write_bytes(&small).unwrap(), small_id);
+        let mut edited = big.clone();
+        edited.extend_from_slice(b"one more row");
+        let edited_id = v.write_bytes(&edited).unwrap();
+        let none = HashSet::new();
+        let r = v.sweep_unreachable(&none, Prune::DEFAULT, false).unwrap();
+        assert_eq!(r.records, 0, "a skipped content's block looks written now: {r:?}");
+        v.flush().unwrap();
+        assert_eq!(v.read_all(&small_id).unwrap(), small);
+        assert_eq!(v.read_all(&edited_id).unwrap(), edited);
+        assert_eq!(v.read_all(&big_id).unwrap(), big);
+    }
+
+    #[test]
+    fn a_skipped_old_loose_file_is_freshened() {
+        let d = tempfile::tempdir().unwrap();
+        let v = Versions::new(d.path().join("versions"), d.path().join("tmp"));
+        std::fs::create_dir_all(d.path().join("tmp")).unwrap();
+        let bytes = noise(4, 2 * 1024 * 1024);
+        let id = v.write_bytes(&bytes).unwrap();
+        let then = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 24 * 3600);
+        File::open(v.path(&id)).unwrap().set_modified(then).unwrap();
+        assert_eq!(v.write_bytes(&bytes).unwrap(), id);
+        let r = v.sweep_unreachable(&HashSet::new(), Prune::DEFAULT, false).unwrap();
+        assert_eq!((r.loose, r.young), (0, 1), "{r:?}");
+        assert_eq!(v.read_all(&id).unwrap(), bytes);
+    }
+
+    #[test]
+    fn young_blocks_are_not_touched_and_an_old_one_once() {
+        let (_d, _db, v) = store();
+        let a = b"first".to_vec();
+        let b = b"second".to_vec();
+        v.write_bytes(&a).unwrap();
+        v.write_bytes(&b).unwrap();
+        v.flush().unwrap();
+        // Young (its name is new): a skip leaves its mtime alone, even one
+        // set a while back.
+        let while_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(600);
+        for p in seg_files(&v) {
+            File::open(&p).unwrap().set_modified(while_ago).unwrap();
+        }
+        v.write_bytes(&a).unwrap();
+        assert_eq!(seg_mtimes(&v), vec![while_ago]);
+        // Old: the first skip touches it, and the block is then known fresh
+        // for this process, so later skips cost no syscall.
+        age(&v, 2 * 24 * 3600);
+        let old = seg_mtimes(&v);
+        v.write_bytes(&a).unwrap();
+        let touched = seg_mtimes(&v);
+        assert!(touched[0] > old[0] + std::time::Duration::from_secs(24 * 3600), "{old:?} {touched:?}");
+        File::open(&seg_files(&v)[0]).unwrap().set_modified(old[0]).unwrap();
+        v.write_bytes(&b).unwrap();
+        v.write_bytes(&a).unwrap();
+        assert_eq!(seg_mtimes(&v), old, "one touch per block");
+    }
+
+    #[test]
+    fn a_has_chunk_answer_freshens_what_the_peer_will_not_send() {
+        let (_d, _db, v) = store();
+        let id = v.write_bytes(b"the peer has this one").unwrap();
+        v.flush().unwrap();
+        age(&v, 2 * 24 * 3600);
+        let other = ContentId::of(b"not stored");
+        assert_eq!(v.missing(&[id, other]).unwrap(), vec![other]);
+        let r = v.sweep_unreachable(&HashSet::new(), Prune::DEFAULT, false).unwrap();
+        assert_eq!((r.records, r.young), (0, 1), "{r:?}");
+        assert!(v.has(&id));
     }
 }

@@ -1267,7 +1267,7 @@ impl Versions {
     ) -> Result<(ContentId, u64)> {
         let mut enc = Encoder::new().map_err(|e| StoreError::io(what, e))?;
         let chunked = chunk_stream(reader, |c| {
-            if self.has(&c.id) {
+            if self.has_fresh(&c.id) {
                 return Ok(());
             }
             let e = enc.encode(c.data).map_err(|e| StoreError::io(what, e))?;
@@ -1283,7 +1283,7 @@ impl Versions {
             return Err(StoreError::Corrupt(*want, id));
         }
         // A single chunk is the contents themselves, already stored above.
-        if !self.has(&id) {
+        if !self.has_fresh(&id) {
             self.appending(s, &id, || {
                 if len == 0 {
                     s.append(&id, b"")
@@ -1308,7 +1308,7 @@ impl Versions {
     /// Make a staged temp file visible under its id (a no-op if already stored).
     fn publish(&self, tmp: tempfile::NamedTempFile, id: &ContentId) -> Result<()> {
         let dest = self.path(id);
-        if !self.has(id) {
+        if !self.has_fresh(id) {
             self.ensure_shard(&dest)?;
             crate::faults::write_point();
             tmp.persist(&dest).map_err(|e| StoreError::io(&dest, e.error))?;
@@ -1345,7 +1345,7 @@ impl Versions {
     /// bytes and appended whole below it; without, a loose file.
     pub fn write_bytes(&self, bytes: &[u8]) -> Result<ContentId> {
         let id = ContentId::of(bytes);
-        if self.has(&id) {
+        if self.has_fresh(&id) {
             return Ok(id);
         }
         if let (Some(s), true) = (&self.segments, bytes.len() as u64 >= CHUNK_THRESHOLD) {
@@ -1374,12 +1374,21 @@ impl Versions {
         };
         let since = s.epoch();
         let mut relied = Vec::new();
+        // The peer will not send what is stored here: its blocks are
+        // freshened (see `gc::FRESHEN_AFTER`) once the query is answered.
+        let mut present = Vec::new();
         {
             let pending = s.pending.lock().map_err(poisoned)?;
             let txn = s.env.begin_ro_txn()?;
             for id in ids {
                 let recorded = match txn.get(s.table, id.as_bytes()) {
-                    Ok(v) => Loc::decode(v).is_some(),
+                    Ok(v) => match Loc::decode(v) {
+                        Some(l) => {
+                            present.push(l.segment);
+                            true
+                        }
+                        None => false,
+                    },
                     Err(lmdb::Error::NotFound) => false,
                     Err(e) => return Err(e.into()),
                 };
@@ -1395,6 +1404,17 @@ impl Versions {
         }
         if !relied.is_empty() {
             self.note(since, relied);
+        }
+        present.sort();
+        present.dedup();
+        let mut touched = false;
+        for name in &present {
+            touched |= self.freshen_block(s, name);
+        }
+        if touched {
+            // A gc that judged a block old before the touch may have
+            // removed locations since: ask again (the blocks are fresh now).
+            return self.missing(ids);
         }
         Ok(out)
     }
@@ -1434,7 +1454,7 @@ impl Versions {
     /// returns its id. Recorded by the next [`Versions::flush`].
     pub fn write_chunk(&self, bytes: &[u8]) -> Result<ContentId> {
         let id = ContentId::of(bytes);
-        if self.has(&id) {
+        if self.has_fresh(&id) {
             return Ok(id);
         }
         let Some(s) = &self.segments else { return self.write_bytes(bytes) };
@@ -1451,7 +1471,7 @@ impl Versions {
     /// appended; otherwise nothing is written. Call [`Versions::flush`]
     /// after, as for any write.
     pub fn write_chunk_list(&self, id: &ContentId, list: &ChunkList) -> Result<()> {
-        if self.has(id) {
+        if self.has_fresh(id) {
             return Ok(());
         }
         let Some(s) = &self.segments else {
@@ -1508,7 +1528,7 @@ impl Versions {
                 if actual != *expected {
                     return Err(StoreError::Corrupt(*expected, actual));
                 }
-                if !self.has(expected) {
+                if !self.has_fresh(expected) {
                     self.appending(s, expected, || s.append_encoded(expected, &head))?;
                 }
                 return Ok(head.len() as u64);
@@ -1656,7 +1676,7 @@ impl Versions {
     /// bytes are kept as they are (no second compression) when they are
     /// smaller; otherwise this is [`Versions::write_chunk`].
     pub fn write_chunk_stored(&self, id: &ContentId, codec: Codec, stored: &[u8], raw: &[u8]) -> Result<()> {
-        if self.has(id) {
+        if self.has_fresh(id) {
             return Ok(());
         }
         match &self.segments {
