@@ -234,6 +234,20 @@ fn random_and_mutated_requests_get_4xx_or_2xx_and_the_server_keeps_serving() {
     pack2[4..8].copy_from_slice(&2u32.to_le_bytes());
     let sum = oxen_hash::ContentId::of(&pack2);
     pack2.extend_from_slice(sum.as_bytes());
+    // A version-3 pack: the same kind of pair, the chunk zstd-compressed
+    // in a frame 6 (codec, raw length, stored bytes).
+    let piece3: Vec<u8> = b"compressible ".iter().copied().cycle().take(4000).collect();
+    let piece3_id = oxen_hash::ContentId::of(&piece3);
+    let packed = oxen_chunk::Encoder::new().unwrap().encode(&piece3).unwrap().bytes.into_owned();
+    let mut frame6 = vec![1u8];
+    frame6.extend_from_slice(&(piece3.len() as u32).to_le_bytes());
+    frame6.extend_from_slice(&packed);
+    let one3 = oxen_store::ChunkList::new(vec![oxen_store::ChunkRef { id: piece3_id, len: piece3.len() as u32 }]);
+    let mut pack3 =
+        make_pack(&[(6, *piece3_id.as_bytes(), frame6), (5, *piece3_id.as_bytes(), one3.unwrap().encode())], false);
+    pack3[4..8].copy_from_slice(&3u32.to_le_bytes());
+    let sum = oxen_hash::ContentId::of(&pack3);
+    pack3.extend_from_slice(sum.as_bytes());
     let head = common::run("oxen-rev-parse", &a, &["main"]);
     let pack = common::bin("oxen-upload-pack", &a).args(["--want", "main", "."]).output().unwrap().stdout;
     let ls = common::run("oxen-ls-tree", &a, &["-r", &head]);
@@ -254,6 +268,7 @@ fn random_and_mutated_requests_get_4xx_or_2xx_and_the_server_keeps_serving() {
             ),
             ("POST", r("/api/repos/R/receive-pack"), pack.clone()),
             ("POST", r("/api/repos/R/receive-pack"), pack2),
+            ("POST", r("/api/repos/R/receive-pack"), pack3),
             ("POST", r("/api/repos/R/chunks/missing"), format!(r#"{{"ids": ["{chunk}", "{some_id}"]}}"#).into_bytes()),
             ("POST", r("/api/repos/R/chunks/lists"), format!(r#"{{"ids": ["{huge_id}", "{some_id}"]}}"#).into_bytes()),
             ("POST", r("/api/repos/R/enumerate"), format!(r#"{{"wants": ["{head}"], "haves": []}}"#).into_bytes()),
@@ -261,6 +276,12 @@ fn random_and_mutated_requests_get_4xx_or_2xx_and_the_server_keeps_serving() {
                 "POST",
                 r("/api/repos/R/upload-items"),
                 format!(r#"{{"items": [["chunk", "{chunk}"], ["chunk-list", "{huge_id}"], ["commit", "{head}"]]}}"#)
+                    .into_bytes(),
+            ),
+            (
+                "POST",
+                r("/api/repos/R/upload-items"),
+                format!(r#"{{"items": [["chunk", "{chunk}"], ["chunk-list", "{huge_id}"]], "stored_chunks": true}}"#)
                     .into_bytes(),
             ),
             ("POST", r("/api/repos/R/receive-pack"), pack),

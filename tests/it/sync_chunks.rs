@@ -75,13 +75,18 @@ fn one_row_edit_pushes_and_pulls_only_the_changed_chunks() {
     srv.oxen(&a, &["remote", "add", "origin", &srv.url("R")]);
     let (ok, _, err) = srv.output("oxen", &a, &["push", "origin", "main"]);
     assert!(ok, "{err}");
+    // Chunks travel in their stored (zstd) encoding: the numeric CSV is
+    // sent in well under 60% of its size, and cloned the same way.
     let first = bytes_line(&err, "sent");
-    assert!(first >= base.len() as u64, "first push sent {first} of {}: {err}", base.len());
+    assert!(first < base.len() as u64 * 6 / 10, "first push sent {first} of {}: {err}", base.len());
+    assert!(first > base.len() as u64 / 5, "first push sent only {first} of {}: {err}", base.len());
 
     let b = d.path().join("b");
     let (ok, _, err) = srv.output("oxen", d.path(), &["clone", &srv.url("R"), "b"]);
     assert!(ok, "{err}");
-    assert!(bytes_line(&err, "received") >= base.len() as u64, "{err}");
+    let cloned = bytes_line(&err, "received");
+    assert!(cloned < base.len() as u64 * 6 / 10, "the clone received {cloned} of {}: {err}", base.len());
+    assert!(std::fs::read(b.join("big.csv")).unwrap() == base, "cloned file differs");
 
     let edited = csv(Some(ROWS / 2));
     std::fs::write(a.join("big.csv"), &edited).unwrap();
@@ -110,9 +115,10 @@ fn an_interrupted_push_resumes_with_the_chunks_already_received() {
     std::fs::create_dir_all(&a).unwrap();
     let data = csv(None);
     let total = data.len() as u64;
-    // The server cuts the request body at 60% of the file: the connection
+    // The server cuts the request body at 15% of the file, about half of
+    // the pack (chunks travel compressed, ~38% of this CSV): the connection
     // breaks mid-pack, as when a client dies or the network drops.
-    let cut = (total * 6 / 10).to_string();
+    let cut = (total * 15 / 100).to_string();
     let srv = Server::start(d.path(), &["--max-body", &cut]);
     srv.create("R");
     srv.oxen(&a, &["init"]);
@@ -122,7 +128,7 @@ fn an_interrupted_push_resumes_with_the_chunks_already_received() {
     assert!(!ok, "the cut push succeeded: {err}");
     // Kept compressed (a CSV stores in well under half its size).
     let kept = server_versions(&srv, "R");
-    assert!(kept > total / 10, "the server kept only {kept} bytes of what it received");
+    assert!(kept > total / 20, "the server kept only {kept} bytes of what it received");
     let (ok, out, err) = srv.output("oxen-fsck", &srv.sync_dir.join("R"), &[]);
     assert!(ok, "server fsck after the cut push: {out}{err}");
     drop(srv);
@@ -131,7 +137,9 @@ fn an_interrupted_push_resumes_with_the_chunks_already_received() {
     let (ok, _, err) = srv.output("oxen", &a, &["push", &srv.url("R"), "main"]);
     assert!(ok, "{err}");
     let sent = bytes_line(&err, "sent");
-    assert!(sent < total / 2, "the retry sent {sent} of {total} bytes: {err}");
+    // A whole push is ~38% of the file (12.3 of 32.5 MB); the retry sends
+    // about what the cut did not deliver.
+    assert!(sent < total * 3 / 10, "the retry sent {sent} of {total} bytes: {err}");
 
     let (ok, _, err) = srv.output("oxen", d.path(), &["clone", &srv.url("R"), "c"]);
     assert!(ok, "{err}");

@@ -16,6 +16,24 @@
 //! reads) and version 2 otherwise; a receiver reads both, and refuses
 //! chunk frames in a version-1 pack.
 //!
+//! Version 3 adds frame kind 6, a chunk in its stored encoding, so a chunk
+//! the sender keeps zstd-compressed travels compressed:
+//!
+//! ```text
+//! frame 6  kind:u8=6  id:[16]  len:u64le  codec:u8  raw_len:u32le  stored[len-5]
+//! ```
+//!
+//! `id` is the xxh3-128 of the raw bytes; codec 1 is one zstd frame
+//! (codec 0, raw, is legal but pointless: frame 4 says it shorter). The
+//! receiver decodes into a buffer of at most `raw_len` bytes, which must be
+//! 1 to [`MAX_CHUNK_BYTES`] (a lying length cannot allocate more, and a
+//! frame that inflates past it is refused), checks the decoded bytes hash
+//! to `id`, and may keep the stored bytes as they are. A sender writes
+//! version 3 only when the receiver said it reads it (`stored_chunks` in
+//! the `chunks/missing` answer for push, in the `upload-items` request for
+//! fetch) and the pack has chunk frames; a receiver reads versions 1 to 3
+//! and refuses frame 6 in a pack of version 1 or 2.
+//!
 //! A sender orders frames so that every object comes after everything it
 //! refers to that the receiver lacks: blobs and subtrees before their tree,
 //! a commit's tree and parents before the commit, the chunks a chunk list
@@ -35,7 +53,7 @@ use std::io::{self, Read};
 
 use oxen_hash::{ContentId, Hasher};
 use oxen_object::{Commit, EntryKind, Tree};
-use oxen_store::{ChunkList, ObjectKind, ObjectSink, ObjectSource, Progress, StoreError};
+use oxen_store::{ChunkList, Codec, ObjectKind, ObjectSink, ObjectSource, Progress, StoreError};
 
 use crate::{PackError, Result};
 
@@ -49,6 +67,12 @@ pub const VERSION_CHUNKS: u32 = 2;
 pub const FRAME_CHUNK: u8 = 4;
 /// Frame kind of a chunk list.
 pub const FRAME_CHUNK_LIST: u8 = 5;
+/// Format version of packs that may also hold chunks in their stored encoding.
+pub const VERSION_STORED_CHUNKS: u32 = 3;
+/// Frame kind of a chunk in its stored encoding (codec, raw length, bytes).
+pub const FRAME_CHUNK_STORED: u8 = 6;
+/// Bytes of a frame-6 body before the stored bytes: codec and raw length.
+const STORED_HEAD: u64 = 5;
 /// Largest chunk accepted: the longest a chunk list may name (16 MiB).
 pub const MAX_CHUNK_BYTES: u64 = 16 << 20;
 /// Received chunks are made durable and recorded after this many bytes,
@@ -161,6 +185,7 @@ pub struct PackSource<'r> {
     hasher: Hasher,
     bytes: u64,
     progress: Option<&'r dyn Progress>,
+    stored_chunks: bool,
 }
 
 impl<'r> PackSource<'r> {
@@ -184,7 +209,15 @@ impl<'r> PackSource<'r> {
             hasher: Hasher::new(),
             bytes: 0,
             progress: None,
+            stored_chunks: false,
         }
+    }
+
+    /// Send chunks stored compressed in their stored encoding (frame 6,
+    /// pack version 3): only for a receiver that said it reads them.
+    pub fn with_stored_chunks(mut self, yes: bool) -> Self {
+        self.stored_chunks = yes;
+        self
     }
 
     /// Report progress while the pack is read.
@@ -212,7 +245,12 @@ impl<'r> PackSource<'r> {
             State::Header => {
                 self.buf.extend_from_slice(MAGIC);
                 let chunked = self.objects.iter().any(|i| !matches!(i, Item::Object(..)));
-                let version = if chunked { VERSION_CHUNKS } else { VERSION };
+                let stored = self.stored_chunks && self.objects.iter().any(|i| matches!(i, Item::Chunk(_)));
+                let version = match (chunked, stored) {
+                    (_, true) => VERSION_STORED_CHUNKS,
+                    (true, false) => VERSION_CHUNKS,
+                    (false, false) => VERSION,
+                };
                 self.buf.extend_from_slice(&version.to_le_bytes());
                 self.buf.extend_from_slice(&(self.objects.len() as u64).to_le_bytes());
                 self.state = State::Objects;
@@ -229,6 +267,18 @@ impl<'r> PackSource<'r> {
                 let item = self.objects[self.next];
                 self.next += 1;
                 let id = item.id();
+                if let (Item::Chunk(_), true) = (item, self.stored_chunks) {
+                    if let Some((codec, raw_len, stored)) = self.src.stored_chunk(&id).map_err(to_io)? {
+                        check_stored(&id, codec, raw_len, &stored)?;
+                        self.buf.push(FRAME_CHUNK_STORED);
+                        self.buf.extend_from_slice(id.as_bytes());
+                        self.buf.extend_from_slice(&(STORED_HEAD + stored.len() as u64).to_le_bytes());
+                        self.buf.push(codec.tag());
+                        self.buf.extend_from_slice(&(raw_len as u32).to_le_bytes());
+                        self.buf.extend_from_slice(&stored);
+                        return Ok(());
+                    }
+                }
                 self.buf.push(item.code());
                 self.buf.extend_from_slice(id.as_bytes());
                 match item {
@@ -269,6 +319,22 @@ impl<'r> PackSource<'r> {
 
 fn to_io(e: StoreError) -> io::Error {
     io::Error::other(e.to_string())
+}
+
+/// A chunk's stored encoding is decoded and checked against its id before
+/// it is sent, as every read of stored contents is: damage here is an
+/// error, never bytes the receiver would refuse.
+fn check_stored(id: &ContentId, codec: Codec, raw_len: u64, stored: &[u8]) -> io::Result<()> {
+    if raw_len == 0 || raw_len > MAX_CHUNK_BYTES {
+        return Err(io::Error::other(format!("stored chunk {id} claims {raw_len} bytes")));
+    }
+    let raw = oxen_chunk::codec::decode(codec, stored, raw_len)
+        .map_err(|e| io::Error::other(format!("stored chunk {id} is damaged: {e}")))?;
+    let actual = ContentId::of(&raw);
+    if actual != *id {
+        return Err(io::Error::other(format!("stored chunk {id} is damaged: its bytes hash to {actual}")));
+    }
+    Ok(())
 }
 
 impl Read for PackSource<'_> {
@@ -542,7 +608,7 @@ fn receive_inner<R: Read>(
         return Err(PackError::BadPack("not an oxen pack (bad magic)".into()));
     }
     let version = u32::from_le_bytes(header[4..8].try_into().expect("4 bytes"));
-    if version != VERSION && version != VERSION_CHUNKS {
+    if !(VERSION..=VERSION_STORED_CHUNKS).contains(&version) {
         return Err(PackError::BadPack(format!("unsupported pack version {version}")));
     }
     let count = u64::from_le_bytes(header[8..16].try_into().expect("8 bytes"));
@@ -558,8 +624,9 @@ fn receive_inner<R: Read>(
             break;
         }
         let code = kind[0];
-        let chunk_frame = code == FRAME_CHUNK || code == FRAME_CHUNK_LIST;
-        if chunk_frame && version < VERSION_CHUNKS {
+        let chunk_frame = code == FRAME_CHUNK || code == FRAME_CHUNK_LIST || code == FRAME_CHUNK_STORED;
+        let needs = if code == FRAME_CHUNK_STORED { VERSION_STORED_CHUNKS } else { VERSION_CHUNKS };
+        if chunk_frame && version < needs {
             return Err(PackError::BadPack(format!("frame kind {code} in a version {version} pack")));
         }
         let kind = kind_from_code(code);
@@ -588,6 +655,39 @@ fn receive_inner<R: Read>(
                 sink.write_chunk(&bytes)?;
                 stats.stored += 1;
                 chunk_bytes_since_flush += len;
+                if chunk_bytes_since_flush >= CHUNK_FLUSH_BYTES {
+                    pending.flush(sink)?;
+                    chunk_bytes_since_flush = 0;
+                }
+            }
+            stats.chunks += 1;
+        } else if code == FRAME_CHUNK_STORED {
+            if len <= STORED_HEAD || len > STORED_HEAD + MAX_CHUNK_BYTES {
+                return Err(PackError::BadPack(format!("stored chunk {id} is a {len}-byte frame")));
+            }
+            let mut body = vec![0u8; len as usize];
+            read_exact_or(tee, &mut body, "stored chunk")?;
+            let codec = Codec::from_tag(body[0])
+                .ok_or_else(|| PackError::BadPack(format!("stored chunk {id}: unknown codec {}", body[0])))?;
+            let raw_len = u64::from(u32::from_le_bytes(body[1..5].try_into().expect("4 bytes")));
+            if raw_len == 0 || raw_len > MAX_CHUNK_BYTES {
+                return Err(PackError::BadPack(format!(
+                    "chunk {id} is {raw_len} bytes (1 to {MAX_CHUNK_BYTES} allowed)"
+                )));
+            }
+            let stored = &body[STORED_HEAD as usize..];
+            // Bounded: the decoder's buffer is `raw_len`, and inflating
+            // past it is an error.
+            let raw = oxen_chunk::codec::decode(codec, stored, raw_len)
+                .map_err(|e| PackError::BadObject(id, format!("stored chunk: {e}")))?;
+            let actual = ContentId::of(&raw);
+            if actual != id {
+                return Err(PackError::Corrupt { expected: id, actual });
+            }
+            if !sink.has_object(ObjectKind::Blob, &id)? {
+                sink.write_chunk_stored(&id, codec, stored, &raw)?;
+                stats.stored += 1;
+                chunk_bytes_since_flush += raw_len;
                 if chunk_bytes_since_flush >= CHUNK_FLUSH_BYTES {
                     pending.flush(sink)?;
                     chunk_bytes_since_flush = 0;

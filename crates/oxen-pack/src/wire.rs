@@ -108,12 +108,17 @@ pub const MAX_IDS_PER_REQUEST: usize = 100_000;
 pub struct IdsMsg {
     /// Ids.
     pub ids: Vec<String>,
+    /// In a `chunks/missing` answer: the server reads packs of version 3,
+    /// so chunks may be sent in their stored encoding (frame 6). Absent
+    /// (false) from older servers.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stored_chunks: bool,
 }
 
 impl IdsMsg {
     /// Encode ids.
     pub fn from_ids(ids: &[ContentId]) -> IdsMsg {
-        IdsMsg { ids: ids.iter().map(|i| i.to_hex()).collect() }
+        IdsMsg { ids: ids.iter().map(|i| i.to_hex()).collect(), stored_chunks: false }
     }
 
     /// Decode, refusing malformed ids and more than [`MAX_IDS_PER_REQUEST`].
@@ -166,12 +171,19 @@ impl ChunkListsMsg {
 pub struct ItemsMsg {
     /// The frames.
     pub items: Vec<(String, String)>,
+    /// The client reads packs of version 3: send chunks stored compressed
+    /// in their stored encoding (frame 6). Absent (false) from older clients.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stored_chunks: bool,
 }
 
 impl ItemsMsg {
     /// Encode.
     pub fn from_items(items: &[crate::Item]) -> ItemsMsg {
-        ItemsMsg { items: items.iter().map(|i| (i.kind_name().to_string(), i.id().to_hex())).collect() }
+        ItemsMsg {
+            items: items.iter().map(|i| (i.kind_name().to_string(), i.id().to_hex())).collect(),
+            stored_chunks: false,
+        }
     }
 
     /// Decode, rejecting unknown kinds and malformed ids.

@@ -53,6 +53,9 @@ impl ObjectSource for Store {
     fn missing_contents(&self, ids: &[ContentId]) -> oxen_store::Result<Vec<ContentId>> {
         self.versions.missing(ids)
     }
+    fn stored_chunk(&self, id: &ContentId) -> oxen_store::Result<Option<(oxen_store::Codec, u64, Vec<u8>)>> {
+        self.versions.read_stored(id)
+    }
 }
 
 impl ObjectSink for Store {
@@ -74,6 +77,15 @@ impl ObjectSink for Store {
     }
     fn write_chunk_list(&self, id: &ContentId, list: &oxen_store::ChunkList) -> oxen_store::Result<()> {
         self.versions.write_chunk_list(id, list)
+    }
+    fn write_chunk_stored(
+        &self,
+        id: &ContentId,
+        codec: oxen_store::Codec,
+        stored: &[u8],
+        raw: &[u8],
+    ) -> oxen_store::Result<()> {
+        self.versions.write_chunk_stored(id, codec, stored, raw)
     }
     fn flush(&self) -> oxen_store::Result<()> {
         self.versions.flush()
@@ -302,4 +314,235 @@ fn a_chunk_list_that_does_not_reassemble_to_its_id_is_refused() {
     assert!(!b.has_object(ObjectKind::Blob, &other).unwrap());
     // The verified chunks were kept: a retry needs only the list.
     assert!(b.missing_contents(&oxen_pack::chunks::chunk_ids([&list])).unwrap().is_empty());
+}
+
+/// `rows` lines of a numeric CSV: compresses to well under half.
+fn numeric_csv(rows: usize) -> Vec<u8> {
+    let mut out = b"id,score,weight\n".to_vec();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for i in 0..rows {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(
+            format!("{i},{},{}.{:03}\n", x % 1_000_000, (x >> 20) % 1000, (x >> 40) % 1000).as_bytes(),
+        );
+    }
+    out
+}
+
+/// The frames that give `b` everything of `objs` it lacks, chunked blobs as chunks.
+fn plan_between(a: &Store, b: &Store, objs: &[oxen_pack::ObjRef]) -> Vec<oxen_pack::Item> {
+    let mut lists = std::collections::HashMap::new();
+    for (k, id) in objs {
+        if *k == ObjectKind::Blob {
+            if let Some(l) = a.chunk_list(id).unwrap() {
+                lists.insert(*id, l);
+            }
+        }
+    }
+    let ids = oxen_pack::chunks::chunk_ids(lists.values());
+    let lacking = b.missing_contents(&ids).unwrap().into_iter().collect();
+    oxen_pack::chunks::plan(objs, &lists, &lacking).0
+}
+
+#[test]
+fn compressed_chunks_travel_in_their_stored_encoding_and_are_kept_as_is() {
+    let d = tempfile::tempdir().unwrap();
+    let a = Store::new(&d.path().join("a"));
+    let b = Store::new(&d.path().join("b"));
+    let c = Store::new(&d.path().join("c"));
+    let data = numeric_csv(1_000_000);
+    assert!(data.len() > 20 << 20);
+    let c1 = commit(&a, &[("t.csv", &data)], vec![]);
+    let objs = enumerate(&a, &[c1], &[]).unwrap();
+    let items = plan_between(&a, &b, &objs);
+    let mut pack = Vec::new();
+    PackSource::from_items(&a, items.clone()).with_stored_chunks(true).read_to_end(&mut pack).unwrap();
+    assert_eq!(u32::from_le_bytes(pack[4..8].try_into().unwrap()), oxen_pack::format::VERSION_STORED_CHUNKS);
+    assert!(pack.len() < data.len() * 6 / 10, "{} bytes of pack for {} of CSV", pack.len(), data.len());
+    let stats = receive_pack(&b, &pack[..], &NoProgress).unwrap();
+    assert!(stats.chunks > 100, "{stats:?}");
+    let mut got = Vec::new();
+    b.open_blob(&ContentId::of(&data)).unwrap().read_to_end(&mut got).unwrap();
+    assert!(got == data, "received file differs");
+    // The receiver kept the encoding it was sent: its chunks are stored compressed.
+    let first = b.chunk_list(&ContentId::of(&data)).unwrap().unwrap().chunks()[0].id;
+    let (codec, raw_len, _) = b.versions.read_stored(&first).unwrap().expect("stored compressed");
+    assert_eq!(codec, oxen_store::Codec::Zstd);
+    assert_eq!(raw_len, u64::from(b.chunk_list(&ContentId::of(&data)).unwrap().unwrap().chunks()[0].len));
+    // A receiver that did not ask for them gets a version-2 pack of raw chunks.
+    let mut raw = Vec::new();
+    PackSource::from_items(&a, items).read_to_end(&mut raw).unwrap();
+    assert_eq!(u32::from_le_bytes(raw[4..8].try_into().unwrap()), 2);
+    assert!(raw.len() > data.len());
+    receive_pack(&c, &raw[..], &NoProgress).unwrap();
+    assert!(c.versions.read_all(&ContentId::of(&data)).unwrap() == data);
+}
+
+/// A version-3 pack of one frame-6 chunk: `id`, codec, claimed raw length, stored bytes.
+fn stored_chunk_pack(version: u32, id: ContentId, codec: u8, raw_len: u32, stored: &[u8]) -> Vec<u8> {
+    let mut p = b"OXPK".to_vec();
+    p.extend_from_slice(&version.to_le_bytes());
+    p.extend_from_slice(&1u64.to_le_bytes());
+    p.push(6);
+    p.extend_from_slice(id.as_bytes());
+    p.extend_from_slice(&(5 + stored.len() as u64).to_le_bytes());
+    p.push(codec);
+    p.extend_from_slice(&raw_len.to_le_bytes());
+    p.extend_from_slice(stored);
+    p.push(0);
+    let sum = ContentId::of(&p);
+    p.extend_from_slice(sum.as_bytes());
+    p
+}
+
+#[test]
+fn stored_chunk_frames_that_lie_are_refused_and_nothing_is_kept() {
+    let d = tempfile::tempdir().unwrap();
+    let b = Store::new(&d.path().join("b"));
+    let raw = numeric_csv(2000);
+    let id = ContentId::of(&raw);
+    let packed = zstd_of(&raw);
+    assert!(packed.len() < raw.len() / 2);
+    let n = raw.len() as u32;
+    // The right frame is taken.
+    let good = stored_chunk_pack(3, id, 1, n, &packed);
+    assert_eq!(receive_pack(&b, &good[..], &NoProgress).unwrap().chunks, 1);
+    assert!(b.versions.read_all(&id).unwrap() == raw);
+
+    let other = numeric_csv(2001);
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        // Decodes fine, but to bytes of another id.
+        ("wrong id", stored_chunk_pack(3, ContentId::of(&other), 1, n, &packed)),
+        // A raw length past the largest chunk: refused before any allocation.
+        ("huge raw length", stored_chunk_pack(3, ContentId::of(b"x"), 1, u32::MAX, &packed)),
+        ("zero raw length", stored_chunk_pack(3, ContentId::of(b"y"), 1, 0, &packed)),
+        // Inflates past the length it claims.
+        ("short raw length", stored_chunk_pack(3, ContentId::of(&raw[..100]), 1, 100, &packed)),
+        ("long raw length", stored_chunk_pack(3, ContentId::of(b"z"), 1, n + 1, &packed)),
+        ("not zstd", stored_chunk_pack(3, ContentId::of(b"w"), 1, 10, b"not a zstd frame")),
+        ("unknown codec", stored_chunk_pack(3, ContentId::of(b"v"), 9, n, &packed)),
+        ("frame 6 in a version-2 pack", stored_chunk_pack(2, ContentId::of(b"u"), 1, n, &packed)),
+        ("empty body", stored_chunk_pack(3, ContentId::of(b"t"), 1, n, &[]).into_iter().collect()),
+    ];
+    for (what, pack) in cases {
+        let e = receive_pack(&b, &pack[..], &NoProgress).expect_err(what);
+        assert!(
+            matches!(e, PackError::Corrupt { .. } | PackError::BadPack(_) | PackError::BadObject(..)),
+            "{what}: {e}"
+        );
+    }
+    assert!(!b.has_object(ObjectKind::Blob, &ContentId::of(&other)).unwrap());
+    assert!(!b.has_object(ObjectKind::Blob, &ContentId::of(&raw[..100])).unwrap());
+    // A version-4 pack is not read.
+    let e = receive_pack(&b, &stored_chunk_pack(4, id, 1, n, &packed)[..], &NoProgress).unwrap_err();
+    assert!(matches!(e, PackError::BadPack(_)), "{e}");
+}
+
+fn zstd_of(raw: &[u8]) -> Vec<u8> {
+    let e = oxen_chunk::Encoder::new().unwrap().encode(raw).unwrap();
+    assert_eq!(e.codec, oxen_store::Codec::Zstd);
+    e.bytes.into_owned()
+}
+
+/// Blocks in a directory of their own, as a remote store keeps them, whose
+/// puts fail while told to.
+#[derive(Debug)]
+struct FlakyStore {
+    inner: oxen_store::LocalStore,
+    fail: std::sync::atomic::AtomicBool,
+}
+
+impl oxen_store::ContentStore for FlakyStore {
+    fn describe(&self, name: &str) -> std::path::PathBuf {
+        self.inner.describe(name)
+    }
+    fn local_dir(&self) -> Option<&Path> {
+        None
+    }
+    fn put(&self, name: &str, staged: &Path) -> std::io::Result<()> {
+        if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(std::io::Error::other("503 Service Unavailable"));
+        }
+        self.inner.put(name, staged)
+    }
+    fn size(&self, name: &str) -> std::io::Result<Option<u64>> {
+        self.inner.size(name)
+    }
+    fn read_range(&self, name: &str, range: std::ops::Range<u64>) -> std::io::Result<Vec<u8>> {
+        self.inner.read_range(name, range)
+    }
+    fn list(&self) -> std::io::Result<Vec<(String, u64)>> {
+        self.inner.list()
+    }
+    fn delete(&self, name: &str) -> std::io::Result<()> {
+        self.inner.delete(name)
+    }
+}
+
+/// A pack stream that runs `at_end` when it is read to its end.
+struct HookAtEnd<R, F: FnMut()> {
+    inner: R,
+    at_end: Option<F>,
+}
+
+impl<R: Read, F: FnMut()> Read for HookAtEnd<R, F> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            if let Some(mut f) = self.at_end.take() {
+                f();
+            }
+        }
+        Ok(n)
+    }
+}
+
+#[test]
+fn a_receive_whose_blob_a_failed_seal_dropped_writes_no_tree_naming_it() {
+    let d = tempfile::tempdir().unwrap();
+    let a = Store::new(&d.path().join("a"));
+    let c = commit(&a, &[("f.txt", b"pushed twice at once")], vec![]);
+    let pack = {
+        let mut v = Vec::new();
+        PackSource::new(&a, enumerate(&a, &[c], &[]).unwrap()).read_to_end(&mut v).unwrap();
+        v
+    };
+    // The server's repository; its blocks go to a store that can fail.
+    let layout = Layout::create(&d.path().join("b")).unwrap();
+    let db = Db::open(&layout).unwrap();
+    let flaky = std::sync::Arc::new(FlakyStore {
+        inner: oxen_store::LocalStore::new(d.path().join("bucket")),
+        fail: Default::default(),
+    });
+    let b = Store { versions: layout.versions_in(&db, flaky.clone()), db };
+    // Another push, in flight in the same process, has written the same
+    // blob: this receive finds it pending and does not store it again.
+    let other = b.versions.operation();
+    let blob = other.write_bytes(b"pushed twice at once").unwrap();
+    let (other2, flaky2) = (other.clone(), flaky.clone());
+    // When this pack has been read (tree and commit checked, not written),
+    // the other push's seal fails, dropping the blob.
+    let input = HookAtEnd {
+        inner: &pack[..],
+        at_end: Some(move || {
+            flaky2.fail.store(true, std::sync::atomic::Ordering::SeqCst);
+            assert!(other2.flush().is_err());
+            flaky2.fail.store(false, std::sync::atomic::Ordering::SeqCst);
+        }),
+    };
+    let e = receive_pack(&b, input, &NoProgress).unwrap_err();
+    assert!(e.to_string().contains("lost with a block"), "{e}");
+    assert!(!b.has_object(ObjectKind::Blob, &blob).unwrap());
+    assert!(!b.has_object(ObjectKind::Commit, &c).unwrap(), "a commit names contents that are not recorded");
+    for (k, id) in enumerate(&a, &[c], &[]).unwrap() {
+        if k == ObjectKind::Tree {
+            assert!(!b.has_object(k, &id).unwrap(), "a tree names contents that are not recorded");
+        }
+    }
+    // The push's retry stores everything.
+    receive_pack(&b, &pack[..], &NoProgress).unwrap();
+    assert!(b.has_object(ObjectKind::Commit, &c).unwrap());
+    assert_eq!(b.versions.read_all(&blob).unwrap(), b"pushed twice at once");
 }

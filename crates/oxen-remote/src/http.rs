@@ -209,15 +209,19 @@ impl HttpRemote {
         Ok(objs.to_refs()?)
     }
 
-    /// `POST .../chunks/missing`, in batches.
-    pub fn missing_chunks(&self, ids: &[ContentId]) -> Result<Vec<ContentId>> {
+    /// `POST .../chunks/missing`, in batches: the ids the server lacks,
+    /// and whether it reads chunks in their stored encoding (every answer
+    /// said so).
+    pub fn missing_chunks(&self, ids: &[ContentId]) -> Result<(Vec<ContentId>, bool)> {
         let url = self.url("/chunks/missing");
         let mut out = Vec::new();
+        let mut stored_chunks = true;
         for batch in ids.chunks(MISSING_BATCH) {
             let msg: IdsMsg = self.json(&url, self.req("POST", &url).send_json(IdsMsg::from_ids(batch)))?;
+            stored_chunks &= msg.stored_chunks;
             out.extend(msg.parsed()?);
         }
-        Ok(out)
+        Ok((out, stored_chunks))
     }
 
     /// `POST .../chunks/lists`, in batches: the chunk lists of those of
@@ -241,7 +245,8 @@ impl HttpRemote {
         let url = self.url("/upload-items");
         let mut total = ReceiveStats::default();
         for batch in items.chunks(ITEMS_BATCH) {
-            let resp = self.req("POST", &url).send_json(ItemsMsg::from_items(batch));
+            let msg = ItemsMsg { stored_chunks: true, ..ItemsMsg::from_items(batch) };
+            let resp = self.req("POST", &url).send_json(msg);
             let s = self.receive(local, &url, resp, progress)?;
             total.objects += s.objects;
             total.stored += s.stored;

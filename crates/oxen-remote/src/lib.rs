@@ -143,20 +143,29 @@ impl Remote {
     }
 
     /// Stream exactly `items` (objects, chunks, chunk lists, dependencies
-    /// first) from `local` to the remote.
-    pub fn send_items(&self, local: &Repo, items: Vec<Item>, progress: &dyn Progress) -> Result<ReceiveStats> {
-        let src = PackSource::from_items(local, items).with_progress(progress);
+    /// first) from `local` to the remote; chunks stored compressed travel
+    /// in their stored encoding when `stored_chunks` (the remote said it
+    /// reads them).
+    pub fn send_items(
+        &self,
+        local: &Repo,
+        items: Vec<Item>,
+        stored_chunks: bool,
+        progress: &dyn Progress,
+    ) -> Result<ReceiveStats> {
+        let src = PackSource::from_items(local, items).with_stored_chunks(stored_chunks).with_progress(progress);
         match self {
             Remote::Http(h) => h.send_pack(src),
             Remote::Local(r) => Ok(oxen_pack::receive_pack(&**r, src, &NoProgress)?),
         }
     }
 
-    /// Which of the chunks `ids` the remote lacks.
-    pub fn missing_chunks(&self, ids: &[ContentId]) -> Result<Vec<ContentId>> {
+    /// Which of the chunks `ids` the remote lacks, and whether it reads
+    /// chunks in their stored encoding.
+    pub fn missing_chunks(&self, ids: &[ContentId]) -> Result<(Vec<ContentId>, bool)> {
         match self {
             Remote::Http(h) => h.missing_chunks(ids),
-            Remote::Local(r) => Ok(r.missing_contents(ids)?),
+            Remote::Local(r) => Ok((r.missing_contents(ids)?, true)),
         }
     }
 
@@ -191,7 +200,7 @@ impl Remote {
         match self {
             Remote::Http(h) => h.fetch_items(local, &items, progress),
             Remote::Local(r) => {
-                let src = PackSource::from_items(&**r, items);
+                let src = PackSource::from_items(&**r, items).with_stored_chunks(true);
                 Ok(oxen_pack::receive_pack(local, src, progress)?)
             }
         }

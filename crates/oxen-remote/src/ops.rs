@@ -170,8 +170,8 @@ pub fn push(
         let candidates = oxen_pack::enumerate(repo, &tips, &haves)?;
         let missing = remote.missing(&candidates)?;
         if !missing.is_empty() {
-            let (items, counts) = plan_push(repo, remote, &missing)?;
-            let stats = remote.send_items(repo, items, progress)?;
+            let (items, counts, stored_chunks) = plan_push(repo, remote, &missing)?;
+            let stats = remote.send_items(repo, items, stored_chunks, progress)?;
             report.objects = stats.objects.saturating_sub(counts.sent);
             report.bytes = stats.bytes;
             report.chunks = counts.sent;
@@ -345,8 +345,9 @@ fn clone_into(
 }
 
 /// The frames that give the remote `missing`: blobs stored chunked here
-/// travel as the chunks the remote lacks plus their chunk lists.
-fn plan_push(repo: &Repo, remote: &Remote, missing: &[ObjRef]) -> Result<(Vec<Item>, ChunkCounts)> {
+/// travel as the chunks the remote lacks plus their chunk lists; also
+/// whether the remote reads chunks in their stored encoding.
+fn plan_push(repo: &Repo, remote: &Remote, missing: &[ObjRef]) -> Result<(Vec<Item>, ChunkCounts, bool)> {
     let mut lists = HashMap::new();
     for (kind, id) in missing {
         if *kind == ObjectKind::Blob {
@@ -356,9 +357,14 @@ fn plan_push(repo: &Repo, remote: &Remote, missing: &[ObjRef]) -> Result<(Vec<It
         }
     }
     let ids = chunk_ids(lists.values());
-    let lacking: HashSet<ContentId> =
-        if ids.is_empty() { HashSet::new() } else { remote.missing_chunks(&ids)?.into_iter().collect() };
-    Ok(plan(missing, &lists, &lacking))
+    let (lacking, stored_chunks) = if ids.is_empty() {
+        (HashSet::new(), false)
+    } else {
+        let (lacking, stored) = remote.missing_chunks(&ids)?;
+        (lacking.into_iter().collect(), stored)
+    };
+    let (items, counts) = plan(missing, &lists, &lacking);
+    Ok((items, counts, stored_chunks))
 }
 
 /// The frames to ask the remote for to get `lacking`: blobs the remote

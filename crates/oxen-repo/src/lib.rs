@@ -20,6 +20,7 @@ mod worktree;
 pub use author::{parse_date, signature};
 pub use fsck::{fsck, FsckProblem, FsckReport};
 pub use merge::{ConflictKind, MergeOutcome, MergeState, PathConflict, TABLE_CONFLICTS_FILE};
+pub use objects::RepoOperation;
 pub use revision::{ObjectKind, Target};
 pub use transition::{HeadMove, LocalChanges, Overlay, Resumed, Transition};
 pub use tree::{FlatEntry, TreeChange};

@@ -44,6 +44,10 @@ impl ObjectSource for Repo {
     fn missing_contents(&self, ids: &[ContentId]) -> Result<Vec<ContentId>> {
         self.versions.missing(ids)
     }
+
+    fn stored_chunk(&self, id: &ContentId) -> Result<Option<(oxen_store::Codec, u64, Vec<u8>)>> {
+        self.versions.read_stored(id)
+    }
 }
 
 impl ObjectSink for Repo {
@@ -55,6 +59,82 @@ impl ObjectSink for Repo {
             txn.put_object(t, bytes)?;
         }
         txn.commit()
+    }
+
+    fn write_blob(&self, bytes: &[u8]) -> Result<ContentId> {
+        self.versions.write_bytes(bytes)
+    }
+
+    fn write_verified_blob(&self, reader: &mut dyn Read, expected: &ContentId) -> Result<u64> {
+        self.versions.write_verified(reader, expected, Path::new("pack"))
+    }
+
+    fn write_chunk(&self, bytes: &[u8]) -> Result<ContentId> {
+        self.versions.write_chunk(bytes)
+    }
+
+    fn write_chunk_list(&self, id: &ContentId, list: &oxen_store::ChunkList) -> Result<()> {
+        self.versions.write_chunk_list(id, list)
+    }
+
+    fn write_chunk_stored(&self, id: &ContentId, codec: oxen_store::Codec, stored: &[u8], raw: &[u8]) -> Result<()> {
+        self.versions.write_chunk_stored(id, codec, stored, raw)
+    }
+
+    fn flush(&self) -> Result<()> {
+        self.versions.flush()
+    }
+}
+
+/// One operation on a repository that many share (an `oxen-server` opens
+/// each repository once and serves every request from it): the same
+/// objects, but a versions handle of its own ([`oxen_store::Versions::operation`]),
+/// so its flush fails when a failed block seal dropped contents this
+/// operation wrote or relied on, whatever other requests flush meanwhile.
+/// A server receives each pack into one of these.
+pub struct RepoOperation<'a> {
+    repo: &'a Repo,
+    versions: oxen_store::Versions,
+}
+
+impl Repo {
+    /// Start an operation of its own on this repository (see [`RepoOperation`]).
+    pub fn operation(&self) -> RepoOperation<'_> {
+        RepoOperation { repo: self, versions: self.versions.operation() }
+    }
+}
+
+impl ObjectSource for RepoOperation<'_> {
+    fn read_node(&self, kind: ObjectKind, id: &ContentId) -> Result<Vec<u8>> {
+        match table(kind) {
+            Some(t) => self.repo.db.get_object(t, id),
+            None => self.versions.read_all(id),
+        }
+    }
+
+    fn open_blob(&self, id: &ContentId) -> Result<Blob> {
+        self.versions.open(id)
+    }
+
+    fn has_object(&self, kind: ObjectKind, id: &ContentId) -> Result<bool> {
+        match table(kind) {
+            Some(t) => self.repo.db.has_object(t, id),
+            None => Ok(self.versions.has(id)),
+        }
+    }
+
+    fn chunk_list(&self, id: &ContentId) -> Result<Option<oxen_store::ChunkList>> {
+        self.versions.chunk_list(id)
+    }
+
+    fn missing_contents(&self, ids: &[ContentId]) -> Result<Vec<ContentId>> {
+        self.versions.missing(ids)
+    }
+}
+
+impl ObjectSink for RepoOperation<'_> {
+    fn write_nodes(&self, nodes: &[(ObjectKind, &[u8])]) -> Result<()> {
+        self.repo.write_nodes(nodes)
     }
 
     fn write_blob(&self, bytes: &[u8]) -> Result<ContentId> {

@@ -100,7 +100,9 @@ impl Api {
             }
             Route::ReceivePack(name) => {
                 let repo = self.open(name)?;
-                match oxen_pack::receive_pack(&*repo, &mut *body, &NoProgress) {
+                // Its own operation on the shared repository: a failed block
+                // seal that drops what this push wrote fails this push.
+                match oxen_pack::receive_pack(&repo.operation(), &mut *body, &NoProgress) {
                     Ok(stats) => Ok(Reply::Json(200, to_json(&stats))),
                     Err(e) => {
                         // Let a client that is still sending finish, so it
@@ -140,7 +142,10 @@ impl Api {
                 let msg: IdsMsg = read_json(body)?;
                 let ids = msg.parsed().map_err(|e| Fail::pack(e, None))?;
                 let missing = repo.missing_contents(&ids).map_err(|e| Fail::internal(&e, None))?;
-                Ok(Reply::Json(200, to_json(&IdsMsg::from_ids(&missing))))
+                // This server reads version-3 packs: say so, and the
+                // client sends compressed chunks as they are stored.
+                let answer = IdsMsg { stored_chunks: true, ..IdsMsg::from_ids(&missing) };
+                Ok(Reply::Json(200, to_json(&answer)))
             }
             Route::ChunkLists(name) => {
                 let repo = self.open(name)?;
@@ -163,6 +168,7 @@ impl Api {
                 let repo = self.open(name)?;
                 let msg: ItemsMsg = read_json(body)?;
                 let items = msg.parsed().map_err(|e| Fail::pack(e, None))?;
+                let stored_chunks = msg.stored_chunks;
                 // Everything asked for must be here before the stream
                 // starts: a 404 now is clearer than a pack cut short.
                 for item in &items {
@@ -181,7 +187,7 @@ impl Api {
                     }
                 }
                 let produce: Producer = Box::new(move |out: &mut dyn Write| {
-                    let mut src = PackSource::from_items(&*repo, items);
+                    let mut src = PackSource::from_items(&*repo, items).with_stored_chunks(stored_chunks);
                     io::copy(&mut src, out).map(|_| ())
                 });
                 Ok(Reply::Stream { content_type: "application/x-oxen-pack", produce })

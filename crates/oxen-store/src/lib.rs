@@ -31,7 +31,7 @@ pub use envcheck::DbDamage;
 pub use gc::{gc_repo, GcReport, Prune, SegmentAction, SweepReport, COMPACT_DEAD_SHARE};
 pub use migrate::MigrateReport;
 pub use objects::{ObjectKind, ObjectSink, ObjectSource};
-pub use oxen_chunk::{ChunkList, ChunkListError, ChunkRef};
+pub use oxen_chunk::{ChunkList, ChunkListError, ChunkRef, Codec};
 pub use progress::{NoProgress, Progress};
 pub use tmp::{sweep_tmp, temp_file, Swept};
 pub use versions::{
@@ -119,6 +119,17 @@ pub enum StoreError {
         path: PathBuf,
         /// The parser's or writer's complaint.
         msg: String,
+    },
+    /// Contents this operation wrote (or relied on while another
+    /// operation's write of them was pending) were dropped when a block
+    /// holding them failed to be stored, by this operation or a concurrent
+    /// one: nothing may name them until they are written again.
+    #[error("{count} stored contents of this operation (first {first}) were lost with a block that failed to be stored; retry")]
+    Unrecorded {
+        /// One of them.
+        first: oxen_hash::ContentId,
+        /// How many.
+        count: usize,
     },
 }
 
@@ -355,6 +366,20 @@ impl Layout {
             db.env.clone(),
             db.table(Table::Blobs),
             store,
+        )
+    }
+
+    /// [`Layout::versions`] with sealed blocks going to `store`, whatever
+    /// `.oxen/storage` says (tests inject a failing store this way).
+    pub fn versions_in(&self, db: &Db, store: std::sync::Arc<dyn ContentStore>) -> Versions {
+        sweep_tmp(&self.tmp_dir());
+        Versions::with_segments(
+            self.versions_dir(),
+            self.tmp_dir(),
+            db.dir(),
+            db.env.clone(),
+            db.table(Table::Blobs),
+            Some(store),
         )
     }
 }

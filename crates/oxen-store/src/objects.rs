@@ -12,7 +12,7 @@ use std::io::Read;
 
 use oxen_hash::ContentId;
 
-use oxen_chunk::ChunkList;
+use oxen_chunk::{ChunkList, Codec};
 
 use crate::{Blob, Result};
 
@@ -66,6 +66,14 @@ pub trait ObjectSource {
     /// Which of `ids` (file contents or chunks: one id space) are not
     /// stored, in their order, in one batch.
     fn missing_contents(&self, ids: &[ContentId]) -> Result<Vec<ContentId>>;
+    /// A chunk as stored, when stored compressed: `(codec, raw length,
+    /// stored bytes)`, not yet verified (the caller decodes and checks the
+    /// id). `None` (the default) sends it raw through
+    /// [`ObjectSource::open_blob`]. Lets sync move chunks compressed
+    /// without compressing them again.
+    fn stored_chunk(&self, _id: &ContentId) -> Result<Option<(Codec, u64, Vec<u8>)>> {
+        Ok(None)
+    }
 }
 
 /// Write access for receiving a pack, like gitoxide's `Write`. Receiving
@@ -87,6 +95,13 @@ pub trait ObjectSink: ObjectSource {
     /// Record `list` as the contents `id`: refused (nothing written) unless
     /// every chunk is stored and their bytes in order hash to `id`.
     fn write_chunk_list(&self, id: &ContentId, list: &ChunkList) -> Result<()>;
+    /// Store one chunk received in its stored encoding: `raw` (verified
+    /// against `id` by the caller) is what `stored` decodes to under
+    /// `codec`. A store may keep `stored` as is instead of compressing
+    /// `raw` again; the default does [`ObjectSink::write_chunk`].
+    fn write_chunk_stored(&self, _id: &ContentId, _codec: Codec, _stored: &[u8], raw: &[u8]) -> Result<()> {
+        self.write_chunk(raw).map(|_| ())
+    }
     /// Make blobs written so far durable and findable; call before writing
     /// the nodes that name them.
     fn flush(&self) -> Result<()>;

@@ -26,10 +26,11 @@
 //! as before; a location in the `blobs` table or a record header that says
 //! nothing of codec or kind is a raw whole-contents record.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use lmdb::{Database, Environment, Transaction, WriteFlags};
@@ -290,6 +291,10 @@ pub(crate) struct Segments {
     pub(crate) pending: Mutex<HashMap<ContentId, Loc>>,
     /// Segments this process closed whose locations may not be recorded yet.
     retired: Mutex<Vec<File>>,
+    /// Seals that failed so far: each dropped the locations of every
+    /// record in its block, whichever operation wrote them (see
+    /// [`Versions::flush`]). Bumped with `pending` locked, after the drop.
+    seal_failures: AtomicU64,
 }
 
 impl Drop for Segments {
@@ -392,9 +397,44 @@ impl Segments {
             std::fs::remove_file(&p).map_err(|e| StoreError::io(&p, e))
         });
         if r.is_err() {
-            self.pending.lock().map_err(poisoned)?.retain(|_, l| l.segment != w.name);
+            let mut p = self.pending.lock().map_err(poisoned)?;
+            p.retain(|_, l| l.segment != w.name);
+            self.seal_failures.fetch_add(1, Ordering::SeqCst);
         }
         r
+    }
+
+    /// The count of failed seals: read before a record is appended or found
+    /// pending, a later count that differs means it may have been dropped.
+    fn epoch(&self) -> u64 {
+        self.seal_failures.load(Ordering::SeqCst)
+    }
+
+    /// [`Segments::lookup`], and whether the location is only pending
+    /// (written by some operation of this process, not yet recorded).
+    fn lookup_pending(&self, id: &ContentId) -> Result<Option<(Loc, bool)>> {
+        if let Some(l) = self.pending.lock().map_err(poisoned)?.get(id) {
+            return Ok(Some((l.clone(), true)));
+        }
+        Ok(self.lookup(id)?.map(|l| (l, false)))
+    }
+
+    /// Which of `ids` have no recorded location and no loose file in
+    /// `loose_dir` (a location only pending counts as not recorded).
+    fn unrecorded(&self, ids: impl IntoIterator<Item = ContentId>, loose: &Versions) -> Result<Vec<ContentId>> {
+        let txn = self.env.begin_ro_txn()?;
+        let mut out = Vec::new();
+        for id in ids {
+            let recorded = match txn.get(self.table, id.as_bytes()) {
+                Ok(v) => Loc::decode(v).is_some(),
+                Err(lmdb::Error::NotFound) => false,
+                Err(e) => return Err(e.into()),
+            };
+            if !recorded && !loose.path(&id).is_file() {
+                out.push(id);
+            }
+        }
+        Ok(out)
     }
 
     /// Append raw whole contents.
@@ -474,19 +514,26 @@ impl Segments {
     fn flush(&self) -> Result<()> {
         // Entries leave `pending` only after their locations are committed:
         // another thread asking `has` in between must find them somewhere.
-        let pending: Vec<(ContentId, Loc)> =
-            self.pending.lock().map_err(poisoned)?.iter().map(|(k, v)| (*k, v.clone())).collect();
-        if pending.is_empty() {
-            return Ok(());
-        }
+        //
         // Every record in `pending` was appended to the open block or to one
         // sealed before (append holds the writer lock while it records the
-        // location): sealing the open one makes them all durable.
-        {
+        // location): sealing the open one makes them all durable. The
+        // snapshot is taken after that seal, under the writer lock: one
+        // taken before could hold locations that a concurrent seal failure
+        // (another operation's append filling the block) has since dropped,
+        // and recording those would name a block that was never stored.
+        let pending: Vec<(ContentId, Loc)> = {
             let mut guard = self.writer.lock().map_err(poisoned)?;
+            if self.pending.lock().map_err(poisoned)?.is_empty() {
+                return Ok(());
+            }
             if let Some(w) = guard.take() {
                 self.seal(w)?;
             }
+            self.pending.lock().map_err(poisoned)?.iter().map(|(k, v)| (*k, v.clone())).collect()
+        };
+        if pending.is_empty() {
+            return Ok(());
         }
         crate::faults::write_point();
         let db_err = |e| StoreError::db(&self.db_dir, e);
@@ -911,11 +958,37 @@ impl Read for Blob {
 }
 
 /// Handle on `.oxen/versions`.
+///
+/// A handle is one operation's view of the store: its clones (threads of
+/// the same operation) share what it wrote, [`Versions::operation`] starts
+/// another operation on the same blocks. Operations of one process share
+/// the open block, so a failed seal drops records of every operation that
+/// wrote to it; each handle keeps the ids it wrote or found only pending
+/// since its last flush, so that its own [`Versions::flush`] fails when any
+/// of them was dropped, whoever's flush or append the failure hit.
 #[derive(Clone)]
 pub struct Versions {
     pub(crate) dir: PathBuf,
     pub(crate) tmp: PathBuf,
     pub(crate) segments: Option<Arc<Segments>>,
+    op: Arc<Mutex<OpDeps>>,
+}
+
+/// What one operation wrote to blocks, or relied on while it was only
+/// pending, since its last successful flush.
+#[derive(Default)]
+struct OpDeps {
+    /// The seal-failure count read before the first of `ids` was noted:
+    /// while it has not moved, none of them can have been dropped.
+    since: Option<u64>,
+    ids: HashSet<ContentId>,
+}
+
+impl OpDeps {
+    fn add(&mut self, since: u64, ids: impl IntoIterator<Item = ContentId>) {
+        self.since = Some(self.since.map_or(since, |s| s.min(since)));
+        self.ids.extend(ids);
+    }
 }
 
 impl std::fmt::Debug for Versions {
@@ -928,7 +1001,7 @@ impl Versions {
     /// A store of loose files only, rooted at `dir`, staging temp files in
     /// `tmp` (same filesystem).
     pub fn new(dir: PathBuf, tmp: PathBuf) -> Versions {
-        Versions { dir, tmp, segments: None }
+        Versions { dir, tmp, segments: None, op: Arc::default() }
     }
 
     /// A store that also packs small contents into segments indexed by the
@@ -954,8 +1027,31 @@ impl Versions {
             writer: Mutex::new(None),
             pending: Mutex::new(HashMap::new()),
             retired: Mutex::new(Vec::new()),
+            seal_failures: AtomicU64::new(0),
         };
-        Versions { dir, tmp, segments: Some(Arc::new(segments)) }
+        Versions { dir, tmp, segments: Some(Arc::new(segments)), op: Arc::default() }
+    }
+
+    /// A handle for another operation on the same store (same open block,
+    /// same pending locations), whose [`Versions::flush`] answers for its
+    /// own writes only. A server makes one per request.
+    pub fn operation(&self) -> Versions {
+        Versions { op: Arc::default(), ..self.clone() }
+    }
+
+    /// Note that this operation wrote, or relies on the pending record of,
+    /// `ids`, with the seal-failure count `since` read before.
+    fn note(&self, since: u64, ids: impl IntoIterator<Item = ContentId>) {
+        // A set of ids is consistent whatever a panicking thread did.
+        self.op.lock().unwrap_or_else(|p| p.into_inner()).add(since, ids);
+    }
+
+    /// Append through `f`, noting `id` as this operation's.
+    fn appending(&self, s: &Segments, id: &ContentId, f: impl FnOnce() -> Result<()>) -> Result<()> {
+        let since = s.epoch();
+        f()?;
+        self.note(since, [*id]);
+        Ok(())
     }
 
     #[cfg(test)]
@@ -989,7 +1085,13 @@ impl Versions {
     /// Whether the contents of `id` are stored.
     pub fn has(&self, id: &ContentId) -> bool {
         if let Some(s) = &self.segments {
-            if matches!(s.lookup(id), Ok(Some(_))) {
+            let since = s.epoch();
+            if let Ok(Some((_, pending))) = s.lookup_pending(id) {
+                if pending {
+                    // Another operation's record, maybe: this one now
+                    // relies on it being recorded.
+                    self.note(since, [*id]);
+                }
                 return true;
             }
         }
@@ -1094,10 +1196,43 @@ impl Versions {
 
     /// Record segment locations written so far (syncing the segment first).
     /// Call before anything that refers to the new contents is committed.
+    ///
+    /// Fails ([`StoreError::Unrecorded`]) when something this operation
+    /// wrote, or found only pending and relied on, since its last
+    /// successful flush was dropped by a failed seal, even one another
+    /// operation's append or flush ran into; those ids stay noted, so every
+    /// later flush fails too until they are written again.
     pub fn flush(&self) -> Result<()> {
-        match &self.segments {
-            Some(s) => s.flush(),
+        let Some(s) = &self.segments else { return Ok(()) };
+        let deps = std::mem::take(&mut *self.op.lock().unwrap_or_else(|p| p.into_inner()));
+        let restore = |since: u64, ids: Vec<ContentId>| self.note(since, ids);
+        if let Err(e) = s.flush() {
+            if let Some(since) = deps.since {
+                restore(since, deps.ids.into_iter().collect());
+            }
+            return Err(e);
+        }
+        let Some(since) = deps.since else { return Ok(()) };
+        if s.epoch() == since {
+            // No seal failed since the first was noted: each was pending or
+            // recorded then, so the flush just done recorded it.
+            return Ok(());
+        }
+        let lost = match s.unrecorded(deps.ids.iter().copied(), self) {
+            Ok(lost) => lost,
+            Err(e) => {
+                restore(since, deps.ids.into_iter().collect());
+                return Err(e);
+            }
+        };
+        match lost.first() {
             None => Ok(()),
+            Some(&first) => {
+                let count = lost.len();
+                // Checked again by every flush until written again.
+                restore(0, lost);
+                Err(StoreError::Unrecorded { first, count })
+            }
         }
     }
 
@@ -1136,7 +1271,7 @@ impl Versions {
                 return Ok(());
             }
             let e = enc.encode(c.data).map_err(|e| StoreError::io(what, e))?;
-            s.append_record(&c.id, &e.bytes, c.data.len() as u64, e.codec, Kind::Bytes)
+            self.appending(s, &c.id, || s.append_record(&c.id, &e.bytes, c.data.len() as u64, e.codec, Kind::Bytes))
         })
         .map_err(|e| match e {
             ChunkError::Read(e) => StoreError::io(what, e),
@@ -1149,11 +1284,13 @@ impl Versions {
         }
         // A single chunk is the contents themselves, already stored above.
         if !self.has(&id) {
-            if len == 0 {
-                s.append(&id, b"")?;
-            } else {
-                s.append_record(&id, &chunked.list.encode(), len, Codec::Raw, Kind::ChunkList)?;
-            }
+            self.appending(s, &id, || {
+                if len == 0 {
+                    s.append(&id, b"")
+                } else {
+                    s.append_record(&id, &chunked.list.encode(), len, Codec::Raw, Kind::ChunkList)
+                }
+            })?;
         }
         Ok((id, len))
     }
@@ -1215,7 +1352,7 @@ impl Versions {
             return self.write_chunked(s, bytes, Path::new("<memory>")).map(|(id, _)| id);
         }
         if let (Some(s), true) = (&self.segments, bytes.len() as u64 <= CHUNK_THRESHOLD) {
-            s.append_encoded(&id, bytes)?;
+            self.appending(s, &id, || s.append_encoded(&id, bytes))?;
             return Ok(id);
         }
         // Loose from memory: contents past SMALL_MAX, rare enough that the
@@ -1235,17 +1372,29 @@ impl Versions {
         let Some(s) = &self.segments else {
             return Ok(ids.iter().filter(|id| !self.path(id).is_file()).copied().collect());
         };
-        let pending = s.pending.lock().map_err(poisoned)?;
-        let txn = s.env.begin_ro_txn()?;
-        for id in ids {
-            let recorded = match txn.get(s.table, id.as_bytes()) {
-                Ok(v) => Loc::decode(v).is_some(),
-                Err(lmdb::Error::NotFound) => false,
-                Err(e) => return Err(e.into()),
-            };
-            if !recorded && !pending.contains_key(id) && !self.path(id).is_file() {
-                out.push(*id);
+        let since = s.epoch();
+        let mut relied = Vec::new();
+        {
+            let pending = s.pending.lock().map_err(poisoned)?;
+            let txn = s.env.begin_ro_txn()?;
+            for id in ids {
+                let recorded = match txn.get(s.table, id.as_bytes()) {
+                    Ok(v) => Loc::decode(v).is_some(),
+                    Err(lmdb::Error::NotFound) => false,
+                    Err(e) => return Err(e.into()),
+                };
+                if recorded {
+                    continue;
+                }
+                if pending.contains_key(id) {
+                    relied.push(*id);
+                } else if !self.path(id).is_file() {
+                    out.push(*id);
+                }
             }
+        }
+        if !relied.is_empty() {
+            self.note(since, relied);
         }
         Ok(out)
     }
@@ -1292,7 +1441,7 @@ impl Versions {
         let what = Path::new("<chunk>");
         let e = Encoder::new().and_then(|mut enc| enc.encode(bytes).map(|e| (e.codec, e.bytes.into_owned())));
         let (codec, stored) = e.map_err(|e| StoreError::io(what, e))?;
-        s.append_record(&id, &stored, bytes.len() as u64, codec, Kind::Bytes)?;
+        self.appending(s, &id, || s.append_record(&id, &stored, bytes.len() as u64, codec, Kind::Bytes))?;
         Ok(id)
     }
 
@@ -1308,6 +1457,9 @@ impl Versions {
         let Some(s) = &self.segments else {
             return Err(StoreError::io(&self.dir, io::Error::other("chunk lists need a store with segments")));
         };
+        // Read before the chunks are looked up: any of them may be another
+        // operation's pending record, which the list then relies on.
+        let since = s.epoch();
         let mut reader = ChunkReader {
             file_id: *id,
             list_file: PathBuf::from("<chunk list>"),
@@ -1330,10 +1482,12 @@ impl Versions {
             return Err(StoreError::Corrupt(*id, actual));
         }
         if list.chunks().is_empty() {
-            s.append(id, b"")
+            s.append(id, b"")?;
         } else {
-            s.append_record(id, &list.encode(), list.total_len(), Codec::Raw, Kind::ChunkList)
+            s.append_record(id, &list.encode(), list.total_len(), Codec::Raw, Kind::ChunkList)?;
         }
+        self.note(since, list.chunks().iter().map(|c| c.id).chain([*id]));
+        Ok(())
     }
 
     /// Store streamed contents that must hash to `expected` (the pack
@@ -1355,7 +1509,7 @@ impl Versions {
                     return Err(StoreError::Corrupt(*expected, actual));
                 }
                 if !self.has(expected) {
-                    s.append_encoded(expected, &head)?;
+                    self.appending(s, expected, || s.append_encoded(expected, &head))?;
                 }
                 return Ok(head.len() as u64);
             }
@@ -1461,6 +1615,56 @@ impl Versions {
             }
         }
         Ok(())
+    }
+
+    /// A chunk's record as stored, when it is stored compressed in a
+    /// segment: `(codec, raw length, stored bytes)`, read whole (records
+    /// are capped) and not yet verified: the caller decodes and checks the
+    /// id. `None` for contents kept raw, loose or as a chunk list, which
+    /// are read through [`Versions::open`]. For sync, which sends chunks in
+    /// their stored encoding instead of compressing them again.
+    pub fn read_stored(&self, id: &ContentId) -> Result<Option<(Codec, u64, Vec<u8>)>> {
+        let Some(s) = &self.segments else { return Ok(None) };
+        let Some(loc) = s.lookup(id)? else { return Ok(None) };
+        if loc.kind != Kind::Bytes || loc.codec == Codec::Raw || loc.len > MAX_DECODED_LEN {
+            return Ok(None);
+        }
+        let (loc, block) = s.open_located(id, loc)?;
+        let sp = block.path().to_path_buf();
+        let short = |found| StoreError::CorruptContent {
+            path: None,
+            content: CorruptContent {
+                id: *id,
+                file: sp.clone(),
+                problem: Mismatch::Short { expected: loc.len, found },
+            },
+        };
+        let available = block.len().map_err(|e| StoreError::io(&sp, e))?.saturating_sub(loc.offset);
+        if available < loc.len {
+            return Err(short(available));
+        }
+        let b = block.read_range(loc.offset..loc.offset + loc.len).map_err(|e| StoreError::io(&sp, e))?;
+        if (b.len() as u64) < loc.len {
+            return Err(short(b.len() as u64));
+        }
+        Ok(Some((loc.codec, loc.raw_len, b)))
+    }
+
+    /// Store a chunk received in its stored encoding (sync): `raw` are its
+    /// bytes, which the caller checked hash to `id`, and `stored` their
+    /// `codec` encoding, which the caller decoded to `raw`. The stored
+    /// bytes are kept as they are (no second compression) when they are
+    /// smaller; otherwise this is [`Versions::write_chunk`].
+    pub fn write_chunk_stored(&self, id: &ContentId, codec: Codec, stored: &[u8], raw: &[u8]) -> Result<()> {
+        if self.has(id) {
+            return Ok(());
+        }
+        match &self.segments {
+            Some(s) if codec != Codec::Raw && stored.len() < raw.len() => {
+                self.appending(s, id, || s.append_record(id, stored, raw.len() as u64, codec, Kind::Bytes))
+            }
+            _ => self.write_chunk(raw).map(|_| ()),
+        }
     }
 }
 
@@ -1784,6 +1988,9 @@ pub(crate) mod tests {
         pub(crate) inner: crate::blockstore::S3Store,
         pub(crate) reads: std::sync::atomic::AtomicUsize,
         pub(crate) fail_puts: std::sync::atomic::AtomicBool,
+        /// When set, a failing put first says so here and waits for the
+        /// word to go on (a slow upload that then fails).
+        pub(crate) slow_fail: Mutex<Option<(std::sync::mpsc::Sender<()>, std::sync::mpsc::Receiver<()>)>>,
     }
 
     impl ContentStore for Counting {
@@ -1795,6 +2002,10 @@ pub(crate) mod tests {
         }
         fn put(&self, name: &str, staged: &Path) -> io::Result<()> {
             if self.fail_puts.load(std::sync::atomic::Ordering::SeqCst) {
+                if let Some((entered, go_on)) = self.slow_fail.lock().unwrap().take() {
+                    entered.send(()).unwrap();
+                    go_on.recv().unwrap();
+                }
                 return Err(io::Error::other("503 Service Unavailable"));
             }
             self.inner.put(name, staged)
@@ -1825,6 +2036,7 @@ pub(crate) mod tests {
             inner: crate::blockstore::S3Store::with_store(mem, url),
             reads: Default::default(),
             fail_puts: Default::default(),
+            slow_fail: Default::default(),
         });
         let v = Versions::with_segments(
             layout.versions_dir(),
@@ -1975,6 +2187,70 @@ pub(crate) mod tests {
         let (id2, _) = v.write_reader(&data[..], Path::new("big")).unwrap();
         v.flush().unwrap();
         assert_eq!((id2, v.read_all(&id).unwrap()), (id, data));
+    }
+
+    #[test]
+    fn a_failed_seal_fails_the_flush_of_every_operation_whose_records_it_dropped() {
+        let (_d, db, v, c) = remote_store();
+        let fail = |on: bool| c.fail_puts.store(on, std::sync::atomic::Ordering::SeqCst);
+        // Three operations of one process (a server handling three pushes)
+        // share the open block.
+        let (a, b, dedup, idle) = (v.operation(), v.operation(), v.operation(), v.operation());
+        let x = b.write_bytes(b"pushed by b").unwrap();
+        let (big, _) = b.write_reader(&noise(17, 2 << 20)[..], Path::new("big")).unwrap();
+        let y = a.write_bytes(b"pushed by a").unwrap();
+        // Found pending, so not written again: `dedup` relies on a's write.
+        assert!(dedup.has(&y));
+        fail(true);
+        assert!(a.flush().unwrap_err().to_string().contains("503"));
+        fail(false);
+        // b's flush seals nothing of its own, but its records are gone:
+        // a tree naming them must not follow.
+        match b.flush() {
+            // x, the big file's chunk list and its chunks.
+            Err(StoreError::Unrecorded { count, .. }) => assert!(count > 10, "{count}"),
+            other => panic!("b's flush must fail, got {other:?}"),
+        }
+        assert!(matches!(dedup.flush(), Err(StoreError::Unrecorded { count: 1, first }) if first == y));
+        // Noted until written again: a second flush fails too.
+        assert!(matches!(b.flush(), Err(StoreError::Unrecorded { .. })));
+        idle.flush().unwrap();
+        assert!(db.scan(crate::Table::Blobs).unwrap().is_empty(), "nothing names the failed block");
+        assert!(!b.has(&x) && !b.has(&big));
+        // Retries, on the same handles, write them again and succeed.
+        assert_eq!(b.write_bytes(b"pushed by b").unwrap(), x);
+        b.write_reader(&noise(17, 2 << 20)[..], Path::new("big")).unwrap();
+        b.flush().unwrap();
+        assert_eq!(a.write_bytes(b"pushed by a").unwrap(), y);
+        a.flush().unwrap();
+        dedup.flush().unwrap();
+        assert_eq!(v.read_all(&x).unwrap(), b"pushed by b");
+        assert_eq!(v.read_all(&big).unwrap(), noise(17, 2 << 20));
+        assert_eq!(v.read_all(&y).unwrap(), b"pushed by a");
+    }
+
+    #[test]
+    fn a_flush_waiting_on_a_failing_seal_records_nothing_of_its_block() {
+        let (_d, db, v, c) = remote_store();
+        let (a, b) = (v.operation(), v.operation());
+        let x = b.write_bytes(b"written by b").unwrap();
+        a.write_bytes(b"written by a").unwrap();
+        let (entered_tx, entered) = std::sync::mpsc::channel();
+        let (go_on, go_on_rx) = std::sync::mpsc::channel();
+        *c.slow_fail.lock().unwrap() = Some((entered_tx, go_on_rx));
+        c.fail_puts.store(true, std::sync::atomic::Ordering::SeqCst);
+        // a's flush is uploading the block (holding the writer) when b
+        // flushes: b waits for it, and must not record what it then drops.
+        let sealing = std::thread::spawn(move || a.flush());
+        entered.recv().unwrap();
+        let b2 = b.clone();
+        let flushing = std::thread::spawn(move || b2.flush());
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        go_on.send(()).unwrap();
+        assert!(sealing.join().unwrap().is_err());
+        assert!(matches!(flushing.join().unwrap(), Err(StoreError::Unrecorded { first, .. }) if first == x));
+        assert!(db.scan(crate::Table::Blobs).unwrap().is_empty(), "a location names the block that failed");
+        assert!(!v.has(&x));
     }
 
     #[test]
