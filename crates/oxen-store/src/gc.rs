@@ -479,47 +479,30 @@ impl Versions {
         dry_run: bool,
         report: &mut SweepReport,
     ) -> Result<()> {
-        let rd = match std::fs::read_dir(&self.dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(StoreError::io(&self.dir, e)),
-        };
-        for shard in rd {
-            let shard = shard.map_err(|e| StoreError::io(&self.dir, e))?;
-            let sname = shard.file_name().to_string_lossy().into_owned();
-            if sname.len() != 2 || !shard.path().is_dir() {
+        for (id, p) in self.loose_files()? {
+            if live.contains(&id) {
                 continue;
             }
-            for f in std::fs::read_dir(shard.path()).map_err(|e| StoreError::io(shard.path(), e))? {
-                let f = f.map_err(|e| StoreError::io(shard.path(), e))?;
-                let Ok(id) = ContentId::from_hex(&format!("{sname}{}", f.file_name().to_string_lossy())) else {
-                    continue;
-                };
-                if live.contains(&id) {
-                    continue;
-                }
-                let p = f.path();
-                let meta = match p.metadata() {
-                    Ok(m) => m,
+            let meta = match p.metadata() {
+                Ok(m) => m,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(StoreError::io(&p, e)),
+            };
+            let written = meta.modified().unwrap_or(now);
+            if !prune.expired(written, now) {
+                report.young += 1;
+                continue;
+            }
+            if !dry_run {
+                faults::write_point();
+                match std::fs::remove_file(&p) {
+                    Ok(()) => {}
                     Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                     Err(e) => return Err(StoreError::io(&p, e)),
-                };
-                let written = meta.modified().unwrap_or(now);
-                if !prune.expired(written, now) {
-                    report.young += 1;
-                    continue;
                 }
-                if !dry_run {
-                    faults::write_point();
-                    match std::fs::remove_file(&p) {
-                        Ok(()) => {}
-                        Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                        Err(e) => return Err(StoreError::io(&p, e)),
-                    }
-                }
-                report.loose += 1;
-                report.loose_bytes += meta.len();
             }
+            report.loose += 1;
+            report.loose_bytes += meta.len();
         }
         Ok(())
     }

@@ -55,24 +55,7 @@ impl Versions {
                 }
             }
         }
-        let rd = match std::fs::read_dir(&self.dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
-            Err(e) => return Err(StoreError::io(&self.dir, e)),
-        };
-        for shard in rd {
-            let shard = shard.map_err(|e| StoreError::io(&self.dir, e))?;
-            let sname = shard.file_name().to_string_lossy().into_owned();
-            if sname.len() != 2 || !shard.path().is_dir() {
-                continue;
-            }
-            for f in std::fs::read_dir(shard.path()).map_err(|e| StoreError::io(shard.path(), e))? {
-                let f = f.map_err(|e| StoreError::io(shard.path(), e))?;
-                if let Ok(id) = ContentId::from_hex(&format!("{sname}{}", f.file_name().to_string_lossy())) {
-                    out.push(id);
-                }
-            }
-        }
+        out.extend(self.loose_files()?.into_iter().map(|(id, _)| id));
         out.sort();
         out.dedup();
         Ok(out)

@@ -1604,6 +1604,16 @@ impl Versions {
                 }
             }
         }
+        out.extend(self.loose_files()?.into_iter().map(|(id, _)| id));
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// Every loose file (`versions/<2 hex>/<30 hex>`, what v1 wrote) with
+    /// its id; names that are not ids are skipped.
+    pub(crate) fn loose_files(&self) -> Result<Vec<(ContentId, PathBuf)>> {
+        let mut out = Vec::new();
         let rd = match std::fs::read_dir(&self.dir) {
             Ok(rd) => rd,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
@@ -1612,19 +1622,16 @@ impl Versions {
         for shard in rd {
             let shard = shard.map_err(|e| StoreError::io(&self.dir, e))?;
             let sname = shard.file_name().to_string_lossy().into_owned();
-            if sname.len() != 2 {
+            if sname.len() != 2 || !shard.path().is_dir() {
                 continue;
             }
             for f in std::fs::read_dir(shard.path()).map_err(|e| StoreError::io(shard.path(), e))? {
                 let f = f.map_err(|e| StoreError::io(shard.path(), e))?;
-                let name = format!("{sname}{}", f.file_name().to_string_lossy());
-                if let Ok(id) = ContentId::from_hex(&name) {
-                    out.push(id);
+                if let Ok(id) = ContentId::from_hex(&format!("{sname}{}", f.file_name().to_string_lossy())) {
+                    out.push((id, f.path()));
                 }
             }
         }
-        out.sort();
-        out.dedup();
         Ok(out)
     }
 
