@@ -617,6 +617,24 @@ mod tests {
         out
     }
 
+    /// Point every location in segment `old` at segment `new` (a test
+    /// renamed the file).
+    fn relocate(s: &Segments, old: &str, new: &str) {
+        let mut txn = s.env.begin_rw_txn().unwrap();
+        let all: Vec<(Vec<u8>, Vec<u8>)> = {
+            let mut cur = txn.open_ro_cursor(s.table).unwrap();
+            lmdb::Cursor::iter_start(&mut cur).map(|r| r.unwrap()).map(|(k, v)| (k.to_vec(), v.to_vec())).collect()
+        };
+        for (k, val) in all {
+            let mut loc = Loc::decode(&val).unwrap();
+            if loc.segment == old {
+                loc.segment = new.to_string();
+                txn.put(s.table, &k, &loc.encode(), WriteFlags::empty()).unwrap();
+            }
+        }
+        txn.commit().unwrap();
+    }
+
     /// Rename this process's segments to a dead writer's (as if it were killed).
     fn orphan(v: &Versions) {
         for p in seg_files(v) {
@@ -628,19 +646,7 @@ mod tests {
             let old = name.strip_suffix(".seg").unwrap().to_string();
             let new = format!("{DEAD_PID}-{stem}");
             std::fs::rename(&p, p.with_file_name(format!("{new}.seg"))).unwrap();
-            let mut txn = s.env.begin_rw_txn().unwrap();
-            let all: Vec<(Vec<u8>, Vec<u8>)> = {
-                let mut cur = txn.open_ro_cursor(s.table).unwrap();
-                lmdb::Cursor::iter_start(&mut cur).map(|r| r.unwrap()).map(|(k, v)| (k.to_vec(), v.to_vec())).collect()
-            };
-            for (k, val) in all {
-                let mut loc = Loc::decode(&val).unwrap();
-                if loc.segment == old {
-                    loc.segment = new.clone();
-                    txn.put(s.table, &k, &loc.encode(), WriteFlags::empty()).unwrap();
-                }
-            }
-            txn.commit().unwrap();
+            relocate(s, &old, &new);
         }
     }
 
@@ -738,19 +744,7 @@ mod tests {
             let to = p.with_file_name(format!("{new}.seg"));
             std::fs::rename(&p, &to).unwrap();
             File::options().write(true).open(&to).unwrap().set_modified(then).unwrap();
-            let mut txn = s.env.begin_rw_txn().unwrap();
-            let all: Vec<(Vec<u8>, Vec<u8>)> = {
-                let mut cur = txn.open_ro_cursor(s.table).unwrap();
-                lmdb::Cursor::iter_start(&mut cur).map(|r| r.unwrap()).map(|(k, v)| (k.to_vec(), v.to_vec())).collect()
-            };
-            for (k, val) in all {
-                let mut loc = Loc::decode(&val).unwrap();
-                if loc.segment == old {
-                    loc.segment = new.clone();
-                    txn.put(s.table, &k, &loc.encode(), WriteFlags::empty()).unwrap();
-                }
-            }
-            txn.commit().unwrap();
+            relocate(s, &old, &new);
         }
     }
 
