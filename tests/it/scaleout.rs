@@ -299,3 +299,174 @@ fn eight_pushers_through_the_proxy_lose_nothing_while_a_replica_is_killed() {
     }
     eprintln!("scaleout: done in {:?}", t0.elapsed());
 }
+
+/// The lines of an nginx config that are directives (comments dropped).
+fn directives(conf: &str) -> Vec<String> {
+    conf.lines().map(|l| l.split('#').next().unwrap().trim().to_string()).filter(|l| !l.is_empty()).collect()
+}
+
+/// The value of directive `name` (first occurrence), without the `;`.
+fn directive(conf: &str, name: &str) -> Option<String> {
+    directives(conf).into_iter().find_map(|l| {
+        let rest = l.strip_prefix(name)?.strip_prefix(' ')?;
+        Some(rest.trim().trim_end_matches(';').trim().to_string())
+    })
+}
+
+/// The `server` lines' parameters of the `upstream oxen` block, the
+/// `keepalive`, and the `log_format oxen` text of a config.
+fn upstream_facts(conf: &str) -> (BTreeSet<String>, Option<String>, String) {
+    let d = directives(conf);
+    let params: BTreeSet<String> = d
+        .iter()
+        .filter_map(|l| l.strip_prefix("server "))
+        .filter(|l| !l.ends_with('{'))
+        .map(|s| s.trim_end_matches(';').split_whitespace().skip(1).collect::<Vec<_>>().join(" "))
+        .collect();
+    let start = conf.find("log_format oxen").expect("log_format oxen");
+    let end = start + conf[start..].find(';').unwrap();
+    let log_format: String = conf[start..end].split_whitespace().collect::<Vec<_>>().join(" ");
+    (params, directive(conf, "keepalive"), log_format)
+}
+
+/// Seconds of an nginx time such as `3600s` or `10m`.
+fn secs(v: &str) -> u64 {
+    let (n, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len()));
+    let n: u64 = n.parse().unwrap_or_else(|_| panic!("not a time: {v}"));
+    match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => panic!("unit of {v}"),
+    }
+}
+
+/// docker-compose (which cannot run here: no Docker) and the loopback
+/// topology the tests run must not drift apart: the same proxy settings
+/// (one shared file, included by both), the same upstream health and
+/// keep-alive parameters, and the same environment for the replicas.
+#[test]
+fn compose_and_the_loopback_topology_agree_on_what_matters() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
+    let shared = read("deploy/nginx/oxen-proxy.conf");
+    let template = read("deploy/nginx/topology.conf.template");
+    let compose_conf = read("deploy/nginx/compose.conf");
+    let compose = read("deploy/docker-compose.yml");
+    let dockerfile = read("deploy/Dockerfile");
+    let script = read("deploy/topology.sh");
+
+    // What the pack endpoints need from the proxy.
+    for (name, want) in [
+        ("client_max_body_size", "0"),
+        ("proxy_request_buffering", "off"),
+        ("proxy_buffering", "off"),
+        ("proxy_http_version", "1.1"),
+        ("proxy_set_header Connection", "\"\""),
+    ] {
+        assert_eq!(directive(&shared, name).as_deref(), Some(want), "oxen-proxy.conf: {name}");
+    }
+    let next = directive(&shared, "proxy_next_upstream").expect("proxy_next_upstream");
+    assert!(next.contains("error") && next.contains("timeout"), "{next}");
+    assert!(!next.contains("non_idempotent"), "a POST body must never be replayed: {next}");
+    for t in ["proxy_read_timeout", "proxy_send_timeout"] {
+        let v = directive(&shared, t).unwrap_or_else(|| panic!("no {t}"));
+        assert!(secs(&v) >= 600, "{t} {v} is too short for a big push");
+    }
+
+    // Both front ends include that file, proxy to the `oxen` upstream and
+    // agree on its parameters.
+    for (what, conf) in [("topology template", &template), ("compose.conf", &compose_conf)] {
+        let inc = directive(conf, "include").unwrap_or_default();
+        assert!(inc.ends_with("/oxen-proxy.conf"), "{what} does not include oxen-proxy.conf: {inc}");
+        assert_eq!(directive(conf, "proxy_pass").as_deref(), Some("http://oxen"), "{what}");
+    }
+    // The template's server lines are written by the script.
+    let script_server = script
+        .lines()
+        .find(|l| l.contains("upstreams+=") && l.contains("server 127.0.0.1"))
+        .expect("the script writes the upstream server lines");
+    let script_params: String = script_server
+        .split("server 127.0.0.1:${ports[$i]}")
+        .nth(1)
+        .expect("server line")
+        .split(';')
+        .next()
+        .unwrap()
+        .trim()
+        .to_string();
+    let (compose_params, compose_keepalive, compose_log) = upstream_facts(&compose_conf);
+    let (_, template_keepalive, template_log) = upstream_facts(&template);
+    assert_eq!(compose_params, BTreeSet::from([script_params.clone()]), "upstream server parameters");
+    assert!(script_params.contains("max_fails=") && script_params.contains("fail_timeout="), "{script_params}");
+    assert_eq!(compose_keepalive, template_keepalive, "upstream keepalive");
+    assert_eq!(compose_log, template_log, "log_format oxen");
+
+    // The replicas' environment: the x-oxen-env block of the compose file.
+    let env_block: BTreeSet<String> = compose
+        .split("x-oxen-env: &oxen-env\n")
+        .nth(1)
+        .expect("x-oxen-env block")
+        .lines()
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.trim().split_once(':').map(|(k, _)| k.to_string()))
+        .collect();
+    // Every variable `oxen-server start` reads (but SYNC_DIR, a local
+    // directory) is set by both.
+    let help = Command::new(assert_cmd::cargo::cargo_bin("oxen-server")).args(["start", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    let start_env: Vec<&str> =
+        help.split("[env: ").skip(1).filter_map(|s| s.split(['=', ']']).next()).filter(|v| *v != "SYNC_DIR").collect();
+    assert!(start_env.contains(&"OXEN_STORAGE"), "{help}");
+    for v in &start_env {
+        assert!(env_block.contains(*v), "compose does not set {v} for the replicas");
+        assert!(script.contains(&format!("\"{v}=${v}\"")), "deploy/topology.sh does not pass {v} to the replicas");
+    }
+    // The S3 variables: the ones tests/seaweedfs.sh hands the script.
+    let weed = read("tests/seaweedfs.sh");
+    let aws: BTreeSet<String> = weed
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("echo \"AWS_"))
+        .map(|l| format!("AWS_{}", l.split('=').next().unwrap()))
+        .collect();
+    let compose_aws: BTreeSet<String> = env_block.iter().filter(|k| k.starts_with("AWS_")).cloned().collect();
+    assert_eq!(compose_aws, aws, "AWS_* variables of compose vs tests/seaweedfs.sh");
+    assert!(env_block.contains("OXEN_DB"), "compose's replicas have no OXEN_DB");
+    assert!(script.contains("\"OXEN_DB=$OXEN_DB\""), "the script's postgres mode passes no OXEN_DB");
+
+    // The image: both binaries, non-root, the port the upstream names, a
+    // health check on /api/health.
+    assert!(dockerfile.contains("--bin oxen-server --bin oxen"), "Dockerfile builds both binaries");
+    assert!(directives(&dockerfile).iter().any(|l| l.starts_with("USER ") && !l.contains("root")), "non-root USER");
+    assert!(dockerfile.contains("EXPOSE 3000") && dockerfile.contains("\"--port\", \"3000\""), "port 3000");
+    assert!(compose_conf.contains("server oxen:3000 "), "compose upstream port");
+    assert!(dockerfile.contains("HEALTHCHECK") && dockerfile.contains("/api/health"), "HEALTHCHECK");
+    assert!(compose.contains("dockerfile: deploy/Dockerfile"), "compose builds deploy/Dockerfile");
+
+    // And nginx accepts compose.conf (with the Docker names made local).
+    let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("nginx is not installed: run 'apt-get install nginx'");
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("oxen-proxy.conf"), &shared).unwrap();
+    let local = compose_conf
+        .replace("server oxen:3000", "server 127.0.0.1:3000")
+        .replace("/etc/nginx/oxen-proxy.conf", &d.path().join("oxen-proxy.conf").to_string_lossy())
+        .replace("/var/log/nginx/access.log", &d.path().join("access.log").to_string_lossy());
+    std::fs::write(d.path().join("compose.conf"), local).unwrap();
+    let main_conf =
+        format!("pid {0}/nginx.pid;\nevents {{}}\nhttp {{\n include {0}/compose.conf;\n}}\n", d.path().display());
+    std::fs::write(d.path().join("nginx.conf"), main_conf).unwrap();
+    let o = Command::new(nginx)
+        .arg("-t")
+        .arg("-e")
+        .arg(d.path().join("error.log"))
+        .arg("-p")
+        .arg(d.path())
+        .arg("-c")
+        .arg(d.path().join("nginx.conf"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "nginx -t on compose.conf: {}", String::from_utf8_lossy(&o.stderr));
+}
