@@ -241,6 +241,9 @@ fn eight_pushers_through_the_proxy_lose_nothing_while_a_replica_is_killed() {
     wait_for(killed_at + 4);
     topo.script("start-replica", 2);
     let restarted_at = accepted_total.load(Ordering::SeqCst);
+    let access_log = topo.root().join("nginx/access.log");
+    let log_at_restart = std::fs::metadata(&access_log).map(|m| m.len()).unwrap_or(0) as usize;
+    let restarted = Instant::now();
 
     let mut accepted = Accepted::new();
     let mut panics = Vec::new();
@@ -288,6 +291,21 @@ fn eight_pushers_through_the_proxy_lose_nothing_while_a_replica_is_killed() {
         topo.ok(&dir, &["pull", "origin", "main"]);
         assert_eq!(tree(&dir), want, "client {i} after a pull");
     }
+
+    // The restarted replica is back in nginx's rotation by itself, once
+    // the upstream's fail_timeout (5 s) has passed.
+    std::thread::sleep(Duration::from_secs(6).saturating_sub(restarted.elapsed()));
+    for _ in 0..12 {
+        let (code, body) = raw_http(&topo.addr("OXEN_PROXY_URL"), "GET", "/api/repos", Some(&token), b"", None);
+        assert_eq!(code, 200, "{body}");
+    }
+    let since =
+        std::fs::read_to_string(&access_log).unwrap_or_default().get(log_at_restart..).unwrap_or("").to_string();
+    let replica2 = topo.addr("OXEN_REPLICA_2_URL");
+    assert!(
+        since.lines().any(|l| l.contains(&format!("up={replica2} ust=200"))),
+        "no request went to the restarted replica 2 ({replica2}):\n{since}"
+    );
 
     // The server's copy checks clean too (shared SYNC_DIR: the repository
     // is a directory there, its blocks in the bucket).
