@@ -21,6 +21,7 @@
 #         OXEN_STORAGE          s3://BUCKET/PREFIX the replicas store into
 #         AWS_*                 the S3 endpoint and credentials
 #         NGINX_PID, PG_PID, WEED_PID
+#         WEED_FILER            SeaweedFS's filer (the bucket as folders)
 #   deploy/topology.sh stop DIR              stop everything started in DIR
 #   deploy/topology.sh kill-replica DIR I    SIGKILL replica I (a crash)
 #   deploy/topology.sh start-replica DIR I   start replica I again, same port
@@ -231,7 +232,7 @@ if [[ $metadata == postgres ]]; then
 fi
 mkdir -p "$dir/weed"
 bash "$root/tests/seaweedfs.sh" start "$dir/weed" "$BUCKET" >"$dir/weed.env" || die "SeaweedFS did not start"
-grep -E '^(AWS_[A-Z_]+|WEED_PID)=' "$dir/weed.env" >>"$dir/topology.env.part"
+grep -E '^(AWS_[A-Z_]+|WEED_PID|WEED_FILER)=' "$dir/weed.env" >>"$dir/topology.env.part"
 set -a
 # shellcheck disable=SC1091
 source "$dir/topology.env.part"

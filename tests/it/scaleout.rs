@@ -318,6 +318,100 @@ fn eight_pushers_through_the_proxy_lose_nothing_while_a_replica_is_killed() {
     eprintln!("scaleout: done in {:?}", t0.elapsed());
 }
 
+/// How many objects the bucket holds under `folder` (SeaweedFS's filer
+/// lists the bucket as folders).
+fn objects(filer: &str, folder: &str) -> usize {
+    let mut st = std::net::TcpStream::connect(filer).unwrap();
+    use std::io::{Read, Write};
+    write!(
+        st,
+        "GET /buckets/{folder}/?limit=10000 HTTP/1.1\r\nHost: {filer}\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut all = String::new();
+    let _ = st.read_to_string(&mut all);
+    all.matches("\"FullPath\"").count()
+}
+
+/// Deterministic incompressible bytes.
+fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// The `sent N bytes` count of a push's output.
+fn sent_bytes(stderr: &str) -> u64 {
+    stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("sent ")?.split_once(" bytes")?.0.parse().ok())
+        .unwrap_or_else(|| panic!("no `sent N bytes` line in {stderr}"))
+}
+
+#[test]
+fn a_push_whose_replica_is_killed_mid_way_leaves_nothing_and_the_retry_sends_only_the_rest() {
+    let topo = Topology::start(2);
+    let token = topo.var("OXEN_TOKEN").to_string();
+    let (code, body) =
+        raw_http(&topo.addr("OXEN_PROXY_URL"), "POST", "/api/repos", Some(&token), br#"{"name": "big"}"#, None);
+    assert_eq!(code, 201, "{body}");
+    let a = topo.dir.path().join("a");
+    std::fs::create_dir_all(&a).unwrap();
+    topo.ok(&a, &["init"]);
+    const SIZE: usize = 96 << 20;
+    std::fs::write(a.join("model.bin"), noise(11, SIZE)).unwrap();
+    topo.ok(&a, &["add", "."]);
+    topo.ok(&a, &["commit", "-m", "model"]);
+
+    // Push straight to replica 2 and SIGKILL it once half the file is out.
+    let replica2 = format!("{}/big", topo.var("OXEN_REPLICA_2_URL"));
+    let mut push = topo.bin("oxen", &a);
+    push.args(["push", &replica2, "main"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let child = push.spawn().unwrap();
+    // Kill it once it has stored a block in the bucket (and so recorded
+    // some of the file) but before the push ends.
+    let filer = topo.var("WEED_FILER").to_string();
+    let blocks = format!("oxen/{}/big/blocks", topo.var("OXEN_STORAGE").trim_start_matches("s3://oxen/"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while objects(&filer, &blocks) == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let at = objects(&filer, &blocks);
+    topo.script("kill-replica", 2);
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "the push finished before the kill ({at} blocks stored): {err}");
+    assert_eq!(err.lines().filter(|l| l.starts_with("error:")).count(), 1, "one error line: {err}");
+
+    // Nothing of it is visible: the branch does not exist.
+    let (code, refs) =
+        raw_http(&topo.addr("OXEN_REPLICA_1_URL"), "GET", "/api/repos/big/refs", Some(&token), b"", None);
+    assert_eq!(code, 200, "{refs}");
+    let v: serde_json::Value = serde_json::from_str(&refs).unwrap();
+    assert_eq!(v["refs"], serde_json::json!({}), "a killed push left a ref: {refs}");
+
+    // The retry through the proxy (to the live replica) succeeds and sends
+    // less than the whole file: what the dead replica stored is reused.
+    let url = format!("{}/big", topo.var("OXEN_PROXY_URL"));
+    let o = topo.oxen(&a, &["push", &url, "main"]);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "retry: {err}");
+    let sent = sent_bytes(&err);
+    eprintln!("scaleout: killed with {at} blocks in the bucket; the retry sent {sent} of {SIZE} bytes");
+    assert!(sent < SIZE as u64, "the retry sent the whole file again ({sent} bytes)");
+
+    let b = topo.dir.path().join("b");
+    topo.ok(topo.dir.path(), &["clone", &url, b.to_str().unwrap()]);
+    assert!(std::fs::read(b.join("model.bin")).unwrap() == noise(11, SIZE), "cloned bytes differ");
+    topo.ok(&b, &["fsck"]);
+}
+
 /// The lines of an nginx config that are directives (comments dropped).
 fn directives(conf: &str) -> Vec<String> {
     conf.lines().map(|l| l.split('#').next().unwrap().trim().to_string()).filter(|l| !l.is_empty()).collect()
