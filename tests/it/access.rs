@@ -104,6 +104,12 @@ fn a_read_only_token_clones_but_cannot_push_and_a_write_token_can() {
     assert!(e.starts_with("error: "), "{e}");
     assert!(e.contains("(403): token has read access to 'a': pushing needs write access"), "{e}");
     assert_eq!(srv.refs("a"), before);
+    // Refused at the push's first question (which objects are missing),
+    // before any pack was sent.
+    let log = std::fs::read_to_string(d.path().join("server.log")).unwrap();
+    let mine: Vec<&str> = log.lines().filter(|l| l.contains(&format!("user={}", reader.id))).collect();
+    assert!(mine.iter().any(|l| l.contains("route=/api/repos/{repo}/missing") && l.contains("status=403")), "{log}");
+    assert!(!mine.iter().any(|l| l.contains("receive-pack")), "{log}");
 
     // The same token on repository b: 403 naming b, for clone and raw reads.
     let (ok, _, e) = oxen_as(&reader, d.path(), &["clone", &srv.url("b"), d.path().join("rb").to_str().unwrap()]);
@@ -169,6 +175,16 @@ fn revoked_tokens_get_401_and_list_users_shows_scopes_but_no_secrets() {
     for c in [&r1, &r2, &other] {
         assert_eq!(srv.http("GET", "/api/repos/a/refs", Some(&c.token), b"").0, 200);
     }
+
+    // A scope must name a valid repository.
+    let o = server_cmd(&srv.sync_dir)
+        .args(["add-user", "--email", "x@example.com", "--name", "X", "--read", "../etc", "-o"])
+        .arg(d.path().join("x.toml"))
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && e.starts_with("error: invalid repository name '../etc'"), "{e}");
+    assert!(!d.path().join("x.toml").exists());
 
     let list = server_ok(&srv.sync_dir, &["list-users"]);
     assert!(list.contains(&format!("{}\tr@example.com\tr@example.com\tread:a", r1.id)), "{list}");
@@ -380,7 +396,8 @@ fn health_and_version_need_no_token() {
 
 /// `--storage` on SeaweedFS: health is 200, 503 naming the storage while
 /// SeaweedFS is frozen (SIGSTOP) or stopped, and 200 again once it
-/// answers.
+/// answers. Probes against a frozen bucket share one check: many of them
+/// do not take the request threads (`--threads 2`) from other requests.
 #[test]
 fn health_follows_the_storage() {
     let weed = crate::s3_storage::Weed::start();
@@ -389,8 +406,13 @@ fn health_follows_the_storage() {
         weed.aws().into_iter().map(|(k, v)| if k == "OXEN_S3_RETRY_SECS" { (k, "2".into()) } else { (k, v) }).collect();
     let env_ref: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let sync = d.path().join("sync");
-    let (mut child, addr) =
-        spawn_server_env(&sync, &d.path().join("server.log"), &["--storage", "s3://oxen-test/health"], &env_ref);
+    let (mut child, addr) = spawn_server_env(
+        &sync,
+        &d.path().join("server.log"),
+        &["--storage", "s3://oxen-test/health", "--threads", "2"],
+        &env_ref,
+    );
+    let token = add_user(&sync, &format!("http://{addr}"), &d.path().join("cfg.toml"));
     let health = || raw_http(&addr, "GET", "/api/health", None, b"", None);
     assert_eq!(health(), (200, r#"{"status":"ok"}"#.to_string()));
     let pid: i32 = weed.var("WEED_PID").parse().unwrap();
@@ -398,10 +420,24 @@ fn health_follows_the_storage() {
     // Frozen: no answer within the health deadline.
     signal("-STOP");
     let t = std::time::Instant::now();
-    let (code, body) = health();
-    assert_eq!(code, 503, "{body}");
-    assert!(body.contains("did not answer") || body.contains("storage"), "{body}");
-    assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
+    let probes: Vec<_> = (0..8)
+        .map(|_| {
+            std::thread::spawn({
+                let addr = addr.clone();
+                move || raw_http(&addr, "GET", "/api/health", None, b"", None)
+            })
+        })
+        .collect();
+    for p in probes {
+        let (code, body) = p.join().unwrap();
+        assert_eq!(code, 503, "{body}");
+        assert!(body.contains("the stores did not answer within 5 s"), "{body}");
+    }
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    // Still frozen: a request that needs no storage is served at once.
+    let t = std::time::Instant::now();
+    assert_eq!(raw_http(&addr, "GET", "/api/repos", Some(&token), b"", None).0, 200);
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
     signal("-CONT");
     assert!(crate::procs::wait_until(Duration::from_secs(60), || health().0 == 200), "{:?}", health());
     // Stopped: 503 naming the storage, and the server keeps serving.
