@@ -17,6 +17,16 @@ fn tmp() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
 }
 
+/// A server process stopped (SIGTERM) when dropped, also when a test fails.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        crate::procs::terminate(&self.0);
+        let _ = self.0.wait();
+    }
+}
+
 /// A user of the server with their own client home.
 struct Client {
     home: PathBuf,
@@ -230,24 +240,22 @@ fn a_user_from_before_scopes_keeps_working_as_admin() {
     let st = Command::new("tar").arg("xJf").arg(&fixture).arg("-C").arg(&sync).status().unwrap();
     assert!(st.success());
     let token = std::fs::read_to_string(sync.join(".oxen-server/legacy-token")).unwrap().trim().to_string();
-    let (mut child, addr) = spawn_server(&sync, &d.path().join("server.log"), &[]);
+    let (child, addr) = spawn_server(&sync, &d.path().join("server.log"), &[]);
+    let server = Running(child);
     let req = |m: &str, p: &str, b: &[u8]| raw_http(&addr, m, p, Some(&token), b, None);
     assert_eq!(req("POST", "/api/repos", br#"{"name":"old"}"#).0, 201);
     assert_eq!(req("GET", "/api/repos/old/refs", b"").0, 200);
     assert_eq!(req("DELETE", "/api/repos/old", b"").0, 200);
-    crate::procs::terminate(&child);
-    let _ = child.wait();
+    drop(server);
     let list = server_ok(&sync, &["list-users"]);
     let line = list.lines().find(|l| l.contains("old@example.com")).unwrap_or_else(|| panic!("{list}"));
     assert!(line.starts_with("legacy-") && line.ends_with("\tOld Timer\told@example.com\tadmin"), "{line}");
     // Revocable by its listed id.
     let id = line.split('\t').next().unwrap();
     server_ok(&sync, &["revoke", "--token-id", id]);
-    let (child2, addr) = spawn_server(&sync, &d.path().join("server2.log"), &[]);
-    child = child2;
+    let (child, addr) = spawn_server(&sync, &d.path().join("server2.log"), &[]);
+    let _server = Running(child);
     assert_eq!(raw_http(&addr, "GET", "/api/repos", Some(&token), b"", None).0, 401);
-    crate::procs::terminate(&child);
-    let _ = child.wait();
 }
 
 /// Every route of the table (`oxen_server::router::ENDPOINTS`): no token
@@ -348,6 +356,7 @@ fn rust_log_filters_the_request_lines() {
         let sync = d.path().join("sync");
         let log = d.path().join("server.log");
         let (child, addr) = spawn_server_env(&sync, &log, &[], &[("RUST_LOG", filter)]);
+        let server = Running(child);
         let token = add_user(&sync, &format!("http://{addr}"), &d.path().join("cfg.toml"));
         assert_eq!(raw_http(&addr, "GET", "/api/repos", Some(&token), b"", None).0, 200);
         assert_eq!(raw_http(&addr, "GET", "/api/version", None, b"", None).0, 200);
@@ -358,9 +367,7 @@ fn rust_log_filters_the_request_lines() {
         } else {
             std::thread::sleep(Duration::from_millis(300));
         }
-        crate::procs::terminate(&child);
-        let mut child = child;
-        let _ = child.wait();
+        drop(server);
         let text = std::fs::read_to_string(&log).unwrap();
         assert_eq!(text.contains("oxen_server::request"), want_requests, "{filter}: {text}");
         assert_eq!(text.contains("route=/api/repos"), want_requests, "{filter}: {text}");
@@ -406,12 +413,13 @@ fn health_follows_the_storage() {
         weed.aws().into_iter().map(|(k, v)| if k == "OXEN_S3_RETRY_SECS" { (k, "2".into()) } else { (k, v) }).collect();
     let env_ref: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let sync = d.path().join("sync");
-    let (mut child, addr) = spawn_server_env(
+    let (child, addr) = spawn_server_env(
         &sync,
         &d.path().join("server.log"),
         &["--storage", "s3://oxen-test/health", "--threads", "2"],
         &env_ref,
     );
+    let _server = Running(child);
     let token = add_user(&sync, &format!("http://{addr}"), &d.path().join("cfg.toml"));
     let health = || raw_http(&addr, "GET", "/api/health", None, b"", None);
     assert_eq!(health(), (200, r#"{"status":"ok"}"#.to_string()));
@@ -450,6 +458,4 @@ fn health_follows_the_storage() {
         }),
         "{last:?}"
     );
-    crate::procs::terminate(&child);
-    let _ = child.wait();
 }

@@ -210,7 +210,12 @@ impl Users {
     /// Register a token for `user` with `scopes`; returns its id and the
     /// token (the only time it exists in clear).
     pub fn add(&self, user: &User, scopes: &Scopes) -> Result<NewToken> {
-        let token_id = random_hex(ID_HEX / 2)?;
+        // 64 random bits: a clash is all but impossible, and checked anyway
+        // so that no token can replace another's record.
+        let mut token_id = random_hex(ID_HEX / 2)?;
+        while self.kv.get(format!("{TOKEN_PREFIX}{token_id}").as_bytes())?.is_some() {
+            token_id = random_hex(ID_HEX / 2)?;
+        }
         let secret = random_hex(32)?;
         let created =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);

@@ -12,8 +12,10 @@ use crate::CommandResult;
 
 /// Serve the repositories under SYNC_DIR (one directory per repository,
 /// the usual .oxen layout) over HTTP for push, fetch, pull and clone.
-/// Every request needs `Authorization: Bearer <token>`; tokens are made by
-/// `oxen-server add-user` and stored hashed. Serve plain HTTP on loopback
+/// Every request but `GET /api/health` and `GET /api/version` needs
+/// `Authorization: Bearer <token>`; tokens are made by `oxen-server
+/// add-user`, carry scopes (admin, or read/write per repository) and are
+/// stored hashed. Serve plain HTTP on loopback
 /// only: anywhere else, put it behind a proxy that speaks HTTPS (tokens
 /// travel in every request). Requests are logged on stderr, one line
 /// each, filtered by RUST_LOG (default info).
