@@ -385,7 +385,7 @@ fn health_and_version_need_no_token() {
     assert_eq!(code, 200);
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
-    assert_eq!(v["format"], 2);
+    assert_eq!(v["format"], oxen_store::format::FORMAT);
     // A SYNC_DIR where nothing can be written (root ignores permission
     // bits, so the server's state directory becomes a file): 503 naming it.
     let state = srv.sync_dir.join(".oxen-server");
