@@ -108,18 +108,26 @@ async fn health(state: &Arc<State>) -> (u16, serde_json::Value) {
     if !h.running.swap(true, Ordering::SeqCst) {
         let st = Arc::clone(state);
         tokio::task::spawn_blocking(move || {
+            // Ends the check however it ends (a panicking store too), so
+            // the next probe can start another.
+            struct Finished(Arc<State>);
+            impl Drop for Finished {
+                fn drop(&mut self) {
+                    self.0.health.running.store(false, Ordering::SeqCst);
+                    self.0.health.done.notify_waiters();
+                }
+            }
+            let fin = Finished(st);
             let mut failed = Vec::new();
-            if let Err(e) = st.auth.check() {
+            if let Err(e) = fin.0.auth.check() {
                 failed.push(format!("users: {e}"));
             }
-            if let Err(e) = st.api.repos.check() {
+            if let Err(e) = fin.0.api.repos.check() {
                 failed.push(e.to_string());
             }
-            if let Ok(mut last) = st.health.last.lock() {
+            if let Ok(mut last) = fin.0.health.last.lock() {
                 *last = Some((Instant::now(), failed));
-            }
-            st.health.running.store(false, Ordering::SeqCst);
-            st.health.done.notify_waiters();
+            };
         });
     }
     let deadline = tokio::time::Instant::now() + HEALTH_WAIT;
