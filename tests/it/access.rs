@@ -459,3 +459,19 @@ fn health_follows_the_storage() {
         "{last:?}"
     );
 }
+
+/// A client still sending a 16 MiB pack when its push is refused (403,
+/// decided before the body is read) reads why, not a reset connection.
+#[test]
+fn a_refused_pack_upload_still_reads_the_403() {
+    let d = tmp();
+    let srv = Server::start(d.path(), &[]);
+    srv.create("a");
+    let reader = add(&srv, d.path(), "reader@example.com", &["--read", "a"]);
+    let body = vec![0u8; 16 << 20];
+    for _ in 0..3 {
+        let (code, msg) = srv.http("POST", "/api/repos/a/receive-pack", Some(&reader.token), &body);
+        assert_eq!(code, 403, "{msg}");
+        assert!(msg.contains("token has read access to 'a': pushing needs write access"), "{msg}");
+    }
+}
