@@ -269,6 +269,7 @@ fn every_route_is_authorized() {
     seeded(&srv, d.path(), "a");
     let none = add(&srv, d.path(), "none@example.com", &["--read", "zzz"]);
     let reader = add(&srv, d.path(), "reader@example.com", &["--read", "a"]);
+    let writer = add(&srv, d.path(), "writer@example.com", &["--write", "a"]);
     for (method, template) in oxen_server::router::ENDPOINTS {
         let path = template.replace("{repo}", "a");
         let route = oxen_server::router::route(method, &path).unwrap();
@@ -278,6 +279,10 @@ fn every_route_is_authorized() {
         let (bad, _) = srv.http(method, &path, Some("0123456789abcdef.00"), body);
         let (no_access, no_body) = srv.http(method, &path, Some(&none.token), body);
         let (read, read_body) = srv.http(method, &path, Some(&reader.token), body);
+        // A write token is refused only where an admin is needed.
+        let (write, write_body) = srv.http(method, &path, Some(&writer.token), body);
+        let admin_only = route.need() == oxen_server::router::Need::Admin;
+        assert!((write == 403) == admin_only && write != 401, "{method} {template}: {write} {write_body}");
         use oxen_server::router::Need;
         use oxen_server::Access;
         match need {
