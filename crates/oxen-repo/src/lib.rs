@@ -155,12 +155,7 @@ impl Repo {
 
     /// Repository config layered over the global one.
     pub fn config(&self) -> Result<Config> {
-        let local = Config::load(&self.layout.config_file())?;
-        let global = match oxen_store::global_config_dir() {
-            Some(d) => Config::load(&d.join("config.toml"))?,
-            None => Config::default(),
-        };
-        Ok(local.layered_over(&global))
+        Ok(oxen_store::repo_config(&self.layout.config_file())?)
     }
 
     /// Read and verify a commit.

@@ -206,6 +206,23 @@ pub fn server_origin(url: &str) -> Option<String> {
     })
 }
 
+/// The global settings: `config.toml` in [`global_config_dir`] (what
+/// `oxen config --global` writes) layered over `user_config.toml` there
+/// (what `oxen-server add-user` writes for a user to copy, with their
+/// name, email and token), so an identity from either is found and an
+/// explicit `oxen config --global` wins.
+pub fn global_config() -> Result<Config> {
+    let Some(dir) = global_config_dir() else { return Ok(Config::default()) };
+    let user = Config::load(&dir.join("user_config.toml"))?;
+    Ok(Config::load(&dir.join("config.toml"))?.layered_over(&user))
+}
+
+/// A repository's settings: its `config_file` layered over
+/// [`global_config`].
+pub fn repo_config(config_file: &Path) -> Result<Config> {
+    Ok(Config::load(config_file)?.layered_over(&global_config()?))
+}
+
 /// `~/.oxen` (or `$OXEN_HOME` when set, which tests use to isolate themselves).
 pub fn global_config_dir() -> Option<PathBuf> {
     if let Some(h) = std::env::var_os("OXEN_HOME") {
