@@ -1270,6 +1270,8 @@ def parse_args(argv):
     g.add_argument("--s3-files", type=int, default=20_000, help="s3: small files (default 20,000)")
     g.add_argument("--s3-large-count", type=int, default=4, help="s3: large files (default 4)")
     g.add_argument("--s3-large-mb", type=float, default=100, help="s3: MiB per large file (default 100)")
+    g.add_argument("--python", default=sys.executable,
+                   help="python: an interpreter with pyoxen installed (pip install ./python; default this one)")
     a = ap.parse_args(argv)
     if a.ci:
         a.tools = "oxen"

@@ -1,9 +1,10 @@
 //! `pyoxen.Repo` and the plain objects it returns.
 
+use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use oxen_hash::ContentId;
 use oxen_index::{Change, StageOptions};
@@ -99,15 +100,66 @@ impl Entry {
     }
 }
 
+/// Decoded directories by tree id, so reading many files of a revision
+/// (`Repo.read` in a loop, `iter_files`, fsspec) decodes each directory
+/// once instead of once per file. Tree nodes are immutable (named by their
+/// contents), so entries never go stale; the cache is dropped whole past
+/// [`DIR_CACHE_ENTRIES`] entries to bound memory.
+#[derive(Default)]
+struct DirCache {
+    dirs: HashMap<ContentId, Arc<Vec<oxen_object::TreeEntry>>>,
+    entries: usize,
+}
+
+/// About 100 bytes each: the cache stays under ~50 MB.
+const DIR_CACHE_ENTRIES: usize = 500_000;
+
 /// A repository opened from Python.
 #[pyclass(module = "pyoxen._native", frozen)]
 pub struct Repo {
     inner: Arc<oxen_repo::Repo>,
+    dirs: Mutex<DirCache>,
 }
 
 impl Repo {
     fn wrap(inner: oxen_repo::Repo) -> Repo {
-        Repo { inner: Arc::new(inner) }
+        Repo { inner: Arc::new(inner), dirs: Mutex::default() }
+    }
+
+    fn dir(&self, id: &ContentId) -> crate::Result<Arc<Vec<oxen_object::TreeEntry>>> {
+        if let Some(d) = self.dirs.lock().ok().and_then(|c| c.dirs.get(id).cloned()) {
+            return Ok(d);
+        }
+        let d = Arc::new(self.inner.dir_entries(id)?);
+        if let Ok(mut c) = self.dirs.lock() {
+            if c.entries + d.len() > DIR_CACHE_ENTRIES {
+                c.dirs.clear();
+                c.entries = 0;
+            }
+            c.entries += d.len();
+            c.dirs.insert(*id, d.clone());
+        }
+        Ok(d)
+    }
+
+    /// The entry at `path` in `tree` (as `oxen_repo::Repo::tree_entry_at`,
+    /// through the directory cache; entries are sorted by name bytes).
+    fn lookup(&self, tree: &ContentId, path: &RepoPath) -> crate::Result<Option<oxen_object::TreeEntry>> {
+        let comps: Vec<&[u8]> = path.components().collect();
+        let mut cur = *tree;
+        for (i, comp) in comps.iter().enumerate() {
+            let d = self.dir(&cur)?;
+            let Ok(at) = d.binary_search_by(|e| e.name.as_slice().cmp(comp)) else { return Ok(None) };
+            let e = &d[at];
+            if i + 1 == comps.len() {
+                return Ok(Some(e.clone()));
+            }
+            if e.kind != oxen_object::EntryKind::Dir {
+                return Ok(None);
+            }
+            cur = e.id;
+        }
+        Ok(None)
     }
 
     /// Complete an interrupted checkout first, as every CLI command that
@@ -128,7 +180,7 @@ impl Repo {
         let shown = path.to_string_lossy().into_owned();
         let no_such = || Error::from(oxen_repo::RepoError::NoSuchPath(rev.to_string(), shown.clone()));
         let rp = RepoPath::new(path.as_os_str().as_bytes()).map_err(|_| no_such())?;
-        match self.inner.tree_entry_at(&tree, &rp)? {
+        match self.lookup(&tree, &rp)? {
             Some(e) if e.kind != oxen_object::EntryKind::Dir => Ok(e),
             Some(_) => Err(Error::from(oxen_repo::RepoError::WrongKind(format!("{rev}:{shown}"), "tree", "blob"))),
             None => Err(no_such()),
@@ -366,7 +418,7 @@ impl Repo {
     fn stat(&self, path: PathBuf, rev: &str) -> PyResult<Option<Entry>> {
         let tree = self.inner.resolve_tree(rev).map_err(Error::from)?;
         let Ok(rp) = RepoPath::new(path.as_os_str().as_bytes()) else { return Ok(None) };
-        let e = self.inner.tree_entry_at(&tree, &rp).map_err(Error::from)?;
+        let e = self.lookup(&tree, &rp)?;
         Ok(e.filter(|e| e.kind != oxen_object::EntryKind::Dir).map(|e| Entry {
             path: py_path(&rp),
             size: e.size,
