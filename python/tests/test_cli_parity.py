@@ -111,6 +111,7 @@ def test_errors_carry_the_clis_message(tmp_path, oxen, monkeypatch):
     write(root / "f.txt", "changed\n")
     same(pyoxen.RefusedError, lambda: repo.rm("f.txt"), "rm", "f.txt")
     same(pyoxen.OxenError, lambda: repo.add("../outside"), "add", "../outside")
+    same(pyoxen.RefusedError, lambda: repo.add(), "add")
     # Local changes block a checkout that would overwrite them.
     repo.branch("other")
     repo.checkout("other")
