@@ -10,7 +10,9 @@ mod http;
 mod ops;
 
 pub use http::{timeout_from_env, HttpRemote, DEFAULT_TIMEOUT};
-pub use ops::{clone, fetch, push, resolve_remote, CloneReport, FetchReport, PushOutcome, PushReport, RefChange};
+pub use ops::{
+    add_remote, clone, fetch, push, resolve_remote, CloneReport, FetchReport, PushOutcome, PushReport, RefChange,
+};
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

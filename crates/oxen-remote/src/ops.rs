@@ -377,3 +377,33 @@ fn plan_fetch(repo: &Repo, remote: &Remote, lacking: &[ObjRef]) -> Result<(Vec<I
     let have_not: HashSet<ContentId> = repo.missing_contents(&ids)?.into_iter().collect();
     Ok(plan(lacking, &lists, &have_not))
 }
+
+/// Add remote `name` at `url` to the repository's own config (`oxen remote
+/// add`, `pyoxen.Repo.remote_add`). An HTTP URL must parse; a path must be
+/// an existing repository, and is stored absolute so commands run from any
+/// directory find it.
+pub fn add_remote(repo: &Repo, name: &str, url: &str) -> Result<()> {
+    let probe = BranchName::new("x")?;
+    RefName::remote_tracking(name, &probe)
+        .map_err(|_| RemoteError::Other(format!("'{name}' is not a valid remote name")))?;
+    let path = repo.layout.config_file();
+    // Only the repository's own config is edited, never the layered view.
+    let mut cfg = Config::load(&path)?;
+    if cfg.remote.contains_key(name) {
+        return Err(RemoteError::Other(format!("remote {name} already exists")));
+    }
+    let url = if url.starts_with("http://") || url.starts_with("https://") {
+        crate::HttpRemote::new(url, None)?;
+        url.to_string()
+    } else {
+        let p = std::fs::canonicalize(url)
+            .map_err(|e| RemoteError::Other(format!("'{url}' is not a URL or an existing path: {e}")))?;
+        if !p.join(".oxen").join("HEAD").is_file() {
+            return Err(RemoteError::Other(format!("'{url}' is not an oxen repository")));
+        }
+        p.to_string_lossy().into_owned()
+    };
+    cfg.remote.insert(name.to_string(), oxen_store::RemoteConfig { url });
+    cfg.save(&path)?;
+    Ok(())
+}

@@ -4,6 +4,7 @@
 //! inputs get the same id.
 
 mod author;
+mod commit;
 pub mod diff;
 mod fsck;
 mod graph;
@@ -12,16 +13,19 @@ mod objects;
 pub mod reach;
 mod revision;
 mod status;
+mod switch;
 pub mod text_merge;
 mod transition;
 mod tree;
 mod worktree;
 
 pub use author::{parse_date, signature};
+pub use commit::CommitOutcome;
 pub use fsck::{fsck, FsckProblem, FsckReport};
-pub use merge::{ConflictKind, MergeOutcome, MergeState, PathConflict, TABLE_CONFLICTS_FILE};
+pub use merge::{conflicts_message, ConflictKind, MergeOutcome, MergeState, PathConflict, TABLE_CONFLICTS_FILE};
 pub use objects::RepoOperation;
 pub use revision::{ObjectKind, Target};
+pub use switch::Switched;
 pub use transition::{HeadMove, LocalChanges, Overlay, Resumed, Transition};
 pub use tree::{FlatEntry, TreeChange};
 pub use worktree::{materialize, remove_work_file, staged_entry, CheckoutReport};
@@ -86,6 +90,9 @@ pub enum RepoError {
     /// An operation refused to run because it would lose work or the state forbids it; the message says why.
     #[error("{0}")]
     Refused(String),
+    /// A work-tree read failed (the message is the system's, as the CLI showed it).
+    #[error(transparent)]
+    WorkTreeIo(#[from] std::io::Error),
 }
 
 /// Result alias.
