@@ -779,7 +779,42 @@ struct ChunkReader {
     window: Option<(String, u64, Vec<u8>)>,
 }
 
+/// The chunk list a [`ChunkReader`] follows.
+enum ListToRead {
+    /// A stored list's bytes and the file length its location recorded,
+    /// decoded on the first read (see [`ChunkReader::undecoded`]).
+    Stored { bytes: Vec<u8>, total: u64 },
+    /// A list already decoded (one about to be recorded).
+    Decoded(ChunkList),
+}
+
 impl ChunkReader {
+    /// A reader of the chunks `list` names for file `file_id`, looked up
+    /// in `segments` (or as loose files in `dir`).
+    fn new(file_id: ContentId, list_file: PathBuf, list: ListToRead, segments: Arc<Segments>, dir: PathBuf) -> Self {
+        let (undecoded, list, total) = match list {
+            ListToRead::Stored { bytes, total } => (Some(bytes), ChunkList::default(), total),
+            ListToRead::Decoded(list) => {
+                let total = list.total_len();
+                (None, list, total)
+            }
+        };
+        ChunkReader {
+            file_id,
+            list_file,
+            undecoded,
+            list,
+            total,
+            next: 0,
+            buf: Vec::new(),
+            pos: 0,
+            segments,
+            dir,
+            open: None,
+            window: None,
+        }
+    }
+
     fn fail(&self, file: PathBuf, problem: Mismatch) -> io::Error {
         CorruptContent { id: self.file_id, file, problem }.to_io()
     }
@@ -1157,20 +1192,8 @@ impl Versions {
                 Err(_) => Ok(Blob::broken(loc.raw_len, *id, sp, Mismatch::Undecodable)),
             },
             (Kind::ChunkList, Codec::Raw) => {
-                let reader = ChunkReader {
-                    file_id: *id,
-                    list_file: sp.clone(),
-                    undecoded: Some(stored),
-                    list: ChunkList::default(),
-                    total: loc.raw_len,
-                    next: 0,
-                    buf: Vec::new(),
-                    pos: 0,
-                    segments: s.clone(),
-                    dir: self.dir.clone(),
-                    open: None,
-                    window: None,
-                };
+                let list = ListToRead::Stored { bytes: stored, total: loc.raw_len };
+                let reader = ChunkReader::new(*id, sp.clone(), list, s.clone(), self.dir.clone());
                 Ok(Blob::from_source(Source::Chunks(Box::new(reader)), loc.raw_len, *id, sp))
             }
             (Kind::ChunkList, _) => {
@@ -1480,20 +1503,8 @@ impl Versions {
         // Read before the chunks are looked up: any of them may be another
         // operation's pending record, which the list then relies on.
         let since = s.epoch();
-        let mut reader = ChunkReader {
-            file_id: *id,
-            list_file: PathBuf::from("<chunk list>"),
-            undecoded: None,
-            list: list.clone(),
-            total: list.total_len(),
-            next: 0,
-            buf: Vec::new(),
-            pos: 0,
-            segments: s.clone(),
-            dir: self.dir.clone(),
-            open: None,
-            window: None,
-        };
+        let decoded = ListToRead::Decoded(list.clone());
+        let mut reader = ChunkReader::new(*id, PathBuf::from("<chunk list>"), decoded, s.clone(), self.dir.clone());
         let (actual, _) = ContentId::of_reader(&mut reader).map_err(|e| match CorruptContent::from_io(&e) {
             Some(c) => StoreError::CorruptContent { path: None, content: c.clone() },
             None => StoreError::io(&self.dir, e),
