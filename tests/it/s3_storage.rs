@@ -17,13 +17,13 @@ use crate::sync_support::*;
 const BUCKET: &str = "oxen-test";
 
 /// A SeaweedFS server with a bucket, stopped on drop.
-struct Weed {
+pub(crate) struct Weed {
     dir: tempfile::TempDir,
     env: Vec<(String, String)>,
 }
 
 impl Weed {
-    fn start() -> Weed {
+    pub(crate) fn start() -> Weed {
         let dir = tempfile::tempdir().unwrap();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/seaweedfs.sh");
         let out = Command::new("bash").arg(&script).arg("start").arg(dir.path()).arg(BUCKET).output().unwrap();
@@ -39,13 +39,13 @@ impl Weed {
         Weed { dir, env }
     }
 
-    fn var(&self, k: &str) -> String {
+    pub(crate) fn var(&self, k: &str) -> String {
         self.env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_else(|| panic!("no {k}"))
     }
 
     /// The AWS variables a client of this endpoint needs, with retries
     /// kept short for the tests.
-    fn aws(&self) -> Vec<(String, String)> {
+    pub(crate) fn aws(&self) -> Vec<(String, String)> {
         let mut v: Vec<(String, String)> = self.env.iter().filter(|(k, _)| k.starts_with("AWS_")).cloned().collect();
         v.push(("OXEN_S3_RETRY_SECS".into(), "10".into()));
         v
@@ -79,10 +79,17 @@ impl Weed {
     }
 }
 
-impl Drop for Weed {
-    fn drop(&mut self) {
+impl Weed {
+    /// Stop the server (`tests/seaweedfs.sh stop`); its data stays.
+    pub(crate) fn stop(&self) {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/seaweedfs.sh");
         let _ = Command::new("bash").arg(script).arg("stop").arg(self.dir.path()).status();
+    }
+}
+
+impl Drop for Weed {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 

@@ -544,3 +544,49 @@ mod tests {
         assert_eq!(e, format!("repository database {} is damaged: the file is missing", data.display()));
     }
 }
+
+impl KvStore {
+    /// Every key and value, in key order, read in one transaction (the
+    /// stores this serves are small: users and their tokens).
+    pub fn scan(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let txn = self.env.begin_ro_txn()?;
+        let mut cur = txn.open_ro_cursor(self.db)?;
+        let mut rows = Vec::new();
+        for item in cur.iter_start() {
+            let (k, v) = item?;
+            rows.push((k.to_vec(), v.to_vec()));
+        }
+        Ok(rows)
+    }
+
+    /// Remove one key in its own transaction; whether it was there.
+    pub fn delete(&self, key: &[u8]) -> Result<bool> {
+        let mut txn = self.env.begin_rw_txn()?;
+        match txn.del(self.db, &key, None) {
+            Ok(()) => {}
+            Err(lmdb::Error::NotFound) => return Ok(false),
+            Err(e) => return Err(e.into()),
+        }
+        txn.commit()?;
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod kv_store_tests {
+    use super::*;
+
+    #[test]
+    fn scan_and_delete() {
+        let dir = tempfile::tempdir().unwrap();
+        let kv = KvStore::open(dir.path(), "t", 1 << 20).unwrap();
+        assert!(kv.scan().unwrap().is_empty());
+        kv.put(b"b", b"2").unwrap();
+        kv.put(b"a", b"1").unwrap();
+        assert_eq!(kv.scan().unwrap(), vec![(b"a".to_vec(), b"1".to_vec()), (b"b".to_vec(), b"2".to_vec())]);
+        assert!(kv.delete(b"a").unwrap());
+        assert!(!kv.delete(b"a").unwrap());
+        assert_eq!(kv.get(b"a").unwrap(), None);
+        assert_eq!(kv.scan().unwrap(), vec![(b"b".to_vec(), b"2".to_vec())]);
+    }
+}
