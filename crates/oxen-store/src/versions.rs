@@ -2463,8 +2463,9 @@ pub(crate) mod tests {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
         assert_eq!(reads(), 2, "the first window, then the next in the background");
-        // Chunks of the first 7 MiB, one by one: from those two windows
-        // (plus at most the third, fetched ahead again).
+        // Chunks of the first 7 MiB, one by one: from those two windows,
+        // plus the third fetched ahead again, plus one read for a record
+        // that straddles two windows (neither holds all of it).
         let mut at = 0u64;
         for ch in list.chunks() {
             at += u64::from(ch.len);
@@ -2473,7 +2474,7 @@ pub(crate) mod tests {
             }
             assert_eq!(v.read_all(&ch.id).unwrap().len(), ch.len as usize);
         }
-        assert!(reads() <= 3, "{} reads", reads());
+        assert!(reads() <= 4, "{} reads", reads());
         assert_eq!(v.read_all(&id).unwrap(), data);
     }
 
