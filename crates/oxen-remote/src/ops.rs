@@ -207,10 +207,7 @@ pub fn fetch(repo: &Repo, remote: &Remote, remote_name: Option<&str>, progress: 
     let mut report = FetchReport::default();
     if !wants.is_empty() {
         let haves: Vec<ContentId> = repo.refs().all()?.into_iter().map(|(_, id)| id).collect();
-        let objects = remote.enumerate(&wants, &haves)?;
-        let lacking = oxen_pack::missing(repo, &objects)?;
-        let (items, counts) = plan_fetch(repo, remote, &lacking)?;
-        let stats = remote.fetch_items(repo, items, progress)?;
+        let (stats, counts) = fetch_objects(repo, remote, &wants, &haves, progress)?;
         report.objects = stats.objects.saturating_sub(counts.sent);
         report.bytes = stats.bytes;
         report.chunks = counts.sent;
@@ -365,6 +362,63 @@ fn plan_push(repo: &Repo, remote: &Remote, missing: &[ObjRef]) -> Result<(Vec<It
     };
     let (items, counts) = plan(missing, &lists, &lacking);
     Ok((items, counts, stored_chunks))
+}
+
+/// Receive into `repo` everything reachable from `wants` and not from
+/// `haves` that it lacks, at chunk level: the objects the remote would
+/// send, less those held here; blobs the remote stores chunked come as the
+/// chunks not stored here plus their lists. What fetch, pull, clone and
+/// `oxen-fetch-pack` run.
+pub fn fetch_objects(
+    repo: &Repo,
+    remote: &Remote,
+    wants: &[ContentId],
+    haves: &[ContentId],
+    progress: &dyn Progress,
+) -> Result<(oxen_pack::ReceiveStats, ChunkCounts)> {
+    let objects = remote.enumerate(wants, haves)?;
+    let lacking = oxen_pack::missing(repo, &objects)?;
+    let (items, counts) = plan_fetch(repo, remote, &lacking)?;
+    let stats = remote.fetch_items(repo, items, progress)?;
+    Ok((stats, counts))
+}
+
+/// The frames of a pack for a receiver that cannot be asked (the far end
+/// of a one-way pipe, `oxen-upload-pack | oxen-receive-pack`), which holds
+/// the commits `haves`: blobs stored chunked here travel as their chunks
+/// less those of the files in the trees of `haves` (what a one-row edit of
+/// a large table shares with the version before it), plus their chunk
+/// lists; everything else as is. `haves` not held here are ignored. A
+/// receiver that lacks a chunk so left out refuses the list naming it, and
+/// nothing of it becomes visible.
+pub fn plan_one_way(repo: &Repo, objects: &[ObjRef], haves: &[ContentId]) -> Result<(Vec<Item>, ChunkCounts)> {
+    let mut lists = HashMap::new();
+    for (kind, id) in objects {
+        if *kind == ObjectKind::Blob {
+            if let Some(l) = ObjectSource::chunk_list(repo, id)? {
+                lists.insert(*id, l);
+            }
+        }
+    }
+    let mut known: HashSet<ContentId> = HashSet::new();
+    if !lists.is_empty() {
+        let mut seen_files = HashSet::new();
+        for h in haves {
+            if !repo.db.has_object(oxen_store::Table::Commits, h)? {
+                continue;
+            }
+            let tree = repo.read_commit(h)?.tree;
+            for e in repo.flatten_tree(&tree)?.into_values() {
+                if seen_files.insert(e.id) {
+                    if let Some(l) = ObjectSource::chunk_list(repo, &e.id)? {
+                        known.extend(l.chunks().iter().map(|c| c.id));
+                    }
+                }
+            }
+        }
+    }
+    let lacking: HashSet<ContentId> = chunk_ids(lists.values()).into_iter().filter(|c| !known.contains(c)).collect();
+    Ok(plan(objects, &lists, &lacking))
 }
 
 /// The frames to ask the remote for to get `lacking`: blobs the remote

@@ -125,12 +125,14 @@ pub enum StoreError {
     /// operation's write of them was pending) were dropped when a block
     /// holding them failed to be stored, by this operation or a concurrent
     /// one: nothing may name them until they are written again.
-    #[error("{count} stored contents of this operation (first {first}) were lost with a block that failed to be stored; retry")]
+    #[error("{count} stored contents of this operation (first {first}) were lost with a block that failed to be stored ({cause}); retry")]
     Unrecorded {
         /// One of them.
         first: oxen_hash::ContentId,
         /// How many.
         count: usize,
+        /// Why the last block that failed was not stored.
+        cause: String,
     },
 }
 

@@ -138,6 +138,15 @@ pub enum Cmd {
         #[arg(long, value_name = "DURATION|now|never", default_value = "1d", value_parser = crate::porcelain::gc::parse_prune)]
         prune: oxen_store::Prune,
     },
+    /// `oxen migrate` for every repository under SYNC_DIR: contents stored
+    /// the way older releases stored them (loose files, whole uncompressed
+    /// segment records) are rewritten into the current encoding (chunked,
+    /// compressed when it pays), each verified against its id and its old
+    /// copy removed only once the new one is recorded; one line per
+    /// repository, as `oxen migrate` prints. A kill loses nothing and a
+    /// rerun finishes the job; running it again does nothing. Stop the
+    /// server first (a migration holds no lock against pushes).
+    Migrate,
 }
 
 /// Entry point.
@@ -222,6 +231,16 @@ pub fn run(args: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResu
                 crate::porcelain::gc::write_report(&report, dry_run, &format!("{name}: "), out)?;
             }
             Ok(())
+        }
+        Cmd::Migrate => {
+            let mut failed = None;
+            oxen_server::sweep::migrate_repos(&args.sync_dir, |name, m, gc| {
+                if let Err(e) = crate::porcelain::migrate::write_report(m, gc, &format!("{name}: "), out) {
+                    failed = Some(e);
+                }
+                Ok(())
+            })?;
+            failed.map_or(Ok(()), Err)
         }
     }
 }
