@@ -21,7 +21,7 @@ use std::fmt;
 
 use oxen_hash::ContentId;
 use oxen_object::{format_tz, parse_tz};
-use oxen_store::{Config, Layout, Prune, Table, WriteTxn};
+use oxen_store::{Layout, Prune, Table, WriteTxn};
 
 use crate::{RefError, RefName, Result};
 
