@@ -98,6 +98,9 @@ pub struct ServerConfig {
     /// their local `.oxen/versions`, else an S3 bucket and prefix (each
     /// repository under `PREFIX/<repo>/blocks/`).
     pub storage: Option<oxen_store::S3Url>,
+    /// Where metadata lives: `None` for LMDB under `sync_dir`, else a
+    /// PostgreSQL URL shared by every replica (needs `storage`).
+    pub db: Option<String>,
 }
 
 impl ServerConfig {
@@ -114,6 +117,7 @@ impl ServerConfig {
             body_timeout: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(30),
             storage: None,
+            db: None,
         }
     }
 }
@@ -130,10 +134,46 @@ pub fn serve(cfg: ServerConfig, announce: &mut dyn Write) -> Result<()> {
     if swept.files > 0 {
         tracing::info!(files = swept.files, bytes = swept.bytes, "removed temp files of interrupted writes");
     }
-    let users = Users::open(&cfg.sync_dir)?;
-    let repos: Arc<dyn repos::RepoStore> =
-        Arc::new(repos::LocalRepos::new(&cfg.sync_dir).with_storage(cfg.storage.clone()));
+    let (users, repos) = open_meta(&cfg)?;
     http::run(cfg, api::Api { repos }, Arc::new(users), announce)
+}
+
+/// Replicas share a repository's contents only through object storage:
+/// PostgreSQL metadata with blocks on one replica's disk would name
+/// contents the others cannot read.
+const DB_NEEDS_STORAGE: &str =
+    "--db needs --storage s3://BUCKET: replicas sharing a database must share the repositories' contents too";
+
+/// Connect to the metadata database of `--db` (creating or migrating its
+/// schema), as one line on failure.
+pub fn connect_db(url: &str) -> Result<oxen_store::pg::Pg> {
+    Ok(oxen_store::pg::Pg::connect(url)?)
+}
+
+/// The users and repositories `cfg` says: LMDB and directories under
+/// `SYNC_DIR` by default, PostgreSQL and the S3 bucket with `--db`.
+fn open_meta(cfg: &ServerConfig) -> Result<(Users, Arc<dyn repos::RepoStore>)> {
+    match &cfg.db {
+        None => {
+            let users = Users::open(&cfg.sync_dir)?;
+            let repos = repos::LocalRepos::new(&cfg.sync_dir).with_storage(cfg.storage.clone());
+            Ok((users, Arc::new(repos)))
+        }
+        Some(url) => {
+            let storage = cfg.storage.clone().ok_or_else(|| ServerError::Other(DB_NEEDS_STORAGE.into()))?;
+            let pg = connect_db(url)?;
+            let users = Users::open_pg(&pg);
+            Ok((users, Arc::new(repos::PgRepos::new(pg, &cfg.sync_dir, storage))))
+        }
+    }
+}
+
+/// The user database: LMDB under `sync_dir`, or PostgreSQL's with `db`.
+pub fn open_users(sync_dir: &Path, db: Option<&str>) -> Result<Users> {
+    match db {
+        None => Users::open(sync_dir),
+        Some(url) => Ok(Users::open_pg(&connect_db(url)?)),
+    }
 }
 
 /// Check that the bucket of `url` exists and answers with the configured
@@ -172,12 +212,23 @@ pub fn sync_dir_from_env() -> PathBuf {
 /// `~/.oxen/user_config.toml`. The client sends the token to that server
 /// only. Returns the token and the server's normalised origin.
 pub fn add_user(sync_dir: &Path, name: &str, email: &str, server: &str, output: &Path) -> Result<(String, String)> {
-    let origin = oxen_store::server_origin(server).ok_or_else(|| {
+    // Checked before the user database is opened (or created).
+    origin_of(server)?;
+    add_user_in(&Users::open(sync_dir)?, name, email, server, output)
+}
+
+/// The normalised origin of a server address given to `add-user`.
+pub fn origin_of(server: &str) -> Result<String> {
+    oxen_store::server_origin(server).ok_or_else(|| {
         ServerError::Other(format!(
             "'{server}' is not a server address: use http(s)://host[:port] or host:port (the address clients will use)"
         ))
-    })?;
-    let users = Users::open(sync_dir)?;
+    })
+}
+
+/// [`add_user`] into `users` (the LMDB or PostgreSQL user database).
+pub fn add_user_in(users: &Users, name: &str, email: &str, server: &str, output: &Path) -> Result<(String, String)> {
+    let origin = origin_of(server)?;
     let token = users.add(&User { name: name.to_string(), email: email.to_string() })?;
     let mut cfg = oxen_store::Config {
         user: oxen_store::UserConfig { name: Some(name.to_string()), email: Some(email.to_string()) },

@@ -23,6 +23,14 @@ pub struct Args {
     /// Directory holding the repositories (and the user database).
     #[arg(long, global = true, env = "SYNC_DIR", default_value = "/tmp/oxen_sync", value_name = "DIR")]
     pub sync_dir: PathBuf,
+    /// Keep metadata (repositories, refs, commits, trees, the block index,
+    /// users) in this PostgreSQL database instead of LMDB under SYNC_DIR,
+    /// so several servers (replicas, each with its own SYNC_DIR for
+    /// scratch) serve the same repositories. The schema is created or
+    /// migrated on first use. `start` also needs --storage (contents must
+    /// be shared too).
+    #[arg(long, global = true, env = "OXEN_DB", value_name = "postgres://USER@HOST:PORT/DB")]
+    pub db: Option<String>,
     /// What to do: add a user or serve.
     #[command(subcommand)]
     pub cmd: Cmd,
@@ -122,7 +130,9 @@ pub fn run(args: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResu
     match args.cmd {
         Cmd::AddUser { email, name, host, output } => {
             let output = if output.is_absolute() { output } else { crate::cwd()?.join(output) };
-            let (_, origin) = oxen_server::add_user(&args.sync_dir, &name, &email, &host, &output)?;
+            oxen_server::origin_of(&host)?;
+            let users = oxen_server::open_users(&args.sync_dir, args.db.as_deref().filter(|s| !s.is_empty()))?;
+            let (_, origin) = oxen_server::add_user_in(&users, &name, &email, &host, &output)?;
             writeln!(out, "created user {name} <{email}>; token for {origin} written to {}", output.display())?;
             writeln!(
                 out,
@@ -155,11 +165,19 @@ pub fn run(args: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResu
             cfg.body_timeout = Duration::from_secs(body_timeout.max(1));
             cfg.shutdown_grace = Duration::from_secs(shutdown_grace);
             cfg.storage = storage;
+            cfg.db = args.db.filter(|s| !s.is_empty());
             oxen_server::init_logging();
             oxen_server::serve(cfg, out)?;
             Ok(())
         }
         Cmd::Gc { dry_run, prune } => {
+            if args.db.as_deref().is_some_and(|s| !s.is_empty()) {
+                // Segment liveness is judged by local pids and file locks,
+                // which say nothing about writers on other replicas.
+                return Err(crate::command_error::user_error(
+                    "oxen-server gc does not support --db yet: it cannot tell blocks other replicas are writing from garbage",
+                ));
+            }
             for (name, report) in oxen_server::sweep::gc_repos(&args.sync_dir, prune, dry_run)? {
                 crate::porcelain::gc::write_report(&report, dry_run, &format!("{name}: "), out)?;
             }
