@@ -617,6 +617,269 @@ fn redact(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Db, KvStore, Layout};
+    use oxen_hash::ContentId;
+
+    /// A throwaway PostgreSQL cluster (`tests/postgres.sh`), stopped on drop.
+    struct Cluster {
+        dir: tempfile::TempDir,
+        url: String,
+    }
+
+    impl Cluster {
+        fn start() -> Cluster {
+            let dir = tempfile::tempdir().unwrap();
+            let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/postgres.sh");
+            let out = std::process::Command::new("bash").arg(&script).arg("start").arg(dir.path()).output().unwrap();
+            assert!(out.status.success(), "PostgreSQL did not start: {}", String::from_utf8_lossy(&out.stderr));
+            let url = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .find_map(|l| l.strip_prefix("OXEN_DB=").map(str::to_string))
+                .expect("OXEN_DB printed");
+            Cluster { dir, url }
+        }
+
+        fn ctl(&self, cmd: &str) {
+            let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/postgres.sh");
+            let st = std::process::Command::new("bash").arg(&script).arg(cmd).arg(self.dir.path()).status().unwrap();
+            assert!(st.success(), "postgres.sh {cmd}");
+        }
+    }
+
+    impl Drop for Cluster {
+        fn drop(&mut self) {
+            self.ctl("stop");
+        }
+    }
+
+    /// A repository row and its `Db` (scratch layout in `scratch`).
+    fn pg_repo(pg: &Pg, name: &str, scratch: &std::path::Path) -> Db {
+        let rows: [(Table, &[u8], &[u8]); 1] = [(Table::Meta, crate::format::FORMAT_KEY, b"2")];
+        let row = pg.create_repo_with(name, "ref: heads/main", &rows).unwrap().expect("a new name");
+        let layout = Layout::at(scratch.join(name));
+        Db::open_pg(&layout, pg, row.id).unwrap()
+    }
+
+    /// Deterministic keys with NULs, 0xff bytes, shared prefixes and
+    /// lengths that differ only at the end (memcmp-then-length order).
+    fn keys() -> Vec<Vec<u8>> {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut out = vec![
+            b"".to_vec(),
+            b"a".to_vec(),
+            b"a\0".to_vec(),
+            b"a\0\0".to_vec(),
+            b"a\x01".to_vec(),
+            b"ab".to_vec(),
+            vec![0xff],
+            vec![0xff, 0xff],
+            vec![0xff, 0x00],
+            vec![0x00],
+            vec![0x7f, 0x80],
+            vec![0x80],
+        ];
+        for n in 0..200u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 9) as usize;
+            let mut k: Vec<u8> = x.to_be_bytes()[..len.min(8)].to_vec();
+            if n % 3 == 0 {
+                k.insert(0, b'a');
+            }
+            if n % 5 == 0 {
+                k.push(0xff);
+            }
+            out.push(k);
+        }
+        out.retain(|k| !k.is_empty());
+        out
+    }
+
+    /// The same script on any backend: everything it observes, in order.
+    fn script(db: &Db) -> Vec<String> {
+        let mut seen = Vec::new();
+        let t = Table::Reflog;
+        let ks = keys();
+        let mut txn = db.begin_write().unwrap();
+        for (i, k) in ks.iter().enumerate() {
+            let new = txn.put_new(t, k, format!("v{i}").as_bytes()).unwrap();
+            seen.push(format!("put_new {k:?} {new}"));
+        }
+        seen.push(format!("in-txn scan {:?}", txn.scan_prefix(t, b"a").unwrap()));
+        txn.commit().unwrap();
+        for p in [&b""[..], b"a", b"a\0", b"\xff", b"\xff\xff", b"\x00", b"zz"] {
+            seen.push(format!("scan {p:?} {:?}", db.scan_prefix(t, p).unwrap()));
+        }
+        let mut txn = db.begin_write().unwrap();
+        for p in [&b""[..], b"a", b"a\0", b"\xff", b"\xff\xff", b"\x7f", b"zz"] {
+            seen.push(format!("last {p:?} {:?}", txn.last_with_prefix(t, p).unwrap()));
+        }
+        for k in ks.iter().step_by(7) {
+            seen.push(format!("delete {k:?} {}", txn.delete(t, k).unwrap()));
+            seen.push(format!("delete again {k:?} {}", txn.delete(t, k).unwrap()));
+            seen.push(format!("get deleted {:?}", txn.get(t, k).unwrap()));
+        }
+        txn.put(t, b"a", b"replaced").unwrap();
+        seen.push(format!("put_new existing {}", txn.put_new(t, b"a", b"not this").unwrap()));
+        txn.commit().unwrap();
+        seen.push(format!("after {:?}", db.scan(t).unwrap()));
+        let probe: Vec<&[u8]> = vec![b"a", b"nope", &ks[3], &ks[7]];
+        seen.push(format!("get_many {:?}", db.get_many(t, &probe).unwrap()));
+
+        // Dropped without commit: nothing of it is visible.
+        let mut txn = db.begin_write().unwrap();
+        txn.put(t, b"rolled back", b"x").unwrap();
+        txn.clear(Table::Reflog).unwrap();
+        drop(txn);
+        seen.push(format!("after rollback {:?}", db.scan(t).unwrap().len()));
+        // Clear, committed, touches only its table.
+        db.put(Table::Index, b"idx", b"1").unwrap();
+        let mut txn = db.begin_write().unwrap();
+        txn.clear(Table::Reflog).unwrap();
+        txn.commit().unwrap();
+        seen.push(format!("cleared {:?} {:?}", db.scan(t).unwrap(), db.scan(Table::Index).unwrap()));
+
+        // Objects and id prefixes.
+        let mut ids = Vec::new();
+        for i in 0..300u32 {
+            ids.push(db.put_object(Table::Commits, format!("object {i}").as_bytes()).unwrap());
+        }
+        seen.push(format!("has {}", db.has_object(Table::Commits, &ids[5]).unwrap()));
+        seen.push(format!("get_object {:?}", db.get_object(Table::Commits, &ids[5]).unwrap()));
+        let missing = ContentId::of(b"nothing");
+        seen.push(format!("has missing {}", db.has_object(Table::Commits, &missing).unwrap()));
+        for p in ["", "0", "a", "f", "ff", &ids[9].to_hex()[..5], &ids[9].to_hex()] {
+            seen.push(format!("ids {p} {:?}", db.ids_with_prefix(Table::Commits, p, 10).unwrap()));
+        }
+        seen
+    }
+
+    #[test]
+    fn the_postgresql_backend_behaves_as_lmdb_does() {
+        let c = Cluster::start();
+        let pg = Pg::connect(&c.url).unwrap();
+        let d = tempfile::tempdir().unwrap();
+        let on_pg = script(&pg_repo(&pg, "r", d.path()));
+        let layout = Layout::create(&d.path().join("lmdb")).unwrap();
+        let on_lmdb = script(&Db::open(&layout).unwrap());
+        assert_eq!(on_pg.len(), on_lmdb.len());
+        for (a, b) in on_pg.iter().zip(&on_lmdb) {
+            assert_eq!(a, b);
+        }
+        // Another repository's rows are not seen.
+        let other = pg_repo(&pg, "other", d.path());
+        assert_eq!(other.scan(Table::Commits).unwrap(), Vec::new());
+        assert!(pg.create_repo_with("r", "ref: heads/main", &[]).unwrap().is_none(), "a taken name");
+        assert_eq!(pg.repo_names().unwrap(), vec!["other".to_string(), "r".to_string()]);
+        assert!(pg.delete_repo("r").unwrap());
+        assert!(!pg.delete_repo("r").unwrap());
+        assert_eq!(pg.repo_names().unwrap(), vec!["other".to_string()]);
+    }
+
+    #[test]
+    fn writers_of_one_repository_take_turns_across_pools() {
+        let c = Cluster::start();
+        let d = tempfile::tempdir().unwrap();
+        // Two pools: two replicas.
+        let (p1, p2) = (Pg::connect(&c.url).unwrap(), Pg::connect(&c.url).unwrap());
+        let db1 = pg_repo(&p1, "r", d.path());
+        let row = p2.repo("r").unwrap().unwrap();
+        let db2 = Db::open_pg(&Layout::at(d.path().join("r2")), &p2, row.id).unwrap();
+        // Read-compare-write increments: without the lock, READ COMMITTED
+        // would lose updates.
+        std::thread::scope(|s| {
+            for db in [&db1, &db2] {
+                s.spawn(move || {
+                    for _ in 0..40 {
+                        let mut txn = db.begin_write().unwrap();
+                        let n: u64 = txn
+                            .get(Table::Refs, b"heads/n")
+                            .unwrap()
+                            .map(|v| String::from_utf8(v).unwrap().parse().unwrap())
+                            .unwrap_or(0);
+                        std::thread::sleep(Duration::from_millis(1));
+                        txn.put(Table::Refs, b"heads/n", (n + 1).to_string().as_bytes()).unwrap();
+                        txn.commit().unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(db1.get(Table::Refs, b"heads/n").unwrap().as_deref(), Some(&b"80"[..]));
+        // A writer holding the lock does not block another repository's.
+        let other = pg_repo(&p2, "other", d.path());
+        let held = db1.begin_write().unwrap();
+        other.put(Table::Refs, b"heads/x", b"1").unwrap();
+        drop(held);
+    }
+
+    #[test]
+    fn connections_broken_by_a_restart_are_replaced_and_a_broken_transaction_leaves_nothing() {
+        let c = Cluster::start();
+        let d = tempfile::tempdir().unwrap();
+        let pg = Pg::connect(&c.url).unwrap();
+        let db = pg_repo(&pg, "r", d.path());
+        db.put(Table::Refs, b"heads/main", b"1").unwrap();
+        let mut txn = db.begin_write().unwrap();
+        txn.put(Table::Refs, b"heads/main", b"2").unwrap();
+        txn.put(Table::Refs, b"heads/other", b"2").unwrap();
+        c.ctl("restart");
+        // The transaction's connection died with the server: its commit
+        // fails and nothing of it is visible.
+        assert!(txn.commit().is_err());
+        // Pooled connections are dead too: replaced without a restart.
+        assert_eq!(db.get(Table::Refs, b"heads/main").unwrap().as_deref(), Some(&b"1"[..]));
+        assert_eq!(db.get(Table::Refs, b"heads/other").unwrap(), None);
+        c.ctl("restart");
+        let mut txn = db.begin_write().unwrap();
+        txn.put(Table::Refs, b"heads/main", b"3").unwrap();
+        txn.commit().unwrap();
+        assert_eq!(db.get(Table::Refs, b"heads/main").unwrap().as_deref(), Some(&b"3"[..]));
+        pg.check().unwrap();
+    }
+
+    #[test]
+    fn kv_stores_newer_schemas_and_formats() {
+        let c = Cluster::start();
+        let pg = Pg::connect(&c.url).unwrap();
+        let (a, b) = (KvStore::open_pg(&pg, "users"), KvStore::open_pg(&pg, "other"));
+        a.put(b"k2", b"v2").unwrap();
+        a.put(b"k1", b"v1").unwrap();
+        b.put(b"k1", b"elsewhere").unwrap();
+        assert_eq!(a.get(b"k1").unwrap().as_deref(), Some(&b"v1"[..]));
+        assert_eq!(a.scan().unwrap(), vec![(b"k1".to_vec(), b"v1".to_vec()), (b"k2".to_vec(), b"v2".to_vec())]);
+        assert!(a.delete(b"k1").unwrap());
+        assert!(!a.delete(b"k1").unwrap());
+        assert_eq!(a.get(b"k1").unwrap(), None);
+        assert_eq!(b.get(b"k1").unwrap().as_deref(), Some(&b"elsewhere"[..]));
+        // The same calls on LMDB.
+        let d = tempfile::tempdir().unwrap();
+        let l = KvStore::open(d.path(), "users", 1 << 20).unwrap();
+        l.put(b"k2", b"v2").unwrap();
+        l.put(b"k1", b"v1").unwrap();
+        assert_eq!(l.scan().unwrap(), vec![(b"k1".to_vec(), b"v1".to_vec()), (b"k2".to_vec(), b"v2".to_vec())]);
+        assert!(l.delete(b"k1").unwrap());
+        assert!(!l.delete(b"k1").unwrap());
+
+        // A repository recording a newer format is refused.
+        let db = pg_repo(&pg, "r", d.path());
+        db.put(Table::Meta, crate::format::FORMAT_KEY, b"9").unwrap();
+        let id = pg.repo("r").unwrap().unwrap().id;
+        match Db::open_pg(&Layout::at(d.path().join("r")), &pg, id) {
+            Err(StoreError::NewerFormat { found: Some(9), .. }) => {}
+            other => panic!("{:?}", other.map(|_| ())),
+        }
+        // A database with a newer schema is refused in one line; so is a
+        // URL that is not one, and a database that does not answer.
+        pg.with_conn(|c| c.execute("UPDATE oxen_schema SET version = 99", &[])).unwrap();
+        let e = Pg::connect(&c.url).err().unwrap().to_string();
+        assert!(e.contains("schema 99, newer than this oxen-server knows") && !e.contains('\n'), "{e}");
+        let e = Pg::connect("postgres://oxen@127.0.0.1:notaport/oxen").err().unwrap().to_string();
+        assert!(e.contains("is not a PostgreSQL URL") && !e.contains('\n'), "{e}");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let e = Pg::connect(&format!("postgres://oxen:pw@127.0.0.1:{port}/oxen")).err().unwrap().to_string();
+        assert!(e.contains("cannot connect to postgres://oxen:***@127.0.0.1") && !e.contains("pw@"), "{e}");
+    }
 
     #[test]
     fn passwords_are_not_shown() {
