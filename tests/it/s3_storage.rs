@@ -17,13 +17,13 @@ use crate::sync_support::*;
 const BUCKET: &str = "oxen-test";
 
 /// A SeaweedFS server with a bucket, stopped on drop.
-struct Weed {
+pub(crate) struct Weed {
     dir: tempfile::TempDir,
     env: Vec<(String, String)>,
 }
 
 impl Weed {
-    fn start() -> Weed {
+    pub(crate) fn start() -> Weed {
         let dir = tempfile::tempdir().unwrap();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/seaweedfs.sh");
         let out = Command::new("bash").arg(&script).arg("start").arg(dir.path()).arg(BUCKET).output().unwrap();
@@ -45,7 +45,7 @@ impl Weed {
 
     /// The AWS variables a client of this endpoint needs, with retries
     /// kept short for the tests.
-    fn aws(&self) -> Vec<(String, String)> {
+    pub(crate) fn aws(&self) -> Vec<(String, String)> {
         let mut v: Vec<(String, String)> = self.env.iter().filter(|(k, _)| k.starts_with("AWS_")).cloned().collect();
         v.push(("OXEN_S3_RETRY_SECS".into(), "10".into()));
         v
