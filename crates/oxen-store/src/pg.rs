@@ -515,6 +515,22 @@ impl Txn {
         self.run(|c, repo| Ok(c.execute(PUT_NEW, &[&repo, &t.code(), &key, &value])? == 1))
     }
 
+    pub(crate) fn put_new_all(&mut self, t: Table, entries: &[(&[u8], &[u8])]) -> Result<()> {
+        self.run(|c, repo| {
+            for batch in entries.chunks(1000) {
+                let keys: Vec<&[u8]> = batch.iter().map(|(k, _)| *k).collect();
+                let values: Vec<&[u8]> = batch.iter().map(|(_, v)| *v).collect();
+                c.execute(
+                    "INSERT INTO oxen_meta (repo_id, tbl, key, value)
+                     SELECT $1, $2, k, v FROM unnest($3::bytea[], $4::bytea[]) AS e(k, v)
+                     ON CONFLICT (repo_id, tbl, key) DO NOTHING",
+                    &[&repo, &t.code(), &keys, &values],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
     pub(crate) fn delete(&mut self, t: Table, key: &[u8]) -> Result<bool> {
         self.run(|c, repo| {
             Ok(c.execute(
@@ -720,6 +736,8 @@ mod tests {
             seen.push(format!("delete again {k:?} {}", txn.delete(t, k).unwrap()));
             seen.push(format!("get deleted {:?}", txn.get(t, k).unwrap()));
         }
+        let more: Vec<(&[u8], &[u8])> = vec![(b"a", b"kept?"), (b"new one", b"n"), (b"\xff\x01", b"m")];
+        txn.put_new_all(t, &more).unwrap();
         txn.put(t, b"a", b"replaced").unwrap();
         seen.push(format!("put_new existing {}", txn.put_new(t, b"a", b"not this").unwrap()));
         txn.commit().unwrap();

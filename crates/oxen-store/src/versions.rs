@@ -526,10 +526,11 @@ impl Segments {
             return Ok(());
         }
         crate::faults::write_point();
+        let encoded: Vec<([u8; 16], Vec<u8>)> =
+            pending.iter().map(|(id, loc)| (*id.as_bytes(), loc.encode())).collect();
+        let entries: Vec<(&[u8], &[u8])> = encoded.iter().map(|(k, v)| (&k[..], &v[..])).collect();
         let mut txn = self.db.begin_write()?;
-        for (id, loc) in &pending {
-            txn.put_new(Table::Blobs, id.as_bytes(), &loc.encode())?;
-        }
+        txn.put_new_all(Table::Blobs, &entries)?;
         txn.commit()?;
         let mut p = self.pending.lock().map_err(poisoned)?;
         for (id, loc) in &pending {
