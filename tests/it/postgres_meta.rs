@@ -170,7 +170,8 @@ fn make_repo(c: &Cluster, dir: &Path, big: usize) {
 fn replicas_share_repositories_refs_contents_and_users() {
     let (pg, weed) = (Postgres::start(), Weed::start());
     let d = tempfile::tempdir().unwrap();
-    let c = Cluster::start(d.path(), &pg, &weed, 3);
+    let mut c = Cluster::start(d.path(), &pg, &weed, 3);
+    let weed_env = weed.aws();
 
     // The user added after the replicas started authenticates on each.
     for i in 0..3 {
@@ -210,6 +211,28 @@ fn replicas_share_repositories_refs_contents_and_users() {
         let n = std::fs::read_dir(&seg).map(|r| r.count()).unwrap_or(0);
         assert_eq!(n, 0, "replica {i} kept blocks on disk");
     }
+
+    // A replica's SYNC_DIR is scratch: replica 2 restarted on an empty
+    // one serves the repository as before.
+    {
+        let (child, _) = &mut c.replicas[1];
+        crate::procs::terminate(child);
+        child.wait().unwrap();
+    }
+    let sync = c.root.join("r1");
+    std::fs::remove_dir_all(&sync).unwrap();
+    let env: Vec<(&str, &str)> = weed_env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let port = c.addr(1).rsplit(':').next().unwrap().to_string();
+    let storage = format!("s3://{BUCKET}/team");
+    c.replicas[1] = spawn_server_env(
+        &sync,
+        &c.root.join("r1-again.log"),
+        &["--port", &port, "--storage", &storage, "--db", &pg.url],
+        &env,
+    );
+    let e = d.path().join("e");
+    c.ok(d.path(), &["clone", &c.url(1, "Data"), e.to_str().unwrap()]);
+    assert_eq!(snapshot(&e), snapshot(&a));
 
     // Deleted through 3: gone on 1 too (its open cache is not believed).
     assert_eq!(c.http(2, "DELETE", "/api/repos/Data", "").0, 200);
