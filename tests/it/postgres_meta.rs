@@ -318,7 +318,10 @@ fn postgresql_restarted_during_a_push_leaves_nothing_half_done_and_the_server_re
     let refs = c.http(1, "GET", "/api/repos/Big/refs", "");
     assert_eq!(refs.0, 200, "{}", refs.1);
     let pushed = refs.1.contains(&local_tip);
-    assert_eq!(pushed, o.status.success(), "refs {} after push (ok: {}): {stderr}", refs.1, o.status.success());
+    // A push that succeeded moved the branch. (One that failed may have
+    // too, complete, when the connection broke after COMMIT reached the
+    // server but before its answer came back: whole either way.)
+    assert!(pushed || !o.status.success(), "refs {} after a successful push: {stderr}", refs.1);
     if pushed {
         let b = d.path().join("b0");
         c.ok(d.path(), &["clone", &c.url(1, "Big"), b.to_str().unwrap()]);
