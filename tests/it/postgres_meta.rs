@@ -212,15 +212,23 @@ fn replicas_share_repositories_refs_contents_and_users() {
         assert_eq!(n, 0, "replica {i} kept blocks on disk");
     }
 
-    // A replica's SYNC_DIR is scratch: replica 2 restarted on an empty
-    // one serves the repository as before.
+    // A replica's SYNC_DIR is scratch: replica 2 restarted without its
+    // HEAD and config serves the repository as before, and the block a
+    // killed writer left there (pid past pid_max: dead) is removed.
     {
         let (child, _) = &mut c.replicas[1];
         crate::procs::terminate(child);
         child.wait().unwrap();
     }
     let sync = c.root.join("r1");
-    std::fs::remove_dir_all(&sync).unwrap();
+    let dot = sync.join("Data/.oxen");
+    std::fs::remove_file(dot.join("HEAD")).unwrap();
+    std::fs::remove_file(dot.join("config.toml")).unwrap();
+    let dead = dot.join("versions/segments/8388608-1234.seg");
+    std::fs::create_dir_all(dead.parent().unwrap()).unwrap();
+    std::fs::write(&dead, b"half a block").unwrap();
+    let live = dot.join("versions/segments/not-a-block.seg");
+    std::fs::write(&live, b"left alone").unwrap();
     let env: Vec<(&str, &str)> = weed_env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let port = c.addr(1).rsplit(':').next().unwrap().to_string();
     let storage = format!("s3://{BUCKET}/team");
@@ -233,6 +241,10 @@ fn replicas_share_repositories_refs_contents_and_users() {
     let e = d.path().join("e");
     c.ok(d.path(), &["clone", &c.url(1, "Data"), e.to_str().unwrap()]);
     assert_eq!(snapshot(&e), snapshot(&a));
+    assert!(!dead.exists(), "a dead writer's scratch block was kept");
+    assert!(live.exists());
+    assert_eq!(std::fs::read_to_string(dot.join("HEAD")).unwrap(), "ref: heads/main\n");
+    std::fs::remove_file(&live).unwrap();
 
     // Deleted through 3: gone on 1 too (its open cache is not believed).
     assert_eq!(c.http(2, "DELETE", "/api/repos/Data", "").0, 200);

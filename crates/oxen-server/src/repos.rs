@@ -217,6 +217,12 @@ impl PgRepos {
         let cfg = oxen_store::Config { core: oxen_store::CoreConfig { bare: true }, ..Default::default() };
         cfg.save(&layout.config_file())?;
         oxen_store::write_atomic(&layout.tmp_dir(), &layout.head_file(), format!("{}\n", row.head).as_bytes())?;
+        // The unsealed block of a writer killed here (a replica killed
+        // mid-push): nothing names it, and it is on this disk only.
+        let swept = oxen_store::sweep_scratch_blocks(&layout.versions_dir().join("segments"));
+        if swept.files > 0 {
+            tracing::info!(repo = %row.name, files = swept.files, bytes = swept.bytes, "removed blocks of interrupted writes");
+        }
         let layout = oxen_store::Layout::open_exact(&dir)?;
         let db = oxen_store::Db::open_pg(&layout, &self.pg, row.id)?;
         let url = match db.get(oxen_store::Table::Meta, STORAGE_KEY)? {
