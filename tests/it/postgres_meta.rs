@@ -73,21 +73,27 @@ impl Cluster {
     /// `add-user --db` after they started.
     fn start(root: &Path, pg: &Postgres, weed: &Weed, n: usize) -> Cluster {
         let aws = weed.aws();
-        let env: Vec<(&str, &str)> = aws.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let mut env: Vec<(&str, &str)> = aws.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let storage = format!("s3://{BUCKET}/team");
         let mut replicas = Vec::new();
         for i in 0..n {
             let sync = root.join(format!("r{i}"));
             let log = root.join(format!("r{i}.log"));
-            replicas.push(spawn_server_env(&sync, &log, &["--storage", &storage, "--db", &pg.url], &env));
+            // The first replica is told by OXEN_DB, the others by --db.
+            if i == 0 {
+                env.push(("OXEN_DB", &pg.url));
+                replicas.push(spawn_server_env(&sync, &log, &["--storage", &storage], &env));
+                env.pop();
+            } else {
+                replicas.push(spawn_server_env(&sync, &log, &["--storage", &storage, "--db", &pg.url], &env));
+            }
         }
         let home = root.join("home");
         std::fs::create_dir_all(&home).unwrap();
         // add-user writes to the database: no replica is told.
         let o = Command::new(assert_cmd::cargo::cargo_bin("oxen-server"))
             .env("SYNC_DIR", root.join("admin"))
-            .env("OXEN_DB", &pg.url)
-            .args(["add-user", "--email", "ada@example.com", "--name", "Ada", "--host"])
+            .args(["add-user", "--db", &pg.url, "--email", "ada@example.com", "--name", "Ada", "--host"])
             .arg(format!("http://{}", replicas[0].1))
             .arg("--output")
             .arg(home.join("one.toml"))
