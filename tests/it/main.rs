@@ -16,6 +16,7 @@ mod common;
 mod procs;
 mod sync_support;
 
+mod access;
 mod crash;
 mod crash_sync;
 mod damaged_repo;

@@ -39,7 +39,7 @@ impl Weed {
         Weed { dir, env }
     }
 
-    fn var(&self, k: &str) -> String {
+    pub(crate) fn var(&self, k: &str) -> String {
         self.env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_else(|| panic!("no {k}"))
     }
 
@@ -79,10 +79,17 @@ impl Weed {
     }
 }
 
-impl Drop for Weed {
-    fn drop(&mut self) {
+impl Weed {
+    /// Stop the server (`tests/seaweedfs.sh stop`); its data stays.
+    pub(crate) fn stop(&self) {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/seaweedfs.sh");
         let _ = Command::new("bash").arg(script).arg("stop").arg(self.dir.path()).status();
+    }
+}
+
+impl Drop for Weed {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 

@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use crate::error::Fail;
 use crate::repos::RepoStore;
 use crate::router::Route;
+use crate::users::{Access, Caller};
 
 /// JSON control messages are small; this caps them whatever the pack limit.
 pub const MAX_JSON_BYTES: u64 = 64 << 20;
@@ -54,12 +55,34 @@ impl Api {
         self.repos.location(name)
     }
 
-    /// Run the handler of `route` for `user`, reading the request body
+    /// `{"version": ..., "format": ...}`: this server's version and the
+    /// store format it writes.
+    pub fn version() -> Value {
+        json!({ "version": env!("CARGO_PKG_VERSION"), "format": oxen_store::format::FORMAT })
+    }
+
+    /// Run the handler of `route` for `caller` (already authorized for
+    /// the route by [`crate::auth::authorize`]), reading the request body
     /// from `body`.
-    pub fn handle(&self, route: &Route, user: &crate::User, body: &mut dyn Read) -> Result<Reply, Fail> {
+    pub fn handle(&self, route: &Route, caller: &Caller, body: &mut dyn Read) -> Result<Reply, Fail> {
+        let user = &caller.user;
         match route {
+            // The transport answers health itself (with a deadline); this
+            // is the same check without one.
+            Route::Health => match self.repos.check() {
+                Ok(()) => Ok(Reply::Json(200, json!({ "status": "ok" }))),
+                Err(e) => Ok(Reply::Json(503, json!({ "status": "unavailable", "failed": [e.to_string()] }))),
+            },
+            Route::Version => Ok(Reply::Json(200, Api::version())),
             Route::ListRepos => {
-                let repos: Vec<Value> = self.repos.list()?.into_iter().map(|n| json!({ "name": n })).collect();
+                // Only the repositories this token can read.
+                let repos: Vec<Value> = self
+                    .repos
+                    .list()?
+                    .into_iter()
+                    .filter(|n| caller.scopes.allows(n, Access::Read))
+                    .map(|n| json!({ "name": n }))
+                    .collect();
                 Ok(Reply::Json(200, json!({ "repos": repos })))
             }
             Route::CreateRepo => {
@@ -68,6 +91,7 @@ impl Api {
                     name: String,
                 }
                 let c: Create = read_json(body)?;
+                crate::auth::authorize_create(caller, &c.name)?;
                 self.repos.create(&c.name)?;
                 Ok(Reply::Json(201, json!({ "name": c.name })))
             }

@@ -18,13 +18,19 @@
 //!   stalls once shutdown has begun is answered 503 after a second
 //!   instead of waiting out `body_timeout`. Slow or idle sockets are not
 //!   waited for.
-//! - One log line per request through `tracing` (never the token).
+//! - One log line per request through `tracing` (target
+//!   `oxen_server::request`), whose user is the token's public id: never
+//!   the token, and not the email (personal data; `list-users` maps ids
+//!   to users for whoever runs the server).
+//! - `GET /api/health` and `GET /api/version` need no token; every other
+//!   route needs one (401), and the access its `router::Need` says (403) before
+//!   its body is read.
 
 use std::convert::Infallible;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -40,9 +46,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch, Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::api::{Api, Reply};
-use crate::auth::{bearer, Authenticator};
+use crate::auth::{authorize, bearer, Authenticator};
 use crate::error::Fail;
 use crate::router::{self, BodyUse, Route};
+use crate::users::Caller;
 use crate::{Result, ServerConfig, ServerError};
 
 /// Chunks of a request body buffered between the socket and the handler.
@@ -53,6 +60,8 @@ const STREAM_CHUNKS: usize = 4;
 const STREAM_CHUNK: usize = 64 << 10;
 /// Once shutdown has begun, a request body may stall this long, not more.
 const SHUTDOWN_STALL: Duration = Duration::from_secs(1);
+/// How long `GET /api/health` waits for the stores before answering 503.
+const HEALTH_WAIT: Duration = Duration::from_secs(5);
 /// The body of the answer to a connection over the limit.
 const BUSY: &str = r#"{"error": "too many connections; try again in a while"}"#;
 
@@ -72,6 +81,72 @@ struct State {
     cfg: ServerConfig,
     shutdown: watch::Receiver<bool>,
     inflight: Arc<InFlight>,
+    health: Health,
+}
+
+/// The health check in progress and its last outcome, shared by every
+/// probe: a probe arriving while a check runs waits for that one instead
+/// of starting another, so stores that hang hold one blocking thread, not
+/// one per probe.
+#[derive(Default)]
+struct Health {
+    running: AtomicBool,
+    /// When the last check finished, and what failed in it.
+    last: std::sync::Mutex<Option<(Instant, Vec<String>)>>,
+    done: Notify,
+}
+
+/// `GET /api/health`: 200 `{"status": "ok"}` if the user database and
+/// the repositories' stores answer within [`HEALTH_WAIT`], else 503
+/// naming what failed.
+async fn health(state: &Arc<State>) -> (u16, serde_json::Value) {
+    let asked = Instant::now();
+    let h = &state.health;
+    // Registered before the check can finish, so its wake-up is not lost.
+    let notified = h.done.notified();
+    tokio::pin!(notified);
+    if !h.running.swap(true, Ordering::SeqCst) {
+        let st = Arc::clone(state);
+        tokio::task::spawn_blocking(move || {
+            // Ends the check however it ends (a panicking store too), so
+            // the next probe can start another.
+            struct Finished(Arc<State>);
+            impl Drop for Finished {
+                fn drop(&mut self) {
+                    self.0.health.running.store(false, Ordering::SeqCst);
+                    self.0.health.done.notify_waiters();
+                }
+            }
+            let fin = Finished(st);
+            let mut failed = Vec::new();
+            if let Err(e) = fin.0.auth.check() {
+                failed.push(format!("users: {e}"));
+            }
+            if let Err(e) = fin.0.api.repos.check() {
+                failed.push(e.to_string());
+            }
+            if let Ok(mut last) = fin.0.health.last.lock() {
+                *last = Some((Instant::now(), failed));
+            };
+        });
+    }
+    let deadline = tokio::time::Instant::now() + HEALTH_WAIT;
+    loop {
+        // A check that finished after this probe arrived answers it.
+        let last = h.last.lock().ok().and_then(|l| l.clone());
+        if let Some((_, failed)) = last.filter(|(at, _)| *at >= asked) {
+            return if failed.is_empty() {
+                (200, json!({ "status": "ok" }))
+            } else {
+                (503, json!({ "status": "unavailable", "failed": failed }))
+            };
+        }
+        if tokio::time::timeout_at(deadline, notified.as_mut()).await.is_err() {
+            let why = format!("the stores did not answer within {} s", HEALTH_WAIT.as_secs());
+            return (503, json!({ "status": "unavailable", "failed": [why] }));
+        }
+        notified.set(h.done.notified());
+    }
 }
 
 /// Requests being served (from headers read to response body sent).
@@ -141,8 +216,14 @@ pub(crate) fn run(cfg: ServerConfig, api: Api, auth: Arc<dyn Authenticator>, ann
         let (stop_tx, stop_rx) = watch::channel(false);
         let inflight = Arc::new(InFlight::default());
         let connections = Arc::new(Semaphore::new(cfg.max_connections.max(1)));
-        let state =
-            Arc::new(State { api: Arc::new(api), auth, cfg, shutdown: stop_rx, inflight: Arc::clone(&inflight) });
+        let state = Arc::new(State {
+            api: Arc::new(api),
+            auth,
+            cfg,
+            shutdown: stop_rx,
+            inflight: Arc::clone(&inflight),
+            health: Health::default(),
+        });
         // Refusals are logged at most every 10 s, with a count, so that a
         // flood of connections does not become a flood of log lines.
         let mut refused = 0u64;
@@ -523,26 +604,46 @@ async fn serve_request(state: Arc<State>, req: Request<Incoming>) -> Response<Re
             Fail::new(413, format!("request body of {n} bytes is over the {max} byte limit")),
         );
     }
+    let routed = router::route(req.method().as_str(), req.uri().path());
+    // The routes whose need is `Public`: no token asked for.
+    match &routed {
+        Ok(r @ Route::Health) => {
+            log.route = Some(r.template());
+            let (status, v) = health(&state).await;
+            return json_response(log, inflight, status, &v);
+        }
+        Ok(r @ Route::Version) => {
+            log.route = Some(r.template());
+            return json_response(log, inflight, 200, &Api::version());
+        }
+        _ => {}
+    }
+    // Authenticated before a 404/405, so that without a token nothing
+    // about the API is told.
     let token = bearer(req.headers().get(AUTHORIZATION).map(HeaderValue::as_bytes));
-    let user = match token.map(|t| state.auth.authenticate(t)) {
-        Some(Ok(u)) => u,
+    let caller = match token.map(|t| state.auth.authenticate(t)) {
+        Some(Ok(c)) => c,
         Some(Err(e)) => return fail_response(log, inflight, Fail::internal(&e, None)),
         None => None,
     };
-    let Some(user) = user else {
+    let Some(caller) = caller else {
         let f = Fail::new(
             401,
-            "missing or invalid token: send 'Authorization: Bearer <token>' (make one with `oxen-server add-user`)",
+            "missing, invalid or revoked token: send 'Authorization: Bearer <token>' (make one with `oxen-server add-user`)",
         );
         return fail_response(log, inflight, f);
     };
-    log.user = Some(user.email.clone());
-    let route = match router::route(req.method().as_str(), req.uri().path()) {
+    log.user = Some(caller.token_id.clone());
+    let route = match routed {
         Ok(r) => r,
         Err(f) => return fail_response(log, inflight, f),
     };
     log.route = Some(route.template());
     log.repo = route.repo().map(str::to_string);
+    // Before the body is read: a refused push uploads nothing more.
+    if let Err(f) = authorize(&route, &caller) {
+        return fail_response(log, inflight, f);
+    }
     let body = req.into_body();
     let reader = if route.body_use() == BodyUse::None || body.is_end_stream() {
         BodyReader::empty()
@@ -557,7 +658,7 @@ async fn serve_request(state: Arc<State>, req: Request<Incoming>) -> Response<Re
             Some(Ok(first)) => BodyReader { cur: first, rx: Some(rx), fault: None },
         }
     };
-    match run_handler(Arc::clone(&state.api), route, user, reader).await {
+    match run_handler(Arc::clone(&state.api), route, caller, reader).await {
         Head::Json(status, v) => json_response(log, inflight, status, &v),
         Head::Fail(f) => fail_response(log, inflight, f),
         Head::Stream(content_type, rx) => {
@@ -571,10 +672,10 @@ async fn serve_request(state: Arc<State>, req: Request<Incoming>) -> Response<Re
 
 /// Run the route's handler on the blocking pool; a streamed reply keeps
 /// that thread producing its body after the head is returned.
-async fn run_handler(api: Arc<Api>, route: Route, user: crate::User, mut body: BodyReader) -> Head {
+async fn run_handler(api: Arc<Api>, route: Route, caller: Caller, mut body: BodyReader) -> Head {
     let (head_tx, head_rx) = oneshot::channel();
     tokio::task::spawn_blocking(move || {
-        let result = api.handle(&route, &user, &mut body);
+        let result = api.handle(&route, &caller, &mut body);
         // A body that could not be read is the answer, whatever the
         // handler made of the read error.
         let result = match (result, body.fault) {

@@ -3,7 +3,9 @@
 //! HTTP with bearer-token auth.
 //!
 //! ```text
-//! GET    /api/repos                       list
+//! GET    /api/health                      200 {"status": "ok"} or 503 naming what failed (no token)
+//! GET    /api/version                     {"version", "format"} (no token)
+//! GET    /api/repos                       list (those the token can read)
 //! POST   /api/repos {"name": "X"}         create (409 exists, 400 bad name)
 //! GET    /api/repos/X                     info
 //! DELETE /api/repos/X                     delete
@@ -13,6 +15,10 @@
 //! POST   /api/repos/X/refs                ref updates (CAS, fast-forward unless forced)
 //! POST   /api/repos/X/upload-pack         wants/haves in, pack stream out (fetch)
 //! ```
+//!
+//! Tokens carry scopes (admin, or read or write access to named
+//! repositories): no, unknown or revoked token is 401, a token without
+//! the access a route needs ([`router::Route::need`]) is 403.
 //!
 //! The layers, each in its module: the transport (the private `http` module:
 //! hyper on tokio, limits and timeouts, graceful shutdown, request logs),
@@ -29,7 +35,7 @@ pub mod router;
 pub mod sweep;
 mod users;
 
-pub use users::{random_token, User, Users};
+pub use users::{random_token, Access, Caller, NewToken, Scopes, TokenInfo, User, Users};
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -206,38 +212,99 @@ pub fn sync_dir_from_env() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/tmp/oxen_sync"))
 }
 
-/// Create a user with a fresh token and write a client config holding it
-/// for the server at `server` (a URL like `http://localhost:3000`, or
-/// `host:port` for plain HTTP) to `output`, for the user to copy to
-/// `~/.oxen/user_config.toml`. The client sends the token to that server
-/// only. Returns the token and the server's normalised origin.
-pub fn add_user(sync_dir: &Path, name: &str, email: &str, server: &str, output: &Path) -> Result<(String, String)> {
+/// Create a user with a fresh token carrying `scopes` and write a client
+/// config holding it for the server at `server` (a URL like
+/// `http://localhost:3000`, or `host:port` for plain HTTP) to `output`, for
+/// the user to copy to `~/.oxen/user_config.toml`. The client sends the
+/// token to that server only. Returns the token and the server's
+/// normalised origin.
+pub fn add_user(
+    sync_dir: &Path,
+    name: &str,
+    email: &str,
+    scopes: &Scopes,
+    server: &str,
+    output: &Path,
+) -> Result<(NewToken, String)> {
     // Checked before the user database is opened (or created).
-    origin_of(server)?;
-    add_user_in(&Users::open(sync_dir)?, name, email, server, output)
+    check_add_user(scopes, server)?;
+    add_user_in(&Users::open(sync_dir)?, name, email, scopes, server, output)
 }
 
-/// The normalised origin of a server address given to `add-user`.
-pub fn origin_of(server: &str) -> Result<String> {
-    oxen_store::server_origin(server).ok_or_else(|| {
+/// The checks of `add-user`'s arguments (the server address, the scopes'
+/// repository names), made before any user database is opened; returns
+/// the server's normalised origin.
+pub fn check_add_user(scopes: &Scopes, server: &str) -> Result<String> {
+    let origin = oxen_store::server_origin(server).ok_or_else(|| {
         ServerError::Other(format!(
             "'{server}' is not a server address: use http(s)://host[:port] or host:port (the address clients will use)"
         ))
-    })
+    })?;
+    for repo in scopes.read.iter().chain(&scopes.write) {
+        if !oxen_pack::wire::valid_repo_name(repo) {
+            return Err(ServerError::BadName(repo.clone()));
+        }
+    }
+    Ok(origin)
 }
 
 /// [`add_user`] into `users` (the LMDB or PostgreSQL user database).
-pub fn add_user_in(users: &Users, name: &str, email: &str, server: &str, output: &Path) -> Result<(String, String)> {
-    let origin = origin_of(server)?;
-    let token = users.add(&User { name: name.to_string(), email: email.to_string() })?;
+pub fn add_user_in(
+    users: &Users,
+    name: &str,
+    email: &str,
+    scopes: &Scopes,
+    server: &str,
+    output: &Path,
+) -> Result<(NewToken, String)> {
+    let origin = check_add_user(scopes, server)?;
+    let token = users.add(&User { name: name.to_string(), email: email.to_string() }, scopes)?;
     let mut cfg = oxen_store::Config {
         user: oxen_store::UserConfig { name: Some(name.to_string()), email: Some(email.to_string()) },
         ..Default::default()
     };
-    cfg.host.insert(origin.clone(), oxen_store::HostConfig { token: Some(token.clone()) });
+    cfg.host.insert(origin.clone(), oxen_store::HostConfig { token: Some(token.token.clone()) });
     if let Some(parent) = output.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| ServerError::Io(parent.to_path_buf(), e))?;
     }
     cfg.save(output)?;
     Ok((token, origin))
+}
+
+/// What [`revoke`] revokes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Revoke {
+    /// Every token of the user with this email.
+    Email(String),
+    /// The token with this id.
+    TokenId(String),
+}
+
+/// Revoke tokens: requests with them get 401 from then on (the servers
+/// read the database on every request). Returns the ids revoked; none
+/// found is an error.
+pub fn revoke(sync_dir: &Path, what: &Revoke) -> Result<Vec<String>> {
+    revoke_in(&Users::open(sync_dir)?, what)
+}
+
+/// [`revoke`] in `users` (the LMDB or PostgreSQL user database).
+pub fn revoke_in(users: &Users, what: &Revoke) -> Result<Vec<String>> {
+    let (revoked, none) = match what {
+        Revoke::Email(e) => (users.revoke_email(e)?, format!("no tokens for '{e}'")),
+        Revoke::TokenId(id) => (users.revoke_id(id)?, format!("no token with id '{id}'")),
+    };
+    if revoked.is_empty() {
+        return Err(ServerError::Other(format!("{none} (see `oxen-server list-users`)")));
+    }
+    Ok(revoked)
+}
+
+/// Every token: id, user, scopes (never a token or its hash).
+pub fn list_users(sync_dir: &Path) -> Result<Vec<TokenInfo>> {
+    Users::open(sync_dir)?.list()
+}
+
+/// [`list_users`] of `users` (the LMDB or PostgreSQL user database).
+pub fn list_users_in(users: &Users) -> Result<Vec<TokenInfo>> {
+    users.list()
 }

@@ -30,8 +30,8 @@ pub trait RepoStore: Send + Sync {
     fn open(&self, name: &str) -> Result<Arc<Repo>>;
     /// Where a repository's data lives, for messages (a full disk names it).
     fn location(&self, name: &str) -> Option<PathBuf>;
-    /// Whether the stores underneath answer (`GET /api/health`): the
-    /// metadata database and the block storage.
+    /// Whether the stores answer: the metadata (readable and writable) and
+    /// the content storage; the error says which failed and why.
     fn check(&self) -> Result<()>;
 }
 
@@ -156,11 +156,23 @@ impl RepoStore for LocalRepos {
     }
 
     fn check(&self) -> Result<()> {
-        std::fs::metadata(&self.root).map_err(|e| ServerError::Io(self.root.clone(), e))?;
-        match &self.storage {
-            Some(url) => crate::check_storage(url),
-            None => Ok(()),
+        let fail = |what: &str, e: std::io::Error| {
+            ServerError::Other(format!("metadata: SYNC_DIR {} {what}: {e}", self.root.display()))
+        };
+        std::fs::read_dir(&self.root).map_err(|e| fail("is not readable", e))?;
+        // A file written and removed where the server keeps its own state
+        // (a full or read-only disk fails here, not in a push).
+        let dir = self.root.join(".oxen-server");
+        std::fs::create_dir_all(&dir).map_err(|e| fail("is not writable", e))?;
+        static PROBES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let probe = dir.join(format!(".health.{}.{n}", std::process::id()));
+        std::fs::write(&probe, b"ok").map_err(|e| fail("is not writable", e))?;
+        std::fs::remove_file(&probe).map_err(|e| fail("is not writable", e))?;
+        if let Some(url) = &self.storage {
+            crate::check_storage(url)?;
         }
+        Ok(())
     }
 }
 
@@ -295,7 +307,7 @@ impl RepoStore for PgRepos {
     }
 
     fn check(&self) -> Result<()> {
-        self.pg.check()?;
+        self.pg.check().map_err(|e| ServerError::Other(format!("metadata: {e}")))?;
         crate::check_storage(&self.storage)
     }
 }

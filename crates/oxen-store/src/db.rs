@@ -746,3 +746,22 @@ mod tests {
         assert_eq!(e, format!("repository database {} is damaged: the file is missing", data.display()));
     }
 }
+
+#[cfg(test)]
+mod kv_store_tests {
+    use super::*;
+
+    #[test]
+    fn scan_and_delete() {
+        let dir = tempfile::tempdir().unwrap();
+        let kv = KvStore::open(dir.path(), "t", 1 << 20).unwrap();
+        assert!(kv.scan().unwrap().is_empty());
+        kv.put(b"b", b"2").unwrap();
+        kv.put(b"a", b"1").unwrap();
+        assert_eq!(kv.scan().unwrap(), vec![(b"a".to_vec(), b"1".to_vec()), (b"b".to_vec(), b"2".to_vec())]);
+        assert!(kv.delete(b"a").unwrap());
+        assert!(!kv.delete(b"a").unwrap());
+        assert_eq!(kv.get(b"a").unwrap(), None);
+        assert_eq!(kv.scan().unwrap(), vec![(b"b".to_vec(), b"2".to_vec())]);
+    }
+}

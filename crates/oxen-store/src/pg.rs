@@ -266,9 +266,19 @@ impl Pg {
         }
     }
 
-    /// `SELECT 1`: whether the database answers.
+    /// Whether the database answers and takes writes (not a standby, not
+    /// read-only), without writing anything.
     pub fn check(&self) -> Result<()> {
-        self.with_conn(|c| c.query("SELECT 1", &[]).map(|_| ()))
+        let (recovery, read_only) = self.with_conn(|c| {
+            let rows = c.query("SELECT pg_is_in_recovery(), current_setting('transaction_read_only')", &[])?;
+            let row =
+                rows.first().ok_or_else(|| StoreError::Postgres(PgError("no answer to the health query".into())))?;
+            Ok((row.get::<_, bool>(0), row.get::<_, String>(1)))
+        })?;
+        if recovery || read_only == "on" {
+            return Err(StoreError::Postgres(PgError(format!("{} is read-only", self.inner.shown))));
+        }
+        Ok(())
     }
 
     fn migrate(&self) -> Result<()> {

@@ -12,8 +12,10 @@ use crate::CommandResult;
 
 /// Serve the repositories under SYNC_DIR (one directory per repository,
 /// the usual .oxen layout) over HTTP for push, fetch, pull and clone.
-/// Every request needs `Authorization: Bearer <token>`; tokens are made by
-/// `oxen-server add-user` and stored hashed. Serve plain HTTP on loopback
+/// Every request but `GET /api/health` and `GET /api/version` needs
+/// `Authorization: Bearer <token>`; tokens are made by `oxen-server
+/// add-user`, carry scopes (admin, or read/write per repository) and are
+/// stored hashed. Serve plain HTTP on loopback
 /// only: anywhere else, put it behind a proxy that speaks HTTPS (tokens
 /// travel in every request). Requests are logged on stderr, one line
 /// each, filtered by RUST_LOG (default info).
@@ -41,7 +43,11 @@ pub struct Args {
 pub enum Cmd {
     /// Create a user with a random token and write a client config holding
     /// it for this server; copy that file to ~/.oxen/user_config.toml on the
-    /// client. The client sends the token to this server only.
+    /// client. The client sends the token to this server only. The token
+    /// carries scopes: --admin (every repository, creating and deleting
+    /// them), or --read/--write REPO (write implies read; creating REPO
+    /// needs write access to it). With none of these the token is an
+    /// admin's, as every token was before scopes existed.
     AddUser {
         /// The user's email.
         #[arg(long)]
@@ -57,7 +63,30 @@ pub enum Cmd {
         /// Where to write the client config.
         #[arg(long, short, default_value = "user_config.toml")]
         output: PathBuf,
+        /// Every repository: read, write, create, delete.
+        #[arg(long)]
+        admin: bool,
+        /// May read (clone, fetch, pull) REPO; repeat for more.
+        #[arg(long, value_name = "REPO")]
+        read: Vec<String>,
+        /// May read and write (push to) REPO, and create it; repeat for more.
+        #[arg(long, value_name = "REPO")]
+        write: Vec<String>,
     },
+    /// Revoke tokens: every token of a user (--email) or one (--token-id,
+    /// as list-users shows it). Requests with them get 401 at once.
+    Revoke {
+        /// Revoke every token of the user with this email.
+        #[arg(long, required_unless_present = "token_id", conflicts_with = "token_id")]
+        email: Option<String>,
+        /// Revoke the token with this id.
+        #[arg(long, value_name = "ID")]
+        token_id: Option<String>,
+    },
+    /// List the tokens: id, user name, email and scopes, one per line
+    /// (never a token or its hash). Tokens from before scopes existed are
+    /// listed as `legacy-...` with admin scope.
+    ListUsers,
     /// Serve until SIGINT/SIGTERM (in-flight requests are finished). Prints
     /// `listening on http://ADDR` once bound.
     Start {
@@ -127,13 +156,26 @@ pub fn main() -> ExitCode {
 /// Run with parsed arguments. The request log goes to stderr through
 /// `tracing` (it is written from the server's threads, not through `_err`).
 pub fn run(args: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult {
+    // An empty OXEN_DB means none (LMDB), as an empty OXEN_STORAGE does.
+    let db = args.db.as_deref().filter(|s| !s.is_empty());
     match args.cmd {
-        Cmd::AddUser { email, name, host, output } => {
+        Cmd::AddUser { email, name, host, output, admin, read, write } => {
             let output = if output.is_absolute() { output } else { crate::cwd()?.join(output) };
-            oxen_server::origin_of(&host)?;
-            let users = oxen_server::open_users(&args.sync_dir, args.db.as_deref().filter(|s| !s.is_empty()))?;
-            let (_, origin) = oxen_server::add_user_in(&users, &name, &email, &host, &output)?;
-            writeln!(out, "created user {name} <{email}>; token for {origin} written to {}", output.display())?;
+            let scopes = oxen_server::Scopes {
+                admin: admin || (read.is_empty() && write.is_empty()),
+                read: read.into_iter().collect(),
+                write: write.into_iter().collect(),
+            };
+            oxen_server::check_add_user(&scopes, &host)?;
+            let users = oxen_server::open_users(&args.sync_dir, db)?;
+            let (token, origin) = oxen_server::add_user_in(&users, &name, &email, &scopes, &host, &output)?;
+            writeln!(
+                out,
+                "created user {name} <{email}>, token id {} ({}); token for {origin} written to {}",
+                token.token_id,
+                scopes.describe(),
+                output.display()
+            )?;
             writeln!(
                 out,
                 "copy it to ~/.oxen/user_config.toml on the client machine; the token is sent to {origin} only"
@@ -165,13 +207,31 @@ pub fn run(args: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResu
             cfg.body_timeout = Duration::from_secs(body_timeout.max(1));
             cfg.shutdown_grace = Duration::from_secs(shutdown_grace);
             cfg.storage = storage;
-            cfg.db = args.db.filter(|s| !s.is_empty());
+            cfg.db = db.map(str::to_string);
             oxen_server::init_logging();
             oxen_server::serve(cfg, out)?;
             Ok(())
         }
+        Cmd::Revoke { email, token_id } => {
+            let what = match (email, token_id) {
+                (Some(e), _) => oxen_server::Revoke::Email(e),
+                (None, Some(id)) => oxen_server::Revoke::TokenId(id),
+                (None, None) => return Err(crate::command_error::user_error("give --email or --token-id")),
+            };
+            for id in oxen_server::revoke_in(&oxen_server::open_users(&args.sync_dir, db)?, &what)? {
+                writeln!(out, "revoked {id}")?;
+            }
+            Ok(())
+        }
+        Cmd::ListUsers => {
+            // Tab-separated: token id, name, email, scopes.
+            for t in oxen_server::list_users_in(&oxen_server::open_users(&args.sync_dir, db)?)? {
+                writeln!(out, "{}\t{}\t{}\t{}", t.token_id, t.user.name, t.user.email, t.scopes.describe())?;
+            }
+            Ok(())
+        }
         Cmd::Gc { dry_run, prune } => {
-            if args.db.as_deref().is_some_and(|s| !s.is_empty()) {
+            if db.is_some() {
                 // Segment liveness is judged by local pids and file locks,
                 // which say nothing about writers on other replicas.
                 return Err(crate::command_error::user_error(
