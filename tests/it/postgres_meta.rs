@@ -224,7 +224,11 @@ fn replicas_share_repositories_refs_contents_and_users() {
     {
         let (child, _) = &mut c.replicas[1];
         crate::procs::terminate(child);
-        child.wait().unwrap();
+        // A graceful stop, with its pool of database connections closed
+        // (closing one on a runtime thread used to panic).
+        let st = child.wait().unwrap();
+        let log = std::fs::read_to_string(c.root.join("r1.log")).unwrap();
+        assert!(st.success() && !log.contains("panicked"), "{st}: {log}");
     }
     let sync = c.root.join("r1");
     let dot = sync.join("Data/.oxen");

@@ -97,16 +97,35 @@ fn off_runtime<T>(f: impl FnOnce() -> T) -> T {
 /// One connection with its prepared statements (a statement is prepared
 /// once per connection, not once per call: half the round trips).
 pub(crate) struct PgConn {
-    client: Client,
+    /// Always `Some` until dropped (taken out to be dropped off the runtime).
+    client: Option<Client>,
     stmts: HashMap<&'static str, Statement>,
 }
 
+impl Drop for PgConn {
+    fn drop(&mut self) {
+        // Closing a client blocks on its own runtime, which panics on a
+        // tokio thread (the server drops its pool at shutdown inside one).
+        if let Some(client) = self.client.take() {
+            off_runtime(move || drop(client));
+        }
+    }
+}
+
 impl PgConn {
+    fn cl(&mut self) -> &mut Client {
+        self.client.as_mut().expect("a PgConn holds its client until dropped")
+    }
+
+    fn closed(&self) -> bool {
+        self.client.as_ref().is_none_or(Client::is_closed)
+    }
+
     fn stmt(&mut self, sql: &'static str) -> Result<Statement> {
         if let Some(s) = self.stmts.get(sql) {
             return Ok(s.clone());
         }
-        let s = self.client.prepare(sql).map_err(|e| pg_err(&e))?;
+        let s = self.cl().prepare(sql).map_err(|e| pg_err(&e))?;
         self.stmts.insert(sql, s.clone());
         Ok(s)
     }
@@ -117,12 +136,12 @@ impl PgConn {
         params: &[&(dyn postgres::types::ToSql + Sync)],
     ) -> Result<Vec<postgres::Row>> {
         let s = self.stmt(sql)?;
-        self.client.query(&s, params).map_err(|e| pg_err(&e))
+        self.cl().query(&s, params).map_err(|e| pg_err(&e))
     }
 
     fn execute(&mut self, sql: &'static str, params: &[&(dyn postgres::types::ToSql + Sync)]) -> Result<u64> {
         let s = self.stmt(sql)?;
-        self.client.execute(&s, params).map_err(|e| pg_err(&e))
+        self.cl().execute(&s, params).map_err(|e| pg_err(&e))
     }
 }
 
@@ -160,7 +179,7 @@ pub(crate) struct Conn {
 impl Drop for Conn {
     fn drop(&mut self) {
         if let Some(c) = self.conn.take() {
-            if self.broken || c.client.is_closed() {
+            if self.broken || c.closed() {
                 return;
             }
             if let Ok(mut idle) = self.pool.idle.lock() {
@@ -219,13 +238,13 @@ impl Pg {
             }
             other => other,
         })?;
-        Ok(PgConn { client, stmts: HashMap::new() })
+        Ok(PgConn { client: Some(client), stmts: HashMap::new() })
     }
 
     fn conn(&self) -> Result<Conn> {
         let pooled = self.inner.idle.lock().ok().and_then(|mut i| i.pop());
         let (conn, reused) = match pooled {
-            Some(c) if !c.client.is_closed() => (c, true),
+            Some(c) if !c.closed() => (c, true),
             _ => (self.open_conn()?, false),
         };
         Ok(Conn { pool: self.inner.clone(), conn: Some(conn), reused, broken: false })
@@ -243,7 +262,7 @@ impl Pg {
                 Ok(v) => Ok(v),
                 Err(e) => {
                     c.broken = true;
-                    if c.reused && c.get().client.is_closed() {
+                    if c.reused && c.get().closed() {
                         drop(c);
                         self.drop_idle();
                         let mut fresh = self.conn()?;
@@ -286,11 +305,11 @@ impl Pg {
             // Replicas starting together: one creates, the others wait on
             // the lock and find it made.
             let r = (|| -> Result<()> {
-                c.client.batch_execute("BEGIN").map_err(|e| pg_err(&e))?;
-                c.client
+                c.cl().batch_execute("BEGIN").map_err(|e| pg_err(&e))?;
+                c.cl()
                     .execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
                     .map_err(|e| pg_err(&e))?;
-                c.client
+                c.cl()
                     .batch_execute(
                         "CREATE TABLE IF NOT EXISTS oxen_schema (version integer NOT NULL);
                          CREATE TABLE IF NOT EXISTS oxen_repos (
@@ -311,10 +330,10 @@ impl Pg {
                              PRIMARY KEY (store, key));",
                     )
                     .map_err(|e| pg_err(&e))?;
-                let rows = c.client.query("SELECT version FROM oxen_schema", &[]).map_err(|e| pg_err(&e))?;
+                let rows = c.cl().query("SELECT version FROM oxen_schema", &[]).map_err(|e| pg_err(&e))?;
                 match rows.iter().map(|r| r.get::<_, i32>(0)).max() {
                     None => {
-                        c.client
+                        c.cl()
                             .execute("INSERT INTO oxen_schema (version) VALUES ($1)", &[&SCHEMA_VERSION])
                             .map_err(|e| pg_err(&e))?;
                     }
@@ -326,10 +345,10 @@ impl Pg {
                     }
                     Some(_) => {}
                 }
-                c.client.batch_execute("COMMIT").map_err(|e| pg_err(&e))
+                c.cl().batch_execute("COMMIT").map_err(|e| pg_err(&e))
             })();
             if r.is_err() {
-                let _ = c.client.batch_execute("ROLLBACK");
+                let _ = c.cl().batch_execute("ROLLBACK");
             }
             r
         })
@@ -345,20 +364,20 @@ impl Pg {
             let mut c = self.conn()?;
             let r = (|| -> Result<Option<PgRepo>> {
                 let pc = c.get();
-                pc.client.batch_execute("BEGIN").map_err(|e| pg_err(&e))?;
+                pc.cl().batch_execute("BEGIN").map_err(|e| pg_err(&e))?;
                 let ids = pc.query(
                     "INSERT INTO oxen_repos (name, head) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING RETURNING id",
                     &[&name, &head],
                 )?;
                 let Some(id) = ids.first().map(|r| r.get::<_, i64>(0)) else {
-                    pc.client.batch_execute("ROLLBACK").map_err(|e| pg_err(&e))?;
+                    pc.cl().batch_execute("ROLLBACK").map_err(|e| pg_err(&e))?;
                     return Ok(None);
                 };
                 for (t, k, v) in rows {
                     pc.execute(PUT, &[&id, &t.code(), k, v])?;
                 }
                 crate::faults::write_point();
-                pc.client.batch_execute("COMMIT").map_err(|e| pg_err(&e))?;
+                pc.cl().batch_execute("COMMIT").map_err(|e| pg_err(&e))?;
                 Ok(Some(PgRepo { id, name: name.to_string(), head: head.to_string() }))
             })();
             if r.is_err() {
@@ -435,12 +454,12 @@ impl Pg {
             let mut c = self.conn()?;
             let begin = |c: &mut Conn| -> Result<()> {
                 let pc = c.get();
-                pc.client.batch_execute("BEGIN").map_err(|e| pg_err(&e))?;
+                pc.cl().batch_execute("BEGIN").map_err(|e| pg_err(&e))?;
                 pc.execute("SELECT pg_advisory_xact_lock($1)", &[&repo]).map(|_| ())
             };
             if let Err(e) = begin(&mut c) {
                 c.broken = true;
-                if !(c.reused && c.get().client.is_closed()) {
+                if !(c.reused && c.get().closed()) {
                     return Err(e);
                 }
                 drop(c);
@@ -494,7 +513,7 @@ impl Drop for Txn {
     fn drop(&mut self) {
         if self.open {
             let c = &mut self.conn;
-            let ok = off_runtime(|| c.get().client.batch_execute("ROLLBACK").is_ok());
+            let ok = off_runtime(|| c.get().cl().batch_execute("ROLLBACK").is_ok());
             if !ok {
                 c.broken = true;
             }
@@ -579,7 +598,7 @@ impl Txn {
     }
 
     pub(crate) fn commit(mut self) -> Result<()> {
-        let r = self.run(|c, _| c.client.batch_execute("COMMIT").map_err(|e| pg_err(&e)));
+        let r = self.run(|c, _| c.cl().batch_execute("COMMIT").map_err(|e| pg_err(&e)));
         // Committed, or failed (the connection is then dropped, and
         // PostgreSQL rolls back whatever it did not commit).
         self.open = false;
