@@ -34,6 +34,7 @@ mod postgres_meta;
 mod receive_props;
 mod reflog_expire;
 mod s3_storage;
+mod scaleout;
 mod server_attack;
 mod server_fuzz;
 mod stat_cache;
