@@ -133,6 +133,16 @@ impl Repo {
         Self::from_layout(oxen_refs::init_bare(dir, branch)?)
     }
 
+    /// Open the repository at `layout` whose tables are `db` (a server
+    /// replica's repository in PostgreSQL: the local `.oxen` is only its
+    /// scratch space).
+    /// Sealed blocks go to `store` (not where `.oxen/storage` says).
+    pub fn with_db(layout: Layout, db: Db, store: std::sync::Arc<dyn oxen_store::ContentStore>) -> Result<Repo> {
+        let versions = layout.versions_in(&db, store);
+        let worktree = WorkTree::open(&layout.work).map_err(|e| StoreError::io(&layout.work, e))?;
+        Ok(Repo { layout, db, versions, worktree })
+    }
+
     fn from_layout(layout: Layout) -> Result<Repo> {
         let db = Db::open(&layout)?;
         let versions = layout.versions(&db);

@@ -18,6 +18,7 @@ pub mod format;
 mod gc;
 mod migrate;
 mod objects;
+pub mod pg;
 pub mod progress;
 mod tmp;
 mod versions;
@@ -34,7 +35,7 @@ pub use migrate::MigrateReport;
 pub use objects::{ObjectKind, ObjectSink, ObjectSource};
 pub use oxen_chunk::{ChunkList, ChunkListError, ChunkRef, Codec};
 pub use progress::{NoProgress, Progress};
-pub use tmp::{sweep_tmp, temp_file, Swept};
+pub use tmp::{sweep_scratch_blocks, sweep_tmp, temp_file, Swept};
 pub use versions::{
     Blob, BlockRecord, BlockScan, CorruptContent, Mismatch, Versions, BLOCK_MAX, CHUNK_THRESHOLD, SMALL_MAX,
 };
@@ -87,6 +88,12 @@ pub enum StoreError {
         /// What is wrong with it.
         damage: DbDamage,
     },
+    /// PostgreSQL (the metadata of `oxen-server --db`) failed or refused.
+    #[error("postgresql: {0}")]
+    Postgres(pg::PgError),
+    /// An operation this repository's kind of metadata store does not offer.
+    #[error("{0}")]
+    Unsupported(String),
     /// Something refers to an object that is not stored.
     #[error("object {0} not found")]
     MissingObject(oxen_hash::ContentId),
@@ -362,28 +369,14 @@ impl Layout {
     pub fn versions(&self, db: &Db) -> Versions {
         sweep_tmp(&self.tmp_dir());
         let store = blockstore::open_configured(&self.dot);
-        Versions::with_segments(
-            self.versions_dir(),
-            self.tmp_dir(),
-            db.dir(),
-            db.env.clone(),
-            db.table(Table::Blobs),
-            store,
-        )
+        Versions::with_segments(self.versions_dir(), self.tmp_dir(), db.clone(), store)
     }
 
     /// [`Layout::versions`] with sealed blocks going to `store`, whatever
     /// `.oxen/storage` says (tests inject a failing store this way).
     pub fn versions_in(&self, db: &Db, store: std::sync::Arc<dyn ContentStore>) -> Versions {
         sweep_tmp(&self.tmp_dir());
-        Versions::with_segments(
-            self.versions_dir(),
-            self.tmp_dir(),
-            db.dir(),
-            db.env.clone(),
-            db.table(Table::Blobs),
-            Some(store),
-        )
+        Versions::with_segments(self.versions_dir(), self.tmp_dir(), db.clone(), Some(store))
     }
 }
 

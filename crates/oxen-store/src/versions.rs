@@ -33,7 +33,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use lmdb::{Database, Environment, Transaction, WriteFlags};
 use oxen_chunk::codec::{self, MAX_DECODED_LEN};
 use oxen_chunk::{chunk_stream, ChunkError, ChunkList, ChunkListError, ChunkRef, Codec, Encoder};
 use oxen_hash::{copy_hashing, ContentId, CopyError, Hasher, CHUNK};
@@ -41,7 +40,7 @@ use oxen_hash::{copy_hashing, ContentId, CopyError, Hasher, CHUNK};
 pub use oxen_chunk::CHUNK_THRESHOLD;
 
 use crate::blockstore::{read_file_range, ContentStore};
-use crate::{Result, StoreError};
+use crate::{Result, StoreError, Table};
 
 /// Contents up to this size go to segments when written from memory.
 pub const SMALL_MAX: usize = CHUNK;
@@ -324,13 +323,12 @@ impl Read for RangeReader {
     }
 }
 
-/// The segment side of the store: the LMDB table plus this process's open
+/// The segment side of the store: the blobs table plus this process's open
 /// segment and the locations written but not yet recorded.
 pub(crate) struct Segments {
-    pub(crate) env: Arc<Environment>,
-    pub(crate) table: Database,
-    /// The LMDB environment's directory, for messages.
-    pub(crate) db_dir: PathBuf,
+    /// The repository's tables (LMDB or PostgreSQL); the block index is
+    /// its `blobs`.
+    pub(crate) db: crate::Db,
     pub(crate) dir: PathBuf,
     /// Where sealed blocks go (the segments directory itself by default).
     pub(crate) store: Arc<dyn ContentStore>,
@@ -436,13 +434,7 @@ impl Segments {
         if let Some(l) = self.pending.lock().map_err(poisoned)?.get(id) {
             return Ok(Some(l.clone()));
         }
-        let txn = self.env.begin_ro_txn()?;
-        let r = match txn.get(self.table, id.as_bytes()) {
-            Ok(v) => Loc::decode(v),
-            Err(lmdb::Error::NotFound) => None,
-            Err(e) => return Err(e.into()),
-        };
-        Ok(r)
+        Ok(self.db.get(Table::Blobs, id.as_bytes())?.and_then(|v| Loc::decode(&v)))
     }
 
     pub(crate) fn path(&self, segment: &str) -> PathBuf {
@@ -594,17 +586,13 @@ impl Segments {
         pending_counts: bool,
     ) -> Result<Vec<ContentId>> {
         let pending = self.pending.lock().map_err(poisoned)?;
-        let txn = self.env.begin_ro_txn()?;
+        let ids: Vec<ContentId> = ids.into_iter().filter(|id| !(pending_counts && pending.contains_key(id))).collect();
+        drop(pending);
+        let keys: Vec<&[u8]> = ids.iter().map(|id| &id.as_bytes()[..]).collect();
+        let found = self.db.get_many(Table::Blobs, &keys)?;
         let mut out = Vec::new();
-        for id in ids {
-            if pending_counts && pending.contains_key(&id) {
-                continue;
-            }
-            let recorded = match txn.get(self.table, id.as_bytes()) {
-                Ok(v) => Loc::decode(v).is_some(),
-                Err(lmdb::Error::NotFound) => false,
-                Err(e) => return Err(e.into()),
-            };
+        for (id, v) in ids.iter().copied().zip(found) {
+            let recorded = v.is_some_and(|v| Loc::decode(&v).is_some());
             if !recorded && !loose.path(&id).is_file() {
                 out.push(id);
             }
@@ -736,15 +724,12 @@ impl Segments {
             return Ok(());
         }
         crate::faults::write_point();
-        let db_err = |e| StoreError::db(&self.db_dir, e);
-        let mut txn = self.env.begin_rw_txn().map_err(db_err)?;
-        for (id, loc) in &pending {
-            match txn.put(self.table, id.as_bytes(), &loc.encode(), WriteFlags::NO_OVERWRITE) {
-                Ok(()) | Err(lmdb::Error::KeyExist) => {}
-                Err(e) => return Err(db_err(e)),
-            }
-        }
-        txn.commit().map_err(db_err)?;
+        let encoded: Vec<([u8; 16], Vec<u8>)> =
+            pending.iter().map(|(id, loc)| (*id.as_bytes(), loc.encode())).collect();
+        let entries: Vec<(&[u8], &[u8])> = encoded.iter().map(|(k, v)| (&k[..], &v[..])).collect();
+        let mut txn = self.db.begin_write()?;
+        txn.put_new_all(Table::Blobs, &entries)?;
+        txn.commit()?;
         let mut p = self.pending.lock().map_err(poisoned)?;
         for (id, loc) in &pending {
             if p.get(id) == Some(loc) {
@@ -1242,21 +1227,17 @@ impl Versions {
     }
 
     /// A store that also packs small contents into segments indexed by the
-    /// `blobs` table of `env`.
+    /// `blobs` table of `db`.
     pub(crate) fn with_segments(
         dir: PathBuf,
         tmp: PathBuf,
-        db_dir: &Path,
-        env: Arc<Environment>,
-        table: Database,
+        db: crate::Db,
         store: Option<Arc<dyn ContentStore>>,
     ) -> Versions {
         let seg_dir = dir.join("segments");
         let store = store.unwrap_or_else(|| Arc::new(crate::blockstore::LocalStore::new(seg_dir.clone())));
         let segments = Segments {
-            env,
-            table,
-            db_dir: db_dir.to_path_buf(),
+            db,
             dir: seg_dir,
             store,
             remote_sizes: Mutex::new(HashMap::new()),
@@ -1638,19 +1619,18 @@ impl Versions {
         // freshened (see `gc::FRESHEN_AFTER`) once the query is answered.
         let mut present = Vec::new();
         {
+            // Pending first, then the table: a location that leaves
+            // `pending` is committed before it does.
             let pending = s.pending.lock().map_err(poisoned)?;
-            let txn = s.env.begin_ro_txn()?;
-            for id in ids {
-                let recorded = match txn.get(s.table, id.as_bytes()) {
-                    Ok(v) => match Loc::decode(v) {
-                        Some(l) => {
-                            present.push(l.segment);
-                            true
-                        }
-                        None => false,
-                    },
-                    Err(lmdb::Error::NotFound) => false,
-                    Err(e) => return Err(e.into()),
+            let keys: Vec<&[u8]> = ids.iter().map(|id| &id.as_bytes()[..]).collect();
+            let found = s.db.get_many(Table::Blobs, &keys)?;
+            for (id, v) in ids.iter().zip(found) {
+                let recorded = match v.and_then(|v| Loc::decode(&v)) {
+                    Some(l) => {
+                        present.push(l.segment);
+                        true
+                    }
+                    None => false,
                 };
                 if recorded {
                     continue;
@@ -1843,11 +1823,8 @@ impl Versions {
     pub fn list(&self) -> Result<Vec<ContentId>> {
         let mut out = Vec::new();
         if let Some(s) = &self.segments {
-            let txn = s.env.begin_ro_txn()?;
-            let mut cur = lmdb::Transaction::open_ro_cursor(&txn, s.table)?;
-            for item in lmdb::Cursor::iter_start(&mut cur) {
-                let (k, _) = item?;
-                if let Some(id) = ContentId::from_slice(k) {
+            for (k, _) in s.db.scan(Table::Blobs)? {
+                if let Some(id) = ContentId::from_slice(&k) {
                     out.push(id);
                 }
             }
@@ -2341,9 +2318,7 @@ pub(crate) mod tests {
         let v = Versions::with_segments(
             layout.versions_dir(),
             layout.tmp_dir(),
-            db.dir(),
-            db.env.clone(),
-            db.table(crate::Table::Blobs),
+            db.clone(),
             Some(c.clone() as Arc<dyn ContentStore>),
         );
         (d, db, v, c)
