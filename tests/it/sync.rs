@@ -308,8 +308,7 @@ fn a_repeated_ref_update_is_idempotent() {
     let (code, msg) = srv.http("POST", "/api/repos/R/refs", Some(&srv.token), body.as_bytes());
     assert_eq!(code, 200, "the same update again: {msg}");
     assert!(srv.refs("R").contains(&format!("\"heads/copy\":\"{tip}\"")), "{}", srv.refs("R"));
-    let stale =
-        format!("{{\"updates\": [{{\"name\": \"heads/copy\", \"old\": null, \"new\": null}}], \"force\": false}}");
+    let stale = r#"{"updates": [{"name": "heads/copy", "old": null, "new": null}], "force": false}"#;
     let (code, msg) = srv.http("POST", "/api/repos/R/refs", Some(&srv.token), stale.as_bytes());
     assert_eq!(code, 409, "{msg}");
 }
