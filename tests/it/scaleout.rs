@@ -374,12 +374,16 @@ fn a_push_whose_replica_is_killed_mid_way_leaves_nothing_and_the_retry_sends_onl
     let mut push = topo.bin("oxen", &a);
     push.args(["push", &replica2, "main"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
     let child = push.spawn().unwrap();
-    // Kill it once it has stored a block in the bucket (and so recorded
-    // some of the file) but before the push ends.
+    // Kill it once it has stored two blocks in the bucket but before the
+    // push ends. The receiver records what it verified at each flush
+    // (every 8 MiB), which seals a block, waits for its upload, then
+    // records it; so a second block means the first one's chunks are
+    // recorded. With one block the kill may land between its upload and
+    // its recording, and the retry rightly sends everything again.
     let filer = topo.var("WEED_FILER").to_string();
     let blocks = format!("oxen/{}/big/blocks", topo.var("OXEN_STORAGE").trim_start_matches("s3://oxen/"));
     let deadline = Instant::now() + Duration::from_secs(60);
-    while objects(&filer, &blocks) == 0 && Instant::now() < deadline {
+    while objects(&filer, &blocks) < 2 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
     }
     let at = objects(&filer, &blocks);
