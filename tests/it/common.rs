@@ -133,3 +133,17 @@ pub fn run_err(name: &str, dir: &Path, args: &[&str]) -> String {
     c.args(args);
     err(c)
 }
+
+/// Deterministic incompressible bytes that do not repeat (so chunking cuts
+/// them as it would real data): a xorshift stream from `seed`.
+pub fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}

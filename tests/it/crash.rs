@@ -194,16 +194,7 @@ fn new_work(dir: &Path) {
     // Past the chunking threshold, and varied, so that the add appends a
     // run of distinct chunks and then the chunk list: the kills land
     // between chunks, and between the last chunk and the list.
-    let mut x = 0x2545_f491_4f6c_dd1du64;
-    let chunked: Vec<u8> = (0..1536 * 1024)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect();
-    write(dir, "new/big.bin", chunked);
+    write(dir, "new/big.bin", crate::common::noise(0x2545_f491_4f6c_dd1d, 1536 * 1024));
     std::fs::remove_file(dir.join("data/11.csv")).expect("rm");
 }
 

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::common::{ox, ox_err, run, snapshot, std_bin, write};
+use crate::common::{noise, ox, ox_err, run, snapshot, std_bin, write};
 use crate::sync_support::{add_user, spawn_server, spawn_server_env, Server};
 
 type Snap = BTreeMap<String, Vec<u8>>;
@@ -251,18 +251,6 @@ fn server_gc_reclaims_what_a_killed_push_left() {
 }
 
 // ---- Reachability gc: what no root reaches goes, after the grace period.
-
-/// Deterministic bytes that do not repeat (so chunking cuts them as it
-/// would real data).
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    (0..len)
-        .map(|_| {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            (x >> 33) as u8
-        })
-        .collect()
-}
 
 pub(crate) fn hash(dir: &Path, rel: &str) -> String {
     run("oxen-hash-object", dir, &[rel]).trim().to_string()

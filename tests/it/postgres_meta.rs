@@ -158,16 +158,7 @@ fn make_repo(c: &Cluster, dir: &Path, big: usize) {
     for i in 0..10 {
         write(dir, &format!("small/{i}.txt"), format!("file {i}\n"));
     }
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    let noise: Vec<u8> = (0..big)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect();
-    write(dir, "model.bin", noise);
+    write(dir, "model.bin", crate::common::noise(0x9e37_79b9_7f4a_7c15, big));
     c.ok(dir, &["add", "."]);
     c.ok(dir, &["commit", "-m", "data"]);
 }

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::common::noise;
 use crate::sync_support::raw_http;
 
 fn script() -> PathBuf {
@@ -331,19 +332,6 @@ fn objects(filer: &str, folder: &str) -> usize {
     let mut all = String::new();
     let _ = st.read_to_string(&mut all);
     all.matches("\"FullPath\"").count()
-}
-
-/// Deterministic incompressible bytes.
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
 }
 
 /// The `sent N bytes` count of a push's output.
