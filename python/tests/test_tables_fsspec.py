@@ -89,3 +89,33 @@ def test_pyarrow_dataset_over_fsspec(repo):
     dataset = ds.dataset("pq", format="parquet", filesystem=fs)
     t = dataset.to_table().sort_by("id")
     assert t.to_pydict() == {"id": [1, 2, 3, 4], "v": [0.5, 1.5, 2.5, 3.5]}
+
+
+def test_hugging_face_datasets_reads_a_revision(repo, tmp_path):
+    # Hugging Face `datasets` resolves its data files through fsspec with the
+    # storage options, and opens them while other handles on the same
+    # repository are open: before one LMDB environment was shared per
+    # process, that failed with MDB_BAD_RSLOT.
+    import datasets
+
+    def load(rev):
+        return datasets.load_dataset(
+            "csv",
+            data_files="oxen://t.csv",
+            storage_options={"repo": repo.path, "rev": rev},
+            split="train",
+            cache_dir=str(tmp_path / f"hf-{rev}"),
+        )
+
+    assert load(repo.first)["name"] == ["ann", "bob"]
+    assert load("main")["name"] == ["ann", "bob", "cy"]
+
+
+def test_several_handles_on_one_repository_read_together(repo):
+    other = pyoxen.Repo(repo.path)
+    fs = fsspec.filesystem("oxen", repo=repo.path, rev=repo.first)
+    with repo.open("t.csv") as a, other.open("t.csv", rev=repo.first) as b, fs.open("t.csv") as c:
+        assert a.read(3) == b.read(3) == c.read(3) == b"id,"
+        assert a.read() == b"name\n1,ann\n2,bob\n3,cy\n"
+        assert b.read() == c.read() == b"name\n1,ann\n2,bob\n"
+    assert other.read("t.csv", rev=repo.second) == repo.read("t.csv")

@@ -109,6 +109,41 @@ fn open_env(dir: &Path) -> Result<Environment> {
         .map_err(|e| StoreError::db(dir, e))
 }
 
+/// The identity of an environment's data file (device, inode), if it exists.
+fn data_file_id(dir: &Path) -> Result<Option<(u64, u64)>> {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::metadata(dir.join("data.mdb")) {
+        Ok(m) => Ok(Some((m.dev(), m.ino()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(StoreError::io(dir.join("data.mdb"), e)),
+    }
+}
+
+/// The environment of `dir`, shared by every handle of this process on
+/// the same data file. LMDB must not have one file open twice in a process
+/// (its reader slots are per process and thread, and closing one handle
+/// drops the other's advisory locks): a program holding several handles
+/// on one repository (Python `Repo` objects, an fsspec filesystem next to
+/// them) failed with MDB_BAD_RSLOT. Keyed by the file's identity, not its
+/// path, so a repository deleted and made again at the same path gets a
+/// fresh environment.
+fn shared_env(dir: &Path) -> Result<std::sync::Arc<Environment>> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock, Weak};
+    type Open = Mutex<HashMap<(u64, u64), Weak<Environment>>>;
+    static OPEN: OnceLock<Open> = OnceLock::new();
+    let mut open = OPEN.get_or_init(Open::default).lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(env) = data_file_id(dir)?.and_then(|id| open.get(&id)).and_then(Weak::upgrade) {
+        return Ok(env);
+    }
+    let env = Arc::new(open_env(dir)?);
+    if let Some(id) = data_file_id(dir)? {
+        open.retain(|_, w| w.strong_count() > 0);
+        open.insert(id, Arc::downgrade(&env));
+    }
+    Ok(env)
+}
+
 impl Db {
     /// Open the environment of an existing repository, creating any named
     /// database a newer version added. The data file must be there and
@@ -118,10 +153,10 @@ impl Db {
     pub fn open(layout: &Layout) -> Result<Db> {
         let dir = layout.db_dir();
         check_data_file(&dir, REPO_DB)?;
-        let env = open_env(&dir)?;
+        let env = shared_env(&dir)?;
         let dbs = Self::tables(&env, &dir, true)?;
         crate::format::check_and_upgrade(&env, dbs[Table::Meta as usize], &dir)?;
-        Ok(Db { backend: Backend::Lmdb { env: std::sync::Arc::new(env), dbs }, dir, dot: layout.dot.clone() })
+        Ok(Db { backend: Backend::Lmdb { env, dbs }, dir, dot: layout.dot.clone() })
     }
 
     /// Create the environment and its named databases for a new
@@ -133,10 +168,10 @@ impl Db {
         if std::fs::metadata(dir.join("data.mdb")).is_ok_and(|m| m.len() > 0) {
             check_data_file(&dir, REPO_DB)?;
         }
-        let env = open_env(&dir)?;
+        let env = shared_env(&dir)?;
         let dbs = Self::tables(&env, &dir, false)?;
         crate::format::check_and_upgrade(&env, dbs[Table::Meta as usize], &dir)?;
-        Ok(Db { backend: Backend::Lmdb { env: std::sync::Arc::new(env), dbs }, dir, dot: layout.dot.clone() })
+        Ok(Db { backend: Backend::Lmdb { env, dbs }, dir, dot: layout.dot.clone() })
     }
 
     /// A repository whose tables are its rows (`repo`, its id in
