@@ -24,7 +24,7 @@ mod versions;
 
 pub use blockstore::{ContentStore, LocalStore, S3Store, S3Url};
 pub use config::{
-    global_config_dir, server_origin, Config, CoreConfig, GcConfig, HostConfig, RemoteConfig, UserConfig,
+    global_config_dir, server_origin, Config, CoreConfig, FetchConfig, GcConfig, HostConfig, RemoteConfig, UserConfig,
 };
 pub use db::{dump_env, Db, DumpedTable, KvStore, Table, WriteTxn};
 pub use envcheck::DbDamage;
