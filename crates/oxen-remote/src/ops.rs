@@ -305,7 +305,8 @@ pub fn fetch(
     if let (Some(rn), true) = (remote_name, opts.prune) {
         for (name, id) in repo.refs().remote_tracking(Some(rn))? {
             let Some((r, b)) = name.as_remote_tracking() else { continue };
-            // `remotes/<rn>/` also prefixes the refs of a remote named `<rn>/x`.
+            // A listing under our prefix that parses to another remote is
+            // not ours to prune (remote names are one path component).
             if r != rn || remote_refs.refs.contains_key(&b.to_ref()) {
                 continue;
             }
