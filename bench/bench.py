@@ -1270,6 +1270,13 @@ def parse_args(argv):
     g.add_argument("--s3-files", type=int, default=20_000, help="s3: small files (default 20,000)")
     g.add_argument("--s3-large-count", type=int, default=4, help="s3: large files (default 4)")
     g.add_argument("--s3-large-mb", type=float, default=100, help="s3: MiB per large file (default 100)")
+    g.add_argument("--scaleout-replicas", type=int, default=3, help="scaleout: replicas behind nginx (default 3)")
+    g.add_argument("--scaleout-large-count", type=int, default=4, help="scaleout: large files (default 4)")
+    g.add_argument("--scaleout-large-mb", type=float, default=100,
+                   help="scaleout: MiB per large file (default 100)")
+    g.add_argument("--scaleout-files", type=int, default=10_000,
+                   help="scaleout: small files of the concurrent-clone dataset (default 10,000)")
+    g.add_argument("--scaleout-clients", type=int, default=8, help="scaleout: concurrent clones (default 8)")
     a = ap.parse_args(argv)
     if a.ci:
         a.tools = "oxen"

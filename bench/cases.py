@@ -22,6 +22,10 @@ Cases (sizes are the issue's; `--ci` runs a tiny csv-edit, ours only):
 - storage: the N=100k bench dataset after add+commit: .oxen vs .git.
 - s3: push and clone of a ~500 MB mixed dataset to oxen-server on local
   disk vs the same server with `--storage s3://BUCKET` on SeaweedFS.
+- scaleout: the topology of deploy/topology.sh (3 replicas on shared
+  metadata + SeaweedFS, nginx in front): push/clone of large files through
+  the proxy vs one replica on local storage, and 8 concurrent clones of the
+  N=10k dataset through the proxy vs one clone.
 """
 import os
 import re
@@ -30,11 +34,14 @@ import subprocess
 
 import gen_data
 
+# The loopback scale-out topology the integration tests use (tests/it/scaleout.rs).
+TOPOLOGY_SH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "deploy",
+                           "topology.sh")
 # The SeaweedFS harness the integration tests use (tests/it/s3_storage.rs).
 SEAWEEDFS_SH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests",
                             "seaweedfs.sh")
 
-ALL_CASES = ["csv-edit", "csv-size", "checkpoints", "chunk-speed", "storage", "s3"]
+ALL_CASES = ["csv-edit", "csv-size", "checkpoints", "chunk-speed", "storage", "s3", "scaleout"]
 CASE_TOOLS = {
     "csv-edit": ["oxen", "git", "git-lfs", "dvc"],
     "csv-size": ["oxen", "git", "git-lfs", "dvc"],
@@ -42,6 +49,7 @@ CASE_TOOLS = {
     "chunk-speed": ["oxen"],
     "storage": ["oxen", "git"],
     "s3": ["oxen"],
+    "scaleout": ["oxen"],
 }
 MiB = 1 << 20
 
@@ -532,6 +540,147 @@ class Cases:
                                                            self.a.s3_large_mb, mb(total))],
             ["server storage", "push", "push MB/s", "clone", "clone MB/s"], rows, notes)
 
+    # -- scaleout ---------------------------------------------------------------
+
+    def scaleout(self):
+        case = "scaleout"
+        tools = self.tools_for(case)
+        if not tools:
+            return
+        t = tools[0]
+        a = self.a
+        d = self.case_dir(case)
+        rows, notes = [], []
+        topo_dir = os.path.join(d, "topology")
+        topo = None
+        try:
+            # The large-file dataset: a few small files, the rest large random files.
+            big = os.path.join(d, "big")
+            bstats = gen_data.generate(big, a.seed, 100, None, a.scaleout_large_count, a.scaleout_large_mb, 0)
+            btotal = bstats["bytes"]
+            log("[%s] starting the topology: %d replicas, nginx" % (case, a.scaleout_replicas))
+            topo, why = start_topology(topo_dir, t.bindir, a.scaleout_replicas)
+            if topo is None:
+                raise StepFailed("deploy/topology.sh did not start: %s" % why)
+            notes.append("topology: %d replicas, metadata %s, contents on SeaweedFS (%s), nginx in front"
+                         % (a.scaleout_replicas, topo["OXEN_METADATA"], topo["OXEN_STORAGE"]))
+
+            def push_clone(label, url_of, env, tag):
+                r = self.repo(case, t)
+                srv = None
+                try:
+                    c = r.run([["cp", "-r", big, os.path.join(r.w, "data")]])
+                    s = c if not c.ok else r.init()
+                    s = s if not s.ok else r.add_commit("data", "first")
+                    if not s.ok:
+                        raise StepFailed(s.err)
+                    if url_of is None:
+                        srv, ok = self.server(t, r.base, r.home, r.env)
+                        if not ok:
+                            raise StepFailed("server did not start: %s" % srv.error)
+                        url, e = srv.url, r.env
+                    else:
+                        url, e = url_of(tag), dict(r.env, **env)
+                    p = self.h.runner.step([[t.oxen, "push", url, "main"]], r.w, e)
+                    if not p.ok:
+                        raise StepFailed("push (%s): %s" % (label, p.err))
+                    cl = self.h.runner.step([[t.oxen, "clone", url, os.path.join(r.base, "clone")]], r.base, e)
+                    if not cl.ok:
+                        raise StepFailed("clone (%s): %s" % (label, cl.err))
+                    rows.append([label, self.b.fmt_secs(p.wall), "%.0f MB/s" % (btotal / p.wall / 1e6),
+                                 self.b.fmt_secs(cl.wall), "%.0f MB/s" % (btotal / cl.wall / 1e6)])
+                    return p.wall, cl.wall
+                finally:
+                    if srv:
+                        srv.stop()
+                    shutil.rmtree(r.base, ignore_errors=True)
+
+            topo_env = {k: v for k, v in topo.items() if k == "OXEN_HOME"}
+
+            def proxied(tag):
+                create_repo(topo["OXEN_PROXY_URL"], topo["OXEN_TOKEN"], tag)
+                return "%s/%s" % (topo["OXEN_PROXY_URL"], tag)
+
+            def direct(tag):
+                create_repo(topo["OXEN_REPLICA_1_URL"], topo["OXEN_TOKEN"], tag)
+                return "%s/%s" % (topo["OXEN_REPLICA_1_URL"], tag)
+
+            # Warm up: SeaweedFS allocates its volumes on the first writes.
+            w = self.repo(case, t)
+            with open(os.path.join(w.w, "warm.bin"), "wb") as f:
+                f.write(os.urandom(4 * MiB))
+            s = w.init()
+            s = s if not s.ok else w.add_commit("warm.bin", "warm up")
+            if s.ok:
+                self.h.runner.quiet([t.oxen, "push", proxied("warmup"), "main"], w.w, dict(w.env, **topo_env))
+            shutil.rmtree(w.base, ignore_errors=True)
+
+            log("[%s] large files: one replica, local storage" % case)
+            lp, lc = push_clone("one replica, local storage (direct)", None, {}, None)
+            log("[%s] large files: %d replicas through nginx" % (case, a.scaleout_replicas))
+            pp, pc = push_clone("%d replicas on S3, through nginx" % a.scaleout_replicas, proxied, topo_env, "big1")
+            log("[%s] large files: replica 1 directly (same S3, no nginx)" % case)
+            dp, dc = push_clone("replica 1 on S3, direct (no nginx: the proxy's share)", direct, topo_env, "big2")
+            pr, cr = lp / pp, lc / pc
+            notes.append("through the proxy / one replica on local storage: push %.2f, clone %.2f — target "
+                         "≥ 0.8: %s" % (pr, cr, "met" if min(pr, cr) >= 0.8 else "MISSED"))
+            notes.append("through the proxy / replica 1 directly (both on S3): push %.2f, clone %.2f (what nginx "
+                         "costs; the rest is S3's)" % (dp / pp, dc / pc))
+            shutil.rmtree(big, ignore_errors=True)
+
+            # Concurrent clones of the N=10k dataset through the proxy.
+            tenk = os.path.join(d, "tenk")
+            tstats = gen_data.generate(tenk, a.seed, a.scaleout_files, None, 2, 20, 100_000)
+            r = self.repo(case, t)
+            e = dict(r.env, **topo_env)
+            url = proxied("tenk")
+            c = r.run([["cp", "-r", tenk, os.path.join(r.w, "data")]])
+            s = c if not c.ok else r.init()
+            s = s if not s.ok else r.add_commit("data", "first")
+            if not s.ok:
+                raise StepFailed(s.err)
+            log("[%s] pushing the N=%d dataset through nginx" % (case, a.scaleout_files))
+            p = self.h.runner.step([[t.oxen, "push", url, "main"]], r.w, e)
+            if not p.ok:
+                raise StepFailed("push of the N=%d dataset: %s" % (a.scaleout_files, p.err))
+            shutil.rmtree(tenk, ignore_errors=True)
+            log("[%s] one clone" % case)
+            one = self.h.runner.step([[t.oxen, "clone", url, os.path.join(r.base, "one")]], r.base, e)
+            if not one.ok:
+                raise StepFailed("clone: %s" % one.err)
+            shutil.rmtree(os.path.join(r.base, "one"), ignore_errors=True)
+            n = a.scaleout_clients
+            log("[%s] %d concurrent clones" % (case, n))
+            wall, errs = concurrent_clones(t.oxen, url, r.base, e, n)
+            if errs:
+                raise StepFailed("%d of %d concurrent clones failed: %s" % (len(errs), n, errs[0]))
+            ratio = wall / one.wall
+            rows.append(["N=%d dataset (%s, %d files): push through nginx" % (a.scaleout_files,
+                                                                         mb(tstats["bytes"]), tstats["files"]),
+                         self.b.fmt_secs(p.wall), "%.0f MB/s" % (tstats["bytes"] / p.wall / 1e6), "", ""])
+            rows.append(["N=%d: one clone through nginx" % a.scaleout_files, "", "",
+                         self.b.fmt_secs(one.wall), "%.0f MB/s" % (tstats["bytes"] / one.wall / 1e6)])
+            rows.append(["N=%d: %d concurrent clones through nginx (wall until the last ends)"
+                         % (a.scaleout_files, n), "", "", self.b.fmt_secs(wall),
+                         "%.0f MB/s total" % (n * tstats["bytes"] / wall / 1e6)])
+            notes.append("%d concurrent clones / one clone: %.2fx — target ≤ 3x: %s"
+                         % (n, ratio, "met" if ratio <= 3 else "MISSED"))
+            shutil.rmtree(r.base, ignore_errors=True)
+        except StepFailed as e:
+            notes.append(str(e))
+            self.fail(case, str(e))
+        finally:
+            if topo is not None or os.path.exists(os.path.join(topo_dir, "topology.env")):
+                subprocess.run(["bash", TOPOLOGY_SH, "stop", topo_dir], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+            shutil.rmtree(d, ignore_errors=True)
+        self.section(
+            "scaleout: %d replicas behind nginx (deploy/topology.sh) vs one replica" % a.scaleout_replicas,
+            ["Large files: %d x %g MiB random files + 100 small ones, pushed to a fresh repository and "
+             "cloned back. %d cores, shared; every server, SeaweedFS, nginx and the clients on this one "
+             "machine." % (a.scaleout_large_count, a.scaleout_large_mb, os.cpu_count() or 0)],
+            ["setup", "push", "push MB/s", "clone", "clone MB/s"], rows, notes)
+
     # -- driver ---------------------------------------------------------------
 
     def run(self, cases):
@@ -570,3 +719,50 @@ def start_weed(d, bucket):
         if sep and k.startswith("AWS_"):
             env[k] = v
     return env, None
+
+
+def start_topology(d, bindir, replicas):
+    """`deploy/topology.sh start` (the tests' topology); (its environment, None)
+    or (None, why)."""
+    try:
+        p = subprocess.run(["bash", TOPOLOGY_SH, "start", d, "--replicas", str(replicas), "--bin-dir", bindir],
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
+    except subprocess.TimeoutExpired:
+        return None, "deploy/topology.sh start took over 300 s"
+    if p.returncode != 0:
+        return None, (p.stderr.strip().splitlines() or ["exit %d" % p.returncode])[-1]
+    env = {}
+    for line in p.stdout.splitlines():
+        k, sep, v = line.partition("=")
+        if sep:
+            env[k] = v
+    return env, None
+
+
+def create_repo(base_url, token, name):
+    import json
+    import urllib.request
+    req = urllib.request.Request(base_url + "/api/repos", method="POST", data=json.dumps({"name": name}).encode(),
+                                 headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        resp.read()
+
+
+def concurrent_clones(oxen, url, base, env, n):
+    """Clone `url` n times at once; (wall seconds until the last ends, errors)."""
+    import time
+    t0 = time.time()
+    procs = []
+    for i in range(n):
+        dest = os.path.join(base, "clone-%d" % i)
+        procs.append(subprocess.Popen([oxen, "clone", url, dest], cwd=base, env=env, stdin=subprocess.DEVNULL,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+    errs = []
+    for p in procs:
+        _, err = p.communicate()
+        if p.returncode != 0:
+            errs.append((err.decode("utf-8", "replace").strip().splitlines() or ["exit %d" % p.returncode])[-1])
+    wall = time.time() - t0
+    for i in range(n):
+        shutil.rmtree(os.path.join(base, "clone-%d" % i), ignore_errors=True)
+    return wall, errs

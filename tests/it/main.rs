@@ -33,6 +33,7 @@ mod porcelain;
 mod receive_props;
 mod reflog_expire;
 mod s3_storage;
+mod scaleout;
 mod server_attack;
 mod server_fuzz;
 mod stat_cache;
