@@ -113,6 +113,10 @@ fn tags_travel_with_push_clone_and_fetch_and_clobbering_is_refused() {
     assert!(e.contains("tag already exists on the remote"), "{e}");
     srv.oxen(&a, &["push", "--force", "origin", "v1"]);
     assert!(srv.refs("R").contains(&format!("\"tags/v1\":\"{v2}\"")));
+    // A tag has no upstream to remember.
+    let e = srv.oxen_err(&a, &["push", "-u", "origin", "v2"]);
+    assert!(e.contains("-u needs a branch"), "{e}");
+    assert!(!std::fs::read_to_string(a.join(".oxen/config.toml")).unwrap().contains("v2"));
 }
 
 #[test]

@@ -78,7 +78,8 @@ pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
     bar.finish();
     print_push(&report, out, err)?;
     if a.set_upstream {
-        if branch.starts_with("tags/") {
+        // A tag (`--tags` alone, or a plain name that is a tag) has no upstream.
+        if !matches!(report.changes.first(), Some(c) if c.name.as_branch().is_some()) {
             return Err(user_error("-u needs a branch to push"));
         }
         let Some(rn) = name else { return Err(user_error("-u needs a remote name (add one with `oxen remote add`)")) };
