@@ -26,6 +26,9 @@ Cases (sizes are the issue's; `--ci` runs a tiny csv-edit, ours only):
   metadata + SeaweedFS, nginx in front): push/clone of large files through
   the proxy vs one replica on local storage, and 8 concurrent clones of the
   N=10k dataset through the proxy vs one clone.
+- python (issue 13): pyoxen's Repo.add + commit of the N=100k dataset vs
+  `oxen add` + `oxen commit`; reading every file of a 10k-file revision
+  through Repo.read vs reading them from a checkout.
 """
 import os
 import re
@@ -41,7 +44,7 @@ TOPOLOGY_SH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__fil
 SEAWEEDFS_SH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests",
                             "seaweedfs.sh")
 
-ALL_CASES = ["csv-edit", "csv-size", "checkpoints", "chunk-speed", "storage", "s3", "scaleout"]
+ALL_CASES = ["csv-edit", "csv-size", "checkpoints", "chunk-speed", "storage", "s3", "scaleout", "python"]
 CASE_TOOLS = {
     "csv-edit": ["oxen", "git", "git-lfs", "dvc"],
     "csv-size": ["oxen", "git", "git-lfs", "dvc"],
@@ -50,7 +53,43 @@ CASE_TOOLS = {
     "storage": ["oxen", "git"],
     "s3": ["oxen"],
     "scaleout": ["oxen"],
+    "python": ["oxen"],
 }
+
+# The python case's timed parts, run by `--python` (an interpreter with
+# pyoxen installed) in the repository's directory.
+PY_ADD_COMMIT = """
+import sys, time, pyoxen
+r = pyoxen.Repo(".")
+t0 = time.perf_counter()
+r.add(sys.argv[1])
+r.commit("first")
+print(time.perf_counter() - t0)
+"""
+PY_READ = """
+import os, sys, time, pyoxen
+r = pyoxen.Repo(".")
+def via_repo():
+    n = 0
+    for e in r.ls():
+        n += len(r.read(e.path))
+    return n
+def via_checkout():
+    n = 0
+    for d, _, fs in os.walk("."):
+        if d.startswith("./.oxen"):
+            continue
+        for f in fs:
+            with open(os.path.join(d, f), "rb") as fh:
+                n += len(fh.read())
+    return n
+out = {}
+for name, fn in (("repo", via_repo), ("checkout", via_checkout)) * 2:  # second round is warm
+    t0 = time.perf_counter()
+    n = fn()
+    out[name] = (time.perf_counter() - t0, n)
+print(out["repo"][0], out["repo"][1], out["checkout"][0], out["checkout"][1])
+"""
 MiB = 1 << 20
 
 
@@ -682,6 +721,98 @@ class Cases:
             ["setup", "push", "push MB/s", "clone", "clone MB/s"], rows, notes)
 
     # -- driver ---------------------------------------------------------------
+
+    # -- python ---------------------------------------------------------------
+
+    def python(self):
+        case = "python"
+        a = self.a
+        tools = self.tools_for(case)
+        if not tools:
+            return
+        t = tools[0]
+        py = a.python
+        ok, out, err = self.h.runner.quiet([py, "-c", "import pyoxen"], self.tmp, dict(os.environ))
+        if not ok:
+            self.section("python: pyoxen vs the CLI", ["n/a: `%s -c 'import pyoxen'` failed (install with "
+                         "`pip install ./python`, pass `--python`): %s" % (py, (err or out).strip()[-200:])],
+                         ["row", "result"], [])
+            return
+        rows, notes = [], []
+        src = os.path.join(self.case_dir(case), "dataset")
+        stats = gen_data.generate(src, a.seed, a.files, a.dirs, a.large_count, a.large_mb, a.csv_rows)
+        # add + commit of the whole dataset: the CLI, then pyoxen, each into a fresh copy.
+        times = {}
+        for who in ("cli", "pyoxen"):
+            r = self.repo(case, t)
+            try:
+                c = r.run([["cp", "-r", src, os.path.join(r.w, "data")]])
+                s = c if not c.ok else r.init()
+                if not s.ok:
+                    raise StepFailed(s.err)
+                if who == "cli":
+                    s = r.run([[t.oxen, "add", "data"], [t.oxen, "commit", "-m", "first"]])
+                    if not s.ok:
+                        raise StepFailed(s.err)
+                    times[who] = (s.wall, s.wall, s.rss_kb)
+                else:
+                    s = r.run([[py, "-c", PY_ADD_COMMIT, "data"]])
+                    if not s.ok:
+                        raise StepFailed(s.err)
+                    times[who] = (float(s.out.split()[-1]), s.wall, s.rss_kb)
+            except StepFailed as e:
+                notes.append("%s add+commit: %s" % (who, e))
+                self.fail(case, "%s add+commit: %s" % (who, e))
+            finally:
+                shutil.rmtree(r.base, ignore_errors=True)
+        shutil.rmtree(src, ignore_errors=True)
+        if len(times) == 2:
+            ratio = times["pyoxen"][1] / times["cli"][1]
+            for who in ("cli", "pyoxen"):
+                inner, wall, rss = times[who]
+                rows.append(["add+commit, N = %d files (%s)" % (stats["files"], who),
+                             "%s (in-process %s) / %s" % (self.b.fmt_secs(wall), self.b.fmt_secs(inner),
+                                                         mb(rss * 1024)), ""])
+            rows[-1][2] = "%.2fx the CLI (process wall) — target ≤ 1.1x: %s" % (ratio, "met" if ratio <= 1.1 else "MISSED")
+        # Reading every file of a 10k-file revision.
+        src = os.path.join(self.case_dir(case), "small")
+        n_read = min(10_000, a.files)
+        gen_data.generate(src, a.seed, n_read, None, 0, 0, 0)
+        r = self.repo(case, t)
+        try:
+            c = r.run([["cp", "-r", src, os.path.join(r.w, "data")]])
+            s = c if not c.ok else r.init()
+            s = s if not s.ok else r.add_commit("data", "files")
+            if not s.ok:
+                raise StepFailed(s.err)
+            s = r.run([[py, "-c", PY_READ]])
+            if not s.ok:
+                raise StepFailed(s.err)
+            t_repo, n_repo, t_co, n_co = s.out.split()[-4:]
+            t_repo, t_co = float(t_repo), float(t_co)
+            if int(n_repo) != int(n_co):
+                notes.append("bytes differ: Repo.read %s, checkout %s" % (n_repo, n_co))
+            ratio = t_co / t_repo
+            rows.append(["read every file of a %d-file revision: Repo.read" % n_read,
+                         "%s (%.0f MB/s)" % (self.b.fmt_secs(t_repo), int(n_repo) / t_repo / 1e6), ""])
+            rows.append(["the same files from the checkout (open + read)",
+                         "%s (%.0f MB/s)" % (self.b.fmt_secs(t_co), int(n_co) / t_co / 1e6),
+                         "Repo.read at %.0f%% of the checkout's throughput — target ≥ 50%%: %s"
+                         % (ratio * 100, "met" if ratio >= 0.5 else "MISSED")])
+        except StepFailed as e:
+            notes.append("read: %s" % e)
+            self.fail(case, "read: %s" % e)
+        finally:
+            shutil.rmtree(r.base, ignore_errors=True)
+            shutil.rmtree(self.case_dir(case), ignore_errors=True)
+        self.section(
+            "python: pyoxen vs the CLI",
+            ["`%s` with pyoxen; the N=%d dataset (%s in %d files, seed %d) added and committed by "
+             "`oxen add data && oxen commit` and by one Python process calling `Repo.add` + `Repo.commit` "
+             "(process wall including interpreter start; in-process = the two calls alone). Reads: both "
+             "rounds in one process, the second (warm) round reported." % (py, a.files, mb(stats["bytes"]),
+                                                                           stats["files"], a.seed)],
+            ["step", "time / peak RSS", "result"], rows, notes)
 
     def run(self, cases):
         for c in cases:

@@ -30,6 +30,7 @@ mod migrate;
 mod paths;
 mod plumbing;
 mod porcelain;
+mod postgres_meta;
 mod receive_props;
 mod reflog_expire;
 mod s3_storage;

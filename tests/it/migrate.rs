@@ -163,3 +163,35 @@ fn a_newer_format_is_refused_and_left_untouched() {
     assert!(e.contains("format 3"), "{e}");
     assert_eq!(std::fs::read(dir.join(".oxen/db/data.mdb")).unwrap(), data, "a refused repository was written");
 }
+
+#[test]
+fn oxen_server_migrate_rewrites_every_repository_under_sync_dir() {
+    let d = tempfile::tempdir().unwrap();
+    let sync = d.path().join("sync");
+    std::fs::create_dir(&sync).unwrap();
+    let template = unpack(d.path());
+    let before = snaps(&template);
+    for name in ["alpha", "beta"] {
+        let st = std::process::Command::new("cp").arg("-a").arg(&template).arg(sync.join(name)).status();
+        assert!(st.unwrap().success());
+    }
+    // Not a repository: skipped, not an error.
+    std::fs::create_dir(sync.join("not-a-repo")).unwrap();
+    let sync_arg = sync.to_str().unwrap();
+    let out = crate::common::run("oxen-server", d.path(), &["--sync-dir", sync_arg, "migrate"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "one line per repository: {out}");
+    for (line, name) in lines.iter().zip(["alpha", "beta"]) {
+        assert!(
+            line.starts_with(&format!("{name}: migrate: 2 contents rewritten (1 loose files, 1 segment records, ")),
+            "{out}"
+        );
+    }
+    for name in ["alpha", "beta"] {
+        let repo = sync.join(name);
+        assert!(loose_files(&repo).is_empty(), "{name}: the loose copy was left");
+        same_history(&repo, &before, name);
+    }
+    let again = crate::common::run("oxen-server", d.path(), &["--sync-dir", sync_arg, "migrate"]);
+    assert_eq!(again.lines().filter(|l| l.contains(": migrate: 0 contents rewritten")).count(), 2, "{again}");
+}

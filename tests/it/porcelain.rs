@@ -353,6 +353,28 @@ fn status_summarises_big_directories() {
     assert_eq!(ox(r, &["status", "--porcelain"]).lines().count(), 121);
 }
 
+/// `oxen-server add-user` writes the user's name and email into the
+/// `user_config.toml` they copy to `~/.oxen/`: commits take the identity
+/// from it, and an explicit `oxen config --global` wins over it.
+#[test]
+fn identity_from_the_user_config_add_user_writes() {
+    let d = repo();
+    let r = d.path();
+    let home = r.join(".oxen-home-for-tests");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(home.join("user_config.toml"), "[user]\nname = \"Ada\"\nemail = \"ada@example.com\"\n").unwrap();
+    let commit = |msg: &str| {
+        let mut c = oxen(r);
+        c.env_remove("OXEN_AUTHOR_NAME").env_remove("OXEN_AUTHOR_EMAIL").args(["commit", "--allow-empty", "-m", msg]);
+        out(c);
+    };
+    commit("from user_config");
+    assert!(ox(r, &["log", "-n", "1"]).contains("Ada <ada@example.com>"), "{}", ox(r, &["log", "-n", "1"]));
+    ox(r, &["config", "--global", "user.email", "global@example.com"]);
+    commit("config wins");
+    assert!(ox(r, &["log", "-n", "1"]).contains("Ada <global@example.com>"), "{}", ox(r, &["log", "-n", "1"]));
+}
+
 #[test]
 fn global_config_merge_abort_and_tag_delete() {
     let d = repo();

@@ -292,6 +292,27 @@ fn killed_push_client_leaves_server_consistent() {
     assert_eq!(snapshot(&a), snapshot(&b));
 }
 
+/// A ref update that finds the ref already at its new value succeeds: the
+/// retry of a push whose first attempt moved the ref but whose client
+/// never heard back (killed, or its replica died after the update) is not
+/// told to fetch first. A stale update to another value still is.
+#[test]
+fn a_repeated_ref_update_is_idempotent() {
+    let d = tmp();
+    let (srv, a) = seeded(d.path(), &[]);
+    let tip = crate::common::run("oxen-rev-parse", &a, &["HEAD"]);
+    let body =
+        format!("{{\"updates\": [{{\"name\": \"heads/copy\", \"old\": null, \"new\": \"{tip}\"}}], \"force\": false}}");
+    let (code, msg) = srv.http("POST", "/api/repos/R/refs", Some(&srv.token), body.as_bytes());
+    assert_eq!(code, 200, "{msg}");
+    let (code, msg) = srv.http("POST", "/api/repos/R/refs", Some(&srv.token), body.as_bytes());
+    assert_eq!(code, 200, "the same update again: {msg}");
+    assert!(srv.refs("R").contains(&format!("\"heads/copy\":\"{tip}\"")), "{}", srv.refs("R"));
+    let stale = r#"{"updates": [{"name": "heads/copy", "old": null, "new": null}], "force": false}"#;
+    let (code, msg) = srv.http("POST", "/api/repos/R/refs", Some(&srv.token), stale.as_bytes());
+    assert_eq!(code, 409, "{msg}");
+}
+
 /// A server with one commit on main, for the bad-input tests.
 fn seeded(d: &std::path::Path, extra: &[&str]) -> (Server, std::path::PathBuf) {
     let srv = Server::start(d, extra);

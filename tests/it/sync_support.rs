@@ -123,6 +123,8 @@ pub fn spawn_server_env(sync_dir: &Path, log: &Path, extra: &[&str], env: &[(&st
     let log = std::fs::File::create(log).unwrap();
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("oxen-server"))
         .env("SYNC_DIR", sync_dir)
+        // LMDB unless the test says otherwise, whatever the shell exports.
+        .env_remove("OXEN_DB")
         .envs(env.iter().copied())
         .args(["start", "--host", "127.0.0.1"])
         // An ephemeral port unless the caller names one (a restart on the
@@ -147,6 +149,7 @@ pub fn spawn_server_env(sync_dir: &Path, log: &Path, extra: &[&str], env: &[(&st
 pub fn add_user(sync_dir: &Path, server: &str, output: &Path) -> String {
     let st = Command::new(assert_cmd::cargo::cargo_bin("oxen-server"))
         .env("SYNC_DIR", sync_dir)
+        .env_remove("OXEN_DB")
         .args(["add-user", "--email", "ada@example.com", "--name", "Ada", "--host", server, "--output"])
         .arg(output)
         .output()

@@ -14,11 +14,21 @@
 //! (data built to avoid it), the calling thread cuts the rest of slice
 //! `i + 1` itself from the true position: slower, never different.
 //!
-//! A third thread computes the whole stream's id (xxh3-128 is sequential),
-//! so the calling thread only reads and hands chunks to the sink, in order.
-//! At most `threads + 2` slices are held by the pipeline, plus two held by
-//! the whole-stream hasher (one queued, one hashed), so memory is bounded by
-//! the slice size (~40-60 MiB with two threads), not the stream's.
+//! The calling thread computes the whole stream's id (xxh3-128 is
+//! sequential) as it reads, a piece of [`HASH_STEP`] bytes at a time right
+//! after each read, while the bytes are still in cache; it then hands
+//! chunks to the sink, in order. At most `threads + 2` slices are held, and
+//! their buffers are reused, so memory is bounded by the slice size (~40
+//! MiB with two threads), not the stream's, and no slice costs fresh pages.
+//!
+//! Why not a hasher thread (as before): on a machine whose cores are busy
+//! with other work the threads of one process share what the scheduler
+//! gives it, so every extra pass over memory is paid in wall time. A
+//! separate hasher read each 8 MiB slice back from memory (the slices in
+//! flight exceed the caches) and kept slices alive past the pipeline, so
+//! their buffers were often freed and allocated again (page faults and
+//! zeroing per slice); the two-thread path then cost ~50% more CPU than
+//! one core for the same bytes and was slower than one core under load.
 
 use std::collections::BTreeMap;
 use std::io::{self, Read};
@@ -26,6 +36,10 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
 use oxen_hash::{ContentId, Hasher};
+
+/// Bytes read (and then hashed into the stream's id) at a time: small
+/// enough to still be in the core's cache when hashed.
+const HASH_STEP: usize = 256 << 10;
 
 use crate::{Chunk, ChunkError, ChunkList, ChunkParams, ChunkRef, Chunked};
 
@@ -74,6 +88,21 @@ fn cut_slice(buf: &[u8], from: usize, eof: bool, params: ChunkParams) -> Vec<Cut
     cuts
 }
 
+/// [`read_full`], hashing the bytes into `whole` as they arrive.
+fn read_hashing<R: Read>(reader: &mut R, buf: &mut [u8], whole: &mut Hasher) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        let end = (n + HASH_STEP).min(buf.len());
+        let k = read_full(reader, &mut buf[n..end])?;
+        whole.update(&buf[n..n + k]);
+        n += k;
+        if n < end {
+            break;
+        }
+    }
+    Ok(n)
+}
+
 /// Reads until `buf` is full or the stream ends; returns the bytes read.
 fn read_full<R: Read>(reader: &mut R, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
@@ -115,6 +144,8 @@ pub(crate) fn chunk_stream_parallel<R: Read, E>(
     if n < span || plan.threads < 2 {
         return crate::chunk_sequential(io::Read::chain(&first[..n], reader), params, sink);
     }
+    let mut whole = Hasher::new();
+    whole.update(&first);
     std::thread::scope(|scope| {
         let (job_tx, job_rx) = mpsc::channel::<Job>();
         let (done_tx, done_rx) = mpsc::channel::<(usize, Vec<Cut>)>();
@@ -128,43 +159,34 @@ pub(crate) fn chunk_stream_parallel<R: Read, E>(
                     Ok(rx) => rx.recv(),
                     Err(_) => return,
                 };
-                let Ok(job) = job else { return };
-                let cuts = cut_slice(&job.buf, 0, job.eof, params);
-                if done_tx.send((job.index, cuts)).is_err() {
+                let Ok(Job { index, buf, eof }) = job else { return };
+                let cuts = cut_slice(&buf, 0, eof, params);
+                // Let go of the slice before saying so: the calling thread
+                // then gets its buffer back for the next slice.
+                drop(buf);
+                if done_tx.send((index, cuts)).is_err() {
                     return;
                 }
             });
         }
         drop(done_tx);
-        // One slice queued: the hasher (~5 GB/s) keeps up with the cutting,
-        // and every slice it holds past the pipeline's is memory.
-        let (hash_tx, hash_rx) = mpsc::sync_channel::<(Arc<Vec<u8>>, usize)>(1);
-        let hasher = scope.spawn(move || {
-            let mut whole = Hasher::new();
-            for (buf, len) in hash_rx {
-                whole.update(&buf[..len]);
-            }
-            whole.finish()
-        });
-        let list = merge(reader, first, params, plan, job_tx, done_rx, hash_tx, sink)?;
-        // The hasher ends when `merge` drops its sender; it cannot panic.
-        let id = hasher.join().map_err(|_| ChunkError::Read(io::Error::other("hasher thread panicked")))?;
-        Ok(Chunked { id, list })
+        let list = merge(reader, first, &mut whole, params, plan, job_tx, done_rx, sink)?;
+        Ok(Chunked { id: whole.finish(), list })
     })
 }
 
-/// The calling thread's part: reads slices, hands them to the workers and
-/// the hasher, and walks the true cut sequence across them, calling `sink`
+/// The calling thread's part: reads slices (hashing them into `whole`),
+/// hands them to the workers, and walks the true cut sequence across them, calling `sink`
 /// in order. Returning drops the channels, which stops the other threads.
 #[allow(clippy::too_many_arguments)]
 fn merge<R: Read, E>(
     mut reader: R,
     first: Vec<u8>,
+    whole: &mut Hasher,
     params: ChunkParams,
     plan: Plan,
     job_tx: mpsc::Sender<Job>,
     done_rx: mpsc::Receiver<(usize, Vec<Cut>)>,
-    hash_tx: mpsc::SyncSender<(Arc<Vec<u8>>, usize)>,
     mut sink: impl FnMut(&Chunk<'_>) -> Result<(), E>,
 ) -> Result<ChunkList, ChunkError<E>> {
     let span = plan.slice + plan.overlap;
@@ -193,17 +215,13 @@ fn merge<R: Read, E>(
                     let mut b = spare.pop().unwrap_or_default();
                     b.resize(span, 0);
                     b[..plan.overlap].copy_from_slice(&prev[plan.slice..]);
-                    let n = read_full(&mut reader, &mut b[plan.overlap..]).map_err(ChunkError::Read)?;
+                    let n = read_hashing(&mut reader, &mut b[plan.overlap..], whole).map_err(ChunkError::Read)?;
                     b.truncate(plan.overlap + n);
                     b
                 }
             };
             let eof = buf.len() < span;
             let buf = Arc::new(buf);
-            // Each slice's bytes before the next slice's start, in order:
-            // the whole stream once.
-            let own = if eof { buf.len() } else { plan.slice };
-            hash_tx.send((Arc::clone(&buf), own)).map_err(|_| gone())?;
             job_tx.send(Job { index: next_read, buf: Arc::clone(&buf), eof }).map_err(|_| gone())?;
             slices.insert(next_read, Slice { buf, eof, cuts: None });
             next_read += 1;
@@ -247,7 +265,7 @@ fn merge<R: Read, E>(
         // On to the next slice, at the same stream position (the slice's
         // cuts stop less than `max` before its end, past the next start).
         if let Some(done) = slices.remove(&cur) {
-            // The worker is done with it; the hasher almost always too.
+            // The worker let go of it before sending its cuts.
             if let Ok(b) = Arc::try_unwrap(done.buf) {
                 spare.push(b);
             }
@@ -256,7 +274,6 @@ fn merge<R: Read, E>(
         pos -= plan.slice;
         follow = None;
     }
-    drop(hash_tx);
     ChunkList::new(chunks).map_err(|e| ChunkError::Read(io::Error::other(e)))
 }
 

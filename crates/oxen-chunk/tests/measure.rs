@@ -262,3 +262,44 @@ fn csv_row_edit() {
         second >> 10
     );
 }
+
+/// CPU seconds (user + system, all threads so far) and minor page faults
+/// of this process, from /proc/self/stat.
+fn cpu_and_faults() -> (f64, u64) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    // rest[0] is field 3 (state): minflt is field 10, utime 14, stime 15.
+    let minflt: u64 = f[7].parse().unwrap();
+    let ticks: f64 = f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap();
+    (ticks / 100.0, minflt)
+}
+
+/// One core against the worker threads on the same bytes, alternately:
+/// wall MB/s, CPU seconds per GB and page faults per GB of each (what
+/// `bench/run --case chunk-speed` sees from outside, without the store).
+#[test]
+#[ignore = "measurement: run by hand"]
+fn threads_against_one_core() {
+    let size = mb() << 20;
+    let mut data = vec![0u8; size];
+    Rng(11).fill(&mut data);
+    let gb = size as f64 / 1e9;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for round in 0..3 {
+        for threads in [1, cores] {
+            let (c0, f0) = cpu_and_faults();
+            let t = Instant::now();
+            chunk_stream_threads(&data[..], ChunkParams::DEFAULT, threads, |_| Ok::<_, ()>(())).unwrap();
+            let wall = t.elapsed().as_secs_f64();
+            let (c1, f1) = cpu_and_faults();
+            println!(
+                "round {round}, {threads} thread(s): {:.0} MB/s wall, {:.2} CPU s/GB, {:.0} page faults/GB",
+                size as f64 / wall / 1e6,
+                (c1 - c0) / gb,
+                (f1 - f0) as f64 / gb
+            );
+        }
+    }
+}

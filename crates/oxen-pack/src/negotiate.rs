@@ -93,13 +93,8 @@ pub fn enumerate(src: &dyn ObjectSource, tips: &[ContentId], haves: &[ContentId]
 
 /// The subset of `objects` that `src` does not hold, in order.
 pub fn missing(src: &dyn ObjectSource, objects: &[ObjRef]) -> Result<Vec<ObjRef>> {
-    let mut out = Vec::new();
-    for (k, id) in objects {
-        if !src.has_object(*k, id)? {
-            out.push((*k, *id));
-        }
-    }
-    Ok(out)
+    let has = src.has_objects(objects)?;
+    Ok(objects.iter().zip(has).filter(|(_, has)| !has).map(|(o, _)| *o).collect())
 }
 
 /// What the same directory looked like in the base tree.

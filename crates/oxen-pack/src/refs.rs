@@ -97,6 +97,18 @@ pub fn apply_ref_updates(
             }
         }
         let current = refs.get(&name)?;
+        if current == new {
+            // Already where the push wants it: the retry of a push whose
+            // first attempt moved the ref but never heard back (a killed
+            // client, a replica that died after the update) succeeds
+            // instead of being told to fetch first.
+            results.push(RefUpdateResult {
+                name: u.name.clone(),
+                old: current.map(|c| c.to_hex()),
+                new: u.new.clone(),
+            });
+            continue;
+        }
         if !force {
             if current != old {
                 return Err(PackError::FetchFirst(u.name.clone()));

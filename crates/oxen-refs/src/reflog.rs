@@ -21,7 +21,7 @@ use std::fmt;
 
 use oxen_hash::ContentId;
 use oxen_object::{format_tz, parse_tz};
-use oxen_store::{Config, Layout, Prune, Table, WriteTxn};
+use oxen_store::{Layout, Prune, Table, WriteTxn};
 
 use crate::{RefError, RefName, Result};
 
@@ -87,10 +87,7 @@ impl Ident {
     /// checkout must not need an identity.
     pub fn for_repo(layout: &Layout) -> Ident {
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-        let local = Config::load(&layout.config_file()).unwrap_or_default();
-        let global =
-            oxen_store::global_config_dir().and_then(|d| Config::load(&d.join("config.toml")).ok()).unwrap_or_default();
-        let cfg = local.layered_over(&global);
+        let cfg = oxen_store::repo_config(&layout.config_file()).unwrap_or_default();
         let nonempty = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
         let name = env("OXEN_AUTHOR_NAME")
             .or_else(|| nonempty(cfg.user.name.clone()))

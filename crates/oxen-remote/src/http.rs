@@ -180,23 +180,6 @@ impl HttpRemote {
         Ok(msg.updated)
     }
 
-    /// `POST .../upload-pack`, receiving the streamed pack into `local`.
-    pub fn fetch_pack(
-        &self,
-        local: &Repo,
-        wants: &[ContentId],
-        haves: &[ContentId],
-        progress: &dyn Progress,
-    ) -> Result<ReceiveStats> {
-        let url = self.url("/upload-pack");
-        let msg = WantsMsg {
-            wants: wants.iter().map(|i| i.to_hex()).collect(),
-            haves: haves.iter().map(|i| i.to_hex()).collect(),
-        };
-        let resp = self.req("POST", &url).send_json(msg);
-        self.receive(local, &url, resp, progress)
-    }
-
     /// `POST .../enumerate`: the objects the server would send for `wants`
     /// to a client that has `haves`, in dependency order.
     pub fn enumerate(&self, wants: &[ContentId], haves: &[ContentId]) -> Result<Vec<ObjRef>> {

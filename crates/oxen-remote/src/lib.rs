@@ -11,8 +11,8 @@ mod ops;
 
 pub use http::{timeout_from_env, HttpRemote, DEFAULT_TIMEOUT};
 pub use ops::{
-    clone, delete_remote_refs, fetch, push, resolve_remote, CloneReport, FetchOptions, FetchReport, PushOutcome,
-    PushReport, RefChange,
+    add_remote, clone, delete_remote_refs, fetch, fetch_objects, plan_one_way, push, resolve_remote, CloneReport,
+    FetchOptions, FetchReport, PushOutcome, PushReport, RefChange,
 };
 
 use std::collections::BTreeMap;
@@ -223,22 +223,16 @@ impl Remote {
     }
 
     /// Receive into `local` everything reachable from `wants` that is not
-    /// reachable from `haves`.
+    /// reachable from `haves`, at chunk level (see [`ops::fetch_objects`]);
+    /// also how many chunks came and how many were reused.
     pub fn fetch_pack(
         &self,
         local: &Repo,
         wants: &[ContentId],
         haves: &[ContentId],
         progress: &dyn Progress,
-    ) -> Result<ReceiveStats> {
-        match self {
-            Remote::Http(h) => h.fetch_pack(local, wants, haves, progress),
-            Remote::Local(r) => {
-                let objs = oxen_pack::enumerate(&**r, wants, haves)?;
-                let src = PackSource::new(&**r, objs);
-                Ok(oxen_pack::receive_pack(local, src, progress)?)
-            }
-        }
+    ) -> Result<(ReceiveStats, oxen_pack::chunks::ChunkCounts)> {
+        ops::fetch_objects(local, self, wants, haves, progress)
     }
 }
 

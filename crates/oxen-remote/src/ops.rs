@@ -260,10 +260,7 @@ pub fn fetch(
     let mut report = FetchReport::default();
     if !wants.is_empty() {
         let haves: Vec<ContentId> = repo.refs().all()?.into_iter().map(|(_, id)| id).collect();
-        let objects = remote.enumerate(&wants, &haves)?;
-        let lacking = oxen_pack::missing(repo, &objects)?;
-        let (items, counts) = plan_fetch(repo, remote, &lacking)?;
-        let stats = remote.fetch_items(repo, items, progress)?;
+        let (stats, counts) = fetch_objects(repo, remote, &wants, &haves, progress)?;
         report.objects = stats.objects.saturating_sub(counts.sent);
         report.bytes = stats.bytes;
         report.chunks = counts.sent;
@@ -523,6 +520,63 @@ fn plan_push(repo: &Repo, remote: &Remote, missing: &[ObjRef]) -> Result<(Vec<It
     Ok((items, counts, stored_chunks))
 }
 
+/// Receive into `repo` everything reachable from `wants` and not from
+/// `haves` that it lacks, at chunk level: the objects the remote would
+/// send, less those held here; blobs the remote stores chunked come as the
+/// chunks not stored here plus their lists. What fetch, pull, clone and
+/// `oxen-fetch-pack` run.
+pub fn fetch_objects(
+    repo: &Repo,
+    remote: &Remote,
+    wants: &[ContentId],
+    haves: &[ContentId],
+    progress: &dyn Progress,
+) -> Result<(oxen_pack::ReceiveStats, ChunkCounts)> {
+    let objects = remote.enumerate(wants, haves)?;
+    let lacking = oxen_pack::missing(repo, &objects)?;
+    let (items, counts) = plan_fetch(repo, remote, &lacking)?;
+    let stats = remote.fetch_items(repo, items, progress)?;
+    Ok((stats, counts))
+}
+
+/// The frames of a pack for a receiver that cannot be asked (the far end
+/// of a one-way pipe, `oxen-upload-pack | oxen-receive-pack`), which holds
+/// the commits `haves`: blobs stored chunked here travel as their chunks
+/// less those of the files in the trees of `haves` (what a one-row edit of
+/// a large table shares with the version before it), plus their chunk
+/// lists; everything else as is. `haves` not held here are ignored. A
+/// receiver that lacks a chunk so left out refuses the list naming it, and
+/// nothing of it becomes visible.
+pub fn plan_one_way(repo: &Repo, objects: &[ObjRef], haves: &[ContentId]) -> Result<(Vec<Item>, ChunkCounts)> {
+    let mut lists = HashMap::new();
+    for (kind, id) in objects {
+        if *kind == ObjectKind::Blob {
+            if let Some(l) = ObjectSource::chunk_list(repo, id)? {
+                lists.insert(*id, l);
+            }
+        }
+    }
+    let mut known: HashSet<ContentId> = HashSet::new();
+    if !lists.is_empty() {
+        let mut seen_files = HashSet::new();
+        for h in haves {
+            if !repo.db.has_object(oxen_store::Table::Commits, h)? {
+                continue;
+            }
+            let tree = repo.read_commit(h)?.tree;
+            for e in repo.flatten_tree(&tree)?.into_values() {
+                if seen_files.insert(e.id) {
+                    if let Some(l) = ObjectSource::chunk_list(repo, &e.id)? {
+                        known.extend(l.chunks().iter().map(|c| c.id));
+                    }
+                }
+            }
+        }
+    }
+    let lacking: HashSet<ContentId> = chunk_ids(lists.values()).into_iter().filter(|c| !known.contains(c)).collect();
+    Ok(plan(objects, &lists, &lacking))
+}
+
 /// The frames to ask the remote for to get `lacking`: blobs the remote
 /// stores chunked come as the chunks not stored here plus their lists.
 fn plan_fetch(repo: &Repo, remote: &Remote, lacking: &[ObjRef]) -> Result<(Vec<Item>, ChunkCounts)> {
@@ -532,4 +586,34 @@ fn plan_fetch(repo: &Repo, remote: &Remote, lacking: &[ObjRef]) -> Result<(Vec<I
     let ids = chunk_ids(lists.values());
     let have_not: HashSet<ContentId> = repo.missing_contents(&ids)?.into_iter().collect();
     Ok(plan(lacking, &lists, &have_not))
+}
+
+/// Add remote `name` at `url` to the repository's own config (`oxen remote
+/// add`, `pyoxen.Repo.remote_add`). An HTTP URL must parse; a path must be
+/// an existing repository, and is stored absolute so commands run from any
+/// directory find it.
+pub fn add_remote(repo: &Repo, name: &str, url: &str) -> Result<()> {
+    let probe = BranchName::new("x")?;
+    RefName::remote_tracking(name, &probe)
+        .map_err(|_| RemoteError::Other(format!("'{name}' is not a valid remote name")))?;
+    let path = repo.layout.config_file();
+    // Only the repository's own config is edited, never the layered view.
+    let mut cfg = Config::load(&path)?;
+    if cfg.remote.contains_key(name) {
+        return Err(RemoteError::Other(format!("remote {name} already exists")));
+    }
+    let url = if url.starts_with("http://") || url.starts_with("https://") {
+        crate::HttpRemote::new(url, None)?;
+        url.to_string()
+    } else {
+        let p = std::fs::canonicalize(url)
+            .map_err(|e| RemoteError::Other(format!("'{url}' is not a URL or an existing path: {e}")))?;
+        if !p.join(".oxen").join("HEAD").is_file() {
+            return Err(RemoteError::Other(format!("'{url}' is not an oxen repository")));
+        }
+        p.to_string_lossy().into_owned()
+    };
+    cfg.remote.insert(name.to_string(), oxen_store::RemoteConfig { url });
+    cfg.save(&path)?;
+    Ok(())
 }

@@ -4,6 +4,7 @@
 //! inputs get the same id.
 
 mod author;
+mod commit;
 pub mod diff;
 mod fsck;
 mod graph;
@@ -12,16 +13,19 @@ mod objects;
 pub mod reach;
 mod revision;
 mod status;
+mod switch;
 pub mod text_merge;
 mod transition;
 mod tree;
 mod worktree;
 
 pub use author::{parse_date, signature};
+pub use commit::CommitOutcome;
 pub use fsck::{fsck, FsckProblem, FsckReport};
-pub use merge::{ConflictKind, MergeOutcome, MergeState, PathConflict, TABLE_CONFLICTS_FILE};
+pub use merge::{conflicts_message, ConflictKind, MergeOutcome, MergeState, PathConflict, TABLE_CONFLICTS_FILE};
 pub use objects::RepoOperation;
 pub use revision::{ObjectKind, Target};
+pub use switch::Switched;
 pub use transition::{HeadMove, LocalChanges, Overlay, Resumed, Transition};
 pub use tree::{FlatEntry, TreeChange};
 pub use worktree::{materialize, remove_work_file, staged_entry, CheckoutReport};
@@ -86,6 +90,9 @@ pub enum RepoError {
     /// An operation refused to run because it would lose work or the state forbids it; the message says why.
     #[error("{0}")]
     Refused(String),
+    /// A work-tree read failed (the message is the system's, as the CLI showed it).
+    #[error(transparent)]
+    WorkTreeIo(#[from] std::io::Error),
 }
 
 /// Result alias.
@@ -126,6 +133,16 @@ impl Repo {
         Self::from_layout(oxen_refs::init_bare(dir, branch)?)
     }
 
+    /// Open the repository at `layout` whose tables are `db` (a server
+    /// replica's repository in PostgreSQL: the local `.oxen` is only its
+    /// scratch space).
+    /// Sealed blocks go to `store` (not where `.oxen/storage` says).
+    pub fn with_db(layout: Layout, db: Db, store: std::sync::Arc<dyn oxen_store::ContentStore>) -> Result<Repo> {
+        let versions = layout.versions_in(&db, store);
+        let worktree = WorkTree::open(&layout.work).map_err(|e| StoreError::io(&layout.work, e))?;
+        Ok(Repo { layout, db, versions, worktree })
+    }
+
     fn from_layout(layout: Layout) -> Result<Repo> {
         let db = Db::open(&layout)?;
         let versions = layout.versions(&db);
@@ -155,12 +172,7 @@ impl Repo {
 
     /// Repository config layered over the global one.
     pub fn config(&self) -> Result<Config> {
-        let local = Config::load(&self.layout.config_file())?;
-        let global = match oxen_store::global_config_dir() {
-            Some(d) => Config::load(&d.join("config.toml"))?,
-            None => Config::default(),
-        };
-        Ok(local.layered_over(&global))
+        Ok(oxen_store::repo_config(&self.layout.config_file())?)
     }
 
     /// Read and verify a commit.

@@ -473,3 +473,9 @@ impl Repo {
         Ok(FlatEntry { id, mode, size: bytes.len() as u64, tabular })
     }
 }
+
+/// The one-line error a merge (or pull) that stopped on `n` conflicting
+/// paths ends with, for every caller (`oxen merge`, `oxen pull`, pyoxen).
+pub fn conflicts_message(n: usize) -> String {
+    format!("automatic merge failed on {n} path(s); fix conflicts, `oxen add` them, then `oxen commit`")
+}

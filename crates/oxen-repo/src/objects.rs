@@ -37,6 +37,10 @@ impl ObjectSource for Repo {
         }
     }
 
+    fn has_objects(&self, objects: &[(ObjectKind, ContentId)]) -> Result<Vec<bool>> {
+        has_objects(&self.db, &self.versions, objects)
+    }
+
     fn chunk_list(&self, id: &ContentId) -> Result<Option<oxen_store::ChunkList>> {
         self.versions.chunk_list(id)
     }
@@ -123,6 +127,10 @@ impl ObjectSource for RepoOperation<'_> {
         }
     }
 
+    fn has_objects(&self, objects: &[(ObjectKind, ContentId)]) -> Result<Vec<bool>> {
+        has_objects(&self.repo.db, &self.versions, objects)
+    }
+
     fn chunk_list(&self, id: &ContentId) -> Result<Option<oxen_store::ChunkList>> {
         self.versions.chunk_list(id)
     }
@@ -156,4 +164,28 @@ impl ObjectSink for RepoOperation<'_> {
     fn flush(&self) -> Result<()> {
         self.versions.flush()
     }
+}
+
+/// Which of `objects` are stored, in batches: one lookup of many keys per
+/// table (nodes) and one `missing` query for contents.
+fn has_objects(
+    db: &oxen_store::Db,
+    versions: &oxen_store::Versions,
+    objects: &[(ObjectKind, ContentId)],
+) -> Result<Vec<bool>> {
+    let mut out = vec![false; objects.len()];
+    for t in [Table::Commits, Table::Trees] {
+        let at: Vec<usize> = (0..objects.len()).filter(|&i| table(objects[i].0) == Some(t)).collect();
+        let keys: Vec<&[u8]> = at.iter().map(|&i| &objects[i].1.as_bytes()[..]).collect();
+        for (i, v) in at.iter().zip(db.get_many(t, &keys)?) {
+            out[*i] = v.is_some();
+        }
+    }
+    let blobs: Vec<usize> = (0..objects.len()).filter(|&i| table(objects[i].0).is_none()).collect();
+    let ids: Vec<ContentId> = blobs.iter().map(|&i| objects[i].1).collect();
+    let missing: std::collections::HashSet<ContentId> = versions.missing(&ids)?.into_iter().collect();
+    for (i, id) in blobs.iter().zip(&ids) {
+        out[*i] = !missing.contains(id);
+    }
+    Ok(out)
 }

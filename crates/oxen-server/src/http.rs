@@ -91,62 +91,68 @@ struct State {
 #[derive(Default)]
 struct Health {
     running: AtomicBool,
-    /// When the last check finished, and what failed in it.
+    /// When the last check started, and what failed in it.
     last: std::sync::Mutex<Option<(Instant, Vec<String>)>>,
     done: Notify,
 }
 
 /// `GET /api/health`: 200 `{"status": "ok"}` if the user database and
 /// the repositories' stores answer within [`HEALTH_WAIT`], else 503
-/// naming what failed.
+/// naming what failed. Only a check that started after the probe arrived
+/// answers it: one already running may have begun before the stores
+/// failed, so the probe waits for it to end and then starts its own.
 async fn health(state: &Arc<State>) -> (u16, serde_json::Value) {
     let asked = Instant::now();
     let h = &state.health;
-    // Registered before the check can finish, so its wake-up is not lost.
-    let notified = h.done.notified();
-    tokio::pin!(notified);
-    if !h.running.swap(true, Ordering::SeqCst) {
-        let st = Arc::clone(state);
-        tokio::task::spawn_blocking(move || {
-            // Ends the check however it ends (a panicking store too), so
-            // the next probe can start another.
-            struct Finished(Arc<State>);
-            impl Drop for Finished {
-                fn drop(&mut self) {
-                    self.0.health.running.store(false, Ordering::SeqCst);
-                    self.0.health.done.notify_waiters();
-                }
-            }
-            let fin = Finished(st);
-            let mut failed = Vec::new();
-            if let Err(e) = fin.0.auth.check() {
-                failed.push(format!("users: {e}"));
-            }
-            if let Err(e) = fin.0.api.repos.check() {
-                failed.push(e.to_string());
-            }
-            if let Ok(mut last) = fin.0.health.last.lock() {
-                *last = Some((Instant::now(), failed));
-            };
-        });
-    }
     let deadline = tokio::time::Instant::now() + HEALTH_WAIT;
     loop {
-        // A check that finished after this probe arrived answers it.
+        // Registered before looking, so a check ending in between is not missed.
+        let notified = h.done.notified();
+        tokio::pin!(notified);
         let last = h.last.lock().ok().and_then(|l| l.clone());
-        if let Some((_, failed)) = last.filter(|(at, _)| *at >= asked) {
+        if let Some((_, failed)) = last.filter(|(started, _)| *started >= asked) {
             return if failed.is_empty() {
                 (200, json!({ "status": "ok" }))
             } else {
                 (503, json!({ "status": "unavailable", "failed": failed }))
             };
         }
+        if !h.running.swap(true, Ordering::SeqCst) {
+            start_health_check(Arc::clone(state));
+        }
         if tokio::time::timeout_at(deadline, notified.as_mut()).await.is_err() {
             let why = format!("the stores did not answer within {} s", HEALTH_WAIT.as_secs());
             return (503, json!({ "status": "unavailable", "failed": [why] }));
         }
-        notified.set(h.done.notified());
     }
+}
+
+/// Run one health check on the blocking pool, recording when it started
+/// and what failed, then wake the probes waiting for it.
+fn start_health_check(st: Arc<State>) {
+    tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        // Ends the check however it ends (a panicking store too), so the
+        // next probe can start another.
+        struct Finished(Arc<State>);
+        impl Drop for Finished {
+            fn drop(&mut self) {
+                self.0.health.running.store(false, Ordering::SeqCst);
+                self.0.health.done.notify_waiters();
+            }
+        }
+        let fin = Finished(st);
+        let mut failed = Vec::new();
+        if let Err(e) = fin.0.auth.check() {
+            failed.push(format!("users: {e}"));
+        }
+        if let Err(e) = fin.0.api.repos.check() {
+            failed.push(e.to_string());
+        }
+        if let Ok(mut last) = fin.0.health.last.lock() {
+            *last = Some((started, failed));
+        };
+    });
 }
 
 /// Requests being served (from headers read to response body sent).

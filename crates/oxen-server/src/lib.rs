@@ -104,6 +104,9 @@ pub struct ServerConfig {
     /// their local `.oxen/versions`, else an S3 bucket and prefix (each
     /// repository under `PREFIX/<repo>/blocks/`).
     pub storage: Option<oxen_store::S3Url>,
+    /// Where metadata lives: `None` for LMDB under `sync_dir`, else a
+    /// PostgreSQL URL shared by every replica (needs `storage`).
+    pub db: Option<String>,
 }
 
 impl ServerConfig {
@@ -120,6 +123,7 @@ impl ServerConfig {
             body_timeout: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(30),
             storage: None,
+            db: None,
         }
     }
 }
@@ -136,10 +140,46 @@ pub fn serve(cfg: ServerConfig, announce: &mut dyn Write) -> Result<()> {
     if swept.files > 0 {
         tracing::info!(files = swept.files, bytes = swept.bytes, "removed temp files of interrupted writes");
     }
-    let users = Users::open(&cfg.sync_dir)?;
-    let repos: Arc<dyn repos::RepoStore> =
-        Arc::new(repos::LocalRepos::new(&cfg.sync_dir).with_storage(cfg.storage.clone()));
+    let (users, repos) = open_meta(&cfg)?;
     http::run(cfg, api::Api { repos }, Arc::new(users), announce)
+}
+
+/// Replicas share a repository's contents only through object storage:
+/// PostgreSQL metadata with blocks on one replica's disk would name
+/// contents the others cannot read.
+const DB_NEEDS_STORAGE: &str =
+    "--db needs --storage s3://BUCKET: replicas sharing a database must share the repositories' contents too";
+
+/// Connect to the metadata database of `--db` (creating or migrating its
+/// schema), as one line on failure.
+pub fn connect_db(url: &str) -> Result<oxen_store::pg::Pg> {
+    Ok(oxen_store::pg::Pg::connect(url)?)
+}
+
+/// The users and repositories `cfg` says: LMDB and directories under
+/// `SYNC_DIR` by default, PostgreSQL and the S3 bucket with `--db`.
+fn open_meta(cfg: &ServerConfig) -> Result<(Users, Arc<dyn repos::RepoStore>)> {
+    match &cfg.db {
+        None => {
+            let users = Users::open(&cfg.sync_dir)?;
+            let repos = repos::LocalRepos::new(&cfg.sync_dir).with_storage(cfg.storage.clone());
+            Ok((users, Arc::new(repos)))
+        }
+        Some(url) => {
+            let storage = cfg.storage.clone().ok_or_else(|| ServerError::Other(DB_NEEDS_STORAGE.into()))?;
+            let pg = connect_db(url)?;
+            let users = Users::open_pg(&pg);
+            Ok((users, Arc::new(repos::PgRepos::new(pg, &cfg.sync_dir, storage))))
+        }
+    }
+}
+
+/// The user database: LMDB under `sync_dir`, or PostgreSQL's with `db`.
+pub fn open_users(sync_dir: &Path, db: Option<&str>) -> Result<Users> {
+    match db {
+        None => Users::open(sync_dir),
+        Some(url) => Ok(Users::open_pg(&connect_db(url)?)),
+    }
 }
 
 /// Check that the bucket of `url` exists and answers with the configured
@@ -186,6 +226,15 @@ pub fn add_user(
     server: &str,
     output: &Path,
 ) -> Result<(NewToken, String)> {
+    // Checked before the user database is opened (or created).
+    check_add_user(scopes, server)?;
+    add_user_in(&Users::open(sync_dir)?, name, email, scopes, server, output)
+}
+
+/// The checks of `add-user`'s arguments (the server address, the scopes'
+/// repository names), made before any user database is opened; returns
+/// the server's normalised origin.
+pub fn check_add_user(scopes: &Scopes, server: &str) -> Result<String> {
     let origin = oxen_store::server_origin(server).ok_or_else(|| {
         ServerError::Other(format!(
             "'{server}' is not a server address: use http(s)://host[:port] or host:port (the address clients will use)"
@@ -196,7 +245,19 @@ pub fn add_user(
             return Err(ServerError::BadName(repo.clone()));
         }
     }
-    let users = Users::open(sync_dir)?;
+    Ok(origin)
+}
+
+/// [`add_user`] into `users` (the LMDB or PostgreSQL user database).
+pub fn add_user_in(
+    users: &Users,
+    name: &str,
+    email: &str,
+    scopes: &Scopes,
+    server: &str,
+    output: &Path,
+) -> Result<(NewToken, String)> {
+    let origin = check_add_user(scopes, server)?;
     let token = users.add(&User { name: name.to_string(), email: email.to_string() }, scopes)?;
     let mut cfg = oxen_store::Config {
         user: oxen_store::UserConfig { name: Some(name.to_string()), email: Some(email.to_string()) },
@@ -223,7 +284,11 @@ pub enum Revoke {
 /// read the database on every request). Returns the ids revoked; none
 /// found is an error.
 pub fn revoke(sync_dir: &Path, what: &Revoke) -> Result<Vec<String>> {
-    let users = Users::open(sync_dir)?;
+    revoke_in(&Users::open(sync_dir)?, what)
+}
+
+/// [`revoke`] in `users` (the LMDB or PostgreSQL user database).
+pub fn revoke_in(users: &Users, what: &Revoke) -> Result<Vec<String>> {
     let (revoked, none) = match what {
         Revoke::Email(e) => (users.revoke_email(e)?, format!("no tokens for '{e}'")),
         Revoke::TokenId(id) => (users.revoke_id(id)?, format!("no token with id '{id}'")),
@@ -237,4 +302,9 @@ pub fn revoke(sync_dir: &Path, what: &Revoke) -> Result<Vec<String>> {
 /// Every token: id, user, scopes (never a token or its hash).
 pub fn list_users(sync_dir: &Path) -> Result<Vec<TokenInfo>> {
     Users::open(sync_dir)?.list()
+}
+
+/// [`list_users`] of `users` (the LMDB or PostgreSQL user database).
+pub fn list_users_in(users: &Users) -> Result<Vec<TokenInfo>> {
+    users.list()
 }

@@ -175,3 +175,139 @@ impl RepoStore for LocalRepos {
         Ok(())
     }
 }
+
+/// The meta-table key under which a PostgreSQL repository records where
+/// its blocks live (the S3 URL it was created with): every replica reads
+/// it from there, whatever its own `--storage` says.
+const STORAGE_KEY: &[u8] = b"storage";
+
+/// Repositories whose metadata (refs, commits, trees, reflog, block index,
+/// HEAD, where the blocks are) is in PostgreSQL and whose contents are in
+/// an S3 bucket, so that any number of server replicas serve the same
+/// repositories. A replica's `SYNC_DIR/<name>/.oxen` holds only scratch
+/// (temp files, the block being written before its upload, a HEAD and
+/// config written from the database on open), rebuilt when missing.
+pub struct PgRepos {
+    pg: oxen_store::pg::Pg,
+    root: PathBuf,
+    storage: oxen_store::S3Url,
+    /// Open repositories by name with their database id: only a cache (an
+    /// entry is used only while the database still has that id under
+    /// that name).
+    open: Mutex<OpenRepos>,
+}
+
+/// Open repositories by name, with the database id each was opened under.
+type OpenRepos = HashMap<String, (i64, Arc<Repo>)>;
+
+impl PgRepos {
+    /// Serve the repositories in `pg`, blocks of new ones under
+    /// `storage`'s `PREFIX/<repo>`, scratch under `root`.
+    pub fn new(pg: oxen_store::pg::Pg, root: &Path, storage: oxen_store::S3Url) -> PgRepos {
+        PgRepos { pg, root: root.to_path_buf(), storage, open: Mutex::new(HashMap::new()) }
+    }
+
+    fn dir(&self, name: &str) -> Result<PathBuf> {
+        if !valid_repo_name(name) {
+            return Err(ServerError::BadName(name.to_string()));
+        }
+        Ok(self.root.join(name))
+    }
+
+    fn cache(&self) -> Result<std::sync::MutexGuard<'_, OpenRepos>> {
+        self.open.lock().map_err(|_| ServerError::Other("repository cache lock poisoned".into()))
+    }
+
+    /// Lay out the local scratch `.oxen` of a repository from what the
+    /// database says (HEAD, bare), and open it on the database.
+    fn materialize(&self, row: &oxen_store::pg::PgRepo) -> Result<Repo> {
+        let dir = self.dir(&row.name)?;
+        let layout = oxen_store::Layout::at(&dir);
+        for d in [layout.dot.clone(), layout.versions_dir(), layout.tmp_dir()] {
+            std::fs::create_dir_all(&d).map_err(|e| ServerError::Io(d.clone(), e))?;
+        }
+        let cfg = oxen_store::Config { core: oxen_store::CoreConfig { bare: true }, ..Default::default() };
+        cfg.save(&layout.config_file())?;
+        oxen_store::write_atomic(&layout.tmp_dir(), &layout.head_file(), format!("{}\n", row.head).as_bytes())?;
+        // The unsealed block of a writer killed here (a replica killed
+        // mid-push): nothing names it, and it is on this disk only.
+        let swept = oxen_store::sweep_scratch_blocks(&layout.versions_dir().join("segments"));
+        if swept.files > 0 {
+            tracing::info!(repo = %row.name, files = swept.files, bytes = swept.bytes, "removed blocks of interrupted writes");
+        }
+        let layout = oxen_store::Layout::open_exact(&dir)?;
+        let db = oxen_store::Db::open_pg(&layout, &self.pg, row.id)?;
+        let url = match db.get(oxen_store::Table::Meta, STORAGE_KEY)? {
+            Some(v) => String::from_utf8(v).ok().and_then(|s| oxen_store::S3Url::parse(&s)),
+            None => None,
+        }
+        .ok_or_else(|| ServerError::Other(format!("repository '{}' records no valid storage URL", row.name)))?;
+        let store =
+            oxen_store::S3Store::from_env(&url).map_err(|e| ServerError::Other(format!("storage {url}: {e}")))?;
+        Ok(Repo::with_db(layout, db, Arc::new(store))?)
+    }
+}
+
+impl RepoStore for PgRepos {
+    fn list(&self) -> Result<Vec<String>> {
+        Ok(self.pg.repo_names()?.into_iter().filter(|n| valid_repo_name(n)).collect())
+    }
+
+    fn create(&self, name: &str) -> Result<()> {
+        self.dir(name)?;
+        let main = oxen_refs::BranchName::new("main")?;
+        let head = format!("ref: {}", main.to_ref());
+        let storage = self.storage.join(name).to_string();
+        let format = oxen_store::format::FORMAT.to_string();
+        // The row and its format and storage entries in one transaction;
+        // the unique name decides between creators on any replica.
+        let rows: [(oxen_store::Table, &[u8], &[u8]); 2] = [
+            (oxen_store::Table::Meta, oxen_store::format::FORMAT_KEY, format.as_bytes()),
+            (oxen_store::Table::Meta, STORAGE_KEY, storage.as_bytes()),
+        ];
+        match self.pg.create_repo_with(name, &head, &rows)? {
+            Some(_) => Ok(()),
+            None => Err(ServerError::Exists(name.into())),
+        }
+    }
+
+    fn delete(&self, name: &str) -> Result<()> {
+        let dir = self.dir(name)?;
+        if !self.pg.delete_repo(name)? {
+            return Err(ServerError::NotFound(name.into()));
+        }
+        self.cache()?.remove(name);
+        // Scratch only; what another process of this replica still has
+        // open there is unlinked, not lost to it.
+        let _ = std::fs::remove_dir_all(&dir);
+        Ok(())
+    }
+
+    fn open(&self, name: &str) -> Result<Arc<Repo>> {
+        self.dir(name)?;
+        // One lookup per request: a repository deleted (or deleted and
+        // made again) through another replica is not served from the cache.
+        let Some(row) = self.pg.repo(name)? else {
+            self.cache()?.remove(name);
+            return Err(ServerError::NotFound(name.into()));
+        };
+        let mut cache = self.cache()?;
+        if let Some((id, r)) = cache.get(name) {
+            if *id == row.id {
+                return Ok(Arc::clone(r));
+            }
+        }
+        let repo = Arc::new(self.materialize(&row)?);
+        cache.insert(name.to_string(), (row.id, Arc::clone(&repo)));
+        Ok(repo)
+    }
+
+    fn location(&self, name: &str) -> Option<PathBuf> {
+        self.dir(name).ok()
+    }
+
+    fn check(&self) -> Result<()> {
+        self.pg.check().map_err(|e| ServerError::Other(format!("metadata: {e}")))?;
+        crate::check_storage(&self.storage)
+    }
+}

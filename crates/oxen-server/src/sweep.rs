@@ -10,7 +10,7 @@
 
 use std::path::Path;
 
-use oxen_store::{GcReport, Layout, Swept};
+use oxen_store::{GcReport, Layout, MigrateReport, Swept};
 
 /// Sweep every repository under `sync_dir` (best effort, as each sweep is).
 pub fn sweep_repos(sync_dir: &Path) -> Swept {
@@ -38,13 +38,7 @@ pub fn sweep_repos(sync_dir: &Path) -> Swept {
 /// grace period, and segments of live processes are left alone. A
 /// repository that fails stops the run.
 pub fn gc_repos(sync_dir: &Path, prune: oxen_store::Prune, dry_run: bool) -> crate::Result<Vec<(String, GcReport)>> {
-    let entries = std::fs::read_dir(sync_dir).map_err(|e| crate::ServerError::Io(sync_dir.to_path_buf(), e))?;
-    let mut names: Vec<String> = entries
-        .flatten()
-        .filter(|e| Layout::at(e.path()).head_file().is_file())
-        .filter_map(|e| e.file_name().to_str().map(str::to_string))
-        .collect();
-    names.sort();
+    let names = repo_names(sync_dir)?;
     let mut out = Vec::with_capacity(names.len());
     for name in names {
         let layout = Layout::at(sync_dir.join(&name));
@@ -59,4 +53,36 @@ pub fn gc_repos(sync_dir: &Path, prune: oxen_store::Prune, dry_run: bool) -> cra
         out.push((name, report));
     }
     Ok(out)
+}
+
+/// The repositories under `sync_dir` (directories holding a repository's
+/// HEAD), by name in name order.
+fn repo_names(sync_dir: &Path) -> crate::Result<Vec<String>> {
+    let entries = std::fs::read_dir(sync_dir).map_err(|e| crate::ServerError::Io(sync_dir.to_path_buf(), e))?;
+    let mut names: Vec<String> = entries
+        .flatten()
+        .filter(|e| Layout::at(e.path()).head_file().is_file())
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// `oxen migrate` of every repository under `sync_dir`, by name in name
+/// order, each reported when done through `each` (a long run shows its
+/// progress): contents stored the way older releases stored them are
+/// rewritten into the current encoding, verified, each old copy removed
+/// only after the new one is recorded (see
+/// [`oxen_store::Versions::migrate`]). Safe to rerun; a repository that
+/// fails stops the run, and the ones before it stay migrated.
+pub fn migrate_repos(
+    sync_dir: &Path,
+    mut each: impl FnMut(&str, &MigrateReport, &GcReport) -> crate::Result<()>,
+) -> crate::Result<()> {
+    for name in repo_names(sync_dir)? {
+        let repo = oxen_repo::Repo::open(&sync_dir.join(&name))?;
+        let (m, gc) = repo.versions.migrate()?;
+        each(&name, &m, &gc)?;
+    }
+    Ok(())
 }

@@ -207,6 +207,11 @@ impl Users {
         Ok(Users { kv: oxen_store::KvStore::open(&dir, "users", 1 << 30)? })
     }
 
+    /// The user database shared by every replica, in PostgreSQL.
+    pub fn open_pg(pg: &oxen_store::pg::Pg) -> Users {
+        Users { kv: oxen_store::KvStore::open_pg(pg, "users") }
+    }
+
     /// Register a token for `user` with `scopes`; returns its id and the
     /// token (the only time it exists in clear).
     pub fn add(&self, user: &User, scopes: &Scopes) -> Result<NewToken> {

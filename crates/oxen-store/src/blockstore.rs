@@ -32,6 +32,9 @@ use crate::{Result, StoreError};
 /// Blocks on S3 past this size are uploaded in parts of this size.
 pub const PART_SIZE: usize = 8 << 20;
 
+/// Parts of one multipart upload in flight at a time (each is in memory).
+pub const PARTS_IN_FLIGHT: usize = 4;
+
 /// The file in `.oxen` naming the repository's block storage (absent:
 /// local). Written by `oxen-server start --storage` for the repositories
 /// it serves.
@@ -378,7 +381,7 @@ impl ContentStore for S3Store {
                         return Err(e);
                     }
                 };
-                if let Err(e) = w.wait_for_capacity(4).await {
+                if let Err(e) = w.wait_for_capacity(PARTS_IN_FLIGHT).await {
                     let _ = w.abort().await;
                     return Err(os_err(e));
                 }

@@ -173,6 +173,9 @@ impl Config {
         if self.gc.reflog_expire_unreachable.is_none() {
             self.gc.reflog_expire_unreachable = other.gc.reflog_expire_unreachable.clone();
         }
+        if self.fetch.prune.is_none() {
+            self.fetch.prune = other.fetch.prune;
+        }
         self
     }
 
@@ -222,6 +225,23 @@ pub fn server_origin(url: &str) -> Option<String> {
         Some(p) => format!("{scheme}://{host}:{p}"),
         None => format!("{scheme}://{host}"),
     })
+}
+
+/// The global settings: `config.toml` in [`global_config_dir`] (what
+/// `oxen config --global` writes) layered over `user_config.toml` there
+/// (what `oxen-server add-user` writes for a user to copy, with their
+/// name, email and token), so an identity from either is found and an
+/// explicit `oxen config --global` wins.
+pub fn global_config() -> Result<Config> {
+    let Some(dir) = global_config_dir() else { return Ok(Config::default()) };
+    let user = Config::load(&dir.join("user_config.toml"))?;
+    Ok(Config::load(&dir.join("config.toml"))?.layered_over(&user))
+}
+
+/// A repository's settings: its `config_file` layered over
+/// [`global_config`].
+pub fn repo_config(config_file: &Path) -> Result<Config> {
+    Ok(Config::load(config_file)?.layered_over(&global_config()?))
 }
 
 /// `~/.oxen` (or `$OXEN_HOME` when set, which tests use to isolate themselves).

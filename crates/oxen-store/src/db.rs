@@ -1,4 +1,6 @@
-//! The LMDB environment under `.oxen/db` and its named databases.
+//! A repository's tables: the LMDB environment under `.oxen/db` and its
+//! named databases (the default), or the repository's rows in PostgreSQL
+//! (see [`crate::pg`]), behind one API.
 
 use lmdb::{Cursor, Database, DatabaseFlags, Environment, RwTransaction, Transaction, WriteFlags};
 use oxen_hash::ContentId;
@@ -51,17 +53,38 @@ impl Table {
             Table::Reflog => "reflog",
         }
     }
+
+    /// The table's fixed number in PostgreSQL's `oxen_meta.tbl` (never
+    /// reused: rows written by one version are read by the next).
+    pub fn code(self) -> i16 {
+        match self {
+            Table::Refs => 0,
+            Table::Index => 1,
+            Table::Commits => 2,
+            Table::Trees => 3,
+            Table::Meta => 4,
+            Table::Blobs => 5,
+            Table::Reflog => 6,
+        }
+    }
 }
 
-/// An open LMDB environment with its named databases. Open it once per
-/// process: LMDB does not allow the same environment open twice in one
-/// process.
+/// A repository's tables: an open LMDB environment with its named
+/// databases, or a repository's rows in PostgreSQL. Open an LMDB one once
+/// per process (LMDB does not allow the same environment open twice in
+/// one process) and clone the handle, which shares it.
+#[derive(Clone)]
 pub struct Db {
-    pub(crate) env: std::sync::Arc<Environment>,
-    dbs: [Database; 7],
+    backend: Backend,
     dir: PathBuf,
     /// `.oxen`, where the index stamp file is written.
     dot: PathBuf,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Lmdb { env: std::sync::Arc<Environment>, dbs: [Database; 7] },
+    Pg { pg: crate::pg::Pg, repo: i64 },
 }
 
 /// Check an existing environment's data file before LMDB maps it (see
@@ -98,7 +121,7 @@ impl Db {
         let env = open_env(&dir)?;
         let dbs = Self::tables(&env, &dir, true)?;
         crate::format::check_and_upgrade(&env, dbs[Table::Meta as usize], &dir)?;
-        Ok(Db { env: std::sync::Arc::new(env), dbs, dir, dot: layout.dot.clone() })
+        Ok(Db { backend: Backend::Lmdb { env: std::sync::Arc::new(env), dbs }, dir, dot: layout.dot.clone() })
     }
 
     /// Create the environment and its named databases for a new
@@ -113,7 +136,43 @@ impl Db {
         let env = open_env(&dir)?;
         let dbs = Self::tables(&env, &dir, false)?;
         crate::format::check_and_upgrade(&env, dbs[Table::Meta as usize], &dir)?;
-        Ok(Db { env: std::sync::Arc::new(env), dbs, dir, dot: layout.dot.clone() })
+        Ok(Db { backend: Backend::Lmdb { env: std::sync::Arc::new(env), dbs }, dir, dot: layout.dot.clone() })
+    }
+
+    /// A repository whose tables are its rows (`repo`, its id in
+    /// `oxen_repos`) in PostgreSQL. `layout` is the replica's local
+    /// scratch (temp files, the index stamp); nothing there is needed by
+    /// another replica. Refuses a repository recording a newer format, as
+    /// [`Db::open`] does.
+    pub fn open_pg(layout: &Layout, pg: &crate::pg::Pg, repo: i64) -> Result<Db> {
+        let db = Db { backend: Backend::Pg { pg: pg.clone(), repo }, dir: layout.db_dir(), dot: layout.dot.clone() };
+        let found = db.get(Table::Meta, crate::format::FORMAT_KEY)?;
+        match found.as_deref().map(crate::format::parse) {
+            Some(Some(v)) if v == crate::format::FORMAT => Ok(db),
+            Some(Some(v)) if v < crate::format::FORMAT => {
+                db.put(Table::Meta, crate::format::FORMAT_KEY, crate::format::FORMAT.to_string().as_bytes())?;
+                Ok(db)
+            }
+            None => Err(StoreError::NotARepo(layout.work.clone())),
+            Some(found) => Err(StoreError::NewerFormat { path: layout.db_dir(), found, known: crate::format::FORMAT }),
+        }
+    }
+
+    /// Whether the tables are in PostgreSQL (not an LMDB environment).
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.backend, Backend::Pg { .. })
+    }
+
+    /// The LMDB environment and blobs table, for the store internals that
+    /// walk the block index with a cursor (gc, migrate); an error naming
+    /// `what` for a PostgreSQL repository, where they are not available.
+    pub(crate) fn lmdb_blobs(&self, what: &str) -> Result<(&Environment, Database)> {
+        match &self.backend {
+            Backend::Lmdb { env, dbs } => Ok((env, dbs[Table::Blobs as usize])),
+            Backend::Pg { .. } => Err(StoreError::Unsupported(format!(
+                "{what} is not available for a repository whose metadata is in PostgreSQL"
+            ))),
+        }
     }
 
     /// Open the named databases, creating those missing (a newer version
@@ -158,20 +217,38 @@ impl Db {
         crate::fs_clock_now(&self.dot)
     }
 
-    /// The handle of a named database.
-    pub(crate) fn table(&self, t: Table) -> Database {
-        self.dbs[t as usize]
-    }
-
     /// Read one value.
     pub fn get(&self, t: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let txn = self.env.begin_ro_txn()?;
-        let r = match txn.get(self.table(t), &key) {
+        let (env, dbs) = match &self.backend {
+            Backend::Lmdb { env, dbs } => (env, dbs),
+            Backend::Pg { pg, repo } => return pg.get(*repo, t, key),
+        };
+        let txn = env.begin_ro_txn()?;
+        let r = match txn.get(dbs[t as usize], &key) {
             Ok(v) => Some(v.to_vec()),
             Err(lmdb::Error::NotFound) => None,
             Err(e) => return Err(e.into()),
         };
         Ok(r)
+    }
+
+    /// Read many values at once (one snapshot in LMDB, one round trip per
+    /// thousand keys in PostgreSQL), in the order of `keys`.
+    pub fn get_many(&self, t: Table, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>> {
+        let (env, dbs) = match &self.backend {
+            Backend::Lmdb { env, dbs } => (env, dbs),
+            Backend::Pg { pg, repo } => return pg.get_many(*repo, t, keys),
+        };
+        let txn = env.begin_ro_txn()?;
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            out.push(match txn.get(dbs[t as usize], key) {
+                Ok(v) => Some(v.to_vec()),
+                Err(lmdb::Error::NotFound) => None,
+                Err(e) => return Err(e.into()),
+            });
+        }
+        Ok(out)
     }
 
     /// Write one value in its own transaction.
@@ -188,8 +265,12 @@ impl Db {
 
     /// Key/values whose key starts with `prefix`, in key order.
     pub fn scan_prefix(&self, t: Table, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        let txn = self.env.begin_ro_txn()?;
-        let mut cur = txn.open_ro_cursor(self.table(t))?;
+        let (env, dbs) = match &self.backend {
+            Backend::Lmdb { env, dbs } => (env, dbs),
+            Backend::Pg { pg, repo } => return pg.scan_prefix(*repo, t, prefix),
+        };
+        let txn = env.begin_ro_txn()?;
+        let mut cur = txn.open_ro_cursor(dbs[t as usize])?;
         let mut out = Vec::new();
         let iter = if prefix.is_empty() { cur.iter_start() } else { cur.iter_from(prefix) };
         for item in iter {
@@ -214,8 +295,12 @@ impl Db {
 
     /// Whether an object exists, without reading or verifying it.
     pub fn has_object(&self, t: Table, id: &ContentId) -> Result<bool> {
-        let txn = self.env.begin_ro_txn()?;
-        let r = match txn.get(self.table(t), id.as_bytes()) {
+        let (env, dbs) = match &self.backend {
+            Backend::Lmdb { env, dbs } => (env, dbs),
+            Backend::Pg { pg, repo } => return Ok(pg.get(*repo, t, id.as_bytes())?.is_some()),
+        };
+        let txn = env.begin_ro_txn()?;
+        let r = match txn.get(dbs[t as usize], id.as_bytes()) {
             Ok(_) => true,
             Err(lmdb::Error::NotFound) => false,
             Err(e) => return Err(e.into()),
@@ -235,8 +320,17 @@ impl Db {
     /// at [`WriteTxn::commit`] or not at all (dropping it aborts). Batching
     /// many writes in one transaction is also what makes them fast: LMDB
     /// syncs once per commit.
+    /// In PostgreSQL the transaction holds the repository's advisory lock
+    /// from its start to its end, so writers of one repository take turns
+    /// across every replica as LMDB's writers do within a machine.
     pub fn begin_write(&self) -> Result<WriteTxn<'_>> {
-        Ok(WriteTxn { db: self, txn: self.env.begin_rw_txn().map_err(|e| StoreError::db(&self.dir, e))? })
+        let txn = match &self.backend {
+            Backend::Lmdb { env, dbs } => {
+                TxnKind::Lmdb(env.begin_rw_txn().map_err(|e| StoreError::db(&self.dir, e))?, *dbs)
+            }
+            Backend::Pg { pg, repo } => TxnKind::Pg(Box::new(std::cell::RefCell::new(pg.begin(*repo)?))),
+        };
+        Ok(WriteTxn { db: self, txn })
     }
 
     /// Ids in a table whose hex form starts with `hex_prefix` (up to `limit`).
@@ -249,8 +343,16 @@ impl Db {
             Err(_) => return Ok(Vec::new()),
         };
         let want = hex_prefix.to_ascii_lowercase();
-        let txn = self.env.begin_ro_txn()?;
-        let mut cur = txn.open_ro_cursor(self.table(t))?;
+        let (env, dbs) = match &self.backend {
+            Backend::Lmdb { env, dbs } => (env, dbs),
+            Backend::Pg { pg, repo } => {
+                let Ok(last) = ContentId::from_hex(&format!("{want:f<32}")) else { return Ok(Vec::new()) };
+                let keys = pg.range(*repo, t, start.as_bytes(), last.as_bytes(), limit as i64)?;
+                return Ok(keys.iter().filter_map(|k| ContentId::from_slice(k)).collect());
+            }
+        };
+        let txn = env.begin_ro_txn()?;
+        let mut cur = txn.open_ro_cursor(dbs[t as usize])?;
         let mut out = Vec::new();
         for item in cur.iter_from(start.as_bytes()) {
             let (k, _) = item?;
@@ -271,14 +373,24 @@ impl Db {
 /// compare-and-swap without seeing LMDB. Reads inside it see its own writes.
 pub struct WriteTxn<'db> {
     db: &'db Db,
-    txn: RwTransaction<'db>,
+    txn: TxnKind<'db>,
+}
+
+enum TxnKind<'db> {
+    Lmdb(RwTransaction<'db>, [Database; 7]),
+    // A RefCell: the connection is used by the `&self` reads too.
+    Pg(Box<std::cell::RefCell<crate::pg::Txn>>),
 }
 
 impl WriteTxn<'_> {
     /// Read one value as this transaction sees it (the basis of
     /// compare-and-swap: check and write under one lock).
     pub fn get(&self, t: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        match self.txn.get(self.db.table(t), &key) {
+        let (txn, dbs) = match &self.txn {
+            TxnKind::Lmdb(txn, dbs) => (txn, dbs),
+            TxnKind::Pg(txn) => return txn.borrow_mut().get(t, key),
+        };
+        match txn.get(dbs[t as usize], &key) {
             Ok(v) => Ok(Some(v.to_vec())),
             Err(lmdb::Error::NotFound) => Ok(None),
             Err(e) => Err(e.into()),
@@ -287,22 +399,47 @@ impl WriteTxn<'_> {
 
     /// Write one value, replacing any old one.
     pub fn put(&mut self, t: Table, key: &[u8], value: &[u8]) -> Result<()> {
-        self.txn.put(self.db.table(t), &key, &value, WriteFlags::empty()).map_err(|e| StoreError::db(&self.db.dir, e))
+        let (txn, dbs) = match &mut self.txn {
+            TxnKind::Lmdb(txn, dbs) => (txn, dbs),
+            TxnKind::Pg(txn) => return txn.get_mut().put(t, key, value),
+        };
+        txn.put(dbs[t as usize], &key, &value, WriteFlags::empty()).map_err(|e| StoreError::db(&self.db.dir, e))
     }
 
     /// Write one value unless the key exists; returns whether it was new.
     /// Content-addressed entries never change, so an existing one is kept.
     pub fn put_new(&mut self, t: Table, key: &[u8], value: &[u8]) -> Result<bool> {
-        match self.txn.put(self.db.table(t), &key, &value, WriteFlags::NO_OVERWRITE) {
+        let (txn, dbs) = match &mut self.txn {
+            TxnKind::Lmdb(txn, dbs) => (txn, dbs),
+            TxnKind::Pg(txn) => return txn.get_mut().put_new(t, key, value),
+        };
+        match txn.put(dbs[t as usize], &key, &value, WriteFlags::NO_OVERWRITE) {
             Ok(()) => Ok(true),
             Err(lmdb::Error::KeyExist) => Ok(false),
             Err(e) => Err(StoreError::db(&self.db.dir, e)),
         }
     }
 
+    /// [`WriteTxn::put_new`] of many entries (whether each was new is
+    /// not told): one statement per thousand in PostgreSQL instead of a
+    /// round trip each.
+    pub fn put_new_all(&mut self, t: Table, entries: &[(&[u8], &[u8])]) -> Result<()> {
+        if let TxnKind::Pg(txn) = &mut self.txn {
+            return txn.get_mut().put_new_all(t, entries);
+        }
+        for (k, v) in entries {
+            self.put_new(t, k, v)?;
+        }
+        Ok(())
+    }
+
     /// Remove a key; returns whether it was there.
     pub fn delete(&mut self, t: Table, key: &[u8]) -> Result<bool> {
-        match self.txn.del(self.db.table(t), &key, None) {
+        let (txn, dbs) = match &mut self.txn {
+            TxnKind::Lmdb(txn, dbs) => (txn, dbs),
+            TxnKind::Pg(txn) => return txn.get_mut().delete(t, key),
+        };
+        match txn.del(dbs[t as usize], &key, None) {
             Ok(()) => Ok(true),
             Err(lmdb::Error::NotFound) => Ok(false),
             Err(e) => Err(StoreError::db(&self.db.dir, e)),
@@ -314,7 +451,11 @@ impl WriteTxn<'_> {
     /// found by one seek instead of a scan of the whole log.
     pub fn last_with_prefix(&self, t: Table, prefix: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
         use lmdb::Cursor;
-        let cur = self.txn.open_ro_cursor(self.db.table(t))?;
+        let (txn, dbs) = match &self.txn {
+            TxnKind::Lmdb(txn, dbs) => (txn, dbs),
+            TxnKind::Pg(txn) => return txn.borrow_mut().last_with_prefix(t, prefix),
+        };
+        let cur = txn.open_ro_cursor(dbs[t as usize])?;
         // Seek to the first key past every key with the prefix, then step
         // back one; with nothing past them, the last key of the table is it.
         let found = match prefix_successor(prefix) {
@@ -334,7 +475,11 @@ impl WriteTxn<'_> {
 
     /// Remove every key of a table (replacing the whole index).
     pub fn clear(&mut self, t: Table) -> Result<()> {
-        self.txn.clear_db(self.db.table(t)).map_err(|e| StoreError::db(&self.db.dir, e))
+        let (txn, dbs) = match &mut self.txn {
+            TxnKind::Lmdb(txn, dbs) => (txn, dbs),
+            TxnKind::Pg(txn) => return txn.get_mut().clear(t),
+        };
+        txn.clear_db(dbs[t as usize]).map_err(|e| StoreError::db(&self.db.dir, e))
     }
 
     /// Store an object under the id of its bytes; an object already stored
@@ -350,7 +495,11 @@ impl WriteTxn<'_> {
     /// one lock).
     pub fn scan_prefix(&self, t: Table, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         use lmdb::Cursor;
-        let mut cur = self.txn.open_ro_cursor(self.db.table(t))?;
+        let (txn, dbs) = match &self.txn {
+            TxnKind::Lmdb(txn, dbs) => (txn, dbs),
+            TxnKind::Pg(txn) => return txn.borrow_mut().scan_prefix(t, prefix),
+        };
+        let mut cur = txn.open_ro_cursor(dbs[t as usize])?;
         let mut out = Vec::new();
         let iter = if prefix.is_empty() { cur.iter_start() } else { cur.iter_from(prefix) };
         for item in iter {
@@ -366,13 +515,16 @@ impl WriteTxn<'_> {
     /// Make every write of this transaction visible at once.
     pub fn commit(self) -> Result<()> {
         crate::faults::write_point();
-        self.txn.commit().map_err(|e| StoreError::db(&self.db.dir, e))
+        match self.txn {
+            TxnKind::Lmdb(txn, _) => txn.commit().map_err(|e| StoreError::db(&self.db.dir, e)),
+            TxnKind::Pg(txn) => txn.into_inner().commit(),
+        }
     }
 }
 
 /// The smallest byte string greater than every string starting with
 /// `prefix` (`None` when there is none: the prefix is all 0xff).
-fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
     let mut p = prefix.to_vec();
     while let Some(last) = p.pop() {
         if last < 0xff {
@@ -383,12 +535,17 @@ fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
-/// A standalone LMDB environment holding one table, for state that lives
-/// outside any repository (the server's user database). Keeps LMDB itself
-/// inside this crate.
+/// A standalone store of one table of key/values, for state that lives
+/// outside any repository (the server's user database): an LMDB
+/// environment (keeps LMDB itself inside this crate), or the rows of one
+/// named store in PostgreSQL's `oxen_kv`, shared by every replica.
 pub struct KvStore {
-    env: Environment,
-    db: Database,
+    backend: KvBackend,
+}
+
+enum KvBackend {
+    Lmdb { env: Environment, db: Database },
+    Pg { pg: crate::pg::Pg, store: String },
 }
 
 impl KvStore {
@@ -402,13 +559,22 @@ impl KvStore {
         }
         let env = Environment::new().set_max_dbs(2).set_map_size(map_size).open(dir)?;
         let db = env.create_db(Some(name), DatabaseFlags::empty())?;
-        Ok(KvStore { env, db })
+        Ok(KvStore { backend: KvBackend::Lmdb { env, db } })
+    }
+
+    /// The store called `name` in PostgreSQL.
+    pub fn open_pg(pg: &crate::pg::Pg, name: &str) -> KvStore {
+        KvStore { backend: KvBackend::Pg { pg: pg.clone(), store: name.to_string() } }
     }
 
     /// Read one value.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let txn = self.env.begin_ro_txn()?;
-        let r = match txn.get(self.db, &key) {
+        let (env, db) = match &self.backend {
+            KvBackend::Lmdb { env, db } => (env, *db),
+            KvBackend::Pg { pg, store } => return pg.kv_get(store, key),
+        };
+        let txn = env.begin_ro_txn()?;
+        let r = match txn.get(db, &key) {
             Ok(v) => Some(v.to_vec()),
             Err(lmdb::Error::NotFound) => None,
             Err(e) => return Err(e.into()),
@@ -418,10 +584,46 @@ impl KvStore {
 
     /// Write one value in its own transaction.
     pub fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
-        let mut txn = self.env.begin_rw_txn()?;
-        txn.put(self.db, &key, &value, WriteFlags::empty())?;
+        let (env, db) = match &self.backend {
+            KvBackend::Lmdb { env, db } => (env, *db),
+            KvBackend::Pg { pg, store } => return pg.kv_put(store, key, value),
+        };
+        let mut txn = env.begin_rw_txn()?;
+        txn.put(db, &key, &value, WriteFlags::empty())?;
         txn.commit()?;
         Ok(())
+    }
+
+    /// Every key/value, in key order.
+    pub fn scan(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let (env, db) = match &self.backend {
+            KvBackend::Lmdb { env, db } => (env, *db),
+            KvBackend::Pg { pg, store } => return pg.kv_scan(store),
+        };
+        let txn = env.begin_ro_txn()?;
+        let mut cur = txn.open_ro_cursor(db)?;
+        let mut out = Vec::new();
+        for item in cur.iter_start() {
+            let (k, v) = item?;
+            out.push((k.to_vec(), v.to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Remove a key in its own transaction; returns whether it was there.
+    pub fn delete(&self, key: &[u8]) -> Result<bool> {
+        let (env, db) = match &self.backend {
+            KvBackend::Lmdb { env, db } => (env, *db),
+            KvBackend::Pg { pg, store } => return pg.kv_delete(store, key),
+        };
+        let mut txn = env.begin_rw_txn()?;
+        let existed = match txn.del(db, &key, None) {
+            Ok(()) => true,
+            Err(lmdb::Error::NotFound) => false,
+            Err(e) => return Err(e.into()),
+        };
+        txn.commit()?;
+        Ok(existed)
     }
 }
 
@@ -542,33 +744,6 @@ mod tests {
             Ok(_) => unreachable!(),
         };
         assert_eq!(e, format!("repository database {} is damaged: the file is missing", data.display()));
-    }
-}
-
-impl KvStore {
-    /// Every key and value, in key order, read in one transaction (the
-    /// stores this serves are small: users and their tokens).
-    pub fn scan(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        let txn = self.env.begin_ro_txn()?;
-        let mut cur = txn.open_ro_cursor(self.db)?;
-        let mut rows = Vec::new();
-        for item in cur.iter_start() {
-            let (k, v) = item?;
-            rows.push((k.to_vec(), v.to_vec()));
-        }
-        Ok(rows)
-    }
-
-    /// Remove one key in its own transaction; whether it was there.
-    pub fn delete(&self, key: &[u8]) -> Result<bool> {
-        let mut txn = self.env.begin_rw_txn()?;
-        match txn.del(self.db, &key, None) {
-            Ok(()) => {}
-            Err(lmdb::Error::NotFound) => return Ok(false),
-            Err(e) => return Err(e.into()),
-        }
-        txn.commit()?;
-        Ok(true)
     }
 }
 

@@ -23,7 +23,7 @@ pub const FORMAT: u32 = 2;
 
 /// A format version as the meta table holds it: ASCII decimal, so
 /// `oxen kvdb-inspect` shows it as is.
-fn parse(v: &[u8]) -> Option<u32> {
+pub(crate) fn parse(v: &[u8]) -> Option<u32> {
     std::str::from_utf8(v).ok()?.trim().parse().ok()
 }
 

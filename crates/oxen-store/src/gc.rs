@@ -25,12 +25,12 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 
-use lmdb::{Transaction, WriteFlags};
+use lmdb::Transaction;
 use oxen_hash::ContentId;
 
 use crate::blockstore::ContentStore;
 use crate::versions::{scan_records, Block, Loc, Segments, RECORD_HEADER};
-use crate::{faults, Layout, Result, StoreError, Swept, Versions};
+use crate::{faults, Layout, Result, StoreError, Swept, Table, Versions};
 
 /// A segment whose dead bytes are more than this share (in percent) of
 /// its size is compacted; below it, copying the live records costs more
@@ -211,14 +211,11 @@ fn remove_block(s: &Segments, name: &str, is_local: bool) -> Result<()> {
 /// Read a block's record headers and sort its records into live and dead.
 fn scan(s: &Segments, name: &str, block: &Block) -> Result<Scan> {
     let found = scan_records(block).map_err(|e| StoreError::io(block.path(), e))?;
-    let txn = s.env.begin_ro_txn()?;
+    let keys: Vec<&[u8]> = found.records.iter().map(|r| &r.id.as_bytes()[..]).collect();
+    let locs = s.db.get_many(Table::Blobs, &keys)?;
     let mut out = Scan { size: found.size, live: Vec::new(), live_bytes: 0 };
-    for r in found.records {
-        let loc = match txn.get(s.table, r.id.as_bytes()) {
-            Ok(v) => Loc::decode(v),
-            Err(lmdb::Error::NotFound) => None,
-            Err(e) => return Err(e.into()),
-        };
+    for (r, v) in found.records.into_iter().zip(locs) {
+        let loc = v.and_then(|v| Loc::decode(&v));
         if let Some(loc) = loc.filter(|l| l.segment == name && l.offset == r.offset && l.len == r.len) {
             out.live.push(Live { id: r.id, loc });
             out.live_bytes += RECORD_HEADER + r.len;
@@ -272,21 +269,16 @@ fn compact(s: &Segments, name: &str, scan: &Scan, old: &Block, is_local: bool) -
         std::fs::remove_file(&new_path).map_err(|e| StoreError::io(&new_path, e))?;
     }
     faults::write_point();
-    let db_err = |e| StoreError::db(&s.db_dir, e);
-    let mut txn = s.env.begin_rw_txn().map_err(db_err)?;
+    let mut txn = s.db.begin_write()?;
     for (id, from, to) in &moved {
         // Only a location still on the old record moves (another gc may
         // have moved it meanwhile).
-        let current = match txn.get(s.table, id.as_bytes()) {
-            Ok(v) => Loc::decode(v),
-            Err(lmdb::Error::NotFound) => None,
-            Err(e) => return Err(db_err(e)),
-        };
+        let current = txn.get(Table::Blobs, id.as_bytes())?.and_then(|v| Loc::decode(&v));
         if current.as_ref() == Some(from) {
-            txn.put(s.table, id.as_bytes(), &to.encode(), WriteFlags::empty()).map_err(db_err)?;
+            txn.put(Table::Blobs, id.as_bytes(), &to.encode())?;
         }
     }
-    txn.commit().map_err(db_err)?;
+    txn.commit()?;
     faults::write_point();
     remove_block(s, name, is_local)
 }
@@ -418,8 +410,10 @@ impl Versions {
             let mut candidates = Vec::new();
             let mut kept_lists = Vec::new();
             {
-                let txn = s.env.begin_ro_txn()?;
-                let mut cur = txn.open_ro_cursor(s.table)?;
+                // A cursor, not a collected scan: the table may be large.
+                let (env, table) = s.db.lmdb_blobs("gc")?;
+                let txn = env.begin_ro_txn()?;
+                let mut cur = txn.open_ro_cursor(table)?;
                 for item in lmdb::Cursor::iter_start(&mut cur) {
                     let (k, v) = item?;
                     let (Some(id), Some(loc)) = (ContentId::from_slice(k), Loc::decode(v)) else { continue };
@@ -455,15 +449,11 @@ impl Versions {
             }
             if !dry_run && !dead.is_empty() {
                 faults::write_point();
-                let db_err = |e| StoreError::db(&s.db_dir, e);
-                let mut txn = s.env.begin_rw_txn().map_err(db_err)?;
+                let mut txn = s.db.begin_write()?;
                 for (id, _) in &dead {
-                    match txn.del(s.table, id.as_bytes(), None) {
-                        Ok(()) | Err(lmdb::Error::NotFound) => {}
-                        Err(e) => return Err(db_err(e)),
-                    }
+                    txn.delete(Table::Blobs, id.as_bytes())?;
                 }
-                txn.commit().map_err(db_err)?;
+                txn.commit()?;
             }
         }
         self.sweep_loose(live, prune, now, dry_run, &mut report)?;
@@ -620,16 +610,13 @@ mod tests {
     /// Point every location in segment `old` at segment `new` (a test
     /// renamed the file).
     fn relocate(s: &Segments, old: &str, new: &str) {
-        let mut txn = s.env.begin_rw_txn().unwrap();
-        let all: Vec<(Vec<u8>, Vec<u8>)> = {
-            let mut cur = txn.open_ro_cursor(s.table).unwrap();
-            lmdb::Cursor::iter_start(&mut cur).map(|r| r.unwrap()).map(|(k, v)| (k.to_vec(), v.to_vec())).collect()
-        };
+        let mut txn = s.db.begin_write().unwrap();
+        let all = txn.scan_prefix(Table::Blobs, b"").unwrap();
         for (k, val) in all {
             let mut loc = Loc::decode(&val).unwrap();
             if loc.segment == old {
                 loc.segment = new.to_string();
-                txn.put(s.table, &k, &loc.encode(), WriteFlags::empty()).unwrap();
+                txn.put(Table::Blobs, &k, &loc.encode()).unwrap();
             }
         }
         txn.commit().unwrap();
@@ -722,8 +709,8 @@ mod tests {
         let stale = s.lookup(&id).unwrap().unwrap();
         // Drop the big record's location so the segment is mostly dead.
         let big = ContentId::of(&[1u8; 3000]);
-        let mut txn = s.env.begin_rw_txn().unwrap();
-        txn.del(s.table, big.as_bytes(), None).unwrap();
+        let mut txn = s.db.begin_write().unwrap();
+        txn.delete(Table::Blobs, big.as_bytes()).unwrap();
         txn.commit().unwrap();
         assert_eq!(v.compact_segments(false).unwrap().compacted, 1);
         let (found, _) = s.open_located(&id, stale.clone()).unwrap();

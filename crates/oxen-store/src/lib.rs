@@ -18,13 +18,15 @@ pub mod format;
 mod gc;
 mod migrate;
 mod objects;
+pub mod pg;
 pub mod progress;
 mod tmp;
 mod versions;
 
 pub use blockstore::{ContentStore, LocalStore, S3Store, S3Url};
 pub use config::{
-    global_config_dir, server_origin, Config, CoreConfig, FetchConfig, GcConfig, HostConfig, RemoteConfig, UserConfig,
+    global_config, global_config_dir, repo_config, server_origin, Config, CoreConfig, FetchConfig, GcConfig,
+    HostConfig, RemoteConfig, UserConfig,
 };
 pub use db::{dump_env, Db, DumpedTable, KvStore, Table, WriteTxn};
 pub use envcheck::DbDamage;
@@ -33,7 +35,7 @@ pub use migrate::MigrateReport;
 pub use objects::{ObjectKind, ObjectSink, ObjectSource};
 pub use oxen_chunk::{ChunkList, ChunkListError, ChunkRef, Codec};
 pub use progress::{NoProgress, Progress};
-pub use tmp::{sweep_tmp, temp_file, Swept};
+pub use tmp::{sweep_scratch_blocks, sweep_tmp, temp_file, Swept};
 pub use versions::{
     Blob, BlockRecord, BlockScan, CorruptContent, Mismatch, Versions, BLOCK_MAX, CHUNK_THRESHOLD, SMALL_MAX,
 };
@@ -86,6 +88,12 @@ pub enum StoreError {
         /// What is wrong with it.
         damage: DbDamage,
     },
+    /// PostgreSQL (the metadata of `oxen-server --db`) failed or refused.
+    #[error("postgresql: {0}")]
+    Postgres(pg::PgError),
+    /// An operation this repository's kind of metadata store does not offer.
+    #[error("{0}")]
+    Unsupported(String),
     /// Something refers to an object that is not stored.
     #[error("object {0} not found")]
     MissingObject(oxen_hash::ContentId),
@@ -124,12 +132,14 @@ pub enum StoreError {
     /// operation's write of them was pending) were dropped when a block
     /// holding them failed to be stored, by this operation or a concurrent
     /// one: nothing may name them until they are written again.
-    #[error("{count} stored contents of this operation (first {first}) were lost with a block that failed to be stored; retry")]
+    #[error("{count} stored contents of this operation (first {first}) were lost with a block that failed to be stored ({cause}); retry")]
     Unrecorded {
         /// One of them.
         first: oxen_hash::ContentId,
         /// How many.
         count: usize,
+        /// Why the last block that failed was not stored.
+        cause: String,
     },
 }
 
@@ -359,28 +369,14 @@ impl Layout {
     pub fn versions(&self, db: &Db) -> Versions {
         sweep_tmp(&self.tmp_dir());
         let store = blockstore::open_configured(&self.dot);
-        Versions::with_segments(
-            self.versions_dir(),
-            self.tmp_dir(),
-            db.dir(),
-            db.env.clone(),
-            db.table(Table::Blobs),
-            store,
-        )
+        Versions::with_segments(self.versions_dir(), self.tmp_dir(), db.clone(), store)
     }
 
     /// [`Layout::versions`] with sealed blocks going to `store`, whatever
     /// `.oxen/storage` says (tests inject a failing store this way).
     pub fn versions_in(&self, db: &Db, store: std::sync::Arc<dyn ContentStore>) -> Versions {
         sweep_tmp(&self.tmp_dir());
-        Versions::with_segments(
-            self.versions_dir(),
-            self.tmp_dir(),
-            db.dir(),
-            db.env.clone(),
-            db.table(Table::Blobs),
-            Some(store),
-        )
+        Versions::with_segments(self.versions_dir(), self.tmp_dir(), db.clone(), Some(store))
     }
 }
 

@@ -15,7 +15,7 @@
 
 use std::io::{self, Read};
 
-use lmdb::{Transaction, WriteFlags};
+use lmdb::Transaction;
 use oxen_chunk::{chunk_stream, ChunkError, Codec, Encoder};
 use oxen_hash::ContentId;
 
@@ -45,8 +45,9 @@ impl Versions {
         let Some(s) = &self.segments else { return Ok(Vec::new()) };
         let mut out = Vec::new();
         {
-            let txn = s.env.begin_ro_txn()?;
-            let mut cur = txn.open_ro_cursor(s.table)?;
+            let (env, table) = s.db.lmdb_blobs("migrate")?;
+            let txn = env.begin_ro_txn()?;
+            let mut cur = txn.open_ro_cursor(table)?;
             for item in lmdb::Cursor::iter_start(&mut cur) {
                 let (k, v) = item?;
                 let (Some(id), Some(loc)) = (ContentId::from_slice(k), Loc::decode(v)) else { continue };
@@ -120,19 +121,14 @@ impl Versions {
             Old::Record(from) => {
                 let Some(to) = new else { return Ok(None) };
                 faults::write_point();
-                let db_err = |e| StoreError::db(&s.db_dir, e);
-                let mut txn = s.env.begin_rw_txn().map_err(db_err)?;
-                let current = match txn.get(s.table, id.as_bytes()) {
-                    Ok(v) => Loc::decode(v),
-                    Err(lmdb::Error::NotFound) => None,
-                    Err(e) => return Err(db_err(e)),
-                };
+                let mut txn = s.db.begin_write()?;
+                let current = txn.get(crate::Table::Blobs, id.as_bytes())?.and_then(|v| Loc::decode(&v));
                 // Moved meanwhile (compacted by a gc): the record is still
                 // v1 and the next run takes it.
                 if current.as_ref() == Some(&from) {
-                    txn.put(s.table, id.as_bytes(), &to.encode(), WriteFlags::empty()).map_err(db_err)?;
+                    txn.put(crate::Table::Blobs, id.as_bytes(), &to.encode())?;
                 }
-                txn.commit().map_err(db_err)?;
+                txn.commit()?;
             }
         }
         Ok(Some(len))

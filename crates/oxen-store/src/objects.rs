@@ -60,6 +60,12 @@ pub trait ObjectSource {
     fn open_blob(&self, id: &ContentId) -> Result<Blob>;
     /// Whether an object is stored, without reading it.
     fn has_object(&self, kind: ObjectKind, id: &ContentId) -> Result<bool>;
+    /// [`ObjectSource::has_object`] of each of `objects`, in order: a
+    /// store whose lookups are round trips (PostgreSQL) answers in a few
+    /// batches instead of one query each.
+    fn has_objects(&self, objects: &[(ObjectKind, ContentId)]) -> Result<Vec<bool>> {
+        objects.iter().map(|(k, id)| self.has_object(*k, id)).collect()
+    }
     /// The chunk list of file contents stored chunked (`None` for contents
     /// stored whole): what chunk-level sync sends instead of the bytes.
     fn chunk_list(&self, id: &ContentId) -> Result<Option<ChunkList>>;

@@ -113,6 +113,38 @@ pub fn sweep_tmp(dir: &Path) -> Swept {
     swept
 }
 
+/// Remove the open-block files (`<pid>-<hex>.seg`) in `dir` whose writers
+/// are gone, for a repository whose blocks live in remote storage: there a
+/// local block file is only ever the block being written (sealed blocks
+/// are uploaded, then removed, before any location names them), so a dead
+/// writer's file is garbage. Never call it for local blocks, which are
+/// the store itself. Best effort, as [`sweep_tmp`].
+pub fn sweep_scratch_blocks(dir: &Path) -> Swept {
+    let mut swept = Swept::default();
+    let Ok(entries) = std::fs::read_dir(dir) else { return swept };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let pid = name
+            .to_str()
+            .and_then(|n| n.strip_suffix(".seg"))
+            .and_then(|n| n.split_once('-'))
+            .filter(|(_, rest)| !rest.is_empty())
+            .and_then(|(pid, _)| pid.parse::<u32>().ok());
+        let Some(pid) = pid else { continue };
+        let path = e.path();
+        let Ok(f) = File::open(&path) else { continue };
+        if !writer_gone(pid, &f) {
+            continue;
+        }
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        if std::fs::remove_file(&path).is_ok() {
+            swept.files += 1;
+            swept.bytes += len;
+        }
+    }
+    swept
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,7 +33,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use lmdb::{Database, Environment, Transaction, WriteFlags};
 use oxen_chunk::codec::{self, MAX_DECODED_LEN};
 use oxen_chunk::{chunk_stream, ChunkError, ChunkList, ChunkListError, ChunkRef, Codec, Encoder};
 use oxen_hash::{copy_hashing, ContentId, CopyError, Hasher, CHUNK};
@@ -41,7 +40,7 @@ use oxen_hash::{copy_hashing, ContentId, CopyError, Hasher, CHUNK};
 pub use oxen_chunk::CHUNK_THRESHOLD;
 
 use crate::blockstore::{read_file_range, ContentStore};
-use crate::{Result, StoreError};
+use crate::{Result, StoreError, Table};
 
 /// Contents up to this size go to segments when written from memory.
 pub const SMALL_MAX: usize = CHUNK;
@@ -176,7 +175,7 @@ impl Block {
                 if range.start >= end {
                     return Ok(Vec::new());
                 }
-                cache.read(store.as_ref(), name, range.start..end, *size)
+                cache.read(store, name, range.start..end, *size)
             }
         }
     }
@@ -184,18 +183,36 @@ impl Block {
 
 /// Bytes of remote blocks read ahead: a read smaller than [`READ_AHEAD`]
 /// fetches [`READ_AHEAD`] bytes from its start, kept for the reads that
-/// follow. Records are read in the order they were written far more often
-/// than not (the chunks of a file, one by one, as sync sends them; the
-/// small files of one commit), so this turns one GET per chunk or small
-/// file into one per window. Blocks are immutable, so nothing kept goes
-/// stale; every record read is verified against its id anyway.
+/// follow, and starts fetching the window after it in the background.
+/// Records are read in the order they were written far more often than not
+/// (the chunks of a file, one by one, as sync sends them; the small files
+/// of one commit), so this turns one GET per chunk or small file into one
+/// per window, and the reader (a clone served from a bucket) rarely waits
+/// for one: the next window is on its way while this one is used. Blocks
+/// are immutable, so nothing kept goes stale; every record read is
+/// verified against its id anyway.
 #[derive(Default)]
 pub(crate) struct ReadAhead {
     windows: Mutex<std::collections::VecDeque<Window>>,
+    /// Notified when a background fetch ends.
+    fetched: std::sync::Condvar,
 }
 
-/// A read-ahead window: block name, offset of its first byte, the bytes.
-type Window = (String, u64, Arc<Vec<u8>>);
+/// A read-ahead window of block `name` from `start` to `end`: its bytes,
+/// or `None` while a background fetch is bringing them.
+struct Window {
+    name: String,
+    start: u64,
+    end: u64,
+    bytes: Option<Arc<Vec<u8>>>,
+}
+
+impl Window {
+    fn covers(&self, name: &str, range: &std::ops::Range<u64>) -> bool {
+        let end = self.bytes.as_ref().map_or(self.end, |b| self.start + b.len() as u64);
+        self.name == name && self.start <= range.start && range.end <= end
+    }
+}
 
 /// How much a small remote read fetches.
 const READ_AHEAD: u64 = 4 << 20;
@@ -205,8 +222,8 @@ const READ_AHEAD_WINDOWS: usize = 4;
 
 impl ReadAhead {
     fn read(
-        &self,
-        store: &dyn ContentStore,
+        self: &Arc<Self>,
+        store: &Arc<dyn ContentStore>,
         name: &str,
         range: std::ops::Range<u64>,
         size: u64,
@@ -215,27 +232,61 @@ impl ReadAhead {
         if len >= READ_AHEAD {
             return store.read_range(name, range);
         }
-        let lock = || self.windows.lock().map_err(|_| io::Error::other("read-ahead lock poisoned"));
-        let hit = lock()?
-            .iter()
-            .find(|(n, start, b)| n == name && *start <= range.start && range.end <= start + b.len() as u64)
-            .map(|(_, start, b)| (*start, b.clone()));
-        let (start, bytes) = match hit {
-            Some(h) => h,
-            None => {
-                let end = (range.start + READ_AHEAD).min(size);
-                let b = Arc::new(store.read_range(name, range.start..end)?);
-                let mut w = lock()?;
-                if w.len() >= READ_AHEAD_WINDOWS {
-                    w.pop_front();
+        let poisoned = |_| io::Error::other("read-ahead lock poisoned");
+        let mut w = self.windows.lock().map_err(poisoned)?;
+        let (start, bytes) = loop {
+            match w.iter().find(|x| x.covers(name, &range)) {
+                Some(Window { start, bytes: Some(b), .. }) => break (*start, b.clone()),
+                // Being fetched: wait for it (a failed fetch is removed,
+                // and then read here, where its error is reported).
+                Some(_) => w = self.fetched.wait(w).map_err(poisoned)?,
+                None => {
+                    drop(w);
+                    let end = (range.start + READ_AHEAD).min(size);
+                    let b = Arc::new(store.read_range(name, range.start..end)?);
+                    w = self.windows.lock().map_err(poisoned)?;
+                    let window = Window { name: name.to_string(), start: range.start, end, bytes: Some(b.clone()) };
+                    Self::keep(&mut w, window);
+                    break (range.start, b);
                 }
-                w.push_back((name.to_string(), range.start, b.clone()));
-                (range.start, b)
             }
         };
+        let next = start + bytes.len() as u64;
+        if next < size && !w.iter().any(|x| x.name == name && x.start <= next && next < x.end) {
+            let end = (next + READ_AHEAD).min(size);
+            Self::keep(&mut w, Window { name: name.to_string(), start: next, end, bytes: None });
+            let (this, store, block) = (self.clone(), store.clone(), name.to_string());
+            let fetch = move || {
+                let got = store.read_range(&block, next..end);
+                let mut w = this.windows.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(i) = w.iter().position(|x| x.name == block && x.start == next && x.bytes.is_none()) {
+                    match got {
+                        Ok(b) if !b.is_empty() => w[i].bytes = Some(Arc::new(b)),
+                        _ => {
+                            w.remove(i);
+                        }
+                    }
+                }
+                this.fetched.notify_all();
+            };
+            if std::thread::Builder::new().name("oxen-read-ahead".into()).spawn(fetch).is_err() {
+                // No thread: the window is read when it is needed.
+                w.retain(|x| !(x.name == name && x.start == next && x.bytes.is_none()));
+            }
+        }
+        drop(w);
         let from = (range.start - start) as usize;
         let to = ((range.end - start) as usize).min(bytes.len());
         Ok(bytes.get(from..to).unwrap_or_default().to_vec())
+    }
+
+    /// Keep `window`, dropping the oldest past [`READ_AHEAD_WINDOWS`] (a
+    /// fetch whose window was dropped finds nothing to fill).
+    fn keep(w: &mut std::collections::VecDeque<Window>, window: Window) {
+        if w.len() >= READ_AHEAD_WINDOWS {
+            w.pop_front();
+        }
+        w.push_back(window);
     }
 }
 
@@ -272,13 +323,12 @@ impl Read for RangeReader {
     }
 }
 
-/// The segment side of the store: the LMDB table plus this process's open
+/// The segment side of the store: the blobs table plus this process's open
 /// segment and the locations written but not yet recorded.
 pub(crate) struct Segments {
-    pub(crate) env: Arc<Environment>,
-    pub(crate) table: Database,
-    /// The LMDB environment's directory, for messages.
-    pub(crate) db_dir: PathBuf,
+    /// The repository's tables (LMDB or PostgreSQL); the block index is
+    /// its `blobs`.
+    pub(crate) db: crate::Db,
     pub(crate) dir: PathBuf,
     /// Where sealed blocks go (the segments directory itself by default).
     pub(crate) store: Arc<dyn ContentStore>,
@@ -288,13 +338,86 @@ pub(crate) struct Segments {
     /// Remote reads fetched ahead (see [`ReadAhead`]).
     read_ahead: Arc<ReadAhead>,
     pub(crate) writer: Mutex<Option<SegWriter>>,
-    pub(crate) pending: Mutex<HashMap<ContentId, Loc>>,
+    pub(crate) pending: Arc<Mutex<HashMap<ContentId, Loc>>>,
     /// Segments this process closed whose locations may not be recorded yet.
     retired: Mutex<Vec<File>>,
     /// Seals that failed so far: each dropped the locations of every
     /// record in its block, whichever operation wrote them (see
     /// [`Versions::flush`]). Bumped with `pending` locked, after the drop.
-    seal_failures: AtomicU64,
+    seal_failures: Arc<AtomicU64>,
+    /// Sealed blocks on their way to a remote store.
+    uploads: Arc<Uploads>,
+    /// [`BLOCK_MAX`]; tests make it small to seal many blocks quickly.
+    block_max: u64,
+}
+
+/// Sealed blocks at most this many at a time are uploaded to a remote
+/// store in the background while writers go on filling the next block; a
+/// seal past it waits for a slot. With [`BLOCK_MAX`] blocks that bounds
+/// the local disk a writer gets ahead of the store by (two sealed blocks
+/// plus the open one) and the memory of the uploads (each has at most
+/// `blockstore::PARTS_IN_FLIGHT` parts of `blockstore::PART_SIZE` in
+/// memory).
+pub(crate) const UPLOADS_IN_FLIGHT: usize = 2;
+
+/// Failures kept for the flush that sealed the block (the last few).
+const FAILURES_KEPT: usize = 16;
+
+/// The background uploads of sealed blocks (remote stores only). A block's
+/// locations stay in `pending` while it is in flight and are recorded only
+/// by a flush after it was stored; a failed upload drops them, as a failed
+/// synchronous seal did.
+#[derive(Default)]
+pub(crate) struct Uploads {
+    state: Mutex<UploadState>,
+    /// Notified whenever an upload ends.
+    done: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct UploadState {
+    /// Blocks being uploaded.
+    in_flight: HashSet<String>,
+    /// Blocks whose upload failed, with where and why (the last few).
+    failed: std::collections::VecDeque<(String, PathBuf, io::ErrorKind, String)>,
+}
+
+impl Uploads {
+    /// Upload of `name` ended, failed when `error` says why: its locations
+    /// are dropped and the failure counted before it leaves the flight.
+    fn ended(
+        &self,
+        name: &str,
+        error: Option<(PathBuf, io::Error)>,
+        pending: &Mutex<HashMap<ContentId, Loc>>,
+        failures: &AtomicU64,
+    ) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((path, e)) = error {
+            pending.lock().unwrap_or_else(|p| p.into_inner()).retain(|_, l| l.segment != name);
+            failures.fetch_add(1, Ordering::SeqCst);
+            if st.failed.len() >= FAILURES_KEPT {
+                st.failed.pop_front();
+            }
+            st.failed.push_back((name.to_string(), path, e.kind(), e.to_string()));
+        }
+        st.in_flight.remove(name);
+        self.done.notify_all();
+    }
+}
+
+impl UploadState {
+    fn failure(&self, name: &str) -> Option<StoreError> {
+        self.failed
+            .iter()
+            .find(|f| f.0 == name)
+            .map(|(_, path, kind, msg)| StoreError::io(path, io::Error::new(*kind, msg.clone())))
+    }
+
+    /// Why the last upload failed, for errors that name no block.
+    fn last_failure(&self) -> Option<String> {
+        self.failed.back().map(|(_, path, _, msg)| format!("{}: {msg}", path.display()))
+    }
 }
 
 impl Drop for Segments {
@@ -311,13 +434,7 @@ impl Segments {
         if let Some(l) = self.pending.lock().map_err(poisoned)?.get(id) {
             return Ok(Some(l.clone()));
         }
-        let txn = self.env.begin_ro_txn()?;
-        let r = match txn.get(self.table, id.as_bytes()) {
-            Ok(v) => Loc::decode(v),
-            Err(lmdb::Error::NotFound) => None,
-            Err(e) => return Err(e.into()),
-        };
-        Ok(r)
+        Ok(self.db.get(Table::Blobs, id.as_bytes())?.and_then(|v| Loc::decode(&v)))
     }
 
     pub(crate) fn path(&self, segment: &str) -> PathBuf {
@@ -379,29 +496,63 @@ impl Segments {
     }
 
     /// Seal a full or finished block: synced, then handed to the block
-    /// store (uploaded and the local copy removed, for a remote one). On
-    /// failure the locations of its records are dropped from `pending`, so
-    /// none is ever recorded: the operation fails, and its retry writes
-    /// them again.
+    /// store. A local block is durable once synced. A remote one is
+    /// uploaded in the background (waiting here for a slot when
+    /// [`UPLOADS_IN_FLIGHT`] are already in flight), its local copy removed
+    /// once stored. On failure the locations of its records are dropped
+    /// from `pending`, so none is ever recorded: the operation fails, and
+    /// its retry writes them again.
     fn seal(&self, w: SegWriter) -> Result<()> {
         let p = self.path(&w.name);
-        let r = w.file.sync_data().map_err(|e| StoreError::io(&p, e)).and_then(|()| {
-            if self.store.local_dir().is_some() {
-                // Kept open (and locked) until its locations are recorded.
-                self.retired.lock().map_err(poisoned)?.push(w.file);
-                return Ok(());
-            }
-            crate::faults::write_point();
-            self.store.put(&w.name, &p).map_err(|e| StoreError::io(self.store.describe(&w.name), e))?;
-            drop(w.file);
-            std::fs::remove_file(&p).map_err(|e| StoreError::io(&p, e))
-        });
-        if r.is_err() {
-            let mut p = self.pending.lock().map_err(poisoned)?;
-            p.retain(|_, l| l.segment != w.name);
+        if let Err(e) = w.file.sync_data() {
+            let mut pending = self.pending.lock().map_err(poisoned)?;
+            pending.retain(|_, l| l.segment != w.name);
             self.seal_failures.fetch_add(1, Ordering::SeqCst);
+            return Err(StoreError::io(&p, e));
         }
-        r
+        if self.store.local_dir().is_some() {
+            // Kept open (and locked) until its locations are recorded.
+            self.retired.lock().map_err(poisoned)?.push(w.file);
+            return Ok(());
+        }
+        crate::faults::write_point();
+        let uploads = self.uploads.clone();
+        {
+            let mut st = uploads.state.lock().map_err(poisoned)?;
+            while st.in_flight.len() >= UPLOADS_IN_FLIGHT {
+                st = uploads.done.wait(st).map_err(poisoned)?;
+            }
+            st.in_flight.insert(w.name.clone());
+        }
+        let (store, pending, failures) = (self.store.clone(), self.pending.clone(), self.seal_failures.clone());
+        let block = w.name.clone();
+        let SegWriter { file, name, .. } = w;
+        let upload = move || {
+            // The file stays open (and locked against gc) until stored.
+            let r = match store.put(&name, &p) {
+                Ok(()) => {
+                    drop(file);
+                    std::fs::remove_file(&p).map_err(|e| (p.clone(), e))
+                }
+                Err(e) => {
+                    // Nothing will name its records: the local copy is
+                    // garbage (removed now, not left to gc on a server
+                    // that keeps running).
+                    drop(file);
+                    let _ = std::fs::remove_file(&p);
+                    Err((store.describe(&name), e))
+                }
+            };
+            uploads.ended(&name, r.err(), &pending, &failures);
+        };
+        if let Err(e) = std::thread::Builder::new().name("oxen-upload".into()).spawn(upload) {
+            // The closure (and with it the block's file) is gone: nothing
+            // of this block may be recorded.
+            let err = io::Error::new(e.kind(), format!("cannot start an upload: {e}"));
+            self.uploads.ended(&block, Some((self.path(&block), err)), &self.pending, &self.seal_failures);
+            return Err(StoreError::io(self.path(&block), e));
+        }
+        Ok(())
     }
 
     /// The count of failed seals: read before a record is appended or found
@@ -419,17 +570,29 @@ impl Segments {
         Ok(self.lookup(id)?.map(|l| (l, false)))
     }
 
+    /// Why the last block that failed to be stored failed, in a few words.
+    fn last_failure(&self) -> String {
+        let st = self.uploads.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.last_failure().unwrap_or_else(|| "see the error of the operation that sealed it".to_string())
+    }
+
     /// Which of `ids` have no recorded location and no loose file in
-    /// `loose_dir` (a location only pending counts as not recorded).
-    fn unrecorded(&self, ids: impl IntoIterator<Item = ContentId>, loose: &Versions) -> Result<Vec<ContentId>> {
-        let txn = self.env.begin_ro_txn()?;
+    /// `loose_dir` (a location only pending counts as not recorded, unless
+    /// `pending_counts`).
+    fn unrecorded(
+        &self,
+        ids: impl IntoIterator<Item = ContentId>,
+        loose: &Versions,
+        pending_counts: bool,
+    ) -> Result<Vec<ContentId>> {
+        let pending = self.pending.lock().map_err(poisoned)?;
+        let ids: Vec<ContentId> = ids.into_iter().filter(|id| !(pending_counts && pending.contains_key(id))).collect();
+        drop(pending);
+        let keys: Vec<&[u8]> = ids.iter().map(|id| &id.as_bytes()[..]).collect();
+        let found = self.db.get_many(Table::Blobs, &keys)?;
         let mut out = Vec::new();
-        for id in ids {
-            let recorded = match txn.get(self.table, id.as_bytes()) {
-                Ok(v) => Loc::decode(v).is_some(),
-                Err(lmdb::Error::NotFound) => false,
-                Err(e) => return Err(e.into()),
-            };
+        for (id, v) in ids.iter().copied().zip(found) {
+            let recorded = v.is_some_and(|v| Loc::decode(&v).is_some());
             if !recorded && !loose.path(&id).is_file() {
                 out.push(id);
             }
@@ -471,7 +634,7 @@ impl Segments {
         kind: Kind,
     ) -> Result<()> {
         let mut guard = self.writer.lock().map_err(poisoned)?;
-        if guard.as_ref().is_some_and(|w| w.offset >= BLOCK_MAX) {
+        if guard.as_ref().is_some_and(|w| w.offset >= self.block_max) {
             if let Some(old) = guard.take() {
                 self.seal(old)?;
             }
@@ -517,34 +680,56 @@ impl Segments {
         //
         // Every record in `pending` was appended to the open block or to one
         // sealed before (append holds the writer lock while it records the
-        // location): sealing the open one makes them all durable. The
-        // snapshot is taken after that seal, under the writer lock: one
-        // taken before could hold locations that a concurrent seal failure
-        // (another operation's append filling the block) has since dropped,
-        // and recording those would name a block that was never stored.
-        let pending: Vec<(ContentId, Loc)> = {
+        // location): sealing the open one and waiting for the uploads in
+        // flight then makes them all durable, or drops them. The snapshot
+        // is taken after that, under the writer lock, and leaves out
+        // records of blocks still open or in flight (other operations went
+        // on writing meanwhile): recording those would name a block that
+        // may never be stored.
+        let own = {
             let mut guard = self.writer.lock().map_err(poisoned)?;
             if self.pending.lock().map_err(poisoned)?.is_empty() {
                 return Ok(());
             }
-            if let Some(w) = guard.take() {
-                self.seal(w)?;
+            match guard.take() {
+                Some(w) => {
+                    let name = w.name.clone();
+                    self.seal(w)?;
+                    Some(name)
+                }
+                None => None,
             }
-            self.pending.lock().map_err(poisoned)?.iter().map(|(k, v)| (*k, v.clone())).collect()
+        };
+        {
+            let mut st = self.uploads.state.lock().map_err(poisoned)?;
+            let waiting = st.in_flight.clone();
+            while st.in_flight.iter().any(|n| waiting.contains(n)) {
+                st = self.uploads.done.wait(st).map_err(poisoned)?;
+            }
+            if let Some(e) = own.and_then(|n| st.failure(&n)) {
+                return Err(e);
+            }
+        }
+        let pending: Vec<(ContentId, Loc)> = {
+            let guard = self.writer.lock().map_err(poisoned)?;
+            let open = guard.as_ref().map(|w| w.name.as_str());
+            let st = self.uploads.state.lock().map_err(poisoned)?;
+            let p = self.pending.lock().map_err(poisoned)?;
+            p.iter()
+                .filter(|(_, l)| Some(l.segment.as_str()) != open && !st.in_flight.contains(&l.segment))
+                .map(|(k, v)| (*k, v.clone()))
+                .collect()
         };
         if pending.is_empty() {
             return Ok(());
         }
         crate::faults::write_point();
-        let db_err = |e| StoreError::db(&self.db_dir, e);
-        let mut txn = self.env.begin_rw_txn().map_err(db_err)?;
-        for (id, loc) in &pending {
-            match txn.put(self.table, id.as_bytes(), &loc.encode(), WriteFlags::NO_OVERWRITE) {
-                Ok(()) | Err(lmdb::Error::KeyExist) => {}
-                Err(e) => return Err(db_err(e)),
-            }
-        }
-        txn.commit().map_err(db_err)?;
+        let encoded: Vec<([u8; 16], Vec<u8>)> =
+            pending.iter().map(|(id, loc)| (*id.as_bytes(), loc.encode())).collect();
+        let entries: Vec<(&[u8], &[u8])> = encoded.iter().map(|(k, v)| (&k[..], &v[..])).collect();
+        let mut txn = self.db.begin_write()?;
+        txn.put_new_all(Table::Blobs, &entries)?;
+        txn.commit()?;
         let mut p = self.pending.lock().map_err(poisoned)?;
         for (id, loc) in &pending {
             if p.get(id) == Some(loc) {
@@ -779,7 +964,42 @@ struct ChunkReader {
     window: Option<(String, u64, Vec<u8>)>,
 }
 
+/// The chunk list a [`ChunkReader`] follows.
+enum ListToRead {
+    /// A stored list's bytes and the file length its location recorded,
+    /// decoded on the first read (see [`ChunkReader::undecoded`]).
+    Stored { bytes: Vec<u8>, total: u64 },
+    /// A list already decoded (one about to be recorded).
+    Decoded(ChunkList),
+}
+
 impl ChunkReader {
+    /// A reader of the chunks `list` names for file `file_id`, looked up
+    /// in `segments` (or as loose files in `dir`).
+    fn new(file_id: ContentId, list_file: PathBuf, list: ListToRead, segments: Arc<Segments>, dir: PathBuf) -> Self {
+        let (undecoded, list, total) = match list {
+            ListToRead::Stored { bytes, total } => (Some(bytes), ChunkList::default(), total),
+            ListToRead::Decoded(list) => {
+                let total = list.total_len();
+                (None, list, total)
+            }
+        };
+        ChunkReader {
+            file_id,
+            list_file,
+            undecoded,
+            list,
+            total,
+            next: 0,
+            buf: Vec::new(),
+            pos: 0,
+            segments,
+            dir,
+            open: None,
+            window: None,
+        }
+    }
+
     fn fail(&self, file: PathBuf, problem: Mismatch) -> io::Error {
         CorruptContent { id: self.file_id, file, problem }.to_io()
     }
@@ -982,6 +1202,8 @@ struct OpDeps {
     /// while it has not moved, none of them can have been dropped.
     since: Option<u64>,
     ids: HashSet<ContentId>,
+    /// The seal-failure count [`Versions::fail_early`] last checked at.
+    checked: Option<u64>,
 }
 
 impl OpDeps {
@@ -1005,29 +1227,27 @@ impl Versions {
     }
 
     /// A store that also packs small contents into segments indexed by the
-    /// `blobs` table of `env`.
+    /// `blobs` table of `db`.
     pub(crate) fn with_segments(
         dir: PathBuf,
         tmp: PathBuf,
-        db_dir: &Path,
-        env: Arc<Environment>,
-        table: Database,
+        db: crate::Db,
         store: Option<Arc<dyn ContentStore>>,
     ) -> Versions {
         let seg_dir = dir.join("segments");
         let store = store.unwrap_or_else(|| Arc::new(crate::blockstore::LocalStore::new(seg_dir.clone())));
         let segments = Segments {
-            env,
-            table,
-            db_dir: db_dir.to_path_buf(),
+            db,
             dir: seg_dir,
             store,
             remote_sizes: Mutex::new(HashMap::new()),
             read_ahead: Arc::default(),
             writer: Mutex::new(None),
-            pending: Mutex::new(HashMap::new()),
+            pending: Arc::default(),
             retired: Mutex::new(Vec::new()),
-            seal_failures: AtomicU64::new(0),
+            seal_failures: Arc::default(),
+            uploads: Arc::default(),
+            block_max: BLOCK_MAX,
         };
         Versions { dir, tmp, segments: Some(Arc::new(segments)), op: Arc::default() }
     }
@@ -1051,7 +1271,31 @@ impl Versions {
         let since = s.epoch();
         f()?;
         self.note(since, [*id]);
-        Ok(())
+        self.fail_early(s)
+    }
+
+    /// A block failed to be stored since this operation noted its first
+    /// write: if it took any of them, say so now rather than at the flush
+    /// (a push goes on receiving while blocks upload in the background; a
+    /// store that is down must stop it at once, not after every block).
+    /// Checked once per failure, so it costs nothing while nothing fails.
+    fn fail_early(&self, s: &Segments) -> Result<()> {
+        let now = s.epoch();
+        let ids: Vec<ContentId> = {
+            let mut op = self.op.lock().unwrap_or_else(|p| p.into_inner());
+            match op.since {
+                Some(since) if since != now && op.checked != Some(now) => {
+                    op.checked = Some(now);
+                    op.ids.iter().copied().collect()
+                }
+                _ => return Ok(()),
+            }
+        };
+        let lost = s.unrecorded(ids, self, true)?;
+        match lost.first() {
+            None => Ok(()),
+            Some(&first) => Err(StoreError::Unrecorded { first, count: lost.len(), cause: s.last_failure() }),
+        }
     }
 
     #[cfg(test)]
@@ -1157,20 +1401,8 @@ impl Versions {
                 Err(_) => Ok(Blob::broken(loc.raw_len, *id, sp, Mismatch::Undecodable)),
             },
             (Kind::ChunkList, Codec::Raw) => {
-                let reader = ChunkReader {
-                    file_id: *id,
-                    list_file: sp.clone(),
-                    undecoded: Some(stored),
-                    list: ChunkList::default(),
-                    total: loc.raw_len,
-                    next: 0,
-                    buf: Vec::new(),
-                    pos: 0,
-                    segments: s.clone(),
-                    dir: self.dir.clone(),
-                    open: None,
-                    window: None,
-                };
+                let list = ListToRead::Stored { bytes: stored, total: loc.raw_len };
+                let reader = ChunkReader::new(*id, sp.clone(), list, s.clone(), self.dir.clone());
                 Ok(Blob::from_source(Source::Chunks(Box::new(reader)), loc.raw_len, *id, sp))
             }
             (Kind::ChunkList, _) => {
@@ -1204,6 +1436,15 @@ impl Versions {
     /// later flush fails too until they are written again.
     pub fn flush(&self) -> Result<()> {
         let Some(s) = &self.segments else { return Ok(()) };
+        let r = self.flush_noted(s);
+        // Failures so far are this flush's to report: an early failure
+        // (see `fail_early`) is for later ones, so that a retry can write
+        // the lost contents again.
+        self.op.lock().unwrap_or_else(|p| p.into_inner()).checked = Some(s.epoch());
+        r
+    }
+
+    fn flush_noted(&self, s: &Segments) -> Result<()> {
         let deps = std::mem::take(&mut *self.op.lock().unwrap_or_else(|p| p.into_inner()));
         let restore = |since: u64, ids: Vec<ContentId>| self.note(since, ids);
         if let Err(e) = s.flush() {
@@ -1218,7 +1459,7 @@ impl Versions {
             // recorded then, so the flush just done recorded it.
             return Ok(());
         }
-        let lost = match s.unrecorded(deps.ids.iter().copied(), self) {
+        let lost = match s.unrecorded(deps.ids.iter().copied(), self, false) {
             Ok(lost) => lost,
             Err(e) => {
                 restore(since, deps.ids.into_iter().collect());
@@ -1231,7 +1472,7 @@ impl Versions {
                 let count = lost.len();
                 // Checked again by every flush until written again.
                 restore(0, lost);
-                Err(StoreError::Unrecorded { first, count })
+                Err(StoreError::Unrecorded { first, count, cause: s.last_failure() })
             }
         }
     }
@@ -1378,19 +1619,18 @@ impl Versions {
         // freshened (see `gc::FRESHEN_AFTER`) once the query is answered.
         let mut present = Vec::new();
         {
+            // Pending first, then the table: a location that leaves
+            // `pending` is committed before it does.
             let pending = s.pending.lock().map_err(poisoned)?;
-            let txn = s.env.begin_ro_txn()?;
-            for id in ids {
-                let recorded = match txn.get(s.table, id.as_bytes()) {
-                    Ok(v) => match Loc::decode(v) {
-                        Some(l) => {
-                            present.push(l.segment);
-                            true
-                        }
-                        None => false,
-                    },
-                    Err(lmdb::Error::NotFound) => false,
-                    Err(e) => return Err(e.into()),
+            let keys: Vec<&[u8]> = ids.iter().map(|id| &id.as_bytes()[..]).collect();
+            let found = s.db.get_many(Table::Blobs, &keys)?;
+            for (id, v) in ids.iter().zip(found) {
+                let recorded = match v.and_then(|v| Loc::decode(&v)) {
+                    Some(l) => {
+                        present.push(l.segment);
+                        true
+                    }
+                    None => false,
                 };
                 if recorded {
                     continue;
@@ -1480,20 +1720,8 @@ impl Versions {
         // Read before the chunks are looked up: any of them may be another
         // operation's pending record, which the list then relies on.
         let since = s.epoch();
-        let mut reader = ChunkReader {
-            file_id: *id,
-            list_file: PathBuf::from("<chunk list>"),
-            undecoded: None,
-            list: list.clone(),
-            total: list.total_len(),
-            next: 0,
-            buf: Vec::new(),
-            pos: 0,
-            segments: s.clone(),
-            dir: self.dir.clone(),
-            open: None,
-            window: None,
-        };
+        let decoded = ListToRead::Decoded(list.clone());
+        let mut reader = ChunkReader::new(*id, PathBuf::from("<chunk list>"), decoded, s.clone(), self.dir.clone());
         let (actual, _) = ContentId::of_reader(&mut reader).map_err(|e| match CorruptContent::from_io(&e) {
             Some(c) => StoreError::CorruptContent { path: None, content: c.clone() },
             None => StoreError::io(&self.dir, e),
@@ -1595,11 +1823,8 @@ impl Versions {
     pub fn list(&self) -> Result<Vec<ContentId>> {
         let mut out = Vec::new();
         if let Some(s) = &self.segments {
-            let txn = s.env.begin_ro_txn()?;
-            let mut cur = lmdb::Transaction::open_ro_cursor(&txn, s.table)?;
-            for item in lmdb::Cursor::iter_start(&mut cur) {
-                let (k, _) = item?;
-                if let Some(id) = ContentId::from_slice(k) {
+            for (k, _) in s.db.scan(Table::Blobs)? {
+                if let Some(id) = ContentId::from_slice(&k) {
                     out.push(id);
                 }
             }
@@ -2018,6 +2243,13 @@ pub(crate) mod tests {
         /// When set, a failing put first says so here and waits for the
         /// word to go on (a slow upload that then fails).
         pub(crate) slow_fail: Mutex<Option<(std::sync::mpsc::Sender<()>, std::sync::mpsc::Receiver<()>)>>,
+        /// Each put takes this long (a slow link).
+        pub(crate) put_delay_ms: std::sync::atomic::AtomicU64,
+        /// Puts running now, the most seen at once, and the most block
+        /// files seen in the writer's directory during a put.
+        pub(crate) puts_now: std::sync::atomic::AtomicUsize,
+        pub(crate) puts_max: std::sync::atomic::AtomicUsize,
+        pub(crate) staged_max: std::sync::atomic::AtomicUsize,
     }
 
     impl ContentStore for Counting {
@@ -2028,14 +2260,15 @@ pub(crate) mod tests {
             None
         }
         fn put(&self, name: &str, staged: &Path) -> io::Result<()> {
-            if self.fail_puts.load(std::sync::atomic::Ordering::SeqCst) {
-                if let Some((entered, go_on)) = self.slow_fail.lock().unwrap().take() {
-                    entered.send(()).unwrap();
-                    go_on.recv().unwrap();
-                }
-                return Err(io::Error::other("503 Service Unavailable"));
-            }
-            self.inner.put(name, staged)
+            use std::sync::atomic::Ordering::SeqCst;
+            let now = self.puts_now.fetch_add(1, SeqCst) + 1;
+            self.puts_max.fetch_max(now, SeqCst);
+            let staged_files = std::fs::read_dir(staged.parent().unwrap()).map(|rd| rd.count()).unwrap_or(0);
+            self.staged_max.fetch_max(staged_files, SeqCst);
+            std::thread::sleep(std::time::Duration::from_millis(self.put_delay_ms.load(SeqCst)));
+            let r = self.put_inner(name, staged);
+            self.puts_now.fetch_sub(1, SeqCst);
+            r
         }
         fn size(&self, name: &str) -> io::Result<Option<u64>> {
             self.inner.size(name)
@@ -2052,6 +2285,19 @@ pub(crate) mod tests {
         }
     }
 
+    impl Counting {
+        fn put_inner(&self, name: &str, staged: &Path) -> io::Result<()> {
+            if self.fail_puts.load(std::sync::atomic::Ordering::SeqCst) {
+                if let Some((entered, go_on)) = self.slow_fail.lock().unwrap().take() {
+                    entered.send(()).unwrap();
+                    go_on.recv().unwrap();
+                }
+                return Err(io::Error::other("503 Service Unavailable"));
+            }
+            self.inner.put(name, staged)
+        }
+    }
+
     /// A store whose blocks go to an in-memory object store.
     pub(crate) fn remote_store() -> (tempfile::TempDir, Db, Versions, Arc<Counting>) {
         let d = tempfile::tempdir().unwrap();
@@ -2064,13 +2310,15 @@ pub(crate) mod tests {
             reads: Default::default(),
             fail_puts: Default::default(),
             slow_fail: Default::default(),
+            put_delay_ms: Default::default(),
+            puts_now: Default::default(),
+            puts_max: Default::default(),
+            staged_max: Default::default(),
         });
         let v = Versions::with_segments(
             layout.versions_dir(),
             layout.tmp_dir(),
-            db.dir(),
-            db.env.clone(),
-            db.table(crate::Table::Blobs),
+            db.clone(),
             Some(c.clone() as Arc<dyn ContentStore>),
         );
         (d, db, v, c)
@@ -2175,6 +2423,37 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_next_remote_window_is_fetched_in_the_background() {
+        let (_d, _db, v, c) = remote_store();
+        let data = noise(20, 10 << 20);
+        let (id, _) = v.write_reader(&data[..], Path::new("big")).unwrap();
+        v.flush().unwrap();
+        let list = v.chunk_list(&id).unwrap().unwrap();
+        let reads = || c.reads.load(std::sync::atomic::Ordering::SeqCst);
+        c.reads.store(0, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(v.read_all(&list.chunks()[0].id).unwrap().len(), list.chunks()[0].len as usize);
+        // The window after the first is on its way without being asked for.
+        let t = std::time::Instant::now();
+        while reads() < 2 && t.elapsed() < std::time::Duration::from_secs(10) {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(reads(), 2, "the first window, then the next in the background");
+        // Chunks of the first 7 MiB, one by one: from those two windows,
+        // plus the third fetched ahead again, plus one read for a record
+        // that straddles two windows (neither holds all of it).
+        let mut at = 0u64;
+        for ch in list.chunks() {
+            at += u64::from(ch.len);
+            if at >= 7 << 20 {
+                break;
+            }
+            assert_eq!(v.read_all(&ch.id).unwrap().len(), ch.len as usize);
+        }
+        assert!(reads() <= 4, "{} reads", reads());
+        assert_eq!(v.read_all(&id).unwrap(), data);
+    }
+
+    #[test]
     fn a_corrupt_remote_block_is_an_error_never_wrong_bytes() {
         let (_d, _db, v, c) = remote_store();
         let big = noise(13, 2 << 20);
@@ -2238,7 +2517,7 @@ pub(crate) mod tests {
             Err(StoreError::Unrecorded { count, .. }) => assert!(count > 10, "{count}"),
             other => panic!("b's flush must fail, got {other:?}"),
         }
-        assert!(matches!(dedup.flush(), Err(StoreError::Unrecorded { count: 1, first }) if first == y));
+        assert!(matches!(dedup.flush(), Err(StoreError::Unrecorded { count: 1, first, .. }) if first == y));
         // Noted until written again: a second flush fails too.
         assert!(matches!(b.flush(), Err(StoreError::Unrecorded { .. })));
         idle.flush().unwrap();
@@ -2278,6 +2557,62 @@ pub(crate) mod tests {
         assert!(matches!(flushing.join().unwrap(), Err(StoreError::Unrecorded { first, .. }) if first == x));
         assert!(db.scan(crate::Table::Blobs).unwrap().is_empty(), "a location names the block that failed");
         assert!(!v.has(&x));
+    }
+
+    /// A remote store whose blocks seal at 1 MiB, so a few MiB of writes
+    /// seal several blocks while writing (background uploads).
+    fn remote_store_small_blocks() -> (tempfile::TempDir, Db, Versions, Arc<Counting>) {
+        let (d, db, mut v, c) = remote_store();
+        let segments = Arc::get_mut(v.segments.as_mut().unwrap()).expect("only handle");
+        segments.block_max = 1 << 20;
+        (d, db, v, c)
+    }
+
+    #[test]
+    fn a_failed_background_upload_fails_the_operation_and_records_nothing() {
+        let (_d, db, v, c) = remote_store_small_blocks();
+        c.fail_puts.store(true, std::sync::atomic::Ordering::SeqCst);
+        let op = v.operation();
+        let data = noise(18, 6 << 20);
+        // Blocks sealed while writing upload in the background; their
+        // failure stops the write early or, at the latest, the flush.
+        let written = op.write_reader(&data[..], Path::new("big"));
+        let e = match written {
+            Err(e) => e,
+            Ok(_) => op.flush().unwrap_err(),
+        };
+        assert!(matches!(e, StoreError::Unrecorded { .. } | StoreError::Io { .. }), "{e:?}");
+        assert!(e.to_string().contains("503"), "the cause is named: {e}");
+        assert!(op.flush().is_err(), "still lost until written again");
+        assert!(db.scan(crate::Table::Blobs).unwrap().is_empty(), "no location names an unstored block");
+        assert!(!v.has(&ContentId::of(&data)));
+        assert!(c.inner.list().unwrap().is_empty());
+        // The retry, on the same operation, writes everything again.
+        c.fail_puts.store(false, std::sync::atomic::Ordering::SeqCst);
+        let (id, _) = op.write_reader(&data[..], Path::new("big")).unwrap();
+        op.flush().unwrap();
+        assert_eq!(v.read_all(&id).unwrap(), data);
+        assert!(c.inner.list().unwrap().len() >= 6, "several blocks");
+        assert_eq!(local_files(&v), 0);
+    }
+
+    #[test]
+    fn uploads_overlap_writing_and_stay_bounded() {
+        let (_d, _db, v, c) = remote_store_small_blocks();
+        c.put_delay_ms.store(100, std::sync::atomic::Ordering::SeqCst);
+        let data = noise(19, 12 << 20);
+        let (id, _) = v.write_reader(&data[..], Path::new("big")).unwrap();
+        v.flush().unwrap();
+        let blocks = c.inner.list().unwrap().len();
+        assert!(blocks >= 12, "{blocks}");
+        // Two uploads at once: the writer sealed (so filled) a block while
+        // the one before it was still uploading, and never more.
+        let most = c.puts_max.load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(most, UPLOADS_IN_FLIGHT, "uploads in flight at once");
+        // Local block files: those in flight plus the open one, at most.
+        let staged = c.staged_max.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(staged <= UPLOADS_IN_FLIGHT + 1, "{staged} block files staged at once");
+        assert_eq!(v.read_all(&id).unwrap(), data);
     }
 
     #[test]

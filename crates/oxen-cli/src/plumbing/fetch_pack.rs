@@ -12,7 +12,9 @@ use crate::{user_error, CommandResult};
 /// Receive from REMOTE (a configured remote name, an
 /// http://host:port/<RepoName> URL or a repository path) the objects of its
 /// branches (all, or those named) that this repository lacks; the local
-/// ref tips are sent as haves so only new history travels. No ref is
+/// ref tips are sent as haves so only new history travels, and files the
+/// remote stores chunked come as the chunks this repository lacks (as
+/// `oxen fetch` does; prints `received N bytes (M chunks, K reused)`). No ref is
 /// changed: prints `<id> heads/<branch>` for each fetched branch, for a
 /// script to act on (`oxen fetch` updates remote-tracking refs instead).
 #[derive(Parser, Debug)]
@@ -54,9 +56,12 @@ pub fn run(args: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResul
     if !wants.is_empty() {
         let haves: Vec<ContentId> = repo.refs().all()?.into_iter().map(|(_, id)| id).collect();
         let bar = crate::progress::Bar::objects("Receiving");
-        let stats = remote.fetch_pack(&repo, &wants, &haves, &bar)?;
+        let (stats, counts) = remote.fetch_pack(&repo, &wants, &haves, &bar)?;
         bar.finish();
-        writeln!(err, "received {} objects, {}", stats.objects, crate::progress::human_bytes(stats.bytes))?;
+        let objects = stats.objects.saturating_sub(counts.sent);
+        writeln!(err, "received {objects} objects, {}", crate::progress::human_bytes(stats.bytes))?;
+        // Exact and stable, as fetch prints it: tests parse `received N bytes`.
+        writeln!(err, "received {} bytes ({} chunks, {} reused)", stats.bytes, counts.sent, counts.reused)?;
     }
     for (name, id) in chosen {
         writeln!(out, "{id} {name}")?;

@@ -25,6 +25,14 @@ pub struct Args {
     /// Directory holding the repositories (and the user database).
     #[arg(long, global = true, env = "SYNC_DIR", default_value = "/tmp/oxen_sync", value_name = "DIR")]
     pub sync_dir: PathBuf,
+    /// Keep metadata (repositories, refs, commits, trees, the block index,
+    /// users) in this PostgreSQL database instead of LMDB under SYNC_DIR,
+    /// so several servers (replicas, each with its own SYNC_DIR for
+    /// scratch) serve the same repositories. The schema is created or
+    /// migrated on first use. `start` also needs --storage (contents must
+    /// be shared too).
+    #[arg(long, global = true, env = "OXEN_DB", value_name = "postgres://USER@HOST:PORT/DB")]
+    pub db: Option<String>,
     /// What to do: add a user or serve.
     #[command(subcommand)]
     pub cmd: Cmd,
@@ -138,6 +146,15 @@ pub enum Cmd {
         #[arg(long, value_name = "DURATION|now|never", default_value = "1d", value_parser = crate::porcelain::gc::parse_prune)]
         prune: oxen_store::Prune,
     },
+    /// `oxen migrate` for every repository under SYNC_DIR: contents stored
+    /// the way older releases stored them (loose files, whole uncompressed
+    /// segment records) are rewritten into the current encoding (chunked,
+    /// compressed when it pays), each verified against its id and its old
+    /// copy removed only once the new one is recorded; one line per
+    /// repository, as `oxen migrate` prints. A kill loses nothing and a
+    /// rerun finishes the job; running it again does nothing. Stop the
+    /// server first (a migration holds no lock against pushes).
+    Migrate,
 }
 
 /// Entry point.
@@ -148,6 +165,8 @@ pub fn main() -> ExitCode {
 /// Run with parsed arguments. The request log goes to stderr through
 /// `tracing` (it is written from the server's threads, not through `_err`).
 pub fn run(args: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult {
+    // An empty OXEN_DB means none (LMDB), as an empty OXEN_STORAGE does.
+    let db = args.db.as_deref().filter(|s| !s.is_empty());
     match args.cmd {
         Cmd::AddUser { email, name, host, output, admin, read, write } => {
             let output = if output.is_absolute() { output } else { crate::cwd()?.join(output) };
@@ -156,7 +175,9 @@ pub fn run(args: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResu
                 read: read.into_iter().collect(),
                 write: write.into_iter().collect(),
             };
-            let (token, origin) = oxen_server::add_user(&args.sync_dir, &name, &email, &scopes, &host, &output)?;
+            oxen_server::check_add_user(&scopes, &host)?;
+            let users = oxen_server::open_users(&args.sync_dir, db)?;
+            let (token, origin) = oxen_server::add_user_in(&users, &name, &email, &scopes, &host, &output)?;
             writeln!(
                 out,
                 "created user {name} <{email}>, token id {} ({}); token for {origin} written to {}",
@@ -195,6 +216,7 @@ pub fn run(args: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResu
             cfg.body_timeout = Duration::from_secs(body_timeout.max(1));
             cfg.shutdown_grace = Duration::from_secs(shutdown_grace);
             cfg.storage = storage;
+            cfg.db = db.map(str::to_string);
             oxen_server::init_logging();
             oxen_server::serve(cfg, out)?;
             Ok(())
@@ -205,23 +227,40 @@ pub fn run(args: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResu
                 (None, Some(id)) => oxen_server::Revoke::TokenId(id),
                 (None, None) => return Err(crate::command_error::user_error("give --email or --token-id")),
             };
-            for id in oxen_server::revoke(&args.sync_dir, &what)? {
+            for id in oxen_server::revoke_in(&oxen_server::open_users(&args.sync_dir, db)?, &what)? {
                 writeln!(out, "revoked {id}")?;
             }
             Ok(())
         }
         Cmd::ListUsers => {
             // Tab-separated: token id, name, email, scopes.
-            for t in oxen_server::list_users(&args.sync_dir)? {
+            for t in oxen_server::list_users_in(&oxen_server::open_users(&args.sync_dir, db)?)? {
                 writeln!(out, "{}\t{}\t{}\t{}", t.token_id, t.user.name, t.user.email, t.scopes.describe())?;
             }
             Ok(())
         }
         Cmd::Gc { dry_run, prune } => {
+            if db.is_some() {
+                // Segment liveness is judged by local pids and file locks,
+                // which say nothing about writers on other replicas.
+                return Err(crate::command_error::user_error(
+                    "oxen-server gc does not support --db yet: it cannot tell blocks other replicas are writing from garbage",
+                ));
+            }
             for (name, report) in oxen_server::sweep::gc_repos(&args.sync_dir, prune, dry_run)? {
                 crate::porcelain::gc::write_report(&report, dry_run, &format!("{name}: "), out)?;
             }
             Ok(())
+        }
+        Cmd::Migrate => {
+            let mut failed = None;
+            oxen_server::sweep::migrate_repos(&args.sync_dir, |name, m, gc| {
+                if let Err(e) = crate::porcelain::migrate::write_report(m, gc, &format!("{name}: "), out) {
+                    failed = Some(e);
+                }
+                Ok(())
+            })?;
+            failed.map_or(Ok(()), Err)
         }
     }
 }

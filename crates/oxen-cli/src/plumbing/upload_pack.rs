@@ -12,7 +12,13 @@ use crate::CommandResult;
 /// enumeration the server's upload-pack endpoint runs: commits down to the
 /// haves, each tree compared with its parent's so unchanged subtrees are
 /// skipped). Objects come in dependency order, blobs streamed from the
-/// versions store. Pipe it into `oxen-receive-pack`.
+/// versions store. Files stored chunked travel as chunks (pack version 3,
+/// compressed chunks in their stored encoding) less the chunks of the
+/// files in the --have commits' trees, which the receiver holds: a one-row
+/// edit of a large table sends the few chunks around it. Prints `sent N
+/// bytes (M chunks, K reused)` on stderr. Pipe it into `oxen-receive-pack`
+/// (a receiver lacking a chunk so left out refuses the pack cleanly; send
+/// again without --have).
 #[derive(Parser, Debug)]
 #[command(name = "oxen-upload-pack", version)]
 pub struct Args {
@@ -32,7 +38,7 @@ pub fn main() -> ExitCode {
 }
 
 /// Run with parsed arguments.
-pub fn run(args: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult {
+pub fn run(args: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
     let repo = oxen_repo::Repo::open(&args.repo_dir)?;
     let wants = args.wants.iter().map(|w| repo.resolve_commit(w)).collect::<Result<Vec<_>, _>>()?;
     let mut haves = Vec::new();
@@ -42,8 +48,11 @@ pub fn run(args: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResu
         }
     }
     let objects = oxen_pack::enumerate(&repo, &wants, &haves)?;
-    let mut src = oxen_pack::PackSource::new(&repo, objects);
-    std::io::copy(&mut src, out)?;
+    let (items, counts) = oxen_remote::plan_one_way(&repo, &objects, &haves)?;
+    let mut src = oxen_pack::PackSource::from_items(&repo, items).with_stored_chunks(true);
+    let bytes = std::io::copy(&mut src, out)?;
     out.flush()?;
+    // Exact and stable: tests parse `sent N bytes`.
+    writeln!(err, "sent {bytes} bytes ({} chunks, {} reused)", counts.sent, counts.reused)?;
     Ok(())
 }

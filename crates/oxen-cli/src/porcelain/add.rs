@@ -34,18 +34,6 @@ pub fn run(a: Args, _out: &mut dyn Write, err: &mut dyn Write) -> CommandResult 
         return Err(user_error("nothing specified, nothing added (try `oxen add .`)"));
     }
     super::shared::stage(&repo, &paths, a.update, err)?;
-    resolve_conflicts(&repo, &paths)?;
-    Ok(())
-}
-
-/// Adding a conflicted path marks it resolved.
-fn resolve_conflicts(repo: &oxen_repo::Repo, paths: &[RepoPath]) -> CommandResult {
-    if let Some(mut st) = repo.merge_state()? {
-        let before = st.conflicts.len();
-        st.conflicts.retain(|c| !paths.iter().any(|p| c.is_under(p)));
-        if st.conflicts.len() != before {
-            repo.set_merge_state(Some(&st))?;
-        }
-    }
+    repo.resolve_conflicts(&paths)?;
     Ok(())
 }

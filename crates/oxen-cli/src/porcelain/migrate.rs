@@ -19,9 +19,20 @@ pub struct Args {}
 pub fn run(_a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult {
     let repo = super::open()?;
     let (m, gc) = repo.versions.migrate()?;
+    write_report(&m, &gc, "", out)
+}
+
+/// The one line `oxen migrate` prints (and `oxen-server migrate` per
+/// repository, after `prefix`).
+pub fn write_report(
+    m: &oxen_store::MigrateReport,
+    gc: &oxen_store::GcReport,
+    prefix: &str,
+    out: &mut dyn Write,
+) -> CommandResult {
     writeln!(
         out,
-        "migrate: {} contents rewritten ({} loose files, {} segment records, {} bytes); \
+        "{prefix}migrate: {} contents rewritten ({} loose files, {} segment records, {} bytes); \
          {} old segments deleted, {} compacted, {} bytes reclaimed; format {}",
         m.loose + m.records,
         m.loose,

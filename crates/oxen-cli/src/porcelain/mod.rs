@@ -14,7 +14,7 @@ mod init;
 mod kvdb_inspect;
 mod log;
 mod merge;
-mod migrate;
+pub(crate) mod migrate;
 mod mv;
 mod reflog;
 mod reset;

@@ -1,6 +1,6 @@
 //! `oxen remote`
 
-use oxen_store::{Config, RemoteConfig};
+use oxen_store::Config;
 use std::io::Write;
 
 use crate::{user_error, CommandResult};
@@ -50,28 +50,7 @@ pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult 
                 }
             }
         }
-        Some(RemoteCmd::Add { name, url }) => {
-            let probe = oxen_refs::BranchName::new("x")?;
-            oxen_refs::RefName::remote_tracking(&name, &probe)
-                .map_err(|_| user_error(format!("'{name}' is not a valid remote name")))?;
-            if cfg.remote.contains_key(&name) {
-                return Err(user_error(format!("remote {name} already exists")));
-            }
-            let url = if url.starts_with("http://") || url.starts_with("https://") {
-                oxen_remote::HttpRemote::new(&url, None)?;
-                url
-            } else {
-                // Store an absolute path: commands run from any directory.
-                let p = std::fs::canonicalize(&url)
-                    .map_err(|e| user_error(format!("'{url}' is not a URL or an existing path: {e}")))?;
-                if !p.join(".oxen").join("HEAD").is_file() {
-                    return Err(user_error(format!("'{url}' is not an oxen repository")));
-                }
-                p.to_string_lossy().into_owned()
-            };
-            cfg.remote.insert(name, RemoteConfig { url });
-            cfg.save(&path)?;
-        }
+        Some(RemoteCmd::Add { name, url }) => oxen_remote::add_remote(&repo, &name, &url)?,
         Some(RemoteCmd::Remove { name }) => {
             if cfg.remote.remove(&name).is_none() {
                 return Err(user_error(format!("no such remote: {name}")));

@@ -3,7 +3,7 @@
 //! headers and merge outcomes, and picking the remote and branch for sync
 //! commands. Each command itself lives in the file named after it.
 
-use std::collections::{BTreeMap, BinaryHeap, HashSet};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -11,7 +11,7 @@ use oxen_hash::ContentId;
 use oxen_index::{stage_paths, Index, StageOptions};
 use oxen_object::Commit;
 use oxen_path::RepoPath;
-use oxen_refs::{BranchName, Expect, Head};
+use oxen_refs::{BranchName, Head};
 use oxen_remote::{FetchReport, PushOutcome, Remote};
 use oxen_repo::{FlatEntry, HeadMove, LocalChanges, MergeOutcome, Repo, Transition};
 
@@ -42,16 +42,7 @@ pub(crate) fn create_branch(
     name: &str,
     start: Option<&str>,
 ) -> CommandResult<(BranchName, oxen_hash::ContentId)> {
-    let branch = BranchName::new(name)?;
-    let id = repo
-        .resolve_commit(start.unwrap_or("HEAD"))
-        .map_err(|e| user_error(format!("cannot create branch '{name}': {e}")))?;
-    let message = format!("branch: Created from {}", start.unwrap_or("HEAD"));
-    repo.refs().update(&branch.to_ref(), Some(id), Expect::Absent, &message).map_err(|e| match e {
-        oxen_refs::RefError::Stale { .. } => user_error(format!("a branch named '{name}' already exists")),
-        other => other.into(),
-    })?;
-    Ok((branch, id))
+    Ok(repo.create_branch(name, start)?)
 }
 
 /// Move HEAD to `target` (a branch name or a revision), updating the work tree.
@@ -62,60 +53,15 @@ pub(crate) fn switch_to(
     allow_detach: bool,
     err: &mut dyn Write,
 ) -> CommandResult {
-    let old_head = repo.head()?;
-    let branch = BranchName::new(target).ok();
-    let local = match &branch {
-        Some(b) => repo.refs().get(&b.to_ref())?,
-        None => None,
-    };
-    // A remote branch name creates a local tracking branch, as git does.
-    let remote_hits = match (&branch, local) {
-        (Some(b), None) => repo.refs().remote_branches_named(b)?,
-        _ => Vec::new(),
-    };
-    let (new_head, commit) = match (branch, local) {
-        (Some(b), Some(id)) => (Head::Branch(b), Some(id)),
-        (branch, _) => {
-            if let (Some(b), [(_, id)]) = (branch, remote_hits.as_slice()) {
-                repo.refs().update(
-                    &b.to_ref(),
-                    Some(*id),
-                    Expect::Absent,
-                    &format!("branch: Created from {target}"),
-                )?;
-                (Head::Branch(b), Some(*id))
-            } else {
-                if !allow_detach {
-                    return Err(user_error(format!("'{target}' is not a branch (use --detach to check out a commit)")));
-                }
-                let id = repo.resolve_commit(target)?;
-                (Head::Detached(id), Some(id))
-            }
-        }
-    };
-    if let Some(id) = commit {
-        let bar = Bar::files("Checking out");
-        // --force discards local changes in every tracked path, as
-        // `reset --hard` does, and HEAD moves in the same recorded step.
-        let local = if force { LocalChanges::Discard } else { LocalChanges::Refuse };
-        let t = Transition {
-            op: "checkout".into(),
-            target: repo.read_commit(&id)?.tree,
-            local,
-            head: HeadMove::Set(new_head.clone()),
-            message: format!("checkout: moving from {old_head} to {target}"),
-            overlay: vec![],
-        };
-        let r = repo.transition(&t, &bar)?;
-        bar.finish();
-        warn_left_behind(repo, &old_head, &new_head, err)?;
-        match &new_head {
-            Head::Branch(b) => {
-                writeln!(err, "Switched to branch '{b}' ({} written, {} removed)", r.written, r.removed)?
-            }
-            Head::Detached(id) => {
-                writeln!(err, "HEAD is now at {} ({} written, {} removed)", id.short(), r.written, r.removed)?
-            }
+    let bar = Bar::files("Checking out");
+    let s = repo.switch(target, force, allow_detach, &bar)?;
+    bar.finish();
+    warn_left_behind(repo, &s.old_head, &s.new_head, err)?;
+    let r = s.report;
+    match &s.new_head {
+        Head::Branch(b) => writeln!(err, "Switched to branch '{b}' ({} written, {} removed)", r.written, r.removed)?,
+        Head::Detached(id) => {
+            writeln!(err, "HEAD is now at {} ({} written, {} removed)", id.short(), r.written, r.removed)?
         }
     }
     Ok(())
@@ -125,13 +71,8 @@ pub(crate) fn switch_to(
 /// no ref reaches, say so and how to keep them, as git does (the reflog
 /// still has them as `HEAD@{1}`).
 fn warn_left_behind(repo: &Repo, old: &Head, new: &Head, err: &mut dyn Write) -> CommandResult {
+    let lost = repo.left_behind(old, new)?;
     let Head::Detached(left) = old else { return Ok(()) };
-    if let Head::Detached(now) = new {
-        if repo.is_ancestor(left, now)? {
-            return Ok(());
-        }
-    }
-    let lost = repo.unreachable_from_refs(left)?;
     if lost.is_empty() {
         return Ok(());
     }
@@ -209,34 +150,7 @@ pub(crate) fn walk(
     limit: usize,
     mut f: impl FnMut(&ContentId, &Commit) -> std::io::Result<()>,
 ) -> CommandResult {
-    // Newest first by author time; ties (common with scripted dates) go to
-    // the commit queued first, so children still come before parents.
-    let mut heap: BinaryHeap<(i64, std::cmp::Reverse<u64>, ContentId)> = BinaryHeap::new();
-    let mut commits = std::collections::HashMap::new();
-    let mut seen = HashSet::new();
-    let mut seq = 0u64;
-    let c = repo.read_commit(&start)?;
-    heap.push((c.author.time, std::cmp::Reverse(seq), start));
-    commits.insert(start, c);
-    seen.insert(start);
-    let mut n = 0;
-    while let Some((_, _, id)) = heap.pop() {
-        if n >= limit {
-            break;
-        }
-        let Some(c) = commits.remove(&id) else { continue };
-        f(&id, &c)?;
-        n += 1;
-        for p in &c.parents {
-            if seen.insert(*p) {
-                let pc = repo.read_commit(p)?;
-                seq += 1;
-                heap.push((pc.author.time, std::cmp::Reverse(seq), *p));
-                commits.insert(*p, pc);
-            }
-        }
-    }
-    Ok(())
+    repo.walk_log(start, limit, |id, c| f(id, c).map_err(crate::CommandError::from))
 }
 
 /// Restore `paths` in the index and/or work tree from `source` (a revision;
@@ -362,10 +276,7 @@ pub(crate) fn report(outcome: MergeOutcome, out: &mut dyn Write) -> CommandResul
                     )?;
                 }
             }
-            return Err(user_error(format!(
-                "automatic merge failed on {} path(s); fix conflicts, `oxen add` them, then `oxen commit`",
-                conflicts.len()
-            )));
+            return Err(user_error(oxen_repo::conflicts_message(conflicts.len())));
         }
     }
     Ok(())
@@ -386,19 +297,9 @@ pub(crate) fn fetch_remote(
 }
 
 /// Whether fetch should prune: `--prune` when given, else `fetch.prune`
-/// from the repository's config, else from the global one (as git).
+/// from the repository's config layered over the global one (as git).
 pub(crate) fn fetch_prune(repo: &oxen_repo::Repo, flag: bool) -> CommandResult<bool> {
-    if flag {
-        return Ok(true);
-    }
-    if let Some(p) = repo.config()?.fetch.prune {
-        return Ok(p);
-    }
-    let global = oxen_store::global_config_dir().map(|d| d.join("config.toml"));
-    match global {
-        Some(g) => Ok(oxen_store::Config::load(&g)?.fetch.prune.unwrap_or(false)),
-        None => Ok(false),
-    }
+    Ok(flag || repo.config()?.fetch.prune.unwrap_or(false))
 }
 
 /// Print a fetch report: one line per changed remote-tracking ref or tag,

@@ -1,0 +1,937 @@
+//! Metadata in PostgreSQL: the second backend of [`crate::Db`] and
+//! [`crate::KvStore`], for servers that run as several replicas sharing
+//! one database (`oxen-server --db postgres://...`).
+//!
+//! ```text
+//! oxen_schema  (version)                                   one row: the schema this build made
+//! oxen_repos   (id bigserial, name text unique, head text) one row per repository
+//! oxen_meta    (repo_id, tbl smallint, key bytea, value bytea), primary key (repo_id, tbl, key)
+//!                                                          every Table of every repository
+//! oxen_kv      (store text, key bytea, value bytea)        KvStore stores (the server's users)
+//! ```
+//!
+//! - One table for every kind of [`Table`], told apart by `tbl` (the
+//!   table's fixed code): a repository's refs, commits, trees, reflog and
+//!   block index share one b-tree, so a scan of one kind is one range of
+//!   the primary key, as in LMDB.
+//! - `bytea` compares as `memcmp` then length, which is LMDB's default key
+//!   order: scans and "last with prefix" return what LMDB would.
+//! - A write transaction takes `pg_advisory_xact_lock(repo_id)` first, so
+//!   writers of one repository run one at a time across every replica, as
+//!   LMDB's single writer does within a machine: a read-compare-write
+//!   inside one (a ref's compare-and-swap, a fast-forward check) cannot
+//!   interleave with another's. Readers take no lock and see committed
+//!   data (PostgreSQL's READ COMMITTED).
+//! - A small pool of connections per process. A connection that fails is
+//!   dropped, and so are the idle ones (a restarted PostgreSQL broke them
+//!   all); an operation that failed on a reused connection before writing
+//!   anything (a read, a transaction's BEGIN) is retried once on a fresh
+//!   one, so the server recovers from a database restart by itself.
+//! - The postgres client is synchronous (each connection drives its own
+//!   small runtime), which suits the blocking store calls; called from a
+//!   tokio worker thread it is moved off the worker first
+//!   (`block_in_place`), where nesting a runtime would panic.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use postgres::{Client, NoTls, Statement};
+
+use crate::db::Table;
+use crate::{Result, StoreError};
+
+/// The schema this build creates and reads.
+pub const SCHEMA_VERSION: i32 = 1;
+
+/// Key of the advisory lock held while the schema is created or migrated
+/// (repository locks use the repository's id, which is positive).
+const SCHEMA_LOCK: i64 = -0x6f78_656e;
+
+/// Idle connections kept per process; more may be open at once (one per
+/// concurrent operation), the surplus is closed when returned.
+const MAX_IDLE: usize = 32;
+
+/// A PostgreSQL failure, as one line.
+#[derive(Debug)]
+pub struct PgError(String);
+
+impl std::fmt::Display for PgError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for PgError {}
+
+/// The error chain of a postgres error flattened into one line.
+fn pg_err(e: &postgres::Error) -> StoreError {
+    let mut msg = e.to_string();
+    if let Some(db) = e.as_db_error() {
+        msg = format!("{}: {}", db.severity(), db.message());
+    } else {
+        let mut src = std::error::Error::source(e);
+        while let Some(s) = src {
+            let s_msg = s.to_string();
+            if !msg.contains(&s_msg) {
+                msg = format!("{msg}: {s_msg}");
+            }
+            src = s.source();
+        }
+    }
+    StoreError::Postgres(PgError(msg.replace('\n', " ")))
+}
+
+/// Run blocking client work where a nested runtime may start: on a tokio
+/// multi-thread worker, `block_in_place` leaves the worker first. (Not
+/// for a current-thread runtime's own thread, which oxen never is.)
+fn off_runtime<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        // Off any runtime (or on a blocking-pool thread, which has not
+        // entered one) the client's own runtime may run here.
+        _ => f(),
+    }
+}
+
+/// One connection with its prepared statements (a statement is prepared
+/// once per connection, not once per call: half the round trips).
+pub(crate) struct PgConn {
+    /// Always `Some` until dropped (taken out to be dropped off the runtime).
+    client: Option<Client>,
+    stmts: HashMap<&'static str, Statement>,
+}
+
+impl Drop for PgConn {
+    fn drop(&mut self) {
+        // Closing a client blocks on its own runtime, which panics on a
+        // tokio thread (the server drops its pool at shutdown inside one).
+        if let Some(client) = self.client.take() {
+            off_runtime(move || drop(client));
+        }
+    }
+}
+
+impl PgConn {
+    fn cl(&mut self) -> &mut Client {
+        self.client.as_mut().expect("a PgConn holds its client until dropped")
+    }
+
+    fn closed(&self) -> bool {
+        self.client.as_ref().is_none_or(Client::is_closed)
+    }
+
+    fn stmt(&mut self, sql: &'static str) -> Result<Statement> {
+        if let Some(s) = self.stmts.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.cl().prepare(sql).map_err(|e| pg_err(&e))?;
+        self.stmts.insert(sql, s.clone());
+        Ok(s)
+    }
+
+    fn query(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<postgres::Row>> {
+        let s = self.stmt(sql)?;
+        self.cl().query(&s, params).map_err(|e| pg_err(&e))
+    }
+
+    fn execute(&mut self, sql: &'static str, params: &[&(dyn postgres::types::ToSql + Sync)]) -> Result<u64> {
+        let s = self.stmt(sql)?;
+        self.cl().execute(&s, params).map_err(|e| pg_err(&e))
+    }
+}
+
+struct Inner {
+    config: postgres::Config,
+    /// The URL without a password, for messages.
+    shown: String,
+    idle: Mutex<Vec<PgConn>>,
+}
+
+/// A connection pool to one PostgreSQL database holding Oxen's metadata.
+/// Cheap to clone (shared).
+#[derive(Clone)]
+pub struct Pg {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Pg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pg").field("url", &self.inner.shown).finish()
+    }
+}
+
+/// A connection taken from the pool; returned to it when dropped unless
+/// it failed.
+pub(crate) struct Conn {
+    pool: Arc<Inner>,
+    conn: Option<PgConn>,
+    /// Taken from the idle list (it may have died since it was used).
+    reused: bool,
+    /// Set when an operation on it failed: closed, not returned.
+    broken: bool,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if let Some(c) = self.conn.take() {
+            if self.broken || c.closed() {
+                return;
+            }
+            if let Ok(mut idle) = self.pool.idle.lock() {
+                if idle.len() < MAX_IDLE {
+                    idle.push(c);
+                }
+            }
+        }
+    }
+}
+
+impl Conn {
+    fn get(&mut self) -> &mut PgConn {
+        self.conn.as_mut().expect("a Conn holds its connection until dropped")
+    }
+}
+
+/// A repository as the repos table records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PgRepo {
+    /// Its id: the key of its rows in `oxen_meta` and of its write lock.
+    pub id: i64,
+    /// Its name.
+    pub name: String,
+    /// Its HEAD, as the HEAD file holds it ("ref: heads/main").
+    pub head: String,
+}
+
+impl Pg {
+    /// Connect to `url` (`postgres://USER[:PASSWORD]@HOST[:PORT]/DB`, or
+    /// the key=value form), check the database answers and create or
+    /// migrate Oxen's schema. Every failure is one line naming the URL
+    /// (without its password).
+    pub fn connect(url: &str) -> Result<Pg> {
+        let shown = redact(url);
+        let mut config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
+            StoreError::Postgres(PgError(format!("--db '{shown}' is not a PostgreSQL URL: {e}")))
+        })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(10));
+        }
+        let pg = Pg { inner: Arc::new(Inner { config, shown, idle: Mutex::new(Vec::new()) }) };
+        pg.migrate()?;
+        Ok(pg)
+    }
+
+    /// The URL without its password.
+    pub fn url(&self) -> &str {
+        &self.inner.shown
+    }
+
+    fn open_conn(&self) -> Result<PgConn> {
+        let client = off_runtime(|| self.inner.config.connect(NoTls)).map_err(|e| match pg_err(&e) {
+            StoreError::Postgres(PgError(m)) => {
+                StoreError::Postgres(PgError(format!("cannot connect to {}: {m}", self.inner.shown)))
+            }
+            other => other,
+        })?;
+        Ok(PgConn { client: Some(client), stmts: HashMap::new() })
+    }
+
+    fn conn(&self) -> Result<Conn> {
+        let pooled = self.inner.idle.lock().ok().and_then(|mut i| i.pop());
+        let (conn, reused) = match pooled {
+            Some(c) if !c.closed() => (c, true),
+            _ => (self.open_conn()?, false),
+        };
+        Ok(Conn { pool: self.inner.clone(), conn: Some(conn), reused, broken: false })
+    }
+
+    /// Run `f` on a pooled connection; when it fails on a reused
+    /// connection that turns out dead, drop the idle ones too and retry
+    /// once on a fresh connection. Only for work that wrote nothing when
+    /// it failed (reads, autocommit statements that did not reach the
+    /// server).
+    fn with_conn<T>(&self, mut f: impl FnMut(&mut PgConn) -> Result<T>) -> Result<T> {
+        off_runtime(|| {
+            let mut c = self.conn()?;
+            match f(c.get()) {
+                Ok(v) => Ok(v),
+                Err(e) => {
+                    c.broken = true;
+                    if c.reused && c.get().closed() {
+                        drop(c);
+                        self.drop_idle();
+                        let mut fresh = self.conn()?;
+                        let r = f(fresh.get());
+                        fresh.broken = r.is_err();
+                        return r;
+                    }
+                    // A failed statement does not break a connection, but
+                    // there is no telling which failures did: a fresh one
+                    // costs one connect.
+                    Err(e)
+                }
+            }
+        })
+    }
+
+    fn drop_idle(&self) {
+        if let Ok(mut idle) = self.inner.idle.lock() {
+            idle.clear();
+        }
+    }
+
+    /// Whether the database answers and takes writes (not a standby, not
+    /// read-only), without writing anything.
+    pub fn check(&self) -> Result<()> {
+        let (recovery, read_only) = self.with_conn(|c| {
+            let rows = c.query("SELECT pg_is_in_recovery(), current_setting('transaction_read_only')", &[])?;
+            let row =
+                rows.first().ok_or_else(|| StoreError::Postgres(PgError("no answer to the health query".into())))?;
+            Ok((row.get::<_, bool>(0), row.get::<_, String>(1)))
+        })?;
+        if recovery || read_only == "on" {
+            return Err(StoreError::Postgres(PgError(format!("{} is read-only", self.inner.shown))));
+        }
+        Ok(())
+    }
+
+    fn migrate(&self) -> Result<()> {
+        self.with_conn(|c| {
+            // Replicas starting together: one creates, the others wait on
+            // the lock and find it made.
+            let r = (|| -> Result<()> {
+                c.cl().batch_execute("BEGIN").map_err(|e| pg_err(&e))?;
+                c.cl()
+                    .execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
+                    .map_err(|e| pg_err(&e))?;
+                c.cl()
+                    .batch_execute(
+                        "CREATE TABLE IF NOT EXISTS oxen_schema (version integer NOT NULL);
+                         CREATE TABLE IF NOT EXISTS oxen_repos (
+                             id bigserial PRIMARY KEY,
+                             name text NOT NULL UNIQUE,
+                             head text NOT NULL,
+                             created timestamptz NOT NULL DEFAULT now());
+                         CREATE TABLE IF NOT EXISTS oxen_meta (
+                             repo_id bigint NOT NULL REFERENCES oxen_repos(id) ON DELETE CASCADE,
+                             tbl smallint NOT NULL,
+                             key bytea NOT NULL,
+                             value bytea NOT NULL,
+                             PRIMARY KEY (repo_id, tbl, key));
+                         CREATE TABLE IF NOT EXISTS oxen_kv (
+                             store text NOT NULL,
+                             key bytea NOT NULL,
+                             value bytea NOT NULL,
+                             PRIMARY KEY (store, key));",
+                    )
+                    .map_err(|e| pg_err(&e))?;
+                let rows = c.cl().query("SELECT version FROM oxen_schema", &[]).map_err(|e| pg_err(&e))?;
+                match rows.iter().map(|r| r.get::<_, i32>(0)).max() {
+                    None => {
+                        c.cl()
+                            .execute("INSERT INTO oxen_schema (version) VALUES ($1)", &[&SCHEMA_VERSION])
+                            .map_err(|e| pg_err(&e))?;
+                    }
+                    Some(v) if v > SCHEMA_VERSION => {
+                        return Err(StoreError::Postgres(PgError(format!(
+                            "database {} has Oxen schema {v}, newer than this oxen-server knows ({SCHEMA_VERSION}); upgrade oxen-server",
+                            self.inner.shown
+                        ))));
+                    }
+                    Some(_) => {}
+                }
+                c.cl().batch_execute("COMMIT").map_err(|e| pg_err(&e))
+            })();
+            if r.is_err() {
+                let _ = c.cl().batch_execute("ROLLBACK");
+            }
+            r
+        })
+    }
+
+    // --- repositories -------------------------------------------------
+
+    /// Record a new repository with the given metadata rows (the format
+    /// version, say) in one transaction: it becomes visible complete or
+    /// not at all. `None` when the name is taken.
+    pub fn create_repo_with(&self, name: &str, head: &str, rows: &[(Table, &[u8], &[u8])]) -> Result<Option<PgRepo>> {
+        off_runtime(|| {
+            let mut c = self.conn()?;
+            let r = (|| -> Result<Option<PgRepo>> {
+                let pc = c.get();
+                pc.cl().batch_execute("BEGIN").map_err(|e| pg_err(&e))?;
+                let ids = pc.query(
+                    "INSERT INTO oxen_repos (name, head) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING RETURNING id",
+                    &[&name, &head],
+                )?;
+                let Some(id) = ids.first().map(|r| r.get::<_, i64>(0)) else {
+                    pc.cl().batch_execute("ROLLBACK").map_err(|e| pg_err(&e))?;
+                    return Ok(None);
+                };
+                for (t, k, v) in rows {
+                    pc.execute(PUT, &[&id, &t.code(), k, v])?;
+                }
+                crate::faults::write_point();
+                pc.cl().batch_execute("COMMIT").map_err(|e| pg_err(&e))?;
+                Ok(Some(PgRepo { id, name: name.to_string(), head: head.to_string() }))
+            })();
+            if r.is_err() {
+                c.broken = true;
+            }
+            r
+        })
+    }
+
+    /// A repository by name.
+    pub fn repo(&self, name: &str) -> Result<Option<PgRepo>> {
+        self.with_conn(|c| {
+            let rows = c.query("SELECT id, head FROM oxen_repos WHERE name = $1", &[&name])?;
+            Ok(rows.first().map(|r| PgRepo { id: r.get(0), name: name.to_string(), head: r.get(1) }))
+        })
+    }
+
+    /// Every repository's name, sorted by bytes.
+    pub fn repo_names(&self) -> Result<Vec<String>> {
+        self.with_conn(|c| {
+            let rows = c.query("SELECT name FROM oxen_repos ORDER BY convert_to(name, 'UTF8')", &[])?;
+            Ok(rows.iter().map(|r| r.get(0)).collect())
+        })
+    }
+
+    /// Remove a repository and all its metadata (one statement: the
+    /// rows go with it, `ON DELETE CASCADE`); whether it existed.
+    pub fn delete_repo(&self, name: &str) -> Result<bool> {
+        self.with_conn(|c| Ok(c.execute("DELETE FROM oxen_repos WHERE name = $1", &[&name])? > 0))
+    }
+
+    // --- one repository's tables --------------------------------------
+
+    pub(crate) fn get(&self, repo: i64, t: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.with_conn(|c| get_on(c, repo, t, key))
+    }
+
+    pub(crate) fn get_many(&self, repo: i64, t: Table, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.with_conn(|c| {
+            let mut found: HashMap<Vec<u8>, Vec<u8>> = HashMap::with_capacity(keys.len());
+            // Bounded batches: one round trip per thousand keys.
+            for batch in keys.chunks(1000) {
+                let rows = c.query(
+                    "SELECT key, value FROM oxen_meta WHERE repo_id = $1 AND tbl = $2 AND key = ANY($3)",
+                    &[&repo, &t.code(), &batch],
+                )?;
+                found.extend(rows.into_iter().map(|r| (r.get::<_, Vec<u8>>(0), r.get::<_, Vec<u8>>(1))));
+            }
+            Ok(keys.iter().map(|k| found.get(*k).cloned()).collect())
+        })
+    }
+
+    pub(crate) fn scan_prefix(&self, repo: i64, t: Table, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.with_conn(|c| scan_on(c, repo, t, prefix))
+    }
+
+    pub(crate) fn range(&self, repo: i64, t: Table, from: &[u8], to: &[u8], limit: i64) -> Result<Vec<Vec<u8>>> {
+        self.with_conn(|c| {
+            let rows = c.query(
+                "SELECT key FROM oxen_meta WHERE repo_id = $1 AND tbl = $2 AND key >= $3 AND key <= $4 ORDER BY key LIMIT $5",
+                &[&repo, &t.code(), &from, &to, &limit],
+            )?;
+            Ok(rows.into_iter().map(|r| r.get(0)).collect())
+        })
+    }
+
+    /// Start a write transaction on repository `repo`: BEGIN, then wait
+    /// for the repository's advisory lock (held until COMMIT/ROLLBACK).
+    pub(crate) fn begin(&self, repo: i64) -> Result<Txn> {
+        off_runtime(|| {
+            let mut c = self.conn()?;
+            let begin = |c: &mut Conn| -> Result<()> {
+                let pc = c.get();
+                pc.cl().batch_execute("BEGIN").map_err(|e| pg_err(&e))?;
+                pc.execute("SELECT pg_advisory_xact_lock($1)", &[&repo]).map(|_| ())
+            };
+            if let Err(e) = begin(&mut c) {
+                c.broken = true;
+                if !(c.reused && c.get().closed()) {
+                    return Err(e);
+                }
+                drop(c);
+                self.drop_idle();
+                c = self.conn()?;
+                if let Err(e) = begin(&mut c) {
+                    c.broken = true;
+                    return Err(e);
+                }
+            }
+            Ok(Txn { conn: c, repo, open: true })
+        })
+    }
+}
+
+const PUT: &str = "INSERT INTO oxen_meta (repo_id, tbl, key, value) VALUES ($1, $2, $3, $4)
+                   ON CONFLICT (repo_id, tbl, key) DO UPDATE SET value = EXCLUDED.value";
+const PUT_NEW: &str = "INSERT INTO oxen_meta (repo_id, tbl, key, value) VALUES ($1, $2, $3, $4)
+                       ON CONFLICT (repo_id, tbl, key) DO NOTHING";
+
+fn get_on(c: &mut PgConn, repo: i64, t: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
+    let rows =
+        c.query("SELECT value FROM oxen_meta WHERE repo_id = $1 AND tbl = $2 AND key = $3", &[&repo, &t.code(), &key])?;
+    Ok(rows.first().map(|r| r.get(0)))
+}
+
+fn scan_on(c: &mut PgConn, repo: i64, t: Table, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    let rows = match crate::db::prefix_successor(prefix) {
+        Some(past) => c.query(
+            "SELECT key, value FROM oxen_meta WHERE repo_id = $1 AND tbl = $2 AND key >= $3 AND key < $4 ORDER BY key",
+            &[&repo, &t.code(), &prefix, &past],
+        )?,
+        None => c.query(
+            "SELECT key, value FROM oxen_meta WHERE repo_id = $1 AND tbl = $2 AND key >= $3 ORDER BY key",
+            &[&repo, &t.code(), &prefix],
+        )?,
+    };
+    Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// An open write transaction (see [`Pg::begin`]). Dropped without
+/// [`Txn::commit`], it rolls back; a connection that cannot roll back is
+/// closed, which makes PostgreSQL roll back.
+pub(crate) struct Txn {
+    conn: Conn,
+    repo: i64,
+    open: bool,
+}
+
+impl Drop for Txn {
+    fn drop(&mut self) {
+        if self.open {
+            let c = &mut self.conn;
+            let ok = off_runtime(|| c.get().cl().batch_execute("ROLLBACK").is_ok());
+            if !ok {
+                c.broken = true;
+            }
+        }
+    }
+}
+
+impl Txn {
+    fn run<T>(&mut self, f: impl FnOnce(&mut PgConn, i64) -> Result<T>) -> Result<T> {
+        let repo = self.repo;
+        let c = &mut self.conn;
+        let r = off_runtime(|| f(c.get(), repo));
+        if r.is_err() {
+            c.broken = true;
+        }
+        r
+    }
+
+    pub(crate) fn get(&mut self, t: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.run(|c, repo| get_on(c, repo, t, key))
+    }
+
+    pub(crate) fn put(&mut self, t: Table, key: &[u8], value: &[u8]) -> Result<()> {
+        self.run(|c, repo| c.execute(PUT, &[&repo, &t.code(), &key, &value]).map(|_| ()))
+    }
+
+    pub(crate) fn put_new(&mut self, t: Table, key: &[u8], value: &[u8]) -> Result<bool> {
+        self.run(|c, repo| Ok(c.execute(PUT_NEW, &[&repo, &t.code(), &key, &value])? == 1))
+    }
+
+    pub(crate) fn put_new_all(&mut self, t: Table, entries: &[(&[u8], &[u8])]) -> Result<()> {
+        self.run(|c, repo| {
+            for batch in entries.chunks(1000) {
+                let keys: Vec<&[u8]> = batch.iter().map(|(k, _)| *k).collect();
+                let values: Vec<&[u8]> = batch.iter().map(|(_, v)| *v).collect();
+                c.execute(
+                    "INSERT INTO oxen_meta (repo_id, tbl, key, value)
+                     SELECT $1, $2, k, v FROM unnest($3::bytea[], $4::bytea[]) AS e(k, v)
+                     ON CONFLICT (repo_id, tbl, key) DO NOTHING",
+                    &[&repo, &t.code(), &keys, &values],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    pub(crate) fn delete(&mut self, t: Table, key: &[u8]) -> Result<bool> {
+        self.run(|c, repo| {
+            Ok(c.execute(
+                "DELETE FROM oxen_meta WHERE repo_id = $1 AND tbl = $2 AND key = $3",
+                &[&repo, &t.code(), &key],
+            )? == 1)
+        })
+    }
+
+    pub(crate) fn clear(&mut self, t: Table) -> Result<()> {
+        self.run(|c, repo| {
+            c.execute("DELETE FROM oxen_meta WHERE repo_id = $1 AND tbl = $2", &[&repo, &t.code()]).map(|_| ())
+        })
+    }
+
+    pub(crate) fn last_with_prefix(&mut self, t: Table, prefix: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        self.run(|c, repo| {
+            let rows = match crate::db::prefix_successor(prefix) {
+                Some(past) => c.query(
+                    "SELECT key, value FROM oxen_meta WHERE repo_id = $1 AND tbl = $2 AND key >= $3 AND key < $4
+                     ORDER BY key DESC LIMIT 1",
+                    &[&repo, &t.code(), &prefix, &past],
+                )?,
+                None => c.query(
+                    "SELECT key, value FROM oxen_meta WHERE repo_id = $1 AND tbl = $2 AND key >= $3
+                     ORDER BY key DESC LIMIT 1",
+                    &[&repo, &t.code(), &prefix],
+                )?,
+            };
+            Ok(rows.first().map(|r| (r.get(0), r.get(1))))
+        })
+    }
+
+    pub(crate) fn scan_prefix(&mut self, t: Table, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.run(|c, repo| scan_on(c, repo, t, prefix))
+    }
+
+    pub(crate) fn commit(mut self) -> Result<()> {
+        let r = self.run(|c, _| c.cl().batch_execute("COMMIT").map_err(|e| pg_err(&e)));
+        // Committed, or failed (the connection is then dropped, and
+        // PostgreSQL rolls back whatever it did not commit).
+        self.open = false;
+        r
+    }
+}
+
+// --- KvStore ---------------------------------------------------------
+
+impl Pg {
+    pub(crate) fn kv_get(&self, store: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.with_conn(|c| {
+            let rows = c.query("SELECT value FROM oxen_kv WHERE store = $1 AND key = $2", &[&store, &key])?;
+            Ok(rows.first().map(|r| r.get(0)))
+        })
+    }
+
+    pub(crate) fn kv_put(&self, store: &str, key: &[u8], value: &[u8]) -> Result<()> {
+        self.with_conn(|c| {
+            c.execute(
+                "INSERT INTO oxen_kv (store, key, value) VALUES ($1, $2, $3)
+                 ON CONFLICT (store, key) DO UPDATE SET value = EXCLUDED.value",
+                &[&store, &key, &value],
+            )
+            .map(|_| ())
+        })
+    }
+
+    pub(crate) fn kv_scan(&self, store: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.with_conn(|c| {
+            let rows = c.query("SELECT key, value FROM oxen_kv WHERE store = $1 ORDER BY key", &[&store])?;
+            Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+        })
+    }
+
+    pub(crate) fn kv_delete(&self, store: &str, key: &[u8]) -> Result<bool> {
+        self.with_conn(|c| Ok(c.execute("DELETE FROM oxen_kv WHERE store = $1 AND key = $2", &[&store, &key])? > 0))
+    }
+}
+
+/// `url` with any password replaced by `***`.
+fn redact(url: &str) -> String {
+    // postgres://user:password@host...
+    if let Some(scheme_end) = url.find("://") {
+        let rest = &url[scheme_end + 3..];
+        if let Some(at) = rest.find('@') {
+            let userinfo = &rest[..at];
+            if let Some(colon) = userinfo.find(':') {
+                return format!("{}{}:***{}", &url[..scheme_end + 3], &userinfo[..colon], &rest[at..]);
+            }
+        }
+        return url.to_string();
+    }
+    // key=value form: hide password=...
+    url.split_whitespace()
+        .map(|kv| if kv.starts_with("password=") { "password=***" } else { kv })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Db, KvStore, Layout};
+    use oxen_hash::ContentId;
+
+    /// A throwaway PostgreSQL cluster (`tests/postgres.sh`), stopped on drop.
+    struct Cluster {
+        dir: tempfile::TempDir,
+        url: String,
+    }
+
+    impl Cluster {
+        fn start() -> Cluster {
+            let dir = tempfile::tempdir().unwrap();
+            let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/postgres.sh");
+            let out = std::process::Command::new("bash").arg(&script).arg("start").arg(dir.path()).output().unwrap();
+            assert!(out.status.success(), "PostgreSQL did not start: {}", String::from_utf8_lossy(&out.stderr));
+            let url = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .find_map(|l| l.strip_prefix("OXEN_DB=").map(str::to_string))
+                .expect("OXEN_DB printed");
+            Cluster { dir, url }
+        }
+
+        fn ctl(&self, cmd: &str) {
+            let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/postgres.sh");
+            let st = std::process::Command::new("bash").arg(&script).arg(cmd).arg(self.dir.path()).status().unwrap();
+            assert!(st.success(), "postgres.sh {cmd}");
+        }
+    }
+
+    impl Drop for Cluster {
+        fn drop(&mut self) {
+            self.ctl("stop");
+        }
+    }
+
+    /// A repository row and its `Db` (scratch layout in `scratch`).
+    fn pg_repo(pg: &Pg, name: &str, scratch: &std::path::Path) -> Db {
+        let rows: [(Table, &[u8], &[u8]); 1] = [(Table::Meta, crate::format::FORMAT_KEY, b"2")];
+        let row = pg.create_repo_with(name, "ref: heads/main", &rows).unwrap().expect("a new name");
+        let layout = Layout::at(scratch.join(name));
+        Db::open_pg(&layout, pg, row.id).unwrap()
+    }
+
+    /// Deterministic keys with NULs, 0xff bytes, shared prefixes and
+    /// lengths that differ only at the end (memcmp-then-length order).
+    fn keys() -> Vec<Vec<u8>> {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut out = vec![
+            b"".to_vec(),
+            b"a".to_vec(),
+            b"a\0".to_vec(),
+            b"a\0\0".to_vec(),
+            b"a\x01".to_vec(),
+            b"ab".to_vec(),
+            vec![0xff],
+            vec![0xff, 0xff],
+            vec![0xff, 0x00],
+            vec![0x00],
+            vec![0x7f, 0x80],
+            vec![0x80],
+        ];
+        for n in 0..200u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 9) as usize;
+            let mut k: Vec<u8> = x.to_be_bytes()[..len.min(8)].to_vec();
+            if n % 3 == 0 {
+                k.insert(0, b'a');
+            }
+            if n % 5 == 0 {
+                k.push(0xff);
+            }
+            out.push(k);
+        }
+        out.retain(|k| !k.is_empty());
+        out
+    }
+
+    /// The same script on any backend: everything it observes, in order.
+    fn script(db: &Db) -> Vec<String> {
+        let mut seen = Vec::new();
+        let t = Table::Reflog;
+        let ks = keys();
+        let mut txn = db.begin_write().unwrap();
+        for (i, k) in ks.iter().enumerate() {
+            let new = txn.put_new(t, k, format!("v{i}").as_bytes()).unwrap();
+            seen.push(format!("put_new {k:?} {new}"));
+        }
+        seen.push(format!("in-txn scan {:?}", txn.scan_prefix(t, b"a").unwrap()));
+        txn.commit().unwrap();
+        for p in [&b""[..], b"a", b"a\0", b"\xff", b"\xff\xff", b"\x00", b"zz"] {
+            seen.push(format!("scan {p:?} {:?}", db.scan_prefix(t, p).unwrap()));
+        }
+        let mut txn = db.begin_write().unwrap();
+        for p in [&b""[..], b"a", b"a\0", b"\xff", b"\xff\xff", b"\x7f", b"zz"] {
+            seen.push(format!("last {p:?} {:?}", txn.last_with_prefix(t, p).unwrap()));
+        }
+        for k in ks.iter().step_by(7) {
+            seen.push(format!("delete {k:?} {}", txn.delete(t, k).unwrap()));
+            seen.push(format!("delete again {k:?} {}", txn.delete(t, k).unwrap()));
+            seen.push(format!("get deleted {:?}", txn.get(t, k).unwrap()));
+        }
+        let more: Vec<(&[u8], &[u8])> = vec![(b"a", b"kept?"), (b"new one", b"n"), (b"\xff\x01", b"m")];
+        txn.put_new_all(t, &more).unwrap();
+        txn.put(t, b"a", b"replaced").unwrap();
+        seen.push(format!("put_new existing {}", txn.put_new(t, b"a", b"not this").unwrap()));
+        txn.commit().unwrap();
+        seen.push(format!("after {:?}", db.scan(t).unwrap()));
+        let probe: Vec<&[u8]> = vec![b"a", b"nope", &ks[3], &ks[7]];
+        seen.push(format!("get_many {:?}", db.get_many(t, &probe).unwrap()));
+
+        // Dropped without commit: nothing of it is visible.
+        let mut txn = db.begin_write().unwrap();
+        txn.put(t, b"rolled back", b"x").unwrap();
+        txn.clear(Table::Reflog).unwrap();
+        drop(txn);
+        seen.push(format!("after rollback {:?}", db.scan(t).unwrap().len()));
+        // Clear, committed, touches only its table.
+        db.put(Table::Index, b"idx", b"1").unwrap();
+        let mut txn = db.begin_write().unwrap();
+        txn.clear(Table::Reflog).unwrap();
+        txn.commit().unwrap();
+        seen.push(format!("cleared {:?} {:?}", db.scan(t).unwrap(), db.scan(Table::Index).unwrap()));
+
+        // Objects and id prefixes.
+        let mut ids = Vec::new();
+        for i in 0..300u32 {
+            ids.push(db.put_object(Table::Commits, format!("object {i}").as_bytes()).unwrap());
+        }
+        seen.push(format!("has {}", db.has_object(Table::Commits, &ids[5]).unwrap()));
+        seen.push(format!("get_object {:?}", db.get_object(Table::Commits, &ids[5]).unwrap()));
+        let missing = ContentId::of(b"nothing");
+        seen.push(format!("has missing {}", db.has_object(Table::Commits, &missing).unwrap()));
+        for p in ["", "0", "a", "f", "ff", &ids[9].to_hex()[..5], &ids[9].to_hex()] {
+            seen.push(format!("ids {p} {:?}", db.ids_with_prefix(Table::Commits, p, 10).unwrap()));
+        }
+        seen
+    }
+
+    #[test]
+    fn the_postgresql_backend_behaves_as_lmdb_does() {
+        let c = Cluster::start();
+        let pg = Pg::connect(&c.url).unwrap();
+        let d = tempfile::tempdir().unwrap();
+        let on_pg = script(&pg_repo(&pg, "r", d.path()));
+        let layout = Layout::create(&d.path().join("lmdb")).unwrap();
+        let on_lmdb = script(&Db::open(&layout).unwrap());
+        assert_eq!(on_pg.len(), on_lmdb.len());
+        for (a, b) in on_pg.iter().zip(&on_lmdb) {
+            assert_eq!(a, b);
+        }
+        // Another repository's rows are not seen.
+        let other = pg_repo(&pg, "other", d.path());
+        assert_eq!(other.scan(Table::Commits).unwrap(), Vec::new());
+        assert!(pg.create_repo_with("r", "ref: heads/main", &[]).unwrap().is_none(), "a taken name");
+        assert_eq!(pg.repo_names().unwrap(), vec!["other".to_string(), "r".to_string()]);
+        assert!(pg.delete_repo("r").unwrap());
+        assert!(!pg.delete_repo("r").unwrap());
+        assert_eq!(pg.repo_names().unwrap(), vec!["other".to_string()]);
+    }
+
+    #[test]
+    fn writers_of_one_repository_take_turns_across_pools() {
+        let c = Cluster::start();
+        let d = tempfile::tempdir().unwrap();
+        // Two pools: two replicas.
+        let (p1, p2) = (Pg::connect(&c.url).unwrap(), Pg::connect(&c.url).unwrap());
+        let db1 = pg_repo(&p1, "r", d.path());
+        let row = p2.repo("r").unwrap().unwrap();
+        let db2 = Db::open_pg(&Layout::at(d.path().join("r2")), &p2, row.id).unwrap();
+        // Read-compare-write increments: without the lock, READ COMMITTED
+        // would lose updates.
+        std::thread::scope(|s| {
+            for db in [&db1, &db2] {
+                s.spawn(move || {
+                    for _ in 0..40 {
+                        let mut txn = db.begin_write().unwrap();
+                        let n: u64 = txn
+                            .get(Table::Refs, b"heads/n")
+                            .unwrap()
+                            .map(|v| String::from_utf8(v).unwrap().parse().unwrap())
+                            .unwrap_or(0);
+                        std::thread::sleep(Duration::from_millis(1));
+                        txn.put(Table::Refs, b"heads/n", (n + 1).to_string().as_bytes()).unwrap();
+                        txn.commit().unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(db1.get(Table::Refs, b"heads/n").unwrap().as_deref(), Some(&b"80"[..]));
+        // A writer holding the lock does not block another repository's.
+        let other = pg_repo(&p2, "other", d.path());
+        let held = db1.begin_write().unwrap();
+        other.put(Table::Refs, b"heads/x", b"1").unwrap();
+        drop(held);
+    }
+
+    #[test]
+    fn connections_broken_by_a_restart_are_replaced_and_a_broken_transaction_leaves_nothing() {
+        let c = Cluster::start();
+        let d = tempfile::tempdir().unwrap();
+        let pg = Pg::connect(&c.url).unwrap();
+        let db = pg_repo(&pg, "r", d.path());
+        db.put(Table::Refs, b"heads/main", b"1").unwrap();
+        let mut txn = db.begin_write().unwrap();
+        txn.put(Table::Refs, b"heads/main", b"2").unwrap();
+        txn.put(Table::Refs, b"heads/other", b"2").unwrap();
+        c.ctl("restart");
+        // The transaction's connection died with the server: its commit
+        // fails and nothing of it is visible.
+        assert!(txn.commit().is_err());
+        // Pooled connections are dead too: replaced without a restart.
+        assert_eq!(db.get(Table::Refs, b"heads/main").unwrap().as_deref(), Some(&b"1"[..]));
+        assert_eq!(db.get(Table::Refs, b"heads/other").unwrap(), None);
+        c.ctl("restart");
+        let mut txn = db.begin_write().unwrap();
+        txn.put(Table::Refs, b"heads/main", b"3").unwrap();
+        txn.commit().unwrap();
+        assert_eq!(db.get(Table::Refs, b"heads/main").unwrap().as_deref(), Some(&b"3"[..]));
+        pg.check().unwrap();
+    }
+
+    #[test]
+    fn kv_stores_newer_schemas_and_formats() {
+        let c = Cluster::start();
+        let pg = Pg::connect(&c.url).unwrap();
+        let (a, b) = (KvStore::open_pg(&pg, "users"), KvStore::open_pg(&pg, "other"));
+        a.put(b"k2", b"v2").unwrap();
+        a.put(b"k1", b"v1").unwrap();
+        b.put(b"k1", b"elsewhere").unwrap();
+        assert_eq!(a.get(b"k1").unwrap().as_deref(), Some(&b"v1"[..]));
+        assert_eq!(a.scan().unwrap(), vec![(b"k1".to_vec(), b"v1".to_vec()), (b"k2".to_vec(), b"v2".to_vec())]);
+        assert!(a.delete(b"k1").unwrap());
+        assert!(!a.delete(b"k1").unwrap());
+        assert_eq!(a.get(b"k1").unwrap(), None);
+        assert_eq!(b.get(b"k1").unwrap().as_deref(), Some(&b"elsewhere"[..]));
+        // The same calls on LMDB.
+        let d = tempfile::tempdir().unwrap();
+        let l = KvStore::open(d.path(), "users", 1 << 20).unwrap();
+        l.put(b"k2", b"v2").unwrap();
+        l.put(b"k1", b"v1").unwrap();
+        assert_eq!(l.scan().unwrap(), vec![(b"k1".to_vec(), b"v1".to_vec()), (b"k2".to_vec(), b"v2".to_vec())]);
+        assert!(l.delete(b"k1").unwrap());
+        assert!(!l.delete(b"k1").unwrap());
+
+        // A repository recording a newer format is refused.
+        let db = pg_repo(&pg, "r", d.path());
+        db.put(Table::Meta, crate::format::FORMAT_KEY, b"9").unwrap();
+        let id = pg.repo("r").unwrap().unwrap().id;
+        match Db::open_pg(&Layout::at(d.path().join("r")), &pg, id) {
+            Err(StoreError::NewerFormat { found: Some(9), .. }) => {}
+            other => panic!("{:?}", other.map(|_| ())),
+        }
+        // A database with a newer schema is refused in one line; so is a
+        // URL that is not one, and a database that does not answer.
+        pg.with_conn(|c| c.execute("UPDATE oxen_schema SET version = 99", &[])).unwrap();
+        let e = Pg::connect(&c.url).err().unwrap().to_string();
+        assert!(e.contains("schema 99, newer than this oxen-server knows") && !e.contains('\n'), "{e}");
+        let e = Pg::connect("postgres://oxen@127.0.0.1:notaport/oxen").err().unwrap().to_string();
+        assert!(e.contains("is not a PostgreSQL URL") && !e.contains('\n'), "{e}");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let e = Pg::connect(&format!("postgres://oxen:pw@127.0.0.1:{port}/oxen")).err().unwrap().to_string();
+        assert!(e.contains("cannot connect to postgres://oxen:***@127.0.0.1") && !e.contains("pw@"), "{e}");
+    }
+
+    #[test]
+    fn passwords_are_not_shown() {
+        assert_eq!(redact("postgres://oxen:s3cret@h:5/db"), "postgres://oxen:***@h:5/db");
+        assert_eq!(redact("postgres://oxen@h:5/db"), "postgres://oxen@h:5/db");
+        assert_eq!(redact("host=h password=x user=u"), "host=h password=*** user=u");
+    }
+}

@@ -1,0 +1,417 @@
+//! Several `oxen-server` replicas sharing metadata in PostgreSQL
+//! (`--db`, a real cluster from `tests/postgres.sh`) and contents in S3
+//! (a real SeaweedFS, as in `s3_storage`): each replica has its own
+//! SYNC_DIR (scratch only), and any of them serves any request.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use crate::common::*;
+use crate::s3_storage::Weed;
+use crate::sync_support::*;
+
+const BUCKET: &str = "oxen-test";
+
+/// A throwaway PostgreSQL cluster, stopped on drop.
+struct Postgres {
+    dir: tempfile::TempDir,
+    url: String,
+}
+
+impl Postgres {
+    fn start() -> Postgres {
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new("bash").arg(script()).arg("start").arg(dir.path()).output().unwrap();
+        assert!(
+            out.status.success(),
+            "PostgreSQL did not start (run 'apt-get install postgresql'): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let url = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find_map(|l| l.strip_prefix("OXEN_DB=").map(str::to_string))
+            .expect("OXEN_DB printed");
+        Postgres { dir, url }
+    }
+
+    /// Stop and start again on the same port.
+    fn restart(&self) {
+        let st = Command::new("bash").arg(script()).arg("restart").arg(self.dir.path()).status().unwrap();
+        assert!(st.success(), "postgres.sh restart");
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let _ = Command::new("bash").arg(script()).arg("stop").arg(self.dir.path()).status();
+    }
+}
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/postgres.sh")
+}
+
+/// Replicas of one deployment and a client home whose token works on all.
+struct Cluster {
+    replicas: Vec<(Child, String)>,
+    home: PathBuf,
+    token: String,
+    root: PathBuf,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for (c, _) in &mut self.replicas {
+            crate::procs::terminate(c);
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Cluster {
+    /// `n` replicas under `root` (SYNC_DIR root/rN), one user added with
+    /// `add-user --db` after they started.
+    fn start(root: &Path, pg: &Postgres, weed: &Weed, n: usize) -> Cluster {
+        let aws = weed.aws();
+        let mut env: Vec<(&str, &str)> = aws.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let storage = format!("s3://{BUCKET}/team");
+        let mut replicas = Vec::new();
+        for i in 0..n {
+            let sync = root.join(format!("r{i}"));
+            let log = root.join(format!("r{i}.log"));
+            // The first replica is told by OXEN_DB, the others by --db.
+            if i == 0 {
+                env.push(("OXEN_DB", &pg.url));
+                replicas.push(spawn_server_env(&sync, &log, &["--storage", &storage], &env));
+                env.pop();
+            } else {
+                replicas.push(spawn_server_env(&sync, &log, &["--storage", &storage, "--db", &pg.url], &env));
+            }
+        }
+        let home = root.join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        // add-user writes to the database: no replica is told.
+        let o = Command::new(assert_cmd::cargo::cargo_bin("oxen-server"))
+            .env("SYNC_DIR", root.join("admin"))
+            .args(["add-user", "--db", &pg.url, "--email", "ada@example.com", "--name", "Ada", "--host"])
+            .arg(format!("http://{}", replicas[0].1))
+            .arg("--output")
+            .arg(home.join("one.toml"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "add-user --db: {}", String::from_utf8_lossy(&o.stderr));
+        let cfg = std::fs::read_to_string(home.join("one.toml")).unwrap();
+        let token = cfg
+            .lines()
+            .find_map(|l| l.strip_prefix("token = \"").map(|t| t.trim_end_matches('"').to_string()))
+            .expect("a token");
+        // The same token for every replica's origin (as a proxy in front
+        // of them would make it one origin).
+        let mut all = String::from("[user]\nname = \"Ada\"\nemail = \"ada@example.com\"\n");
+        for (_, addr) in &replicas {
+            all.push_str(&format!("\n[host.\"http://{addr}\"]\ntoken = \"{token}\"\n"));
+        }
+        std::fs::write(home.join("user_config.toml"), all).unwrap();
+        Cluster { replicas, home, token, root: root.to_path_buf() }
+    }
+
+    fn addr(&self, i: usize) -> &str {
+        &self.replicas[i].1
+    }
+
+    fn url(&self, i: usize, repo: &str) -> String {
+        format!("http://{}/{repo}", self.addr(i))
+    }
+
+    fn http(&self, i: usize, method: &str, path: &str, body: &str) -> (u16, String) {
+        raw_http(self.addr(i), method, path, Some(&self.token), body.as_bytes(), None)
+    }
+
+    /// `oxen <args>` in `dir` as this cluster's user: (success, stdout, stderr).
+    fn oxen(&self, dir: &Path, args: &[&str]) -> (bool, String, String) {
+        let o = self.oxen_cmd(dir, args).output().unwrap();
+        (o.status.success(), String::from_utf8_lossy(&o.stdout).into(), String::from_utf8_lossy(&o.stderr).into())
+    }
+
+    fn oxen_cmd(&self, dir: &Path, args: &[&str]) -> Command {
+        let mut c = std_bin("oxen", dir);
+        c.env("OXEN_HOME", &self.home).env("OXEN_NO_PROGRESS", "1").args(args);
+        c
+    }
+
+    fn ok(&self, dir: &Path, args: &[&str]) -> String {
+        let (ok, out, err) = self.oxen(dir, args);
+        assert!(ok, "oxen {args:?}: {err}");
+        out
+    }
+}
+
+/// The commit id HEAD names in work tree `dir`.
+fn head(dir: &Path) -> String {
+    run("oxen-rev-parse", dir, &["HEAD"]).trim().to_string()
+}
+
+/// A work tree with a few files and one commit.
+fn make_repo(c: &Cluster, dir: &Path, big: usize) {
+    std::fs::create_dir_all(dir).unwrap();
+    c.ok(dir, &["init"]);
+    for i in 0..10 {
+        write(dir, &format!("small/{i}.txt"), format!("file {i}\n"));
+    }
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let noise: Vec<u8> = (0..big)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect();
+    write(dir, "model.bin", noise);
+    c.ok(dir, &["add", "."]);
+    c.ok(dir, &["commit", "-m", "data"]);
+}
+
+#[test]
+fn replicas_share_repositories_refs_contents_and_users() {
+    let (pg, weed) = (Postgres::start(), Weed::start());
+    let d = tempfile::tempdir().unwrap();
+    let mut c = Cluster::start(d.path(), &pg, &weed, 3);
+    let weed_env = weed.aws();
+
+    // The user added after the replicas started authenticates on each.
+    for i in 0..3 {
+        assert_eq!(c.http(i, "GET", "/api/repos", "").0, 200, "replica {i}");
+        assert_eq!(raw_http(c.addr(i), "GET", "/api/repos", Some("nope"), b"", None).0, 401);
+    }
+    // Created through replica 1, listed by replica 3; a second create of
+    // the name through replica 2 is refused.
+    assert_eq!(c.http(0, "POST", "/api/repos", r#"{"name": "Data"}"#).0, 201);
+    assert!(c.http(2, "GET", "/api/repos", "").1.contains("\"Data\""));
+    assert_eq!(c.http(1, "POST", "/api/repos", r#"{"name": "Data"}"#).0, 409);
+
+    // Push through 1, clone through 2: equal, and fsck-clean.
+    let a = d.path().join("a");
+    make_repo(&c, &a, 3 << 20);
+    c.ok(&a, &["push", &c.url(0, "Data"), "main"]);
+    let b = d.path().join("b");
+    c.ok(d.path(), &["clone", &c.url(1, "Data"), b.to_str().unwrap()]);
+    assert_eq!(snapshot(&b), snapshot(&a));
+    c.ok(&b, &["fsck"]);
+    // A commit pushed through 3 is fetched through 1.
+    write(&b, "small/new.txt", "through replica 3\n");
+    c.ok(&b, &["add", "."]);
+    c.ok(&b, &["commit", "-m", "more"]);
+    c.ok(&b, &["push", &c.url(2, "Data"), "main"]);
+    c.ok(&a, &["remote", "add", "one", &c.url(0, "Data")]);
+    c.ok(&a, &["pull", "one", "main"]);
+    assert_eq!(std::fs::read(a.join("small/new.txt")).unwrap(), b"through replica 3\n");
+    assert_eq!(c.http(0, "GET", "/api/repos/Data/refs", "").1, c.http(2, "GET", "/api/repos/Data/refs", "").1);
+
+    // The replicas' disks hold no contents (they are in the bucket) and
+    // no metadata database.
+    for i in 0..3 {
+        let dot = c.root.join(format!("r{i}/Data/.oxen"));
+        assert!(!dot.join("db").exists(), "replica {i} has an LMDB database");
+        let seg = dot.join("versions/segments");
+        let n = std::fs::read_dir(&seg).map(|r| r.count()).unwrap_or(0);
+        assert_eq!(n, 0, "replica {i} kept blocks on disk");
+    }
+
+    // A replica's SYNC_DIR is scratch: replica 2 restarted without its
+    // HEAD and config serves the repository as before, and the block a
+    // killed writer left there (pid past pid_max: dead) is removed.
+    {
+        let (child, _) = &mut c.replicas[1];
+        crate::procs::terminate(child);
+        // A graceful stop, with its pool of database connections closed
+        // (closing one on a runtime thread used to panic).
+        let st = child.wait().unwrap();
+        let log = std::fs::read_to_string(c.root.join("r1.log")).unwrap();
+        assert!(st.success() && !log.contains("panicked"), "{st}: {log}");
+    }
+    let sync = c.root.join("r1");
+    let dot = sync.join("Data/.oxen");
+    std::fs::remove_file(dot.join("HEAD")).unwrap();
+    std::fs::remove_file(dot.join("config.toml")).unwrap();
+    let dead = dot.join("versions/segments/8388608-1234.seg");
+    std::fs::create_dir_all(dead.parent().unwrap()).unwrap();
+    std::fs::write(&dead, b"half a block").unwrap();
+    let live = dot.join("versions/segments/not-a-block.seg");
+    std::fs::write(&live, b"left alone").unwrap();
+    let env: Vec<(&str, &str)> = weed_env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let port = c.addr(1).rsplit(':').next().unwrap().to_string();
+    let storage = format!("s3://{BUCKET}/team");
+    c.replicas[1] = spawn_server_env(
+        &sync,
+        &c.root.join("r1-again.log"),
+        &["--port", &port, "--storage", &storage, "--db", &pg.url],
+        &env,
+    );
+    let e = d.path().join("e");
+    c.ok(d.path(), &["clone", &c.url(1, "Data"), e.to_str().unwrap()]);
+    assert_eq!(snapshot(&e), snapshot(&a));
+    assert!(!dead.exists(), "a dead writer's scratch block was kept");
+    assert!(live.exists());
+    assert_eq!(std::fs::read_to_string(dot.join("HEAD")).unwrap(), "ref: heads/main\n");
+    std::fs::remove_file(&live).unwrap();
+
+    // Deleted through 3: gone on 1 too (its open cache is not believed).
+    assert_eq!(c.http(2, "DELETE", "/api/repos/Data", "").0, 200);
+    assert_eq!(c.http(0, "GET", "/api/repos/Data/refs", "").0, 404);
+    assert!(!c.http(1, "GET", "/api/repos", "").1.contains("\"Data\""));
+}
+
+#[test]
+fn concurrent_ref_updates_through_two_replicas_one_compare_and_swap_wins() {
+    let (pg, weed) = (Postgres::start(), Weed::start());
+    let d = tempfile::tempdir().unwrap();
+    let c = Cluster::start(d.path(), &pg, &weed, 2);
+    assert_eq!(c.http(0, "POST", "/api/repos", r#"{"name": "Race"}"#).0, 201);
+    let base = d.path().join("base");
+    make_repo(&c, &base, 1000);
+    c.ok(&base, &["push", &c.url(0, "Race"), "main"]);
+    for round in 0..3 {
+        let (x, y) = (d.path().join(format!("x{round}")), d.path().join(format!("y{round}")));
+        c.ok(d.path(), &["clone", &c.url(0, "Race"), x.to_str().unwrap()]);
+        c.ok(d.path(), &["clone", &c.url(1, "Race"), y.to_str().unwrap()]);
+        for (w, name) in [(&x, "x"), (&y, "y")] {
+            write(w, &format!("{name}{round}.txt"), format!("{name} {round}\n"));
+            c.ok(w, &["add", "."]);
+            c.ok(w, &["commit", "-m", name]);
+        }
+        let barrier = std::sync::Barrier::new(2);
+        let results: Vec<(bool, String, String)> = std::thread::scope(|s| {
+            let hs: Vec<_> = [(&x, 0), (&y, 1)]
+                .into_iter()
+                .map(|(w, i)| {
+                    let (c, barrier) = (&c, &barrier);
+                    s.spawn(move || {
+                        barrier.wait();
+                        c.oxen(w, &["push", &c.url(i, "Race"), "main"])
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let won: Vec<_> = results.iter().filter(|r| r.0).collect();
+        assert_eq!(won.len(), 1, "round {round}: {results:?}");
+        let lost = results.iter().find(|r| !r.0).unwrap();
+        // The usual rejection: the server's compare-and-swap (the other
+        // moved the branch after this push listed it), or the client's
+        // own check (it listed the branch already moved).
+        assert!(
+            lost.2.contains("non-fast-forward") || lost.2.contains("the remote has changes you do not have locally"),
+            "round {round}: {}",
+            lost.2
+        );
+        // The winner's commit is the tip, seen alike through both replicas.
+        let winner = if results[0].0 { &x } else { &y };
+        let tip = head(winner);
+        let refs = c.http(1, "GET", "/api/repos/Race/refs", "").1;
+        assert!(refs.contains(tip.trim()), "{refs} lacks {tip}");
+        assert_eq!(refs, c.http(0, "GET", "/api/repos/Race/refs", "").1);
+    }
+}
+
+#[test]
+fn postgresql_restarted_during_a_push_leaves_nothing_half_done_and_the_server_recovers() {
+    let (pg, weed) = (Postgres::start(), Weed::start());
+    let d = tempfile::tempdir().unwrap();
+    let c = Cluster::start(d.path(), &pg, &weed, 2);
+    assert_eq!(c.http(0, "POST", "/api/repos", r#"{"name": "Big"}"#).0, 201);
+    let a = d.path().join("a");
+    make_repo(&c, &a, 24 << 20);
+    let local_tip = head(&a);
+
+    let push =
+        c.oxen_cmd(&a, &["push", &c.url(0, "Big"), "main"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn();
+    let push = push.unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    pg.restart();
+    let o = push.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+    if !o.status.success() {
+        // A clean failure: one error line.
+        let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+        assert_eq!(errors.len(), 1, "{stderr}");
+    }
+    // Either no branch or the whole push, through the other replica.
+    let refs = c.http(1, "GET", "/api/repos/Big/refs", "");
+    assert_eq!(refs.0, 200, "{}", refs.1);
+    let pushed = refs.1.contains(&local_tip);
+    // A push that succeeded moved the branch. (One that failed may have
+    // too, complete, when the connection broke after COMMIT reached the
+    // server but before its answer came back: whole either way.)
+    assert!(pushed || !o.status.success(), "refs {} after a successful push: {stderr}", refs.1);
+    if pushed {
+        let b = d.path().join("b0");
+        c.ok(d.path(), &["clone", &c.url(1, "Big"), b.to_str().unwrap()]);
+        c.ok(&b, &["fsck"]);
+        assert_eq!(snapshot(&b), snapshot(&a));
+    } else {
+        assert!(refs.1.contains(r#""refs":{}"#), "{}", refs.1);
+        eprintln!("the push failed cleanly: {}", stderr.lines().last().unwrap_or(""));
+    }
+
+    // The next push through the same replica works without a restart.
+    write(&a, "small/after.txt", "after the restart\n");
+    c.ok(&a, &["add", "."]);
+    c.ok(&a, &["commit", "-m", "after"]);
+    c.ok(&a, &["push", &c.url(0, "Big"), "main"]);
+    let b = d.path().join("b");
+    c.ok(d.path(), &["clone", &c.url(1, "Big"), b.to_str().unwrap()]);
+    c.ok(&b, &["fsck"]);
+    assert_eq!(snapshot(&b), snapshot(&a));
+}
+
+/// `oxen-server <args>` expected to fail: its one `error:` line.
+fn fails(sync: &Path, args: &[&str], env: &[(String, String)]) -> String {
+    let o = Command::new(assert_cmd::cargo::cargo_bin("oxen-server"))
+        .env("SYNC_DIR", sync)
+        .env_remove("OXEN_DB")
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "oxen-server {args:?} succeeded");
+    let e = String::from_utf8_lossy(&o.stderr).to_string();
+    let errors: Vec<&str> = e.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "{e}");
+    errors[0].to_string()
+}
+
+#[test]
+fn a_bad_or_unreachable_database_fails_at_startup_in_one_line() {
+    let weed = Weed::start();
+    let d = tempfile::tempdir().unwrap();
+    let aws = weed.aws();
+    let storage = format!("s3://{BUCKET}/team");
+    let start = |db: &str| {
+        fails(
+            &d.path().join("s"),
+            &["start", "--host", "127.0.0.1", "--port", "0", "--storage", &storage, "--db", db],
+            &aws,
+        )
+    };
+    let e = start("mysql://nope");
+    assert!(e.contains("is not a PostgreSQL URL"), "{e}");
+    // Nothing listens on this port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let e = start(&format!("postgres://oxen:secret@127.0.0.1:{port}/oxen"));
+    assert!(e.contains("cannot connect to postgres://oxen:***@127.0.0.1:"), "{e}");
+    assert!(!e.contains("secret"), "{e}");
+    let e = fails(
+        &d.path().join("s"),
+        &["add-user", "--email", "a@b", "--name", "A", "--db", &format!("postgres://oxen@127.0.0.1:{port}/oxen")],
+        &[],
+    );
+    assert!(e.contains("cannot connect to"), "{e}");
+
+    // --db needs --storage; gc does not run on a shared database.
+    let e = fails(&d.path().join("s"), &["start", "--port", "0", "--db", "postgres://oxen@127.0.0.1:1/oxen"], &[]);
+    assert!(e.contains("--db needs --storage"), "{e}");
+    let e = fails(&d.path().join("s"), &["gc", "--db", "postgres://oxen@127.0.0.1:1/oxen"], &[]);
+    assert!(e.contains("gc does not support --db"), "{e}");
+}
