@@ -497,7 +497,7 @@ impl Repo {
         py.allow_threads(|| -> crate::Result<()> {
             let (name, url) = oxen_remote::resolve_remote(&self.inner, remote)?;
             let r = oxen_remote::Remote::open(&url)?;
-            oxen_remote::fetch(&self.inner, &r, name.as_deref(), &p)?;
+            oxen_remote::fetch(&self.inner, &r, name.as_deref(), &oxen_remote::FetchOptions::default(), &p)?;
             Ok(())
         })?;
         p.finish()
@@ -525,7 +525,7 @@ impl Repo {
                 return Err(refused("pull needs a remote name (add one with `oxen remote add`)".into()));
             };
             let r = oxen_remote::Remote::open(&url)?;
-            oxen_remote::fetch(repo, &r, Some(&rn), &p)?;
+            oxen_remote::fetch(repo, &r, Some(&rn), &oxen_remote::FetchOptions::default(), &p)?;
             let tracking = oxen_refs::RefName::remote_tracking(&rn, &BranchName::new(branch.as_str())?)?;
             let theirs =
                 repo.refs().get(&tracking)?.ok_or_else(|| refused(format!("remote {rn} has no branch {branch}")))?;

@@ -44,5 +44,6 @@ mod sync;
 mod sync_chunks;
 mod sync_large;
 mod tables;
+mod tags_prune;
 mod verified_reads;
 mod worktree_safety;

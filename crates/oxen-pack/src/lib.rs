@@ -72,6 +72,11 @@ pub enum PackError {
     /// `receive.denyCurrentBranch` does.
     #[error("refusing to update checked out branch {0} of a non-bare repository (push to another branch, or check out another branch there first)")]
     CheckedOutBranch(String),
+    /// The update deletes the branch HEAD names (the repository's default
+    /// branch, bare or not): a clone would find nothing to check out.
+    /// Refused, as git's `receive.denyDeleteCurrent` does.
+    #[error("refusing to delete the current branch {0}: it is HEAD (the default branch) of the remote repository")]
+    DeleteCurrent(String),
     /// A ref name or id in an update request is invalid.
     #[error("invalid ref update: {0}")]
     BadRequest(String),
@@ -102,6 +107,7 @@ impl PackError {
             | PackError::FetchFirst(_)
             | PackError::NonFastForward(_)
             | PackError::CheckedOutBranch(_)
+            | PackError::DeleteCurrent(_)
             | PackError::BadRequest(_)
             | PackError::MissingTip(..) => true,
             PackError::Io(e) => matches!(e.kind(), std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::InvalidData),

@@ -62,7 +62,9 @@ pub fn is_ancestor(objects: &dyn ObjectSource, a: &ContentId, b: &ContentId) -> 
 /// update must be a fast-forward from the ref's current value, and `old`
 /// must match it; with `force` the ref is overwritten whatever it holds.
 /// The branch HEAD is on is refused unless the repository is bare
-/// ([`PackError::CheckedOutBranch`]), with or without `force`. Each move is
+/// ([`PackError::CheckedOutBranch`]), with or without `force`, and so is
+/// deleting the branch HEAD names, bare or not ([`PackError::DeleteCurrent`]).
+/// Each move is
 /// logged in the reflog as `push`.
 pub fn apply_ref_updates(
     objects: &dyn ObjectSource,
@@ -74,7 +76,8 @@ pub fn apply_ref_updates(
     let mut results = Vec::new();
     // Read once: a damaged HEAD is not on any branch, and an unreadable
     // config is an error rather than a guess that the repository is bare.
-    let checked_out = if refs.is_bare()? { None } else { refs.head().ok().and_then(|h| h.branch_ref()) };
+    let head_branch = refs.head().ok().and_then(|h| h.branch_ref());
+    let checked_out = if refs.is_bare()? { None } else { head_branch.clone() };
     for u in updates {
         let name = RefName::new(u.name.as_str()).map_err(|e| PackError::BadRequest(e.to_string()))?;
         if !name.is_pushable() {
@@ -85,6 +88,9 @@ pub fn apply_ref_updates(
         }
         let old = parse_id(&u.old, "old value")?;
         let new = parse_id(&u.new, "new value")?;
+        if new.is_none() && head_branch.as_ref() == Some(&name) {
+            return Err(PackError::DeleteCurrent(name.to_string()));
+        }
         if let Some(n) = new {
             if !objects.has_object(ObjectKind::Commit, &n)? {
                 return Err(PackError::MissingTip(u.name.clone(), n));

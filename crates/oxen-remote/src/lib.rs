@@ -11,8 +11,8 @@ mod ops;
 
 pub use http::{timeout_from_env, HttpRemote, DEFAULT_TIMEOUT};
 pub use ops::{
-    add_remote, clone, fetch, fetch_objects, plan_one_way, push, resolve_remote, CloneReport, FetchReport, PushOutcome,
-    PushReport, RefChange,
+    add_remote, clone, delete_remote_refs, fetch, fetch_objects, plan_one_way, push, resolve_remote, CloneReport,
+    FetchOptions, FetchReport, PushOutcome, PushReport, RefChange,
 };
 
 use std::collections::BTreeMap;
@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use oxen_hash::ContentId;
 use oxen_pack::wire::RefsMsg;
 use oxen_pack::{Item, ObjRef, PackSource, ReceiveStats, RefUpdateReq, RefUpdateResult};
-use oxen_refs::{BranchName, RefName};
+use oxen_refs::{BranchName, RefName, TagName};
 use oxen_repo::Repo;
 use oxen_store::{ChunkList, NoProgress, ObjectSource, Progress};
 
@@ -88,6 +88,11 @@ impl RemoteRefs {
     /// The remote's branches and their tips.
     pub fn branches(&self) -> impl Iterator<Item = (BranchName, ContentId)> + '_ {
         self.refs.iter().filter_map(|(k, v)| Some((k.as_branch()?, *v)))
+    }
+
+    /// The remote's tags and their commits.
+    pub fn tags(&self) -> impl Iterator<Item = (TagName, ContentId)> + '_ {
+        self.refs.iter().filter_map(|(k, v)| Some((k.as_tag()?, *v)))
     }
 }
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use oxen_hash::ContentId;
 use oxen_pack::chunks::{chunk_ids, plan, ChunkCounts};
 use oxen_pack::{Item, ObjRef, PackError, RefUpdateReq};
-use oxen_refs::{BranchName, Expect, RefName, RefUpdate};
+use oxen_refs::{BranchName, Expect, RefName, RefUpdate, TagName};
 use oxen_repo::Repo;
 use oxen_store::{Config, NoProgress, ObjectKind, ObjectSource, Progress};
 
@@ -36,6 +36,11 @@ pub enum PushOutcome {
     FastForward,
     /// Overwritten (`--force`), possibly losing commits.
     Forced,
+    /// Removed (`push --delete`, `fetch --prune`).
+    Deleted,
+    /// Left as it was because the change would have overwritten a local
+    /// tag that points elsewhere (fetch without `--force`).
+    Rejected,
 }
 
 /// What a push did.
@@ -67,6 +72,16 @@ pub struct FetchReport {
     pub chunks: u64,
     /// Chunks of the files received that this repository already had.
     pub reused: u64,
+}
+
+/// How to fetch.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FetchOptions {
+    /// Remove `remotes/<name>/<branch>` refs whose branch is gone on the remote.
+    pub prune: bool,
+    /// Overwrite local tags that point elsewhere than the remote's tag of
+    /// the same name (otherwise they are left alone and reported as rejected).
+    pub force: bool,
 }
 
 /// What a clone did.
@@ -132,7 +147,16 @@ pub fn push(
     let mut updates = Vec::new();
     let mut report = PushReport::default();
     for r in refs {
-        let name = RefName::from_shorthand(r)?;
+        let mut name = RefName::from_shorthand(r)?;
+        // A plain name that is no local branch but a local tag pushes the
+        // tag (`push origin v1`), as git's refspec lookup does.
+        if repo.refs().get(&name)?.is_none() && name.as_str() == format!("heads/{r}") {
+            if let Ok(t) = TagName::new(r) {
+                if repo.refs().get(&t.to_ref())?.is_some() {
+                    name = t.to_ref();
+                }
+            }
+        }
         if !name.is_pushable() {
             return Err(RemoteError::Other(format!("only branches and tags can be pushed, not '{r}'")));
         }
@@ -144,6 +168,13 @@ pub fn push(
         let outcome = match theirs {
             None => PushOutcome::Created,
             Some(t) if t == local => PushOutcome::UpToDate,
+            // A tag names one commit for good: moving it, even forward, is
+            // a replacement (git: "already exists").
+            Some(_) if name.as_tag().is_some() && !force => {
+                return Err(RemoteError::Other(format!(
+                    "rejected {name}: the tag already exists on the remote at another commit (push with --force to replace it)"
+                )))
+            }
             Some(t) => {
                 let known = repo.db.has_object(oxen_store::Table::Commits, &t)?;
                 let ff = known && repo.is_ancestor(&t, &local)?;
@@ -192,14 +223,36 @@ pub fn push(
     Ok(report)
 }
 
-/// Fetch every branch of a remote: receive the objects we lack, and (when
-/// `remote_name` is given) point `remotes/<name>/<branch>` at the remote's
-/// tips. Our own refs (heads, tags) are never touched.
-pub fn fetch(repo: &Repo, remote: &Remote, remote_name: Option<&str>, progress: &dyn Progress) -> Result<FetchReport> {
+/// Fetch every branch and tag of a remote: receive the objects we lack,
+/// and (when `remote_name` is given) point `remotes/<name>/<branch>` at the
+/// remote's tips and create the remote's tags as our `tags/<tag>`. Every
+/// tag travels (as git's `--tags`), so a tag on a commit outside every
+/// branch arrives with its history. A local tag that points elsewhere is
+/// never overwritten unless `opts.force`: it is reported as
+/// [`PushOutcome::Rejected`]. Our branches are never touched. With
+/// `opts.prune`, remote-tracking refs whose branch is gone on the remote
+/// are removed.
+pub fn fetch(
+    repo: &Repo,
+    remote: &Remote,
+    remote_name: Option<&str>,
+    opts: &FetchOptions,
+    progress: &dyn Progress,
+) -> Result<FetchReport> {
     let remote_refs = remote.list_refs()?;
     let heads: Vec<(BranchName, ContentId)> = remote_refs.branches().collect();
+    // Tags are stored only under a remote name: a fetch from a bare URL
+    // records nothing, as before.
+    let mut tags = Vec::new();
+    if remote_name.is_some() {
+        for (t, id) in remote_refs.tags() {
+            let local = repo.refs().get(&t.to_ref())?;
+            tags.push((t, id, local));
+        }
+    }
     let mut wants = Vec::new();
-    for (_, id) in &heads {
+    let tag_tips = tags.iter().filter(|(_, id, local)| local.is_none() || opts.force || *local == Some(*id));
+    for id in heads.iter().map(|(_, id)| id).chain(tag_tips.map(|(_, id, _)| id)) {
         if !repo.db.has_object(oxen_store::Table::Commits, id)? && !wants.contains(id) {
             wants.push(*id);
         }
@@ -233,6 +286,31 @@ pub fn fetch(repo: &Repo, remote: &Remote, remote_name: Option<&str>, progress: 
         }
         report.changes.push(RefChange { name, old, new: Some(*id), outcome });
     }
+    for (t, id, local) in tags {
+        let name = t.to_ref();
+        let (outcome, expect) = match local {
+            Some(l) if l == id => continue,
+            None => (PushOutcome::Created, Expect::Absent),
+            Some(l) if opts.force => (PushOutcome::Forced, Expect::Is(l)),
+            Some(_) => (PushOutcome::Rejected, Expect::Any),
+        };
+        if outcome != PushOutcome::Rejected {
+            updates.push(RefUpdate { name: name.clone(), new: Some(id), expect });
+        }
+        report.changes.push(RefChange { name, old: local, new: Some(id), outcome });
+    }
+    if let (Some(rn), true) = (remote_name, opts.prune) {
+        for (name, id) in repo.refs().remote_tracking(Some(rn))? {
+            let Some((r, b)) = name.as_remote_tracking() else { continue };
+            // A listing under our prefix that parses to another remote is
+            // not ours to prune (remote names are one path component).
+            if r != rn || remote_refs.refs.contains_key(&b.to_ref()) {
+                continue;
+            }
+            updates.push(RefUpdate { name: name.clone(), new: None, expect: Expect::Is(id) });
+            report.changes.push(RefChange { name, old: Some(id), new: None, outcome: PushOutcome::Deleted });
+        }
+    }
     let message = match remote_name {
         Some(rn) => format!("fetch: from {rn}"),
         None => "fetch".to_string(),
@@ -241,9 +319,87 @@ pub fn fetch(repo: &Repo, remote: &Remote, remote_name: Option<&str>, progress: 
     Ok(report)
 }
 
+/// Delete refs on a remote (`push --delete`): each name is a branch or a
+/// tag (`heads/<b>` or `tags/<t>` when both exist). The deletion is a
+/// compare-and-swap against the value we last saw (our
+/// `remotes/<name>/<branch>` when we have one, as git's lease, else the
+/// value just listed), so a branch someone moved since is not lost. The
+/// remote's HEAD branch is refused. Our remote-tracking refs of deleted
+/// branches are removed.
+pub fn delete_remote_refs(
+    repo: &Repo,
+    remote: &Remote,
+    remote_name: Option<&str>,
+    names: &[String],
+) -> Result<PushReport> {
+    let remote_refs = remote.list_refs()?;
+    let mut updates = Vec::new();
+    let mut tracking = Vec::new();
+    let mut report = PushReport::default();
+    for n in names {
+        let name = remote_ref_named(&remote_refs, n)?;
+        if remote_refs.head.as_ref() == Some(&name) {
+            return Err(RemoteError::Other(format!(
+                "refusing to delete the remote's current branch '{}': it is the remote's HEAD (its default branch)",
+                name.as_branch().map(|b| b.to_string()).unwrap_or_else(|| name.to_string())
+            )));
+        }
+        let theirs = *remote_refs
+            .refs
+            .get(&name)
+            .ok_or_else(|| RemoteError::Other(format!("unable to delete '{n}': remote ref does not exist")))?;
+        let tracking_ref = match (remote_name, name.as_branch()) {
+            (Some(rn), Some(b)) => Some(RefName::remote_tracking(rn, &b)?),
+            _ => None,
+        };
+        let seen = match &tracking_ref {
+            Some(t) => repo.refs().get(t)?,
+            None => None,
+        };
+        if let Some(s) = seen {
+            if s != theirs {
+                return Err(RemoteError::Other(format!(
+                    "rejected {name}: stale info, the remote moved it to {} since you last fetched (at {}); fetch first",
+                    theirs.short(),
+                    s.short()
+                )));
+            }
+        }
+        if let (Some(t), Some(s)) = (tracking_ref, seen) {
+            tracking.push(RefUpdate { name: t, new: None, expect: Expect::Is(s) });
+        }
+        updates.push(RefUpdateReq { name: name.to_string(), old: Some(theirs.to_hex()), new: None });
+        report.changes.push(RefChange { name, old: Some(theirs), new: None, outcome: PushOutcome::Deleted });
+    }
+    remote.update_refs(updates, false)?;
+    repo.refs().update_all(&tracking, "update by push")?;
+    Ok(report)
+}
+
+/// The remote ref a name typed for `push --delete` means: a full
+/// `heads/...`/`tags/...` name as it is, else the branch, else the tag.
+fn remote_ref_named(remote_refs: &crate::RemoteRefs, n: &str) -> Result<RefName> {
+    let explicit = RefName::from_shorthand(n)?;
+    if explicit.as_str() != format!("heads/{}", n.strip_prefix("refs/").unwrap_or(n)) {
+        if !explicit.is_pushable() {
+            return Err(RemoteError::Other(format!("only branches and tags can be deleted, not '{n}'")));
+        }
+        return Ok(explicit);
+    }
+    if !remote_refs.refs.contains_key(&explicit) {
+        if let Ok(t) = TagName::new(n) {
+            if remote_refs.refs.contains_key(&t.to_ref()) {
+                return Ok(t.to_ref());
+            }
+        }
+    }
+    Ok(explicit)
+}
+
 /// Clone `url` into `dir` (default: the repository name, or the last path
 /// component of a local path): a new repository with `origin` pointing at
-/// `url`, every remote branch as `remotes/origin/<branch>`, and `branch`
+/// `url`, every remote branch as `remotes/origin/<branch>`, every remote
+/// tag as `tags/<tag>`, and `branch`
 /// (default: the remote's HEAD, else `main`, else its first branch)
 /// checked out with `origin` as upstream. A directory created here is
 /// removed again if the clone fails.
@@ -311,7 +467,7 @@ fn clone_into(
         cfg.upstream.insert(b.to_string(), "origin".into());
     }
     cfg.save(&cfg_path)?;
-    let fetched = fetch(&repo, remote, Some("origin"), progress)?;
+    let fetched = fetch(&repo, remote, Some("origin"), &FetchOptions::default(), progress)?;
     let mut commit = None;
     if let Some(b) = &chosen {
         let tip = repo

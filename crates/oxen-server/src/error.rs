@@ -45,9 +45,10 @@ impl Fail {
     /// disk 507, anything else 500.
     pub fn pack(e: PackError, place: Option<&Path>) -> Fail {
         match &e {
-            PackError::FetchFirst(_) | PackError::NonFastForward(_) | PackError::CheckedOutBranch(_) => {
-                Fail::new(409, e.to_string())
-            }
+            PackError::FetchFirst(_)
+            | PackError::NonFastForward(_)
+            | PackError::CheckedOutBranch(_)
+            | PackError::DeleteCurrent(_) => Fail::new(409, e.to_string()),
             e if e.is_client_error() => Fail::new(400, e.to_string()),
             _ => Fail::internal(&e, place),
         }

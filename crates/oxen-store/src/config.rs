@@ -61,6 +61,21 @@ impl GcConfig {
     }
 }
 
+/// fetch settings (`[fetch]`), spelled as git spells them.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FetchConfig {
+    /// Whether fetch and pull prune remote-tracking refs whose branch is
+    /// gone on the remote, as if `--prune` were given (git's `fetch.prune`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prune: Option<bool>,
+}
+
+impl FetchConfig {
+    fn is_default(&self) -> bool {
+        *self == FetchConfig::default()
+    }
+}
+
 /// What the client keeps for one server.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct HostConfig {
@@ -99,6 +114,9 @@ pub struct Config {
     /// gc settings (`[gc]`).
     #[serde(default, skip_serializing_if = "GcConfig::is_default")]
     pub gc: GcConfig,
+    /// fetch settings (`[fetch]`).
+    #[serde(default, skip_serializing_if = "FetchConfig::is_default")]
+    pub fetch: FetchConfig,
 }
 
 impl Config {
@@ -154,6 +172,9 @@ impl Config {
         }
         if self.gc.reflog_expire_unreachable.is_none() {
             self.gc.reflog_expire_unreachable = other.gc.reflog_expire_unreachable.clone();
+        }
+        if self.fetch.prune.is_none() {
+            self.fetch.prune = other.fetch.prune;
         }
         self
     }

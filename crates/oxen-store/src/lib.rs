@@ -25,8 +25,8 @@ mod versions;
 
 pub use blockstore::{ContentStore, LocalStore, S3Store, S3Url};
 pub use config::{
-    global_config, global_config_dir, repo_config, server_origin, Config, CoreConfig, GcConfig, HostConfig,
-    RemoteConfig, UserConfig,
+    global_config, global_config_dir, repo_config, server_origin, Config, CoreConfig, FetchConfig, GcConfig,
+    HostConfig, RemoteConfig, UserConfig,
 };
 pub use db::{dump_env, Db, DumpedTable, KvStore, Table, WriteTxn};
 pub use envcheck::DbDamage;

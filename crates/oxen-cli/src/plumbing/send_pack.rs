@@ -54,6 +54,7 @@ pub(crate) fn print_push(report: &PushReport, out: &mut dyn Write, err: &mut dyn
         let short_new = c.new.map(|i| i.short()).unwrap_or_default();
         match (c.outcome, c.old) {
             (PushOutcome::UpToDate, _) => writeln!(out, "up-to-date {}", c.name)?,
+            (PushOutcome::Deleted, _) => writeln!(out, " - [deleted]         {}", c.name)?,
             (PushOutcome::Created, _) | (_, None) => writeln!(out, "new {new} {}", c.name)?,
             (PushOutcome::Forced, Some(o)) => writeln!(out, "{}...{} {} (forced)", o.short(), short_new, c.name)?,
             (_, Some(o)) => writeln!(out, "{}..{} {}", o.short(), short_new, c.name)?,

@@ -5,9 +5,9 @@ use crate::CommandResult;
 use std::io::Write;
 
 /// Copy a repository: a new repository in DIR with remote `origin` set to
-/// URL, every remote branch as origin/<branch>, and the remote's default
-/// branch (or --branch) checked out and tracking origin. URL is
-/// http://host:port/<RepoName> or the path of another repository.
+/// URL, every remote branch as origin/<branch>, every remote tag, and the
+/// remote's default branch (or --branch) checked out and tracking origin.
+/// URL is http://host:port/<RepoName> or the path of another repository.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Branch to check out instead of the remote's default.

@@ -6,7 +6,8 @@ use std::io::Write;
 use crate::{user_error, CommandResult};
 
 /// Get or set a config value: user.name, user.email, core.bare (true:
-/// a repository only pushed to, see `oxen init --bare`),
+/// a repository only pushed to, see `oxen init --bare`), fetch.prune
+/// (true: fetch and pull act as with --prune),
 /// gc.reflogExpire and gc.reflogExpireUnreachable (how long `oxen gc`
 /// keeps reflog entries: `now`, `never` or a duration such as `30d`), or
 /// tabular-keys.<path> (comma-separated key columns used by diff and merge).
@@ -64,6 +65,23 @@ pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult 
         cfg.save(&path)?;
         return Ok(());
     }
+    if a.key == "fetch.prune" {
+        if a.unset {
+            cfg.fetch.prune = None;
+        } else if let Some(v) = a.value {
+            cfg.fetch.prune = Some(match v.as_str() {
+                "true" => true,
+                "false" => false,
+                _ => return Err(user_error(format!("fetch.prune is true or false, not '{v}'"))),
+            });
+        } else {
+            let v = cfg.fetch.prune.ok_or_else(|| user_error("fetch.prune is not set"))?;
+            writeln!(out, "{v}")?;
+            return Ok(());
+        }
+        cfg.save(&path)?;
+        return Ok(());
+    }
     if let Some(slot) = match a.key.as_str() {
         "gc.reflogExpire" => Some(&mut cfg.gc.reflog_expire),
         "gc.reflogExpireUnreachable" => Some(&mut cfg.gc.reflog_expire_unreachable),
@@ -87,7 +105,7 @@ pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult 
         "user.email" => &mut cfg.user.email,
         k => {
             return Err(user_error(format!(
-                "unknown config key '{k}' (known: user.name, user.email, core.bare, gc.reflogExpire, \
+                "unknown config key '{k}' (known: user.name, user.email, core.bare, fetch.prune, gc.reflogExpire, \
                  gc.reflogExpireUnreachable, tabular-keys.<path>)"
             )))
         }

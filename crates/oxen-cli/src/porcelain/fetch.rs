@@ -2,13 +2,29 @@
 
 use std::io::Write;
 
-use crate::CommandResult;
+use crate::{user_error, CommandResult};
 
-/// Download a remote's branches: receive the objects you lack and move the
-/// remote-tracking refs (remotes/<remote>/<branch>). Your own branches and
-/// work tree are not touched; merge or pull to use what arrived.
+/// Download a remote's branches and tags: receive the objects you lack,
+/// move the remote-tracking refs (remotes/<remote>/<branch>) and create
+/// the remote's tags (every tag, as git's --tags, so a tag on a commit
+/// outside every branch arrives too). Your own branches and work tree are
+/// not touched; merge or pull to use what arrived. A local tag that points
+/// elsewhere is kept and reported as "[rejected] ... (would clobber
+/// existing tag)" (a failure only with --tags, as git); --force replaces
+/// it. --prune (or `oxen config fetch.prune true`) removes
+/// remote-tracking refs whose branch is gone on the remote.
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    /// Remove remote-tracking refs whose branch no longer exists on the remote.
+    #[arg(short, long)]
+    pub prune: bool,
+    /// Replace local tags that point elsewhere than the remote's.
+    #[arg(short, long)]
+    pub force: bool,
+    /// Fetch every tag and fail when one cannot be updated (tags are always
+    /// fetched; this only makes a refused tag an error, as git's --tags).
+    #[arg(short, long)]
+    pub tags: bool,
     /// Remote name, URL or repository path (default: the upstream, else origin).
     pub remote: Option<String>,
 }
@@ -16,7 +32,14 @@ pub struct Args {
 pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
     let repo = super::open()?;
     let remote_arg = super::shared::default_remote(&repo, a.remote)?;
-    let report = super::shared::fetch_remote(&repo, &remote_arg)?;
+    let opts = oxen_remote::FetchOptions { prune: super::shared::fetch_prune(&repo, a.prune)?, force: a.force };
+    let report = super::shared::fetch_remote(&repo, &remote_arg, &opts)?;
     super::shared::print_fetch(&report, out, err)?;
+    let rejected = super::shared::rejected_tags(&report);
+    if a.tags && rejected > 0 {
+        return Err(user_error(format!(
+            "{rejected} local tag(s) could not be updated: they point elsewhere (fetch --force replaces them)"
+        )));
+    }
     Ok(())
 }

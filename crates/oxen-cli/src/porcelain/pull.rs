@@ -5,9 +5,14 @@ use std::io::Write;
 
 /// Fetch from a remote, then bring its version of the branch into the
 /// current branch: fast-forward when possible, otherwise a merge (conflicts
-/// are left to resolve with `oxen add` + `oxen commit`).
+/// are left to resolve with `oxen add` + `oxen commit`). Tags come along
+/// as with `oxen fetch`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    /// Remove remote-tracking refs whose branch no longer exists on the
+    /// remote (default: the fetch.prune config).
+    #[arg(short, long)]
+    pub prune: bool,
     /// Remote name (default: the upstream, else origin).
     pub remote: Option<String>,
     /// Remote branch to merge (default: the current branch's name).
@@ -20,7 +25,8 @@ pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
     let branch = super::shared::current_branch(&repo, a.branch, "pull into")?;
     let (name, _) = oxen_remote::resolve_remote(&repo, &remote_arg)?;
     let Some(rn) = name else { return Err(user_error("pull needs a remote name (add one with `oxen remote add`)")) };
-    let report = super::shared::fetch_remote(&repo, &rn)?;
+    let opts = oxen_remote::FetchOptions { prune: super::shared::fetch_prune(&repo, a.prune)?, force: false };
+    let report = super::shared::fetch_remote(&repo, &rn, &opts)?;
     super::shared::print_fetch(&report, out, err)?;
     let tracking = oxen_refs::RefName::remote_tracking(&rn, &oxen_refs::BranchName::new(branch.as_str())?)?;
     let theirs =

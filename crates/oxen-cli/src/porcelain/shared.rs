@@ -283,22 +283,45 @@ pub(crate) fn report(outcome: MergeOutcome, out: &mut dyn Write) -> CommandResul
 }
 
 /// Fetch by name or URL; returns the remote name used for tracking refs.
-pub(crate) fn fetch_remote(repo: &oxen_repo::Repo, remote_arg: &str) -> CommandResult<FetchReport> {
+pub(crate) fn fetch_remote(
+    repo: &oxen_repo::Repo,
+    remote_arg: &str,
+    opts: &oxen_remote::FetchOptions,
+) -> CommandResult<FetchReport> {
     let (name, url) = oxen_remote::resolve_remote(repo, remote_arg)?;
     let remote = Remote::open(&url)?;
     let bar = Bar::objects("Receiving");
-    let report = oxen_remote::fetch(repo, &remote, name.as_deref(), &bar)?;
+    let report = oxen_remote::fetch(repo, &remote, name.as_deref(), opts, &bar)?;
     bar.finish();
     Ok(report)
 }
 
-/// Print a fetch report: one line per changed remote-tracking ref.
+/// Whether fetch should prune: `--prune` when given, else `fetch.prune`
+/// from the repository's config layered over the global one (as git).
+pub(crate) fn fetch_prune(repo: &oxen_repo::Repo, flag: bool) -> CommandResult<bool> {
+    Ok(flag || repo.config()?.fetch.prune.unwrap_or(false))
+}
+
+/// Print a fetch report: one line per changed remote-tracking ref or tag,
+/// tags and pruned refs as git prints them.
 pub(crate) fn print_fetch(report: &FetchReport, out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<()> {
     for c in &report.changes {
         let short = |i: Option<oxen_hash::ContentId>| i.map(|i| i.short()).unwrap_or_default();
+        if let Some(t) = c.name.as_tag() {
+            match c.outcome {
+                PushOutcome::Created => writeln!(out, " * [new tag]         {t} -> {t}")?,
+                PushOutcome::Rejected => writeln!(out, " ! [rejected]        {t} -> {t} (would clobber existing tag)")?,
+                _ => writeln!(out, " + {}...{} {t} -> {t} (forced update)", short(c.old), short(c.new))?,
+            }
+            continue;
+        }
         match c.outcome {
             PushOutcome::Created => writeln!(out, " * [new branch] {}", c.name)?,
             PushOutcome::Forced => writeln!(out, " + {}...{} {} (forced update)", short(c.old), short(c.new), c.name)?,
+            PushOutcome::Deleted => {
+                let shown = c.name.as_str().strip_prefix("remotes/").unwrap_or(c.name.as_str());
+                writeln!(out, " - [deleted]         (none) -> {shown}")?
+            }
             _ => writeln!(out, "   {}..{} {}", short(c.old), short(c.new), c.name)?,
         }
     }
@@ -310,6 +333,11 @@ pub(crate) fn print_fetch(report: &FetchReport, out: &mut dyn Write, err: &mut d
         writeln!(err, "received {} bytes ({} chunks, {} reused)", report.bytes, report.chunks, report.reused)?;
     }
     Ok(())
+}
+
+/// How many tags a fetch left alone because they would clobber ours.
+pub(crate) fn rejected_tags(report: &FetchReport) -> usize {
+    report.changes.iter().filter(|c| c.outcome == PushOutcome::Rejected).count()
 }
 
 /// The remote named, else the current branch's upstream, else `origin`.
