@@ -94,23 +94,7 @@ pub struct Swept {
 /// Best effort: an unreadable directory or a file that cannot be removed
 /// is left for the next sweep, never an error for the command that swept.
 pub fn sweep_tmp(dir: &Path) -> Swept {
-    let mut swept = Swept::default();
-    let Ok(entries) = std::fs::read_dir(dir) else { return swept };
-    for e in entries.flatten() {
-        let name = e.file_name();
-        let Some(pid) = name.to_str().and_then(writer_pid) else { continue };
-        let path = e.path();
-        let Ok(f) = File::open(&path) else { continue };
-        if !writer_gone(pid, &f) {
-            continue;
-        }
-        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-        if std::fs::remove_file(&path).is_ok() {
-            swept.files += 1;
-            swept.bytes += len;
-        }
-    }
-    swept
+    sweep_dead_writers(dir, writer_pid)
 }
 
 /// Remove the open-block files (`<pid>-<hex>.seg`) in `dir` whose writers
@@ -120,17 +104,23 @@ pub fn sweep_tmp(dir: &Path) -> Swept {
 /// writer's file is garbage. Never call it for local blocks, which are
 /// the store itself. Best effort, as [`sweep_tmp`].
 pub fn sweep_scratch_blocks(dir: &Path) -> Swept {
+    sweep_dead_writers(dir, |name| {
+        name.strip_suffix(".seg")
+            .and_then(|n| n.split_once('-'))
+            .filter(|(_, rest)| !rest.is_empty())
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+    })
+}
+
+/// Remove the files in `dir` whose names give a writer's pid (`pid_of`)
+/// and whose writer is gone; both sweeps are this walk with their own
+/// naming rule.
+fn sweep_dead_writers(dir: &Path, pid_of: impl Fn(&str) -> Option<u32>) -> Swept {
     let mut swept = Swept::default();
     let Ok(entries) = std::fs::read_dir(dir) else { return swept };
     for e in entries.flatten() {
         let name = e.file_name();
-        let pid = name
-            .to_str()
-            .and_then(|n| n.strip_suffix(".seg"))
-            .and_then(|n| n.split_once('-'))
-            .filter(|(_, rest)| !rest.is_empty())
-            .and_then(|(pid, _)| pid.parse::<u32>().ok());
-        let Some(pid) = pid else { continue };
+        let Some(pid) = name.to_str().and_then(&pid_of) else { continue };
         let path = e.path();
         let Ok(f) = File::open(&path) else { continue };
         if !writer_gone(pid, &f) {
