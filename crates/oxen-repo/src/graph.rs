@@ -150,6 +150,35 @@ mod tests {
     }
 
     #[test]
+    fn boundary_commits_are_parentless_and_a_base_beyond_them_is_an_error() {
+        let d = tempfile::tempdir().unwrap();
+        let repo = Repo::init(d.path(), &BranchName::new("main").unwrap()).unwrap();
+        // base <- a1 <- a2, base <- b1; a1 and b1 are boundaries.
+        let base = commit(&repo, vec![], "base");
+        let a1 = commit(&repo, vec![base], "a1");
+        let a2 = commit(&repo, vec![a1], "a2");
+        let b1 = commit(&repo, vec![base], "b1");
+        oxen_store::write_shallow(&repo.layout, &[a1, b1].into()).unwrap();
+        assert!(!repo.is_ancestor(&base, &a2).unwrap());
+        assert!(repo.is_ancestor(&a1, &a2).unwrap());
+        assert_eq!(repo.merge_base(&a2, &a1).unwrap(), Some(a1));
+        let e = repo.merge_base(&a2, &b1).unwrap_err();
+        assert!(matches!(e, RepoError::BeyondShallow(_)), "{e}");
+        assert!(e.to_string().contains("oxen fetch --unshallow"), "{e}");
+        assert_eq!(repo.ahead_behind(&a2, &b1).unwrap(), (2, 1));
+        let mut log = Vec::new();
+        repo.walk_log(a2, usize::MAX, |id, _| -> Result<()> {
+            log.push(*id);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(log, vec![a2, a1]);
+        // Complete again: the base is found.
+        oxen_store::write_shallow(&repo.layout, &Default::default()).unwrap();
+        assert_eq!(repo.merge_base(&a2, &b1).unwrap(), Some(base));
+    }
+
+    #[test]
     fn duplicate_or_too_many_parents_and_empty_authors_are_not_written() {
         let d = tempfile::tempdir().unwrap();
         let repo = Repo::init(d.path(), &BranchName::new("main").unwrap()).unwrap();
