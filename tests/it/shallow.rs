@@ -172,3 +172,32 @@ fn no_tags_clone_and_tag_opt_config() {
     assert_eq!(srv.oxen(&f, &["tag"]), "v-new\nv-old\nv7");
     srv.oxen(&f, &["fetch", "--no-tags"]);
 }
+
+#[test]
+fn revisions_past_the_boundary_and_clones_of_a_shallow_clone() {
+    let d = tempfile::tempdir().unwrap();
+    let srv = Server::start(d.path(), &[]);
+    six_commits(&srv, d.path());
+    let s = clone(&srv, d.path(), "s", &["--depth", "2"]);
+    srv.oxen(&s, &["log", "HEAD~1"]);
+    let e = srv.oxen_err(&s, &["log", "HEAD~2"]);
+    assert!(e.contains("'HEAD~2' is beyond the shallow history"), "{e}");
+    let e = srv.oxen_err(&s, &["show", "HEAD~1^"]);
+    assert!(e.contains("beyond the shallow history"), "{e}");
+    // A clone of a shallow clone (by path) is shallow at the same place.
+    let s2 = d.path().join("s2");
+    srv.oxen(d.path(), &["clone", s.to_str().unwrap(), s2.to_str().unwrap()]);
+    assert_eq!(log_lines(&srv, &s2).len(), 2);
+    assert_eq!(
+        std::fs::read_to_string(s2.join(".oxen/shallow")).unwrap(),
+        std::fs::read_to_string(s.join(".oxen/shallow")).unwrap()
+    );
+    run("oxen-fsck", &s2, &[]);
+    let e = srv.oxen_err(&s2, &["fetch", "--unshallow"]);
+    assert!(e.contains("is the remote shallow itself?"), "{e}");
+    // Unshallowing the first makes the second's unshallow work.
+    srv.oxen(&s, &["fetch", "--unshallow"]);
+    srv.oxen(&s2, &["fetch", "--unshallow"]);
+    assert_eq!(log_lines(&srv, &s2).len(), 6);
+    assert!(!s2.join(".oxen/shallow").exists());
+}

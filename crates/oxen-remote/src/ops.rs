@@ -334,9 +334,6 @@ pub fn fetch(
             }
         }
     }
-    if opts.unshallow {
-        wants.append(&mut below);
-    }
     let mut report = FetchReport::default();
     let mut add = |(stats, counts): (oxen_pack::ReceiveStats, ChunkCounts)| {
         report.objects += stats.objects.saturating_sub(counts.sent);
@@ -346,11 +343,16 @@ pub fn fetch(
     };
     let haves = || -> Result<Vec<ContentId>> { Ok(repo.refs().all()?.into_iter().map(|(_, id)| id).collect()) };
     if !wants.is_empty() {
-        let depth = if opts.unshallow { None } else { opts.depth };
-        add(fetch_objects_shallow(repo, remote, &wants, &haves()?, depth, progress)?);
+        add(fetch_objects_shallow(repo, remote, &wants, &haves()?, opts.depth, progress)?);
     }
     if !below.is_empty() {
-        add(fetch_objects_shallow(repo, remote, &below, &haves()?, opts.deepen, progress)?);
+        // `--unshallow`: all of it (deepen is None then).
+        let more = fetch_objects_shallow(repo, remote, &below, &haves()?, opts.deepen, progress).map_err(|e| {
+            RemoteError::Other(format!(
+                "cannot fetch the history below this clone's shallow boundary (is the remote shallow itself?): {e}"
+            ))
+        })?;
+        add(more);
     }
     if tag_mode == TagMode::Follow {
         // Only tags into history we now hold (git's auto-follow).
