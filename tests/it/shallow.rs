@@ -133,7 +133,9 @@ fn merge_base_beyond_the_boundary_is_a_clear_error() {
     srv.oxen(&a, &["push", "origin", "side"]);
 
     let s = clone(&srv, d.path(), "s", &["--depth", "1"]);
-    // The clone follows main only (git's --single-branch).
+    // The clone follows main only (git's --single-branch), fetches too.
+    assert!(!srv.oxen(&s, &["branch", "-a"]).contains("side"));
+    srv.oxen(&s, &["fetch"]);
     assert!(!srv.oxen(&s, &["branch", "-a"]).contains("side"));
     srv.oxen(&s, &["remote", "add", "up", &srv.url("R")]);
     srv.oxen(&s, &["fetch", "--depth", "1", "up"]);
@@ -170,7 +172,21 @@ fn no_tags_clone_and_tag_opt_config() {
 
     let f = clone(&srv, d.path(), "f", &[]);
     assert_eq!(srv.oxen(&f, &["tag"]), "v-new\nv-old\nv7");
-    srv.oxen(&f, &["fetch", "--no-tags"]);
+    // Set by hand (the value starts with a dash), it stops tags again.
+    srv.oxen(&f, &["config", "remote.origin.tagOpt", "--no-tags"]);
+    common::write(&a, "f.txt", "v8\n");
+    commit_all(&srv, &a, "commit 8");
+    srv.oxen(&a, &["tag", "v8"]);
+    srv.oxen(&a, &["push", "origin", "main"]);
+    srv.oxen(&a, &["push", "origin", "v8"]);
+    srv.oxen(&f, &["fetch"]);
+    assert!(!srv.oxen(&f, &["tag"]).contains("v8"));
+    srv.oxen(&f, &["pull", "--no-tags"]);
+    assert!(!srv.oxen(&f, &["tag"]).contains("v8"));
+    srv.oxen(&f, &["fetch", "--tags"]);
+    assert!(srv.oxen(&f, &["tag"]).contains("v8"));
+    let e = srv.oxen_err(&f, &["config", "remote.origin.tagOpt", "sometimes"]);
+    assert!(e.contains("--no-tags or --tags"), "{e}");
 }
 
 #[test]
