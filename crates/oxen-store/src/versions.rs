@@ -349,6 +349,10 @@ pub(crate) struct Segments {
     uploads: Arc<Uploads>,
     /// [`BLOCK_MAX`]; tests make it small to seal many blocks quickly.
     block_max: u64,
+    /// Remote blocks this process holds a lease on (see
+    /// [`crate::gc::LEASE_TTL`]): taken when the block is opened, dropped
+    /// in the transaction that records its locations.
+    leased: Mutex<HashSet<String>>,
 }
 
 /// Sealed blocks at most this many at a time are uploaded to a remote
@@ -645,6 +649,13 @@ impl Segments {
                 std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
             let name = format!("{}-{nanos:x}", std::process::id());
             let path = self.dir.join(format!("{name}.seg"));
+            if self.store.local_dir().is_none() && self.db.is_postgres() {
+                // Replicas on other hosts run gc too: this block is theirs
+                // to leave alone until its locations are recorded.
+                let key = [crate::gc::LEASE_PREFIX, name.as_bytes()].concat();
+                self.db.put_now(Table::Meta, &key, &crate::gc::time_value(std::time::SystemTime::now()))?;
+                self.leased.lock().map_err(poisoned)?.insert(name.clone());
+            }
             let file =
                 OpenOptions::new().create_new(true).append(true).open(&path).map_err(|e| StoreError::io(&path, e))?;
             // gc leaves a segment alone while its writer holds this lock
@@ -710,17 +721,25 @@ impl Segments {
                 return Err(e);
             }
         }
-        let pending: Vec<(ContentId, Loc)> = {
+        let (pending, done): (Vec<(ContentId, Loc)>, Vec<String>) = {
             let guard = self.writer.lock().map_err(poisoned)?;
             let open = guard.as_ref().map(|w| w.name.as_str());
             let st = self.uploads.state.lock().map_err(poisoned)?;
             let p = self.pending.lock().map_err(poisoned)?;
-            p.iter()
+            let pending = p
+                .iter()
                 .filter(|(_, l)| Some(l.segment.as_str()) != open && !st.in_flight.contains(&l.segment))
                 .map(|(k, v)| (*k, v.clone()))
-                .collect()
+                .collect();
+            // Leased blocks neither open nor in flight: every record of
+            // theirs still pending is in this snapshot (or was dropped by
+            // a failed upload), so their leases go with the recording.
+            let leased = self.leased.lock().map_err(poisoned)?;
+            let done =
+                leased.iter().filter(|b| Some(b.as_str()) != open && !st.in_flight.contains(*b)).cloned().collect();
+            (pending, done)
         };
-        if pending.is_empty() {
+        if pending.is_empty() && done.is_empty() {
             return Ok(());
         }
         crate::faults::write_point();
@@ -729,7 +748,16 @@ impl Segments {
         let entries: Vec<(&[u8], &[u8])> = encoded.iter().map(|(k, v)| (&k[..], &v[..])).collect();
         let mut txn = self.db.begin_write()?;
         txn.put_new_all(Table::Blobs, &entries)?;
+        for b in &done {
+            txn.delete(Table::Meta, &[crate::gc::LEASE_PREFIX, b.as_bytes()].concat())?;
+        }
         txn.commit()?;
+        {
+            let mut leased = self.leased.lock().map_err(poisoned)?;
+            for b in &done {
+                leased.remove(b);
+            }
+        }
         let mut p = self.pending.lock().map_err(poisoned)?;
         for (id, loc) in &pending {
             if p.get(id) == Some(loc) {
@@ -1248,6 +1276,7 @@ impl Versions {
             seal_failures: Arc::default(),
             uploads: Arc::default(),
             block_max: BLOCK_MAX,
+            leased: Mutex::default(),
         };
         Versions { dir, tmp, segments: Some(Arc::new(segments)), op: Arc::default() }
     }
@@ -1295,6 +1324,15 @@ impl Versions {
         match lost.first() {
             None => Ok(()),
             Some(&first) => Err(StoreError::Unrecorded { first, count: lost.len(), cause: s.last_failure() }),
+        }
+    }
+
+    /// Seal blocks at `n` bytes instead of [`BLOCK_MAX`] (tests: many
+    /// blocks from little data). Only on a handle not yet shared.
+    #[cfg(test)]
+    pub(crate) fn set_block_max(&mut self, n: u64) {
+        if let Some(s) = self.segments.as_mut().and_then(Arc::get_mut) {
+            s.block_max = n;
         }
     }
 
@@ -2303,9 +2341,21 @@ pub(crate) mod tests {
         let d = tempfile::tempdir().unwrap();
         let layout = Layout::create(d.path()).unwrap();
         let db = Db::open(&layout).unwrap();
-        let mem = Arc::new(object_store::memory::InMemory::new());
+        let c = counting(Arc::new(object_store::memory::InMemory::new()));
+        let v = Versions::with_segments(
+            layout.versions_dir(),
+            layout.tmp_dir(),
+            db.clone(),
+            Some(c.clone() as Arc<dyn ContentStore>),
+        );
+        (d, db, v, c)
+    }
+
+    /// A [`Counting`] store over `mem` (its listing carries no times, as
+    /// a store that does not say).
+    pub(crate) fn counting(mem: Arc<object_store::memory::InMemory>) -> Arc<Counting> {
         let url = crate::S3Url::parse("s3://bucket/pre/repo").unwrap();
-        let c = Arc::new(Counting {
+        Arc::new(Counting {
             inner: crate::blockstore::S3Store::with_store(mem, url),
             reads: Default::default(),
             fail_puts: Default::default(),
@@ -2314,14 +2364,7 @@ pub(crate) mod tests {
             puts_now: Default::default(),
             puts_max: Default::default(),
             staged_max: Default::default(),
-        });
-        let v = Versions::with_segments(
-            layout.versions_dir(),
-            layout.tmp_dir(),
-            db.clone(),
-            Some(c.clone() as Arc<dyn ContentStore>),
-        );
-        (d, db, v, c)
+        })
     }
 
     fn local_files(v: &Versions) -> usize {
