@@ -597,3 +597,90 @@ fn deleting_a_repository_on_postgresql_removes_its_blocks_from_the_bucket() {
     assert_eq!(c.http(1, "DELETE", "/api/repos/Doomed", "").0, 200);
     clone_is(&c, 1, "Keep", &d.path().join("k"), &snapshot(&a));
 }
+
+/// Transactions PostgreSQL committed in database `oxen` so far (each
+/// statement outside a transaction is one): the round trips' count.
+fn transactions(pg: &Postgres) -> i64 {
+    // Each backend reports its counts now and then: give them time.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let psql = std::fs::read_dir("/usr/lib/postgresql")
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("bin/psql"))
+        .find(|p| p.is_file())
+        .expect("psql");
+    let o = Command::new(psql)
+        .args([&pg.url, "-tAc", "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'oxen'"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&o.stdout).trim().parse().unwrap_or(-1)
+}
+
+/// The `ms=` of each logged request on `route` in a server log.
+fn request_ms(log: &Path, route: &str) -> Vec<u64> {
+    let log = std::fs::read_to_string(log).unwrap();
+    log.lines()
+        .filter(|l| l.contains(&format!("route={route}")))
+        .filter_map(|l| l.split(" ms=").nth(1)?.split(' ').next()?.parse().ok())
+        .collect()
+}
+
+/// Receive and clone of many small files on PostgreSQL against LMDB (both
+/// on SeaweedFS): the server-side time of each request kind, from the
+/// request log. `cargo test --release --test it receive_round_trips --
+/// --ignored --nocapture`; files from OXEN_RECEIVE_FILES (5000).
+#[test]
+#[ignore]
+fn receive_round_trips() {
+    let n: usize = std::env::var("OXEN_RECEIVE_FILES").ok().and_then(|v| v.parse().ok()).unwrap_or(5000);
+    let (pg, weed) = (Postgres::start(), Weed::start());
+    let d = tempfile::tempdir().unwrap();
+    let c = Cluster::start(d.path(), &pg, &weed, 1);
+    let aws = weed.aws();
+    let env: Vec<(&str, &str)> = aws.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let lmdb_sync = d.path().join("lmdb");
+    let (mut lmdb, lmdb_addr) =
+        spawn_server_env(&lmdb_sync, &d.path().join("lmdb.log"), &["--storage", &format!("s3://{BUCKET}/lmdb")], &env);
+    let token = add_user(&lmdb_sync, &format!("http://{lmdb_addr}"), &d.path().join("lmdb-user.toml"));
+    let cfg = std::fs::read_to_string(c.home.join("user_config.toml")).unwrap();
+    std::fs::write(
+        c.home.join("user_config.toml"),
+        format!("{cfg}\n[host.\"http://{lmdb_addr}\"]\ntoken = \"{token}\"\n"),
+    )
+    .unwrap();
+    let a = d.path().join("a");
+    std::fs::create_dir_all(&a).unwrap();
+    c.ok(&a, &["init"]);
+    for i in 0..n {
+        write(&a, &format!("d{}/{i}.txt", i % 50), format!("small file number {i}\n"));
+    }
+    c.ok(&a, &["add", "."]);
+    c.ok(&a, &["commit", "-m", "many"]);
+    assert_eq!(c.http(0, "POST", "/api/repos", r#"{"name": "Many"}"#).0, 201);
+    let (code, body) = raw_http(&lmdb_addr, "POST", "/api/repos", Some(&token), br#"{"name": "Many"}"#, None);
+    assert_eq!(code, 201, "{body}");
+    let before = transactions(&pg);
+    c.ok(&a, &["push", &c.url(0, "Many"), "main"]);
+    let pushed = transactions(&pg);
+    c.ok(&a, &["push", &format!("http://{lmdb_addr}/Many"), "main"]);
+    c.ok(d.path(), &["clone", &c.url(0, "Many"), d.path().join("pg-clone").to_str().unwrap()]);
+    eprintln!("PostgreSQL transactions: push {}, clone {}", pushed - before, transactions(&pg) - pushed);
+    c.ok(d.path(), &["clone", &format!("http://{lmdb_addr}/Many"), d.path().join("lmdb-clone").to_str().unwrap()]);
+    crate::procs::terminate(&lmdb);
+    let _ = lmdb.wait();
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    for route in [
+        "/api/repos/{repo}/missing",
+        "/api/repos/{repo}/receive-pack",
+        "/api/repos/{repo}/enumerate",
+        "/api/repos/{repo}/chunks/lists",
+        "/api/repos/{repo}/upload-items",
+    ] {
+        eprintln!(
+            "{n} files {route}: PostgreSQL {:?} ms, LMDB {:?} ms (load {})",
+            request_ms(&c.root.join("r0.log"), route),
+            request_ms(&d.path().join("lmdb.log"), route),
+            load.trim()
+        );
+    }
+}

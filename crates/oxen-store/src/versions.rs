@@ -349,6 +349,10 @@ pub(crate) struct Segments {
     uploads: Arc<Uploads>,
     /// [`BLOCK_MAX`]; tests make it small to seal many blocks quickly.
     block_max: u64,
+    /// Locations read ahead for a reader about to open these contents
+    /// ([`Versions::prefetch`]); each is used once (taken), so a stale one
+    /// costs at most one retry (see [`Segments::open_located`]).
+    prefetched: Mutex<HashMap<ContentId, Loc>>,
     /// Remote blocks this process holds a lease on (see
     /// [`crate::gc::LEASE_TTL`]): taken when the block is opened, dropped
     /// in the transaction that records its locations.
@@ -437,6 +441,9 @@ impl Segments {
     pub(crate) fn lookup(&self, id: &ContentId) -> Result<Option<Loc>> {
         if let Some(l) = self.pending.lock().map_err(poisoned)?.get(id) {
             return Ok(Some(l.clone()));
+        }
+        if let Some(l) = self.prefetched.lock().map_err(poisoned)?.remove(id) {
+            return Ok(Some(l));
         }
         Ok(self.db.get(Table::Blobs, id.as_bytes())?.and_then(|v| Loc::decode(&v)))
     }
@@ -1277,6 +1284,7 @@ impl Versions {
             uploads: Arc::default(),
             block_max: BLOCK_MAX,
             leased: Mutex::default(),
+            prefetched: Mutex::default(),
         };
         Versions { dir, tmp, segments: Some(Arc::new(segments)), op: Arc::default() }
     }
@@ -1627,20 +1635,68 @@ impl Versions {
         if self.has_fresh(&id) {
             return Ok(id);
         }
+        self.store_bytes(id, bytes)?;
+        Ok(id)
+    }
+
+    /// Read the locations of `ids` ahead, in one query, for a reader about
+    /// to open them one by one (a pack being sent): on PostgreSQL each
+    /// lookup is a round trip. Only there; LMDB's are memory reads.
+    pub fn prefetch(&self, ids: &[ContentId]) -> Result<()> {
+        let Some(s) = &self.segments else { return Ok(()) };
+        if !s.db.is_postgres() || ids.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<&[u8]> = ids.iter().map(|id| &id.as_bytes()[..]).collect();
+        let found = s.db.get_many(Table::Blobs, &keys)?;
+        let mut p = s.prefetched.lock().map_err(poisoned)?;
+        // Bounded: readers that stopped early leave theirs behind.
+        if p.len() > 100_000 {
+            p.clear();
+        }
+        for (id, v) in ids.iter().zip(found) {
+            if let Some(loc) = v.and_then(|v| Loc::decode(&v)) {
+                p.insert(*id, loc);
+            }
+        }
+        Ok(())
+    }
+
+    /// Store many contents held in memory, each with its id (the caller
+    /// verified it): one [`Versions::missing`] query for the batch (which
+    /// freshens the blocks of those already stored, as a skip does)
+    /// instead of a lookup each, then the missing ones are written as
+    /// [`Versions::write_bytes`] would. How many were written. On
+    /// PostgreSQL a lookup is a round trip: a push of many small files
+    /// spent most of its receive in them.
+    pub fn write_many(&self, contents: &[(ContentId, &[u8])]) -> Result<u64> {
+        let ids: Vec<ContentId> = contents.iter().map(|(id, _)| *id).collect();
+        let missing: HashSet<ContentId> = self.missing(&ids)?.into_iter().collect();
+        let mut written = 0;
+        let mut done = HashSet::new();
+        for (id, bytes) in contents {
+            if missing.contains(id) && done.insert(*id) {
+                self.store_bytes(*id, bytes)?;
+                written += 1;
+            }
+        }
+        Ok(written)
+    }
+
+    /// [`Versions::write_bytes`] of contents known not to be stored.
+    fn store_bytes(&self, id: ContentId, bytes: &[u8]) -> Result<()> {
         if let (Some(s), true) = (&self.segments, bytes.len() as u64 >= CHUNK_THRESHOLD) {
-            return self.write_chunked(s, bytes, Path::new("<memory>")).map(|(id, _)| id);
+            return self.write_chunked(s, bytes, Path::new("<memory>")).map(|_| ());
         }
         if let (Some(s), true) = (&self.segments, bytes.len() as u64 <= CHUNK_THRESHOLD) {
-            self.appending(s, &id, || s.append_encoded(&id, bytes))?;
-            return Ok(id);
+            return self.appending(s, &id, || s.append_encoded(&id, bytes));
         }
         // Loose from memory: contents past SMALL_MAX, rare enough that the
         // cross-directory rename from tmp/ costs nothing, and staged where
         // a killed writer's leftovers are swept (see `crate::tmp`).
         let mut tmp = crate::tmp::temp_file(&self.tmp)?;
         tmp.write_all(bytes).map_err(|e| StoreError::io(tmp.path(), e))?;
-        self.publish(tmp, &id)?;
-        Ok(id)
+        self.publish(tmp, &id)
     }
 
     /// Which of `ids` are not stored (as whole contents, chunks or chunk
