@@ -400,9 +400,287 @@ fn a_bad_or_unreachable_database_fails_at_startup_in_one_line() {
     );
     assert!(e.contains("cannot connect to"), "{e}");
 
-    // --db needs --storage; gc does not run on a shared database.
+    // --db needs --storage, for start and for gc.
     let e = fails(&d.path().join("s"), &["start", "--port", "0", "--db", "postgres://oxen@127.0.0.1:1/oxen"], &[]);
     assert!(e.contains("--db needs --storage"), "{e}");
     let e = fails(&d.path().join("s"), &["gc", "--db", "postgres://oxen@127.0.0.1:1/oxen"], &[]);
-    assert!(e.contains("gc does not support --db"), "{e}");
+    assert!(e.contains("gc --db needs --storage"), "{e}");
+}
+
+/// Blocks of every repository under the bucket's `team/` prefix.
+fn bucket_blocks(weed: &Weed) -> Vec<String> {
+    let mut out = Vec::new();
+    for repo in weed.objects("team") {
+        out.extend(weed.objects(&format!("team/{repo}/blocks")).into_iter().map(|b| format!("{repo}/{b}")));
+    }
+    out
+}
+
+/// Put an object at `team/<rel>` behind the S3 API.
+fn plant(weed: &Weed, rel: &str, bytes: &[u8]) {
+    let (code, body) = weed.filer("PUT", &format!("/buckets/{BUCKET}/team/{rel}"), bytes);
+    assert!(code == 200 || code == 201, "{code} {}", String::from_utf8_lossy(&body));
+}
+
+/// A block name as a writer killed long ago (a pid past pid_max) made it
+/// `days` days ago.
+fn old_block_name(days: u64, salt: u64) -> String {
+    let then = std::time::SystemTime::now() - std::time::Duration::from_secs(days * 86_400);
+    let nanos = then.duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() + u128::from(salt);
+    format!("8388608-{nanos:x}")
+}
+
+/// `oxen-server gc --db --storage` as another host would run it (its own
+/// SYNC_DIR), stopped at write point `abort` when given.
+fn server_gc(c: &Cluster, pg: &Postgres, weed: &Weed, extra: &[&str], abort: Option<&str>) -> std::process::Output {
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("oxen-server"));
+    cmd.env("SYNC_DIR", c.root.join("gc-host"))
+        .env_remove("OXEN_DB")
+        .envs(weed.aws())
+        .args(["gc", "--db", &pg.url, "--storage", &format!("s3://{BUCKET}/team")])
+        .args(extra)
+        .stdin(Stdio::null());
+    if let Some(at) = abort {
+        cmd.env("OXEN_TEST_ABORT_AT_WRITE", at);
+    }
+    cmd.output().unwrap()
+}
+
+fn gc_ok(c: &Cluster, pg: &Postgres, weed: &Weed, extra: &[&str]) -> String {
+    let o = server_gc(c, pg, weed, extra, None);
+    assert!(o.status.success(), "gc {extra:?}: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A fresh clone through replica `i` equals `want`, and fsck is clean.
+fn clone_is(c: &Cluster, i: usize, repo: &str, dir: &Path, want: &std::collections::BTreeMap<String, Vec<u8>>) {
+    c.ok(dir.parent().unwrap(), &["clone", &c.url(i, repo), dir.to_str().unwrap()]);
+    c.ok(dir, &["fsck"]);
+    assert_eq!(&snapshot(dir), want);
+}
+
+#[test]
+fn server_gc_on_postgresql_and_s3_reclaims_garbage_and_never_robs_a_push_on_another_replica() {
+    let (pg, weed) = (Postgres::start(), Weed::start());
+    let d = tempfile::tempdir().unwrap();
+    let c = Cluster::start(d.path(), &pg, &weed, 2);
+    assert_eq!(c.http(0, "POST", "/api/repos", r#"{"name": "G"}"#).0, 201);
+    let a = d.path().join("a");
+    make_repo(&c, &a, 1 << 20);
+    c.ok(&a, &["push", &c.url(0, "G"), "main"]);
+
+    // Garbage: a block no location names, old by its name but just written
+    // by the store (a writer elsewhere may be about to record it), and a
+    // block of a repository that no longer exists.
+    let junk = old_block_name(2, 0);
+    plant(&weed, &format!("G/blocks/{junk}"), &[7u8; 5000]);
+    plant(&weed, "Gone/blocks/8388608-1", &[8u8; 3000]);
+    let out = gc_ok(&c, &pg, &weed, &[]);
+    assert!(out.contains("G: gc:") && out.contains("deleted repositories: 1 blocks (3000 bytes) removed"), "{out}");
+    let blocks = bucket_blocks(&weed);
+    assert!(blocks.contains(&format!("G/{junk}")), "a block the store wrote just now was removed: {blocks:?}");
+    assert!(!blocks.iter().any(|b| b.starts_with("Gone/")), "{blocks:?}");
+
+    // Pushes through replica 1 while gcs with no block grace run as
+    // another host: the blocks a push has uploaded but not yet recorded
+    // are leased, and nothing it relies on goes.
+    let b = d.path().join("b");
+    c.ok(d.path(), &["clone", &c.url(1, "G"), b.to_str().unwrap()]);
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let runs = std::thread::scope(|s| {
+        let pusher = s.spawn(|| {
+            for i in 0..6u64 {
+                write(&b, &format!("round/{i}.bin"), crate::common::noise(1000 + i, 700 * 1024));
+                for j in 0..30 {
+                    write(&b, &format!("round/{i}/{j}.txt"), format!("round {i} file {j}\n"));
+                }
+                c.ok(&b, &["add", "."]);
+                c.ok(&b, &["commit", "-m", &format!("round {i}")]);
+                c.ok(&b, &["push", &c.url(1, "G"), "main"]);
+            }
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        let mut runs = 0;
+        while !done.load(std::sync::atomic::Ordering::SeqCst) || runs < 2 {
+            gc_ok(&c, &pg, &weed, &["--block-grace", "now"]);
+            runs += 1;
+        }
+        pusher.join().unwrap();
+        runs
+    });
+    assert!(runs >= 2);
+    let blocks = bucket_blocks(&weed);
+    assert!(!blocks.contains(&format!("G/{junk}")), "{blocks:?}");
+    clone_is(&c, 0, "G", &d.path().join("fresh"), &snapshot(&b));
+
+    // Only one gc at a time: the second is refused while the first holds
+    // the database's gc lock (its connection is closed when it exits).
+    let lock = oxen_store::pg::Pg::connect(&pg.url).unwrap();
+    let held = lock.try_gc_lock().unwrap().expect("the lock is free");
+    let o = server_gc(&c, &pg, &weed, &[], None);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && e.contains("another oxen-server gc is running"), "{e}");
+    drop(held);
+    gc_ok(&c, &pg, &weed, &[]);
+}
+
+#[test]
+fn server_gc_on_postgresql_survives_a_kill_at_any_of_its_writes() {
+    use std::os::unix::process::ExitStatusExt;
+    let (pg, weed) = (Postgres::start(), Weed::start());
+    let d = tempfile::tempdir().unwrap();
+    let c = Cluster::start(d.path(), &pg, &weed, 1);
+    assert_eq!(c.http(0, "POST", "/api/repos", r#"{"name": "K"}"#).0, 201);
+    let a = d.path().join("a");
+    make_repo(&c, &a, 1 << 20);
+    c.ok(&a, &["push", &c.url(0, "K"), "main"]);
+    let want = snapshot(&a);
+    // Each run gets garbage of every kind: a dead block, a deleted
+    // repository's block, and a live block with dead bytes appended (to
+    // compact: copy, move locations, delete).
+    let garbage = |round: u64| {
+        plant(&weed, &format!("K/blocks/{}", old_block_name(2, round)), &[7u8; 5000]);
+        plant(&weed, &format!("Gone/blocks/8388608-{round}"), &[8u8; 3000]);
+        let live = weed.objects("team/K/blocks").into_iter().find(|b| !b.starts_with("8388608-")).unwrap();
+        let path = format!("/buckets/{BUCKET}/team/K/blocks/{live}");
+        let (code, mut bytes) = weed.filer("GET", &path, b"");
+        assert_eq!(code, 200);
+        let n = bytes.len();
+        bytes.extend(std::iter::repeat_n(9u8, n));
+        plant(&weed, &format!("K/blocks/{live}"), &bytes);
+    };
+    let args = ["--block-grace", "now", "--prune", "now"];
+    garbage(0);
+    let o = server_gc(&c, &pg, &weed, &args, Some("count"));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let n: u64 = String::from_utf8_lossy(&o.stderr)
+        .lines()
+        .find_map(|l| l.strip_prefix("oxen: write points: "))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("a write count");
+    assert!(n >= 4, "{n} write points");
+    for at in 1..=n {
+        garbage(at);
+        let o = server_gc(&c, &pg, &weed, &args, Some(&at.to_string()));
+        assert_eq!(o.status.signal(), Some(6), "gc at {at}: {}", String::from_utf8_lossy(&o.stderr));
+        clone_is(&c, 0, "K", &d.path().join(format!("after-{at}")), &want);
+    }
+    // A full run then clears everything the killed ones left.
+    gc_ok(&c, &pg, &weed, &args);
+    let blocks = bucket_blocks(&weed);
+    assert!(blocks.iter().all(|b| b.starts_with("K/") && !b.starts_with("K/8388608-")), "{blocks:?}");
+    clone_is(&c, 0, "K", &d.path().join("final"), &want);
+}
+
+#[test]
+fn deleting_a_repository_on_postgresql_removes_its_blocks_from_the_bucket() {
+    let (pg, weed) = (Postgres::start(), Weed::start());
+    let d = tempfile::tempdir().unwrap();
+    let c = Cluster::start(d.path(), &pg, &weed, 2);
+    assert_eq!(c.http(0, "POST", "/api/repos", r#"{"name": "Keep"}"#).0, 201);
+    let a = d.path().join("a");
+    make_repo(&c, &a, 1 << 20);
+    c.ok(&a, &["push", &c.url(0, "Keep"), "main"]);
+    let before = bucket_blocks(&weed);
+    assert!(!before.is_empty());
+
+    assert_eq!(c.http(0, "POST", "/api/repos", r#"{"name": "Doomed"}"#).0, 201);
+    c.ok(&a, &["push", &c.url(0, "Doomed"), "main"]);
+    assert!(bucket_blocks(&weed).len() > before.len());
+    // Deleted through the other replica: gone everywhere, blocks and all.
+    assert_eq!(c.http(1, "DELETE", "/api/repos/Doomed", "").0, 200);
+    assert_eq!(c.http(0, "GET", "/api/repos/Doomed/refs", "").0, 404);
+    assert_eq!(bucket_blocks(&weed), before);
+    // Made again under the same name: a new, empty repository.
+    assert_eq!(c.http(1, "POST", "/api/repos", r#"{"name": "Doomed"}"#).0, 201);
+    assert!(c.http(0, "GET", "/api/repos/Doomed/refs", "").1.contains(r#""refs":{}"#));
+    assert_eq!(c.http(1, "DELETE", "/api/repos/Doomed", "").0, 200);
+    clone_is(&c, 1, "Keep", &d.path().join("k"), &snapshot(&a));
+}
+
+/// Transactions PostgreSQL committed in database `oxen` so far (each
+/// statement outside a transaction is one): the round trips' count.
+fn transactions(pg: &Postgres) -> i64 {
+    // Each backend reports its counts now and then: give them time.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let psql = std::fs::read_dir("/usr/lib/postgresql")
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("bin/psql"))
+        .find(|p| p.is_file())
+        .expect("psql");
+    let o = Command::new(psql)
+        .args([&pg.url, "-tAc", "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'oxen'"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&o.stdout).trim().parse().unwrap_or(-1)
+}
+
+/// The `ms=` of each logged request on `route` in a server log.
+fn request_ms(log: &Path, route: &str) -> Vec<u64> {
+    let log = std::fs::read_to_string(log).unwrap();
+    log.lines()
+        .filter(|l| l.contains(&format!("route={route}")))
+        .filter_map(|l| l.split(" ms=").nth(1)?.split(' ').next()?.parse().ok())
+        .collect()
+}
+
+/// Receive and clone of many small files on PostgreSQL against LMDB (both
+/// on SeaweedFS): the server-side time of each request kind, from the
+/// request log. `cargo test --release --test it receive_round_trips --
+/// --ignored --nocapture`; files from OXEN_RECEIVE_FILES (5000).
+#[test]
+#[ignore]
+fn receive_round_trips() {
+    let n: usize = std::env::var("OXEN_RECEIVE_FILES").ok().and_then(|v| v.parse().ok()).unwrap_or(5000);
+    let (pg, weed) = (Postgres::start(), Weed::start());
+    let d = tempfile::tempdir().unwrap();
+    let c = Cluster::start(d.path(), &pg, &weed, 1);
+    let aws = weed.aws();
+    let env: Vec<(&str, &str)> = aws.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let lmdb_sync = d.path().join("lmdb");
+    let (mut lmdb, lmdb_addr) =
+        spawn_server_env(&lmdb_sync, &d.path().join("lmdb.log"), &["--storage", &format!("s3://{BUCKET}/lmdb")], &env);
+    let token = add_user(&lmdb_sync, &format!("http://{lmdb_addr}"), &d.path().join("lmdb-user.toml"));
+    let cfg = std::fs::read_to_string(c.home.join("user_config.toml")).unwrap();
+    std::fs::write(
+        c.home.join("user_config.toml"),
+        format!("{cfg}\n[host.\"http://{lmdb_addr}\"]\ntoken = \"{token}\"\n"),
+    )
+    .unwrap();
+    let a = d.path().join("a");
+    std::fs::create_dir_all(&a).unwrap();
+    c.ok(&a, &["init"]);
+    for i in 0..n {
+        write(&a, &format!("d{}/{i}.txt", i % 50), format!("small file number {i}\n"));
+    }
+    c.ok(&a, &["add", "."]);
+    c.ok(&a, &["commit", "-m", "many"]);
+    assert_eq!(c.http(0, "POST", "/api/repos", r#"{"name": "Many"}"#).0, 201);
+    let (code, body) = raw_http(&lmdb_addr, "POST", "/api/repos", Some(&token), br#"{"name": "Many"}"#, None);
+    assert_eq!(code, 201, "{body}");
+    let before = transactions(&pg);
+    c.ok(&a, &["push", &c.url(0, "Many"), "main"]);
+    let pushed = transactions(&pg);
+    c.ok(&a, &["push", &format!("http://{lmdb_addr}/Many"), "main"]);
+    c.ok(d.path(), &["clone", &c.url(0, "Many"), d.path().join("pg-clone").to_str().unwrap()]);
+    eprintln!("PostgreSQL transactions: push {}, clone {}", pushed - before, transactions(&pg) - pushed);
+    c.ok(d.path(), &["clone", &format!("http://{lmdb_addr}/Many"), d.path().join("lmdb-clone").to_str().unwrap()]);
+    crate::procs::terminate(&lmdb);
+    let _ = lmdb.wait();
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    for route in [
+        "/api/repos/{repo}/missing",
+        "/api/repos/{repo}/receive-pack",
+        "/api/repos/{repo}/enumerate",
+        "/api/repos/{repo}/chunks/lists",
+        "/api/repos/{repo}/upload-items",
+    ] {
+        eprintln!(
+            "{n} files {route}: PostgreSQL {:?} ms, LMDB {:?} ms (load {})",
+            request_ms(&c.root.join("r0.log"), route),
+            request_ms(&d.path().join("lmdb.log"), route),
+            load.trim()
+        );
+    }
 }

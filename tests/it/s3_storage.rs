@@ -53,12 +53,12 @@ impl Weed {
 
     /// A filer request (the bucket seen as folders, to look at and tamper
     /// with objects behind the S3 API).
-    fn filer(&self, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    pub(crate) fn filer(&self, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
         http(&self.var("WEED_FILER"), method, path, &[("Accept", "application/json")], body)
     }
 
     /// Names of the objects under a folder of the bucket.
-    fn objects(&self, folder: &str) -> Vec<String> {
+    pub(crate) fn objects(&self, folder: &str) -> Vec<String> {
         let (code, body) = self.filer("GET", &format!("/buckets/{BUCKET}/{folder}/?limit=10000"), b"");
         if code == 404 {
             return Vec::new();
@@ -551,4 +551,47 @@ fn s3_throughput() {
             rate(clone)
         );
     }
+}
+
+#[test]
+fn deleting_a_repository_on_lmdb_removes_its_blocks_and_gc_reclaims_what_a_crash_left() {
+    let weed = Weed::start();
+    let d = tempfile::tempdir().unwrap();
+    let storage = format!("s3://{BUCKET}/team");
+    let srv = s3_server(d.path(), &storage, &weed.aws());
+    srv.create("Keep");
+    let a = d.path().join("a");
+    make_repo(&srv, &a, 1 << 20);
+    srv.oxen(&a, &["push", &srv.url("Keep"), "main"]);
+    let keep = weed.objects("team/Keep/blocks");
+    srv.create("Doomed");
+    srv.oxen(&a, &["push", &srv.url("Doomed"), "main"]);
+    assert!(!weed.objects("team/Doomed/blocks").is_empty());
+    let (code, body) = srv.http("DELETE", "/api/repos/Doomed", Some(&srv.token), b"");
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(weed.objects("team/Doomed/blocks"), Vec::<String>::new());
+    assert_eq!(weed.objects("team/Keep/blocks"), keep);
+    assert!(!srv.sync_dir.join("Doomed").exists());
+
+    // A delete that crashed after the repository went but before its
+    // blocks did leaves blocks of a repository that is gone: `gc
+    // --storage` removes them (and nothing of a live one).
+    let gone = format!("/buckets/{BUCKET}/team/Gone/blocks/8388608-1");
+    let (code, _) = weed.filer("PUT", &gone, &[5u8; 4000]);
+    assert!(code == 200 || code == 201, "{code}");
+    let o = Command::new(assert_cmd::cargo::cargo_bin("oxen-server"))
+        .env("SYNC_DIR", &srv.sync_dir)
+        .envs(weed.aws())
+        .args(["gc", "--storage", &storage])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "server gc: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("deleted repositories: 1 blocks (4000 bytes) removed"), "{out}");
+    assert_eq!(weed.objects("team/Gone/blocks"), Vec::<String>::new());
+    assert_eq!(weed.objects("team/Keep/blocks"), keep);
+    let b = d.path().join("b");
+    srv.oxen(d.path(), &["clone", &srv.url("Keep"), b.to_str().unwrap()]);
+    srv.oxen(&b, &["fsck"]);
+    assert_eq!(snapshot(&b), snapshot(&a));
 }

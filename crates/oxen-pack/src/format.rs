@@ -96,6 +96,15 @@ const HEIGHT_MEMO_MAX: usize = 1 << 20;
 /// (committing per object is very slow); a batch is bounded so memory is.
 const BATCH_OBJECTS: usize = 2000;
 const BATCH_BYTES: usize = 32 << 20;
+/// Small blobs received are held (verified) and stored a batch at a time,
+/// with one lookup for the batch ([`ObjectSink::write_blobs`]): on
+/// PostgreSQL each lookup is a round trip. Bounded by count
+/// ([`BATCH_OBJECTS`]) and by these bytes.
+const BLOB_BATCH_BYTES: usize = 8 << 20;
+/// Ids of blobs this receive stored or found stored are remembered so a
+/// tree naming them needs no lookup; past this many the memory is dropped
+/// (trees then look up what they name, in one batch per tree).
+const KNOWN_BLOBS_MAX: usize = 1 << 20;
 
 /// A frame's kind byte.
 pub fn kind_code(kind: ObjectKind) -> u8 {
@@ -186,7 +195,13 @@ pub struct PackSource<'r> {
     bytes: u64,
     progress: Option<&'r dyn Progress>,
     stored_chunks: bool,
+    /// Items before this index had their locations read ahead.
+    prefetched: usize,
 }
+
+/// Contents whose locations a pack source reads ahead at a time (see
+/// [`ObjectSource::prefetch`]).
+const PREFETCH: usize = 1000;
 
 impl<'r> PackSource<'r> {
     /// A pack of `objects` (in the order given: dependencies first) read from `src`.
@@ -210,6 +225,7 @@ impl<'r> PackSource<'r> {
             bytes: 0,
             progress: None,
             stored_chunks: false,
+            prefetched: 0,
         }
     }
 
@@ -263,6 +279,16 @@ impl<'r> PackSource<'r> {
                     self.buf.push(0);
                     self.state = State::Trailer;
                     return Ok(());
+                }
+                if self.next >= self.prefetched {
+                    let end = (self.next + PREFETCH).min(self.objects.len());
+                    let ids: Vec<ContentId> = self.objects[self.next..end]
+                        .iter()
+                        .filter(|i| matches!(i, Item::Object(ObjectKind::Blob, _) | Item::Chunk(_)))
+                        .map(|i| i.id())
+                        .collect();
+                    self.src.prefetch(&ids).map_err(to_io)?;
+                    self.prefetched = end;
                 }
                 let item = self.objects[self.next];
                 self.next += 1;
@@ -454,6 +480,13 @@ struct Pending {
     items: Vec<(ObjectKind, ContentId, Vec<u8>)>,
     ids: HashMap<ContentId, ObjectKind>,
     bytes: usize,
+    /// Small blobs verified but not yet stored (see [`BLOB_BATCH_BYTES`]).
+    blobs: Vec<(ContentId, Vec<u8>)>,
+    blob_bytes: usize,
+    /// Blobs stored or found stored in this receive (see [`KNOWN_BLOBS_MAX`]).
+    known: std::collections::HashSet<ContentId>,
+    /// Blobs of the batches written.
+    stored: u64,
     /// Tree id -> (height, whether it is a bucket node), for trees of this
     /// pack and stored trees looked at; see [`HEIGHT_MEMO_MAX`].
     heights: HashMap<ContentId, (u32, bool)>,
@@ -470,9 +503,31 @@ impl Pending {
         Ok(sink.has_object(kind, id)?)
     }
 
+    /// Store the held small blobs: one lookup for the batch.
+    fn store_blobs(&mut self, sink: &dyn ObjectSink) -> Result<()> {
+        if self.blobs.is_empty() {
+            return Ok(());
+        }
+        let batch: Vec<(ContentId, &[u8])> = self.blobs.iter().map(|(id, b)| (*id, b.as_slice())).collect();
+        self.stored += sink.write_blobs(&batch)?;
+        let ids: Vec<ContentId> = self.blobs.drain(..).map(|(id, _)| id).collect();
+        self.blob_bytes = 0;
+        self.know(ids);
+        Ok(())
+    }
+
+    /// Remember blobs as stored in this receive.
+    fn know(&mut self, ids: impl IntoIterator<Item = ContentId>) {
+        if self.known.len() > KNOWN_BLOBS_MAX {
+            self.known.clear();
+        }
+        self.known.extend(ids);
+    }
+
     fn flush(&mut self, sink: &dyn ObjectSink) -> Result<()> {
-        // Small blobs received so far are recorded first: trees that name
-        // them must never be visible before them.
+        // Small blobs received so far are stored and recorded first: trees
+        // that name them must never be visible before them.
+        self.store_blobs(sink)?;
         sink.flush()?;
         if self.items.is_empty() {
             return Ok(());
@@ -589,11 +644,22 @@ fn stored_height(
 pub fn receive_pack<R: Read>(sink: &dyn ObjectSink, input: R, progress: &dyn Progress) -> Result<ReceiveStats> {
     let mut tee = Tee { inner: input, hasher: Hasher::new(), hashing: true };
     let boundaries = sink.shallow_boundaries()?;
-    let mut pending = Pending { items: Vec::new(), ids: HashMap::new(), bytes: 0, heights: HashMap::new(), boundaries };
+    let mut pending = Pending {
+        items: Vec::new(),
+        ids: HashMap::new(),
+        bytes: 0,
+        blobs: Vec::new(),
+        blob_bytes: 0,
+        known: Default::default(),
+        stored: 0,
+        heights: HashMap::new(),
+        boundaries,
+    };
     let mut stats = ReceiveStats::default();
     let res = receive_inner(sink, &mut tee, &mut pending, &mut stats, progress);
     // Whatever happened, verified objects are worth keeping.
     let flushed = pending.flush(sink);
+    stats.stored += pending.stored;
     res?;
     flushed?;
     Ok(stats)
@@ -711,6 +777,7 @@ fn receive_inner<R: Read>(
                 sink.write_chunk_list(&id, &list).map_err(|e| chunk_list_error(id, e))?;
                 stats.stored += 1;
             }
+            pending.know([id]);
         }
         let Some(kind) = kind else {
             bytes_read += len;
@@ -721,27 +788,33 @@ fn receive_inner<R: Read>(
         match kind {
             ObjectKind::Blob => {
                 let mut body = Exact { inner: tee, remaining: len };
-                if sink.has_object(ObjectKind::Blob, &id)? {
-                    io::copy(&mut body, &mut io::sink()).map_err(map_eof)?;
-                } else if len <= oxen_store::SMALL_MAX as u64 {
-                    // Small: verify in memory, then append to a segment
-                    // (one write instead of one new file per object).
+                if len <= oxen_store::SMALL_MAX as u64 {
+                    // Small: verify in memory, then stored with the batch
+                    // (one lookup for the batch, appended to a block: one
+                    // write instead of one new file per object).
                     let mut bytes = vec![0u8; len as usize];
                     read_exact_or(tee, &mut bytes, "blob")?;
                     let actual = ContentId::of(&bytes);
                     if actual != id {
                         return Err(PackError::Corrupt { expected: id, actual });
                     }
-                    sink.write_blob(&bytes)?;
-                    stats.stored += 1;
+                    pending.blob_bytes += bytes.len();
+                    pending.blobs.push((id, bytes));
                     small_since_flush += 1;
                     if small_since_flush >= BATCH_OBJECTS {
                         pending.flush(sink)?;
                         small_since_flush = 0;
+                    } else if pending.blob_bytes >= BLOB_BATCH_BYTES {
+                        pending.store_blobs(sink)?;
                     }
+                } else if pending.known.contains(&id) || sink.has_object(ObjectKind::Blob, &id)? {
+                    io::copy(&mut body, &mut io::sink()).map_err(map_eof)?;
                 } else {
                     match sink.write_verified_blob(&mut body, &id) {
-                        Ok(_) => stats.stored += 1,
+                        Ok(_) => {
+                            stats.stored += 1;
+                            pending.know([id]);
+                        }
                         Err(StoreError::Corrupt(expected, actual)) => {
                             return Err(PackError::Corrupt { expected, actual })
                         }
@@ -766,6 +839,9 @@ fn receive_inner<R: Read>(
                     return Err(PackError::Corrupt { expected: id, actual });
                 }
                 if !pending.has(sink, kind, &id)? {
+                    // The blobs a tree names are looked up among those
+                    // received first.
+                    pending.store_blobs(sink)?;
                     check_object(sink, &mut *pending, kind, &id, &bytes)?;
                     pending.bytes += bytes.len();
                     pending.ids.insert(id, kind);
@@ -845,7 +921,7 @@ fn check_object(
         }
         ObjectKind::Tree => {
             let tree = Tree::decode(bytes).map_err(|e| PackError::BadObject(*id, e.to_string()))?;
-            check_tree_deps(sink, pending, id, &tree)?;
+            check_tree_deps(sink, &mut *pending, id, &tree)?;
             let h = node_height(id, &tree, |c| pending.height(sink, c))?;
             pending.heights.insert(*id, h);
         }
@@ -854,19 +930,29 @@ fn check_object(
     Ok(())
 }
 
-/// A tree's children must be stored or pending.
-fn check_tree_deps(sink: &dyn ObjectSink, pending: &Pending, id: &ContentId, tree: &Tree) -> Result<()> {
+/// A tree's children must be stored or pending. The blobs it names that
+/// this receive has not seen are looked up in one batch.
+fn check_tree_deps(sink: &dyn ObjectSink, pending: &mut Pending, id: &ContentId, tree: &Tree) -> Result<()> {
     match tree {
         Tree::Entries(es) => {
+            let mut unseen = Vec::new();
             for e in es {
-                let ok = match e.kind {
-                    EntryKind::Dir => pending.has(sink, ObjectKind::Tree, &e.id)?,
-                    EntryKind::File => sink.has_object(ObjectKind::Blob, &e.id)?,
-                };
-                if !ok {
-                    let what = if e.kind == EntryKind::Dir { "tree" } else { "blob" };
-                    return Err(PackError::MissingDependency(*id, what, e.id));
+                match e.kind {
+                    EntryKind::Dir => {
+                        if !pending.has(sink, ObjectKind::Tree, &e.id)? {
+                            return Err(PackError::MissingDependency(*id, "tree", e.id));
+                        }
+                    }
+                    EntryKind::File if !pending.known.contains(&e.id) => unseen.push((ObjectKind::Blob, e.id)),
+                    EntryKind::File => {}
                 }
+            }
+            if !unseen.is_empty() {
+                let found = sink.has_objects(&unseen)?;
+                if let Some(((_, blob), _)) = unseen.iter().zip(&found).find(|(_, f)| !**f) {
+                    return Err(PackError::MissingDependency(*id, "blob", *blob));
+                }
+                pending.know(unseen.into_iter().map(|(_, b)| b));
             }
         }
         Tree::Buckets { buckets, .. } => {

@@ -49,6 +49,10 @@ impl ObjectSource for Repo {
         self.versions.missing(ids)
     }
 
+    fn prefetch(&self, ids: &[ContentId]) -> Result<()> {
+        self.versions.prefetch(ids)
+    }
+
     fn stored_chunk(&self, id: &ContentId) -> Result<Option<(oxen_store::Codec, u64, Vec<u8>)>> {
         self.versions.read_stored(id)
     }
@@ -71,6 +75,10 @@ impl ObjectSink for Repo {
 
     fn write_blob(&self, bytes: &[u8]) -> Result<ContentId> {
         self.versions.write_bytes(bytes)
+    }
+
+    fn write_blobs(&self, blobs: &[(ContentId, &[u8])]) -> Result<u64> {
+        self.versions.write_many(blobs)
     }
 
     fn write_verified_blob(&self, reader: &mut dyn Read, expected: &ContentId) -> Result<u64> {
@@ -146,6 +154,10 @@ impl ObjectSource for RepoOperation<'_> {
     fn shallow_boundaries(&self) -> Result<std::collections::BTreeSet<ContentId>> {
         oxen_store::read_shallow(&self.repo.layout)
     }
+
+    fn prefetch(&self, ids: &[ContentId]) -> Result<()> {
+        self.versions.prefetch(ids)
+    }
 }
 
 impl ObjectSink for RepoOperation<'_> {
@@ -155,6 +167,10 @@ impl ObjectSink for RepoOperation<'_> {
 
     fn write_blob(&self, bytes: &[u8]) -> Result<ContentId> {
         self.versions.write_bytes(bytes)
+    }
+
+    fn write_blobs(&self, blobs: &[(ContentId, &[u8])]) -> Result<u64> {
+        self.versions.write_many(blobs)
     }
 
     fn write_verified_blob(&self, reader: &mut dyn Read, expected: &ContentId) -> Result<u64> {

@@ -182,13 +182,25 @@ pub fn reflog_policy(repo: &Repo) -> Result<ExpirePolicy> {
 /// what a recent reflog entry names stays. A dry run marks from the
 /// entries expiry would keep, so it reports what a real run would do.
 pub fn gc(repo: &Repo, prune: Prune, reflog: &ExpirePolicy, dry_run: bool) -> Result<GcReport> {
+    gc_with(repo, prune, reflog, dry_run, oxen_store::gc::REMOTE_GRACE)
+}
+
+/// [`gc`] with the grace period of blocks in a remote store given (see
+/// [`oxen_store::Versions::compact_segments_with`]).
+pub fn gc_with(
+    repo: &Repo,
+    prune: Prune,
+    reflog: &ExpirePolicy,
+    dry_run: bool,
+    remote_grace: std::time::Duration,
+) -> Result<GcReport> {
     let expired = repo.refs().expire_reflogs(&LogSelection::All, reflog, dry_run)?;
     let marked = if dry_run { mark_with(repo, Some(expired.kept_ids.clone()))? } else { mark(repo)? };
     let mut sweep = repo.versions.sweep_unreachable(&marked.contents, prune, dry_run)?;
     if prune == Prune::Now {
         (sweep.commits, sweep.trees) = sweep_objects(repo, &marked, dry_run)?;
     }
-    let mut report = oxen_store::gc_repo(&repo.layout, &repo.versions, dry_run)?;
+    let mut report = oxen_store::gc::gc_repo_with(&repo.layout, &repo.versions, dry_run, remote_grace)?;
     report.sweep = sweep;
     report.reflog_expired = expired.expired() as u64;
     Ok(report)

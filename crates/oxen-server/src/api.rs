@@ -178,6 +178,8 @@ impl Api {
                 let repo = self.open(name)?;
                 let msg: IdsMsg = read_json(body)?;
                 let ids = msg.parsed().map_err(|e| Fail::pack(e, None))?;
+                // Their locations in one query, not one each.
+                repo.prefetch(&ids).map_err(|e| Fail::internal(&e, None))?;
                 let mut lists = Vec::new();
                 for id in ids {
                     match repo.chunk_list(&id) {
@@ -198,10 +200,23 @@ impl Api {
                 let stored_chunks = msg.stored_chunks;
                 // Everything asked for must be here before the stream
                 // starts: a 404 now is clearer than a pack cut short.
+                // Objects and chunks in one batch (a lookup each is a
+                // round trip on PostgreSQL).
+                let (asked, objects): (Vec<&Item>, Vec<(ObjectKind, oxen_hash::ContentId)>) = items
+                    .iter()
+                    .filter_map(|i| match i {
+                        Item::Object(k, id) => Some((i, (*k, *id))),
+                        Item::Chunk(id) => Some((i, (ObjectKind::Blob, *id))),
+                        Item::ChunkList(_) => None,
+                    })
+                    .unzip();
+                let found = repo.has_objects(&objects).map_err(|e| Fail::internal(&e, None))?;
+                if let Some((item, _)) = asked.iter().zip(&found).find(|(_, f)| !**f) {
+                    return Err(Fail::new(404, format!("{} {} not found", item.kind_name(), item.id())));
+                }
                 for item in &items {
                     let ok = match item {
-                        Item::Object(k, id) => repo.has_object(*k, id),
-                        Item::Chunk(id) => repo.has_object(ObjectKind::Blob, id),
+                        Item::Object(..) | Item::Chunk(_) => Ok(true),
                         Item::ChunkList(id) => match repo.chunk_list(id) {
                             Ok(l) => Ok(l.is_some()),
                             Err(oxen_store::StoreError::MissingObject(_)) => Ok(false),

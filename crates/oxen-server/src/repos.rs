@@ -83,6 +83,32 @@ impl LocalRepos {
     }
 }
 
+/// Prefix of a deleted repository's directory on its way out (see
+/// [`LocalRepos`]'s delete); not a valid repository name.
+pub const TOMBSTONE: &str = ".deleted-";
+
+/// The block store at `url` and the names of the blocks in it.
+fn list_blocks(url: &oxen_store::S3Url) -> Result<(oxen_store::S3Store, Vec<String>)> {
+    use oxen_store::ContentStore;
+    let store = oxen_store::S3Store::from_env(url).map_err(|e| ServerError::Other(format!("storage {url}: {e}")))?;
+    let blocks = store.list().map_err(|e| ServerError::Other(format!("storage {url}: {e}")))?;
+    Ok((store, blocks.into_iter().map(|(n, _)| n).collect()))
+}
+
+/// Delete the blocks of a repository that is already gone. Best effort:
+/// what fails to go is garbage of a repository that no longer exists,
+/// which `oxen-server gc --storage` reclaims; the delete itself succeeded.
+fn delete_blocks(name: &str, store: &oxen_store::S3Store, blocks: &[String]) {
+    use oxen_store::ContentStore;
+    for b in blocks {
+        oxen_store::faults::write_point();
+        if let Err(e) = store.delete(b) {
+            tracing::warn!(repo = %name, block = %b, error = %e, "block of a deleted repository left for gc");
+            return;
+        }
+    }
+}
+
 /// Whether `dir` holds a complete repository (HEAD is written last).
 fn is_repo(dir: &Path) -> bool {
     dir.join(".oxen").join("HEAD").is_file()
@@ -123,8 +149,29 @@ impl RepoStore for LocalRepos {
         if !is_repo(&dir) {
             return Err(ServerError::NotFound(name.into()));
         }
+        // Its blocks in a bucket, listed while the directory still takes
+        // the name: no new repository of that name wrote any of them.
+        let layout = oxen_store::Layout::at(&dir);
+        let remote = match oxen_store::blockstore::configured_storage(&layout.dot)? {
+            Some(url) => Some(list_blocks(&url)?),
+            None => None,
+        };
         self.cache()?.remove(name);
-        std::fs::remove_dir_all(&dir).map_err(|e| ServerError::Io(dir, e))
+        // Invisible in one step (a rename), then removed: a crash mid-way
+        // leaves a tombstone no listing shows (its name is not a valid
+        // repository name), removed at the next start, never a half-removed
+        // repository.
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let tomb = self.root.join(format!("{TOMBSTONE}{name}-{nanos:x}"));
+        oxen_store::faults::write_point();
+        std::fs::rename(&dir, &tomb).map_err(|e| ServerError::Io(dir.clone(), e))?;
+        oxen_store::faults::write_point();
+        std::fs::remove_dir_all(&tomb).map_err(|e| ServerError::Io(tomb, e))?;
+        if let Some((store, blocks)) = remote {
+            delete_blocks(name, &store, &blocks);
+        }
+        Ok(())
     }
 
     fn open(&self, name: &str) -> Result<Arc<Repo>> {
@@ -179,7 +226,7 @@ impl RepoStore for LocalRepos {
 /// The meta-table key under which a PostgreSQL repository records where
 /// its blocks live (the S3 URL it was created with): every replica reads
 /// it from there, whatever its own `--storage` says.
-const STORAGE_KEY: &[u8] = b"storage";
+pub(crate) const STORAGE_KEY: &[u8] = b"storage";
 
 /// Repositories whose metadata (refs, commits, trees, reflog, block index,
 /// HEAD, where the blocks are) is in PostgreSQL and whose contents are in
@@ -273,8 +320,26 @@ impl RepoStore for PgRepos {
 
     fn delete(&self, name: &str) -> Result<()> {
         let dir = self.dir(name)?;
-        if !self.pg.delete_repo(name)? {
+        let Some(row) = self.pg.repo(name)? else {
             return Err(ServerError::NotFound(name.into()));
+        };
+        // Its blocks, listed while its row still takes the name: no new
+        // repository of that name can have written any of them.
+        let url = self.pg.repo_meta(row.id, STORAGE_KEY)?;
+        let url = url.and_then(|v| String::from_utf8(v).ok()).and_then(|s| oxen_store::S3Url::parse(&s));
+        let remote = match &url {
+            Some(url) => Some(list_blocks(url)?),
+            None => None,
+        };
+        // Invisible to every replica at once (rows go with it); then the
+        // blocks. A crash in between leaves blocks of a repository that is
+        // gone, which `oxen-server gc` reclaims.
+        oxen_store::faults::write_point();
+        if !self.pg.delete_repo_id(row.id)? {
+            return Err(ServerError::NotFound(name.into()));
+        }
+        if let Some((store, blocks)) = remote {
+            delete_blocks(name, &store, &blocks);
         }
         self.cache()?.remove(name);
         // Scratch only; what another process of this replica still has

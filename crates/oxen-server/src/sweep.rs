@@ -17,6 +17,11 @@ pub fn sweep_repos(sync_dir: &Path) -> Swept {
     let mut all = Swept::default();
     let Ok(entries) = std::fs::read_dir(sync_dir) else { return all };
     for entry in entries.flatten() {
+        // A repository whose delete was interrupted (see `LocalRepos`).
+        if entry.file_name().to_str().is_some_and(|n| n.starts_with(crate::repos::TOMBSTONE)) {
+            let _ = std::fs::remove_dir_all(entry.path());
+            continue;
+        }
         let layout = Layout::at(entry.path());
         if !layout.head_file().is_file() {
             continue;
@@ -85,4 +90,116 @@ pub fn migrate_repos(
         each(&name, &m, &gc)?;
     }
     Ok(())
+}
+
+/// What a gc of the repositories sharing a bucket did.
+#[derive(Debug, Default)]
+pub struct BucketGc {
+    /// Each repository's report, by name in name order.
+    pub repos: Vec<(String, GcReport)>,
+    /// Blocks of repositories that no longer exist, removed (or, in a dry
+    /// run, that would be).
+    pub orphan_blocks: u64,
+    /// Their bytes.
+    pub orphan_bytes: u64,
+}
+
+/// `oxen-server gc --db`: gc of every repository in PostgreSQL whose
+/// blocks are in S3, safe while replicas on any host serve them (see
+/// docs/ARCHITECTURE.md, "gc on PostgreSQL and S3"). Holds the database's
+/// gc lock for the run (a second gc is refused); marks each repository from
+/// its refs and reflog, sweeps unreachable contents older than `prune`,
+/// compacts remote blocks older than `block_grace` that no writer holds a
+/// lease on, then removes the blocks under `storage` of repositories that
+/// no longer exist. `sync_dir` holds this process's scratch.
+pub fn gc_pg(
+    pg: &oxen_store::pg::Pg,
+    sync_dir: &Path,
+    storage: &oxen_store::S3Url,
+    prune: oxen_store::Prune,
+    dry_run: bool,
+    block_grace: std::time::Duration,
+) -> crate::Result<BucketGc> {
+    use crate::repos::RepoStore;
+    let _lock = pg.try_gc_lock()?.ok_or_else(|| {
+        crate::ServerError::Other(format!("another oxen-server gc is running on {}; try again later", pg.url()))
+    })?;
+    // Listed before the repositories are read: a repository's row is
+    // written before any of its blocks, so a listed block whose repository
+    // is not found afterwards belongs to one that was deleted.
+    let root = bucket(storage)?;
+    let listed = root.list_repo_blocks().map_err(|e| crate::ServerError::Other(format!("storage {storage}: {e}")))?;
+    let repos = crate::repos::PgRepos::new(pg.clone(), sync_dir, storage.clone());
+    let mut out = BucketGc::default();
+    let mut live = std::collections::HashSet::new();
+    for name in repos.list()? {
+        let repo = match repos.open(&name) {
+            Ok(r) => r,
+            // Deleted since the list: its blocks are an orphan's.
+            Err(crate::ServerError::NotFound(_)) => continue,
+            Err(e) => return Err(e),
+        };
+        if let Some(url) = repo.db.get(oxen_store::Table::Meta, crate::repos::STORAGE_KEY)? {
+            live.insert(String::from_utf8_lossy(&url).into_owned());
+        }
+        let reflog = oxen_repo::reach::reflog_policy(&repo)?;
+        let report = oxen_repo::reach::gc_with(&repo, prune, &reflog, dry_run, block_grace)?;
+        out.repos.push((name, report));
+    }
+    (out.orphan_blocks, out.orphan_bytes) = sweep_orphans(storage, &listed, &live, dry_run)?;
+    Ok(out)
+}
+
+fn bucket(storage: &oxen_store::S3Url) -> crate::Result<oxen_store::S3Store> {
+    oxen_store::S3Store::from_env(storage).map_err(|e| crate::ServerError::Other(format!("storage {storage}: {e}")))
+}
+
+/// Remove the listed blocks under `storage` whose repository prefix
+/// (`storage/<repo>`) is not in `live` (the storage URLs of the
+/// repositories that exist); (blocks, bytes).
+fn sweep_orphans(
+    storage: &oxen_store::S3Url,
+    listed: &[oxen_store::blockstore::RepoBlock],
+    live: &std::collections::HashSet<String>,
+    dry_run: bool,
+) -> crate::Result<(u64, u64)> {
+    use oxen_store::ContentStore;
+    let (mut n, mut bytes) = (0, 0);
+    let mut stores: std::collections::HashMap<&str, oxen_store::S3Store> = Default::default();
+    for b in listed {
+        let url = storage.join(&b.repo);
+        if live.contains(&url.to_string()) {
+            continue;
+        }
+        if !dry_run {
+            if !stores.contains_key(b.repo.as_str()) {
+                stores.insert(&b.repo, bucket(&url)?);
+            }
+            oxen_store::faults::write_point();
+            stores[b.repo.as_str()]
+                .delete(&b.block)
+                .map_err(|e| crate::ServerError::Other(format!("storage {url}: {e}")))?;
+        }
+        n += 1;
+        bytes += b.size;
+    }
+    Ok((n, bytes))
+}
+
+/// `oxen-server gc --storage` without `--db`: the blocks under `storage`
+/// of repositories no longer under `sync_dir` (a delete interrupted
+/// before it removed them); (blocks, bytes). Run after [`gc_repos`].
+pub fn gc_orphans_local(sync_dir: &Path, storage: &oxen_store::S3Url, dry_run: bool) -> crate::Result<(u64, u64)> {
+    // Listed first: a repository's directory (and its storage file) exist
+    // before any block of it.
+    let listed = bucket(storage)?
+        .list_repo_blocks()
+        .map_err(|e| crate::ServerError::Other(format!("storage {storage}: {e}")))?;
+    let mut live = std::collections::HashSet::new();
+    for name in repo_names(sync_dir)? {
+        if let Some(url) = oxen_store::blockstore::configured_storage(&Layout::at(sync_dir.join(&name)).dot)? {
+            live.insert(url.to_string());
+        }
+    }
+    sweep_orphans(storage, &listed, &live, dry_run)
 }

@@ -57,6 +57,12 @@ pub trait ContentStore: Send + Sync + std::fmt::Debug {
     fn read_range(&self, name: &str, range: Range<u64>) -> io::Result<Vec<u8>>;
     /// Every block's name and size.
     fn list(&self) -> io::Result<Vec<(String, u64)>>;
+    /// Every block's name, size and when the store last wrote it (`None`
+    /// where the backend does not say): gc's age check for blocks that
+    /// writers on other hosts may have made.
+    fn list_times(&self) -> io::Result<Vec<(String, u64, Option<std::time::SystemTime>)>> {
+        Ok(self.list()?.into_iter().map(|(n, s)| (n, s, None)).collect())
+    }
     /// Remove a block (no error if it is already gone).
     fn delete(&self, name: &str) -> io::Result<()>;
 }
@@ -238,6 +244,26 @@ fn run<T: Send + 'static>(f: impl std::future::Future<Output = T> + Send + 'stat
     rx.recv().map_err(|_| io::Error::other("object storage call was cancelled"))
 }
 
+/// One block of one repository in a bucket (see [`S3Store::list_repo_blocks`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RepoBlock {
+    /// The repository's directory under the prefix (its name).
+    pub repo: String,
+    /// The block's name.
+    pub block: String,
+    /// Its size.
+    pub size: u64,
+    /// When the store last wrote it.
+    pub written: std::time::SystemTime,
+}
+
+/// An object's last-modified time as a `SystemTime`.
+fn system_time(m: &object_store::ObjectMeta) -> std::time::SystemTime {
+    let t = m.last_modified;
+    let secs = u64::try_from(t.timestamp()).unwrap_or(0);
+    std::time::UNIX_EPOCH + Duration::new(secs, t.timestamp_subsec_nanos())
+}
+
 /// An object_store error as one line.
 fn os_err(e: object_store::Error) -> io::Error {
     let mut kind = match e {
@@ -336,6 +362,34 @@ impl S3Store {
         object_store::path::Path::from(self.url.join("blocks").join(name).prefix)
     }
 
+    /// Every object under `prefix`.
+    fn list_under(&self, prefix: object_store::path::Path) -> io::Result<Vec<object_store::ObjectMeta>> {
+        use futures::TryStreamExt;
+        let store = self.store.clone();
+        run(async move { store.list(Some(&prefix)).try_collect().await })?.map_err(os_err)
+    }
+
+    /// The blocks of every repository under this URL's prefix (objects
+    /// `PREFIX/<repo>/blocks/<block>`), as (repo, block, size, written);
+    /// other objects are not Oxen's and are left out. What a gc of the
+    /// whole bucket reads to find blocks of repositories that are gone.
+    pub fn list_repo_blocks(&self) -> io::Result<Vec<RepoBlock>> {
+        let root = object_store::path::Path::from(self.url.prefix.clone());
+        let skip = root.parts().count();
+        let mut out = Vec::new();
+        for m in self.list_under(root)? {
+            let parts: Vec<String> = m.location.parts().skip(skip).map(|p| p.as_ref().to_string()).collect();
+            if let [repo, blocks, block] = parts.as_slice() {
+                if blocks == "blocks" {
+                    let written = system_time(&m);
+                    out.push(RepoBlock { repo: repo.clone(), block: block.clone(), size: m.size, written });
+                }
+            }
+        }
+        out.sort_by(|a, b| (&a.repo, &a.block).cmp(&(&b.repo, &b.block)));
+        Ok(out)
+    }
+
     /// Check that the bucket exists and answers with these credentials (a
     /// listing of the prefix), for a server's startup.
     pub fn check(&self) -> io::Result<()> {
@@ -413,13 +467,16 @@ impl ContentStore for S3Store {
     }
 
     fn list(&self) -> io::Result<Vec<(String, u64)>> {
-        use futures::TryStreamExt;
+        Ok(self.list_times()?.into_iter().map(|(n, s, _)| (n, s)).collect())
+    }
+
+    fn list_times(&self) -> io::Result<Vec<(String, u64, Option<std::time::SystemTime>)>> {
         let prefix = object_store::path::Path::from(self.url.join("blocks").prefix);
-        let store = self.store.clone();
-        let metas: Vec<object_store::ObjectMeta> =
-            run(async move { store.list(Some(&prefix)).try_collect().await })?.map_err(os_err)?;
-        let mut out: Vec<(String, u64)> =
-            metas.into_iter().filter_map(|m| m.location.filename().map(|n| (n.to_string(), m.size))).collect();
+        let mut out: Vec<_> = self
+            .list_under(prefix)?
+            .into_iter()
+            .filter_map(|m| m.location.filename().map(|n| (n.to_string(), m.size, Some(system_time(&m)))))
+            .collect();
         out.sort();
         Ok(out)
     }

@@ -293,6 +293,18 @@ impl Db {
         txn.commit()
     }
 
+    /// Write one value at once, outside any write transaction: in
+    /// PostgreSQL one statement that does not wait for the repository's
+    /// writer lock (for bookkeeping rows that need no read-compare-write,
+    /// and may be written by a thread that holds that lock in another
+    /// transaction); in LMDB, [`Db::put`].
+    pub fn put_now(&self, t: Table, key: &[u8], value: &[u8]) -> Result<()> {
+        match &self.backend {
+            Backend::Pg { pg, repo } => pg.put_now(*repo, t, key, value),
+            Backend::Lmdb { .. } => self.put(t, key, value),
+        }
+    }
+
     /// Every key/value of a table, in key order.
     pub fn scan(&self, t: Table) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         self.scan_prefix(t, b"")
@@ -314,6 +326,34 @@ impl Db {
                 break;
             }
             out.push((k.to_vec(), v.to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Up to `limit` key/values whose key is past `after` (from the first
+    /// with `None`), in key order: a table too large to read at once is
+    /// walked page by page (one query a page in PostgreSQL).
+    pub fn scan_page(&self, t: Table, after: Option<&[u8]>, limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let (env, dbs) = match &self.backend {
+            Backend::Lmdb { env, dbs } => (env, dbs),
+            Backend::Pg { pg, repo } => return pg.scan_page(*repo, t, after, i64::try_from(limit).unwrap_or(i64::MAX)),
+        };
+        let txn = env.begin_ro_txn()?;
+        let mut cur = txn.open_ro_cursor(dbs[t as usize])?;
+        let mut out = Vec::new();
+        let iter = match after {
+            Some(k) => cur.iter_from(k),
+            None => cur.iter_start(),
+        };
+        for item in iter {
+            let (k, v) = item?;
+            if after.is_some_and(|a| k == a) {
+                continue;
+            }
+            out.push((k.to_vec(), v.to_vec()));
+            if out.len() >= limit {
+                break;
+            }
         }
         Ok(out)
     }
@@ -382,7 +422,8 @@ impl Db {
             Backend::Lmdb { env, dbs } => (env, dbs),
             Backend::Pg { pg, repo } => {
                 let Ok(last) = ContentId::from_hex(&format!("{want:f<32}")) else { return Ok(Vec::new()) };
-                let keys = pg.range(*repo, t, start.as_bytes(), last.as_bytes(), limit as i64)?;
+                let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+                let keys = pg.range(*repo, t, start.as_bytes(), last.as_bytes(), limit)?;
                 return Ok(keys.iter().filter_map(|k| ContentId::from_slice(k)).collect());
             }
         };

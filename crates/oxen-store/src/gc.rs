@@ -25,7 +25,6 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 
-use lmdb::Transaction;
 use oxen_hash::ContentId;
 
 use crate::blockstore::ContentStore;
@@ -83,8 +82,19 @@ pub struct GcReport {
 /// gc of one repository: temp files of writers that are gone (see
 /// [`crate::sweep_tmp`]), then [`Versions::compact_segments`].
 pub fn gc_repo(layout: &Layout, versions: &Versions, dry_run: bool) -> Result<GcReport> {
+    gc_repo_with(layout, versions, dry_run, REMOTE_GRACE)
+}
+
+/// [`gc_repo`] with `remote_grace` instead of [`REMOTE_GRACE`] (see
+/// [`Versions::compact_segments_with`]).
+pub fn gc_repo_with(
+    layout: &Layout,
+    versions: &Versions,
+    dry_run: bool,
+    remote_grace: std::time::Duration,
+) -> Result<GcReport> {
     let tmp = if dry_run { Swept::default() } else { crate::sweep_tmp(&layout.tmp_dir()) };
-    let mut report = versions.compact_segments(dry_run)?;
+    let mut report = versions.compact_segments_with(dry_run, remote_grace)?;
     report.tmp = tmp;
     Ok(report)
 }
@@ -119,6 +129,86 @@ fn segment_pid(name: &str) -> Option<u32> {
 /// end of the operation that wrote it.
 pub const REMOTE_GRACE: std::time::Duration = std::time::Duration::from_secs(3600);
 
+/// A writer's lease on a remote block it is filling or uploading (a meta
+/// row `lease NUL <block>` holding the time it was taken) keeps gc off
+/// that block whatever its age, until the writer has recorded the block's
+/// locations and dropped the lease. A writer killed holding one leaves it
+/// behind: a lease older than this is ignored (and removed by gc).
+/// Written only for repositories in PostgreSQL, whose writers may be on
+/// any host; with LMDB every writer is on gc's host and its pid tells.
+pub const LEASE_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Meta-table key prefix of leases (see [`LEASE_TTL`]).
+pub(crate) const LEASE_PREFIX: &[u8] = b"lease\0";
+
+/// Meta-table key prefix of freshening records of remote blocks (see
+/// [`FRESHEN_AFTER`]): `fresh NUL <block>` -> when a writer last relied on
+/// a record in it (seconds since the epoch, big-endian).
+pub(crate) const FRESH_PREFIX: &[u8] = b"fresh\0";
+
+/// Seconds since the epoch, as a meta value.
+pub(crate) fn time_value(t: std::time::SystemTime) -> [u8; 8] {
+    t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()).to_be_bytes()
+}
+
+fn parse_time(v: &[u8]) -> Option<std::time::SystemTime> {
+    let secs = u64::from_be_bytes(v.try_into().ok()?);
+    Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+}
+
+/// Rows under `prefix` of the meta table as block name -> time.
+fn block_times(
+    rows: Vec<(Vec<u8>, Vec<u8>)>,
+    prefix: &[u8],
+) -> std::collections::HashMap<String, std::time::SystemTime> {
+    rows.into_iter()
+        .filter_map(|(k, v)| {
+            let name = std::str::from_utf8(k.strip_prefix(prefix)?).ok()?.to_string();
+            Some((name, parse_time(&v)?))
+        })
+        .collect()
+}
+
+/// Freshening records of remote blocks, by block.
+fn fresh_records(db: &crate::Db) -> Result<std::collections::HashMap<String, std::time::SystemTime>> {
+    Ok(block_times(db.scan_prefix(Table::Meta, FRESH_PREFIX)?, FRESH_PREFIX))
+}
+
+/// Writers' leases on remote blocks, by block.
+fn leases(db: &crate::Db) -> Result<std::collections::HashMap<String, std::time::SystemTime>> {
+    Ok(block_times(db.scan_prefix(Table::Meta, LEASE_PREFIX)?, LEASE_PREFIX))
+}
+
+/// Remove the bookkeeping rows of remote blocks that are gone: freshening
+/// records of blocks no longer in the store, and leases past
+/// [`LEASE_TTL`] (their writer was killed). A lease of a block not yet
+/// uploaded is not in the listing and stays until it expires.
+fn forget_gone_blocks(s: &Segments) -> Result<()> {
+    let listed: std::collections::HashSet<String> =
+        s.store.list().map_err(|e| StoreError::io(s.store.describe(""), e))?.into_iter().map(|(n, _)| n).collect();
+    let now = std::time::SystemTime::now();
+    let mut gone: Vec<Vec<u8>> = Vec::new();
+    for (name, _) in fresh_records(&s.db)? {
+        if !listed.contains(&name) {
+            gone.push([FRESH_PREFIX, name.as_bytes()].concat());
+        }
+    }
+    for (name, t) in leases(&s.db)? {
+        if now.duration_since(t).is_ok_and(|age| age >= LEASE_TTL) {
+            gone.push([LEASE_PREFIX, name.as_bytes()].concat());
+        }
+    }
+    if gone.is_empty() {
+        return Ok(());
+    }
+    faults::write_point();
+    let mut txn = s.db.begin_write()?;
+    for k in &gone {
+        txn.delete(Table::Meta, k)?;
+    }
+    txn.commit()
+}
+
 impl Versions {
     /// Reclaim segment bytes no location refers to (see the module docs).
     /// With `dry_run`, nothing is written: the report says what would be.
@@ -126,6 +216,17 @@ impl Versions {
     /// blocks in a remote store when their writer's pid is not alive here
     /// and they are older than [`REMOTE_GRACE`].
     pub fn compact_segments(&self, dry_run: bool) -> Result<GcReport> {
+        self.compact_segments_with(dry_run, REMOTE_GRACE)
+    }
+
+    /// [`Versions::compact_segments`] with a remote block's grace period
+    /// given: a block in a remote store is a candidate only once the
+    /// newest of the time in its name, the store's last write of it and
+    /// its freshening record (see [`FRESHEN_AFTER`]) is older than
+    /// `remote_grace`, and no writer holds a lease on it (see
+    /// [`LEASE_TTL`]): the writer may be on another host, where neither
+    /// its pid nor its lock can be seen.
+    pub fn compact_segments_with(&self, dry_run: bool, remote_grace: std::time::Duration) -> Result<GcReport> {
         let mut report = GcReport::default();
         let Some(s) = &self.segments else { return Ok(report) };
         // Our own open writer's pid is ours, so `writer_gone` skips it; so
@@ -137,18 +238,31 @@ impl Versions {
             names.push((name, pid, true));
         }
         if s.store.local_dir().is_none() {
-            let remote = s.store.list().map_err(|e| StoreError::io(s.store.describe(""), e))?;
+            let remote = s.store.list_times().map_err(|e| StoreError::io(s.store.describe(""), e))?;
             let now = std::time::SystemTime::now();
-            for (name, _) in remote {
+            let fresh = fresh_records(&s.db)?;
+            let leases = leases(&s.db)?;
+            for (name, _, written) in remote {
                 let Some(pid) = segment_pid(&name) else { continue };
-                if names.iter().any(|(n, _, _)| *n == name) || pid == std::process::id() || crate::tmp::pid_alive(pid) {
+                // With PostgreSQL, writers on any host hold leases (a pid
+                // says nothing about another host's processes); with LMDB
+                // every writer is on this host, and its pid tells.
+                let alive_here = !s.db.is_postgres() && crate::tmp::pid_alive(pid);
+                if names.iter().any(|(n, _, _)| *n == name) || pid == std::process::id() || alive_here {
                     continue;
                 }
-                let old =
-                    segment_time(&name).and_then(|t| now.duration_since(t).ok()).is_some_and(|age| age >= REMOTE_GRACE);
+                if leases.get(&name).is_some_and(|t| now.duration_since(*t).map_or(true, |age| age < LEASE_TTL)) {
+                    continue;
+                }
+                let named = segment_time(&name).unwrap_or(std::time::UNIX_EPOCH);
+                let last = [Some(named), written, fresh.get(&name).copied()].into_iter().flatten().max();
+                let old = last.and_then(|t| now.duration_since(t).ok()).is_some_and(|age| age >= remote_grace);
                 if old {
                     names.push((name, pid, false));
                 }
+            }
+            if !dry_run {
+                forget_gone_blocks(s)?;
             }
         }
         names.sort();
@@ -399,23 +513,32 @@ impl Versions {
         let now = std::time::SystemTime::now();
         let mut dead: Vec<(ContentId, Loc)> = Vec::new();
         if let Some(s) = &self.segments {
+            // Remote blocks: when the store last wrote each, and when a
+            // writer last relied on one (they cannot be touched).
+            let mut remote_written: std::collections::HashMap<String, std::time::SystemTime> = Default::default();
+            if s.store.local_dir().is_none() {
+                let listed = s.store.list_times().map_err(|e| StoreError::io(s.store.describe(""), e))?;
+                remote_written.extend(listed.into_iter().filter_map(|(n, _, t)| Some((n, t?))));
+            }
+            let fresh = fresh_records(&s.db)?;
             let mut times: std::collections::HashMap<String, std::time::SystemTime> = Default::default();
             let mut age_of = |seg: &str| -> std::time::SystemTime {
                 *times.entry(seg.to_string()).or_insert_with(|| {
                     let named = segment_time(seg).unwrap_or(std::time::UNIX_EPOCH);
                     let modified = s.path(seg).metadata().and_then(|m| m.modified()).unwrap_or(named);
-                    named.max(modified)
+                    let others = [remote_written.get(seg), fresh.get(seg)];
+                    others.into_iter().flatten().fold(named.max(modified), |a, b| a.max(*b))
                 })
             };
             let mut candidates = Vec::new();
             let mut kept_lists = Vec::new();
-            {
-                // A cursor, not a collected scan: the table may be large.
-                let (env, table) = s.db.lmdb_blobs("gc")?;
-                let txn = env.begin_ro_txn()?;
-                let mut cur = txn.open_ro_cursor(table)?;
-                for item in lmdb::Cursor::iter_start(&mut cur) {
-                    let (k, v) = item?;
+            // Page by page, not one collected scan: the table may be large.
+            let mut after: Option<Vec<u8>> = None;
+            loop {
+                let page = s.db.scan_page(Table::Blobs, after.as_deref(), 10_000)?;
+                let Some((last, _)) = page.last() else { break };
+                after = Some(last.clone());
+                for (k, v) in &page {
                     let (Some(id), Some(loc)) = (ContentId::from_slice(k), Loc::decode(v)) else { continue };
                     let is_list = loc.kind == crate::versions::Kind::ChunkList;
                     if live.contains(&id) {
@@ -450,10 +573,23 @@ impl Versions {
             if !dry_run && !dead.is_empty() {
                 faults::write_point();
                 let mut txn = s.db.begin_write()?;
-                for (id, _) in &dead {
+                // A writer that relied on a record of a remote block since
+                // the ages were read recorded that under the write lock
+                // this transaction now holds (see `freshen_remote`): its
+                // block is young again, and its records stay.
+                let now_fresh = block_times(txn.scan_prefix(Table::Meta, FRESH_PREFIX)?, FRESH_PREFIX);
+                let mut kept = 0u64;
+                for (id, loc) in &dead {
+                    if now_fresh.get(&loc.segment).is_some_and(|t| !prune.expired(*t, now)) {
+                        kept += 1;
+                        report.record_bytes -= RECORD_HEADER + loc.len;
+                        continue;
+                    }
                     txn.delete(Table::Blobs, id.as_bytes())?;
                 }
                 txn.commit()?;
+                report.records -= kept;
+                report.young += kept;
             }
         }
         self.sweep_loose(live, prune, now, dry_run, &mut report)?;
@@ -537,6 +673,38 @@ fn touch_if_old(
     File::open(p).and_then(|f| f.set_modified(now)).is_ok()
 }
 
+/// Freshen remote block `name` (see [`Versions::freshen_block`]): an
+/// object cannot be touched, so a `fresh NUL <block>` meta row records
+/// that a writer relied on it now. Written in a write transaction, under
+/// the repository's writer lock that gc's removal also takes, so a gc
+/// either removed the records before this (the caller's second lookup
+/// misses them and it writes them again) or sees the row and keeps them.
+/// Whether it was written.
+fn freshen_remote(
+    s: &Segments,
+    name: &str,
+    named: std::time::SystemTime,
+    now: std::time::SystemTime,
+    p: std::path::PathBuf,
+) -> bool {
+    let key = [FRESH_PREFIX, name.as_bytes()].concat();
+    let recorded = s.db.get(Table::Meta, &key).ok().flatten().and_then(|v| parse_time(&v));
+    let written = recorded.map_or(named, |t| t.max(named));
+    let old = now.duration_since(written).is_ok_and(|age| age > FRESHEN_AFTER);
+    let touched = old
+        && (|| -> Result<()> {
+            let mut txn = s.db.begin_write()?;
+            txn.put(Table::Meta, &key, &time_value(now))?;
+            txn.commit()
+        })()
+        .is_ok();
+    let written = if touched { now } else { written };
+    if let Ok(mut known) = fresh_blocks().lock() {
+        known.insert(p, (written + FRESHEN_AFTER).max(now + std::time::Duration::from_secs(60)));
+    }
+    touched
+}
+
 impl Versions {
     /// [`Versions::has`] for a write that skips `id` when it is stored: the
     /// block or loose file holding it is freshened (see [`FRESHEN_AFTER`])
@@ -580,6 +748,10 @@ impl Versions {
         // just compacted away (its copy is young). Either way, ask again
         // only after FRESHEN_AFTER.
         let Ok(meta) = p.metadata() else {
+            if s.store.local_dir().is_none() {
+                drop(known);
+                return freshen_remote(s, name, named, now, p);
+            }
             known.insert(p, now + FRESHEN_AFTER);
             return false;
         };

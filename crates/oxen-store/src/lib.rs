@@ -15,7 +15,7 @@ mod db;
 mod envcheck;
 pub mod faults;
 pub mod format;
-mod gc;
+pub mod gc;
 mod migrate;
 mod objects;
 pub mod pg;

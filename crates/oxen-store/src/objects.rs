@@ -66,6 +66,12 @@ pub trait ObjectSource {
     fn has_objects(&self, objects: &[(ObjectKind, ContentId)]) -> Result<Vec<bool>> {
         objects.iter().map(|(k, id)| self.has_object(*k, id)).collect()
     }
+    /// A hint: these contents are about to be opened one by one (a pack
+    /// being sent), so a store whose lookups are round trips may read
+    /// their locations in one batch. The default does nothing.
+    fn prefetch(&self, _ids: &[ContentId]) -> Result<()> {
+        Ok(())
+    }
     /// The chunk list of file contents stored chunked (`None` for contents
     /// stored whole): what chunk-level sync sends instead of the bytes.
     fn chunk_list(&self, id: &ContentId) -> Result<Option<ChunkList>>;
@@ -98,6 +104,20 @@ pub trait ObjectSink: ObjectSource {
     fn write_nodes(&self, nodes: &[(ObjectKind, &[u8])]) -> Result<()>;
     /// Store small, already verified file contents held in memory.
     fn write_blob(&self, bytes: &[u8]) -> Result<ContentId>;
+    /// Store many small, already verified contents, each with its id,
+    /// skipping those already stored; how many were written. A store whose
+    /// lookups are round trips answers for the batch at once; the default
+    /// asks [`ObjectSource::has_object`] for each.
+    fn write_blobs(&self, blobs: &[(ContentId, &[u8])]) -> Result<u64> {
+        let mut written = 0;
+        for (id, bytes) in blobs {
+            if !self.has_object(ObjectKind::Blob, id)? {
+                self.write_blob(bytes)?;
+                written += 1;
+            }
+        }
+        Ok(written)
+    }
     /// Stream file contents that must hash to `expected`; nothing becomes
     /// visible unless they do (the error is then `StoreError::Corrupt`).
     fn write_verified_blob(&self, reader: &mut dyn Read, expected: &ContentId) -> Result<u64>;

@@ -48,6 +48,11 @@ pub const SCHEMA_VERSION: i32 = 1;
 /// (repository locks use the repository's id, which is positive).
 const SCHEMA_LOCK: i64 = -0x6f78_656e;
 
+/// Key of the advisory lock an `oxen-server gc` holds for its whole run
+/// (session level, on a connection of its own): two gcs never run at once,
+/// and a gc killed mid-way lets go of it with its connection.
+const GC_LOCK: i64 = -0x6f78_656e_6763;
+
 /// Idle connections kept per process; more may be open at once (one per
 /// concurrent operation), the surplus is closed when returned.
 const MAX_IDLE: usize = 32;
@@ -195,6 +200,12 @@ impl Conn {
     fn get(&mut self) -> &mut PgConn {
         self.conn.as_mut().expect("a Conn holds its connection until dropped")
     }
+}
+
+/// The gc lock, held while this lives (its connection is closed on drop,
+/// which releases it).
+pub struct GcLock {
+    _conn: Conn,
 }
 
 /// A repository as the repos table records it.
@@ -354,6 +365,25 @@ impl Pg {
         })
     }
 
+    /// Take the gc lock (see [`GC_LOCK`]) without waiting: `None` when
+    /// another gc holds it. Held until the guard is dropped.
+    pub fn try_gc_lock(&self) -> Result<Option<GcLock>> {
+        off_runtime(|| {
+            let mut c = self.conn()?;
+            let got = match c.get().query("SELECT pg_try_advisory_lock($1)", &[&GC_LOCK]) {
+                Ok(rows) => rows.first().is_some_and(|r| r.get::<_, bool>(0)),
+                Err(e) => {
+                    c.broken = true;
+                    return Err(e);
+                }
+            };
+            // Never back into the pool: a session lock lives as long as
+            // its connection, which is closed when the guard goes.
+            c.broken = true;
+            Ok(got.then_some(GcLock { _conn: c }))
+        })
+    }
+
     // --- repositories -------------------------------------------------
 
     /// Record a new repository with the given metadata rows (the format
@@ -409,6 +439,17 @@ impl Pg {
         self.with_conn(|c| Ok(c.execute("DELETE FROM oxen_repos WHERE name = $1", &[&name])? > 0))
     }
 
+    /// Remove the repository with this id (not a later one of the same
+    /// name) and all its metadata; whether it existed.
+    pub fn delete_repo_id(&self, id: i64) -> Result<bool> {
+        self.with_conn(|c| Ok(c.execute("DELETE FROM oxen_repos WHERE id = $1", &[&id])? > 0))
+    }
+
+    /// One meta-table value of repository `id` (its `storage` URL, say).
+    pub fn repo_meta(&self, id: i64, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.get(id, Table::Meta, key)
+    }
+
     // --- one repository's tables --------------------------------------
 
     pub(crate) fn get(&self, repo: i64, t: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
@@ -435,6 +476,32 @@ impl Pg {
 
     pub(crate) fn scan_prefix(&self, repo: i64, t: Table, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         self.with_conn(|c| scan_on(c, repo, t, prefix))
+    }
+
+    pub(crate) fn put_now(&self, repo: i64, t: Table, key: &[u8], value: &[u8]) -> Result<()> {
+        self.with_conn(|c| c.execute(PUT, &[&repo, &t.code(), &key, &value]).map(|_| ()))
+    }
+
+    pub(crate) fn scan_page(
+        &self,
+        repo: i64,
+        t: Table,
+        after: Option<&[u8]>,
+        limit: i64,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.with_conn(|c| {
+            let rows = match after {
+                Some(a) => c.query(
+                    "SELECT key, value FROM oxen_meta WHERE repo_id = $1 AND tbl = $2 AND key > $3 ORDER BY key LIMIT $4",
+                    &[&repo, &t.code(), &a, &limit],
+                )?,
+                None => c.query(
+                    "SELECT key, value FROM oxen_meta WHERE repo_id = $1 AND tbl = $2 ORDER BY key LIMIT $3",
+                    &[&repo, &t.code(), &limit],
+                )?,
+            };
+            Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+        })
     }
 
     pub(crate) fn range(&self, repo: i64, t: Table, from: &[u8], to: &[u8], limit: i64) -> Result<Vec<Vec<u8>>> {
@@ -926,6 +993,116 @@ mod tests {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let e = Pg::connect(&format!("postgres://oxen:pw@127.0.0.1:{port}/oxen")).err().unwrap().to_string();
         assert!(e.contains("cannot connect to postgres://oxen:***@127.0.0.1") && !e.contains("pw@"), "{e}");
+    }
+
+    /// A repository's versions store on PostgreSQL with blocks in `store`,
+    /// scratch under `dir` (one host's view).
+    fn remote_versions(db: &Db, dir: &std::path::Path, store: Arc<dyn crate::ContentStore>) -> crate::Versions {
+        crate::Versions::with_segments(dir.join("versions"), dir.join("tmp"), db.clone(), Some(store))
+    }
+
+    fn noise(seed: u64, len: usize) -> Vec<u8> {
+        let mut x = seed | 1;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_gc_on_another_host_leaves_leased_blocks_and_contents_a_writer_relied_on() {
+        use crate::{ContentStore, Prune};
+        let c = Cluster::start();
+        let d = tempfile::tempdir().unwrap();
+        let (p1, p2) = (Pg::connect(&c.url).unwrap(), Pg::connect(&c.url).unwrap());
+        let db1 = pg_repo(&p1, "r", d.path());
+        let db2 = Db::open_pg(&Layout::at(d.path().join("gc")), &p2, p2.repo("r").unwrap().unwrap().id).unwrap();
+        let store = crate::versions::tests::counting(Arc::new(object_store::memory::InMemory::new()));
+        let shared = store.clone() as Arc<dyn ContentStore>;
+        let mut writer = remote_versions(&db1, &d.path().join("w"), shared.clone());
+        writer.set_block_max(1 << 20);
+        let gc = remote_versions(&db2, &d.path().join("g"), shared.clone());
+
+        // A write that sealed and uploaded blocks but has not recorded
+        // their locations yet (a push in flight on another host).
+        let data = noise(1, 3 << 20);
+        let (id, _) = writer.write_reader(&data[..], std::path::Path::new("big")).unwrap();
+        let t = std::time::Instant::now();
+        while store.list().unwrap().len() < 2 {
+            assert!(t.elapsed() < Duration::from_secs(10), "no block was uploaded");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let leased = db2.scan_prefix(Table::Meta, crate::gc::LEASE_PREFIX).unwrap();
+        assert!(!leased.is_empty());
+        // The same blocks as a writer on another host made them (its pid
+        // means nothing here): one copy with the writer's lease, one
+        // without. No grace at all: only the lease keeps a block.
+        let block = store.list().unwrap()[0].0.clone();
+        let (_, rest) = block.split_once('-').unwrap();
+        let bytes = shared.read_range(&block, 0..u64::MAX).unwrap();
+        let staged = d.path().join("staged");
+        std::fs::write(&staged, &bytes).unwrap();
+        let (with, without) = (format!("8388607-{rest}"), format!("8388606-{rest}"));
+        shared.put(&with, &staged).unwrap();
+        shared.put(&without, &staged).unwrap();
+        let key = [crate::gc::LEASE_PREFIX, with.as_bytes()].concat();
+        db1.put(Table::Meta, &key, &crate::gc::time_value(std::time::SystemTime::now())).unwrap();
+        let r = gc.compact_segments_with(false, Duration::ZERO).unwrap();
+        assert_eq!((r.deleted, r.compacted), (1, 0), "{r:?}");
+        let names: Vec<String> = store.list().unwrap().into_iter().map(|(n, _)| n).collect();
+        assert!(names.contains(&with) && !names.contains(&without), "{names:?}");
+        db1.put(Table::Meta, &key, &crate::gc::time_value(std::time::SystemTime::now() - crate::gc::LEASE_TTL))
+            .unwrap();
+        let r = gc.compact_segments_with(false, Duration::ZERO).unwrap();
+        assert_eq!(r.deleted, 1, "an expired lease (a killed writer's) is ignored: {r:?}");
+        assert!(db1.get(Table::Meta, &key).unwrap().is_none(), "and removed");
+        writer.flush().unwrap();
+        assert!(db2.scan_prefix(Table::Meta, crate::gc::LEASE_PREFIX).unwrap().is_empty(), "leases dropped");
+        assert_eq!(writer.read_all(&id).unwrap(), data);
+        let r = gc.compact_segments_with(false, Duration::ZERO).unwrap();
+        assert_eq!(r.deleted, 0, "every record is live: {r:?}");
+        assert_eq!(gc.read_all(&id).unwrap(), data);
+
+        // Contents in a block two days old by its name (the store here
+        // gives no write times): unreachable, and swept...
+        let small = b"relied on by a writer elsewhere".to_vec();
+        let small_id = writer.write_bytes(&small).unwrap();
+        writer.flush().unwrap();
+        let loc = crate::versions::Loc::decode(&db1.get(Table::Blobs, small_id.as_bytes()).unwrap().unwrap()).unwrap();
+        let then = std::time::SystemTime::now() - Duration::from_secs(2 * 86_400);
+        let old_name = format!("8388608-{:x}", then.duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+        let bytes = shared.read_range(&loc.segment, 0..u64::MAX).unwrap();
+        std::fs::write(&staged, bytes).unwrap();
+        shared.put(&old_name, &staged).unwrap();
+        let moved = crate::versions::Loc { segment: old_name.clone(), ..loc };
+        db1.put(Table::Blobs, small_id.as_bytes(), &moved.encode()).unwrap();
+        let live: std::collections::HashSet<ContentId> =
+            [id].into_iter().chain(writer.chunk_list(&id).unwrap().unwrap().chunks().iter().map(|c| c.id)).collect();
+        let dry = gc.sweep_unreachable(&live, Prune::DEFAULT, true).unwrap();
+        assert_eq!(dry.records, 1, "{dry:?}");
+        // ...unless a writer on another host relied on it (found it stored
+        // and skipped it): then it is young again for the grace period.
+        let other_host = remote_versions(&db1, &d.path().join("w2"), shared.clone());
+        assert_eq!(other_host.write_bytes(&small).unwrap(), small_id);
+        let r = gc.sweep_unreachable(&live, Prune::DEFAULT, false).unwrap();
+        assert_eq!((r.records, r.young), (0, 1), "{r:?}");
+        assert_eq!(gc.read_all(&small_id).unwrap(), small);
+        assert_eq!(gc.sweep_unreachable(&live, Prune::Now, false).unwrap().records, 1);
+    }
+
+    #[test]
+    fn one_gc_at_a_time() {
+        let c = Cluster::start();
+        let (p1, p2) = (Pg::connect(&c.url).unwrap(), Pg::connect(&c.url).unwrap());
+        let held = p1.try_gc_lock().unwrap().expect("free");
+        assert!(p2.try_gc_lock().unwrap().is_none());
+        assert!(p1.try_gc_lock().unwrap().is_none(), "not reentrant through the pool");
+        drop(held);
+        assert!(p2.try_gc_lock().unwrap().is_some());
     }
 
     #[test]

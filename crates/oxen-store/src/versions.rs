@@ -349,6 +349,14 @@ pub(crate) struct Segments {
     uploads: Arc<Uploads>,
     /// [`BLOCK_MAX`]; tests make it small to seal many blocks quickly.
     block_max: u64,
+    /// Locations read ahead for a reader about to open these contents
+    /// ([`Versions::prefetch`]); each is used once (taken), so a stale one
+    /// costs at most one retry (see [`Segments::open_located`]).
+    prefetched: Mutex<HashMap<ContentId, Loc>>,
+    /// Remote blocks this process holds a lease on (see
+    /// [`crate::gc::LEASE_TTL`]): taken when the block is opened, dropped
+    /// in the transaction that records its locations.
+    leased: Mutex<HashSet<String>>,
 }
 
 /// Sealed blocks at most this many at a time are uploaded to a remote
@@ -433,6 +441,9 @@ impl Segments {
     pub(crate) fn lookup(&self, id: &ContentId) -> Result<Option<Loc>> {
         if let Some(l) = self.pending.lock().map_err(poisoned)?.get(id) {
             return Ok(Some(l.clone()));
+        }
+        if let Some(l) = self.prefetched.lock().map_err(poisoned)?.remove(id) {
+            return Ok(Some(l));
         }
         Ok(self.db.get(Table::Blobs, id.as_bytes())?.and_then(|v| Loc::decode(&v)))
     }
@@ -645,6 +656,13 @@ impl Segments {
                 std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
             let name = format!("{}-{nanos:x}", std::process::id());
             let path = self.dir.join(format!("{name}.seg"));
+            if self.store.local_dir().is_none() && self.db.is_postgres() {
+                // Replicas on other hosts run gc too: this block is theirs
+                // to leave alone until its locations are recorded.
+                let key = [crate::gc::LEASE_PREFIX, name.as_bytes()].concat();
+                self.db.put_now(Table::Meta, &key, &crate::gc::time_value(std::time::SystemTime::now()))?;
+                self.leased.lock().map_err(poisoned)?.insert(name.clone());
+            }
             let file =
                 OpenOptions::new().create_new(true).append(true).open(&path).map_err(|e| StoreError::io(&path, e))?;
             // gc leaves a segment alone while its writer holds this lock
@@ -710,17 +728,25 @@ impl Segments {
                 return Err(e);
             }
         }
-        let pending: Vec<(ContentId, Loc)> = {
+        let (pending, done): (Vec<(ContentId, Loc)>, Vec<String>) = {
             let guard = self.writer.lock().map_err(poisoned)?;
             let open = guard.as_ref().map(|w| w.name.as_str());
             let st = self.uploads.state.lock().map_err(poisoned)?;
             let p = self.pending.lock().map_err(poisoned)?;
-            p.iter()
+            let pending = p
+                .iter()
                 .filter(|(_, l)| Some(l.segment.as_str()) != open && !st.in_flight.contains(&l.segment))
                 .map(|(k, v)| (*k, v.clone()))
-                .collect()
+                .collect();
+            // Leased blocks neither open nor in flight: every record of
+            // theirs still pending is in this snapshot (or was dropped by
+            // a failed upload), so their leases go with the recording.
+            let leased = self.leased.lock().map_err(poisoned)?;
+            let done =
+                leased.iter().filter(|b| Some(b.as_str()) != open && !st.in_flight.contains(*b)).cloned().collect();
+            (pending, done)
         };
-        if pending.is_empty() {
+        if pending.is_empty() && done.is_empty() {
             return Ok(());
         }
         crate::faults::write_point();
@@ -729,7 +755,16 @@ impl Segments {
         let entries: Vec<(&[u8], &[u8])> = encoded.iter().map(|(k, v)| (&k[..], &v[..])).collect();
         let mut txn = self.db.begin_write()?;
         txn.put_new_all(Table::Blobs, &entries)?;
+        for b in &done {
+            txn.delete(Table::Meta, &[crate::gc::LEASE_PREFIX, b.as_bytes()].concat())?;
+        }
         txn.commit()?;
+        {
+            let mut leased = self.leased.lock().map_err(poisoned)?;
+            for b in &done {
+                leased.remove(b);
+            }
+        }
         let mut p = self.pending.lock().map_err(poisoned)?;
         for (id, loc) in &pending {
             if p.get(id) == Some(loc) {
@@ -1248,6 +1283,8 @@ impl Versions {
             seal_failures: Arc::default(),
             uploads: Arc::default(),
             block_max: BLOCK_MAX,
+            leased: Mutex::default(),
+            prefetched: Mutex::default(),
         };
         Versions { dir, tmp, segments: Some(Arc::new(segments)), op: Arc::default() }
     }
@@ -1295,6 +1332,15 @@ impl Versions {
         match lost.first() {
             None => Ok(()),
             Some(&first) => Err(StoreError::Unrecorded { first, count: lost.len(), cause: s.last_failure() }),
+        }
+    }
+
+    /// Seal blocks at `n` bytes instead of [`BLOCK_MAX`] (tests: many
+    /// blocks from little data). Only on a handle not yet shared.
+    #[cfg(test)]
+    pub(crate) fn set_block_max(&mut self, n: u64) {
+        if let Some(s) = self.segments.as_mut().and_then(Arc::get_mut) {
+            s.block_max = n;
         }
     }
 
@@ -1589,20 +1635,68 @@ impl Versions {
         if self.has_fresh(&id) {
             return Ok(id);
         }
+        self.store_bytes(id, bytes)?;
+        Ok(id)
+    }
+
+    /// Read the locations of `ids` ahead, in one query, for a reader about
+    /// to open them one by one (a pack being sent): on PostgreSQL each
+    /// lookup is a round trip. Only there; LMDB's are memory reads.
+    pub fn prefetch(&self, ids: &[ContentId]) -> Result<()> {
+        let Some(s) = &self.segments else { return Ok(()) };
+        if !s.db.is_postgres() || ids.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<&[u8]> = ids.iter().map(|id| &id.as_bytes()[..]).collect();
+        let found = s.db.get_many(Table::Blobs, &keys)?;
+        let mut p = s.prefetched.lock().map_err(poisoned)?;
+        // Bounded: readers that stopped early leave theirs behind.
+        if p.len() > 100_000 {
+            p.clear();
+        }
+        for (id, v) in ids.iter().zip(found) {
+            if let Some(loc) = v.and_then(|v| Loc::decode(&v)) {
+                p.insert(*id, loc);
+            }
+        }
+        Ok(())
+    }
+
+    /// Store many contents held in memory, each with its id (the caller
+    /// verified it): one [`Versions::missing`] query for the batch (which
+    /// freshens the blocks of those already stored, as a skip does)
+    /// instead of a lookup each, then the missing ones are written as
+    /// [`Versions::write_bytes`] would. How many were written. On
+    /// PostgreSQL a lookup is a round trip: a push of many small files
+    /// spent most of its receive in them.
+    pub fn write_many(&self, contents: &[(ContentId, &[u8])]) -> Result<u64> {
+        let ids: Vec<ContentId> = contents.iter().map(|(id, _)| *id).collect();
+        let missing: HashSet<ContentId> = self.missing(&ids)?.into_iter().collect();
+        let mut written = 0;
+        let mut done = HashSet::new();
+        for (id, bytes) in contents {
+            if missing.contains(id) && done.insert(*id) {
+                self.store_bytes(*id, bytes)?;
+                written += 1;
+            }
+        }
+        Ok(written)
+    }
+
+    /// [`Versions::write_bytes`] of contents known not to be stored.
+    fn store_bytes(&self, id: ContentId, bytes: &[u8]) -> Result<()> {
         if let (Some(s), true) = (&self.segments, bytes.len() as u64 >= CHUNK_THRESHOLD) {
-            return self.write_chunked(s, bytes, Path::new("<memory>")).map(|(id, _)| id);
+            return self.write_chunked(s, bytes, Path::new("<memory>")).map(|_| ());
         }
         if let (Some(s), true) = (&self.segments, bytes.len() as u64 <= CHUNK_THRESHOLD) {
-            self.appending(s, &id, || s.append_encoded(&id, bytes))?;
-            return Ok(id);
+            return self.appending(s, &id, || s.append_encoded(&id, bytes));
         }
         // Loose from memory: contents past SMALL_MAX, rare enough that the
         // cross-directory rename from tmp/ costs nothing, and staged where
         // a killed writer's leftovers are swept (see `crate::tmp`).
         let mut tmp = crate::tmp::temp_file(&self.tmp)?;
         tmp.write_all(bytes).map_err(|e| StoreError::io(tmp.path(), e))?;
-        self.publish(tmp, &id)?;
-        Ok(id)
+        self.publish(tmp, &id)
     }
 
     /// Which of `ids` are not stored (as whole contents, chunks or chunk
@@ -2303,9 +2397,21 @@ pub(crate) mod tests {
         let d = tempfile::tempdir().unwrap();
         let layout = Layout::create(d.path()).unwrap();
         let db = Db::open(&layout).unwrap();
-        let mem = Arc::new(object_store::memory::InMemory::new());
+        let c = counting(Arc::new(object_store::memory::InMemory::new()));
+        let v = Versions::with_segments(
+            layout.versions_dir(),
+            layout.tmp_dir(),
+            db.clone(),
+            Some(c.clone() as Arc<dyn ContentStore>),
+        );
+        (d, db, v, c)
+    }
+
+    /// A [`Counting`] store over `mem` (its listing carries no times, as
+    /// a store that does not say).
+    pub(crate) fn counting(mem: Arc<object_store::memory::InMemory>) -> Arc<Counting> {
         let url = crate::S3Url::parse("s3://bucket/pre/repo").unwrap();
-        let c = Arc::new(Counting {
+        Arc::new(Counting {
             inner: crate::blockstore::S3Store::with_store(mem, url),
             reads: Default::default(),
             fail_puts: Default::default(),
@@ -2314,14 +2420,7 @@ pub(crate) mod tests {
             puts_now: Default::default(),
             puts_max: Default::default(),
             staged_max: Default::default(),
-        });
-        let v = Versions::with_segments(
-            layout.versions_dir(),
-            layout.tmp_dir(),
-            db.clone(),
-            Some(c.clone() as Arc<dyn ContentStore>),
-        );
-        (d, db, v, c)
+        })
     }
 
     fn local_files(v: &Versions) -> usize {

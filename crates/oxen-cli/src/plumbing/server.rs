@@ -136,7 +136,9 @@ pub enum Cmd {
     /// files) is reclaimed: one line per repository, as `oxen gc` prints.
     /// Safe while the server runs: a push in flight stores its contents
     /// before it moves the ref, and they are younger than the grace period;
-    /// segments of live processes are left alone.
+    /// segments of live processes are left alone. With --db (and
+    /// --storage): every repository in the database, safe while replicas
+    /// on any host push (see --storage); run it from any one host.
     Gc {
         /// Print what would be done, and change nothing.
         #[arg(long, short = 'n')]
@@ -145,6 +147,21 @@ pub enum Cmd {
         /// a duration such as `30m`, `12h`, `1d`, `2w`.
         #[arg(long, value_name = "DURATION|now|never", default_value = "1d", value_parser = crate::porcelain::gc::parse_prune)]
         prune: oxen_store::Prune,
+        /// The bucket the repositories' blocks are in (as `start
+        /// --storage`): blocks there of repositories that no longer exist
+        /// (a delete interrupted before it removed them) are removed too.
+        /// Needed with --db, where gc is safe with replicas on other hosts
+        /// pushing meanwhile: it holds the database's gc lock (a second gc
+        /// is refused), leaves alone blocks a writer holds a lease on and
+        /// blocks younger than --block-grace, and keeps contents a writer
+        /// relied on within the grace period.
+        #[arg(long, env = "OXEN_STORAGE", value_name = "s3://BUCKET[/PREFIX]")]
+        storage: Option<String>,
+        /// A block in the bucket written (or relied on by a writer) more
+        /// recently than this is not compacted or deleted: `now` or a
+        /// duration such as `30m`, `1h`.
+        #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_grace)]
+        block_grace: Duration,
     },
     /// `oxen migrate` for every repository under SYNC_DIR: contents stored
     /// the way older releases stored them (loose files, whole uncompressed
@@ -155,6 +172,15 @@ pub enum Cmd {
     /// rerun finishes the job; running it again does nothing. Stop the
     /// server first (a migration holds no lock against pushes).
     Migrate,
+}
+
+/// `--block-grace`: `now` (none) or a duration as `--prune` takes it.
+fn parse_grace(s: &str) -> Result<Duration, String> {
+    match s.parse::<oxen_store::Prune>()? {
+        oxen_store::Prune::Now => Ok(Duration::ZERO),
+        oxen_store::Prune::OlderThan(d) => Ok(d),
+        oxen_store::Prune::Never => Err("'never' is not a grace period here: give a duration such as 1h".into()),
+    }
 }
 
 /// Entry point.
@@ -239,16 +265,37 @@ pub fn run(args: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResu
             }
             Ok(())
         }
-        Cmd::Gc { dry_run, prune } => {
-            if db.is_some() {
-                // Segment liveness is judged by local pids and file locks,
-                // which say nothing about writers on other replicas.
-                return Err(crate::command_error::user_error(
-                    "oxen-server gc does not support --db yet: it cannot tell blocks other replicas are writing from garbage",
-                ));
-            }
-            for (name, report) in oxen_server::sweep::gc_repos(&args.sync_dir, prune, dry_run)? {
-                crate::porcelain::gc::write_report(&report, dry_run, &format!("{name}: "), out)?;
+        Cmd::Gc { dry_run, prune, storage, block_grace } => {
+            let storage = match storage.filter(|s| !s.is_empty()) {
+                None => None,
+                Some(s) => Some(oxen_store::S3Url::parse(&s).ok_or_else(|| {
+                    crate::command_error::user_error(format!("--storage '{s}' is not s3://BUCKET[/PREFIX]"))
+                })?),
+            };
+            let orphans = if let Some(url) = db {
+                let storage = storage.ok_or_else(|| {
+                    crate::command_error::user_error(
+                        "gc --db needs --storage s3://BUCKET[/PREFIX]: the bucket the replicas keep contents in",
+                    )
+                })?;
+                let pg = oxen_server::connect_db(url)?;
+                let done = oxen_server::sweep::gc_pg(&pg, &args.sync_dir, &storage, prune, dry_run, block_grace)?;
+                for (name, report) in &done.repos {
+                    crate::porcelain::gc::write_report(report, dry_run, &format!("{name}: "), out)?;
+                }
+                Some((done.orphan_blocks, done.orphan_bytes))
+            } else {
+                for (name, report) in oxen_server::sweep::gc_repos(&args.sync_dir, prune, dry_run)? {
+                    crate::porcelain::gc::write_report(&report, dry_run, &format!("{name}: "), out)?;
+                }
+                match &storage {
+                    Some(s) => Some(oxen_server::sweep::gc_orphans_local(&args.sync_dir, s, dry_run)?),
+                    None => None,
+                }
+            };
+            if let Some((n, bytes)) = orphans {
+                let verb = if dry_run { "would be removed" } else { "removed" };
+                writeln!(out, "deleted repositories: {n} blocks ({bytes} bytes) {verb}")?;
             }
             Ok(())
         }
