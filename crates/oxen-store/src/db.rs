@@ -298,6 +298,30 @@ impl Db {
         self.scan_prefix(t, b"")
     }
 
+    /// At most `limit` key/values with keys `>= from`, in key order, read
+    /// in one snapshot: a page of a table, so a caller walks a table of
+    /// any size in bounded memory (the next page starts after the last key
+    /// of this one). No read transaction stays open between pages, so the
+    /// caller may write between them.
+    pub fn scan_page(&self, t: Table, from: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let (env, dbs) = match &self.backend {
+            Backend::Lmdb { env, dbs } => (env, dbs),
+            Backend::Pg { pg, repo } => return pg.scan_page(*repo, t, from, limit),
+        };
+        let txn = env.begin_ro_txn()?;
+        let mut cur = txn.open_ro_cursor(dbs[t as usize])?;
+        let mut out = Vec::with_capacity(limit.min(4096));
+        let iter = if from.is_empty() { cur.iter_start() } else { cur.iter_from(from) };
+        for item in iter {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = item?;
+            out.push((k.to_vec(), v.to_vec()));
+        }
+        Ok(out)
+    }
+
     /// Key/values whose key starts with `prefix`, in key order.
     pub fn scan_prefix(&self, t: Table, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let (env, dbs) = match &self.backend {
