@@ -142,6 +142,8 @@ pub struct IndexIter<'a> {
     page: std::collections::VecDeque<(Vec<u8>, Vec<u8>)>,
     /// Decoded rows ready to hand out (a sorted group of long paths).
     ready: std::collections::VecDeque<(RepoPath, IndexEntry)>,
+    /// Pages read so far.
+    pages: u64,
 }
 
 impl<'a> IndexIter<'a> {
@@ -155,12 +157,17 @@ impl<'a> IndexIter<'a> {
     pub fn from(db: &'a Db, start: &RepoPath) -> IndexIter<'a> {
         let from = start.as_bytes();
         let from = from[..from.len().min(LONG_KEY_PREFIX)].to_vec();
-        IndexIter { db, next_from: Some(from), page: Default::default(), ready: Default::default() }
+        IndexIter { db, next_from: Some(from), page: Default::default(), ready: Default::default(), pages: 0 }
     }
 
     fn raw_next(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
         if self.page.is_empty() {
             let Some(from) = self.next_from.take() else { return Ok(None) };
+            self.pages += 1;
+            if self.pages % 4 == 0 {
+                // The database pages read so far need not stay resident.
+                self.db.release_mapped_pages();
+            }
             let rows = self.db.scan_page(Table::Index, &from, PAGE_ROWS)?;
             if rows.len() == PAGE_ROWS {
                 // The smallest key after the last one: the last key plus a NUL.

@@ -133,7 +133,7 @@ pub struct StageReport {
 
 /// Files hashed (in parallel) and written to the index at a time by
 /// [`stage_paths`]: what it holds of the files it stages, however many.
-const STAGE_BATCH: usize = 16384;
+const STAGE_BATCH: usize = 4096;
 
 /// Stage repository paths (the root = everything): files are hashed
 /// unless the stat cache says they are unchanged, directories recurse, and
@@ -379,6 +379,9 @@ impl Stager<'_> {
         if !changes.is_empty() {
             Index::apply(self.db, &changes)?;
         }
+        // What this batch read of the database (blob lookups, index pages)
+        // need not stay resident.
+        self.db.release_mapped_pages();
         Ok(())
     }
 }

@@ -175,7 +175,7 @@ impl Repo {
     /// index and the work-tree walk use), holding only the directories from
     /// the root down to the current one.
     pub fn tree_files(&self, tree: &ContentId) -> TreeFiles<'_> {
-        TreeFiles { repo: self, stack: Vec::new(), root: Some(*tree) }
+        TreeFiles { repo: self, stack: Vec::new(), root: Some(*tree), opened: 0 }
     }
 
     /// Find the entry at `path` inside a tree.
@@ -213,7 +213,7 @@ struct TreeBuilder<'r> {
 }
 
 /// Encoded tree nodes buffered before a write transaction.
-const PENDING_BYTES: usize = 8 << 20;
+const PENDING_BYTES: usize = 2 << 20;
 
 impl<'r> TreeBuilder<'r> {
     fn new(repo: &'r Repo) -> TreeBuilder<'r> {
@@ -311,6 +311,7 @@ impl<'r> TreeBuilder<'r> {
         }
         txn.commit()?;
         self.pending_bytes = 0;
+        self.repo.db.release_mapped_pages();
         Ok(())
     }
 
@@ -333,10 +334,17 @@ pub struct TreeFiles<'r> {
     /// order (a directory sorts as its name plus `/`), reversed for popping.
     stack: Vec<(RepoPath, Vec<TreeEntry>)>,
     root: Option<ContentId>,
+    /// Directories read so far.
+    opened: u64,
 }
 
 impl TreeFiles<'_> {
     fn open(&mut self, tree: &ContentId, path: RepoPath) -> Result<()> {
+        self.opened += 1;
+        if self.opened % 256 == 0 {
+            // The tree pages read so far need not stay resident.
+            self.repo.db.release_mapped_pages();
+        }
         let mut entries = self.repo.dir_entries(tree)?;
         let key = |e: &TreeEntry| {
             let mut k = e.name.to_vec();
