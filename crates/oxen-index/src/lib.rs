@@ -164,7 +164,7 @@ impl<'a> IndexIter<'a> {
         if self.page.is_empty() {
             let Some(from) = self.next_from.take() else { return Ok(None) };
             self.pages += 1;
-            if self.pages % 4 == 0 {
+            if self.pages.is_multiple_of(4) {
                 // The database pages read so far need not stay resident.
                 self.db.release_mapped_pages();
             }

@@ -349,7 +349,9 @@ impl Stager<'_> {
         if !todo.is_empty() {
             progress.start(base + todo.len() as u64);
         }
-        let hashed: Vec<Result<(RepoPath, IndexEntry, Option<IndexEntry>, Option<String>)>> = todo
+        // Per file: path, new entry, old entry, warning.
+        type Hashed = Result<(RepoPath, IndexEntry, Option<IndexEntry>, Option<String>)>;
+        let hashed: Vec<Hashed> = todo
             .into_par_iter()
             .map(|(p, st, old)| {
                 let h = hash_file(versions, wt, &p, &st, true)?;

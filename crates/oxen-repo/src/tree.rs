@@ -341,7 +341,7 @@ pub struct TreeFiles<'r> {
 impl TreeFiles<'_> {
     fn open(&mut self, tree: &ContentId, path: RepoPath) -> Result<()> {
         self.opened += 1;
-        if self.opened % 256 == 0 {
+        if self.opened.is_multiple_of(256) {
             // The tree pages read so far need not stay resident.
             self.repo.db.release_mapped_pages();
         }
