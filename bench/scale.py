@@ -9,7 +9,7 @@ ratios. Peak RSS of each of our processes comes from GNU time (%M); the
 server's from /proc/<pid>/status VmHWM, reset (clear_refs 5) before each
 step.
 
-    bench/scale.py --files N [--tiny] [--git] [--max-rss-mb 200]
+    bench/scale.py --files N [--tiny] [--git] [--max-rss-mb 200] [--no-remote]
                    [--oxen-bin-dir DIR] [--tmp-dir DIR] [--out FILE]
 
 --tiny writes 16-byte files (fast to make; memory depends on the number
@@ -140,6 +140,8 @@ def main(argv=None):
     ap.add_argument("--oxen-bin-dir", default=os.path.join(REPO_ROOT, "target", "release"))
     ap.add_argument("--tmp-dir", default=None)
     ap.add_argument("--out", default=None, help="also write the report here")
+    ap.add_argument("--no-remote", action="store_true",
+                    help="skip push and clone (not gated; they dominate the run's time and disk)")
     a = ap.parse_args(argv)
     bindir = os.path.abspath(a.oxen_bin_dir)
     oxen = os.path.join(bindir, "oxen")
@@ -201,10 +203,12 @@ def main(argv=None):
         # Checkout, push and clone do not stream yet (they hold an entry per
         # file): measured and shown, not held to the limit.
         step("checkout (1% differs)", [oxen, "checkout", "main"], work, limit_applies=False)
-        server = Server(bindir, os.path.join(tmp, "server"), env)
-        run([oxen, "remote", "add", "origin", server.url], work, env, timed=False)
-        step("push", [oxen, "push", "origin", "main"], work, limit_applies=False, srv=True)
-        step("clone", [oxen, "clone", server.url, os.path.join(tmp, "clone")], tmp, limit_applies=False, srv=True)
+        if not a.no_remote:
+            server = Server(bindir, os.path.join(tmp, "server"), env)
+            run([oxen, "remote", "add", "origin", server.url], work, env, timed=False)
+            step("push", [oxen, "push", "origin", "main"], work, limit_applies=False, srv=True)
+            step("clone", [oxen, "clone", server.url, os.path.join(tmp, "clone")], tmp, limit_applies=False,
+                 srv=True)
         git_add = git_status = None
         if gitw:
             run(["git", "init", "-q"], gitw, env, timed=False)
