@@ -295,7 +295,7 @@ impl Repo {
 
     /// Staged, modified, deleted and untracked paths.
     fn status(&self, py: Python<'_>) -> PyResult<Status> {
-        let (st, _) = py.allow_threads(|| -> crate::Result<_> { Ok(self.worktree()?.status()?) })?;
+        let st = py.allow_threads(|| -> crate::Result<_> { Ok(self.worktree()?.status()?) })?;
         let mut s = Status { staged: vec![], modified: vec![], deleted: vec![], untracked: vec![] };
         for e in &st.entries {
             if e.staged.is_some() {

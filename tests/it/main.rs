@@ -25,6 +25,7 @@ mod gc;
 mod history;
 mod large_file;
 mod man_pages;
+mod memory;
 mod merging;
 mod migrate;
 mod paths;

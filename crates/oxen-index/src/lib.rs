@@ -16,8 +16,10 @@ pub use stage::{
     hash_file, paths_to_remove, remove_paths, stage_cacheinfo, stage_paths, tabular_meta, tracking_for, HashedFile,
     StageOptions, StageReport,
 };
-pub use status::{status, Change, Status, StatusEntry};
-pub use walk::{walk_work_tree, Walk, WalkOptions, WorkFile};
+pub use status::{
+    stat_clean, status, status_streaming, Change, HeadFile, RefreshSink, Status, StatusEntry, REFRESH_BATCH,
+};
+pub use walk::{walk_work_tree, Walk, WalkIter, WalkOptions, WorkFile};
 pub use worktree::{tmp_name, Kind, Meta, Parent, WorkTree};
 
 use std::borrow::Cow;
@@ -49,6 +51,10 @@ pub enum IndexError {
     /// The stores failed underneath.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Reading HEAD's tree failed (for status, which is handed the tree's
+    /// files by the caller).
+    #[error("reading HEAD's tree: {0}")]
+    Tree(String),
     /// Reading a table for its schema failed (I/O; a table that does not
     /// parse is staged as plain bytes, not an error).
     #[error(transparent)]
@@ -116,11 +122,118 @@ pub fn decode_index_row(k: &[u8], v: &[u8]) -> Result<Option<(RepoPath, IndexEnt
     Ok(IndexEntry::decode(entry).map(|e| (path, e)))
 }
 
+/// Rows read from LMDB per page by [`IndexIter`]: enough that a page's
+/// read transaction costs nothing next to decoding it, few enough that a
+/// page is a few hundred kilobytes.
+const PAGE_ROWS: usize = 4096;
+
+/// The index entries in path byte order, read page by page (a bounded
+/// number of rows in memory at a time, however large the index).
+///
+/// Rows come from LMDB in key order, which is path order except among
+/// long paths (keyed by a 480-byte prefix and a hash): the keys longer
+/// than the prefix that share it sit together, and are sorted by path
+/// before they are handed out. Each page is its own snapshot: a writer
+/// that commits between two pages is seen from the next one on.
+pub struct IndexIter<'a> {
+    db: &'a Db,
+    /// Where the next page starts (`None`: the table is exhausted).
+    next_from: Option<Vec<u8>>,
+    page: std::collections::VecDeque<(Vec<u8>, Vec<u8>)>,
+    /// Decoded rows ready to hand out (a sorted group of long paths).
+    ready: std::collections::VecDeque<(RepoPath, IndexEntry)>,
+    /// Pages read so far.
+    pages: u64,
+}
+
+impl<'a> IndexIter<'a> {
+    /// Iterate over the whole index.
+    pub fn new(db: &'a Db) -> IndexIter<'a> {
+        Self::from(db, &RepoPath::root())
+    }
+
+    /// Iterate over the entries at `start` and after, in path order
+    /// (`RepoPath::root()` for all).
+    pub fn from(db: &'a Db, start: &RepoPath) -> IndexIter<'a> {
+        let from = start.as_bytes();
+        let from = from[..from.len().min(LONG_KEY_PREFIX)].to_vec();
+        IndexIter { db, next_from: Some(from), page: Default::default(), ready: Default::default(), pages: 0 }
+    }
+
+    fn raw_next(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        if self.page.is_empty() {
+            let Some(from) = self.next_from.take() else { return Ok(None) };
+            self.pages += 1;
+            if self.pages.is_multiple_of(4) {
+                // The database pages read so far need not stay resident.
+                self.db.release_mapped_pages();
+            }
+            let rows = self.db.scan_page(Table::Index, &from, PAGE_ROWS)?;
+            if rows.len() == PAGE_ROWS {
+                // The smallest key after the last one: the last key plus a NUL.
+                let mut next = rows[rows.len() - 1].0.clone();
+                next.push(0);
+                self.next_from = Some(next);
+            }
+            self.page = rows.into();
+        }
+        Ok(self.page.pop_front())
+    }
+
+    fn raw_peek(&mut self) -> Result<Option<&(Vec<u8>, Vec<u8>)>> {
+        if self.page.is_empty() && self.next_from.is_some() {
+            if let Some(row) = self.raw_next()? {
+                self.page.push_front(row);
+            }
+        }
+        Ok(self.page.front())
+    }
+
+    /// The next entry, or `None` at the end.
+    pub fn next_entry(&mut self) -> Result<Option<(RepoPath, IndexEntry)>> {
+        loop {
+            if let Some(e) = self.ready.pop_front() {
+                return Ok(Some(e));
+            }
+            let Some((k, v)) = self.raw_next()? else { return Ok(None) };
+            if k.len() <= LONG_KEY_PREFIX {
+                match decode_index_row(&k, &v)? {
+                    Some(row) => return Ok(Some(row)),
+                    None => continue,
+                }
+            }
+            // A key past the prefix: gather every key sharing its prefix
+            // (they are contiguous) and sort them by path.
+            let mut group = Vec::new();
+            group.extend(decode_index_row(&k, &v)?);
+            let prefix = k[..LONG_KEY_PREFIX].to_vec();
+            while let Some((nk, _)) = self.raw_peek()? {
+                if nk.len() <= LONG_KEY_PREFIX || nk[..LONG_KEY_PREFIX] != prefix[..] {
+                    break;
+                }
+                let (nk, nv) = self.raw_next()?.expect("peeked");
+                group.extend(decode_index_row(&nk, &nv)?);
+            }
+            group.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            self.ready = group.into();
+        }
+    }
+}
+
+impl Iterator for IndexIter<'_> {
+    type Item = Result<(RepoPath, IndexEntry)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_entry().transpose()
+    }
+}
+
 const WRITTEN_KEY: &[u8] = b"index-written-ns";
 const TREE_CACHE_KEY: &[u8] = b"index-tree";
 
-/// The index, loaded in memory (one entry per tracked path; tens of bytes
-/// each, so millions of files fit comfortably).
+/// The index, loaded in memory (one entry per tracked path). The hot
+/// paths (status, add, commit) read it through [`IndexIter`] instead, in
+/// bounded memory; a loaded index is for commands that need it whole.
 #[derive(Clone, Debug, Default)]
 pub struct Index {
     /// Entries by repository path, in byte order.
@@ -147,15 +260,17 @@ impl Index {
         Ok(Index { entries, written_ns })
     }
 
+    /// The index's write time alone, without its entries: what the
+    /// streaming readers ([`IndexIter`]) need besides the rows.
+    pub fn load_header(db: &Db) -> Result<Index> {
+        let written_ns =
+            db.get(Table::Meta, WRITTEN_KEY)?.and_then(|v| v.try_into().ok().map(i64::from_le_bytes)).unwrap_or(0);
+        Ok(Index { entries: BTreeMap::new(), written_ns })
+    }
+
     /// Whether the stat cache proves `path` unchanged given its current stat.
     pub fn is_clean(&self, entry: &IndexEntry, now: &FileStat) -> bool {
-        let s = &entry.stat;
-        s.size == now.size
-            && s.mtime_ns == now.mtime_ns
-            && s.ctime_ns == now.ctime_ns
-            && s.inode == now.inode
-            && s.mode == now.mode
-            && s.mtime_ns < self.written_ns
+        status::stat_clean(self.written_ns, entry, now)
     }
 
     /// The root tree id the index was last found to produce, valid only

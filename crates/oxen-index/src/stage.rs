@@ -1,8 +1,6 @@
 //! Staging: hashing files into the versions store and recording them (with
 //! their stat) in the index, all index changes in one transaction.
 
-use std::collections::BTreeMap;
-
 use oxen_hash::ContentId;
 use oxen_object::{TabularFormat, TabularMeta};
 use oxen_path::RepoPath;
@@ -13,9 +11,9 @@ use oxen_store::{Db, Progress, StoreError, Versions};
 use rayon::prelude::*;
 
 use crate::entry::{FileStat, IndexEntry, Tracking};
-use crate::walk::{walk_work_tree, WalkOptions};
+use crate::walk::{WalkIter, WalkOptions};
 use crate::worktree::WorkTree;
-use crate::{Index, IndexError, Result};
+use crate::{Index, IndexError, IndexIter, Result};
 
 /// A hashed work-tree file.
 #[derive(Clone, Debug)]
@@ -120,27 +118,40 @@ impl Default for StageOptions {
 /// What staging did.
 #[derive(Clone, Debug, Default)]
 pub struct StageReport {
-    /// Paths newly added to the index.
-    pub added: Vec<RepoPath>,
-    /// Tracked paths whose contents changed.
-    pub updated: Vec<RepoPath>,
-    /// Paths removed because they are gone from the work tree.
-    pub removed: Vec<RepoPath>,
+    /// How many paths were newly added to the index (counts, not lists:
+    /// a first add of millions of files holds no list of them).
+    pub added: usize,
+    /// How many tracked paths had their contents changed.
+    pub updated: usize,
+    /// How many paths were removed because they are gone from the work tree.
+    pub removed: usize,
     /// Paths found unchanged by the stat cache (not read).
     pub unchanged: usize,
     /// What the work-tree walk had to skip, for the caller to show.
     pub warnings: Vec<String>,
 }
 
+/// Files hashed (in parallel) and written to the index at a time by
+/// [`stage_paths`]: what it holds of the files it stages, however many.
+const STAGE_BATCH: usize = 4096;
+
 /// Stage repository paths (the root = everything): files are hashed
 /// unless the stat cache says they are unchanged, directories recurse, and
-/// tracked files that vanished are unstaged. Hashing runs in parallel; all
-/// index changes commit in one transaction, so a failure (an unreadable
-/// file, a name no tree may hold) leaves the index as it was. Every name the
-/// walk finds is staged or the whole call fails: nothing is skipped in
-/// silence. Contents are never refused: a table that does not parse is
-/// staged as plain bytes with a warning in the report. `progress` hears how many files will be hashed and
-/// how many are done.
+/// tracked files that vanished are unstaged. Every name the walk finds is
+/// staged or the whole call fails: nothing is skipped in silence. Contents
+/// are never refused: a table that does not parse is staged as plain bytes
+/// with a warning in the report. `progress` hears how many files are done
+/// and the total so far (known a batch at a time: the walk streams).
+///
+/// Memory is bounded, not grown with the number of files: the work tree
+/// is walked ([`WalkIter`]) and merged with the index read in order
+/// ([`IndexIter`]) directory by directory, and files are hashed and written
+/// to the index [`STAGE_BATCH`] at a time, each batch in one transaction
+/// after its contents are recorded. A failure found before the first batch
+/// is written (a pathspec matching nothing, a name no tree may hold among
+/// the first files, an unreadable file) leaves the index as it was; one
+/// found later leaves the batches before it staged (each entry complete,
+/// as if those files had been added alone).
 pub fn stage_paths(
     wt: &WorkTree,
     db: &Db,
@@ -149,10 +160,7 @@ pub fn stage_paths(
     opts: StageOptions,
     progress: &dyn Progress,
 ) -> Result<StageReport> {
-    let index = Index::load(db)?;
-    let mut candidates: BTreeMap<RepoPath, FileStat> = BTreeMap::new();
-    let mut removals: Vec<RepoPath> = Vec::new();
-    let mut warnings = Vec::new();
+    let header = Index::load_header(db)?;
     let io = |p: &RepoPath, e| IndexError::Store(StoreError::io(wt.abs(p), e));
     for p in paths {
         // A path beyond a symlink is not in the work tree: what the link
@@ -161,103 +169,223 @@ pub fn stage_paths(
             return Err(IndexError::BeyondSymlink(p.clone()));
         }
     }
-    for p in paths {
+    // Each path once, and none below another (the walk of the outer one
+    // covers it).
+    let mut specs: Vec<&RepoPath> = paths.iter().collect();
+    specs.sort();
+    specs.dedup();
+    let mut kept: std::collections::HashSet<&[u8]> = std::collections::HashSet::new();
+    specs.retain(|p| {
+        let covered = p.is_root() && !kept.is_empty()
+            || kept.contains(&b""[..])
+            || kept.contains(p.as_bytes())
+            || p.ancestors().any(|a| kept.contains(a));
+        if !covered {
+            kept.insert(p.as_bytes());
+        }
+        !covered
+    });
+    // A pathspec naming nothing is an error before anything is staged.
+    for p in &specs {
+        if wt.lstat(p).map_err(|e| io(p, e))?.is_none() && !tracked_under(db, p)? {
+            return Err(IndexError::NoMatch((*p).clone()));
+        }
+    }
+    let mut st = Stager {
+        wt,
+        db,
+        versions,
+        written_ns: header.written_ns,
+        todo: Vec::new(),
+        removals: Vec::new(),
+        report: StageReport::default(),
+        progress,
+        done: 0,
+    };
+    for p in specs {
         let meta = wt.lstat(p).map_err(|e| io(p, e))?;
         match meta {
             Some(m) if m.is_dir() => {
-                let walk = walk_work_tree(wt, p, WalkOptions { honor_ignore: opts.honor_ignore })?;
-                // A name no tree may hold is never tracked, so refreshing
-                // tracked files (`add -u`, `commit -a`) has nothing to refuse.
+                let mut walk = WalkIter::new(wt, p, WalkOptions { honor_ignore: opts.honor_ignore });
+                let mut tracked = IndexIter::from(db, p).take_while_under(p);
+                let mut next_tracked = tracked.next().transpose()?;
+                // Tracked files and walked files, merged in path order.
+                loop {
+                    let f = walk.next();
+                    // Tracked files before this one that the walk did not
+                    // report: deleted, or ignored while tracked.
+                    while let Some((tp, e)) = &next_tracked {
+                        if f.as_ref().is_some_and(|f| f.path <= *tp) {
+                            break;
+                        }
+                        // A path beyond a symlink is gone: lstat does not look there.
+                        match wt.lstat(tp).map_err(|e| io(tp, e))? {
+                            Some(m) if !m.is_dir() => st.consider(tp.clone(), m.stat, Some(e.clone()))?,
+                            _ => st.remove(tp.clone()),
+                        }
+                        next_tracked = tracked.next().transpose()?;
+                    }
+                    let Some(f) = f else { break };
+                    let old = match &next_tracked {
+                        Some((tp, _)) if *tp == f.path => next_tracked.take().map(|(_, e)| e),
+                        _ => None,
+                    };
+                    if old.is_some() {
+                        next_tracked = tracked.next().transpose()?;
+                    }
+                    // A name no tree may hold is never tracked, so
+                    // refreshing tracked files (`add -u`, `commit -a`) has
+                    // nothing to refuse; staging fails before the next write.
+                    if !opts.update_only {
+                        if let Some(refused) = walk.refused.drain(..).next() {
+                            return Err(refused.into());
+                        }
+                    }
+                    if opts.update_only && old.is_none() {
+                        continue;
+                    }
+                    st.consider(f.path, f.stat, old)?;
+                }
                 if let (false, Some(refused)) = (opts.update_only, walk.refused.into_iter().next()) {
                     return Err(refused.into());
                 }
-                warnings.extend(walk.warnings);
-                let found = walk.files;
-                let seen: std::collections::HashSet<&RepoPath> = found.iter().map(|f| &f.path).collect();
-                // Tracked files the walk did not report: deleted, or ignored but tracked.
-                for tp in index.entries.keys() {
-                    if !tp.is_under(p) {
-                        continue;
-                    }
-                    if seen.contains(tp) {
-                        continue;
-                    }
-                    // Not walked: ignored while tracked, or gone (a path
-                    // beyond a symlink is gone: lstat does not look there).
-                    match wt.lstat(tp).map_err(|e| io(tp, e))? {
-                        Some(m) if !m.is_dir() => {
-                            candidates.insert(tp.clone(), m.stat);
-                        }
-                        _ => removals.push(tp.clone()),
-                    }
-                }
-                for f in found {
-                    if opts.update_only && !index.entries.contains_key(&f.path) {
-                        continue;
-                    }
-                    candidates.insert(f.path, f.stat);
-                }
+                st.report.warnings.extend(walk.warnings);
             }
             Some(m) => {
-                if opts.update_only && !index.entries.contains_key(p) {
+                let old = IndexIter::from(db, p).take_while_under(p).find_map(|r| match r {
+                    Ok((tp, e)) if tp == *p => Some(Ok(e)),
+                    Ok(_) => None,
+                    Err(e) => Some(Err(e)),
+                });
+                let old = old.transpose()?;
+                if opts.update_only && old.is_none() {
                     continue;
                 }
-                candidates.insert(p.clone(), m.stat);
+                st.consider(p.clone(), m.stat, old)?;
             }
             None => {
-                let gone: Vec<RepoPath> = index.entries.keys().filter(|k| k.is_under(p)).cloned().collect();
-                if gone.is_empty() {
-                    return Err(IndexError::NoMatch(p.clone()));
+                for r in IndexIter::from(db, p).take_while_under(p) {
+                    st.remove(r?.0);
                 }
-                removals.extend(gone);
             }
         }
     }
-    let mut report = StageReport { warnings, ..StageReport::default() };
-    let todo: Vec<(&RepoPath, &FileStat)> = candidates
-        .iter()
-        .filter(|(p, st)| match index.entries.get(*p) {
-            Some(e) => !index.is_clean(e, st),
-            None => true,
+    st.write(true)?;
+    Ok(st.report)
+}
+
+/// Whether the index tracks `p` or anything below it.
+fn tracked_under(db: &Db, p: &RepoPath) -> Result<bool> {
+    Ok(IndexIter::from(db, p).take_while_under(p).next().transpose()?.is_some())
+}
+
+impl<'a> IndexIter<'a> {
+    /// The entries at or below `p` (this iterator must start at `p`).
+    fn take_while_under(self, p: &'a RepoPath) -> impl Iterator<Item = Result<(RepoPath, IndexEntry)>> + 'a {
+        // Entries below `p` are contiguous in path order, but `a.txt`
+        // sorts between `a` and `a/b`: skip what is not below, stop past.
+        let mut past = p.as_bytes().to_vec();
+        past.push(b'/' + 1);
+        self.take_while(move |r| match r {
+            Ok((tp, _)) => p.is_root() || tp.as_bytes() < past.as_slice(),
+            Err(_) => true,
         })
-        .collect();
-    report.unchanged = candidates.len() - todo.len();
-    progress.start(todo.len() as u64);
-    let done = AtomicU64::new(0);
-    let hashed: Vec<Result<(RepoPath, IndexEntry, Option<String>)>> = todo
-        .par_iter()
-        .map(|(p, st)| {
-            let h = hash_file(versions, wt, p, st, true)?;
-            progress.update(done.fetch_add(1, Ordering::Relaxed) + 1, 0);
-            let e = IndexEntry { id: h.id, stat: **st, tracking: h.tracking, tabular: h.tabular };
-            Ok(((*p).clone(), e, h.warning))
+        .filter(move |r| match r {
+            Ok((tp, _)) => tp.is_under(p),
+            Err(_) => true,
         })
-        .collect();
-    let mut changes: Vec<(RepoPath, Option<IndexEntry>)> = Vec::with_capacity(hashed.len() + removals.len());
-    for h in hashed {
-        let (p, e, warning) = h?;
-        report.warnings.extend(warning);
-        match index.entries.get(&p) {
-            None => report.added.push(p.clone()),
-            Some(old) if old.id != e.id || old.stat.mode != e.stat.mode => report.updated.push(p.clone()),
-            Some(_) => {}
-        }
-        changes.push((p, Some(e)));
     }
-    // Contents must be recorded before the index refers to them.
-    versions.flush()?;
-    removals.sort();
-    removals.dedup();
-    for r in removals {
-        if index.entries.contains_key(&r) && !candidates.contains_key(&r) {
-            report.removed.push(r.clone());
+}
+
+/// The staging work in hand: files to hash and paths to unstage, written
+/// in batches.
+struct Stager<'a> {
+    wt: &'a WorkTree,
+    db: &'a Db,
+    versions: &'a Versions,
+    written_ns: i64,
+    /// Files to hash, with their entry in the index if tracked.
+    todo: Vec<(RepoPath, FileStat, Option<IndexEntry>)>,
+    /// Tracked paths to unstage.
+    removals: Vec<RepoPath>,
+    report: StageReport,
+    progress: &'a dyn Progress,
+    done: u64,
+}
+
+impl Stager<'_> {
+    fn consider(&mut self, path: RepoPath, stat: FileStat, old: Option<IndexEntry>) -> Result<()> {
+        if let Some(e) = &old {
+            if crate::status::stat_clean(self.written_ns, e, &stat) {
+                self.report.unchanged += 1;
+                return Ok(());
+            }
+        }
+        self.todo.push((path, stat, old));
+        if self.todo.len() >= STAGE_BATCH {
+            self.write(false)?;
+        }
+        Ok(())
+    }
+
+    fn remove(&mut self, path: RepoPath) {
+        self.removals.push(path);
+    }
+
+    /// Hash what is pending (in parallel), record the contents, then write
+    /// the index rows in one transaction.
+    fn write(&mut self, last: bool) -> Result<()> {
+        if self.todo.is_empty() && self.removals.is_empty() {
+            return Ok(());
+        }
+        if !last && self.todo.len() < STAGE_BATCH {
+            return Ok(());
+        }
+        let (versions, wt, progress) = (self.versions, self.wt, self.progress);
+        let base = self.done;
+        let done = AtomicU64::new(0);
+        let todo = std::mem::take(&mut self.todo);
+        // The total is known a batch at a time: the walk streams.
+        if !todo.is_empty() {
+            progress.start(base + todo.len() as u64);
+        }
+        // Per file: path, new entry, old entry, warning.
+        type Hashed = Result<(RepoPath, IndexEntry, Option<IndexEntry>, Option<String>)>;
+        let hashed: Vec<Hashed> = todo
+            .into_par_iter()
+            .map(|(p, st, old)| {
+                let h = hash_file(versions, wt, &p, &st, true)?;
+                progress.update(base + done.fetch_add(1, Ordering::Relaxed) + 1, 0);
+                let e = IndexEntry { id: h.id, stat: st, tracking: h.tracking, tabular: h.tabular };
+                Ok((p, e, old, h.warning))
+            })
+            .collect();
+        self.done = base + done.load(Ordering::Relaxed);
+        let mut changes: Vec<(RepoPath, Option<IndexEntry>)> = Vec::with_capacity(hashed.len() + self.removals.len());
+        for h in hashed {
+            let (p, e, old, warning) = h?;
+            self.report.warnings.extend(warning);
+            match old {
+                None => self.report.added += 1,
+                Some(old) if old.id != e.id || old.stat.mode != e.stat.mode => self.report.updated += 1,
+                Some(_) => {}
+            }
+            changes.push((p, Some(e)));
+        }
+        // Contents must be recorded before the index refers to them.
+        versions.flush()?;
+        for r in std::mem::take(&mut self.removals) {
+            self.report.removed += 1;
             changes.push((r, None));
         }
+        if !changes.is_empty() {
+            Index::apply(self.db, &changes)?;
+        }
+        // What this batch read of the database (blob lookups, index pages)
+        // need not stay resident.
+        self.db.release_mapped_pages();
+        Ok(())
     }
-    if !changes.is_empty() {
-        Index::apply(db, &changes)?;
-    }
-    Ok(report)
 }
 
 /// The index paths that `paths` name: each a tracked path or a directory

@@ -12,7 +12,7 @@ use rayon::prelude::*;
 
 use crate::entry::{FileStat, IndexEntry};
 use crate::stage::hash_file;
-use crate::walk::{walk_work_tree, WalkOptions};
+use crate::walk::{WalkIter, WalkOptions};
 use crate::worktree::WorkTree;
 use crate::{Index, Result};
 
@@ -69,6 +69,9 @@ pub struct Status {
     pub refused: Vec<PathError>,
     /// Ignore files that could not be read, for the caller to show.
     pub warnings: Vec<String>,
+    /// Directories holding at least one tracked file (one entry per
+    /// directory, not per file), for [`Status::untracked_collapsed`].
+    pub tracked_dirs: HashSet<BString>,
 }
 
 impl Status {
@@ -90,15 +93,8 @@ impl Status {
     /// Untracked entries as git shows them by default: a directory holding
     /// no tracked file collapses to `dir/`. Raw bytes, sorted; directories
     /// end in `/` (so these are not `RepoPath`s: quote them for output).
-    pub fn untracked_collapsed(&self, index: &Index) -> Vec<BString> {
-        let mut tracked_dirs: HashSet<&[u8]> = HashSet::new();
-        for p in index.entries.keys() {
-            for d in p.ancestors() {
-                if !tracked_dirs.insert(d) {
-                    break;
-                }
-            }
-        }
+    pub fn untracked_collapsed(&self) -> Vec<BString> {
+        let tracked_dirs = &self.tracked_dirs;
         let mut out: BTreeSet<BString> = BTreeSet::new();
         for u in &self.untracked {
             let b = u.as_bytes();
@@ -108,7 +104,7 @@ impl Status {
                 .enumerate()
                 .filter(|(_, c)| **c == b'/')
                 .map(|(i, _)| &b[..i])
-                .find(|dir| !tracked_dirs.contains(dir));
+                .find(|dir| !tracked_dirs.contains(*dir));
             out.insert(match collapsed {
                 Some(dir) => {
                     let mut v = dir.to_vec();
@@ -122,116 +118,144 @@ impl Status {
     }
 }
 
+/// HEAD's files in path byte order: path, content id, mode.
+pub type HeadFile = (RepoPath, ContentId, u32);
+
+/// Files hashed together (in parallel) while status streams: a batch is
+/// what status holds of files whose stat changed, however many there are.
+const HASH_BATCH: usize = 4096;
+
+/// Refreshed entries handed to the sink at a time.
+pub const REFRESH_BATCH: usize = 16384;
+
 /// Compute status. `head` maps each path of the HEAD commit to its
 /// `(content id, mode)` (empty for an unborn branch); `None` means the
 /// caller knows the index matches HEAD (nothing staged), which spares
-/// reading HEAD's whole tree.
+/// reading HEAD's whole tree. The refreshed entries are returned in
+/// [`Status::refreshed`], for the caller to write back.
 pub fn status(
     wt: &WorkTree,
     versions: &Versions,
     index: &Index,
     head: Option<&BTreeMap<RepoPath, (ContentId, u32)>>,
 ) -> Result<Status> {
-    let walk = walk_work_tree(wt, &RepoPath::root(), WalkOptions::default())?;
-    let files = walk.files;
-    let mut st = Status { warnings: walk.warnings, refused: walk.refused, ..Status::default() };
-    // Index and walk are both sorted by path bytes: one merge pass pairs
-    // them up, with no per-path map lookups.
-    let mut work_of: Vec<Option<&FileStat>> = Vec::with_capacity(index.entries.len());
-    let mut untracked = Vec::new();
-    {
-        let mut w = files.iter().peekable();
-        for path in index.entries.keys() {
-            while let Some(f) = w.peek() {
-                if f.path < *path {
-                    untracked.push(f.path.clone());
-                    w.next();
-                } else {
-                    break;
-                }
-            }
-            match w.peek() {
-                Some(f) if f.path == *path => {
-                    work_of.push(Some(&f.stat));
-                    w.next();
-                }
-                _ => work_of.push(None),
-            }
-        }
-        untracked.extend(w.map(|f| f.path.clone()));
-    }
-    let mut unstaged: BTreeMap<RepoPath, Change> = BTreeMap::new();
-    let mut to_hash: Vec<(&RepoPath, &IndexEntry, FileStat)> = Vec::new();
-    for ((path, entry), seen) in index.entries.iter().zip(work_of) {
-        let stat = match seen {
-            Some(s) => *s,
-            // Not walked: deleted, or ignored while tracked. A path beyond a
-            // symlink counts as deleted: lstat does not look through links.
-            None => match wt.lstat(path) {
-                Ok(Some(m)) if !m.is_dir() => m.stat,
-                _ => {
-                    unstaged.insert(path.clone(), Change::Deleted);
-                    continue;
-                }
-            },
-        };
-        if !index.is_clean(entry, &stat) {
-            to_hash.push((path, entry, stat));
-        }
-    }
-    st.hashed = to_hash.len();
-    // Per hashed path: `Some(fresh entry)` when only its stat changed,
-    // `None` when its contents did.
-    type Rehashed = Result<Option<(RepoPath, Option<IndexEntry>)>>;
-    let results: Vec<Rehashed> = to_hash
-        .par_iter()
-        .map(|(path, entry, stat)| {
-            if stat.mode != entry.stat.mode && entry.stat.mode != 0 {
-                return Ok(Some(((*path).clone(), None)));
-            }
-            let h = match hash_file(versions, wt, path, stat, false) {
-                Ok(h) => h,
-                // A file that vanished or became unreadable mid-scan counts as changed.
-                Err(_) => return Ok(Some(((*path).clone(), None))),
-            };
-            if h.id != entry.id {
-                return Ok(Some(((*path).clone(), None)));
-            }
-            let mut fresh = (*entry).clone();
-            fresh.stat = *stat;
-            Ok(Some(((*path).clone(), Some(fresh))))
-        })
-        .collect();
-    for r in results {
-        if let Some((path, fresh)) = r? {
-            match fresh {
-                Some(e) => st.refreshed.push((path, e)),
-                None => {
-                    unstaged.insert(path, Change::Modified);
-                }
-            }
-        }
-    }
+    let mut entries = index.entries.iter().map(|(p, e)| Ok((p.clone(), e.clone())));
+    let mut head_iter = head.map(|h| h.iter().map(|(p, (id, mode))| Ok((p.clone(), *id, *mode))));
+    let head_dyn = head_iter.as_mut().map(|h| h as &mut dyn Iterator<Item = Result<HeadFile>>);
+    status_streaming(wt, versions, index.written_ns, &mut entries, head_dyn, None)
+}
 
-    // HEAD vs index.
+/// A sink for refreshed index entries: called with at most
+/// [`REFRESH_BATCH`] entries at a time while status runs.
+pub type RefreshSink<'a> = &'a mut dyn FnMut(Vec<(RepoPath, IndexEntry)>) -> Result<()>;
+
+/// Status in memory bounded by the largest directory and the batch sizes,
+/// not by the number of files: one pass merges, in path byte order, the
+/// work-tree walk ([`crate::WalkIter`]), the index entries (`index`, e.g.
+/// an [`crate::IndexIter`]) and HEAD's files (`head`; `None` when the
+/// caller knows nothing is staged). What it keeps is what it reports
+/// (changes, untracked files), the files whose stat changed (hashed
+/// [`HASH_BATCH`] at a time) and the set of directories holding tracked
+/// files. With `refresh`, refreshed entries go to it in batches as they are
+/// found instead of piling up in [`Status::refreshed`].
+pub fn status_streaming(
+    wt: &WorkTree,
+    versions: &Versions,
+    written_ns: i64,
+    index: &mut dyn Iterator<Item = Result<(RepoPath, IndexEntry)>>,
+    head: Option<&mut dyn Iterator<Item = Result<HeadFile>>>,
+    mut refresh: Option<RefreshSink<'_>>,
+) -> Result<Status> {
+    let mut walk = WalkIter::new(wt, &RepoPath::root(), WalkOptions::default());
+    let mut st = Status::default();
+    let mut unstaged: BTreeMap<RepoPath, Change> = BTreeMap::new();
     let mut staged: BTreeMap<RepoPath, Change> = BTreeMap::new();
-    let mut deleted: Vec<&RepoPath> = Vec::new();
-    let empty = BTreeMap::new();
-    let compare_head = head.is_some();
-    let head = head.unwrap_or(&empty);
-    if compare_head {
-        let mut h = head.iter().peekable();
-        for (path, entry) in &index.entries {
-            while let Some((hp, _)) = h.peek() {
-                if *hp < path {
-                    deleted.push(hp);
-                    h.next();
-                } else {
-                    break;
+    let mut added_by_id: HashMap<ContentId, Vec<RepoPath>> = HashMap::new();
+    let mut deleted: Vec<(RepoPath, ContentId)> = Vec::new();
+    let mut to_hash: Vec<(RepoPath, IndexEntry, FileStat)> = Vec::new();
+    let mut tracked_dirs: HashSet<BString> = HashSet::new();
+    let mut last_parent: Option<RepoPath> = None;
+    let mut head = head.map(|h| h.peekable());
+    let mut w = walk.by_ref().peekable();
+    let flush = |to_hash: &mut Vec<(RepoPath, IndexEntry, FileStat)>,
+                 st: &mut Status,
+                 unstaged: &mut BTreeMap<RepoPath, Change>,
+                 refresh: &mut Option<RefreshSink<'_>>,
+                 last: bool|
+     -> Result<()> {
+        if !to_hash.is_empty() {
+            st.hashed += to_hash.len();
+            let results: Vec<(RepoPath, Option<IndexEntry>)> = std::mem::take(to_hash)
+                .into_par_iter()
+                .map(|(path, entry, stat)| {
+                    if stat.mode != entry.stat.mode && entry.stat.mode != 0 {
+                        return (path, None);
+                    }
+                    match hash_file(versions, wt, &path, &stat, false) {
+                        Ok(h) if h.id == entry.id => {
+                            let mut fresh = entry;
+                            fresh.stat = stat;
+                            (path, Some(fresh))
+                        }
+                        // Changed contents; or a file that vanished or
+                        // became unreadable mid-scan, which counts as changed.
+                        _ => (path, None),
+                    }
+                })
+                .collect();
+            for (path, fresh) in results {
+                match fresh {
+                    Some(e) => st.refreshed.push((path, e)),
+                    None => {
+                        unstaged.insert(path, Change::Modified);
+                    }
+                }
+            }
+        }
+        if let Some(sink) = refresh {
+            if st.refreshed.len() >= REFRESH_BATCH || (last && !st.refreshed.is_empty()) {
+                sink(std::mem::take(&mut st.refreshed))?;
+            }
+        }
+        Ok(())
+    };
+    for row in index {
+        let (path, entry) = row?;
+        // Directories holding tracked files, for collapsing untracked ones.
+        let parent = path.parent();
+        if parent != last_parent {
+            if let Some(p) = &parent {
+                if !p.is_root() {
+                    let mut d = p.as_bytes();
+                    loop {
+                        if !tracked_dirs.insert(BString::from(d)) {
+                            break;
+                        }
+                        match d.iter().rposition(|c| *c == b'/') {
+                            Some(i) => d = &d[..i],
+                            None => break,
+                        }
+                    }
+                }
+            }
+            last_parent = parent;
+        }
+        // HEAD vs index.
+        if let Some(h) = head.as_mut() {
+            loop {
+                match h.peek() {
+                    Some(Ok((hp, _, _))) if *hp < path => {
+                        let (hp, id, _) = h.next().expect("peeked")?;
+                        deleted.push((hp, id));
+                    }
+                    Some(Err(_)) => {
+                        h.next().expect("peeked")?;
+                    }
+                    _ => break,
                 }
             }
             match h.peek() {
-                Some((hp, (id, mode))) if *hp == path => {
+                Some(Ok((hp, id, mode))) if *hp == path => {
                     if *id != entry.id || (*mode != entry.stat.mode && entry.stat.mode != 0) {
                         staged.insert(path.clone(), Change::Modified);
                     }
@@ -239,31 +263,57 @@ pub fn status(
                 }
                 _ => {
                     staged.insert(path.clone(), Change::Added);
+                    added_by_id.entry(entry.id).or_default().push(path.clone());
                 }
             }
         }
-        deleted.extend(h.map(|(p, _)| p));
-    }
-    // Exact renames: a staged deletion whose contents reappear as a staged addition.
-    let mut added_by_id: HashMap<ContentId, Vec<RepoPath>> = HashMap::new();
-    for (p, c) in &staged {
-        if *c == Change::Added {
-            added_by_id.entry(index.entries[p].id).or_default().push(p.clone());
+        // Index vs work tree.
+        while let Some(f) = w.peek() {
+            if f.path < path {
+                st.untracked.push(w.next().expect("peeked").path);
+            } else {
+                break;
+            }
+        }
+        let stat = match w.peek() {
+            Some(f) if f.path == path => w.next().expect("peeked").stat,
+            // Not walked: deleted, or ignored while tracked. A path beyond a
+            // symlink counts as deleted: lstat does not look through links.
+            _ => match wt.lstat(&path) {
+                Ok(Some(m)) if !m.is_dir() => m.stat,
+                _ => {
+                    unstaged.insert(path, Change::Deleted);
+                    continue;
+                }
+            },
+        };
+        if !stat_clean(written_ns, &entry, &stat) {
+            to_hash.push((path, entry, stat));
+            if to_hash.len() >= HASH_BATCH {
+                flush(&mut to_hash, &mut st, &mut unstaged, &mut refresh, false)?;
+            }
         }
     }
-    for d in deleted {
-        let id = head[d].0;
+    st.untracked.extend(w.map(|f| f.path));
+    flush(&mut to_hash, &mut st, &mut unstaged, &mut refresh, true)?;
+    if let Some(h) = head {
+        for r in h {
+            let (hp, id, _) = r?;
+            deleted.push((hp, id));
+        }
+    }
+    // Exact renames: a staged deletion whose contents reappear as a staged addition.
+    for (d, id) in deleted {
         let target = added_by_id.get_mut(&id).and_then(|v| if v.is_empty() { None } else { Some(v.remove(0)) });
         match target {
             Some(newp) => {
-                staged.insert(newp, Change::Renamed(d.clone()));
+                staged.insert(newp, Change::Renamed(d));
             }
             None => {
-                staged.insert(d.clone(), Change::Deleted);
+                staged.insert(d, Change::Deleted);
             }
         }
     }
-
     // BTreeSet order is byte order: the entries come out sorted.
     let mut all: BTreeSet<&RepoPath> = staged.keys().collect();
     all.extend(unstaged.keys());
@@ -271,6 +321,21 @@ pub fn status(
         .into_iter()
         .map(|p| StatusEntry { path: p.clone(), staged: staged.get(p).cloned(), unstaged: unstaged.get(p).cloned() })
         .collect();
-    st.untracked = untracked;
+    st.warnings = std::mem::take(&mut walk.warnings);
+    st.refused = std::mem::take(&mut walk.refused);
+    st.tracked_dirs = tracked_dirs;
     Ok(st)
+}
+
+/// Whether the stat cache proves a file unchanged: every stat field as
+/// recorded, and the file older than the index write (else it is racily
+/// clean and must be read).
+pub fn stat_clean(written_ns: i64, entry: &IndexEntry, now: &FileStat) -> bool {
+    let s = &entry.stat;
+    s.size == now.size
+        && s.mtime_ns == now.mtime_ns
+        && s.ctime_ns == now.ctime_ns
+        && s.inode == now.inode
+        && s.mode == now.mode
+        && s.mtime_ns < written_ns
 }

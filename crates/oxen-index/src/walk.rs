@@ -4,12 +4,12 @@
 //! Status on a large tree is dominated by this walk, so it is tuned: each
 //! directory is read once, file types come from the directory listing
 //! (d_type), stats are taken relative to the open directory (fstatat, no
-//! full path lookup per file), and the directories of one level are read in
-//! parallel.
+//! full path lookup per file), and sibling directories are read in
+//! parallel (up to [`LIST_AHEAD`] siblings at a time, just ahead of the
+//! walk, so memory does not grow with the number of files).
 //!
-//! The walk is iterative (level by level, then an explicit stack to put the
-//! results in order), so a tree thousands of directories deep needs no
-//! deeper call stack than a flat one. Directories are opened through the
+//! The walk is iterative (an explicit stack of directories), so a tree
+//! thousands of directories deep needs no deeper call stack than a flat one. Directories are opened through the
 //! [`WorkTree`] handle: never through a symlink, which is listed as a file
 //! (a link) and never entered.
 
@@ -151,63 +151,128 @@ fn rules_for(wt: &WorkTree, sub: &RepoPath, opts: WalkOptions, warnings: &mut Ve
 }
 
 /// Every file under `sub` (the root for the whole tree), sorted by path
-/// bytes. Names are taken as the file system has them, UTF-8 or not. A
-/// `sub` beyond a symlink holds nothing.
+/// bytes, collected. Names are taken as the file system has them, UTF-8 or
+/// not. A `sub` beyond a symlink holds nothing. [`WalkIter`] hands the
+/// same files out one at a time, in bounded memory.
 pub fn walk_work_tree(wt: &WorkTree, sub: &RepoPath, opts: WalkOptions) -> Result<Walk> {
-    let meta = match wt.lstat(sub) {
-        Ok(Some(m)) => m,
-        _ => return Ok(Walk::default()),
-    };
-    if !meta.is_dir() {
-        if !matches!(meta.kind, Kind::File | Kind::Symlink) {
-            return Ok(Walk::default());
-        }
-        let files = vec![WorkFile { path: sub.clone(), stat: meta.stat }];
-        return Ok(Walk { files, ..Walk::default() });
-    }
-    let mut warnings = Vec::new();
-    let rules = rules_for(wt, sub, opts, &mut warnings);
-    let mut refused = Vec::new();
-    // Level by level: every directory of one depth is listed in parallel;
-    // each listing names its subdirectories, which make the next level.
-    // `nodes[i]` holds directory i's entries, sorted, with subdirectories
-    // as references to their own nodes.
-    let mut nodes: Vec<Vec<(Vec<u8>, Item)>> = vec![Vec::new()];
-    let mut level: Vec<(usize, RepoPath, Rules)> = vec![(0, sub.clone(), rules)];
-    while !level.is_empty() {
-        let listed: Vec<Listing> = level.par_iter().map(|(_, rel, rules)| list_dir(wt, rel, rules, opts)).collect();
-        let mut next = Vec::new();
-        for ((node, _, _), listing) in level.into_iter().zip(listed) {
-            warnings.extend(listing.warnings);
-            refused.extend(listing.refused);
-            let mut items = listing.files;
-            for (key, rel) in listing.dirs {
-                let child = nodes.len();
-                nodes.push(Vec::new());
-                next.push((child, rel, listing.rules.clone()));
-                items.push((key, Item::Dir(child)));
+    let mut it = WalkIter::new(wt, sub, opts);
+    let files: Vec<WorkFile> = it.by_ref().collect();
+    Ok(Walk { files, refused: it.refused, warnings: it.warnings })
+}
+
+/// How many sibling directories are listed together (in parallel) ahead
+/// of the walk: enough to keep every core busy, few enough that the
+/// listings held at once stay small.
+const LIST_AHEAD: usize = 64;
+
+/// The files under a directory in path byte order, one at a time.
+///
+/// Depth first: a directory is listed (names, file types, and a stat of
+/// each file relative to the open directory), sorted, and handed out, its
+/// subdirectories spliced in their places. Memory is bounded by the depth
+/// times [`LIST_AHEAD`] listings, never by the number of files: the
+/// subdirectories of one directory are listed in parallel, up to
+/// `LIST_AHEAD` at a time, just before the walk reaches them. Iterative
+/// (an explicit stack), so a tree thousands of directories deep needs no
+/// deeper call stack than a flat one.
+pub struct WalkIter<'a> {
+    wt: &'a WorkTree,
+    opts: WalkOptions,
+    stack: Vec<Frame>,
+    /// Paths holding a name no tree may hold, found so far.
+    pub refused: Vec<PathError>,
+    /// Ignore files that could not be read, found so far.
+    pub warnings: Vec<String>,
+}
+
+/// One directory being handed out: its sorted entries and the next one.
+struct Frame {
+    items: Vec<Item>,
+    pos: usize,
+}
+
+impl<'a> WalkIter<'a> {
+    /// Walk below `sub` (a file `sub` is the one file; one beyond a
+    /// symlink or missing is nothing).
+    pub fn new(wt: &'a WorkTree, sub: &RepoPath, opts: WalkOptions) -> WalkIter<'a> {
+        let mut it = WalkIter { wt, opts, stack: Vec::new(), refused: Vec::new(), warnings: Vec::new() };
+        let meta = match wt.lstat(sub) {
+            Ok(Some(m)) => m,
+            _ => return it,
+        };
+        if !meta.is_dir() {
+            if matches!(meta.kind, Kind::File | Kind::Symlink) {
+                let f = WorkFile { path: sub.clone(), stat: meta.stat };
+                it.stack.push(Frame { items: vec![Item::File(f)], pos: 0 });
             }
-            // Each child's sort key is its name, plus '/' for a directory:
-            // splicing each directory's (sorted) contents in its place then
-            // yields full paths in byte order, with no global sort.
-            items.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-            nodes[node] = items;
+            return it;
         }
-        level = next;
+        let rules = rules_for(wt, sub, opts, &mut it.warnings);
+        let listing = list_dir(wt, sub, &rules, opts);
+        it.push_listing(listing);
+        it
     }
-    // Depth first with an explicit stack, splicing directories in place.
-    let mut files = Vec::new();
-    let mut stack = vec![std::mem::take(&mut nodes[0]).into_iter()];
-    while let Some(top) = stack.last_mut() {
-        match top.next() {
-            None => {
-                stack.pop();
+
+    fn push_listing(&mut self, listing: Listing) {
+        self.warnings.extend(listing.warnings);
+        self.refused.extend(listing.refused);
+        let mut keyed: Vec<(Vec<u8>, Item)> = listing.files;
+        for (key, rel) in listing.dirs {
+            keyed.push((key, Item::Dir(rel, listing.rules.clone())));
+        }
+        // Each child's sort key is its name, plus '/' for a directory:
+        // splicing each directory's (sorted) contents in its place then
+        // yields full paths in byte order, with no global sort.
+        keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        self.stack.push(Frame { items: keyed.into_iter().map(|(_, i)| i).collect(), pos: 0 });
+    }
+
+    /// List the next unlisted subdirectories of the top frame, from
+    /// `pos` on, up to [`LIST_AHEAD`] of them, in parallel.
+    fn list_ahead(&mut self) {
+        let (wt, opts) = (self.wt, self.opts);
+        let Some(top) = self.stack.last_mut() else { return };
+        let todo: Vec<usize> =
+            (top.pos..top.items.len()).filter(|i| matches!(top.items[*i], Item::Dir(..))).take(LIST_AHEAD).collect();
+        let listed: Vec<Listing> = todo
+            .par_iter()
+            .map(|i| match &top.items[*i] {
+                Item::Dir(rel, rules) => list_dir(wt, rel, rules, opts),
+                _ => unreachable!("filtered to directories"),
+            })
+            .collect();
+        for (i, l) in todo.into_iter().zip(listed) {
+            top.items[i] = Item::Listed(Box::new(l));
+        }
+    }
+}
+
+impl Iterator for WalkIter<'_> {
+    type Item = WorkFile;
+
+    fn next(&mut self) -> Option<WorkFile> {
+        loop {
+            let top = self.stack.last_mut()?;
+            let Some(item) = top.items.get_mut(top.pos) else {
+                self.stack.pop();
+                continue;
+            };
+            match item {
+                Item::File(_) => {
+                    let Item::File(f) = std::mem::replace(item, Item::Taken) else { unreachable!() };
+                    top.pos += 1;
+                    return Some(f);
+                }
+                Item::Dir(..) => self.list_ahead(),
+                Item::Listed(_) => {
+                    let Item::Listed(l) = std::mem::replace(item, Item::Taken) else { unreachable!() };
+                    top.pos += 1;
+                    self.push_listing(*l);
+                }
+                Item::Taken => top.pos += 1,
             }
-            Some((_, Item::File(f))) => files.push(f),
-            Some((_, Item::Dir(i))) => stack.push(std::mem::take(&mut nodes[i]).into_iter()),
         }
     }
-    Ok(Walk { files, refused, warnings })
 }
 
 /// One directory's listing.
@@ -296,5 +361,10 @@ fn list_dir(wt: &WorkTree, rel: &RepoPath, parent_rules: &Rules, opts: WalkOptio
 
 enum Item {
     File(WorkFile),
-    Dir(usize),
+    /// A subdirectory not yet listed, with the ignore rules in force in it.
+    Dir(RepoPath, Rules),
+    /// A subdirectory listed ahead of the walk.
+    Listed(Box<Listing>),
+    /// Handed out already.
+    Taken,
 }

@@ -50,7 +50,7 @@ impl Repo {
         if merge.is_none() && !allow_empty {
             let unchanged = match parent {
                 Some(p) => self.read_commit(&p)?.tree == tree,
-                None => self.index()?.entries.is_empty(),
+                None => oxen_index::IndexIter::new(&self.db).next().transpose()?.is_none(),
             };
             if unchanged {
                 return Err(refused("nothing to commit (use `oxen add` to stage changes, or --allow-empty)".into()));

@@ -27,7 +27,7 @@ pub use objects::RepoOperation;
 pub use revision::{ObjectKind, Target};
 pub use switch::Switched;
 pub use transition::{HeadMove, LocalChanges, Overlay, Resumed, Transition};
-pub use tree::{FlatEntry, TreeChange};
+pub use tree::{FlatEntry, TreeChange, TreeFiles};
 pub use worktree::{materialize, remove_work_file, staged_entry, CheckoutReport};
 
 use std::path::Path;

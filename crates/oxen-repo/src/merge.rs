@@ -232,7 +232,7 @@ impl Repo {
         }
         // Refuse to merge over uncommitted changes to tracked files.
         let ours_files = self.flatten_commit(Some(&ours))?;
-        let (st, _) = self.status()?;
+        let st = self.status()?;
         if st.has_staged() || st.has_unstaged() {
             return Err(RepoError::Refused(
                 "you have uncommitted changes; commit or restore them before merging".into(),

@@ -2,48 +2,65 @@
 //! this adds what makes the next one cheaper, so every caller (the CLI,
 //! bindings) gets the same behaviour.
 
-use std::collections::BTreeMap;
-
-use oxen_index::{Index, Status};
+use oxen_index::{Index, IndexIter, Status};
 
 use crate::{Repo, Result};
 
 impl Repo {
-    /// Staged and unstaged changes and untracked files against HEAD, with
-    /// the index they were computed from (for `Status::untracked_collapsed`).
+    /// Staged and unstaged changes and untracked files against HEAD.
     ///
     /// Two caches are refreshed on the way, best effort (a concurrent writer
     /// holding the lock is not an error): index entries of files that were
     /// touched but not changed get their new stat, so the next status does
     /// not read them again; and when nothing is staged the index is recorded
     /// as producing HEAD's tree, so the next status skips reading that tree.
-    pub fn status(&self) -> Result<(Status, Index)> {
-        let index = self.index()?;
+    pub fn status(&self) -> Result<Status> {
+        let header = Index::load_header(&self.db)?;
         let head_tree = match self.head_commit()? {
             Some(c) => Some(self.read_commit(&c)?.tree),
             None => None,
         };
         // When the index is known to produce HEAD's tree, nothing is staged and
         // HEAD's tree need not be read at all.
-        let unchanged = head_tree.is_some() && index.cached_tree(&self.db)? == head_tree;
-        let flat: BTreeMap<oxen_path::RepoPath, (oxen_hash::ContentId, u32)> = match head_tree {
-            Some(t) if !unchanged => self.flatten_tree(&t)?.into_iter().map(|(p, e)| (p, (e.id, e.mode))).collect(),
-            _ => BTreeMap::new(),
+        let unchanged = head_tree.is_some() && header.cached_tree(&self.db)? == head_tree;
+        // Index, work tree and HEAD are merged in path order as they are
+        // read: memory does not grow with the number of files.
+        let mut head_files = match head_tree {
+            Some(t) if !unchanged => Some(self.tree_files(&t)),
+            _ => None,
         };
-        let st =
-            oxen_index::status(&self.worktree, &self.versions, &index, if unchanged { None } else { Some(&flat) })?;
-        let mut stamp = Some(index.written_ns);
-        if !st.refreshed.is_empty() {
-            // Remember the new stat of files that were touched but not changed,
-            // so the next status does not read them again. Best effort: a
-            // concurrent writer holding the lock is not an error here.
+        let mut head_iter = head_files.as_mut().map(|h| {
+            h.map(|r| r.map(|(p, e)| (p, e.id, e.mode)).map_err(|e| oxen_index::IndexError::Tree(e.to_string())))
+        });
+        let empty_head = &mut std::iter::empty();
+        let head: Option<&mut dyn Iterator<Item = oxen_index::Result<oxen_index::HeadFile>>> = match &mut head_iter {
+            Some(h) => Some(h),
+            None if unchanged => None,
+            // An unborn branch: everything in the index is staged.
+            None => Some(empty_head),
+        };
+        let mut stamp = Some(header.written_ns);
+        // Remember the new stat of files that were touched but not changed,
+        // so the next status does not read them again; in batches, as found.
+        // Best effort: a concurrent writer holding the lock is not an error here.
+        let mut sink = |batch: Vec<(oxen_path::RepoPath, oxen_index::IndexEntry)>| -> oxen_index::Result<()> {
             let changes: Vec<(oxen_path::RepoPath, Option<oxen_index::IndexEntry>)> =
-                st.refreshed.iter().map(|(p, e)| (p.clone(), Some(e.clone()))).collect();
+                batch.into_iter().map(|(p, e)| (p, Some(e))).collect();
             stamp = Index::apply(&self.db, &changes).ok();
-        }
+            Ok(())
+        };
+        let mut entries = IndexIter::new(&self.db);
+        let st = oxen_index::status_streaming(
+            &self.worktree,
+            &self.versions,
+            header.written_ns,
+            &mut entries,
+            head,
+            Some(&mut sink),
+        )?;
         if let (Some(tree), Some(stamp), false) = (head_tree, stamp, st.has_staged()) {
             let _ = Index::set_cached_tree(&self.db, &tree, stamp);
         }
-        Ok((st, index))
+        Ok(st)
     }
 }

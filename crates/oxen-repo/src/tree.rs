@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use bstr::BString;
 use oxen_hash::ContentId;
-use oxen_index::Index;
+use oxen_index::{Index, IndexIter};
 use oxen_object::{bucket_bits_for, bucket_of, mode, EntryKind, TabularMeta, Tree, TreeEntry};
 use oxen_path::RepoPath;
 use oxen_store::Table;
@@ -39,80 +39,14 @@ pub struct TreeChange {
 
 impl Repo {
     /// Build and store the tree for a flat `path -> entry` map, returning the
-    /// root tree id. All nodes are written in one transaction; nodes that
-    /// already exist are not rewritten, so a commit writes only the nodes of
-    /// directories that changed.
+    /// root tree id. Nodes that already exist are not rewritten, so a
+    /// commit writes only the nodes of directories that changed.
     pub fn write_tree_from(&self, files: &BTreeMap<RepoPath, FlatEntry>) -> Result<ContentId> {
-        // dir path (root included) -> entries
-        let mut dirs: BTreeMap<RepoPath, Vec<TreeEntry>> = BTreeMap::new();
-        dirs.insert(RepoPath::root(), Vec::new());
+        let mut b = TreeBuilder::new(self);
         for (path, e) in files {
-            let Some(dir) = path.parent() else { continue };
-            // Make sure every ancestor directory exists as a node (the root always does).
-            let mut d = dir.clone();
-            while !dirs.contains_key(&d) {
-                let up = d.parent().unwrap_or_default();
-                dirs.insert(d, Vec::new());
-                d = up;
-            }
-            dirs.get_mut(&dir).expect("inserted above").push(TreeEntry {
-                name: path.name().into(),
-                kind: EntryKind::File,
-                mode: if e.mode == 0 { mode::FILE } else { e.mode },
-                id: e.id,
-                size: e.size,
-                tabular: e.tabular.clone(),
-            });
+            b.add(path, e.clone())?;
         }
-        // Deepest directories first, so children are built before parents.
-        let mut order: Vec<RepoPath> = dirs.keys().cloned().collect();
-        order.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
-        let mut txn = self.db.begin_write()?;
-        let mut root = None;
-        for d in order {
-            let mut entries = dirs.remove(&d).unwrap_or_default();
-            // A name that is both a file and a directory (`link` and
-            // `link/y`) cannot be one tree entry: refuse it here rather than
-            // store a tree that fsck and every reader reject.
-            entries.sort_by(|a, b| a.name.cmp(&b.name));
-            if let Some(w) = entries.windows(2).find(|w| w[0].name == w[1].name) {
-                let both = d.join(&w[0].name)?;
-                return Err(RepoError::Refused(format!(
-                    "'{both}' is both a file and a directory in the index; remove one of them (`oxen rm --cached`)"
-                )));
-            }
-            let size: u64 = entries.iter().map(|e| e.size).sum();
-            let id = self.put_dir_node(&mut txn, entries)?;
-            match d.parent() {
-                None => root = Some(id),
-                Some(parent) => dirs.entry(parent).or_default().push(TreeEntry {
-                    name: d.name().into(),
-                    kind: EntryKind::Dir,
-                    mode: mode::DIR,
-                    id,
-                    size,
-                    tabular: None,
-                }),
-            }
-        }
-        txn.commit()?;
-        Ok(root.expect("root directory is always built"))
-    }
-
-    fn put_dir_node(&self, txn: &mut oxen_store::WriteTxn<'_>, entries: Vec<TreeEntry>) -> Result<ContentId> {
-        let bits = bucket_bits_for(entries.len());
-        if bits == 0 {
-            return Ok(txn.put_object(Table::Trees, &Tree::Entries(entries).encode())?);
-        }
-        let mut buckets: BTreeMap<u32, Vec<TreeEntry>> = BTreeMap::new();
-        for e in entries {
-            buckets.entry(bucket_of(&e.name, bits)).or_default().push(e);
-        }
-        let mut list = Vec::with_capacity(buckets.len());
-        for (idx, es) in buckets {
-            list.push((idx, txn.put_object(Table::Trees, &Tree::Entries(es).encode())?));
-        }
-        Ok(txn.put_object(Table::Trees, &Tree::Buckets { bits, buckets: list }.encode())?)
+        b.finish()
     }
 
     /// The entries of one directory (buckets merged), sorted by name.
@@ -203,27 +137,45 @@ impl Repo {
         Ok(out)
     }
 
-    /// The root tree id that the current index would commit.
+    /// The root tree id that the current index would commit. The index is
+    /// read in order ([`IndexIter`]) and the tree built bottom-up as it
+    /// goes: memory holds the open directories from the root down to the
+    /// current one, never the whole index. Pages of the index are separate
+    /// snapshots, so a writer committing in between is caught (the write
+    /// stamp moved) and the tree is built again.
     pub fn write_tree(&self) -> Result<ContentId> {
-        let index = self.index()?;
-        let files: BTreeMap<RepoPath, FlatEntry> = index
-            .entries
-            .iter()
-            .map(|(p, e)| {
-                (
-                    p.clone(),
+        let mut tries = 0;
+        loop {
+            let before = Index::load_header(&self.db)?.written_ns;
+            let mut b = TreeBuilder::new(self);
+            for row in IndexIter::new(&self.db) {
+                let (p, e) = row?;
+                b.add(
+                    &p,
                     FlatEntry {
                         id: e.id,
                         mode: if e.stat.mode == 0 { mode::FILE } else { e.stat.mode },
                         size: e.stat.size,
-                        tabular: e.tabular.clone(),
+                        tabular: e.tabular,
                     },
-                )
-            })
-            .collect();
-        let tree = self.write_tree_from(&files)?;
-        Index::set_cached_tree(&self.db, &tree, index.written_ns)?;
-        Ok(tree)
+                )?;
+            }
+            let tree = b.finish()?;
+            let after = Index::load_header(&self.db)?.written_ns;
+            tries += 1;
+            if before != after && tries < 5 {
+                continue;
+            }
+            Index::set_cached_tree(&self.db, &tree, after)?;
+            return Ok(tree);
+        }
+    }
+
+    /// The files of a tree one at a time, in path byte order (what the
+    /// index and the work-tree walk use), holding only the directories from
+    /// the root down to the current one.
+    pub fn tree_files(&self, tree: &ContentId) -> TreeFiles<'_> {
+        TreeFiles { repo: self, stack: Vec::new(), root: Some(*tree), opened: 0 }
     }
 
     /// Find the entry at `path` inside a tree.
@@ -242,5 +194,195 @@ impl Repo {
             cur = e.id;
         }
         Ok(None)
+    }
+}
+
+/// Builds a tree from files handed in path byte order: the directories
+/// from the root to the current one are open; a directory is encoded when
+/// the walk leaves it (its files all seen, since paths below a directory
+/// are contiguous in byte order) and only its id goes up to its parent.
+/// Encoded nodes wait in a small buffer and are written in batches, each
+/// in its own transaction (nodes are content-addressed: a node written by
+/// a build that then fails is an unreferenced object, as after a crash).
+struct TreeBuilder<'r> {
+    repo: &'r Repo,
+    /// Open directories, the root first, each with its entries so far.
+    stack: Vec<(RepoPath, Vec<TreeEntry>)>,
+    pending: Vec<(ContentId, Vec<u8>)>,
+    pending_bytes: usize,
+}
+
+/// Encoded tree nodes buffered before a write transaction.
+const PENDING_BYTES: usize = 2 << 20;
+
+impl<'r> TreeBuilder<'r> {
+    fn new(repo: &'r Repo) -> TreeBuilder<'r> {
+        TreeBuilder { repo, stack: vec![(RepoPath::root(), Vec::new())], pending: Vec::new(), pending_bytes: 0 }
+    }
+
+    /// Add a file; paths must come in byte order.
+    fn add(&mut self, path: &RepoPath, e: FlatEntry) -> Result<()> {
+        let Some(dir) = path.parent() else { return Ok(()) };
+        // Leave the directories that do not hold this path.
+        while !dir.is_under(&self.stack.last().expect("root stays").0) {
+            self.close_top()?;
+        }
+        // Open the ones down to its directory.
+        while self.stack.last().expect("root stays").0 != dir {
+            let top = &self.stack.last().expect("root stays").0;
+            let depth = top.components().count();
+            let next = dir.components().nth(depth).expect("dir is below top");
+            let child = top.join(next)?;
+            self.stack.push((child, Vec::new()));
+        }
+        self.stack.last_mut().expect("root stays").1.push(TreeEntry {
+            name: path.name().into(),
+            kind: EntryKind::File,
+            mode: if e.mode == 0 { mode::FILE } else { e.mode },
+            id: e.id,
+            size: e.size,
+            tabular: e.tabular,
+        });
+        Ok(())
+    }
+
+    fn close_top(&mut self) -> Result<()> {
+        let (d, entries) = self.stack.pop().expect("not the root");
+        let (id, size) = self.node(&d, entries)?;
+        self.stack.last_mut().expect("root stays").1.push(TreeEntry {
+            name: d.name().into(),
+            kind: EntryKind::Dir,
+            mode: mode::DIR,
+            id,
+            size,
+            tabular: None,
+        });
+        Ok(())
+    }
+
+    /// Encode directory `d`'s node (buckets for a large one), queue it for
+    /// writing, and return its id and total size.
+    fn node(&mut self, d: &RepoPath, mut entries: Vec<TreeEntry>) -> Result<(ContentId, u64)> {
+        // A name that is both a file and a directory (`link` and
+        // `link/y`) cannot be one tree entry: refuse it here rather than
+        // store a tree that fsck and every reader reject.
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        if let Some(w) = entries.windows(2).find(|w| w[0].name == w[1].name) {
+            let both = d.join(&w[0].name)?;
+            return Err(RepoError::Refused(format!(
+                "'{both}' is both a file and a directory in the index; remove one of them (`oxen rm --cached`)"
+            )));
+        }
+        let size: u64 = entries.iter().map(|e| e.size).sum();
+        let bits = bucket_bits_for(entries.len());
+        let id = if bits == 0 {
+            self.queue(Tree::Entries(entries).encode())?
+        } else {
+            let mut buckets: BTreeMap<u32, Vec<TreeEntry>> = BTreeMap::new();
+            for e in entries {
+                buckets.entry(bucket_of(&e.name, bits)).or_default().push(e);
+            }
+            let mut list = Vec::with_capacity(buckets.len());
+            for (idx, es) in buckets {
+                list.push((idx, self.queue(Tree::Entries(es).encode())?));
+            }
+            self.queue(Tree::Buckets { bits, buckets: list }.encode())?
+        };
+        Ok((id, size))
+    }
+
+    fn queue(&mut self, bytes: Vec<u8>) -> Result<ContentId> {
+        let id = ContentId::of(&bytes);
+        self.pending_bytes += bytes.len();
+        self.pending.push((id, bytes));
+        if self.pending_bytes >= PENDING_BYTES {
+            self.flush()?;
+        }
+        Ok(id)
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let mut txn = self.repo.db.begin_write()?;
+        for (id, bytes) in self.pending.drain(..) {
+            txn.put_new(Table::Trees, id.as_bytes(), &bytes)?;
+        }
+        txn.commit()?;
+        self.pending_bytes = 0;
+        self.repo.db.release_mapped_pages();
+        Ok(())
+    }
+
+    /// Close every open directory and write what is queued: the root's id.
+    fn finish(mut self) -> Result<ContentId> {
+        while self.stack.len() > 1 {
+            self.close_top()?;
+        }
+        let (root, entries) = self.stack.pop().expect("root");
+        let (id, _) = self.node(&root, entries)?;
+        self.flush()?;
+        Ok(id)
+    }
+}
+
+/// The files of a tree in path byte order ([`Repo::tree_files`]).
+pub struct TreeFiles<'r> {
+    repo: &'r Repo,
+    /// Open directories: path and the entries still to hand out, in path
+    /// order (a directory sorts as its name plus `/`), reversed for popping.
+    stack: Vec<(RepoPath, Vec<TreeEntry>)>,
+    root: Option<ContentId>,
+    /// Directories read so far.
+    opened: u64,
+}
+
+impl TreeFiles<'_> {
+    fn open(&mut self, tree: &ContentId, path: RepoPath) -> Result<()> {
+        self.opened += 1;
+        if self.opened.is_multiple_of(256) {
+            // The tree pages read so far need not stay resident.
+            self.repo.db.release_mapped_pages();
+        }
+        let mut entries = self.repo.dir_entries(tree)?;
+        let key = |e: &TreeEntry| {
+            let mut k = e.name.to_vec();
+            if e.kind == EntryKind::Dir {
+                k.push(b'/');
+            }
+            k
+        };
+        entries.sort_by_cached_key(|e| std::cmp::Reverse(key(e)));
+        self.stack.push((path, entries));
+        Ok(())
+    }
+
+    fn next_file(&mut self) -> Result<Option<(RepoPath, FlatEntry)>> {
+        if let Some(root) = self.root.take() {
+            self.open(&root, RepoPath::root())?;
+        }
+        loop {
+            let Some((dir, entries)) = self.stack.last_mut() else { return Ok(None) };
+            let Some(e) = entries.pop() else {
+                self.stack.pop();
+                continue;
+            };
+            let path = dir.join(&e.name)?;
+            match e.kind {
+                EntryKind::Dir => self.open(&e.id, path)?,
+                EntryKind::File => {
+                    return Ok(Some((path, FlatEntry { id: e.id, mode: e.mode, size: e.size, tabular: e.tabular })))
+                }
+            }
+        }
+    }
+}
+
+impl Iterator for TreeFiles<'_> {
+    type Item = Result<(RepoPath, FlatEntry)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_file().transpose()
     }
 }

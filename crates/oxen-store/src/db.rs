@@ -310,6 +310,76 @@ impl Db {
         self.scan_prefix(t, b"")
     }
 
+    /// Let go of the pages of the database file this process has mapped
+    /// in (LMDB reads through a shared, read-only map): they stay in the
+    /// page cache, and a later read maps them in again. A walk over a
+    /// table of millions of rows calls this between batches so that its
+    /// resident memory stays bounded by a batch instead of growing with
+    /// the file. Safe at any time: without `MDB_WRITEMAP` the map is only
+    /// read, and a shared map's pages are the file's. A no-op for
+    /// PostgreSQL.
+    ///
+    /// The one `unsafe` of the crate: no safe API reaches `madvise`, and without it a walk's resident memory grows
+    /// with the database file (about 270 bytes a file), past the memory
+    /// bound at a million files.
+    #[allow(unsafe_code)]
+    pub fn release_mapped_pages(&self) {
+        let Backend::Lmdb { .. } = &self.backend else { return };
+        // LMDB does not say where its map is (mdb_env_info gives the
+        // address only for a fixed map): the process's map list does.
+        let data = self.dir.join("data.mdb");
+        let Ok(data) = data.canonicalize() else { return };
+        let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else { return };
+        for line in maps.lines() {
+            let mut f = line.split_whitespace();
+            let (Some(range), Some(perms)) = (f.next(), f.next()) else { continue };
+            // offset, device, inode, then the path.
+            let path: Vec<&str> = f.skip(3).collect();
+            if path.join(" ") != data.to_string_lossy()
+                || !perms.starts_with('r')
+                || perms.as_bytes().get(3) != Some(&b's')
+            {
+                continue;
+            }
+            let Some((a, b)) = range.split_once('-') else { continue };
+            let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) else { continue };
+            if b <= a || perms.as_bytes().get(1) == Some(&b'w') {
+                continue;
+            }
+            // SAFETY: the range is a shared, read-only map of LMDB's data
+            // file (LMDB maps it so without MDB_WRITEMAP, which we never
+            // set): dropping its pages from this process's page tables loses
+            // nothing (they are the file's, in the page cache) and the next
+            // access faults them in again.
+            let _ =
+                unsafe { rustix::mm::madvise(a as *mut std::ffi::c_void, b - a, rustix::mm::Advice::LinuxDontNeed) };
+        }
+    }
+
+    /// At most `limit` key/values with keys `>= from`, in key order, read
+    /// in one snapshot: a page of a table, so a caller walks a table of
+    /// any size in bounded memory (the next page starts after the last key
+    /// of this one). No read transaction stays open between pages, so the
+    /// caller may write between them.
+    pub fn scan_page(&self, t: Table, from: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let (env, dbs) = match &self.backend {
+            Backend::Lmdb { env, dbs } => (env, dbs),
+            Backend::Pg { pg, repo } => return pg.scan_page(*repo, t, from, limit),
+        };
+        let txn = env.begin_ro_txn()?;
+        let mut cur = txn.open_ro_cursor(dbs[t as usize])?;
+        let mut out = Vec::with_capacity(limit.min(4096));
+        let iter = if from.is_empty() { cur.iter_start() } else { cur.iter_from(from) };
+        for item in iter {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = item?;
+            out.push((k.to_vec(), v.to_vec()));
+        }
+        Ok(out)
+    }
+
     /// Key/values whose key starts with `prefix`, in key order.
     pub fn scan_prefix(&self, t: Table, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let (env, dbs) = match &self.backend {
@@ -326,34 +396,6 @@ impl Db {
                 break;
             }
             out.push((k.to_vec(), v.to_vec()));
-        }
-        Ok(out)
-    }
-
-    /// Up to `limit` key/values whose key is past `after` (from the first
-    /// with `None`), in key order: a table too large to read at once is
-    /// walked page by page (one query a page in PostgreSQL).
-    pub fn scan_page(&self, t: Table, after: Option<&[u8]>, limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        let (env, dbs) = match &self.backend {
-            Backend::Lmdb { env, dbs } => (env, dbs),
-            Backend::Pg { pg, repo } => return pg.scan_page(*repo, t, after, i64::try_from(limit).unwrap_or(i64::MAX)),
-        };
-        let txn = env.begin_ro_txn()?;
-        let mut cur = txn.open_ro_cursor(dbs[t as usize])?;
-        let mut out = Vec::new();
-        let iter = match after {
-            Some(k) => cur.iter_from(k),
-            None => cur.iter_start(),
-        };
-        for item in iter {
-            let (k, v) = item?;
-            if after.is_some_and(|a| k == a) {
-                continue;
-            }
-            out.push((k.to_vec(), v.to_vec()));
-            if out.len() >= limit {
-                break;
-            }
         }
         Ok(out)
     }

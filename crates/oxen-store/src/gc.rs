@@ -533,11 +533,13 @@ impl Versions {
             let mut candidates = Vec::new();
             let mut kept_lists = Vec::new();
             // Page by page, not one collected scan: the table may be large.
-            let mut after: Option<Vec<u8>> = None;
+            let mut from: Vec<u8> = Vec::new();
             loop {
-                let page = s.db.scan_page(Table::Blobs, after.as_deref(), 10_000)?;
+                let page = s.db.scan_page(Table::Blobs, &from, 10_000)?;
                 let Some((last, _)) = page.last() else { break };
-                after = Some(last.clone());
+                // The smallest key after the last one: the next page's start.
+                from = last.clone();
+                from.push(0);
                 for (k, v) in &page {
                     let (Some(id), Some(loc)) = (ContentId::from_slice(k), Loc::decode(v)) else { continue };
                     let is_list = loc.kind == crate::versions::Kind::ChunkList;

@@ -482,24 +482,13 @@ impl Pg {
         self.with_conn(|c| c.execute(PUT, &[&repo, &t.code(), &key, &value]).map(|_| ()))
     }
 
-    pub(crate) fn scan_page(
-        &self,
-        repo: i64,
-        t: Table,
-        after: Option<&[u8]>,
-        limit: i64,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    pub(crate) fn scan_page(&self, repo: i64, t: Table, from: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.with_conn(|c| {
-            let rows = match after {
-                Some(a) => c.query(
-                    "SELECT key, value FROM oxen_meta WHERE repo_id = $1 AND tbl = $2 AND key > $3 ORDER BY key LIMIT $4",
-                    &[&repo, &t.code(), &a, &limit],
-                )?,
-                None => c.query(
-                    "SELECT key, value FROM oxen_meta WHERE repo_id = $1 AND tbl = $2 ORDER BY key LIMIT $3",
-                    &[&repo, &t.code(), &limit],
-                )?,
-            };
+            let rows = c.query(
+                "SELECT key, value FROM oxen_meta WHERE repo_id = $1 AND tbl = $2 AND key >= $3 ORDER BY key LIMIT $4",
+                &[&repo, &t.code(), &from, &limit],
+            )?;
             Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
         })
     }

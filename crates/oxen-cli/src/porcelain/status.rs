@@ -49,7 +49,7 @@ pub enum Untracked {
 
 pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
     let repo = super::open_worktree(err)?;
-    let (st, index) = repo.status()?;
+    let st = repo.status()?;
     for w in &st.warnings {
         writeln!(err, "warning: {w}")?;
     }
@@ -67,7 +67,7 @@ pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
     let untracked: Vec<BString> = match a.untracked {
         Untracked::No => vec![],
         Untracked::All => st.untracked.iter().map(|p| BString::from(p.as_bytes())).collect(),
-        Untracked::Normal => st.untracked_collapsed(&index),
+        Untracked::Normal => st.untracked_collapsed(),
     };
     let mut out = std::io::BufWriter::new(out);
     if a.porcelain || a.short {
