@@ -69,6 +69,10 @@ pub struct Status {
     pub refused: Vec<PathError>,
     /// Ignore files that could not be read, for the caller to show.
     pub warnings: Vec<String>,
+    /// The collapsed untracked list, when whoever computed this status
+    /// (the file-system monitor's path) already knows it without the
+    /// whole index.
+    pub collapsed: Option<Vec<BString>>,
 }
 
 impl Status {
@@ -91,6 +95,9 @@ impl Status {
     /// no tracked file collapses to `dir/`. Raw bytes, sorted; directories
     /// end in `/` (so these are not `RepoPath`s: quote them for output).
     pub fn untracked_collapsed(&self, index: &Index) -> Vec<BString> {
+        if let Some(c) = &self.collapsed {
+            return c.clone();
+        }
         let mut tracked_dirs: HashSet<&[u8]> = HashSet::new();
         for p in index.entries.keys() {
             for d in p.ancestors() {

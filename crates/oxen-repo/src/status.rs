@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use oxen_index::{Index, Status};
 
+use crate::monitored::{MonitorOutcome, Monitored};
 use crate::{Repo, Result};
 
 impl Repo {
@@ -18,6 +19,18 @@ impl Repo {
     /// not read them again; and when nothing is staged the index is recorded
     /// as producing HEAD's tree, so the next status skips reading that tree.
     pub fn status(&self) -> Result<(Status, Index)> {
+        self.status_with_outcome().map(|(s, i, _)| (s, i))
+    }
+
+    /// [`Repo::status`], saying how it was computed (with `core.fsmonitor`,
+    /// from the monitor's changed paths or by a full scan, and why).
+    pub fn status_with_outcome(&self) -> Result<(Status, Index, MonitorOutcome)> {
+        // With `core.fsmonitor`, only what changed since the last status is
+        // looked at, when the monitor can vouch for it (crate::monitored).
+        let (pending, why) = match self.status_from_monitor()? {
+            Monitored::Done(done, n) => return Ok((done.0, done.1, MonitorOutcome::Fast { changed: n })),
+            Monitored::Scan(p, why) => (p, why),
+        };
         let index = self.index()?;
         let head_tree = match self.head_commit()? {
             Some(c) => Some(self.read_commit(&c)?.tree),
@@ -44,6 +57,10 @@ impl Repo {
         if let (Some(tree), Some(stamp), false) = (head_tree, stamp, st.has_staged()) {
             let _ = Index::set_cached_tree(&self.db, &tree, stamp);
         }
-        Ok((st, index))
+        let outcome = if pending.is_some() || why != "off" { MonitorOutcome::Full(why) } else { MonitorOutcome::Off };
+        if let (Some(p), Some(stamp)) = (pending, stamp) {
+            self.save_monitored(p, &st, stamp, head_tree);
+        }
+        Ok((st, index, outcome))
     }
 }
