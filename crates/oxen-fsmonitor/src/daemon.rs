@@ -124,6 +124,11 @@ pub fn run(opts: DaemonOptions) -> Result<()> {
         buf: vec![MaybeUninit::uninit(); 64 * 1024],
         opts,
     };
+    if on_remote_fs(&d.opts.work_tree) {
+        // inotify sees only this machine's changes to a network or FUSE
+        // file system: never vouch for a token there (git refuses too).
+        d.incomplete = true;
+    }
     d.watch_tree(Vec::new());
     d.root_wd = d.dirs.iter().find(|(_, p)| p.is_empty()).map(|(w, _)| *w).unwrap_or(-1);
     let sock = socket_path(&d.opts.oxen_dir);
@@ -144,6 +149,25 @@ pub fn run(opts: DaemonOptions) -> Result<()> {
     let _ = std::fs::remove_file(&sock);
     drop(lock);
     result
+}
+
+/// Whether `dir` is on a file system whose changes may come from
+/// elsewhere (NFS, SMB/CIFS, FUSE, 9p, Ceph, AFS...), where inotify misses them.
+fn on_remote_fs(dir: &std::path::Path) -> bool {
+    const REMOTE: [i64; 9] = [
+        0x6969,      // NFS
+        0x517b,      // SMB
+        0xff53_4d42, // CIFS
+        0xfe53_4d42, // SMB2
+        0x6573_5546, // FUSE
+        0x0102_1997, // 9p
+        0x00c3_6400, // Ceph
+        0x5346_414f, // AFS
+        0x6a65_6a63, // virtiofs
+    ];
+    // f_type's width differs between architectures.
+    #[allow(clippy::unnecessary_cast)]
+    rustix::fs::statfs(dir).is_ok_and(|s| REMOTE.contains(&(s.f_type as i64)))
 }
 
 /// A fresh instance id: the pid, the time and the standard library's
@@ -292,7 +316,8 @@ impl Daemon {
     }
 
     fn apply(&mut self, e: Event) {
-        if e.flags.contains(ReadFlags::QUEUE_OVERFLOW) {
+        // A file system unmounted below the tree: its watches are gone.
+        if e.flags.intersects(ReadFlags::QUEUE_OVERFLOW | ReadFlags::UNMOUNT) {
             self.overflow();
             return;
         }
@@ -325,8 +350,11 @@ impl Daemon {
             } else if e.flags.intersects(ReadFlags::MOVED_FROM | ReadFlags::DELETE) {
                 self.unwatch_tree(&path);
                 self.record(path);
+            } else if e.flags.contains(ReadFlags::ATTRIB) {
+                // Its times do not show in status, but a mode that hides
+                // its entries from the walk does: re-walk it.
+                self.record(path);
             }
-            // A directory's own mode and times do not show in status.
             return;
         }
         self.record(path);
