@@ -882,6 +882,11 @@ class Cases:
                 else:
                     cmd = ["git", "status", "--porcelain"]
                     full = timed(cmd, r.env)
+                    ok, _, err = self.h.runner.quiet(["git", "fsmonitor--daemon", "status"], r.w, r.env)
+                    if "not supported" in err:
+                        notes.append("git's built-in fsmonitor daemon is not supported on this platform "
+                                     "(`git fsmonitor--daemon`: %s): git's 'monitor' column is "
+                                     "`core.untrackedCache` alone" % err.strip())
                     self.h.runner.quiet(["git", "config", "core.fsmonitor", "true"], r.w, r.env)
                     self.h.runner.quiet(["git", "config", "core.untrackedCache", "true"], r.w, r.env)
                     for _ in range(3):

@@ -448,3 +448,29 @@ fn fsmonitor_config_values_are_checked() {
     ox(p, &["config", "core.fsmonitor", "true"]);
     assert_eq!(ox(p, &["config", "core.fsmonitor"]), "true");
 }
+
+#[test]
+fn fsmonitor_daemon_memory_is_bounded_by_forgetting() {
+    let d = monitored_repo();
+    let p = d.path();
+    stop(p);
+    // A daemon that remembers at most 5 changed paths between queries.
+    let few = ("OXEN_FSMONITOR_MAX_PATHS", "5");
+    status_env(p, few);
+    wait_for("the daemon", || monitor_status(p).contains("running: yes"));
+    wait_for("a fast status", || status_env(p, few).1.contains("fast"));
+    for i in 0..3 {
+        write(p, &format!("a/f{i}"), "changed\n");
+    }
+    let (s, how) = status_env(p, few);
+    assert!(how.contains("fast"), "{how}");
+    assert_eq!(s, full_scan(p)[0]);
+    for i in 0..8 {
+        write(p, &format!("n/new{i}"), "new\n");
+    }
+    let (s, how) = status_env(p, few);
+    assert!(how.contains("cannot vouch"), "{how}");
+    assert!(s.contains("?? n/") && s.contains(" M a/f2"), "{s}");
+    assert_eq!(s, full_scan(p)[0]);
+    stop(p);
+}
