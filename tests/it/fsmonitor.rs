@@ -103,7 +103,7 @@ fn fsmonitor_status_equals_full_scan_over_random_steps() {
     let dirs = ["", "a/", "b/c/", "n/", "n/m k/"];
     let mut fast = 0;
     let mut counter = 0;
-    for step in 0..80 {
+    for step in 0..60 {
         let files: Vec<String> = snapshot(p).into_keys().filter(|f| !f.starts_with(".oxen")).collect();
         let pick = |rng: &mut Rng| files[rng.below(files.len())].clone();
         counter += 1;
@@ -206,11 +206,11 @@ fn fsmonitor_status_equals_full_scan_over_random_steps() {
             assert_eq!(ours, full, "step {step} ({desc}, status {i}, {how}): monitored status differs");
         }
         if std::env::var_os("OXEN_TEST_VERBOSE").is_some() {
-            let _ = writeln!(std::io::stderr(), "step {step}: {desc}");
+            let _ = writeln!(std::io::stderr(), "step {step}: {desc} ({fast} fast so far)");
         }
     }
     // The monitor answered most of them (index changes force a full scan).
-    assert!(fast > 50, "only {fast} statuses were answered by the monitor");
+    assert!(fast > 40, "only {fast} of 120 statuses were answered by the monitor");
     stop(p);
 }
 
