@@ -26,6 +26,10 @@ Cases (sizes are the issue's; `--ci` runs a tiny csv-edit, ours only):
   metadata + SeaweedFS, nginx in front): push/clone of large files through
   the proxy vs one replica on local storage, and 8 concurrent clones of the
   N=10k dataset through the proxy vs one clone.
+- fsmonitor (issue 14): `--files` small files committed, 10 of them edited
+  before each status: status without and with the file-system monitor,
+  ours (`core.fsmonitor`) and git's (`core.fsmonitor=true`, its built-in
+  daemon, with `core.untrackedCache`), median of 5 runs.
 - shallow (issue 14): the N=10k bench dataset with 20 commits of churn
   (gen_data.mutate with a new seed each: 1% of files rewritten, 1% added),
   pushed to oxen-server; `clone --depth 1` vs a full clone: bytes received
@@ -49,7 +53,7 @@ SEAWEEDFS_SH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__fi
                             "seaweedfs.sh")
 
 ALL_CASES = ["csv-edit", "csv-size", "checkpoints", "chunk-speed", "storage", "s3", "scaleout", "python",
-             "shallow"]
+             "shallow", "fsmonitor"]
 CASE_TOOLS = {
     "csv-edit": ["oxen", "git", "git-lfs", "dvc"],
     "csv-size": ["oxen", "git", "git-lfs", "dvc"],
@@ -59,6 +63,7 @@ CASE_TOOLS = {
     "s3": ["oxen"],
     "scaleout": ["oxen"],
     "python": ["oxen"],
+    "fsmonitor": ["oxen", "git"],
     "shallow": ["oxen"],
 }
 
@@ -820,6 +825,108 @@ class Cases:
                                                                            stats["files"], a.seed)],
             ["step", "time / peak RSS", "result"], rows, notes)
 
+    # -- fsmonitor -------------------------------------------------------------
+
+    def fsmonitor(self):
+        case = "fsmonitor"
+        a = self.a
+        d = self.case_dir(case)
+        src = os.path.join(d, "dataset")
+        stats = gen_data.generate(src, a.seed, a.files, a.dirs, 0, 0, 0)
+        rows, notes, got = [], [], {}
+        runs = 5
+        import statistics
+        import time
+        for t in self.tools_for(case):
+            log("[%s] %s" % (case, t.name))
+            r = self.repo(case, t)
+            try:
+                c = r.run([["cp", "-r", src, os.path.join(r.w, "data")]])
+                s = c if not c.ok else r.init()
+                s = s if not s.ok else r.add_commit("data", "first")
+                if not s.ok:
+                    raise StepFailed(s.err)
+                small = os.path.join(r.w, "data", "small")
+                dirs = sorted(os.listdir(small))
+                picks = []
+                for i in range(10):
+                    dd = os.path.join(small, dirs[(i * 37) % len(dirs)])
+                    names = sorted(os.listdir(dd))
+                    picks.append(os.path.join(dd, names[i % len(names)]))
+
+                def timed(cmd, env):
+                    walls = []
+                    for k in range(runs):
+                        for f in picks:
+                            with open(f, "ab") as fh:
+                                fh.write(b"edit %d\n" % k)
+                        st = self.h.runner.step([cmd], r.w, env)
+                        if not st.ok:
+                            raise StepFailed("%s: %s" % (" ".join(cmd), st.err))
+                        walls.append(st.wall)
+                    return statistics.median(walls)
+
+                if t.name == "oxen":
+                    cmd = [t.oxen, "status", "--porcelain"]
+                    full = timed(cmd, r.env)
+                    self.h.runner.quiet([t.oxen, "config", "core.fsmonitor", "true"], r.w, r.env)
+                    trace = dict(r.env, OXEN_FSMONITOR_TRACE="1")
+                    how = ""
+                    for _ in range(20):
+                        ok, out, err = self.h.runner.quiet(cmd, r.w, trace)
+                        how = err
+                        if "fsmonitor: fast" in err:
+                            break
+                        time.sleep(0.5)
+                    mon = timed(cmd, r.env)
+                    ok, out, err = self.h.runner.quiet(cmd, r.w, trace)
+                    if "fsmonitor: fast" not in err:
+                        notes.append("ours: the monitored runs were not all answered by the monitor (%s)"
+                                     % err.strip())
+                    self.h.runner.quiet([t.oxen, "fsmonitor", "stop"], r.w, r.env)
+                else:
+                    cmd = ["git", "status", "--porcelain"]
+                    full = timed(cmd, r.env)
+                    ok, _, err = self.h.runner.quiet(["git", "fsmonitor--daemon", "status"], r.w, r.env)
+                    if "not supported" in err:
+                        notes.append("git's built-in fsmonitor daemon is not supported on this platform "
+                                     "(`git fsmonitor--daemon`: %s): git's 'monitor' column is "
+                                     "`core.untrackedCache` alone" % err.strip())
+                    self.h.runner.quiet(["git", "config", "core.fsmonitor", "true"], r.w, r.env)
+                    self.h.runner.quiet(["git", "config", "core.untrackedCache", "true"], r.w, r.env)
+                    for _ in range(3):
+                        self.h.runner.quiet(cmd, r.w, r.env)
+                        time.sleep(0.5)
+                    mon = timed(cmd, r.env)
+                    self.h.runner.quiet(["git", "fsmonitor--daemon", "stop"], r.w, r.env)
+                got[t.name] = (full, mon)
+                rows.append([t.name, "%.1f ms" % (full * 1e3), "%.1f ms" % (mon * 1e3)])
+            except StepFailed as e:
+                rows.append([t.name, "FAIL", ""])
+                notes.append("%s: %s" % (t.name, e))
+                if t.name == "oxen":
+                    self.fail(case, str(e))
+            finally:
+                if t.name == "oxen":
+                    self.h.runner.quiet([t.oxen, "fsmonitor", "stop"], r.w, r.env)
+                shutil.rmtree(r.base, ignore_errors=True)
+        shutil.rmtree(d, ignore_errors=True)
+        if "oxen" in got and "git" in got:
+            ours = got["oxen"][1]
+            notes.append("ours with the monitor: %.1f ms — target ≤ 50 ms: %s"
+                         % (ours * 1e3, "met" if ours <= 0.05 else "MISSED"))
+            notes.append("ours with the monitor / git without: %.3f — target ≤ 0.1: %s"
+                         % (ours / got["git"][0], "met" if ours / got["git"][0] <= 0.1 else "MISSED"))
+            notes.append("ours with the monitor / git with its fsmonitor: %.2f" % (ours / got["git"][1]))
+            notes.append("ours / git, both without a monitor: %.2f" % (got["oxen"][0] / got["git"][0]))
+        notes.append("load (uptime) at the end: %s" % os.getloadavg().__repr__())
+        self.section(
+            "fsmonitor: status with 10 files changed",
+            ["N = %d small files in %d dirs (seed %d), committed; before each `status --porcelain`, 10 of "
+             "them get a line appended. Median of %d runs. With the monitor: ours `core.fsmonitor true` "
+             "(the daemon warmed until status is answered by it), git `core.fsmonitor=true` (its built-in "
+             "daemon) and `core.untrackedCache=true`." % (stats["small_files"], stats["dirs"], a.seed, runs)],
+            ["tool", "status, no monitor", "status, monitor"], rows, notes)
     # -- shallow ----------------------------------------------------------------
 
     def shallow(self):

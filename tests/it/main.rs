@@ -21,6 +21,7 @@ mod crash;
 mod crash_sync;
 mod damaged_repo;
 mod edge;
+mod fsmonitor;
 mod gc;
 mod history;
 mod large_file;

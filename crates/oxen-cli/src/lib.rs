@@ -62,6 +62,10 @@ pub fn all_commands() -> Vec<clap::Command> {
         if plumbing.contains(&name) {
             continue;
         }
+        // Internal entry points (the monitor's daemon) have no page.
+        if sub.is_hide_set() {
+            continue;
+        }
         v.push(sub.clone().name(name).display_name(format!("oxen {}", sub.get_name())));
     }
     v.push(oxen);

@@ -19,7 +19,7 @@ pub use stage::{
 pub use status::{
     stat_clean, status, status_streaming, Change, HeadFile, RefreshSink, Status, StatusEntry, REFRESH_BATCH,
 };
-pub use walk::{walk_work_tree, Walk, WalkIter, WalkOptions, WorkFile};
+pub use walk::{is_ignored, walk_work_tree, Walk, WalkIter, WalkOptions, WorkFile};
 pub use worktree::{tmp_name, Kind, Meta, Parent, WorkTree};
 
 use std::borrow::Cow;
@@ -228,6 +228,15 @@ impl Iterator for IndexIter<'_> {
     }
 }
 
+/// `dir/` (empty for the root): the key prefix of everything below `dir`.
+fn dir_prefix(dir: &RepoPath) -> Vec<u8> {
+    let mut p = dir.as_bytes().to_vec();
+    if !p.is_empty() {
+        p.push(b'/');
+    }
+    p
+}
+
 const WRITTEN_KEY: &[u8] = b"index-written-ns";
 const TREE_CACHE_KEY: &[u8] = b"index-tree";
 
@@ -266,6 +275,40 @@ impl Index {
         let written_ns =
             db.get(Table::Meta, WRITTEN_KEY)?.and_then(|v| v.try_into().ok().map(i64::from_le_bytes)).unwrap_or(0);
         Ok(Index { entries: BTreeMap::new(), written_ns })
+    }
+
+    /// One path's entry, by a point lookup (no load of the whole index).
+    pub fn entry(db: &Db, path: &RepoPath) -> Result<Option<IndexEntry>> {
+        let Some(v) = db.get(Table::Index, &index_key(path))? else { return Ok(None) };
+        Ok(decode_index_row(&index_key(path), &v)?.map(|(_, e)| e))
+    }
+
+    /// The entries below directory `dir`, by a range scan of the index.
+    pub fn entries_under(db: &Db, dir: &RepoPath) -> Result<Vec<(RepoPath, IndexEntry)>> {
+        let prefix = dir_prefix(dir);
+        let mut out = Vec::new();
+        for (k, v) in db.scan_prefix(Table::Index, &prefix[..prefix.len().min(LONG_KEY_PREFIX)])? {
+            if let Some((p, e)) = decode_index_row(&k, &v)? {
+                if p.as_bytes().starts_with(&prefix) {
+                    out.push((p, e));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether any tracked path lies below directory `dir` (one seek).
+    pub fn tracks_under(db: &Db, dir: &RepoPath) -> Result<bool> {
+        let prefix = dir_prefix(dir);
+        if prefix.len() > LONG_KEY_PREFIX {
+            return Ok(!Self::entries_under(db, dir)?.is_empty());
+        }
+        Ok(db.first_with_prefix(Table::Index, &prefix)?.is_some())
+    }
+
+    /// When the index was last written (ns since epoch), read alone.
+    pub fn read_written_ns(db: &Db) -> Result<i64> {
+        Ok(db.get(Table::Meta, WRITTEN_KEY)?.and_then(|v| v.try_into().ok().map(i64::from_le_bytes)).unwrap_or(0))
     }
 
     /// Whether the stat cache proves `path` unchanged given its current stat.

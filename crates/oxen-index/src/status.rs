@@ -72,6 +72,10 @@ pub struct Status {
     /// Directories holding at least one tracked file (one entry per
     /// directory, not per file), for [`Status::untracked_collapsed`].
     pub tracked_dirs: HashSet<BString>,
+    /// The collapsed untracked list, when whoever computed this status
+    /// (the file-system monitor's path) already knows it without the
+    /// whole index.
+    pub collapsed: Option<Vec<BString>>,
 }
 
 impl Status {
@@ -94,6 +98,9 @@ impl Status {
     /// no tracked file collapses to `dir/`. Raw bytes, sorted; directories
     /// end in `/` (so these are not `RepoPath`s: quote them for output).
     pub fn untracked_collapsed(&self) -> Vec<BString> {
+        if let Some(c) = &self.collapsed {
+            return c.clone();
+        }
         let tracked_dirs = &self.tracked_dirs;
         let mut out: BTreeSet<BString> = BTreeSet::new();
         for u in &self.untracked {

@@ -150,6 +150,30 @@ fn rules_for(wt: &WorkTree, sub: &RepoPath, opts: WalkOptions, warnings: &mut Ve
     rules
 }
 
+/// Whether a walk of the whole tree would skip `path` (a directory when
+/// `is_dir`) by `.oxenignore` rules: it, or a directory above it, is
+/// ignored. For checking a few paths without walking their directories.
+pub fn is_ignored(wt: &WorkTree, path: &RepoPath, is_dir: bool) -> bool {
+    let mut warnings = Vec::new();
+    let comps: Vec<&[u8]> = path.components().collect();
+    let mut dir = RepoPath::root();
+    let mut rules = Rules::default();
+    for (i, c) in comps.iter().enumerate() {
+        if let Ok(f) = dir.join(b".oxenignore") {
+            if wt.lstat(&f).ok().flatten().is_some_and(|m| m.kind == Kind::File) {
+                rules = rules.with_file(wt, &dir, &mut warnings);
+            }
+        }
+        let Ok(next) = dir.join(c) else { return false };
+        let last = i + 1 == comps.len();
+        if !rules.is_empty() && rules.ignored(&wt.abs(&next), !last || is_dir) {
+            return true;
+        }
+        dir = next;
+    }
+    false
+}
+
 /// Every file under `sub` (the root for the whole tree), sorted by path
 /// bytes, collected. Names are taken as the file system has them, UTF-8 or
 /// not. A `sub` beyond a symlink holds nothing. [`WalkIter`] hands the

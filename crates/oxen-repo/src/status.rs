@@ -4,6 +4,7 @@
 
 use oxen_index::{Index, IndexIter, Status};
 
+use crate::monitored::{MonitorOutcome, Monitored};
 use crate::{Repo, Result};
 
 impl Repo {
@@ -15,6 +16,18 @@ impl Repo {
     /// not read them again; and when nothing is staged the index is recorded
     /// as producing HEAD's tree, so the next status skips reading that tree.
     pub fn status(&self) -> Result<Status> {
+        self.status_with_outcome().map(|(s, _)| s)
+    }
+
+    /// [`Repo::status`], saying how it was computed (with `core.fsmonitor`,
+    /// from the monitor's changed paths or by a full scan, and why).
+    pub fn status_with_outcome(&self) -> Result<(Status, MonitorOutcome)> {
+        // With `core.fsmonitor`, only what changed since the last status is
+        // looked at, when the monitor can vouch for it (crate::monitored).
+        let (pending, why) = match self.status_from_monitor()? {
+            Monitored::Done(st, n) => return Ok((*st, MonitorOutcome::Fast { changed: n })),
+            Monitored::Scan(p, why) => (p, why),
+        };
         let header = Index::load_header(&self.db)?;
         let head_tree = match self.head_commit()? {
             Some(c) => Some(self.read_commit(&c)?.tree),
@@ -61,6 +74,10 @@ impl Repo {
         if let (Some(tree), Some(stamp), false) = (head_tree, stamp, st.has_staged()) {
             let _ = Index::set_cached_tree(&self.db, &tree, stamp);
         }
-        Ok(st)
+        let outcome = if pending.is_some() || why != "off" { MonitorOutcome::Full(why) } else { MonitorOutcome::Off };
+        if let (Some(p), Some(stamp)) = (pending, stamp) {
+            self.save_monitored(p, &st, stamp, head_tree);
+        }
+        Ok((st, outcome))
     }
 }

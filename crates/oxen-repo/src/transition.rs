@@ -287,7 +287,7 @@ impl Repo {
         Ok(self.read_record()?.map(|r| r.t))
     }
 
-    fn head_tree(&self) -> Result<Option<ContentId>> {
+    pub(crate) fn head_tree(&self) -> Result<Option<ContentId>> {
         Ok(match self.head_commit()? {
             Some(c) => Some(self.read_commit(&c)?.tree),
             None => None,

@@ -273,7 +273,10 @@ impl PgRepos {
         for d in [layout.dot.clone(), layout.versions_dir(), layout.tmp_dir()] {
             std::fs::create_dir_all(&d).map_err(|e| ServerError::Io(d.clone(), e))?;
         }
-        let cfg = oxen_store::Config { core: oxen_store::CoreConfig { bare: true }, ..Default::default() };
+        let cfg = oxen_store::Config {
+            core: oxen_store::CoreConfig { bare: true, ..Default::default() },
+            ..Default::default()
+        };
         cfg.save(&layout.config_file())?;
         oxen_store::write_atomic(&layout.tmp_dir(), &layout.head_file(), format!("{}\n", row.head).as_bytes())?;
         // The unsealed block of a writer killed here (a replica killed

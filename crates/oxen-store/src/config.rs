@@ -43,6 +43,14 @@ pub struct CoreConfig {
     /// repositories are bare.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub bare: bool,
+    /// `core.fsmonitor`: status asks a per-repository inotify daemon
+    /// which paths changed instead of scanning the whole work tree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fsmonitor: Option<bool>,
+    /// `core.fsmonitorIdleTimeout`: seconds the daemon waits for a request
+    /// before it exits (one hour when unset).
+    #[serde(default, rename = "fsmonitorIdleTimeout", skip_serializing_if = "Option::is_none")]
+    pub fsmonitor_idle_timeout: Option<u64>,
 }
 
 impl CoreConfig {
@@ -184,6 +192,12 @@ impl Config {
         }
         if self.fetch.prune.is_none() {
             self.fetch.prune = other.fetch.prune;
+        }
+        if self.core.fsmonitor.is_none() {
+            self.core.fsmonitor = other.core.fsmonitor;
+        }
+        if self.core.fsmonitor_idle_timeout.is_none() {
+            self.core.fsmonitor_idle_timeout = other.core.fsmonitor_idle_timeout;
         }
         self
     }

@@ -400,6 +400,25 @@ impl Db {
         Ok(out)
     }
 
+    /// The first key/value (in key order) whose key starts with `prefix`:
+    /// one seek, however many keys share the prefix.
+    pub fn first_with_prefix(&self, t: Table, prefix: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        let (env, dbs) = match &self.backend {
+            Backend::Lmdb { env, dbs } => (env, dbs),
+            Backend::Pg { pg, repo } => return Ok(pg.scan_prefix(*repo, t, prefix)?.into_iter().next()),
+        };
+        let txn = env.begin_ro_txn()?;
+        let mut cur = txn.open_ro_cursor(dbs[t as usize])?;
+        let first = match cur.iter_from(prefix).next() {
+            Some(item) => {
+                let (k, v) = item?;
+                k.starts_with(prefix).then(|| (k.to_vec(), v.to_vec()))
+            }
+            None => None,
+        };
+        Ok(first)
+    }
+
     /// Fetch an object (tree or commit) and check its bytes still hash to its id.
     pub fn get_object(&self, t: Table, id: &ContentId) -> Result<Vec<u8>> {
         let bytes = self.get(t, id.as_bytes())?.ok_or(StoreError::MissingObject(*id))?;

@@ -25,6 +25,7 @@ pub struct Args {
 
 pub fn run(a: Args, _out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
     let repo = super::open_worktree(err)?;
+    super::fsmonitor::ensure_running(&repo);
     let mut paths = Vec::new();
     if a.all || (a.update && a.paths.is_empty()) {
         paths.push(RepoPath::root());

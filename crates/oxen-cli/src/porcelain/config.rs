@@ -9,6 +9,10 @@ use crate::{user_error, CommandResult};
 /// a repository only pushed to, see `oxen init --bare`), fetch.prune
 /// (true: fetch and pull act as with --prune), remote.<name>.tagOpt
 /// (--no-tags: fetch and pull take no tags from it; --tags: every tag),
+/// core.fsmonitor (true: status asks a per-repository inotify daemon what
+/// changed instead of scanning the work tree; see `oxen fsmonitor`),
+/// core.fsmonitorIdleTimeout (seconds the daemon waits for a request
+/// before it exits; default 3600),
 /// gc.reflogExpire and gc.reflogExpireUnreachable (how long `oxen gc`
 /// keeps reflog entries: `now`, `never` or a duration such as `30d`), or
 /// tabular-keys.<path> (comma-separated key columns used by diff and merge).
@@ -62,6 +66,40 @@ pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult 
             };
         } else {
             writeln!(out, "{}", cfg.core.bare)?;
+            return Ok(());
+        }
+        cfg.save(&path)?;
+        return Ok(());
+    }
+    if a.key == "core.fsmonitor" {
+        if a.unset {
+            cfg.core.fsmonitor = None;
+        } else if let Some(v) = a.value {
+            cfg.core.fsmonitor = Some(match v.as_str() {
+                "true" => true,
+                "false" => false,
+                _ => return Err(user_error(format!("core.fsmonitor is true or false, not '{v}'"))),
+            });
+        } else {
+            let v = cfg.core.fsmonitor.ok_or_else(|| user_error("core.fsmonitor is not set"))?;
+            writeln!(out, "{v}")?;
+            return Ok(());
+        }
+        cfg.save(&path)?;
+        return Ok(());
+    }
+    if a.key == "core.fsmonitorIdleTimeout" {
+        if a.unset {
+            cfg.core.fsmonitor_idle_timeout = None;
+        } else if let Some(v) = a.value {
+            let secs = v.parse::<u64>().ok().filter(|s| *s > 0).ok_or_else(|| {
+                user_error(format!("core.fsmonitorIdleTimeout is a number of seconds above 0, not '{v}'"))
+            })?;
+            cfg.core.fsmonitor_idle_timeout = Some(secs);
+        } else {
+            let v =
+                cfg.core.fsmonitor_idle_timeout.ok_or_else(|| user_error("core.fsmonitorIdleTimeout is not set"))?;
+            writeln!(out, "{v}")?;
             return Ok(());
         }
         cfg.save(&path)?;
@@ -124,7 +162,8 @@ pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult 
         "user.email" => &mut cfg.user.email,
         k => {
             return Err(user_error(format!(
-                "unknown config key '{k}' (known: user.name, user.email, core.bare, fetch.prune, gc.reflogExpire, \
+                "unknown config key '{k}' (known: user.name, user.email, core.bare, core.fsmonitor, \
+                 core.fsmonitorIdleTimeout, fetch.prune, gc.reflogExpire, \
                  gc.reflogExpireUnreachable, remote.<name>.tagOpt, tabular-keys.<path>)"
             )))
         }

@@ -9,6 +9,7 @@ mod config;
 mod df;
 mod diff;
 mod fsck;
+mod fsmonitor;
 pub(crate) mod gc;
 mod init;
 mod kvdb_inspect;
@@ -94,6 +95,9 @@ pub enum Cmd {
     Fsck(fsck::Args),
     Gc(gc::Args),
     Migrate(migrate::Args),
+    Fsmonitor(fsmonitor::Args),
+    #[command(name = "fsmonitor--daemon", hide = true)]
+    FsmonitorDaemon(fsmonitor::DaemonArgs),
 }
 
 /// The clap definition of `oxen`.
@@ -141,6 +145,8 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult<
         Cmd::Fsck(a) => fsck::run(a, out, err),
         Cmd::Gc(a) => gc::run(a, out, err),
         Cmd::Migrate(a) => migrate::run(a, out, err),
+        Cmd::Fsmonitor(a) => fsmonitor::run(a, out, err),
+        Cmd::FsmonitorDaemon(a) => fsmonitor::run_daemon(a, out, err),
     }?;
     Ok(Exit::Success)
 }

@@ -7,7 +7,7 @@ use bstr::BString;
 use oxen_index::Change;
 use oxen_path::{quote, Quote, RepoPath};
 use oxen_refs::{BranchName, Head, RefName};
-use oxen_repo::{ConflictKind, Repo};
+use oxen_repo::{ConflictKind, MonitorOutcome, Repo};
 
 use crate::CommandResult;
 
@@ -49,7 +49,16 @@ pub enum Untracked {
 
 pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
     let repo = super::open_worktree(err)?;
-    let st = repo.status()?;
+    super::fsmonitor::ensure_running(&repo);
+    let (st, how) = repo.status_with_outcome()?;
+    // How status was computed, for diagnosing the monitor (and its tests).
+    if std::env::var_os("OXEN_FSMONITOR_TRACE").is_some() {
+        match how {
+            MonitorOutcome::Off => writeln!(err, "fsmonitor: off")?,
+            MonitorOutcome::Fast { changed } => writeln!(err, "fsmonitor: fast ({changed} changed paths)")?,
+            MonitorOutcome::Full(why) => writeln!(err, "fsmonitor: full scan ({why})")?,
+        }
+    }
     for w in &st.warnings {
         writeln!(err, "warning: {w}")?;
     }
