@@ -27,6 +27,7 @@ mod large_file;
 mod man_pages;
 mod merging;
 mod migrate;
+mod partial;
 mod paths;
 mod plumbing;
 mod porcelain;

@@ -109,11 +109,15 @@ pub struct StageOptions {
     pub honor_ignore: bool,
     /// Only refresh already-tracked paths (like `git add -u`).
     pub update_only: bool,
+    /// A partial clone's paths: tracked files outside them are not in the
+    /// work tree on purpose and are never staged as deleted (git's
+    /// skip-worktree).
+    pub partial: Option<oxen_path::PathSet>,
 }
 
 impl Default for StageOptions {
     fn default() -> Self {
-        StageOptions { honor_ignore: true, update_only: false }
+        StageOptions { honor_ignore: true, update_only: false, partial: None }
     }
 }
 
@@ -248,6 +252,9 @@ pub fn stage_paths(
     versions.flush()?;
     removals.sort();
     removals.dedup();
+    if let Some(set) = &opts.partial {
+        removals.retain(|r| set.contains(r));
+    }
     for r in removals {
         if index.entries.contains_key(&r) && !candidates.contains_key(&r) {
             report.removed.push(r.clone());

@@ -457,6 +457,8 @@ struct Pending {
     /// Tree id -> (height, whether it is a bucket node), for trees of this
     /// pack and stored trees looked at; see [`HEIGHT_MEMO_MAX`].
     heights: HashMap<ContentId, (u32, bool)>,
+    /// The sink is a partial clone: trees may name contents not sent.
+    lazy_blobs: bool,
 }
 
 impl Pending {
@@ -585,7 +587,13 @@ fn stored_height(
 /// needs the rest.
 pub fn receive_pack<R: Read>(sink: &dyn ObjectSink, input: R, progress: &dyn Progress) -> Result<ReceiveStats> {
     let mut tee = Tee { inner: input, hasher: Hasher::new(), hashing: true };
-    let mut pending = Pending { items: Vec::new(), ids: HashMap::new(), bytes: 0, heights: HashMap::new() };
+    let mut pending = Pending {
+        items: Vec::new(),
+        ids: HashMap::new(),
+        bytes: 0,
+        heights: HashMap::new(),
+        lazy_blobs: sink.lazy_contents(),
+    };
     let mut stats = ReceiveStats::default();
     let res = receive_inner(sink, &mut tee, &mut pending, &mut stats, progress);
     // Whatever happened, verified objects are worth keeping.
@@ -854,7 +862,7 @@ fn check_tree_deps(sink: &dyn ObjectSink, pending: &Pending, id: &ContentId, tre
             for e in es {
                 let ok = match e.kind {
                     EntryKind::Dir => pending.has(sink, ObjectKind::Tree, &e.id)?,
-                    EntryKind::File => sink.has_object(ObjectKind::Blob, &e.id)?,
+                    EntryKind::File => pending.lazy_blobs || sink.has_object(ObjectKind::Blob, &e.id)?,
                 };
                 if !ok {
                     let what = if e.kind == EntryKind::Dir { "tree" } else { "blob" };

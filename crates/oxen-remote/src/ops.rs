@@ -404,6 +404,20 @@ fn remote_ref_named(remote_refs: &crate::RemoteRefs, n: &str) -> Result<RefName>
 /// checked out with `origin` as upstream. A directory created here is
 /// removed again if the clone fails.
 pub fn clone(url: &str, dir: Option<&Path>, branch: Option<&str>, progress: &dyn Progress) -> Result<CloneReport> {
+    clone_partial(url, dir, branch, None, progress)
+}
+
+/// [`clone`], partial when `filter` is given (`oxen clone --filter`): every
+/// commit and tree, but only the contents under `filter`, and only those
+/// paths checked out; `origin` is recorded as the promisor remote that
+/// later reads fetch the other contents from.
+pub fn clone_partial(
+    url: &str,
+    dir: Option<&Path>,
+    branch: Option<&str>,
+    filter: Option<&oxen_path::PathSet>,
+    progress: &dyn Progress,
+) -> Result<CloneReport> {
     let remote = Remote::open(url)?;
     let dir = match dir {
         Some(d) => d.to_path_buf(),
@@ -422,7 +436,7 @@ pub fn clone(url: &str, dir: Option<&Path>, branch: Option<&str>, progress: &dyn
             dir.display()
         )));
     }
-    let result = clone_into(&remote, url, &dir, branch, progress);
+    let result = clone_into(&remote, url, &dir, branch, filter, progress);
     if result.is_err() && !existed {
         // Leave nothing half-made behind; a retry starts clean.
         let _ = std::fs::remove_dir_all(&dir);
@@ -435,6 +449,7 @@ fn clone_into(
     url: &str,
     dir: &Path,
     branch: Option<&str>,
+    filter: Option<&oxen_path::PathSet>,
     progress: &dyn Progress,
 ) -> Result<CloneReport> {
     let remote_refs = remote.list_refs()?;
@@ -467,6 +482,11 @@ fn clone_into(
         cfg.upstream.insert(b.to_string(), "origin".into());
     }
     cfg.save(&cfg_path)?;
+    if let Some(f) = filter {
+        // Before the fetch: it asks only for the contents under the set,
+        // and the checkout writes only those paths.
+        repo.set_partial("origin", f)?;
+    }
     let fetched = fetch(&repo, remote, Some("origin"), &FetchOptions::default(), progress)?;
     let mut commit = None;
     if let Some(b) = &chosen {
@@ -532,7 +552,9 @@ pub fn fetch_objects(
     haves: &[ContentId],
     progress: &dyn Progress,
 ) -> Result<(oxen_pack::ReceiveStats, ChunkCounts)> {
-    let objects = remote.enumerate(wants, haves)?;
+    // A partial clone receives contents only under its paths.
+    let filter = repo.partial_set()?;
+    let objects = remote.enumerate_filtered(wants, haves, filter.as_ref())?;
     let lacking = oxen_pack::missing(repo, &objects)?;
     let (items, counts) = plan_fetch(repo, remote, &lacking)?;
     let stats = remote.fetch_items(repo, items, progress)?;
@@ -579,7 +601,7 @@ pub fn plan_one_way(repo: &Repo, objects: &[ObjRef], haves: &[ContentId]) -> Res
 
 /// The frames to ask the remote for to get `lacking`: blobs the remote
 /// stores chunked come as the chunks not stored here plus their lists.
-fn plan_fetch(repo: &Repo, remote: &Remote, lacking: &[ObjRef]) -> Result<(Vec<Item>, ChunkCounts)> {
+pub(crate) fn plan_fetch(repo: &Repo, remote: &Remote, lacking: &[ObjRef]) -> Result<(Vec<Item>, ChunkCounts)> {
     let blobs: Vec<ContentId> = lacking.iter().filter(|(k, _)| *k == ObjectKind::Blob).map(|(_, id)| *id).collect();
     let lists: HashMap<ContentId, oxen_store::ChunkList> =
         if blobs.is_empty() { HashMap::new() } else { remote.chunk_lists(&blobs)?.into_iter().collect() };

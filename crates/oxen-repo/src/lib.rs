@@ -10,6 +10,7 @@ mod fsck;
 mod graph;
 mod merge;
 mod objects;
+mod partial;
 pub mod reach;
 mod revision;
 mod status;

@@ -30,8 +30,18 @@ impl Repo {
             Some(t) if !unchanged => self.flatten_tree(&t)?.into_iter().map(|(p, e)| (p, (e.id, e.mode))).collect(),
             _ => BTreeMap::new(),
         };
-        let st =
+        let mut st =
             oxen_index::status(&self.worktree, &self.versions, &index, if unchanged { None } else { Some(&flat) })?;
+        if let Some(set) = self.partial_set()? {
+            // A partial clone's paths outside its set are absent from the
+            // work tree on purpose: not deleted (git's skip-worktree).
+            for e in &mut st.entries {
+                if e.unstaged == Some(oxen_index::Change::Deleted) && !set.contains(&e.path) {
+                    e.unstaged = None;
+                }
+            }
+            st.entries.retain(|e| e.staged.is_some() || e.unstaged.is_some());
+        }
         let mut stamp = Some(index.written_ns);
         if !st.refreshed.is_empty() {
             // Remember the new stat of files that were touched but not changed,

@@ -232,7 +232,8 @@ fn enumerate_wants(repo: &Repo, msg: &WantsMsg) -> Result<Vec<oxen_pack::ObjRef>
             return Err(Fail::new(404, format!("commit {w} not found")));
         }
     }
-    oxen_pack::enumerate(repo, &wants, &haves).map_err(bad)
+    let filter = oxen_pack::wire::filter_from_wire(&msg.filter).map_err(bad)?;
+    oxen_pack::enumerate_filtered(repo, &wants, &haves, filter.as_ref()).map_err(bad)
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> Value {
