@@ -75,9 +75,11 @@ fn a_partial_clone_holds_and_checks_out_only_its_paths_and_stays_clean() {
     // fsck: what was not fetched is counted apart, and is no problem.
     let f = run("oxen-fsck", &p, &[]);
     assert!(f.contains(" file contents not fetched (partial clone"), "{f}");
-    // A content missing from a full clone stays an error.
-    let full_fsck_ok = run("oxen-fsck", &full, &[]);
-    assert!(!full_fsck_ok.contains("not fetched"), "{full_fsck_ok}");
+    let full_fsck = run("oxen-fsck", &full, &[]);
+    assert!(!full_fsck.contains("not fetched"), "{full_fsck}");
+    // gc has nothing to delete that was never fetched, and needs none of it.
+    srv.oxen(&p, &["gc"]);
+    assert!(run("oxen-fsck", &p, &[]).contains(" file contents not fetched (partial clone"));
 
     // Edit, commit and push inside: the commit keeps the outside paths as HEAD has them.
     common::write(&p, "keep/one.txt", "one, edited\n");
@@ -116,6 +118,10 @@ fn outside_contents_are_fetched_when_read_and_fetch_or_checkout_widens() {
     assert!(!p.join("top.txt").exists());
     assert_eq!(srv.oxen(&p, &["status", "--porcelain"]), "");
 
+    // restore of an outside path writes it (and widens the set).
+    srv.oxen(&p, &["restore", "top.txt"]);
+    assert_eq!(std::fs::read(p.join("top.txt")).unwrap(), b"top\n");
+
     // checkout -- <outside path> fetches it, checks it out and widens the set.
     srv.oxen(&p, &["checkout", "--", "solo.bin"]);
     assert_eq!(std::fs::read(p.join("solo.bin")).unwrap(), noise(7, 3000));
@@ -126,6 +132,7 @@ fn outside_contents_are_fetched_when_read_and_fetch_or_checkout_widens() {
     assert_eq!(srv.oxen(&p, &["status", "--porcelain"]), "");
     let cfg = std::fs::read_to_string(p.join(".oxen/config.toml")).unwrap();
     assert!(cfg.contains("\"big\"") && cfg.contains("\"solo.bin\"") && cfg.contains("\"keep\""), "{cfg}");
+    assert!(cfg.contains("\"top.txt\""), "{cfg}");
     // Deleting a file inside the set is a deletion again.
     std::fs::remove_file(p.join("big/f05.bin")).unwrap();
     assert_eq!(srv.oxen(&p, &["status", "--porcelain"]), " D big/f05.bin");
@@ -142,7 +149,79 @@ fn outside_contents_are_fetched_when_read_and_fetch_or_checkout_widens() {
     let mut c = common::bin("oxen-cat-file", &p);
     c.args(["-p", "HEAD:late.txt"]);
     let e = common::err(c);
-    assert!(e.contains("is not fetched and remote 'origin' cannot be reached: "), "{e}");
+    assert!(e.starts_with("error: 'HEAD:late.txt' is not fetched and remote 'origin' cannot be reached: "), "{e}");
     // What is here still reads offline.
     assert_eq!(run("oxen-cat-file", &p, &["-p", "HEAD:keep/one.txt"]), "one");
+}
+
+#[test]
+fn switch_checks_out_only_the_set_and_merge_fetches_the_outside_contents_it_needs() {
+    let d = tempfile::tempdir().unwrap();
+    let srv = Server::start(d.path(), &[]);
+    srv.create("R");
+    let a = d.path().join("a");
+    std::fs::create_dir_all(&a).unwrap();
+    init_with(&srv, &a, &[("keep/k.txt", b"k\n"), ("notes/n.txt", b"1\n2\n3\n4\n5\n"), ("big/b.bin", b"b0\n")]);
+    srv.oxen(&a, &["remote", "add", "origin", &srv.url("R")]);
+    srv.oxen(&a, &["push", "origin", "main"]);
+    // Branch `other` edits inside and outside; main then edits the same outside file elsewhere.
+    srv.oxen(&a, &["checkout", "-b", "other"]);
+    common::write(&a, "keep/k.txt", "k on other\n");
+    common::write(&a, "notes/n.txt", "1\n2\n3\n4\nfive\n");
+    common::write(&a, "big/b.bin", "b on other\n");
+    commit_all(&srv, &a, "other");
+    srv.oxen(&a, &["push", "origin", "other"]);
+    srv.oxen(&a, &["checkout", "main"]);
+    let (p, _) = clone(&srv, d.path(), "p", &["keep"]);
+
+    // switch: only the set is written; the rest follows in the index.
+    srv.oxen(&p, &["checkout", "-b", "other", "origin/other"]);
+    assert_eq!(std::fs::read(p.join("keep/k.txt")).unwrap(), b"k on other\n");
+    assert!(!p.join("big").exists() && !p.join("notes").exists());
+    assert_eq!(srv.oxen(&p, &["status", "--porcelain"]), "");
+    srv.oxen(&p, &["checkout", "main"]);
+    assert_eq!(std::fs::read(p.join("keep/k.txt")).unwrap(), b"k\n");
+
+    // main (elsewhere) edits line 1 of the outside file: merging other
+    // needs base, ours and theirs of it, fetched from origin on the way.
+    common::write(&a, "notes/n.txt", "one\n2\n3\n4\n5\n");
+    commit_all(&srv, &a, "main edits notes");
+    srv.oxen(&a, &["push", "origin", "main"]);
+    srv.oxen(&p, &["pull"]);
+    srv.oxen(&p, &["merge", "other"]);
+    assert_eq!(srv.oxen(&p, &["status", "--porcelain"]), "");
+    assert!(!p.join("notes").exists(), "the merged outside file stays out of the work tree");
+    let merged = common::out({
+        let mut c = srv.bin("oxen-cat-file", &p);
+        c.args(["-p", "HEAD:notes/n.txt"]);
+        c
+    });
+    assert_eq!(merged, "one\n2\n3\n4\nfive");
+    assert_eq!(std::fs::read(p.join("keep/k.txt")).unwrap(), b"k on other\n");
+    srv.oxen(&p, &["push", "origin", "main"]);
+    srv.oxen(&a, &["pull"]);
+    assert_eq!(std::fs::read(a.join("big/b.bin")).unwrap(), b"b on other\n");
+    assert_eq!(std::fs::read(a.join("notes/n.txt")).unwrap(), b"one\n2\n3\n4\nfive\n");
+}
+
+#[test]
+fn a_directory_also_present_outside_the_filter_still_brings_its_contents() {
+    // `copy/` and `keep/` are the same tree (same id); the walk meets
+    // `copy/` first, outside the filter, and must not take `keep/` as done.
+    let d = tempfile::tempdir().unwrap();
+    let srv = Server::start(d.path(), &[]);
+    srv.create("R");
+    let a = d.path().join("a");
+    std::fs::create_dir_all(&a).unwrap();
+    init_with(
+        &srv,
+        &a,
+        &[("copy/x.txt", b"x\n"), ("copy/s/y.txt", b"y\n"), ("keep/x.txt", b"x\n"), ("keep/s/y.txt", b"y\n")],
+    );
+    srv.oxen(&a, &["remote", "add", "origin", &srv.url("R")]);
+    srv.oxen(&a, &["push", "origin", "main"]);
+    let (p, _) = clone(&srv, d.path(), "p", &["keep/s"]);
+    assert_eq!(std::fs::read(p.join("keep/s/y.txt")).unwrap(), b"y\n");
+    assert!(!p.join("copy").exists() && !p.join("keep/x.txt").exists());
+    assert_eq!(srv.oxen(&p, &["status", "--porcelain"]), "");
 }
