@@ -201,6 +201,13 @@ fn switch_checks_out_only_the_set_and_merge_fetches_the_outside_contents_it_need
     srv.oxen(&p, &["push", "origin", "main"]);
     srv.oxen(&a, &["pull"]);
     assert_eq!(std::fs::read(a.join("big/b.bin")).unwrap(), b"b on other\n");
+    // A widened path's older versions come when a checkout needs them.
+    srv.oxen(&p, &["fetch", "--", "big"]);
+    assert_eq!(std::fs::read(p.join("big/b.bin")).unwrap(), b"b on other\n");
+    srv.oxen(&p, &["checkout", "HEAD~2"]);
+    assert_eq!(std::fs::read(p.join("big/b.bin")).unwrap(), b"b0\n");
+    assert!(!p.join("notes").exists());
+    assert_eq!(srv.oxen(&p, &["status", "--porcelain"]), "");
     assert_eq!(std::fs::read(a.join("notes/n.txt")).unwrap(), b"one\n2\n3\n4\nfive\n");
 }
 

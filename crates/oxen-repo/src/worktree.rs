@@ -125,6 +125,18 @@ impl Repo {
             }
         };
         let index = if skipped.is_empty() { None } else { Some(self.index()?) };
+        if self.versions.has_promisor() {
+            // One round to the promisor remote for every content not here,
+            // rather than one per file from the parallel writers below.
+            let ids: Vec<oxen_hash::ContentId> = files.values().map(|e| e.id).collect();
+            self.versions.fetch_missing(&ids).map_err(|err| match &err {
+                StoreError::NotFetched { id, .. } => match files.iter().find(|(_, e)| e.id == *id) {
+                    Some((p, _)) => err.reading_for(p.to_string()),
+                    None => err,
+                },
+                _ => err,
+            })?;
+        }
         progress.start(files.len() as u64);
         let done = AtomicU64::new(0);
         // Each directory is made once, up front, rather than checked per file.
