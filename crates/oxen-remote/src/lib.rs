@@ -15,6 +15,7 @@ pub use ops::{
     add_remote, clone, clone_partial, delete_remote_refs, fetch, fetch_objects, plan_one_way, push, resolve_remote,
     CloneReport, FetchOptions, FetchReport, PushOutcome, PushReport, RefChange,
 };
+pub use ops::{clone_with, fetch_objects_shallow, CloneOptions, TagMode};
 pub use partial::{fetch_contents, install_promisor, prefetch, widen, RemotePromisor, WidenReport};
 
 use std::collections::BTreeMap;
@@ -216,6 +217,31 @@ impl Remote {
         match self {
             Remote::Http(h) => h.enumerate_filtered(wants, haves, filter),
             Remote::Local(r) => Ok(oxen_pack::enumerate_filtered(&**r, wants, haves, filter)?),
+        }
+    }
+
+    /// [`Remote::enumerate`] for a shallow receiver or a shallow fetch
+    /// (see [`oxen_pack::enumerate_shallow`]). A server that does not
+    /// honour the request is an error when one was made: a client that
+    /// asked for a depth must not take the whole history unawares, and one
+    /// with boundaries could be sent trees built on commits it lacks.
+    pub fn enumerate_shallow(
+        &self,
+        wants: &[ContentId],
+        haves: &[ContentId],
+        shallow: &oxen_pack::Shallow,
+    ) -> Result<oxen_pack::Enumerated> {
+        match self {
+            Remote::Http(h) => match h.enumerate_shallow(wants, haves, shallow)? {
+                (objects, Some(boundaries)) => Ok(oxen_pack::Enumerated { objects, boundaries }),
+                (objects, None) if shallow.depth.is_none() && shallow.receiver.is_empty() => {
+                    Ok(oxen_pack::Enumerated { objects, boundaries: Vec::new() })
+                }
+                (_, None) => Err(RemoteError::Other(
+                    "the server does not support shallow fetches (--depth, or fetching into a shallow clone): upgrade oxen-server".into(),
+                )),
+            },
+            Remote::Local(r) => Ok(oxen_pack::enumerate_shallow(&**r, wants, haves, shallow)?),
         }
     }
 
