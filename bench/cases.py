@@ -53,7 +53,7 @@ SEAWEEDFS_SH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__fi
                             "seaweedfs.sh")
 
 ALL_CASES = ["csv-edit", "csv-size", "checkpoints", "chunk-speed", "storage", "s3", "scaleout", "python",
-             "shallow", "fsmonitor"]
+             "shallow", "fsmonitor", "partial-clone"]
 CASE_TOOLS = {
     "csv-edit": ["oxen", "git", "git-lfs", "dvc"],
     "csv-size": ["oxen", "git", "git-lfs", "dvc"],
@@ -65,6 +65,7 @@ CASE_TOOLS = {
     "python": ["oxen"],
     "fsmonitor": ["oxen", "git"],
     "shallow": ["oxen"],
+    "partial-clone": ["oxen"],
 }
 
 # The python case's timed parts, run by `--python` (an interpreter with
@@ -996,6 +997,70 @@ class Cases:
              "(order full, depth, depth, full)." % (files, self.a.seed, commits, self.a.seed + 1,
                                                                self.a.seed + commits)],
             ["clone", "received", "time", ".oxen size", "peak RSS"], rows, notes)
+
+    # -- partial-clone ----------------------------------------------------------
+
+    def partial_clone(self):
+        """A full clone and `clone --filter <dir>` of one directory holding 1%
+        of the files, side by side from one server: bytes received and time."""
+        case = "partial-clone"
+        a = self.a
+        files = a.files or 100_000
+        src = os.path.join(self.case_dir(case), "dataset")
+        # 100 directories: each holds 1% of the files.
+        stats = gen_data.generate(src, a.seed, files, 100, 0, 0, 0)
+        t = self.tools["oxen"]
+        r = self.repo(case, t)
+        rows, notes, srv = [], [], None
+        try:
+            c = r.run([["cp", "-r", src, os.path.join(r.w, "data")]])
+            s = c if not c.ok else r.init()
+            s = s if not s.ok else r.add_commit("data", "first")
+            if not s.ok:
+                raise StepFailed("add+commit: " + s.err)
+            srv, ok = self.server(t, r.base, r.home, r.env)
+            if not ok:
+                raise StepFailed("server did not start: %s" % srv.error)
+            self.h.runner.quiet([t.oxen, "remote", "add", "origin", srv.url], r.w, r.env)
+            p = r.run([[t.oxen, "push", "origin", "main"]])
+            if not p.ok:
+                raise StepFailed("push: " + p.err)
+            sub = "data/small/d0000"
+            in_dir = len(os.listdir(os.path.join(src, "small", "d0000")))
+            got = {}
+            for label, extra in (("full clone", []), ("clone --filter %s" % sub, ["--filter", sub])):
+                dest = os.path.join(r.base, "clone-%d" % len(got))
+                st = self.h.runner.step([[t.oxen, "clone"] + extra + [srv.url, dest]], r.base, r.env)
+                if not st.ok:
+                    raise StepFailed("%s: %s" % (label, st.err))
+                m = re.search(r"received (\d+) bytes", st.out + "\n" + st.err_out)
+                sent = int(m.group(1)) if m else 0
+                got[label] = (st.wall, sent)
+                rows.append([label, mb(sent), self.b.fmt_secs(st.wall), self.b.fmt_mb(st.rss_kb), ""])
+                shutil.rmtree(dest, ignore_errors=True)
+            (fw, fb), (pw, pb) = got["full clone"], got["clone --filter %s" % sub]
+            br, tr = pb / max(fb, 1), pw / max(fw, 1e-9)
+            verdict = "bytes %.2f%% (target ≤ 2%%: %s), time %.1f%% (target ≤ 5%%: %s)" % (
+                100 * br, "met" if br <= 0.02 else "MISSED", 100 * tr, "met" if tr <= 0.05 else "MISSED")
+            rows.append(["partial / full", "%.4f" % br, "%.4f" % tr, "", verdict])
+            notes.append("the filtered directory holds %d of %d files (%.1f%%)" % (
+                in_dir, stats["files"], 100.0 * in_dir / max(stats["files"], 1)))
+        except StepFailed as e:
+            rows.append(["oxen", "FAIL", "", "", ""])
+            notes.append(str(e))
+            self.fail(case, str(e))
+        finally:
+            if srv:
+                srv.stop()
+            shutil.rmtree(r.base, ignore_errors=True)
+            shutil.rmtree(self.case_dir(case), ignore_errors=True)
+        self.section(
+            "partial-clone: clone --filter of one directory vs a full clone",
+            ["N = %d small files in 100 dirs (%s, seed %d), pushed to oxen-server on loopback; a full "
+             "clone and a partial clone of one directory (1%% of the files), one after the other in one "
+             "run. Bytes = the pack bytes the clone printed (`received N bytes`)."
+             % (stats["files"], mb(stats["bytes"]), a.seed)],
+            ["clone", "bytes received", "time", "peak RSS", "target"], rows, notes)
 
     def run(self, cases):
         for c in cases:

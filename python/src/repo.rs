@@ -264,7 +264,7 @@ impl Repo {
         let p = PyProgress::new(progress);
         py.allow_threads(|| -> crate::Result<()> {
             let repo = self.worktree()?;
-            let opts = StageOptions { honor_ignore: true, update_only: false };
+            let opts = StageOptions { honor_ignore: true, update_only: false, partial: repo.partial_set()? };
             oxen_index::stage_paths(&repo.worktree, &repo.db, &repo.versions, &specs, opts, &p)?;
             repo.resolve_conflicts(&specs)?;
             Ok(())

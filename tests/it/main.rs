@@ -29,6 +29,7 @@ mod man_pages;
 mod memory;
 mod merging;
 mod migrate;
+mod partial;
 mod paths;
 mod plumbing;
 mod porcelain;

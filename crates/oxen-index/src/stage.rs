@@ -107,11 +107,15 @@ pub struct StageOptions {
     pub honor_ignore: bool,
     /// Only refresh already-tracked paths (like `git add -u`).
     pub update_only: bool,
+    /// A partial clone's paths: tracked files outside them are not in the
+    /// work tree on purpose and are never staged as deleted (git's
+    /// skip-worktree).
+    pub partial: Option<oxen_path::PathSet>,
 }
 
 impl Default for StageOptions {
     fn default() -> Self {
-        StageOptions { honor_ignore: true, update_only: false }
+        StageOptions { honor_ignore: true, update_only: false, partial: None }
     }
 }
 
@@ -201,6 +205,7 @@ pub fn stage_paths(
         report: StageReport::default(),
         progress,
         done: 0,
+        partial: opts.partial.as_ref(),
     };
     for p in specs {
         let meta = wt.lstat(p).map_err(|e| io(p, e))?;
@@ -311,6 +316,9 @@ struct Stager<'a> {
     report: StageReport,
     progress: &'a dyn Progress,
     done: u64,
+    /// A partial clone's paths: a tracked file outside them is absent on
+    /// purpose, never a deletion to stage.
+    partial: Option<&'a oxen_path::PathSet>,
 }
 
 impl Stager<'_> {
@@ -329,6 +337,9 @@ impl Stager<'_> {
     }
 
     fn remove(&mut self, path: RepoPath) {
+        if self.partial.is_some_and(|set| !set.contains(&path)) {
+            return;
+        }
         self.removals.push(path);
     }
 

@@ -493,6 +493,8 @@ struct Pending {
     /// The receiver's shallow boundary commits: stored without their
     /// parents (see [`oxen_store::read_shallow`]).
     boundaries: std::collections::BTreeSet<ContentId>,
+    /// The sink is a partial clone: trees may name contents not sent.
+    lazy_blobs: bool,
 }
 
 impl Pending {
@@ -654,6 +656,7 @@ pub fn receive_pack<R: Read>(sink: &dyn ObjectSink, input: R, progress: &dyn Pro
         stored: 0,
         heights: HashMap::new(),
         boundaries,
+        lazy_blobs: sink.lazy_contents(),
     };
     let mut stats = ReceiveStats::default();
     let res = receive_inner(sink, &mut tee, &mut pending, &mut stats, progress);
@@ -943,8 +946,10 @@ fn check_tree_deps(sink: &dyn ObjectSink, pending: &mut Pending, id: &ContentId,
                             return Err(PackError::MissingDependency(*id, "tree", e.id));
                         }
                     }
-                    EntryKind::File if !pending.known.contains(&e.id) => unseen.push((ObjectKind::Blob, e.id)),
-                    EntryKind::File => {}
+                    // A partial clone receives trees naming contents it
+                    // does not hold (outside its set).
+                    EntryKind::File if pending.lazy_blobs || pending.known.contains(&e.id) => {}
+                    EntryKind::File => unseen.push((ObjectKind::Blob, e.id)),
                 }
             }
             if !unseen.is_empty() {

@@ -12,9 +12,11 @@
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::rc::Rc;
 
+use bstr::BString;
 use oxen_hash::ContentId;
 use oxen_object::graph::ancestors;
 use oxen_object::{Commit, EntryKind, Tree};
+use oxen_path::PathSet;
 use oxen_store::{ObjectKind, ObjectSource};
 
 use crate::Result;
@@ -77,6 +79,33 @@ pub fn enumerate_shallow(
     tips: &[ContentId],
     haves: &[ContentId],
     shallow: &Shallow,
+) -> Result<Enumerated> {
+    enumerate_with(src, tips, haves, shallow, None)
+}
+
+/// [`enumerate`] for a partial clone: every commit and tree, but only the
+/// file contents whose path is in `filter` (`None`: all of them). The
+/// server walks the trees (rather than the client naming the contents it
+/// wants) so that the client never has to list, nor receive a list of, the
+/// contents it does not want: for a directory holding 1% of the files the
+/// negotiation stays about 1% of a full one's, plus the trees.
+pub fn enumerate_filtered(
+    src: &dyn ObjectSource,
+    tips: &[ContentId],
+    haves: &[ContentId],
+    filter: Option<&PathSet>,
+) -> Result<Vec<ObjRef>> {
+    Ok(enumerate_with(src, tips, haves, &Shallow::default(), filter)?.objects)
+}
+
+/// [`enumerate_shallow`] with a partial clone's path set (see
+/// [`enumerate_filtered`]): both at once.
+pub fn enumerate_with(
+    src: &dyn ObjectSource,
+    tips: &[ContentId],
+    haves: &[ContentId],
+    shallow: &Shallow,
+    filter: Option<&PathSet>,
 ) -> Result<Enumerated> {
     let own = src.shallow_boundaries()?;
     let parentless = |c: &ContentId| own.contains(c) || shallow.receiver.contains(c);
@@ -145,7 +174,7 @@ pub fn enumerate_shallow(
         }
     }
 
-    let mut walker = Walker { src, seen: HashSet::new(), out: Vec::new() };
+    let mut walker = Walker { src, seen: HashSet::new(), full: HashSet::new(), filter, out: Vec::new() };
     for c in &order {
         let commit = &commits[c];
         // A boundary goes with its whole tree: the receiver has no parent
@@ -158,7 +187,7 @@ pub fn enumerate_shallow(
             }),
             None => None,
         };
-        walker.walk(commit.tree, Old::Node(base))?;
+        walker.walk(commit.tree, Old::Node(base), BString::default())?;
         walker.out.push((ObjectKind::Commit, *c));
     }
     Ok(Enumerated { objects: walker.out, boundaries })
@@ -184,18 +213,46 @@ enum Old {
 /// recursing, so a tree of any depth (a peer may have sent one thousands of
 /// levels deep) cannot overflow the thread's stack.
 enum Step {
-    /// Compare tree `new` with what was there before.
-    Enter(ContentId, Old),
-    /// Emit a blob (if not emitted yet).
-    Blob(ContentId),
-    /// Everything below `new` is emitted: emit the tree itself.
-    Exit(ContentId),
+    /// Compare tree `new` at a path with what was there before.
+    Enter(ContentId, Old, BString),
+    /// Emit a blob at a path (if not emitted yet, and its path is wanted).
+    Blob(ContentId, BString),
+    /// Everything below `new` is emitted: emit the tree itself (and
+    /// whether it was walked wholly inside the filter).
+    Exit(ContentId, bool),
 }
 
 struct Walker<'r> {
     src: &'r dyn ObjectSource,
+    /// Objects emitted.
     seen: HashSet<ContentId>,
+    /// Trees walked with every content below them wanted. With a filter a
+    /// tree walked outside it (contents skipped) may come again inside
+    /// (the same directory at two paths): that one is walked again.
+    full: HashSet<ContentId>,
+    filter: Option<&'r PathSet>,
     out: Vec<ObjRef>,
+}
+
+/// Where a directory lies with respect to the filter.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Relation {
+    /// Every file below it is wanted.
+    Inside,
+    /// Some files below it are wanted.
+    Above,
+    /// None is.
+    Outside,
+}
+
+fn join(dir: &BString, name: &[u8]) -> BString {
+    if dir.is_empty() {
+        return BString::from(name);
+    }
+    let mut p = dir.clone();
+    p.push(b'/');
+    p.extend_from_slice(name);
+    p
 }
 
 impl Walker<'_> {
@@ -214,30 +271,41 @@ impl Walker<'_> {
     /// before parents (the order a receiver needs). Steps are pushed in
     /// reverse so that they pop in entry order: the output is what a
     /// depth-first recursion would give.
-    fn walk(&mut self, root: ContentId, old: Old) -> Result<()> {
-        let mut stack = vec![Step::Enter(root, old)];
+    fn walk(&mut self, root: ContentId, old: Old, path: BString) -> Result<()> {
+        let mut stack = vec![Step::Enter(root, old, path)];
         while let Some(step) = stack.pop() {
             match step {
-                Step::Blob(id) => {
-                    if self.seen.insert(id) {
+                Step::Blob(id, path) => {
+                    let wanted = self.filter.is_none_or(|f| f.contains_bytes(&path));
+                    if wanted && self.seen.insert(id) {
                         self.out.push((ObjectKind::Blob, id));
                     }
                 }
-                Step::Exit(id) => {
-                    self.seen.insert(id);
-                    self.out.push((ObjectKind::Tree, id));
+                Step::Exit(id, inside) => {
+                    if inside {
+                        self.full.insert(id);
+                    }
+                    if self.seen.insert(id) {
+                        self.out.push((ObjectKind::Tree, id));
+                    }
                 }
-                Step::Enter(new, old) => {
+                Step::Enter(new, old, path) => {
                     if let Old::Node(Some(o)) = old {
                         if o == new {
                             continue;
                         }
                     }
-                    if self.seen.contains(&new) {
+                    let rel = self.relation(&path);
+                    let done = match rel {
+                        Relation::Inside => self.full.contains(&new),
+                        Relation::Outside => self.seen.contains(&new),
+                        Relation::Above => false,
+                    };
+                    if done {
                         continue;
                     }
-                    let children = self.children(new, old)?;
-                    stack.push(Step::Exit(new));
+                    let children = self.children(new, old, &path)?;
+                    stack.push(Step::Exit(new, rel == Relation::Inside));
                     stack.extend(children.into_iter().rev());
                 }
             }
@@ -245,8 +313,24 @@ impl Walker<'_> {
         Ok(())
     }
 
+    fn relation(&self, dir: &BString) -> Relation {
+        let Some(f) = self.filter else { return Relation::Inside };
+        if f.contains_bytes(dir) {
+            return Relation::Inside;
+        }
+        let above = f.paths().iter().any(|p| {
+            let p = p.as_bytes();
+            dir.is_empty() || (p.len() > dir.len() && p.starts_with(dir) && p[dir.len()] == b'/')
+        });
+        if above {
+            Relation::Above
+        } else {
+            Relation::Outside
+        }
+    }
+
     /// The steps below tree `new`, in entry order.
-    fn children(&self, new: ContentId, old: Old) -> Result<Vec<Step>> {
+    fn children(&self, new: ContentId, old: Old, path: &BString) -> Result<Vec<Step>> {
         let mut steps = Vec::new();
         match read_tree(self.src, &new)? {
             Tree::Entries(es) => {
@@ -262,9 +346,9 @@ impl Walker<'_> {
                     match e.kind {
                         EntryKind::Dir => {
                             let base = before.filter(|(k, _)| *k == EntryKind::Dir).map(|(_, id)| *id);
-                            steps.push(Step::Enter(e.id, Old::Node(base)));
+                            steps.push(Step::Enter(e.id, Old::Node(base), join(path, &e.name)));
                         }
-                        EntryKind::File => steps.push(Step::Blob(e.id)),
+                        EntryKind::File => steps.push(Step::Blob(e.id, join(path, &e.name))),
                     }
                 }
             }
@@ -278,12 +362,12 @@ impl Walker<'_> {
                         // Same split: compare bucket with bucket.
                         let by_idx: HashMap<u32, ContentId> = obs.into_iter().collect();
                         for (idx, b) in buckets {
-                            steps.push(Step::Enter(b, Old::Node(by_idx.get(&idx).copied())));
+                            steps.push(Step::Enter(b, Old::Node(by_idx.get(&idx).copied()), path.clone()));
                         }
                     }
                     (Old::Map(m), _) => {
                         for (_, b) in buckets {
-                            steps.push(Step::Enter(b, Old::Map(Rc::clone(&m))));
+                            steps.push(Step::Enter(b, Old::Map(Rc::clone(&m)), path.clone()));
                         }
                     }
                     (Old::Node(o), _) => {
@@ -291,7 +375,7 @@ impl Walker<'_> {
                         // every bucket with the whole old directory, loaded once.
                         let m = Rc::new(self.entries_of(o)?);
                         for (_, b) in buckets {
-                            steps.push(Step::Enter(b, Old::Map(Rc::clone(&m))));
+                            steps.push(Step::Enter(b, Old::Map(Rc::clone(&m)), path.clone()));
                         }
                     }
                 }

@@ -94,6 +94,36 @@ pub struct WantsMsg {
     /// has them but not their parents.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shallow: Vec<String>,
+    /// A partial clone's paths (hex of their bytes: a path may hold any
+    /// byte): only file contents under them are sent. Empty: all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filter: Vec<String>,
+}
+
+/// A path set in wire form (hex of each path's bytes).
+pub fn filter_to_wire(set: &oxen_path::PathSet) -> Vec<String> {
+    set.paths().iter().map(|p| p.as_bytes().iter().map(|b| format!("{b:02x}")).collect()).collect()
+}
+
+/// A path set from wire form; `None` for an empty list (no filter).
+pub fn filter_from_wire(hex: &[String]) -> Result<Option<oxen_path::PathSet>> {
+    if hex.is_empty() {
+        return Ok(None);
+    }
+    let mut paths = Vec::new();
+    for h in hex {
+        let bad = || PackError::BadRequest(format!("bad filter path '{h}'"));
+        if !h.len().is_multiple_of(2) {
+            return Err(bad());
+        }
+        let bytes: Vec<u8> = (0..h.len())
+            .step_by(2)
+            .map(|i| h.get(i..i + 2).and_then(|x| u8::from_str_radix(x, 16).ok()))
+            .collect::<Option<_>>()
+            .ok_or_else(bad)?;
+        paths.push(oxen_path::RepoPath::new(bytes).map_err(|e| PackError::BadRequest(e.to_string()))?);
+    }
+    Ok(Some(oxen_path::PathSet::new(paths)))
 }
 
 /// Parse a list of hex ids.

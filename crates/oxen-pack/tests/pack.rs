@@ -551,6 +551,28 @@ fn a_receive_whose_blob_a_failed_seal_dropped_writes_no_tree_naming_it() {
     assert_eq!(b.versions.read_all(&blob).unwrap(), b"pushed twice at once");
 }
 
+#[test]
+fn a_filtered_walk_sends_every_tree_but_only_the_contents_under_the_set() {
+    let d = tempfile::tempdir().unwrap();
+    let a = Store::new(&d.path().join("a"));
+    // `copy/` and `keep/` are the same tree: met first outside the set, it
+    // must still be walked again inside it.
+    let c1 =
+        commit(&a, &[("copy/1.txt", b"one"), ("keep/1.txt", b"one"), ("out.txt", b"out"), ("in.txt", b"in")], vec![]);
+    let set = oxen_path::PathSet::new([
+        oxen_path::RepoPath::try_from("keep").unwrap(),
+        oxen_path::RepoPath::try_from("in.txt").unwrap(),
+    ]);
+    let objs = oxen_pack::enumerate_filtered(&a, &[c1], &[], Some(&set)).unwrap();
+    let blobs: Vec<ContentId> = objs.iter().filter(|(k, _)| *k == ObjectKind::Blob).map(|(_, id)| *id).collect();
+    assert_eq!(blobs, vec![ContentId::of(b"in"), ContentId::of(b"one")]);
+    // Every tree and the commit, once each.
+    assert_eq!(objs.iter().filter(|(k, _)| *k == ObjectKind::Tree).count(), 2);
+    assert_eq!(objs.iter().filter(|(k, _)| *k == ObjectKind::Commit).count(), 1);
+    // No filter: the same as enumerate.
+    assert_eq!(oxen_pack::enumerate_filtered(&a, &[c1], &[], None).unwrap(), enumerate(&a, &[c1], &[]).unwrap());
+}
+
 /// A chain c1 <- ... <- c5, each commit changing `f` and adding a file.
 fn chain(a: &Store, n: usize) -> Vec<ContentId> {
     let mut ids: Vec<ContentId> = Vec::new();

@@ -489,3 +489,71 @@ mod tests {
         assert_eq!(p(b"caf\xe9").to_json_string(), "\"caf\\351\"");
     }
 }
+
+/// The paths a partial clone holds contents for (`oxen clone --filter`):
+/// each a file or a directory, relative to the repository root. A path is
+/// in the set when it is one of them or lies below one.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PathSet {
+    paths: Vec<RepoPath>,
+}
+
+impl PathSet {
+    /// A set of `paths` (duplicates and paths below another are dropped:
+    /// the set is the same).
+    pub fn new(paths: impl IntoIterator<Item = RepoPath>) -> PathSet {
+        let mut all: Vec<RepoPath> = paths.into_iter().collect();
+        all.sort();
+        all.dedup();
+        let mut kept: Vec<RepoPath> = Vec::new();
+        for p in all {
+            if !kept.iter().any(|k| p.is_under(k)) {
+                kept.retain(|k| !k.is_under(&p));
+                kept.push(p);
+            }
+        }
+        PathSet { paths: kept }
+    }
+
+    /// The paths, sorted, none below another.
+    pub fn paths(&self) -> &[RepoPath] {
+        &self.paths
+    }
+
+    /// Whether `path` is in the set.
+    pub fn contains(&self, path: &RepoPath) -> bool {
+        self.contains_bytes(path.as_bytes())
+    }
+
+    /// [`PathSet::contains`] for a path's raw bytes.
+    pub fn contains_bytes(&self, p: &[u8]) -> bool {
+        self.paths.iter().any(|s| {
+            let s = s.as_bytes();
+            s.is_empty() || p == s || (p.len() > s.len() && p.starts_with(s) && p[s.len()] == b'/')
+        })
+    }
+
+    /// This set with `more` added.
+    pub fn widened(&self, more: impl IntoIterator<Item = RepoPath>) -> PathSet {
+        PathSet::new(self.paths.iter().cloned().chain(more))
+    }
+}
+
+#[cfg(test)]
+mod pathset_tests {
+    use super::*;
+
+    fn p(s: &str) -> RepoPath {
+        RepoPath::try_from(s).unwrap()
+    }
+
+    #[test]
+    fn a_path_set_holds_its_paths_and_what_is_below_them_only() {
+        let s = PathSet::new([p("a/b"), p("c.txt"), p("a/b/c"), p("a/b")]);
+        assert_eq!(s.paths(), &[p("a/b"), p("c.txt")]);
+        assert!(s.contains(&p("a/b")) && s.contains(&p("a/b/x/y")) && s.contains(&p("c.txt")));
+        assert!(!s.contains(&p("a/bc")) && !s.contains(&p("a")) && !s.contains(&p("c.txt2")));
+        assert!(s.widened([p("a")]).contains(&p("a/z")));
+        assert_eq!(s.widened([p("a")]).paths(), &[p("a"), p("c.txt")]);
+    }
+}

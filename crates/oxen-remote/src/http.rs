@@ -183,10 +183,21 @@ impl HttpRemote {
     /// `POST .../enumerate`: the objects the server would send for `wants`
     /// to a client that has `haves`, in dependency order.
     pub fn enumerate(&self, wants: &[ContentId], haves: &[ContentId]) -> Result<Vec<ObjRef>> {
+        self.enumerate_filtered(wants, haves, None)
+    }
+
+    /// [`HttpRemote::enumerate`] sending only file contents under `filter`.
+    pub fn enumerate_filtered(
+        &self,
+        wants: &[ContentId],
+        haves: &[ContentId],
+        filter: Option<&oxen_path::PathSet>,
+    ) -> Result<Vec<ObjRef>> {
         let url = self.url("/enumerate");
         let msg = WantsMsg {
             wants: wants.iter().map(|i| i.to_hex()).collect(),
             haves: haves.iter().map(|i| i.to_hex()).collect(),
+            filter: filter.map(oxen_pack::wire::filter_to_wire).unwrap_or_default(),
             ..WantsMsg::default()
         };
         let objs: ObjectsMsg = self.json(&url, self.req("POST", &url).send_json(msg))?;
@@ -209,6 +220,7 @@ impl HttpRemote {
             haves: haves.iter().map(|i| i.to_hex()).collect(),
             depth: shallow.depth,
             shallow: shallow.receiver.iter().map(|i| i.to_hex()).collect(),
+            filter: Vec::new(),
         };
         let objs: ObjectsMsg = self.json(&url, self.req("POST", &url).send_json(msg))?;
         let boundaries = objs.shallow.as_deref().map(oxen_pack::wire::parse_ids).transpose()?;

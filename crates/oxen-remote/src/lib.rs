@@ -8,13 +8,15 @@
 
 mod http;
 mod ops;
+mod partial;
 
 pub use http::{timeout_from_env, HttpRemote, DEFAULT_TIMEOUT};
 pub use ops::{
-    add_remote, clone, delete_remote_refs, fetch, fetch_objects, plan_one_way, push, resolve_remote, CloneReport,
-    FetchOptions, FetchReport, PushOutcome, PushReport, RefChange,
+    add_remote, clone, clone_partial, delete_remote_refs, fetch, fetch_objects, plan_one_way, push, resolve_remote,
+    CloneReport, FetchOptions, FetchReport, PushOutcome, PushReport, RefChange,
 };
 pub use ops::{clone_with, fetch_objects_shallow, CloneOptions, TagMode};
+pub use partial::{fetch_contents, install_promisor, prefetch, widen, RemotePromisor, WidenReport};
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -201,6 +203,20 @@ impl Remote {
         match self {
             Remote::Http(h) => h.enumerate(wants, haves),
             Remote::Local(r) => Ok(oxen_pack::enumerate(&**r, wants, haves)?),
+        }
+    }
+
+    /// [`Remote::enumerate`] for a partial clone: file contents only under
+    /// `filter` (`None`: all).
+    pub fn enumerate_filtered(
+        &self,
+        wants: &[ContentId],
+        haves: &[ContentId],
+        filter: Option<&oxen_path::PathSet>,
+    ) -> Result<Vec<ObjRef>> {
+        match self {
+            Remote::Http(h) => h.enumerate_filtered(wants, haves, filter),
+            Remote::Local(r) => Ok(oxen_pack::enumerate_filtered(&**r, wants, haves, filter)?),
         }
     }
 

@@ -516,6 +516,21 @@ pub fn clone_with(
     opts: &CloneOptions,
     progress: &dyn Progress,
 ) -> Result<CloneReport> {
+    clone_partial(url, dir, branch, opts, None, progress)
+}
+
+/// [`clone_with`], partial when `filter` is given (`oxen clone --filter`):
+/// every commit and tree, but only the contents under `filter`, and only
+/// those paths checked out; `origin` is recorded as the promisor remote
+/// that later reads fetch the other contents from.
+pub fn clone_partial(
+    url: &str,
+    dir: Option<&Path>,
+    branch: Option<&str>,
+    opts: &CloneOptions,
+    filter: Option<&oxen_path::PathSet>,
+    progress: &dyn Progress,
+) -> Result<CloneReport> {
     if opts.depth == Some(0) {
         return Err(RemoteError::Other("depth must be a positive number".into()));
     }
@@ -537,7 +552,7 @@ pub fn clone_with(
             dir.display()
         )));
     }
-    let result = clone_into(&remote, url, &dir, branch, opts, progress);
+    let result = clone_into(&remote, url, &dir, branch, opts, filter, progress);
     if result.is_err() && !existed {
         // Leave nothing half-made behind; a retry starts clean.
         let _ = std::fs::remove_dir_all(&dir);
@@ -551,6 +566,7 @@ fn clone_into(
     dir: &Path,
     branch: Option<&str>,
     opts: &CloneOptions,
+    filter: Option<&oxen_path::PathSet>,
     progress: &dyn Progress,
 ) -> Result<CloneReport> {
     let remote_refs = remote.list_refs()?;
@@ -591,6 +607,11 @@ fn clone_into(
         }
     }
     cfg.save(&cfg_path)?;
+    if let Some(f) = filter {
+        // Before the fetch: it asks only for the contents under the set,
+        // and the checkout writes only those paths.
+        repo.set_partial("origin", f)?;
+    }
     // A full clone takes every tag (git's clone); a shallow one only those
     // into the history it gets.
     let tags = match (opts.no_tags, opts.depth) {
@@ -687,8 +708,18 @@ pub fn fetch_objects_shallow(
         return Err(RemoteError::Other("depth must be a positive number".into()));
     }
     let receiver = repo.shallow_boundaries()?;
-    let shallow = oxen_pack::Shallow { receiver: receiver.clone(), depth };
-    let found = remote.enumerate_shallow(wants, haves, &shallow)?;
+    // A partial clone receives contents only under its paths (the filter
+    // is not combined with a shallow history yet: that asks for all).
+    let filter = repo.partial_set()?;
+    let found = match (&filter, depth, receiver.is_empty()) {
+        (Some(f), None, true) => {
+            oxen_pack::Enumerated { objects: remote.enumerate_filtered(wants, haves, Some(f))?, boundaries: Vec::new() }
+        }
+        _ => {
+            let shallow = oxen_pack::Shallow { receiver: receiver.clone(), depth };
+            remote.enumerate_shallow(wants, haves, &shallow)?
+        }
+    };
     if !found.boundaries.iter().all(|b| receiver.contains(b)) {
         let mut all = receiver;
         all.extend(found.boundaries.iter().copied());
@@ -768,7 +799,7 @@ pub fn plan_one_way(repo: &Repo, objects: &[ObjRef], haves: &[ContentId]) -> Res
 
 /// The frames to ask the remote for to get `lacking`: blobs the remote
 /// stores chunked come as the chunks not stored here plus their lists.
-fn plan_fetch(repo: &Repo, remote: &Remote, lacking: &[ObjRef]) -> Result<(Vec<Item>, ChunkCounts)> {
+pub(crate) fn plan_fetch(repo: &Repo, remote: &Remote, lacking: &[ObjRef]) -> Result<(Vec<Item>, ChunkCounts)> {
     let blobs: Vec<ContentId> = lacking.iter().filter(|(k, _)| *k == ObjectKind::Blob).map(|(_, id)| *id).collect();
     let lists: HashMap<ContentId, oxen_store::ChunkList> =
         if blobs.is_empty() { HashMap::new() } else { remote.chunk_lists(&blobs)?.into_iter().collect() };

@@ -76,6 +76,9 @@ pub struct FsckReport {
     pub blobs: usize,
     /// Problems, in discovery order.
     pub problems: Vec<FsckProblem>,
+    /// File contents a partial clone has not fetched (not problems: the
+    /// promisor remote has them).
+    pub not_fetched: usize,
 }
 
 /// Check HEAD, the refs and reflogs, and everything reachable from refs,
@@ -229,6 +232,7 @@ pub fn fsck(repo: &Repo) -> Result<FsckReport> {
         }
     }
     report.blobs = blobs.len();
+    let partial = repo.partial_set().ok().flatten().is_some();
     let results: Vec<Option<FsckProblem>> = blobs
         .par_iter()
         .map(|(id, from)| match repo.versions.verify(id) {
@@ -240,7 +244,14 @@ pub fn fsck(repo: &Repo) -> Result<FsckReport> {
             Err(e) => Some(FsckProblem::Corrupt { kind: "blob", id: *id, detail: e.to_string() }),
         })
         .collect();
-    report.problems.extend(results.into_iter().flatten());
+    for p in results.into_iter().flatten() {
+        match p {
+            // A partial clone fetches contents on demand: one that is not
+            // here is not damage (a missing content of a full clone is).
+            FsckProblem::Missing { kind: "blob", .. } if partial => report.not_fetched += 1,
+            p => report.problems.push(p),
+        }
+    }
     Ok(report)
 }
 

@@ -11,6 +11,7 @@ mod graph;
 mod merge;
 mod monitored;
 mod objects;
+mod partial;
 pub mod reach;
 mod revision;
 mod status;

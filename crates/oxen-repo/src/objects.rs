@@ -100,6 +100,10 @@ impl ObjectSink for Repo {
     fn flush(&self) -> Result<()> {
         self.versions.flush()
     }
+
+    fn lazy_contents(&self) -> bool {
+        self.partial_set().ok().flatten().is_some()
+    }
 }
 
 /// One operation on a repository that many share (an `oxen-server` opens

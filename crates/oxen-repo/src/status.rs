@@ -25,7 +25,10 @@ impl Repo {
         // With `core.fsmonitor`, only what changed since the last status is
         // looked at, when the monitor can vouch for it (crate::monitored).
         let (pending, why) = match self.status_from_monitor()? {
-            Monitored::Done(st, n) => return Ok((*st, MonitorOutcome::Fast { changed: n })),
+            Monitored::Done(mut st, n) => {
+                self.hide_outside_partial(&mut st)?;
+                return Ok((*st, MonitorOutcome::Fast { changed: n }));
+            }
             Monitored::Scan(p, why) => (p, why),
         };
         let header = Index::load_header(&self.db)?;
@@ -63,7 +66,7 @@ impl Repo {
             Ok(())
         };
         let mut entries = IndexIter::new(&self.db);
-        let st = oxen_index::status_streaming(
+        let mut st = oxen_index::status_streaming(
             &self.worktree,
             &self.versions,
             header.written_ns,
@@ -71,6 +74,7 @@ impl Repo {
             head,
             Some(&mut sink),
         )?;
+        self.hide_outside_partial(&mut st)?;
         if let (Some(tree), Some(stamp), false) = (head_tree, stamp, st.has_staged()) {
             let _ = Index::set_cached_tree(&self.db, &tree, stamp);
         }
@@ -79,5 +83,18 @@ impl Repo {
             self.save_monitored(p, &st, stamp, head_tree);
         }
         Ok((st, outcome))
+    }
+
+    /// A partial clone's paths outside its set are absent from the work
+    /// tree on purpose: not deleted (git's skip-worktree).
+    fn hide_outside_partial(&self, st: &mut Status) -> Result<()> {
+        let Some(set) = self.partial_set()? else { return Ok(()) };
+        for e in &mut st.entries {
+            if e.unstaged == Some(oxen_index::Change::Deleted) && !set.contains(&e.path) {
+                e.unstaged = None;
+            }
+        }
+        st.entries.retain(|e| e.staged.is_some() || e.unstaged.is_some());
+        Ok(())
     }
 }

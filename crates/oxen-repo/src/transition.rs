@@ -388,9 +388,13 @@ impl Repo {
     fn discard_plan(&self, target: &ContentId) -> Result<Plan> {
         let want = self.flatten_tree(target)?;
         let index = self.index()?;
+        let set = self.partial_set()?;
         let keep: Vec<bool> = want
             .par_iter()
             .map(|(p, e)| match index.entries.get(p) {
+                // A partial clone's path outside its set is not in the work
+                // tree: its index entry is all there is to match.
+                Some(ie) if ie.id == e.id && Repo::outside(set.as_ref(), p) => Ok(true),
                 Some(ie) if ie.id == e.id && (ie.stat.mode == 0 || ie.stat.mode == e.mode) => {
                     self.work_file_matches(&index, p, ie)
                 }

@@ -114,10 +114,33 @@ impl Repo {
         for p in removed {
             remove_work_file(self, p)?;
         }
+        // A partial clone writes only its paths; the others get their index
+        // entry (so commits keep them) and stay out of the work tree.
+        let set = self.partial_set()?;
+        let (files, skipped): (BTreeMap<&RepoPath, &FlatEntry>, Vec<(&RepoPath, &FlatEntry)>) = match &set {
+            None => (files.iter().collect(), Vec::new()),
+            Some(_) => {
+                let (out, inn): (Vec<_>, Vec<_>) = files.iter().partition(|(p, _)| Repo::outside(set.as_ref(), p));
+                (inn.into_iter().collect(), out)
+            }
+        };
+        let index = if skipped.is_empty() { None } else { Some(self.index()?) };
+        if self.versions.has_promisor() {
+            // One round to the promisor remote for every content not here,
+            // rather than one per file from the parallel writers below.
+            let ids: Vec<oxen_hash::ContentId> = files.values().map(|e| e.id).collect();
+            self.versions.fetch_missing(&ids).map_err(|err| match &err {
+                StoreError::NotFetched { id, .. } => match files.iter().find(|(_, e)| e.id == *id) {
+                    Some((p, _)) => err.reading_for(p.to_string()),
+                    None => err,
+                },
+                _ => err,
+            })?;
+        }
         progress.start(files.len() as u64);
         let done = AtomicU64::new(0);
         // Each directory is made once, up front, rather than checked per file.
-        let dirs: BTreeSet<RepoPath> = files.keys().map(parent_of).collect();
+        let dirs: BTreeSet<RepoPath> = files.keys().map(|p| parent_of(p)).collect();
         for d in &dirs {
             self.worktree.make_dir(d).map_err(|e| wt_error(self, d, e))?;
         }
@@ -126,12 +149,17 @@ impl Repo {
             .map(|(p, e)| {
                 let st = materialize(self, p, e)?;
                 progress.update(done.fetch_add(1, Ordering::Relaxed) + 1, 0);
-                Ok((p.clone(), Some(entry_for(e, st))))
+                Ok(((*p).clone(), Some(entry_for(e, st))))
             })
             .collect();
         let mut changes: Vec<(RepoPath, Option<IndexEntry>)> = Vec::with_capacity(written.len() + removed.len());
         for w in written {
             changes.push(w?);
+        }
+        if let Some(index) = &index {
+            for (p, e) in &skipped {
+                changes.push(((*p).clone(), Some(staged_entry(index, p, e))));
+            }
         }
         for p in removed {
             changes.push((p.clone(), None));

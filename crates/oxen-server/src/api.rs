@@ -256,7 +256,9 @@ fn enumerate_shallow_wants(repo: &Repo, msg: &WantsMsg) -> Result<oxen_pack::Enu
         }
     }
     let shallow = oxen_pack::Shallow { receiver, depth: msg.depth };
-    oxen_pack::enumerate_shallow(repo, &wants, &haves, &shallow).map_err(bad)
+    // A partial clone's paths: contents only under them.
+    let filter = oxen_pack::wire::filter_from_wire(&msg.filter).map_err(bad)?;
+    oxen_pack::enumerate_with(repo, &wants, &haves, &shallow, filter.as_ref()).map_err(bad)
 }
 
 /// The objects a fetch of `msg.wants` needs given `msg.haves` (404 for a
@@ -271,7 +273,8 @@ fn enumerate_wants(repo: &Repo, msg: &WantsMsg) -> Result<Vec<oxen_pack::ObjRef>
             return Err(Fail::new(404, format!("commit {w} not found")));
         }
     }
-    oxen_pack::enumerate(repo, &wants, &haves).map_err(bad)
+    let filter = oxen_pack::wire::filter_from_wire(&msg.filter).map_err(bad)?;
+    oxen_pack::enumerate_filtered(repo, &wants, &haves, filter.as_ref()).map_err(bad)
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> Value {

@@ -101,6 +101,18 @@ pub struct HostConfig {
     pub token: Option<String>,
 }
 
+/// A partial clone (`oxen clone --filter`): which remote promises the
+/// contents that are not here, and the paths whose contents are.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PartialConfig {
+    /// The remote that has every content (git's promisor remote).
+    pub remote: String,
+    /// Paths (relative to the root, files or directories) whose contents
+    /// are fetched and checked out.
+    #[serde(default)]
+    pub paths: Vec<String>,
+}
+
 /// A repository or global config file.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Config {
@@ -134,6 +146,9 @@ pub struct Config {
     /// fetch settings (`[fetch]`).
     #[serde(default, skip_serializing_if = "FetchConfig::is_default")]
     pub fetch: FetchConfig,
+    /// Set in a partial clone (`[partial]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partial: Option<PartialConfig>,
 }
 
 impl Config {

@@ -27,7 +27,7 @@ mod versions;
 pub use blockstore::{ContentStore, LocalStore, S3Store, S3Url};
 pub use config::{
     global_config, global_config_dir, repo_config, server_origin, Config, CoreConfig, FetchConfig, GcConfig,
-    HostConfig, RemoteConfig, UserConfig,
+    HostConfig, PartialConfig, RemoteConfig, UserConfig,
 };
 pub use db::{dump_env, Db, DumpedTable, KvStore, Table, WriteTxn};
 pub use envcheck::DbDamage;
@@ -39,7 +39,7 @@ pub use progress::{NoProgress, Progress};
 pub use shallow::{read_shallow, write_shallow};
 pub use tmp::{sweep_scratch_blocks, sweep_tmp, temp_file, Swept};
 pub use versions::{
-    Blob, BlockRecord, BlockScan, CorruptContent, Mismatch, Versions, BLOCK_MAX, CHUNK_THRESHOLD, SMALL_MAX,
+    Blob, BlockRecord, BlockScan, CorruptContent, Mismatch, Promisor, Versions, BLOCK_MAX, CHUNK_THRESHOLD, SMALL_MAX,
 };
 
 use std::path::{Path, PathBuf};
@@ -99,6 +99,19 @@ pub enum StoreError {
     /// Something refers to an object that is not stored.
     #[error("object {0} not found")]
     MissingObject(oxen_hash::ContentId),
+    /// A partial clone's content that is not here, and fetching it from
+    /// the promisor remote failed.
+    #[error("{} is not fetched and remote '{remote}' cannot be reached: {cause}", match .path { Some(p) => format!("'{}'", p.display()), None => format!("content {id}") })]
+    NotFetched {
+        /// The content.
+        id: oxen_hash::ContentId,
+        /// What it was being read for (a repository path), when known.
+        path: Option<PathBuf>,
+        /// The promisor remote's name.
+        remote: String,
+        /// Why fetching failed.
+        cause: String,
+    },
     /// An object's bytes no longer hash to its id (expected, actual): never served on.
     #[error("object {0} is corrupt: its bytes hash to {1}")]
     Corrupt(oxen_hash::ContentId, oxen_hash::ContentId),
@@ -217,6 +230,9 @@ impl StoreError {
         match self {
             StoreError::CorruptContent { path: None, content } => {
                 StoreError::CorruptContent { path: Some(what.into()), content }
+            }
+            StoreError::NotFetched { id, path: None, remote, cause } => {
+                StoreError::NotFetched { id, path: Some(what.into()), remote, cause }
             }
             other => other,
         }

@@ -137,4 +137,10 @@ pub trait ObjectSink: ObjectSource {
     /// Make blobs written so far durable and findable; call before writing
     /// the nodes that name them.
     fn flush(&self) -> Result<()>;
+    /// Whether trees may name file contents this sink does not hold (a
+    /// partial clone: its promisor remote has them). Everyone else
+    /// refuses such a tree.
+    fn lazy_contents(&self) -> bool {
+        false
+    }
 }

@@ -1227,6 +1227,17 @@ pub struct Versions {
     pub(crate) tmp: PathBuf,
     pub(crate) segments: Option<Arc<Segments>>,
     op: Arc<Mutex<OpDeps>>,
+    promisor: Arc<std::sync::OnceLock<Arc<dyn Promisor>>>,
+}
+
+/// Where a partial clone's missing contents come from: a read of a content
+/// that is not stored asks it, then reads again (so every read stays
+/// verified). Set once per handle with [`Versions::set_promisor`].
+pub trait Promisor: Send + Sync {
+    /// Store `ids` here (fetched from the promisor remote), or say why not.
+    fn fetch(&self, ids: &[ContentId]) -> std::result::Result<(), String>;
+    /// The remote's name, for messages.
+    fn remote(&self) -> String;
 }
 
 /// What one operation wrote to blocks, or relied on while it was only
@@ -1258,7 +1269,7 @@ impl Versions {
     /// A store of loose files only, rooted at `dir`, staging temp files in
     /// `tmp` (same filesystem).
     pub fn new(dir: PathBuf, tmp: PathBuf) -> Versions {
-        Versions { dir, tmp, segments: None, op: Arc::default() }
+        Versions { dir, tmp, segments: None, op: Arc::default(), promisor: Arc::default() }
     }
 
     /// A store that also packs small contents into segments indexed by the
@@ -1286,7 +1297,7 @@ impl Versions {
             leased: Mutex::default(),
             prefetched: Mutex::default(),
         };
-        Versions { dir, tmp, segments: Some(Arc::new(segments)), op: Arc::default() }
+        Versions { dir, tmp, segments: Some(Arc::new(segments)), op: Arc::default(), promisor: Arc::default() }
     }
 
     /// A handle for another operation on the same store (same open block,
@@ -1388,9 +1399,48 @@ impl Versions {
         self.path(id).is_file()
     }
 
+    /// Make reads of contents that are not stored fetch them through
+    /// `p` first (a partial clone). Shared by every clone of this handle;
+    /// a second call is ignored.
+    pub fn set_promisor(&self, p: Arc<dyn Promisor>) {
+        let _ = self.promisor.set(p);
+    }
+
+    /// Whether a promisor is set (this is a partial clone's store).
+    pub fn has_promisor(&self) -> bool {
+        self.promisor.get().is_some()
+    }
+
+    /// Fetch those of `ids` not stored here from the promisor, in one
+    /// round (no-op without a promisor or when all are here).
+    pub fn fetch_missing(&self, ids: &[ContentId]) -> Result<()> {
+        let Some(p) = self.promisor.get() else { return Ok(()) };
+        let missing = self.missing(ids)?;
+        if missing.is_empty() {
+            return Ok(());
+        }
+        p.fetch(&missing).map_err(|cause| StoreError::NotFetched {
+            id: missing[0],
+            path: None,
+            remote: p.remote(),
+            cause,
+        })
+    }
+
     /// Open stored contents for reading, verified as they stream (see
-    /// [`Blob`]): there is no unverified read.
+    /// [`Blob`]): there is no unverified read. In a partial clone, contents
+    /// not stored are fetched from the promisor remote first.
     pub fn open(&self, id: &ContentId) -> Result<Blob> {
+        match self.open_stored(id) {
+            Err(StoreError::MissingObject(m)) if m == *id && self.has_promisor() => {
+                self.fetch_missing(&[*id])?;
+                self.open_stored(id)
+            }
+            r => r,
+        }
+    }
+
+    fn open_stored(&self, id: &ContentId) -> Result<Blob> {
         let p = self.path(id);
         match File::open(&p) {
             Ok(f) => {
@@ -1869,7 +1919,9 @@ impl Versions {
     /// Re-hash stored contents (fsck): `Ok(None)` when they still match
     /// their id, `Ok(Some(how))` when corrupt.
     pub fn verify(&self, id: &ContentId) -> Result<Option<Mismatch>> {
-        let mut b = self.open(id)?;
+        // What is stored here only: fsck never fetches (a partial clone's
+        // missing contents are counted as not fetched).
+        let mut b = self.open_stored(id)?;
         let mut buf = vec![0u8; CHUNK];
         loop {
             match b.read(&mut buf) {

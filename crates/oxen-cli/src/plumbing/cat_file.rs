@@ -78,7 +78,7 @@ pub fn run(args: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResu
         ObjectKind::Blob => {
             // The store verifies as it streams: corrupt contents fail before
             // their last bytes are written, naming the object asked for.
-            let mut f = repo.versions.open(&t.id)?;
+            let mut f = repo.versions.open(&t.id).map_err(|e| e.reading_for(&args.object))?;
             let mut buf = vec![0u8; 1 << 16];
             loop {
                 let n = match f.read(&mut buf) {

@@ -32,6 +32,13 @@ pub fn check(repo: &oxen_repo::Repo, out: &mut dyn Write) -> CommandResult {
         writeln!(out, "{p}")?;
     }
     writeln!(out, "checked {} commits, {} trees, {} files", report.commits, report.trees, report.blobs)?;
+    if report.not_fetched > 0 {
+        writeln!(
+            out,
+            "{} file contents not fetched (partial clone: the promisor remote has them)",
+            report.not_fetched
+        )?;
+    }
     if !report.problems.is_empty() {
         return Err(user_error(format!("fsck found {} problem(s)", report.problems.len())));
     }

@@ -42,5 +42,7 @@ pub fn commands() -> Vec<clap::Command> {
 
 /// Open the repository containing the current directory.
 pub(crate) fn repo() -> crate::CommandResult<oxen_repo::Repo> {
-    Ok(oxen_repo::Repo::discover(&crate::cwd()?)?)
+    let repo = oxen_repo::Repo::discover(&crate::cwd()?)?;
+    oxen_remote::install_promisor(&repo)?;
+    Ok(repo)
 }

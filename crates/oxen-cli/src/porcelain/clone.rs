@@ -22,6 +22,13 @@ pub struct Args {
     /// Take no tags, now or on later fetches from origin.
     #[arg(long)]
     pub no_tags: bool,
+    /// Partial clone: fetch every commit and tree but only the contents
+    /// under PATH (a directory or file, relative to the repository root;
+    /// repeatable), and check out only those paths. Other contents are
+    /// fetched from origin when a command needs them; `oxen fetch --
+    /// <path>` or `oxen checkout -- <path>` adds paths.
+    #[arg(long, value_name = "PATH")]
+    pub filter: Vec<std::path::PathBuf>,
     /// What to clone.
     pub url: String,
     /// Where (default: the repository's name).
@@ -31,13 +38,28 @@ pub struct Args {
 
 pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
     let bar = Bar::objects("Receiving");
+    let filter = if a.filter.is_empty() {
+        None
+    } else {
+        let paths = a.filter.iter().map(|p| oxen_path::RepoPath::from_os_relative(p)).collect::<Result<Vec<_>, _>>()?;
+        Some(oxen_path::PathSet::new(paths))
+    };
     let opts = oxen_remote::CloneOptions { depth: a.depth, no_tags: a.no_tags };
-    let r = oxen_remote::clone_with(&a.url, a.directory.as_deref(), a.branch.as_deref(), &opts, &bar)?;
+    let r =
+        oxen_remote::clone_partial(&a.url, a.directory.as_deref(), a.branch.as_deref(), &opts, filter.as_ref(), &bar)?;
     bar.finish();
     writeln!(out, "Cloned into {}", r.dir.display())?;
     match (&r.branch, r.commit) {
         (Some(b), Some(c)) => writeln!(out, "checked out {b} at {}", c.short())?,
         _ => writeln!(out, "warning: the remote repository is empty")?,
+    }
+    if let Some(f) = &filter {
+        let shown: Vec<String> = f.paths().iter().map(|p| p.quoted().into_owned()).collect();
+        writeln!(
+            out,
+            "partial clone: contents of {} only (others are fetched from origin when needed)",
+            shown.join(", ")
+        )?;
     }
     if r.objects > 0 {
         writeln!(err, "received {} objects, {}", r.objects, human_bytes(r.bytes))?;

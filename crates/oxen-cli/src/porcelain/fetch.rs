@@ -45,9 +45,22 @@ pub struct Args {
     pub unshallow: bool,
     /// Remote name, URL or repository path (default: the upstream, else origin).
     pub remote: Option<String>,
+    /// Partial clone: also fetch the contents under these paths (after
+    /// `--`) from the promisor remote and check them out.
+    #[arg(last = true)]
+    pub paths: Vec<std::path::PathBuf>,
 }
 
 pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
+    if !a.paths.is_empty() {
+        let repo = super::open_worktree(err)?;
+        let specs = super::shared::user_specs(&repo, &a.paths)?;
+        let bar = crate::progress::Bar::objects("Receiving");
+        let r = oxen_remote::widen(&repo, &specs, &bar)?;
+        bar.finish();
+        writeln!(out, "fetched {} files ({} bytes), checked out {}", r.stats.objects, r.stats.bytes, r.written)?;
+        return Ok(());
+    }
     let repo = super::open()?;
     let remote_arg = super::shared::default_remote(&repo, a.remote)?;
     let opts = oxen_remote::FetchOptions {

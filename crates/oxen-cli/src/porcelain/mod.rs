@@ -159,6 +159,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult<
 pub(crate) fn open() -> CommandResult<oxen_repo::Repo> {
     let repo = oxen_repo::Repo::discover(&crate::cwd()?)?;
     repo.config()?;
+    oxen_remote::install_promisor(&repo)?;
     Ok(repo)
 }
 

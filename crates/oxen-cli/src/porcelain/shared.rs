@@ -27,7 +27,7 @@ pub(crate) fn stage(
     err: &mut dyn Write,
 ) -> CommandResult<oxen_index::StageReport> {
     let bar = Bar::files("Adding");
-    let opts = StageOptions { honor_ignore: true, update_only };
+    let opts = StageOptions { honor_ignore: true, update_only, partial: repo.partial_set()? };
     let report = stage_paths(&repo.worktree, &repo.db, &repo.versions, paths, opts, &bar)?;
     bar.finish();
     for w in &report.warnings {
@@ -206,6 +206,17 @@ pub(crate) fn restore_paths(
         Index::apply(&repo.db, &changes)?;
     }
     if worktree {
+        if let Some(set) = repo.partial_set()? {
+            // A partial clone: the contents come from the promisor remote in
+            // one round, then the paths join the set (checked out from now on).
+            let entries: Vec<(&RepoPath, &FlatEntry)> = wanted.iter().collect();
+            oxen_remote::prefetch(repo, &entries, &oxen_store::NoProgress)?;
+            let outside: Vec<RepoPath> = specs.iter().filter(|s| !set.contains(s)).cloned().collect();
+            if !outside.is_empty() {
+                let remote = repo.promisor_remote()?.unwrap_or_else(|| "origin".into());
+                repo.set_partial(&remote, &set.widened(outside))?;
+            }
+        }
         // Writing through apply_to_worktree also refreshes the index entries
         // for these paths; for a plain worktree restore that must not change
         // what is staged, which holds because the contents come from the index.
