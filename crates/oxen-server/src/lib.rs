@@ -227,14 +227,27 @@ pub fn add_user(
     output: &Path,
 ) -> Result<(NewToken, String)> {
     // Checked before the user database is opened (or created).
-    check_add_user(scopes, server)?;
-    add_user_in(&Users::open(sync_dir)?, name, email, scopes, server, output)
+    let origin = check_add_user(scopes, server)?;
+    add_user_in(&Users::open(sync_dir)?, name, email, scopes, &origin, output)
+}
+
+/// A server address `add-user` accepted: the normalised origin
+/// (`http://host:port`) the client config names, made only by
+/// [`check_add_user`] so a user is never written for an unchecked address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckedOrigin(String);
+
+impl CheckedOrigin {
+    /// The origin as the client config spells it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// The checks of `add-user`'s arguments (the server address, the scopes'
 /// repository names), made before any user database is opened; returns
 /// the server's normalised origin.
-pub fn check_add_user(scopes: &Scopes, server: &str) -> Result<String> {
+pub fn check_add_user(scopes: &Scopes, server: &str) -> Result<CheckedOrigin> {
     let origin = oxen_store::server_origin(server).ok_or_else(|| {
         ServerError::Other(format!(
             "'{server}' is not a server address: use http(s)://host[:port] or host:port (the address clients will use)"
@@ -245,19 +258,20 @@ pub fn check_add_user(scopes: &Scopes, server: &str) -> Result<String> {
             return Err(ServerError::BadName(repo.clone()));
         }
     }
-    Ok(origin)
+    Ok(CheckedOrigin(origin))
 }
 
-/// [`add_user`] into `users` (the LMDB or PostgreSQL user database).
+/// [`add_user`] into `users` (the LMDB or PostgreSQL user database), for
+/// the server `origin` that [`check_add_user`] accepted with these `scopes`.
 pub fn add_user_in(
     users: &Users,
     name: &str,
     email: &str,
     scopes: &Scopes,
-    server: &str,
+    origin: &CheckedOrigin,
     output: &Path,
 ) -> Result<(NewToken, String)> {
-    let origin = check_add_user(scopes, server)?;
+    let origin = origin.as_str().to_string();
     let token = users.add(&User { name: name.to_string(), email: email.to_string() }, scopes)?;
     let mut cfg = oxen_store::Config {
         user: oxen_store::UserConfig { name: Some(name.to_string()), email: Some(email.to_string()) },

@@ -175,9 +175,9 @@ pub fn run(args: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResu
                 read: read.into_iter().collect(),
                 write: write.into_iter().collect(),
             };
-            oxen_server::check_add_user(&scopes, &host)?;
+            let origin = oxen_server::check_add_user(&scopes, &host)?;
             let users = oxen_server::open_users(&args.sync_dir, db)?;
-            let (token, origin) = oxen_server::add_user_in(&users, &name, &email, &scopes, &host, &output)?;
+            let (token, origin) = oxen_server::add_user_in(&users, &name, &email, &scopes, &origin, &output)?;
             writeln!(
                 out,
                 "created user {name} <{email}>, token id {} ({}); token for {origin} written to {}",
