@@ -2113,6 +2113,24 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_file_of_several_slices_is_chunked_on_threads_as_one_core_would() {
+        // Past two 8.5 MiB slices `write_file` cuts on worker threads that
+        // read their own slices: the stored list must be the one-core list.
+        let (_d, _db, v) = store();
+        let mut data = noise(3, 19 << 20);
+        data[(8 << 20) - 5000..(9 << 20)].fill(0);
+        let path = v.dir.join("big");
+        std::fs::write(&path, &data).unwrap();
+        let (id, len) = v.write_file(&path).unwrap();
+        v.flush().unwrap();
+        assert_eq!((id, len), (ContentId::of(&data), data.len() as u64));
+        let want =
+            oxen_chunk::chunk_stream_threads(&data[..], oxen_chunk::ChunkParams::DEFAULT, 1, |_| Ok::<_, ()>(()));
+        assert_eq!(v.chunk_list(&id).unwrap(), Some(want.unwrap().list));
+        assert_eq!(v.read_all(&id).unwrap(), data);
+    }
+
+    #[test]
     fn compressible_chunks_are_stored_compressed() {
         let (_d, db, v) = store();
         let csv: Vec<u8> =
