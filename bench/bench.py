@@ -1277,6 +1277,8 @@ def parse_args(argv):
     g.add_argument("--scaleout-files", type=int, default=10_000,
                    help="scaleout: small files of the concurrent-clone dataset (default 10,000)")
     g.add_argument("--scaleout-clients", type=int, default=8, help="scaleout: concurrent clones (default 8)")
+    g.add_argument("--shallow-files", type=int, default=10_000, help="shallow: small files (default 10,000)")
+    g.add_argument("--shallow-commits", type=int, default=20, help="shallow: churn commits (default 20)")
     g.add_argument("--python", default=sys.executable,
                    help="python: an interpreter with pyoxen installed (pip install ./python; default this one)")
     a = ap.parse_args(argv)

@@ -26,6 +26,10 @@ Cases (sizes are the issue's; `--ci` runs a tiny csv-edit, ours only):
   metadata + SeaweedFS, nginx in front): push/clone of large files through
   the proxy vs one replica on local storage, and 8 concurrent clones of the
   N=10k dataset through the proxy vs one clone.
+- shallow (issue 14): the N=10k bench dataset with 20 commits of churn
+  (gen_data.mutate with a new seed each: 1% of files rewritten, 1% added),
+  pushed to oxen-server; `clone --depth 1` vs a full clone: bytes received
+  (the client's `received N bytes` line), time, and `.oxen` size.
 - python (issue 13): pyoxen's Repo.add + commit of the N=100k dataset vs
   `oxen add` + `oxen commit`; reading every file of a 10k-file revision
   through Repo.read vs reading them from a checkout.
@@ -44,7 +48,8 @@ TOPOLOGY_SH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__fil
 SEAWEEDFS_SH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests",
                             "seaweedfs.sh")
 
-ALL_CASES = ["csv-edit", "csv-size", "checkpoints", "chunk-speed", "storage", "s3", "scaleout", "python"]
+ALL_CASES = ["csv-edit", "csv-size", "checkpoints", "chunk-speed", "storage", "s3", "scaleout", "python",
+             "shallow"]
 CASE_TOOLS = {
     "csv-edit": ["oxen", "git", "git-lfs", "dvc"],
     "csv-size": ["oxen", "git", "git-lfs", "dvc"],
@@ -54,6 +59,7 @@ CASE_TOOLS = {
     "s3": ["oxen"],
     "scaleout": ["oxen"],
     "python": ["oxen"],
+    "shallow": ["oxen"],
 }
 
 # The python case's timed parts, run by `--python` (an interpreter with
@@ -813,6 +819,76 @@ class Cases:
              "rounds in one process, the second (warm) round reported." % (py, a.files, mb(stats["bytes"]),
                                                                            stats["files"], a.seed)],
             ["step", "time / peak RSS", "result"], rows, notes)
+
+    # -- shallow ----------------------------------------------------------------
+
+    def shallow(self):
+        case = "shallow"
+        tools = self.tools_for(case)
+        if not tools:
+            return
+        t = tools[0]
+        files, commits = self.a.shallow_files, self.a.shallow_commits
+        rows, notes = [], []
+        r = self.repo(case, t)
+        srv = None
+        try:
+            data = os.path.join(r.w, "data")
+            gen_data.generate(data, self.a.seed, files, None, 0, 0, 0)
+            s = r.init()
+            s = s if not s.ok else r.add_commit("data", "base")
+            if not s.ok:
+                raise StepFailed(s.err)
+            for i in range(commits):
+                gen_data.mutate(data, files, None, self.a.seed + 1 + i)
+                s = r.run([[t.oxen, "add", "-A"], [t.oxen, "commit", "-m", "churn %d" % i]])
+                if not s.ok:
+                    raise StepFailed("churn commit %d: %s" % (i, s.err))
+            srv, ok = self.server(t, r.base, r.home, r.env)
+            if not ok:
+                raise StepFailed("server did not start: %s" % srv.error)
+            self.h.runner.quiet([t.oxen, "remote", "add", "origin", srv.url], r.w, r.env)
+            p = r.run([[t.oxen, "push", "origin", "main"]])
+            if not p.ok:
+                raise StepFailed("push: %s" % p.err)
+            got = {}
+            kinds = {"full clone": [], "clone --depth 1": ["--depth", "1"]}
+            # Each twice, in the order A B B A, the faster run kept: on a
+            # shared disk a clone right after another pays for its
+            # writeback, whichever goes second.
+            for label in ("full clone", "clone --depth 1", "clone --depth 1", "full clone"):
+                dest = os.path.join(r.base, label.replace(" ", "-"))
+                cl = self.h.runner.step([[t.oxen, "clone"] + kinds[label] + [srv.url, dest]], r.base, r.env)
+                if not cl.ok:
+                    raise StepFailed("%s: %s" % (label, cl.err))
+                m = re.search(r"received (\d+) bytes", cl.err_out or "")
+                sent = int(m.group(1)) if m else 0
+                store = self.b.disk_usage([os.path.join(dest, ".oxen")])
+                if label not in got or cl.wall < got[label][1]:
+                    got[label] = (sent, cl.wall, store, cl.rss_kb)
+                shutil.rmtree(dest, ignore_errors=True)
+            for label in kinds:
+                sent, wall, store, rss = got[label]
+                rows.append([label, mb(sent), self.b.fmt_secs(wall), mb(store), "%d MB" % (rss // 1024)])
+            (fb, fw, _, _), (sb, sw, _, _) = got["full clone"], got["clone --depth 1"]
+            if fb and fw:
+                notes.append("depth 1 / full: bytes %.2f, time %.2f" % (sb / fb, sw / fw))
+        except StepFailed as e:
+            notes.append(str(e))
+            self.fail(case, str(e))
+        finally:
+            if srv:
+                srv.stop()
+            shutil.rmtree(r.base, ignore_errors=True)
+            shutil.rmtree(self.case_dir(case), ignore_errors=True)
+        self.section(
+            "shallow: clone --depth 1 vs a full clone, %d commits of churn" % (commits + 1),
+            ["Dataset: %d small files (gen_data, seed %d), then %d commits each rewriting 1%% of the "
+             "files and adding 1%% (gen_data.mutate, seeds %d..%d), pushed to oxen-server on loopback. "
+             "Bytes = the clone's `received N bytes` line; time = the faster of two runs "
+             "(order full, depth, depth, full)." % (files, self.a.seed, commits, self.a.seed + 1,
+                                                               self.a.seed + commits)],
+            ["clone", "received", "time", ".oxen size", "peak RSS"], rows, notes)
 
     def run(self, cases):
         for c in cases:

@@ -37,6 +37,7 @@ mod s3_storage;
 mod scaleout;
 mod server_attack;
 mod server_fuzz;
+mod shallow;
 mod stat_cache;
 mod status_vs_git;
 mod store_edges;

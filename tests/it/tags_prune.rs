@@ -70,10 +70,14 @@ fn tags_travel_with_push_clone_and_fetch_and_clobbering_is_refused() {
     srv.oxen(&b, &["checkout", "main"]);
     run("oxen-fsck", &b, &[]);
 
-    // A tag pushed by name (`push origin v2`) arrives with a plain fetch.
+    // A tag pushed by name (`push origin v2`) on a commit outside every
+    // branch is not followed by a plain fetch (git's auto-follow), but
+    // arrives with its history by `fetch --tags`.
     let v2 = tag_outside_branches(&srv, &a, "v2", "two.txt");
     srv.oxen(&a, &["push", "origin", "v2"]);
-    let o = srv.oxen(&b, &["fetch"]);
+    assert_eq!(srv.oxen(&b, &["fetch"]), "");
+    assert!(!srv.oxen(&b, &["tag"]).contains("v2"));
+    let o = srv.oxen(&b, &["fetch", "--tags"]);
     assert!(o.contains(" * [new tag]         v2 -> v2"), "{o}");
     assert_eq!(rev(&b, "v2"), v2);
     srv.oxen(&b, &["checkout", "v2"]);
@@ -81,12 +85,15 @@ fn tags_travel_with_push_clone_and_fetch_and_clobbering_is_refused() {
     srv.oxen(&b, &["checkout", "main"]);
 
     // A local tag of the same name at another commit is never clobbered:
-    // reported, exit 0 like git's default fetch; an error with --tags.
+    // reported, exit 0 like git's default fetch (once the tag's commit is
+    // here, so auto-follow considers it); an error with --tags.
     let v3 = tag_outside_branches(&srv, &a, "v3", "three.txt");
     srv.oxen(&a, &["push", "origin", "v3"]);
     srv.oxen(&b, &["tag", "v3", "main"]);
     let mine = rev(&b, "v3");
     assert_ne!(mine, v3);
+    srv.oxen(&a, &["branch", "has-v3", "v3"]);
+    srv.oxen(&a, &["push", "origin", "has-v3"]);
     let o = srv.oxen(&b, &["fetch"]);
     assert!(o.contains(" ! [rejected]        v3 -> v3 (would clobber existing tag)"), "{o}");
     assert_eq!(rev(&b, "v3"), mine);

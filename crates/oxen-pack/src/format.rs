@@ -457,6 +457,9 @@ struct Pending {
     /// Tree id -> (height, whether it is a bucket node), for trees of this
     /// pack and stored trees looked at; see [`HEIGHT_MEMO_MAX`].
     heights: HashMap<ContentId, (u32, bool)>,
+    /// The receiver's shallow boundary commits: stored without their
+    /// parents (see [`oxen_store::read_shallow`]).
+    boundaries: std::collections::BTreeSet<ContentId>,
 }
 
 impl Pending {
@@ -585,7 +588,8 @@ fn stored_height(
 /// needs the rest.
 pub fn receive_pack<R: Read>(sink: &dyn ObjectSink, input: R, progress: &dyn Progress) -> Result<ReceiveStats> {
     let mut tee = Tee { inner: input, hasher: Hasher::new(), hashing: true };
-    let mut pending = Pending { items: Vec::new(), ids: HashMap::new(), bytes: 0, heights: HashMap::new() };
+    let boundaries = sink.shallow_boundaries()?;
+    let mut pending = Pending { items: Vec::new(), ids: HashMap::new(), bytes: 0, heights: HashMap::new(), boundaries };
     let mut stats = ReceiveStats::default();
     let res = receive_inner(sink, &mut tee, &mut pending, &mut stats, progress);
     // Whatever happened, verified objects are worth keeping.
@@ -830,7 +834,10 @@ fn check_object(
             if !pending.has(sink, ObjectKind::Tree, &c.tree)? {
                 return Err(PackError::MissingDependency(*id, "tree", c.tree));
             }
-            for p in &c.parents {
+            // A shallow boundary (recorded by the receiver before the pack
+            // came) is the one commit whose parents may be absent.
+            let parents: &[ContentId] = if pending.boundaries.contains(id) { &[] } else { &c.parents };
+            for p in parents {
                 if !pending.has(sink, ObjectKind::Commit, p)? {
                     return Err(PackError::MissingDependency(*id, "commit", *p));
                 }

@@ -28,7 +28,7 @@ pub mod refs;
 pub mod wire;
 
 pub use format::{receive_pack, Item, PackSource, ReceiveStats};
-pub use negotiate::{enumerate, missing, ObjRef};
+pub use negotiate::{enumerate, enumerate_shallow, missing, Enumerated, ObjRef, Shallow};
 pub use refs::{apply_ref_updates, is_ancestor, RefUpdateReq, RefUpdateResult};
 
 use oxen_hash::ContentId;

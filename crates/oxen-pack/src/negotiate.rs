@@ -9,7 +9,7 @@
 //! objects. The result may still hold objects the receiver has by other
 //! routes; the push client asks the server which are actually missing.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::rc::Rc;
 
 use oxen_hash::ContentId;
@@ -37,26 +37,96 @@ pub(crate) fn parents(src: &dyn ObjectSource, id: &ContentId) -> Result<Vec<Cont
     Ok(read_commit(src, id)?.parents)
 }
 
+/// What a receiver told about its shallow history, and how deep it asks
+/// for more (the "shallow" capability of the negotiation).
+#[derive(Clone, Debug, Default)]
+pub struct Shallow {
+    /// The receiver's boundary commits: it has them, and their trees, but
+    /// not their parents, so the walk of what it has stops there.
+    pub receiver: BTreeSet<ContentId>,
+    /// Send at most this many commits from each tip (`clone --depth`);
+    /// `None`: all of the history the receiver lacks.
+    pub depth: Option<u32>,
+}
+
+/// The answer to a (possibly shallow) negotiation.
+#[derive(Clone, Debug, Default)]
+pub struct Enumerated {
+    /// The objects to send, in dependency order.
+    pub objects: Vec<ObjRef>,
+    /// Commits sent without their parents: the receiver's new shallow
+    /// boundaries, which it records before receiving the pack.
+    pub boundaries: Vec<ContentId>,
+}
+
 /// The objects needed to give a peer that has the commits `haves` (ids the
 /// sender does not hold are ignored) everything reachable from `tips`, in
 /// dependency order (what an object refers to comes before it).
 pub fn enumerate(src: &dyn ObjectSource, tips: &[ContentId], haves: &[ContentId]) -> Result<Vec<ObjRef>> {
+    Ok(enumerate_shallow(src, tips, haves, &Shallow::default())?.objects)
+}
+
+/// [`enumerate`] for a receiver that may be shallow or ask for a shallow
+/// history: its boundaries end the walk of what it has, and with a depth
+/// the commits `depth - 1` steps from a tip (by the shortest path) that
+/// have parents the receiver lacks are sent as boundaries, parentless,
+/// with their whole trees. A sender that is itself shallow passes its own
+/// boundaries on. With no boundaries and no depth this is the plain walk.
+pub fn enumerate_shallow(
+    src: &dyn ObjectSource,
+    tips: &[ContentId],
+    haves: &[ContentId],
+    shallow: &Shallow,
+) -> Result<Enumerated> {
+    let own = src.shallow_boundaries()?;
+    let parentless = |c: &ContentId| own.contains(c) || shallow.receiver.contains(c);
     let mut known = Vec::new();
     for h in haves {
         if src.has_object(ObjectKind::Commit, h)? {
             known.push(*h);
         }
     }
-    let have_set: HashSet<ContentId> = ancestors(known, |c| parents(src, c)).collect::<Result<_>>()?;
+    let have_set: HashSet<ContentId> =
+        ancestors(known, |c| if parentless(c) { Ok(Vec::new()) } else { parents(src, c) }).collect::<Result<_>>()?;
 
-    // New commits, then parents-first order by an iterative post-order walk.
+    // The commits to send, breadth first so each is reached first by its
+    // shortest path from a tip (which is what depth counts).
+    let mut commits: HashMap<ContentId, Commit> = HashMap::new();
+    let mut boundaries: Vec<ContentId> = Vec::new();
+    let mut is_boundary: HashSet<ContentId> = HashSet::new();
+    let mut dist: HashMap<ContentId, u32> = HashMap::new();
+    let mut queue: VecDeque<ContentId> = VecDeque::new();
+    for t in tips {
+        if !have_set.contains(t) && !dist.contains_key(t) {
+            dist.insert(*t, 0);
+            queue.push_back(*t);
+        }
+    }
+    while let Some(c) = queue.pop_front() {
+        let commit = read_commit(src, &c)?;
+        let d = dist[&c];
+        let lacking: Vec<ContentId> = commit.parents.iter().filter(|p| !have_set.contains(p)).copied().collect();
+        if own.contains(&c) || (!lacking.is_empty() && shallow.depth.is_some_and(|n| d + 1 >= n)) {
+            boundaries.push(c);
+            is_boundary.insert(c);
+        } else {
+            for p in lacking {
+                if let std::collections::hash_map::Entry::Vacant(v) = dist.entry(p) {
+                    v.insert(d + 1);
+                    queue.push_back(p);
+                }
+            }
+        }
+        commits.insert(c, commit);
+    }
+
+    // Parents first, by an iterative post-order walk.
     let mut order: Vec<ContentId> = Vec::new();
     let mut done: HashSet<ContentId> = HashSet::new();
-    let mut commits: HashMap<ContentId, Commit> = HashMap::new();
     for tip in tips {
         let mut stack: Vec<(ContentId, bool)> = vec![(*tip, false)];
         while let Some((c, expanded)) = stack.pop() {
-            if have_set.contains(&c) || done.contains(&c) {
+            if !commits.contains_key(&c) || done.contains(&c) {
                 continue;
             }
             if expanded {
@@ -64,21 +134,24 @@ pub fn enumerate(src: &dyn ObjectSource, tips: &[ContentId], haves: &[ContentId]
                 order.push(c);
                 continue;
             }
-            let commit = read_commit(src, &c)?;
             stack.push((c, true));
-            for p in commit.parents.iter().rev() {
-                if !have_set.contains(p) && !done.contains(p) {
-                    stack.push((*p, false));
+            if !is_boundary.contains(&c) {
+                for p in commits[&c].parents.iter().rev() {
+                    if commits.contains_key(p) && !done.contains(p) {
+                        stack.push((*p, false));
+                    }
                 }
             }
-            commits.insert(c, commit);
         }
     }
 
     let mut walker = Walker { src, seen: HashSet::new(), out: Vec::new() };
     for c in &order {
         let commit = &commits[c];
+        // A boundary goes with its whole tree: the receiver has no parent
+        // tree to build on.
         let base = match commit.parents.first() {
+            Some(_) if is_boundary.contains(c) => None,
             Some(p) => Some(match commits.get(p) {
                 Some(pc) => pc.tree,
                 None => read_commit(src, p)?.tree,
@@ -88,7 +161,7 @@ pub fn enumerate(src: &dyn ObjectSource, tips: &[ContentId], haves: &[ContentId]
         walker.walk(commit.tree, Old::Node(base))?;
         walker.out.push((ObjectKind::Commit, *c));
     }
-    Ok(walker.out)
+    Ok(Enumerated { objects: walker.out, boundaries })
 }
 
 /// The subset of `objects` that `src` does not hold, in order.

@@ -47,7 +47,10 @@ fn parse_id(s: &Option<String>, what: &str) -> Result<Option<ContentId>> {
 
 /// Whether `a` is an ancestor of (or equal to) `b`.
 pub fn is_ancestor(objects: &dyn ObjectSource, a: &ContentId, b: &ContentId) -> Result<bool> {
-    for c in ancestors([*b], |c| crate::negotiate::parents(objects, c)) {
+    let boundaries = objects.shallow_boundaries()?;
+    let parents =
+        |c: &ContentId| if boundaries.contains(c) { Ok(Vec::new()) } else { crate::negotiate::parents(objects, c) };
+    for c in ancestors([*b], parents) {
         if c? == *a {
             return Ok(true);
         }

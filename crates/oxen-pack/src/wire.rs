@@ -34,12 +34,18 @@ impl RefsMsg {
 pub struct ObjectsMsg {
     /// Objects.
     pub objects: Vec<(String, String)>,
+    /// In an `enumerate` answer: the commits sent without their parents
+    /// (the client's new shallow boundaries, hex). Present (possibly
+    /// empty) from every server that honours `depth` and `shallow` in
+    /// the request: the "shallow" capability. Absent from older servers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shallow: Option<Vec<String>>,
 }
 
 impl ObjectsMsg {
     /// Encode a list of objects.
     pub fn from_refs(objs: &[ObjRef]) -> ObjectsMsg {
-        ObjectsMsg { objects: objs.iter().map(|(k, id)| (k.name().to_string(), id.to_hex())).collect() }
+        ObjectsMsg { objects: objs.iter().map(|(k, id)| (k.name().to_string(), id.to_hex())).collect(), shallow: None }
     }
     /// Decode, rejecting unknown kinds and malformed ids.
     pub fn to_refs(&self) -> Result<Vec<ObjRef>> {
@@ -80,6 +86,14 @@ pub struct WantsMsg {
     /// Commit ids the client has (their closures are not sent).
     #[serde(default)]
     pub haves: Vec<String>,
+    /// `enumerate` only: at most this many commits from each want
+    /// (`clone --depth`, `fetch --depth`/`--deepen`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub depth: Option<u32>,
+    /// `enumerate` only: the client's shallow boundary commits (hex): it
+    /// has them but not their parents.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shallow: Vec<String>,
 }
 
 /// Parse a list of hex ids.

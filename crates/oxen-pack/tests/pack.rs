@@ -15,6 +15,7 @@ use oxen_store::{Blob, Db, Layout, NoProgress, ObjectKind, ObjectSink, ObjectSou
 struct Store {
     db: Db,
     versions: Versions,
+    layout: Layout,
 }
 
 impl Store {
@@ -22,7 +23,7 @@ impl Store {
         let layout = Layout::create(dir).unwrap();
         let db = Db::open(&layout).unwrap();
         let versions = layout.versions(&db);
-        Store { db, versions }
+        Store { db, versions, layout }
     }
 
     fn table(kind: ObjectKind) -> Table {
@@ -52,6 +53,9 @@ impl ObjectSource for Store {
     }
     fn missing_contents(&self, ids: &[ContentId]) -> oxen_store::Result<Vec<ContentId>> {
         self.versions.missing(ids)
+    }
+    fn shallow_boundaries(&self) -> oxen_store::Result<std::collections::BTreeSet<ContentId>> {
+        oxen_store::read_shallow(&self.layout)
     }
     fn stored_chunk(&self, id: &ContentId) -> oxen_store::Result<Option<(oxen_store::Codec, u64, Vec<u8>)>> {
         self.versions.read_stored(id)
@@ -516,7 +520,7 @@ fn a_receive_whose_blob_a_failed_seal_dropped_writes_no_tree_naming_it() {
         inner: oxen_store::LocalStore::new(d.path().join("bucket")),
         fail: Default::default(),
     });
-    let b = Store { versions: layout.versions_in(&db, flaky.clone()), db };
+    let b = Store { versions: layout.versions_in(&db, flaky.clone()), db, layout };
     // Another push, in flight in the same process, has written the same
     // blob: this receive finds it pending and does not store it again.
     let other = b.versions.operation();
@@ -545,4 +549,83 @@ fn a_receive_whose_blob_a_failed_seal_dropped_writes_no_tree_naming_it() {
     receive_pack(&b, &pack[..], &NoProgress).unwrap();
     assert!(b.has_object(ObjectKind::Commit, &c).unwrap());
     assert_eq!(b.versions.read_all(&blob).unwrap(), b"pushed twice at once");
+}
+
+/// A chain c1 <- ... <- c5, each commit changing `f` and adding a file.
+fn chain(a: &Store, n: usize) -> Vec<ContentId> {
+    let mut ids: Vec<ContentId> = Vec::new();
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    for i in 1..=n {
+        files.retain(|(p, _)| p != "f");
+        files.push(("f".into(), format!("v{i}").into_bytes()));
+        files.push((format!("d/{i}"), format!("file {i}").into_bytes()));
+        let fs: Vec<(&str, &[u8])> = files.iter().map(|(p, b)| (p.as_str(), b.as_slice())).collect();
+        ids.push(commit(a, &fs, ids.last().copied().into_iter().collect()));
+    }
+    ids
+}
+
+#[test]
+fn depth_sends_n_commits_with_whole_boundary_trees_and_receive_needs_the_boundary_recorded() {
+    use oxen_pack::{enumerate_shallow, Shallow};
+    let d = tempfile::tempdir().unwrap();
+    let a = Store::new(&d.path().join("a"));
+    let b = Store::new(&d.path().join("b"));
+    let c = chain(&a, 5);
+    let two = Shallow { depth: Some(2), ..Shallow::default() };
+    let found = enumerate_shallow(&a, &[c[4]], &[], &two).unwrap();
+    assert_eq!(found.boundaries, vec![c[3]]);
+    let commits: Vec<ContentId> =
+        found.objects.iter().filter(|(k, _)| *k == ObjectKind::Commit).map(|(_, id)| *id).collect();
+    assert_eq!(commits, vec![c[3], c[4]]);
+    // Without the boundary recorded, the receiver refuses a commit whose
+    // parent is absent: the closure rule still holds for everything else.
+    let e = receive_pack(&b, PackSource::new(&a, found.objects.clone()), &NoProgress).unwrap_err();
+    assert!(matches!(e, PackError::MissingDependency(id, "commit", p) if id == c[3] && p == c[2]), "{e}");
+    oxen_store::write_shallow(&b.layout, &[c[3]].into()).unwrap();
+    receive_pack(&b, PackSource::new(&a, found.objects), &NoProgress).unwrap();
+    // The boundary came with its whole tree (every file of commit 4).
+    let whole = Shallow { depth: Some(1), ..Shallow::default() };
+    for (k, id) in enumerate_shallow(&a, &[c[3]], &[], &whole).unwrap().objects {
+        if k != ObjectKind::Commit {
+            assert!(b.has_object(k, &id).unwrap(), "{k:?} {id}");
+        }
+    }
+    // Deepening: the boundary's parent, one commit deep.
+    let found = enumerate_shallow(&b, &[c[4]], &[], &Shallow::default()).unwrap();
+    assert!(found.boundaries.contains(&c[3]), "a shallow sender passes its boundary on");
+    let deeper = Shallow { receiver: [c[3]].into(), depth: Some(1) };
+    let found = enumerate_shallow(&a, &[c[2]], &[c[4]], &deeper).unwrap();
+    assert_eq!(found.boundaries, vec![c[2]]);
+    oxen_store::write_shallow(&b.layout, &[c[2], c[3]].into()).unwrap();
+    receive_pack(&b, PackSource::new(&a, found.objects), &NoProgress).unwrap();
+    assert!(b.has_object(ObjectKind::Commit, &c[2]).unwrap());
+}
+
+#[test]
+fn a_shallow_receivers_boundaries_end_the_walk_of_what_it_has() {
+    use oxen_pack::{enumerate_shallow, Shallow};
+    let d = tempfile::tempdir().unwrap();
+    let a = Store::new(&d.path().join("a"));
+    let b = Store::new(&d.path().join("b"));
+    let c = chain(&a, 4);
+    // b holds c4 only, as a boundary.
+    let found = enumerate_shallow(&a, &[c[3]], &[], &Shallow { depth: Some(1), ..Shallow::default() }).unwrap();
+    oxen_store::write_shallow(&b.layout, &found.boundaries.iter().copied().collect()).unwrap();
+    receive_pack(&b, PackSource::new(&a, found.objects), &NoProgress).unwrap();
+    // A branch forked from c2 (below b's boundary).
+    let side = commit(&a, &[("f", b"side"), ("d/1", b"file 1"), ("d/2", b"file 2")], vec![c[1]]);
+    // Told nothing of the boundary, the sender believes b has c1..c3 and
+    // sends only the side commit: b must refuse it.
+    let naive = enumerate(&a, &[side], &[c[3]]).unwrap();
+    let missing = oxen_pack::missing(&b, &naive).unwrap();
+    let e = receive_pack(&b, PackSource::new(&a, missing), &NoProgress).unwrap_err();
+    assert!(matches!(e, PackError::MissingDependency(..)), "{e}");
+    // Told it, the sender sends the history below the fork too.
+    let told = Shallow { receiver: [c[3]].into(), depth: None };
+    let found = enumerate_shallow(&a, &[side], &[c[3]], &told).unwrap();
+    assert!(found.boundaries.is_empty());
+    let missing = oxen_pack::missing(&b, &found.objects).unwrap();
+    receive_pack(&b, PackSource::new(&a, missing), &NoProgress).unwrap();
+    assert!(is_ancestor(&b, &c[0], &side).unwrap());
 }

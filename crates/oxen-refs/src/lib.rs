@@ -521,7 +521,12 @@ impl Refs<'_> {
         }
         let all_refs: Vec<ContentId> =
             txn.scan_prefix(Table::Refs, b"")?.into_iter().filter_map(|(_, v)| ContentId::from_slice(&v)).collect();
+        // A shallow clone's boundary commits are parentless to this walk too.
+        let boundaries = oxen_store::read_shallow(self.layout)?;
         let parents = |id: &ContentId| -> std::result::Result<Vec<ContentId>, (ContentId, String)> {
+            if boundaries.contains(id) {
+                return Ok(Vec::new());
+            }
             let bytes = txn.get(Table::Commits, id.as_bytes()).map_err(|e| (*id, e.to_string()))?;
             let bytes = bytes.ok_or_else(|| (*id, "missing".to_string()))?;
             oxen_object::Commit::decode(&bytes).map(|c| c.parents).map_err(|e| (*id, e.to_string()))

@@ -187,9 +187,32 @@ impl HttpRemote {
         let msg = WantsMsg {
             wants: wants.iter().map(|i| i.to_hex()).collect(),
             haves: haves.iter().map(|i| i.to_hex()).collect(),
+            ..WantsMsg::default()
         };
         let objs: ObjectsMsg = self.json(&url, self.req("POST", &url).send_json(msg))?;
         Ok(objs.to_refs()?)
+    }
+
+    /// `POST .../enumerate` with the client's shallow boundaries and the
+    /// depth it asks for: the objects, and the boundaries (`None` when the
+    /// server does not honour shallow requests: an older server, which
+    /// answers as if both were absent).
+    pub fn enumerate_shallow(
+        &self,
+        wants: &[ContentId],
+        haves: &[ContentId],
+        shallow: &oxen_pack::Shallow,
+    ) -> Result<(Vec<ObjRef>, Option<Vec<ContentId>>)> {
+        let url = self.url("/enumerate");
+        let msg = WantsMsg {
+            wants: wants.iter().map(|i| i.to_hex()).collect(),
+            haves: haves.iter().map(|i| i.to_hex()).collect(),
+            depth: shallow.depth,
+            shallow: shallow.receiver.iter().map(|i| i.to_hex()).collect(),
+        };
+        let objs: ObjectsMsg = self.json(&url, self.req("POST", &url).send_json(msg))?;
+        let boundaries = objs.shallow.as_deref().map(oxen_pack::wire::parse_ids).transpose()?;
+        Ok((objs.to_refs()?, boundaries))
     }
 
     /// `POST .../chunks/missing`, in batches: the ids the server lacks,

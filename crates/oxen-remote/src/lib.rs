@@ -14,6 +14,7 @@ pub use ops::{
     add_remote, clone, delete_remote_refs, fetch, fetch_objects, plan_one_way, push, resolve_remote, CloneReport,
     FetchOptions, FetchReport, PushOutcome, PushReport, RefChange,
 };
+pub use ops::{clone_with, fetch_objects_shallow, CloneOptions, TagMode};
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -200,6 +201,31 @@ impl Remote {
         match self {
             Remote::Http(h) => h.enumerate(wants, haves),
             Remote::Local(r) => Ok(oxen_pack::enumerate(&**r, wants, haves)?),
+        }
+    }
+
+    /// [`Remote::enumerate`] for a shallow receiver or a shallow fetch
+    /// (see [`oxen_pack::enumerate_shallow`]). A server that does not
+    /// honour the request is an error when one was made: a client that
+    /// asked for a depth must not take the whole history unawares, and one
+    /// with boundaries could be sent trees built on commits it lacks.
+    pub fn enumerate_shallow(
+        &self,
+        wants: &[ContentId],
+        haves: &[ContentId],
+        shallow: &oxen_pack::Shallow,
+    ) -> Result<oxen_pack::Enumerated> {
+        match self {
+            Remote::Http(h) => match h.enumerate_shallow(wants, haves, shallow)? {
+                (objects, Some(boundaries)) => Ok(oxen_pack::Enumerated { objects, boundaries }),
+                (objects, None) if shallow.depth.is_none() && shallow.receiver.is_empty() => {
+                    Ok(oxen_pack::Enumerated { objects, boundaries: Vec::new() })
+                }
+                (_, None) => Err(RemoteError::Other(
+                    "the server does not support shallow fetches (--depth, or fetching into a shallow clone): upgrade oxen-server".into(),
+                )),
+            },
+            Remote::Local(r) => Ok(oxen_pack::enumerate_shallow(&**r, wants, haves, shallow)?),
         }
     }
 

@@ -82,6 +82,42 @@ pub struct FetchOptions {
     /// Overwrite local tags that point elsewhere than the remote's tag of
     /// the same name (otherwise they are left alone and reported as rejected).
     pub force: bool,
+    /// Which tags to take; `None`: the remote's `tagOpt` config, else
+    /// [`TagMode::Follow`].
+    pub tags: Option<TagMode>,
+    /// Fetch at most this many commits from each remote tip (`--depth`):
+    /// the result is a shallow repository (see [`oxen_store::read_shallow`]).
+    pub depth: Option<u32>,
+    /// Fetch this many more commits below each shallow boundary (`--deepen`).
+    pub deepen: Option<u32>,
+    /// Fetch all the history below the shallow boundaries (`--unshallow`).
+    pub unshallow: bool,
+}
+
+/// Which of a remote's tags a fetch takes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TagMode {
+    /// Tags that point into the history fetched or already here (git's
+    /// auto-follow): a tag whose commit is stored after the fetch. Every
+    /// stored commit has its history stored (or is a shallow boundary), so
+    /// this needs no walk.
+    #[default]
+    Follow,
+    /// Every tag, with its history (`--tags`).
+    All,
+    /// No tags (`--no-tags`).
+    None,
+}
+
+/// How to clone.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CloneOptions {
+    /// Only this many commits of the one branch checked out (`--depth`,
+    /// which implies git's `--single-branch`); tags are followed, not all
+    /// taken.
+    pub depth: Option<u32>,
+    /// Take no tags, now or on later fetches (`--no-tags`).
+    pub no_tags: bool,
 }
 
 /// What a clone did.
@@ -200,6 +236,13 @@ pub fn push(
         let haves: Vec<ContentId> = remote_refs.refs.values().copied().collect();
         let candidates = oxen_pack::enumerate(repo, &tips, &haves)?;
         let missing = remote.missing(&candidates)?;
+        let boundaries = repo.shallow_boundaries()?;
+        if let Some((_, b)) = missing.iter().find(|(k, id)| *k == ObjectKind::Commit && boundaries.contains(id)) {
+            return Err(RemoteError::Other(format!(
+                "cannot push from this shallow clone: the remote lacks commit {} at its shallow boundary and the history below it (run `oxen fetch --unshallow` first)",
+                b.short()
+            )));
+        }
         if !missing.is_empty() {
             let (items, counts, stored_chunks) = plan_push(repo, remote, &missing)?;
             let stats = remote.send_items(repo, items, stored_chunks, progress)?;
@@ -240,31 +283,86 @@ pub fn fetch(
     progress: &dyn Progress,
 ) -> Result<FetchReport> {
     let remote_refs = remote.list_refs()?;
-    let heads: Vec<(BranchName, ContentId)> = remote_refs.branches().collect();
+    let mut heads: Vec<(BranchName, ContentId)> = remote_refs.branches().collect();
+    let remote_cfg = match remote_name {
+        Some(rn) => repo.config()?.remote.get(rn).cloned(),
+        None => None,
+    };
+    // A single-branch clone (`clone --depth`) keeps fetching only its branch.
+    if let Some(only) = remote_cfg.as_ref().and_then(|r| r.branches.as_ref()) {
+        heads.retain(|(b, _)| only.iter().any(|o| o == b.as_str()));
+    }
+    let tag_mode = match (opts.tags, remote_cfg.as_ref().and_then(|r| r.tag_opt.as_deref())) {
+        (Some(m), _) => m,
+        (None, Some("--no-tags")) => TagMode::None,
+        (None, Some("--tags")) => TagMode::All,
+        (None, _) => TagMode::Follow,
+    };
+    let boundaries = repo.shallow_boundaries()?;
+    if (opts.unshallow || opts.deepen.is_some()) && boundaries.is_empty() {
+        return Err(RemoteError::Other(
+            "--unshallow and --deepen only apply to a shallow repository (this one has its whole history)".into(),
+        ));
+    }
     // Tags are stored only under a remote name: a fetch from a bare URL
     // records nothing, as before.
     let mut tags = Vec::new();
-    if remote_name.is_some() {
+    if remote_name.is_some() && tag_mode != TagMode::None {
         for (t, id) in remote_refs.tags() {
             let local = repo.refs().get(&t.to_ref())?;
             tags.push((t, id, local));
         }
     }
     let mut wants = Vec::new();
-    let tag_tips = tags.iter().filter(|(_, id, local)| local.is_none() || opts.force || *local == Some(*id));
+    let tag_tips = tags
+        .iter()
+        .filter(|(_, id, local)| tag_mode == TagMode::All && (local.is_none() || opts.force || *local == Some(*id)));
     for id in heads.iter().map(|(_, id)| id).chain(tag_tips.map(|(_, id, _)| id)) {
         if !repo.db.has_object(oxen_store::Table::Commits, id)? && !wants.contains(id) {
             wants.push(*id);
         }
     }
+    // What lies below the boundaries: their parents, and the history
+    // under them (all of it, or `deepen` commits of it).
+    let mut below = Vec::new();
+    if opts.unshallow || opts.deepen.is_some() {
+        for b in &boundaries {
+            for p in repo.read_commit(b)?.parents {
+                if !repo.db.has_object(oxen_store::Table::Commits, &p)? && !below.contains(&p) {
+                    below.push(p);
+                }
+            }
+        }
+    }
     let mut report = FetchReport::default();
+    let mut add = |(stats, counts): (oxen_pack::ReceiveStats, ChunkCounts)| {
+        report.objects += stats.objects.saturating_sub(counts.sent);
+        report.bytes += stats.bytes;
+        report.chunks += counts.sent;
+        report.reused += counts.reused;
+    };
+    let haves = || -> Result<Vec<ContentId>> { Ok(repo.refs().all()?.into_iter().map(|(_, id)| id).collect()) };
     if !wants.is_empty() {
-        let haves: Vec<ContentId> = repo.refs().all()?.into_iter().map(|(_, id)| id).collect();
-        let (stats, counts) = fetch_objects(repo, remote, &wants, &haves, progress)?;
-        report.objects = stats.objects.saturating_sub(counts.sent);
-        report.bytes = stats.bytes;
-        report.chunks = counts.sent;
-        report.reused = counts.reused;
+        add(fetch_objects_shallow(repo, remote, &wants, &haves()?, opts.depth, progress)?);
+    }
+    if !below.is_empty() {
+        // `--unshallow`: all of it (deepen is None then).
+        let more = fetch_objects_shallow(repo, remote, &below, &haves()?, opts.deepen, progress).map_err(|e| {
+            RemoteError::Other(format!(
+                "cannot fetch the history below this clone's shallow boundary (is the remote shallow itself?): {e}"
+            ))
+        })?;
+        add(more);
+    }
+    if tag_mode == TagMode::Follow {
+        // Only tags into history we now hold (git's auto-follow).
+        let mut kept = Vec::new();
+        for (t, id, local) in tags {
+            if repo.db.has_object(oxen_store::Table::Commits, &id)? {
+                kept.push((t, id, local));
+            }
+        }
+        tags = kept;
     }
     let mut updates = Vec::new();
     for (b, id) in &heads {
@@ -404,6 +502,23 @@ fn remote_ref_named(remote_refs: &crate::RemoteRefs, n: &str) -> Result<RefName>
 /// checked out with `origin` as upstream. A directory created here is
 /// removed again if the clone fails.
 pub fn clone(url: &str, dir: Option<&Path>, branch: Option<&str>, progress: &dyn Progress) -> Result<CloneReport> {
+    clone_with(url, dir, branch, &CloneOptions::default(), progress)
+}
+
+/// [`clone`] with options: `--depth` (a shallow clone of the one branch
+/// checked out, whose later fetches take only that branch, and only the
+/// tags into its history) and `--no-tags` (recorded as the remote's
+/// `tagOpt`, so later fetches take none either).
+pub fn clone_with(
+    url: &str,
+    dir: Option<&Path>,
+    branch: Option<&str>,
+    opts: &CloneOptions,
+    progress: &dyn Progress,
+) -> Result<CloneReport> {
+    if opts.depth == Some(0) {
+        return Err(RemoteError::Other("depth must be a positive number".into()));
+    }
     let remote = Remote::open(url)?;
     let dir = match dir {
         Some(d) => d.to_path_buf(),
@@ -422,7 +537,7 @@ pub fn clone(url: &str, dir: Option<&Path>, branch: Option<&str>, progress: &dyn
             dir.display()
         )));
     }
-    let result = clone_into(&remote, url, &dir, branch, progress);
+    let result = clone_into(&remote, url, &dir, branch, opts, progress);
     if result.is_err() && !existed {
         // Leave nothing half-made behind; a retry starts clean.
         let _ = std::fs::remove_dir_all(&dir);
@@ -435,6 +550,7 @@ fn clone_into(
     url: &str,
     dir: &Path,
     branch: Option<&str>,
+    opts: &CloneOptions,
     progress: &dyn Progress,
 ) -> Result<CloneReport> {
     let remote_refs = remote.list_refs()?;
@@ -462,12 +578,28 @@ fn clone_into(
     };
     let cfg_path = repo.layout.config_file();
     let mut cfg = Config::load(&cfg_path)?;
-    cfg.remote.insert("origin".into(), oxen_store::RemoteConfig { url: stored_url });
+    cfg.remote.insert("origin".into(), oxen_store::RemoteConfig { url: stored_url, ..Default::default() });
     if let Some(b) = &chosen {
         cfg.upstream.insert(b.to_string(), "origin".into());
     }
+    if let Some(origin) = cfg.remote.get_mut("origin") {
+        if let (Some(_), Some(b)) = (opts.depth, &chosen) {
+            origin.branches = Some(vec![b.to_string()]);
+        }
+        if opts.no_tags {
+            origin.tag_opt = Some("--no-tags".into());
+        }
+    }
     cfg.save(&cfg_path)?;
-    let fetched = fetch(&repo, remote, Some("origin"), &FetchOptions::default(), progress)?;
+    // A full clone takes every tag (git's clone); a shallow one only those
+    // into the history it gets.
+    let tags = match (opts.no_tags, opts.depth) {
+        (true, _) => TagMode::None,
+        (false, Some(_)) => TagMode::Follow,
+        (false, None) => TagMode::All,
+    };
+    let fetch_opts = FetchOptions { tags: Some(tags), depth: opts.depth, ..FetchOptions::default() };
+    let fetched = fetch(&repo, remote, Some("origin"), &fetch_opts, progress)?;
     let mut commit = None;
     if let Some(b) = &chosen {
         let tip = repo
@@ -532,11 +664,68 @@ pub fn fetch_objects(
     haves: &[ContentId],
     progress: &dyn Progress,
 ) -> Result<(oxen_pack::ReceiveStats, ChunkCounts)> {
-    let objects = remote.enumerate(wants, haves)?;
-    let lacking = oxen_pack::missing(repo, &objects)?;
+    fetch_objects_shallow(repo, remote, wants, haves, None, progress)
+}
+
+/// [`fetch_objects`] with at most `depth` commits from each want. The
+/// remote is told this repository's shallow boundaries (so it does not
+/// build on history we lack) and answers with the new ones, which are
+/// recorded in `.oxen/shallow` before the pack is received: a boundary
+/// commit must be known as one when it arrives without its parents, and
+/// an entry for a commit that never arrived is harmless. Afterwards
+/// boundaries whose parents are all here are dropped (the file goes when
+/// none is left).
+pub fn fetch_objects_shallow(
+    repo: &Repo,
+    remote: &Remote,
+    wants: &[ContentId],
+    haves: &[ContentId],
+    depth: Option<u32>,
+    progress: &dyn Progress,
+) -> Result<(oxen_pack::ReceiveStats, ChunkCounts)> {
+    if depth == Some(0) {
+        return Err(RemoteError::Other("depth must be a positive number".into()));
+    }
+    let receiver = repo.shallow_boundaries()?;
+    let shallow = oxen_pack::Shallow { receiver: receiver.clone(), depth };
+    let found = remote.enumerate_shallow(wants, haves, &shallow)?;
+    if !found.boundaries.iter().all(|b| receiver.contains(b)) {
+        let mut all = receiver;
+        all.extend(found.boundaries.iter().copied());
+        oxen_store::write_shallow(&repo.layout, &all)?;
+    }
+    let lacking = oxen_pack::missing(repo, &found.objects)?;
     let (items, counts) = plan_fetch(repo, remote, &lacking)?;
     let stats = remote.fetch_items(repo, items, progress)?;
+    tidy_shallow(repo)?;
     Ok((stats, counts))
+}
+
+/// Drop the boundaries that are no longer boundaries: commits not stored
+/// (announced, never received) and commits whose parents are all stored
+/// (each stored commit brings its history, or is a boundary itself).
+fn tidy_shallow(repo: &Repo) -> Result<()> {
+    let before = repo.shallow_boundaries()?;
+    if before.is_empty() {
+        return Ok(());
+    }
+    let mut after = std::collections::BTreeSet::new();
+    for b in &before {
+        if !repo.db.has_object(oxen_store::Table::Commits, b)? {
+            continue;
+        }
+        let mut complete = true;
+        for p in repo.read_commit(b)?.parents {
+            complete &= repo.db.has_object(oxen_store::Table::Commits, &p)?;
+        }
+        if !complete {
+            after.insert(*b);
+        }
+    }
+    if after != before {
+        oxen_store::write_shallow(&repo.layout, &after)?;
+    }
+    Ok(())
 }
 
 /// The frames of a pack for a receiver that cannot be asked (the far end
@@ -613,7 +802,7 @@ pub fn add_remote(repo: &Repo, name: &str, url: &str) -> Result<()> {
         }
         p.to_string_lossy().into_owned()
     };
-    cfg.remote.insert(name.to_string(), oxen_store::RemoteConfig { url });
+    cfg.remote.insert(name.to_string(), oxen_store::RemoteConfig { url, ..Default::default() });
     cfg.save(&path)?;
     Ok(())
 }

@@ -124,6 +124,8 @@ impl Repo {
         let mut commits = HashMap::new();
         let mut seen = HashSet::new();
         let mut seq = 0u64;
+        // A shallow clone's log ends at its boundary, as git's does.
+        let boundaries = self.shallow_boundaries()?;
         let c = self.read_commit(&start)?;
         heap.push((c.author.time, std::cmp::Reverse(seq), start));
         commits.insert(start, c);
@@ -136,7 +138,8 @@ impl Repo {
             let Some(c) = commits.remove(&id) else { continue };
             f(&id, &c)?;
             n += 1;
-            for p in &c.parents {
+            let parents: &[ContentId] = if boundaries.contains(&id) { &[] } else { &c.parents };
+            for p in parents {
                 if seen.insert(*p) {
                     let pc = self.read_commit(p)?;
                     seq += 1;

@@ -129,6 +129,16 @@ pub fn fsck(repo: &Repo) -> Result<FsckReport> {
     if let Err(RepoError::Store(StoreError::Config { path, msg })) = repo.config() {
         report.problems.push(FsckProblem::Damaged { file: path, detail: msg });
     }
+    // A shallow clone's boundary commits are stored without their parents
+    // by design: their parents are not missing, just not fetched.
+    let boundaries = match repo.shallow_boundaries() {
+        Ok(b) => b,
+        Err(RepoError::Store(StoreError::Config { path, msg })) => {
+            report.problems.push(FsckProblem::Damaged { file: path, detail: msg });
+            Default::default()
+        }
+        Err(e) => return Err(e),
+    };
     let mut trees: VecDeque<(ContentId, String)> = extra_trees.into_iter().collect();
     // A commit that cannot be read is a problem to report, not a reason to
     // stop: the walk just does not go past it.
@@ -139,6 +149,9 @@ pub fn fsck(repo: &Repo) -> Result<FsckReport> {
                 Ok(c) => {
                     report.commits += 1;
                     trees.push_back((c.tree, format!("commit {id}")));
+                    if boundaries.contains(id) {
+                        return Ok(vec![]);
+                    }
                     for p in &c.parents {
                         from.entry(*p).or_insert_with(|| format!("commit {id}"));
                     }

@@ -93,6 +93,10 @@ pub enum RepoError {
     /// A work-tree read failed (the message is the system's, as the CLI showed it).
     #[error(transparent)]
     WorkTreeIo(#[from] std::io::Error),
+    /// The answer lies below a shallow clone's boundary (`clone --depth`),
+    /// in history this repository does not have.
+    #[error("{0} is beyond the shallow history of this repository: run `oxen fetch --deepen <n>` or `oxen fetch --unshallow` first")]
+    BeyondShallow(String),
 }
 
 /// Result alias.

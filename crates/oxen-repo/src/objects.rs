@@ -52,6 +52,10 @@ impl ObjectSource for Repo {
     fn stored_chunk(&self, id: &ContentId) -> Result<Option<(oxen_store::Codec, u64, Vec<u8>)>> {
         self.versions.read_stored(id)
     }
+
+    fn shallow_boundaries(&self) -> Result<std::collections::BTreeSet<ContentId>> {
+        oxen_store::read_shallow(&self.layout)
+    }
 }
 
 impl ObjectSink for Repo {
@@ -137,6 +141,10 @@ impl ObjectSource for RepoOperation<'_> {
 
     fn missing_contents(&self, ids: &[ContentId]) -> Result<Vec<ContentId>> {
         self.versions.missing(ids)
+    }
+
+    fn shallow_boundaries(&self) -> Result<std::collections::BTreeSet<ContentId>> {
+        oxen_store::read_shallow(&self.repo.layout)
     }
 }
 

@@ -68,11 +68,14 @@ fn mark_with(repo: &Repo, reflog_roots: Option<Vec<ContentId>>) -> Result<Marked
         }
         m.contents.extend(t.overlay.iter().map(|o| o.contents));
     }
+    // A shallow clone's boundary commits are kept (they are on the refs'
+    // history) and their parents, never fetched, are not looked for.
+    let boundaries = repo.shallow_boundaries()?;
     for c in ancestors(tips, |id: &ContentId| -> Result<Vec<ContentId>> {
         let bytes = repo.db.get_object(Table::Commits, id).map_err(|e| unreadable("commit", id, e))?;
         let c = Commit::decode(&bytes).map_err(|e| unreadable("commit", id, e))?;
         trees.push(c.tree);
-        Ok(c.parents)
+        Ok(if boundaries.contains(id) { Vec::new() } else { c.parents })
     }) {
         m.commits.insert(c?);
     }

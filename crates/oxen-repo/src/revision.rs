@@ -137,6 +137,11 @@ impl Repo {
             match op {
                 b'~' => {
                     for _ in 0..n {
+                        // A shallow clone's boundary has parents it does not
+                        // hold: say so, rather than "object not found".
+                        if self.shallow_boundaries()?.contains(&t.id) {
+                            return Err(RepoError::BeyondShallow(format!("'{spec}'")));
+                        }
                         let c = self.read_commit(&t.id)?;
                         let p = *c.parents.first().ok_or_else(|| RepoError::UnknownRevision(spec.to_string()))?;
                         t = Target { id: p, kind: ObjectKind::Commit };
@@ -145,6 +150,9 @@ impl Repo {
                 _ => {
                     if n == 0 {
                         continue;
+                    }
+                    if self.shallow_boundaries()?.contains(&t.id) {
+                        return Err(RepoError::BeyondShallow(format!("'{spec}'")));
                     }
                     let c = self.read_commit(&t.id)?;
                     let p = *c.parents.get(n - 1).ok_or_else(|| RepoError::UnknownRevision(spec.to_string()))?;

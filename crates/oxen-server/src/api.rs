@@ -158,8 +158,11 @@ impl Api {
             Route::Enumerate(name) => {
                 let repo = self.open(name)?;
                 let msg: WantsMsg = read_json(body)?;
-                let objects = enumerate_wants(&repo, &msg)?;
-                Ok(Reply::Json(200, to_json(&ObjectsMsg::from_refs(&objects))))
+                let found = enumerate_shallow_wants(&repo, &msg)?;
+                let mut answer = ObjectsMsg::from_refs(&found.objects);
+                // Always present: tells the client this server honours depth.
+                answer.shallow = Some(found.boundaries.iter().map(|b| b.to_hex()).collect());
+                Ok(Reply::Json(200, to_json(&answer)))
             }
             Route::ChunksMissing(name) => {
                 let repo = self.open(name)?;
@@ -218,6 +221,27 @@ impl Api {
             }
         }
     }
+}
+
+/// [`enumerate_wants`] honouring the client's shallow boundaries and the
+/// depth it asks for (`enumerate` only: the one-shot `upload-pack` has no
+/// way to tell the client its boundaries before the pack).
+fn enumerate_shallow_wants(repo: &Repo, msg: &WantsMsg) -> Result<oxen_pack::Enumerated, Fail> {
+    let bad = |e| Fail::pack(e, None);
+    if msg.depth == Some(0) {
+        return Err(Fail::new(400, "depth must be at least 1".to_string()));
+    }
+    let wants = oxen_pack::wire::parse_ids(&msg.wants).map_err(bad)?;
+    let haves = oxen_pack::wire::parse_ids(&msg.haves).map_err(bad)?;
+    let receiver = oxen_pack::wire::parse_ids(&msg.shallow).map_err(bad)?.into_iter().collect();
+    for w in &wants {
+        let has = repo.db.has_object(oxen_store::Table::Commits, w).map_err(|e| Fail::internal(&e, None))?;
+        if !has {
+            return Err(Fail::new(404, format!("commit {w} not found")));
+        }
+    }
+    let shallow = oxen_pack::Shallow { receiver, depth: msg.depth };
+    oxen_pack::enumerate_shallow(repo, &wants, &haves, &shallow).map_err(bad)
 }
 
 /// The objects a fetch of `msg.wants` needs given `msg.haves` (404 for a

@@ -24,6 +24,15 @@ pub struct UserConfig {
 pub struct RemoteConfig {
     /// `http://host:port/RepoName`, or a local path.
     pub url: String,
+    /// The only branches fetch takes from this remote (`clone --depth`
+    /// records the cloned branch, as git's `--single-branch`); all when
+    /// unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branches: Option<Vec<String>>,
+    /// `--no-tags`: fetch and pull take no tags from this remote unless
+    /// asked (`clone --no-tags` writes it), as git's `remote.<name>.tagOpt`.
+    #[serde(default, rename = "tagOpt", skip_serializing_if = "Option::is_none")]
+    pub tag_opt: Option<String>,
 }
 
 /// How the repository is used.

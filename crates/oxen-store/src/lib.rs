@@ -20,6 +20,7 @@ mod migrate;
 mod objects;
 pub mod pg;
 pub mod progress;
+mod shallow;
 mod tmp;
 mod versions;
 
@@ -35,6 +36,7 @@ pub use migrate::MigrateReport;
 pub use objects::{ObjectKind, ObjectSink, ObjectSource};
 pub use oxen_chunk::{ChunkList, ChunkListError, ChunkRef, Codec};
 pub use progress::{NoProgress, Progress};
+pub use shallow::{read_shallow, write_shallow};
 pub use tmp::{sweep_scratch_blocks, sweep_tmp, temp_file, Swept};
 pub use versions::{
     Blob, BlockRecord, BlockScan, CorruptContent, Mismatch, Versions, BLOCK_MAX, CHUNK_THRESHOLD, SMALL_MAX,

@@ -80,6 +80,12 @@ pub trait ObjectSource {
     fn stored_chunk(&self, _id: &ContentId) -> Result<Option<(Codec, u64, Vec<u8>)>> {
         Ok(None)
     }
+    /// The boundary commits of a shallow repository (see
+    /// [`crate::read_shallow`]): stored without their parents, and
+    /// parentless to every walk. Empty (the default) for a complete one.
+    fn shallow_boundaries(&self) -> Result<std::collections::BTreeSet<ContentId>> {
+        Ok(std::collections::BTreeSet::new())
+    }
 }
 
 /// Write access for receiving a pack, like gitoxide's `Write`. Receiving

@@ -7,7 +7,8 @@ use crate::{user_error, CommandResult};
 
 /// Get or set a config value: user.name, user.email, core.bare (true:
 /// a repository only pushed to, see `oxen init --bare`), fetch.prune
-/// (true: fetch and pull act as with --prune),
+/// (true: fetch and pull act as with --prune), remote.<name>.tagOpt
+/// (--no-tags: fetch and pull take no tags from it; --tags: every tag),
 /// gc.reflogExpire and gc.reflogExpireUnreachable (how long `oxen gc`
 /// keeps reflog entries: `now`, `never` or a duration such as `30d`), or
 /// tabular-keys.<path> (comma-separated key columns used by diff and merge).
@@ -23,6 +24,7 @@ pub struct Args {
     /// The key, e.g. user.name.
     pub key: String,
     /// The new value; omit to print the current one.
+    #[arg(allow_hyphen_values = true)]
     pub value: Option<String>,
 }
 
@@ -82,6 +84,23 @@ pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult 
         cfg.save(&path)?;
         return Ok(());
     }
+    if let Some(name) = a.key.strip_prefix("remote.").and_then(|k| k.strip_suffix(".tagOpt")) {
+        let remote = cfg.remote.get_mut(name).ok_or_else(|| user_error(format!("no remote named '{name}'")))?;
+        if a.unset {
+            remote.tag_opt = None;
+        } else if let Some(v) = a.value {
+            if v != "--no-tags" && v != "--tags" {
+                return Err(user_error(format!("{} is --no-tags or --tags, not '{v}'", a.key)));
+            }
+            remote.tag_opt = Some(v);
+        } else {
+            let v = remote.tag_opt.clone().ok_or_else(|| user_error(format!("{} is not set", a.key)))?;
+            writeln!(out, "{v}")?;
+            return Ok(());
+        }
+        cfg.save(&path)?;
+        return Ok(());
+    }
     if let Some(slot) = match a.key.as_str() {
         "gc.reflogExpire" => Some(&mut cfg.gc.reflog_expire),
         "gc.reflogExpireUnreachable" => Some(&mut cfg.gc.reflog_expire_unreachable),
@@ -106,7 +125,7 @@ pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult 
         k => {
             return Err(user_error(format!(
                 "unknown config key '{k}' (known: user.name, user.email, core.bare, fetch.prune, gc.reflogExpire, \
-                 gc.reflogExpireUnreachable, tabular-keys.<path>)"
+                 gc.reflogExpireUnreachable, remote.<name>.tagOpt, tabular-keys.<path>)"
             )))
         }
     };

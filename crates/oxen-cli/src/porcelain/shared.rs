@@ -364,3 +364,13 @@ pub(crate) fn current_branch(repo: &oxen_repo::Repo, given: Option<String>, what
         oxen_refs::Head::Detached(_) => Err(user_error(format!("HEAD is detached; name a branch to {what}"))),
     }
 }
+
+/// The tag mode `--tags`/`--no-tags` ask for (`None`: the remote's
+/// `tagOpt`, else auto-follow).
+pub(crate) fn tag_mode(tags: bool, no_tags: bool) -> Option<oxen_remote::TagMode> {
+    match (tags, no_tags) {
+        (true, _) => Some(oxen_remote::TagMode::All),
+        (_, true) => Some(oxen_remote::TagMode::None),
+        _ => None,
+    }
+}
