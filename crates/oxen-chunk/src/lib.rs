@@ -56,6 +56,11 @@
 //! 0.6-1.8 GB/s in the same runs: while other processes hold both cores it
 //! has no idle core to win and pays ~6% for re-cut overlaps; its gain needs
 //! free cores, which this machine did not have during the measurements.
+//! [`chunk_file`], where the workers also do the reads, measured 0.69-0.74
+//! CPU s per GiB against one core's 0.61-0.66 (stages: read 0.15, FastCDC
+//! 0.37, chunk ids 0.04, whole-file hash 0.03), peak RSS 39 MB on 5 GiB;
+//! `examples/chunkspeed.rs` prints these per stage (figures and load in
+//! `bench/results/2026-11-29-chunkperf-stages.md`).
 //!
 //! A 200 MiB numeric CSV (`csv_row_edit`) is stored in 0.421 of its size
 //! (target 0.6x); one row edited in its middle (a value made 3 bytes longer)
@@ -89,6 +94,7 @@ mod parallel;
 
 pub use codec::{Codec, Encoded, Encoder};
 pub use list::{ChunkList, ChunkListError, ChunkRef};
+pub use parallel::ReadAt;
 
 /// Smallest chunk FastCDC cuts (except the last chunk of a file).
 pub const MIN_CHUNK: u32 = 16 * 1024;
@@ -214,6 +220,67 @@ pub fn chunk_stream_threads<R: Read, E>(
         return Err(ChunkError::Params(params));
     }
     parallel::chunk_stream_parallel(reader, params, parallel::Plan::new(threads, params), sink)
+}
+
+/// Cuts a file (all of it, from offset 0 whatever its read position) into
+/// content-defined chunks with the default parameters, as [`chunk_stream`]
+/// does (same chunks, ids and order), on up to
+/// [`MAX_THREADS`] worker threads that each read and cut their own slices
+/// of the file with positional reads (see [`chunk_at_threads`]). A file
+/// smaller than two slices is cut on the calling thread.
+pub fn chunk_file<E>(
+    file: &std::fs::File,
+    sink: impl FnMut(&Chunk<'_>) -> Result<(), E>,
+) -> Result<Chunked, ChunkError<E>> {
+    let params = ChunkParams::DEFAULT;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_THREADS);
+    let plan = parallel::Plan::new(threads, params);
+    let small = file.metadata().map_or(true, |m| m.len() < 2 * (plan.slice + plan.overlap) as u64);
+    if small {
+        return chunk_sequential(AtReader { src: file, pos: 0 }, params, sink);
+    }
+    chunk_at_threads(file, params, threads, sink)
+}
+
+/// Cuts the bytes of `src` (from offset 0 to where reads return nothing)
+/// into content-defined chunks on `threads` worker threads (1: on the
+/// calling thread only), calling `sink` with each chunk in order on the
+/// calling thread. The result does not depend on `threads`: the same as
+/// [`chunk_stream_with`] over the same bytes.
+///
+/// Unlike [`chunk_stream_threads`], where the calling thread reads the
+/// stream and hands slices to the workers, each worker here reads its own
+/// slices: reading (the copy out of the page cache), cutting and the chunk
+/// ids run on both cores, on bytes still in the core's cache, and the
+/// calling thread only hashes the chunks into the file's id and calls
+/// `sink`.
+pub fn chunk_at_threads<A: ReadAt + ?Sized, E>(
+    src: &A,
+    params: ChunkParams,
+    threads: usize,
+    sink: impl FnMut(&Chunk<'_>) -> Result<(), E>,
+) -> Result<Chunked, ChunkError<E>> {
+    if !params.is_valid() {
+        return Err(ChunkError::Params(params));
+    }
+    if threads < 2 {
+        return chunk_sequential(AtReader { src, pos: 0 }, params, sink);
+    }
+    parallel::chunk_at_parallel(src, params, parallel::Plan::new(threads, params), sink)
+}
+
+/// A [`ReadAt`] read in order.
+struct AtReader<'a, A: ?Sized> {
+    src: &'a A,
+    pos: u64,
+}
+
+impl<A: ReadAt + ?Sized> Read for AtReader<'_, A> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.src.read_at(buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
 }
 
 /// Cuts `reader` on the calling thread (parameters already checked).

@@ -14,7 +14,15 @@
 //! (data built to avoid it), the calling thread cuts the rest of slice
 //! `i + 1` itself from the true position: slower, never different.
 //!
-//! The calling thread computes the whole stream's id (xxh3-128 is
+//! For a file, [`chunk_at_parallel`] goes further: the workers read their
+//! own slices with positional reads ([`ReadAt`]), cutting each megabyte as
+//! it arrives, so the copy out of the page cache (a quarter of the CPU time
+//! of chunking a page-cached file) runs on both cores and the cut and chunk
+//! ids read bytes that the same core just wrote. The calling thread only
+//! follows the cuts across slices, hashes the chunks into the file's id and
+//! calls the sink. Buffers go round a pool of `threads + 2` slices.
+//!
+//! For a stream, the calling thread computes the whole stream's id (xxh3-128 is
 //! sequential) as it reads, a piece of [`HASH_STEP`] bytes at a time right
 //! after each read, while the bytes are still in cache; it then hands
 //! chunks to the sink, in order. At most `threads + 2` slices are held, and
@@ -277,6 +285,207 @@ fn merge<R: Read, E>(
     ChunkList::new(chunks).map_err(|e| ChunkError::Read(io::Error::other(e)))
 }
 
+/// Positional reads from a source of bytes, for [`chunk_at_parallel`]:
+/// each worker thread reads its own slices, so the copy out of the page
+/// cache runs on the core that then cuts the bytes, while they are in its
+/// cache.
+pub trait ReadAt: Sync {
+    /// Reads bytes at `offset` into `buf`; 0 at the end.
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize>;
+}
+
+impl ReadAt for std::fs::File {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        std::os::unix::fs::FileExt::read_at(self, buf, offset)
+    }
+}
+
+impl ReadAt for [u8] {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        let from = usize::try_from(offset).unwrap_or(usize::MAX).min(self.len());
+        let n = buf.len().min(self.len() - from);
+        buf[..n].copy_from_slice(&self[from..from + n]);
+        Ok(n)
+    }
+}
+
+/// Bytes a worker reads before cutting what they allow: the cut and the
+/// chunk ids then read them from the core's own cache.
+const READ_STEP: usize = 1 << 20;
+
+/// One slice read and cut by a worker.
+struct ReadSlice {
+    index: usize,
+    /// The slice's bytes: `buf[..len]`.
+    buf: Vec<u8>,
+    len: usize,
+    eof: bool,
+    cuts: Vec<Cut>,
+}
+
+/// Reads slice bytes at `offset` into `buf` (up to `span`), cutting as the
+/// bytes arrive, with the same cuts as [`cut_slice`] on the whole slice.
+fn read_and_cut<A: ReadAt + ?Sized>(
+    src: &A,
+    offset: u64,
+    buf: &mut Vec<u8>,
+    span: usize,
+    params: ChunkParams,
+) -> io::Result<(usize, bool, Vec<Cut>)> {
+    // Sized once: buffers go round the pool, so this zeroes each only once.
+    if buf.len() < span {
+        buf.resize(span, 0);
+    }
+    let max = params.max as usize;
+    let mut cuts = Vec::with_capacity(span / params.avg as usize + 1);
+    let (mut n, mut eof, mut start) = (0usize, false, 0usize);
+    while n < span && !eof {
+        let end = (n + READ_STEP).min(span);
+        while n < end {
+            match src.read_at(&mut buf[n..end], offset + n as u64) {
+                Ok(0) => {
+                    eof = true;
+                    break;
+                }
+                Ok(k) => n += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        // A cut needs `max` bytes after the chunk start (or the end): FastCDC
+        // looks no further, so cutting what has arrived so far gives the
+        // cuts of the whole slice.
+        let cdc = fastcdc::v2020::FastCDC::new(&buf[..n], params.min, params.avg, params.max);
+        while start < n && (eof || n - start >= max) {
+            let (_, e) = cdc.cut(start, n - start);
+            cuts.push(Cut { end: e, id: ContentId::of(&buf[start..e]) });
+            start = e;
+        }
+    }
+    Ok((n, eof, cuts))
+}
+
+/// Chunks `src` from offset 0 to its end on `plan.threads` worker threads
+/// that each read and cut their own slices; the calling thread only walks
+/// the true cut sequence across slices (as [`merge`] does), hashes the
+/// chunks into the whole id and calls `sink` in order. Same chunks as one
+/// core for bytes that do not change while being read; if they do (a file
+/// rewritten in place meanwhile), the id is still the hash of exactly the
+/// chunks handed to `sink`, each cut as FastCDC cuts its own bytes.
+pub(crate) fn chunk_at_parallel<A: ReadAt + ?Sized, E>(
+    src: &A,
+    params: ChunkParams,
+    plan: Plan,
+    sink: impl FnMut(&Chunk<'_>) -> Result<(), E>,
+) -> Result<Chunked, ChunkError<E>> {
+    let span = plan.slice + plan.overlap;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let ended = std::sync::atomic::AtomicBool::new(false);
+    let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
+    // Slices in flight: each worker's, plus two waiting for the caller.
+    for _ in 0..plan.threads + 2 {
+        let _ = free_tx.send(Vec::new());
+    }
+    let free_rx = Mutex::new(free_rx);
+    std::thread::scope(|scope| {
+        let (done_tx, done_rx) = mpsc::channel::<io::Result<ReadSlice>>();
+        for _ in 0..plan.threads {
+            let (free_rx, done_tx, next, ended) = (&free_rx, done_tx.clone(), &next, &ended);
+            scope.spawn(move || loop {
+                use std::sync::atomic::Ordering::SeqCst;
+                // A buffer first, then the next slice: slices are taken in
+                // order only by workers that can read them, so the slice the
+                // caller waits for is always being read.
+                let buf = match free_rx.lock() {
+                    Ok(rx) => rx.recv(),
+                    Err(_) => return,
+                };
+                let Ok(mut buf) = buf else { return };
+                if ended.load(SeqCst) {
+                    return;
+                }
+                let index = next.fetch_add(1, SeqCst);
+                let r = read_and_cut(src, (index * plan.slice) as u64, &mut buf, span, params);
+                let r = r.map(|(len, eof, cuts)| {
+                    if eof {
+                        ended.store(true, SeqCst);
+                    }
+                    ReadSlice { index, buf, len, eof, cuts }
+                });
+                if done_tx.send(r).is_err() {
+                    return;
+                }
+            });
+        }
+        drop(done_tx);
+        // Dropping `done_rx` (on return) and `free_tx` stops the workers.
+        let r = follow_slices(params, plan, &free_tx, done_rx, sink);
+        ended.store(true, std::sync::atomic::Ordering::SeqCst);
+        drop(free_tx);
+        r
+    })
+}
+
+/// The calling thread's part of [`chunk_at_parallel`].
+fn follow_slices<E>(
+    params: ChunkParams,
+    plan: Plan,
+    free_tx: &mpsc::Sender<Vec<u8>>,
+    done_rx: mpsc::Receiver<io::Result<ReadSlice>>,
+    mut sink: impl FnMut(&Chunk<'_>) -> Result<(), E>,
+) -> Result<Chunked, ChunkError<E>> {
+    let gone = || ChunkError::Read(io::Error::other("chunking thread stopped"));
+    let mut slices: BTreeMap<usize, ReadSlice> = BTreeMap::new();
+    let mut whole = Hasher::new();
+    let mut chunks = Vec::new();
+    let (mut cur, mut pos) = (0usize, 0usize);
+    loop {
+        while !slices.contains_key(&cur) {
+            let s = done_rx.recv().map_err(|_| gone())?.map_err(ChunkError::Read)?;
+            slices.insert(s.index, s);
+        }
+        let s = slices.get_mut(&cur).ok_or_else(gone)?;
+        let data = &s.buf[..s.len];
+        let cuts = std::mem::take(&mut s.cuts);
+        let (cuts, at) = if pos == 0 {
+            (cuts, 0)
+        } else {
+            match cuts.binary_search_by_key(&pos, |c| c.end) {
+                Ok(k) => (cuts, k + 1),
+                // The file ended before the bytes the previous slice read
+                // past this one's start: it shrank while being read.
+                Err(_) if pos > data.len() => {
+                    return Err(ChunkError::Read(io::Error::other("the file changed while being read")))
+                }
+                // The sequences have not met: cut on from the true position.
+                Err(_) => (cut_slice(data, pos, s.eof, params), 0),
+            }
+        };
+        let base = (cur * plan.slice) as u64;
+        for c in &cuts[at..] {
+            let bytes = &data[pos..c.end];
+            whole.update(bytes);
+            sink(&Chunk { id: c.id, offset: base + pos as u64, data: bytes }).map_err(ChunkError::Sink)?;
+            // A chunk is at most `max` (≤ MAX_CHUNK_LEN) bytes: fits in u32.
+            chunks.push(ChunkRef { id: c.id, len: bytes.len() as u32 });
+            pos = c.end;
+        }
+        if s.eof {
+            break;
+        }
+        if let Some(done) = slices.remove(&cur) {
+            // A worker may have stopped already; the buffer is then freed.
+            let _ = free_tx.send(done.buf);
+        }
+        // On to the next slice, at the same stream position (a full slice's
+        // cuts end less than `max` before its end, past the next start).
+        cur += 1;
+        pos -= plan.slice;
+    }
+    let list = ChunkList::new(chunks).map_err(|e| ChunkError::Read(io::Error::other(e)))?;
+    Ok(Chunked { id: whole.finish(), list })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,7 +511,27 @@ mod tests {
         (chunked, seen)
     }
 
+    /// Everything a sink sees when each worker reads its own slices.
+    fn run_at(data: &[u8], params: ChunkParams, plan: Plan) -> (Chunked, Vec<(ContentId, u64, Vec<u8>)>) {
+        let mut seen = Vec::new();
+        let chunked = chunk_at_parallel(data, params, plan, |c: &Chunk<'_>| {
+            assert_eq!(c.id, ContentId::of(c.data));
+            seen.push((c.id, c.offset, c.data.to_vec()));
+            Ok::<_, ()>(())
+        })
+        .unwrap();
+        (chunked, seen)
+    }
+
     fn same_as_one_core(data: &[u8], params: ChunkParams, plan: Plan) {
+        same_as_one_core_stream(data, params, plan);
+        let (want, want_seen) = run(data, params, None);
+        let (got, got_seen) = run_at(data, params, plan);
+        assert_eq!(got, want, "positional {plan:?} on {} bytes", data.len());
+        assert!(got_seen == want_seen, "positional {plan:?}: the sink saw other chunks");
+    }
+
+    fn same_as_one_core_stream(data: &[u8], params: ChunkParams, plan: Plan) {
         let (want, want_seen) = run(data, params, None);
         let (got, got_seen) = run(data, params, Some(plan));
         assert_eq!(got, want, "{plan:?} on {} bytes", data.len());
@@ -370,6 +599,72 @@ mod tests {
         same_as_one_core(&data, params, Plan::new(2, params));
         let (c, _) = run(&data, params, Some(Plan::new(2, params)));
         assert_eq!(crate::chunk_stream_threads(&data[..], params, 2, |_| Ok::<_, ()>(())).unwrap(), c);
+    }
+
+    #[test]
+    fn positional_reads_of_a_real_file_chunk_as_on_one_core() {
+        let params = ChunkParams::DEFAULT;
+        let mut data = noise(9, 2 * SLICE + 3 * params.max as usize + 12_345);
+        data[SLICE - 1000..SLICE + 300_000].fill(7);
+        let mut f = tempfile::tempfile().unwrap();
+        std::io::Write::write_all(&mut f, &data).unwrap();
+        let want = crate::chunk_stream_threads(&data[..], params, 1, |_| Ok::<_, ()>(())).unwrap();
+        for threads in [1, 2, 3] {
+            let got = crate::chunk_at_threads(&f, params, threads, |_| Ok::<_, ()>(())).unwrap();
+            assert_eq!(got, want, "{threads} threads");
+        }
+        assert_eq!(crate::chunk_file(&f, |_| Ok::<_, ()>(())).unwrap(), want);
+    }
+
+    #[test]
+    fn positional_read_and_sink_errors_stop_every_thread() {
+        struct FailsAt(Vec<u8>, u64);
+        impl ReadAt for FailsAt {
+            fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+                if offset + buf.len() as u64 > self.1 {
+                    return Err(io::Error::other("disk on fire"));
+                }
+                self.0[..].read_at(buf, offset)
+            }
+        }
+        let plan = Plan { threads: 2, slice: 10_000, overlap: 5000 };
+        let r = chunk_at_parallel(&FailsAt(noise(1, 100_000), 60_000), SMALL, plan, |_| Ok::<_, ()>(()));
+        assert!(matches!(r, Err(ChunkError::Read(_))));
+        let data = noise(2, 100_000);
+        let mut n = 0;
+        let r = chunk_at_parallel(&data[..], SMALL, plan, |_| {
+            n += 1;
+            if n == 40 {
+                Err("full")
+            } else {
+                Ok(())
+            }
+        });
+        assert!(matches!(r, Err(ChunkError::Sink("full"))));
+        assert_eq!(n, 40);
+    }
+
+    #[test]
+    fn a_file_that_shrinks_while_read_is_an_error_or_a_consistent_prefix() {
+        // Slice 1 sees the file end before the bytes slice 0 read past its
+        // start: the file shrank in between.
+        struct Shrinks(Vec<u8>);
+        impl ReadAt for Shrinks {
+            fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+                let end = if offset >= 10_000 { 10_100 } else { self.0.len() };
+                self.0[..end].read_at(buf, offset)
+            }
+        }
+        let plan = Plan { threads: 2, slice: 10_000, overlap: 5000 };
+        let mut got = Vec::new();
+        match chunk_at_parallel(&Shrinks(noise(4, 50_000)), SMALL, plan, |c| {
+            got.extend_from_slice(c.data);
+            Ok::<_, ()>(())
+        }) {
+            Err(ChunkError::Read(e)) => assert!(e.to_string().contains("changed"), "{e}"),
+            Ok(c) => assert_eq!(c.id, ContentId::of(&got)),
+            Err(e) => panic!("{e:?}"),
+        }
     }
 
     #[test]

@@ -34,7 +34,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use oxen_chunk::codec::{self, MAX_DECODED_LEN};
-use oxen_chunk::{chunk_stream, ChunkError, ChunkList, ChunkListError, ChunkRef, Codec, Encoder};
+use oxen_chunk::{chunk_stream, Chunk, ChunkError, ChunkList, ChunkListError, ChunkRef, Chunked, Codec, Encoder};
 use oxen_hash::{copy_hashing, ContentId, CopyError, Hasher, CHUNK};
 
 pub use oxen_chunk::CHUNK_THRESHOLD;
@@ -1592,6 +1592,12 @@ impl Versions {
         self.write_chunked_checked(s, reader, what, None)
     }
 
+    /// [`Versions::write_chunked`] for a file: its slices are read and cut
+    /// on several cores (see [`oxen_chunk::chunk_file`]), same chunks.
+    fn write_chunked_file(&self, s: &Segments, f: &File, what: &Path) -> Result<(ContentId, u64)> {
+        self.store_chunks(s, what, None, |sink| oxen_chunk::chunk_file(f, sink))
+    }
+
     /// [`Versions::write_chunked`], and with `expected` the list is
     /// appended only if the contents hash to it (the chunks, each stored
     /// under its own id, are harmless either way).
@@ -1602,8 +1608,24 @@ impl Versions {
         what: &Path,
         expected: Option<&ContentId>,
     ) -> Result<(ContentId, u64)> {
+        self.store_chunks(s, what, expected, |sink| chunk_stream(reader, sink))
+    }
+
+    /// The body of [`Versions::write_chunked_checked`], for any chunker:
+    /// `chunk` cuts the contents, calling the sink it is given with each
+    /// chunk in order.
+    fn store_chunks<C>(
+        &self,
+        s: &Segments,
+        what: &Path,
+        expected: Option<&ContentId>,
+        chunk: C,
+    ) -> Result<(ContentId, u64)>
+    where
+        C: FnOnce(&mut dyn FnMut(&Chunk<'_>) -> Result<()>) -> std::result::Result<Chunked, ChunkError<StoreError>>,
+    {
         let mut enc = Encoder::new().map_err(|e| StoreError::io(what, e))?;
-        let chunked = chunk_stream(reader, |c| {
+        let chunked = chunk(&mut |c: &Chunk<'_>| {
             if self.has_fresh(&c.id) {
                 return Ok(());
             }
@@ -1667,7 +1689,7 @@ impl Versions {
     pub fn write_open_file(&self, mut f: File, src: &Path) -> Result<(ContentId, u64)> {
         let len = f.metadata().map_err(|e| StoreError::io(src, e))?.len();
         if let (Some(s), true) = (&self.segments, len >= CHUNK_THRESHOLD) {
-            return self.write_chunked(s, f, src);
+            return self.write_chunked_file(s, &f, src);
         }
         if len as usize <= SMALL_MAX || (self.segments.is_some() && len < CHUNK_THRESHOLD) {
             let mut bytes = Vec::with_capacity(len as usize);
@@ -2234,6 +2256,24 @@ pub(crate) mod tests {
         v.write_bytes(&edited).unwrap();
         v.flush().unwrap();
         assert_eq!(segment_bytes(&v), again);
+    }
+
+    #[test]
+    fn a_file_of_several_slices_is_chunked_on_threads_as_one_core_would() {
+        // Past two 8.5 MiB slices `write_file` cuts on worker threads that
+        // read their own slices: the stored list must be the one-core list.
+        let (_d, _db, v) = store();
+        let mut data = noise(3, 19 << 20);
+        data[(8 << 20) - 5000..(9 << 20)].fill(0);
+        let path = v.dir.join("big");
+        std::fs::write(&path, &data).unwrap();
+        let (id, len) = v.write_file(&path).unwrap();
+        v.flush().unwrap();
+        assert_eq!((id, len), (ContentId::of(&data), data.len() as u64));
+        let want =
+            oxen_chunk::chunk_stream_threads(&data[..], oxen_chunk::ChunkParams::DEFAULT, 1, |_| Ok::<_, ()>(()));
+        assert_eq!(v.chunk_list(&id).unwrap(), Some(want.unwrap().list));
+        assert_eq!(v.read_all(&id).unwrap(), data);
     }
 
     #[test]
