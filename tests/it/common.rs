@@ -134,16 +134,28 @@ pub fn run_err(name: &str, dir: &Path, args: &[&str]) -> String {
     err(c)
 }
 
+/// A small deterministic generator (xorshift64), so a randomized test
+/// needs no extra crate and a failing run is reproduced from its seed.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next value of the sequence.
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A value in `0..n`.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
 /// Deterministic incompressible bytes that do not repeat (so chunking cuts
 /// them as it would real data): a xorshift stream from `seed`.
 pub fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
+    let mut rng = Rng(seed | 1);
+    (0..len).map(|_| (rng.next() >> 24) as u8).collect()
 }

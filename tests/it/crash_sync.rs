@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common;
+use crate::common::{self, Rng};
 use crate::sync_support::*;
 
 /// Files each round adds (in a new directory of their own): what a push
@@ -22,19 +22,6 @@ const FILE_BYTES: usize = 256 << 10;
 
 fn rounds() -> usize {
     std::env::var("OXEN_CRASH_TRIALS").ok().and_then(|v| v.parse().ok()).unwrap_or(25)
-}
-
-/// A small deterministic generator (xorshift), so a failing round can be
-/// reproduced from the seed printed with it.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
 }
 
 fn seed() -> u64 {

@@ -214,20 +214,6 @@ fn fsmonitor_status_equals_full_scan_over_random_steps() {
     stop(p);
 }
 
-/// Small deterministic PRNG (xorshift).
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 fn status_env(dir: &Path, env: (&str, &str)) -> (String, String) {
     let o =
         oxen(dir).args(["status", "--porcelain"]).env("OXEN_FSMONITOR_TRACE", "1").env(env.0, env.1).output().unwrap();

@@ -10,20 +10,6 @@ use std::process::Command as Proc;
 
 use crate::common::*;
 
-/// Small deterministic PRNG (xorshift), so the test needs no extra crate.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 fn git(dir: &Path, args: &[&str]) -> String {
     let o = Proc::new("git")
         .args(["-c", "core.quotePath=true", "-c", "user.name=T", "-c", "user.email=t@e", "-c", "commit.gpgsign=false"])

@@ -769,6 +769,7 @@ impl Versions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::noise;
     use crate::versions::tests::store;
     use std::collections::HashSet;
 
@@ -907,18 +908,6 @@ mod tests {
             File::options().write(true).open(&to).unwrap().set_modified(then).unwrap();
             relocate(s, &old, &new);
         }
-    }
-
-    fn noise(seed: u64, len: usize) -> Vec<u8> {
-        let mut x = seed | 1;
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect()
     }
 
     #[test]

@@ -21,6 +21,8 @@ mod objects;
 pub mod pg;
 pub mod progress;
 mod shallow;
+#[cfg(test)]
+mod testutil;
 mod tmp;
 mod versions;
 

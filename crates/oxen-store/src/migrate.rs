@@ -174,15 +174,8 @@ mod tests {
     use crate::versions::tests::store;
 
     fn noise(seed: u64, len: usize) -> Vec<u8> {
-        let mut x = seed | 1;
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x % 16) as u8 + b'0'
-            })
-            .collect()
+        // Hex digits: compressible, unlike crate::testutil::noise.
+        crate::testutil::xorshift(seed).map(|x| (x % 16) as u8 + b'0').take(len).collect()
     }
 
     #[test]

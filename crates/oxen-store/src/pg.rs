@@ -718,6 +718,7 @@ fn redact(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::noise;
     use crate::{Db, KvStore, Layout};
     use oxen_hash::ContentId;
 
@@ -988,18 +989,6 @@ mod tests {
     /// scratch under `dir` (one host's view).
     fn remote_versions(db: &Db, dir: &std::path::Path, store: Arc<dyn crate::ContentStore>) -> crate::Versions {
         crate::Versions::with_segments(dir.join("versions"), dir.join("tmp"), db.clone(), Some(store))
-    }
-
-    fn noise(seed: u64, len: usize) -> Vec<u8> {
-        let mut x = seed | 1;
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect()
     }
 
     #[test]

@@ -2208,15 +2208,7 @@ pub(crate) mod tests {
 
     /// Deterministic incompressible bytes.
     fn noise(seed: u64, len: usize) -> Vec<u8> {
-        let mut x = seed | 1;
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 24) as u8
-            })
-            .collect()
+        crate::testutil::xorshift(seed).map(|x| (x >> 24) as u8).take(len).collect()
     }
 
     fn segment_bytes(v: &Versions) -> u64 {
