@@ -724,16 +724,9 @@ fn receive_inner<R: Read>(
             if actual != id {
                 return Err(PackError::Corrupt { expected: id, actual });
             }
-            if !sink.has_object(ObjectKind::Blob, &id)? {
-                sink.write_chunk(&bytes)?;
-                stats.stored += 1;
-                chunk_bytes_since_flush += len;
-                if chunk_bytes_since_flush >= CHUNK_FLUSH_BYTES {
-                    pending.flush(sink)?;
-                    chunk_bytes_since_flush = 0;
-                }
-            }
-            stats.chunks += 1;
+            store_chunk(sink, pending, stats, &mut chunk_bytes_since_flush, &id, len, || {
+                sink.write_chunk(&bytes).map(|_| ()).map_err(Into::into)
+            })?;
         } else if code == FRAME_CHUNK_STORED {
             if len <= STORED_HEAD || len > STORED_HEAD + MAX_CHUNK_BYTES {
                 return Err(PackError::BadPack(format!("stored chunk {id} is a {len}-byte frame")));
@@ -757,16 +750,9 @@ fn receive_inner<R: Read>(
             if actual != id {
                 return Err(PackError::Corrupt { expected: id, actual });
             }
-            if !sink.has_object(ObjectKind::Blob, &id)? {
-                sink.write_chunk_stored(&id, codec, stored, &raw)?;
-                stats.stored += 1;
-                chunk_bytes_since_flush += raw_len;
-                if chunk_bytes_since_flush >= CHUNK_FLUSH_BYTES {
-                    pending.flush(sink)?;
-                    chunk_bytes_since_flush = 0;
-                }
-            }
-            stats.chunks += 1;
+            store_chunk(sink, pending, stats, &mut chunk_bytes_since_flush, &id, raw_len, || {
+                Ok(sink.write_chunk_stored(&id, codec, stored, &raw)?)
+            })?;
         } else if code == FRAME_CHUNK_LIST {
             if len > MAX_NODE_BYTES {
                 return Err(PackError::BadPack(format!(
@@ -930,6 +916,31 @@ fn check_object(
         }
         ObjectKind::Blob => {}
     }
+    Ok(())
+}
+
+/// One verified chunk of `raw_len` bytes, written by `write` unless it is
+/// held already; every [`CHUNK_FLUSH_BYTES`] of written chunks, what was
+/// received is made durable (the resume point of a broken transfer).
+fn store_chunk(
+    sink: &dyn ObjectSink,
+    pending: &mut Pending,
+    stats: &mut ReceiveStats,
+    since_flush: &mut u64,
+    id: &ContentId,
+    raw_len: u64,
+    write: impl FnOnce() -> Result<()>,
+) -> Result<()> {
+    if !sink.has_object(ObjectKind::Blob, id)? {
+        write()?;
+        stats.stored += 1;
+        *since_flush += raw_len;
+        if *since_flush >= CHUNK_FLUSH_BYTES {
+            pending.flush(sink)?;
+            *since_flush = 0;
+        }
+    }
+    stats.chunks += 1;
     Ok(())
 }
 
