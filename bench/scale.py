@@ -36,6 +36,9 @@ import tempfile
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
+from free_ports import free_ports  # noqa: E402
+
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(BENCH_DIR)
 GNU_TIME = "/usr/bin/time"
@@ -46,11 +49,8 @@ def log(msg):
 
 
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A free loopback port, chosen as the tests choose theirs."""
+    return free_ports(1)[0]
 
 
 def make_tiny(root, files):

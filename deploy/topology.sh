@@ -76,14 +76,7 @@ find_nginx() {
 }
 
 free_ports() {
-    python3 - "$1" <<'PY'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-for s in socks: s.close()
-PY
+    python3 "$here/../tests/free_ports.py" "$1"
 }
 
 load_env() {

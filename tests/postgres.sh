@@ -88,8 +88,6 @@ start) ;;
     ;;
 esac
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-echo "$port" >"$dir/port"
 mkdir -p "$dir/sock"
 if [[ $(id -u) == 0 ]]; then
     # The cluster's owner must reach DIR: open the path to it for traversal.
@@ -103,7 +101,17 @@ fi
 # Trust on loopback: a throwaway cluster for tests, reachable only here.
 as_owner "$PGBIN/initdb" -D "$dir/data" -U oxen -A trust -E UTF8 --no-sync >"$dir/initdb.log" 2>&1 ||
     { cat "$dir/initdb.log" >&2; exit 1; }
-pg_start "$port" || { cat "$dir/pg.log" >&2; exit 1; }
+# A port can still be taken between the choice and the bind: try others.
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+for attempt in 1 2 3 4 5; do
+    port=$(python3 "$here/free_ports.py" 1)
+    echo "$port" >"$dir/port"
+    pg_start "$port" && break
+    if [[ $attempt == 5 ]] || ! grep -q "already in use" "$dir/pg.log"; then
+        cat "$dir/pg.log" >&2
+        exit 1
+    fi
+done
 as_owner "$PGBIN/createdb" -h 127.0.0.1 -p "$port" -U oxen oxen
 pid=$(head -1 "$dir/data/postmaster.pid")
 echo "OXEN_DB=postgres://oxen@127.0.0.1:$port/oxen"

@@ -66,17 +66,6 @@ bucket=${3:-oxen-test}
 mkdir -p "$dir/data"
 dir=$(cd "$dir" && pwd)
 
-# Eight distinct free loopback ports (bound then released at once).
-read -r master mgrpc volume vgrpc filer fgrpc s3 s3grpc < <(python3 - <<'PY'
-import socket
-socks = []
-for _ in range(8):
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-for s in socks: s.close()
-PY
-)
-
 key=oxen-test-key
 secret=oxen-test-secret-$(od -An -tx8 -N8 /dev/urandom | tr -d ' ')
 cat >"$dir/s3.json" <<JSON
@@ -84,29 +73,45 @@ cat >"$dir/s3.json" <<JSON
   "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}
 JSON
 
-weed server -dir="$dir/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
-    -master.port="$master" -master.port.grpc="$mgrpc" -master.volumeSizeLimitMB=64 \
-    -volume.port="$volume" -volume.port.grpc="$vgrpc" -volume.max=0 \
-    -filer.port="$filer" -filer.port.grpc="$fgrpc" \
-    -s3 -s3.port="$s3" -s3.port.grpc="$s3grpc" -s3.port.iceberg=0 -s3.port.lance=0 \
-    -s3.config="$dir/s3.json" \
-    >"$dir/weed.log" 2>&1 </dev/null &
-pid=$!
-echo "$pid" >"$dir/weed.pid"
-
-# S3 answers (403 without credentials) once the filer behind it is up.
-for _ in $(seq 1 600); do
-    if ! kill -0 "$pid" 2>/dev/null; then
+# Start weed on eight free ports and wait until S3 answers (403 without
+# credentials) once the filer behind it is up. 0: up; 1: exited; 2: exited
+# because a port was taken between our choice and its bind (try again).
+launch() {
+    read -r master mgrpc volume vgrpc filer fgrpc s3 s3grpc < <(python3 "$here/free_ports.py" 8)
+    weed server -dir="$dir/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
+        -master.port="$master" -master.port.grpc="$mgrpc" -master.volumeSizeLimitMB=64 \
+        -volume.port="$volume" -volume.port.grpc="$vgrpc" -volume.max=0 \
+        -filer.port="$filer" -filer.port.grpc="$fgrpc" \
+        -s3 -s3.port="$s3" -s3.port.grpc="$s3grpc" -s3.port.iceberg=0 -s3.port.lance=0 \
+        -s3.config="$dir/s3.json" \
+        >"$dir/weed.log" 2>&1 </dev/null &
+    pid=$!
+    echo "$pid" >"$dir/weed.pid"
+    for _ in $(seq 1 600); do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            grep -q "address already in use" "$dir/weed.log" && return 2
+            return 1
+        fi
+        code=$(python3 -c "import urllib.request,urllib.error,sys
+try: print(urllib.request.urlopen('http://127.0.0.1:$s3/', timeout=1).status)
+except urllib.error.HTTPError as e: print(e.code)
+except Exception: print(0)")
+        [[ $code != 0 ]] && return 0
+        sleep 0.1
+    done
+    return 0
+}
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+for attempt in 1 2 3 4 5; do
+    rc=0
+    launch || rc=$?
+    [[ $rc == 2 && $attempt -lt 5 ]] && { rm -rf "$dir/data"; mkdir -p "$dir/data"; continue; }
+    if [[ $rc != 0 ]]; then
         echo "weed server exited; its log:" >&2
         tail -20 "$dir/weed.log" >&2
         exit 1
     fi
-    code=$(python3 -c "import urllib.request,urllib.error,sys
-try: print(urllib.request.urlopen('http://127.0.0.1:$s3/', timeout=1).status)
-except urllib.error.HTTPError as e: print(e.code)
-except Exception: print(0)")
-    [[ $code != 0 ]] && break
-    sleep 0.1
+    break
 done
 
 # `weed shell` names servers host:port.grpcport when the gRPC port is not
