@@ -96,7 +96,9 @@ fn stop(p: &Path) {
 
 #[test]
 fn fsmonitor_status_equals_full_scan_over_random_steps() {
-    let mut rng = Rng(0x0f5e_ed00_1234);
+    // OXEN_TEST_SEED runs other sequences (by hand, to shake out more).
+    let seed = std::env::var("OXEN_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x0f5e_ed00_1234);
+    let mut rng = Rng(seed);
     let d = monitored_repo();
     let p = d.path();
     ox(p, &["branch", "other"]);
