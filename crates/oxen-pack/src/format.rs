@@ -287,6 +287,9 @@ impl<'r> PackSource<'r> {
                         .filter(|i| matches!(i, Item::Object(ObjectKind::Blob, _) | Item::Chunk(_)))
                         .map(|i| i.id())
                         .collect();
+                    // Pages mapped by the last thousand reads go first: a
+                    // pack of every file would otherwise map the database.
+                    self.src.release_memory();
                     self.src.prefetch(&ids).map_err(to_io)?;
                     self.prefetched = end;
                 }
@@ -495,7 +498,18 @@ struct Pending {
     boundaries: std::collections::BTreeSet<ContentId>,
     /// The sink is a partial clone: trees may name contents not sent.
     lazy_blobs: bool,
+    /// Batches written since the sink last let go of its mapped pages.
+    flushes: usize,
 }
+
+/// Batches written between two [`ObjectSource::release_memory`] calls:
+/// receiving a million files' objects maps in the database pages they are
+/// written to and looked up in. Ids are random, so one batch of a few
+/// thousand touches about as many leaf pages wherever they lie: released
+/// after every batch, the pages resident stay those of one batch (a few
+/// MB) instead of the whole index (54 MB after a push of 300k files when
+/// released every fourth batch).
+const RELEASE_EVERY_FLUSHES: usize = 1;
 
 impl Pending {
     fn has(&self, sink: &dyn ObjectSink, kind: ObjectKind, id: &ContentId) -> Result<bool> {
@@ -531,6 +545,11 @@ impl Pending {
         // that name them must never be visible before them.
         self.store_blobs(sink)?;
         sink.flush()?;
+        self.flushes += 1;
+        if self.flushes >= RELEASE_EVERY_FLUSHES {
+            sink.release_memory();
+            self.flushes = 0;
+        }
         if self.items.is_empty() {
             return Ok(());
         }
@@ -657,11 +676,13 @@ pub fn receive_pack<R: Read>(sink: &dyn ObjectSink, input: R, progress: &dyn Pro
         heights: HashMap::new(),
         boundaries,
         lazy_blobs: sink.lazy_contents(),
+        flushes: 0,
     };
     let mut stats = ReceiveStats::default();
     let res = receive_inner(sink, &mut tee, &mut pending, &mut stats, progress);
     // Whatever happened, verified objects are worth keeping.
     let flushed = pending.flush(sink);
+    sink.release_memory();
     stats.stored += pending.stored;
     res?;
     flushed?;

@@ -174,7 +174,7 @@ pub fn enumerate_with(
         }
     }
 
-    let mut walker = Walker { src, seen: HashSet::new(), full: HashSet::new(), filter, out: Vec::new() };
+    let mut walker = Walker { src, seen: HashSet::new(), full: HashSet::new(), filter, out: Vec::new(), read: 0 };
     for c in &order {
         let commit = &commits[c];
         // A boundary goes with its whole tree: the receiver has no parent
@@ -232,7 +232,14 @@ struct Walker<'r> {
     full: HashSet<ContentId>,
     filter: Option<&'r PathSet>,
     out: Vec<ObjRef>,
+    /// Trees read since the store last let go of its mapped pages.
+    read: usize,
 }
+
+/// Trees read between two [`ObjectSource::release_memory`] calls: the walk
+/// of a million files' trees would otherwise keep every database page it
+/// touched resident.
+const RELEASE_EVERY_TREES: usize = 2048;
 
 /// Where a directory lies with respect to the filter.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -305,6 +312,11 @@ impl Walker<'_> {
                         continue;
                     }
                     let children = self.children(new, old, &path)?;
+                    self.read += 1;
+                    if self.read >= RELEASE_EVERY_TREES {
+                        self.src.release_memory();
+                        self.read = 0;
+                    }
                     stack.push(Step::Exit(new, rel == Relation::Inside));
                     stack.extend(children.into_iter().rev());
                 }

@@ -61,6 +61,97 @@ impl ObjectsMsg {
     }
 }
 
+/// An `enumerate` answer read compactly: the objects straight into
+/// [`ObjRef`]s (17 bytes each) as the JSON is parsed, instead of a pair of
+/// `String`s each (over 100 bytes) that [`ObjectsMsg`] holds. A clone of a
+/// million files receives a million of them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+pub struct ObjectRefsMsg {
+    /// The objects, in the order sent.
+    #[serde(deserialize_with = "de_refs")]
+    pub objects: Vec<ObjRef>,
+    /// As [`ObjectsMsg::shallow`].
+    #[serde(default)]
+    pub shallow: Option<Vec<String>>,
+}
+
+fn de_refs<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Vec<ObjRef>, D::Error> {
+    struct V;
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = Vec<ObjRef>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a list of [kind, hex id] pairs")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Self::Value, A::Error> {
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+            while let Some(WireRef(r)) = seq.next_element()? {
+                out.push(r);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_seq(V)
+}
+
+/// One `[kind, hex id]` pair parsed as it is read.
+struct WireRef(ObjRef);
+
+impl<'de> Deserialize<'de> for WireRef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = WireRef;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a [kind, hex id] pair")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<WireRef, A::Error> {
+                use serde::de::Error;
+                let k: std::borrow::Cow<'de, str> =
+                    seq.next_element()?.ok_or_else(|| A::Error::invalid_length(0, &self))?;
+                let id: std::borrow::Cow<'de, str> =
+                    seq.next_element()?.ok_or_else(|| A::Error::invalid_length(1, &self))?;
+                if seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                    return Err(A::Error::invalid_length(3, &self));
+                }
+                let kind =
+                    ObjectKind::from_name(&k).ok_or_else(|| A::Error::custom(format!("unknown object kind '{k}'")))?;
+                let id = ContentId::from_hex(&id).map_err(A::Error::custom)?;
+                Ok(WireRef((kind, id)))
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+/// Write `objects` (and `shallow`) as the JSON of an [`ObjectsMsg`], one
+/// object at a time: a server answering `enumerate` for a million files
+/// holds the ids, not a document of them.
+pub fn write_objects_json(
+    out: &mut dyn std::io::Write,
+    objects: &[ObjRef],
+    shallow: Option<&[ContentId]>,
+) -> std::io::Result<()> {
+    out.write_all(b"{\"objects\":[")?;
+    for (i, (kind, id)) in objects.iter().enumerate() {
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        write!(out, "[\"{}\",\"{}\"]", kind.name(), id.to_hex())?;
+    }
+    out.write_all(b"]")?;
+    if let Some(s) = shallow {
+        out.write_all(b",\"shallow\":[")?;
+        for (i, id) in s.iter().enumerate() {
+            if i > 0 {
+                out.write_all(b",")?;
+            }
+            write!(out, "\"{}\"", id.to_hex())?;
+        }
+        out.write_all(b"]")?;
+    }
+    out.write_all(b"}")
+}
+
 /// `POST .../refs`: ref updates to apply after a pack.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpdateRefsMsg {
@@ -251,4 +342,45 @@ fn from_hex(s: &str) -> Option<Vec<u8>> {
         return None;
     }
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn streamed_objects_json_is_an_objects_msg_and_reads_back_compactly() {
+        let objs: Vec<ObjRef> = vec![
+            (ObjectKind::Blob, ContentId::of(b"a")),
+            (ObjectKind::Tree, ContentId::of(b"b")),
+            (ObjectKind::Commit, ContentId::of(b"c")),
+        ];
+        for shallow in [None, Some(vec![ContentId::of(b"c")])] {
+            let mut out = Vec::new();
+            write_objects_json(&mut out, &objs, shallow.as_deref()).unwrap();
+            let mut expected = ObjectsMsg::from_refs(&objs);
+            expected.shallow = shallow.as_ref().map(|s| s.iter().map(|i| i.to_hex()).collect());
+            let as_msg: ObjectsMsg = serde_json::from_slice(&out).unwrap();
+            assert_eq!(as_msg, expected);
+            let compact: ObjectRefsMsg = serde_json::from_reader(&out[..]).unwrap();
+            assert_eq!(compact.objects, objs);
+            assert_eq!(compact.shallow, expected.shallow);
+        }
+        let mut empty = Vec::new();
+        write_objects_json(&mut empty, &[], None).unwrap();
+        assert_eq!(serde_json::from_slice::<ObjectRefsMsg>(&empty).unwrap(), ObjectRefsMsg::default());
+    }
+
+    #[test]
+    fn compact_objects_refuse_bad_kinds_ids_and_shapes() {
+        for bad in [
+            r#"{"objects":[["bolb","00000000000000000000000000000000"]]}"#,
+            r#"{"objects":[["blob","zz"]]}"#,
+            r#"{"objects":[["blob"]]}"#,
+            r#"{"objects":[["blob","00000000000000000000000000000000","x"]]}"#,
+            r#"{"objects":{}}"#,
+        ] {
+            assert!(serde_json::from_str::<ObjectRefsMsg>(bad).is_err(), "{bad}");
+        }
+    }
 }

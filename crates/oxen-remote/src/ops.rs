@@ -236,6 +236,8 @@ pub fn push(
         let haves: Vec<ContentId> = remote_refs.refs.values().copied().collect();
         let candidates = oxen_pack::enumerate(repo, &tips, &haves)?;
         let missing = remote.missing(&candidates)?;
+        drop(candidates);
+        repo.release_memory();
         let boundaries = repo.shallow_boundaries()?;
         if let Some((_, b)) = missing.iter().find(|(k, id)| *k == ObjectKind::Commit && boundaries.contains(id)) {
             return Err(RemoteError::Other(format!(
@@ -726,7 +728,12 @@ pub fn fetch_objects_shallow(
         oxen_store::write_shallow(&repo.layout, &all)?;
     }
     let lacking = oxen_pack::missing(repo, &found.objects)?;
+    // One list of ids at a time: a clone of a million files holds a
+    // million of them in each.
+    drop(found);
+    repo.release_memory();
     let (items, counts) = plan_fetch(repo, remote, &lacking)?;
+    drop(lacking);
     let stats = remote.fetch_items(repo, items, progress)?;
     tidy_shallow(repo)?;
     Ok((stats, counts))

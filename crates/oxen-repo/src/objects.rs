@@ -53,6 +53,10 @@ impl ObjectSource for Repo {
         self.versions.prefetch(ids)
     }
 
+    fn release_memory(&self) {
+        self.db.release_mapped_pages();
+    }
+
     fn stored_chunk(&self, id: &ContentId) -> Result<Option<(oxen_store::Codec, u64, Vec<u8>)>> {
         self.versions.read_stored(id)
     }
@@ -161,6 +165,10 @@ impl ObjectSource for RepoOperation<'_> {
 
     fn prefetch(&self, ids: &[ContentId]) -> Result<()> {
         self.versions.prefetch(ids)
+    }
+
+    fn release_memory(&self) {
+        self.repo.db.release_mapped_pages();
     }
 }
 

@@ -159,10 +159,17 @@ impl Api {
                 let repo = self.open(name)?;
                 let msg: WantsMsg = read_json(body)?;
                 let found = enumerate_shallow_wants(&repo, &msg)?;
-                let mut answer = ObjectsMsg::from_refs(&found.objects);
-                // Always present: tells the client this server honours depth.
-                answer.shallow = Some(found.boundaries.iter().map(|b| b.to_hex()).collect());
-                Ok(Reply::Json(200, to_json(&answer)))
+                repo.release_memory();
+                // Written id by id (the JSON of an `ObjectsMsg`): a JSON
+                // value of a million files' ids would be ten times their
+                // size. `shallow` is always present: it tells the client
+                // this server honours depth.
+                let produce: Producer = Box::new(move |out: &mut dyn Write| {
+                    let mut out = io::BufWriter::with_capacity(64 << 10, out);
+                    oxen_pack::wire::write_objects_json(&mut out, &found.objects, Some(&found.boundaries))?;
+                    out.flush()
+                });
+                Ok(Reply::Stream { content_type: "application/json", produce })
             }
             Route::ChunksMissing(name) => {
                 let repo = self.open(name)?;
@@ -211,6 +218,7 @@ impl Api {
                     })
                     .unzip();
                 let found = repo.has_objects(&objects).map_err(|e| Fail::internal(&e, None))?;
+                repo.release_memory();
                 if let Some((item, _)) = asked.iter().zip(&found).find(|(_, f)| !**f) {
                     return Err(Fail::new(404, format!("{} {} not found", item.kind_name(), item.id())));
                 }

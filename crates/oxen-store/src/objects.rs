@@ -72,6 +72,12 @@ pub trait ObjectSource {
     fn prefetch(&self, _ids: &[ContentId]) -> Result<()> {
         Ok(())
     }
+    /// Let go of memory that a long walk or transfer would otherwise grow
+    /// with the repository's size rather than its own work: database pages
+    /// mapped in by reads (an LMDB read maps the file's pages into the
+    /// process, and they count as its resident memory until released).
+    /// Called between batches; the default does nothing.
+    fn release_memory(&self) {}
     /// The chunk list of file contents stored chunked (`None` for contents
     /// stored whole): what chunk-level sync sends instead of the bytes.
     fn chunk_list(&self, id: &ContentId) -> Result<Option<ChunkList>>;
