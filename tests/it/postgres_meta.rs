@@ -683,4 +683,10 @@ fn receive_round_trips() {
             load.trim()
         );
     }
+    // With OXEN_PG_OPTS="-c log_min_duration_statement=0": every statement
+    // and its duration, kept for reading after the cluster is gone.
+    if let Ok(to) = std::env::var("OXEN_PG_LOG") {
+        std::fs::copy(pg.dir.path().join("pg.log"), to).unwrap();
+        std::fs::copy(c.root.join("r0.log"), format!("{}.r0", std::env::var("OXEN_PG_LOG").unwrap())).unwrap();
+    }
 }
