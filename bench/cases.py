@@ -696,13 +696,17 @@ class Cases:
                 raise StepFailed("push of the N=%d dataset: %s" % (a.scaleout_files, p.err))
             shutil.rmtree(tenk, ignore_errors=True)
             log("[%s] one clone" % case)
+            cpu0, cl0 = component_cpu(topo), clients_cpu()
             one = self.h.runner.step([[t.oxen, "clone", url, os.path.join(r.base, "one")]], r.base, e)
+            cpu_one, cl_one = cpu_delta(cpu0, component_cpu(topo)), clients_cpu() - cl0
             if not one.ok:
                 raise StepFailed("clone: %s" % one.err)
             shutil.rmtree(os.path.join(r.base, "one"), ignore_errors=True)
             n = a.scaleout_clients
             log("[%s] %d concurrent clones" % (case, n))
+            cpu0, cl0 = component_cpu(topo), clients_cpu()
             wall, errs = concurrent_clones(t.oxen, url, r.base, e, n)
+            cpu_n, cl_n = cpu_delta(cpu0, component_cpu(topo)), clients_cpu() - cl0
             if errs:
                 raise StepFailed("%d of %d concurrent clones failed: %s" % (len(errs), n, errs[0]))
             ratio = wall / one.wall
@@ -716,6 +720,15 @@ class Cases:
                          "%.0f MB/s total" % (n * tstats["bytes"] / wall / 1e6)])
             notes.append("%d concurrent clones / one clone: %.2fx — target ≤ 3x: %s"
                          % (n, ratio, "met" if ratio <= 3 else "MISSED"))
+            # Where the CPU went (from /proc): on a machine of few cores the
+            # concurrent clones cannot end before all their CPU is spent.
+            cores = os.cpu_count() or 1
+            for label, comp, cl, w in (("one clone", cpu_one, cl_one, one.wall),
+                                       ("%d concurrent clones" % n, cpu_n, cl_n, wall)):
+                total = cl + sum(comp.values())
+                notes.append("CPU seconds, %s (wall %.1f s): clients %.1f, %s; total %.1f = %.1f s of %d cores"
+                             % (label, w, cl, ", ".join("%s %.1f" % kv for kv in sorted(comp.items())), total,
+                                total / cores, cores))
             shutil.rmtree(r.base, ignore_errors=True)
         except StepFailed as e:
             notes.append(str(e))
@@ -1166,6 +1179,61 @@ def create_repo(base_url, token, name):
                                  headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=60) as resp:
         resp.read()
+
+
+def _proc_cpu(pid):
+    """(ppid, user+system CPU seconds of the process itself, of its waited-for
+    children) from /proc/PID/stat, or None when it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            st = f.read()
+    except OSError:
+        return None
+    # The command name may hold spaces and parentheses: fields follow the last ')'.
+    fields = st[st.rindex(")") + 2:].split()
+    hz = os.sysconf("SC_CLK_TCK")
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / hz, (int(fields[13]) + int(fields[14])) / hz
+
+
+def component_cpu(topo):
+    """CPU seconds used so far by each component of a deploy/topology.sh
+    topology: the replicas, PostgreSQL (the postmaster, its live backends and
+    the backends it reaped), SeaweedFS and nginx (master and workers), each
+    with the descendants of its process. The clients are measured apart
+    (getrusage of the bench's own children)."""
+    roots = {}
+    for k, v in topo.items():
+        if k.startswith("OXEN_REPLICA_") and k.endswith("_PID"):
+            roots[int(v)] = "replicas"
+    for k, name in (("PG_PID", "postgres"), ("WEED_PID", "seaweedfs"), ("NGINX_PID", "nginx")):
+        if topo.get(k, "").isdigit():
+            roots[int(topo[k])] = name
+    parent, own = {}, {}
+    for e in os.listdir("/proc"):
+        if e.isdigit():
+            r = _proc_cpu(int(e))
+            if r:
+                parent[int(e)] = r[0]
+                own[int(e)] = r
+    out = {name: 0.0 for name in roots.values()}
+    for pid, (_, cpu, reaped) in own.items():
+        p, seen = pid, 0
+        while p and p not in roots and seen < 64:
+            p, seen = parent.get(p, 0), seen + 1
+        if p in roots:
+            out[roots[p]] += cpu + (reaped if pid == p else 0)
+    return out
+
+
+def clients_cpu():
+    """User+system CPU seconds of the bench's waited-for children so far."""
+    import resource
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def cpu_delta(before, after):
+    return {k: after.get(k, 0.0) - v for k, v in before.items()}
 
 
 def concurrent_clones(oxen, url, base, env, n):

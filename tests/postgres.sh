@@ -9,6 +9,10 @@
 #   tests/postgres.sh restart DIR   stop it and start it again on the same
 #       port (the tests' "database restarted mid-push" fault).
 #
+# OXEN_PG_OPTS adds server options for profiling, e.g.
+# OXEN_PG_OPTS="-c log_min_duration_statement=0" logs every statement
+# with its duration to DIR/pg.log.
+#
 # Needs PostgreSQL 15's server programs (Debian: `apt-get install
 # postgresql`): installs them with apt-get when missing and running as root.
 # PostgreSQL refuses to run as root, so as root the cluster runs as the
@@ -66,7 +70,7 @@ pg_stop() {
 pg_start() {
     local port=$1
     as_owner "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/pg.log" -w -t 60 \
-        -o "-p $port -k $dir/sock -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" \
+        -o "-p $port -k $dir/sock -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200 ${OXEN_PG_OPTS:-}" \
         start >/dev/null
 }
 

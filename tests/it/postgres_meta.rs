@@ -20,8 +20,16 @@ struct Postgres {
 
 impl Postgres {
     fn start() -> Postgres {
+        Postgres::start_with("")
+    }
+
+    /// A cluster started with these server options (`OXEN_PG_OPTS` of
+    /// `tests/postgres.sh`, added to what the environment already says).
+    fn start_with(opts: &str) -> Postgres {
         let dir = tempfile::tempdir().unwrap();
-        let out = Command::new("bash").arg(script()).arg("start").arg(dir.path()).output().unwrap();
+        let opts = format!("{} {opts}", std::env::var("OXEN_PG_OPTS").unwrap_or_default());
+        let out =
+            Command::new("bash").arg(script()).arg("start").arg(dir.path()).env("OXEN_PG_OPTS", opts).output().unwrap();
         assert!(
             out.status.success(),
             "PostgreSQL did not start (run 'apt-get install postgresql'): {}",
@@ -683,4 +691,63 @@ fn receive_round_trips() {
             load.trim()
         );
     }
+    // With OXEN_PG_OPTS="-c log_min_duration_statement=0": every statement
+    // and its duration, kept for reading after the cluster is gone.
+    if let Ok(to) = std::env::var("OXEN_PG_LOG") {
+        std::fs::copy(pg.dir.path().join("pg.log"), to).unwrap();
+        std::fs::copy(c.root.join("r0.log"), format!("{}.r0", std::env::var("OXEN_PG_LOG").unwrap())).unwrap();
+    }
+}
+
+/// Statements PostgreSQL ran in database `oxen` so far, from
+/// `pg_stat_statements` (counted when each ends, unlike the transaction
+/// counts of `pg_stat_database`, which backends report now and then).
+fn statements(pg: &Postgres) -> i64 {
+    let psql = std::fs::read_dir("/usr/lib/postgresql")
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("bin/psql"))
+        .find(|p| p.is_file())
+        .expect("psql");
+    let sql = "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+               SELECT sum(calls) FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+               WHERE d.datname = 'oxen' AND s.query NOT LIKE '%pg_stat_statements%'
+                 AND s.query NOT LIKE '%EXTENSION%'";
+    let o = Command::new(psql).args([&pg.url, "-qtAc", sql]).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "psql: {}", String::from_utf8_lossy(&o.stderr));
+    out.trim().lines().last().unwrap_or("0").parse().unwrap_or(0)
+}
+
+/// A clone's PostgreSQL statements do not grow with the number of files
+/// (batched lookups: a thousand keys a query, not one query a file): two
+/// repositories of one commit and the same ten directories, one with 100
+/// files and one with 2,000, each cloned from one replica, differ by a few
+/// statements, not by ~1,900.
+#[test]
+fn a_clone_makes_a_bounded_number_of_postgresql_statements_whatever_its_file_count() {
+    let (pg, weed) = (Postgres::start_with("-c shared_preload_libraries=pg_stat_statements"), Weed::start());
+    let d = tempfile::tempdir().unwrap();
+    let c = Cluster::start(d.path(), &pg, &weed, 1);
+    let mut clone_statements = Vec::new();
+    for files in [100, 2000] {
+        let name = format!("Count{files}");
+        assert_eq!(c.http(0, "POST", "/api/repos", &format!(r#"{{"name": "{name}"}}"#)).0, 201);
+        let w = d.path().join(&name);
+        std::fs::create_dir_all(&w).unwrap();
+        c.ok(&w, &["init"]);
+        for i in 0..files {
+            write(&w, &format!("d{}/{i}.txt", i % 10), format!("file {i} of {files}\n"));
+        }
+        c.ok(&w, &["add", "."]);
+        c.ok(&w, &["commit", "-m", "files"]);
+        c.ok(&w, &["push", &c.url(0, &name), "main"]);
+        let before = statements(&pg);
+        c.ok(d.path(), &["clone", &c.url(0, &name), d.path().join(format!("{name}-clone")).to_str().unwrap()]);
+        clone_statements.push(statements(&pg) - before);
+    }
+    let (small, large) = (clone_statements[0], clone_statements[1]);
+    eprintln!("PostgreSQL statements of a clone: 100 files {small}, 2,000 files {large}");
+    assert!(small > 0, "statements counted: {clone_statements:?}");
+    assert!(large <= small + 10, "a clone of 2,000 files made {large} statements, of 100 files {small}");
 }
