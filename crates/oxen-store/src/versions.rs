@@ -512,11 +512,12 @@ impl Segments {
     /// Seal a full or finished block: handed to the block store. A local
     /// block is durable once synced. A remote one (not synced here) is
     /// finished in the background: its upload began when it was opened
-    /// (the parts filled so far are sent or on their way), and the last part
-    /// and the completion wait here for a slot when [`UPLOADS_IN_FLIGHT`]
-    /// are already in flight; its local copy is removed once stored. On failure the locations of its records are dropped
-    /// from `pending`, so none is ever recorded: the operation fails, and
-    /// its retry writes them again.
+    /// (the parts filled so far are sent or on their way), and the last
+    /// part and the completion wait here for a slot when
+    /// [`UPLOADS_IN_FLIGHT`] are already in flight; its local copy is
+    /// removed once stored. On failure the locations of its records are
+    /// dropped from `pending`, so none is ever recorded: the operation
+    /// fails, and its retry writes them again.
     fn seal(&self, w: SegWriter) -> Result<()> {
         let p = self.path(&w.name);
         // A block bound for a remote store is made durable by the store: its
