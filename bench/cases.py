@@ -518,6 +518,7 @@ class Cases:
     def s3(self):
         case = "s3"
         rows, notes = [], []
+        cpu_rows = []
         tools = self.tools_for(case)
         if not tools:
             return
@@ -558,16 +559,24 @@ class Cases:
                     if not ok:
                         raise StepFailed("server on %s did not start: %s" % (label, srv.error))
                     self.h.runner.quiet([t.oxen, "remote", "add", "origin", srv.url], r.w, r.env)
+                    # CPU seconds of each process over the step: where a
+                    # push's time goes when client, server and weed share
+                    # the machine's cores.
+                    pids = [srv.proc.pid] + ([weed_pid(weed_dir)] if extra else [])
+                    before = [proc_cpu(pid) for pid in pids]
                     p = r.run([[t.oxen, "push", "origin", "main"]])
                     if not p.ok:
                         raise StepFailed("push to %s: %s" % (label, p.err))
+                    mid = [proc_cpu(pid) for pid in pids]
                     cl = self.h.runner.step([[t.oxen, "clone", srv.url, os.path.join(r.base, "clone")]],
                                             r.base, r.env)
                     if not cl.ok:
                         raise StepFailed("clone from %s: %s" % (label, cl.err))
+                    after = [proc_cpu(pid) for pid in pids]
                     results[label] = (p.wall, cl.wall)
                     rows.append([label, self.b.fmt_secs(p.wall), "%.0f MB/s" % (total / p.wall / 1e6),
                                  self.b.fmt_secs(cl.wall), "%.0f MB/s" % (total / cl.wall / 1e6)])
+                    cpu_rows.append([label, cpu_cell(p.cpu, before, mid), cpu_cell(cl.cpu, mid, after)])
                 finally:
                     if srv:
                         srv.stop()
@@ -584,6 +593,9 @@ class Cases:
             (lp, lc), (sp, sc) = results["local disk"], results["SeaweedFS (s3)"]
             notes.append("throughput on SeaweedFS / on local disk: push %.2f, clone %.2f — target ≥ 0.5: %s"
                          % (lp / sp, lc / sc, "met" if min(lp / sp, lc / sc) >= 0.5 else "MISSED"))
+        for label, push_cpu, clone_cpu in cpu_rows:
+            notes.append("CPU seconds on %s (client / oxen-server / weed): push %s; clone %s"
+                         % (label, push_cpu, clone_cpu))
         self.section(
             "s3: push and clone, server on local disk vs on SeaweedFS",
             ["Dataset: %d small files, %d x %g MiB random files: %s. SeaweedFS (`weed server "
@@ -1130,6 +1142,36 @@ class Cases:
 
 class StepFailed(Exception):
     pass
+
+
+def proc_cpu(pid):
+    """CPU seconds (user + system) process `pid` has used so far, None if
+    it cannot be read."""
+    if pid is None:
+        return None
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def weed_pid(d):
+    """The pid `tests/seaweedfs.sh start` recorded in `d`, None if none."""
+    try:
+        with open(os.path.join(d, "weed.pid")) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def cpu_cell(client, before, after):
+    """`client / server [/ weed]` CPU seconds of one step."""
+    parts = ["%.2f" % client]
+    for b, a in zip(before, after):
+        parts.append("%.2f" % (a - b) if a is not None and b is not None else "?")
+    return " / ".join(parts)
 
 
 def start_weed(d, bucket):

@@ -419,6 +419,138 @@ fn s3_503s_are_retried_with_backoff_and_a_dead_endpoint_fails_in_one_line() {
     assert!(took < Duration::from_secs(30), "took {took:?}");
 }
 
+/// A proxy in front of the S3 endpoint that sees every request: each
+/// connection carries one (the proxy asks the endpoint to close after it,
+/// and closes too), and requests numbered `fail_from..fail_to` (counted
+/// from 1 over the proxy's life) are answered 503.
+struct RequestProxy {
+    addr: String,
+    seen: Arc<AtomicUsize>,
+    failed: Arc<AtomicUsize>,
+    window: Arc<std::sync::Mutex<(usize, usize)>>,
+}
+
+impl RequestProxy {
+    fn start(upstream: &str) -> RequestProxy {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        let (seen, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let window = Arc::new(std::sync::Mutex::new((usize::MAX, usize::MAX)));
+        let upstream = upstream.trim_start_matches("http://").to_string();
+        let (s2, f2, w2) = (seen.clone(), failed.clone(), window.clone());
+        std::thread::spawn(move || {
+            for conn in l.incoming() {
+                let Ok(conn) = conn else { break };
+                let (up, seen, failed, window) = (upstream.clone(), s2.clone(), f2.clone(), w2.clone());
+                std::thread::spawn(move || {
+                    let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
+                    let mut r = BufReader::new(&conn);
+                    let (mut head, mut len) = (String::new(), 0usize);
+                    loop {
+                        let mut line = String::new();
+                        if r.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                        let lower = line.to_ascii_lowercase();
+                        if let Some(v) = lower.strip_prefix("content-length:") {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                        if !lower.starts_with("connection:") {
+                            head.push_str(&line);
+                        }
+                    }
+                    let mut body = vec![0u8; len];
+                    if r.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    let n = seen.fetch_add(1, Ordering::SeqCst) + 1;
+                    let (from, to) = *window.lock().unwrap();
+                    if n >= from && n < to {
+                        failed.fetch_add(1, Ordering::SeqCst);
+                        let msg =
+                            "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>";
+                        let _ = (&conn).write_all(
+                            format!(
+                                "HTTP/1.1 503 Service Unavailable\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{msg}",
+                                msg.len()
+                            )
+                            .as_bytes(),
+                        );
+                        return;
+                    }
+                    let Ok(mut server) = TcpStream::connect(&up) else { return };
+                    head.push_str("Connection: close\r\n\r\n");
+                    if server.write_all(head.as_bytes()).and_then(|_| server.write_all(&body)).is_err() {
+                        return;
+                    }
+                    let _ = std::io::copy(&mut server, &mut &conn);
+                    let _ = conn.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        });
+        RequestProxy { addr, seen, failed, window }
+    }
+
+    /// Answer 503 to the requests after the next `skip`, `count` of them
+    /// (`usize::MAX`: all).
+    fn fail_after(&self, skip: usize, count: usize) {
+        let from = self.seen.load(Ordering::SeqCst) + skip + 1;
+        *self.window.lock().unwrap() = (from, from.saturating_add(count));
+    }
+}
+
+#[test]
+fn blocks_streamed_in_parts_survive_503s_and_a_store_gone_mid_push_leaves_nothing_visible() {
+    let weed = Weed::start();
+    let d = tempfile::tempdir().unwrap();
+    let proxy = RequestProxy::start(&weed.var("AWS_ENDPOINT_URL"));
+    let mut env = weed.aws();
+    env.retain(|(k, _)| k != "AWS_ENDPOINT_URL" && k != "OXEN_S3_RETRY_SECS");
+    env.push(("AWS_ENDPOINT_URL".into(), format!("http://{}", proxy.addr)));
+    env.push(("OXEN_S3_RETRY_SECS".into(), "3".into()));
+    let storage = format!("s3://{BUCKET}/parts");
+    let srv = s3_server(d.path(), &storage, &env);
+    srv.create("R");
+    // 20 MiB of noise: a block of several 8 MiB parts, sent while the push
+    // is still being received. Three requests in the middle meet 503s.
+    let a = d.path().join("a");
+    make_repo(&srv, &a, 20 << 20);
+    proxy.fail_after(2, 3);
+    srv.oxen(&a, &["push", &srv.url("R"), "main"]);
+    assert_eq!(proxy.failed.load(Ordering::SeqCst), 3, "the 503s were not met");
+    let b = d.path().join("b");
+    srv.oxen(d.path(), &["clone", &srv.url("R"), b.to_str().unwrap()]);
+    assert_eq!(std::fs::read(b.join("model.bin")).unwrap(), noise(7, 20 << 20));
+
+    // The store goes away after two more requests, in the middle of a
+    // second 20 MiB push: it fails in one line, the server's branch and
+    // contents stay as they were (fsck clean), and the retry works.
+    write(&a, "second.bin", noise(8, 20 << 20));
+    srv.oxen(&a, &["add", "second.bin"]);
+    srv.oxen(&a, &["commit", "-m", "second"]);
+    let refs_before = srv.refs("R");
+    proxy.fail_after(2, usize::MAX);
+    let err = srv.oxen_err(&a, &["push", &srv.url("R"), "main"]);
+    assert!(err.starts_with("error: "), "{err}");
+    assert_eq!(srv.refs("R"), refs_before, "a failed push moved the branch");
+    let fsck = Command::new(assert_cmd::cargo::cargo_bin("oxen"))
+        .current_dir(d.path().join("sync").join("R"))
+        .arg("fsck")
+        .envs(weed.aws())
+        .output()
+        .unwrap();
+    assert!(fsck.status.success(), "fsck after a failed push: {}", String::from_utf8_lossy(&fsck.stderr));
+    proxy.fail_after(0, 0);
+    srv.oxen(&a, &["push", &srv.url("R"), "main"]);
+    let c = d.path().join("c");
+    srv.oxen(d.path(), &["clone", &srv.url("R"), c.to_str().unwrap()]);
+    assert_eq!(std::fs::read(c.join("second.bin")).unwrap(), noise(8, 20 << 20));
+    assert_eq!(std::fs::read(c.join("model.bin")).unwrap(), noise(7, 20 << 20));
+}
+
 /// Run a server with `OXEN_TEST_ABORT_AT_WRITE=mode`, create `repo`, push
 /// `work` to it; returns whether the push worked and the server's count of
 /// write points (in count mode, after a graceful stop).

@@ -2,20 +2,24 @@
 //! backends.
 //!
 //! A block (`<pid>-<nanos-hex>`, the writer's pid and the time it was
-//! opened) is a file of records written by one writer, sealed (synced,
-//! never appended again) at [`crate::versions::BLOCK_MAX`] or at the end of
-//! an operation. Writers always build the open block as a local file; the
+//! opened) is a file of records written by one writer, sealed (never
+//! appended again) at [`crate::versions::BLOCK_MAX`] or at the end of an
+//! operation. Writers always build the open block as a local file; the
 //! backend takes it once sealed:
 //! - [`LocalStore`] (the default, no configuration) keeps blocks as
 //!   `.oxen/versions/segments/<name>.seg`, the files writers build in place:
 //!   sealing is the fsync.
 //! - [`S3Store`] keeps them as objects `PREFIX/blocks/<name>` in an
 //!   S3-compatible bucket (through the `object_store` crate); the writer
-//!   builds the open block in `.oxen/tmp`, uploads it when sealed (multipart
-//!   past 8 MiB), and removes the local copy: only metadata stays on disk.
+//!   builds the open block in `.oxen/tmp` (not synced: the store makes it
+//!   durable), its upload begins with it ([`ContentStore::begin`]: parts
+//!   of [`PART_SIZE`] go up while it fills, the seal sends the last one and
+//!   completes the upload), and the local copy is removed once stored: only
+//!   metadata stays on disk. Bodies are sent as `UNSIGNED-PAYLOAD`.
 //!
-//! Locations are recorded only after `put` returned, so a failed upload
-//! leaves no location naming the block. Errors are `io::Error`s whose
+//! Locations are recorded only after the block was stored (`put` or
+//! [`StreamingPut::finish`] returned), so a failed upload leaves no
+//! location naming the block. Errors are `io::Error`s whose
 //! message is one line; the versions store names the block in them.
 
 use std::collections::HashMap;
@@ -65,6 +69,26 @@ pub trait ContentStore: Send + Sync + std::fmt::Debug {
     }
     /// Remove a block (no error if it is already gone).
     fn delete(&self, name: &str) -> io::Result<()>;
+    /// Begin storing block `name` while its writer still appends to the
+    /// staged file `staged` (read at offsets the writer reported written):
+    /// parts go to the store as they fill instead of all after the seal.
+    /// `None`: the store takes sealed blocks whole ([`ContentStore::put`]).
+    fn begin(&self, _name: &str, _staged: &Path) -> io::Result<Option<Box<dyn StreamingPut>>> {
+        Ok(None)
+    }
+}
+
+/// The upload of a block begun before it was sealed (see
+/// [`ContentStore::begin`]). Nothing is visible under the block's name
+/// before [`StreamingPut::finish`] returned `Ok`: an upload in parts is
+/// completed only there, and one that fails or is dropped is aborted.
+pub trait StreamingPut: Send {
+    /// The writer has written the first `len` bytes of the staged file:
+    /// full parts among them may be sent now. Does not wait for the store.
+    fn written(&mut self, len: u64);
+    /// The block was sealed at `len` bytes: send what is left, complete the
+    /// upload, and return once the block is durable (or why it is not).
+    fn finish(self: Box<Self>, len: u64) -> io::Result<()>;
 }
 
 /// Blocks as files `<dir>/<name>.seg` (the segments of storage v1 read
@@ -350,6 +374,13 @@ impl S3Store {
         if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none() {
             builder = builder.with_region("us-east-1");
         }
+        if std::env::var_os("AWS_UNSIGNED_PAYLOAD").is_none() {
+            // SigV4 would otherwise hash every body with SHA-256 before
+            // sending it (CPU the server needs for receiving): the body's
+            // integrity is TLS's on https and the content ids' on every
+            // read. `AWS_UNSIGNED_PAYLOAD=false` signs bodies again.
+            builder = builder.with_unsigned_payload(true);
+        }
         if let Ok(v) = std::env::var("AWS_ALLOW_HTTP") {
             builder = builder.with_allow_http(v == "true" || v == "1");
         }
@@ -446,6 +477,17 @@ impl ContentStore for S3Store {
         })?
     }
 
+    fn begin(&self, name: &str, staged: &Path) -> io::Result<Option<Box<dyn StreamingPut>>> {
+        let (tx, rx) = tokio::sync::watch::channel((0u64, false));
+        let (done_tx, done) = std::sync::mpsc::sync_channel(1);
+        // A handle of its own (the writer's is append-only).
+        let (store, key, file) = (self.store.clone(), self.key(name), File::open(staged)?);
+        runtime()?.spawn(async move {
+            let _ = done_tx.send(stream_block(store, key, file, rx).await);
+        });
+        Ok(Some(Box::new(S3Streaming { tx, done, notified: 0 })))
+    }
+
     fn size(&self, name: &str) -> io::Result<Option<u64>> {
         let key = self.key(name);
         let store = self.store.clone();
@@ -505,6 +547,112 @@ pub fn configured_storage(dot: &Path) -> Result<Option<S3Url>> {
         Some(u) => Ok(Some(u)),
         None => Err(StoreError::Config { path: p, msg: format!("'{}' is not s3://BUCKET[/PREFIX]", s.trim()) }),
     }
+}
+
+/// A block's upload to an object store that runs beside its writer (see
+/// [`S3Store::begin`]): the writer reports how far it has written on a
+/// watch channel, a task on the block runtime sends each full part.
+struct S3Streaming {
+    /// (bytes written, sealed).
+    tx: tokio::sync::watch::Sender<(u64, bool)>,
+    /// The task's outcome.
+    done: std::sync::mpsc::Receiver<io::Result<()>>,
+    /// The length last reported: the task is woken once a part, not on
+    /// every record.
+    notified: u64,
+}
+
+impl StreamingPut for S3Streaming {
+    fn written(&mut self, len: u64) {
+        if len >= self.notified + PART_SIZE as u64 {
+            self.notified = len;
+            // A task that ended (failed) has dropped its receiver: its
+            // error is what `finish` returns.
+            let _ = self.tx.send((len, false));
+        }
+    }
+
+    fn finish(self: Box<Self>, len: u64) -> io::Result<()> {
+        let _ = self.tx.send((len, true));
+        self.done.recv().map_err(|_| io::Error::other("object storage call was cancelled"))?
+    }
+}
+
+/// Send block `key` from the staged `file` as the writer reports it
+/// written on `rx`: in parts of [`PART_SIZE`] (at most [`PARTS_IN_FLIGHT`]
+/// in flight) once it outgrew one part, else in one put at the seal. A
+/// writer gone without sealing, or any failure, aborts the upload, so
+/// nothing is stored under the name.
+async fn stream_block(
+    store: Arc<dyn ObjectStore>,
+    key: object_store::path::Path,
+    file: File,
+    mut rx: tokio::sync::watch::Receiver<(u64, bool)>,
+) -> io::Result<()> {
+    let mut upload: Option<object_store::WriteMultipart> = None;
+    let r = async {
+        let mut sent = 0u64;
+        loop {
+            let (written, sealed) = *rx.borrow_and_update();
+            if sealed && upload.is_none() && written <= PART_SIZE as u64 {
+                let b = read_exact_range(&file, 0..written)?;
+                return store.put(&key, b.into()).await.map(|_| ()).map_err(os_err);
+            }
+            while written - sent >= PART_SIZE as u64 || (sealed && written > sent) {
+                let n = (written - sent).min(PART_SIZE as u64);
+                // The local disk read of a part is short next to its upload.
+                let b = read_exact_range(&file, sent..sent + n)?;
+                let w = match upload.as_mut() {
+                    Some(w) => w,
+                    None => {
+                        let u = store.put_multipart(&key).await.map_err(os_err)?;
+                        upload.insert(object_store::WriteMultipart::new_with_chunk_size(u, PART_SIZE))
+                    }
+                };
+                w.wait_for_capacity(PARTS_IN_FLIGHT).await.map_err(os_err)?;
+                w.write(&b);
+                sent += n;
+            }
+            if sealed {
+                return Ok(());
+            }
+            if rx.changed().await.is_err() {
+                return Err(io::Error::other("the block's writer went away before sealing it"));
+            }
+        }
+    }
+    .await;
+    match (r, upload) {
+        (Ok(()), Some(mut w)) => {
+            // A part that failed is seen here at the latest: abort (`finish`
+            // would return its error without aborting). A failed finish
+            // leaves no object either (the upload is not completed).
+            if let Err(e) = w.wait_for_capacity(0).await {
+                let _ = w.abort().await;
+                return Err(os_err(e));
+            }
+            w.finish().await.map(|_| ()).map_err(os_err)
+        }
+        (Ok(()), None) => Ok(()),
+        (Err(e), Some(w)) => {
+            let _ = w.abort().await;
+            Err(e)
+        }
+        (Err(e), None) => Err(e),
+    }
+}
+
+/// Bytes `range` of a staged block, all of them: the writer said they
+/// were written, so a short read means the file changed under us.
+fn read_exact_range(f: &File, range: Range<u64>) -> io::Result<Vec<u8>> {
+    let b = read_file_range(f, range.clone())?;
+    if (b.len() as u64) < range.end - range.start {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("staged block is {} bytes short of what was written", range.end - range.start - b.len() as u64),
+        ));
+    }
+    Ok(b)
 }
 
 /// The block store `.oxen/storage` names (`None`: local blocks); one that
@@ -567,6 +715,7 @@ pub fn set_storage(dot: &Path, tmp_dir: &Path, url: &S3Url) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::OpenOptions;
 
     fn mem() -> S3Store {
         S3Store::with_store(
@@ -624,6 +773,214 @@ mod tests {
         assert_eq!(s.size("1-a").unwrap(), None);
         assert_eq!(s.describe("2-b"), PathBuf::from("s3://bucket/some/prefix/blocks/2-b"));
         s.check().unwrap();
+    }
+
+    /// An in-memory object store that counts the parts of multipart
+    /// uploads and their aborts, and refuses part `fail_part` (1-based).
+    #[derive(Debug)]
+    struct Watched {
+        inner: object_store::memory::InMemory,
+        parts: Arc<std::sync::atomic::AtomicUsize>,
+        aborts: Arc<std::sync::atomic::AtomicUsize>,
+        fail_part: Option<usize>,
+    }
+
+    impl std::fmt::Display for Watched {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "Watched")
+        }
+    }
+
+    #[derive(Debug)]
+    struct WatchedUpload {
+        inner: Box<dyn object_store::MultipartUpload>,
+        parts: Arc<std::sync::atomic::AtomicUsize>,
+        aborts: Arc<std::sync::atomic::AtomicUsize>,
+        fail_part: Option<usize>,
+    }
+
+    use object_store::{
+        GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, PutMultipartOptions, PutOptions, PutPayload,
+        PutResult, UploadPart,
+    };
+    use std::sync::atomic::Ordering::SeqCst;
+
+    #[async_trait::async_trait]
+    impl MultipartUpload for WatchedUpload {
+        fn put_part(&mut self, data: PutPayload) -> UploadPart {
+            let n = self.parts.fetch_add(1, SeqCst) + 1;
+            if self.fail_part == Some(n) {
+                return Box::pin(async {
+                    Err(object_store::Error::Generic { store: "test", source: "part refused".into() })
+                });
+            }
+            self.inner.put_part(data)
+        }
+        async fn complete(&mut self) -> object_store::Result<PutResult> {
+            self.inner.complete().await
+        }
+        async fn abort(&mut self) -> object_store::Result<()> {
+            self.aborts.fetch_add(1, SeqCst);
+            self.inner.abort().await
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl ObjectStore for Watched {
+        async fn put_opts(
+            &self,
+            location: &object_store::path::Path,
+            payload: PutPayload,
+            opts: PutOptions,
+        ) -> object_store::Result<PutResult> {
+            self.inner.put_opts(location, payload, opts).await
+        }
+        async fn put_multipart_opts(
+            &self,
+            location: &object_store::path::Path,
+            opts: PutMultipartOptions,
+        ) -> object_store::Result<Box<dyn MultipartUpload>> {
+            let inner = self.inner.put_multipart_opts(location, opts).await?;
+            Ok(Box::new(WatchedUpload {
+                inner,
+                parts: self.parts.clone(),
+                aborts: self.aborts.clone(),
+                fail_part: self.fail_part,
+            }))
+        }
+        async fn get_opts(
+            &self,
+            location: &object_store::path::Path,
+            options: GetOptions,
+        ) -> object_store::Result<GetResult> {
+            self.inner.get_opts(location, options).await
+        }
+        async fn delete(&self, location: &object_store::path::Path) -> object_store::Result<()> {
+            self.inner.delete(location).await
+        }
+        fn list(
+            &self,
+            prefix: Option<&object_store::path::Path>,
+        ) -> futures::stream::BoxStream<'static, object_store::Result<ObjectMeta>> {
+            self.inner.list(prefix)
+        }
+        async fn list_with_delimiter(
+            &self,
+            prefix: Option<&object_store::path::Path>,
+        ) -> object_store::Result<ListResult> {
+            self.inner.list_with_delimiter(prefix).await
+        }
+        async fn copy(
+            &self,
+            from: &object_store::path::Path,
+            to: &object_store::path::Path,
+        ) -> object_store::Result<()> {
+            self.inner.copy(from, to).await
+        }
+        async fn copy_if_not_exists(
+            &self,
+            from: &object_store::path::Path,
+            to: &object_store::path::Path,
+        ) -> object_store::Result<()> {
+            self.inner.copy_if_not_exists(from, to).await
+        }
+    }
+
+    fn watched(fail_part: Option<usize>) -> (S3Store, Arc<Watched>) {
+        let w = Arc::new(Watched {
+            inner: object_store::memory::InMemory::new(),
+            parts: Default::default(),
+            aborts: Default::default(),
+            fail_part,
+        });
+        (S3Store::with_store(w.clone(), S3Url::parse("s3://bucket/p").unwrap()), w)
+    }
+
+    /// Append `bytes` to the staged file and report it written.
+    fn feed(f: &mut File, up: &mut Box<dyn StreamingPut>, len: &mut u64, bytes: &[u8]) {
+        use std::io::Write;
+        f.write_all(bytes).unwrap();
+        *len += bytes.len() as u64;
+        up.written(*len);
+    }
+
+    #[test]
+    fn a_block_streams_its_parts_while_written_and_appears_only_when_finished() {
+        let (s, w) = watched(None);
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("b");
+        let mut f = OpenOptions::new().create_new(true).append(true).open(&p).unwrap();
+        let data = crate::testutil::noise(3, PART_SIZE * 5 / 2);
+        let mut up = s.begin("1-s", &p).unwrap().expect("S3 streams");
+        let mut len = 0;
+        for piece in data.chunks(1 << 20) {
+            feed(&mut f, &mut up, &mut len, piece);
+        }
+        // Two full parts went up before the seal (the writer never waited
+        // for them), and nothing is visible yet.
+        let t = std::time::Instant::now();
+        while w.parts.load(SeqCst) < 2 {
+            assert!(t.elapsed() < Duration::from_secs(20), "parts were not sent before the seal");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(s.size("1-s").unwrap(), None);
+        up.finish(len).unwrap();
+        assert_eq!(w.parts.load(SeqCst), 3);
+        assert_eq!(s.read_range("1-s", 0..len).unwrap(), data);
+        // A block that stays within one part is one put at the seal.
+        let q = d.path().join("small");
+        let mut f = OpenOptions::new().create_new(true).append(true).open(&q).unwrap();
+        let mut up = s.begin("2-s", &q).unwrap().expect("S3 streams");
+        let mut len = 0;
+        feed(&mut f, &mut up, &mut len, b"hello");
+        up.finish(len).unwrap();
+        assert_eq!(w.parts.load(SeqCst), 3);
+        assert_eq!(s.read_range("2-s", 0..5).unwrap(), b"hello");
+        assert_eq!(w.aborts.load(SeqCst), 0);
+    }
+
+    #[test]
+    fn a_refused_part_or_a_writer_gone_leaves_nothing_under_the_name() {
+        let d = tempfile::tempdir().unwrap();
+        let data = crate::testutil::noise(5, PART_SIZE * 3);
+        // The second part is refused: the seal reports it, the upload is
+        // aborted, no object appears.
+        let (s, w) = watched(Some(2));
+        let p = d.path().join("b");
+        let mut f = OpenOptions::new().create_new(true).append(true).open(&p).unwrap();
+        let mut up = s.begin("1-f", &p).unwrap().expect("S3 streams");
+        let mut len = 0;
+        for piece in data.chunks(1 << 20) {
+            feed(&mut f, &mut up, &mut len, piece);
+        }
+        let e = up.finish(len).unwrap_err();
+        assert!(e.to_string().contains("part refused"), "{e}");
+        assert_eq!(w.aborts.load(SeqCst), 1);
+        assert_eq!(s.size("1-f").unwrap(), None);
+        // A writer dropped before sealing (its operation failed): aborted.
+        let (s, w) = watched(None);
+        let q = d.path().join("c");
+        let mut f = OpenOptions::new().create_new(true).append(true).open(&q).unwrap();
+        let mut up = s.begin("2-f", &q).unwrap().expect("S3 streams");
+        let mut len = 0;
+        for piece in data.chunks(1 << 20) {
+            feed(&mut f, &mut up, &mut len, piece);
+        }
+        drop(up);
+        let t = std::time::Instant::now();
+        while w.aborts.load(SeqCst) == 0 {
+            assert!(t.elapsed() < Duration::from_secs(20), "the upload was not aborted");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(s.size("2-f").unwrap(), None);
+        // A staged file shorter than what the writer reported is an error,
+        // not a block with a hole.
+        let (s, _) = watched(None);
+        let r = d.path().join("short");
+        let _staged = OpenOptions::new().create_new(true).append(true).open(&r).unwrap();
+        let up = s.begin("3-f", &r).unwrap().expect("S3 streams");
+        assert!(up.finish(100).is_err());
+        assert_eq!(s.size("3-f").unwrap(), None);
     }
 
     #[test]

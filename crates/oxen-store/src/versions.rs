@@ -141,6 +141,9 @@ pub(crate) struct SegWriter {
     file: File,
     pub(crate) name: String,
     offset: u64,
+    /// The block's upload to a remote store, begun when it was opened
+    /// (see [`ContentStore::begin`]); `None`: stored whole at the seal.
+    stream: Option<Box<dyn crate::blockstore::StreamingPut>>,
 }
 
 /// A block opened for reading: a local file (a local block, a block this
@@ -506,22 +509,29 @@ impl Segments {
         }
     }
 
-    /// Seal a full or finished block: synced, then handed to the block
-    /// store. A local block is durable once synced. A remote one is
-    /// uploaded in the background (waiting here for a slot when
-    /// [`UPLOADS_IN_FLIGHT`] are already in flight), its local copy removed
-    /// once stored. On failure the locations of its records are dropped
-    /// from `pending`, so none is ever recorded: the operation fails, and
-    /// its retry writes them again.
+    /// Seal a full or finished block: handed to the block store. A local
+    /// block is durable once synced. A remote one (not synced here) is
+    /// finished in the background: its upload began when it was opened
+    /// (the parts filled so far are sent or on their way), and the last
+    /// part and the completion wait here for a slot when
+    /// [`UPLOADS_IN_FLIGHT`] are already in flight; its local copy is
+    /// removed once stored. On failure the locations of its records are
+    /// dropped from `pending`, so none is ever recorded: the operation
+    /// fails, and its retry writes them again.
     fn seal(&self, w: SegWriter) -> Result<()> {
         let p = self.path(&w.name);
-        if let Err(e) = w.file.sync_data() {
+        // A block bound for a remote store is made durable by the store: its
+        // local file is only the upload's source (read back from the page
+        // cache) and garbage if the process dies, so syncing it would only
+        // stall the writer on the local disk.
+        let local = self.store.local_dir().is_some();
+        if let Err(e) = if local { w.file.sync_data() } else { Ok(()) } {
             let mut pending = self.pending.lock().map_err(poisoned)?;
             pending.retain(|_, l| l.segment != w.name);
             self.seal_failures.fetch_add(1, Ordering::SeqCst);
             return Err(StoreError::io(&p, e));
         }
-        if self.store.local_dir().is_some() {
+        if local {
             // Kept open (and locked) until its locations are recorded.
             self.retired.lock().map_err(poisoned)?.push(w.file);
             return Ok(());
@@ -537,10 +547,14 @@ impl Segments {
         }
         let (store, pending, failures) = (self.store.clone(), self.pending.clone(), self.seal_failures.clone());
         let block = w.name.clone();
-        let SegWriter { file, name, .. } = w;
+        let SegWriter { file, name, offset, stream } = w;
         let upload = move || {
             // The file stays open (and locked against gc) until stored.
-            let r = match store.put(&name, &p) {
+            let put = match stream {
+                Some(s) => s.finish(offset),
+                None => store.put(&name, &p),
+            };
+            let r = match put {
                 Ok(()) => {
                     drop(file);
                     std::fs::remove_file(&p).map_err(|e| (p.clone(), e))
@@ -668,7 +682,10 @@ impl Segments {
             // gc leaves a segment alone while its writer holds this lock
             // (a writer in another pid namespace, whose pid says nothing).
             crate::tmp::lock_as_writer(&file);
-            *guard = Some(SegWriter { file, name, offset: 0 });
+            // A remote block's parts go up while it fills: at its seal only
+            // the last part is left to send.
+            let stream = self.store.begin(&name, &path).map_err(|e| StoreError::io(&path, e))?;
+            *guard = Some(SegWriter { file, name, offset: 0, stream });
         }
         let w = guard.as_mut().expect("writer opened above");
         crate::faults::write_point();
@@ -688,6 +705,9 @@ impl Segments {
             kind,
         };
         w.offset += rec.len() as u64;
+        if let Some(s) = w.stream.as_mut() {
+            s.written(w.offset);
+        }
         self.pending.lock().map_err(poisoned)?.insert(*id, loc);
         Ok(())
     }
@@ -2842,6 +2862,31 @@ pub(crate) mod tests {
         assert_eq!(v.read_all(&id).unwrap(), data);
         assert!(c.inner.list().unwrap().len() >= 6, "several blocks");
         assert_eq!(local_files(&v), 0);
+    }
+
+    #[test]
+    fn blocks_stream_to_an_object_store_in_parts_and_read_back_whole() {
+        use crate::blockstore::PART_SIZE;
+        let d = tempfile::tempdir().unwrap();
+        let layout = Layout::create(d.path()).unwrap();
+        let db = Db::open(&layout).unwrap();
+        let url = crate::S3Url::parse("s3://bucket/pre/repo").unwrap();
+        let s3: Arc<dyn ContentStore> =
+            Arc::new(crate::blockstore::S3Store::with_store(Arc::new(object_store::memory::InMemory::new()), url));
+        let mut v = Versions::with_segments(layout.versions_dir(), layout.tmp_dir(), db.clone(), Some(s3.clone()));
+        // Blocks of a part and a bit: each goes up as a multipart upload
+        // begun while it was written (the S3 backend streams).
+        let segments = Arc::get_mut(v.segments.as_mut().unwrap()).expect("only handle");
+        segments.block_max = PART_SIZE as u64 + (1 << 20);
+        let data = noise(21, PART_SIZE * 3);
+        let (id, _) = v.write_reader(&data[..], Path::new("big")).unwrap();
+        v.flush().unwrap();
+        assert!(s3.list().unwrap().len() >= 2, "several blocks");
+        assert_eq!(local_files(&v), 0, "staged copies removed once stored");
+        assert_eq!(v.read_all(&id).unwrap(), data);
+        let small = v.write_bytes(b"a small one").unwrap();
+        v.flush().unwrap();
+        assert_eq!(v.read_all(&small).unwrap(), b"a small one");
     }
 
     #[test]
