@@ -20,6 +20,7 @@ mod access;
 mod crash;
 mod crash_sync;
 mod damaged_repo;
+mod diff_stream;
 mod edge;
 mod fsmonitor;
 mod gc;

@@ -264,17 +264,13 @@ impl Index {
             }
         }
         let entries: BTreeMap<RepoPath, IndexEntry> = rows.into_iter().collect();
-        let written_ns =
-            db.get(Table::Meta, WRITTEN_KEY)?.and_then(|v| v.try_into().ok().map(i64::from_le_bytes)).unwrap_or(0);
-        Ok(Index { entries, written_ns })
+        Ok(Index { entries, written_ns: Self::read_written_ns(db)? })
     }
 
     /// The index's write time alone, without its entries: what the
     /// streaming readers ([`IndexIter`]) need besides the rows.
     pub fn load_header(db: &Db) -> Result<Index> {
-        let written_ns =
-            db.get(Table::Meta, WRITTEN_KEY)?.and_then(|v| v.try_into().ok().map(i64::from_le_bytes)).unwrap_or(0);
-        Ok(Index { entries: BTreeMap::new(), written_ns })
+        Ok(Index { entries: BTreeMap::new(), written_ns: Self::read_written_ns(db)? })
     }
 
     /// One path's entry, by a point lookup (no load of the whole index).
@@ -306,7 +302,9 @@ impl Index {
         Ok(db.first_with_prefix(Table::Index, &prefix)?.is_some())
     }
 
-    /// When the index was last written (ns since epoch), read alone.
+    /// When the index was last written (ns since epoch), read alone: the
+    /// one reader of the header, which [`Index::load`] and
+    /// [`Index::load_header`] use too. 0 when the index was never written.
     pub fn read_written_ns(db: &Db) -> Result<i64> {
         Ok(db.get(Table::Meta, WRITTEN_KEY)?.and_then(|v| v.try_into().ok().map(i64::from_le_bytes)).unwrap_or(0))
     }

@@ -21,7 +21,11 @@ use oxen_path::RepoPath;
 use oxen_tabular::diff::{DiffOptions, FileStatus, TabularDiff};
 use oxen_tabular::{Limits, Source, TabularError, TabularFormat};
 
-use crate::{FlatEntry, Repo, Result};
+use oxen_hash::ContentId;
+use oxen_index::{Index, IndexEntry, IndexIter};
+use oxen_object::{EntryKind, TreeEntry};
+
+use crate::{FlatEntry, Repo, RepoError, Result};
 
 /// Text diffs (not tables) are skipped above this size.
 pub const MAX_TEXT_DIFF: u64 = 16 << 20;
@@ -289,4 +293,280 @@ fn as_text(b: &[u8]) -> Option<&str> {
         return None;
     }
     std::str::from_utf8(b).ok()
+}
+
+/// One path that differs, with its old and new sides (`None` where the
+/// path is absent), as the streaming comparisons below hand them out.
+#[derive(Clone, Debug)]
+pub struct Changed {
+    /// The path.
+    pub path: RepoPath,
+    /// The old side.
+    pub old: Option<DiffSide>,
+    /// The new side.
+    pub new: Option<DiffSide>,
+}
+
+fn flat(e: &TreeEntry) -> FlatEntry {
+    FlatEntry { id: e.id, mode: e.mode, size: e.size, tabular: e.tabular.clone() }
+}
+
+fn flat_index(e: IndexEntry) -> FlatEntry {
+    let mode = if e.stat.mode == 0 { oxen_object::mode::FILE } else { e.stat.mode };
+    FlatEntry { id: e.id, mode, size: e.stat.size, tabular: e.tabular }
+}
+
+fn same(a: Option<&FlatEntry>, b: Option<&FlatEntry>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => a.id == b.id && a.mode == b.mode,
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+impl Repo {
+    /// The paths that differ between two trees (`None` = the empty tree),
+    /// one at a time in path byte order: both trees are walked together
+    /// directory by directory, a subtree whose id is the same on both sides
+    /// is skipped without being read, and memory holds the open directory
+    /// pairs from the root down to the current one.
+    pub fn tree_changes(&self, old: Option<&ContentId>, new: Option<&ContentId>) -> TreeChanges<'_> {
+        TreeChanges { repo: self, stack: Vec::new(), root: Some((old.copied(), new.copied())), opened: 0 }
+    }
+
+    /// The index against `base` (a tree; `None` for an unborn branch), what
+    /// `diff --staged` shows: the index ([`IndexIter`]) and the tree's files
+    /// ([`Repo::tree_files`]) merged in path order as they are read. When the
+    /// index is known to produce `base` (its cached tree), nothing is read.
+    pub fn staged_changes(&self, base: Option<&ContentId>) -> Result<Box<dyn Iterator<Item = Result<Changed>> + '_>> {
+        let header = Index::load_header(&self.db)?;
+        if base.is_some() && header.cached_tree(&self.db)?.as_ref() == base {
+            return Ok(Box::new(std::iter::empty()));
+        }
+        let tree: PathStream<'_, FlatEntry> = match base {
+            Some(t) => Box::new(self.tree_files(t)),
+            None => Box::new(std::iter::empty()),
+        };
+        let index = IndexIter::new(&self.db).map(|r| r.map(|(p, e)| (p, flat_index(e))).map_err(RepoError::from));
+        let joined = MergeJoin::new(tree, Box::new(index));
+        Ok(Box::new(joined.filter_map(|r| match r {
+            Err(e) => Some(Err(e)),
+            Ok((path, o, n)) if !same(o.as_ref(), n.as_ref()) => {
+                Some(Ok(Changed { path, old: o.map(DiffSide::Stored), new: n.map(DiffSide::Stored) }))
+            }
+            Ok(_) => None,
+        })))
+    }
+
+    /// The work tree's tracked files against the index, what a plain `diff`
+    /// shows. This is status's merge-join of the work-tree walk and the
+    /// index ([`oxen_index::status_streaming`], nothing staged asked):
+    /// files the stat cache vouches for are not read, and what is held is
+    /// what changed (and the untracked paths status lists). Refreshed stat
+    /// entries are dropped (a diff does not write the index).
+    pub fn unstaged_changes(&self) -> Result<Vec<Changed>> {
+        let changes = self.unstaged_status()?;
+        let mut out = Vec::with_capacity(changes.len());
+        for (path, deleted) in changes {
+            let old = Index::entry(&self.db, &path)?.map(|e| DiffSide::Stored(flat_index(e)));
+            let new = if deleted { None } else { self.work_side(&path)? };
+            if old.is_some() || new.is_some() {
+                out.push(Changed { path, old, new });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The work tree's tracked files against a tree (`diff <rev>`): the
+    /// tree's files, the index and status's unstaged changes merged in path
+    /// order. A tracked path the work tree holds unchanged from the index
+    /// is compared by the index's id, without being read.
+    pub fn worktree_changes(&self, base: &ContentId) -> Result<Box<dyn Iterator<Item = Result<Changed>> + '_>> {
+        let mut unstaged = self.unstaged_status()?.into_iter().peekable();
+        let index = IndexIter::new(&self.db).map(|r| r.map_err(RepoError::from));
+        let joined = MergeJoin::new(Box::new(self.tree_files(base)), Box::new(index));
+        Ok(Box::new(joined.filter_map(move |r| {
+            let (path, o, i) = match r {
+                Ok(row) => row,
+                Err(e) => return Some(Err(e)),
+            };
+            while unstaged.next_if(|(p, _)| *p < path).is_some() {}
+            let change = unstaged.next_if(|(p, _)| *p == path).map(|(_, deleted)| deleted);
+            let new = match (i, change) {
+                // Untracked: not compared, as git does.
+                (None, _) => None,
+                (Some(_), Some(true)) => None,
+                (Some(_), Some(false)) => match self.lstat_hash(&path) {
+                    Ok(n) => n,
+                    Err(e) => return Some(Err(e)),
+                },
+                (Some(e), None) => Some(flat_index(e)),
+            };
+            if same(o.as_ref(), new.as_ref()) {
+                return None;
+            }
+            let new = new.map(|n| DiffSide::Work(path.clone(), n.mode));
+            Some(Ok(Changed { path, old: o.map(DiffSide::Stored), new }))
+        })))
+    }
+
+    /// Status's unstaged changes alone, sorted: path and whether deleted.
+    fn unstaged_status(&self) -> Result<Vec<(RepoPath, bool)>> {
+        let header = Index::load_header(&self.db)?;
+        let mut entries = IndexIter::new(&self.db);
+        let mut drop_refreshed = |_: Vec<(RepoPath, IndexEntry)>| -> oxen_index::Result<()> { Ok(()) };
+        let st = oxen_index::status_streaming(
+            &self.worktree,
+            &self.versions,
+            header.written_ns,
+            &mut entries,
+            None,
+            Some(&mut drop_refreshed),
+        )?;
+        Ok(st
+            .entries
+            .into_iter()
+            .filter_map(|e| e.unstaged.map(|c| (e.path, c == oxen_index::Change::Deleted)))
+            .collect())
+    }
+
+    /// A work-tree file as a diff side: `None` when it is gone or a directory.
+    fn work_side(&self, path: &RepoPath) -> Result<Option<DiffSide>> {
+        Ok(self.worktree.lstat(path)?.filter(|m| !m.is_dir()).map(|m| DiffSide::Work(path.clone(), m.stat.mode)))
+    }
+
+    /// A work-tree file's id and mode, hashed (not stored).
+    fn lstat_hash(&self, path: &RepoPath) -> Result<Option<FlatEntry>> {
+        let Some(m) = self.worktree.lstat(path)?.filter(|m| !m.is_dir()) else { return Ok(None) };
+        let h = oxen_index::hash_file(&self.versions, &self.worktree, path, &m.stat, false)?;
+        Ok(Some(FlatEntry { id: h.id, mode: m.stat.mode, size: m.stat.size, tabular: None }))
+    }
+}
+
+/// Two path-ordered streams joined by path: each path once, with what each
+/// side holds for it.
+struct MergeJoin<'r, A, B> {
+    a: std::iter::Peekable<PathStream<'r, A>>,
+    b: std::iter::Peekable<PathStream<'r, B>>,
+}
+
+/// Rows in path byte order.
+type PathStream<'r, T> = Box<dyn Iterator<Item = Result<(RepoPath, T)>> + 'r>;
+
+impl<'r, A, B> MergeJoin<'r, A, B> {
+    fn new(a: PathStream<'r, A>, b: PathStream<'r, B>) -> Self {
+        MergeJoin { a: a.peekable(), b: b.peekable() }
+    }
+}
+
+impl<A, B> Iterator for MergeJoin<'_, A, B> {
+    type Item = Result<(RepoPath, Option<A>, Option<B>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let order = match (self.a.peek(), self.b.peek()) {
+            (None, None) => return None,
+            (Some(Err(_)), _) => return self.a.next().map(|r| r.map(|_| unreachable!("peeked an error"))),
+            (_, Some(Err(_))) => return self.b.next().map(|r| r.map(|_| unreachable!("peeked an error"))),
+            (Some(Ok((pa, _))), Some(Ok((pb, _)))) => pa.cmp(pb),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+        };
+        Some(match order {
+            std::cmp::Ordering::Less => self.a.next()?.map(|(p, a)| (p, Some(a), None)),
+            std::cmp::Ordering::Greater => self.b.next()?.map(|(p, b)| (p, None, Some(b))),
+            std::cmp::Ordering::Equal => {
+                let (p, a) = match self.a.next()? {
+                    Ok(x) => x,
+                    Err(e) => return Some(Err(e)),
+                };
+                self.b.next()?.map(|(_, b)| (p, Some(a), Some(b)))
+            }
+        })
+    }
+}
+
+/// One entry of a directory pair being compared: its sort key (the name,
+/// plus `/` for a directory, so the walk yields paths in byte order) and
+/// each side's entry of that kind.
+type PairItem = (Vec<u8>, Option<TreeEntry>, Option<TreeEntry>);
+
+/// The paths that differ between two trees, in path byte order
+/// ([`Repo::tree_changes`]).
+pub struct TreeChanges<'r> {
+    repo: &'r Repo,
+    /// Open directory pairs: path and the items still to look at, reversed
+    /// for popping.
+    stack: Vec<(RepoPath, Vec<PairItem>)>,
+    root: Option<(Option<ContentId>, Option<ContentId>)>,
+    /// Directory pairs read so far.
+    opened: u64,
+}
+
+impl TreeChanges<'_> {
+    fn open(&mut self, old: Option<ContentId>, new: Option<ContentId>, path: RepoPath) -> Result<()> {
+        if old == new {
+            return Ok(());
+        }
+        self.opened += 1;
+        if self.opened.is_multiple_of(16) {
+            // The tree pages read so far need not stay resident.
+            self.repo.db.release_mapped_pages();
+        }
+        let read = |t: Option<ContentId>| -> Result<Vec<TreeEntry>> {
+            t.map(|t| self.repo.dir_entries(&t)).transpose().map(Option::unwrap_or_default)
+        };
+        let key = |e: &TreeEntry| {
+            let mut k = e.name.to_vec();
+            if e.kind == EntryKind::Dir {
+                k.push(b'/');
+            }
+            k
+        };
+        let mut all: Vec<(Vec<u8>, bool, TreeEntry)> = read(old)?.into_iter().map(|e| (key(&e), false, e)).collect();
+        all.extend(read(new)?.into_iter().map(|e| (key(&e), true, e)));
+        // Same key: old before new, so a pair is two neighbours.
+        all.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        let mut items: Vec<PairItem> = Vec::with_capacity(all.len());
+        for (k, is_new, e) in all {
+            match items.last_mut() {
+                Some(last) if last.0 == k && is_new => last.2 = Some(e),
+                _ if is_new => items.push((k, None, Some(e))),
+                _ => items.push((k, Some(e), None)),
+            }
+        }
+        items.reverse();
+        self.stack.push((path, items));
+        Ok(())
+    }
+
+    fn next_change(&mut self) -> Result<Option<Changed>> {
+        if let Some((old, new)) = self.root.take() {
+            self.open(old, new, RepoPath::root())?;
+        }
+        loop {
+            let Some((dir, items)) = self.stack.last_mut() else { return Ok(None) };
+            let Some((_, o, n)) = items.pop() else {
+                self.stack.pop();
+                continue;
+            };
+            let Some(e) = o.as_ref().or(n.as_ref()) else { continue };
+            let (path, is_dir) = (dir.join(&e.name)?, e.kind == EntryKind::Dir);
+            if is_dir {
+                self.open(o.map(|e| e.id), n.map(|e| e.id), path)?;
+                continue;
+            }
+            let (o, n) = (o.as_ref().map(flat), n.as_ref().map(flat));
+            if !same(o.as_ref(), n.as_ref()) {
+                return Ok(Some(Changed { path, old: o.map(DiffSide::Stored), new: n.map(DiffSide::Stored) }));
+            }
+        }
+    }
+}
+
+impl Iterator for TreeChanges<'_> {
+    type Item = Result<Changed>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_change().transpose()
+    }
 }

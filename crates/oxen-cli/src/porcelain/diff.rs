@@ -1,12 +1,12 @@
 //! `oxen diff`: file-level changes, unified diffs for text, and row-level
 //! diffs (rows added/removed/modified, column changes) for tabular files.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 
+use oxen_hash::ContentId;
 use oxen_path::RepoPath;
-use oxen_repo::diff::{side_label, DiffDocument, DiffRequest, DiffSide, FileReport};
-use oxen_repo::{FlatEntry, Repo, TreeChange};
+use oxen_repo::diff::{side_label, Changed, DiffRequest, DiffSide, FileReport};
+use oxen_repo::Repo;
 use oxen_tabular::diff::TextOptions;
 
 use crate::{CommandResult, Exit};
@@ -21,6 +21,10 @@ pub struct Args {
     /// Show a per-file summary instead of full diffs.
     #[arg(long)]
     pub stat: bool,
+    /// Show only each changed path and whether it was added (A), deleted
+    /// (D) or modified (M); no contents are read.
+    #[arg(long, conflicts_with_all = ["stat", "json"])]
+    pub name_status: bool,
     /// Key columns to match rows of tabular files (comma-separated).
     #[arg(long, value_delimiter = ',')]
     pub keys: Vec<String>,
@@ -49,6 +53,8 @@ pub(crate) struct DiffOptions {
     pub keys: Vec<String>,
     pub json: bool,
     pub limit: Option<usize>,
+    /// Names and change letters only.
+    pub name_status: bool,
     /// ANSI colours: only when stdout is a terminal.
     pub color: bool,
 }
@@ -56,7 +62,7 @@ pub(crate) struct DiffOptions {
 impl DiffOptions {
     /// Plain text output, colours when stdout is a terminal.
     pub(crate) fn text(stat: bool, keys: Vec<String>) -> DiffOptions {
-        DiffOptions { stat, keys, json: false, limit: None, color: stdout_is_tty() }
+        DiffOptions { stat, keys, json: false, limit: None, name_status: false, color: stdout_is_tty() }
     }
 }
 
@@ -65,181 +71,124 @@ fn stdout_is_tty() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
+/// Changed files diffed between two releases of the database pages read.
+const RELEASE_EVERY: usize = 16;
+
 /// Rows shown per kind in a text tabular diff unless `--limit` says.
 const DEFAULT_ROWS_SHOWN: usize = 20;
 
-/// One changed path: its old and new sides (`None` where absent).
-type Change = (RepoPath, Option<Blob>, Option<Blob>);
-
-/// Bytes of one side of a change.
-enum Blob {
-    Stored(FlatEntry),
-    Work(RepoPath, u32),
-}
-
-fn mode_of(b: &Blob) -> u32 {
-    match b {
-        Blob::Stored(e) => e.mode,
-        Blob::Work(_, m) => *m,
-    }
-}
-
-fn flat_from_index(repo: &Repo) -> CommandResult<BTreeMap<RepoPath, FlatEntry>> {
-    Ok(repo
-        .index()?
-        .entries
-        .into_iter()
-        .map(|(p, e)| {
-            let mode = if e.stat.mode == 0 { oxen_object::mode::FILE } else { e.stat.mode };
-            (p, FlatEntry { id: e.id, mode, size: e.stat.size, tabular: e.tabular })
-        })
-        .collect())
-}
-
-/// Compare a stored side with the work tree for every path in `paths`
-/// (tracked files only, as git does); unchanged files are found via the
-/// stat cache without reading them.
-fn vs_worktree(
-    repo: &Repo,
-    old: &BTreeMap<RepoPath, FlatEntry>,
-    tracked: &BTreeSet<RepoPath>,
-) -> CommandResult<Vec<Change>> {
-    let index = repo.index()?;
-    let mut out = Vec::new();
-    let all: BTreeSet<&RepoPath> = old.keys().chain(tracked.iter()).collect();
-    for p in all {
-        let o = old.get(p);
-        let meta = repo.worktree.lstat(p)?.filter(|m| !m.is_dir() && tracked.contains(p));
-        let new_id = match &meta {
-            None => None,
-            Some(m) => {
-                let st = m.stat;
-                match index.entries.get(p) {
-                    Some(e) if index.is_clean(e, &st) => Some((e.id, st.mode)),
-                    _ => Some((oxen_index::hash_file(&repo.versions, &repo.worktree, p, &st, false)?.id, st.mode)),
-                }
-            }
-        };
-        let same = match (o, &new_id) {
-            (None, None) => true,
-            (Some(o), Some((id, mode))) => o.id == *id && o.mode == *mode,
-            _ => false,
-        };
-        if !same {
-            out.push((p.clone(), o.cloned().map(Blob::Stored), new_id.map(|(_, m)| Blob::Work(p.clone(), m))));
-        }
-    }
-    Ok(out)
+fn mode_of(b: &DiffSide) -> u32 {
+    b.mode()
 }
 
 pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult<Exit> {
     let repo = super::open_worktree(err)?;
     let specs = super::shared::user_specs(&repo, &a.paths)?;
     let keep = |p: &RepoPath| specs.is_empty() || specs.iter().any(|s| p.is_under(s));
-    let changes: Vec<Change> = match (a.revs.len(), a.staged) {
+    // Every comparison streams in path order; only the work-tree ones first
+    // run status to completion (its changes, sorted, are what they hold).
+    let changes: Box<dyn Iterator<Item = oxen_repo::Result<Changed>> + '_> = match (a.revs.len(), a.staged) {
         (2, _) => {
             let t1 = repo.resolve_tree(&a.revs[0])?;
             let t2 = repo.resolve_tree(&a.revs[1])?;
-            tree_changes_to_blobs(repo.diff_trees(Some(&t1), Some(&t2))?)
+            Box::new(repo.tree_changes(Some(&t1), Some(&t2)))
         }
         (1, true) | (0, true) => {
             let base = match a.revs.first() {
-                Some(r) => repo.flatten_commit(Some(&repo.resolve_commit(r)?))?,
-                None => repo.flatten_commit(repo.head_commit()?.as_ref())?,
+                Some(r) => Some(repo.resolve_commit(r)?),
+                None => repo.head_commit()?,
             };
-            let idx = flat_from_index(&repo)?;
-            let paths: BTreeSet<&RepoPath> = base.keys().chain(idx.keys()).collect();
-            paths
-                .into_iter()
-                .filter_map(|p| {
-                    let (o, n) = (base.get(p), idx.get(p));
-                    let same = match (o, n) {
-                        (Some(o), Some(n)) => o.id == n.id && o.mode == n.mode,
-                        (None, None) => true,
-                        _ => false,
-                    };
-                    (!same).then(|| (p.clone(), o.cloned().map(Blob::Stored), n.cloned().map(Blob::Stored)))
-                })
-                .collect()
+            let tree = base.map(|c| repo.read_commit(&c).map(|c| c.tree)).transpose()?;
+            repo.staged_changes(tree.as_ref())?
         }
         (1, false) => {
-            let base = repo.flatten_commit(Some(&repo.resolve_commit(&a.revs[0])?))?;
-            let tracked: BTreeSet<RepoPath> = repo.index()?.entries.into_keys().collect();
-            vs_worktree(&repo, &base, &tracked)?
+            let tree = repo.read_commit(&repo.resolve_commit(&a.revs[0])?)?.tree;
+            repo.worktree_changes(&tree)?
         }
-        _ => {
-            let idx = flat_from_index(&repo)?;
-            let tracked: BTreeSet<RepoPath> = idx.keys().cloned().collect();
-            vs_worktree(&repo, &idx, &tracked)?
-        }
+        _ => Box::new(repo.unstaged_changes()?.into_iter().map(Ok)),
     };
-    let changes: Vec<_> = changes.into_iter().filter(|(p, _, _)| keep(p)).collect();
-    let opts = DiffOptions { json: a.json, limit: a.limit, ..DiffOptions::text(a.stat, a.keys) };
+    let changes = changes.filter(|c| c.as_ref().map_or(true, |c| keep(&c.path)));
+    let opts =
+        DiffOptions { json: a.json, limit: a.limit, name_status: a.name_status, ..DiffOptions::text(a.stat, a.keys) };
     let mut out = std::io::BufWriter::new(out);
-    let differs = print_changes(&repo, &changes, &opts, &mut out)?;
+    let differs = print_changes(&repo, changes, &opts, &mut out)?;
     out.flush()?;
     Ok(if a.exit_code && differs { Exit::Failure } else { Exit::Success })
-}
-
-fn tree_changes_to_blobs(changes: Vec<TreeChange>) -> Vec<Change> {
-    changes.into_iter().map(|c| (c.path, c.old.map(Blob::Stored), c.new.map(Blob::Stored))).collect()
 }
 
 /// Print changes between two trees (used by `show`).
 pub(crate) fn print_tree_changes(
     repo: &Repo,
-    changes: &[TreeChange],
+    old: Option<&ContentId>,
+    new: Option<&ContentId>,
     opts: &DiffOptions,
     out: &mut impl Write,
 ) -> CommandResult<bool> {
-    let blobs = tree_changes_to_blobs(changes.to_vec());
-    print_changes(repo, &blobs, opts, out)
+    print_changes(repo, repo.tree_changes(old, new), opts, out)
 }
 
-fn to_side(b: &Blob) -> DiffSide {
-    match b {
-        Blob::Stored(e) => DiffSide::Stored(e.clone()),
-        Blob::Work(p, m) => DiffSide::Work(p.clone(), *m),
-    }
-}
-
-/// Print the changes as asked; true when any file differs.
-fn print_changes(repo: &Repo, changes: &[Change], opts: &DiffOptions, out: &mut impl Write) -> CommandResult<bool> {
+/// Print the changes as asked, each as it comes (the JSON document too,
+/// element by element); true when any file differs.
+fn print_changes(
+    repo: &Repo,
+    changes: impl Iterator<Item = oxen_repo::Result<Changed>>,
+    opts: &DiffOptions,
+    out: &mut impl Write,
+) -> CommandResult<bool> {
     let req = DiffRequest {
         keys: opts.keys.clone(),
         // JSON lists every row unless limited; text shows `limit` per kind.
         row_limit: if opts.json { opts.limit } else { Some(opts.limit.unwrap_or(DEFAULT_ROWS_SHOWN)) },
         unified: !opts.json && !opts.stat,
     };
-    let mut doc = DiffDocument::default();
-    for (path, old, new) in changes {
-        let (o, n) = (old.as_ref().map(to_side), new.as_ref().map(to_side));
-        let r = repo.diff_file(path, o.as_ref(), n.as_ref(), &req)?;
+    // Written as serde writes `DiffDocument` (`{"files":[...]}`), one file
+    // at a time instead of the whole document at the end.
+    if opts.json {
+        write!(out, "{{\"files\":[")?;
+    }
+    let (mut n, mut ins, mut del) = (0usize, 0u64, 0u64);
+    for c in changes {
+        let Changed { path, old, new } = c?;
+        n += 1;
+        if n.is_multiple_of(RELEASE_EVERY) {
+            // Each content read faults in database pages at random (and the
+            // kernel up to 64 KiB around each): let them go as the diff
+            // goes, so thousands of changed files cost no more than a few.
+            repo.db.release_mapped_pages();
+        }
+        if opts.name_status {
+            // Names only: no contents read.
+            let letter = match (&old, &new) {
+                (None, _) => 'A',
+                (_, None) => 'D',
+                _ => 'M',
+            };
+            writeln!(out, "{letter}\t{path}")?;
+            continue;
+        }
+        let r = repo.diff_file(&path, old.as_ref(), new.as_ref(), &req)?;
+        if let Some(t) = &r.tabular {
+            ins += t.rows.added;
+            del += t.rows.removed;
+        } else if let Some(t) = r.text {
+            ins += t.added;
+            del += t.removed;
+        }
         if opts.json {
-            doc.files.push(r);
+            if n > 1 {
+                write!(out, ",")?;
+            }
+            serde_json::to_writer(&mut *out, &r).map_err(std::io::Error::other)?;
         } else {
-            print_file(path, old, new, &r, opts, out)?;
-            doc.files.push(r);
+            print_file(&path, &old, &new, &r, opts, out)?;
         }
     }
-    let any = !doc.files.is_empty();
+    let any = n > 0;
     if opts.json {
-        serde_json::to_writer(&mut *out, &doc).map_err(std::io::Error::other)?;
-        writeln!(out)?;
+        writeln!(out, "]}}")?;
         return Ok(any);
     }
-    if opts.stat && !doc.files.is_empty() {
-        let n = doc.files.len();
-        let (mut ins, mut del) = (0u64, 0u64);
-        for f in &doc.files {
-            if let Some(t) = &f.tabular {
-                ins += t.rows.added;
-                del += t.rows.removed;
-            } else if let Some(t) = f.text {
-                ins += t.added;
-                del += t.removed;
-            }
-        }
+    if opts.stat && any {
         writeln!(out, " {n} file{} changed, {ins} insertions(+), {del} deletions(-)", if n == 1 { "" } else { "s" })?;
     }
     Ok(any)
@@ -247,8 +196,8 @@ fn print_changes(repo: &Repo, changes: &[Change], opts: &DiffOptions, out: &mut 
 
 fn print_file(
     path: &RepoPath,
-    old: &Option<Blob>,
-    new: &Option<Blob>,
+    old: &Option<DiffSide>,
+    new: &Option<DiffSide>,
     r: &FileReport,
     opts: &DiffOptions,
     out: &mut impl Write,
@@ -302,7 +251,7 @@ fn print_file(
     Ok(())
 }
 
-fn header_lines(out: &mut impl Write, old: &Option<Blob>, new: &Option<Blob>) -> std::io::Result<()> {
+fn header_lines(out: &mut impl Write, old: &Option<DiffSide>, new: &Option<DiffSide>) -> std::io::Result<()> {
     match (old, new) {
         (None, Some(n)) => writeln!(out, "new file mode {:06o}", mode_of(n)),
         (Some(o), None) => writeln!(out, "deleted file mode {:06o}", mode_of(o)),

@@ -25,9 +25,8 @@ pub fn run(a: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult 
         Some(p) => Some(repo.read_commit(p)?.tree),
         None => None,
     };
-    let changes = repo.diff_trees(parent_tree.as_ref(), Some(&c.tree))?;
     let opts = super::diff::DiffOptions::text(a.stat, vec![]);
-    super::diff::print_tree_changes(&repo, &changes, &opts, &mut out)?;
+    super::diff::print_tree_changes(&repo, parent_tree.as_ref(), Some(&c.tree), &opts, &mut out)?;
     out.flush()?;
     Ok(())
 }
