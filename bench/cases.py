@@ -835,6 +835,7 @@ class Cases:
         src = os.path.join(d, "dataset")
         stats = gen_data.generate(src, a.seed, a.files, a.dirs, 0, 0, 0)
         rows, notes, got = [], [], {}
+        got_after = {}
         runs = 5
         import statistics
         import time
@@ -867,6 +868,30 @@ class Cases:
                         walls.append(st.wall)
                     return statistics.median(walls)
 
+                def after_commit(add, commit, status, env, trace):
+                    # With the monitor on: `add .` after 10 edits, then commit,
+                    # then the first status (medians); ours must not scan.
+                    adds, firsts = [], []
+                    for k in range(runs):
+                        for f in picks:
+                            with open(f, "ab") as fh:
+                                fh.write(b"again %d\n" % k)
+                        st = self.h.runner.step([add], r.w, trace or env)
+                        if not st.ok:
+                            raise StepFailed("%s: %s" % (" ".join(add), st.err))
+                        if trace and "add: fast" not in st.err_out:
+                            notes.append("ours: an add was not answered by the monitor (%s)" % st.err_out.strip())
+                        adds.append(st.wall)
+                        self.h.runner.quiet(commit, r.w, env)
+                        st = self.h.runner.step([status], r.w, trace or env)
+                        if not st.ok:
+                            raise StepFailed("%s: %s" % (" ".join(status), st.err))
+                        if trace and "fsmonitor: fast" not in st.err_out:
+                            notes.append("ours: a status after commit was not answered by the monitor (%s)"
+                                         % st.err_out.strip())
+                        firsts.append(st.wall)
+                    return statistics.median(adds), statistics.median(firsts)
+
                 if t.name == "oxen":
                     cmd = [t.oxen, "status", "--porcelain"]
                     full = timed(cmd, r.env)
@@ -884,6 +909,8 @@ class Cases:
                     if "fsmonitor: fast" not in err:
                         notes.append("ours: the monitored runs were not all answered by the monitor (%s)"
                                      % err.strip())
+                    got_after[t.name] = after_commit([t.oxen, "add", "."], [t.oxen, "commit", "-m", "edit"],
+                                                     cmd, r.env, trace)
                     self.h.runner.quiet([t.oxen, "fsmonitor", "stop"], r.w, r.env)
                 else:
                     cmd = ["git", "status", "--porcelain"]
@@ -899,6 +926,8 @@ class Cases:
                         self.h.runner.quiet(cmd, r.w, r.env)
                         time.sleep(0.5)
                     mon = timed(cmd, r.env)
+                    got_after[t.name] = after_commit(["git", "add", "."], ["git", "commit", "-q", "-m", "edit"],
+                                                     cmd, r.env, None)
                     self.h.runner.quiet(["git", "fsmonitor--daemon", "stop"], r.w, r.env)
                 got[t.name] = (full, mon)
                 rows.append([t.name, "%.1f ms" % (full * 1e3), "%.1f ms" % (mon * 1e3)])
@@ -928,6 +957,18 @@ class Cases:
              "(the daemon warmed until status is answered by it), git `core.fsmonitor=true` (its built-in "
              "daemon) and `core.untrackedCache=true`." % (stats["small_files"], stats["dirs"], a.seed, runs)],
             ["tool", "status, no monitor", "status, monitor"], rows, notes)
+        if got_after:
+            after_rows = [[k, "%.1f ms" % (v[0] * 1e3), "%.1f ms" % (v[1] * 1e3)] for k, v in got_after.items()]
+            after_notes = []
+            if "oxen" in got_after and "git" in got_after:
+                o, g = got_after["oxen"], got_after["git"]
+                after_notes.append("ours / git: add %.3f, first status after commit %.3f" % (o[0] / g[0], o[1] / g[1]))
+            after_notes.append("load (uptime) at the end: %s" % os.getloadavg().__repr__())
+            self.section(
+                "fsmonitor: add and the first status after commit, monitor on",
+                ["Same repositories, monitor on: 10 files get a line appended, then `add .` (timed), `commit` "
+                 "(not timed), then the first `status --porcelain` (timed). Median of %d runs." % runs],
+                ["tool", "add . (10 changed)", "first status after commit"], after_rows, after_notes)
     # -- shallow ----------------------------------------------------------------
 
     def shallow(self):

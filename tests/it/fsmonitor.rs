@@ -96,7 +96,9 @@ fn stop(p: &Path) {
 
 #[test]
 fn fsmonitor_status_equals_full_scan_over_random_steps() {
-    let mut rng = Rng(0x0f5e_ed00_1234);
+    // OXEN_TEST_SEED runs other sequences (by hand, to shake out more).
+    let seed = std::env::var("OXEN_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x0f5e_ed00_1234);
+    let mut rng = Rng(seed);
     let d = monitored_repo();
     let p = d.path();
     ox(p, &["branch", "other"]);
@@ -134,8 +136,13 @@ fn fsmonitor_status_equals_full_scan_over_random_steps() {
                 format!("add {f}")
             }
             6 => {
-                ox(p, &["add", "-A"]);
-                "add -A".into()
+                // Every form of add: the whole tree, a directory, tracked only.
+                let args = [&["-A"][..], &["."], &["-u"], &["a"], &["n"], &["-u", "b"]][rng.below(6)];
+                if args.last().is_some_and(|a| !a.starts_with(['-', '.']) && !p.join(a).exists()) {
+                    continue;
+                }
+                ox(p, &[&["add"][..], args].concat());
+                format!("add {}", args.join(" "))
             }
             7 => {
                 ox(p, &["add", "-A"]);
@@ -338,10 +345,13 @@ fn fsmonitor_index_head_or_ignore_changes_fall_back() {
     let d = monitored_repo();
     let p = d.path();
     write(p, "a/f0", "changed\n");
-    ox(p, &["add", "a/f0"]);
+    // An index change that does not carry the saved status over (only add
+    // and commit do).
+    ox(p, &["rm", "--cached", "a/f1"]);
     let (s, how) = status(p, &[]);
     assert!(how.contains("the index changed"), "{how}");
     assert_eq!(s, full_scan(p)[0]);
+    ox(p, &["add", "-A"]);
     ox(p, &["commit", "-m", "two"]);
     warm(p);
     // HEAD moves, the index stays: what was committed is staged again.
@@ -460,6 +470,62 @@ fn fsmonitor_daemon_memory_is_bounded_by_forgetting() {
     let (s, how) = status_env(p, few);
     assert!(how.contains("cannot vouch"), "{how}");
     assert!(s.contains("?? b/new7") && s.contains(" M a/f2"), "{s}");
+    assert_eq!(s, full_scan(p)[0]);
+    stop(p);
+}
+
+/// `oxen add` with its trace: (stdout, how add found what changed).
+fn add(dir: &Path, args: &[&str]) -> String {
+    let o = oxen(dir).arg("add").args(args).env("OXEN_FSMONITOR_TRACE", "1").output().unwrap();
+    assert!(o.status.success(), "add failed: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stderr).lines().find(|l| l.starts_with("fsmonitor:")).unwrap_or("").to_string()
+}
+
+#[test]
+fn fsmonitor_add_and_the_status_after_add_or_commit_do_not_scan() {
+    let d = monitored_repo();
+    let p = d.path();
+    // A directory pathspec: only the changed paths are staged, no walk.
+    write(p, "a/f0", "changed\n");
+    write(p, "n/x", "new\n");
+    write(p, "n/junk.tmp", "ignored\n");
+    std::fs::remove_file(p.join("b/c/g1")).unwrap();
+    let how = add(p, &["."]);
+    assert!(how.contains("add: fast (") && !how.contains("(0 changed"), "{how}");
+    let (s, how) = status(p, &[]);
+    assert!(how.contains("fast"), "{how}");
+    assert_eq!(s, full_scan(p)[0]);
+    assert!(s.contains("M  a/f0") && s.contains("A  n/x") && s.contains("D  b/c/g1"), "{s}");
+    assert!(!s.contains("junk"), "{s}");
+    // The first status after a commit is answered from the last one.
+    ox(p, &["commit", "-m", "two"]);
+    let (s, how) = status(p, &[]);
+    assert!(how.contains("fast"), "{how}");
+    assert_eq!(s, "");
+    assert_eq!(s, full_scan(p)[0]);
+    // A rename staged by `add -A`, and a file pathspec carried over too.
+    std::fs::rename(p.join("a/f2"), p.join("b/moved")).unwrap();
+    write(p, "a/f3", "edited\n");
+    write(p, "a/f4", "edited too\n");
+    let how = add(p, &["-A"]);
+    assert!(how.contains("add: fast"), "{how}");
+    write(p, "a/f4", "edited again\n");
+    let how = add(p, &["a/f4"]);
+    assert!(how.contains("add: fast"), "{how}");
+    for extra in [&[][..], &["-uall"][..]] {
+        let (s, how) = status(p, extra);
+        assert!(how.contains("fast"), "{how}");
+        assert_eq!(s, full_scan(p)[usize::from(!extra.is_empty())]);
+    }
+    let (s, _) = status(p, &[]);
+    assert!(s.contains("R  a/f2 -> b/moved"), "{s}");
+    // `commit -a` stages through the same path and carries over too.
+    write(p, "a/f3", "edited once more\n");
+    write(p, "u", "untracked\n");
+    ox(p, &["commit", "-a", "-m", "three"]);
+    let (s, how) = status(p, &[]);
+    assert!(how.contains("fast"), "{how}");
+    assert_eq!(s, "?? u\n");
     assert_eq!(s, full_scan(p)[0]);
     stop(p);
 }

@@ -84,7 +84,7 @@ pub fn hash_file(
     } else {
         let f = wt.open_file(path).map_err(|e| StoreError::io(&abs, e))?.ok_or_else(gone)?;
         if write {
-            versions.write_open_file(f, &abs)?.0
+            versions.write_open_file_sized(f, stat.size, &abs)?.0
         } else {
             ContentId::of_reader(f).map_err(|e| StoreError::io(&abs, e))?.0
         }
@@ -257,20 +257,21 @@ pub fn stage_paths(
                 st.report.warnings.extend(walk.warnings);
             }
             Some(m) => {
-                let old = IndexIter::from(db, p).take_while_under(p).find_map(|r| match r {
-                    Ok((tp, e)) if tp == *p => Some(Ok(e)),
-                    Ok(_) => None,
-                    Err(e) => Some(Err(e)),
-                });
-                let old = old.transpose()?;
+                // A point lookup: with the monitor, add names each changed
+                // file, and a page of the index per file would cost more
+                // than the file.
+                let old = Index::entry(db, p)?;
                 if opts.update_only && old.is_none() {
                     continue;
                 }
                 st.consider(p.clone(), m.stat, old)?;
             }
             None => {
-                for r in IndexIter::from(db, p).take_while_under(p) {
-                    st.remove(r?.0);
+                if Index::entry(db, p)?.is_some() {
+                    st.remove(p.clone());
+                }
+                for (tp, _) in Index::entries_under(db, p)? {
+                    st.remove(tp);
                 }
             }
         }
@@ -281,7 +282,7 @@ pub fn stage_paths(
 
 /// Whether the index tracks `p` or anything below it.
 fn tracked_under(db: &Db, p: &RepoPath) -> Result<bool> {
-    Ok(IndexIter::from(db, p).take_while_under(p).next().transpose()?.is_some())
+    Ok(Index::entry(db, p)?.is_some() || Index::tracks_under(db, p)?)
 }
 
 impl<'a> IndexIter<'a> {

@@ -46,6 +46,7 @@ impl Repo {
         }
         let head = self.head()?;
         let parent = self.head_commit()?;
+        let old_tree = self.head_tree()?;
         let tree = self.write_tree()?;
         if merge.is_none() && !allow_empty {
             let unchanged = match parent {
@@ -80,6 +81,11 @@ impl Repo {
         })?;
         if merge.is_some() {
             self.set_merge_state(None)?;
+        }
+        // With the monitor, the next status starts from the last one
+        // instead of scanning because HEAD moved.
+        if self.monitor_enabled() {
+            self.carry_over_commit(old_tree, &tree);
         }
         Ok(CommitOutcome { id, head, root: parent.is_none(), message })
     }

@@ -18,9 +18,11 @@ use std::time::Duration;
 use bstr::BString;
 use oxen_hash::ContentId;
 use oxen_index::{
-    hash_file, is_ignored, walk_work_tree, Change, FileStat, Index, Kind, Status, StatusEntry, WalkOptions,
+    hash_file, is_ignored, stage_paths, walk_work_tree, Change, FileStat, Index, IndexEntry, Kind, StageOptions,
+    StageReport, Status, StatusEntry, WalkOptions,
 };
 use oxen_path::RepoPath;
+use oxen_store::Progress;
 
 use crate::{Repo, Result};
 
@@ -159,7 +161,7 @@ fn at_or_below<'a, V>(m: &'a BTreeMap<Vec<u8>, V>, p: &'a [u8]) -> impl Iterator
 }
 
 impl Repo {
-    fn monitor_enabled(&self) -> bool {
+    pub(crate) fn monitor_enabled(&self) -> bool {
         self.config().ok().and_then(|c| c.core.fsmonitor).unwrap_or(false)
     }
 
@@ -194,18 +196,45 @@ impl Repo {
             return Ok(Monitored::Scan(Some(pending), "HEAD moved"));
         }
         let n = changed.len();
-        match self.apply_changes(saved, changed, &pending)? {
+        let stamp = saved.written_ns;
+        match self.recheck(saved, changed, stamp, &pending.token, false)? {
             Some(done) => Ok(Monitored::Done(Box::new(done), n)),
             None => Ok(Monitored::Scan(Some(pending), "a change needs a full scan")),
         }
     }
 
-    /// The saved status brought up to date by re-checking `changed`;
-    /// `None` when only a full scan can tell.
-    fn apply_changes(&self, saved: Saved, changed: Vec<Vec<u8>>, pending: &Pending) -> Result<Option<Status>> {
+    /// The saved status brought up to date by re-checking `changed`
+    /// against the index written at `written_ns`, and saved with `token`;
+    /// `None` when only a full scan can tell. With `restage` the index
+    /// changed at (only) those paths since the saved status, so their
+    /// staged half is recomputed too (against HEAD's tree, by point
+    /// lookups) and exact renames paired again as the full scan pairs them.
+    fn recheck(
+        &self,
+        saved: Saved,
+        changed: Vec<Vec<u8>>,
+        mut written_ns: i64,
+        token: &str,
+        restage: bool,
+    ) -> Result<Option<Status>> {
         let wt = &self.worktree;
-        let mut written_ns = saved.written_ns;
         let mut unstaged = saved.unstaged;
+        // The staged half before renames are paired (a rename is an addition
+        // plus a deletion), when it is to be recomputed.
+        let mut raw_staged: BTreeMap<Vec<u8>, Change> = BTreeMap::new();
+        if restage {
+            for (p, c) in &saved.staged {
+                match c {
+                    Change::Renamed(from) => {
+                        raw_staged.insert(p.clone(), Change::Added);
+                        raw_staged.insert(from.as_bytes().to_vec(), Change::Deleted);
+                    }
+                    c => {
+                        raw_staged.insert(p.clone(), c.clone());
+                    }
+                }
+            }
+        }
         let mut untracked: BTreeMap<Vec<u8>, ()> = saved.untracked.into_iter().map(|p| (p, ())).collect();
         // Paths to re-check; files a walk found present and not ignored.
         let mut check: BTreeSet<RepoPath> = BTreeSet::new();
@@ -246,7 +275,14 @@ impl Repo {
                     _ => None,
                 },
             };
-            let Some(entry) = Index::entry(&self.db, q)? else {
+            let entry = Index::entry(&self.db, q)?;
+            if restage {
+                match self.staged_change(saved.head_tree.as_ref(), q, entry.as_ref())? {
+                    Some(c) => raw_staged.insert(key.clone(), c),
+                    None => raw_staged.remove(&key),
+                };
+            }
+            let Some(entry) = entry else {
                 unstaged.remove(&key);
                 let listed = match present {
                     Some(_) if walked.contains_key(q) => true,
@@ -293,8 +329,10 @@ impl Repo {
                 Err(_) => return Ok(None),
             }
         }
+        let saved_staged =
+            if restage { self.pair_renames(saved.head_tree.as_ref(), raw_staged)? } else { saved.staged };
         let mut staged: BTreeMap<RepoPath, Change> = BTreeMap::new();
-        for (p, c) in saved.staged {
+        for (p, c) in saved_staged {
             staged.insert(RepoPath::new(p)?, c);
         }
         let mut uns: BTreeMap<RepoPath, Change> = BTreeMap::new();
@@ -320,8 +358,200 @@ impl Repo {
             collapsed: Some(collapsed),
             tracked_dirs: Default::default(),
         };
-        self.save_monitored(Pending { token: pending.token.clone() }, &st, written_ns, saved.head_tree);
+        self.save_monitored(Pending { token: token.to_string() }, &st, written_ns, saved.head_tree);
         Ok(Some(st))
+    }
+
+    /// The staged change at `path` given its index entry: index vs HEAD's
+    /// tree, as the full scan decides (oxen_index::status), before renames.
+    fn staged_change(
+        &self,
+        head: Option<&ContentId>,
+        path: &RepoPath,
+        entry: Option<&IndexEntry>,
+    ) -> Result<Option<Change>> {
+        let in_head = self.head_file(head, path)?;
+        Ok(match (entry, in_head) {
+            (None, None) => None,
+            (None, Some(_)) => Some(Change::Deleted),
+            (Some(_), None) => Some(Change::Added),
+            (Some(e), Some(h)) => {
+                let differs = h.id != e.id || (h.mode != e.stat.mode && e.stat.mode != 0);
+                differs.then_some(Change::Modified)
+            }
+        })
+    }
+
+    /// The file at `path` in tree `head`, if any.
+    fn head_file(&self, head: Option<&ContentId>, path: &RepoPath) -> Result<Option<oxen_object::TreeEntry>> {
+        let Some(t) = head else { return Ok(None) };
+        Ok(self.tree_entry_at(t, path)?.filter(|e| e.kind == oxen_object::EntryKind::File))
+    }
+
+    /// Exact renames, paired as the full scan pairs them: each staged
+    /// deletion, in path order, takes the first staged addition (in path
+    /// order) of the same contents not yet taken.
+    fn pair_renames(
+        &self,
+        head: Option<&ContentId>,
+        mut raw: BTreeMap<Vec<u8>, Change>,
+    ) -> Result<BTreeMap<Vec<u8>, Change>> {
+        let deleted: Vec<Vec<u8>> =
+            raw.iter().filter(|(_, c)| **c == Change::Deleted).map(|(p, _)| p.clone()).collect();
+        if deleted.is_empty() || !raw.values().any(|c| *c == Change::Added) {
+            return Ok(raw);
+        }
+        let mut added: HashMap<ContentId, std::collections::VecDeque<Vec<u8>>> = HashMap::new();
+        for (p, c) in &raw {
+            if *c == Change::Added {
+                if let Some(e) = Index::entry(&self.db, &RepoPath::new(p.clone())?)? {
+                    added.entry(e.id).or_default().push_back(p.clone());
+                }
+            }
+        }
+        for d in deleted {
+            let from = RepoPath::new(d.clone())?;
+            let Some(h) = self.head_file(head, &from)? else { continue };
+            if let Some(to) = added.get_mut(&h.id).and_then(|v| v.pop_front()) {
+                raw.remove(&d);
+                raw.insert(to, Change::Renamed(from));
+            }
+        }
+        Ok(raw)
+    }
+
+    /// The saved status, when it was computed against the index and HEAD
+    /// as they are now (so it can be carried over an index change).
+    fn current_saved(&self) -> Result<Option<Saved>> {
+        let Some(saved) = std::fs::read(self.saved_path()).ok().and_then(|b| Saved::decode(&b)) else {
+            return Ok(None);
+        };
+        if Index::read_written_ns(&self.db)? != saved.written_ns || self.head_tree()? != saved.head_tree {
+            return Ok(None);
+        }
+        Ok(Some(saved))
+    }
+
+    /// Stage `paths` as [`oxen_index::stage_paths`] does. With
+    /// `core.fsmonitor`, a directory pathspec looks only at what the
+    /// monitor reports changed: the status is brought up to date from the
+    /// saved one (the same checks and fallbacks as [`Repo::status`]), and
+    /// its modified, deleted and untracked paths under the pathspec are
+    /// staged by name instead of walking the directory. Either way, when
+    /// the saved status was current, it is carried over the staging (the
+    /// staged paths re-checked, the monitor's token kept), so the next
+    /// status need not scan either. When the monitor cannot vouch for the
+    /// changes, the directories are walked as without it.
+    pub fn stage(
+        &self,
+        paths: &[RepoPath],
+        opts: StageOptions,
+        progress: &dyn Progress,
+    ) -> Result<(StageReport, MonitorOutcome)> {
+        let wt = &self.worktree;
+        let full = |why| -> Result<(StageReport, MonitorOutcome)> {
+            let r = stage_paths(wt, &self.db, &self.versions, paths, opts.clone(), progress)?;
+            Ok((r, why))
+        };
+        if !self.monitor_enabled() {
+            return full(MonitorOutcome::Off);
+        }
+        let mut dirs: Vec<&RepoPath> = Vec::new();
+        let mut files: Vec<RepoPath> = Vec::new();
+        for p in paths {
+            // What stage_paths refuses, it refuses: let it say so.
+            if !matches!(wt.symlink_leading(p), Ok(None)) {
+                return full(MonitorOutcome::Full("a pathspec beyond a symlink"));
+            }
+            match wt.lstat(p) {
+                Ok(Some(m)) if m.is_dir() => dirs.push(p),
+                _ => files.push(p.clone()),
+            }
+        }
+        let (base, token, specs, n) = if dirs.is_empty() {
+            let Some(saved) = self.current_saved()? else {
+                return full(MonitorOutcome::Full("no current saved status"));
+            };
+            let token = saved.token.clone();
+            (saved, token, files, 0)
+        } else {
+            if !opts.honor_ignore {
+                return full(MonitorOutcome::Full("ignore rules not honoured"));
+            }
+            let (st, pending, n) = match self.status_from_monitor()? {
+                Monitored::Done(st, n) => match self.current_saved()? {
+                    // Just saved by status_from_monitor, with the token it
+                    // answered with.
+                    Some(saved) => (st, saved, n),
+                    None => return full(MonitorOutcome::Full("the status could not be saved")),
+                },
+                Monitored::Scan(_, why) => return full(MonitorOutcome::Full(why)),
+            };
+            let under = |p: &RepoPath| dirs.iter().any(|d| p.is_under(d));
+            let mut specs = files;
+            for e in &st.entries {
+                if e.unstaged.is_some() && under(&e.path) {
+                    specs.push(e.path.clone());
+                }
+            }
+            if !opts.update_only {
+                specs.extend(st.untracked.iter().filter(|p| under(p)).cloned());
+            }
+            let token = pending.token.clone();
+            (pending, token, specs, n)
+        };
+        // What staging may change: the named paths and, for a name that is
+        // gone, what the index holds below it.
+        let mut touched: BTreeSet<Vec<u8>> = BTreeSet::new();
+        for p in &specs {
+            touched.insert(p.as_bytes().to_vec());
+            if !matches!(wt.lstat(p), Ok(Some(_))) {
+                touched.extend(Index::entries_under(&self.db, p)?.into_iter().map(|(q, _)| q.as_bytes().to_vec()));
+            }
+        }
+        let report = if specs.is_empty() {
+            StageReport::default()
+        } else {
+            match stage_paths(wt, &self.db, &self.versions, &specs, opts, progress) {
+                Ok(r) => r,
+                Err(e) => {
+                    // Some batches may be staged: the saved status is stale.
+                    let _ = std::fs::remove_file(self.saved_path());
+                    return Err(e.into());
+                }
+            }
+        };
+        let stamp = Index::read_written_ns(&self.db)?;
+        if self.recheck(base, touched.into_iter().collect(), stamp, &token, true)?.is_none() {
+            let _ = std::fs::remove_file(self.saved_path());
+            return Ok((report, MonitorOutcome::Full("a staged path needs a full scan")));
+        }
+        Ok((report, MonitorOutcome::Fast { changed: n }))
+    }
+
+    /// After a commit of the index (unchanged since `write_tree` made
+    /// `tree`), carry the saved status over: nothing is staged against the
+    /// new HEAD, and the work tree did not change. Best effort; a saved
+    /// status that was not current before the commit is dropped.
+    pub(crate) fn carry_over_commit(&self, old_head: Option<ContentId>, tree: &ContentId) {
+        let carried = (|| -> Result<bool> {
+            let Some(mut saved) = std::fs::read(self.saved_path()).ok().and_then(|b| Saved::decode(&b)) else {
+                return Ok(false);
+            };
+            let header = Index::load_header(&self.db)?;
+            if saved.head_tree != old_head
+                || saved.written_ns != header.written_ns
+                || header.cached_tree(&self.db)? != Some(*tree)
+            {
+                return Ok(false);
+            }
+            saved.head_tree = Some(*tree);
+            saved.staged.clear();
+            Ok(oxen_store::write_atomic(&self.layout.tmp_dir(), &self.saved_path(), &saved.encode()).is_ok())
+        })();
+        if !matches!(carried, Ok(true)) {
+            let _ = std::fs::remove_file(self.saved_path());
+        }
     }
 
     /// `Status::untracked_collapsed` by index lookups instead of the whole

@@ -723,6 +723,9 @@ impl Versions {
                 }
                 return true;
             }
+            if !self.may_hold_loose() {
+                return false;
+            }
         }
         let p = self.path(id);
         match p.metadata() {

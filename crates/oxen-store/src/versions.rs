@@ -1228,6 +1228,10 @@ pub struct Versions {
     pub(crate) segments: Option<Arc<Segments>>,
     op: Arc<Mutex<OpDeps>>,
     promisor: Arc<std::sync::OnceLock<Arc<dyn Promisor>>>,
+    /// Whether the directory may hold loose files (a store from before
+    /// segments): found once, so that a store with segments does not look
+    /// for a loose copy of every new content (a path walk per file added).
+    loose: Arc<std::sync::OnceLock<bool>>,
 }
 
 /// Where a partial clone's missing contents come from: a read of a content
@@ -1269,7 +1273,7 @@ impl Versions {
     /// A store of loose files only, rooted at `dir`, staging temp files in
     /// `tmp` (same filesystem).
     pub fn new(dir: PathBuf, tmp: PathBuf) -> Versions {
-        Versions { dir, tmp, segments: None, op: Arc::default(), promisor: Arc::default() }
+        Versions { dir, tmp, segments: None, op: Arc::default(), promisor: Arc::default(), loose: Arc::default() }
     }
 
     /// A store that also packs small contents into segments indexed by the
@@ -1297,7 +1301,14 @@ impl Versions {
             leased: Mutex::default(),
             prefetched: Mutex::default(),
         };
-        Versions { dir, tmp, segments: Some(Arc::new(segments)), op: Arc::default(), promisor: Arc::default() }
+        Versions {
+            dir,
+            tmp,
+            segments: Some(Arc::new(segments)),
+            op: Arc::default(),
+            promisor: Arc::default(),
+            loose: Arc::default(),
+        }
     }
 
     /// A handle for another operation on the same store (same open block,
@@ -1358,6 +1369,22 @@ impl Versions {
     #[cfg(test)]
     fn segments(&self) -> &Segments {
         self.segments.as_deref().expect("a store with segments")
+    }
+
+    /// Whether loose files may be stored here: a shard directory (two hex
+    /// digits) exists. Only a store without segments writes them, so with
+    /// segments the answer found at first use stands; were a loose copy
+    /// written meanwhile by an older binary, missing it only stores the
+    /// contents once more.
+    pub(crate) fn may_hold_loose(&self) -> bool {
+        *self.loose.get_or_init(|| match std::fs::read_dir(&self.dir) {
+            Ok(rd) => rd.flatten().any(|e| {
+                let n = e.file_name();
+                let n = n.as_encoded_bytes();
+                n.len() == 2 && n.iter().all(|c| c.is_ascii_hexdigit())
+            }),
+            Err(e) => e.kind() != io::ErrorKind::NotFound,
+        })
     }
 
     /// Where the contents of `id` live as a loose file.
@@ -1698,6 +1725,44 @@ impl Versions {
             return Ok((id, bytes.len() as u64));
         }
         self.write_reader(f, src)
+    }
+
+    /// [`Versions::write_open_file`] of a file whose size the caller has
+    /// just taken (a work-tree walk's stat): a small file is read with one
+    /// `read` into a buffer of that size plus one byte, instead of asking
+    /// the kernel its size and position again and reading once more to see
+    /// the end. A file that grew meanwhile is read to its end; one that
+    /// shrank ends the first read short (a regular file reads short only
+    /// at its end). Either way the stat no longer matches, so the next
+    /// status reads it again.
+    pub fn write_open_file_sized(&self, mut f: File, len: u64, src: &Path) -> Result<(ContentId, u64)> {
+        let small = len as usize <= SMALL_MAX || (self.segments.is_some() && len < CHUNK_THRESHOLD);
+        if !small {
+            return self.write_open_file(f, src);
+        }
+        let mut bytes = vec![0u8; len as usize + 1];
+        let mut n = 0;
+        loop {
+            match f.read(&mut bytes[n..]) {
+                Ok(0) => break,
+                Ok(k) => {
+                    n += k;
+                    if n == bytes.len() {
+                        f.read_to_end(&mut bytes).map_err(|e| StoreError::io(src, e))?;
+                        n = bytes.len();
+                        break;
+                    }
+                    if n as u64 == len {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(StoreError::io(src, e)),
+            }
+        }
+        bytes.truncate(n);
+        let id = self.write_bytes(&bytes)?;
+        Ok((id, n as u64))
     }
 
     /// Store a byte slice: with segments, chunked from [`CHUNK_THRESHOLD`]
@@ -2833,5 +2898,32 @@ pub(crate) mod tests {
         assert_eq!(v.read_all(&keep).unwrap(), vec![5u8; 2000]);
         // The compacted copy is this process's and young: left alone.
         assert_eq!(v.compact_segments(false).unwrap().scanned, 0);
+    }
+
+    #[test]
+    fn a_sized_write_stores_what_the_file_holds_whatever_its_stat_said() {
+        let (d, _db, v) = store();
+        let f = d.path().join("f");
+        for (contents, stat_len) in [(&b"hello"[..], 5u64), (b"hello world", 5), (b"hi", 5), (b"", 0), (b"x", 0)] {
+            std::fs::write(&f, contents).unwrap();
+            let (id, len) = v.write_open_file_sized(File::open(&f).unwrap(), stat_len, &f).unwrap();
+            assert_eq!((id, len), (ContentId::of(contents), contents.len() as u64), "{contents:?} stat {stat_len}");
+            v.flush().unwrap();
+            assert_eq!(v.read_all(&id).unwrap(), contents);
+        }
+    }
+
+    #[test]
+    fn a_store_with_loose_files_still_finds_them_before_writing_again() {
+        let (_d, _db, v) = store();
+        // A segments store that never held loose files does not look for them.
+        assert!(!v.may_hold_loose());
+        let (_d2, _db2, v2) = store();
+        let data = b"stored loose by a store from before segments";
+        let id = ContentId::of(data);
+        Versions::new(v2.dir.clone(), v2.tmp.clone()).write_verified(&data[..], &id, Path::new("data")).unwrap();
+        // Found at first use, here after the loose file was written.
+        assert!(v2.may_hold_loose());
+        assert!(v2.has_fresh(&id));
     }
 }

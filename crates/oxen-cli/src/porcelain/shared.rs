@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use oxen_hash::ContentId;
-use oxen_index::{stage_paths, Index, StageOptions};
+use oxen_index::{Index, StageOptions};
 use oxen_object::Commit;
 use oxen_path::RepoPath;
 use oxen_refs::{BranchName, Head};
@@ -28,8 +28,13 @@ pub(crate) fn stage(
 ) -> CommandResult<oxen_index::StageReport> {
     let bar = Bar::files("Adding");
     let opts = StageOptions { honor_ignore: true, update_only, partial: repo.partial_set()? };
-    let report = stage_paths(&repo.worktree, &repo.db, &repo.versions, paths, opts, &bar)?;
+    // With the monitor, only what changed since the last status is looked
+    // at (oxen_repo::Repo::stage).
+    let (report, how) = repo.stage(paths, opts, &bar)?;
     bar.finish();
+    if std::env::var_os("OXEN_FSMONITOR_TRACE").is_some() {
+        super::status::trace(&how, "add", err)?;
+    }
     for w in &report.warnings {
         writeln!(err, "warning: {w}")?;
     }

@@ -53,11 +53,7 @@ pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
     let (st, how) = repo.status_with_outcome()?;
     // How status was computed, for diagnosing the monitor (and its tests).
     if std::env::var_os("OXEN_FSMONITOR_TRACE").is_some() {
-        match how {
-            MonitorOutcome::Off => writeln!(err, "fsmonitor: off")?,
-            MonitorOutcome::Fast { changed } => writeln!(err, "fsmonitor: fast ({changed} changed paths)")?,
-            MonitorOutcome::Full(why) => writeln!(err, "fsmonitor: full scan ({why})")?,
-        }
+        trace(&how, "status", err)?;
     }
     for w in &st.warnings {
         writeln!(err, "warning: {w}")?;
@@ -257,4 +253,18 @@ fn tracking_line(repo: &Repo, branch: &BranchName) -> CommandResult<Option<Strin
             "Your branch and '{up_name}' have diverged,\nand have {a} and {b} different commits each, respectively."
         ),
     }))
+}
+
+/// One line saying how `cmd` found what changed (`OXEN_FSMONITOR_TRACE`).
+pub(crate) fn trace(how: &MonitorOutcome, cmd: &str, err: &mut dyn Write) -> std::io::Result<()> {
+    match how {
+        MonitorOutcome::Off if cmd == "status" => writeln!(err, "fsmonitor: off"),
+        MonitorOutcome::Off => writeln!(err, "fsmonitor: {cmd}: off"),
+        MonitorOutcome::Fast { changed } if cmd == "status" => {
+            writeln!(err, "fsmonitor: fast ({changed} changed paths)")
+        }
+        MonitorOutcome::Fast { changed } => writeln!(err, "fsmonitor: {cmd}: fast ({changed} changed paths)"),
+        MonitorOutcome::Full(why) if cmd == "status" => writeln!(err, "fsmonitor: full scan ({why})"),
+        MonitorOutcome::Full(why) => writeln!(err, "fsmonitor: {cmd}: full scan ({why})"),
+    }
 }
