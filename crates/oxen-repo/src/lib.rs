@@ -12,6 +12,7 @@ mod merge;
 mod monitored;
 mod objects;
 mod partial;
+mod plan;
 pub mod reach;
 mod revision;
 mod status;

@@ -8,8 +8,10 @@
 //! then writes `.oxen/CHECKOUT` naming the tree the work tree is at, the
 //! tree it goes to and the HEAD move (with its reflog message), before
 //! the first work-tree change;
-//! then the work tree, then the index (one transaction), then HEAD, then
-//! removes the record. A process killed anywhere in between leaves the
+//! then the work tree and the index, streamed in bounded batches (each
+//! batch's index rows one transaction; see `plan.rs`), then HEAD, then
+//! removes the record: while it exists the index may be half written, and
+//! every command that reads the index completes the transition first. A process killed anywhere in between leaves the
 //! record behind, and [`Repo::resume_transition`] (which `oxen checkout
 //! --continue`, a retried checkout and the next command that reads the work
 //! tree call) completes it: it force-writes exactly the paths that differ
@@ -18,18 +20,20 @@
 //! moves HEAD and removes the record. Every step is idempotent, so a
 //! completion that is itself interrupted is completed by the next one.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
 
 use oxen_hash::ContentId;
-use oxen_index::WalkOptions;
+use oxen_index::{Index, IndexEntry, IndexIter, WalkOptions};
+use oxen_object::EntryKind;
 use oxen_path::RepoPath;
 use oxen_refs::{BranchName, Expect, Head, RefError};
 use oxen_store::Progress;
 use rayon::prelude::*;
 
+use crate::plan::{Applier, TreeDiff, BATCH};
 use crate::tree::FlatEntry;
 use crate::worktree::{wt_error, CheckoutReport};
-use crate::{MergeState, Repo, RepoError, Result};
+use crate::{MergeState, Repo, RepoError, Result, TreeChange};
 
 /// What a transition does about local changes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -118,12 +122,6 @@ pub struct Resumed {
     pub report: CheckoutReport,
     /// Set when HEAD's branch had moved meanwhile and was left where it is.
     pub note: Option<String>,
-}
-
-/// The paths to write and remove.
-struct Plan {
-    writes: BTreeMap<RepoPath, FlatEntry>,
-    removals: Vec<RepoPath>,
 }
 
 /// The record of a transition in progress: `.oxen/CHECKOUT`.
@@ -256,10 +254,58 @@ enum Blocker {
     Changed(RepoPath),
 }
 
-fn list(paths: &[&RepoPath]) -> String {
-    let shown: Vec<String> = paths.iter().take(5).map(|p| format!("'{p}'")).collect();
-    let more = if paths.len() > 5 { format!(" and {} more", paths.len() - 5) } else { String::new() };
-    format!("{}{more}", shown.join(", "))
+impl Blocker {
+    fn kind(&self) -> usize {
+        match self {
+            Blocker::Untracked(_) => 0,
+            Blocker::Removed(_) => 1,
+            Blocker::Changed(_) => 2,
+        }
+    }
+
+    fn into_path(self) -> RepoPath {
+        match self {
+            Blocker::Untracked(p) | Blocker::Removed(p) | Blocker::Changed(p) => p,
+        }
+    }
+}
+
+/// Blocked paths kept per kind for the message (which names five): the
+/// smallest ones seen, while the rest are only counted, so a refusal over
+/// millions of untracked files holds a bounded list.
+const BLOCKERS_KEPT: usize = 1000;
+
+/// The blockers a refusing transition found, by kind.
+#[derive(Default)]
+struct Found {
+    kept: [BTreeSet<RepoPath>; 3],
+    counts: [usize; 3],
+    /// The last path counted per kind: one leading file blocks every path
+    /// below it, and those come one after another in path order.
+    last: [Option<RepoPath>; 3],
+}
+
+impl Found {
+    fn add(&mut self, b: Blocker) {
+        let k = b.kind();
+        let p = b.into_path();
+        if self.last[k].as_ref() == Some(&p) || self.kept[k].contains(&p) {
+            return;
+        }
+        self.counts[k] += 1;
+        self.last[k] = Some(p.clone());
+        self.kept[k].insert(p);
+        if self.kept[k].len() > BLOCKERS_KEPT {
+            self.kept[k].pop_last();
+        }
+    }
+
+    fn list(&self, k: usize) -> String {
+        let shown: Vec<String> = self.kept[k].iter().take(5).map(|p| format!("'{p}'")).collect();
+        let n = self.counts[k];
+        let more = if n > 5 { format!(" and {} more", n - 5) } else { String::new() };
+        format!("{}{more}", shown.join(", "))
+    }
 }
 
 impl Repo {
@@ -302,17 +348,15 @@ impl Repo {
     pub fn transition(&self, t: &Transition, progress: &dyn Progress) -> Result<CheckoutReport> {
         self.resume_transition(progress)?;
         let from = self.head_tree()?;
-        let plan = match t.local {
-            LocalChanges::Refuse => {
-                let changes = self.diff_trees(from.as_ref(), Some(&t.target))?;
-                self.refuse_over_local_work(&changes, &t.op)?;
-                plan_of(changes)
-            }
-            LocalChanges::Discard => self.discard_plan(&t.target)?,
+        // Refusing: a first pass over the differing paths checks them (and
+        // counts the writes for `progress`); nothing is held but blockers.
+        let total = match t.local {
+            LocalChanges::Refuse => Some(self.refuse_over_local_work(from.as_ref(), &t.target, &t.op)?),
+            LocalChanges::Discard => None,
         };
         let record = Record { from, t: t.clone() };
         oxen_store::write_atomic(&self.layout.tmp_dir(), &self.record_path(), record.encode().as_bytes())?;
-        let report = self.execute(&plan, &t.overlay, progress)?;
+        let report = self.execute(&record, total, false, progress)?;
         self.move_head(&t.head, &t.message)?;
         self.clear_record()?;
         Ok(report)
@@ -322,14 +366,10 @@ impl Repo {
     /// doc); `None` when there was nothing to complete.
     pub fn resume_transition(&self, progress: &dyn Progress) -> Result<Option<Resumed>> {
         let Some(rec) = self.read_record()? else { return Ok(None) };
-        let plan = match rec.t.local {
-            LocalChanges::Refuse => plan_of(self.diff_trees(rec.from.as_ref(), Some(&rec.t.target))?),
-            LocalChanges::Discard => self.discard_plan(&rec.t.target)?,
-        };
-        for p in plan.writes.keys().chain(&plan.removals).chain(rec.t.overlay.iter().map(|o| &o.path)) {
-            self.worktree.remove_leftover_tmp(p);
+        for o in &rec.t.overlay {
+            self.worktree.remove_leftover_tmp(&o.path);
         }
-        let report = self.execute(&plan, &rec.t.overlay, progress)?;
+        let report = self.execute(&rec, None, true, progress)?;
         let note = match self.move_head(&rec.t.head, &rec.t.message) {
             Ok(()) => None,
             // The branch moved meanwhile (another command moved it): the
@@ -382,46 +422,169 @@ impl Repo {
         Ok(())
     }
 
-    /// Every tracked path made to match `target`: paths whose index entry
-    /// or work-tree file differs are written, index entries the target
-    /// lacks are removed.
-    fn discard_plan(&self, target: &ContentId) -> Result<Plan> {
-        let want = self.flatten_tree(target)?;
-        let index = self.index()?;
+    /// Make every tracked path match `target`: a merge-join of the
+    /// target's files and the index, both in path order. Paths whose index
+    /// entry or work-tree file differs are written, index entries the
+    /// target lacks are removed. Candidates are checked [`BATCH`] at a time
+    /// in parallel (a stat each, a hash when the stat cache cannot tell).
+    /// The index is read page by page while the applier rewrites it: its
+    /// writes are all at or before the merge's position, which the pages
+    /// still to read come after.
+    fn discard_stream(&self, target: &ContentId, apply: &mut Applier<'_>) -> Result<()> {
+        let header = Index::load_header(&self.db)?;
         let set = self.partial_set()?;
-        let keep: Vec<bool> = want
+        let mut want = self.tree_files(target);
+        let mut have = IndexIter::new(&self.db);
+        let mut w = want.next().transpose()?;
+        let mut h = have.next_entry()?;
+        let mut batch: Vec<(RepoPath, Option<FlatEntry>, Option<IndexEntry>)> = Vec::with_capacity(BATCH);
+        loop {
+            let ord = match (&w, &h) {
+                (None, None) => break,
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (Some((wp, _)), Some((hp, _))) => wp.cmp(hp),
+            };
+            let row = match ord {
+                std::cmp::Ordering::Less => {
+                    let (p, e) = w.take().expect("compared");
+                    (p, Some(e), None)
+                }
+                std::cmp::Ordering::Greater => {
+                    let (p, ie) = h.take().expect("compared");
+                    (p, None, Some(ie))
+                }
+                std::cmp::Ordering::Equal => {
+                    let (p, e) = w.take().expect("compared");
+                    let (_, ie) = h.take().expect("compared");
+                    (p, Some(e), Some(ie))
+                }
+            };
+            batch.push(row);
+            if batch.len() >= BATCH {
+                self.discard_batch(std::mem::take(&mut batch), &header, set.as_ref(), apply)?;
+            }
+            if w.is_none() {
+                w = want.next().transpose()?;
+            }
+            if h.is_none() {
+                h = have.next_entry()?;
+            }
+        }
+        self.discard_batch(batch, &header, set.as_ref(), apply)
+    }
+
+    fn discard_batch(
+        &self,
+        batch: Vec<(RepoPath, Option<FlatEntry>, Option<IndexEntry>)>,
+        header: &Index,
+        set: Option<&oxen_path::PathSet>,
+        apply: &mut Applier<'_>,
+    ) -> Result<()> {
+        let keep: Vec<bool> = batch
             .par_iter()
-            .map(|(p, e)| match index.entries.get(p) {
+            .map(|(p, want, have)| match (want, have) {
                 // A partial clone's path outside its set is not in the work
                 // tree: its index entry is all there is to match.
-                Some(ie) if ie.id == e.id && Repo::outside(set.as_ref(), p) => Ok(true),
-                Some(ie) if ie.id == e.id && (ie.stat.mode == 0 || ie.stat.mode == e.mode) => {
-                    self.work_file_matches(&index, p, ie)
+                (Some(e), Some(ie)) if ie.id == e.id && Repo::outside(set, p) => Ok(true),
+                (Some(e), Some(ie)) if ie.id == e.id && (ie.stat.mode == 0 || ie.stat.mode == e.mode) => {
+                    self.work_file_matches(header, p, ie)
                 }
                 _ => Ok(false),
             })
             .collect::<Result<_>>()?;
-        let removals: Vec<RepoPath> = index.entries.keys().filter(|p| !want.contains_key(*p)).cloned().collect();
-        let writes = want.into_iter().zip(keep).filter(|(_, k)| !k).map(|(pe, _)| pe).collect();
-        Ok(Plan { writes, removals })
+        self.db.release_mapped_pages();
+        for ((p, want, _), keep) in batch.into_iter().zip(keep) {
+            match want {
+                _ if keep => {}
+                Some(e) => apply.write(p, e)?,
+                None => apply.remove(p)?,
+            }
+        }
+        Ok(())
     }
 
     /// Refuse, naming the paths, when a change would overwrite or remove
     /// local work: a tracked path with staged or unstaged changes, an
     /// untracked file where the target writes one (or needs a directory),
     /// or untracked files in a directory a file of the target replaces.
-    fn refuse_over_local_work(&self, changes: &[crate::TreeChange], op: &str) -> Result<()> {
-        let index = self.index()?;
-        // Tracked files this transition removes: one of them standing where
-        // the target needs a directory is fine (it is removed first).
-        let removing: HashSet<&RepoPath> =
-            changes.iter().filter(|c| c.old.is_some() && c.new.is_none()).map(|c| &c.path).collect();
-        let found: Vec<Vec<Blocker>> = changes
+    /// Streams the paths that differ between `from` and `target`, checking
+    /// them [`BATCH`] at a time in parallel with point lookups in the index;
+    /// returns how many files the transition writes.
+    fn refuse_over_local_work(&self, from: Option<&ContentId>, target: &ContentId, op: &str) -> Result<u64> {
+        let header = Index::load_header(&self.db)?;
+        let mut found = Found::default();
+        let mut writes = 0u64;
+        let mut batch = Vec::with_capacity(BATCH);
+        for c in TreeDiff::new(self, from, Some(target)) {
+            let c = c?;
+            writes += u64::from(c.new.is_some());
+            batch.push(c);
+            if batch.len() >= BATCH {
+                self.check_batch(&batch, from, &header, &mut found)?;
+                batch.clear();
+            }
+        }
+        self.check_batch(&batch, from, &header, &mut found)?;
+        let force = if op == "checkout" { " (or use --force)" } else { "" };
+        let [untracked, removed, _] = found.counts;
+        if untracked > 0 {
+            let s = if untracked == 1 { "" } else { "s" };
+            return Err(RepoError::Refused(format!(
+                "untracked working tree file{s} {} would be overwritten by {op}; move or remove {} first{force}",
+                found.list(0),
+                if untracked == 1 { "it" } else { "them" }
+            )));
+        }
+        if removed > 0 {
+            let s = if removed == 1 { "" } else { "s" };
+            return Err(RepoError::Refused(format!(
+                "untracked working tree file{s} {} would be removed by {op}; move {} away first{force}",
+                found.list(1),
+                if removed == 1 { "it" } else { "them" }
+            )));
+        }
+        if found.counts[2] > 0 {
+            return Err(RepoError::Refused(format!(
+                "your local changes to {} would be overwritten by {op}; commit or restore them first{force}",
+                found.list(2)
+            )));
+        }
+        Ok(writes)
+    }
+
+    /// Whether tree `from` has a file at `path`: that is, whether a
+    /// transition from it to a tree with a directory (or nothing) there
+    /// removes a tracked file at `path`.
+    fn has_file(&self, from: Option<&ContentId>, path: &RepoPath) -> Result<bool> {
+        let Some(t) = from else { return Ok(false) };
+        Ok(self.tree_entry_at(t, path)?.is_some_and(|e| e.kind == EntryKind::File))
+    }
+
+    /// The files of tree `from` below directory `dir`.
+    fn files_below(&self, from: Option<&ContentId>, dir: &RepoPath) -> Result<HashSet<RepoPath>> {
+        let Some(t) = from else { return Ok(HashSet::new()) };
+        let Some(e) = self.tree_entry_at(t, dir)? else { return Ok(HashSet::new()) };
+        if e.kind != EntryKind::Dir {
+            return Ok(HashSet::new());
+        }
+        self.flatten_tree(&e.id)?.into_keys().map(|p| Ok(dir.join(p.as_bytes())?)).collect()
+    }
+
+    fn check_batch(
+        &self,
+        changes: &[TreeChange],
+        from: Option<&ContentId>,
+        header: &Index,
+        found: &mut Found,
+    ) -> Result<()> {
+        let tracked = |p: &RepoPath| -> Result<bool> { Ok(Index::entry(&self.db, p)?.is_some()) };
+        let blockers: Vec<Vec<Blocker>> = changes
             .par_iter()
             .map(|c| -> Result<Vec<Blocker>> {
                 let p = &c.path;
-                let in_index = index.entries.get(p);
-                let staged_differs = match (&c.old, in_index) {
+                let in_index = Index::entry(&self.db, p)?;
+                let staged_differs = match (&c.old, &in_index) {
                     (None, None) => false,
                     (Some(h), Some(i)) => h.id != i.id,
                     _ => true,
@@ -434,11 +597,10 @@ impl Repo {
                     // nothing to remove; a write needs `b` to become a
                     // directory, which is fine only when `b` is a tracked
                     // file this transition removes anyway.
-                    return Ok(match (&c.new, removing.contains(&b), index.entries.contains_key(&b)) {
-                        (None, _, _) | (Some(_), true, _) => vec![],
-                        (Some(_), false, true) => vec![Blocker::Changed(b)],
-                        (Some(_), false, false) => vec![Blocker::Untracked(b)],
-                    });
+                    if c.new.is_none() || self.has_file(from, &b)? {
+                        return Ok(vec![]);
+                    }
+                    return Ok(vec![if tracked(&b)? { Blocker::Changed(b) } else { Blocker::Untracked(b) }]);
                 }
                 let meta = self.worktree.lstat(p).map_err(|e| wt_error(self, p, e))?;
                 match (in_index, meta) {
@@ -451,24 +613,22 @@ impl Repo {
                         }
                         let inside =
                             oxen_index::walk_work_tree(&self.worktree, p, WalkOptions { honor_ignore: false })?;
-                        Ok(inside
-                            .files
-                            .into_iter()
-                            .filter(|f| !removing.contains(&f.path))
-                            .map(|f| {
-                                if index.entries.contains_key(&f.path) {
-                                    Blocker::Changed(f.path)
-                                } else {
-                                    Blocker::Removed(f.path)
-                                }
-                            })
-                            .collect())
+                        let removing = self.files_below(from, p)?;
+                        let mut out = Vec::new();
+                        for f in inside.files.into_iter().filter(|f| !removing.contains(&f.path)) {
+                            out.push(if tracked(&f.path)? {
+                                Blocker::Changed(f.path)
+                            } else {
+                                Blocker::Removed(f.path)
+                            });
+                        }
+                        Ok(out)
                     }
                     (None, None) => Ok(vec![]),
                     (None, Some(_)) => Ok(vec![Blocker::Untracked(p.clone())]),
                     // Deleted locally: nothing to lose.
                     (Some(_), None) => Ok(vec![]),
-                    (Some(e), Some(_)) => Ok(if self.work_file_matches(&index, p, e)? {
+                    (Some(e), Some(_)) => Ok(if self.work_file_matches(header, p, &e)? {
                         vec![]
                     } else {
                         vec![Blocker::Changed(p.clone())]
@@ -476,66 +636,46 @@ impl Repo {
                 }
             })
             .collect::<Result<_>>()?;
-        let mut found: Vec<Blocker> = found.into_iter().flatten().collect();
-        found.sort();
-        found.dedup();
-        let of = |f: fn(&Blocker) -> Option<&RepoPath>| -> Vec<&RepoPath> { found.iter().filter_map(f).collect() };
-        let untracked = of(|b| if let Blocker::Untracked(p) = b { Some(p) } else { None });
-        let removed = of(|b| if let Blocker::Removed(p) = b { Some(p) } else { None });
-        let changed = of(|b| if let Blocker::Changed(p) = b { Some(p) } else { None });
-        let force = if op == "checkout" { " (or use --force)" } else { "" };
-        if !untracked.is_empty() {
-            let s = if untracked.len() == 1 { "" } else { "s" };
-            return Err(RepoError::Refused(format!(
-                "untracked working tree file{s} {} would be overwritten by {op}; move or remove {} first{force}",
-                list(&untracked),
-                if untracked.len() == 1 { "it" } else { "them" }
-            )));
+        for b in blockers.into_iter().flatten() {
+            found.add(b);
         }
-        if !removed.is_empty() {
-            let s = if removed.len() == 1 { "" } else { "s" };
-            return Err(RepoError::Refused(format!(
-                "untracked working tree file{s} {} would be removed by {op}; move {} away first{force}",
-                list(&removed),
-                if removed.len() == 1 { "it" } else { "them" }
-            )));
-        }
-        if !changed.is_empty() {
-            return Err(RepoError::Refused(format!(
-                "your local changes to {} would be overwritten by {op}; commit or restore them first{force}",
-                list(&changed)
-            )));
-        }
+        // The index and tree pages the lookups touched need not stay resident.
+        self.db.release_mapped_pages();
         Ok(())
     }
 
-    /// Carry out a plan: removals first (so a file can give way to a
-    /// directory), then every directory once, then the files in parallel,
-    /// then the index in one transaction; then the overlay, every time (it
-    /// is not in the plan, which compares trees).
-    fn execute(&self, plan: &Plan, overlay: &[Overlay], progress: &dyn Progress) -> Result<CheckoutReport> {
-        let report = self.apply_to_worktree(&plan.writes, &plan.removals, progress)?;
-        for o in overlay {
+    /// Carry out a recorded transition: the differing paths (refusing) or
+    /// every tracked path that does not match (discarding) streamed into an
+    /// [`Applier`]; then the overlay, every time (it is not in the plan,
+    /// which compares trees).
+    fn execute(
+        &self,
+        rec: &Record,
+        total: Option<u64>,
+        resuming: bool,
+        progress: &dyn Progress,
+    ) -> Result<CheckoutReport> {
+        let mut apply = Applier::new(self, progress, total, resuming)?;
+        match rec.t.local {
+            LocalChanges::Refuse => {
+                for c in TreeDiff::new(self, rec.from.as_ref(), Some(&rec.t.target)) {
+                    let c = c?;
+                    match c.new {
+                        Some(n) => apply.write(c.path, n)?,
+                        None => apply.remove(c.path)?,
+                    }
+                }
+            }
+            LocalChanges::Discard => self.discard_stream(&rec.t.target, &mut apply)?,
+        }
+        let report = apply.finish()?;
+        for o in &rec.t.overlay {
             // Streamed from the store (verified): a conflicted table may be large.
             let mut src = self.versions.open(&o.contents)?;
             self.worktree.write_file(&o.path, &mut src, o.exec).map_err(|e| wt_error(self, &o.path, e))?;
         }
         Ok(report)
     }
-}
-
-fn plan_of(changes: Vec<crate::TreeChange>) -> Plan {
-    let mut writes = BTreeMap::new();
-    let mut removals = Vec::new();
-    for c in changes {
-        match c.new {
-            Some(n) => {
-                writes.insert(c.path, n);
-            }
-            None => removals.push(c.path),
-        }
-    }
-    Plan { writes, removals }
 }
 
 #[cfg(test)]

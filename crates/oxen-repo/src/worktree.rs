@@ -63,7 +63,7 @@ pub fn remove_work_file(repo: &Repo, path: &RepoPath) -> Result<bool> {
     Ok(removed)
 }
 
-fn entry_for(e: &FlatEntry, stat: FileStat) -> IndexEntry {
+pub(crate) fn entry_for(e: &FlatEntry, stat: FileStat) -> IndexEntry {
     let tracking = if e.tabular.is_some() { oxen_index::Tracking::Tabular } else { oxen_index::Tracking::Regular };
     IndexEntry { id: e.id, stat, tracking, tabular: e.tabular.clone() }
 }
@@ -73,7 +73,13 @@ fn entry_for(e: &FlatEntry, stat: FileStat) -> IndexEntry {
 /// stat cache stays warm), else an empty stat forces a re-hash on the next
 /// status.
 pub fn staged_entry(index: &Index, path: &RepoPath, e: &FlatEntry) -> IndexEntry {
-    let stat = match index.entries.get(path) {
+    staged_entry_over(index.entries.get(path), e)
+}
+
+/// [`staged_entry`] given the path's current index entry (a point lookup
+/// rather than the whole index).
+pub(crate) fn staged_entry_over(current: Option<&IndexEntry>, e: &FlatEntry) -> IndexEntry {
+    let stat = match current {
         Some(ie) if ie.id == e.id => ie.stat,
         _ => FileStat { mode: e.mode, size: e.size, ..Default::default() },
     };
@@ -169,16 +175,59 @@ impl Repo {
     }
 
     /// Set the index (only) to `target`'s tree, keeping stat info for
-    /// entries whose content is unchanged (`reset --mixed`).
+    /// entries whose content is unchanged (`reset --mixed`). A merge-join
+    /// of the target's files and the index, both in path order: only the
+    /// rows that change are held, and they are committed in one
+    /// transaction, so an interrupted reset leaves the index as it was.
     pub fn reset_index(&self, target: Option<&oxen_hash::ContentId>) -> Result<()> {
-        let want = self.flatten_commit(target)?;
-        let index = self.index()?;
-        let mut entries = BTreeMap::new();
-        for (p, e) in want {
-            let ie = staged_entry(&index, &p, &e);
-            entries.insert(p, ie);
+        let tree = match target {
+            Some(c) => Some(self.read_commit(c)?.tree),
+            None => None,
+        };
+        let mut want = tree.as_ref().map(|t| self.tree_files(t));
+        let mut have = oxen_index::IndexIter::new(&self.db);
+        let mut w = match want.as_mut() {
+            Some(it) => it.next().transpose()?,
+            None => None,
+        };
+        let mut h = have.next_entry()?;
+        let mut changes: Vec<(RepoPath, Option<IndexEntry>)> = Vec::new();
+        loop {
+            let ord = match (&w, &h) {
+                (None, None) => break,
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (Some((wp, _)), Some((hp, _))) => wp.cmp(hp),
+            };
+            match ord {
+                std::cmp::Ordering::Less => {
+                    let (p, e) = w.take().expect("compared");
+                    let ie = staged_entry_over(None, &e);
+                    changes.push((p, Some(ie)));
+                }
+                std::cmp::Ordering::Greater => {
+                    let (p, _) = h.take().expect("compared");
+                    changes.push((p, None));
+                }
+                std::cmp::Ordering::Equal => {
+                    let (p, e) = w.take().expect("compared");
+                    let (_, cur) = h.take().expect("compared");
+                    let ie = staged_entry_over(Some(&cur), &e);
+                    if ie != cur {
+                        changes.push((p, Some(ie)));
+                    }
+                }
+            }
+            if w.is_none() {
+                if let Some(it) = want.as_mut() {
+                    w = it.next().transpose()?;
+                }
+            }
+            if h.is_none() {
+                h = have.next_entry()?;
+            }
         }
-        Index::replace(&self.db, &entries)?;
+        Index::apply(&self.db, &changes)?;
         Ok(())
     }
 }

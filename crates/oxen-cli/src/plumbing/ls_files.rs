@@ -32,8 +32,11 @@ pub fn main() -> ExitCode {
 }
 
 /// Run with parsed arguments.
-pub fn run(args: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResult {
+pub fn run(args: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
     let repo = super::repo()?;
+    // A checkout writes the index in batches under its record: completed
+    // first, the index is never seen half way.
+    crate::porcelain::finish_interrupted(&repo, err)?;
     let index = repo.index()?;
     let mut out = std::io::BufWriter::new(out);
     for (path, e) in &index.entries {

@@ -52,6 +52,9 @@ pub fn main() -> ExitCode {
 /// Run with parsed arguments.
 pub fn run(args: Args, _out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
     let repo = super::repo()?;
+    // A checkout writes the index in batches under its record: completed
+    // first, the index is never seen half way.
+    crate::porcelain::finish_interrupted(&repo, err)?;
     let cwd = crate::cwd()?;
     let work = repo.layout.work.clone();
     for ci in &args.cacheinfo {
