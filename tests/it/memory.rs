@@ -1,5 +1,6 @@
-//! Bounded memory: add, commit and status hold per directory, not per
-//! file, so their peak RSS does not grow with the number of files. Each
+//! Bounded memory: add, commit, status, checkout, reset, diff, show, fsck,
+//! push, fetch and clone hold per directory or per batch, not per file, so
+//! their peak RSS does not grow with the number of files. Each
 //! step runs on a small and a ten times larger tree of the same shape (100
 //! files a directory); the difference in peak RSS (VmHWM, polled from /proc
 //! while the child runs: it only grows, so the last reading before exit is
@@ -14,31 +15,9 @@ use crate::common::*;
 
 /// Peak RSS in KiB of `oxen <args>` in `dir`, asserting success.
 fn peak_kib(dir: &Path, args: &[&str]) -> u64 {
-    let mut child = std_bin("oxen", dir)
-        .args(args)
-        .env("OXEN_NO_PROGRESS", "1")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let status = format!("/proc/{}/status", child.id());
-    let mut peak = 0;
-    loop {
-        if let Ok(s) = std::fs::read_to_string(&status) {
-            if let Some(kb) = s
-                .lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            {
-                peak = peak.max(kb);
-            }
-        }
-        if let Some(st) = child.try_wait().expect("wait") {
-            assert!(st.success(), "oxen {args:?} failed");
-            return peak;
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    let mut cmd = std_bin("oxen", dir);
+    cmd.args(args);
+    peak_of(cmd, &format!("oxen {args:?}"))
 }
 
 /// A repository of `files` tiny files, 100 a directory, with mtimes long
@@ -78,7 +57,9 @@ fn peak_rss_of_add_commit_status_does_not_grow_with_the_file_count() {
     }
 }
 
-/// Peak RSS in KiB of `cmd`, asserting success (VmHWM polled as in [`peak_kib`]).
+/// Peak RSS in KiB of `cmd`, asserting success: VmHWM polled from /proc
+/// while the child runs (it only grows, so the last reading before exit is
+/// the peak up to then).
 fn peak_of(mut cmd: std::process::Command, what: &str) -> u64 {
     let mut child = cmd
         .env("OXEN_NO_PROGRESS", "1")

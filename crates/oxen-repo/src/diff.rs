@@ -23,7 +23,6 @@ use oxen_tabular::{Limits, Source, TabularError, TabularFormat};
 
 use oxen_hash::ContentId;
 use oxen_index::{Index, IndexEntry, IndexIter};
-use oxen_object::{EntryKind, TreeEntry};
 
 use crate::{FlatEntry, Repo, RepoError, Result};
 
@@ -307,8 +306,10 @@ pub struct Changed {
     pub new: Option<DiffSide>,
 }
 
-fn flat(e: &TreeEntry) -> FlatEntry {
-    FlatEntry { id: e.id, mode: e.mode, size: e.size, tabular: e.tabular.clone() }
+impl From<crate::TreeChange> for Changed {
+    fn from(c: crate::TreeChange) -> Changed {
+        Changed { path: c.path, old: c.old.map(DiffSide::Stored), new: c.new.map(DiffSide::Stored) }
+    }
 }
 
 fn flat_index(e: IndexEntry) -> FlatEntry {
@@ -325,15 +326,6 @@ fn same(a: Option<&FlatEntry>, b: Option<&FlatEntry>) -> bool {
 }
 
 impl Repo {
-    /// The paths that differ between two trees (`None` = the empty tree),
-    /// one at a time in path byte order: both trees are walked together
-    /// directory by directory, a subtree whose id is the same on both sides
-    /// is skipped without being read, and memory holds the open directory
-    /// pairs from the root down to the current one.
-    pub fn tree_changes(&self, old: Option<&ContentId>, new: Option<&ContentId>) -> TreeChanges<'_> {
-        TreeChanges { repo: self, stack: Vec::new(), root: Some((old.copied(), new.copied())), opened: 0 }
-    }
-
     /// The index against `base` (a tree; `None` for an unborn branch), what
     /// `diff --staged` shows: the index ([`IndexIter`]) and the tree's files
     /// ([`Repo::tree_files`]) merged in path order as they are read. When the
@@ -482,91 +474,5 @@ impl<A, B> Iterator for MergeJoin<'_, A, B> {
                 self.b.next()?.map(|(_, b)| (p, Some(a), Some(b)))
             }
         })
-    }
-}
-
-/// One entry of a directory pair being compared: its sort key (the name,
-/// plus `/` for a directory, so the walk yields paths in byte order) and
-/// each side's entry of that kind.
-type PairItem = (Vec<u8>, Option<TreeEntry>, Option<TreeEntry>);
-
-/// The paths that differ between two trees, in path byte order
-/// ([`Repo::tree_changes`]).
-pub struct TreeChanges<'r> {
-    repo: &'r Repo,
-    /// Open directory pairs: path and the items still to look at, reversed
-    /// for popping.
-    stack: Vec<(RepoPath, Vec<PairItem>)>,
-    root: Option<(Option<ContentId>, Option<ContentId>)>,
-    /// Directory pairs read so far.
-    opened: u64,
-}
-
-impl TreeChanges<'_> {
-    fn open(&mut self, old: Option<ContentId>, new: Option<ContentId>, path: RepoPath) -> Result<()> {
-        if old == new {
-            return Ok(());
-        }
-        self.opened += 1;
-        if self.opened.is_multiple_of(16) {
-            // The tree pages read so far need not stay resident.
-            self.repo.db.release_mapped_pages();
-        }
-        let read = |t: Option<ContentId>| -> Result<Vec<TreeEntry>> {
-            t.map(|t| self.repo.dir_entries(&t)).transpose().map(Option::unwrap_or_default)
-        };
-        let key = |e: &TreeEntry| {
-            let mut k = e.name.to_vec();
-            if e.kind == EntryKind::Dir {
-                k.push(b'/');
-            }
-            k
-        };
-        let mut all: Vec<(Vec<u8>, bool, TreeEntry)> = read(old)?.into_iter().map(|e| (key(&e), false, e)).collect();
-        all.extend(read(new)?.into_iter().map(|e| (key(&e), true, e)));
-        // Same key: old before new, so a pair is two neighbours.
-        all.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
-        let mut items: Vec<PairItem> = Vec::with_capacity(all.len());
-        for (k, is_new, e) in all {
-            match items.last_mut() {
-                Some(last) if last.0 == k && is_new => last.2 = Some(e),
-                _ if is_new => items.push((k, None, Some(e))),
-                _ => items.push((k, Some(e), None)),
-            }
-        }
-        items.reverse();
-        self.stack.push((path, items));
-        Ok(())
-    }
-
-    fn next_change(&mut self) -> Result<Option<Changed>> {
-        if let Some((old, new)) = self.root.take() {
-            self.open(old, new, RepoPath::root())?;
-        }
-        loop {
-            let Some((dir, items)) = self.stack.last_mut() else { return Ok(None) };
-            let Some((_, o, n)) = items.pop() else {
-                self.stack.pop();
-                continue;
-            };
-            let Some(e) = o.as_ref().or(n.as_ref()) else { continue };
-            let (path, is_dir) = (dir.join(&e.name)?, e.kind == EntryKind::Dir);
-            if is_dir {
-                self.open(o.map(|e| e.id), n.map(|e| e.id), path)?;
-                continue;
-            }
-            let (o, n) = (o.as_ref().map(flat), n.as_ref().map(flat));
-            if !same(o.as_ref(), n.as_ref()) {
-                return Ok(Some(Changed { path, old: o.map(DiffSide::Stored), new: n.map(DiffSide::Stored) }));
-            }
-        }
-    }
-}
-
-impl Iterator for TreeChanges<'_> {
-    type Item = Result<Changed>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        self.next_change().transpose()
     }
 }

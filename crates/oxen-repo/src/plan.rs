@@ -1,23 +1,21 @@
-//! The streaming halves of a transition (issue 14): the paths that differ
-//! between two trees handed out in path order ([`TreeDiff`]), and the
-//! executor that writes and removes them in bounded batches ([`Applier`]).
-//! Together they hold the open directories of the two trees and one batch
-//! of planned work, never an entry per file of the repository.
+//! The executor of a transition (issue 14): it writes and removes the
+//! paths that differ ([`Repo::tree_changes`] hands them out in path order)
+//! in bounded batches ([`Applier`]). Together they hold the open
+//! directories of the two trees and one batch of planned work, never an
+//! entry per file of the repository.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use bstr::BString;
 use oxen_hash::ContentId;
 use oxen_index::{FileStat, Index, IndexEntry};
-use oxen_object::{EntryKind, TreeEntry};
 use oxen_path::{PathSet, RepoPath};
 use oxen_store::{Progress, StoreError};
 use rayon::prelude::*;
 
 use crate::tree::FlatEntry;
 use crate::worktree::{entry_for, materialize, remove_work_file, staged_entry_over, wt_error, CheckoutReport};
-use crate::{Repo, Result, TreeChange};
+use crate::{Repo, Result};
 
 /// Paths planned per batch: written in parallel, then their index rows
 /// committed in one transaction. Large enough that both cores stay busy
@@ -26,132 +24,6 @@ use crate::{Repo, Result, TreeChange};
 /// table (random ids), so a batch maps up to 2,048 pages (8 MB) until the
 /// release after it; 8,192 cost four times that.
 pub(crate) const BATCH: usize = 2048;
-
-/// One entry of an open directory pair, keyed for path order (a directory
-/// sorts as its name plus `/`, as in the index and the work-tree walk).
-enum Item {
-    Dir { name: BString, old: Option<ContentId>, new: Option<ContentId> },
-    File { name: BString, old: Option<FlatEntry>, new: Option<FlatEntry> },
-}
-
-/// The paths that differ between two trees (`None`: the empty tree), one
-/// at a time in path byte order, as [`Repo::diff_trees`] lists them.
-/// Subtrees with equal ids are skipped without being read; only the
-/// directory pairs from the root to the current one are held.
-pub(crate) struct TreeDiff<'r> {
-    repo: &'r Repo,
-    /// Open directory pairs: path and the differing entries still to hand
-    /// out, reversed for popping.
-    stack: Vec<(RepoPath, Vec<Item>)>,
-    root: Option<(Option<ContentId>, Option<ContentId>)>,
-    opened: u64,
-}
-
-fn as_flat(e: &TreeEntry) -> Option<FlatEntry> {
-    (e.kind == EntryKind::File).then(|| FlatEntry { id: e.id, mode: e.mode, size: e.size, tabular: e.tabular.clone() })
-}
-
-fn as_dir(e: Option<&TreeEntry>) -> Option<ContentId> {
-    e.filter(|e| e.kind == EntryKind::Dir).map(|e| e.id)
-}
-
-impl<'r> TreeDiff<'r> {
-    pub(crate) fn new(repo: &'r Repo, old: Option<&ContentId>, new: Option<&ContentId>) -> TreeDiff<'r> {
-        TreeDiff { repo, stack: Vec::new(), root: Some((old.copied(), new.copied())), opened: 0 }
-    }
-
-    fn open(&mut self, old: Option<ContentId>, new: Option<ContentId>, path: RepoPath) -> Result<()> {
-        if old == new {
-            return Ok(());
-        }
-        self.opened += 1;
-        if self.opened.is_multiple_of(256) {
-            self.repo.db.release_mapped_pages();
-        }
-        let load = |t: Option<ContentId>| -> Result<Vec<TreeEntry>> {
-            Ok(match t {
-                Some(t) => self.repo.dir_entries(&t)?,
-                None => Vec::new(),
-            })
-        };
-        // Both sorted by name: merged in one pass.
-        let (a, b) = (load(old)?, load(new)?);
-        let mut keyed: Vec<(Vec<u8>, Item)> = Vec::new();
-        let (mut i, mut j) = (0, 0);
-        while i < a.len() || j < b.len() {
-            let (ea, eb) = match (a.get(i), b.get(j)) {
-                (Some(x), Some(y)) if x.name == y.name => {
-                    i += 1;
-                    j += 1;
-                    (Some(x), Some(y))
-                }
-                (Some(x), Some(y)) if x.name < y.name => {
-                    i += 1;
-                    (Some(x), None)
-                }
-                (Some(x), None) => {
-                    i += 1;
-                    (Some(x), None)
-                }
-                (_, Some(y)) => {
-                    j += 1;
-                    (None, Some(y))
-                }
-                (None, None) => break,
-            };
-            let name = ea.or(eb).map(|e| e.name.clone()).unwrap_or_default();
-            let (da, db) = (as_dir(ea), as_dir(eb));
-            if da != db {
-                let mut k = name.to_vec();
-                k.push(b'/');
-                keyed.push((k, Item::Dir { name: name.clone(), old: da, new: db }));
-            }
-            let (fa, fb) = (ea.and_then(as_flat), eb.and_then(as_flat));
-            let differs = match (&fa, &fb) {
-                (None, None) => false,
-                (Some(x), Some(y)) => x.id != y.id || x.mode != y.mode,
-                _ => true,
-            };
-            if differs {
-                keyed.push((name.to_vec(), Item::File { name, old: fa, new: fb }));
-            }
-        }
-        keyed.sort_by(|x, y| y.0.cmp(&x.0));
-        self.stack.push((path, keyed.into_iter().map(|(_, it)| it).collect()));
-        Ok(())
-    }
-
-    fn next_change(&mut self) -> Result<Option<TreeChange>> {
-        if let Some((old, new)) = self.root.take() {
-            self.open(old, new, RepoPath::root())?;
-        }
-        loop {
-            let Some((dir, items)) = self.stack.last_mut() else { return Ok(None) };
-            let Some(item) = items.pop() else {
-                self.stack.pop();
-                continue;
-            };
-            match item {
-                Item::Dir { name, old, new } => {
-                    let path = dir.join(&name)?;
-                    self.open(old, new, path)?;
-                }
-                Item::File { name, old, new } => {
-                    let path = dir.join(&name)?;
-                    return Ok(Some(TreeChange { path, old, new }));
-                }
-            }
-        }
-    }
-}
-
-impl Iterator for TreeDiff<'_> {
-    type Item = Result<TreeChange>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        self.next_change().transpose()
-    }
-}
 
 /// Carries out a transition's writes and removals as they are planned, in
 /// batches of [`BATCH`] paths: a batch's removals first, then its

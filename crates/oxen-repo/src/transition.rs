@@ -30,7 +30,7 @@ use oxen_refs::{BranchName, Expect, Head, RefError};
 use oxen_store::Progress;
 use rayon::prelude::*;
 
-use crate::plan::{Applier, TreeDiff, BATCH};
+use crate::plan::{Applier, BATCH};
 use crate::tree::FlatEntry;
 use crate::worktree::{wt_error, CheckoutReport};
 use crate::{MergeState, Repo, RepoError, Result, TreeChange};
@@ -516,7 +516,7 @@ impl Repo {
         let mut found = Found::default();
         let mut writes = 0u64;
         let mut batch = Vec::with_capacity(BATCH);
-        for c in TreeDiff::new(self, from, Some(target)) {
+        for c in self.tree_changes(from, Some(target)) {
             let c = c?;
             writes += u64::from(c.new.is_some());
             batch.push(c);
@@ -658,7 +658,7 @@ impl Repo {
         let mut apply = Applier::new(self, progress, total, resuming)?;
         match rec.t.local {
             LocalChanges::Refuse => {
-                for c in TreeDiff::new(self, rec.from.as_ref(), Some(&rec.t.target)) {
+                for c in self.tree_changes(rec.from.as_ref(), Some(&rec.t.target)) {
                     let c = c?;
                     match c.new {
                         Some(n) => apply.write(c.path, n)?,

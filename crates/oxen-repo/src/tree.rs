@@ -86,55 +86,19 @@ impl Repo {
         }
     }
 
-    /// Paths that differ between two trees (`None` = empty tree), sorted.
-    /// Subtrees with equal ids are skipped without being read. Iterative
-    /// (an explicit stack of directory pairs), so depth costs no stack.
+    /// The paths that differ between two trees (`None` = the empty tree),
+    /// one at a time in path byte order: both trees are walked together
+    /// directory by directory, a subtree whose id is the same on both sides
+    /// is skipped without being read, and memory holds only the open
+    /// directory pairs from the root down to the current one. Checkout,
+    /// reset, diff and show all compare trees through this one walk.
+    pub fn tree_changes(&self, old: Option<&ContentId>, new: Option<&ContentId>) -> TreeChanges<'_> {
+        TreeChanges { repo: self, stack: Vec::new(), root: Some((old.copied(), new.copied())), opened: 0 }
+    }
+
+    /// [`Repo::tree_changes`] collected: for callers that want them all.
     pub fn diff_trees(&self, old: Option<&ContentId>, new: Option<&ContentId>) -> Result<Vec<TreeChange>> {
-        let mut out = Vec::new();
-        let mut stack = vec![(old.copied(), new.copied(), RepoPath::root())];
-        let load = |t: Option<ContentId>| -> Result<BTreeMap<BString, TreeEntry>> {
-            Ok(match t {
-                Some(t) => self.dir_entries(&t)?.into_iter().map(|e| (e.name.clone(), e)).collect(),
-                None => BTreeMap::new(),
-            })
-        };
-        while let Some((old, new, prefix)) = stack.pop() {
-            if old == new {
-                continue;
-            }
-            let (a, b) = (load(old)?, load(new)?);
-            let mut names: Vec<&BString> = a.keys().chain(b.keys()).collect();
-            names.sort();
-            names.dedup();
-            for name in names {
-                let path = prefix.join(name)?;
-                let (ea, eb) = (a.get(name), b.get(name));
-                let as_dir = |e: Option<&TreeEntry>| e.filter(|e| e.kind == EntryKind::Dir).map(|e| e.id);
-                let as_file = |e: Option<&TreeEntry>| {
-                    e.filter(|e| e.kind == EntryKind::File).map(|e| FlatEntry {
-                        id: e.id,
-                        mode: e.mode,
-                        size: e.size,
-                        tabular: e.tabular.clone(),
-                    })
-                };
-                let (da, db) = (as_dir(ea), as_dir(eb));
-                if da.is_some() || db.is_some() {
-                    stack.push((da, db, path.clone()));
-                }
-                let (fa, fb) = (as_file(ea), as_file(eb));
-                let differs = match (&fa, &fb) {
-                    (None, None) => false,
-                    (Some(x), Some(y)) => x.id != y.id || x.mode != y.mode,
-                    _ => true,
-                };
-                if differs {
-                    out.push(TreeChange { path, old: fa, new: fb });
-                }
-            }
-        }
-        out.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(out)
+        self.tree_changes(old, new).collect()
     }
 
     /// The root tree id that the current index would commit. The index is
@@ -384,5 +348,125 @@ impl Iterator for TreeFiles<'_> {
 
     fn next(&mut self) -> Option<Self::Item> {
         self.next_file().transpose()
+    }
+}
+
+/// One entry of an open directory pair, keyed for path order (a directory
+/// sorts as its name plus `/`, as in the index and the work-tree walk).
+enum Item {
+    Dir { name: BString, old: Option<ContentId>, new: Option<ContentId> },
+    File { name: BString, old: Option<FlatEntry>, new: Option<FlatEntry> },
+}
+
+/// The paths that differ between two trees, one at a time in path byte
+/// order ([`Repo::tree_changes`]).
+pub struct TreeChanges<'r> {
+    repo: &'r Repo,
+    /// Open directory pairs: path and the differing entries still to hand
+    /// out, reversed for popping.
+    stack: Vec<(RepoPath, Vec<Item>)>,
+    root: Option<(Option<ContentId>, Option<ContentId>)>,
+    opened: u64,
+}
+
+fn as_flat(e: &TreeEntry) -> Option<FlatEntry> {
+    (e.kind == EntryKind::File).then(|| FlatEntry { id: e.id, mode: e.mode, size: e.size, tabular: e.tabular.clone() })
+}
+
+fn as_dir(e: Option<&TreeEntry>) -> Option<ContentId> {
+    e.filter(|e| e.kind == EntryKind::Dir).map(|e| e.id)
+}
+
+impl TreeChanges<'_> {
+    fn open(&mut self, old: Option<ContentId>, new: Option<ContentId>, path: RepoPath) -> Result<()> {
+        if old == new {
+            return Ok(());
+        }
+        self.opened += 1;
+        if self.opened.is_multiple_of(16) {
+            self.repo.db.release_mapped_pages();
+        }
+        let load = |t: Option<ContentId>| -> Result<Vec<TreeEntry>> {
+            Ok(match t {
+                Some(t) => self.repo.dir_entries(&t)?,
+                None => Vec::new(),
+            })
+        };
+        // Both sorted by name: merged in one pass.
+        let (a, b) = (load(old)?, load(new)?);
+        let mut keyed: Vec<(Vec<u8>, Item)> = Vec::new();
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() || j < b.len() {
+            let (ea, eb) = match (a.get(i), b.get(j)) {
+                (Some(x), Some(y)) if x.name == y.name => {
+                    i += 1;
+                    j += 1;
+                    (Some(x), Some(y))
+                }
+                (Some(x), Some(y)) if x.name < y.name => {
+                    i += 1;
+                    (Some(x), None)
+                }
+                (Some(x), None) => {
+                    i += 1;
+                    (Some(x), None)
+                }
+                (_, Some(y)) => {
+                    j += 1;
+                    (None, Some(y))
+                }
+                (None, None) => break,
+            };
+            let name = ea.or(eb).map(|e| e.name.clone()).unwrap_or_default();
+            let (da, db) = (as_dir(ea), as_dir(eb));
+            if da != db {
+                let mut k = name.to_vec();
+                k.push(b'/');
+                keyed.push((k, Item::Dir { name: name.clone(), old: da, new: db }));
+            }
+            let (fa, fb) = (ea.and_then(as_flat), eb.and_then(as_flat));
+            let differs = match (&fa, &fb) {
+                (None, None) => false,
+                (Some(x), Some(y)) => x.id != y.id || x.mode != y.mode,
+                _ => true,
+            };
+            if differs {
+                keyed.push((name.to_vec(), Item::File { name, old: fa, new: fb }));
+            }
+        }
+        keyed.sort_by(|x, y| y.0.cmp(&x.0));
+        self.stack.push((path, keyed.into_iter().map(|(_, it)| it).collect()));
+        Ok(())
+    }
+
+    fn next_change(&mut self) -> Result<Option<TreeChange>> {
+        if let Some((old, new)) = self.root.take() {
+            self.open(old, new, RepoPath::root())?;
+        }
+        loop {
+            let Some((dir, items)) = self.stack.last_mut() else { return Ok(None) };
+            let Some(item) = items.pop() else {
+                self.stack.pop();
+                continue;
+            };
+            match item {
+                Item::Dir { name, old, new } => {
+                    let path = dir.join(&name)?;
+                    self.open(old, new, path)?;
+                }
+                Item::File { name, old, new } => {
+                    let path = dir.join(&name)?;
+                    return Ok(Some(TreeChange { path, old, new }));
+                }
+            }
+        }
+    }
+}
+
+impl Iterator for TreeChanges<'_> {
+    type Item = Result<TreeChange>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_change().transpose()
     }
 }

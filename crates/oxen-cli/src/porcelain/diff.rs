@@ -91,7 +91,7 @@ pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult<E
         (2, _) => {
             let t1 = repo.resolve_tree(&a.revs[0])?;
             let t2 = repo.resolve_tree(&a.revs[1])?;
-            Box::new(repo.tree_changes(Some(&t1), Some(&t2)))
+            Box::new(repo.tree_changes(Some(&t1), Some(&t2)).map(|c| c.map(Changed::from)))
         }
         (1, true) | (0, true) => {
             let base = match a.revs.first() {
@@ -124,7 +124,7 @@ pub(crate) fn print_tree_changes(
     opts: &DiffOptions,
     out: &mut impl Write,
 ) -> CommandResult<bool> {
-    print_changes(repo, repo.tree_changes(old, new), opts, out)
+    print_changes(repo, repo.tree_changes(old, new).map(|c| c.map(Changed::from)), opts, out)
 }
 
 /// Print the changes as asked, each as it comes (the JSON document too,
