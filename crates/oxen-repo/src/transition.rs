@@ -568,7 +568,7 @@ impl Repo {
         if e.kind != EntryKind::Dir {
             return Ok(HashSet::new());
         }
-        self.flatten_tree(&e.id)?.into_keys().map(|p| Ok(dir.join(p.as_bytes())?)).collect()
+        Ok(self.flatten_tree(&e.id)?.into_keys().map(|p| dir.join_path(&p)).collect())
     }
 
     fn check_batch(
