@@ -8,6 +8,7 @@ mod commit;
 pub mod diff;
 mod fsck;
 mod graph;
+mod join;
 mod merge;
 mod monitored;
 mod objects;
