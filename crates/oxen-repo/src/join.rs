@@ -1,12 +1,15 @@
 //! The one merge-join of two path-ordered streams: a tree's files
-//! ([`Repo::tree_files`]) and the index ([`IndexIter`]). Diff, the
-//! discarding transition and `reset --mixed` walk their two sides through
-//! it, so what "the same path on both sides" means is decided once.
+//! ([`Repo::tree_files`]), the index ([`IndexIter`]) or either restricted
+//! to the paths under a pathspec. Diff, the discarding transition, `reset
+//! --mixed`, restore and rm all walk their two sides through it, so what
+//! "the same path on both sides" means is decided once.
 
 use std::cmp::Ordering;
 use std::iter::Peekable;
 
+use oxen_hash::ContentId;
 use oxen_index::{IndexEntry, IndexIter};
+use oxen_object::EntryKind;
 use oxen_path::RepoPath;
 
 use crate::tree::FlatEntry;
@@ -66,4 +69,67 @@ impl Repo {
     pub(crate) fn index_rows(&self) -> Rows<'_> {
         Box::new(IndexIter::new(&self.db).map(|r| r.map_err(RepoError::from)))
     }
+
+    /// The index rows at `spec` or below it, in path order: a range of the
+    /// index, nothing before or after it read.
+    pub(crate) fn index_rows_under<'r>(&'r self, spec: &'r RepoPath) -> Rows<'r> {
+        if spec.is_root() {
+            return self.index_rows();
+        }
+        Box::new(IndexIter::from(&self.db, spec).take_while_under(spec).map(|r| r.map_err(RepoError::from)))
+    }
+
+    /// The files of `tree` (`None`: the empty tree) at `spec` or below it,
+    /// in path order: only the subtree `spec` names is read.
+    pub(crate) fn tree_files_under<'r>(&'r self, tree: Option<&ContentId>, spec: &RepoPath) -> Result<Files<'r>> {
+        let Some(tree) = tree else { return Ok(Box::new(std::iter::empty())) };
+        if spec.is_root() {
+            return Ok(Box::new(self.tree_files(tree)));
+        }
+        let Some(e) = self.tree_entry_at(tree, spec)? else { return Ok(Box::new(std::iter::empty())) };
+        Ok(match e.kind {
+            EntryKind::File => {
+                let file = FlatEntry { id: e.id, mode: e.mode, size: e.size, tabular: e.tabular };
+                Box::new(std::iter::once(Ok((spec.clone(), file))))
+            }
+            EntryKind::Dir => Box::new(self.tree_files_at(&e.id, spec.clone())),
+        })
+    }
+}
+
+/// Pathspecs as disjoint subtrees in path order: duplicates and paths
+/// below another one dropped (the root covers everything), and each
+/// ordered by where its rows sort, so that reading the specs one after
+/// another reads their rows in path byte order (`a.txt` sorts before the
+/// directory `a`'s files, which sort as `a/`). `is_file` says whether a
+/// spec names a file rather than a directory.
+pub(crate) fn disjoint_specs(
+    specs: &[RepoPath],
+    mut is_file: impl FnMut(&RepoPath) -> Result<bool>,
+) -> Result<Vec<RepoPath>> {
+    let mut sorted: Vec<&RepoPath> = specs.iter().collect();
+    sorted.sort();
+    sorted.dedup();
+    if sorted.iter().any(|s| s.is_root()) {
+        return Ok(vec![RepoPath::root()]);
+    }
+    // Sorted, an ancestor comes before the paths below it.
+    let mut seen: std::collections::HashSet<&[u8]> = std::collections::HashSet::new();
+    let mut kept: Vec<&RepoPath> = Vec::new();
+    for s in sorted {
+        if !s.ancestors().any(|a| seen.contains(a)) {
+            seen.insert(s.as_bytes());
+            kept.push(s);
+        }
+    }
+    let mut keyed = Vec::with_capacity(kept.len());
+    for s in kept {
+        let mut key = s.as_bytes().to_vec();
+        if !is_file(s)? {
+            key.push(b'/');
+        }
+        keyed.push((key, s.clone()));
+    }
+    keyed.sort();
+    Ok(keyed.into_iter().map(|(_, s)| s).collect())
 }
