@@ -257,3 +257,141 @@ enum RestoreWriter<'r> {
     /// Written alone (a batch at a time).
     Plain(Vec<(RepoPath, FlatEntry)>),
 }
+
+impl Repo {
+    /// Remove the tracked files under `paths` from the index and (unless
+    /// `cached`) the work tree. Without `force`, a path with staged or
+    /// unstaged changes refuses the whole removal before anything changes.
+    /// Returns the paths removed and, when a work-tree file could not be
+    /// removed, the error that stopped it (the paths before it are removed
+    /// and unstaged; the rest stay staged). Holds every path removed: for
+    /// callers that want the list ([`Repo::remove_each`] streams).
+    pub fn remove(
+        &self,
+        paths: &[RepoPath],
+        cached: bool,
+        recursive: bool,
+        force: bool,
+    ) -> Result<(Vec<RepoPath>, Option<RepoError>)> {
+        let mut done = Vec::new();
+        let failure = self.remove_each(paths, cached, recursive, force, &mut |p| done.push(p.clone()))?;
+        Ok((done, failure))
+    }
+
+    /// [`Repo::remove`] in bounded memory: the index rows under each path
+    /// (and HEAD's files there, for the check) are read in path order and
+    /// removed [`BATCH`] at a time, each batch's rows one transaction;
+    /// `removed` hears each path once its row is gone, in path order.
+    pub fn remove_each(
+        &self,
+        paths: &[RepoPath],
+        cached: bool,
+        recursive: bool,
+        force: bool,
+        removed: &mut dyn FnMut(&RepoPath),
+    ) -> Result<Option<RepoError>> {
+        let tracked = |s: &RepoPath| -> Result<bool> { Ok(!s.is_root() && Index::entry(&self.db, s)?.is_some()) };
+        let specs = disjoint_specs(paths, tracked)?;
+        if !cached && !force {
+            self.refuse_removing_changes(&specs)?;
+        }
+        for p in paths {
+            if tracked(p)? {
+                continue;
+            }
+            if !self.index_has_under(p)? {
+                return Err(oxen_index::IndexError::NoMatch(p.clone()).into());
+            }
+            if !recursive {
+                return Err(oxen_index::IndexError::NeedRecursive(p.clone()).into());
+            }
+        }
+        let mut batch: Vec<RepoPath> = Vec::with_capacity(BATCH);
+        let mut failure = None;
+        'specs: for s in &specs {
+            // A tracked file named is removed alone, as a directory's rows are.
+            let rows: Box<dyn Iterator<Item = Result<RepoPath>>> = if tracked(s)? {
+                Box::new(std::iter::once(Ok(s.clone())))
+            } else {
+                Box::new(self.index_rows_under(s).map(|r| r.map(|(p, _)| p)))
+            };
+            for p in rows {
+                let p = p?;
+                if !cached {
+                    if let Err(e) = crate::remove_work_file(self, &p) {
+                        failure = Some(RepoError::Refused(format!("cannot remove {e}; it stays staged")));
+                        break 'specs;
+                    }
+                }
+                batch.push(p);
+                if batch.len() >= BATCH {
+                    self.unstage_removed(std::mem::take(&mut batch), removed)?;
+                }
+            }
+        }
+        self.unstage_removed(batch, removed)?;
+        Ok(failure)
+    }
+
+    fn unstage_removed(&self, batch: Vec<RepoPath>, removed: &mut dyn FnMut(&RepoPath)) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let changes: Vec<(RepoPath, Option<IndexEntry>)> = batch.into_iter().map(|p| (p, None)).collect();
+        Index::apply(&self.db, &changes)?;
+        self.db.release_mapped_pages();
+        for (p, _) in &changes {
+            removed(p);
+        }
+        Ok(())
+    }
+
+    /// Refuse (naming the first in path order) when a tracked path under
+    /// `specs` (disjoint, in path order) differs from HEAD's or its
+    /// work-tree file has changes: checked [`BATCH`] at a time in parallel.
+    fn refuse_removing_changes(&self, specs: &[RepoPath]) -> Result<()> {
+        let head = self.head_tree()?;
+        let header = Index::load_header(&self.db)?;
+        let mut batch: Vec<(RepoPath, Option<FlatEntry>, IndexEntry)> = Vec::with_capacity(BATCH);
+        for s in specs {
+            for row in MergeJoin::new(self.tree_files_under(head.as_ref(), s)?, self.index_rows_under(s)) {
+                if let (p, h, Some(ie)) = row? {
+                    batch.push((p, h, ie));
+                }
+                if batch.len() >= BATCH {
+                    self.check_removals(&std::mem::take(&mut batch), &header)?;
+                }
+            }
+        }
+        self.check_removals(&batch, &header)
+    }
+
+    fn check_removals(&self, batch: &[(RepoPath, Option<FlatEntry>, IndexEntry)], header: &Index) -> Result<()> {
+        let changed: Vec<Result<bool>> = batch
+            .par_iter()
+            .map(|(p, h, e)| -> Result<bool> {
+                if h.as_ref().is_none_or(|h| h.id != e.id) {
+                    return Ok(true);
+                }
+                // Through the work-tree handle: a path beyond a symlink is
+                // not there (and nothing there will be removed).
+                Ok(match self.worktree.lstat(p)? {
+                    Some(m) if !m.is_dir() => {
+                        !header.is_clean(e, &m.stat)
+                            && oxen_index::hash_file(&self.versions, &self.worktree, p, &m.stat, false)?.id != e.id
+                    }
+                    _ => false,
+                })
+            })
+            .collect();
+        self.db.release_mapped_pages();
+        for ((p, _, _), c) in batch.iter().zip(changed) {
+            if c? {
+                return Err(RepoError::Refused(format!(
+                    "'{p}' has local changes; use --cached to keep the file, or -f to force removal"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
