@@ -49,6 +49,25 @@ impl Repo {
         b.finish()
     }
 
+    /// Build and store `base` with `edits` applied (a path to its new
+    /// entry, or `None` to drop it): the same tree [`Repo::write_tree_from`]
+    /// builds from the edited file list, read from `base` in path order
+    /// and built bottom-up as it goes (only the open directories held).
+    pub(crate) fn write_tree_edited(
+        &self,
+        base: &ContentId,
+        edits: BTreeMap<RepoPath, Option<FlatEntry>>,
+    ) -> Result<ContentId> {
+        let mut b = TreeBuilder::new(self);
+        for row in crate::join::MergeJoin::new(self.tree_files(base), edits.into_iter().map(Ok)) {
+            let (path, kept, edit) = row?;
+            if let Some(e) = edit.unwrap_or(kept) {
+                b.add(&path, e)?;
+            }
+        }
+        b.finish()
+    }
+
     /// The entries of one directory (buckets merged), sorted by name.
     pub fn dir_entries(&self, tree: &ContentId) -> Result<Vec<TreeEntry>> {
         self.read_tree_node(tree)?.into_entries(|id| self.read_tree_node(id))
