@@ -727,3 +727,107 @@ fn deleting_a_repository_on_lmdb_removes_its_blocks_and_gc_reclaims_what_a_crash
     srv.oxen(&b, &["fsck"]);
     assert_eq!(snapshot(&b), snapshot(&a));
 }
+
+/// The upload ids a killed server's journal holds for `repo` (LMDB:
+/// `.oxen/versions/uploads/<block>`, "<secs> <upload id>").
+fn journaled_uploads(sync_dir: &Path, repo: &str) -> Vec<String> {
+    let mut out: Vec<String> = files_under(&sync_dir.join(repo).join(".oxen/versions/uploads"))
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .filter_map(|t| t.split_whitespace().nth(1).map(str::to_string))
+        .collect();
+    out.sort();
+    out
+}
+
+fn signal(child: &std::process::Child, sig: rustix::process::Signal) {
+    rustix::process::kill_process(rustix::process::Pid::from_child(child), sig).unwrap();
+}
+
+/// Push `dir` to `url` in the background (the caller waits or kills it).
+fn spawn_push(srv: &Server, dir: &Path, url: &str) -> std::process::Child {
+    srv.std_bin("oxen", dir).args(["push", url, "main"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap()
+}
+
+#[test]
+fn gc_aborts_the_multipart_upload_a_killed_server_left_and_never_a_live_one() {
+    let weed = Weed::start();
+    let d = tempfile::tempdir().unwrap();
+    let storage = format!("s3://{BUCKET}/up");
+    let mut srv = s3_server(d.path(), &storage, &weed.aws());
+    srv.create("Dead");
+    srv.create("Live");
+    // A 40 MiB file of random bytes: one block, streamed in 8 MiB parts
+    // as the server receives it.
+    let a = d.path().join("a");
+    make_repo(&srv, &a, 40 << 20);
+    let mut push = spawn_push(&srv, &a, &srv.url("Dead"));
+    // The server began the block's upload (recorded it) and SeaweedFS
+    // holds a part of it under the bucket's `.uploads/<upload id>/`.
+    let mut dead = Vec::new();
+    let began = crate::procs::wait_until(Duration::from_secs(120), || {
+        dead = journaled_uploads(&srv.sync_dir, "Dead");
+        dead.len() == 1 && !weed.objects(&format!(".uploads/{}", dead[0])).is_empty()
+    });
+    assert!(began, "no upload with a part recorded; journal {dead:?}, .uploads {:?}", weed.objects(".uploads"));
+    signal(&srv.child, rustix::process::Signal::KILL);
+    let _ = srv.child.wait();
+    let _ = push.kill();
+    let _ = push.wait();
+    let dead = dead[0].clone();
+    assert!(weed.objects(".uploads").contains(&dead), "the killed upload's parts stay in the bucket");
+    drop(srv);
+
+    // Another server on the same SYNC_DIR takes a push of its own and is
+    // frozen mid-upload: its writer is alive, its upload live.
+    let srv2 = s3_server(d.path(), &storage, &weed.aws());
+    let sync2 = srv2.sync_dir.clone();
+    let b = d.path().join("b");
+    std::fs::create_dir_all(&b).unwrap();
+    srv2.oxen(&b, &["init"]);
+    write(&b, "other.bin", noise(8, 48 << 20));
+    srv2.oxen(&b, &["add", "."]);
+    srv2.oxen(&b, &["commit", "-m", "other"]);
+    let push = spawn_push(&srv2, &b, &srv2.url("Live"));
+    let mut live = Vec::new();
+    let began = crate::procs::wait_until(Duration::from_secs(120), || {
+        live = journaled_uploads(&sync2, "Live");
+        live.len() == 1 && !weed.objects(&format!(".uploads/{}", live[0])).is_empty()
+    });
+    assert!(began, "the live push's upload was not recorded: {live:?}");
+    signal(&srv2.child, rustix::process::Signal::STOP);
+    let live = live[0].clone();
+
+    // gc past the grace period: the killed server's upload is aborted
+    // (its folder of parts is gone from the bucket), the live one is not.
+    let gc = Command::new(assert_cmd::cargo::cargo_bin("oxen-server"))
+        .env("SYNC_DIR", &sync2)
+        .envs(weed.aws())
+        .args(["gc", "--block-grace", "now"])
+        .output()
+        .unwrap();
+    signal(&srv2.child, rustix::process::Signal::CONT);
+    let out = String::from_utf8_lossy(&gc.stdout);
+    assert!(gc.status.success(), "server gc: {}", String::from_utf8_lossy(&gc.stderr));
+    assert!(out.contains("Dead: gc: 1 abandoned multipart uploads aborted"), "{out}");
+    assert!(!out.contains("Live: gc: 1 abandoned"), "{out}");
+    let uploads = weed.objects(".uploads");
+    assert!(!uploads.contains(&dead), "the abandoned upload is still in the bucket: {uploads:?}");
+    assert!(uploads.contains(&live), "the live upload was aborted: {uploads:?}");
+    assert_eq!(journaled_uploads(&sync2, "Live"), vec![live.clone()]);
+    assert_eq!(journaled_uploads(&sync2, "Dead"), Vec::<String>::new());
+
+    // The live push completes, and its bytes come back.
+    let o = push.wait_with_output().unwrap();
+    assert!(o.status.success(), "the live push: {}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(journaled_uploads(&sync2, "Live"), Vec::<String>::new());
+    assert!(!weed.objects(".uploads").contains(&live), "the completed upload's folder stays");
+    let c = d.path().join("c");
+    srv2.oxen(d.path(), &["clone", &srv2.url("Live"), c.to_str().unwrap()]);
+    assert_eq!(std::fs::read(c.join("other.bin")).unwrap(), noise(8, 48 << 20));
+    // The killed push, retried, works.
+    srv2.oxen(&a, &["push", &srv2.url("Dead"), "main"]);
+    let e = d.path().join("e");
+    srv2.oxen(d.path(), &["clone", &srv2.url("Dead"), e.to_str().unwrap()]);
+    assert_eq!(std::fs::read(e.join("model.bin")).unwrap(), noise(7, 40 << 20));
+}
