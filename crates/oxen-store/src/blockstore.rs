@@ -145,21 +145,12 @@ impl UploadJournal for DirJournal {
     }
 
     fn forget(&self, block: &str) -> io::Result<()> {
-        match std::fs::remove_file(self.dir.join(block)) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
-        }
+        remove_if_present(&self.dir.join(block))
     }
 
     fn list(&self) -> io::Result<Vec<UploadRecord>> {
-        let rd = match std::fs::read_dir(&self.dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(e),
-        };
         let mut out = Vec::new();
-        for e in rd {
-            let e = e?;
+        for e in entries(&self.dir)? {
             let Some(block) = e.file_name().to_str().map(str::to_string) else { continue };
             let text = std::fs::read_to_string(e.path())?;
             // Written atomically: anything else is not ours.
@@ -236,14 +227,8 @@ impl ContentStore for LocalStore {
     }
 
     fn list(&self) -> io::Result<Vec<(String, u64)>> {
-        let rd = match std::fs::read_dir(&self.dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(e),
-        };
         let mut out = Vec::new();
-        for e in rd {
-            let e = e?;
+        for e in entries(&self.dir)? {
             let file_name = e.file_name();
             if let Some(name) = file_name.to_str().and_then(|n| n.strip_suffix(".seg")) {
                 out.push((name.to_string(), e.metadata()?.len()));
@@ -254,10 +239,24 @@ impl ContentStore for LocalStore {
     }
 
     fn delete(&self, name: &str) -> io::Result<()> {
-        match std::fs::remove_file(self.path(name)) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
-        }
+        remove_if_present(&self.path(name))
+    }
+}
+
+/// The entries of `dir`; none if it does not exist (yet).
+fn entries(dir: &Path) -> io::Result<Vec<std::fs::DirEntry>> {
+    match std::fs::read_dir(dir) {
+        Ok(rd) => rd.collect(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Remove a file; no error if it is already gone.
+fn remove_if_present(p: &Path) -> io::Result<()> {
+    match std::fs::remove_file(p) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
     }
 }
 
@@ -1179,6 +1178,29 @@ pub(crate) mod tests {
         (S3Store::with_store(w.clone(), S3Url::parse("s3://bucket/p").unwrap()), w)
     }
 
+    /// Stage `data` as block `name` in `dir` with its upload streamed
+    /// beside it, a MiB at a time, not sealed: (the upload, its length).
+    fn stream(s: &S3Store, dir: &Path, name: &str, data: &[u8]) -> (Box<dyn StreamingPut>, u64) {
+        let p = dir.join(name);
+        let mut f = OpenOptions::new().create_new(true).append(true).open(&p).unwrap();
+        let mut up = s.begin(name, &p).unwrap().expect("S3 streams");
+        let mut len = 0;
+        for piece in data.chunks(1 << 20) {
+            feed(&mut f, &mut up, &mut len, piece);
+        }
+        (up, len)
+    }
+
+    /// Wait up to 20 s for `cond` (work on the block runtime), else fail
+    /// saying `what` did not happen.
+    fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+        let t = std::time::Instant::now();
+        while !cond() {
+            assert!(t.elapsed() < Duration::from_secs(20), "{what}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Append `bytes` to the staged file and report it written.
     fn feed(f: &mut File, up: &mut Box<dyn StreamingPut>, len: &mut u64, bytes: &[u8]) {
         use std::io::Write;
@@ -1191,21 +1213,11 @@ pub(crate) mod tests {
     fn a_block_streams_its_parts_while_written_and_appears_only_when_finished() {
         let (s, w) = watched(None);
         let d = tempfile::tempdir().unwrap();
-        let p = d.path().join("b");
-        let mut f = OpenOptions::new().create_new(true).append(true).open(&p).unwrap();
         let data = crate::testutil::noise(3, PART_SIZE * 5 / 2);
-        let mut up = s.begin("1-s", &p).unwrap().expect("S3 streams");
-        let mut len = 0;
-        for piece in data.chunks(1 << 20) {
-            feed(&mut f, &mut up, &mut len, piece);
-        }
+        let (up, len) = stream(&s, d.path(), "1-s", &data);
         // Two full parts went up before the seal (the writer never waited
         // for them), and nothing is visible yet.
-        let t = std::time::Instant::now();
-        while w.parts.load(SeqCst) < 2 {
-            assert!(t.elapsed() < Duration::from_secs(20), "parts were not sent before the seal");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        wait_for("parts were not sent before the seal", || w.parts.load(SeqCst) >= 2);
         assert_eq!(s.size("1-s").unwrap(), None);
         up.finish(len).unwrap();
         assert_eq!(w.parts.load(SeqCst), 3);
@@ -1229,32 +1241,16 @@ pub(crate) mod tests {
         // The second part is refused: the seal reports it, the upload is
         // aborted, no object appears.
         let (s, w) = watched(Some(2));
-        let p = d.path().join("b");
-        let mut f = OpenOptions::new().create_new(true).append(true).open(&p).unwrap();
-        let mut up = s.begin("1-f", &p).unwrap().expect("S3 streams");
-        let mut len = 0;
-        for piece in data.chunks(1 << 20) {
-            feed(&mut f, &mut up, &mut len, piece);
-        }
+        let (up, len) = stream(&s, d.path(), "1-f", &data);
         let e = up.finish(len).unwrap_err();
         assert!(e.to_string().contains("part refused"), "{e}");
         assert_eq!(w.aborts.load(SeqCst), 1);
         assert_eq!(s.size("1-f").unwrap(), None);
         // A writer dropped before sealing (its operation failed): aborted.
         let (s, w) = watched(None);
-        let q = d.path().join("c");
-        let mut f = OpenOptions::new().create_new(true).append(true).open(&q).unwrap();
-        let mut up = s.begin("2-f", &q).unwrap().expect("S3 streams");
-        let mut len = 0;
-        for piece in data.chunks(1 << 20) {
-            feed(&mut f, &mut up, &mut len, piece);
-        }
+        let (up, _) = stream(&s, d.path(), "2-f", &data);
         drop(up);
-        let t = std::time::Instant::now();
-        while w.aborts.load(SeqCst) == 0 {
-            assert!(t.elapsed() < Duration::from_secs(20), "the upload was not aborted");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        wait_for("the upload was not aborted", || w.aborts.load(SeqCst) > 0);
         assert_eq!(s.size("2-f").unwrap(), None);
         // A staged file shorter than what the writer reported is an error,
         // not a block with a hole.
@@ -1276,18 +1272,8 @@ pub(crate) mod tests {
         let data = crate::testutil::noise(9, PART_SIZE * 5 / 2);
         // A streamed block: recorded while its parts go up, forgotten once
         // it is complete.
-        let p = d.path().join("b");
-        let mut f = OpenOptions::new().create_new(true).append(true).open(&p).unwrap();
-        let mut up = s.begin("1-j", &p).unwrap().expect("S3 streams");
-        let mut len = 0;
-        for piece in data.chunks(1 << 20) {
-            feed(&mut f, &mut up, &mut len, piece);
-        }
-        let t = std::time::Instant::now();
-        while journal.list().unwrap().is_empty() {
-            assert!(t.elapsed() < Duration::from_secs(20), "the upload was not recorded");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let (up, len) = stream(&s, d.path(), "1-j", &data);
+        wait_for("the upload was not recorded", || !journal.list().unwrap().is_empty());
         let recs = journal.list().unwrap();
         assert_eq!(recs.len(), 1);
         assert_eq!(recs[0].block, "1-j");
@@ -1301,22 +1287,10 @@ pub(crate) mod tests {
         s.put("2-j", &q).unwrap();
         assert_eq!(journal.list().unwrap(), vec![]);
         // A writer dropped before its seal: aborted and forgotten.
-        let r = d.path().join("e");
-        let mut f = OpenOptions::new().create_new(true).append(true).open(&r).unwrap();
-        let mut up = s.begin("3-j", &r).unwrap().expect("S3 streams");
-        let mut len = 0;
-        for piece in data.chunks(1 << 20) {
-            feed(&mut f, &mut up, &mut len, piece);
-        }
-        while journal.list().unwrap().is_empty() {
-            assert!(t.elapsed() < Duration::from_secs(20), "the upload was not recorded");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let (up, _) = stream(&s, d.path(), "3-j", &data);
+        wait_for("the upload was not recorded", || !journal.list().unwrap().is_empty());
         drop(up);
-        while !journal.list().unwrap().is_empty() {
-            assert!(t.elapsed() < Duration::from_secs(20), "the aborted upload stayed recorded");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        wait_for("the aborted upload stayed recorded", || journal.list().unwrap().is_empty());
         assert_eq!(w.aborts.load(SeqCst), 1);
         // What a killed writer leaves (a recorded upload with parts) is
         // aborted by its id; a second abort finds nothing.

@@ -1057,6 +1057,15 @@ mod tests {
         assert!(e.contains("cannot connect to postgres://oxen:***@127.0.0.1") && !e.contains("pw@"), "{e}");
     }
 
+    /// Repository `r` as a writer's host sees it and as gc's does (each its
+    /// own pool and scratch under `dir`).
+    fn two_hosts(c: &Cluster, dir: &std::path::Path) -> (Db, Db) {
+        let (p1, p2) = (Pg::connect(&c.url).unwrap(), Pg::connect(&c.url).unwrap());
+        let db1 = pg_repo(&p1, "r", dir);
+        let db2 = Db::open_pg(&Layout::at(dir.join("gc")), &p2, p2.repo("r").unwrap().unwrap().id).unwrap();
+        (db1, db2)
+    }
+
     /// A repository's versions store on PostgreSQL with blocks in `store`,
     /// scratch under `dir` (one host's view).
     fn remote_versions(db: &Db, dir: &std::path::Path, store: Arc<dyn crate::ContentStore>) -> crate::Versions {
@@ -1069,9 +1078,7 @@ mod tests {
         use object_store::multipart::MultipartStore;
         let c = Cluster::start();
         let d = tempfile::tempdir().unwrap();
-        let (p1, p2) = (Pg::connect(&c.url).unwrap(), Pg::connect(&c.url).unwrap());
-        let db1 = pg_repo(&p1, "r", d.path());
-        let db2 = Db::open_pg(&Layout::at(d.path().join("gc")), &p2, p2.repo("r").unwrap().unwrap().id).unwrap();
+        let (db1, db2) = two_hosts(&c, d.path());
         let bucket = crate::blockstore::tests::mem_bucket();
         let url = crate::S3Url::parse("s3://bucket/pre/r").unwrap();
         // One store per host, over the same bucket.
@@ -1120,9 +1127,7 @@ mod tests {
         use crate::{ContentStore, Prune};
         let c = Cluster::start();
         let d = tempfile::tempdir().unwrap();
-        let (p1, p2) = (Pg::connect(&c.url).unwrap(), Pg::connect(&c.url).unwrap());
-        let db1 = pg_repo(&p1, "r", d.path());
-        let db2 = Db::open_pg(&Layout::at(d.path().join("gc")), &p2, p2.repo("r").unwrap().unwrap().id).unwrap();
+        let (db1, db2) = two_hosts(&c, d.path());
         let store = crate::versions::tests::counting(crate::blockstore::tests::mem_bucket());
         let shared = store.clone() as Arc<dyn ContentStore>;
         let mut writer = remote_versions(&db1, &d.path().join("w"), shared.clone());
