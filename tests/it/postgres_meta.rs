@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use crate::common::*;
-use crate::s3_storage::Weed;
+use crate::s3_storage::{freeze_mid_upload, gc_aborted_only_the_dead, Weed};
 use crate::sync_support::*;
 
 const BUCKET: &str = "oxen-test";
@@ -744,4 +744,80 @@ fn a_clone_makes_a_bounded_number_of_postgresql_statements_whatever_its_file_cou
     eprintln!("PostgreSQL statements of a clone: 100 files {small}, 2,000 files {large}");
     assert!(small > 0, "statements counted: {clone_statements:?}");
     assert!(large <= small + 10, "a clone of 2,000 files made {large} statements, of 100 files {small}");
+}
+
+/// The multipart uploads recorded in the database for `repos` (meta rows
+/// `upload NUL <block>`: start time, then the upload id), as upload ids.
+/// Read through a connection of the test's own: polled every few ms.
+fn recorded_uploads(pg: &oxen_store::pg::Pg, repos: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    for name in repos {
+        let id = pg.repo(name).unwrap().expect("the repository").id;
+        let db = oxen_store::Db::open_pg(&oxen_store::Layout::at("/nonexistent"), pg, id).unwrap();
+        for (_, v) in db.scan_prefix(oxen_store::Table::Meta, b"upload\0").unwrap() {
+            out.push(String::from_utf8(v[8..].to_vec()).unwrap());
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn server_gc_on_postgresql_aborts_the_upload_a_killed_replica_left_and_not_a_younger_live_one() {
+    let (pg, weed) = (Postgres::start(), Weed::start());
+    let d = tempfile::tempdir().unwrap();
+    let mut c = Cluster::start(d.path(), &pg, &weed, 2);
+    assert_eq!(c.http(0, "POST", "/api/repos", r#"{"name": "Dead"}"#).0, 201);
+    assert_eq!(c.http(1, "POST", "/api/repos", r#"{"name": "Live"}"#).0, 201);
+    let a = d.path().join("a");
+    // Two blocks' worth: each block's upload goes up in 8 MiB parts as
+    // the server receives it.
+    make_repo(&c, &a, 96 << 20);
+    let b = d.path().join("b");
+    std::fs::create_dir_all(&b).unwrap();
+    c.ok(&b, &["init"]);
+    write(&b, "other.bin", crate::common::noise(8, 96 << 20));
+    c.ok(&b, &["add", "."]);
+    c.ok(&b, &["commit", "-m", "other"]);
+
+    // Replica 0 is killed mid-push: its upload's parts stay in the bucket.
+    let mut push = c.oxen_cmd(&a, &["push", &c.url(0, "Dead"), "main"]).stderr(Stdio::piped()).spawn().unwrap();
+    let conn = oxen_store::pg::Pg::connect(&pg.url).unwrap();
+    let (dead, frozen) = freeze_mid_upload(&weed, &c.replicas[0].0, &mut push, || recorded_uploads(&conn, &["Dead"]));
+    // Every upload the frozen server has open (the block before may still
+    // have been completing: two at once).
+    let dead_open: Vec<String> =
+        (recorded_uploads(&conn, &["Dead"])).into_iter().filter(|u| weed.objects(".uploads").contains(u)).collect();
+    assert!(dead_open.contains(&dead));
+    let killed = std::time::Instant::now();
+    c.replicas[0].0.kill().unwrap();
+    let _ = c.replicas[0].0.wait();
+    drop(frozen);
+    let _ = push.kill();
+    let _ = push.wait();
+
+    // Past the grace period (20 s), replica 1 takes a push of its own and
+    // is frozen mid-upload: its upload is younger than the grace period.
+    std::thread::sleep(std::time::Duration::from_secs(21).saturating_sub(killed.elapsed()));
+    let mut push = c.oxen_cmd(&b, &["push", &c.url(1, "Live"), "main"]).stderr(Stdio::piped()).spawn().unwrap();
+    let (live, frozen) = freeze_mid_upload(&weed, &c.replicas[1].0, &mut push, || recorded_uploads(&conn, &["Live"]));
+    // (The block before may still be completing: two uploads at once.)
+    let live_recorded = recorded_uploads(&conn, &["Live"]);
+
+    // gc as another host: the killed replica's upload is aborted (its
+    // folder of parts is gone from the bucket), the live one is not.
+    let out = gc_ok(&c, &pg, &weed, &["--block-grace", "20s"]);
+    assert!(live_recorded.contains(&live));
+    gc_aborted_only_the_dead(&out, &weed, &dead_open, &live_recorded);
+    assert_eq!(recorded_uploads(&conn, &["Dead", "Live"]), live_recorded);
+    drop(frozen);
+
+    // The live push completes (its record goes), and both repositories
+    // come back whole, the killed push retried.
+    let o = push.wait_with_output().unwrap();
+    assert!(o.status.success(), "the live push: {}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(recorded_uploads(&conn, &["Dead", "Live"]), Vec::<String>::new());
+    clone_is(&c, 1, "Live", &d.path().join("live-clone"), &snapshot(&b));
+    c.ok(&a, &["push", &c.url(1, "Dead"), "main"]);
+    clone_is(&c, 1, "Dead", &d.path().join("dead-clone"), &snapshot(&a));
 }

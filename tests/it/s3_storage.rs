@@ -740,13 +740,61 @@ fn journaled_uploads(sync_dir: &Path, repo: &str) -> Vec<String> {
     out
 }
 
-fn signal(child: &std::process::Child, sig: rustix::process::Signal) {
-    rustix::process::kill_process(rustix::process::Pid::from_child(child), sig).unwrap();
-}
-
 /// Push `dir` to `url` in the background (the caller waits or kills it).
 fn spawn_push(srv: &Server, dir: &Path, url: &str) -> std::process::Child {
     srv.std_bin("oxen", dir).args(["push", url, "main"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap()
+}
+
+/// Freeze `server` (SIGSTOP) mid-upload: once `recorded` (the upload ids
+/// its journal holds) names an upload whose parts SeaweedFS holds under
+/// the bucket's `.uploads/<id>/`, stop the server and check that both
+/// still hold once SeaweedFS has finished what the server sent before
+/// (the upload did not complete meanwhile; if it did, let the server go
+/// on to its next upload). Fails if `push` ends first.
+pub(crate) fn freeze_mid_upload(
+    weed: &Weed,
+    server: &std::process::Child,
+    push: &mut std::process::Child,
+    mut recorded: impl FnMut() -> Vec<String>,
+) -> (String, crate::procs::Frozen) {
+    let mut missed = Vec::new();
+    loop {
+        let mut id = None;
+        let seen = crate::procs::wait_until(Duration::from_secs(120), || {
+            id = recorded().into_iter().find(|u| !missed.contains(u));
+            id.as_ref().is_some_and(|u| !weed.objects(&format!(".uploads/{u}")).is_empty())
+                || push.try_wait().unwrap().is_some()
+        });
+        let exited = push.try_wait().unwrap();
+        if !seen || exited.is_some() {
+            let mut err = String::new();
+            if let Some(mut e) = push.stderr.take() {
+                let _ = e.read_to_string(&mut err);
+            }
+            panic!("no upload with a part seen while the push ran ({exited:?}; missed {missed:?}): {err}");
+        }
+        let id = id.unwrap();
+        let frozen = crate::procs::Frozen::new(server);
+        // A request the server sent before it stopped (the upload's
+        // CompleteMultipartUpload) still runs in SeaweedFS: let it end.
+        std::thread::sleep(Duration::from_secs(2));
+        if recorded().contains(&id) && !weed.objects(&format!(".uploads/{id}")).is_empty() {
+            return (id, frozen);
+        }
+        missed.push(id);
+    }
+}
+
+/// A gc that printed `out` aborted the uploads `dead` that repository
+/// Dead's killed server left (said so, and they are gone from the
+/// bucket's `.uploads`) and none of repository Live's, `live`.
+pub(crate) fn gc_aborted_only_the_dead(out: &str, weed: &Weed, dead: &[String], live: &[String]) {
+    let aborted = format!("Dead: gc: {} abandoned multipart uploads aborted", dead.len());
+    assert!(out.contains(&aborted), "{out}");
+    assert!(!out.lines().any(|l| l.starts_with("Live: ") && l.contains("abandoned")), "{out}");
+    let uploads = weed.objects(".uploads");
+    assert!(!dead.iter().any(|u| uploads.contains(u)), "an abandoned upload is still in the bucket: {uploads:?}");
+    assert!(live.iter().all(|u| uploads.contains(u)), "a live upload was aborted: {uploads:?}");
 }
 
 #[test]
@@ -757,24 +805,26 @@ fn gc_aborts_the_multipart_upload_a_killed_server_left_and_never_a_live_one() {
     let mut srv = s3_server(d.path(), &storage, &weed.aws());
     srv.create("Dead");
     srv.create("Live");
-    // A 40 MiB file of random bytes: one block, streamed in 8 MiB parts
-    // as the server receives it.
+    // 96 MiB of random bytes: two blocks, each streamed in 8 MiB parts as
+    // the server receives it.
     let a = d.path().join("a");
-    make_repo(&srv, &a, 40 << 20);
+    make_repo(&srv, &a, 96 << 20);
     let mut push = spawn_push(&srv, &a, &srv.url("Dead"));
-    // The server began the block's upload (recorded it) and SeaweedFS
-    // holds a part of it under the bucket's `.uploads/<upload id>/`.
-    let mut dead = Vec::new();
-    let began = crate::procs::wait_until(Duration::from_secs(120), || {
-        dead = journaled_uploads(&srv.sync_dir, "Dead");
-        dead.len() == 1 && !weed.objects(&format!(".uploads/{}", dead[0])).is_empty()
-    });
-    assert!(began, "no upload with a part recorded; journal {dead:?}, .uploads {:?}", weed.objects(".uploads"));
-    signal(&srv.child, rustix::process::Signal::KILL);
+    // Frozen with an upload begun (recorded) and a part of it in the
+    // bucket, then killed.
+    let (dead, frozen) = freeze_mid_upload(&weed, &srv.child, &mut push, || journaled_uploads(&srv.sync_dir, "Dead"));
+    // Every upload the frozen server has open (the block before may still
+    // have been completing: two at once).
+    let dead_open: Vec<String> = (journaled_uploads(&srv.sync_dir, "Dead"))
+        .into_iter()
+        .filter(|u| weed.objects(".uploads").contains(u))
+        .collect();
+    assert!(dead_open.contains(&dead));
+    srv.child.kill().unwrap();
     let _ = srv.child.wait();
+    drop(frozen);
     let _ = push.kill();
     let _ = push.wait();
-    let dead = dead[0].clone();
     assert!(weed.objects(".uploads").contains(&dead), "the killed upload's parts stay in the bucket");
     drop(srv);
 
@@ -785,18 +835,13 @@ fn gc_aborts_the_multipart_upload_a_killed_server_left_and_never_a_live_one() {
     let b = d.path().join("b");
     std::fs::create_dir_all(&b).unwrap();
     srv2.oxen(&b, &["init"]);
-    write(&b, "other.bin", noise(8, 48 << 20));
+    write(&b, "other.bin", noise(8, 96 << 20));
     srv2.oxen(&b, &["add", "."]);
     srv2.oxen(&b, &["commit", "-m", "other"]);
-    let push = spawn_push(&srv2, &b, &srv2.url("Live"));
-    let mut live = Vec::new();
-    let began = crate::procs::wait_until(Duration::from_secs(120), || {
-        live = journaled_uploads(&sync2, "Live");
-        live.len() == 1 && !weed.objects(&format!(".uploads/{}", live[0])).is_empty()
-    });
-    assert!(began, "the live push's upload was not recorded: {live:?}");
-    signal(&srv2.child, rustix::process::Signal::STOP);
-    let live = live[0].clone();
+    let mut push = spawn_push(&srv2, &b, &srv2.url("Live"));
+    let (live, frozen) = freeze_mid_upload(&weed, &srv2.child, &mut push, || journaled_uploads(&sync2, "Live"));
+    // (The block before may still be completing: two uploads at once.)
+    let live_recorded = journaled_uploads(&sync2, "Live");
 
     // gc past the grace period: the killed server's upload is aborted
     // (its folder of parts is gone from the bucket), the live one is not.
@@ -806,16 +851,13 @@ fn gc_aborts_the_multipart_upload_a_killed_server_left_and_never_a_live_one() {
         .args(["gc", "--block-grace", "now"])
         .output()
         .unwrap();
-    signal(&srv2.child, rustix::process::Signal::CONT);
     let out = String::from_utf8_lossy(&gc.stdout);
     assert!(gc.status.success(), "server gc: {}", String::from_utf8_lossy(&gc.stderr));
-    assert!(out.contains("Dead: gc: 1 abandoned multipart uploads aborted"), "{out}");
-    assert!(!out.contains("Live: gc: 1 abandoned"), "{out}");
-    let uploads = weed.objects(".uploads");
-    assert!(!uploads.contains(&dead), "the abandoned upload is still in the bucket: {uploads:?}");
-    assert!(uploads.contains(&live), "the live upload was aborted: {uploads:?}");
-    assert_eq!(journaled_uploads(&sync2, "Live"), vec![live.clone()]);
+    assert!(live_recorded.contains(&live));
+    gc_aborted_only_the_dead(&out, &weed, &dead_open, &live_recorded);
+    assert_eq!(journaled_uploads(&sync2, "Live"), live_recorded);
     assert_eq!(journaled_uploads(&sync2, "Dead"), Vec::<String>::new());
+    drop(frozen);
 
     // The live push completes, and its bytes come back.
     let o = push.wait_with_output().unwrap();
@@ -824,10 +866,10 @@ fn gc_aborts_the_multipart_upload_a_killed_server_left_and_never_a_live_one() {
     assert!(!weed.objects(".uploads").contains(&live), "the completed upload's folder stays");
     let c = d.path().join("c");
     srv2.oxen(d.path(), &["clone", &srv2.url("Live"), c.to_str().unwrap()]);
-    assert_eq!(std::fs::read(c.join("other.bin")).unwrap(), noise(8, 48 << 20));
+    assert_eq!(std::fs::read(c.join("other.bin")).unwrap(), noise(8, 96 << 20));
     // The killed push, retried, works.
     srv2.oxen(&a, &["push", &srv2.url("Dead"), "main"]);
     let e = d.path().join("e");
     srv2.oxen(d.path(), &["clone", &srv2.url("Dead"), e.to_str().unwrap()]);
-    assert_eq!(std::fs::read(e.join("model.bin")).unwrap(), noise(7, 40 << 20));
+    assert_eq!(std::fs::read(e.join("model.bin")).unwrap(), noise(7, 96 << 20));
 }

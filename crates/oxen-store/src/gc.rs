@@ -229,8 +229,8 @@ impl crate::blockstore::UploadJournal for MetaJournal {
 /// leaves one, whose parts an S3 bucket keeps (and bills) until aborted.
 /// An upload is left alone while it may be live: begun by this process,
 /// by a live pid on this host (LMDB: every writer is on this host), or
-/// less than `grace` ago. Returns how many were (or, in a dry run, would
-/// be) aborted.
+/// less than `grace` ago. Returns how many were aborted (or, in a dry
+/// run, are candidates).
 fn abort_abandoned_uploads(s: &Segments, grace: std::time::Duration, dry_run: bool) -> Result<u64> {
     let Some(journal) = &s.journal else { return Ok(0) };
     let what = || s.store.describe("");
@@ -246,8 +246,14 @@ fn abort_abandoned_uploads(s: &Segments, grace: std::time::Duration, dry_run: bo
         }
         if !dry_run {
             faults::write_point();
-            s.store.abort_upload(&r.block, &r.upload).map_err(|e| StoreError::io(s.store.describe(&r.block), e))?;
+            let open =
+                s.store.abort_upload(&r.block, &r.upload).map_err(|e| StoreError::io(s.store.describe(&r.block), e))?;
             journal.forget(&r.block).map_err(|e| StoreError::io(what(), e))?;
+            // A record its writer had no time to drop (killed after the
+            // upload completed): nothing was aborted.
+            if !open {
+                continue;
+            }
         }
         n += 1;
     }
