@@ -47,6 +47,8 @@ pub fn run(a: Args, _out: &mut dyn Write, err: &mut dyn Write) -> CommandResult 
     if moved.is_empty() {
         return Err(user_error(format!("'{src}' is not under version control")));
     }
+    // With the monitor, the next status re-checks only these paths.
+    let carry = repo.carry_over_start(&[src.clone(), dst.clone()])?;
     wt.rename(&src, &dst).map_err(|e| user_error(format!("cannot move '{src}' to '{dst}': {e}")))?;
     let mut changes = Vec::new();
     for (old, new) in moved {
@@ -57,5 +59,6 @@ pub fn run(a: Args, _out: &mut dyn Write, err: &mut dyn Write) -> CommandResult 
         changes.push((new, Some(e)));
     }
     oxen_index::Index::apply(&repo.db, &changes)?;
+    repo.carry_over(carry);
     Ok(())
 }

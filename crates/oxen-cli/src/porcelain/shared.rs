@@ -183,7 +183,10 @@ pub(crate) fn restore_paths(
         (None, true) => RestoreSource::Tree(tree_of(repo.head_commit()?)?),
         (None, false) => RestoreSource::Index,
     };
+    // With the monitor, the next status re-checks only these paths.
+    let carry = repo.carry_over_start(&specs)?;
     repo.restore(&specs, from, staged, worktree, overlay, &oxen_store::NoProgress)?;
+    repo.carry_over(carry);
     Ok(())
 }
 
