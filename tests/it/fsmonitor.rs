@@ -345,9 +345,10 @@ fn fsmonitor_index_head_or_ignore_changes_fall_back() {
     let d = monitored_repo();
     let p = d.path();
     write(p, "a/f0", "changed\n");
-    // An index change that does not carry the saved status over (only add
-    // and commit do).
+    // An index change that does not carry the saved status over (add,
+    // commit and the path-wise commands do: `rm --cached` here).
     ox(p, &["rm", "--cached", "a/f1"]);
+    ox(p, &["reset"]);
     let (s, how) = status(p, &[]);
     assert!(how.contains("the index changed"), "{how}");
     assert_eq!(s, full_scan(p)[0]);
@@ -527,5 +528,53 @@ fn fsmonitor_add_and_the_status_after_add_or_commit_do_not_scan() {
     assert!(how.contains("fast"), "{how}");
     assert_eq!(s, "?? u\n");
     assert_eq!(s, full_scan(p)[0]);
+    stop(p);
+}
+
+/// Restore, `checkout -- <path>`, `reset -- <path>`, rm and mv know which
+/// paths they changed: the status after each is answered from the last one
+/// (no scan), and equals a monitor-less status.
+#[test]
+fn fsmonitor_status_after_checkout_restore_reset_rm_and_mv_does_not_scan() {
+    let d = monitored_repo();
+    let p = d.path();
+    write(p, "a/f0", "second\n");
+    write(p, "b/c/new", "new\n");
+    ox(p, &["add", "."]);
+    ox(p, &["commit", "-m", "two"]);
+    warm(p);
+    type Step<'a> = (&'a [&'a str], fn(&Path));
+    let steps: &[Step] = &[
+        (&["checkout", "HEAD~1", "--", "a", "b/c"], |_| {}),
+        (&["checkout", "--", "a/f1"], |p| {
+            write(p, "a/f1", "edited\n");
+        }),
+        (&["restore", "--staged", "a"], |_| {}),
+        (&["restore", "b"], |p| std::fs::remove_file(p.join("b/c/g2")).unwrap()),
+        (&["restore", "--source", "HEAD~1", "--staged", "--worktree", "b/c"], |_| {}),
+        (&["reset", "--", "b"], |_| {}),
+        (&["rm", "a/f3"], |_| {}),
+        (&["rm", "-r", "--cached", "b"], |p| {
+            write(p, "b/c/untracked", "u\n");
+        }),
+        (&["mv", "a", "moved"], |p| {
+            write(p, "a/f4", "unstaged edit\n");
+        }),
+    ];
+    for (cmd, before) in steps {
+        before(p);
+        // The edit is seen (and saved) first, so the command starts from a
+        // current saved status.
+        let (_, how) = status(p, &[]);
+        assert!(how.contains("fast"), "before {cmd:?}: {how}");
+        ox(p, cmd);
+        for extra in [&[][..], &["-uall"][..]] {
+            let (s, how) = status(p, extra);
+            assert!(how.contains("fast"), "after {cmd:?}: {how}");
+            assert_eq!(s, full_scan(p)[usize::from(!extra.is_empty())], "after {cmd:?}");
+        }
+    }
+    let (s, _) = status(p, &[]);
+    assert!(s.contains("RM a/f0 -> moved/f0") && s.contains("D  a/f3") && s.contains("?? b/"), "{s}");
     stop(p);
 }

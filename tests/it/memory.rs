@@ -368,3 +368,35 @@ fn peak_rss_of_merge_does_not_grow_with_the_file_count() {
     eprintln!("merge: {a} -> {b} KiB");
     assert!(grown < 10 * 1024, "merge grew {grown} KiB from 3k to 30k files ({a} -> {b} KiB)");
 }
+
+/// Peak RSS (KiB) of `ls-files --stage` and of moving one directory of
+/// 100 files, in a committed tree of `files` files.
+fn ls_mv_steps(dir: &Path) -> [u64; 2] {
+    ox(dir, &["add", "."]);
+    ox(dir, &["commit", "-m", "all"]);
+    let mut ls = std_bin("oxen-ls-files", dir);
+    ls.arg("--stage");
+    let ls = peak_of(ls, "oxen-ls-files --stage");
+    let mv = peak_kib(dir, &["mv", "d0002", "moved"]);
+    [ls, mv]
+}
+
+#[test]
+fn peak_rss_of_ls_files_and_mv_does_not_grow_with_the_file_count() {
+    let (small, large) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    tree(small.path(), 3_000);
+    tree(large.path(), 30_000);
+    let a = ls_mv_steps(small.path());
+    let b = ls_mv_steps(large.path());
+    let st = ox(large.path(), &["status", "--porcelain"]);
+    assert!(st.contains("R  d0002/f000200.txt -> moved/f000200.txt") && st.lines().count() == 100, "{st}");
+    // 27,000 more files; the index used to be loaded whole (~12 MiB more).
+    let limits = [("ls-files", 4 * 1024), ("mv dir", 4 * 1024)];
+    let report: Vec<String> =
+        limits.iter().enumerate().map(|(i, (n, _))| format!("{n}: {} -> {} KiB", a[i], b[i])).collect();
+    eprintln!("{report:?}");
+    for (i, (name, limit)) in limits.iter().enumerate() {
+        let grown = b[i].saturating_sub(a[i]);
+        assert!(grown < *limit, "{name} grew {grown} KiB from 3k to 30k files ({report:?})");
+    }
+}

@@ -28,7 +28,7 @@ pub use author::{parse_date, signature};
 pub use commit::CommitOutcome;
 pub use fsck::{fsck, FsckProblem, FsckReport};
 pub use merge::{conflicts_message, ConflictKind, MergeOutcome, MergeState, PathConflict, TABLE_CONFLICTS_FILE};
-pub use monitored::MonitorOutcome;
+pub use monitored::{CarryOver, MonitorOutcome};
 pub use objects::RepoOperation;
 pub use restore::RestoreSource;
 pub use revision::{ObjectKind, Target};

@@ -39,6 +39,14 @@ pub(crate) struct Pending {
     token: String,
 }
 
+/// A saved status held over a command that changes the index at known
+/// paths ([`Repo::carry_over_start`], [`Repo::carry_over`]).
+pub struct CarryOver {
+    saved: Saved,
+    specs: Vec<RepoPath>,
+    touched: BTreeSet<Vec<u8>>,
+}
+
 /// The outcome of asking the monitor.
 pub(crate) enum Monitored {
     /// Answered from the saved result and the changed paths.
@@ -527,6 +535,62 @@ impl Repo {
             return Ok((report, MonitorOutcome::Full("a staged path needs a full scan")));
         }
         Ok((report, MonitorOutcome::Fast { changed: n }))
+    }
+
+    /// Before a command that changes the index and work tree only at and
+    /// below `specs` (restore, `checkout -- <path>`, `reset -- <path>`,
+    /// rm, mv): when the saved status is current, remember it and the
+    /// tracked paths there now, for [`Repo::carry_over`] to re-check
+    /// afterwards. `None` (the next status scans) when the monitor is off,
+    /// nothing current is saved, or more than a saved status may hold is
+    /// below the specs.
+    pub fn carry_over_start(&self, specs: &[RepoPath]) -> Result<Option<CarryOver>> {
+        if !self.monitor_enabled() {
+            return Ok(None);
+        }
+        let Some(saved) = self.current_saved()? else { return Ok(None) };
+        let mut c = CarryOver { saved, specs: specs.to_vec(), touched: BTreeSet::new() };
+        if !self.note_touched(&mut c)? {
+            let _ = std::fs::remove_file(self.saved_path());
+            return Ok(None);
+        }
+        Ok(Some(c))
+    }
+
+    /// The tracked paths at or below `c.specs` into `c.touched`; false
+    /// when there are more than [`MAX_SAVED`]. Work-tree writes need no
+    /// note: the monitor reports them since the saved token.
+    fn note_touched(&self, c: &mut CarryOver) -> Result<bool> {
+        for s in &c.specs {
+            for row in self.index_rows_under(s) {
+                c.touched.insert(row?.0.as_bytes().to_vec());
+                if c.touched.len() > MAX_SAVED {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// After the command [`Repo::carry_over_start`] saw: re-check what
+    /// it may have changed (the tracked paths below its specs before and
+    /// after, index and HEAD half alike) and save the status with the old
+    /// token, so the next status asks the monitor only for what changed
+    /// since (the command's own writes included). Best effort: when
+    /// unsure, the saved status is dropped and the next status scans.
+    pub fn carry_over(&self, c: Option<CarryOver>) {
+        let Some(mut c) = c else { return };
+        let carried = (|| -> Result<bool> {
+            if self.head_tree()? != c.saved.head_tree || !self.note_touched(&mut c)? {
+                return Ok(false);
+            }
+            let stamp = Index::read_written_ns(&self.db)?;
+            let token = c.saved.token.clone();
+            Ok(self.recheck(c.saved, c.touched.into_iter().collect(), stamp, &token, true)?.is_some())
+        })();
+        if !matches!(carried, Ok(true)) {
+            let _ = std::fs::remove_file(self.saved_path());
+        }
     }
 
     /// After a commit of the index (unchanged since `write_tree` made

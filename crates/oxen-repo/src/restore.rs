@@ -63,10 +63,14 @@ impl Repo {
     }
 
     /// Restore the paths under `specs` in the index (`staged`: to the
-    /// source's versions, dropping index rows the source lacks) and/or the
-    /// work tree (`worktree`: files written from the source's versions; a
-    /// file the source lacks is left alone). A pathspec that names nothing
-    /// in the source or the index is refused before anything changes.
+    /// source's versions) and/or the work tree (`worktree`: files written
+    /// from the source's versions). A tracked path (an index row) the
+    /// source tree lacks is removed from what is restored (the index row
+    /// with `staged`, the work-tree file with `worktree`), as git's
+    /// `restore` (no-overlay mode) does; with `overlay` (git's
+    /// `checkout <rev> -- <path>`) it is left alone. A pathspec that names
+    /// nothing in the source or the index (with `overlay`, in the source
+    /// tree) is refused before anything changes.
     ///
     /// Work-tree writes go through the [`Applier`] (the batches of a
     /// transition: never through a symlink, index rows refreshed with the
@@ -83,6 +87,7 @@ impl Repo {
         source: RestoreSource,
         staged: bool,
         worktree: bool,
+        overlay: bool,
         progress: &dyn Progress,
     ) -> Result<()> {
         let tree = match source {
@@ -91,9 +96,10 @@ impl Repo {
         };
         for s in specs {
             let known = match source {
-                RestoreSource::Index => false,
-                RestoreSource::Tree(_) => self.tree_has_under(tree.as_ref(), s)?,
-            } || self.index_has_under(s)?;
+                RestoreSource::Index => self.index_has_under(s)?,
+                RestoreSource::Tree(_) if overlay => self.tree_has_under(tree.as_ref(), s)?,
+                RestoreSource::Tree(_) => self.tree_has_under(tree.as_ref(), s)? || self.index_has_under(s)?,
+            };
             if !known {
                 return Err(RepoError::Refused(format!("pathspec '{s}' did not match any file known to oxen")));
             }
@@ -108,6 +114,17 @@ impl Repo {
                 _ => Index::entry(&self.db, s)?.is_some(),
             })
         })?;
+        if worktree && !overlay && source != RestoreSource::Index {
+            // Before the index rows go (with `staged`): the tracked files
+            // the source lacks leave the work tree.
+            for s in &specs {
+                for row in MergeJoin::new(self.source_under(source, s)?, self.index_rows_under(s)) {
+                    if let (p, None, Some(_)) = row? {
+                        crate::remove_work_file(self, &p)?;
+                    }
+                }
+            }
+        }
         if staged {
             // One transaction, as `reset --mixed`: the rows that change.
             let mut changes: Vec<(RepoPath, Option<IndexEntry>)> = Vec::new();
@@ -120,7 +137,9 @@ impl Repo {
                                 changes.push((p, Some(ie)));
                             }
                         }
-                        // Staged as new but absent from the source: unstaged.
+                        // Staged as new but absent from the source: unstaged
+                        // (kept in overlay mode).
+                        (_, None, Some(_)) if overlay => {}
                         (p, None, Some(_)) => changes.push((p, None)),
                         (_, None, None) => unreachable!("a joined row has a side"),
                     }

@@ -37,9 +37,10 @@ pub fn run(args: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResul
     // A checkout writes the index in batches under its record: completed
     // first, the index is never seen half way.
     crate::porcelain::finish_interrupted(&repo, err)?;
-    let index = repo.index()?;
     let mut out = std::io::BufWriter::new(out);
-    for (path, e) in &index.entries {
+    // Page by page, in path order: nothing held but a page.
+    for row in oxen_index::IndexIter::new(&repo.db) {
+        let (path, e) = row?;
         let mode = if e.stat.mode == 0 { oxen_object::mode::FILE } else { e.stat.mode };
         if args.long {
             write!(out, "{mode:06o} {} {} {:>10}\t", e.id, e.tracking.as_str(), e.stat.size)?;

@@ -4,7 +4,8 @@ use crate::{user_error, CommandResult};
 use std::io::Write;
 
 /// Switch branches or detach at a commit, updating the work tree. With
-/// `-- <paths>`, restore those paths from the index instead.
+/// `-- <paths>`, restore those paths from the index instead (from a
+/// revision given before `--`: in the index and the work tree).
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Create a new branch and switch to it.
@@ -43,11 +44,15 @@ pub fn run(a: Args, _out: &mut dyn Write, err: &mut dyn Write) -> CommandResult 
         let m = repo.merge_state()?.ok_or_else(|| user_error("--ours/--theirs need a merge in progress"))?;
         let head = repo.head_commit()?.ok_or_else(|| user_error("no commit to take our version from"))?;
         let side = if a.theirs { m.theirs } else { head };
-        return super::shared::restore_paths(&repo, &a.paths, Some(&side.to_hex()), false, true);
+        return super::shared::restore_paths(&repo, &a.paths, Some(&side.to_hex()), false, true, true);
     }
     if !a.paths.is_empty() {
+        // As git's: from a revision, index and work tree both take its
+        // versions (overlay: what it lacks stays); from the index, the
+        // work tree only.
         let source = a.target.clone();
-        return super::shared::restore_paths(&repo, &a.paths, source.as_deref(), false, true);
+        let staged = source.is_some();
+        return super::shared::restore_paths(&repo, &a.paths, source.as_deref(), staged, true, true);
     }
     if let Some(nb) = &a.new_branch {
         return super::shared::create_and_switch(&repo, nb, a.target.as_deref(), a.force, err);

@@ -41,21 +41,34 @@ pub fn run(a: Args, _out: &mut dyn Write, err: &mut dyn Write) -> CommandResult 
     if dst.is_under(&src) {
         return Err(user_error(format!("cannot move '{src}' into itself")));
     }
-    let index = repo.index()?;
-    let moved: Vec<(RepoPath, RepoPath)> =
-        index.entries.keys().filter_map(|p| Some((p.clone(), p.rebase(&src, &dst)?))).collect();
+    // Only the rows that move: the one at `src`, or the range below it
+    // (one transaction, so a directory moves whole or not at all).
+    let mut moved: Vec<(RepoPath, RepoPath, oxen_index::IndexEntry)> = Vec::new();
+    match oxen_index::Index::entry(&repo.db, &src)? {
+        Some(e) => moved.push((src.clone(), dst.clone(), e)),
+        None => {
+            for row in oxen_index::IndexIter::from(&repo.db, &src).take_while_under(&src) {
+                let (p, e) = row?;
+                if let Some(new) = p.rebase(&src, &dst) {
+                    moved.push((p, new, e));
+                }
+            }
+        }
+    }
     if moved.is_empty() {
         return Err(user_error(format!("'{src}' is not under version control")));
     }
+    // With the monitor, the next status re-checks only these paths.
+    let carry = repo.carry_over_start(&[src.clone(), dst.clone()])?;
     wt.rename(&src, &dst).map_err(|e| user_error(format!("cannot move '{src}' to '{dst}': {e}")))?;
     let mut changes = Vec::new();
-    for (old, new) in moved {
+    for (old, new, e) in moved {
         // The old stat is kept on purpose: the rename changed ctime, so the
         // next status re-hashes and still sees any unstaged edits.
-        let e = index.entries[&old].clone();
         changes.push((old, None));
         changes.push((new, Some(e)));
     }
     oxen_index::Index::apply(&repo.db, &changes)?;
+    repo.carry_over(carry);
     Ok(())
 }

@@ -29,7 +29,7 @@ pub struct Args {
 pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
     let repo = super::open_worktree(err)?;
     if !a.paths.is_empty() {
-        return super::shared::restore_paths(&repo, &a.paths, a.rev.as_deref(), true, false);
+        return super::shared::restore_paths(&repo, &a.paths, a.rev.as_deref(), true, false, false);
     }
     let target = repo.resolve_commit(a.rev.as_deref().unwrap_or("HEAD"))?;
     let head = repo.head()?;

@@ -25,5 +25,5 @@ pub struct Args {
 pub fn run(a: Args, _out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
     let repo = super::open_worktree(err)?;
     let worktree = a.worktree || !a.staged;
-    super::shared::restore_paths(&repo, &a.paths, a.source.as_deref(), a.staged, worktree)
+    super::shared::restore_paths(&repo, &a.paths, a.source.as_deref(), a.staged, worktree, false)
 }

@@ -27,11 +27,14 @@ pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
     let paths = super::shared::user_specs(&repo, &a.paths)?;
     // Each removed path is printed as its batch is done: nothing is held.
     let mut write_failed = None;
+    // With the monitor, the next status re-checks only these paths.
+    let carry = repo.carry_over_start(&paths)?;
     let failure = repo.remove_each(&paths, a.cached, a.recursive, a.force, &mut |p| {
         if write_failed.is_none() {
             write_failed = writeln!(out, "rm '{p}'").err();
         }
     })?;
+    repo.carry_over(carry);
     if let Some(e) = write_failed {
         return Err(e.into());
     }

@@ -159,13 +159,17 @@ pub(crate) fn walk(
 
 /// Restore `paths` in the index and/or work tree from `source` (a revision;
 /// default: HEAD for the index, the index for the work tree). Streams
-/// (`Repo::restore`): only the subtrees the paths name are read.
+/// (`Repo::restore`): only the subtrees the paths name are read. With
+/// `overlay` (`checkout <rev> -- <path>`), tracked paths the source lacks
+/// are left alone; else they are removed from what is restored, as git's
+/// `restore` does.
 pub(crate) fn restore_paths(
     repo: &Repo,
     user_paths: &[PathBuf],
     source: Option<&str>,
     staged: bool,
     worktree: bool,
+    overlay: bool,
 ) -> CommandResult {
     let specs = user_specs(repo, user_paths)?;
     let tree_of = |c: Option<ContentId>| -> CommandResult<Option<ContentId>> {
@@ -179,7 +183,10 @@ pub(crate) fn restore_paths(
         (None, true) => RestoreSource::Tree(tree_of(repo.head_commit()?)?),
         (None, false) => RestoreSource::Index,
     };
-    repo.restore(&specs, from, staged, worktree, &oxen_store::NoProgress)?;
+    // With the monitor, the next status re-checks only these paths.
+    let carry = repo.carry_over_start(&specs)?;
+    repo.restore(&specs, from, staged, worktree, overlay, &oxen_store::NoProgress)?;
+    repo.carry_over(carry);
     Ok(())
 }
 
