@@ -2029,7 +2029,9 @@ impl Versions {
         // What is stored here only: fsck never fetches (a partial clone's
         // missing contents are counted as not fetched).
         let mut b = self.open_stored(id)?;
-        let mut buf = vec![0u8; CHUNK];
+        // No bigger than the contents: a zeroed CHUNK for each of a
+        // million 16-byte files was 40% of fsck's time.
+        let mut buf = vec![0u8; b.len().saturating_add(1).min(CHUNK as u64) as usize];
         loop {
             match b.read(&mut buf) {
                 Ok(0) => return Ok(None),
