@@ -37,6 +37,7 @@ mod porcelain;
 mod postgres_meta;
 mod receive_props;
 mod reflog_expire;
+mod restore_stream;
 mod s3_storage;
 mod scaleout;
 mod server_attack;

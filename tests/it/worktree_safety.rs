@@ -376,3 +376,34 @@ fn a_real_directory_chain_two_thousand_levels_deep() {
     assert_eq!(ox(r, &["status", "--porcelain"]), "");
     ox(r, &["fsck"]);
 }
+
+/// A checkout that puts a file where a directory of nested directories
+/// stands looks up the tracked files it removes there (so that only
+/// untracked ones block it): their paths are two or more levels below.
+#[test]
+fn checkout_of_a_file_over_a_nested_directory_removes_it() {
+    let t = init();
+    let r = t.path();
+    write(r, "keep.txt", "keep\n");
+    ox(r, &["add", "."]);
+    ox(r, &["commit", "-m", "base"]);
+    ox(r, &["checkout", "-b", "file"]);
+    write(r, "a", "a file\n");
+    ox(r, &["add", "."]);
+    ox(r, &["commit", "-m", "a is a file"]);
+    ox(r, &["checkout", "main"]);
+    ox(r, &["checkout", "-b", "nested"]);
+    write(r, "a/b/c/deep.txt", "deep\n");
+    write(r, "a/top.txt", "top\n");
+    ox(r, &["add", "."]);
+    ox(r, &["commit", "-m", "a is a nested directory"]);
+    ox(r, &["checkout", "file"]);
+    assert_eq!(std::fs::read(r.join("a")).unwrap(), b"a file\n");
+    assert_eq!(ox(r, &["status", "--porcelain"]), "");
+    // An untracked file in the nested directory still blocks it.
+    ox(r, &["checkout", "nested"]);
+    write(r, "a/b/c/mine.txt", "mine\n");
+    let e = ox_err(r, &["checkout", "file"]);
+    assert!(e.contains("'a/b/c/mine.txt' would be removed by checkout"), "{e}");
+    assert_eq!(std::fs::read(r.join("a/b/c/deep.txt")).unwrap(), b"deep\n");
+}

@@ -13,8 +13,8 @@ mod worktree;
 
 pub use entry::{FileStat, IndexEntry, Tracking};
 pub use stage::{
-    hash_file, paths_to_remove, remove_paths, stage_cacheinfo, stage_paths, tabular_meta, tracking_for, HashedFile,
-    StageOptions, StageReport,
+    absent_on_purpose, hash_file, paths_to_remove, remove_paths, stage_cacheinfo, stage_paths, tabular_meta,
+    tracking_for, HashedFile, StageOptions, StageReport,
 };
 pub use status::{
     stat_clean, status, status_streaming, Change, HeadFile, RefreshSink, Status, StatusEntry, REFRESH_BATCH,

@@ -100,6 +100,15 @@ pub fn hash_file(
     Ok(HashedFile { id, tracking, tabular, warning })
 }
 
+/// Whether tracked `path` is absent from the work tree on purpose: a
+/// partial clone's path outside its set (`partial`; `None`: not a partial
+/// clone), kept in the index as HEAD has it (git's skip-worktree). The one
+/// statement of the rule that staging (never a deletion), status (not
+/// deleted) and the work-tree writers (index entry only) follow.
+pub fn absent_on_purpose(partial: Option<&oxen_path::PathSet>, path: &RepoPath) -> bool {
+    partial.is_some_and(|set| !set.contains(path))
+}
+
 /// Staging settings.
 #[derive(Clone, Debug)]
 pub struct StageOptions {
@@ -286,8 +295,9 @@ fn tracked_under(db: &Db, p: &RepoPath) -> Result<bool> {
 }
 
 impl<'a> IndexIter<'a> {
-    /// The entries at or below `p` (this iterator must start at `p`).
-    fn take_while_under(self, p: &'a RepoPath) -> impl Iterator<Item = Result<(RepoPath, IndexEntry)>> + 'a {
+    /// The entries at or below `p` (this iterator must start at `p`:
+    /// `IndexIter::from(db, p)`), read no further than past them.
+    pub fn take_while_under(self, p: &'a RepoPath) -> impl Iterator<Item = Result<(RepoPath, IndexEntry)>> + 'a {
         // Entries below `p` are contiguous in path order, but `a.txt`
         // sorts between `a` and `a/b`: skip what is not below, stop past.
         let mut past = p.as_bytes().to_vec();
@@ -338,7 +348,7 @@ impl Stager<'_> {
     }
 
     fn remove(&mut self, path: RepoPath) {
-        if self.partial.is_some_and(|set| !set.contains(&path)) {
+        if absent_on_purpose(self.partial, &path) {
             return;
         }
         self.removals.push(path);

@@ -24,7 +24,8 @@ use oxen_tabular::{Limits, Source, TabularError, TabularFormat};
 use oxen_hash::ContentId;
 use oxen_index::{Index, IndexEntry, IndexIter};
 
-use crate::{FlatEntry, Repo, RepoError, Result};
+use crate::join::MergeJoin;
+use crate::{FlatEntry, Repo, Result};
 
 /// Text diffs (not tables) are skipped above this size.
 pub const MAX_TEXT_DIFF: u64 = 16 << 20;
@@ -339,8 +340,8 @@ impl Repo {
             Some(t) => Box::new(self.tree_files(t)),
             None => Box::new(std::iter::empty()),
         };
-        let index = IndexIter::new(&self.db).map(|r| r.map(|(p, e)| (p, flat_index(e))).map_err(RepoError::from));
-        let joined = MergeJoin::new(tree, Box::new(index));
+        let index = self.index_rows().map(|r| r.map(|(p, e)| (p, flat_index(e))));
+        let joined = MergeJoin::new(tree, index);
         Ok(Box::new(joined.filter_map(|r| match r {
             Err(e) => Some(Err(e)),
             Ok((path, o, n)) if !same(o.as_ref(), n.as_ref()) => {
@@ -375,8 +376,7 @@ impl Repo {
     /// is compared by the index's id, without being read.
     pub fn worktree_changes(&self, base: &ContentId) -> Result<Box<dyn Iterator<Item = Result<Changed>> + '_>> {
         let mut unstaged = self.unstaged_status()?.into_iter().peekable();
-        let index = IndexIter::new(&self.db).map(|r| r.map_err(RepoError::from));
-        let joined = MergeJoin::new(Box::new(self.tree_files(base)), Box::new(index));
+        let joined = MergeJoin::new(self.tree_files(base), self.index_rows());
         Ok(Box::new(joined.filter_map(move |r| {
             let (path, o, i) = match r {
                 Ok(row) => row,
@@ -435,44 +435,5 @@ impl Repo {
     }
 }
 
-/// Two path-ordered streams joined by path: each path once, with what each
-/// side holds for it.
-struct MergeJoin<'r, A, B> {
-    a: std::iter::Peekable<PathStream<'r, A>>,
-    b: std::iter::Peekable<PathStream<'r, B>>,
-}
-
 /// Rows in path byte order.
 type PathStream<'r, T> = Box<dyn Iterator<Item = Result<(RepoPath, T)>> + 'r>;
-
-impl<'r, A, B> MergeJoin<'r, A, B> {
-    fn new(a: PathStream<'r, A>, b: PathStream<'r, B>) -> Self {
-        MergeJoin { a: a.peekable(), b: b.peekable() }
-    }
-}
-
-impl<A, B> Iterator for MergeJoin<'_, A, B> {
-    type Item = Result<(RepoPath, Option<A>, Option<B>)>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let order = match (self.a.peek(), self.b.peek()) {
-            (None, None) => return None,
-            (Some(Err(_)), _) => return self.a.next().map(|r| r.map(|_| unreachable!("peeked an error"))),
-            (_, Some(Err(_))) => return self.b.next().map(|r| r.map(|_| unreachable!("peeked an error"))),
-            (Some(Ok((pa, _))), Some(Ok((pb, _)))) => pa.cmp(pb),
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-        };
-        Some(match order {
-            std::cmp::Ordering::Less => self.a.next()?.map(|(p, a)| (p, Some(a), None)),
-            std::cmp::Ordering::Greater => self.b.next()?.map(|(p, b)| (p, None, Some(b))),
-            std::cmp::Ordering::Equal => {
-                let (p, a) = match self.a.next()? {
-                    Ok(x) => x,
-                    Err(e) => return Some(Err(e)),
-                };
-                self.b.next()?.map(|(_, b)| (p, Some(a), Some(b)))
-            }
-        })
-    }
-}

@@ -15,6 +15,9 @@ use oxen_tabular::merge::{MergeOptions, MergeOutcome as TableOutcome};
 use oxen_tabular::TabularFormat;
 
 use crate::tree::FlatEntry;
+
+/// What one side of a merge changed since the base: path -> (base, side).
+type Changed = BTreeMap<RepoPath, (Option<FlatEntry>, Option<FlatEntry>)>;
 use crate::{HeadMove, LocalChanges, Overlay, Repo, RepoError, Result, Transition};
 
 /// How a merge ended.
@@ -176,16 +179,24 @@ impl Repo {
             Some(o) => self.merge_base(&o, &st.theirs)?,
             None => None,
         };
-        let (b, o, t) = (
-            self.flatten_commit(base.as_ref())?,
-            self.flatten_commit(ours.as_ref())?,
-            self.flatten_commit(Some(&st.theirs))?,
-        );
-        Ok(st
-            .conflicts
+        // A point lookup per conflicted path in each of the three trees.
+        let mut trees = Vec::with_capacity(3);
+        for c in [base.as_ref(), ours.as_ref(), Some(&st.theirs)] {
+            trees.push(match c {
+                Some(c) => Some(self.read_commit(c)?.tree),
+                None => None,
+            });
+        }
+        let has = |t: &Option<ContentId>, p: &RepoPath| -> Result<bool> {
+            Ok(match t {
+                Some(t) => self.tree_entry_at(t, p)?.is_some_and(|e| e.kind == oxen_object::EntryKind::File),
+                None => false,
+            })
+        };
+        st.conflicts
             .iter()
-            .map(|p| (p.clone(), ConflictKind::of(b.contains_key(p), o.contains_key(p), t.contains_key(p))))
-            .collect())
+            .map(|p| Ok((p.clone(), ConflictKind::of(has(&trees[0], p)?, has(&trees[1], p)?, has(&trees[2], p)?))))
+            .collect()
     }
 
     /// Merge with keys from config (`tabular_keys`) for tabular files.
@@ -231,7 +242,6 @@ impl Repo {
             return Ok(MergeOutcome::UpToDate);
         }
         // Refuse to merge over uncommitted changes to tracked files.
-        let ours_files = self.flatten_commit(Some(&ours))?;
         let st = self.status()?;
         if st.has_staged() || st.has_unstaged() {
             return Err(RepoError::Refused(
@@ -243,13 +253,31 @@ impl Repo {
             return Ok(MergeOutcome::FastForward(*theirs));
         }
         let base = self.merge_base(&ours, theirs)?;
-        let base_files = self.flatten_commit(base.as_ref())?;
-        let theirs_files = self.flatten_commit(Some(theirs))?;
+        let base_tree = match &base {
+            Some(b) => Some(self.read_commit(b)?.tree),
+            None => None,
+        };
+        let ours_tree = self.read_commit(&ours)?.tree;
+        let theirs_tree = self.read_commit(theirs)?.tree;
+        // What each side changed since the base (the two-tree walk: equal
+        // subtrees skipped by id). A path neither changed is ours as it is;
+        // only these are planned, and the merged tree is ours with edits.
+        let side = |tree: &ContentId| -> Result<Changed> {
+            let mut m = BTreeMap::new();
+            for c in self.tree_changes(base_tree.as_ref(), Some(tree)) {
+                let c = c?;
+                m.insert(c.path, (c.old, c.new));
+            }
+            Ok(m)
+        };
+        let ours_changed = side(&ours_tree)?;
+        let theirs_changed = side(&theirs_tree)?;
         let config = self.config()?;
-        let mut merged: BTreeMap<RepoPath, FlatEntry> = BTreeMap::new();
+        // Paths whose merged entry is not ours: the entry, or `None` for gone.
+        let mut edits: BTreeMap<RepoPath, Option<FlatEntry>> = BTreeMap::new();
         let mut conflicts: Vec<PathConflict> = Vec::new();
-        // Work-tree writes for conflicted paths: path -> stored contents.
-        let mut conflict_files: Vec<(RepoPath, ContentId)> = Vec::new();
+        // Work-tree writes for conflicted paths: path -> stored contents, exec.
+        let mut conflict_files: Vec<(RepoPath, ContentId, bool)> = Vec::new();
         let same = |x: Option<&FlatEntry>, y: Option<&FlatEntry>| match (x, y) {
             (None, None) => true,
             (Some(x), Some(y)) => x.id == y.id && x.mode == y.mode,
@@ -257,34 +285,40 @@ impl Repo {
         };
         // A path one side renamed (deleted, its base contents reappearing
         // under a new name on that side) and the other side edited: the
-        // edit goes to the new name. Exact-content renames only.
-        let mut renamed: BTreeMap<RepoPath, FlatEntry> = BTreeMap::new();
+        // edit goes to the new name. Exact-content renames only. Such a
+        // path was changed by both sides; the new name was added by the
+        // mover and not by the editor.
         let mut skip: BTreeSet<RepoPath> = BTreeSet::new();
-        for (p, be) in &base_files {
-            for (mover, editor) in [(&ours_files, &theirs_files), (&theirs_files, &ours_files)] {
-                let Some(edited) = editor.get(p) else { continue };
-                if mover.contains_key(p) || same(Some(be), Some(edited)) {
+        for (p, (base_entry, _)) in &ours_changed {
+            let Some(be) = base_entry else { continue };
+            if !theirs_changed.contains_key(p) {
+                continue;
+            }
+            for (mover, editor) in [(&ours_changed, &theirs_changed), (&theirs_changed, &ours_changed)] {
+                let Some((_, Some(edited))) = editor.get(p) else { continue };
+                if !matches!(mover.get(p), Some((_, None))) || same(Some(be), Some(edited)) {
                     continue;
                 }
-                let to = mover.iter().find(|(q, e)| {
-                    e.id == be.id && !base_files.contains_key(*q) && !editor.contains_key(*q) && !skip.contains(*q)
+                let to = mover.iter().find(|(q, (qb, qe))| {
+                    qb.is_none()
+                        && qe.as_ref().is_some_and(|e| e.id == be.id)
+                        && !matches!(editor.get(*q), Some((_, Some(_))))
+                        && !skip.contains(*q)
                 });
-                if let Some((q, e)) = to {
-                    renamed.insert(q.clone(), FlatEntry { mode: e.mode, ..edited.clone() });
+                if let Some((q, (_, Some(e)))) = to {
+                    edits.insert(q.clone(), Some(FlatEntry { mode: e.mode, ..edited.clone() }));
+                    edits.insert(p.clone(), None);
                     skip.insert(p.clone());
                     skip.insert(q.clone());
                 }
             }
         }
-        merged.extend(renamed);
-        let paths: BTreeSet<&RepoPath> = base_files
-            .keys()
-            .chain(ours_files.keys())
-            .chain(theirs_files.keys())
-            .filter(|p| !skip.contains(*p))
-            .collect();
+        let paths: BTreeSet<&RepoPath> =
+            ours_changed.keys().chain(theirs_changed.keys()).filter(|p| !skip.contains(*p)).collect();
         for p in paths {
-            let (b, o, t) = (base_files.get(p), ours_files.get(p), theirs_files.get(p));
+            let b = ours_changed.get(p).or(theirs_changed.get(p)).and_then(|(b, _)| b.as_ref());
+            let o = ours_changed.get(p).map_or(b, |(_, o)| o.as_ref());
+            let t = theirs_changed.get(p).map_or(b, |(_, t)| t.as_ref());
             let pick = if same(o, t) || same(t, b) {
                 Some(o.cloned())
             } else if same(o, b) {
@@ -293,9 +327,7 @@ impl Repo {
                 None
             };
             if let Some(choice) = pick {
-                if let Some(e) = choice {
-                    merged.insert(p.clone(), e);
-                }
+                edits.insert(p.clone(), choice);
                 continue;
             }
             // Both sides changed this path differently.
@@ -308,13 +340,13 @@ impl Repo {
                     };
                     match self.merge_contents(p, b, o, t, &path_keys, label)? {
                         Contents::Clean(e) => {
-                            merged.insert(p.clone(), e);
+                            edits.insert(p.clone(), Some(e));
                         }
                         Contents::Conflict { work, binary, cells, cell_count } => {
                             let kind = ConflictKind::of(b.is_some(), true, true);
                             conflicts.push(PathConflict { path: p.clone(), kind, binary, cells, cell_count });
-                            merged.insert(p.clone(), o.clone());
-                            conflict_files.extend(work.map(|id| (p.clone(), id)));
+                            let exec = o.mode == oxen_object::mode::EXEC;
+                            conflict_files.extend(work.map(|id| (p.clone(), id, exec)));
                         }
                     }
                 }
@@ -322,7 +354,7 @@ impl Repo {
                     // Modified on one side, deleted on the other: keep the modified version.
                     let kind = ConflictKind::of(true, o.is_some(), t.is_some());
                     conflicts.push(PathConflict { path: p.clone(), kind, binary: false, cells: vec![], cell_count: 0 });
-                    merged.insert(p.clone(), keep.clone());
+                    edits.insert(p.clone(), Some(keep.clone()));
                 }
                 (None, None) => {}
             }
@@ -331,7 +363,7 @@ impl Repo {
         self.versions.flush()?;
         let message = format!("Merge {label}\n");
         // Bring work tree and index to the merged state (conflicted paths keep ours in the index).
-        let tree = self.write_tree_from(&merged)?;
+        let tree = self.write_tree_edited(&ours_tree, edits)?;
         if conflicts.is_empty() {
             let author = crate::signature(&config)?;
             let commit = self.write_commit(&Commit { tree, parents: vec![ours, *theirs], author, message })?;
@@ -344,13 +376,8 @@ impl Repo {
         // before the transition is recorded) they are ignored and replaced
         // by the next merge. Markers and merge state then land together.
         self.write_table_conflicts(&conflicts)?;
-        let overlay = conflict_files
-            .into_iter()
-            .map(|(path, contents)| {
-                let exec = merged.get(&path).is_some_and(|e| e.mode == oxen_object::mode::EXEC);
-                Overlay { path, contents, exec }
-            })
-            .collect();
+        let overlay =
+            conflict_files.into_iter().map(|(path, contents, exec)| Overlay { path, contents, exec }).collect();
         let t = Transition {
             op: "merge".into(),
             target: tree,

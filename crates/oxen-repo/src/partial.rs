@@ -43,8 +43,8 @@ impl Repo {
     }
 
     /// Whether `path` is left out of the work tree (a partial clone's path
-    /// outside its set).
+    /// outside its set): [`oxen_index::absent_on_purpose`], the one rule.
     pub(crate) fn outside(set: Option<&PathSet>, path: &RepoPath) -> bool {
-        set.is_some_and(|s| !s.contains(path))
+        oxen_index::absent_on_purpose(set, path)
     }
 }

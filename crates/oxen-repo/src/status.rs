@@ -90,7 +90,7 @@ impl Repo {
     fn hide_outside_partial(&self, st: &mut Status) -> Result<()> {
         let Some(set) = self.partial_set()? else { return Ok(()) };
         for e in &mut st.entries {
-            if e.unstaged == Some(oxen_index::Change::Deleted) && !set.contains(&e.path) {
+            if e.unstaged == Some(oxen_index::Change::Deleted) && oxen_index::absent_on_purpose(Some(&set), &e.path) {
                 e.unstaged = None;
             }
         }

@@ -1,9 +1,8 @@
 //! Moving HEAD to a branch or commit with the work tree (`oxen checkout`,
-//! `oxen switch`, `pyoxen.Repo.checkout`), and removing tracked files
-//! (`oxen rm`, `pyoxen.Repo.rm`): one implementation for every caller.
+//! `oxen switch`, `pyoxen.Repo.checkout`): one implementation for every
+//! caller (removing tracked files, `oxen rm`, is in `restore.rs`).
 
 use oxen_hash::ContentId;
-use oxen_path::RepoPath;
 use oxen_refs::{BranchName, Expect, Head};
 use oxen_store::Progress;
 
@@ -81,62 +80,5 @@ impl Repo {
             }
         }
         self.unreachable_from_refs(left)
-    }
-
-    /// Remove the tracked files under `paths` from the index and (unless
-    /// `cached`) the work tree. Without `force`, a path with staged or
-    /// unstaged changes refuses the whole removal before anything changes.
-    /// Returns the paths removed and, when a work-tree file could not be
-    /// removed, the error that stopped it (the paths before it are removed
-    /// and unstaged; the rest stay staged).
-    pub fn remove(
-        &self,
-        paths: &[RepoPath],
-        cached: bool,
-        recursive: bool,
-        force: bool,
-    ) -> Result<(Vec<RepoPath>, Option<RepoError>)> {
-        let index = self.index()?;
-        if !cached && !force {
-            let head = self.flatten_commit(self.head_commit()?.as_ref())?;
-            for (p, e) in &index.entries {
-                if !paths.iter().any(|q| p.is_under(q)) {
-                    continue;
-                }
-                let staged_differs = head.get(p).is_none_or(|h| h.id != e.id);
-                // Through the work-tree handle: a path beyond a symlink is not
-                // there (and nothing there will be removed).
-                let modified = match self.worktree.lstat(p)? {
-                    Some(m) if !m.is_dir() => {
-                        !index.is_clean(e, &m.stat)
-                            && oxen_index::hash_file(&self.versions, &self.worktree, p, &m.stat, false)?.id != e.id
-                    }
-                    _ => false,
-                };
-                if staged_differs || modified {
-                    return Err(RepoError::Refused(format!(
-                        "'{p}' has local changes; use --cached to keep the file, or -f to force removal"
-                    )));
-                }
-            }
-        }
-        let targets = oxen_index::paths_to_remove(&index, paths, recursive)?;
-        let mut done = Vec::with_capacity(targets.len());
-        let mut failure = None;
-        if cached {
-            done.clone_from(&targets);
-        } else {
-            for p in &targets {
-                match crate::remove_work_file(self, p) {
-                    Ok(_) => done.push(p.clone()),
-                    Err(e) => {
-                        failure = Some(RepoError::Refused(format!("cannot remove {e}; it stays staged")));
-                        break;
-                    }
-                }
-            }
-        }
-        oxen_index::remove_paths(&self.db, &done, false)?;
-        Ok((done, failure))
     }
 }

@@ -23,13 +23,14 @@
 use std::collections::{BTreeSet, HashSet};
 
 use oxen_hash::ContentId;
-use oxen_index::{Index, IndexEntry, IndexIter, WalkOptions};
+use oxen_index::{Index, IndexEntry, WalkOptions};
 use oxen_object::EntryKind;
 use oxen_path::RepoPath;
 use oxen_refs::{BranchName, Expect, Head, RefError};
 use oxen_store::Progress;
 use rayon::prelude::*;
 
+use crate::join::MergeJoin;
 use crate::plan::{Applier, BATCH};
 use crate::tree::FlatEntry;
 use crate::worktree::{wt_error, CheckoutReport};
@@ -433,42 +434,11 @@ impl Repo {
     fn discard_stream(&self, target: &ContentId, apply: &mut Applier<'_>) -> Result<()> {
         let header = Index::load_header(&self.db)?;
         let set = self.partial_set()?;
-        let mut want = self.tree_files(target);
-        let mut have = IndexIter::new(&self.db);
-        let mut w = want.next().transpose()?;
-        let mut h = have.next_entry()?;
         let mut batch: Vec<(RepoPath, Option<FlatEntry>, Option<IndexEntry>)> = Vec::with_capacity(BATCH);
-        loop {
-            let ord = match (&w, &h) {
-                (None, None) => break,
-                (Some(_), None) => std::cmp::Ordering::Less,
-                (None, Some(_)) => std::cmp::Ordering::Greater,
-                (Some((wp, _)), Some((hp, _))) => wp.cmp(hp),
-            };
-            let row = match ord {
-                std::cmp::Ordering::Less => {
-                    let (p, e) = w.take().expect("compared");
-                    (p, Some(e), None)
-                }
-                std::cmp::Ordering::Greater => {
-                    let (p, ie) = h.take().expect("compared");
-                    (p, None, Some(ie))
-                }
-                std::cmp::Ordering::Equal => {
-                    let (p, e) = w.take().expect("compared");
-                    let (_, ie) = h.take().expect("compared");
-                    (p, Some(e), Some(ie))
-                }
-            };
-            batch.push(row);
+        for row in MergeJoin::new(self.tree_files(target), self.index_rows()) {
+            batch.push(row?);
             if batch.len() >= BATCH {
                 self.discard_batch(std::mem::take(&mut batch), &header, set.as_ref(), apply)?;
-            }
-            if w.is_none() {
-                w = want.next().transpose()?;
-            }
-            if h.is_none() {
-                h = have.next_entry()?;
             }
         }
         self.discard_batch(batch, &header, set.as_ref(), apply)
@@ -568,7 +538,7 @@ impl Repo {
         if e.kind != EntryKind::Dir {
             return Ok(HashSet::new());
         }
-        self.flatten_tree(&e.id)?.into_keys().map(|p| Ok(dir.join(p.as_bytes())?)).collect()
+        Ok(self.flatten_tree(&e.id)?.into_keys().map(|p| dir.join_path(&p)).collect())
     }
 
     fn check_batch(

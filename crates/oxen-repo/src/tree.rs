@@ -49,6 +49,25 @@ impl Repo {
         b.finish()
     }
 
+    /// Build and store `base` with `edits` applied (a path to its new
+    /// entry, or `None` to drop it): the same tree [`Repo::write_tree_from`]
+    /// builds from the edited file list, read from `base` in path order
+    /// and built bottom-up as it goes (only the open directories held).
+    pub(crate) fn write_tree_edited(
+        &self,
+        base: &ContentId,
+        edits: BTreeMap<RepoPath, Option<FlatEntry>>,
+    ) -> Result<ContentId> {
+        let mut b = TreeBuilder::new(self);
+        for row in crate::join::MergeJoin::new(self.tree_files(base), edits.into_iter().map(Ok)) {
+            let (path, kept, edit) = row?;
+            if let Some(e) = edit.unwrap_or(kept) {
+                b.add(&path, e)?;
+            }
+        }
+        b.finish()
+    }
+
     /// The entries of one directory (buckets merged), sorted by name.
     pub fn dir_entries(&self, tree: &ContentId) -> Result<Vec<TreeEntry>> {
         self.read_tree_node(tree)?.into_entries(|id| self.read_tree_node(id))
@@ -139,7 +158,13 @@ impl Repo {
     /// index and the work-tree walk use), holding only the directories from
     /// the root down to the current one.
     pub fn tree_files(&self, tree: &ContentId) -> TreeFiles<'_> {
-        TreeFiles { repo: self, stack: Vec::new(), root: Some(*tree), opened: 0 }
+        self.tree_files_at(tree, RepoPath::root())
+    }
+
+    /// [`Repo::tree_files`] of a subtree whose files are named below `base`
+    /// (the directory it is at in its commit's tree).
+    pub fn tree_files_at(&self, tree: &ContentId, base: RepoPath) -> TreeFiles<'_> {
+        TreeFiles { repo: self, stack: Vec::new(), root: Some((*tree, base)), opened: 0 }
     }
 
     /// Find the entry at `path` inside a tree.
@@ -297,7 +322,8 @@ pub struct TreeFiles<'r> {
     /// Open directories: path and the entries still to hand out, in path
     /// order (a directory sorts as its name plus `/`), reversed for popping.
     stack: Vec<(RepoPath, Vec<TreeEntry>)>,
-    root: Option<ContentId>,
+    /// The tree to open first and the path it is at.
+    root: Option<(ContentId, RepoPath)>,
     /// Directories read so far.
     opened: u64,
 }
@@ -323,8 +349,8 @@ impl TreeFiles<'_> {
     }
 
     fn next_file(&mut self) -> Result<Option<(RepoPath, FlatEntry)>> {
-        if let Some(root) = self.root.take() {
-            self.open(&root, RepoPath::root())?;
+        if let Some((root, base)) = self.root.take() {
+            self.open(&root, base)?;
         }
         loop {
             let Some((dir, entries)) = self.stack.last_mut() else { return Ok(None) };

@@ -14,6 +14,7 @@ use oxen_path::RepoPath;
 use oxen_store::{Progress, StoreError};
 use rayon::prelude::*;
 
+use crate::join::{Files, MergeJoin};
 use crate::tree::FlatEntry;
 use crate::{Repo, RepoError, Result};
 
@@ -184,47 +185,22 @@ impl Repo {
             Some(c) => Some(self.read_commit(c)?.tree),
             None => None,
         };
-        let mut want = tree.as_ref().map(|t| self.tree_files(t));
-        let mut have = oxen_index::IndexIter::new(&self.db);
-        let mut w = match want.as_mut() {
-            Some(it) => it.next().transpose()?,
-            None => None,
+        let want: Files<'_> = match &tree {
+            Some(t) => Box::new(self.tree_files(t)),
+            None => Box::new(std::iter::empty()),
         };
-        let mut h = have.next_entry()?;
         let mut changes: Vec<(RepoPath, Option<IndexEntry>)> = Vec::new();
-        loop {
-            let ord = match (&w, &h) {
-                (None, None) => break,
-                (Some(_), None) => std::cmp::Ordering::Less,
-                (None, Some(_)) => std::cmp::Ordering::Greater,
-                (Some((wp, _)), Some((hp, _))) => wp.cmp(hp),
-            };
-            match ord {
-                std::cmp::Ordering::Less => {
-                    let (p, e) = w.take().expect("compared");
-                    let ie = staged_entry_over(None, &e);
-                    changes.push((p, Some(ie)));
-                }
-                std::cmp::Ordering::Greater => {
-                    let (p, _) = h.take().expect("compared");
-                    changes.push((p, None));
-                }
-                std::cmp::Ordering::Equal => {
-                    let (p, e) = w.take().expect("compared");
-                    let (_, cur) = h.take().expect("compared");
+        for row in MergeJoin::new(want, self.index_rows()) {
+            match row? {
+                (p, Some(e), None) => changes.push((p, Some(staged_entry_over(None, &e)))),
+                (p, None, Some(_)) => changes.push((p, None)),
+                (p, Some(e), Some(cur)) => {
                     let ie = staged_entry_over(Some(&cur), &e);
                     if ie != cur {
                         changes.push((p, Some(ie)));
                     }
                 }
-            }
-            if w.is_none() {
-                if let Some(it) = want.as_mut() {
-                    w = it.next().transpose()?;
-                }
-            }
-            if h.is_none() {
-                h = have.next_entry()?;
+                (_, None, None) => unreachable!("a joined row has a side"),
             }
         }
         Index::apply(&self.db, &changes)?;

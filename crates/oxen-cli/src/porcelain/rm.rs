@@ -25,9 +25,15 @@ pub struct Args {
 pub fn run(a: Args, out: &mut dyn Write, err: &mut dyn Write) -> CommandResult {
     let repo = super::open_worktree(err)?;
     let paths = super::shared::user_specs(&repo, &a.paths)?;
-    let (done, failure) = repo.remove(&paths, a.cached, a.recursive, a.force)?;
-    for p in &done {
-        writeln!(out, "rm '{p}'")?;
+    // Each removed path is printed as its batch is done: nothing is held.
+    let mut write_failed = None;
+    let failure = repo.remove_each(&paths, a.cached, a.recursive, a.force, &mut |p| {
+        if write_failed.is_none() {
+            write_failed = writeln!(out, "rm '{p}'").err();
+        }
+    })?;
+    if let Some(e) = write_failed {
+        return Err(e.into());
     }
     match failure {
         Some(e) => Err(e.into()),

@@ -3,17 +3,16 @@
 //! headers and merge outcomes, and picking the remote and branch for sync
 //! commands. Each command itself lives in the file named after it.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 
 use oxen_hash::ContentId;
-use oxen_index::{Index, StageOptions};
+use oxen_index::StageOptions;
 use oxen_object::Commit;
 use oxen_path::RepoPath;
 use oxen_refs::{BranchName, Head};
 use oxen_remote::{FetchReport, PushOutcome, Remote};
-use oxen_repo::{FlatEntry, HeadMove, LocalChanges, MergeOutcome, Repo, Transition};
+use oxen_repo::{HeadMove, LocalChanges, MergeOutcome, Repo, RestoreSource, Transition};
 
 use crate::progress::{human_bytes, Bar};
 use crate::{user_error, CommandResult};
@@ -159,7 +158,8 @@ pub(crate) fn walk(
 }
 
 /// Restore `paths` in the index and/or work tree from `source` (a revision;
-/// default: HEAD for the index, the index for the work tree).
+/// default: HEAD for the index, the index for the work tree). Streams
+/// (`Repo::restore`): only the subtrees the paths name are read.
 pub(crate) fn restore_paths(
     repo: &Repo,
     user_paths: &[PathBuf],
@@ -168,71 +168,18 @@ pub(crate) fn restore_paths(
     worktree: bool,
 ) -> CommandResult {
     let specs = user_specs(repo, user_paths)?;
-    let index = repo.index()?;
-    // The version each path should get.
-    let from: BTreeMap<RepoPath, FlatEntry> = match (source, staged) {
-        (Some(rev), _) => repo.flatten_commit(Some(&repo.resolve_commit(rev)?))?,
-        (None, true) => repo.flatten_commit(repo.head_commit()?.as_ref())?,
-        (None, false) => index
-            .entries
-            .iter()
-            .map(|(p, e)| {
-                (
-                    p.clone(),
-                    FlatEntry {
-                        id: e.id,
-                        mode: if e.stat.mode == 0 { oxen_object::mode::FILE } else { e.stat.mode },
-                        size: e.stat.size,
-                        tabular: e.tabular.clone(),
-                    },
-                )
-            })
-            .collect(),
+    let tree_of = |c: Option<ContentId>| -> CommandResult<Option<ContentId>> {
+        Ok(match c {
+            Some(c) => Some(repo.read_commit(&c)?.tree),
+            None => None,
+        })
     };
-    for s in &specs {
-        let known = from.keys().any(|p| p.is_under(s)) || index.entries.keys().any(|p| p.is_under(s));
-        if !known {
-            return Err(user_error(format!("pathspec '{s}' did not match any file known to oxen")));
-        }
-    }
-    let wanted: BTreeMap<RepoPath, FlatEntry> =
-        from.iter().filter(|(p, _)| specs.iter().any(|s| p.is_under(s))).map(|(p, e)| (p.clone(), e.clone())).collect();
-    if staged {
-        let mut changes = Vec::new();
-        for (p, e) in &wanted {
-            changes.push((p.clone(), Some(oxen_repo::staged_entry(&index, p, e))));
-        }
-        // Paths staged as new but absent from the source are unstaged.
-        for p in index.entries.keys() {
-            if specs.iter().any(|s| p.is_under(s)) && !wanted.contains_key(p) {
-                changes.push((p.clone(), None));
-            }
-        }
-        Index::apply(&repo.db, &changes)?;
-    }
-    if worktree {
-        if let Some(set) = repo.partial_set()? {
-            // A partial clone: the contents come from the promisor remote in
-            // one round, then the paths join the set (checked out from now on).
-            let entries: Vec<(&RepoPath, &FlatEntry)> = wanted.iter().collect();
-            oxen_remote::prefetch(repo, &entries, &oxen_store::NoProgress)?;
-            let outside: Vec<RepoPath> = specs.iter().filter(|s| !set.contains(s)).cloned().collect();
-            if !outside.is_empty() {
-                let remote = repo.promisor_remote()?.unwrap_or_else(|| "origin".into());
-                repo.set_partial(&remote, &set.widened(outside))?;
-            }
-        }
-        // Writing through apply_to_worktree also refreshes the index entries
-        // for these paths; for a plain worktree restore that must not change
-        // what is staged, which holds because the contents come from the index.
-        if staged || source.is_none() {
-            repo.apply_to_worktree(&wanted, &[], &oxen_store::NoProgress)?;
-        } else {
-            for (p, e) in &wanted {
-                oxen_repo::materialize(repo, p, e)?;
-            }
-        }
-    }
+    let from = match (source, staged) {
+        (Some(rev), _) => RestoreSource::Tree(tree_of(Some(repo.resolve_commit(rev)?))?),
+        (None, true) => RestoreSource::Tree(tree_of(repo.head_commit()?)?),
+        (None, false) => RestoreSource::Index,
+    };
+    repo.restore(&specs, from, staged, worktree, &oxen_store::NoProgress)?;
     Ok(())
 }
 
