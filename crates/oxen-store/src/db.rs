@@ -429,16 +429,25 @@ impl Db {
     }
 
     /// Where this environment maps `data.mdb` (see [`Env::map`]), read
-    /// from the process's map list on the first call. LMDB does not say
-    /// where its map is (mdb_env_info gives the address only for a fixed
-    /// map): the process's map list does.
+    /// from the process's map list on the first call that finds it. LMDB
+    /// does not say where its map is (mdb_env_info gives the address only
+    /// for a fixed map): the process's map list does. Not finding it (no
+    /// read transaction could begin, say one of this thread's is open; no
+    /// `/proc`) is not remembered: the next call looks again.
     fn mapped_ranges<'e>(&self, env: &'e Env, dbs: &[Database; 7]) -> &'e [(usize, usize)] {
-        env.map.get_or_init(|| {
-            let (Ok(data), Some(addr)) = (self.dir.join("data.mdb").canonicalize(), address_in_map(env, dbs)) else {
-                return Vec::new();
-            };
-            map_holding(addr, &data)
-        })
+        if let Some(found) = env.map.get() {
+            return found;
+        }
+        let (Ok(data), Some(addr)) = (self.dir.join("data.mdb").canonicalize(), address_in_map(env, dbs)) else {
+            return &[];
+        };
+        let found = map_holding(addr, &data);
+        if found.is_empty() {
+            return &[];
+        }
+        // Two threads finding it at once find the same map: either is kept.
+        let _ = env.map.set(found);
+        env.map.get().map(Vec::as_slice).unwrap_or(&[])
     }
 
     /// At most `limit` key/values with keys `>= from`, in key order, read
