@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use crate::common::*;
-use crate::s3_storage::Weed;
+use crate::s3_storage::{freeze_mid_upload, gc_aborted_only_the_dead, Weed};
 use crate::sync_support::*;
 
 const BUCKET: &str = "oxen-test";
@@ -171,6 +171,15 @@ fn make_repo(c: &Cluster, dir: &Path, big: usize) {
     c.ok(dir, &["commit", "-m", "data"]);
 }
 
+/// Create `repo` through replica 0 and push a work tree made in `dir`
+/// (see [`make_repo`]) to it there; returns `dir`.
+fn create_and_push(c: &Cluster, repo: &str, dir: &Path, big: usize) -> PathBuf {
+    assert_eq!(c.http(0, "POST", "/api/repos", &format!(r#"{{"name": "{repo}"}}"#)).0, 201);
+    make_repo(c, dir, big);
+    c.ok(dir, &["push", &c.url(0, repo), "main"]);
+    dir.to_path_buf()
+}
+
 #[test]
 fn replicas_share_repositories_refs_contents_and_users() {
     let (pg, weed) = (Postgres::start(), Weed::start());
@@ -266,10 +275,7 @@ fn concurrent_ref_updates_through_two_replicas_one_compare_and_swap_wins() {
     let (pg, weed) = (Postgres::start(), Weed::start());
     let d = tempfile::tempdir().unwrap();
     let c = Cluster::start(d.path(), &pg, &weed, 2);
-    assert_eq!(c.http(0, "POST", "/api/repos", r#"{"name": "Race"}"#).0, 201);
-    let base = d.path().join("base");
-    make_repo(&c, &base, 1000);
-    c.ok(&base, &["push", &c.url(0, "Race"), "main"]);
+    create_and_push(&c, "Race", &d.path().join("base"), 1000);
     for round in 0..3 {
         let (x, y) = (d.path().join(format!("x{round}")), d.path().join(format!("y{round}")));
         c.ok(d.path(), &["clone", &c.url(0, "Race"), x.to_str().unwrap()]);
@@ -472,10 +478,7 @@ fn server_gc_on_postgresql_and_s3_reclaims_garbage_and_never_robs_a_push_on_anot
     let (pg, weed) = (Postgres::start(), Weed::start());
     let d = tempfile::tempdir().unwrap();
     let c = Cluster::start(d.path(), &pg, &weed, 2);
-    assert_eq!(c.http(0, "POST", "/api/repos", r#"{"name": "G"}"#).0, 201);
-    let a = d.path().join("a");
-    make_repo(&c, &a, 1 << 20);
-    c.ok(&a, &["push", &c.url(0, "G"), "main"]);
+    create_and_push(&c, "G", &d.path().join("a"), 1 << 20);
 
     // Garbage: a block no location names, old by its name but just written
     // by the store (a writer elsewhere may be about to record it), and a
@@ -538,10 +541,7 @@ fn server_gc_on_postgresql_survives_a_kill_at_any_of_its_writes() {
     let (pg, weed) = (Postgres::start(), Weed::start());
     let d = tempfile::tempdir().unwrap();
     let c = Cluster::start(d.path(), &pg, &weed, 1);
-    assert_eq!(c.http(0, "POST", "/api/repos", r#"{"name": "K"}"#).0, 201);
-    let a = d.path().join("a");
-    make_repo(&c, &a, 1 << 20);
-    c.ok(&a, &["push", &c.url(0, "K"), "main"]);
+    let a = create_and_push(&c, "K", &d.path().join("a"), 1 << 20);
     let want = snapshot(&a);
     // Each run gets garbage of every kind: a dead block, a deleted
     // repository's block, and a live block with dead bytes appended (to
@@ -585,10 +585,7 @@ fn deleting_a_repository_on_postgresql_removes_its_blocks_from_the_bucket() {
     let (pg, weed) = (Postgres::start(), Weed::start());
     let d = tempfile::tempdir().unwrap();
     let c = Cluster::start(d.path(), &pg, &weed, 2);
-    assert_eq!(c.http(0, "POST", "/api/repos", r#"{"name": "Keep"}"#).0, 201);
-    let a = d.path().join("a");
-    make_repo(&c, &a, 1 << 20);
-    c.ok(&a, &["push", &c.url(0, "Keep"), "main"]);
+    let a = create_and_push(&c, "Keep", &d.path().join("a"), 1 << 20);
     let before = bucket_blocks(&weed);
     assert!(!before.is_empty());
 
@@ -611,17 +608,20 @@ fn deleting_a_repository_on_postgresql_removes_its_blocks_from_the_bucket() {
 fn transactions(pg: &Postgres) -> i64 {
     // Each backend reports its counts now and then: give them time.
     std::thread::sleep(std::time::Duration::from_millis(1500));
+    let o = psql(pg, "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'oxen'");
+    String::from_utf8_lossy(&o.stdout).trim().parse().unwrap_or(-1)
+}
+
+/// `psql -qtAc SQL` on the test cluster's database (rows only, unaligned,
+/// no notices): how the counting tests read PostgreSQL's statistics.
+fn psql(pg: &Postgres, sql: &str) -> std::process::Output {
     let psql = std::fs::read_dir("/usr/lib/postgresql")
         .unwrap()
         .flatten()
         .map(|e| e.path().join("bin/psql"))
         .find(|p| p.is_file())
         .expect("psql");
-    let o = Command::new(psql)
-        .args([&pg.url, "-tAc", "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'oxen'"])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&o.stdout).trim().parse().unwrap_or(-1)
+    Command::new(psql).args([&pg.url, "-qtAc", sql]).output().unwrap()
 }
 
 /// The `ms=` of each logged request on `route` in a server log.
@@ -703,17 +703,11 @@ fn receive_round_trips() {
 /// `pg_stat_statements` (counted when each ends, unlike the transaction
 /// counts of `pg_stat_database`, which backends report now and then).
 fn statements(pg: &Postgres) -> i64 {
-    let psql = std::fs::read_dir("/usr/lib/postgresql")
-        .unwrap()
-        .flatten()
-        .map(|e| e.path().join("bin/psql"))
-        .find(|p| p.is_file())
-        .expect("psql");
     let sql = "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
                SELECT sum(calls) FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
                WHERE d.datname = 'oxen' AND s.query NOT LIKE '%pg_stat_statements%'
                  AND s.query NOT LIKE '%EXTENSION%'";
-    let o = Command::new(psql).args([&pg.url, "-qtAc", sql]).output().unwrap();
+    let o = psql(pg, sql);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "psql: {}", String::from_utf8_lossy(&o.stderr));
     out.trim().lines().last().unwrap_or("0").parse().unwrap_or(0)
@@ -750,4 +744,80 @@ fn a_clone_makes_a_bounded_number_of_postgresql_statements_whatever_its_file_cou
     eprintln!("PostgreSQL statements of a clone: 100 files {small}, 2,000 files {large}");
     assert!(small > 0, "statements counted: {clone_statements:?}");
     assert!(large <= small + 10, "a clone of 2,000 files made {large} statements, of 100 files {small}");
+}
+
+/// The multipart uploads recorded in the database for `repos` (meta rows
+/// `upload NUL <block>`: start time, then the upload id), as upload ids.
+/// Read through a connection of the test's own: polled every few ms.
+fn recorded_uploads(pg: &oxen_store::pg::Pg, repos: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    for name in repos {
+        let id = pg.repo(name).unwrap().expect("the repository").id;
+        let db = oxen_store::Db::open_pg(&oxen_store::Layout::at("/nonexistent"), pg, id).unwrap();
+        for (_, v) in db.scan_prefix(oxen_store::Table::Meta, b"upload\0").unwrap() {
+            out.push(String::from_utf8(v[8..].to_vec()).unwrap());
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn server_gc_on_postgresql_aborts_the_upload_a_killed_replica_left_and_not_a_younger_live_one() {
+    let (pg, weed) = (Postgres::start(), Weed::start());
+    let d = tempfile::tempdir().unwrap();
+    let mut c = Cluster::start(d.path(), &pg, &weed, 2);
+    assert_eq!(c.http(0, "POST", "/api/repos", r#"{"name": "Dead"}"#).0, 201);
+    assert_eq!(c.http(1, "POST", "/api/repos", r#"{"name": "Live"}"#).0, 201);
+    let a = d.path().join("a");
+    // Two blocks' worth: each block's upload goes up in 8 MiB parts as
+    // the server receives it.
+    make_repo(&c, &a, 96 << 20);
+    let b = d.path().join("b");
+    std::fs::create_dir_all(&b).unwrap();
+    c.ok(&b, &["init"]);
+    write(&b, "other.bin", crate::common::noise(8, 96 << 20));
+    c.ok(&b, &["add", "."]);
+    c.ok(&b, &["commit", "-m", "other"]);
+
+    // Replica 0 is killed mid-push: its upload's parts stay in the bucket.
+    let mut push = c.oxen_cmd(&a, &["push", &c.url(0, "Dead"), "main"]).stderr(Stdio::piped()).spawn().unwrap();
+    let conn = oxen_store::pg::Pg::connect(&pg.url).unwrap();
+    let (dead, frozen) = freeze_mid_upload(&weed, &c.replicas[0].0, &mut push, || recorded_uploads(&conn, &["Dead"]));
+    // Every upload the frozen server has open (the block before may still
+    // have been completing: two at once).
+    let dead_open: Vec<String> =
+        (recorded_uploads(&conn, &["Dead"])).into_iter().filter(|u| weed.objects(".uploads").contains(u)).collect();
+    assert!(dead_open.contains(&dead));
+    let killed = std::time::Instant::now();
+    c.replicas[0].0.kill().unwrap();
+    let _ = c.replicas[0].0.wait();
+    drop(frozen);
+    let _ = push.kill();
+    let _ = push.wait();
+
+    // Past the grace period (20 s), replica 1 takes a push of its own and
+    // is frozen mid-upload: its upload is younger than the grace period.
+    std::thread::sleep(std::time::Duration::from_secs(21).saturating_sub(killed.elapsed()));
+    let mut push = c.oxen_cmd(&b, &["push", &c.url(1, "Live"), "main"]).stderr(Stdio::piped()).spawn().unwrap();
+    let (live, frozen) = freeze_mid_upload(&weed, &c.replicas[1].0, &mut push, || recorded_uploads(&conn, &["Live"]));
+    // (The block before may still be completing: two uploads at once.)
+    let live_recorded = recorded_uploads(&conn, &["Live"]);
+
+    // gc as another host: the killed replica's upload is aborted (its
+    // folder of parts is gone from the bucket), the live one is not.
+    let out = gc_ok(&c, &pg, &weed, &["--block-grace", "20s"]);
+    assert!(live_recorded.contains(&live));
+    gc_aborted_only_the_dead(&out, &weed, &dead_open, &live_recorded);
+    assert_eq!(recorded_uploads(&conn, &["Dead", "Live"]), live_recorded);
+    drop(frozen);
+
+    // The live push completes (its record goes), and both repositories
+    // come back whole, the killed push retried.
+    let o = push.wait_with_output().unwrap();
+    assert!(o.status.success(), "the live push: {}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(recorded_uploads(&conn, &["Dead", "Live"]), Vec::<String>::new());
+    clone_is(&c, 1, "Live", &d.path().join("live-clone"), &snapshot(&b));
+    c.ok(&a, &["push", &c.url(1, "Dead"), "main"]);
+    clone_is(&c, 1, "Dead", &d.path().join("dead-clone"), &snapshot(&a));
 }

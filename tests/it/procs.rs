@@ -111,3 +111,22 @@ fn run_measured_reports_the_child_alone() {
     assert!(m.status.success(), "{m:?}");
     assert!(m.peak_rss_mib < 50, "a tiny child measured {} MiB", m.peak_rss_mib);
 }
+
+/// A child stopped with SIGSTOP until this is dropped (SIGCONT then), so
+/// a failing assertion never leaves it frozen for whoever waits for it.
+pub struct Frozen(rustix::process::Pid);
+
+impl Frozen {
+    /// Stop `child`.
+    pub fn new(child: &Child) -> Frozen {
+        let pid = rustix::process::Pid::from_child(child);
+        rustix::process::kill_process(pid, rustix::process::Signal::STOP).unwrap();
+        Frozen(pid)
+    }
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        let _ = rustix::process::kill_process(self.0, rustix::process::Signal::CONT);
+    }
+}

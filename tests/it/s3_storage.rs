@@ -727,3 +727,149 @@ fn deleting_a_repository_on_lmdb_removes_its_blocks_and_gc_reclaims_what_a_crash
     srv.oxen(&b, &["fsck"]);
     assert_eq!(snapshot(&b), snapshot(&a));
 }
+
+/// The upload ids a killed server's journal holds for `repo` (LMDB:
+/// `.oxen/versions/uploads/<block>`, "<secs> <upload id>").
+fn journaled_uploads(sync_dir: &Path, repo: &str) -> Vec<String> {
+    let mut out: Vec<String> = files_under(&sync_dir.join(repo).join(".oxen/versions/uploads"))
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .filter_map(|t| t.split_whitespace().nth(1).map(str::to_string))
+        .collect();
+    out.sort();
+    out
+}
+
+/// Push `dir` to `url` in the background (the caller waits or kills it).
+fn spawn_push(srv: &Server, dir: &Path, url: &str) -> std::process::Child {
+    srv.std_bin("oxen", dir).args(["push", url, "main"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap()
+}
+
+/// Freeze `server` (SIGSTOP) mid-upload: once `recorded` (the upload ids
+/// its journal holds) names an upload whose parts SeaweedFS holds under
+/// the bucket's `.uploads/<id>/`, stop the server and check that both
+/// still hold once SeaweedFS has finished what the server sent before
+/// (the upload did not complete meanwhile; if it did, let the server go
+/// on to its next upload). Fails if `push` ends first.
+pub(crate) fn freeze_mid_upload(
+    weed: &Weed,
+    server: &std::process::Child,
+    push: &mut std::process::Child,
+    mut recorded: impl FnMut() -> Vec<String>,
+) -> (String, crate::procs::Frozen) {
+    let mut missed = Vec::new();
+    loop {
+        let mut id = None;
+        let seen = crate::procs::wait_until(Duration::from_secs(120), || {
+            id = recorded().into_iter().find(|u| !missed.contains(u));
+            id.as_ref().is_some_and(|u| !weed.objects(&format!(".uploads/{u}")).is_empty())
+                || push.try_wait().unwrap().is_some()
+        });
+        let exited = push.try_wait().unwrap();
+        if !seen || exited.is_some() {
+            let mut err = String::new();
+            if let Some(mut e) = push.stderr.take() {
+                let _ = e.read_to_string(&mut err);
+            }
+            panic!("no upload with a part seen while the push ran ({exited:?}; missed {missed:?}): {err}");
+        }
+        let id = id.unwrap();
+        let frozen = crate::procs::Frozen::new(server);
+        // A request the server sent before it stopped (the upload's
+        // CompleteMultipartUpload) still runs in SeaweedFS: let it end.
+        std::thread::sleep(Duration::from_secs(2));
+        if recorded().contains(&id) && !weed.objects(&format!(".uploads/{id}")).is_empty() {
+            return (id, frozen);
+        }
+        missed.push(id);
+    }
+}
+
+/// A gc that printed `out` aborted the uploads `dead` that repository
+/// Dead's killed server left (said so, and they are gone from the
+/// bucket's `.uploads`) and none of repository Live's, `live`.
+pub(crate) fn gc_aborted_only_the_dead(out: &str, weed: &Weed, dead: &[String], live: &[String]) {
+    let aborted = format!("Dead: gc: {} abandoned multipart uploads aborted", dead.len());
+    assert!(out.contains(&aborted), "{out}");
+    assert!(!out.lines().any(|l| l.starts_with("Live: ") && l.contains("abandoned")), "{out}");
+    let uploads = weed.objects(".uploads");
+    assert!(!dead.iter().any(|u| uploads.contains(u)), "an abandoned upload is still in the bucket: {uploads:?}");
+    assert!(live.iter().all(|u| uploads.contains(u)), "a live upload was aborted: {uploads:?}");
+}
+
+#[test]
+fn gc_aborts_the_multipart_upload_a_killed_server_left_and_never_a_live_one() {
+    let weed = Weed::start();
+    let d = tempfile::tempdir().unwrap();
+    let storage = format!("s3://{BUCKET}/up");
+    let mut srv = s3_server(d.path(), &storage, &weed.aws());
+    srv.create("Dead");
+    srv.create("Live");
+    // 96 MiB of random bytes: two blocks, each streamed in 8 MiB parts as
+    // the server receives it.
+    let a = d.path().join("a");
+    make_repo(&srv, &a, 96 << 20);
+    let mut push = spawn_push(&srv, &a, &srv.url("Dead"));
+    // Frozen with an upload begun (recorded) and a part of it in the
+    // bucket, then killed.
+    let (dead, frozen) = freeze_mid_upload(&weed, &srv.child, &mut push, || journaled_uploads(&srv.sync_dir, "Dead"));
+    // Every upload the frozen server has open (the block before may still
+    // have been completing: two at once).
+    let dead_open: Vec<String> = (journaled_uploads(&srv.sync_dir, "Dead"))
+        .into_iter()
+        .filter(|u| weed.objects(".uploads").contains(u))
+        .collect();
+    assert!(dead_open.contains(&dead));
+    srv.child.kill().unwrap();
+    let _ = srv.child.wait();
+    drop(frozen);
+    let _ = push.kill();
+    let _ = push.wait();
+    assert!(weed.objects(".uploads").contains(&dead), "the killed upload's parts stay in the bucket");
+    drop(srv);
+
+    // Another server on the same SYNC_DIR takes a push of its own and is
+    // frozen mid-upload: its writer is alive, its upload live.
+    let srv2 = s3_server(d.path(), &storage, &weed.aws());
+    let sync2 = srv2.sync_dir.clone();
+    let b = d.path().join("b");
+    std::fs::create_dir_all(&b).unwrap();
+    srv2.oxen(&b, &["init"]);
+    write(&b, "other.bin", noise(8, 96 << 20));
+    srv2.oxen(&b, &["add", "."]);
+    srv2.oxen(&b, &["commit", "-m", "other"]);
+    let mut push = spawn_push(&srv2, &b, &srv2.url("Live"));
+    let (live, frozen) = freeze_mid_upload(&weed, &srv2.child, &mut push, || journaled_uploads(&sync2, "Live"));
+    // (The block before may still be completing: two uploads at once.)
+    let live_recorded = journaled_uploads(&sync2, "Live");
+
+    // gc past the grace period: the killed server's upload is aborted
+    // (its folder of parts is gone from the bucket), the live one is not.
+    let gc = Command::new(assert_cmd::cargo::cargo_bin("oxen-server"))
+        .env("SYNC_DIR", &sync2)
+        .envs(weed.aws())
+        .args(["gc", "--block-grace", "now"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&gc.stdout);
+    assert!(gc.status.success(), "server gc: {}", String::from_utf8_lossy(&gc.stderr));
+    assert!(live_recorded.contains(&live));
+    gc_aborted_only_the_dead(&out, &weed, &dead_open, &live_recorded);
+    assert_eq!(journaled_uploads(&sync2, "Live"), live_recorded);
+    assert_eq!(journaled_uploads(&sync2, "Dead"), Vec::<String>::new());
+    drop(frozen);
+
+    // The live push completes, and its bytes come back.
+    let o = push.wait_with_output().unwrap();
+    assert!(o.status.success(), "the live push: {}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(journaled_uploads(&sync2, "Live"), Vec::<String>::new());
+    assert!(!weed.objects(".uploads").contains(&live), "the completed upload's folder stays");
+    let c = d.path().join("c");
+    srv2.oxen(d.path(), &["clone", &srv2.url("Live"), c.to_str().unwrap()]);
+    assert_eq!(std::fs::read(c.join("other.bin")).unwrap(), noise(8, 96 << 20));
+    // The killed push, retried, works.
+    srv2.oxen(&a, &["push", &srv2.url("Dead"), "main"]);
+    let e = d.path().join("e");
+    srv2.oxen(d.path(), &["clone", &srv2.url("Dead"), e.to_str().unwrap()]);
+    assert_eq!(std::fs::read(e.join("model.bin")).unwrap(), noise(7, 96 << 20));
+}

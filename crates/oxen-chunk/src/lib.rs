@@ -200,13 +200,26 @@ pub fn chunk_stream_with<R: Read, E>(
     params: ChunkParams,
     sink: impl FnMut(&Chunk<'_>) -> Result<(), E>,
 ) -> Result<Chunked, ChunkError<E>> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_THREADS);
-    chunk_stream_threads(reader, params, threads, sink)
+    chunk_stream_threads(reader, params, default_threads(), sink)
 }
 
 /// Most worker threads [`chunk_stream_with`] starts for one stream: past
 /// this the calling thread (reading, storing) is the bottleneck.
 pub const MAX_THREADS: usize = 4;
+
+/// Worker threads for one stream or file: one per core, at most
+/// [`MAX_THREADS`].
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_THREADS)
+}
+
+/// How `threads` workers split the input, or why `params` cannot cut it.
+fn plan<E>(params: ChunkParams, threads: usize) -> Result<parallel::Plan, ChunkError<E>> {
+    if !params.is_valid() {
+        return Err(ChunkError::Params(params));
+    }
+    Ok(parallel::Plan::new(threads, params))
+}
 
 /// [`chunk_stream_with`] on `threads` worker threads (1: on the calling
 /// thread only). The result does not depend on `threads`.
@@ -216,10 +229,7 @@ pub fn chunk_stream_threads<R: Read, E>(
     threads: usize,
     sink: impl FnMut(&Chunk<'_>) -> Result<(), E>,
 ) -> Result<Chunked, ChunkError<E>> {
-    if !params.is_valid() {
-        return Err(ChunkError::Params(params));
-    }
-    parallel::chunk_stream_parallel(reader, params, parallel::Plan::new(threads, params), sink)
+    parallel::chunk_stream_parallel(reader, params, plan(params, threads)?, sink)
 }
 
 /// Cuts a file (all of it, from offset 0 whatever its read position) into
@@ -233,7 +243,7 @@ pub fn chunk_file<E>(
     sink: impl FnMut(&Chunk<'_>) -> Result<(), E>,
 ) -> Result<Chunked, ChunkError<E>> {
     let params = ChunkParams::DEFAULT;
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_THREADS);
+    let threads = default_threads();
     let plan = parallel::Plan::new(threads, params);
     let small = file.metadata().map_or(true, |m| m.len() < 2 * (plan.slice + plan.overlap) as u64);
     if small {
@@ -260,13 +270,11 @@ pub fn chunk_at_threads<A: ReadAt + ?Sized, E>(
     threads: usize,
     sink: impl FnMut(&Chunk<'_>) -> Result<(), E>,
 ) -> Result<Chunked, ChunkError<E>> {
-    if !params.is_valid() {
-        return Err(ChunkError::Params(params));
-    }
+    let plan = plan(params, threads)?;
     if threads < 2 {
         return chunk_sequential(AtReader { src, pos: 0 }, params, sink);
     }
-    parallel::chunk_at_parallel(src, params, parallel::Plan::new(threads, params), sink)
+    parallel::chunk_at_parallel(src, params, plan, sink)
 }
 
 /// A [`ReadAt`] read in order.

@@ -495,32 +495,57 @@ mod tests {
     /// Small chunks, so small inputs cross many slice boundaries.
     const SMALL: ChunkParams = ChunkParams { min: 256, avg: 1024, max: 4096 };
 
-    /// Everything a sink sees, plus the result.
-    fn run(data: &[u8], params: ChunkParams, plan: Option<Plan>) -> (Chunked, Vec<(ContentId, u64, Vec<u8>)>) {
-        let mut seen = Vec::new();
-        let sink = |c: &Chunk<'_>| {
+    /// What a sink saw: each chunk's id, offset and bytes.
+    type Seen = Vec<(ContentId, u64, Vec<u8>)>;
+
+    /// A sink that checks each chunk against its id and keeps it in `seen`.
+    fn recorder(seen: &mut Seen) -> impl FnMut(&Chunk<'_>) -> Result<(), ()> + '_ {
+        move |c: &Chunk<'_>| {
             assert_eq!(c.id, ContentId::of(c.data));
             seen.push((c.id, c.offset, c.data.to_vec()));
-            Ok::<_, ()>(())
-        };
+            Ok(())
+        }
+    }
+
+    /// Everything a sink sees, plus the result.
+    fn run(data: &[u8], params: ChunkParams, plan: Option<Plan>) -> (Chunked, Seen) {
+        let mut seen = Vec::new();
         let chunked = match plan {
-            Some(plan) => chunk_stream_parallel(data, params, plan, sink),
-            None => crate::chunk_sequential(data, params, sink),
+            Some(plan) => chunk_stream_parallel(data, params, plan, recorder(&mut seen)),
+            None => crate::chunk_sequential(data, params, recorder(&mut seen)),
         }
         .unwrap();
         (chunked, seen)
     }
 
     /// Everything a sink sees when each worker reads its own slices.
-    fn run_at(data: &[u8], params: ChunkParams, plan: Plan) -> (Chunked, Vec<(ContentId, u64, Vec<u8>)>) {
+    fn run_at(data: &[u8], params: ChunkParams, plan: Plan) -> (Chunked, Seen) {
         let mut seen = Vec::new();
-        let chunked = chunk_at_parallel(data, params, plan, |c: &Chunk<'_>| {
-            assert_eq!(c.id, ContentId::of(c.data));
-            seen.push((c.id, c.offset, c.data.to_vec()));
-            Ok::<_, ()>(())
-        })
-        .unwrap();
+        let chunked = chunk_at_parallel(data, params, plan, recorder(&mut seen)).unwrap();
         (chunked, seen)
+    }
+
+    /// A sink that refuses the 40th chunk of 100,000 random bytes stops
+    /// `chunk` (one of the two-core paths) with its error, having been
+    /// handed exactly 40 chunks.
+    fn a_sink_error_stops_at_its_chunk(
+        chunk: impl FnOnce(
+            &[u8],
+            &mut dyn FnMut(&Chunk<'_>) -> Result<(), &'static str>,
+        ) -> Result<Chunked, ChunkError<&'static str>>,
+    ) {
+        let data = noise(2, 100_000);
+        let mut n = 0;
+        let r = chunk(&data, &mut |_| {
+            n += 1;
+            if n == 40 {
+                Err("full")
+            } else {
+                Ok(())
+            }
+        });
+        assert!(matches!(r, Err(ChunkError::Sink("full"))));
+        assert_eq!(n, 40);
     }
 
     fn same_as_one_core(data: &[u8], params: ChunkParams, plan: Plan) {
@@ -630,18 +655,7 @@ mod tests {
         let plan = Plan { threads: 2, slice: 10_000, overlap: 5000 };
         let r = chunk_at_parallel(&FailsAt(noise(1, 100_000), 60_000), SMALL, plan, |_| Ok::<_, ()>(()));
         assert!(matches!(r, Err(ChunkError::Read(_))));
-        let data = noise(2, 100_000);
-        let mut n = 0;
-        let r = chunk_at_parallel(&data[..], SMALL, plan, |_| {
-            n += 1;
-            if n == 40 {
-                Err("full")
-            } else {
-                Ok(())
-            }
-        });
-        assert!(matches!(r, Err(ChunkError::Sink("full"))));
-        assert_eq!(n, 40);
+        a_sink_error_stops_at_its_chunk(|data, sink| chunk_at_parallel(data, SMALL, plan, sink));
     }
 
     #[test]
@@ -684,17 +698,6 @@ mod tests {
         let plan = Plan { threads: 2, slice: 10_000, overlap: 5000 };
         let r = chunk_stream_parallel(FailsAfter(noise(1, 100_000), 0), SMALL, plan, |_| Ok::<_, ()>(()));
         assert!(matches!(r, Err(ChunkError::Read(_))));
-        let data = noise(2, 100_000);
-        let mut n = 0;
-        let r = chunk_stream_parallel(&data[..], SMALL, plan, |_| {
-            n += 1;
-            if n == 40 {
-                Err("full")
-            } else {
-                Ok(())
-            }
-        });
-        assert!(matches!(r, Err(ChunkError::Sink("full"))));
-        assert_eq!(n, 40);
+        a_sink_error_stops_at_its_chunk(|data, sink| chunk_stream_parallel(data, SMALL, plan, sink));
     }
 }

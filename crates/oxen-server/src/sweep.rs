@@ -43,6 +43,17 @@ pub fn sweep_repos(sync_dir: &Path) -> Swept {
 /// grace period, and segments of live processes are left alone. A
 /// repository that fails stops the run.
 pub fn gc_repos(sync_dir: &Path, prune: oxen_store::Prune, dry_run: bool) -> crate::Result<Vec<(String, GcReport)>> {
+    gc_repos_with(sync_dir, prune, dry_run, oxen_store::gc::REMOTE_GRACE)
+}
+
+/// [`gc_repos`] with the grace period of blocks (and multipart uploads)
+/// in a remote store given: `oxen-server gc --block-grace`.
+pub fn gc_repos_with(
+    sync_dir: &Path,
+    prune: oxen_store::Prune,
+    dry_run: bool,
+    block_grace: std::time::Duration,
+) -> crate::Result<Vec<(String, GcReport)>> {
     let names = repo_names(sync_dir)?;
     let mut out = Vec::with_capacity(names.len());
     for name in names {
@@ -52,7 +63,7 @@ pub fn gc_repos(sync_dir: &Path, prune: oxen_store::Prune, dry_run: bool) -> cra
         let tmp = if dry_run { Swept::default() } else { oxen_store::sweep_tmp(&layout.tmp_dir()) };
         let repo = oxen_repo::Repo::open(&layout.work)?;
         let reflog = oxen_repo::reach::reflog_policy(&repo)?;
-        let mut report = oxen_repo::reach::gc(&repo, prune, &reflog, dry_run)?;
+        let mut report = oxen_repo::reach::gc_with(&repo, prune, &reflog, dry_run, block_grace)?;
         report.tmp.files += tmp.files;
         report.tmp.bytes += tmp.bytes;
         out.push((name, report));

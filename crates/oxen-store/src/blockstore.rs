@@ -76,6 +76,92 @@ pub trait ContentStore: Send + Sync + std::fmt::Debug {
     fn begin(&self, _name: &str, _staged: &Path) -> io::Result<Option<Box<dyn StreamingPut>>> {
         Ok(None)
     }
+    /// Record every multipart upload this store begins in `journal` (and
+    /// forget it there once completed or aborted), so that gc can abort
+    /// the ones a killed writer left behind. A no-op for stores that do
+    /// not upload in parts.
+    fn journal_uploads(&self, _journal: Arc<dyn UploadJournal>) {}
+    /// Abort the multipart upload `upload` of block `name` (one a killed
+    /// writer left): its parts are freed and the block never appears.
+    /// `Ok(false)`: the store knows no such upload (already completed or
+    /// aborted).
+    fn abort_upload(&self, _name: &str, _upload: &str) -> io::Result<bool> {
+        Ok(false)
+    }
+}
+
+/// A multipart upload begun and not yet completed or aborted, as an
+/// [`UploadJournal`] holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UploadRecord {
+    /// The block being uploaded.
+    pub block: String,
+    /// The store's id of the upload.
+    pub upload: String,
+    /// When the upload began.
+    pub started: std::time::SystemTime,
+}
+
+/// Where the multipart uploads of a store are recorded while they run
+/// (see [`ContentStore::journal_uploads`]). An S3 bucket keeps the parts
+/// of an upload nobody completes or aborts (and bills them) for ever, and
+/// object_store cannot list uploads: what a killed writer began is known
+/// only from here. A record is written before the upload's first part
+/// and removed after it completed or was aborted, so an upload without a
+/// record is one whose writer died between the two calls of its start.
+pub trait UploadJournal: Send + Sync + std::fmt::Debug {
+    /// Upload `upload` of block `block` began now.
+    fn record(&self, block: &str, upload: &str) -> io::Result<()>;
+    /// The upload of block `block` completed or was aborted.
+    fn forget(&self, block: &str) -> io::Result<()>;
+    /// Every upload recorded and not forgotten.
+    fn list(&self) -> io::Result<Vec<UploadRecord>>;
+}
+
+/// An [`UploadJournal`] of files `<dir>/<block>` (`<secs since the epoch>
+/// <upload id>`): for repositories whose metadata is LMDB, whose writers
+/// and gc are all on one host. Written without the database: a block's
+/// upload may begin while its writer holds the LMDB write lock.
+#[derive(Debug)]
+pub struct DirJournal {
+    dir: PathBuf,
+    tmp: PathBuf,
+}
+
+impl DirJournal {
+    /// Records in `dir` (made at the first), written atomically through
+    /// `tmp`.
+    pub fn new(dir: PathBuf, tmp: PathBuf) -> DirJournal {
+        DirJournal { dir, tmp }
+    }
+}
+
+impl UploadJournal for DirJournal {
+    fn record(&self, block: &str, upload: &str) -> io::Result<()> {
+        std::fs::create_dir_all(&self.dir)?;
+        let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        crate::write_atomic(&self.tmp, &self.dir.join(block), format!("{secs} {upload}\n").as_bytes())
+            .map_err(|e| io::Error::other(e.to_string()))
+    }
+
+    fn forget(&self, block: &str) -> io::Result<()> {
+        remove_if_present(&self.dir.join(block))
+    }
+
+    fn list(&self) -> io::Result<Vec<UploadRecord>> {
+        let mut out = Vec::new();
+        for e in entries(&self.dir)? {
+            let Some(block) = e.file_name().to_str().map(str::to_string) else { continue };
+            let text = std::fs::read_to_string(e.path())?;
+            // Written atomically: anything else is not ours.
+            let Some((secs, upload)) = text.trim_end().split_once(' ') else { continue };
+            let Ok(secs) = secs.parse::<u64>() else { continue };
+            let started = std::time::UNIX_EPOCH + Duration::from_secs(secs);
+            out.push(UploadRecord { block, upload: upload.to_string(), started });
+        }
+        out.sort_by(|a, b| a.block.cmp(&b.block));
+        Ok(out)
+    }
 }
 
 /// The upload of a block begun before it was sealed (see
@@ -141,14 +227,8 @@ impl ContentStore for LocalStore {
     }
 
     fn list(&self) -> io::Result<Vec<(String, u64)>> {
-        let rd = match std::fs::read_dir(&self.dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(e),
-        };
         let mut out = Vec::new();
-        for e in rd {
-            let e = e?;
+        for e in entries(&self.dir)? {
             let file_name = e.file_name();
             if let Some(name) = file_name.to_str().and_then(|n| n.strip_suffix(".seg")) {
                 out.push((name.to_string(), e.metadata()?.len()));
@@ -159,10 +239,24 @@ impl ContentStore for LocalStore {
     }
 
     fn delete(&self, name: &str) -> io::Result<()> {
-        match std::fs::remove_file(self.path(name)) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
-        }
+        remove_if_present(&self.path(name))
+    }
+}
+
+/// The entries of `dir`; none if it does not exist (yet).
+fn entries(dir: &Path) -> io::Result<Vec<std::fs::DirEntry>> {
+    match std::fs::read_dir(dir) {
+        Ok(rd) => rd.collect(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Remove a file; no error if it is already gone.
+fn remove_if_present(p: &Path) -> io::Result<()> {
+    match std::fs::remove_file(p) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
     }
 }
 
@@ -225,13 +319,25 @@ impl std::fmt::Display for S3Url {
     }
 }
 
+use object_store::multipart::MultipartStore;
 use object_store::ObjectStore;
+
+/// What [`S3Store`] needs of an object store: objects, and multipart
+/// uploads by id (object_store's `put_multipart` hides the id, and an
+/// upload can be aborted later, by another process, only by its id).
+/// `AmazonS3` and the in-memory store are both.
+pub trait Bucket: ObjectStore + MultipartStore {}
+
+impl<T: ObjectStore + MultipartStore> Bucket for T {}
 
 /// Blocks as objects `PREFIX/blocks/<name>` in an object store (S3 or,
 /// in tests, `object_store::memory::InMemory`).
 pub struct S3Store {
-    store: Arc<dyn ObjectStore>,
+    store: Arc<dyn Bucket>,
     url: S3Url,
+    /// Where its multipart uploads are recorded (see
+    /// [`ContentStore::journal_uploads`]).
+    journal: Mutex<Option<Arc<dyn UploadJournal>>>,
 }
 
 impl std::fmt::Debug for S3Store {
@@ -337,8 +443,8 @@ fn retry_timeout() -> Duration {
 
 impl S3Store {
     /// A store over any object store (tests use the in-memory one).
-    pub fn with_store(store: Arc<dyn ObjectStore>, url: S3Url) -> S3Store {
-        S3Store { store, url }
+    pub fn with_store(store: Arc<dyn Bucket>, url: S3Url) -> S3Store {
+        S3Store { store, url, journal: Mutex::new(None) }
     }
 
     /// The bucket of `url`, configured by the standard AWS variables
@@ -347,12 +453,12 @@ impl S3Store {
     pub fn from_env(url: &S3Url) -> io::Result<S3Store> {
         // One client per bucket per process: its connection pool is shared
         // by every repository under it.
-        static CLIENTS: OnceLock<Mutex<HashMap<String, Arc<dyn ObjectStore>>>> = OnceLock::new();
+        static CLIENTS: OnceLock<Mutex<HashMap<String, Arc<dyn Bucket>>>> = OnceLock::new();
         let mut clients = CLIENTS.get_or_init(Default::default).lock().map_err(|_| io::Error::other("poisoned"))?;
         let env = |k: &str| std::env::var(k).unwrap_or_default();
         let client_key = format!("{}\n{}\n{}", url.bucket, env("AWS_ENDPOINT_URL"), env("AWS_ACCESS_KEY_ID"));
         if let Some(c) = clients.get(&client_key) {
-            return Ok(S3Store { store: c.clone(), url: url.clone() });
+            return Ok(S3Store::with_store(c.clone(), url.clone()));
         }
         let retry = object_store::RetryConfig {
             backoff: object_store::BackoffConfig {
@@ -384,13 +490,18 @@ impl S3Store {
         if let Ok(v) = std::env::var("AWS_ALLOW_HTTP") {
             builder = builder.with_allow_http(v == "true" || v == "1");
         }
-        let s3: Arc<dyn ObjectStore> = Arc::new(builder.build().map_err(os_err)?);
+        let s3: Arc<dyn Bucket> = Arc::new(builder.build().map_err(os_err)?);
         clients.insert(client_key, s3.clone());
-        Ok(S3Store { store: s3, url: url.clone() })
+        Ok(S3Store::with_store(s3, url.clone()))
     }
 
     fn key(&self, name: &str) -> object_store::path::Path {
         object_store::path::Path::from(self.url.join("blocks").join(name).prefix)
+    }
+
+    /// The journal uploads are recorded in, if any.
+    fn journal(&self) -> Option<Arc<dyn UploadJournal>> {
+        self.journal.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Every object under `prefix`.
@@ -452,8 +563,9 @@ impl ContentStore for S3Store {
         // In parts, at most four in flight: a 64 MiB block never sits in
         // memory whole. The file is read on the runtime (a local disk read
         // per part is short next to the part's upload).
+        let (name, journal) = (name.to_string(), self.journal());
         run(async move {
-            let upload = store.put_multipart(&key).await.map_err(os_err)?;
+            let upload = start_upload(store, key, name, journal).await?;
             let mut w = object_store::WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
             let mut buf = vec![0u8; PART_SIZE];
             loop {
@@ -482,8 +594,9 @@ impl ContentStore for S3Store {
         let (done_tx, done) = std::sync::mpsc::sync_channel(1);
         // A handle of its own (the writer's is append-only).
         let (store, key, file) = (self.store.clone(), self.key(name), File::open(staged)?);
+        let (name, journal) = (name.to_string(), self.journal());
         runtime()?.spawn(async move {
-            let _ = done_tx.send(stream_block(store, key, file, rx).await);
+            let _ = done_tx.send(stream_block(store, key, file, rx, name, journal).await);
         });
         Ok(Some(Box::new(S3Streaming { tx, done, notified: 0 })))
     }
@@ -530,6 +643,131 @@ impl ContentStore for S3Store {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(os_err(e)),
         }
+    }
+
+    fn journal_uploads(&self, journal: Arc<dyn UploadJournal>) {
+        *self.journal.lock().unwrap_or_else(|p| p.into_inner()) = Some(journal);
+    }
+
+    fn abort_upload(&self, name: &str, upload: &str) -> io::Result<bool> {
+        let key = self.key(name);
+        let store = self.store.clone();
+        let id = upload.to_string();
+        match run(async move { store.abort_multipart(&key, &id).await })? {
+            Ok(()) => Ok(true),
+            Err(e) if upload_gone(&e) => Ok(false),
+            Err(e) => Err(os_err(e)),
+        }
+    }
+}
+
+/// Whether an abort failed because the store knows no such upload (S3's
+/// `NoSuchUpload`, a 404; the in-memory store's own error): it was
+/// completed or aborted already.
+fn upload_gone(e: &object_store::Error) -> bool {
+    if matches!(e, object_store::Error::NotFound { .. }) {
+        return true;
+    }
+    let msg = os_err_text(e);
+    msg.contains("NoSuchUpload") || msg.contains("Upload not found")
+}
+
+/// An object_store error and its sources as one string.
+fn os_err_text(e: &object_store::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        msg = format!("{msg}: {s}");
+        src = s.source();
+    }
+    msg
+}
+
+/// Begin a multipart upload of `key` (block `name`) and record it in
+/// `journal` before any part is sent; a record that cannot be written
+/// aborts the upload (no upload runs unrecorded). The upload forgets its
+/// record once completed or aborted.
+async fn start_upload(
+    store: Arc<dyn Bucket>,
+    key: object_store::path::Path,
+    name: String,
+    journal: Option<Arc<dyn UploadJournal>>,
+) -> io::Result<Box<dyn object_store::MultipartUpload>> {
+    let id = store.create_multipart(&key).await.map_err(os_err)?;
+    if let Some(j) = &journal {
+        let (j, n, i) = (j.clone(), name.clone(), id.clone());
+        // The journal may be a database: off the runtime's workers.
+        let r = tokio::task::spawn_blocking(move || j.record(&n, &i))
+            .await
+            .unwrap_or_else(|e| Err(io::Error::other(format!("recording an upload failed: {e}"))));
+        if let Err(e) = r {
+            let _ = store.abort_multipart(&key, &id).await;
+            return Err(io::Error::new(e.kind(), format!("cannot record the upload of block {name}: {e}")));
+        }
+    }
+    Ok(Box::new(RecordedUpload { store, key, id, name, journal, next: 0, parts: Arc::default() }))
+}
+
+/// A multipart upload through [`MultipartStore`] (so its id is known and
+/// recorded), driven by object_store's `WriteMultipart` like the one
+/// `put_multipart` returns.
+#[derive(Debug)]
+struct RecordedUpload {
+    store: Arc<dyn Bucket>,
+    key: object_store::path::Path,
+    id: object_store::MultipartId,
+    name: String,
+    journal: Option<Arc<dyn UploadJournal>>,
+    /// The next part's index.
+    next: usize,
+    /// Parts sent, by index (sent concurrently, they finish in any order).
+    parts: Arc<Mutex<Vec<Option<object_store::multipart::PartId>>>>,
+}
+
+impl RecordedUpload {
+    /// Drop the upload's record. A record left behind (this failed, or the
+    /// process died first) only makes a later gc ask the store to abort an
+    /// upload it no longer knows, which is harmless.
+    async fn forget(&self) {
+        if let Some(j) = self.journal.clone() {
+            let n = self.name.clone();
+            let _ = tokio::task::spawn_blocking(move || j.forget(&n)).await;
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl object_store::MultipartUpload for RecordedUpload {
+    fn put_part(&mut self, data: object_store::PutPayload) -> object_store::UploadPart {
+        let idx = self.next;
+        self.next += 1;
+        let (store, key, id, parts) = (self.store.clone(), self.key.clone(), self.id.clone(), self.parts.clone());
+        Box::pin(async move {
+            let part = store.put_part(&key, &id, idx, data).await?;
+            let mut p = parts.lock().unwrap_or_else(|p| p.into_inner());
+            if p.len() <= idx {
+                p.resize(idx + 1, None);
+            }
+            p[idx] = Some(part);
+            Ok(())
+        })
+    }
+
+    async fn complete(&mut self) -> object_store::Result<object_store::PutResult> {
+        let parts: Vec<_> = std::mem::take(&mut *self.parts.lock().unwrap_or_else(|p| p.into_inner()));
+        let parts: Option<Vec<_>> = parts.into_iter().collect();
+        let Some(parts) = parts else {
+            return Err(object_store::Error::Generic { store: "S3", source: "a part of the upload is missing".into() });
+        };
+        let r = self.store.complete_multipart(&self.key, &self.id, parts).await?;
+        self.forget().await;
+        Ok(r)
+    }
+
+    async fn abort(&mut self) -> object_store::Result<()> {
+        self.store.abort_multipart(&self.key, &self.id).await?;
+        self.forget().await;
+        Ok(())
     }
 }
 
@@ -584,10 +822,12 @@ impl StreamingPut for S3Streaming {
 /// writer gone without sealing, or any failure, aborts the upload, so
 /// nothing is stored under the name.
 async fn stream_block(
-    store: Arc<dyn ObjectStore>,
+    store: Arc<dyn Bucket>,
     key: object_store::path::Path,
     file: File,
     mut rx: tokio::sync::watch::Receiver<(u64, bool)>,
+    name: String,
+    journal: Option<Arc<dyn UploadJournal>>,
 ) -> io::Result<()> {
     let mut upload: Option<object_store::WriteMultipart> = None;
     let r = async {
@@ -605,7 +845,7 @@ async fn stream_block(
                 let w = match upload.as_mut() {
                     Some(w) => w,
                     None => {
-                        let u = store.put_multipart(&key).await.map_err(os_err)?;
+                        let u = start_upload(store.clone(), key.clone(), name.clone(), journal.clone()).await?;
                         upload.insert(object_store::WriteMultipart::new_with_chunk_size(u, PART_SIZE))
                     }
                 };
@@ -713,15 +953,23 @@ pub fn set_storage(dot: &Path, tmp_dir: &Path, url: &S3Url) -> Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::fs::OpenOptions;
 
+    /// Run `f` on the block runtime and wait for it (tests drive the
+    /// in-memory store's async API with it).
+    pub(crate) fn block_on<T: Send + 'static>(f: impl std::future::Future<Output = T> + Send + 'static) -> T {
+        run(f).unwrap()
+    }
+
     fn mem() -> S3Store {
-        S3Store::with_store(
-            Arc::new(object_store::memory::InMemory::new()),
-            S3Url::parse("s3://bucket/some/prefix").unwrap(),
-        )
+        S3Store::with_store(mem_bucket(), S3Url::parse("s3://bucket/some/prefix").unwrap())
+    }
+
+    /// An in-memory bucket for the tests (see [`Watched`]).
+    pub(crate) fn mem_bucket() -> Arc<Watched> {
+        watched(None).1
     }
 
     #[test]
@@ -777,12 +1025,26 @@ mod tests {
 
     /// An in-memory object store that counts the parts of multipart
     /// uploads and their aborts, and refuses part `fail_part` (1-based).
+    /// It keeps uploads itself: object_store 0.12.5's `InMemory::put_part`
+    /// takes parts in order only (a part whose index is past the parts
+    /// received so far panics, one before them truncates the list), and
+    /// the backend sends up to `PARTS_IN_FLIGHT` at once, as S3 allows.
     #[derive(Debug)]
-    struct Watched {
+    pub(crate) struct Watched {
         inner: object_store::memory::InMemory,
+        /// Uploads begun: id -> parts by index.
+        uploads: Mutex<HashMap<String, std::collections::BTreeMap<usize, bytes::Bytes>>>,
+        next_upload: std::sync::atomic::AtomicUsize,
         parts: Arc<std::sync::atomic::AtomicUsize>,
         aborts: Arc<std::sync::atomic::AtomicUsize>,
         fail_part: Option<usize>,
+    }
+
+    impl Watched {
+        /// Whether upload `id` is still open (neither completed nor aborted).
+        pub(crate) fn upload_open(&self, id: &str) -> bool {
+            self.uploads.lock().unwrap().contains_key(id)
+        }
     }
 
     impl std::fmt::Display for Watched {
@@ -791,37 +1053,60 @@ mod tests {
         }
     }
 
-    #[derive(Debug)]
-    struct WatchedUpload {
-        inner: Box<dyn object_store::MultipartUpload>,
-        parts: Arc<std::sync::atomic::AtomicUsize>,
-        aborts: Arc<std::sync::atomic::AtomicUsize>,
-        fail_part: Option<usize>,
-    }
-
+    use object_store::multipart::PartId;
     use object_store::{
-        GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, PutMultipartOptions, PutOptions, PutPayload,
-        PutResult, UploadPart,
+        GetOptions, GetResult, ListResult, MultipartId, MultipartUpload, ObjectMeta, PutMultipartOptions, PutOptions,
+        PutPayload, PutResult,
     };
     use std::sync::atomic::Ordering::SeqCst;
 
+    fn no_upload(id: &str) -> object_store::Error {
+        object_store::Error::Generic { store: "test", source: format!("Upload not found: {id}").into() }
+    }
+
     #[async_trait::async_trait]
-    impl MultipartUpload for WatchedUpload {
-        fn put_part(&mut self, data: PutPayload) -> UploadPart {
+    impl MultipartStore for Watched {
+        async fn create_multipart(&self, _path: &object_store::path::Path) -> object_store::Result<MultipartId> {
+            let id = self.next_upload.fetch_add(1, SeqCst).to_string();
+            self.uploads.lock().unwrap().insert(id.clone(), Default::default());
+            Ok(id)
+        }
+        async fn put_part(
+            &self,
+            _path: &object_store::path::Path,
+            id: &MultipartId,
+            part_idx: usize,
+            data: PutPayload,
+        ) -> object_store::Result<PartId> {
             let n = self.parts.fetch_add(1, SeqCst) + 1;
             if self.fail_part == Some(n) {
-                return Box::pin(async {
-                    Err(object_store::Error::Generic { store: "test", source: "part refused".into() })
-                });
+                return Err(object_store::Error::Generic { store: "test", source: "part refused".into() });
             }
-            self.inner.put_part(data)
+            let mut up = self.uploads.lock().unwrap();
+            up.get_mut(id).ok_or_else(|| no_upload(id))?.insert(part_idx, data.into());
+            Ok(PartId { content_id: part_idx.to_string() })
         }
-        async fn complete(&mut self) -> object_store::Result<PutResult> {
-            self.inner.complete().await
+        async fn complete_multipart(
+            &self,
+            path: &object_store::path::Path,
+            id: &MultipartId,
+            parts: Vec<PartId>,
+        ) -> object_store::Result<PutResult> {
+            let got = self.uploads.lock().unwrap().remove(id).ok_or_else(|| no_upload(id))?;
+            let mut all = Vec::new();
+            for (i, p) in parts.iter().enumerate() {
+                assert_eq!(p.content_id, i.to_string(), "parts completed out of order");
+                all.extend_from_slice(got.get(&i).ok_or_else(|| no_upload(id))?);
+            }
+            self.inner.put(path, all.into()).await
         }
-        async fn abort(&mut self) -> object_store::Result<()> {
+        async fn abort_multipart(
+            &self,
+            _path: &object_store::path::Path,
+            id: &MultipartId,
+        ) -> object_store::Result<()> {
             self.aborts.fetch_add(1, SeqCst);
-            self.inner.abort().await
+            self.uploads.lock().unwrap().remove(id).map(|_| ()).ok_or_else(|| no_upload(id))
         }
     }
 
@@ -840,13 +1125,8 @@ mod tests {
             location: &object_store::path::Path,
             opts: PutMultipartOptions,
         ) -> object_store::Result<Box<dyn MultipartUpload>> {
-            let inner = self.inner.put_multipart_opts(location, opts).await?;
-            Ok(Box::new(WatchedUpload {
-                inner,
-                parts: self.parts.clone(),
-                aborts: self.aborts.clone(),
-                fail_part: self.fail_part,
-            }))
+            // The backend uploads through `MultipartStore` (above).
+            self.inner.put_multipart_opts(location, opts).await
         }
         async fn get_opts(
             &self,
@@ -889,11 +1169,36 @@ mod tests {
     fn watched(fail_part: Option<usize>) -> (S3Store, Arc<Watched>) {
         let w = Arc::new(Watched {
             inner: object_store::memory::InMemory::new(),
+            uploads: Default::default(),
+            next_upload: Default::default(),
             parts: Default::default(),
             aborts: Default::default(),
             fail_part,
         });
         (S3Store::with_store(w.clone(), S3Url::parse("s3://bucket/p").unwrap()), w)
+    }
+
+    /// Stage `data` as block `name` in `dir` with its upload streamed
+    /// beside it, a MiB at a time, not sealed: (the upload, its length).
+    fn stream(s: &S3Store, dir: &Path, name: &str, data: &[u8]) -> (Box<dyn StreamingPut>, u64) {
+        let p = dir.join(name);
+        let mut f = OpenOptions::new().create_new(true).append(true).open(&p).unwrap();
+        let mut up = s.begin(name, &p).unwrap().expect("S3 streams");
+        let mut len = 0;
+        for piece in data.chunks(1 << 20) {
+            feed(&mut f, &mut up, &mut len, piece);
+        }
+        (up, len)
+    }
+
+    /// Wait up to 20 s for `cond` (work on the block runtime), else fail
+    /// saying `what` did not happen.
+    fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+        let t = std::time::Instant::now();
+        while !cond() {
+            assert!(t.elapsed() < Duration::from_secs(20), "{what}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// Append `bytes` to the staged file and report it written.
@@ -908,21 +1213,11 @@ mod tests {
     fn a_block_streams_its_parts_while_written_and_appears_only_when_finished() {
         let (s, w) = watched(None);
         let d = tempfile::tempdir().unwrap();
-        let p = d.path().join("b");
-        let mut f = OpenOptions::new().create_new(true).append(true).open(&p).unwrap();
         let data = crate::testutil::noise(3, PART_SIZE * 5 / 2);
-        let mut up = s.begin("1-s", &p).unwrap().expect("S3 streams");
-        let mut len = 0;
-        for piece in data.chunks(1 << 20) {
-            feed(&mut f, &mut up, &mut len, piece);
-        }
+        let (up, len) = stream(&s, d.path(), "1-s", &data);
         // Two full parts went up before the seal (the writer never waited
         // for them), and nothing is visible yet.
-        let t = std::time::Instant::now();
-        while w.parts.load(SeqCst) < 2 {
-            assert!(t.elapsed() < Duration::from_secs(20), "parts were not sent before the seal");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        wait_for("parts were not sent before the seal", || w.parts.load(SeqCst) >= 2);
         assert_eq!(s.size("1-s").unwrap(), None);
         up.finish(len).unwrap();
         assert_eq!(w.parts.load(SeqCst), 3);
@@ -946,32 +1241,16 @@ mod tests {
         // The second part is refused: the seal reports it, the upload is
         // aborted, no object appears.
         let (s, w) = watched(Some(2));
-        let p = d.path().join("b");
-        let mut f = OpenOptions::new().create_new(true).append(true).open(&p).unwrap();
-        let mut up = s.begin("1-f", &p).unwrap().expect("S3 streams");
-        let mut len = 0;
-        for piece in data.chunks(1 << 20) {
-            feed(&mut f, &mut up, &mut len, piece);
-        }
+        let (up, len) = stream(&s, d.path(), "1-f", &data);
         let e = up.finish(len).unwrap_err();
         assert!(e.to_string().contains("part refused"), "{e}");
         assert_eq!(w.aborts.load(SeqCst), 1);
         assert_eq!(s.size("1-f").unwrap(), None);
         // A writer dropped before sealing (its operation failed): aborted.
         let (s, w) = watched(None);
-        let q = d.path().join("c");
-        let mut f = OpenOptions::new().create_new(true).append(true).open(&q).unwrap();
-        let mut up = s.begin("2-f", &q).unwrap().expect("S3 streams");
-        let mut len = 0;
-        for piece in data.chunks(1 << 20) {
-            feed(&mut f, &mut up, &mut len, piece);
-        }
+        let (up, _) = stream(&s, d.path(), "2-f", &data);
         drop(up);
-        let t = std::time::Instant::now();
-        while w.aborts.load(SeqCst) == 0 {
-            assert!(t.elapsed() < Duration::from_secs(20), "the upload was not aborted");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        wait_for("the upload was not aborted", || w.aborts.load(SeqCst) > 0);
         assert_eq!(s.size("2-f").unwrap(), None);
         // A staged file shorter than what the writer reported is an error,
         // not a block with a hole.
@@ -981,6 +1260,51 @@ mod tests {
         let up = s.begin("3-f", &r).unwrap().expect("S3 streams");
         assert!(up.finish(100).is_err());
         assert_eq!(s.size("3-f").unwrap(), None);
+    }
+
+    #[test]
+    fn every_multipart_upload_is_journaled_until_completed_or_aborted() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("tmp")).unwrap();
+        let journal = Arc::new(DirJournal::new(d.path().join("uploads"), d.path().join("tmp")));
+        let (s, w) = watched(None);
+        s.journal_uploads(journal.clone());
+        let data = crate::testutil::noise(9, PART_SIZE * 5 / 2);
+        // A streamed block: recorded while its parts go up, forgotten once
+        // it is complete.
+        let (up, len) = stream(&s, d.path(), "1-j", &data);
+        wait_for("the upload was not recorded", || !journal.list().unwrap().is_empty());
+        let recs = journal.list().unwrap();
+        assert_eq!(recs.len(), 1);
+        assert_eq!(recs[0].block, "1-j");
+        assert!(recs[0].started.elapsed().unwrap() < Duration::from_secs(60));
+        up.finish(len).unwrap();
+        assert_eq!(journal.list().unwrap(), vec![]);
+        assert_eq!(s.read_range("1-j", 0..len).unwrap(), data);
+        // A block put whole past a part (compaction's copies): the same.
+        let q = d.path().join("c");
+        std::fs::write(&q, &data).unwrap();
+        s.put("2-j", &q).unwrap();
+        assert_eq!(journal.list().unwrap(), vec![]);
+        // A writer dropped before its seal: aborted and forgotten.
+        let (up, _) = stream(&s, d.path(), "3-j", &data);
+        wait_for("the upload was not recorded", || !journal.list().unwrap().is_empty());
+        drop(up);
+        wait_for("the aborted upload stayed recorded", || journal.list().unwrap().is_empty());
+        assert_eq!(w.aborts.load(SeqCst), 1);
+        // What a killed writer leaves (a recorded upload with parts) is
+        // aborted by its id; a second abort finds nothing.
+        let key = s.key("4-j");
+        let inner = w.clone();
+        let id = run(async move {
+            let id = inner.create_multipart(&key).await.unwrap();
+            inner.put_part(&key, &id, 0, PutPayload::from(vec![1u8; 100])).await.unwrap();
+            id
+        })
+        .unwrap();
+        assert!(s.abort_upload("4-j", &id).unwrap());
+        assert!(!s.abort_upload("4-j", &id).unwrap(), "already gone");
+        assert_eq!(s.size("4-j").unwrap(), None);
     }
 
     #[test]

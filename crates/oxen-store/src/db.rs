@@ -388,6 +388,19 @@ impl Db {
         }
     }
 
+    /// Delete one key at once, outside any write transaction, as
+    /// [`Db::put_now`] writes one (in LMDB, its own transaction).
+    pub fn delete_now(&self, t: Table, key: &[u8]) -> Result<()> {
+        match &self.backend {
+            Backend::Pg { pg, repo } => pg.delete_now(*repo, t, key),
+            Backend::Lmdb { .. } => {
+                let mut txn = self.begin_write()?;
+                txn.delete(t, key)?;
+                txn.commit()
+            }
+        }
+    }
+
     /// Every key/value of a table, in key order.
     pub fn scan(&self, t: Table) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         self.scan_prefix(t, b"")

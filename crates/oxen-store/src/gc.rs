@@ -77,6 +77,9 @@ pub struct GcReport {
     pub sweep: SweepReport,
     /// Reflog entries expired before the mark (see `oxen reflog expire`).
     pub reflog_expired: u64,
+    /// Multipart uploads to a remote store that killed writers left,
+    /// aborted (see `abort_abandoned_uploads`).
+    pub uploads_aborted: u64,
 }
 
 /// gc of one repository: temp files of writers that are gone (see
@@ -167,6 +170,94 @@ fn block_times(
             Some((name, parse_time(&v)?))
         })
         .collect()
+}
+
+/// Meta-table key prefix of multipart uploads in flight (see
+/// [`MetaJournal`]): `upload NUL <block>` -> when it began (seconds since
+/// the epoch, big-endian) followed by the store's upload id.
+pub(crate) const UPLOAD_PREFIX: &[u8] = b"upload\0";
+
+/// The [`UploadJournal`](crate::blockstore::UploadJournal) of a repository
+/// in PostgreSQL: rows `upload NUL <block>` of its meta table, written and
+/// deleted at once (one statement, without the repository's writer lock,
+/// which the writer may hold in another transaction), read by a gc on any
+/// host.
+pub(crate) struct MetaJournal {
+    db: crate::Db,
+}
+
+impl std::fmt::Debug for MetaJournal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MetaJournal")
+    }
+}
+
+impl MetaJournal {
+    pub(crate) fn new(db: crate::Db) -> MetaJournal {
+        MetaJournal { db }
+    }
+}
+
+impl crate::blockstore::UploadJournal for MetaJournal {
+    fn record(&self, block: &str, upload: &str) -> io::Result<()> {
+        let key = [UPLOAD_PREFIX, block.as_bytes()].concat();
+        let value = [&time_value(std::time::SystemTime::now())[..], upload.as_bytes()].concat();
+        self.db.put_now(Table::Meta, &key, &value).map_err(|e| io::Error::other(e.to_string()))
+    }
+
+    fn forget(&self, block: &str) -> io::Result<()> {
+        let key = [UPLOAD_PREFIX, block.as_bytes()].concat();
+        self.db.delete_now(Table::Meta, &key).map_err(|e| io::Error::other(e.to_string()))
+    }
+
+    fn list(&self) -> io::Result<Vec<crate::blockstore::UploadRecord>> {
+        let rows = self.db.scan_prefix(Table::Meta, UPLOAD_PREFIX).map_err(|e| io::Error::other(e.to_string()))?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(k, v)| {
+                let block = std::str::from_utf8(k.strip_prefix(UPLOAD_PREFIX)?).ok()?.to_string();
+                let started = parse_time(v.get(..8)?)?;
+                let upload = std::str::from_utf8(&v[8..]).ok()?.to_string();
+                Some(crate::blockstore::UploadRecord { block, upload, started })
+            })
+            .collect())
+    }
+}
+
+/// Abort the multipart uploads recorded in the repository's journal whose
+/// writer is gone: a writer killed mid-upload (a server killed mid-push)
+/// leaves one, whose parts an S3 bucket keeps (and bills) until aborted.
+/// An upload is left alone while it may be live: begun by this process,
+/// by a live pid on this host (LMDB: every writer is on this host), or
+/// less than `grace` ago. Returns how many were aborted (or, in a dry
+/// run, are candidates).
+fn abort_abandoned_uploads(s: &Segments, grace: std::time::Duration, dry_run: bool) -> Result<u64> {
+    let Some(journal) = &s.journal else { return Ok(0) };
+    let what = || s.store.describe("");
+    let now = std::time::SystemTime::now();
+    let mut n = 0;
+    for r in journal.list().map_err(|e| StoreError::io(what(), e))? {
+        let pid = segment_pid(&r.block);
+        if pid == Some(std::process::id()) || (!s.db.is_postgres() && pid.is_some_and(crate::tmp::pid_alive)) {
+            continue;
+        }
+        if now.duration_since(r.started).map_or(true, |age| age < grace) {
+            continue;
+        }
+        if !dry_run {
+            faults::write_point();
+            let open =
+                s.store.abort_upload(&r.block, &r.upload).map_err(|e| StoreError::io(s.store.describe(&r.block), e))?;
+            journal.forget(&r.block).map_err(|e| StoreError::io(what(), e))?;
+            // A record its writer had no time to drop (killed after the
+            // upload completed): nothing was aborted.
+            if !open {
+                continue;
+            }
+        }
+        n += 1;
+    }
+    Ok(n)
 }
 
 /// Freshening records of remote blocks, by block.
@@ -264,6 +355,7 @@ impl Versions {
             if !dry_run {
                 forget_gone_blocks(s)?;
             }
+            report.uploads_aborted = abort_abandoned_uploads(s, remote_grace, dry_run)?;
         }
         names.sort();
         for (name, pid, is_local) in names {
@@ -775,9 +867,58 @@ mod tests {
     use crate::testutil::noise;
     use crate::versions::tests::store;
     use std::collections::HashSet;
+    use std::sync::Arc;
 
     /// A pid no process has: past the kernel's pid_max (at most 2^22).
     const DEAD_PID: u32 = 1 << 23;
+
+    #[test]
+    fn gc_aborts_the_uploads_killed_writers_left_and_no_live_one() {
+        use object_store::multipart::MultipartStore;
+        let d = tempfile::tempdir().unwrap();
+        let layout = crate::Layout::create(d.path()).unwrap();
+        let db = crate::Db::open(&layout).unwrap();
+        let mem = crate::blockstore::tests::mem_bucket();
+        let url = crate::S3Url::parse("s3://bucket/pre/repo").unwrap();
+        let s3: Arc<dyn ContentStore> = Arc::new(crate::blockstore::S3Store::with_store(mem.clone(), url));
+        let v = Versions::with_segments(layout.versions_dir(), layout.tmp_dir(), db, Some(s3));
+        let s = v.segments.as_ref().unwrap();
+        let journal = s.journal.clone().expect("a remote store journals its uploads");
+        // Uploads with a part each, as writers begin them: one of a writer
+        // that is gone, one of this process, one of a live pid (pid 1).
+        let begin = |block: &str| {
+            let key = object_store::path::Path::from(format!("pre/repo/blocks/{block}"));
+            let (m, k) = (mem.clone(), key.clone());
+            let id = crate::blockstore::tests::block_on(async move {
+                let key = k;
+                let id = m.create_multipart(&key).await.unwrap();
+                m.put_part(&key, &id, 0, vec![7u8; 1000].into()).await.unwrap();
+                id
+            });
+            journal.record(block, &id).unwrap();
+            (key, id)
+        };
+        let dead = begin(&format!("{DEAD_PID}-1"));
+        let ours = begin(&format!("{}-2", std::process::id()));
+        let live = begin("1-3");
+        // Within the grace period nothing is aborted, dead or not.
+        let r = v.compact_segments_with(false, std::time::Duration::from_secs(3600)).unwrap();
+        assert_eq!(r.uploads_aborted, 0);
+        assert_eq!(journal.list().unwrap().len(), 3);
+        // Past it, a dry run says what it would abort and does nothing.
+        let r = v.compact_segments_with(true, std::time::Duration::ZERO).unwrap();
+        assert_eq!(r.uploads_aborted, 1);
+        assert_eq!(journal.list().unwrap().len(), 3);
+        // Only the dead writer's upload goes: aborted in the store (its
+        // parts freed) and forgotten.
+        let r = v.compact_segments_with(false, std::time::Duration::ZERO).unwrap();
+        assert_eq!(r.uploads_aborted, 1);
+        let left: Vec<String> = journal.list().unwrap().into_iter().map(|r| r.block).collect();
+        assert_eq!(left, vec!["1-3".to_string(), format!("{}-2", std::process::id())]);
+        assert!(!mem.upload_open(&dead.1), "the dead writer's upload is still in the store");
+        assert!(mem.upload_open(&ours.1), "this process's upload was aborted");
+        assert!(mem.upload_open(&live.1), "a live writer's upload was aborted");
+    }
 
     fn seg_files(v: &Versions) -> Vec<std::path::PathBuf> {
         let mut out: Vec<_> = std::fs::read_dir(v.dir.join("segments")).unwrap().map(|e| e.unwrap().path()).collect();

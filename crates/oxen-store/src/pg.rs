@@ -479,6 +479,13 @@ impl Pg {
         self.with_conn(|c| c.execute(PUT, &[&repo, &t.code(), &key, &value]).map(|_| ()))
     }
 
+    pub(crate) fn delete_now(&self, repo: i64, t: Table, key: &[u8]) -> Result<()> {
+        self.with_conn(|c| {
+            c.execute("DELETE FROM oxen_meta WHERE repo_id = $1 AND tbl = $2 AND key = $3", &[&repo, &t.code(), &key])
+                .map(|_| ())
+        })
+    }
+
     pub(crate) fn scan_page(&self, repo: i64, t: Table, from: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.with_conn(|c| {
@@ -1050,6 +1057,15 @@ mod tests {
         assert!(e.contains("cannot connect to postgres://oxen:***@127.0.0.1") && !e.contains("pw@"), "{e}");
     }
 
+    /// Repository `r` as a writer's host sees it and as gc's does (each its
+    /// own pool and scratch under `dir`).
+    fn two_hosts(c: &Cluster, dir: &std::path::Path) -> (Db, Db) {
+        let (p1, p2) = (Pg::connect(&c.url).unwrap(), Pg::connect(&c.url).unwrap());
+        let db1 = pg_repo(&p1, "r", dir);
+        let db2 = Db::open_pg(&Layout::at(dir.join("gc")), &p2, p2.repo("r").unwrap().unwrap().id).unwrap();
+        (db1, db2)
+    }
+
     /// A repository's versions store on PostgreSQL with blocks in `store`,
     /// scratch under `dir` (one host's view).
     fn remote_versions(db: &Db, dir: &std::path::Path, store: Arc<dyn crate::ContentStore>) -> crate::Versions {
@@ -1057,14 +1073,62 @@ mod tests {
     }
 
     #[test]
+    fn uploads_are_journaled_in_the_database_and_gc_on_any_host_aborts_the_abandoned() {
+        use crate::blockstore::UploadJournal;
+        use object_store::multipart::MultipartStore;
+        let c = Cluster::start();
+        let d = tempfile::tempdir().unwrap();
+        let (db1, db2) = two_hosts(&c, d.path());
+        let bucket = crate::blockstore::tests::mem_bucket();
+        let url = crate::S3Url::parse("s3://bucket/pre/r").unwrap();
+        // One store per host, over the same bucket.
+        let host = || Arc::new(crate::blockstore::S3Store::with_store(bucket.clone(), url.clone()));
+        let mut writer = remote_versions(&db1, &d.path().join("w"), host());
+        writer.set_block_max(64 << 20);
+        let gc = remote_versions(&db2, &d.path().join("g"), host());
+        let uploads = || db2.scan_prefix(Table::Meta, crate::gc::UPLOAD_PREFIX).unwrap();
+
+        // A block past a part, not sealed yet: its upload is recorded in
+        // the database, where a gc on another host sees it.
+        let data = noise(4, 20 << 20);
+        let (id, _) = writer.write_reader(&data[..], std::path::Path::new("big")).unwrap();
+        let t = std::time::Instant::now();
+        while uploads().is_empty() {
+            assert!(t.elapsed() < Duration::from_secs(20), "the upload was not recorded");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // An upload a writer killed on another host left (its pid, 1, is
+        // alive here, which says nothing about that host).
+        let key = object_store::path::Path::from("pre/r/blocks/1-abc");
+        let (b, k) = (bucket.clone(), key.clone());
+        let killed = crate::blockstore::tests::block_on(async move {
+            let id = b.create_multipart(&k).await.unwrap();
+            b.put_part(&k, &id, 0, vec![1u8; 100].into()).await.unwrap();
+            id
+        });
+        crate::gc::MetaJournal::new(db1.clone()).record("1-abc", &killed).unwrap();
+        assert_eq!(uploads().len(), 2);
+        // Within the grace period both stay; past it only the killed
+        // writer's goes (the live writer is this process).
+        let r = gc.compact_segments_with(false, Duration::from_secs(3600)).unwrap();
+        assert_eq!(r.uploads_aborted, 0);
+        let r = gc.compact_segments_with(false, Duration::ZERO).unwrap();
+        assert_eq!(r.uploads_aborted, 1);
+        assert!(!bucket.upload_open(&killed), "the abandoned upload was not aborted");
+        assert_eq!(uploads().len(), 1);
+        // The live upload completes, and its record goes with it.
+        writer.flush().unwrap();
+        assert!(uploads().is_empty(), "{:?}", uploads());
+        assert_eq!(gc.read_all(&id).unwrap(), data);
+    }
+
+    #[test]
     fn a_gc_on_another_host_leaves_leased_blocks_and_contents_a_writer_relied_on() {
         use crate::{ContentStore, Prune};
         let c = Cluster::start();
         let d = tempfile::tempdir().unwrap();
-        let (p1, p2) = (Pg::connect(&c.url).unwrap(), Pg::connect(&c.url).unwrap());
-        let db1 = pg_repo(&p1, "r", d.path());
-        let db2 = Db::open_pg(&Layout::at(d.path().join("gc")), &p2, p2.repo("r").unwrap().unwrap().id).unwrap();
-        let store = crate::versions::tests::counting(Arc::new(object_store::memory::InMemory::new()));
+        let (db1, db2) = two_hosts(&c, d.path());
+        let store = crate::versions::tests::counting(crate::blockstore::tests::mem_bucket());
         let shared = store.clone() as Arc<dyn ContentStore>;
         let mut writer = remote_versions(&db1, &d.path().join("w"), shared.clone());
         writer.set_block_max(1 << 20);

@@ -360,6 +360,10 @@ pub(crate) struct Segments {
     /// [`crate::gc::LEASE_TTL`]): taken when the block is opened, dropped
     /// in the transaction that records its locations.
     leased: Mutex<HashSet<String>>,
+    /// Where a remote store records its multipart uploads (see
+    /// [`crate::blockstore::UploadJournal`]): gc aborts those a killed
+    /// writer left. `None` for local blocks.
+    pub(crate) journal: Option<Arc<dyn crate::blockstore::UploadJournal>>,
 }
 
 /// Sealed blocks at most this many at a time are uploaded to a remote
@@ -1306,6 +1310,16 @@ impl Versions {
     ) -> Versions {
         let seg_dir = dir.join("segments");
         let store = store.unwrap_or_else(|| Arc::new(crate::blockstore::LocalStore::new(seg_dir.clone())));
+        let journal: Option<Arc<dyn crate::blockstore::UploadJournal>> = match store.local_dir() {
+            Some(_) => None,
+            // Replicas on any host write and gc a PostgreSQL repository:
+            // its uploads are recorded where they all look.
+            None if db.is_postgres() => Some(Arc::new(crate::gc::MetaJournal::new(db.clone()))),
+            None => Some(Arc::new(crate::blockstore::DirJournal::new(dir.join("uploads"), tmp.clone()))),
+        };
+        if let Some(j) = &journal {
+            store.journal_uploads(j.clone());
+        }
         let segments = Segments {
             db,
             dir: seg_dir,
@@ -1320,6 +1334,7 @@ impl Versions {
             block_max: BLOCK_MAX,
             leased: Mutex::default(),
             prefetched: Mutex::default(),
+            journal,
         };
         Versions {
             dir,
@@ -2706,7 +2721,7 @@ pub(crate) mod tests {
         let d = tempfile::tempdir().unwrap();
         let layout = Layout::create(d.path()).unwrap();
         let db = Db::open(&layout).unwrap();
-        let c = counting(Arc::new(object_store::memory::InMemory::new()));
+        let c = counting(crate::blockstore::tests::mem_bucket());
         let v = Versions::with_segments(
             layout.versions_dir(),
             layout.tmp_dir(),
@@ -2718,7 +2733,7 @@ pub(crate) mod tests {
 
     /// A [`Counting`] store over `mem` (its listing carries no times, as
     /// a store that does not say).
-    pub(crate) fn counting(mem: Arc<object_store::memory::InMemory>) -> Arc<Counting> {
+    pub(crate) fn counting(mem: Arc<crate::blockstore::tests::Watched>) -> Arc<Counting> {
         let url = crate::S3Url::parse("s3://bucket/pre/repo").unwrap();
         Arc::new(Counting {
             inner: crate::blockstore::S3Store::with_store(mem, url),
@@ -3012,7 +3027,7 @@ pub(crate) mod tests {
         let db = Db::open(&layout).unwrap();
         let url = crate::S3Url::parse("s3://bucket/pre/repo").unwrap();
         let s3: Arc<dyn ContentStore> =
-            Arc::new(crate::blockstore::S3Store::with_store(Arc::new(object_store::memory::InMemory::new()), url));
+            Arc::new(crate::blockstore::S3Store::with_store(crate::blockstore::tests::mem_bucket(), url));
         let mut v = Versions::with_segments(layout.versions_dir(), layout.tmp_dir(), db.clone(), Some(s3.clone()));
         // Blocks of a part and a bit: each goes up as a multipart upload
         // begun while it was written (the S3 backend streams).

@@ -159,7 +159,10 @@ pub enum Cmd {
         storage: Option<String>,
         /// A block in the bucket written (or relied on by a writer) more
         /// recently than this is not compacted or deleted: `now` or a
-        /// duration such as `30m`, `1h`.
+        /// duration such as `30m`, `1h`. Multipart uploads a killed server
+        /// left unfinished (their parts stay in the bucket) are aborted
+        /// once older than this; with LMDB, never while their writer's pid
+        /// is alive on this host.
         #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_grace)]
         block_grace: Duration,
     },
@@ -285,7 +288,7 @@ pub fn run(args: Args, out: &mut dyn Write, _err: &mut dyn Write) -> CommandResu
                 }
                 Some((done.orphan_blocks, done.orphan_bytes))
             } else {
-                for (name, report) in oxen_server::sweep::gc_repos(&args.sync_dir, prune, dry_run)? {
+                for (name, report) in oxen_server::sweep::gc_repos_with(&args.sync_dir, prune, dry_run, block_grace)? {
                     crate::porcelain::gc::write_report(&report, dry_run, &format!("{name}: "), out)?;
                 }
                 match &storage {

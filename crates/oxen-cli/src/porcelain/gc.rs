@@ -93,6 +93,10 @@ pub(crate) fn write_report(r: &GcReport, dry_run: bool, prefix: &str, out: &mut 
         r.tmp.bytes,
         r.reflog_expired
     )?;
+    if r.uploads_aborted > 0 {
+        let aborted = if dry_run { "would be aborted" } else { "aborted" };
+        writeln!(out, "{prefix}gc: {} abandoned multipart uploads {aborted}", r.uploads_aborted)?;
+    }
     Ok(())
 }
 
