@@ -727,10 +727,15 @@ pub fn fetch_objects_shallow(
         all.extend(found.boundaries.iter().copied());
         oxen_store::write_shallow(&repo.layout, &all)?;
     }
-    let lacking = oxen_pack::missing(repo, &found.objects)?;
-    // One list of ids at a time: a clone of a million files holds a
-    // million of them in each.
-    drop(found);
+    // What is lacking is kept in the enumeration's own list, filtered in
+    // place: one list of ids at a time (a clone of a million files held a
+    // million in each of two, 17 bytes an id, with the answers between).
+    let mut lacking = found.objects;
+    let mut has = ObjectSource::has_objects(repo, &lacking)?.into_iter();
+    lacking.retain(|_| !has.next().unwrap_or(false));
+    drop(has);
+    // A fetch that lacks little gives the rest of the list back.
+    lacking.shrink_to_fit();
     repo.release_memory();
     let (items, counts) = plan_fetch(repo, remote, &lacking)?;
     drop(lacking);
@@ -807,9 +812,19 @@ pub fn plan_one_way(repo: &Repo, objects: &[ObjRef], haves: &[ContentId]) -> Res
 /// The frames to ask the remote for to get `lacking`: blobs the remote
 /// stores chunked come as the chunks not stored here plus their lists.
 pub(crate) fn plan_fetch(repo: &Repo, remote: &Remote, lacking: &[ObjRef]) -> Result<(Vec<Item>, ChunkCounts)> {
-    let blobs: Vec<ContentId> = lacking.iter().filter(|(k, _)| *k == ObjectKind::Blob).map(|(_, id)| *id).collect();
-    let lists: HashMap<ContentId, oxen_store::ChunkList> =
-        if blobs.is_empty() { HashMap::new() } else { remote.chunk_lists(&blobs)?.into_iter().collect() };
+    // The remote is asked about the blobs a batch at a time (the same
+    // requests as for one list: it answers 10,000 ids a request), so no
+    // second list of every blob id is held beside `lacking`.
+    const LIST_BATCH: usize = 50_000;
+    let mut lists: HashMap<ContentId, oxen_store::ChunkList> = HashMap::new();
+    let mut blobs: Vec<ContentId> = Vec::new();
+    let mut blob_ids = lacking.iter().filter(|(k, _)| *k == ObjectKind::Blob).map(|(_, id)| *id).peekable();
+    while blob_ids.peek().is_some() {
+        blobs.clear();
+        blobs.extend(blob_ids.by_ref().take(LIST_BATCH));
+        lists.extend(remote.chunk_lists(&blobs)?);
+    }
+    drop(blobs);
     let ids = chunk_ids(lists.values());
     let have_not: HashSet<ContentId> = repo.missing_contents(&ids)?.into_iter().collect();
     Ok(plan(lacking, &lists, &have_not))

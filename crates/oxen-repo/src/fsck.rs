@@ -285,6 +285,14 @@ pub fn fsck(repo: &Repo) -> Result<FsckReport> {
 /// MiB already at 100k files, and would be 64 MiB at scale).
 const BLOB_BATCH: usize = 64;
 
+/// Contents up to this size are verified by reading a batch of them
+/// together ([`oxen_store::Versions::read_small`]), at most
+/// [`SMALL_BATCH_BYTES`] a batch.
+const SMALL_CONTENT: u64 = 64 << 10;
+
+/// The bytes of small contents a batch holds at once.
+const SMALL_BATCH_BYTES: u64 = 4 << 20;
+
 /// Content ids remembered so that a content referenced from several
 /// places is verified (and counted) once. Past this many the set starts
 /// over, so memory stays bounded: in a larger repository a content
@@ -338,10 +346,21 @@ impl<'r> BlobCheck<'r> {
     /// Verify what is queued; problems keep the order contents were found in.
     fn flush(&mut self) -> Result<()> {
         let repo = self.repo;
+        // Small contents are read and hashed a batch at a time (each block
+        // opened once, not a look for a loose file, an open, a seek and a
+        // close per content); the rest, and any that did not verify that
+        // way, through `verify`, which says what is wrong.
+        let ids: Vec<ContentId> = self.pending.iter().map(|(id, _)| *id).collect();
+        // A failed lookup here is left for `verify` to report per content.
+        let verified: Vec<bool> = match repo.versions.read_small(&ids, SMALL_CONTENT, SMALL_BATCH_BYTES) {
+            Ok(read) => read.into_iter().map(|b| b.is_some()).collect(),
+            Err(_) => vec![false; ids.len()],
+        };
         let results: Vec<Option<FsckProblem>> = self
             .pending
             .par_iter()
-            .map(|(id, from)| match repo.versions.verify(id) {
+            .zip(verified)
+            .map(|((id, from), ok)| match if ok { Ok(None) } else { repo.versions.verify(id) } {
                 Ok(None) => None,
                 Ok(Some(how)) => Some(FsckProblem::Corrupt { kind: "blob", id: *id, detail: how.to_string() }),
                 Err(StoreError::MissingObject(_)) => {

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use oxen_hash::ContentId;
 use oxen_index::{FileStat, Index, IndexEntry};
+use oxen_object::mode;
 use oxen_path::{PathSet, RepoPath};
 use oxen_store::{Progress, StoreError};
 use rayon::prelude::*;
@@ -24,6 +25,39 @@ use crate::{Repo, Result};
 /// table (random ids), so a batch maps up to 2,048 pages (8 MB) until the
 /// release after it; 8,192 cost four times that.
 pub(crate) const BATCH: usize = 2048;
+
+/// Files up to this size are read for a batch together
+/// ([`oxen_store::Versions::read_small`]: one open per block rather than
+/// four calls per file), up to [`SMALL_BATCH_BYTES`] a batch; the rest are
+/// streamed one by one.
+const SMALL_FILE: u64 = 64 << 10;
+
+/// The bytes of small files a batch holds at once: bounded whatever the
+/// batch's files (2,048 of 64 KiB would be 128 MiB).
+const SMALL_BATCH_BYTES: u64 = 8 << 20;
+
+/// The contents of a batch's small regular files, read together (in the
+/// order of `inside`; `None` for those to stream: larger, symlinks, past
+/// the byte budget, or not read by `read_small`).
+fn read_small(repo: &Repo, inside: &[(RepoPath, FlatEntry)]) -> Result<Vec<Option<Vec<u8>>>> {
+    let mut budget = SMALL_BATCH_BYTES;
+    let mut at = Vec::new();
+    for (i, (_, e)) in inside.iter().enumerate() {
+        if e.mode != mode::SYMLINK && e.size <= SMALL_FILE && e.size <= budget {
+            budget -= e.size;
+            at.push(i);
+        }
+    }
+    let mut out = vec![None; inside.len()];
+    if at.is_empty() {
+        return Ok(out);
+    }
+    let ids: Vec<ContentId> = at.iter().map(|&i| inside[i].1.id).collect();
+    for (i, bytes) in at.into_iter().zip(repo.versions.read_small(&ids, SMALL_FILE, SMALL_BATCH_BYTES)?) {
+        out[i] = bytes;
+    }
+    Ok(out)
+}
 
 /// Carries out a transition's writes and removals as they are planned, in
 /// batches of [`BATCH`] paths: a batch's removals first, then its
@@ -135,12 +169,20 @@ impl<'r> Applier<'r> {
         for d in &dirs {
             repo.worktree.make_dir(d).map_err(|e| wt_error(repo, d, e))?;
         }
+        let small = read_small(repo, &inside)?;
         let done = &self.done;
         let progress = self.progress;
         let written: Vec<(RepoPath, FlatEntry, Result<FileStat>)> = inside
             .into_par_iter()
-            .map(|(p, e)| {
-                let st = materialize(repo, &p, &e);
+            .zip(small)
+            .map(|((p, e), bytes)| {
+                let st = match bytes {
+                    Some(b) => repo
+                        .worktree
+                        .write_file(&p, &mut b.as_slice(), e.mode == mode::EXEC)
+                        .map_err(|err| wt_error(repo, &p, err)),
+                    None => materialize(repo, &p, &e),
+                };
                 if st.is_ok() {
                     progress.update(done.fetch_add(1, Ordering::Relaxed) + 1, 0);
                 }

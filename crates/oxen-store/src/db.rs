@@ -83,7 +83,7 @@ pub struct Db {
 
 #[derive(Clone)]
 enum Backend {
-    Lmdb { env: std::sync::Arc<Environment>, dbs: [Database; 7] },
+    Lmdb { env: std::sync::Arc<Env>, dbs: [Database; 7] },
     Pg { pg: crate::pg::Pg, repo: i64 },
 }
 
@@ -98,6 +98,89 @@ fn check_data_file(dir: &Path, what: &'static str) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(damaged(DbDamage::Missing)),
         Err(e) => Err(StoreError::io(&path, e)),
     }
+}
+
+/// An open LMDB environment and where its data file is mapped, found
+/// once: LMDB maps the file at open, `MAP_SIZE` long, and the map stays
+/// where it is for the life of the environment (we never resize it), so
+/// [`Db::release_mapped_pages`] need not read `/proc/self/maps` on every
+/// call (it did, and fsck got 1.7-2.6x slower).
+struct Env {
+    lmdb: Environment,
+    /// The address ranges of this environment's shared, read-only map of
+    /// `data.mdb`, filled on the first release.
+    map: std::sync::OnceLock<Vec<(usize, usize)>>,
+}
+
+impl std::ops::Deref for Env {
+    type Target = Environment;
+
+    fn deref(&self) -> &Environment {
+        &self.lmdb
+    }
+}
+
+/// An address inside `env`'s map of its data file: a value read in a
+/// read-only transaction points into the map (such a transaction has no
+/// pages of its own), and every repository environment has a value (the
+/// format entry in `meta`, the table records of the main database).
+fn address_in_map(env: &Environment, dbs: &[Database; 7]) -> Option<usize> {
+    let txn = env.begin_ro_txn().ok()?;
+    for db in dbs {
+        let Ok(mut cur) = txn.open_ro_cursor(*db) else { continue };
+        if let Some(Ok((_, v))) = cur.iter_start().next() {
+            return Some(v.as_ptr() as usize);
+        }
+    }
+    None
+}
+
+/// The mapping of `/proc/self/maps` that holds `addr`, when it maps `data`
+/// (a canonical path) shared and read-only: LMDB's map of its data file
+/// without `MDB_WRITEMAP` (which we never set). Another map of the same
+/// file (a second environment, as `dump_env` opens) is not it: it may be
+/// unmapped and its addresses reused while this environment lives. A
+/// writable or private map is never taken: dropping a private map's pages
+/// would lose what was written to them. Adjacent entries continuing the
+/// same map (the next file offset) are joined.
+fn map_holding(addr: usize, data: &Path) -> Vec<(usize, usize)> {
+    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else { return Vec::new() };
+    let data = data.to_string_lossy();
+    // (start, end, file offset) of every shared read-only map of `data`.
+    let mut ours = Vec::new();
+    for line in maps.lines() {
+        let mut f = line.split_whitespace();
+        let (Some(range), Some(perms), Some(offset)) = (f.next(), f.next(), f.next()) else { continue };
+        // device, inode, then the path.
+        let path: Vec<&str> = f.skip(2).collect();
+        let perms = perms.as_bytes();
+        if path.join(" ") != data
+            || perms.first() != Some(&b'r')
+            || perms.get(1) != Some(&b'-')
+            || perms.get(3) != Some(&b's')
+        {
+            continue;
+        }
+        let Some((a, b)) = range.split_once('-') else { continue };
+        let hex = |x: &str| usize::from_str_radix(x, 16).ok();
+        let (Some(a), Some(b), Some(off)) = (hex(a), hex(b), hex(offset)) else { continue };
+        if b > a {
+            ours.push((a, b, off));
+        }
+    }
+    ours.sort_unstable();
+    let Some(i) = ours.iter().position(|&(a, b, _)| a <= addr && addr < b) else { return Vec::new() };
+    let (mut lo, mut hi) = (i, i);
+    while lo > 0 && ours[lo - 1].1 == ours[lo].0 && ours[lo - 1].2 + (ours[lo - 1].1 - ours[lo - 1].0) == ours[lo].2 {
+        lo -= 1;
+    }
+    while hi + 1 < ours.len()
+        && ours[hi].1 == ours[hi + 1].0
+        && ours[hi].2 + (ours[hi].1 - ours[hi].0) == ours[hi + 1].2
+    {
+        hi += 1;
+    }
+    ours[lo..=hi].iter().map(|&(a, b, _)| (a, b)).collect()
 }
 
 fn open_env(dir: &Path) -> Result<Environment> {
@@ -127,16 +210,16 @@ fn data_file_id(dir: &Path) -> Result<Option<(u64, u64)>> {
 /// them) failed with MDB_BAD_RSLOT. Keyed by the file's identity, not its
 /// path, so a repository deleted and made again at the same path gets a
 /// fresh environment.
-fn shared_env(dir: &Path) -> Result<std::sync::Arc<Environment>> {
+fn shared_env(dir: &Path) -> Result<std::sync::Arc<Env>> {
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex, OnceLock, Weak};
-    type Open = Mutex<HashMap<(u64, u64), Weak<Environment>>>;
+    type Open = Mutex<HashMap<(u64, u64), Weak<Env>>>;
     static OPEN: OnceLock<Open> = OnceLock::new();
     let mut open = OPEN.get_or_init(Open::default).lock().unwrap_or_else(|p| p.into_inner());
     if let Some(env) = data_file_id(dir)?.and_then(|id| open.get(&id)).and_then(Weak::upgrade) {
         return Ok(env);
     }
-    let env = Arc::new(open_env(dir)?);
+    let env = Arc::new(Env { lmdb: open_env(dir)?, map: OnceLock::new() });
     if let Some(id) = data_file_id(dir)? {
         open.retain(|_, w| w.strong_count() > 0);
         open.insert(id, Arc::downgrade(&env));
@@ -203,7 +286,7 @@ impl Db {
     /// `what` for a PostgreSQL repository, where they are not available.
     pub(crate) fn lmdb_blobs(&self, what: &str) -> Result<(&Environment, Database)> {
         match &self.backend {
-            Backend::Lmdb { env, dbs } => Ok((env, dbs[Table::Blobs as usize])),
+            Backend::Lmdb { env, dbs } => Ok((&env.lmdb, dbs[Table::Blobs as usize])),
             Backend::Pg { .. } => Err(StoreError::Unsupported(format!(
                 "{what} is not available for a repository whose metadata is in PostgreSQL"
             ))),
@@ -335,38 +418,49 @@ impl Db {
     /// The one `unsafe` of the crate: no safe API reaches `madvise`, and without it a walk's resident memory grows
     /// with the database file (about 270 bytes a file), past the memory
     /// bound at a million files.
+    ///
+    /// The map is found once per environment (every handle on it shares
+    /// it, see [`Env`]); afterwards a call is one `madvise`.
     #[allow(unsafe_code)]
     pub fn release_mapped_pages(&self) {
-        let Backend::Lmdb { .. } = &self.backend else { return };
-        // LMDB does not say where its map is (mdb_env_info gives the
-        // address only for a fixed map): the process's map list does.
-        let data = self.dir.join("data.mdb");
-        let Ok(data) = data.canonicalize() else { return };
-        let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else { return };
-        for line in maps.lines() {
-            let mut f = line.split_whitespace();
-            let (Some(range), Some(perms)) = (f.next(), f.next()) else { continue };
-            // offset, device, inode, then the path.
-            let path: Vec<&str> = f.skip(3).collect();
-            if path.join(" ") != data.to_string_lossy()
-                || !perms.starts_with('r')
-                || perms.as_bytes().get(3) != Some(&b's')
-            {
-                continue;
-            }
-            let Some((a, b)) = range.split_once('-') else { continue };
-            let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) else { continue };
-            if b <= a || perms.as_bytes().get(1) == Some(&b'w') {
-                continue;
-            }
-            // SAFETY: the range is a shared, read-only map of LMDB's data
-            // file (LMDB maps it so without MDB_WRITEMAP, which we never
-            // set): dropping its pages from this process's page tables loses
-            // nothing (they are the file's, in the page cache) and the next
-            // access faults them in again.
+        let Backend::Lmdb { env, dbs } = &self.backend else { return };
+        for &(a, b) in self.mapped_ranges(env, dbs) {
+            // SAFETY: the range is a shared, read-only map of this
+            // environment's data file (LMDB maps it so without
+            // MDB_WRITEMAP, which we never set; `map_holding` takes no
+            // other kind, and only the one holding a value this environment
+            // read), found after the environment was opened and valid while
+            // it is: LMDB neither moves nor unmaps it before
+            // the environment closes, and `env` holds it open. Dropping its
+            // pages from this process's page tables loses nothing (they are
+            // the file's, in the page cache) and the next access faults them
+            // in again. On any other memory (a private map, the heap)
+            // MADV_DONTNEED would zero it: never pass another range.
             let _ =
                 unsafe { rustix::mm::madvise(a as *mut std::ffi::c_void, b - a, rustix::mm::Advice::LinuxDontNeed) };
         }
+    }
+
+    /// Where this environment maps `data.mdb` (see [`Env::map`]), read
+    /// from the process's map list on the first call that finds it. LMDB
+    /// does not say where its map is (mdb_env_info gives the address only
+    /// for a fixed map): the process's map list does. Not finding it (no
+    /// read transaction could begin, say one of this thread's is open; no
+    /// `/proc`) is not remembered: the next call looks again.
+    fn mapped_ranges<'e>(&self, env: &'e Env, dbs: &[Database; 7]) -> &'e [(usize, usize)] {
+        if let Some(found) = env.map.get() {
+            return found;
+        }
+        let (Ok(data), Some(addr)) = (self.dir.join("data.mdb").canonicalize(), address_in_map(env, dbs)) else {
+            return &[];
+        };
+        let found = map_holding(addr, &data);
+        if found.is_empty() {
+            return &[];
+        }
+        // Two threads finding it at once find the same map: either is kept.
+        let _ = env.map.set(found);
+        env.map.get().map(Vec::as_slice).unwrap_or(&[])
     }
 
     /// At most `limit` key/values with keys `>= from`, in key order, read
@@ -894,6 +988,62 @@ mod tests {
             Ok(_) => unreachable!(),
         };
         assert_eq!(e, format!("repository database {} is damaged: the file is missing", data.display()));
+    }
+
+    /// The resident KiB of the mapping starting at `start` (`/proc/self/smaps`).
+    fn resident_kib(start: usize) -> u64 {
+        let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+        let head = format!("{start:x}-");
+        let mut lines = smaps.lines().skip_while(|l| !l.starts_with(&head)).skip(1);
+        let rss = lines.find(|l| l.starts_with("Rss:")).expect("the map is listed");
+        rss.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
+    #[test]
+    fn pages_are_released_from_this_environments_map_found_once() {
+        let d = tempfile::tempdir().unwrap();
+        let layout = Layout::create(d.path()).unwrap();
+        let db = Db::open(&layout).unwrap();
+        // Another environment of the same file (as `dump_env` opens): its
+        // map is not ours, and must never be taken for it.
+        let other = Environment::new().set_flags(lmdb::EnvironmentFlags::READ_ONLY).open(&layout.db_dir()).unwrap();
+        let mut txn = db.begin_write().unwrap();
+        for n in 0u32..2_000 {
+            txn.put(Table::Trees, &n.to_be_bytes(), &[n as u8; 4000]).unwrap();
+        }
+        txn.commit().unwrap();
+        assert!(db.get(Table::Trees, &7u32.to_be_bytes()).unwrap().is_some());
+        let Backend::Lmdb { env, .. } = &db.backend else { unreachable!() };
+        assert!(env.map.get().is_none(), "found before the first release");
+        db.release_mapped_pages();
+        let ranges = env.map.get().expect("found by the first release").clone();
+        assert_eq!(ranges.len(), 1, "{ranges:?}");
+        let (a, b) = ranges[0];
+        assert_eq!(b - a, MAP_SIZE, "the whole map LMDB made at open");
+        let data = layout.db_dir().join("data.mdb").canonicalize().unwrap();
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        let line = maps.lines().find(|l| l.starts_with(&format!("{a:x}-{b:x} "))).expect("listed");
+        assert!(line.ends_with(&*data.to_string_lossy()), "{line}");
+        assert_eq!(line.split_whitespace().nth(1), Some("r--s"), "{line}");
+        let mine = |l: &&str| l.ends_with(&*data.to_string_lossy());
+        assert_eq!(maps.lines().filter(mine).count(), 2, "this one and the other environment's:\n{maps}");
+
+        // Clones and second opens share the environment and what was found.
+        let again = Db::open(&layout).unwrap();
+        let Backend::Lmdb { env: env2, .. } = &again.backend else { unreachable!() };
+        assert!(std::sync::Arc::ptr_eq(env, env2));
+        assert!(std::ptr::eq(env.map.get().unwrap(), env2.map.get().unwrap()));
+
+        // A walk's pages leave this process with each release.
+        for n in 0u32..2_000 {
+            assert!(again.get(Table::Trees, &n.to_be_bytes()).unwrap().is_some());
+        }
+        let walked = resident_kib(a);
+        assert!(walked >= 7_000, "the walk mapped its pages in: {walked} KiB");
+        again.release_mapped_pages();
+        let released = resident_kib(a);
+        assert!(released < 1_000, "after the release {released} KiB stay mapped (of {walked})");
+        drop(other);
     }
 }
 

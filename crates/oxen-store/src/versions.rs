@@ -1576,6 +1576,55 @@ impl Versions {
         }
     }
 
+    /// The contents of many small files at once, verified, for a checkout
+    /// writing a batch of them: each block holding any is opened once and
+    /// its records read where they are (`pread`), rather than a failed
+    /// look for a loose file, an open, a seek and a close per content (a
+    /// clone of 100k small files spent most of its system time there). In
+    /// the order of `ids`; `None` for contents this does not read (not in
+    /// a local block, longer than `max`, not whole contents, or not
+    /// matching their id, or past `budget` bytes in all): the caller opens
+    /// those with [`Versions::open`], which fetches, reports damage and
+    /// reads loose files as always.
+    pub fn read_small(&self, ids: &[ContentId], max: u64, budget: u64) -> Result<Vec<Option<Vec<u8>>>> {
+        use std::os::unix::fs::FileExt;
+        let mut out: Vec<Option<Vec<u8>>> = vec![None; ids.len()];
+        let Some(s) = &self.segments else { return Ok(out) };
+        let mut by_block: HashMap<String, Vec<(usize, Loc)>> = HashMap::new();
+        let mut left = budget;
+        for (i, id) in ids.iter().enumerate() {
+            match s.lookup(id)? {
+                Some(l)
+                    if l.kind == Kind::Bytes && l.raw_len <= max && l.len <= max && l.raw_len.max(l.len) <= left =>
+                {
+                    left -= l.raw_len.max(l.len);
+                    by_block.entry(l.segment.clone()).or_default().push((i, l))
+                }
+                _ => {}
+            }
+        }
+        for (name, locs) in by_block {
+            let Ok(Some(Block::File { f, .. })) = s.open_block(&name) else { continue };
+            for (i, l) in locs {
+                let mut stored = vec![0u8; l.len as usize];
+                if f.read_exact_at(&mut stored, l.offset).is_err() {
+                    continue;
+                }
+                let raw = match l.codec {
+                    Codec::Raw => stored,
+                    c => match codec::decode(c, &stored, l.raw_len) {
+                        Ok(raw) => raw.into_owned(),
+                        Err(_) => continue,
+                    },
+                };
+                if raw.len() as u64 == l.raw_len && ContentId::of(&raw) == ids[i] {
+                    out[i] = Some(raw);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Read stored contents whole, verified (for diff and merge of modest files).
     pub fn read_all(&self, id: &ContentId) -> Result<Vec<u8>> {
         let mut b = self.open(id)?;
@@ -1883,8 +1932,9 @@ impl Versions {
     /// has-chunk queries in sync.
     pub fn missing(&self, ids: &[ContentId]) -> Result<Vec<ContentId>> {
         let mut out = Vec::new();
+        let mut loose = LooseCheck::default();
         let Some(s) = &self.segments else {
-            return Ok(ids.iter().filter(|id| !self.path(id).is_file()).copied().collect());
+            return Ok(ids.iter().filter(|id| !loose.is_file(self, id)).copied().collect());
         };
         let since = s.epoch();
         let mut relied = Vec::new();
@@ -1910,7 +1960,7 @@ impl Versions {
                 }
                 if pending.contains_key(id) {
                     relied.push(*id);
-                } else if !self.path(id).is_file() {
+                } else if !loose.is_file(self, id) {
                     out.push(*id);
                 }
             }
@@ -2051,7 +2101,9 @@ impl Versions {
         // What is stored here only: fsck never fetches (a partial clone's
         // missing contents are counted as not fetched).
         let mut b = self.open_stored(id)?;
-        let mut buf = vec![0u8; CHUNK];
+        // No bigger than the contents: a zeroed CHUNK for each of a
+        // million 16-byte files was 40% of fsck's time.
+        let mut buf = vec![0u8; b.len().saturating_add(1).min(CHUNK as u64) as usize];
         loop {
             match b.read(&mut buf) {
                 Ok(0) => return Ok(None),
@@ -2192,6 +2244,45 @@ impl Versions {
             }
             _ => self.write_chunk(raw).map(|_| ()),
         }
+    }
+}
+
+/// Whether contents are stored loose, for a batch of ids: the store's
+/// directory is listed once per batch, and a content whose fan-out
+/// directory (`versions/<2 hex>`) is not there is not looked for, rather
+/// than a failed `stat` per content (a clone's receive asked for each of
+/// 100k contents, none of them loose). A directory made after the listing
+/// can only make a content look missing that is stored: it is received and
+/// stored again, never skipped.
+#[derive(Default)]
+struct LooseCheck {
+    /// Per first byte of an id: whether its fan-out directory may exist;
+    /// `None` until listed.
+    fanout: Option<Box<[bool; 256]>>,
+}
+
+impl LooseCheck {
+    fn is_file(&mut self, v: &Versions, id: &ContentId) -> bool {
+        let fanout = self.fanout.get_or_insert_with(|| {
+            let mut seen = Box::new([false; 256]);
+            match std::fs::read_dir(&v.dir) {
+                Ok(entries) => {
+                    for e in entries.flatten() {
+                        let name = e.file_name();
+                        let name = name.to_string_lossy();
+                        if let (2, Ok(b)) = (name.len(), u8::from_str_radix(&name, 16)) {
+                            seen[b as usize] = true;
+                        }
+                    }
+                }
+                // No store directory: nothing is loose.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                // Not listed: look at every path.
+                Err(_) => seen.fill(true),
+            }
+            seen
+        });
+        fanout[id.as_bytes()[0] as usize] && v.path(id).is_file()
     }
 }
 
@@ -2408,6 +2499,55 @@ pub(crate) mod tests {
     fn first_chunk(db: &Db, v: &Versions, id: &ContentId) -> (ContentId, Loc) {
         let c = v.chunk_list(id).unwrap().expect("stored as chunks").chunks()[0].id;
         (c, blobs_entry(db, &c).unwrap())
+    }
+
+    #[test]
+    fn missing_lists_the_store_once_and_still_finds_loose_contents() {
+        let (_d, _db, v) = store();
+        let (a, b) = (b"a loose file".to_vec(), b"in a block".to_vec());
+        let (ia, ib, ic) = (ContentId::of(&a), ContentId::of(&b), ContentId::of(b"nowhere"));
+        // Nothing loose: no fan-out directory at all.
+        assert_eq!(v.missing(&[ia, ib, ic]).unwrap(), vec![ia, ib, ic]);
+        v.write_bytes(&b).unwrap();
+        v.flush().unwrap();
+        Versions::new(v.dir.clone(), v.tmp.clone()).write_verified(&a[..], &ia, Path::new("a")).unwrap();
+        assert!(v.path(&ia).is_file(), "stored loose");
+        assert_eq!(v.missing(&[ia, ib, ic]).unwrap(), vec![ic]);
+        // A content whose fan-out directory exists but not its file.
+        let same_dir = (0u32..)
+            .map(|n| ContentId::of(&n.to_le_bytes()))
+            .find(|id| id.as_bytes()[0] == ia.as_bytes()[0] && *id != ia)
+            .unwrap();
+        assert_eq!(v.missing(&[same_dir, ia]).unwrap(), vec![same_dir]);
+    }
+
+    #[test]
+    fn read_small_reads_a_batch_verified_and_leaves_the_rest_to_open() {
+        let (_d, db, v) = store();
+        let small: Vec<Vec<u8>> = (0..50u32).map(|n| format!("file {n}\n").into_bytes()).collect();
+        let ids: Vec<ContentId> = small.iter().map(|b| v.write_bytes(b).unwrap()).collect();
+        let big = noise(7, 200 << 10);
+        let big_id = v.write_bytes(&big).unwrap();
+        v.flush().unwrap();
+        let absent = ContentId::of(b"not stored");
+        let mut ask = ids.clone();
+        ask.extend([big_id, absent]);
+        let got = v.read_small(&ask, 64 << 10, 1 << 20).unwrap();
+        for (g, want) in got.iter().zip(&small) {
+            assert_eq!(g.as_deref(), Some(&want[..]));
+        }
+        assert_eq!(got[50], None, "larger than max: streamed by open");
+        assert_eq!(got[51], None, "not stored");
+        // The budget: contents past it are left to open.
+        let got = v.read_small(&ids, 64 << 10, 20).unwrap();
+        assert_eq!(got.iter().filter(|g| g.is_some()).count(), 2, "two 7-byte files fit 20 bytes");
+        // A damaged record is not handed out; open reports it as before.
+        let l = blobs_entry(&db, &ids[3]).unwrap();
+        flip_byte(&v.segments().path(&l.segment), l.offset + 1);
+        let got = v.read_small(&ids, 64 << 10, 1 << 20).unwrap();
+        assert_eq!(got[3], None);
+        assert_eq!(got[4].as_deref(), Some(&small[4][..]));
+        assert!(v.read_all(&ids[3]).is_err());
     }
 
     #[test]
