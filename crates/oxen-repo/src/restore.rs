@@ -231,10 +231,8 @@ impl Repo {
         let keep: Vec<bool> = batch
             .par_iter()
             .map(|(p, e, cur)| match cur {
-                Some(ie) if ie.id == e.id && (ie.stat.mode == 0 || ie.stat.mode == e.mode) => {
-                    self.work_file_matches(header, p, ie)
-                }
-                _ => Ok(false),
+                Some(ie) => self.already_in_place(header, p, e, ie),
+                None => Ok(false),
             })
             .collect::<Result<_>>()?;
         self.db.release_mapped_pages();

@@ -457,9 +457,7 @@ impl Repo {
                 // A partial clone's path outside its set is not in the work
                 // tree: its index entry is all there is to match.
                 (Some(e), Some(ie)) if ie.id == e.id && Repo::outside(set, p) => Ok(true),
-                (Some(e), Some(ie)) if ie.id == e.id && (ie.stat.mode == 0 || ie.stat.mode == e.mode) => {
-                    self.work_file_matches(header, p, ie)
-                }
+                (Some(e), Some(ie)) => self.already_in_place(header, p, e, ie),
                 _ => Ok(false),
             })
             .collect::<Result<_>>()?;

@@ -88,6 +88,23 @@ pub(crate) fn staged_entry_over(current: Option<&IndexEntry>, e: &FlatEntry) -> 
 }
 
 impl Repo {
+    /// Whether the work-tree file at `path` already holds `want`: its index
+    /// entry `have` names the same contents and mode (or no mode yet), and
+    /// the file still holds what that entry records. A transition or a
+    /// restore leaves such a file alone (same inode, same mtime).
+    pub(crate) fn already_in_place(
+        &self,
+        index: &Index,
+        path: &RepoPath,
+        want: &FlatEntry,
+        have: &IndexEntry,
+    ) -> Result<bool> {
+        if have.id != want.id || (have.stat.mode != 0 && have.stat.mode != want.mode) {
+            return Ok(false);
+        }
+        self.work_file_matches(index, path, have)
+    }
+
     /// Whether the work-tree file at `path` still holds what index entry
     /// `e` records (by the stat cache, else by hashing it). A file that is
     /// not there (deleted, or beyond a symlink) is not clean.
