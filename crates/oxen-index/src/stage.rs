@@ -146,7 +146,7 @@ pub struct StageReport {
 
 /// Files hashed (in parallel) and written to the index at a time by
 /// [`stage_paths`]: what it holds of the files it stages, however many.
-const STAGE_BATCH: usize = 16384;
+const STAGE_BATCH: usize = 4096;
 
 /// Stage repository paths (the root = everything): files are hashed
 /// unless the stat cache says they are unchanged, directories recurse, and
