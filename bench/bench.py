@@ -34,6 +34,7 @@ REPO_ROOT = os.path.dirname(BENCH_DIR)
 sys.path.insert(0, BENCH_DIR)
 import cases  # noqa: E402
 import gen_data  # noqa: E402
+import tidy  # noqa: E402
 
 ALL_TOOLS = ["oxen", "git", "git-lfs", "dvc", "oxenai"]
 PEERS = ["git", "git-lfs", "dvc", "oxenai"]
@@ -981,9 +982,9 @@ class Harness:
                 # a discard-mounted file system slows down file creation for a
                 # while afterwards.
                 log("removing %s ..." % tmp)
-                shutil.rmtree(tmp, ignore_errors=True)
+                tidy.remove_tree(tmp)
             for d in self.cleanup:
-                shutil.rmtree(d, ignore_errors=True)
+                tidy.remove_tree(d)
         if self.dataset is None or self.interrupted:
             return 1
 
@@ -1015,9 +1016,9 @@ class Harness:
             log("interrupted: writing the partial report")
             self.interrupted = True
         finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            tidy.remove_tree(tmp)
             for d in self.cleanup:
-                shutil.rmtree(d, ignore_errors=True)
+                tidy.remove_tree(d)
         report = "\n".join(self.header_lines("cases: " + ", ".join(a.case))) + "\n" + "\n".join(c.sections)
         if c.failures:
             report += "\n## Failures\n\n" + "\n".join("- %s: %s" % f for f in c.failures) + "\n"

@@ -3,7 +3,7 @@
 Each case makes its own data (gen_data.py, seeded), runs the tools that
 apply to it side by side in one run, prints one markdown section of rows and
 ratios, and deletes its data before the next case starts (the disk is
-shared). Called from bench.py with the harness and the bench module (`b`),
+shared), never between two timed steps (tidy.py says why). Called from bench.py with the harness and the bench module (`b`),
 so the helpers (timed steps, disk usage, oxen-server) are the same ones.
 
 Cases (sizes are the issue's; `--ci` runs a tiny csv-edit, ours only):
@@ -44,6 +44,7 @@ import shutil
 import subprocess
 
 import gen_data
+import tidy
 
 # The loopback scale-out topology the integration tests use (tests/it/scaleout.rs).
 TOPOLOGY_SH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "deploy",
@@ -165,6 +166,9 @@ class Cases:
     def __init__(self, h, b, tools, tmp):
         self.h, self.b, self.tmp = h, b, tmp
         self.tools = tools  # name -> prepared Tool
+        # Trees a case is done with are set aside here and deleted between
+        # cases, never between two timed steps (see tidy.py).
+        self.trash = tidy.Trash(os.path.join(tmp, ".trash"))
         self.sections = []
         self.failures = []  # (case, message): ours failed or a CI check failed
         self.a = h.args
@@ -291,9 +295,9 @@ class Cases:
             finally:
                 if srv:
                     srv.stop()
-                shutil.rmtree(r.base, ignore_errors=True)
+                self.trash.set_aside(r.base)
             rows.append(row)
-        shutil.rmtree(self.case_dir(case), ignore_errors=True)
+        self.trash.set_aside(self.case_dir(case))
         self.section(
             "csv-edit: one row edited in a %g MiB numeric CSV" % self.csv_mb(),
             ["CSV of %s (seed %d); the edit makes one value in the middle row 3 bytes longer, so "
@@ -337,8 +341,8 @@ class Cases:
                 if t.name == "oxen":
                     self.fail(case, str(e))
             finally:
-                shutil.rmtree(r.base, ignore_errors=True)
-        shutil.rmtree(self.case_dir(case), ignore_errors=True)
+                self.trash.set_aside(r.base)
+        self.trash.set_aside(self.case_dir(case))
         self.section(
             "csv-size: a %g MiB numeric CSV stored" % self.csv_mb(),
             ["The CSV is %s; stored = `du` of the tool's store after add+commit (DVC: .dvc + "
@@ -383,8 +387,8 @@ class Cases:
                 if t.name == "oxen":
                     self.fail(case, str(e))
             finally:
-                shutil.rmtree(r.base, ignore_errors=True)
-        shutil.rmtree(self.case_dir(case), ignore_errors=True)
+                self.trash.set_aside(r.base)
+        self.trash.set_aside(self.case_dir(case))
         self.section(
             "checkpoints: %d successive %g MiB checkpoints, ~5%% rewritten each" % (count, self.a.ckpt_mb),
             ["One path (`model.ckpt`) rewritten and added+committed %d times; each version "
@@ -452,8 +456,8 @@ class Cases:
                 notes.append("%s: %s" % (t.name, e))
                 self.fail(case, str(e))
             finally:
-                shutil.rmtree(r.base, ignore_errors=True)
-        shutil.rmtree(self.case_dir(case), ignore_errors=True)
+                self.trash.set_aside(r.base)
+        self.trash.set_aside(self.case_dir(case))
         self.section(
             "chunk-speed: one %g MiB file of random bytes" % self.a.big_mb,
             ["The file was just written (page cache warm). MB/s = size / wall time of the "
@@ -500,8 +504,8 @@ class Cases:
                 if t.name == "oxen":
                     self.fail(case, str(e))
             finally:
-                shutil.rmtree(r.base, ignore_errors=True)
-        shutil.rmtree(self.case_dir(case), ignore_errors=True)
+                self.trash.set_aside(r.base)
+        self.trash.set_aside(self.case_dir(case))
         if "oxen" in got and got.get("git"):
             ratio = got["oxen"] / got["git"]
             notes.append("ours / git: %.3f — target ≤ 0.6: %s" % (ratio, "met" if ratio <= 0.6 else "MISSED"))
@@ -580,7 +584,7 @@ class Cases:
                 finally:
                     if srv:
                         srv.stop()
-                    shutil.rmtree(r.base, ignore_errors=True)
+                    self.trash.set_aside(r.base)
         except StepFailed as e:
             notes.append(str(e))
             self.fail(case, str(e))
@@ -588,7 +592,7 @@ class Cases:
             if weed_proc:
                 subprocess.run(["bash", SEAWEEDFS_SH, "stop", weed_proc], stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
-            shutil.rmtree(d, ignore_errors=True)
+            self.trash.set_aside(d)
         if len(results) == 2:
             (lp, lc), (sp, sc) = results["local disk"], results["SeaweedFS (s3)"]
             notes.append("throughput on SeaweedFS / on local disk: push %.2f, clone %.2f — target ≥ 0.5: %s"
@@ -656,7 +660,7 @@ class Cases:
                 finally:
                     if srv:
                         srv.stop()
-                    shutil.rmtree(r.base, ignore_errors=True)
+                    self.trash.set_aside(r.base)
 
             topo_env = {k: v for k, v in topo.items() if k == "OXEN_HOME"}
 
@@ -676,7 +680,7 @@ class Cases:
             s = s if not s.ok else w.add_commit("warm.bin", "warm up")
             if s.ok:
                 self.h.runner.quiet([t.oxen, "push", proxied("warmup"), "main"], w.w, dict(w.env, **topo_env))
-            shutil.rmtree(w.base, ignore_errors=True)
+            self.trash.set_aside(w.base)
 
             log("[%s] large files: one replica, local storage" % case)
             lp, lc = push_clone("one replica, local storage (direct)", None, {}, None)
@@ -689,7 +693,7 @@ class Cases:
                          "≥ 0.8: %s" % (pr, cr, "met" if min(pr, cr) >= 0.8 else "MISSED"))
             notes.append("through the proxy / replica 1 directly (both on S3): push %.2f, clone %.2f (what nginx "
                          "costs; the rest is S3's)" % (dp / pp, dc / pc))
-            shutil.rmtree(big, ignore_errors=True)
+            self.trash.set_aside(big)
 
             # Concurrent clones of the N=10k dataset through the proxy.
             tenk = os.path.join(d, "tenk")
@@ -706,14 +710,14 @@ class Cases:
             p = self.h.runner.step([[t.oxen, "push", url, "main"]], r.w, e)
             if not p.ok:
                 raise StepFailed("push of the N=%d dataset: %s" % (a.scaleout_files, p.err))
-            shutil.rmtree(tenk, ignore_errors=True)
+            self.trash.set_aside(tenk)
             log("[%s] one clone" % case)
             cpu0, cl0 = component_cpu(topo), clients_cpu()
             one = self.h.runner.step([[t.oxen, "clone", url, os.path.join(r.base, "one")]], r.base, e)
             cpu_one, cl_one = cpu_delta(cpu0, component_cpu(topo)), clients_cpu() - cl0
             if not one.ok:
                 raise StepFailed("clone: %s" % one.err)
-            shutil.rmtree(os.path.join(r.base, "one"), ignore_errors=True)
+            self.trash.set_aside(os.path.join(r.base, "one"))
             n = a.scaleout_clients
             log("[%s] %d concurrent clones" % (case, n))
             cpu0, cl0 = component_cpu(topo), clients_cpu()
@@ -741,7 +745,7 @@ class Cases:
                 notes.append("CPU seconds, %s (wall %.1f s): clients %.1f, %s; total %.1f = %.1f s of %d cores"
                              % (label, w, cl, ", ".join("%s %.1f" % kv for kv in sorted(comp.items())), total,
                                 total / cores, cores))
-            shutil.rmtree(r.base, ignore_errors=True)
+            self.trash.set_aside(r.base)
         except StepFailed as e:
             notes.append(str(e))
             self.fail(case, str(e))
@@ -749,7 +753,7 @@ class Cases:
             if topo is not None or os.path.exists(os.path.join(topo_dir, "topology.env")):
                 subprocess.run(["bash", TOPOLOGY_SH, "stop", topo_dir], stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
-            shutil.rmtree(d, ignore_errors=True)
+            self.trash.set_aside(d)
         self.section(
             "scaleout: %d replicas behind nginx (deploy/topology.sh) vs one replica" % a.scaleout_replicas,
             ["Large files: %d x %g MiB random files + 100 small ones, pushed to a fresh repository and "
@@ -801,8 +805,8 @@ class Cases:
                 notes.append("%s add+commit: %s" % (who, e))
                 self.fail(case, "%s add+commit: %s" % (who, e))
             finally:
-                shutil.rmtree(r.base, ignore_errors=True)
-        shutil.rmtree(src, ignore_errors=True)
+                self.trash.set_aside(r.base)
+        self.trash.set_aside(src)
         if len(times) == 2:
             ratio = times["pyoxen"][1] / times["cli"][1]
             for who in ("cli", "pyoxen"):
@@ -840,8 +844,8 @@ class Cases:
             notes.append("read: %s" % e)
             self.fail(case, "read: %s" % e)
         finally:
-            shutil.rmtree(r.base, ignore_errors=True)
-            shutil.rmtree(self.case_dir(case), ignore_errors=True)
+            self.trash.set_aside(r.base)
+            self.trash.set_aside(self.case_dir(case))
         self.section(
             "python: pyoxen vs the CLI",
             ["`%s` with pyoxen; the N=%d dataset (%s in %d files, seed %d) added and committed by "
@@ -964,8 +968,8 @@ class Cases:
             finally:
                 if t.name == "oxen":
                     self.h.runner.quiet([t.oxen, "fsmonitor", "stop"], r.w, r.env)
-                shutil.rmtree(r.base, ignore_errors=True)
-        shutil.rmtree(d, ignore_errors=True)
+                self.trash.set_aside(r.base)
+        self.trash.set_aside(d)
         if "oxen" in got and "git" in got:
             ours = got["oxen"][1]
             notes.append("ours with the monitor: %.1f ms — target ≤ 50 ms: %s"
@@ -1040,7 +1044,7 @@ class Cases:
                 store = self.b.disk_usage([os.path.join(dest, ".oxen")])
                 if label not in got or cl.wall < got[label][1]:
                     got[label] = (sent, cl.wall, store, cl.rss_kb)
-                shutil.rmtree(dest, ignore_errors=True)
+                self.trash.set_aside(dest)
             for label in kinds:
                 sent, wall, store, rss = got[label]
                 rows.append([label, mb(sent), self.b.fmt_secs(wall), mb(store), "%d MB" % (rss // 1024)])
@@ -1053,8 +1057,8 @@ class Cases:
         finally:
             if srv:
                 srv.stop()
-            shutil.rmtree(r.base, ignore_errors=True)
-            shutil.rmtree(self.case_dir(case), ignore_errors=True)
+            self.trash.set_aside(r.base)
+            self.trash.set_aside(self.case_dir(case))
         self.section(
             "shallow: clone --depth 1 vs a full clone, %d commits of churn" % (commits + 1),
             ["Dataset: %d small files (gen_data, seed %d), then %d commits each rewriting 1%% of the "
@@ -1103,7 +1107,7 @@ class Cases:
                 sent = int(m.group(1)) if m else 0
                 got[label] = (st.wall, sent)
                 rows.append([label, mb(sent), self.b.fmt_secs(st.wall), self.b.fmt_mb(st.rss_kb), ""])
-                shutil.rmtree(dest, ignore_errors=True)
+                self.trash.set_aside(dest)
             (fw, fb), (pw, pb) = got["full clone"], got["clone --filter %s" % sub]
             br, tr = pb / max(fb, 1), pw / max(fw, 1e-9)
             verdict = "bytes %.2f%% (target ≤ 2%%: %s), time %.1f%% (target ≤ 5%%: %s)" % (
@@ -1118,8 +1122,8 @@ class Cases:
         finally:
             if srv:
                 srv.stop()
-            shutil.rmtree(r.base, ignore_errors=True)
-            shutil.rmtree(self.case_dir(case), ignore_errors=True)
+            self.trash.set_aside(r.base)
+            self.trash.set_aside(self.case_dir(case))
         self.section(
             "partial-clone: clone --filter of one directory vs a full clone",
             ["N = %d small files in 100 dirs (%s, seed %d), pushed to oxen-server on loopback; a full "
@@ -1137,7 +1141,9 @@ class Cases:
                 import traceback
                 traceback.print_exc()
                 self.fail(c, "harness error: %s" % e)
-                shutil.rmtree(self.case_dir(c), ignore_errors=True)
+                self.trash.set_aside(self.case_dir(c))
+            finally:
+                self.trash.empty()
 
 
 class StepFailed(Exception):

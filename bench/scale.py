@@ -43,6 +43,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
 from free_ports import free_ports  # noqa: E402
+from tidy import remove_tree  # noqa: E402
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(BENCH_DIR)
@@ -67,32 +68,6 @@ def make_tiny(root, files):
             p = os.path.join(dp, "f%08d.txt" % i)
             with open(p, "wb") as f:
                 f.write(b"file %010d\n" % i)
-
-
-def remove_tree(path):
-    """Delete a work dir of millions of files by many `rm -rf` at once,
-    four at a time, on the entries three levels down (work/small/dNNNN):
-    one unlink at a time took longer than the run itself."""
-    if not os.path.isdir(path):
-        return
-    level = [path]
-    for _ in range(3):
-        nxt = []
-        for d in level:
-            try:
-                subs = [e.path for e in os.scandir(d) if e.is_dir(follow_symlinks=False)]
-            except OSError:
-                subs = []
-            nxt += subs or [d]
-        level = nxt
-    procs = []
-    for p in level:
-        procs.append(subprocess.Popen(["rm", "-rf", "--", p]))
-        if len(procs) >= 4:
-            procs.pop(0).wait()
-    for p in procs:
-        p.wait()
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def run(argv, cwd, env, timed=True):
