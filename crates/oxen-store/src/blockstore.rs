@@ -98,8 +98,9 @@ pub struct UploadRecord {
     pub block: String,
     /// The store's id of the upload.
     pub upload: String,
-    /// When the upload began.
-    pub started: std::time::SystemTime,
+    /// When its writer was last seen at it: when the upload began or its
+    /// latest part went up.
+    pub last_seen: std::time::SystemTime,
 }
 
 /// Where the multipart uploads of a store are recorded while they run
@@ -110,7 +111,10 @@ pub struct UploadRecord {
 /// and removed after it completed or was aborted, so an upload without a
 /// record is one whose writer died between the two calls of its start.
 pub trait UploadJournal: Send + Sync + std::fmt::Debug {
-    /// Upload `upload` of block `block` began now.
+    /// Upload `upload` of block `block` began now, or its writer is still
+    /// at it (a part just went up): (re)recorded with the time now, so gc,
+    /// which aborts uploads not seen for its grace period, tells a slow
+    /// live upload (a block filled by a slow push) from an abandoned one.
     fn record(&self, block: &str, upload: &str) -> io::Result<()>;
     /// The upload of block `block` completed or was aborted.
     fn forget(&self, block: &str) -> io::Result<()>;
@@ -156,8 +160,8 @@ impl UploadJournal for DirJournal {
             // Written atomically: anything else is not ours.
             let Some((secs, upload)) = text.trim_end().split_once(' ') else { continue };
             let Ok(secs) = secs.parse::<u64>() else { continue };
-            let started = std::time::UNIX_EPOCH + Duration::from_secs(secs);
-            out.push(UploadRecord { block, upload: upload.to_string(), started });
+            let last_seen = std::time::UNIX_EPOCH + Duration::from_secs(secs);
+            out.push(UploadRecord { block, upload: upload.to_string(), last_seen });
         }
         out.sort_by(|a, b| a.block.cmp(&b.block));
         Ok(out)
@@ -742,13 +746,23 @@ impl object_store::MultipartUpload for RecordedUpload {
         let idx = self.next;
         self.next += 1;
         let (store, key, id, parts) = (self.store.clone(), self.key.clone(), self.id.clone(), self.parts.clone());
+        let (journal, name) = (self.journal.clone(), self.name.clone());
         Box::pin(async move {
             let part = store.put_part(&key, &id, idx, data).await?;
-            let mut p = parts.lock().unwrap_or_else(|p| p.into_inner());
-            if p.len() <= idx {
-                p.resize(idx + 1, None);
+            {
+                let mut p = parts.lock().unwrap_or_else(|p| p.into_inner());
+                if p.len() <= idx {
+                    p.resize(idx + 1, None);
+                }
+                p[idx] = Some(part);
             }
-            p[idx] = Some(part);
+            // A sign of life for gc (see `UploadJournal::record`), awaited
+            // here so it cannot land after `complete` forgot the record.
+            // A failure only leaves the older time: gc may then abort this
+            // upload after its grace period, and the write fails cleanly.
+            if let Some(j) = journal {
+                let _ = tokio::task::spawn_blocking(move || j.record(&name, &id)).await;
+            }
             Ok(())
         })
     }
@@ -1277,7 +1291,7 @@ pub(crate) mod tests {
         let recs = journal.list().unwrap();
         assert_eq!(recs.len(), 1);
         assert_eq!(recs[0].block, "1-j");
-        assert!(recs[0].started.elapsed().unwrap() < Duration::from_secs(60));
+        assert!(recs[0].last_seen.elapsed().unwrap() < Duration::from_secs(60));
         up.finish(len).unwrap();
         assert_eq!(journal.list().unwrap(), vec![]);
         assert_eq!(s.read_range("1-j", 0..len).unwrap(), data);
@@ -1305,6 +1319,43 @@ pub(crate) mod tests {
         assert!(s.abort_upload("4-j", &id).unwrap());
         assert!(!s.abort_upload("4-j", &id).unwrap(), "already gone");
         assert_eq!(s.size("4-j").unwrap(), None);
+    }
+
+    #[test]
+    fn a_streamed_upload_is_seen_alive_with_each_part_it_sends() {
+        // A block filled by a slow push keeps its upload open for as long
+        // as the push takes; gc must not take it for one a killed writer
+        // left once it is older than the grace period.
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("tmp")).unwrap();
+        let journal = Arc::new(DirJournal::new(d.path().join("uploads"), d.path().join("tmp")));
+        let (s, _w) = watched(None);
+        s.journal_uploads(journal.clone());
+        let data = crate::testutil::noise(11, PART_SIZE * 3);
+        let p = d.path().join("1-l");
+        let mut f = OpenOptions::new().create_new(true).append(true).open(&p).unwrap();
+        let mut up = s.begin("1-l", &p).unwrap().expect("S3 streams");
+        let mut len = 0;
+        feed(&mut f, &mut up, &mut len, &data[..PART_SIZE]);
+        wait_for("the upload was not recorded", || !journal.list().unwrap().is_empty());
+        // As if the upload had begun two hours ago.
+        let id = journal.list().unwrap()[0].upload.clone();
+        let old = std::time::SystemTime::now() - Duration::from_secs(7200);
+        let secs = old.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        std::fs::write(d.path().join("uploads").join("1-l"), format!("{secs} {id}\n")).unwrap();
+        // The next part goes up: its writer is seen alive now.
+        feed(&mut f, &mut up, &mut len, &data[PART_SIZE..PART_SIZE * 2]);
+        wait_for("the upload's record was not refreshed by its part", || {
+            journal
+                .list()
+                .unwrap()
+                .first()
+                .is_some_and(|r| r.last_seen.elapsed().is_ok_and(|a| a < Duration::from_secs(60)))
+        });
+        feed(&mut f, &mut up, &mut len, &data[PART_SIZE * 2..]);
+        up.finish(len).unwrap();
+        assert_eq!(journal.list().unwrap(), vec![], "a completed upload stays recorded");
+        assert_eq!(s.read_range("1-l", 0..len).unwrap(), data);
     }
 
     #[test]

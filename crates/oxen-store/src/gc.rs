@@ -173,8 +173,9 @@ fn block_times(
 }
 
 /// Meta-table key prefix of multipart uploads in flight (see
-/// [`MetaJournal`]): `upload NUL <block>` -> when it began (seconds since
-/// the epoch, big-endian) followed by the store's upload id.
+/// [`MetaJournal`]): `upload NUL <block>` -> when its writer was last seen
+/// at it (seconds since the epoch, big-endian) followed by the store's
+/// upload id.
 pub(crate) const UPLOAD_PREFIX: &[u8] = b"upload\0";
 
 /// The [`UploadJournal`](crate::blockstore::UploadJournal) of a repository
@@ -216,9 +217,9 @@ impl crate::blockstore::UploadJournal for MetaJournal {
             .into_iter()
             .filter_map(|(k, v)| {
                 let block = std::str::from_utf8(k.strip_prefix(UPLOAD_PREFIX)?).ok()?.to_string();
-                let started = parse_time(v.get(..8)?)?;
+                let last_seen = parse_time(v.get(..8)?)?;
                 let upload = std::str::from_utf8(&v[8..]).ok()?.to_string();
-                Some(crate::blockstore::UploadRecord { block, upload, started })
+                Some(crate::blockstore::UploadRecord { block, upload, last_seen })
             })
             .collect())
     }
@@ -229,8 +230,9 @@ impl crate::blockstore::UploadJournal for MetaJournal {
 /// leaves one, whose parts an S3 bucket keeps (and bills) until aborted.
 /// An upload is left alone while it may be live: begun by this process,
 /// by a live pid on this host (LMDB: every writer is on this host), or
-/// less than `grace` ago. Returns how many were aborted (or, in a dry
-/// run, are candidates).
+/// seen less than `grace` ago (a writer re-records its upload with each
+/// part it sends, so a slow upload stays young while parts go up). Returns
+/// how many were aborted (or, in a dry run, are candidates).
 fn abort_abandoned_uploads(s: &Segments, grace: std::time::Duration, dry_run: bool) -> Result<u64> {
     let Some(journal) = &s.journal else { return Ok(0) };
     let what = || s.store.describe("");
@@ -241,7 +243,7 @@ fn abort_abandoned_uploads(s: &Segments, grace: std::time::Duration, dry_run: bo
         if pid == Some(std::process::id()) || (!s.db.is_postgres() && pid.is_some_and(crate::tmp::pid_alive)) {
             continue;
         }
-        if now.duration_since(r.started).map_or(true, |age| age < grace) {
+        if now.duration_since(r.last_seen).map_or(true, |age| age < grace) {
             continue;
         }
         if !dry_run {
