@@ -232,3 +232,27 @@ fn a_directory_also_present_outside_the_filter_still_brings_its_contents() {
     assert!(!p.join("copy").exists() && !p.join("keep/x.txt").exists());
     assert_eq!(srv.oxen(&p, &["status", "--porcelain"]), "");
 }
+
+#[test]
+fn widening_keeps_a_file_already_there_and_an_unreachable_remote_names_the_path() {
+    let d = tempfile::tempdir().unwrap();
+    let srv = Server::start(d.path(), &[]);
+    seeded(&srv, d.path());
+    let (p, _) = clone(&srv, d.path(), "p", &["keep"]);
+    // A file of the user's where a widened path goes is left as it is.
+    common::write(&p, "big/f00.bin", "mine\n");
+    let o = srv.oxen(&p, &["fetch", "--", "big"]);
+    assert!(o.contains("checked out 39"), "{o}");
+    assert_eq!(std::fs::read(p.join("big/f00.bin")).unwrap(), b"mine\n");
+    assert_eq!(std::fs::read(p.join("big/f39.bin")).unwrap(), noise(39, 20_000));
+    assert_eq!(srv.oxen(&p, &["status", "--porcelain"]), " M big/f00.bin");
+    // Offline: one line naming the path; the set and work tree stay as they were.
+    drop(srv);
+    let mut c = common::bin("oxen", &p);
+    c.args(["fetch", "--", "solo.bin"]);
+    let e = common::err(c);
+    assert!(e.starts_with("error: 'solo.bin' is not fetched and remote 'origin' cannot be reached: "), "{e}");
+    assert!(!p.join("solo.bin").exists());
+    let cfg = std::fs::read_to_string(p.join(".oxen/config.toml")).unwrap();
+    assert!(cfg.contains("\"big\"") && !cfg.contains("solo.bin"), "{cfg}");
+}

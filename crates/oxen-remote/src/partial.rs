@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use oxen_hash::ContentId;
 use oxen_pack::ReceiveStats;
-use oxen_path::{PathSet, RepoPath};
-use oxen_repo::{FlatEntry, Repo};
+use oxen_path::RepoPath;
+use oxen_repo::Repo;
 use oxen_store::{NoProgress, ObjectKind, Progress, Promisor};
 
 use crate::{Remote, RemoteError, Result};
@@ -73,26 +73,38 @@ pub struct WidenReport {
     pub stats: ReceiveStats,
 }
 
-/// Fetch the contents `entries` need from the promisor remote in one
-/// round; a failure names the first path whose content could not come.
-pub fn prefetch(repo: &Repo, entries: &[(&RepoPath, &FlatEntry)], progress: &dyn Progress) -> Result<ReceiveStats> {
-    let Some(name) = repo.promisor_remote()? else { return Ok(ReceiveStats::default()) };
-    let ids: Vec<ContentId> = entries.iter().map(|(_, e)| e.id).collect();
+/// Fetch the contents `files` need from the promisor remote `name` in one
+/// round (`remote`: the connection, opened on the first round that finds
+/// a content missing and kept for the next); a failure names the first
+/// path whose content could not come.
+pub fn prefetch(
+    repo: &Repo,
+    name: &str,
+    remote: &mut Option<Remote>,
+    files: &[(RepoPath, ContentId)],
+    progress: &dyn Progress,
+) -> Result<ReceiveStats> {
+    let ids: Vec<ContentId> = files.iter().map(|(_, id)| *id).collect();
     let missing = repo.versions.missing(&ids)?;
     if missing.is_empty() {
         return Ok(ReceiveStats::default());
     }
-    let go = || -> Result<ReceiveStats> {
-        let (_, url) = crate::resolve_remote(repo, &name)?;
-        let remote = Remote::open(&url)?;
-        fetch_contents(repo, &remote, &missing, progress)
+    let mut go = || -> Result<ReceiveStats> {
+        let r = match remote {
+            Some(r) => r,
+            None => {
+                let (_, url) = crate::resolve_remote(repo, name)?;
+                remote.insert(Remote::open(&url)?)
+            }
+        };
+        fetch_contents(repo, r, &missing, progress)
     };
     go().map_err(|e| {
-        let path = entries.iter().find(|(_, en)| en.id == missing[0]).map(|(p, _)| p.to_string());
+        let path = files.iter().find(|(_, id)| *id == missing[0]).map(|(p, _)| p.to_string());
         let err = oxen_store::StoreError::NotFetched {
             id: missing[0],
             path: None,
-            remote: name.clone(),
+            remote: name.to_string(),
             cause: e.to_string(),
         };
         RemoteError::Store(match path {
@@ -103,26 +115,22 @@ pub fn prefetch(repo: &Repo, entries: &[(&RepoPath, &FlatEntry)], progress: &dyn
 }
 
 /// Widen a partial clone to `paths` too (`oxen fetch -- <path>`): fetch
-/// the contents HEAD has under them in one round, record the wider set,
-/// and write those files into the work tree (a file already there is
-/// left as it is).
+/// the contents HEAD has under them, a batch per round, record the wider
+/// set, and write those files into the work tree (a file already there is
+/// left as it is); see [`Repo::widen_partial`].
 pub fn widen(repo: &Repo, paths: &[RepoPath], progress: &dyn Progress) -> Result<WidenReport> {
-    let set = repo
-        .partial_set()?
-        .ok_or_else(|| RemoteError::Other("not a partial clone: every path is here already".into()))?;
-    let remote = repo.promisor_remote()?.unwrap_or_else(|| "origin".into());
-    let head = repo.flatten_commit(repo.head_commit()?.as_ref())?;
-    let wanted: Vec<(&RepoPath, &FlatEntry)> =
-        head.iter().filter(|(p, _)| paths.iter().any(|s| p.is_under(s)) && !set.contains(p)).collect();
-    let stats = prefetch(repo, &wanted, progress)?;
-    let wider: PathSet = set.widened(paths.iter().cloned());
-    repo.set_partial(&remote, &wider)?;
-    let mut files = std::collections::BTreeMap::new();
-    for (p, e) in wanted {
-        if repo.worktree.lstat(p).map_err(oxen_repo::RepoError::from)?.is_none() {
-            files.insert(p.clone(), e.clone());
-        }
-    }
-    let report = repo.apply_to_worktree(&files, &[], &NoProgress)?;
+    let Some(name) = repo.promisor_remote()? else {
+        return Err(RemoteError::Other("not a partial clone: every path is here already".into()));
+    };
+    let mut remote = None;
+    let mut stats = ReceiveStats::default();
+    let report = repo.widen_partial(paths, |batch: &[(RepoPath, ContentId)]| -> Result<()> {
+        let s = prefetch(repo, &name, &mut remote, batch, progress)?;
+        stats.objects += s.objects;
+        stats.stored += s.stored;
+        stats.bytes += s.bytes;
+        stats.chunks += s.chunks;
+        Ok(())
+    })?;
     Ok(WidenReport { written: report.written, stats })
 }

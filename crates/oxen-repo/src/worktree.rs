@@ -5,14 +5,10 @@
 //! files that differ are written; an existing file is replaced via a temp
 //! file and rename, so its old contents are never half-overwritten.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use oxen_index::{FileStat, Index, IndexEntry};
 use oxen_object::mode;
 use oxen_path::RepoPath;
-use oxen_store::{Progress, StoreError};
-use rayon::prelude::*;
+use oxen_store::StoreError;
 
 use crate::join::{Files, MergeJoin};
 use crate::tree::FlatEntry;
@@ -25,10 +21,6 @@ pub struct CheckoutReport {
     pub written: usize,
     /// Files removed.
     pub removed: usize,
-}
-
-fn parent_of(path: &RepoPath) -> RepoPath {
-    path.parent().unwrap_or_default()
 }
 
 /// A work-tree I/O error, named by the file's path. A directory that must
@@ -122,74 +114,6 @@ impl Repo {
         Ok(oxen_index::hash_file(&self.versions, &self.worktree, path, &m.stat, false)
             .map(|h| h.id == e.id)
             .unwrap_or(false))
-    }
-
-    /// Write `files` into the work tree and index and remove `removed`, in
-    /// parallel, then commit all index changes in one transaction.
-    /// `progress` hears the number of files to write and each one written.
-    /// Used as it is by restore; checkout, reset and merge go through
-    /// [`Repo::transition`], which records the work in progress first.
-    pub fn apply_to_worktree(
-        &self,
-        files: &BTreeMap<RepoPath, FlatEntry>,
-        removed: &[RepoPath],
-        progress: &dyn Progress,
-    ) -> Result<CheckoutReport> {
-        for p in removed {
-            remove_work_file(self, p)?;
-        }
-        // A partial clone writes only its paths; the others get their index
-        // entry (so commits keep them) and stay out of the work tree.
-        let set = self.partial_set()?;
-        let (files, skipped): (BTreeMap<&RepoPath, &FlatEntry>, Vec<(&RepoPath, &FlatEntry)>) = match &set {
-            None => (files.iter().collect(), Vec::new()),
-            Some(_) => {
-                let (out, inn): (Vec<_>, Vec<_>) = files.iter().partition(|(p, _)| Repo::outside(set.as_ref(), p));
-                (inn.into_iter().collect(), out)
-            }
-        };
-        let index = if skipped.is_empty() { None } else { Some(self.index()?) };
-        if self.versions.has_promisor() {
-            // One round to the promisor remote for every content not here,
-            // rather than one per file from the parallel writers below.
-            let ids: Vec<oxen_hash::ContentId> = files.values().map(|e| e.id).collect();
-            self.versions.fetch_missing(&ids).map_err(|err| match &err {
-                StoreError::NotFetched { id, .. } => match files.iter().find(|(_, e)| e.id == *id) {
-                    Some((p, _)) => err.reading_for(p.to_string()),
-                    None => err,
-                },
-                _ => err,
-            })?;
-        }
-        progress.start(files.len() as u64);
-        let done = AtomicU64::new(0);
-        // Each directory is made once, up front, rather than checked per file.
-        let dirs: BTreeSet<RepoPath> = files.keys().map(|p| parent_of(p)).collect();
-        for d in &dirs {
-            self.worktree.make_dir(d).map_err(|e| wt_error(self, d, e))?;
-        }
-        let written: Vec<Result<(RepoPath, Option<IndexEntry>)>> = files
-            .par_iter()
-            .map(|(p, e)| {
-                let st = materialize(self, p, e)?;
-                progress.update(done.fetch_add(1, Ordering::Relaxed) + 1, 0);
-                Ok(((*p).clone(), Some(entry_for(e, st))))
-            })
-            .collect();
-        let mut changes: Vec<(RepoPath, Option<IndexEntry>)> = Vec::with_capacity(written.len() + removed.len());
-        for w in written {
-            changes.push(w?);
-        }
-        if let Some(index) = &index {
-            for (p, e) in &skipped {
-                changes.push(((*p).clone(), Some(staged_entry(index, p, e))));
-            }
-        }
-        for p in removed {
-            changes.push((p.clone(), None));
-        }
-        Index::apply(&self.db, &changes)?;
-        Ok(CheckoutReport { written: files.len(), removed: removed.len() })
     }
 
     /// Set the index (only) to `target`'s tree, keeping stat info for
