@@ -540,7 +540,7 @@ class Cases:
                                   self.a.s3_large_mb, 0)
         total = stats["bytes"]
         weed_proc = None
-        results = {}
+        results, totals = {}, {}
         try:
             bucket = "oxen-bench"
             weed_dir = os.path.join(d, "weed")
@@ -581,6 +581,7 @@ class Cases:
                     rows.append([label, self.b.fmt_secs(p.wall), "%.0f MB/s" % (total / p.wall / 1e6),
                                  self.b.fmt_secs(cl.wall), "%.0f MB/s" % (total / cl.wall / 1e6)])
                     cpu_rows.append([label, cpu_cell(p.cpu, before, mid), cpu_cell(cl.cpu, mid, after)])
+                    totals[label] = (cpu_total(p.cpu, before, mid), cpu_total(cl.cpu, mid, after))
                 finally:
                     if srv:
                         srv.stop()
@@ -600,6 +601,19 @@ class Cases:
         for label, push_cpu, clone_cpu in cpu_rows:
             notes.append("CPU seconds on %s (client / oxen-server / weed): push %s; clone %s"
                          % (label, push_cpu, clone_cpu))
+        if len(results) == 2 and "SeaweedFS (s3)" in totals:
+            # Every process shares the machine's cores, so a step cannot end
+            # before all their CPU seconds are spent: the best ratio this
+            # machine allows, whatever our code does.
+            cores = os.cpu_count() or 1
+            for i, step in enumerate(("push", "clone")):
+                need = totals["SeaweedFS (s3)"][i]
+                if need is None:
+                    continue
+                floor = need / cores
+                notes.append("CPU floor, %s to SeaweedFS: %.2f CPU s (client + oxen-server + weed) on %d cores "
+                             "take at least %.2f s, so at most %.2f of the local-disk %s's throughput on this "
+                             "machine" % (step, need, cores, floor, results["local disk"][i] / floor, step))
         self.section(
             "s3: push and clone, server on local disk vs on SeaweedFS",
             ["Dataset: %d small files, %d x %g MiB random files: %s. SeaweedFS (`weed server "
@@ -648,12 +662,19 @@ class Cases:
                         url, e = srv.url, r.env
                     else:
                         url, e = url_of(tag), dict(r.env, **env)
+                    # CPU seconds of the clients and every component (only
+                    # the topology's; a lone replica is not in it).
+                    c0 = (component_cpu(topo), clients_cpu())
                     p = self.h.runner.step([[t.oxen, "push", url, "main"]], r.w, e)
                     if not p.ok:
                         raise StepFailed("push (%s): %s" % (label, p.err))
+                    c1 = (component_cpu(topo), clients_cpu())
                     cl = self.h.runner.step([[t.oxen, "clone", url, os.path.join(r.base, "clone")]], r.base, e)
                     if not cl.ok:
                         raise StepFailed("clone (%s): %s" % (label, cl.err))
+                    c2 = (component_cpu(topo), clients_cpu())
+                    spent[tag] = tuple(sum(cpu_delta(a[0], b[0]).values()) + b[1] - a[1]
+                                       for a, b in ((c0, c1), (c1, c2)))
                     rows.append([label, self.b.fmt_secs(p.wall), "%.0f MB/s" % (btotal / p.wall / 1e6),
                                  self.b.fmt_secs(cl.wall), "%.0f MB/s" % (btotal / cl.wall / 1e6)])
                     return p.wall, cl.wall
@@ -663,6 +684,8 @@ class Cases:
                     self.trash.set_aside(r.base)
 
             topo_env = {k: v for k, v in topo.items() if k == "OXEN_HOME"}
+            spent = {}  # tag -> (push, clone) CPU seconds
+            cores = os.cpu_count() or 1
 
             def proxied(tag):
                 create_repo(topo["OXEN_PROXY_URL"], topo["OXEN_TOKEN"], tag)
@@ -693,6 +716,14 @@ class Cases:
                          "≥ 0.8: %s" % (pr, cr, "met" if min(pr, cr) >= 0.8 else "MISSED"))
             notes.append("through the proxy / replica 1 directly (both on S3): push %.2f, clone %.2f (what nginx "
                          "costs; the rest is S3's)" % (dp / pp, dc / pc))
+            if "big1" in spent:
+                # Everything shares the cores: a step cannot end before all
+                # its CPU seconds are spent, whatever our code does.
+                (np_, nc) = spent["big1"]
+                notes.append("CPU floor through the proxy: push %.2f CPU s (clients + replicas + PostgreSQL + "
+                             "SeaweedFS + nginx), clone %.2f, on %d cores: at least %.2f s and %.2f s, so at most "
+                             "push %.2f, clone %.2f of one replica on local storage on this machine"
+                             % (np_, nc, cores, np_ / cores, nc / cores, lp / (np_ / cores), lc / (nc / cores)))
             self.trash.set_aside(big)
 
             # Concurrent clones of the N=10k dataset through the proxy.
@@ -738,13 +769,17 @@ class Cases:
                          % (n, ratio, "met" if ratio <= 3 else "MISSED"))
             # Where the CPU went (from /proc): on a machine of few cores the
             # concurrent clones cannot end before all their CPU is spent.
-            cores = os.cpu_count() or 1
             for label, comp, cl, w in (("one clone", cpu_one, cl_one, one.wall),
                                        ("%d concurrent clones" % n, cpu_n, cl_n, wall)):
                 total = cl + sum(comp.values())
                 notes.append("CPU seconds, %s (wall %.1f s): clients %.1f, %s; total %.1f = %.1f s of %d cores"
                              % (label, w, cl, ", ".join("%s %.1f" % kv for kv in sorted(comp.items())), total,
                                 total / cores, cores))
+            one_cpu = cl_one + sum(cpu_one.values())
+            notes.append("CPU floor: one clone kept %.2f cores busy on average (%.1f CPU s in %.1f s); %d such "
+                         "clones on %d cores take at least %d x %.1f / %d = %.1f s, %.2fx one clone's time, "
+                         "whatever the servers do" % (one_cpu / one.wall, one_cpu, one.wall, n, cores, n, one_cpu,
+                                                      cores, n * one_cpu / cores, n * one_cpu / cores / one.wall))
             self.trash.set_aside(r.base)
         except StepFailed as e:
             notes.append(str(e))
@@ -1170,6 +1205,14 @@ def weed_pid(d):
             return int(f.read().strip())
     except (OSError, ValueError):
         return None
+
+
+def cpu_total(client, before, after):
+    """Sum of the client's and each process's CPU seconds over a step,
+    None if one could not be read."""
+    if any(a is None or b is None for b, a in zip(before, after)):
+        return None
+    return client + sum(a - b for b, a in zip(before, after))
 
 
 def cpu_cell(client, before, after):
