@@ -700,16 +700,29 @@ async fn start_upload(
     let id = store.create_multipart(&key).await.map_err(os_err)?;
     if let Some(j) = &journal {
         let (j, n, i) = (j.clone(), name.clone(), id.clone());
-        // The journal may be a database: off the runtime's workers.
-        let r = tokio::task::spawn_blocking(move || j.record(&n, &i))
-            .await
-            .unwrap_or_else(|e| Err(io::Error::other(format!("recording an upload failed: {e}"))));
-        if let Err(e) = r {
+        if let Err(e) = off_runtime(move || j.record(&n, &i)).await {
             let _ = store.abort_multipart(&key, &id).await;
             return Err(io::Error::new(e.kind(), format!("cannot record the upload of block {name}: {e}")));
         }
     }
-    Ok(Box::new(RecordedUpload { store, key, id, name, journal, next: 0, parts: Arc::default() }))
+    Ok(Box::new(RecordedUpload {
+        store,
+        key,
+        id,
+        name,
+        journal,
+        next: 0,
+        parts: Arc::default(),
+        forgotten: Arc::default(),
+    }))
+}
+
+/// Run a journal call off the runtime's workers: the journal may be a
+/// database.
+async fn off_runtime(call: impl FnOnce() -> io::Result<()> + Send + 'static) -> io::Result<()> {
+    tokio::task::spawn_blocking(call)
+        .await
+        .unwrap_or_else(|e| Err(io::Error::other(format!("journal call failed: {e}"))))
 }
 
 /// A multipart upload through [`MultipartStore`] (so its id is known and
@@ -726,6 +739,11 @@ struct RecordedUpload {
     next: usize,
     /// Parts sent, by index (sent concurrently, they finish in any order).
     parts: Arc<Mutex<Vec<Option<object_store::multipart::PartId>>>>,
+    /// Set when the record is forgotten, and held by a part refreshing
+    /// it: a refresh still running when the upload is aborted (its part's
+    /// task is cancelled, not its blocking call) must not bring the record
+    /// back after it was forgotten.
+    forgotten: Arc<Mutex<bool>>,
 }
 
 impl RecordedUpload {
@@ -734,8 +752,13 @@ impl RecordedUpload {
     /// upload it no longer knows, which is harmless.
     async fn forget(&self) {
         if let Some(j) = self.journal.clone() {
-            let n = self.name.clone();
-            let _ = tokio::task::spawn_blocking(move || j.forget(&n)).await;
+            let (n, forgotten) = (self.name.clone(), self.forgotten.clone());
+            let _ = off_runtime(move || {
+                let mut f = forgotten.lock().unwrap_or_else(|p| p.into_inner());
+                *f = true;
+                j.forget(&n)
+            })
+            .await;
         }
     }
 }
@@ -746,7 +769,7 @@ impl object_store::MultipartUpload for RecordedUpload {
         let idx = self.next;
         self.next += 1;
         let (store, key, id, parts) = (self.store.clone(), self.key.clone(), self.id.clone(), self.parts.clone());
-        let (journal, name) = (self.journal.clone(), self.name.clone());
+        let (journal, name, forgotten) = (self.journal.clone(), self.name.clone(), self.forgotten.clone());
         Box::pin(async move {
             let part = store.put_part(&key, &id, idx, data).await?;
             {
@@ -756,12 +779,16 @@ impl object_store::MultipartUpload for RecordedUpload {
                 }
                 p[idx] = Some(part);
             }
-            // A sign of life for gc (see `UploadJournal::record`), awaited
-            // here so it cannot land after `complete` forgot the record.
-            // A failure only leaves the older time: gc may then abort this
-            // upload after its grace period, and the write fails cleanly.
+            // A sign of life for gc (see `UploadJournal::record`), never
+            // after the record was forgotten (see `forgotten`). A failure
+            // only leaves the older time: gc may then abort this upload
+            // after its grace period, and the write fails cleanly.
             if let Some(j) = journal {
-                let _ = tokio::task::spawn_blocking(move || j.record(&name, &id)).await;
+                let _ = off_runtime(move || match *forgotten.lock().unwrap_or_else(|p| p.into_inner()) {
+                    true => Ok(()),
+                    false => j.record(&name, &id),
+                })
+                .await;
             }
             Ok(())
         })
