@@ -37,17 +37,13 @@ const SMALL_FILE: u64 = 64 << 10;
 const SMALL_BATCH_BYTES: u64 = 8 << 20;
 
 /// The contents of a batch's small regular files, read together (in the
-/// order of `inside`; `None` for those to stream: larger, symlinks, past
-/// the byte budget, or not read by `read_small`).
+/// order of `inside`; `None` for those to stream: larger, symlinks, or
+/// not read by `read_small`, which also keeps the batch's bytes within
+/// [`SMALL_BATCH_BYTES`]).
 fn read_small(repo: &Repo, inside: &[(RepoPath, FlatEntry)]) -> Result<Vec<Option<Vec<u8>>>> {
-    let mut budget = SMALL_BATCH_BYTES;
-    let mut at = Vec::new();
-    for (i, (_, e)) in inside.iter().enumerate() {
-        if e.mode != mode::SYMLINK && e.size <= SMALL_FILE && e.size <= budget {
-            budget -= e.size;
-            at.push(i);
-        }
-    }
+    // Files recorded as larger are not even looked up.
+    let at: Vec<usize> =
+        (0..inside.len()).filter(|&i| inside[i].1.mode != mode::SYMLINK && inside[i].1.size <= SMALL_FILE).collect();
     let mut out = vec![None; inside.len()];
     if at.is_empty() {
         return Ok(out);
