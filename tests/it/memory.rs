@@ -3,7 +3,7 @@
 //! per batch, not per file, so their peak RSS does not grow with the
 //! number of files. Each step runs on a small and a ten times larger tree
 //! of the same shape (100 files a directory); the difference in peak RSS
-//! (the child's `ru_maxrss`, through GNU time) must stay below what even a
+//! (the child's own, `procs::run_measured`) must stay below what even a
 //! few hundred bytes a file would cost. Before the streaming
 //! rewrite, add grew by ~0.85 KB and status by ~0.6 KB a file.
 
@@ -22,8 +22,14 @@ fn peak_kib(dir: &Path, args: &[&str]) -> u64 {
 /// ago (so the stat cache trusts them at once).
 fn tree(dir: &Path, files: usize) {
     ox(dir, &["init"]);
+    tiny_files(dir, "", files);
+}
+
+/// `files` tiny files `<prefix>dNNNN/fNNNNNN.txt` in `dir`, 100 a
+/// directory, with mtimes long ago.
+fn tiny_files(dir: &Path, prefix: &str, files: usize) {
     for i in 0..files {
-        let p = write(dir, &format!("d{:04}/f{i:06}.txt", i / 100), format!("file {i}\n"));
+        let p = write(dir, &format!("{prefix}d{:04}/f{i:06}.txt", i / 100), format!("file {i}\n"));
         set_mtime(&p, LONG_AGO);
     }
 }
@@ -66,35 +72,13 @@ fn assert_growth(limits: &[(&str, u64)], a: &[u64], b: &[u64]) {
     }
 }
 
-/// Peak RSS in KiB of `cmd`, asserting success: the child's own
-/// `ru_maxrss`, as GNU time reports it from wait4. (Polling the child's
-/// VmHWM missed the peak of a command that ended between two polls: a
-/// 3,000-file `show --stat` once read 1.9 MB, before the binary was even
-/// mapped, and its growth to 30,000 files looked like 12 MiB.)
-fn peak_of(cmd: std::process::Command, what: &str) -> u64 {
-    let gnu_time = Path::new("/usr/bin/time");
-    assert!(gnu_time.exists(), "the memory tests need GNU time: apt-get install time");
-    let out = tempfile::NamedTempFile::new().expect("temp file");
-    let mut timed = std::process::Command::new(gnu_time);
-    timed.arg("-f").arg("%M").arg("-o").arg(out.path()).arg(cmd.get_program()).args(cmd.get_args());
-    if let Some(dir) = cmd.get_current_dir() {
-        timed.current_dir(dir);
-    }
-    for (k, v) in cmd.get_envs() {
-        match v {
-            Some(v) => timed.env(k, v),
-            None => timed.env_remove(k),
-        };
-    }
-    let st = timed
-        .env("OXEN_NO_PROGRESS", "1")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .expect("spawn");
-    assert!(st.success(), "{what} failed");
-    let text = std::fs::read_to_string(out.path()).expect("GNU time's output");
-    text.lines().last().and_then(|l| l.trim().parse().ok()).unwrap_or_else(|| panic!("GNU time said {text:?}"))
+/// Peak RSS in KiB of `cmd`, asserting success (the child's own peak:
+/// [`crate::procs::run_measured`]).
+fn peak_of(mut cmd: std::process::Command, what: &str) -> u64 {
+    cmd.env("OXEN_NO_PROGRESS", "1");
+    let m = crate::procs::run_measured(cmd);
+    assert!(m.status.success(), "{what} failed: {}", m.stderr);
+    m.peak_rss_kib
 }
 
 /// Reset the server's VmHWM to its current RSS (as bench/scale.py does).
@@ -394,10 +378,7 @@ fn widen_step(root: &Path, files: usize) -> u64 {
     std::fs::create_dir_all(&work).unwrap();
     ox(&work, &["init"]);
     write(&work, "keep.txt", "keep\n");
-    for i in 0..files {
-        let p = write(&work, &format!("data/d{:04}/f{i:06}.txt", i / 100), format!("file {i}\n"));
-        set_mtime(&p, LONG_AGO);
-    }
+    tiny_files(&work, "data/", files);
     ox(&work, &["add", "."]);
     ox(&work, &["commit", "-m", "all"]);
     let srv = crate::sync_support::Server::start(&root.join("srv"), &[]);

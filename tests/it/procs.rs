@@ -10,63 +10,61 @@ use std::time::{Duration, Instant};
 pub struct Measured {
     /// Its exit status.
     pub status: ExitStatus,
-    /// Its own peak resident set size, in MiB.
-    pub peak_rss_mib: u64,
+    /// Its own peak resident set size, in KiB.
+    pub peak_rss_kib: u64,
     /// Everything it printed on stdout.
     pub stdout: String,
+    /// Everything it printed on stderr.
+    pub stderr: String,
 }
 
-/// Run `cmd` to completion (stdout captured, stderr shown) and report its
-/// exit status and the peak RSS of that process alone.
+impl Measured {
+    /// Its peak resident set size, in whole MiB.
+    pub fn peak_rss_mib(&self) -> u64 {
+        self.peak_rss_kib >> 10
+    }
+}
+
+/// Run `cmd` to completion (stdout and stderr captured) and report its
+/// exit status and the peak RSS of that process alone: its `ru_maxrss`
+/// from `wait4`, exact however short it ran (polling its VmHWM missed the
+/// peak of a command that ended between two polls).
 ///
-/// The child is started by a small launcher (python3 forks it and reaps it
-/// with `wait4`), not directly by this test process: a child spawned
-/// straight from here starts life sharing (vfork) or copying (fork) this
-/// process's memory, and Linux carries that memory's high-water mark into
-/// the child's peak RSS across `exec`. The tests in this binary run in
+/// The child is started by GNU time, which forks it and reaps it with
+/// `wait4`, not directly by this test process: a child spawned straight
+/// from here starts life sharing (vfork) or copying (fork) this process's
+/// memory, and Linux carries that memory's high-water mark into the
+/// child's peak RSS across `exec`. The tests in this binary run in
 /// parallel in one process that can grow to hundreds of MiB, so a direct
-/// measurement of even `true` could read large. The launcher is small, so
-/// what it passes on is a few MiB.
+/// measurement of even `true` could read large. GNU time is small (it
+/// passes on about 1 MiB: `true` measures 1,024 KiB), so small commands
+/// are measured to the KiB; a Python launcher passed on ten times that.
 pub fn run_measured(cmd: Command) -> Measured {
-    let rss_file = tempfile::NamedTempFile::new().expect("temp file for the launcher's report");
-    let mut launcher = Command::new("python3");
-    launcher.args(["-c", LAUNCHER]).arg(rss_file.path()).arg(cmd.get_program()).args(cmd.get_args());
+    let gnu_time = std::path::Path::new("/usr/bin/time");
+    assert!(gnu_time.exists(), "measuring peak memory needs GNU time: apt-get install time");
+    let rss_file = tempfile::NamedTempFile::new().expect("temp file for GNU time's report");
+    let mut timed = Command::new(gnu_time);
+    timed.arg("-f").arg("%M").arg("-o").arg(rss_file.path()).arg(cmd.get_program()).args(cmd.get_args());
     if let Some(dir) = cmd.get_current_dir() {
-        launcher.current_dir(dir);
+        timed.current_dir(dir);
     }
     for (k, v) in cmd.get_envs() {
         match v {
-            Some(v) => launcher.env(k, v),
-            None => launcher.env_remove(k),
+            Some(v) => timed.env(k, v),
+            None => timed.env_remove(k),
         };
     }
-    let out = launcher.stdin(Stdio::null()).stderr(Stdio::inherit()).output().expect("spawn python3 launcher");
-    let kib: u64 = std::fs::read_to_string(rss_file.path())
-        .expect("launcher reports the peak RSS")
-        .trim()
-        .parse()
-        .expect("peak RSS in KiB");
-    Measured { status: out.status, peak_rss_mib: kib >> 10, stdout: String::from_utf8_lossy(&out.stdout).into_owned() }
+    let out = timed.stdin(Stdio::null()).output().expect("spawn GNU time");
+    // A failed child's report starts with a line saying so; the figure is last.
+    let report = std::fs::read_to_string(rss_file.path()).expect("GNU time reports the peak RSS");
+    let kib = report.lines().last().and_then(|l| l.trim().parse().ok());
+    Measured {
+        status: out.status,
+        peak_rss_kib: kib.unwrap_or_else(|| panic!("GNU time said {report:?}")),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
 }
-
-/// Fork and exec argv[2:], reap it with wait4, write its ru_maxrss (KiB) to
-/// argv[1], and end the way the child ended (same code, or same signal).
-const LAUNCHER: &str = r#"
-import os, signal, sys
-pid = os.fork()
-if pid == 0:
-    try:
-        os.execvp(sys.argv[2], sys.argv[2:])
-    finally:
-        os._exit(127)
-_, status, ru = os.wait4(pid, 0)
-with open(sys.argv[1], "w") as f:
-    f.write(str(ru.ru_maxrss))
-if os.WIFSIGNALED(status):
-    signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
-    os.kill(os.getpid(), os.WTERMSIG(status))
-sys.exit(os.WEXITSTATUS(status))
-"#;
 
 /// Ask a child to stop with SIGTERM (the graceful-shutdown path); an
 /// already-exited child is not an error.
@@ -103,13 +101,13 @@ fn run_measured_reports_the_child_alone() {
     let m = run_measured(big);
     assert!(m.status.success(), "{m:?}");
     assert_eq!(m.stdout.trim(), (200u64 << 20).to_string());
-    assert!((200..400).contains(&m.peak_rss_mib), "a 200 MiB child measured {} MiB", m.peak_rss_mib);
+    assert!((200..400).contains(&m.peak_rss_mib()), "a 200 MiB child measured {} MiB", m.peak_rss_mib());
     // Make this process big, as the parallel tests in this binary can.
     let ballast = vec![1u8; 300 << 20];
     let m = run_measured(Command::new("true"));
     assert_eq!(ballast.iter().map(|&b| b as u64).sum::<u64>(), 300 << 20);
     assert!(m.status.success(), "{m:?}");
-    assert!(m.peak_rss_mib < 50, "a tiny child measured {} MiB", m.peak_rss_mib);
+    assert!(m.peak_rss_mib() < 50, "a tiny child measured {} MiB", m.peak_rss_mib());
 }
 
 /// A child stopped with SIGSTOP until this is dropped (SIGCONT then), so

@@ -48,7 +48,7 @@ fn large_file_push_and_clone_in_bounded_memory() {
     let (idb, lb) = oxen_hash::ContentId::of_file(&d.path().join("b/big.bin")).unwrap();
     assert_eq!((ida, la), (idb, lb));
     assert_eq!(la, (mb as u64) << 20);
-    let (push_mib, clone_mib) = (pushed.peak_rss_mib, cloned.peak_rss_mib);
+    let (push_mib, clone_mib) = (pushed.peak_rss_mib(), cloned.peak_rss_mib());
     eprintln!("peak RSS: push {push_mib} MiB, clone {clone_mib} MiB, server {server_mib} MiB");
     assert!(push_mib < 150, "push peak RSS {push_mib} MiB");
     assert!(server_mib < 150, "server peak RSS {server_mib} MiB");
